@@ -1,0 +1,1125 @@
+"""The Camera: what a program holds to talk to one camera.
+
+::
+
+    with ptpkit.connect("virtual:") as cam:
+        print(cam.device_info.model)
+        for entry in cam.walk():
+            if not entry.is_folder:
+                cam.download(entry, "photos/")
+        cam.set_property("iso", 400)
+        new = cam.capture()
+
+Every method is one or a few PTP transactions; transactions from several threads are serialised.
+A response other than OK raises the :class:`~ptpkit.errors.ResponseError` subclass for its code,
+except :meth:`Camera.transaction`, the raw call, which returns the code (miniPtp's one-liner API).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+import errno
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Final
+
+from ptpkit.client.engine import Engine
+from ptpkit.client.files import (
+    Entry,
+    parse_storage_folder,
+    part_path,
+    safe_filename,
+    storage_folder,
+)
+from ptpkit.client.streams import (
+    DEFAULT_MEMORY_LIMIT,
+    BytesSink,
+    BytesSource,
+    DataSink,
+    DataSource,
+    FileSink,
+    FileSource,
+    ProgressCallback,
+    file_size,
+)
+from ptpkit.codes import STANDARD, Kind, UnknownNameError, Vocabulary
+from ptpkit.codes.common import Ec, Op, Opc, Rc
+from ptpkit.codes.formats import ASSOCIATION, format_for_name
+from ptpkit.codes.properties import (
+    STANDARD_CATALOG,
+    PropertyCatalog,
+    PropertySpec,
+    ValueParseError,
+    parse_plain,
+)
+from ptpkit.core.datasets import (
+    SIZE_UNKNOWN_32,
+    DeviceInfo,
+    DevicePropDesc,
+    EnumerationForm,
+    ObjectInfo,
+    ObjectPropList,
+    RangeForm,
+    StorageInfo,
+    decode_uint32_array,
+    decode_value,
+    encode_value,
+)
+from ptpkit.core.datatypes import DataType, Value, as_int, format_datetime, parse_datetime
+from ptpkit.core.events import Event, Response
+from ptpkit.core.state import Phase
+from ptpkit.errors import (
+    ClosedError,
+    DecodeError,
+    NotFoundError,
+    PTPError,
+    RemoteProtocolError,
+    ResponseError,
+    TransportTimeout,
+    UsageError,
+    response_error_class,
+)
+from ptpkit.ext import Extension, extensions_for
+from ptpkit.transports.base import Transport
+
+log = logging.getLogger("ptpkit")
+
+#: GetObjectHandles' storage wildcard and "root folder" parent (ISO 15740 §10.5.6).
+ALL_STORAGES: Final = 0xFFFFFFFF
+ROOT: Final = 0xFFFFFFFF
+#: Objects kept in the event queue before the oldest are dropped (an event flood must not eat RAM).
+EVENT_QUEUE_LIMIT: Final = 100_000
+#: The largest read GetPartialObject can ask for in one transaction (a uint32 length).
+_MAX_PARTIAL: Final = 0xFFFFFFFF
+#: GetObjPropList over a whole card is one data phase; allow a big one (about 1M objects).
+_PROPLIST_LIMIT: Final = 512 << 20
+
+
+@dataclass(frozen=True)
+class NamedCode:
+    """A code with its name in the camera's vocabulary: prints as ``0x1001 GetDeviceInfo``."""
+
+    code: int
+    name: str
+
+    def __str__(self) -> str:
+        return f"0x{self.code:04X} {self.name}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransactionResult:
+    """What the raw :meth:`Camera.transaction` returns."""
+
+    code: int
+    name: str
+    params: tuple[int, ...] = ()
+    data: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == Rc.OK
+
+
+@dataclass(frozen=True, kw_only=True)
+class Storage:
+    storage_id: int
+    info: StorageInfo
+
+    @property
+    def folder(self) -> str:
+        """The first component of this storage's paths (``store_00010001``)."""
+        return storage_folder(self.storage_id)
+
+    @property
+    def description(self) -> str:
+        return self.info.description or self.info.volume_label or self.folder
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraEvent:
+    code: int
+    name: str
+    params: tuple[int, ...] = ()
+    transaction_id: int = 0xFFFFFFFF
+    #: time.monotonic() when it arrived.
+    received: float = field(default_factory=time.monotonic, compare=False)
+
+    def __str__(self) -> str:
+        params = ", ".join(f"0x{p:08X}" for p in self.params)
+        return f"0x{self.code:04X} {self.name}({params})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PropertyDescription:
+    """A device property: its description from the camera and how to read its values."""
+
+    code: int
+    #: The name in the camera's vocabulary ("ExposureIndex").
+    name: str
+    desc: DevicePropDesc
+    spec: PropertySpec | None = None
+
+    @property
+    def friendly_name(self) -> str:
+        return self.spec.name if self.spec else self.name
+
+    @property
+    def label(self) -> str:
+        return self.spec.label if self.spec else self.name
+
+    @property
+    def datatype(self) -> DataType:
+        return self.desc.datatype
+
+    @property
+    def writable(self) -> bool:
+        return self.desc.writable
+
+    @property
+    def current(self) -> Value:
+        return self.desc.current
+
+    @property
+    def allowed(self) -> tuple[Value, ...] | None:
+        """The values an enumeration form allows (None for other forms)."""
+        form = self.desc.form
+        return form.values if isinstance(form, EnumerationForm) else None
+
+    @property
+    def range(self) -> RangeForm | None:
+        form = self.desc.form
+        return form if isinstance(form, RangeForm) else None
+
+    def format(self, value: Value) -> str:
+        return self.spec.format(value) if self.spec else STANDARD_CATALOG.format(self.code, value)
+
+    @property
+    def current_text(self) -> str:
+        return self.format(self.current)
+
+    def allowed_text(self) -> str:
+        """The allowed values as people would type them."""
+        if self.allowed is not None:
+            return ", ".join(self.format(v) for v in self.allowed)
+        if self.range is not None:
+            r = self.range
+            return (
+                f"{self.format(r.minimum)} .. {self.format(r.maximum)} step {self.format(r.step)}"
+            )
+        return "any value of type " + self.datatype.short_name
+
+
+class Camera:
+    """One camera over one transport. Use as a context manager, or call open() and close()."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        timeout_s: float | None = 20.0,
+        session_id: int = 1,
+        extensions: Iterable[Extension] = (),
+        busy_retries: int = 5,
+    ) -> None:
+        self.transport = transport
+        self.timeout_s = timeout_s
+        self.session_id = session_id
+        #: How often an operation answered DeviceBusy is tried again (with back-off).
+        self.busy_retries = busy_retries
+        self._extra_extensions = list(extensions)
+        self.extensions: list[Extension] = []
+        self.vocabulary: Vocabulary = STANDARD
+        self.catalog: PropertyCatalog = STANDARD_CATALOG
+        self._engine: Engine | None = None
+        self._device_info: DeviceInfo | None = None
+        self._datatypes: dict[int, DataType] = {}
+        self._events: collections.deque[CameraEvent] = collections.deque(maxlen=EVENT_QUEUE_LIMIT)
+        self._events_ready = threading.Condition()
+        self._event_error: PTPError | None = None
+        self._listeners: list[Callable[[CameraEvent], None]] = []
+        self._fast_listing_failed = False
+        self._opened = False
+        self._closed = False
+
+    # -- life ------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.transport.url
+
+    def open(self) -> Camera:
+        """Open the link, read DeviceInfo, choose extensions and open a session."""
+        if self._opened:
+            return self
+        if self._closed:
+            raise ClosedError("this Camera was closed; connect again")
+        self.transport.open()
+        try:
+            self._engine = Engine(
+                self.transport,
+                timeout_s=self.timeout_s,
+                on_event=self._deliver_event,
+                operation_name=self.vocabulary.operation_name,
+                response_name=self.vocabulary.response_name,
+            )
+            self.transport.start_events(self._deliver_event, self._fail_events)
+            info = self._read_device_info()
+            self._configure(info)
+            self._open_session()
+            self._opened = True
+            for extension in self.extensions:
+                extension.after_open(self)
+        except BaseException:
+            self._shutdown(close_session=False)
+            raise
+        return self
+
+    def close(self) -> None:
+        """Close the session and the link. Safe to call more than once."""
+        if self._closed:
+            return
+        self._shutdown(close_session=self._opened)
+
+    def _shutdown(self, *, close_session: bool) -> None:
+        self._closed = True
+        try:
+            if close_session and self._engine is not None:
+                for extension in self.extensions:
+                    try:
+                        extension.before_close(self)
+                    except PTPError as exc:
+                        log.debug("extension %s failed before close: %s", extension.name, exc)
+                conn = self.transport.connection
+                if conn.session_id is not None and conn.phase is Phase.IDLE:
+                    try:
+                        self._engine.run(Op.CLOSE_SESSION, timeout_s=5.0)
+                    except PTPError as exc:  # the camera may be gone already
+                        log.debug("CloseSession failed: %s", exc)
+        finally:
+            if self._engine is not None:
+                self._engine.close()
+            self.transport.close()
+            with self._events_ready:
+                self._events_ready.notify_all()
+
+    def __enter__(self) -> Camera:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        model = self._device_info.model if self._device_info else "?"
+        return f"<Camera {model!r} at {self.url}>"
+
+    def _read_device_info(self) -> DeviceInfo:
+        return DeviceInfo.from_bytes(self._data(Op.GET_DEVICE_INFO))
+
+    def _configure(self, info: DeviceInfo) -> None:
+        self._device_info = info
+        self.extensions = extensions_for(info, self._extra_extensions)
+        sets = [code_set for ext in self.extensions for code_set in ext.code_sets]
+        self.vocabulary = STANDARD.with_sets(*sets)
+        self.catalog = STANDARD_CATALOG.with_specs(
+            spec for ext in self.extensions for spec in ext.properties
+        )
+        engine = self._require_engine()
+        engine.operation_name = self.vocabulary.operation_name
+        engine.response_name = self.vocabulary.response_name
+
+    def _open_session(self) -> None:
+        response = self._run(Op.OPEN_SESSION, (self.session_id,), check=False)
+        if response.code == Rc.SESSION_ALREADY_OPEN:
+            # A session left open by an earlier program (libgphoto2 does the same): close it and
+            # open ours.
+            self._run(Op.CLOSE_SESSION, check=False)
+            response = self._run(Op.OPEN_SESSION, (self.session_id,), check=False)
+        self._check(Op.OPEN_SESSION, response)
+
+    # -- running transactions --------------------------------------------------------------------
+
+    def _require_engine(self) -> Engine:
+        if self._closed or self._engine is None:
+            raise ClosedError("the camera is closed" if self._closed else "the camera is not open")
+        return self._engine
+
+    def _run(
+        self,
+        code: int,
+        params: Sequence[int] = (),
+        *,
+        data_out: DataSource | None = None,
+        sink: DataSink | None = None,
+        timeout_s: float | None = None,
+        check: bool = True,
+    ) -> Response:
+        engine = self._require_engine()
+        delay = 0.05
+        for attempt in range(self.busy_retries + 1):
+            response, _ = engine.run(
+                code, params, data_out=data_out, sink=sink, timeout_s=timeout_s
+            )
+            if response.code != Rc.DEVICE_BUSY or attempt == self.busy_retries:
+                break
+            # Only retry what can be repeated: a data-out phase was consumed, a sink written.
+            if data_out is not None or (sink is not None and not isinstance(sink, BytesSink)):
+                break
+            if isinstance(sink, BytesSink) and sink.started:
+                break
+            log.debug(
+                "%s: device busy, retry %d in %.2f s",
+                self.vocabulary.operation_name(code),
+                attempt + 1,
+                delay,
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        if check:
+            self._check(code, response)
+        return response
+
+    def _check(self, code: int, response: Response) -> None:
+        if response.code != Rc.OK:
+            cls = response_error_class(response.code)
+            raise cls(
+                response.code,
+                name=self.vocabulary.response_name(response.code),
+                operation=code,
+                operation_name=self.vocabulary.operation_name(code),
+                params=response.params,
+            )
+
+    def _data(
+        self, code: int, params: Sequence[int] = (), *, limit: int = DEFAULT_MEMORY_LIMIT
+    ) -> bytes:
+        sink = BytesSink(limit)
+        self._run(code, params, sink=sink)
+        return sink.getvalue()
+
+    def transaction(
+        self,
+        code: int,
+        params: Sequence[int] = (),
+        data: bytes | None = None,
+        *,
+        timeout_s: float | None = None,
+        max_data_bytes: int = DEFAULT_MEMORY_LIMIT,
+    ) -> TransactionResult:
+        """A raw transaction: ``code`` with ``params``, sending ``data`` if given.
+
+        Returns the response code, its parameters and any data the camera sent. Does not raise
+        for a response other than OK (check ``.ok`` or ``.code``)::
+
+            mac = cam.transaction(0x9033).data
+        """
+        sink = BytesSink(max_data_bytes)
+        response = self._run(
+            code,
+            params,
+            data_out=BytesSource(data) if data is not None else None,
+            sink=sink,
+            timeout_s=timeout_s,
+            check=False,
+        )
+        return TransactionResult(
+            code=response.code,
+            name=self.vocabulary.response_name(response.code),
+            params=response.params,
+            data=sink.getvalue(),
+        )
+
+    # -- what the camera is ----------------------------------------------------------------------
+
+    @property
+    def device_info(self) -> DeviceInfo:
+        if self._device_info is None:
+            raise ClosedError("the camera is not open")
+        return self._device_info
+
+    def refresh_device_info(self) -> DeviceInfo:
+        """Read DeviceInfo again (it can change, e.g. after a mode switch)."""
+        self._configure(self._read_device_info())
+        return self.device_info
+
+    def supports(self, operation: int | str) -> bool:
+        code = (
+            operation
+            if isinstance(operation, int)
+            else self.vocabulary.code(Kind.OPERATION, operation)
+        )
+        return code in self.device_info.operations_supported
+
+    def _named(self, kind: Kind, codes: Iterable[int]) -> list[NamedCode]:
+        return [NamedCode(code, self.vocabulary.name(kind, code)) for code in codes]
+
+    def operations_supported(self) -> list[NamedCode]:
+        return self._named(Kind.OPERATION, self.device_info.operations_supported)
+
+    def events_supported(self) -> list[NamedCode]:
+        return self._named(Kind.EVENT, self.device_info.events_supported)
+
+    def properties_supported(self) -> list[NamedCode]:
+        return self._named(Kind.PROPERTY, self.device_info.device_properties_supported)
+
+    # -- storages and objects --------------------------------------------------------------------
+
+    def storage_ids(self) -> tuple[int, ...]:
+        return decode_uint32_array(self._data(Op.GET_STORAGE_IDS), "storage id list")
+
+    def storage_info(self, storage_id: int) -> StorageInfo:
+        return StorageInfo.from_bytes(self._data(Op.GET_STORAGE_INFO, (storage_id,)))
+
+    def storages(self) -> list[Storage]:
+        return [Storage(storage_id=s, info=self.storage_info(s)) for s in self.storage_ids()]
+
+    def object_handles(
+        self, storage_id: int = ALL_STORAGES, *, object_format: int = 0, parent: int | None = None
+    ) -> tuple[int, ...]:
+        """Handles of objects: all of them (``parent=None``), those at the top of the storage
+        (``parent=ROOT``), or those in one folder (``parent=handle``)."""
+        data = self._data(
+            Op.GET_OBJECT_HANDLES, (storage_id, object_format, 0 if parent is None else parent)
+        )
+        return decode_uint32_array(data, "object handle list")
+
+    def object_info(self, handle: int) -> ObjectInfo:
+        return ObjectInfo.from_bytes(self._data(Op.GET_OBJECT_INFO, (handle,)))
+
+    def object_size(self, handle: int, info: ObjectInfo | None = None) -> int | None:
+        """The object's size in bytes, 64-bit where the camera can tell (None when unknown)."""
+        info = info or self.object_info(handle)
+        if info.compressed_size != SIZE_UNKNOWN_32:
+            return info.compressed_size
+        if self._mtp and self.supports(Op.GET_OBJECT_PROP_VALUE):
+            data = self._data(Op.GET_OBJECT_PROP_VALUE, (handle, Opc.OBJECT_SIZE))
+            value = decode_value(data, DataType.UINT64)
+            assert isinstance(value, int)
+            return value
+        return None
+
+    @property
+    def _mtp(self) -> bool:
+        return any(ext.name == "mtp" for ext in self.extensions)
+
+    def _entry(self, handle: int, info: ObjectInfo, path: str) -> Entry:
+        size = info.compressed_size
+        if size == SIZE_UNKNOWN_32 and not info.is_folder:
+            size = self.object_size(handle, info) or size
+        return Entry(
+            handle=handle,
+            storage_id=info.storage_id,
+            parent=info.parent_object,
+            name=info.filename,
+            path=path,
+            size=size,
+            is_folder=info.is_folder,
+            object_format=info.object_format,
+            captured=info.capture_datetime,
+            modified=info.modification_datetime,
+            info=info,
+        )
+
+    def entry(self, handle: int) -> Entry:
+        """The entry of one object, with its full path (reads its parents' ObjectInfo)."""
+        info = self.object_info(handle)
+        names = [info.filename]
+        parent = info.parent_object
+        seen = {handle}
+        while parent not in (0, ROOT) and parent not in seen and len(seen) < 256:
+            seen.add(parent)
+            parent_info = self.object_info(parent)
+            names.append(parent_info.filename)
+            parent = parent_info.parent_object
+        path = "/" + "/".join([storage_folder(info.storage_id), *reversed(names)])
+        return self._entry(handle, info, path)
+
+    def _as_entry(self, target: Entry | int | str) -> Entry:
+        if isinstance(target, Entry):
+            return target
+        if isinstance(target, int):
+            return self.entry(target)
+        return self.find(target)
+
+    def walk(
+        self, storage_id: int | None = None, *, folder: Entry | int | str | None = None
+    ) -> Iterator[Entry]:
+        """Every folder and file, depth first, each folder before what it contains.
+
+        Uses MTP's GetObjPropList where the camera has it (one transaction for the whole card),
+        else GetObjectHandles per folder and GetObjectInfo per object.
+        """
+        start = self._as_entry(folder) if folder is not None else None
+        if start is not None and not start.is_folder:
+            raise UsageError(f"{start.path} is not a folder")
+        if self._can_list_fast():
+            try:
+                entries = self._list_fast(storage_id, start)
+            except (ResponseError, DecodeError, RemoteProtocolError) as exc:
+                log.info("fast listing failed (%s); listing object by object", exc)
+                self._fast_listing_failed = True
+            else:
+                yield from entries
+                return
+        yield from self._walk_slow(storage_id, start)
+
+    def _can_list_fast(self) -> bool:
+        return self._mtp and not self._fast_listing_failed and self.supports(Op.GET_OBJ_PROP_LIST)
+
+    def _list_fast(self, storage_id: int | None, start: Entry | None) -> list[Entry]:
+        handle, depth = (ROOT, 0) if start is None else (start.handle, 0xFFFFFFFF)
+        # Handle 0xFFFFFFFF: every object; property 0xFFFFFFFF: every property (MTP 1.1 §D.2.27).
+        data = self._data(
+            Op.GET_OBJ_PROP_LIST, (handle, 0, 0xFFFFFFFF, 0, depth), limit=_PROPLIST_LIMIT
+        )
+        props: dict[int, dict[int, Value]] = {}
+        for element in ObjectPropList.from_bytes(data).elements:
+            props.setdefault(element.handle, {})[element.property_code] = element.value
+        required = (
+            Opc.OBJECT_FILE_NAME,
+            Opc.PARENT_OBJECT,
+            Opc.STORAGE_ID,
+            Opc.OBJECT_FORMAT,
+            Opc.OBJECT_SIZE,
+        )
+        for handle_props in props.values():
+            if any(code not in handle_props for code in required):
+                raise RemoteProtocolError("GetObjPropList left out a property every object needs")
+        children: dict[int, list[int]] = collections.defaultdict(list)
+        for h, p in props.items():
+            children[as_int(p[Opc.PARENT_OBJECT])].append(h)
+        for siblings in children.values():
+            siblings.sort(key=lambda h: str(props[h][Opc.OBJECT_FILE_NAME]))
+        out: list[Entry] = []
+        if start is None:
+            roots = [h for h in children.get(0, []) if h in props]
+            roots += [h for h in children.get(ROOT, []) if h in props]
+            base = {h: "/" + storage_folder(as_int(props[h][Opc.STORAGE_ID])) for h in roots}
+        else:
+            roots = children.get(start.handle, [])
+            base = dict.fromkeys(roots, start.path)
+        stack = [(h, base[h]) for h in reversed(roots)]
+        seen: set[int] = set()
+        while stack:
+            h, prefix = stack.pop()
+            if h in seen:
+                continue  # a cycle in what the camera reported: list each object once
+            seen.add(h)
+            p = props[h]
+            sid = as_int(p[Opc.STORAGE_ID])
+            if storage_id is not None and sid != storage_id:
+                continue
+            name = str(p[Opc.OBJECT_FILE_NAME])
+            is_folder = p[Opc.OBJECT_FORMAT] == ASSOCIATION
+            path = f"{prefix}/{name}"
+            out.append(
+                Entry(
+                    handle=h,
+                    storage_id=sid,
+                    parent=as_int(p[Opc.PARENT_OBJECT]),
+                    name=name,
+                    path=path,
+                    size=0 if is_folder else as_int(p[Opc.OBJECT_SIZE]),
+                    is_folder=is_folder,
+                    object_format=as_int(p[Opc.OBJECT_FORMAT]),
+                    captured=parse_datetime(str(p.get(Opc.DATE_CREATED, ""))),
+                    modified=parse_datetime(str(p.get(Opc.DATE_MODIFIED, ""))),
+                )
+            )
+            if is_folder:
+                stack.extend((child, path) for child in reversed(children.get(h, [])))
+        return out
+
+    def _walk_slow(self, storage_id: int | None, start: Entry | None) -> Iterator[Entry]:
+        # An explicit stack of folder listings, not recursion: a camera can report any depth.
+        if start is not None:
+            tops = [(start.storage_id, start.handle, start.path)]
+        else:
+            ids = self.storage_ids() if storage_id is None else (storage_id,)
+            tops = [(sid, ROOT, "/" + storage_folder(sid)) for sid in ids]
+        seen: set[int] = set()
+        for sid, parent, prefix in tops:
+            stack = [iter(self._folder_entries(sid, parent, prefix, seen))]
+            while stack:
+                entry = next(stack[-1], None)
+                if entry is None:
+                    stack.pop()
+                    continue
+                yield entry
+                if entry.is_folder:
+                    stack.append(iter(self._folder_entries(sid, entry.handle, entry.path, seen)))
+
+    def _folder_entries(self, sid: int, parent: int, prefix: str, seen: set[int]) -> list[Entry]:
+        entries = []
+        for handle in self.object_handles(sid, parent=parent):
+            if handle in seen:
+                continue  # a camera that reports a folder inside itself: list it once
+            seen.add(handle)
+            info = self.object_info(handle)
+            entries.append(self._entry(handle, info, f"{prefix}/{info.filename}"))
+        return sorted(entries, key=lambda e: e.name)
+
+    def list_folder(self, folder: Entry | int | str | None = None) -> list[Entry]:
+        """The objects directly inside a folder (None: the top of every storage)."""
+        if folder is None:
+            out: list[Entry] = []
+            for sid in self.storage_ids():
+                out += self._folder_entries(sid, ROOT, "/" + storage_folder(sid), set())
+            return out
+        start = self._as_entry(folder)
+        if not start.is_folder:
+            raise UsageError(f"{start.path} is not a folder")
+        return self._folder_entries(start.storage_id, start.handle, start.path, set())
+
+    def find(self, path: str) -> Entry:
+        """The entry at a path: ``/store_00010001/DCIM/IMG_0001.JPG``, or, on a camera with one
+        storage, ``DCIM/IMG_0001.JPG``. Raises NotFoundError."""
+        parts = [p for p in PurePosixPath(path).parts if p not in ("/", "")]
+        if not parts:
+            raise NotFoundError(f"{path!r} names no object")
+        storage_id = parse_storage_folder(parts[0])
+        if storage_id is not None:
+            parts = parts[1:]
+        else:
+            ids = self.storage_ids()
+            if len(ids) != 1:
+                raise NotFoundError(
+                    f"{path!r}: this camera has {len(ids)} storages; start the path with one of "
+                    + ", ".join(storage_folder(s) for s in ids)
+                )
+            storage_id = ids[0]
+        if not parts:
+            raise NotFoundError(f"{path!r} is a storage, not an object")
+        parent = ROOT
+        prefix = "/" + storage_folder(storage_id)
+        entry: Entry | None = None
+        for part in parts:
+            for handle in self.object_handles(storage_id, parent=parent):
+                info = self.object_info(handle)
+                if info.filename == part:
+                    prefix = f"{prefix}/{part}"
+                    entry = self._entry(handle, info, prefix)
+                    parent = handle
+                    break
+            else:
+                raise NotFoundError(f"no {part!r} in {prefix} on the camera")
+        assert entry is not None
+        return entry
+
+    # -- reading objects -------------------------------------------------------------------------
+
+    def download(
+        self,
+        target: Entry | int | str,
+        dest: str | os.PathLike[str] | BinaryIO,
+        *,
+        progress: ProgressCallback | None = None,
+        resume: bool = True,
+        overwrite: bool = False,
+        fsync: bool = True,
+    ) -> Path | None:
+        """Copy an object to ``dest``: a folder (the object's name, made safe, inside it), a file
+        path, or a binary file object.
+
+        A download to a path is written to ``NAME.part`` and renamed when complete and checked,
+        so an incomplete file never stands under the final name. An existing ``.part`` is resumed
+        with GetPartialObject where the camera has it. Returns the final path (None for a file
+        object). An existing file is an error unless ``overwrite``.
+        """
+        entry = self._as_entry(target)
+        if entry.is_folder:
+            raise UsageError(f"{entry.path} is a folder; download the files in it")
+        if hasattr(dest, "write"):
+            sink = FileSink(dest, progress=progress, total_bytes=entry.size)  # type: ignore[arg-type]
+            self._read_object(entry, 0, sink)
+            return None
+        dest_path = Path(dest)
+        final = (
+            dest_path / safe_filename(entry.name, fallback=f"object_{entry.handle:08x}")
+            if (dest_path.is_dir())
+            else dest_path
+        )
+        if final.exists() and not overwrite:
+            raise FileExistsError(
+                errno.EEXIST, f"{final} exists (pass overwrite=True to replace it)", str(final)
+            )
+        part = part_path(final)
+        offset = 0
+        if part.exists() and resume and self._can_resume(entry, part.stat().st_size):
+            offset = part.stat().st_size
+            log.info("resuming %s at byte %d of %d", entry.path, offset, entry.size)
+        with part.open("ab" if offset else "wb") as file:
+            sink = FileSink(file, progress=progress, offset=offset, total_bytes=entry.size)
+            self._read_object(entry, offset, sink)
+            file.flush()
+            if fsync:
+                os.fsync(file.fileno())
+        size = part.stat().st_size
+        if entry.size not in (SIZE_UNKNOWN_32, size):
+            raise RemoteProtocolError(
+                f"{entry.path}: got {size} of {entry.size} bytes; the partial file stays at {part}"
+            )
+        if final.exists() and not overwrite:
+            raise FileExistsError(errno.EEXIST, f"{final} appeared during the download", str(final))
+        os.replace(part, final)
+        return final
+
+    def _can_resume(self, entry: Entry, have: int) -> bool:
+        if not 0 < have < entry.size:
+            return False
+        return (have <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT)) or (
+            self._mtp and self.supports(Op.ANDROID_GET_PARTIAL_OBJECT_64)
+        )
+
+    def _read_object(self, entry: Entry, offset: int, sink: FileSink | BytesSink) -> None:
+        if offset == 0:
+            self._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
+            return
+        self._read_range(entry.handle, offset, entry.size - offset, sink)
+
+    def _read_range(self, handle: int, offset: int, length: int, sink: DataSink) -> None:
+        """``length`` bytes from ``offset`` with GetPartialObject (or Android's 64-bit variant
+        past 4 GiB), in as few transactions as the 32-bit length field allows."""
+        end = offset + length
+        while offset < end:
+            step = min(end - offset, _MAX_PARTIAL)
+            if offset <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT):
+                response = self._run(Op.GET_PARTIAL_OBJECT, (handle, offset, step), sink=sink)
+            elif self._mtp and self.supports(Op.ANDROID_GET_PARTIAL_OBJECT_64):
+                response = self._run(
+                    Op.ANDROID_GET_PARTIAL_OBJECT_64,
+                    (handle, offset & 0xFFFFFFFF, offset >> 32, step),
+                    sink=sink,
+                )
+            else:
+                raise UsageError("the camera cannot read part of an object (no GetPartialObject)")
+            sent = response.params[0] if response.params else step
+            if sent == 0:
+                raise RemoteProtocolError(f"the camera sent no bytes at offset {offset}")
+            offset += sent
+
+    def read(self, target: Entry | int | str, offset: int = 0, length: int | None = None) -> bytes:
+        """Bytes of an object, all of it or a range, in memory (use download() for big files)."""
+        entry = self._as_entry(target)
+        if length is None:
+            length = max(0, entry.size - offset)
+        sink = BytesSink(limit=max(length, 1))
+        if offset == 0 and length >= entry.size:
+            self._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
+        elif length:
+            self._read_range(entry.handle, offset, length, sink)
+        return sink.getvalue()
+
+    def thumbnail(self, target: Entry | int | str) -> bytes:
+        """The object's thumbnail (usually a small JPEG)."""
+        entry = self._as_entry(target)
+        return self._data(Op.GET_THUMB, (entry.handle,))
+
+    # -- changing objects ------------------------------------------------------------------------
+
+    def _folder_handle(self, folder: Entry | int | str | None) -> tuple[int | None, int]:
+        """(storage of the folder or None, parent handle for SendObjectInfo)."""
+        if folder is None:
+            return None, ROOT
+        entry = self._as_entry(folder)
+        if not entry.is_folder:
+            raise UsageError(f"{entry.path} is not a folder")
+        return entry.storage_id, entry.handle
+
+    def upload(
+        self,
+        source: str | os.PathLike[str] | BinaryIO,
+        *,
+        name: str | None = None,
+        storage_id: int | None = None,
+        folder: Entry | int | str | None = None,
+        object_format: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Entry:
+        """Send a file to the camera (SendObjectInfo, then SendObject streamed from the file)."""
+        folder_storage, parent = self._folder_handle(folder)
+        if hasattr(source, "read"):
+            file: BinaryIO = source  # type: ignore[assignment]
+            if name is None:
+                raise UsageError("uploading from a file object needs name=")
+            return self._upload_file(
+                file,
+                name=name,
+                storage_id=folder_storage or storage_id,
+                parent=parent,
+                object_format=object_format,
+                progress=progress,
+                modified=None,
+            )
+        path = Path(source)
+        if not path.is_file():
+            raise UsageError(f"{path} is not a file")
+        with path.open("rb") as file:
+            return self._upload_file(
+                file,
+                name=name or path.name,
+                storage_id=folder_storage or storage_id,
+                parent=parent,
+                object_format=object_format,
+                progress=progress,
+                modified=path.stat().st_mtime,
+            )
+
+    def _upload_file(
+        self,
+        file: BinaryIO,
+        *,
+        name: str,
+        storage_id: int | None,
+        parent: int,
+        object_format: int | None,
+        progress: ProgressCallback | None,
+        modified: float | None,
+    ) -> Entry:
+        size = file_size(file)
+        storage = storage_id if storage_id is not None else self.storage_ids()[0]
+        when = _dt.datetime.fromtimestamp(modified) if modified is not None else _dt.datetime.now()
+        stamp = format_datetime(when.replace(microsecond=0))
+        info = ObjectInfo(
+            storage_id=storage,
+            object_format=object_format if object_format is not None else format_for_name(name),
+            compressed_size=min(size, SIZE_UNKNOWN_32),
+            parent_object=0 if parent == ROOT else parent,
+            filename=name,
+            capture_date=stamp,
+            modification_date=stamp,
+        )
+        response = self._run(
+            Op.SEND_OBJECT_INFO, (storage, parent), data_out=BytesSource(info.to_bytes())
+        )
+        if len(response.params) < 3:
+            raise RemoteProtocolError("SendObjectInfo's response lacks the new object's handle")
+        handle = response.params[2]
+        self._run(Op.SEND_OBJECT, data_out=FileSource(file, size, progress=progress))
+        return self.entry(handle)
+
+    def make_folder(
+        self, name: str, *, folder: Entry | int | str | None = None, storage_id: int | None = None
+    ) -> Entry:
+        """Create a folder (SendObjectInfo of an Association, no data)."""
+        folder_storage, parent = self._folder_handle(folder)
+        storage = folder_storage or storage_id or self.storage_ids()[0]
+        info = ObjectInfo(
+            storage_id=storage,
+            object_format=ASSOCIATION,
+            association_type=1,
+            parent_object=0 if parent == ROOT else parent,
+            filename=name,
+        )
+        response = self._run(
+            Op.SEND_OBJECT_INFO, (storage, parent), data_out=BytesSource(info.to_bytes())
+        )
+        if len(response.params) < 3:
+            raise RemoteProtocolError("SendObjectInfo's response lacks the new folder's handle")
+        return self.entry(response.params[2])
+
+    def delete(self, target: Entry | int | str) -> None:
+        """Delete an object; a folder goes with everything in it."""
+        entry = self._as_entry(target)
+        self._run(Op.DELETE_OBJECT, (entry.handle, 0))
+
+    # -- properties ------------------------------------------------------------------------------
+
+    def property_code(self, prop: int | str) -> int:
+        """The code of a property given by code, friendly name ("iso"), PTP name
+        ("ExposureIndex") or hex ("0x500F")."""
+        if isinstance(prop, int):
+            return prop
+        spec = self.catalog.find(prop)
+        if spec is not None:
+            return spec.code
+        try:
+            return self.vocabulary.code(Kind.PROPERTY, prop)
+        except UnknownNameError:
+            known = ", ".join(self.catalog.names())
+            raise UsageError(f"unknown property {prop!r} (friendly names: {known})") from None
+
+    def describe_property(self, prop: int | str) -> PropertyDescription:
+        code = self.property_code(prop)
+        desc = DevicePropDesc.from_bytes(self._data(Op.GET_DEVICE_PROP_DESC, (code,)))
+        self._datatypes[code] = desc.datatype
+        return PropertyDescription(
+            code=code,
+            name=self.vocabulary.property_name(code),
+            desc=desc,
+            spec=self.catalog.get(code),
+        )
+
+    def properties(self) -> list[PropertyDescription]:
+        """Every property the camera lists, described (one that fails to describe is skipped)."""
+        out = []
+        for code in self.device_info.device_properties_supported:
+            try:
+                out.append(self.describe_property(code))
+            except (ResponseError, DecodeError) as exc:
+                log.info("property 0x%04X could not be described: %s", code, exc)
+        return out
+
+    def _datatype(self, code: int) -> DataType:
+        if code not in self._datatypes:
+            self.describe_property(code)
+        return self._datatypes[code]
+
+    def get_property(self, prop: int | str) -> Value:
+        """The current value, decoded by the property's data type."""
+        code = self.property_code(prop)
+        datatype = self._datatype(code)
+        if not self.supports(Op.GET_DEVICE_PROP_VALUE):
+            return self.describe_property(code).current
+        return decode_value(self._data(Op.GET_DEVICE_PROP_VALUE, (code,)), datatype)
+
+    def get_property_text(self, prop: int | str) -> str:
+        code = self.property_code(prop)
+        return self.catalog.format(code, self.get_property(code))
+
+    def set_property(self, prop: int | str, value: Value, *, check: bool = True) -> None:
+        """Set a property. ``value`` is the raw value, or text people would type ("1/125",
+        "f/5.6", "+1/3", "daylight", "now"). With ``check``, a value outside the camera's allowed
+        values is refused here with the list of allowed ones."""
+        description = self.describe_property(prop)
+        raw = self._parse_value(description, value)
+        if check and not description.desc.allows(raw):
+            raise UsageError(
+                f"{description.friendly_name} cannot be {self._show(description, value)}; "
+                f"allowed: {description.allowed_text()}"
+            )
+        try:
+            encoded = encode_value(description.datatype, raw)
+        except PTPError as exc:
+            raise UsageError(f"{description.friendly_name}: {exc}") from None
+        self._run(Op.SET_DEVICE_PROP_VALUE, (description.code,), data_out=BytesSource(encoded))
+
+    @staticmethod
+    def _show(description: PropertyDescription, value: Value) -> str:
+        return value if isinstance(value, str) else description.format(value)
+
+    def _parse_value(self, description: PropertyDescription, value: Value) -> Value:
+        """The raw value for what the caller passed: raw values pass through; text is matched
+        against the allowed values as they are shown, then parsed by the property's spec."""
+        if not isinstance(value, str):
+            return value
+        spec = description.spec
+        if description.datatype is DataType.STR and (spec is None or spec.parser is None):
+            return value
+        if description.allowed is not None:
+            for allowed in description.allowed:
+                if description.format(allowed).lower() == value.strip().lower():
+                    return allowed
+        try:
+            parsed = spec.parse(value) if spec is not None else parse_plain(value)
+        except ValueParseError as exc:
+            raise UsageError(str(exc)) from None
+        if description.datatype is not DataType.STR and isinstance(parsed, str):
+            raise UsageError(
+                f"{value!r} is not a value of {description.friendly_name}; "
+                f"allowed: {description.allowed_text()}"
+            )
+        return parsed
+
+    # -- capture and events ----------------------------------------------------------------------
+
+    def capture(self, *, timeout_s: float = 30.0, storage_id: int = 0) -> list[Entry]:
+        """Take a picture (InitiateCapture) and return the new objects.
+
+        Waits for ObjectAdded events until CaptureComplete (or, on a camera that does not send
+        CaptureComplete, the first ObjectAdded).
+        """
+        added: list[int] = []
+        done = threading.Event()
+        capture_tid: list[int] = []
+        has_complete = Ec.CAPTURE_COMPLETE in self.device_info.events_supported
+
+        def listen(event: CameraEvent) -> None:
+            if event.code == Ec.OBJECT_ADDED and event.params:
+                added.append(event.params[0])
+                if not has_complete:
+                    done.set()
+            elif event.code == Ec.CAPTURE_COMPLETE and (
+                not capture_tid or event.transaction_id in (capture_tid[0], 0xFFFFFFFF)
+            ):
+                done.set()
+
+        self._listeners.append(listen)
+        try:
+            response = self._run(Op.INITIATE_CAPTURE, (storage_id, 0))
+            capture_tid.append(response.transaction_id)
+            if not done.wait(timeout_s):
+                raise TransportTimeout(
+                    f"the camera did not report the capture within {timeout_s:g} s "
+                    f"({len(added)} new object(s) so far)"
+                )
+        finally:
+            self._listeners.remove(listen)
+        return [self.entry(handle) for handle in added]
+
+    def _deliver_event(self, event: Event) -> None:
+        camera_event = CameraEvent(
+            code=event.code,
+            name=self.vocabulary.event_name(event.code),
+            params=event.params,
+            transaction_id=event.transaction_id,
+        )
+        log.debug("event %s", camera_event)
+        for listener in list(self._listeners):
+            listener(camera_event)
+        with self._events_ready:
+            self._events.append(camera_event)
+            self._events_ready.notify_all()
+
+    def _fail_events(self, error: PTPError) -> None:
+        with self._events_ready:
+            self._event_error = error
+            self._events_ready.notify_all()
+
+    def next_event(self, timeout_s: float | None = None) -> CameraEvent | None:
+        """The next event, waiting up to ``timeout_s`` (None: forever). None on timeout."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._events_ready:
+            while not self._events:
+                if self._event_error is not None:
+                    raise self._event_error
+                if self._closed:
+                    raise ClosedError("the camera is closed")
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._events_ready.wait(remaining)
+            return self._events.popleft()
+
+    def events(self, timeout_s: float | None = None) -> Iterator[CameraEvent]:
+        """Events as they come; the iterator ends when none arrives within ``timeout_s``."""
+        while True:
+            event = self.next_event(timeout_s)
+            if event is None:
+                return
+            yield event
+
+    def wait_event(
+        self, codes: Iterable[int] | None = None, *, timeout_s: float = 10.0
+    ) -> CameraEvent:
+        """The next event with one of ``codes`` (any event if None); other events are kept for
+        later. Raises TransportTimeout."""
+        wanted = set(codes) if codes is not None else None
+        deadline = time.monotonic() + timeout_s
+        skipped: list[CameraEvent] = []
+        try:
+            while True:
+                event = self.next_event(max(0.0, deadline - time.monotonic()))
+                if event is None:
+                    raise TransportTimeout(f"no event within {timeout_s:g} s")
+                if wanted is None or event.code in wanted:
+                    return event
+                skipped.append(event)
+        finally:
+            with self._events_ready:
+                self._events.extendleft(reversed(skipped))

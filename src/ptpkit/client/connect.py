@@ -1,0 +1,80 @@
+"""``ptpkit.connect(url)``: from a URL to an open Camera.
+
+Schemes are registered by name, so each transport plugs in where it is written:
+
+- ``virtual:`` the virtual camera in this process, with a generated sample card;
+  ``virtual:/some/folder`` serves that folder as its card.
+- ``ptpip:HOST[:PORT]`` and ``usb:...`` come with their transports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ptpkit.client.camera import Camera
+from ptpkit.errors import UsageError
+from ptpkit.ext import Extension
+from ptpkit.transports.base import Transport
+
+#: Makes a transport for a URL of its scheme; ``options`` are connect()'s extra keywords.
+TransportFactory = Callable[[str, dict[str, Any]], Transport]
+
+_SCHEMES: dict[str, TransportFactory] = {}
+
+
+def register_scheme(scheme: str, factory: TransportFactory) -> None:
+    _SCHEMES[scheme.lower()] = factory
+
+
+def schemes() -> list[str]:
+    return sorted(_SCHEMES)
+
+
+def transport_for(url: str, **options: Any) -> Transport:
+    scheme, sep, _ = url.partition(":")
+    if not sep:
+        raise UsageError(f"{url!r} is not a camera URL (try virtual:, ptpip:HOST or usb:)")
+    factory = _SCHEMES.get(scheme.lower())
+    if factory is None:
+        raise UsageError(
+            f"unknown camera URL scheme {scheme!r} in {url!r}; known: {', '.join(schemes())}"
+        )
+    return factory(url, options)
+
+
+def connect(
+    url: str = "virtual:",
+    *,
+    timeout_s: float | None = 20.0,
+    session_id: int = 1,
+    extensions: Iterable[Extension] = (),
+    **options: Any,
+) -> Camera:
+    """Open a camera and its session. Use the result as a context manager::
+
+    with ptpkit.connect("virtual:") as cam:
+        print(cam.device_info.model)
+    """
+    transport = transport_for(url, **options)
+    camera = Camera(transport, timeout_s=timeout_s, session_id=session_id, extensions=extensions)
+    return camera.open()
+
+
+def _virtual(url: str, options: dict[str, Any]) -> Transport:
+    # Imported here: the virtual camera (and Pillow) load only when a virtual: URL is used.
+    from ptpkit.transports.inprocess import InProcessTransport  # noqa: PLC0415
+    from ptpkit.virtual import VirtualCamera  # noqa: PLC0415
+
+    camera = options.pop("camera", None)
+    if options:
+        unknown = ", ".join(sorted(options))
+        raise UsageError(f"virtual: takes the option camera=VirtualCamera(...), not {unknown}")
+    if camera is not None:
+        return InProcessTransport(camera, url=url)
+    root = url.partition(":")[2] or None
+    owned = VirtualCamera(root)
+    return InProcessTransport(owned, url=url, on_close=owned.close)
+
+
+register_scheme("virtual", _virtual)

@@ -1,0 +1,26 @@
+"""Vendor extensions as registered objects (see :mod:`ptpkit.ext.base`)."""
+
+from ptpkit.ext.base import Extension, extensions_for, register, registered, unregister
+from ptpkit.ext.vendors import (
+    CanonExtension,
+    FujiExtension,
+    MtpExtension,
+    NikonExtension,
+    SonyExtension,
+    register_builtins,
+)
+
+register_builtins()
+
+__all__ = [
+    "CanonExtension",
+    "Extension",
+    "FujiExtension",
+    "MtpExtension",
+    "NikonExtension",
+    "SonyExtension",
+    "extensions_for",
+    "register",
+    "registered",
+    "unregister",
+]

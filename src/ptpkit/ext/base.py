@@ -1,0 +1,105 @@
+"""Vendor extensions: registered objects with safe default hooks, chosen from DeviceInfo.
+
+An extension contributes code names (a :class:`~ptpkit.codes.CodeSet`), friendly properties,
+and hooks the Camera calls at open and close. Several can be active at once (MTP and a vendor).
+Third parties register theirs in code (:func:`register`) or through the ``ptpkit.extensions``
+entry point group, whose objects are Extension instances or classes.
+
+This is the wsproto ``extensions.py`` pattern, not sequoia-ptpy's runtime mixin classes: the
+Camera holds a list of extension objects and asks each one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+from ptpkit.codes import CodeSet
+from ptpkit.codes.properties import PropertySpec
+from ptpkit.core.datasets import DeviceInfo
+
+if TYPE_CHECKING:
+    from ptpkit.client.camera import Camera
+
+log = logging.getLogger("ptpkit.ext")
+
+ENTRY_POINT_GROUP = "ptpkit.extensions"
+
+
+class Extension:
+    """Base class: every hook does nothing, so an extension overrides only what it needs."""
+
+    #: Unique short name ("mtp", "canon"...).
+    name: str = "extension"
+    #: Code names this extension brings to the camera's vocabulary.
+    code_sets: tuple[CodeSet, ...] = ()
+    #: Friendly property specs (names, value formatting) for vendor properties.
+    properties: tuple[PropertySpec, ...] = ()
+
+    def matches(self, info: DeviceInfo) -> bool:
+        """Whether this extension applies to the device that sent ``info``."""
+        return False
+
+    def after_open(self, camera: Camera) -> None:
+        """Called once the session is open (vendor set-up, e.g. a remote mode)."""
+
+    def before_close(self, camera: Camera) -> None:
+        """Called before the session is closed."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+_registry: dict[str, Extension] = {}
+_lock = threading.Lock()
+_entry_points_loaded = False
+
+
+def register(extension: Extension, *, replace: bool = False) -> None:
+    """Make ``extension`` available to every Camera opened from now on."""
+    with _lock:
+        if extension.name in _registry and not replace:
+            raise ValueError(f"an extension named {extension.name!r} is already registered")
+        _registry[extension.name] = extension
+
+
+def unregister(name: str) -> None:
+    with _lock:
+        _registry.pop(name, None)
+
+
+def registered() -> list[Extension]:
+    _load_entry_points()
+    with _lock:
+        return list(_registry.values())
+
+
+def extensions_for(info: DeviceInfo, extra: Iterable[Extension] = ()) -> list[Extension]:
+    """The extensions that apply to a device, in registration order, then ``extra``."""
+    chosen = []
+    for extension in [*registered(), *extra]:
+        try:
+            if extension.matches(info):
+                chosen.append(extension)
+        except Exception:  # a broken third-party extension must not break the connection
+            log.exception("extension %r failed in matches(); ignoring it", extension.name)
+    return chosen
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = point.load()
+            extension = loaded() if isinstance(loaded, type) else loaded
+            if not isinstance(extension, Extension):
+                raise TypeError(f"{point.value} is not a ptpkit Extension")
+            register(extension)
+        except Exception:
+            log.exception("could not load ptpkit extension %r", point.name)

@@ -1,0 +1,83 @@
+"""The Transport interface: the I/O a camera link needs, and nothing of PTP's rules.
+
+A transport opens the link (claiming a USB interface, or the PTP/IP handshake on two TCP
+connections), then moves bytes of the command channel both ways and delivers events from the
+event channel (USB interrupt endpoint, PTP/IP event connection) to a callback. The protocol lives
+in :class:`ptpkit.core.Connection`, which the transport creates with its framing and hands to
+the client through :attr:`Transport.connection`.
+
+Implementations: :mod:`ptpkit.transports.inprocess` (the virtual camera in this process), and
+PTP/IP and USB in their own modules.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+
+from ptpkit.core.buffer import BytesLike
+from ptpkit.core.connection import Connection
+from ptpkit.core.events import Event
+from ptpkit.errors import PTPError
+
+#: Called with each event from the event channel, from whatever thread reads it.
+EventCallback = Callable[[Event], None]
+#: Called once when the event channel fails (closed by the device, protocol error...).
+EventErrorCallback = Callable[[PTPError], None]
+
+
+class Transport(abc.ABC):
+    """One link to one camera."""
+
+    #: The sans-IO connection of the command channel; valid after :meth:`open`.
+    connection: Connection
+    #: Bytes a single read should ask for (USB rounds it to a multiple of wMaxPacketSize).
+    read_size: int = 1 << 20
+
+    @property
+    @abc.abstractmethod
+    def url(self) -> str:
+        """The URL that reaches this camera again (``usb:1,5``, ``ptpip:192.168.1.1``)."""
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Establish the link (and the PTP/IP handshake); raise ConnectError on failure."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the link. Safe to call twice."""
+
+    @abc.abstractmethod
+    def write(self, buffers: Sequence[BytesLike]) -> None:
+        """Send these bytes on the command channel, in order, as one write where possible."""
+
+    @abc.abstractmethod
+    def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
+        """Read command-channel bytes into ``buffer``.
+
+        Returns (bytes read, transfer_ended). ``transfer_ended`` matters for USB only: the read
+        was cut short by a short or zero-length packet. Raises TransportTimeout when nothing
+        arrives within ``timeout_s``, DisconnectedError when the link is gone.
+        """
+
+    @abc.abstractmethod
+    def cancel(self, request: Sequence[BytesLike]) -> None:
+        """Send a cancel request encoded by the framing (``connection.send(Cancel(...))``): the
+        data of USB's Cancel class request, or a PTP/IP Cancel packet. The transport knows the
+        channel it goes on. The client then drains the command channel until the transaction ends.
+        """
+
+    @abc.abstractmethod
+    def start_events(self, on_event: EventCallback, on_error: EventErrorCallback) -> None:
+        """Start delivering events from the event channel to ``on_event``."""
+
+    def cancel_finished(self) -> bool:
+        """Whether a cancelled transaction is over without a response (USB: device status OK).
+
+        PTP/IP and the in-process transport end a cancelled transaction with a response, so
+        the default is False: keep reading until it comes.
+        """
+        return False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"

@@ -1,0 +1,15 @@
+"""The virtual camera: a full PTP responder in software, for demos, tests and development."""
+
+from ptpkit.virtual.camera import DEFAULT_STORAGE_ID, GENERIC, Personality, VirtualCamera
+from ptpkit.virtual.content import GeneratedData, generated_bytes
+from ptpkit.virtual.responder import ResponderSession
+
+__all__ = [
+    "DEFAULT_STORAGE_ID",
+    "GENERIC",
+    "GeneratedData",
+    "Personality",
+    "ResponderSession",
+    "VirtualCamera",
+    "generated_bytes",
+]

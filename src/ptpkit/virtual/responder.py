@@ -1,0 +1,472 @@
+"""One connection's responder: the core in the responder role, driving the virtual camera.
+
+A :class:`ResponderSession` takes the initiator's bytes, runs each operation against the camera,
+and produces its answer lazily: a data phase is generated chunk by chunk as the transport pulls
+output, so serving a 10 GiB object costs one chunk of memory. Transports (the in-process link,
+the PTP/IP server, the PyUSB device backend) only move bytes in and out.
+
+Output keeps its boundaries: each item ends a USB transfer or a PTP/IP packet where the framing
+says so, which is what a cancel needs (stop at a boundary) and what a USB device needs (end a
+transfer with a short packet).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final, Protocol
+
+from ptpkit.codes.common import Rc
+from ptpkit.core.buffer import BytesLike
+from ptpkit.core.connection import Connection
+from ptpkit.core.events import (
+    NEED_DATA,
+    Cancel,
+    Data,
+    DataEnd,
+    DataPhase,
+    DataStart,
+    Event,
+    Request,
+    Response,
+)
+from ptpkit.core.ptpip import ProbeRequest, ProbeResponse, PtpIpFraming
+from ptpkit.core.state import Phase, Role
+from ptpkit.core.usb import UsbFraming
+from ptpkit.errors import RemoteProtocolError
+from ptpkit.virtual.content import ObjectData
+
+if TYPE_CHECKING:
+    from ptpkit.virtual.camera import VirtualCamera
+    from ptpkit.virtual.storage import Store, StoredObject
+
+log = logging.getLogger("ptpkit.virtual")
+
+#: Data-out phases kept in memory (datasets, property values) are refused beyond this.
+MAX_MEMORY_DATA_OUT: Final = 16 << 20
+
+
+# -- what handlers return and receive ------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    """A handler's answer: a response code and parameters, and optionally a data phase."""
+
+    code: int = Rc.OK
+    params: tuple[int, ...] = ()
+    #: Data for the initiator: bytes, or an object's content streamed from ``offset``.
+    data: bytes | ObjectData | None = None
+    offset: int = 0
+    length: int | None = None
+    #: Runs once the response is queued (events that must follow the response).
+    after: Callable[[], None] | None = None
+
+
+def error(code: int, *params: int) -> Reply:
+    return Reply(code=code, params=params)
+
+
+class DataOutSink(Protocol):
+    """Receives a data phase from the initiator (an upload, a dataset)."""
+
+    def start(self, total_bytes: int | None) -> None: ...
+
+    def write(self, chunk: BytesLike) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class MemorySink:
+    """Collects a small data-out phase; beyond the limit it keeps counting but stores nothing."""
+
+    def __init__(self, limit: int = MAX_MEMORY_DATA_OUT) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.overflowed = False
+
+    def start(self, total_bytes: int | None) -> None:
+        pass
+
+    def write(self, chunk: BytesLike) -> None:
+        if len(self.data) + len(chunk) > self.limit:
+            self.overflowed = True
+            return
+        self.data += chunk
+
+    def finish(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        self.data.clear()
+
+
+@dataclass(kw_only=True)
+class OperationContext:
+    session: ResponderSession
+    request: Request
+    #: The data the initiator sent (for operations with a data-out phase).
+    sink: DataOutSink | None = None
+
+    @property
+    def camera(self) -> VirtualCamera:
+        return self.session.camera
+
+    def param(self, index: int, default: int = 0) -> int:
+        params = self.request.params
+        return params[index] if index < len(params) else default
+
+    @property
+    def data(self) -> bytes:
+        if isinstance(self.sink, MemorySink):
+            return bytes(self.sink.data)
+        return b""
+
+
+Handler = Callable[[OperationContext], Reply]
+SinkFactory = Callable[[OperationContext], "DataOutSink | Reply"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Operation:
+    code: int
+    handler: Handler
+    #: The initiator sends data (over USB this is known only from the operation).
+    data_out: bool = False
+    #: Runs outside a session too (GetDeviceInfo, OpenSession).
+    sessionless: bool = False
+    #: Where the data-out phase goes; a Reply instead refuses the operation (after the data).
+    sink_factory: SinkFactory | None = None
+
+
+# -- output with boundaries ----------------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    data: memoryview
+    #: This item ends a USB transfer (short packet) / is the last piece of a PTP/IP packet.
+    boundary: bool
+
+
+class Outbox:
+    """Bytes waiting to go to the initiator, consumed from the front in any sizes."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[_Item] = collections.deque()
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def put(self, buffers: list[BytesLike], *, boundary: bool) -> None:
+        views = [memoryview(b).cast("B") for b in buffers if len(b)]
+        if not views:
+            if boundary and self._items:
+                self._items[-1].boundary = True
+            return
+        for view in views[:-1]:
+            self._items.append(_Item(view, False))
+        self._items.append(_Item(views[-1], boundary))
+
+    def read_into(self, target: memoryview) -> tuple[int, bool]:
+        """Copy into ``target`` up to the next boundary; returns (bytes, boundary reached)."""
+        filled = 0
+        while self._items and filled < len(target):
+            item = self._items[0]
+            step = min(len(item.data), len(target) - filled)
+            target[filled : filled + step] = item.data[:step]
+            filled += step
+            if step == len(item.data):
+                self._items.popleft()
+                if item.boundary:
+                    return filled, True
+            else:
+                item.data = item.data[step:]
+        return filled, False
+
+    def peek_buffers(self, max_items: int = 64) -> list[memoryview]:
+        """Buffers from the front, for a vectored socket write (``consume`` what was sent)."""
+        return [item.data for _, item in zip(range(max_items), self._items, strict=False)]
+
+    def consume(self, count: int) -> None:
+        while count > 0 and self._items:
+            item = self._items[0]
+            if count >= len(item.data):
+                count -= len(item.data)
+                self._items.popleft()
+            else:
+                item.data = item.data[count:]
+                count = 0
+
+    def drop_after_boundary(self) -> None:
+        """Forget every item after the one in progress (a cancel: finish the current packet)."""
+        kept: collections.deque[_Item] = collections.deque()
+        while self._items:
+            item = self._items.popleft()
+            kept.append(item)
+            if item.boundary:
+                break
+        self._items = kept
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+# -- the session ---------------------------------------------------------------------------------
+
+_Output = Iterator[tuple[list[BytesLike], bool]]
+
+
+@dataclass
+class _PendingData:
+    request: Request
+    operation: Operation | None
+    sink: DataOutSink
+    refusal: Reply | None = None
+
+
+@dataclass
+class ResponderSession:
+    """One connection to the virtual camera (USB or PTP/IP command channel, or in process)."""
+
+    camera: VirtualCamera
+    framing: UsbFraming | PtpIpFraming
+    #: Called (from any thread) when an event is queued for this connection's event channel.
+    on_event: Callable[[], None] | None = None
+    connection: Connection = field(init=False)
+    outbox: Outbox = field(init=False, default_factory=Outbox)
+    events: collections.deque[Event] = field(init=False, default_factory=collections.deque)
+    #: The object SendObjectInfo announced; SendObject fills it.
+    send_target: tuple[Store, StoredObject] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.connection = Connection(Role.RESPONDER, self.framing)
+        self._stream: _Output | None = None
+        self._pending: _PendingData | None = None
+        self._events_lock = threading.Lock()
+        self.closed = False
+        self.camera.attach(self)
+
+    # -- input -----------------------------------------------------------------------------------
+
+    def receive_data(self, data: BytesLike, *, transfer_ended: bool = False) -> None:
+        """Bytes from the initiator. RemoteProtocolError means the link must be dropped."""
+        conn = self.connection
+        conn.receive_data(data, transfer_ended=transfer_ended)
+        while True:
+            event = conn.next_event()
+            if event is NEED_DATA:
+                return
+            self._handle(event)
+
+    def _handle(self, event: object) -> None:
+        if isinstance(event, Request):
+            self._request(event)
+        elif isinstance(event, DataStart):
+            if self._pending:
+                self._pending.sink.start(event.total_bytes)
+        elif isinstance(event, Data):
+            if self._pending:
+                self._pending.sink.write(event.chunk)
+        elif isinstance(event, DataEnd):
+            self._data_out_done()
+        elif isinstance(event, Cancel):
+            self._cancelled(event.transaction_id)
+        elif isinstance(event, ProbeRequest):
+            self.outbox.put(self.connection.send(ProbeResponse()), boundary=True)
+        elif isinstance(event, ProbeResponse):
+            pass
+        else:
+            raise RemoteProtocolError(f"the virtual camera did not expect {event!r}")
+
+    def _request(self, request: Request) -> None:
+        operation = self.camera.operations.get(request.code)
+        ctx = OperationContext(session=self, request=request)
+        expects_data = request.data_phase == DataPhase.OUT or (
+            operation is not None and operation.data_out
+        )
+        refusal: Reply | None = None
+        if operation is None:
+            refusal = error(Rc.OPERATION_NOT_SUPPORTED)
+        elif not operation.sessionless and self.connection.session_id is None:
+            refusal = error(Rc.SESSION_NOT_OPEN)
+        if expects_data:
+            sink: DataOutSink = MemorySink()
+            if refusal is None and operation is not None and operation.sink_factory is not None:
+                made = operation.sink_factory(ctx)
+                if isinstance(made, Reply):
+                    refusal = made
+                else:
+                    sink = made
+            # The initiator sends its data whatever we think of it; answer after it.
+            self._pending = _PendingData(request, operation, sink, refusal)
+            return
+        if refusal is not None:
+            self._send_reply(request, refusal)
+            return
+        assert operation is not None
+        self._send_reply(request, self._run(operation, ctx))
+
+    def _data_out_done(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        pending.sink.finish()
+        if pending.refusal is not None or pending.operation is None:
+            pending.sink.abort()
+            self._send_reply(pending.request, pending.refusal or error(Rc.OPERATION_NOT_SUPPORTED))
+            return
+        if isinstance(pending.sink, MemorySink) and pending.sink.overflowed:
+            self._send_reply(pending.request, error(Rc.INVALID_DATASET))
+            return
+        ctx = OperationContext(session=self, request=pending.request, sink=pending.sink)
+        self._send_reply(pending.request, self._run(pending.operation, ctx))
+
+    def _run(self, operation: Operation, ctx: OperationContext) -> Reply:
+        try:
+            with self.camera.lock:
+                return operation.handler(ctx)
+        except Exception:  # a bug in a handler must not kill the link
+            log.exception("virtual camera: operation 0x%04X failed", operation.code)
+            return error(Rc.GENERAL_ERROR)
+
+    # -- output ----------------------------------------------------------------------------------
+
+    def _send_reply(self, request: Request, reply: Reply) -> None:
+        tid = request.transaction_id
+        response = Response(code=reply.code, transaction_id=tid, params=reply.params)
+        if reply.data is None:
+            self.outbox.put(self.connection.send(response), boundary=True)
+            if reply.after:
+                reply.after()
+            return
+        self._stream = self._generate(tid, reply, response)
+        # Queue the start at once so transports see there is something to send.
+        self._advance()
+
+    def _generate(self, tid: int, reply: Reply, response: Response) -> _Output:
+        conn = self.connection
+        data = reply.data
+        if isinstance(data, (bytes, bytearray)):
+            total = len(data)
+            chunks: Iterator[BytesLike] = iter([data] if data else [])
+        else:
+            assert data is not None
+            available = max(0, data.size - reply.offset)
+            total = available if reply.length is None else min(reply.length, available)
+            chunks = data.chunks(reply.offset, total)
+        header = conn.send(DataStart(transaction_id=tid, total_bytes=total))
+        if total == 0:
+            yield header, True
+        else:
+            first = True
+            for chunk in chunks:
+                out = conn.send(Data(transaction_id=tid, chunk=chunk))
+                if first:
+                    out = header + out  # USB: the header shares the first transfer
+                    first = False
+                yield out, conn.phase is Phase.DATA_DONE
+        yield conn.send(response), True
+        if reply.after:
+            reply.after()
+
+    def _advance(self) -> bool:
+        if self._stream is None:
+            return False
+        try:
+            buffers, boundary = next(self._stream)
+        except StopIteration:
+            self._stream = None
+            return False
+        self.outbox.put(buffers, boundary=boundary)
+        return True
+
+    def has_output(self) -> bool:
+        return bool(self.outbox) or self._advance()
+
+    def read_output(self, target: memoryview) -> tuple[int, bool]:
+        """Fill ``target`` with output up to a transfer boundary: (bytes, boundary reached)."""
+        filled = 0
+        while filled < len(target):
+            if not self.outbox and not self._advance():
+                break
+            count, boundary = self.outbox.read_into(target[filled:])
+            filled += count
+            if boundary:
+                return filled, True
+        return filled, False
+
+    def output_buffers(self) -> list[memoryview]:
+        """Buffers to write now (vectored), or [] when there is nothing to send."""
+        if not self.outbox:
+            self._advance()
+        return self.outbox.peek_buffers()
+
+    def consume_output(self, count: int) -> None:
+        self.outbox.consume(count)
+
+    # -- cancel, events, close -------------------------------------------------------------------
+
+    def cancel(self, transaction_id: int, *, respond: bool) -> None:
+        """The initiator cancelled ``transaction_id`` out of band (USB class request) or with a
+        PTP/IP Cancel packet. ``respond``: end with a TransactionCancelled response (PTP/IP);
+        otherwise the transaction just stops (USB: the host polls the device status)."""
+        self.connection.cancel_received(transaction_id)
+        self._cancelled(transaction_id, respond=respond)
+
+    def _cancelled(self, transaction_id: int, *, respond: bool = True) -> None:
+        conn = self.connection
+        request = conn.request
+        if request is None or request.transaction_id != transaction_id:
+            return
+        self._stream = None
+        if self._pending:
+            self._pending.sink.abort()
+            self._pending = None
+        if respond:
+            self.outbox.drop_after_boundary()
+            self.outbox.put(
+                conn.send(Response(code=Rc.TRANSACTION_CANCELLED, transaction_id=transaction_id)),
+                boundary=True,
+            )
+        else:
+            self.outbox.clear()
+            conn.finish_cancel()
+
+    def queue_event(self, event: Event) -> None:
+        with self._events_lock:
+            self.events.append(event)
+        if self.on_event:
+            self.on_event()
+
+    def take_events(self) -> list[Event]:
+        with self._events_lock:
+            events = list(self.events)
+            self.events.clear()
+        return events
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._stream = None
+        if self._pending:
+            self._pending.sink.abort()
+            self._pending = None
+        self.camera.detach(self)
+
+
+__all__ = [
+    "MemorySink",
+    "Operation",
+    "OperationContext",
+    "Outbox",
+    "Reply",
+    "ResponderSession",
+    "error",
+]
