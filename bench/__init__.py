@@ -1,0 +1,1 @@
+"""ptpkit benchmarks: ``make bench`` runs ``python -m bench`` and prints figures and ratios."""

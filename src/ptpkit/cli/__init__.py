@@ -1,0 +1,1 @@
+"""The ``ptpkit`` command line."""
