@@ -82,6 +82,8 @@ class Engine:
         self._buffer = bytearray(max(transport.read_size, 4096))
         self._view = memoryview(self._buffer)
         self.closed = False
+        #: Transactions run so far (benchmarks and diagnostics count round trips with it).
+        self.transactions = 0
 
     @property
     def connection(self) -> Connection:
@@ -138,6 +140,7 @@ class Engine:
             )
         timeout = self.timeout_s if timeout_s is None else timeout_s
         sink = sink if sink is not None else BytesSink()
+        self.transactions += 1
         tid = conn.next_transaction_id(code)
         request = Request(
             code=code,

@@ -70,6 +70,13 @@ class Reader:
         self._pos += fmt.size
         return int(value)
 
+    def unpack(self, fmt: struct.Struct, what: str = "fields") -> tuple[int, ...]:
+        """Several fixed-size fields at once (a hot loop's header), bounds-checked as a whole."""
+        self._need(fmt.size, what)
+        values = fmt.unpack_from(self._data, self._pos)
+        self._pos += fmt.size
+        return values
+
     # -- integers --------------------------------------------------------------------------------
 
     def uint8(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import struct
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -514,17 +515,20 @@ class ObjectPropList:
         return writer.getvalue()
 
 
+_ELEMENT_HEADER: Final = struct.Struct("<IHH")
+
+
 def pull_object_prop_list(reader: Reader) -> ObjectPropList:
     count = reader.uint32()
     # An element is at least 8 bytes (handle, code, datatype) plus a value of 1 or more bytes.
     if count > reader.remaining // 9:
         raise reader.fail(f"ObjectPropList claims {count} elements, {reader.remaining} bytes left")
-    elements = []
+    elements: list[ObjectPropElement] = []
+    append = elements.append
     for _ in range(count):
-        handle = reader.uint32()
-        code = reader.uint16()
-        datatype = as_datatype(reader.uint16(), reader)
-        elements.append(
+        handle, code, type_code = reader.unpack(_ELEMENT_HEADER, "an ObjectPropList element")
+        datatype = as_datatype(type_code, reader)
+        append(
             ObjectPropElement(
                 handle=handle,
                 property_code=code,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import re
+from collections.abc import Callable
 from typing import Final
 
 from ptpkit.core.buffer import Reader, Writer
@@ -93,11 +94,13 @@ _SIZES: Final = {
 }
 
 
+_BY_CODE: Final = {int(member): member for member in DataType}
+
+
 def as_datatype(code: int, reader: Reader | None = None) -> DataType:
     """The DataType for a code read from a device; an unknown code is a DecodeError."""
-    try:
-        datatype = DataType(code)
-    except ValueError:
+    datatype = _BY_CODE.get(code)
+    if datatype is None:
         message = f"unknown datatype code 0x{code:04X}"
         raise (reader.fail(message) if reader else DecodeError(message)) from None
     if datatype is DataType.UNDEF:
@@ -108,16 +111,10 @@ def as_datatype(code: int, reader: Reader | None = None) -> DataType:
 
 def pull_value(reader: Reader, datatype: DataType) -> Value:
     """Read one value of ``datatype``."""
-    if datatype is DataType.STR:
-        return reader.string()
-    if datatype.is_array:
-        return reader.int_array(datatype.size, datatype.signed)
-    if datatype.is_integer:
-        size = datatype.size
-        if size == 16:
-            return reader.int128() if datatype.signed else reader.uint128()
-        return _SCALAR_PULL[datatype](reader)
-    raise reader.fail(f"datatype {datatype.name} cannot be decoded")
+    pull = _PULL.get(datatype)
+    if pull is None:
+        raise reader.fail(f"datatype {datatype.name} cannot be decoded")
+    return pull(reader)
 
 
 def push_value(writer: Writer, datatype: DataType, value: Value) -> None:
@@ -135,7 +132,7 @@ def push_value(writer: Writer, datatype: DataType, value: Value) -> None:
     if datatype.is_integer:
         if isinstance(value, bool) or not isinstance(value, int):
             raise LocalProtocolError(f"a {datatype.short_name} value must be an int, not {value!r}")
-        writer.int_bytes(value, datatype.size, signed=datatype.signed)
+        writer.int_bytes(value, _SIZES[datatype], signed=datatype.signed)
         return
     raise LocalProtocolError(f"datatype {datatype.name} cannot be encoded")
 
@@ -147,7 +144,13 @@ def as_int(value: Value) -> int:
     raise DecodeError(f"expected an integer value, got {value!r}")
 
 
-_SCALAR_PULL: Final = {
+def _array_puller(datatype: DataType) -> Callable[[Reader], Value]:
+    size, signed = datatype.size, datatype.signed
+    return lambda reader: reader.int_array(size, signed)
+
+
+# One dict lookup per value: listing a card decodes tens of thousands of them.
+_PULL: Final[dict[DataType, Callable[[Reader], Value]]] = {
     DataType.INT8: Reader.int8,
     DataType.UINT8: Reader.uint8,
     DataType.INT16: Reader.int16,
@@ -156,6 +159,10 @@ _SCALAR_PULL: Final = {
     DataType.UINT32: Reader.uint32,
     DataType.INT64: Reader.int64,
     DataType.UINT64: Reader.uint64,
+    DataType.INT128: Reader.int128,
+    DataType.UINT128: Reader.uint128,
+    DataType.STR: Reader.string,
+    **{member: _array_puller(member) for member in DataType if member.is_array},
 }
 
 

@@ -22,7 +22,7 @@ from ptpkit.core.datasets import (
     encode_value,
 )
 from ptpkit.core.datatypes import DataType, Value, as_int
-from ptpkit.errors import DecodeError, LocalProtocolError
+from ptpkit.errors import DecodeError
 from ptpkit.virtual.responder import (
     DataOutSink,
     MemorySink,
@@ -521,24 +521,21 @@ OBJECT_PROPERTIES: Final[dict[int, DataType]] = {
 }
 
 
-def _object_property(store: Store, obj: StoredObject, code: int) -> Value:
-    if code == Opc.OBJECT_SIZE:
-        return store.size_of(obj)  # 64 bits: the size ObjectInfo cannot hold past 4 GiB
-    if code == Opc.STORAGE_ID:
-        return store.storage_id
-    if code == Opc.PARENT_OBJECT:
-        return obj.parent
-    if code in (Opc.OBJECT_FILE_NAME, Opc.NAME):
-        return store.wire_name(obj)
-    if code == Opc.OBJECT_FORMAT:
-        return store.format_of(obj)
-    if code == Opc.PROTECTION_STATUS:
-        return int(obj.protected)
-    if code == Opc.DATE_CREATED:
-        return store.dates(obj)[0]
-    if code == Opc.DATE_MODIFIED:
-        return store.dates(obj)[1]
-    raise LocalProtocolError(f"object property 0x{code:04X} is not served")
+def _object_properties(store: Store, obj: StoredObject) -> dict[int, Value]:
+    """Every served object property of one object, reading the file system once."""
+    created, modified = store.dates(obj)
+    name = store.wire_name(obj)
+    return {
+        Opc.STORAGE_ID: store.storage_id,
+        Opc.OBJECT_FORMAT: store.format_of(obj),
+        Opc.PROTECTION_STATUS: int(obj.protected),
+        Opc.OBJECT_SIZE: store.size_of(obj),  # 64 bits: what ObjectInfo cannot hold past 4 GiB
+        Opc.OBJECT_FILE_NAME: name,
+        Opc.DATE_CREATED: created,
+        Opc.DATE_MODIFIED: modified,
+        Opc.PARENT_OBJECT: obj.parent,
+        Opc.NAME: name,
+    }
 
 
 @operation(Op.GET_OBJECT_PROPS_SUPPORTED)
@@ -557,7 +554,8 @@ def get_object_prop_value(ctx: OperationContext) -> Reply:
     code = ctx.param(1)
     if code not in OBJECT_PROPERTIES:
         return error(0xA801)  # MTP Invalid_ObjectPropCode
-    return Reply(data=encode_value(OBJECT_PROPERTIES[code], _object_property(store, obj, code)))
+    value = _object_properties(store, obj)[code]
+    return Reply(data=encode_value(OBJECT_PROPERTIES[code], value))
 
 
 @operation(Op.GET_OBJ_PROP_LIST)
@@ -600,13 +598,14 @@ def get_obj_prop_list(ctx: OperationContext) -> Reply:
     for store, obj in selected:
         if object_format and store.format_of(obj) != object_format:
             continue
+        values = _object_properties(store, obj)
         for code in codes:
             elements.append(
                 ObjectPropElement(
                     handle=obj.handle,
                     property_code=code,
                     datatype=OBJECT_PROPERTIES[code],
-                    value=_object_property(store, obj, code),
+                    value=values[code],
                 )
             )
     return Reply(data=ObjectPropList(elements=tuple(elements)).to_bytes())

@@ -178,7 +178,8 @@ class Store:
 
     def path_of(self, obj: StoredObject) -> Path:
         assert obj.relpath is not None
-        return self.root.joinpath(*obj.relpath.parts)
+        # Joining a str is much cheaper than joining path parts, and relpath is already safe.
+        return self.root / str(obj.relpath)
 
     def folder_path(self, handle: int) -> Path:
         """The folder a new object under ``handle`` goes in (0: the store root)."""
@@ -233,12 +234,11 @@ class Store:
         if obj.relpath is None:
             stamp = format_datetime(obj.created.replace(microsecond=0))
             return stamp, stamp
-        modified = _dt.datetime.fromtimestamp(self.path_of(obj).stat().st_mtime).replace(
-            microsecond=0
-        )
+        stat = self.path_of(obj).stat()
+        modified = _dt.datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0)
         taken = modified
         if not obj.is_folder and self.format_of(obj) in IMAGE_FORMATS:
-            meta = self.image_meta(obj)
+            meta = self._image_meta(obj, stat)
             if meta is not None and meta.taken is not None:
                 taken = meta.taken
         return format_datetime(taken), format_datetime(modified)
@@ -270,12 +270,17 @@ class Store:
             image_bit_depth=meta.bit_depth if meta else 0,
         )
 
-    def _cache_key(self, obj: StoredObject) -> tuple[int, float, int]:
-        stat = self.path_of(obj).stat()
+    def _cache_key(
+        self, obj: StoredObject, stat: os.stat_result | None = None
+    ) -> tuple[int, float, int]:
+        stat = stat or self.path_of(obj).stat()
         return (obj.handle, stat.st_mtime, stat.st_size)
 
     def image_meta(self, obj: StoredObject) -> ImageMeta | None:
-        key = self._cache_key(obj)
+        return self._image_meta(obj, None)
+
+    def _image_meta(self, obj: StoredObject, stat: os.stat_result | None) -> ImageMeta | None:
+        key = self._cache_key(obj, stat)
         if key not in self._meta_cache:
             self._meta_cache[key] = image_meta(self.path_of(obj))
         return self._meta_cache[key]
