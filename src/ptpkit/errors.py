@@ -15,6 +15,7 @@
     ├── TransportError            below the protocol; mapped once at the transport edge
     │   ├── TransportTimeout
     │   ├── ConnectError          incl. PTP/IP InitFail, permission denied, interface claimed
+    │   │   └── ConnectTimeout    (also a TransportTimeout)
     │   └── DisconnectedError
     ├── ClosedError               the camera or connection was used after close
     └── BusyError                 a second transaction was started while one is under way
@@ -192,6 +193,10 @@ class TransportTimeout(TransportError):
 
 class ConnectError(TransportError):
     """The camera could not be reached or refused the connection (incl. PTP/IP InitFail)."""
+
+
+class ConnectTimeout(ConnectError, TransportTimeout):
+    """Connecting (or the PTP/IP handshake) did not finish in time."""
 
 
 class DisconnectedError(TransportError):

@@ -49,8 +49,10 @@ def _configure_logging(verbose: int) -> None:
 
 def _register_commands() -> None:
     from ptpkit.cli.demo import demo  # noqa: PLC0415
+    from ptpkit.cli.virtual import virtual  # noqa: PLC0415
 
     cli.add_command(demo)
+    cli.add_command(virtual)
 
 
 def describe_error(exc: BaseException) -> tuple[str, ExitCode]:

@@ -77,4 +77,11 @@ def _virtual(url: str, options: dict[str, Any]) -> Transport:
     return InProcessTransport(owned, url=url, on_close=owned.close)
 
 
+def _ptpip(url: str, options: dict[str, Any]) -> Transport:
+    from ptpkit.transports.ptpip import open_url  # noqa: PLC0415  (sockets load when used)
+
+    return open_url(url, options)
+
+
 register_scheme("virtual", _virtual)
+register_scheme("ptpip", _ptpip)

@@ -99,6 +99,10 @@ TRANSITIONS: Final[dict[tuple[Phase, Role, type], Phase]] = {
     (Phase.CANCELLING, I, DataEnd): Phase.CANCELLING,
     (Phase.CANCELLING, R, DataEnd): Phase.CANCELLING,
     (Phase.CANCELLING, R, Response): Phase.IDLE,
+    # PTP/IP lets a Cancel travel on the event connection too; it is about the command
+    # connection's transaction and changes nothing here.
+    (Phase.EVENT_CHANNEL, I, Cancel): Phase.EVENT_CHANNEL,
+    (Phase.EVENT_CHANNEL, R, Cancel): Phase.EVENT_CHANNEL,
 }
 
 #: Events that may come at any time on an open connection and change no phase. Events may come

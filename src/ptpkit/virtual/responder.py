@@ -16,7 +16,7 @@ import collections
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
 from ptpkit.codes.common import Rc
@@ -159,6 +159,8 @@ class Outbox:
 
     def __init__(self) -> None:
         self._items: collections.deque[_Item] = collections.deque()
+        #: Bytes queued.
+        self.size = 0
 
     def __bool__(self) -> bool:
         return bool(self._items)
@@ -172,6 +174,7 @@ class Outbox:
         for view in views[:-1]:
             self._items.append(_Item(view, False))
         self._items.append(_Item(views[-1], boundary))
+        self.size += sum(len(view) for view in views)
 
     def read_into(self, target: memoryview) -> tuple[int, bool]:
         """Copy into ``target`` up to the next boundary; returns (bytes, boundary reached)."""
@@ -181,6 +184,7 @@ class Outbox:
             step = min(len(item.data), len(target) - filled)
             target[filled : filled + step] = item.data[:step]
             filled += step
+            self.size -= step
             if step == len(item.data):
                 self._items.popleft()
                 if item.boundary:
@@ -194,6 +198,7 @@ class Outbox:
         return [item.data for _, item in zip(range(max_items), self._items, strict=False)]
 
     def consume(self, count: int) -> None:
+        self.size -= count
         while count > 0 and self._items:
             item = self._items[0]
             if count >= len(item.data):
@@ -212,9 +217,11 @@ class Outbox:
             if item.boundary:
                 break
         self._items = kept
+        self.size = sum(len(item.data) for item in kept)
 
     def clear(self) -> None:
         self._items.clear()
+        self.size = 0
 
 
 # -- the session ---------------------------------------------------------------------------------
@@ -230,39 +237,53 @@ class _PendingData:
     refusal: Reply | None = None
 
 
-@dataclass
 class ResponderSession:
     """One connection to the virtual camera (USB or PTP/IP command channel, or in process)."""
 
-    camera: VirtualCamera
-    framing: UsbFraming | PtpIpFraming
-    #: Called (from any thread) when an event is queued for this connection's event channel.
-    on_event: Callable[[], None] | None = None
-    connection: Connection = field(init=False)
-    outbox: Outbox = field(init=False, default_factory=Outbox)
-    events: collections.deque[Event] = field(init=False, default_factory=collections.deque)
-    #: The object SendObjectInfo announced; SendObject fills it.
-    send_target: tuple[Store, StoredObject] | None = field(init=False, default=None)
-
-    def __post_init__(self) -> None:
-        self.connection = Connection(Role.RESPONDER, self.framing)
+    def __init__(
+        self,
+        camera: VirtualCamera,
+        framing: UsbFraming | PtpIpFraming | None = None,
+        *,
+        connection: Connection | None = None,
+    ) -> None:
+        self.camera = camera
+        if connection is None:
+            if framing is None:
+                raise ValueError("a ResponderSession needs a framing or a connection")
+            connection = Connection(Role.RESPONDER, framing)
+        #: The core in the responder role (PTP/IP: after its handshake).
+        self.connection = connection
+        self.outbox = Outbox()
+        self.events: collections.deque[Event] = collections.deque()
+        #: Called (from any thread) when an event is queued for this connection's event channel.
+        self.on_event: Callable[[], None] | None = None
+        #: The object SendObjectInfo announced; SendObject fills it.
+        self.send_target: tuple[Store, StoredObject] | None = None
+        # PTP/IP: every packet is a boundary (a cancel stops after a whole packet); USB: only
+        # the end of a transfer is.
+        self._packet_boundaries = isinstance(connection.framing, PtpIpFraming)
+        # The network server reads and writes from one thread and takes a cancel from the event
+        # connection's thread: every entry point below holds this lock.
+        self._lock = threading.RLock()
         self._stream: _Output | None = None
         self._pending: _PendingData | None = None
         self._events_lock = threading.Lock()
         self.closed = False
-        self.camera.attach(self)
+        camera.attach(self)
 
     # -- input -----------------------------------------------------------------------------------
 
     def receive_data(self, data: BytesLike, *, transfer_ended: bool = False) -> None:
         """Bytes from the initiator. RemoteProtocolError means the link must be dropped."""
-        conn = self.connection
-        conn.receive_data(data, transfer_ended=transfer_ended)
-        while True:
-            event = conn.next_event()
-            if event is NEED_DATA:
-                return
-            self._handle(event)
+        with self._lock:
+            conn = self.connection
+            conn.receive_data(data, transfer_ended=transfer_ended)
+            while True:
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    return
+                self._handle(event)
 
     def _handle(self, event: object) -> None:
         if isinstance(event, Request):
@@ -370,7 +391,7 @@ class ResponderSession:
                 if first:
                     out = header + out  # USB: the header shares the first transfer
                     first = False
-                yield out, conn.phase is Phase.DATA_DONE
+                yield out, self._packet_boundaries or conn.phase is Phase.DATA_DONE
         yield conn.send(response), True
         if reply.after:
             reply.after()
@@ -387,28 +408,36 @@ class ResponderSession:
         return True
 
     def has_output(self) -> bool:
-        return bool(self.outbox) or self._advance()
+        with self._lock:
+            return bool(self.outbox) or self._advance()
 
     def read_output(self, target: memoryview) -> tuple[int, bool]:
         """Fill ``target`` with output up to a transfer boundary: (bytes, boundary reached)."""
-        filled = 0
-        while filled < len(target):
-            if not self.outbox and not self._advance():
-                break
-            count, boundary = self.outbox.read_into(target[filled:])
-            filled += count
-            if boundary:
-                return filled, True
-        return filled, False
+        with self._lock:
+            filled = 0
+            while filled < len(target):
+                if not self.outbox and not self._advance():
+                    break
+                count, boundary = self.outbox.read_into(target[filled:])
+                filled += count
+                if boundary:
+                    return filled, True
+            return filled, False
 
-    def output_buffers(self) -> list[memoryview]:
-        """Buffers to write now (vectored), or [] when there is nothing to send."""
-        if not self.outbox:
-            self._advance()
-        return self.outbox.peek_buffers()
+    def output_buffers(self, max_bytes: int = 4 << 20) -> list[memoryview]:
+        """Buffers to write now (vectored), or [] when there is nothing to send.
+
+        Pulls ahead until ``max_bytes`` are queued or the reply is complete, so a small reply
+        (StartData, EndData and the response) goes out in one write.
+        """
+        with self._lock:
+            while self.outbox.size < max_bytes and self._advance():
+                pass
+            return self.outbox.peek_buffers()
 
     def consume_output(self, count: int) -> None:
-        self.outbox.consume(count)
+        with self._lock:
+            self.outbox.consume(count)
 
     # -- cancel, events, close -------------------------------------------------------------------
 
@@ -416,8 +445,9 @@ class ResponderSession:
         """The initiator cancelled ``transaction_id`` out of band (USB class request) or with a
         PTP/IP Cancel packet. ``respond``: end with a TransactionCancelled response (PTP/IP);
         otherwise the transaction just stops (USB: the host polls the device status)."""
-        self.connection.cancel_received(transaction_id)
-        self._cancelled(transaction_id, respond=respond)
+        with self._lock:
+            self.connection.cancel_received(transaction_id)
+            self._cancelled(transaction_id, respond=respond)
 
     def _cancelled(self, transaction_id: int, *, respond: bool = True) -> None:
         conn = self.connection

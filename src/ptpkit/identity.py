@@ -1,0 +1,67 @@
+"""Who this computer is to a camera: the PTP/IP initiator GUID and friendly name.
+
+Cameras pair with an initiator GUID and remember it (Nikon, Sony and Canon refuse a GUID they do
+not know with InitFail), so the GUID is made once per user and kept in the user's config folder,
+like libgphoto2's ``~/.gphoto/settings`` ``ptp2_ip/guid``. ``PTPKIT_CONFIG_DIR`` moves that
+folder (tests use it to stay out of the real home).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Final
+
+import platformdirs
+
+from ptpkit.errors import UsageError
+
+GUID_FILE: Final = "initiator-guid"
+_HEX_GUID: Final = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+def config_dir() -> Path:
+    override = os.environ.get("PTPKIT_CONFIG_DIR")
+    return Path(override) if override else Path(platformdirs.user_config_dir("ptpkit"))
+
+
+def parse_guid(text: str) -> bytes:
+    """A GUID from 32 hex digits, with or without ``-`` or ``:`` between them."""
+    digits = re.sub(r"[-:\s{}]", "", text)
+    if not _HEX_GUID.match(digits):
+        raise UsageError(f"{text!r} is not a GUID (32 hex digits)")
+    return bytes.fromhex(digits)
+
+
+def format_guid(guid: bytes) -> str:
+    return str(uuid.UUID(bytes=guid))
+
+
+def initiator_guid(directory: Path | None = None) -> bytes:
+    """This user's initiator GUID: read from the config folder, created there the first time."""
+    folder = directory or config_dir()
+    path = folder / GUID_FILE
+    try:
+        return parse_guid(path.read_text().strip())
+    except (OSError, UsageError):
+        pass
+    guid = uuid.uuid4().bytes
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Write then rename: two programs starting at once never see half a GUID.
+        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, prefix=".guid-") as tmp:
+            tmp.write(format_guid(guid) + "\n")
+        os.replace(tmp.name, path)
+        return parse_guid(path.read_text().strip())
+    except OSError:
+        # A read-only home: use this GUID for this run; pairing will not survive a restart.
+        return guid
+
+
+def default_friendly_name() -> str:
+    """What the camera shows for this computer: its host name."""
+    return socket.gethostname() or "ptpkit"
