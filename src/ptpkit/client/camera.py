@@ -255,10 +255,12 @@ class Camera:
 
     def open(self) -> Camera:
         """Open the link, read DeviceInfo, choose extensions and open a session."""
-        if self._opened:
-            return self
+        # Closed first: _opened stays True after close(), and a closed Camera must not pass
+        # for an open one.
         if self._closed:
             raise ClosedError("this Camera was closed; connect again")
+        if self._opened:
+            return self
         self.transport.open()
         try:
             self._engine = Engine(
@@ -684,6 +686,10 @@ class Camera:
             raise NotFoundError(f"{path!r} names no object")
         storage_id = parse_storage_folder(parts[0])
         if storage_id is not None:
+            # An unknown storage is a path that names nothing (NotFoundError, as documented),
+            # not the camera's InvalidStorageID from the listing below.
+            if storage_id not in self.storage_ids():
+                raise NotFoundError(f"{path!r}: the camera has no storage {parts[0]}")
             parts = parts[1:]
         else:
             ids = self.storage_ids()
@@ -739,6 +745,10 @@ class Camera:
             self._read_object(entry, 0, sink)
             return None
         dest_path = Path(dest)
+        # "photos/" names a folder even before it exists (Path() drops the trailing slash, and
+        # the object would otherwise be written to a file called "photos").
+        if not dest_path.is_dir() and os.fspath(dest).endswith(("/", os.sep)):
+            dest_path.mkdir(parents=True, exist_ok=True)
         final = (
             dest_path / safe_filename(entry.name, fallback=f"object_{entry.handle:08x}")
             if (dest_path.is_dir())
@@ -808,6 +818,10 @@ class Camera:
         entry = self._as_entry(target)
         if length is None:
             length = max(0, entry.size - offset)
+        elif entry.size != SIZE_UNKNOWN_32:
+            # A range reaching past the end reads what is there, as a file read does; asking the
+            # camera for bytes past the end would end in a transaction that sends none.
+            length = max(0, min(length, entry.size - offset))
         sink = BytesSink(limit=max(length, 1))
         if offset == 0 and length >= entry.size:
             self._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
@@ -987,6 +1001,9 @@ class Camera:
         "f/5.6", "+1/3", "daylight", "now"). With ``check``, a value outside the camera's allowed
         values is refused here with the list of allowed ones."""
         description = self.describe_property(prop)
+        if check and not description.writable:
+            # Checked here like the allowed values: the camera would only answer AccessDenied.
+            raise UsageError(f"{description.friendly_name} is read-only on this camera")
         raw = self._parse_value(description, value)
         if check and not description.desc.allows(raw):
             raise UsageError(

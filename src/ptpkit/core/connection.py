@@ -188,6 +188,13 @@ class Connection:
 
     def _apply(self, sender: Role, event: ConnectionEvent) -> None:
         if self.phase is Phase.CLOSED:
+            if sender is self.peer_role:
+                # Bytes the peer sent after its InitFail (or after we closed) are the peer
+                # breaking the protocol, not a use after close: a RemoteProtocolError, like any
+                # other bad input (ClosedError is not a ProtocolError).
+                raise RemoteProtocolError(
+                    f"the peer sent {type(event).__name__} after the connection closed"
+                )
             raise ClosedError("the connection is closed")
         new_phase = next_phase(self.phase, sender, type(event))
         if new_phase is None:

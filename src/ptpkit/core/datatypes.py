@@ -169,8 +169,10 @@ _PULL: Final[dict[DataType, Callable[[Reader], Value]]] = {
 # -- date-time strings ---------------------------------------------------------------------------
 
 # ISO 15740 §5.3.5: "YYYYMMDDThhmmss.s" with optional tenths and an optional "Z" or "+hhmm"/"-hhmm".
+# re.ASCII: without it \d also matches other scripts' digits ("２０２４..."), which int() accepts,
+# so a string that is not a PTP date-time would parse.
 _DATETIME_RE: Final = re.compile(
-    r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$"
+    r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$", re.ASCII
 )
 
 

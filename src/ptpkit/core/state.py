@@ -99,6 +99,9 @@ TRANSITIONS: Final[dict[tuple[Phase, Role, type], Phase]] = {
     (Phase.CANCELLING, I, DataEnd): Phase.CANCELLING,
     (Phase.CANCELLING, R, DataEnd): Phase.CANCELLING,
     (Phase.CANCELLING, R, Response): Phase.IDLE,
+    # A cancel can cross the response on the wire: the transaction it names is already over.
+    (Phase.IDLE, I, Cancel): Phase.IDLE,
+    (Phase.IDLE, R, Cancel): Phase.IDLE,
     # PTP/IP lets a Cancel travel on the event connection too; it is about the command
     # connection's transaction and changes nothing here.
     (Phase.EVENT_CHANNEL, I, Cancel): Phase.EVENT_CHANNEL,

@@ -94,7 +94,10 @@ def pull_container(data: BytesLike) -> Container:
     ctype = reader.uint16()
     code = reader.uint16()
     tid = reader.uint32()
-    if length != LENGTH_UNKNOWN and length != len(data):
+    # Only a data container may say 0xFFFFFFFF ("4 GiB or more, read to the end of the
+    # transfer"); on a command, response or event it is a wrong length like any other.
+    unknown = length == LENGTH_UNKNOWN and ctype == ContainerType.DATA
+    if not unknown and length != len(data):
         raise DecodeError(f"length field says {length}, container has {len(data)} bytes", offset=0)
     if length < HEADER_SIZE:
         raise DecodeError(f"length {length} is shorter than the header", offset=0)

@@ -312,6 +312,8 @@ def send_object_info(ctx: OperationContext) -> Reply:
         if folder.protected:
             return error(Rc.ACCESS_DENIED)
     reason = unsafe_name_reason(info.filename)
+    if reason is None and _filename_has_nul(ctx.data):
+        reason = "contains a NUL character"
     if reason is not None:
         log.info("virtual camera: refused upload name %r: %s", info.filename, reason)
         return error(Rc.INVALID_PARAMETER)
@@ -334,6 +336,23 @@ def send_object_info(ctx: OperationContext) -> Reply:
     else:
         ctx.session.send_target = (store, obj)
     return Reply(params=(storage_id, parent if parent else 0, obj.handle))
+
+
+#: Where ObjectInfo's Filename string starts: after 52 bytes of fixed fields (ISO 15740 §5.5.2).
+_FILENAME_OFFSET: Final = 52
+
+
+def _filename_has_nul(data: bytes) -> bool:
+    """Whether ObjectInfo's Filename holds a NUL before its terminating one.
+
+    The core's string reader stops at the first NUL (as C readers do), so ``"a\\x00b"`` decodes
+    as ``"a"``: without this check the camera would create a file the client did not name.
+    """
+    if len(data) <= _FILENAME_OFFSET:
+        return False
+    units = data[_FILENAME_OFFSET]
+    raw = data[_FILENAME_OFFSET + 1 : _FILENAME_OFFSET + 1 + 2 * max(0, units - 1)]
+    return any(raw[i] == 0 and raw[i + 1] == 0 for i in range(0, len(raw) - 1, 2))
 
 
 def _drop_send_target(ctx: OperationContext) -> None:

@@ -193,6 +193,15 @@ class Outbox:
                 item.data = item.data[step:]
         return filled, False
 
+    def peek_until_boundary(self) -> list[memoryview]:
+        """The buffers from the front up to and including the first boundary (one packet)."""
+        out = []
+        for item in self._items:
+            out.append(item.data)
+            if item.boundary:
+                break
+        return out
+
     def peek_buffers(self, max_items: int = 64) -> list[memoryview]:
         """Buffers from the front, for a vectored socket write (``consume`` what was sent)."""
         return [item.data for _, item in zip(range(max_items), self._items, strict=False)]
@@ -384,14 +393,21 @@ class ResponderSession:
         header = conn.send(DataStart(transaction_id=tid, total_bytes=total))
         if total == 0:
             yield header, True
+        elif self._packet_boundaries:
+            # PTP/IP: one packet per item, each a boundary.
+            yield header, True
+            for chunk in chunks:
+                yield conn.send(Data(transaction_id=tid, chunk=chunk)), True
         else:
+            # USB: the container header shares the first chunk's transfer; the transfer ends
+            # with the data.
             first = True
             for chunk in chunks:
                 out = conn.send(Data(transaction_id=tid, chunk=chunk))
                 if first:
-                    out = header + out  # USB: the header shares the first transfer
+                    out = header + out
                     first = False
-                yield out, self._packet_boundaries or conn.phase is Phase.DATA_DONE
+                yield out, conn.phase is Phase.DATA_DONE
         yield conn.send(response), True
         if reply.after:
             reply.after()
@@ -434,6 +450,13 @@ class ResponderSession:
             while self.outbox.size < max_bytes and self._advance():
                 pass
             return self.outbox.peek_buffers()
+
+    def output_packet(self) -> list[memoryview]:
+        """The next whole packet's buffers (PTP/IP), or [] when there is nothing to send."""
+        with self._lock:
+            if not self.outbox:
+                self._advance()
+            return self.outbox.peek_until_boundary()
 
     def consume_output(self, count: int) -> None:
         with self._lock:

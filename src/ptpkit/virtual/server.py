@@ -108,6 +108,21 @@ class _Link:
     events_ready: _Wakeup = field(default_factory=_Wakeup)
     #: Wakes the command connection's thread: a cancel from the event connection queued output.
     output_ready: _Wakeup = field(default_factory=_Wakeup)
+    #: Threads using the wake-up pipes (command, then event): the last one out closes them.
+    _users: int = 1
+    _users_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def acquire(self) -> None:
+        with self._users_lock:
+            self._users += 1
+
+    def release(self) -> None:
+        with self._users_lock:
+            self._users -= 1
+            last = self._users == 0
+        if last:
+            self.events_ready.close()
+            self.output_ready.close()
 
 
 class PtpIpServer:
@@ -294,19 +309,23 @@ class PtpIpServer:
         if busy:
             self._write(sock, greeter.send(InitFail(reason=InitFailReason.BUSY)))
             return
-        self._write(
-            sock,
-            greeter.send(
-                InitCommandAck(connection_number=number, guid=self.guid, friendly_name=self.name)
-            ),
-        )
         session = ResponderSession(self.camera, connection=greeter)
         link = _Link(number, session, sock, peer, request.friendly_name)
         session.on_event = link.events_ready.set
+        # Registered before the Ack goes out: the client opens its event connection as soon as
+        # it reads the Ack, and that connection must find this one.
         with self._lock:
             self._links[number] = link
-        log.info("PTP/IP client %r at %s: connection %d", request.friendly_name, peer, number)
         try:
+            self._write(
+                sock,
+                greeter.send(
+                    InitCommandAck(
+                        connection_number=number, guid=self.guid, friendly_name=self.name
+                    )
+                ),
+            )
+            log.info("PTP/IP client %r at %s: connection %d", request.friendly_name, peer, number)
             self._command_loop(link)
         finally:
             with self._lock:
@@ -317,6 +336,7 @@ class PtpIpServer:
                 with contextlib.suppress(OSError):
                     event_socket.shutdown(socket.SHUT_RDWR)
             link.events_ready.set()
+            link.release()
             log.info("PTP/IP connection %d closed", number)
 
     def _command_loop(self, link: _Link) -> None:
@@ -341,11 +361,9 @@ class PtpIpServer:
         """Send everything the session has to say, reading any cancel that arrives meanwhile."""
         sock, session = link.command, link.session
         while True:
-            buffers = session.output_buffers()
+            buffers = session.output_packet() if self.packet_per_write else session.output_buffers()
             if not buffers:
                 return
-            if self.packet_per_write:
-                buffers = buffers[:1]
             sent = sock.sendmsg(buffers)
             session.consume_output(sent)
             # A long data phase: look for a Cancel without blocking, between writes.
@@ -363,21 +381,20 @@ class PtpIpServer:
     ) -> None:
         with self._lock:
             link = self._links.get(request.connection_number)
-            taken = link is not None and link.event_socket is not None
-        if link is None or taken:
-            # No such command connection (or it has its event connection already).
+            # One event connection per command connection, and only while that one is open.
+            accepted = link is not None and link.event_socket is None
+            if link is not None and accepted:
+                link.event_socket = sock
+                link.acquire()
+        if link is None or not accepted:
             self._write(sock, greeter.send(InitFail(reason=InitFailReason.UNSPECIFIED)))
             return
-        self._write(sock, greeter.send(InitEventAck()))
-        link.event_socket = sock
-        link.events_ready.set()  # events queued before this connection opened
-        buffer = bytearray(65536)
-        view = memoryview(buffer)
         try:
-            self._event_loop(link, sock, greeter, view)
+            self._write(sock, greeter.send(InitEventAck()))
+            link.events_ready.set()  # events queued before this connection opened
+            self._event_loop(link, sock, greeter, memoryview(bytearray(65536)))
         finally:
-            link.events_ready.close()
-            link.output_ready.close()
+            link.release()
 
     def _event_loop(
         self, link: _Link, sock: socket.socket, greeter: Connection, view: memoryview

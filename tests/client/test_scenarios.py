@@ -1,0 +1,863 @@
+"""Client scenarios against the virtual camera, run over every transport in ``TRANSPORTS``.
+
+Each scenario drives the public Camera API and checks the outcome on both sides: what the client
+returns and what is on the virtual camera's card (a folder under ``tmp_path``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import io
+import os
+import struct
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from PIL import Image
+
+from ptpkit.client.camera import ALL_STORAGES, ROOT, Camera
+from ptpkit.client.files import Entry
+from ptpkit.codes.common import Dpc, Ec, Op, Rc
+from ptpkit.core.datasets import SIZE_UNKNOWN_32, DeviceInfo, encode_value
+from ptpkit.core.datatypes import DataType
+from ptpkit.core.usb import UsbFraming
+from ptpkit.errors import (
+    AccessDeniedError,
+    BusyError,
+    ClosedError,
+    DeviceBusyError,
+    NotFoundError,
+    ObjectError,
+    PropertyError,
+    UsageError,
+)
+from ptpkit.virtual import DEFAULT_STORAGE_ID, VirtualCamera
+from ptpkit.virtual.content import GeneratedData, generated_bytes, generated_sha256
+from ptpkit.virtual.responder import OperationContext, Reply, error
+
+if TYPE_CHECKING:
+    from conftest import Rig, TransactionLog
+
+STORE = "/store_00010001"
+
+#: The generated sample card, as walk() must list it (depth first, folders before contents).
+SAMPLE_PATHS = [
+    "DCIM",
+    "DCIM/100PTPKT",
+    "DCIM/100PTPKT/IMG_0001.JPG",
+    "DCIM/100PTPKT/IMG_0002.JPG",
+    "DCIM/100PTPKT/IMG_0003.JPG",
+    "DCIM/100PTPKT/IMG_0004.JPG",
+    "DCIM/101PTPKT",
+    "DCIM/101PTPKT/IMG_0101.JPG",
+    "MISC",
+    "MISC/README.TXT",
+    "MISC/nested",
+    "MISC/nested/level2",
+    "MISC/nested/level2/level3",
+    "MISC/nested/level2/level3/NOTES.TXT",
+]
+
+
+class Interrupted(Exception):
+    """Raised by a test's progress callback to break a transfer midway."""
+
+
+class HashingFile(io.RawIOBase):
+    """A write-only file object that hashes what it is given (a 5 GiB download, no disk)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        view = memoryview(data)  # type: ignore[arg-type]
+        self.digest.update(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+
+def on_disk(entries: list[Entry]) -> list[tuple[str, int, bool]]:
+    return [(e.path, e.size, e.is_folder) for e in entries]
+
+
+def card_listing(root: Path) -> list[tuple[str, int, bool]]:
+    """What walk() must return for a card folder: (path, size, is folder), depth first."""
+    out: list[tuple[str, int, bool]] = []
+
+    def visit(folder: Path, prefix: str) -> None:
+        for child in sorted(folder.iterdir(), key=lambda p: p.name):
+            path = f"{prefix}/{child.name}"
+            if child.is_dir():
+                out.append((path, 0, True))
+                visit(child, path)
+            else:
+                out.append((path, child.stat().st_size, False))
+
+    visit(root, STORE)
+    return out
+
+
+def without_info(entries: list[Entry]) -> list[Entry]:
+    """Entries without the ObjectInfo the slow path carries (the fast path does not fetch it)."""
+    return [dataclasses.replace(e, info=None) for e in entries]
+
+
+def slow_walk(cam: Camera, folder: str | None = None) -> list[Entry]:
+    """walk() by GetObjectHandles and GetObjectInfo, as on a camera without MTP."""
+    cam._fast_listing_failed = True
+    try:
+        return list(cam.walk(folder=folder))
+    finally:
+        cam._fast_listing_failed = False
+
+
+def drain_events(cam: Camera) -> None:
+    list(cam.events(timeout_s=0))
+
+
+def busy_then_ok(
+    monkeypatch: pytest.MonkeyPatch, vcam: VirtualCamera, code: int, busy_times: int
+) -> list[int]:
+    """Make the virtual camera answer DeviceBusy to ``code`` ``busy_times`` times, then run the
+    operation. Returns the list of transaction ids it was asked with (one per attempt)."""
+    original = vcam.operations[code]
+    attempts: list[int] = []
+
+    def handler(ctx: OperationContext) -> Reply:
+        attempts.append(ctx.request.transaction_id)
+        if len(attempts) <= busy_times:
+            return error(Rc.DEVICE_BUSY)
+        return original.handler(ctx)
+
+    monkeypatch.setitem(vcam.operations, code, dataclasses.replace(original, handler=handler))
+    return attempts
+
+
+# -- what the camera is ---------------------------------------------------------------------------
+
+
+def test_device_info_and_supported_names(rig: Rig) -> None:
+    cam = rig.cam
+    info = cam.device_info
+    assert info.manufacturer == "ptpkit"
+    assert info.model == "Virtual Camera"
+    assert info.serial_number == "PTPKIT-0001"
+    assert info.operations_supported == tuple(sorted(rig.vcam.operations))
+
+    operations = {str(op) for op in cam.operations_supported()}
+    for expected in (
+        "0x1001 GetDeviceInfo",
+        "0x1009 GetObject",
+        "0x101B GetPartialObject",
+        "0x9805 GetObjPropList",
+        "0x95C1 Android_GetPartialObject64",
+    ):
+        assert expected in operations
+    assert {e.name for e in cam.events_supported()} >= {
+        "ObjectAdded",
+        "DevicePropChanged",
+        "CaptureComplete",
+    }
+    assert {p.name for p in cam.properties_supported()} >= {"ExposureIndex", "FNumber"}
+    assert cam.supports("GetObject")
+    assert cam.supports(Op.GET_PARTIAL_OBJECT)
+    assert not cam.supports(0x9999)
+    assert "mtp" in {ext.name for ext in cam.extensions}
+
+
+def test_storages(rig: Rig) -> None:
+    storages = rig.cam.storages()
+    assert [s.storage_id for s in storages] == [DEFAULT_STORAGE_ID]
+    assert rig.cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+    storage = storages[0]
+    assert storage.folder == "store_00010001"
+    assert storage.description == "Virtual SD card"
+    assert storage.info.volume_label == "PTPKIT"
+    assert 0 < storage.info.free_space_bytes <= storage.info.max_capacity
+
+
+# -- listing ----------------------------------------------------------------------------------
+
+
+def test_walk_lists_the_whole_sample_card(rig: Rig, transactions: TransactionLog) -> None:
+    entries = list(rig.cam.walk())
+    assert [e.path for e in entries] == [f"{STORE}/{p}" for p in SAMPLE_PATHS]
+    assert on_disk(entries) == card_listing(rig.card)
+    assert transactions.names().count("GetObjPropList") == 1  # the fast path: one transaction
+    by_path = {e.path: e for e in entries}
+    picture = by_path[f"{STORE}/DCIM/100PTPKT/IMG_0001.JPG"]
+    assert picture.name == "IMG_0001.JPG"
+    assert picture.folder == f"{STORE}/DCIM/100PTPKT"
+    assert picture.parent == by_path[f"{STORE}/DCIM/100PTPKT"].handle
+    assert picture.object_format == 0x3801  # EXIF/JPEG
+    assert picture.captured is not None
+    assert by_path[f"{STORE}/DCIM"].parent == 0
+    assert by_path[f"{STORE}/DCIM"].object_format == 0x3001  # Association
+    assert len({e.handle for e in entries}) == len(entries)
+
+
+def test_fast_and_slow_listing_agree(rig: Rig, transactions: TransactionLog) -> None:
+    rig.vcam.add_generated_object(5 * 2**30 + 3, name="BIG.MOV", seed=1)  # a size over 4 GiB
+    fast = list(rig.cam.walk())
+    assert "GetObjPropList" in transactions.names()
+    transactions.clear()
+    slow = slow_walk(rig.cam)
+    assert "GetObjPropList" not in transactions.names()
+    assert "GetObjectInfo" in transactions.names()
+    assert without_info(fast) == without_info(slow)
+    assert all(e.info is not None for e in slow)
+    big = next(e for e in slow if e.name == "BIG.MOV")
+    assert big.size == 5 * 2**30 + 3
+    assert big.info is not None
+    assert big.info.compressed_size == SIZE_UNKNOWN_32
+
+    # The same below one folder.
+    fast_misc = list(rig.cam.walk(folder="MISC"))
+    assert [e.path for e in fast_misc] == [
+        f"{STORE}/{p}" for p in SAMPLE_PATHS if p.startswith("MISC/")
+    ]
+    assert without_info(fast_misc) == without_info(slow_walk(rig.cam, folder="MISC"))
+
+
+def test_list_folder(rig: Rig) -> None:
+    top = rig.cam.list_folder()
+    assert [e.path for e in top] == [f"{STORE}/DCIM", f"{STORE}/MISC"]
+    inside = rig.cam.list_folder(f"{STORE}/DCIM/100PTPKT")
+    assert [e.name for e in inside] == [f"IMG_000{i}.JPG" for i in range(1, 5)]
+    with pytest.raises(UsageError, match="not a folder"):
+        rig.cam.list_folder("MISC/README.TXT")
+
+
+def test_find_by_full_and_storage_less_path(rig: Rig) -> None:
+    cam = rig.cam
+    full = cam.find(f"{STORE}/DCIM/100PTPKT/IMG_0002.JPG")
+    assert full.path == f"{STORE}/DCIM/100PTPKT/IMG_0002.JPG"
+    assert full.size == (rig.card / "DCIM/100PTPKT/IMG_0002.JPG").stat().st_size
+    assert not full.is_folder
+    for short in ("DCIM/100PTPKT/IMG_0002.JPG", "/DCIM/100PTPKT/IMG_0002.JPG"):
+        assert cam.find(short) == full
+    folder = cam.find("MISC/nested/level2")
+    assert folder.is_folder
+    assert folder.path == f"{STORE}/MISC/nested/level2"
+    assert cam.entry(full.handle) == full
+
+
+# -- downloads --------------------------------------------------------------------------------
+
+
+def test_download_to_folder_file_path_and_file_object(rig: Rig, tmp_path: Path) -> None:
+    cam = rig.cam
+    expected = (rig.card / "DCIM/100PTPKT/IMG_0003.JPG").read_bytes()
+    entry = cam.find("DCIM/100PTPKT/IMG_0003.JPG")
+
+    folder = tmp_path / "to-folder"
+    folder.mkdir()
+    result = cam.download(entry, folder)
+    assert result == folder / "IMG_0003.JPG"
+    assert result.read_bytes() == expected
+    assert sorted(p.name for p in folder.iterdir()) == ["IMG_0003.JPG"]  # no .part left
+
+    named = tmp_path / "renamed.jpg"
+    assert cam.download(entry.path, named) == named
+    assert named.read_bytes() == expected
+    assert not (tmp_path / "renamed.jpg.part").exists()
+
+    buffer = io.BytesIO()
+    assert cam.download(entry.handle, buffer) is None
+    assert buffer.getvalue() == expected
+
+
+def test_download_to_a_folder_that_does_not_exist_yet(rig: Rig, tmp_path: Path) -> None:
+    for entry in rig.cam.walk(folder="DCIM/100PTPKT"):
+        rig.cam.download(entry, f"{tmp_path}/new/photos/")
+    folder = tmp_path / "new/photos"
+    assert folder.is_dir()
+    assert sorted(p.name for p in folder.iterdir()) == [f"IMG_000{i}.JPG" for i in range(1, 5)]
+    for picture in folder.iterdir():
+        assert picture.read_bytes() == (rig.card / "DCIM/100PTPKT" / picture.name).read_bytes()
+
+
+def test_empty_files_go_both_ways(rig: Rig, tmp_path: Path) -> None:
+    entry = rig.cam.upload(io.BytesIO(b""), name="EMPTY.BIN", folder="MISC")
+    assert entry.size == 0
+    assert (rig.card / "MISC/EMPTY.BIN").read_bytes() == b""
+    result = rig.cam.download("MISC/EMPTY.BIN", tmp_path)
+    assert result is not None
+    assert result.read_bytes() == b""
+    assert rig.cam.read(entry) == b""
+
+
+def test_download_reports_progress_up_to_the_total(rig: Rig, tmp_path: Path) -> None:
+    size = 3 * 2**20 + 12_345  # several chunks
+    handle = rig.vcam.add_generated_object(size, name="CLIP.MOV", seed=5)
+    calls: list[tuple[int, int | None]] = []
+    result = rig.cam.download(
+        handle, tmp_path, progress=lambda done, total: calls.append((done, total))
+    )
+    assert result is not None
+    assert result.read_bytes() == generated_bytes(size, 5)
+    done = [d for d, _ in calls]
+    assert done == sorted(done)
+    assert len(set(done)) > 2  # reported along the way, not only at the end
+    assert calls[-1] == (size, size)
+    assert {total for _, total in calls} == {size}
+
+
+def test_download_refuses_to_overwrite(rig: Rig, tmp_path: Path) -> None:
+    existing = tmp_path / "README.TXT"
+    existing.write_bytes(b"mine")
+    with pytest.raises(FileExistsError):
+        rig.cam.download("MISC/README.TXT", tmp_path)
+    with pytest.raises(FileExistsError):
+        rig.cam.download("MISC/README.TXT", existing)
+    assert existing.read_bytes() == b"mine"
+    assert not (tmp_path / "README.TXT.part").exists()
+    rig.cam.download("MISC/README.TXT", tmp_path, overwrite=True)
+    assert existing.read_bytes() == (rig.card / "MISC/README.TXT").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.TXT", "card"]
+
+
+def test_interrupted_download_resumes_from_the_part_file(
+    rig: Rig, tmp_path: Path, transactions: TransactionLog
+) -> None:
+    cam = rig.cam
+    size, seed = 3 * 2**20 + 777, 9
+    handle = rig.vcam.add_generated_object(size, name="RESUME.MOV", seed=seed)
+    dest = tmp_path / "downloads"
+    dest.mkdir()
+    final, part = dest / "RESUME.MOV", dest / "RESUME.MOV.part"
+
+    def stop_after_a_megabyte(done: int, total: int | None) -> None:
+        if done >= 2**20:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        cam.download(handle, dest, progress=stop_after_a_megabyte)
+    assert not final.exists()
+    have = part.stat().st_size
+    assert 0 < have < size
+    assert part.read_bytes() == generated_bytes(size, seed)[:have]
+
+    # The engine cancelled and drained the transaction: the next one works.
+    assert cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+    assert cam.read("MISC/README.TXT") == (rig.card / "MISC/README.TXT").read_bytes()
+
+    transactions.clear()
+    assert cam.download(handle, dest) == final
+    partial = transactions.named("GetPartialObject")
+    assert [r.params for r in partial] == [(handle, have, size - have)]
+    assert "GetObject" not in transactions.names()
+    assert hashlib.sha256(final.read_bytes()).hexdigest() == generated_sha256(size, seed)
+    assert sorted(p.name for p in dest.iterdir()) == ["RESUME.MOV"]
+
+
+def test_download_without_resume_starts_again(
+    rig: Rig, tmp_path: Path, transactions: TransactionLog
+) -> None:
+    entry = rig.cam.find("DCIM/100PTPKT/IMG_0001.JPG")
+    (tmp_path / "IMG_0001.JPG.part").write_bytes(b"garbage that is not the picture")
+    rig.cam.download(entry, tmp_path, resume=False)
+    assert "GetPartialObject" not in transactions.names()
+    expected = (rig.card / "DCIM/100PTPKT/IMG_0001.JPG").read_bytes()
+    assert (tmp_path / "IMG_0001.JPG").read_bytes() == expected
+    assert not (tmp_path / "IMG_0001.JPG.part").exists()
+
+
+def test_read_a_byte_range(rig: Rig, transactions: TransactionLog) -> None:
+    content = (rig.card / "DCIM/101PTPKT/IMG_0101.JPG").read_bytes()
+    entry = rig.cam.find("DCIM/101PTPKT/IMG_0101.JPG")
+    assert rig.cam.read(entry, 1000, 4096) == content[1000:5096]
+    assert transactions.named("GetPartialObject")[-1].params == (entry.handle, 1000, 4096)
+    assert rig.cam.read(entry) == content
+    assert rig.cam.read(entry, len(content) - 10) == content[-10:]
+    # A range past the end reads what is there, like a file.
+    assert rig.cam.read(entry, len(content) - 10, 1000) == content[-10:]
+    assert rig.cam.read(entry, len(content), 10) == b""
+
+
+def test_thumbnail_is_a_jpeg(rig: Rig) -> None:
+    entry = rig.cam.find("DCIM/100PTPKT/IMG_0004.JPG")
+    thumb = rig.cam.thumbnail(entry)
+    assert thumb[:2] == b"\xff\xd8"
+    with Image.open(io.BytesIO(thumb)) as image:
+        assert image.format == "JPEG"
+        assert image.width <= 160
+        assert image.height <= 120
+        size = image.size
+    assert entry.info is not None
+    assert entry.info.thumb_compressed_size == len(thumb)
+    assert (entry.info.thumb_pix_width, entry.info.thumb_pix_height) == size
+    with pytest.raises(ObjectError) as caught:
+        rig.cam.thumbnail("MISC/README.TXT")
+    assert caught.value.code == Rc.NO_THUMBNAIL_PRESENT
+
+
+# -- changing the card ------------------------------------------------------------------------
+
+
+def test_upload_lands_on_the_card(rig: Rig, tmp_path: Path) -> None:
+    source = tmp_path / "upload.bin"
+    data = os.urandom(2 * 2**20 + 4321)  # more than one chunk
+    source.write_bytes(data)
+    sent: list[int] = []
+    entry = rig.cam.upload(source, progress=lambda done, total: sent.append(done))
+    assert entry.path == f"{STORE}/upload.bin"
+    assert entry.size == len(data)
+    assert (rig.card / "upload.bin").read_bytes() == data
+    assert sent[-1] == len(data)
+    assert entry.path in {e.path for e in rig.cam.walk()}
+    assert entry.path in {e.path for e in slow_walk(rig.cam)}
+    assert rig.cam.read(entry) == data
+
+
+def test_upload_into_a_subfolder_and_from_a_file_object(rig: Rig) -> None:
+    entry = rig.cam.upload(io.BytesIO(b"hello camera\n"), name="HELLO.TXT", folder="MISC/nested")
+    assert entry.path == f"{STORE}/MISC/nested/HELLO.TXT"
+    assert (rig.card / "MISC/nested/HELLO.TXT").read_bytes() == b"hello camera\n"
+    assert rig.cam.find("MISC/nested/HELLO.TXT").handle == entry.handle
+    assert on_disk(list(rig.cam.walk())) == card_listing(rig.card)
+
+
+def test_make_folder_then_upload_into_it(rig: Rig, tmp_path: Path) -> None:
+    made = rig.cam.make_folder("TRIP")
+    assert made.is_folder
+    assert made.path == f"{STORE}/TRIP"
+    inner = rig.cam.make_folder("DAY1", folder=made)
+    assert inner.path == f"{STORE}/TRIP/DAY1"
+    assert (rig.card / "TRIP/DAY1").is_dir()
+    source = tmp_path / "note.txt"
+    source.write_text("first day\n")
+    uploaded = rig.cam.upload(source, folder=inner.path)
+    assert uploaded.path == f"{STORE}/TRIP/DAY1/note.txt"
+    assert (rig.card / "TRIP/DAY1/note.txt").read_text() == "first day\n"
+    assert on_disk(list(rig.cam.walk())) == card_listing(rig.card)
+
+
+def test_delete_a_file_and_a_folder(rig: Rig) -> None:
+    cam = rig.cam
+    picture = cam.find("DCIM/100PTPKT/IMG_0002.JPG")
+    cam.delete(picture)
+    assert not (rig.card / "DCIM/100PTPKT/IMG_0002.JPG").exists()
+    assert picture.path not in {e.path for e in cam.walk()}
+    with pytest.raises(ObjectError):
+        cam.object_info(picture.handle)
+
+    misc = cam.find("MISC")
+    notes = cam.find("MISC/nested/level2/level3/NOTES.TXT")
+    cam.delete(misc.path)
+    assert not (rig.card / "MISC").exists()
+    paths = [e.path for e in cam.walk()]
+    assert not any(p.startswith(f"{STORE}/MISC") for p in paths)
+    assert paths == [e.path for e in slow_walk(cam)]
+    assert on_disk(list(cam.walk())) == card_listing(rig.card)
+    with pytest.raises(ObjectError):
+        cam.object_info(notes.handle)
+    with pytest.raises(NotFoundError):
+        cam.find("MISC/README.TXT")
+
+
+# -- properties -------------------------------------------------------------------------------
+
+
+def test_describe_property_by_friendly_name_code_and_ptp_name(rig: Rig) -> None:
+    cam = rig.cam
+    by_name = cam.describe_property("iso")
+    assert by_name.code == Dpc.EXPOSURE_INDEX
+    assert by_name.name == "ExposureIndex"
+    assert by_name.friendly_name == "iso"
+    assert by_name.writable
+    assert by_name.current == 200
+    assert by_name.allowed == (100, 200, 400, 800, 1600, 3200, 6400)
+    for other in (0x500F, "ExposureIndex", "0x500F", "exposure-index"):
+        assert cam.describe_property(other) == by_name
+    assert cam.get_property("iso") == cam.get_property(0x500F) == 200
+    assert len(cam.properties()) == len(cam.device_info.device_properties_supported)
+
+
+def test_set_property_by_name_code_and_raw_value(rig: Rig) -> None:
+    cam = rig.cam
+    cam.set_property("iso", 400)
+    assert cam.get_property("iso") == 400
+    assert rig.vcam.properties[Dpc.EXPOSURE_INDEX].current() == 400
+    cam.set_property(0x500F, 800)
+    assert cam.get_property("ExposureIndex") == 800
+    cam.set_property("ExposureIndex", "1600")
+    assert cam.get_property(0x500F) == 1600
+    assert cam.get_property_text("iso") == "1600"
+
+
+@pytest.mark.parametrize(
+    ("prop", "text", "raw", "shown"),
+    [
+        ("shutter", "1/60", 166, "1/60"),
+        ("shutter", "1/125", 80, "1/125"),
+        ("shutter", "2s", 20000, "2s"),
+        ("f-number", "f/8", 800, "f/8"),
+        ("aperture", "5.6", 560, "f/5.6"),
+        ("exp-bias", "+1/3", 333, "+0.3"),
+        ("exp-bias", "-0.7", -667, "-0.7"),
+        ("exp-bias", "+1 1/3", 1333, "+1.3"),
+        ("white-balance", "daylight", 4, "daylight"),
+        ("delay", "2 s", 2000, "2 s"),
+        ("image-size", "1920x1280", "1920x1280", "1920x1280"),
+        ("artist", "Zoë Ōtake 写真", "Zoë Ōtake 写真", "Zoë Ōtake 写真"),
+    ],
+)
+def test_set_property_from_text(rig: Rig, prop: str, text: str, raw: object, shown: str) -> None:
+    rig.cam.set_property(prop, text)
+    assert rig.cam.get_property(prop) == raw
+    assert rig.cam.get_property_text(prop) == shown
+    assert rig.cam.describe_property(prop).current_text == shown
+
+
+def test_refused_value_lists_the_allowed_ones(rig: Rig) -> None:
+    cam = rig.cam
+    with pytest.raises(UsageError, match=r"allowed: 100, 200, 400, 800, 1600, 3200, 6400"):
+        cam.set_property("iso", 250)
+    with pytest.raises(UsageError, match=r"allowed: .*1/60.*"):
+        cam.set_property("shutter", "1/3")
+    with pytest.raises(UsageError, match="allowed"):
+        cam.set_property("iso", "fast")
+    assert cam.get_property("iso") == 200
+    # Without the local check the camera itself refuses it.
+    with pytest.raises(PropertyError) as caught:
+        cam.set_property("iso", 250, check=False)
+    assert caught.value.code == Rc.INVALID_DEVICE_PROP_VALUE
+    assert cam.get_property("iso") == 200
+
+
+def test_read_only_property_cannot_be_set(rig: Rig) -> None:
+    cam = rig.cam
+    battery = cam.describe_property("battery")
+    assert not battery.writable
+    assert battery.current_text == "87%"
+    with pytest.raises(UsageError, match="read-only"):
+        cam.set_property("battery", 50)
+    with pytest.raises(AccessDeniedError) as caught:
+        cam.set_property("battery", 50, check=False)
+    assert caught.value.code == Rc.ACCESS_DENIED
+    assert caught.value.name == "AccessDenied"
+    assert cam.get_property("battery") == 87
+
+
+def test_device_prop_changed_follows_a_set(rig: Rig) -> None:
+    other = rig.connect()
+    drain_events(rig.cam)
+    drain_events(other)
+    rig.cam.set_property("f-number", "f/11")
+    for cam in (rig.cam, other):  # every connection hears of it, the one that set it too
+        event = cam.wait_event([Ec.DEVICE_PROP_CHANGED], timeout_s=5)
+        assert event.params == (Dpc.F_NUMBER,)
+        assert event.name == "DevicePropChanged"
+    assert other.get_property("f-number") == 1100
+
+
+def test_unknown_property_name(rig: Rig) -> None:
+    with pytest.raises(UsageError, match=r"unknown property 'warp-speed'.*iso"):
+        rig.cam.get_property("warp-speed")
+    with pytest.raises(PropertyError) as caught:
+        rig.cam.describe_property(0x5999)
+    assert caught.value.code == Rc.DEVICE_PROP_NOT_SUPPORTED
+
+
+# -- capture and events -----------------------------------------------------------------------
+
+
+def test_capture_returns_the_new_picture(rig: Rig) -> None:
+    cam = rig.cam
+    drain_events(cam)
+    new = cam.capture(timeout_s=10)
+    assert [e.path for e in new] == [f"{STORE}/DCIM/100PTPKT/IMG_0005.JPG"]
+    picture = rig.card / "DCIM/100PTPKT/IMG_0005.JPG"
+    assert picture.read_bytes()[:2] == b"\xff\xd8"
+    assert new[0].size == picture.stat().st_size
+    assert new[0].path in {e.path for e in cam.walk()}
+
+    seen: dict[int, tuple[int, ...]] = {}
+    for event in cam.events(timeout_s=5):
+        seen[event.code] = event.params
+        if Ec.OBJECT_ADDED in seen and Ec.CAPTURE_COMPLETE in seen:
+            break
+    assert seen[Ec.OBJECT_ADDED] == (new[0].handle,)
+    assert Ec.CAPTURE_COMPLETE in seen
+
+
+def test_other_connections_hear_of_uploads_and_deletes(rig: Rig) -> None:
+    other = rig.connect()
+    drain_events(other)
+    entry = rig.cam.upload(io.BytesIO(b"x" * 100), name="NEW.TXT")
+    assert other.wait_event([Ec.OBJECT_ADDED], timeout_s=5).params == (entry.handle,)
+    assert other.find("NEW.TXT").handle == entry.handle
+    rig.cam.delete(entry)
+    assert other.wait_event([Ec.OBJECT_REMOVED], timeout_s=5).params == (entry.handle,)
+
+
+# -- raw transactions -------------------------------------------------------------------------
+
+
+def test_raw_transactions(rig: Rig) -> None:
+    cam = rig.cam
+    result = cam.transaction(Op.GET_DEVICE_INFO)
+    assert result.ok
+    assert result.name == "OK"
+    assert DeviceInfo.from_bytes(result.data).model == "Virtual Camera"
+
+    unsupported = cam.transaction(0x9999, [1, 2, 3])
+    assert not unsupported.ok
+    assert unsupported.code == Rc.OPERATION_NOT_SUPPORTED
+    assert unsupported.name == "OperationNotSupported"
+    assert unsupported.data == b""
+
+    value = encode_value(DataType.UINT16, 3200)
+    sent = cam.transaction(Op.SET_DEVICE_PROP_VALUE, [Dpc.EXPOSURE_INDEX], data=value)
+    assert sent.ok
+    assert cam.get_property("iso") == 3200
+    back = cam.transaction(Op.GET_DEVICE_PROP_VALUE, [Dpc.EXPOSURE_INDEX])
+    assert back.data == value
+
+    refused = cam.transaction(Op.GET_OBJECT_INFO, [0xDEAD])
+    assert refused.code == Rc.INVALID_OBJECT_HANDLE
+    assert cam.storage_ids() == (DEFAULT_STORAGE_ID,)  # still usable
+
+
+# -- over 4 GiB -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_download_of_an_object_over_4_gib(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, transactions: TransactionLog
+) -> None:
+    size, seed = 5 * 2**30 + 3, 11
+    handle = rig.vcam.add_generated_object(size, name="HUGE.MOV", seed=seed)
+    # The reference hash, computed while the download runs (hashlib releases the GIL).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        reference = pool.submit(generated_sha256, size, seed)
+
+        entry = rig.cam.entry(handle)
+        assert entry.info is not None
+        assert entry.info.compressed_size == 0xFFFFFFFF  # ObjectInfo cannot hold the size
+        assert entry.size == size  # MTP ObjectSize can
+        assert "GetObjectPropValue" in transactions.names()
+
+        headers: list[tuple[int, int, int]] = []
+        if isinstance(rig.cam.transport.connection.framing, UsbFraming):
+            read_into = rig.cam.transport.read_into
+
+            def watch(buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
+                count, ended = read_into(buffer, timeout_s)
+                if count >= 8:
+                    length, kind, code = struct.unpack_from("<IHH", buffer)
+                    if kind == 2:  # a data container's first bytes
+                        headers.append((length, kind, code))
+                return count, ended
+
+            monkeypatch.setattr(rig.cam.transport, "read_into", watch)
+
+        sink = HashingFile()
+        assert rig.cam.download(entry, sink) is None
+        assert sink.size == size
+        assert sink.digest.hexdigest() == reference.result()
+    if isinstance(rig.cam.transport.connection.framing, UsbFraming):
+        # Over USB a data phase over 4 GiB announces the length 0xFFFFFFFF.
+        assert (0xFFFFFFFF, 2, Op.GET_OBJECT) in headers
+
+
+def test_read_past_4_gib_uses_get_partial_object_64(rig: Rig, transactions: TransactionLog) -> None:
+    size, seed = 5 * 2**30 + 3, 12
+    handle = rig.vcam.add_generated_object(size, name="HUGE.MOV", seed=seed)
+    content = GeneratedData(size, seed)
+
+    def expected(offset: int, length: int) -> bytes:
+        return b"".join(bytes(c) for c in content.chunks(offset, length))
+
+    offset = 4 * 2**30 + 12_345
+    assert rig.cam.read(handle, offset, 5000) == expected(offset, 5000)
+    assert transactions.named("Android_GetPartialObject64")[-1].params == (
+        handle,
+        offset & 0xFFFFFFFF,
+        offset >> 32,
+        5000,
+    )
+    # The last bytes of the object, and a range across the 4 GiB line.
+    assert rig.cam.read(handle, size - 7) == expected(size - 7, 7)
+    assert rig.cam.read(handle, 2**32 - 10, 20) == expected(2**32 - 10, 20)
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+def test_unknown_object_handle(rig: Rig, tmp_path: Path) -> None:
+    with pytest.raises(ObjectError) as caught:
+        rig.cam.object_info(0xDEAD)
+    exc = caught.value
+    assert exc.code == Rc.INVALID_OBJECT_HANDLE
+    assert exc.name == "InvalidObjectHandle"
+    assert exc.operation == Op.GET_OBJECT_INFO
+    assert "GetObjectInfo" in str(exc)
+    assert "0x2009 InvalidObjectHandle" in str(exc)
+    before = sorted(tmp_path.iterdir())
+    with pytest.raises(ObjectError):
+        rig.cam.download(0xDEAD, tmp_path)
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_missing_paths(rig: Rig) -> None:
+    for missing in (
+        "DCIM/100PTPKT/IMG_9999.JPG",
+        "NOPE/IMG_0001.JPG",
+        f"{STORE}/MISC/nested/level2/level3/level4",
+        "/store_00020001/DCIM",
+        "",
+        STORE,
+    ):
+        with pytest.raises(NotFoundError):
+            rig.cam.find(missing)
+    with pytest.raises(NotFoundError):
+        rig.cam.download("DCIM/NOPE.JPG", io.BytesIO())
+    with pytest.raises(UsageError, match="is a folder"):
+        rig.cam.download("DCIM", io.BytesIO())
+    with pytest.raises(UsageError, match="not a folder"):
+        rig.cam.upload(io.BytesIO(b"x"), name="X.TXT", folder="MISC/README.TXT")
+
+
+def test_a_closed_camera_refuses_work(rig: Rig, tmp_path: Path) -> None:
+    cam = rig.cam
+    entry = cam.find("MISC/README.TXT")
+    cam.close()
+    cam.close()  # twice is fine
+    calls: list[Callable[[], object]] = [
+        cam.storage_ids,
+        lambda: list(cam.walk()),
+        lambda: cam.download(entry, tmp_path),
+        lambda: cam.read(entry),
+        lambda: cam.transaction(Op.GET_DEVICE_INFO),
+        lambda: cam.get_property("iso"),
+        cam.open,
+    ]
+    for call in calls:
+        with pytest.raises(ClosedError):
+            call()
+    assert not (tmp_path / "README.TXT").exists()
+    # The virtual camera is still there for a new connection.
+    with rig.connect() as again:
+        assert again.storage_ids() == (DEFAULT_STORAGE_ID,)
+
+
+def test_a_transaction_from_a_progress_callback_is_busy(rig: Rig, tmp_path: Path) -> None:
+    cam = rig.cam
+    entry = cam.find("DCIM/100PTPKT/IMG_0001.JPG")
+    expected = (rig.card / "DCIM/100PTPKT/IMG_0001.JPG").read_bytes()
+    refused: list[BusyError] = []
+
+    def nested(done: int, total: int | None) -> None:
+        try:
+            cam.storage_ids()
+        except BusyError as exc:
+            refused.append(exc)
+
+    assert cam.download(entry, io.BytesIO(), progress=nested) is None
+    assert refused
+    assert "GetStorageIDs" in str(refused[0])
+
+    # Let the BusyError escape: the download stops cleanly, the camera stays usable.
+    with pytest.raises(BusyError):
+        cam.download(entry, tmp_path, progress=lambda done, total: cam.storage_ids())
+    assert not (tmp_path / "IMG_0001.JPG").exists()
+    assert cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+    assert cam.download(entry, tmp_path) == tmp_path / "IMG_0001.JPG"
+    assert (tmp_path / "IMG_0001.JPG").read_bytes() == expected
+
+
+def test_device_busy_is_retried(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, transactions: TransactionLog
+) -> None:
+    attempts = busy_then_ok(monkeypatch, rig.vcam, Op.GET_STORAGE_IDS, busy_times=2)
+    assert rig.cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+    assert len(attempts) == 3
+    assert len(set(attempts)) == 3  # each try is a new transaction
+    assert transactions.names().count("GetStorageIDs") == 3
+
+    attempts = busy_then_ok(monkeypatch, rig.vcam, Op.GET_OBJECT_INFO, busy_times=2)
+    entry = rig.cam.find("MISC/README.TXT")
+    assert rig.cam.read(entry) == (rig.card / "MISC/README.TXT").read_bytes()
+    assert len(attempts) >= 3
+
+
+def test_device_busy_gives_up(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts = busy_then_ok(monkeypatch, rig.vcam, Op.GET_STORAGE_IDS, busy_times=1000)
+    rig.cam.busy_retries = 2
+    with pytest.raises(DeviceBusyError) as caught:
+        rig.cam.storage_ids()
+    assert caught.value.code == Rc.DEVICE_BUSY
+    assert "GetStorageIDs" in str(caught.value)
+    assert len(attempts) == 3
+    assert rig.cam.get_property("iso") == 200
+
+
+# -- concurrency ------------------------------------------------------------------------------
+
+
+def test_two_connections_in_two_threads(rig: Rig, tmp_path: Path) -> None:
+    cameras = [rig.cam, rig.connect()]
+    files = [p for p in card_listing(rig.card) if not p[2]]
+    start = threading.Barrier(len(cameras))
+
+    def work(index: int) -> list[str]:
+        cam = cameras[index]
+        dest = tmp_path / f"copy{index}"
+        dest.mkdir()
+        start.wait(timeout=10)
+        listed: list[str] = []
+        for round_ in range(3):
+            entries = list(cam.walk()) if round_ % 2 == 0 else slow_walk(cam)
+            listed = [e.path for e in entries]
+            for entry in entries:
+                if not entry.is_folder:
+                    cam.download(entry, dest / f"{round_}-{entry.name}")
+        return listed
+
+    with concurrent.futures.ThreadPoolExecutor(len(cameras)) as pool:
+        results = [f.result(timeout=60) for f in [pool.submit(work, i) for i in range(2)]]
+    for index, listed in enumerate(results):
+        assert listed == [p for p, _, _ in card_listing(rig.card)]
+        for path, _, _ in files:
+            relative = path.removeprefix(STORE + "/")
+            for round_ in range(3):
+                copy = tmp_path / f"copy{index}" / f"{round_}-{Path(relative).name}"
+                assert copy.read_bytes() == (rig.card / relative).read_bytes()
+
+
+def test_sixteen_threads_share_one_camera(rig: Rig) -> None:
+    cam = rig.cam
+    files = [e for e in cam.walk() if not e.is_folder]
+    contents = {e.handle: (rig.card / e.path.removeprefix(STORE + "/")).read_bytes() for e in files}
+    start = threading.Barrier(16)
+
+    def work(index: int) -> int:
+        start.wait(timeout=10)
+        done = 0
+        for step in range(15):
+            entry = files[(index + step) % len(files)]
+            data = contents[entry.handle]
+            offset = (index * 31 + step * 7) % max(1, len(data) - 64)
+            assert cam.read(entry, offset, 64) == data[offset : offset + 64]
+            assert cam.object_info(entry.handle).filename == entry.name
+            assert cam.get_property("iso") == 200
+            assert cam.object_handles(parent=ROOT, storage_id=ALL_STORAGES)
+            done += 1
+        return done
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        futures = [pool.submit(work, i) for i in range(16)]
+        assert [f.result(timeout=60) for f in futures] == [15] * 16
+    assert cam.storage_ids() == (DEFAULT_STORAGE_ID,)

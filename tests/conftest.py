@@ -1,0 +1,205 @@
+"""Shared fixtures: one list of client scenarios, run over every transport.
+
+A scenario asks for ``rig`` and gets an open :class:`~ptpkit.Camera` (``rig.cam``) and the
+:class:`~ptpkit.virtual.VirtualCamera` behind it (``rig.vcam``, whose card is a folder under the
+test's ``tmp_path``: ``rig.card``), so it can check what happened on the card's disk.
+
+Transports are entries of :data:`TRANSPORTS`: a name and a factory. A factory takes a
+VirtualCamera and is a context manager that yields a *connector*: a function that opens a new
+Camera on that VirtualCamera (called once per connection, so a scenario with two connections gets
+two). Adding a transport is adding one entry, e.g. PTP/IP::
+
+    @contextlib.contextmanager
+    def _ptpip(vcam: VirtualCamera) -> Iterator[Connector]:
+        with PtpIpServer(vcam, host="127.0.0.1", port=0) as server:  # one server per test
+            yield lambda: ptpkit.connect(server.url)
+
+    TRANSPORTS["ptpip"] = _ptpip
+
+and every scenario then runs twice, ``[virtual]`` and ``[ptpip]``. A factory that cannot run on
+this machine (no libusb, say) calls ``pytest.skip()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+import ptpkit
+from ptpkit.client.camera import Camera
+from ptpkit.virtual import VirtualCamera
+from ptpkit.virtual.samplecard import make_sample_card
+
+#: Opens one more Camera on the VirtualCamera a factory was given.
+Connector = Callable[[], Camera]
+#: A transport under test: VirtualCamera -> context manager yielding a Connector.
+TransportFactory = Callable[[VirtualCamera], contextlib.AbstractContextManager[Connector]]
+
+
+@contextlib.contextmanager
+def _in_process(vcam: VirtualCamera) -> Iterator[Connector]:
+    """``virtual:``: the initiator and responder cores wired together in this process."""
+    yield lambda: ptpkit.connect("virtual:", camera=vcam)
+
+
+#: Every transport the client scenarios run over (the fixture ``transport`` is parametrised by
+#: these names). Later: "ptpip" (a PTP/IP server on 127.0.0.1) and "virtual+usb" (PyUSB backend).
+TRANSPORTS: dict[str, TransportFactory] = {
+    "virtual": _in_process,
+}
+
+
+@dataclass
+class Rig:
+    """A Camera, the VirtualCamera behind it, and a way to open more connections to it."""
+
+    cam: Camera
+    vcam: VirtualCamera
+    transport: str
+    connector: Connector
+    #: Every Camera opened through this rig (closed at the end of the test).
+    cameras: list[Camera] = field(default_factory=list)
+
+    @property
+    def card(self) -> Path:
+        """The folder that is the virtual camera's card."""
+        return self.vcam.root
+
+    def connect(self) -> Camera:
+        """Another open Camera on the same VirtualCamera, over the same transport."""
+        camera = self.connector()
+        self.cameras.append(camera)
+        return camera
+
+    def card_tree(self) -> dict[str, str]:
+        """Everything on the card's disk, hidden files included: relative path -> "dir" or the
+        sha256 of the file."""
+        return tree(self.card)
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every path under ``root`` (symlinks as "link"), mapped to "dir" or its content's sha256."""
+    out: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            out[rel] = "link"
+        elif path.is_dir():
+            out[rel] = "dir"
+        else:
+            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_card_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample card, rendered once per run (tests get a copy: ``card``)."""
+    root = tmp_path_factory.mktemp("sample-card")
+    make_sample_card(root)
+    return root
+
+
+@pytest.fixture
+def card(tmp_path: Path, sample_card_template: Path) -> Path:
+    """A fresh copy of the sample card for this test (modification times kept)."""
+    root = tmp_path / "card"
+    shutil.copytree(sample_card_template, root, copy_function=shutil.copy2)
+    return root
+
+
+@pytest.fixture(params=sorted(TRANSPORTS))
+def transport(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def make_rig(transport: str, card: Path) -> Iterator[Callable[..., Rig]]:
+    """``make_rig(vcam=None)``: a Rig over ``transport`` on ``vcam`` (default: a VirtualCamera on
+    the ``card`` fixture). Everything it opens is closed at the end of the test."""
+    with contextlib.ExitStack() as stack:
+
+        def make(vcam: VirtualCamera | None = None) -> Rig:
+            vcam = vcam if vcam is not None else VirtualCamera(card)
+            stack.callback(vcam.close)
+            connector = stack.enter_context(TRANSPORTS[transport](vcam))
+            rig = Rig(cam=connector(), vcam=vcam, transport=transport, connector=connector)
+            rig.cameras.append(rig.cam)
+
+            def close_cameras() -> None:
+                for camera in rig.cameras:
+                    camera.close()
+
+            stack.callback(close_cameras)
+            return rig
+
+        yield make
+
+
+@pytest.fixture
+def rig(make_rig: Callable[..., Rig]) -> Rig:
+    """An open Camera over the transport under test, on a VirtualCamera with the sample card."""
+    return make_rig()
+
+
+# -- watching transactions -----------------------------------------------------------------------
+
+_REQUEST_RE = re.compile(r"^-> (?P<name>\S+)\((?P<params>[^)]*)\) tid=")
+
+
+@dataclass(frozen=True)
+class Request:
+    name: str
+    params: tuple[int, ...]
+
+
+class TransactionLog(logging.Handler):
+    """The requests the client sent, read from the ``ptpkit.transaction`` DEBUG log (the library
+    logs each transaction there: ``-> GetPartialObject(0x00000003, ...) tid=7``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.requests: list[Request] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = _REQUEST_RE.match(record.getMessage())
+        if match:
+            params = match.group("params")
+            self.requests.append(
+                Request(
+                    match.group("name"),
+                    tuple(int(p, 16) for p in params.split(", ")) if params else (),
+                )
+            )
+
+    def named(self, name: str) -> list[Request]:
+        return [r for r in self.requests if r.name == name]
+
+    def names(self) -> list[str]:
+        return [r.name for r in self.requests]
+
+    def clear(self) -> None:
+        self.requests.clear()
+
+
+@pytest.fixture
+def transactions() -> Iterator[TransactionLog]:
+    """Records every request sent while the test runs."""
+    logger = logging.getLogger("ptpkit.transaction")
+    handler = TransactionLog()
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
