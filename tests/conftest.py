@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -37,6 +38,7 @@ import ptpkit
 from ptpkit.client.camera import Camera
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.samplecard import make_sample_card
+from ptpkit.virtual.server import PtpIpServer
 
 #: Opens one more Camera on the VirtualCamera a factory was given.
 Connector = Callable[[], Camera]
@@ -50,11 +52,32 @@ def _in_process(vcam: VirtualCamera) -> Iterator[Connector]:
     yield lambda: ptpkit.connect("virtual:", camera=vcam)
 
 
+@contextlib.contextmanager
+def _ptpip(vcam: VirtualCamera) -> Iterator[Connector]:
+    """``ptpip:``: the PTP/IP client transport against the virtual camera's PTP/IP server on a
+    free port of 127.0.0.1 (one server per test; each connection is a new client)."""
+    with PtpIpServer(vcam, host="127.0.0.1", port=0) as server:
+        yield lambda: ptpkit.connect(server.url)
+
+
 #: Every transport the client scenarios run over (the fixture ``transport`` is parametrised by
-#: these names). Later: "ptpip" (a PTP/IP server on 127.0.0.1) and "virtual+usb" (PyUSB backend).
+#: these names). Later: "virtual+usb" (the PyUSB backend).
 TRANSPORTS: dict[str, TransportFactory] = {
     "virtual": _in_process,
+    "ptpip": _ptpip,
 }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the tests' initiator GUID out of the real user's config folder."""
+    previous = os.environ.get("PTPKIT_CONFIG_DIR")
+    os.environ["PTPKIT_CONFIG_DIR"] = str(tmp_path_factory.mktemp("config"))
+    yield
+    if previous is None:
+        os.environ.pop("PTPKIT_CONFIG_DIR", None)
+    else:
+        os.environ["PTPKIT_CONFIG_DIR"] = previous
 
 
 @dataclass

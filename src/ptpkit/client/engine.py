@@ -31,7 +31,7 @@ from ptpkit.core.events import (
 from ptpkit.core.ptpip import ProbeRequest
 from ptpkit.core.ptpip import ProbeResponse as _ProbeResponse
 from ptpkit.core.state import Phase
-from ptpkit.errors import BusyError, ClosedError, PTPError
+from ptpkit.errors import BusyError, ClosedError, PTPError, TransportError
 from ptpkit.transports.base import Transport
 
 log = logging.getLogger("ptpkit.transaction")
@@ -161,6 +161,12 @@ class Engine:
             if data_out is not None:
                 self._send_data(conn, tid, data_out)
             response = self._receive(conn, sink, timeout)
+        except TransportError as exc:
+            # The link itself failed or the camera went quiet: waiting longer for a cancel to
+            # drain would break the caller's timeout. The next transaction says to reconnect.
+            log.debug("transaction %d abandoned: %r", tid, exc)
+            conn.phase = Phase.BROKEN
+            raise
         except BaseException as exc:  # incl. KeyboardInterrupt: the link must stay usable
             if conn.in_transaction and conn.phase not in (Phase.BROKEN, Phase.CLOSED):
                 self._cancel(conn, tid, exc)

@@ -348,6 +348,9 @@ class PtpIpTransport(Transport):
         last_heard = time.monotonic()
         probe_sent_at: float | None = None
         try:
+            # Packets that came with InitEventAck (a camera may probe at once) are already in
+            # the decoder: deliver them before waiting on the socket.
+            self._deliver(sock, conn, on_event)
             while not self._closing.is_set():
                 now = time.monotonic()
                 if probe_sent_at is not None:
@@ -379,11 +382,7 @@ class PtpIpTransport(Transport):
                 last_heard = time.monotonic()
                 probe_sent_at = None
                 conn.receive_data(view[:count])
-                while (event := conn.next_event()) is not NEED_DATA:
-                    if isinstance(event, Event):
-                        on_event(event)
-                    elif isinstance(event, ProbeRequest):
-                        self._send_event_channel(sock, conn.send(ProbeResponse()))
+                self._deliver(sock, conn, on_event)
         except (PTPError, OSError) as exc:
             if self._closing.is_set():
                 return
@@ -395,6 +394,14 @@ class PtpIpTransport(Transport):
             if isinstance(error, ProtocolError):
                 log.warning("%s: event connection: %s", self.url, error)
             on_error(error)
+
+    def _deliver(self, sock: socket.socket, conn: Connection, on_event: EventCallback) -> None:
+        """Hand out every event the decoder has; answer probes."""
+        while (event := conn.next_event()) is not NEED_DATA:
+            if isinstance(event, Event):
+                on_event(event)
+            elif isinstance(event, ProbeRequest):
+                self._send_event_channel(sock, conn.send(ProbeResponse()))
 
     def _send_event_channel(self, sock: socket.socket, buffers: Sequence[BytesLike]) -> None:
         data = b"".join(bytes(b) for b in buffers)
