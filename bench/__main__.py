@@ -8,9 +8,9 @@ from __future__ import annotations
 import platform
 import sys
 
-from bench import inprocess, listing
+from bench import inprocess, listing, ptpip
 
-BENCHMARKS = [inprocess, listing]
+BENCHMARKS = [inprocess, listing, ptpip]
 
 
 def main(names: list[str]) -> None:

@@ -205,7 +205,8 @@ class PtpIpServer:
         if self._listener is not None:
             with contextlib.suppress(OSError):
                 self._listener.shutdown(socket.SHUT_RDWR)
-            self._listener.close()
+            with contextlib.suppress(OSError):
+                self._listener.close()
         with self._lock:
             sockets = list(self._sockets)
         for sock in sockets:
