@@ -9,7 +9,6 @@ import click
 
 from ptpkit.core.ptpip import DEFAULT_PORT
 
-
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 

@@ -107,24 +107,33 @@ class Connection:
                 raise LocalProtocolError("a data phase must be sent with its total size")
             if not event.code and self.request is not None:
                 event = replace(event, code=self.request.code)
-        if (
-            isinstance(event, Response)
-            and self.request is not None
-            and event.transaction_id != self.request.transaction_id
-        ):
-            raise LocalProtocolError(
-                f"response for transaction {event.transaction_id} while "
-                f"{self.request.transaction_id} is under way"
-            )
-        self._apply(self.role, event)
+        # DataStart too, not only Response: a wrong id would go out and break the peer's
+        # connection instead of failing here, where the mistake is.
+        self._check_outgoing_tid(event)
+        # Encode before applying the table: an event that cannot be encoded (six parameters, a
+        # value over 32 bits) must not count as sent and leave the connection stuck in a phase.
         out = self.framing.encode(event)
+        self._apply(self.role, event)
         if isinstance(event, DataStart) and event.total_bytes == 0:
             out += self.framing.encode_empty_end(event.transaction_id)
             self._apply(self.role, DataEnd(transaction_id=event.transaction_id))
         return out
 
+    def _check_outgoing_tid(self, event: OutgoingEvent) -> None:
+        request = self.request
+        if (
+            isinstance(event, (Response, DataStart, Data))
+            and request is not None
+            and event.transaction_id != request.transaction_id
+        ):
+            raise LocalProtocolError(
+                f"{type(event).__name__} for transaction {event.transaction_id} while "
+                f"{request.transaction_id} is under way"
+            )
+
     def _send_data(self, event: Data) -> list[BytesLike]:
         size = len(event.chunk)
+        self._check_outgoing_tid(event)
         if self.phase is Phase.CANCELLING:
             return []  # nothing more goes out for a cancelled transaction
         self._apply(self.role, event)
@@ -135,9 +144,10 @@ class Connection:
                 f"sending {size} more bytes would exceed the announced {total}-byte data phase "
                 f"({self._data_count} sent)"
             )
-        self._data_count += size
-        final = self._data_count == total
+        final = self._data_count + size == total
+        # Count only once encoded (a chunk too large for one PTP/IP packet is refused).
         out = self.framing.encode(event, final=final)
+        self._data_count += size
         if final:
             self._apply(self.role, DataEnd(transaction_id=event.transaction_id))
         return out

@@ -8,11 +8,10 @@ vendors append.
 
 from __future__ import annotations
 
-import datetime as _dt
 import enum
 import struct
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ptpkit.core.buffer import BytesLike, Reader, Writer
 from ptpkit.core.datatypes import (
@@ -24,6 +23,9 @@ from ptpkit.core.datatypes import (
     push_value,
 )
 from ptpkit.errors import LocalProtocolError
+
+if TYPE_CHECKING:
+    import datetime as _dt  # annotations only: datetime imports time (see datatypes.py)
 
 #: ObjectInfo's 32-bit ObjectCompressedSize holds this when the object is 4 GiB or larger; the real
 #: size then comes from MTP's ObjectSize object property (uint64) or a vendor operation.

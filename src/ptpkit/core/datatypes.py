@@ -9,14 +9,18 @@ A property value is decoded according to its datatype code into a Python value:
 
 from __future__ import annotations
 
-import datetime as _dt
 import enum
 import re
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ptpkit.core.buffer import Reader, Writer
 from ptpkit.errors import DecodeError, LocalProtocolError
+
+if TYPE_CHECKING:
+    # Imported where used: CPython's datetime imports time, and the core keeps clocks out of
+    # its import graph (tests/core/test_imports.py).
+    import datetime as _dt
 
 Value = int | str | tuple[int, ...]
 
@@ -182,19 +186,23 @@ def parse_datetime(text: str) -> _dt.datetime | None:
     Devices send garbage here often enough (all zeros, missing 'T') that a bad date must not be
     an error: the field is informational.
     """
+    import datetime as _dt  # noqa: PLC0415 (lazy: see the TYPE_CHECKING import)
+
     match = _DATETIME_RE.match(text.strip())
     if not match:
         return None
     year, month, day, hour, minute, second, fraction, zone = match.groups()
-    tz: _dt.tzinfo | None = None
-    if zone == "Z":
-        tz = _dt.timezone.utc
-    elif zone:
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        tz = _dt.timezone(sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
     microsecond = int((fraction or "0")[:6].ljust(6, "0"))
     try:
+        tz: _dt.tzinfo | None = None
+        if zone == "Z":
+            tz = _dt.timezone.utc
+        elif zone:
+            sign = -1 if zone[0] == "-" else 1
+            digits = zone[1:].replace(":", "")
+            # Inside the try: a zone of 24 hours or more ("+2400") is a ValueError too.
+            offset = _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            tz = _dt.timezone(sign * offset)
         return _dt.datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), microsecond, tz
         )
@@ -204,6 +212,8 @@ def parse_datetime(text: str) -> _dt.datetime | None:
 
 def format_datetime(value: _dt.datetime, *, tenths: bool = False) -> str:
     """A datetime as a PTP date-time string ("20240131T235959", "+hhmm" when it has a zone)."""
+    import datetime as _dt  # noqa: PLC0415 (lazy: see the TYPE_CHECKING import)
+
     text = value.strftime("%Y%m%dT%H%M%S")
     if tenths:
         text += f".{value.microsecond // 100_000}"

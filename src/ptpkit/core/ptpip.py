@@ -210,6 +210,10 @@ def _pull_name(reader: Reader) -> str:
 
 
 def _push_name(writer: Writer, name: str) -> None:
+    if "\x00" in name:
+        # The name ends at the first NUL: one inside it would make the peer read the rest of
+        # the name as the version field, a malformed packet.
+        raise LocalProtocolError(f"a PTP/IP friendly name cannot contain NUL: {name!r}")
     writer.raw(name.encode("utf-16-le", errors="surrogatepass") + b"\x00\x00")
 
 
@@ -376,6 +380,16 @@ def _pull_payload(ptype: int, reader: Reader) -> Packet:
 
 # -- streaming framing ---------------------------------------------------------------------------
 
+
+def _pack_data_header(length: int, ptype: int, transaction_id: int) -> bytes:
+    """The 12-byte Data/EndData header; a transaction id over 32 bits is a LocalProtocolError
+    (like every other encoding error), not a struct.error."""
+    try:
+        return _DATA_HEADER.pack(length, ptype, transaction_id)
+    except struct.error as exc:
+        raise LocalProtocolError(f"transaction id {transaction_id!r} does not fit 32 bits") from exc
+
+
 IncomingPtpIp = Request | DataStart | Data | DataEnd | Response | Event | Cancel | LinkPacket
 
 
@@ -437,7 +451,7 @@ class PtpIpFraming:
             if size > 0xFFFFFFFF - _DATA_HEADER.size:
                 raise LocalProtocolError(f"a data chunk of {size} bytes does not fit one packet")
             ptype = PacketType.END_DATA if final else PacketType.DATA
-            header = _DATA_HEADER.pack(_DATA_HEADER.size + size, ptype, event.transaction_id)
+            header = _pack_data_header(_DATA_HEADER.size + size, ptype, event.transaction_id)
             return [header, event.chunk] if size else [header]
         packet: Packet
         if isinstance(event, Request):
@@ -468,7 +482,7 @@ class PtpIpFraming:
 
     def encode_empty_end(self, transaction_id: int) -> list[BytesLike]:
         """A zero-length data phase: StartData is followed by an empty EndData."""
-        return [_DATA_HEADER.pack(_DATA_HEADER.size, PacketType.END_DATA, transaction_id)]
+        return [_pack_data_header(_DATA_HEADER.size, PacketType.END_DATA, transaction_id)]
 
     # -- decoding --------------------------------------------------------------------------------
 

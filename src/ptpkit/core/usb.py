@@ -61,6 +61,15 @@ CANCELLATION_CODE: Final = 0x4001
 _CANCEL: Final = struct.Struct("<HI")
 
 
+def _pack(fmt: struct.Struct, *values: int) -> bytes:
+    """``fmt.pack``, with an opcode over 16 bits or an id over 32 bits (the caller's mistake)
+    raised as a LocalProtocolError like every other encoding error, not as struct.error."""
+    try:
+        return fmt.pack(*values)
+    except struct.error as exc:
+        raise LocalProtocolError(f"a field does not fit its PTP type: {values!r}") from exc
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Container:
     """A whole container, for golden tests and small messages. Data phases stream instead."""
@@ -82,7 +91,7 @@ def push_container(container: Container) -> bytes:
     if container.type == ContainerType.DATA and len(container.payload) > MAX_SIZED_PAYLOAD:
         length = LENGTH_UNKNOWN
     return (
-        HEADER.pack(length, container.type, container.code, container.transaction_id)
+        _pack(HEADER, length, container.type, container.code, container.transaction_id)
         + container.payload
     )
 
@@ -115,7 +124,7 @@ def encode_params(params: tuple[int, ...], limit: int = MAX_PARAMS) -> bytes:
 
 def encode_cancel_request(transaction_id: int) -> bytes:
     """Data of the Cancel class request (0x64): CancellationCode 0x4001 and the transaction id."""
-    return _CANCEL.pack(CANCELLATION_CODE, transaction_id)
+    return _pack(_CANCEL, CANCELLATION_CODE, transaction_id)
 
 
 def decode_cancel_request(data: BytesLike) -> int:
@@ -179,7 +188,8 @@ class UsbFraming:
         if isinstance(event, Request):
             params = encode_params(event.params)
             return [
-                HEADER.pack(
+                _pack(
+                    HEADER,
                     HEADER_SIZE + len(params),
                     ContainerType.COMMAND,
                     event.code,
@@ -190,7 +200,8 @@ class UsbFraming:
         if isinstance(event, Response):
             params = encode_params(event.params)
             return [
-                HEADER.pack(
+                _pack(
+                    HEADER,
                     HEADER_SIZE + len(params),
                     ContainerType.RESPONSE,
                     event.code,
@@ -201,20 +212,25 @@ class UsbFraming:
         if isinstance(event, Event):
             params = encode_params(event.params)
             return [
-                HEADER.pack(
-                    HEADER_SIZE + len(params), ContainerType.EVENT, event.code, event.transaction_id
+                _pack(
+                    HEADER,
+                    HEADER_SIZE + len(params),
+                    ContainerType.EVENT,
+                    event.code,
+                    event.transaction_id,
                 )
                 + params
             ]
         if isinstance(event, DataStart):
-            if event.total_bytes is None:
+            if event.total_bytes is None or event.total_bytes < 0:
+                # (A negative total would make a header shorter than itself.)
                 raise LocalProtocolError("a data phase must be sent with its total size")
             length = (
                 HEADER_SIZE + event.total_bytes
                 if event.total_bytes <= MAX_SIZED_PAYLOAD
                 else LENGTH_UNKNOWN
             )
-            return [HEADER.pack(length, ContainerType.DATA, event.code, event.transaction_id)]
+            return [_pack(HEADER, length, ContainerType.DATA, event.code, event.transaction_id)]
         if isinstance(event, Cancel):
             return [encode_cancel_request(event.transaction_id)]
         raise LocalProtocolError(f"{type(event).__name__} cannot be sent over USB")
@@ -293,6 +309,15 @@ class UsbFraming:
         return NEED_DATA
 
     def _end_data(self) -> DataEnd:
+        inbox = self._inbox
+        if inbox.transfer_ended and len(inbox):
+            # A USB transfer holds one container: bytes after the announced data, in the same
+            # transfer, mean the device sent more than it announced. Left in the inbox they
+            # would be read as the start of the next container.
+            raise RemoteProtocolError(
+                f"the USB transfer carried {len(inbox)} bytes more than its data container "
+                "announced"
+            )
         self._in_data = False
         # The short packet that ended this transfer is consumed by the data phase.
         self._inbox.transfer_ended = False
