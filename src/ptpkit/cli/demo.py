@@ -163,3 +163,6 @@ def _property(console: Console, cam: Camera) -> None:
     event = cam.wait_event([Ec.DEVICE_PROP_CHANGED], timeout_s=5)
     after = cam.get_property_text("iso")
     console.print(f"ISO {before} -> {after}; the camera sent {event}")
+
+
+COMMANDS = [demo]

@@ -3,6 +3,7 @@ codes and one readable line (never a traceback for a user or camera error)."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from collections.abc import Callable
@@ -47,12 +48,20 @@ def _configure_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(name)s: %(message)s", stream=sys.stderr)
 
 
-def _register_commands() -> None:
-    from ptpkit.cli.demo import demo  # noqa: PLC0415
-    from ptpkit.cli.virtual import virtual  # noqa: PLC0415
+#: Modules that each export ``COMMANDS``, a list of click commands to add to ``ptpkit``. They are
+#: imported when the command runs, so ``import ptpkit`` stays light.
+COMMAND_MODULES = (
+    "ptpkit.cli.demo",
+    "ptpkit.cli.virtual",
+)
 
-    cli.add_command(demo)
-    cli.add_command(virtual)
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        for command in module.COMMANDS:
+            if command.name not in cli.commands:
+                cli.add_command(command)
 
 
 def describe_error(exc: BaseException) -> tuple[str, ExitCode]:

@@ -97,3 +97,6 @@ def serve(
         # is removed on the way out.
         signal.signal(signal.SIGTERM, lambda *_: server.close())
         server.serve_forever()
+
+
+COMMANDS = [virtual]
