@@ -60,11 +60,19 @@ def _ptpip(vcam: VirtualCamera) -> Iterator[Connector]:
         yield lambda: ptpkit.connect(server.url)
 
 
+@contextlib.contextmanager
+def _virtual_usb(vcam: VirtualCamera) -> Iterator[Connector]:
+    """``virtual+usb:``: ptpkit's USB transport through PyUSB, against a PyUSB backend that is the
+    virtual camera as a USB device (descriptors, bulk and interrupt pipes, class requests)."""
+    yield lambda: ptpkit.connect("virtual+usb:", camera=vcam)
+
+
 #: Every transport the client scenarios run over (the fixture ``transport`` is parametrised by
-#: these names). Later: "virtual+usb" (the PyUSB backend).
+#: these names).
 TRANSPORTS: dict[str, TransportFactory] = {
     "virtual": _in_process,
     "ptpip": _ptpip,
+    "virtual+usb": _virtual_usb,
 }
 
 

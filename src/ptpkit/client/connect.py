@@ -83,5 +83,34 @@ def _ptpip(url: str, options: dict[str, Any]) -> Transport:
     return open_url(url, options)
 
 
+def _usb(url: str, options: dict[str, Any]) -> Transport:
+    from ptpkit.transports.usb import open_url  # noqa: PLC0415  (PyUSB loads when used)
+
+    return open_url(url, options)
+
+
+def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
+    """``virtual+usb:`` the virtual camera as a USB device: the whole USB transport runs through
+    PyUSB, against a backend that is the virtual camera (options: camera=, faults=)."""
+    from ptpkit.transports.usb import UsbSelector, UsbTransport, select_camera  # noqa: PLC0415
+    from ptpkit.virtual import VirtualCamera  # noqa: PLC0415
+    from ptpkit.virtual.usb_device import VirtualUsbDevice, make_backend  # noqa: PLC0415
+
+    camera = options.pop("camera", None)
+    faults = options.pop("faults", None)
+    if options:
+        raise UsageError(f"virtual+usb: takes camera= and faults=, not {', '.join(options)}")
+    owned = None
+    if camera is None:
+        owned = camera = VirtualCamera(url.partition(":")[2] or None)
+    device = VirtualUsbDevice(camera, faults=faults)
+    transport = UsbTransport(select_camera(UsbSelector(), make_backend(device)), url=url)
+    if owned is not None:
+        transport.on_close = owned.close
+    return transport
+
+
 register_scheme("virtual", _virtual)
+register_scheme("usb", _usb)
+register_scheme("virtual+usb", _virtual_usb)
 register_scheme("ptpip", _ptpip)

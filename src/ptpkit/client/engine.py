@@ -79,8 +79,7 @@ class Engine:
         self.response_name: NameFunc = response_name or (lambda code: f"0x{code:04X}")
         self._lock = threading.Lock()
         self._owner: int | None = None
-        self._buffer = bytearray(max(transport.read_size, 4096))
-        self._view = memoryview(self._buffer)
+        self._view = transport.receive_buffer()
         self.closed = False
         #: Transactions run so far (benchmarks and diagnostics count round trips with it).
         self.transactions = 0

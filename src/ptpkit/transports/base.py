@@ -71,6 +71,11 @@ class Transport(abc.ABC):
     def start_events(self, on_event: EventCallback, on_error: EventErrorCallback) -> None:
         """Start delivering events from the event channel to ``on_event``."""
 
+    def receive_buffer(self) -> memoryview:
+        """The buffer reads go into, allocated once per connection. A transport may need its own
+        kind (PyUSB reads only into an ``array.array``)."""
+        return memoryview(bytearray(self.read_size))
+
     def cancel_finished(self) -> bool:
         """Whether a cancelled transaction is over without a response (USB: device status OK).
 

@@ -491,6 +491,17 @@ class ResponderSession:
             self.outbox.clear()
             conn.finish_cancel()
 
+    def reset(self) -> None:
+        """A USB Device Reset: drop the transaction under way and the session."""
+        with self._lock:
+            self._stream = None
+            if self._pending:
+                self._pending.sink.abort()
+                self._pending = None
+            self.outbox.clear()
+            self.send_target = None
+            self.connection.reset()
+
     def queue_event(self, event: Event) -> None:
         with self._events_lock:
             self.events.append(event)

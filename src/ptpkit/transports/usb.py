@@ -1,0 +1,669 @@
+"""PTP over USB with PyUSB: ``ptpkit.connect("usb:")``.
+
+URLs: ``usb:`` (the only camera), ``usb:BUS,DEV``, ``usb:VID:PID`` (hex), ``usb:serial=...``.
+Cameras are still-image interfaces (class 6, subclass 1, protocol 1) and MTP devices (a vendor-
+specific interface whose string says "MTP"), as libgphoto2 and libmtp recognise them.
+
+Transfers follow ISO 15740 Annex D as libgphoto2 ``camlibs/ptp2/usb.c`` does them, but larger:
+- reads of 1 MiB (a multiple of wMaxPacketSize) straight into one reused ``array`` buffer, so a
+  gigabyte takes about a thousand read calls, not two million 512-byte ones;
+- a data phase goes out in large writes whose every piece but the last is a multiple of
+  wMaxPacketSize (a shorter one would end the transfer early), then a zero-length packet when the
+  container's length is a multiple of wMaxPacketSize, so the device sees where it ends;
+- a read shorter than asked ended the transfer: that is how a data container of length
+  0xFFFFFFFF (4 GiB or more) ends, and a response that came in the same read is kept;
+- events come from the interrupt endpoint on their own thread, so a device that blocks until its
+  events are read never stalls a transfer;
+- Cancel (0x64) and Get Device Status (0x67) end a cancelled transaction, Device Reset (0x66) and
+  clearing a halt recover; a device that refuses those requests still works.
+
+libusb comes with the install (PyPI ``libusb-package``); the system's libusb is used when present.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import errno
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from ptpkit.core.buffer import BytesLike
+from ptpkit.core.connection import Connection
+from ptpkit.core.events import NEED_DATA, Event
+from ptpkit.core.state import Phase, Role
+from ptpkit.core.usb import (
+    ClassRequest,
+    DeviceStatus,
+    UsbFraming,
+    decode_device_status,
+)
+from ptpkit.errors import (
+    ConnectError,
+    DisconnectedError,
+    PTPError,
+    TransportError,
+    TransportTimeout,
+    UsageError,
+)
+from ptpkit.transports.base import EventCallback, EventErrorCallback, Transport
+
+if TYPE_CHECKING:
+    from ptpkit.discovery import DiscoveredCamera
+
+log = logging.getLogger("ptpkit.usb")
+
+#: Bytes asked for per bulk read (a multiple of every wMaxPacketSize: 64, 512, 1024).
+READ_BYTES: Final = 1 << 20
+#: Bulk writes are at most this large (a multiple of every wMaxPacketSize).
+WRITE_BYTES: Final = 1 << 20
+#: How long a cancelled transaction may take to report OK through Get Device Status.
+CANCEL_STATUS_TIMEOUT_S: Final = 5.0
+#: Interrupt reads wake this often to notice a close.
+EVENT_POLL_MS: Final = 200
+
+STILL_IMAGE_CLASS: Final = (6, 1, 1)
+VENDOR_SPECIFIC_CLASS: Final = 0xFF
+_CLASS_OUT: Final = 0x21  # host to device, class, interface
+_CLASS_IN: Final = 0xA1  # device to host, class, interface
+_OK: Final = 0x2001
+_DEVICE_BUSY: Final = 0x2019
+
+UDEV_RULE_PATH: Final = "/etc/udev/rules.d/60-ptpkit.rules"
+UDEV_RULE: Final = (
+    "# ptpkit: let the logged-in user (and group plugdev) use PTP/MTP cameras over USB.\n"
+    "# Still-image interfaces are class 6/1/1 (the match libgphoto2's rules use).\n"
+    'ACTION=="add|change", SUBSYSTEM=="usb", ENV{DEVTYPE}=="usb_device", '
+    'ENV{ID_USB_INTERFACES}=="*:060101:*", MODE="0664", GROUP="plugdev", TAG+="uaccess"\n'
+)
+
+_URL: Final = re.compile(
+    r"^usb:(?:"
+    r"(?P<bus>\d+),(?P<address>\d+)"
+    r"|(?P<vendor>[0-9a-fA-F]{4}):(?P<product>[0-9a-fA-F]{4})"
+    r"|serial=(?P<serial>.+)"
+    r")?$"
+)
+
+
+@dataclass(frozen=True)
+class UsbSelector:
+    """Which USB camera a URL means (all None: the only one there is)."""
+
+    bus: int | None = None
+    address: int | None = None
+    vendor_id: int | None = None
+    product_id: int | None = None
+    serial: str | None = None
+
+
+def parse_url(url: str) -> UsbSelector:
+    match = _URL.match(url.strip())
+    if not match:
+        raise UsageError(
+            f"{url!r} is not a USB camera URL: use usb:, usb:BUS,DEV, usb:VID:PID or usb:serial=..."
+        )
+    if match.group("bus"):
+        return UsbSelector(bus=int(match.group("bus")), address=int(match.group("address")))
+    if match.group("vendor"):
+        return UsbSelector(
+            vendor_id=int(match.group("vendor"), 16), product_id=int(match.group("product"), 16)
+        )
+    if match.group("serial"):
+        return UsbSelector(serial=match.group("serial"))
+    return UsbSelector()
+
+
+# -- libusb --------------------------------------------------------------------------------------
+
+_backend_lock = threading.Lock()
+_default_backend: Any = None
+
+
+def default_backend() -> Any:
+    """The system's libusb when it has one, else the one PyPI's libusb-package installs."""
+    global _default_backend
+    with _backend_lock:
+        if _default_backend is None:
+            import usb.backend.libusb1  # noqa: PLC0415  (PyUSB loads only when USB is used)
+
+            backend = usb.backend.libusb1.get_backend()
+            if backend is None:
+                try:
+                    import libusb_package  # noqa: PLC0415
+
+                    backend = usb.backend.libusb1.get_backend(
+                        find_library=libusb_package.find_library
+                    )
+                except ImportError:
+                    backend = None
+            if backend is None:
+                raise ConnectError(
+                    "no libusb found: install ptpkit's dependencies (pip install libusb-package) "
+                    "or the system's libusb-1.0"
+                )
+            _default_backend = backend
+        return _default_backend
+
+
+# -- finding cameras -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class UsbCamera:
+    """A camera interface on the bus."""
+
+    device: Any  # usb.core.Device
+    interface: int
+    kind: str  # "ptp" or "mtp"
+
+    @property
+    def bus(self) -> int:
+        return int(self.device.bus or 0)
+
+    @property
+    def address(self) -> int:
+        return int(self.device.address or 0)
+
+    @property
+    def url(self) -> str:
+        return f"usb:{self.bus},{self.address}"
+
+    @property
+    def ids(self) -> str:
+        return f"{self.device.idVendor:04x}:{self.device.idProduct:04x}"
+
+    def string(self, index_name: str) -> str | None:
+        """A string descriptor, or None when it cannot be read (no permission, no string)."""
+        import usb.util  # noqa: PLC0415
+
+        index = getattr(self.device, index_name, 0)
+        if not index:
+            return None
+        try:
+            value = usb.util.get_string(self.device, index)
+        except (ValueError, NotImplementedError, OSError) as exc:
+            log.debug("cannot read %s of %s: %s", index_name, self.url, exc)
+            return None
+        return str(value) if value else None
+
+    def describe(self) -> str:
+        names = [self.string("iManufacturer"), self.string("iProduct")]
+        label = " ".join(n for n in names if n) or f"USB device {self.ids}"
+        return f"{label} ({self.url}, {self.ids}, {self.kind.upper()})"
+
+
+def find_usb_cameras(backend: Any = None) -> list[UsbCamera]:
+    """Every PTP or MTP camera interface libusb can see."""
+    import usb.core  # noqa: PLC0415
+
+    backend = backend or default_backend()
+    found: list[UsbCamera] = []
+    try:
+        devices = list(usb.core.find(find_all=True, backend=backend))
+    except usb.core.USBError as exc:
+        raise _map_error(exc, "listing USB devices") from exc
+    for device in devices:
+        try:
+            # The first configuration's descriptors are cached by libusb: no need to open.
+            configuration = device[0]
+        except (usb.core.USBError, IndexError):
+            continue
+        for interface in configuration:
+            triple = (
+                interface.bInterfaceClass,
+                interface.bInterfaceSubClass,
+                interface.bInterfaceProtocol,
+            )
+            if triple == STILL_IMAGE_CLASS:
+                found.append(UsbCamera(device, interface.bInterfaceNumber, "ptp"))
+            elif interface.bInterfaceClass == VENDOR_SPECIFIC_CLASS and interface.iInterface:
+                # MTP devices that are not still-image class say so in the interface string
+                # (libmtp's detection).
+                name = _interface_string(device, interface.iInterface)
+                if name and "MTP" in name.upper():
+                    found.append(UsbCamera(device, interface.bInterfaceNumber, "mtp"))
+    return found
+
+
+def _interface_string(device: Any, index: int) -> str | None:
+    import usb.util  # noqa: PLC0415
+
+    try:
+        value = usb.util.get_string(device, index)
+    except (ValueError, NotImplementedError, OSError):
+        return None  # no permission to read strings: an MTP device stays unrecognised
+    return str(value) if value else None
+
+
+def find_cameras(backend: Any = None) -> list[DiscoveredCamera]:
+    """USB cameras for :func:`ptpkit.discover`: each with the URL ``--camera`` takes."""
+    from ptpkit.discovery import DiscoveredCamera  # noqa: PLC0415  (discovery sits above us)
+
+    out = []
+    for camera in find_usb_cameras(backend):
+        product = camera.string("iProduct")
+        manufacturer = camera.string("iManufacturer")
+        name = " ".join(n for n in (manufacturer, product) if n) or f"USB {camera.ids}"
+        out.append(
+            DiscoveredCamera(
+                url=camera.url,
+                name=name,
+                model=product,
+                source="usb",
+                address=f"{camera.bus},{camera.address}",
+            )
+        )
+    return out
+
+
+def select_camera(selector: UsbSelector, backend: Any = None) -> UsbCamera:
+    cameras = find_usb_cameras(backend)
+    if selector.bus is not None:
+        cameras = [c for c in cameras if (c.bus, c.address) == (selector.bus, selector.address)]
+    if selector.vendor_id is not None:
+        cameras = [
+            c
+            for c in cameras
+            if (c.device.idVendor, c.device.idProduct) == (selector.vendor_id, selector.product_id)
+        ]
+    if selector.serial is not None:
+        cameras = [c for c in cameras if c.string("iSerialNumber") == selector.serial]
+    if not cameras:
+        what = "matching USB camera" if selector != UsbSelector() else "USB camera"
+        raise ConnectError(
+            f"no {what} found: is the camera on, connected with a data cable, and set to "
+            "PTP/MTP (or 'PC connection') mode?"
+        )
+    if len(cameras) > 1:
+        choices = "; ".join(c.describe() for c in cameras)
+        raise UsageError(f"several USB cameras found, choose one: {choices}")
+    return cameras[0]
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+def _map_error(exc: Exception, what: str, device: Any = None) -> TransportError:
+    """One place where PyUSB's errors become ptpkit's (httpx's map_httpcore_exceptions idea)."""
+    import usb.core  # noqa: PLC0415
+
+    if isinstance(exc, usb.core.USBTimeoutError):
+        return TransportTimeout(f"USB: nothing within the time allowed while {what}")
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENODEV, errno.ENOENT) or "No such device" in str(exc):
+        return DisconnectedError(f"USB: the camera went away while {what} (unplugged or off?)")
+    if code == errno.EACCES:
+        return ConnectError(permission_message(device))
+    if code == errno.EBUSY:
+        return ConnectError(busy_message(device))
+    return TransportError(f"USB error while {what}: {exc}")
+
+
+def permission_message(device: Any = None) -> str:
+    where = f" ({_node(device)})" if device is not None else ""
+    return (
+        f"no permission to use the camera{where}. Allow it with a udev rule: run "
+        f"'sudo ptpkit udev-rules --write' (writes {UDEV_RULE_PATH}), then reconnect the camera; "
+        "or run once as root"
+    )
+
+
+def _node(device: Any) -> str:
+    return f"/dev/bus/usb/{int(device.bus or 0):03d}/{int(device.address or 0):03d}"
+
+
+def holders(device: Any) -> list[tuple[int, str]]:
+    """Processes that have the device's node open: (pid, command line). Best effort, Linux."""
+    node = _node(device)
+    found = []
+    for pid_dir in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            for fd in (pid_dir / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) == node:
+                        cmdline = (pid_dir / "cmdline").read_bytes().replace(b"\0", b" ")
+                        found.append((int(pid_dir.name), cmdline.decode(errors="replace").strip()))
+                        break
+    return found
+
+
+def busy_message(device: Any = None) -> str:
+    message = "the camera is in use by another program"
+    users = holders(device) if device is not None else []
+    if users:
+        message += ": " + ", ".join(f"{cmd or '?'} (pid {pid})" for pid, cmd in users)
+    hints = []
+    if any("gvfs" in cmd for _, cmd in users) or not users:
+        hints.append(
+            "GNOME's gvfs mounts cameras: 'gio mount -s gphoto2' unmounts it, "
+            "'systemctl --user stop gvfs-gphoto2-volume-monitor' stops it"
+        )
+    if any("kio" in cmd or "solid" in cmd for _, cmd in users):
+        hints.append("KDE: close the camera in Dolphin or stop kiod")
+    hints.append("close other camera programs (gphoto2, Shotwell, darktable, digiKam)")
+    return message + ". " + "; ".join(hints)
+
+
+# -- the transport -------------------------------------------------------------------------------
+
+
+class UsbTransport(Transport):
+    """One USB camera interface."""
+
+    read_size = READ_BYTES
+
+    def __init__(self, camera: UsbCamera, *, url: str | None = None) -> None:
+        self.camera = camera
+        self._url = url or camera.url
+        self._device = camera.device
+        self._interface = camera.interface
+        self._detached = False
+        self._claimed = False
+        self._buffer = array.array("B", bytes(READ_BYTES))
+        self._out = array.array("B")
+        self._transfer_bytes = 0
+        self._event_thread: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._cancel_refused = False
+        self._cancelled = False
+        self.max_packet = 512
+        #: Runs after the link closes (``virtual+usb:`` closes the camera it made).
+        self.on_close: Callable[[], None] | None = None
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        import usb.core  # noqa: PLC0415
+        import usb.util  # noqa: PLC0415
+
+        device = self._device
+        try:
+            with contextlib.suppress(NotImplementedError):
+                if device.is_kernel_driver_active(self._interface):
+                    # A kernel driver (usually none for PTP) holds it: take it, give it back later.
+                    device.detach_kernel_driver(self._interface)
+                    self._detached = True
+            try:
+                configuration = device.get_active_configuration()
+            except usb.core.USBError:
+                configuration = None
+            if configuration is None:
+                device.set_configuration()
+                configuration = device.get_active_configuration()
+            interface = usb.util.find_descriptor(configuration, bInterfaceNumber=self._interface)
+            if interface is None:
+                raise ConnectError(f"{self.url}: interface {self._interface} has gone")
+            usb.util.claim_interface(device, self._interface)
+            self._claimed = True
+        except usb.core.USBError as exc:
+            raise _map_error(exc, "opening the camera", device) from exc
+        self._bulk_out, self._bulk_in, self._interrupt_in = _endpoints(interface)
+        self.max_packet = int(self._bulk_in.wMaxPacketSize) or 512
+        self.connection = Connection(Role.INITIATOR, UsbFraming())
+        self._event_connection = Connection(Role.INITIATOR, UsbFraming())
+        self._event_connection.phase = Phase.EVENT_CHANNEL
+        log.debug(
+            "%s: interface %d, bulk out 0x%02x, bulk in 0x%02x (max packet %d), interrupt %s",
+            self.url,
+            self._interface,
+            self._bulk_out.bEndpointAddress,
+            self._bulk_in.bEndpointAddress,
+            self.max_packet,
+            f"0x{self._interrupt_in.bEndpointAddress:02x}" if self._interrupt_in else "none",
+        )
+
+    def receive_buffer(self) -> memoryview:
+        return memoryview(self._buffer)
+
+    # -- bulk pipes ------------------------------------------------------------------------------
+
+    def write(self, buffers: Sequence[BytesLike]) -> None:
+        for buffer in buffers:
+            self._out.frombytes(buffer)
+        if self.connection.phase is Phase.INITIATOR_DATA:
+            # More of this transfer follows: send only whole packets (a short one would end it).
+            whole = len(self._out) - len(self._out) % self.max_packet
+            if whole >= WRITE_BYTES:
+                self._send(self._out[:whole])
+                del self._out[:whole]
+            return
+        # The transfer is complete: send the rest, then a zero-length packet if its length is a
+        # multiple of the packet size (else the device would wait for more).
+        if len(self._out):
+            self._send(self._out)
+            self._out = array.array("B")
+        if self._transfer_bytes and self._transfer_bytes % self.max_packet == 0:
+            self._send(array.array("B"))
+        self._transfer_bytes = 0
+
+    def _send(self, data: array.array[int]) -> None:
+        import usb.core  # noqa: PLC0415
+
+        for attempt in (1, 2):
+            try:
+                for start in range(0, max(len(data), 1), WRITE_BYTES):
+                    piece = data[start : start + WRITE_BYTES]
+                    sent = self._device.write(self._bulk_out, piece, timeout=self._timeout_ms())
+                    self._transfer_bytes += sent
+                return
+            except usb.core.USBError as exc:
+                if getattr(exc, "errno", None) == errno.EPIPE and attempt == 1:
+                    # A stalled pipe: clear the halt and try once more (libgphoto2 does the same).
+                    self._clear_halt(self._bulk_out)
+                    continue
+                raise _map_error(exc, "sending to the camera", self._device) from exc
+
+    def _timeout_ms(self, timeout_s: float | None = None) -> int:
+        return 0 if timeout_s is None else max(1, int(timeout_s * 1000))
+
+    def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
+        import usb.core  # noqa: PLC0415
+
+        if buffer.obj is not self._buffer:
+            raise UsageError("UsbTransport reads only into its receive_buffer()")
+        for attempt in (1, 2):
+            try:
+                count = int(
+                    self._device.read(self._bulk_in, self._buffer, self._timeout_ms(timeout_s))
+                )
+            except usb.core.USBTimeoutError as exc:
+                raise TransportTimeout(
+                    f"{self.url}: the camera sent nothing for {timeout_s:g} s (waiting for data "
+                    "or a response)"
+                ) from exc
+            except usb.core.USBError as exc:
+                if getattr(exc, "errno", None) == errno.EPIPE and attempt == 1:
+                    self._clear_halt(self._bulk_in)
+                    continue
+                raise _map_error(exc, "reading from the camera", self._device) from exc
+            # A read that came back shorter than asked was ended by a short or zero-length
+            # packet: the end of a USB transfer.
+            return count, count < len(self._buffer)
+        raise AssertionError("unreachable")
+
+    def _clear_halt(self, endpoint: Any) -> None:
+        with contextlib.suppress(Exception):
+            self._device.clear_halt(endpoint)
+
+    # -- class requests --------------------------------------------------------------------------
+
+    def _class_out(self, request: int, data: bytes = b"", timeout_s: float = 2.0) -> None:
+        self._device.ctrl_transfer(
+            _CLASS_OUT, request, 0, self._interface, data, self._timeout_ms(timeout_s)
+        )
+
+    def device_status(self) -> DeviceStatus:
+        """Get Device Status (0x67): the device's state and any stalled endpoints."""
+        data = self._device.ctrl_transfer(
+            _CLASS_IN, ClassRequest.GET_DEVICE_STATUS, 0, self._interface, 64, 2000
+        )
+        return decode_device_status(bytes(data))
+
+    def device_reset(self) -> None:
+        """Device Reset (0x66): a fresh state without a session, to recover from an error."""
+        import usb.core  # noqa: PLC0415
+
+        try:
+            self._class_out(ClassRequest.DEVICE_RESET)
+        except usb.core.USBError as exc:
+            raise _map_error(exc, "resetting the camera", self._device) from exc
+        self.connection.reset()
+
+    def cancel(self, request: Sequence[BytesLike]) -> None:
+        import usb.core  # noqa: PLC0415
+
+        data = b"".join(bytes(b) for b in request)
+        self._out = array.array("B")
+        self._transfer_bytes = 0
+        try:
+            self._class_out(ClassRequest.CANCEL, data)
+            self._cancelled = True
+        except usb.core.USBError as exc:
+            # A device that refuses Cancel: the transaction is drained to its response instead.
+            log.debug("%s: Cancel request refused (%s); draining instead", self.url, exc)
+            self._cancel_refused = True
+            self._cancelled = False
+
+    def cancel_finished(self) -> bool:
+        """After Cancel, wait for the device to report OK, clear stalled endpoints, and drop
+        whatever the bulk-in pipe still holds of the cancelled transaction."""
+        import usb.core  # noqa: PLC0415
+
+        if not self._cancelled:
+            return False
+        self._cancelled = False
+        deadline = time.monotonic() + CANCEL_STATUS_TIMEOUT_S
+        while True:
+            try:
+                status = self.device_status()
+            except usb.core.USBError as exc:
+                log.debug("%s: Get Device Status refused (%s)", self.url, exc)
+                break
+            if status.code != _DEVICE_BUSY:
+                for endpoint in status.params:
+                    with contextlib.suppress(Exception):
+                        self._device.clear_halt(endpoint)
+                break
+            if time.monotonic() > deadline:
+                raise TransportTimeout(f"{self.url}: the camera stayed busy after a cancel")
+            time.sleep(0.01)
+        self._drain_bulk_in()
+        return True
+
+    def _drain_bulk_in(self) -> None:
+        """Read and drop until the pipe is quiet (a device may have queued part of the data)."""
+        import usb.core  # noqa: PLC0415
+
+        for _ in range(64):
+            try:
+                self._device.read(self._bulk_in, self._buffer, 50)
+            except usb.core.USBError:
+                return  # a timeout: nothing more is coming
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def start_events(self, on_event: EventCallback, on_error: EventErrorCallback) -> None:
+        if self._interrupt_in is None:
+            log.debug("%s: no interrupt endpoint; no events", self.url)
+            return
+        thread = threading.Thread(
+            target=self._event_loop,
+            args=(on_event, on_error),
+            name=f"ptpkit-usb-events-{self.url}",
+            daemon=True,
+        )
+        self._event_thread = thread
+        thread.start()
+
+    def _event_loop(self, on_event: EventCallback, on_error: EventErrorCallback) -> None:
+        import usb.core  # noqa: PLC0415
+
+        endpoint = self._interrupt_in
+        size = max(64, int(endpoint.wMaxPacketSize))
+        buffer = array.array("B", bytes(size))
+        conn = self._event_connection
+        while not self._closing.is_set():
+            try:
+                count = self._device.read(endpoint, buffer, EVENT_POLL_MS)
+            except usb.core.USBTimeoutError:
+                continue
+            except usb.core.USBError as exc:
+                if self._closing.is_set():
+                    return
+                if getattr(exc, "errno", None) == errno.EPIPE:
+                    self._clear_halt(endpoint)
+                    continue
+                on_error(_map_error(exc, "reading events", self._device))
+                return
+            try:
+                conn.receive_data(memoryview(buffer)[:count], transfer_ended=count < size)
+                while (event := conn.next_event()) is not NEED_DATA:
+                    if isinstance(event, Event):
+                        on_event(event)
+            except PTPError as exc:
+                log.warning("%s: bad event container: %s", self.url, exc)
+                # Start clean: the next interrupt transfer is a new container.
+                conn = self._event_connection = Connection(Role.INITIATOR, UsbFraming())
+                conn.phase = Phase.EVENT_CHANNEL
+
+    # -- closing ---------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        thread = self._event_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2 * EVENT_POLL_MS / 1000 + 1)
+        with contextlib.suppress(Exception):
+            import usb.util  # noqa: PLC0415
+
+            if self._claimed:
+                usb.util.release_interface(self._device, self._interface)
+            if self._detached:
+                self._device.attach_kernel_driver(self._interface)
+            usb.util.dispose_resources(self._device)
+        if hasattr(self, "connection"):
+            self.connection.close()
+        on_close, self.on_close = self.on_close, None
+        if on_close is not None:
+            on_close()
+
+
+def _endpoints(interface: Any) -> tuple[Any, Any, Any]:
+    import usb.util  # noqa: PLC0415
+
+    bulk_out = bulk_in = interrupt_in = None
+    for endpoint in interface:
+        kind = usb.util.endpoint_type(endpoint.bmAttributes)
+        inward = usb.util.endpoint_direction(endpoint.bEndpointAddress) == usb.util.ENDPOINT_IN
+        if kind == usb.util.ENDPOINT_TYPE_BULK and inward and bulk_in is None:
+            bulk_in = endpoint
+        elif kind == usb.util.ENDPOINT_TYPE_BULK and not inward and bulk_out is None:
+            bulk_out = endpoint
+        elif kind == usb.util.ENDPOINT_TYPE_INTR and inward and interrupt_in is None:
+            interrupt_in = endpoint
+    if bulk_in is None or bulk_out is None:
+        raise ConnectError("the camera's interface has no bulk endpoints: not a PTP interface")
+    return bulk_out, bulk_in, interrupt_in
+
+
+def open_url(url: str, options: dict[str, Any]) -> UsbTransport:
+    """The ``usb:`` scheme for :func:`ptpkit.connect` (option ``backend`` for a PyUSB backend)."""
+    backend = options.pop("backend", None)
+    if options:
+        raise UsageError(f"usb: unknown option(s) {', '.join(sorted(options))}")
+    camera = select_camera(parse_url(url), backend)
+    return UsbTransport(camera, url=camera.url)

@@ -1,0 +1,510 @@
+"""The virtual camera as a USB device, through PyUSB: ``ptpkit.connect("virtual+usb:")``.
+
+:class:`VirtualUsbBackend` implements PyUSB's ``usb.backend.IBackend`` (pyusb's own test double is
+the pattern), so ``usb.core.find(backend=...)`` finds a still-image camera with real descriptors:
+a device, one configuration, interface 6/1/1 with bulk OUT, bulk IN and interrupt IN endpoints,
+and string descriptors. The whole USB transport then runs through PyUSB unchanged, against the
+virtual camera's responder.
+
+The device behaves as a USB device does: a bulk-IN read ends at the end of a transfer (a short
+packet), a transfer whose length is a multiple of wMaxPacketSize is followed by a zero-length
+packet, nothing to send means the read times out, the class requests Cancel (0x64), Device Reset
+(0x66) and Get Device Status (0x67) are answered. :class:`UsbFaults` makes it misbehave on purpose:
+stall, end a data phase early, leave out the zero-length packet, answer slowly, vanish, refuse the
+class requests.
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from ptpkit.codes.common import Rc
+from ptpkit.core.events import Event
+from ptpkit.core.state import Phase
+from ptpkit.core.usb import (
+    ClassRequest,
+    DeviceStatus,
+    UsbFraming,
+    decode_cancel_request,
+    encode_device_status,
+)
+
+if TYPE_CHECKING:
+    from ptpkit.virtual.camera import VirtualCamera
+    from ptpkit.virtual.responder import ResponderSession
+
+#: pid.codes' test VID/PID: for testing only, never shipped in a product.
+VENDOR_ID: Final = 0x1209
+PRODUCT_ID: Final = 0x0001
+#: Endpoint addresses, and high-speed bulk packets.
+BULK_OUT: Final = 0x01
+BULK_IN: Final = 0x82
+INTERRUPT_IN: Final = 0x83
+MAX_PACKET: Final = 512
+INTERRUPT_PACKET: Final = 64
+
+#: The interface's string (libmtp and gphoto2 look for "MTP" in it to spot MTP devices).
+INTERFACE_STRING: Final = "PTP"
+_GET_DESCRIPTOR: Final = 0x06
+_DESCRIPTOR_STRING: Final = 0x03
+
+
+def _usb_error(message: str, code: int) -> Exception:
+    import usb.core  # noqa: PLC0415
+
+    error: Exception = usb.core.USBError(message, None, code)
+    return error
+
+
+def _timeout_error() -> Exception:
+    import usb.core  # noqa: PLC0415
+
+    error: Exception = usb.core.USBTimeoutError("Operation timed out", None, errno.ETIMEDOUT)
+    return error
+
+
+@dataclass
+class UsbFaults:
+    """Ways the virtual USB camera can misbehave (all off by default)."""
+
+    #: Stall bulk IN once after this many bytes of a data phase (cleared by clear_halt).
+    stall_after: int | None = None
+    #: End the data-in transfer early after this many bytes (the rest of the phase is lost).
+    truncate_after: int | None = None
+    #: Never send zero-length packets: a transfer of whole packets runs into the next one.
+    no_zlp: bool = False
+    #: Wait this long before answering each bulk transfer.
+    delay_s: float = 0.0
+    #: Vanish (as if unplugged) after this many bulk-IN bytes in all.
+    unplug_after: int | None = None
+    #: Stall every class request (Cancel, Get Device Status, Device Reset...).
+    refuse_class_requests: bool = False
+    #: Claiming the interface fails as if another program held it.
+    claimed_elsewhere: bool = False
+
+
+@dataclass
+class _Descriptor:
+    """Attributes PyUSB's core reads from a backend's descriptor objects."""
+
+    values: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class VirtualUsbDevice:
+    """One virtual camera on a virtual bus (the ``dev`` object PyUSB's backend API passes)."""
+
+    def __init__(
+        self,
+        camera: VirtualCamera,
+        *,
+        bus: int = 1,
+        address: int = 7,
+        faults: UsbFaults | None = None,
+    ) -> None:
+        self.camera = camera
+        self.bus = bus
+        self.address = address
+        self.faults = faults or UsbFaults()
+        self.session: ResponderSession | None = None
+        self.unplugged = False
+        self.halted_in = False
+        self._zlp_pending = False
+        self._phase_bytes = 0  # bulk-IN bytes since the last command
+        self._total_in = 0
+        self._stalled_once = False
+        self._truncating = False
+        self._events = threading.Condition()
+        self._pending_events: list[Event] = []
+        self._event_framing = UsbFraming()
+        personality = camera.personality
+        self.strings = {
+            1: personality.manufacturer,
+            2: personality.model,
+            3: personality.serial_number,
+            4: INTERFACE_STRING,
+        }
+        self.device_descriptor = _Descriptor(
+            {
+                "bLength": 18,
+                "bDescriptorType": 1,
+                "bcdUSB": 0x0200,
+                "bDeviceClass": 0,  # defined per interface
+                "bDeviceSubClass": 0,
+                "bDeviceProtocol": 0,
+                "bMaxPacketSize0": 64,
+                "idVendor": VENDOR_ID,
+                "idProduct": PRODUCT_ID,
+                "bcdDevice": 0x0100,
+                "iManufacturer": 1,
+                "iProduct": 2,
+                "iSerialNumber": 3,
+                "bNumConfigurations": 1,
+                "address": address,
+                "bus": bus,
+                "port_number": 1,
+                "port_numbers": (1,),
+                "speed": 3,  # high speed
+            }
+        )
+        self.configuration_descriptor = _Descriptor(
+            {
+                "bLength": 9,
+                "bDescriptorType": 2,
+                "wTotalLength": 9 + 9 + 3 * 7,
+                "bNumInterfaces": 1,
+                "bConfigurationValue": 1,
+                "iConfiguration": 0,
+                "bmAttributes": 0xC0,  # self-powered
+                "bMaxPower": 1,
+                "extra_descriptors": [],
+            }
+        )
+        self.interface_descriptor = _Descriptor(
+            {
+                "bLength": 9,
+                "bDescriptorType": 4,
+                "bInterfaceNumber": 0,
+                "bAlternateSetting": 0,
+                "bNumEndpoints": 3,
+                "bInterfaceClass": 6,  # still image capture (ISO 15740 Annex D)
+                "bInterfaceSubClass": 1,
+                "bInterfaceProtocol": 1,
+                "iInterface": 4,
+                "extra_descriptors": [],
+            }
+        )
+        self.endpoint_descriptors = [
+            _endpoint(BULK_OUT, 0x02, MAX_PACKET, 0),
+            _endpoint(BULK_IN, 0x02, MAX_PACKET, 0),
+            _endpoint(INTERRUPT_IN, 0x03, INTERRUPT_PACKET, 8),
+        ]
+
+    # -- life ------------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        if self.unplugged:
+            raise _usb_error("No such device (it may have been disconnected)", errno.ENODEV)
+
+    def unplug(self) -> None:
+        """Vanish from the bus, as if the cable was pulled."""
+        self.unplugged = True
+        with self._events:
+            self._events.notify_all()
+
+    def claim(self) -> None:
+        self.check()
+        if self.faults.claimed_elsewhere:
+            raise _usb_error("Resource busy", errno.EBUSY)
+        if self.session is None:
+            self.session = self.camera.new_session(UsbFraming())
+            self.session.on_event = self._event_ready
+
+    def release(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def _require_session(self) -> ResponderSession:
+        self.check()
+        if self.session is None:
+            raise _usb_error("interface not claimed", errno.EACCES)
+        return self.session
+
+    # -- bulk OUT --------------------------------------------------------------------------------
+
+    def bulk_write(self, data: array.array[int]) -> int:
+        session = self._require_session()
+        self._delay()
+        # A USB transfer ends with a short packet (or a zero-length one).
+        ended = len(data) % MAX_PACKET != 0 or len(data) == 0
+        if len(data) and not session.connection.in_transaction:
+            self._phase_bytes = 0
+            self._truncating = False
+        session.receive_data(bytes(data), transfer_ended=ended)
+        return len(data)
+
+    # -- bulk IN ---------------------------------------------------------------------------------
+
+    def bulk_read(self, buffer: array.array[int], timeout_ms: int) -> int:
+        session = self._require_session()
+        self._delay()
+        if self.halted_in:
+            raise _usb_error("Pipe error", errno.EPIPE)
+        if self._zlp_pending:
+            self._zlp_pending = False
+            return 0
+        target = memoryview(buffer).cast("B")
+        faults = self.faults
+        limit = len(target)
+        if faults.stall_after is not None and not self._stalled_once:
+            limit = min(limit, max(0, faults.stall_after - self._phase_bytes))
+            if limit == 0:
+                self._stalled_once = True
+                self.halted_in = True
+                raise _usb_error("Pipe error", errno.EPIPE)
+        if faults.unplug_after is not None:
+            left = faults.unplug_after - self._total_in
+            if left <= 0:
+                self.unplug()
+                self.check()
+            limit = min(limit, left)
+        deadline = time.monotonic() + (timeout_ms / 1000 if timeout_ms else 3600)
+        filled = 0
+        while True:
+            count, boundary = session.read_output(target[filled:limit])
+            filled += count
+            if faults.truncate_after is not None and not self._truncating:
+                over = self._phase_bytes + filled - faults.truncate_after
+                if over >= 0 and filled:
+                    # End the transfer here and throw away the rest of the data phase; the
+                    # response still follows, as from a device that lost part of an object.
+                    self._truncating = True
+                    filled -= over
+                    self._discard_data_phase(session)
+                    break
+            if boundary:
+                if filled and filled % MAX_PACKET == 0:
+                    if faults.no_zlp and filled < len(target):
+                        continue  # no zero-length packet: the next transfer runs on
+                    if filled == len(target):
+                        self._zlp_pending = True  # the host reads the ZLP next
+                break
+            if filled == limit:
+                break
+            if count == 0:
+                if filled:
+                    break
+                if time.monotonic() >= deadline:
+                    raise _timeout_error()
+                time.sleep(0.002)  # a device with nothing to say NAKs until it has something
+        self._phase_bytes += filled
+        self._total_in += filled
+        return filled
+
+    def _discard_data_phase(self, session: ResponderSession) -> None:
+        """Drop what is left of the data phase being sent (keeps the response)."""
+        scratch = bytearray(1 << 20)
+        view = memoryview(scratch)
+        while session.connection.phase is Phase.RESPONDER_DATA:
+            count, _ = session.read_output(view)
+            if count == 0:
+                break
+
+    def _delay(self) -> None:
+        if self.faults.delay_s:
+            time.sleep(self.faults.delay_s)
+
+    # -- interrupt IN ----------------------------------------------------------------------------
+
+    def _event_ready(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        events = session.take_events()
+        with self._events:
+            self._pending_events.extend(events)
+            self._events.notify_all()
+
+    def interrupt_read(self, buffer: array.array[int], timeout_ms: int) -> int:
+        self._require_session()
+        deadline = time.monotonic() + (timeout_ms / 1000 if timeout_ms else 3600)
+        with self._events:
+            while not self._pending_events:
+                self.check()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _timeout_error()
+                self._events.wait(remaining)
+            event = self._pending_events.pop(0)
+        data = b"".join(bytes(b) for b in self._event_framing.encode(event))
+        memoryview(buffer).cast("B")[: len(data)] = data
+        return len(data)
+
+    # -- control ---------------------------------------------------------------------------------
+
+    def control(
+        self, request_type: int, request: int, value: int, index: int, data: array.array[int]
+    ) -> int:
+        self.check()
+        if request_type == 0x80 and request == _GET_DESCRIPTOR and value >> 8 == _DESCRIPTOR_STRING:
+            return _fill(data, self._string_descriptor(value & 0xFF))
+        if request_type in (0x21, 0xA1):
+            if self.faults.refuse_class_requests:
+                raise _usb_error("Pipe error", errno.EPIPE)
+            return self._class_request(request, data)
+        raise _usb_error("Pipe error", errno.EPIPE)  # a request this device does not know
+
+    def _string_descriptor(self, index: int) -> bytes:
+        if index == 0:
+            return bytes([4, _DESCRIPTOR_STRING, 0x09, 0x04])  # one language: en-US
+        text = self.strings.get(index)
+        if text is None:
+            raise _usb_error("Pipe error", errno.EPIPE)
+        encoded = text.encode("utf-16-le")
+        return bytes([2 + len(encoded), _DESCRIPTOR_STRING]) + encoded
+
+    def _class_request(self, request: int, data: array.array[int]) -> int:
+        session = self._require_session()
+        if request == ClassRequest.CANCEL:
+            transaction_id = decode_cancel_request(bytes(data))
+            # USB: the transaction stops, no response; the host polls Get Device Status.
+            session.cancel(transaction_id, respond=False)
+            self._zlp_pending = False
+            return len(data)
+        if request == ClassRequest.DEVICE_RESET:
+            session.reset()
+            self._zlp_pending = False
+            self.halted_in = False
+            return 0
+        if request == ClassRequest.GET_DEVICE_STATUS:
+            halted = (BULK_IN,) if self.halted_in else ()
+            status = DeviceStatus(code=Rc.OK, params=halted)
+            return _fill(data, encode_device_status(status))
+        raise _usb_error("Pipe error", errno.EPIPE)  # Get Extended Event Data: not supported
+
+    def clear_halt(self, endpoint: int) -> None:
+        self.check()
+        if endpoint == BULK_IN:
+            self.halted_in = False
+
+
+def _endpoint(address: int, attributes: int, max_packet: int, interval: int) -> _Descriptor:
+    return _Descriptor(
+        {
+            "bLength": 7,
+            "bDescriptorType": 5,
+            "bEndpointAddress": address,
+            "bmAttributes": attributes,
+            "wMaxPacketSize": max_packet,
+            "bInterval": interval,
+            "bRefresh": 0,
+            "bSynchAddress": 0,
+            "extra_descriptors": [],
+        }
+    )
+
+
+def _fill(buffer: array.array[int], data: bytes) -> int:
+    count = min(len(buffer), len(data))
+    memoryview(buffer).cast("B")[:count] = data[:count]
+    return count
+
+
+def make_backend(*devices: VirtualUsbDevice) -> Any:
+    """A PyUSB backend whose bus holds ``devices``."""
+    import usb.backend  # noqa: PLC0415  (PyUSB loads only when this is used)
+
+    class VirtualUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
+        """PyUSB's backend interface over virtual devices (see usb.backend.IBackend)."""
+
+        def __init__(self) -> None:
+            self.devices = list(devices)
+
+        def enumerate_devices(self) -> list[VirtualUsbDevice]:
+            return [d for d in self.devices if not d.unplugged]
+
+        def get_parent(self, dev: VirtualUsbDevice) -> None:
+            return None
+
+        def get_device_descriptor(self, dev: VirtualUsbDevice) -> _Descriptor:
+            return dev.device_descriptor
+
+        def get_configuration_descriptor(self, dev: VirtualUsbDevice, config: int) -> _Descriptor:
+            return dev.configuration_descriptor
+
+        def get_interface_descriptor(
+            self, dev: VirtualUsbDevice, intf: int, alt: int, config: int
+        ) -> _Descriptor:
+            if intf != 0 or alt != 0:
+                raise IndexError("no such interface")
+            return dev.interface_descriptor
+
+        def get_endpoint_descriptor(
+            self, dev: VirtualUsbDevice, ep: int, intf: int, alt: int, config: int
+        ) -> _Descriptor:
+            return dev.endpoint_descriptors[ep]
+
+        def open_device(self, dev: VirtualUsbDevice) -> VirtualUsbDevice:
+            dev.check()
+            return dev
+
+        def close_device(self, dev_handle: VirtualUsbDevice) -> None:
+            dev_handle.release()
+
+        def set_configuration(self, dev_handle: VirtualUsbDevice, config_value: int) -> None:
+            dev_handle.check()
+
+        def get_configuration(self, dev_handle: VirtualUsbDevice) -> int:
+            dev_handle.check()
+            return 1
+
+        def set_interface_altsetting(
+            self, dev_handle: VirtualUsbDevice, intf: int, altsetting: int
+        ) -> None:
+            dev_handle.check()
+
+        def claim_interface(self, dev_handle: VirtualUsbDevice, intf: int) -> None:
+            dev_handle.claim()
+
+        def release_interface(self, dev_handle: VirtualUsbDevice, intf: int) -> None:
+            dev_handle.release()
+
+        def bulk_write(
+            self, dev_handle: VirtualUsbDevice, ep: int, intf: int, data: Any, timeout: int
+        ) -> int:
+            return dev_handle.bulk_write(data)
+
+        def bulk_read(
+            self, dev_handle: VirtualUsbDevice, ep: int, intf: int, buff: Any, timeout: int
+        ) -> int:
+            return dev_handle.bulk_read(buff, timeout)
+
+        def intr_read(
+            self, dev_handle: VirtualUsbDevice, ep: int, intf: int, buff: Any, timeout: int
+        ) -> int:
+            return dev_handle.interrupt_read(buff, timeout)
+
+        def ctrl_transfer(  # noqa: PLR0917  (PyUSB's IBackend signature)
+            self,
+            dev_handle: VirtualUsbDevice,
+            bmRequestType: int,  # noqa: N803  (PyUSB's parameter names)
+            bRequest: int,  # noqa: N803
+            wValue: int,  # noqa: N803
+            wIndex: int,  # noqa: N803
+            data: Any,
+            timeout: int,
+        ) -> int:
+            return dev_handle.control(bmRequestType, bRequest, wValue, wIndex, data)
+
+        def clear_halt(self, dev_handle: VirtualUsbDevice, ep: int) -> None:
+            dev_handle.clear_halt(ep)
+
+        def reset_device(self, dev_handle: VirtualUsbDevice) -> None:
+            dev_handle.check()
+            if dev_handle.session is not None:
+                dev_handle.session.reset()
+
+        def is_kernel_driver_active(self, dev_handle: VirtualUsbDevice, intf: int) -> bool:
+            return False
+
+        def detach_kernel_driver(self, dev_handle: VirtualUsbDevice, intf: int) -> None:
+            pass
+
+        def attach_kernel_driver(self, dev_handle: VirtualUsbDevice, intf: int) -> None:
+            pass
+
+    return VirtualUsbBackend()
+
+
+__all__ = ["UsbFaults", "VirtualUsbDevice", "make_backend"]
