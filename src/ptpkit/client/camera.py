@@ -18,6 +18,7 @@ except :meth:`Camera.transaction`, the raw call, which returns the code (miniPtp
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as _dt
 import errno
 import logging
@@ -81,6 +82,7 @@ from ptpkit.errors import (
     PTPError,
     RemoteProtocolError,
     ResponseError,
+    SessionError,
     TransportTimeout,
     UsageError,
     response_error_class,
@@ -253,6 +255,11 @@ class Camera:
     def url(self) -> str:
         return self.transport.url
 
+    @property
+    def transactions_run(self) -> int:
+        """Transactions started on this camera so far (a keep-alive watches it for idleness)."""
+        return self._engine.transactions if self._engine is not None else 0
+
     def open(self) -> Camera:
         """Open the link, read DeviceInfo, choose extensions and open a session."""
         # Closed first: _opened stays True after close(), and a closed Camera must not pass
@@ -271,9 +278,16 @@ class Camera:
                 response_name=self.vocabulary.response_name,
             )
             self.transport.start_events(self._deliver_event, self._fail_events)
-            info = self._read_device_info()
-            self._configure(info)
-            self._open_session()
+            try:
+                info = self._read_device_info()
+            except SessionError:
+                # GetDeviceInfo works outside a session by the spec (ISO 15740 §10.5.1), but some
+                # responders refuse it (umtprd); libgphoto2 opens the session first, so do that.
+                self._open_session()
+                self._configure(self._read_device_info())
+            else:
+                self._configure(info)
+                self._open_session()
             self._opened = True
             for extension in self.extensions:
                 extension.after_open(self)
@@ -510,8 +524,10 @@ class Camera:
         return any(ext.name == "mtp" for ext in self.extensions)
 
     def _entry(self, handle: int, info: ObjectInfo, path: str) -> Entry:
-        size = info.compressed_size
-        if size == SIZE_UNKNOWN_32 and not info.is_folder:
+        # A folder's size is 0 whatever the camera says (QEMU's MTP device reports 4096, a
+        # directory's size on its host): the fast listing path reports 0 too.
+        size = 0 if info.is_folder else info.compressed_size
+        if size == SIZE_UNKNOWN_32:
             size = self.object_size(handle, info) or size
         return Entry(
             handle=handle,
@@ -915,7 +931,29 @@ class Camera:
             raise RemoteProtocolError("SendObjectInfo's response lacks the new object's handle")
         handle = response.params[2]
         self._run(Op.SEND_OBJECT, data_out=FileSource(file, size, progress=progress))
-        return self.entry(handle)
+        try:
+            return self.entry(handle)
+        except ResponseError as exc:
+            # The upload is done; some devices learn the new handle a moment later (QEMU's
+            # usb-mtp registers new files through inotify). Describe the object from what we
+            # sent rather than fail a successful upload.
+            log.debug("new object 0x%08X not described yet (%s)", handle, exc)
+            prefix = "/" + storage_folder(storage)
+            if parent != ROOT:
+                with contextlib.suppress(ResponseError):
+                    prefix = self.entry(parent).path
+            return Entry(
+                handle=handle,
+                storage_id=storage,
+                parent=info.parent_object,
+                name=name,
+                path=f"{prefix}/{name}",
+                size=size,
+                is_folder=False,
+                object_format=info.object_format,
+                modified=info.modification_datetime,
+                info=info,
+            )
 
     def make_folder(
         self, name: str, *, folder: Entry | int | str | None = None, storage_id: int | None = None
