@@ -50,14 +50,22 @@ class UsbLab:
         self.runner = lab / "run_guest.sh"
 
     def run(
-        self, script: str, *args: str, mode: str, timeout: float = 240, **dirs: Path
+        self,
+        script: str,
+        *args: str,
+        mode: str,
+        timeout: float = 240,
+        add: tuple[Path, ...] = (),
+        **dirs: Path,
     ) -> GuestRun:
         command = ["bash", str(self.runner), "--mode", mode, "--timeout", str(int(timeout))]
         if "mtp_dir" in dirs:
             command += ["--mtp-dir", str(dirs["mtp_dir"])]
         if "gadget_dir" in dirs:
             command += ["--gadget-dir", str(dirs["gadget_dir"])]
-        command += ["--add", str(REPO / "src" / "ptpkit"), str(GUEST_SCRIPTS / script), *args]
+        for path in (REPO / "src" / "ptpkit", *add):
+            command += ["--add", str(path)]  # copied into the guest's /test
+        command += [str(GUEST_SCRIPTS / script), *args]
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=timeout + 60, check=False
         )

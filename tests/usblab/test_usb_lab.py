@@ -15,7 +15,11 @@ from pathlib import Path
 import pytest
 from tests.usblab.conftest import UsbLab
 
-pytestmark = pytest.mark.slow
+from ptpkit.virtual.samplecard import make_sample_card
+
+# Each test boots an emulated machine (no KVM): ~15 s for the boot, and Python and gphoto2 run
+# many times slower inside it than on the host.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 
 def _sha(data: bytes) -> str:
@@ -109,3 +113,31 @@ def test_ptpkit_against_umtprd_gadget(usb_lab: UsbLab, tmp_path: Path) -> None:
         assert result["sha"][path] == _sha(data), f"{name} is not byte-identical"
     assert set(result["uploaded"]) == {"up-500.bin", f"up-{(1 << 20) + 3}.bin"}
     assert result["error"][0] in ("ObjectError", "ResponseError")
+
+
+def test_gphoto2_against_the_virtual_camera_as_a_usb_gadget(
+    usb_lab: UsbLab, tmp_path: Path
+) -> None:
+    card = tmp_path / "card"  # the guest sees it as /test/card
+    make_sample_card(card)
+    big = card / "DCIM" / "100PTPKT" / "MVI_0002.MOV"
+    big.write_bytes(os.urandom(2 * 1024 * 1024 + 11))  # GetPartialObject chunks in gphoto2
+    run = usb_lab.run("gadget_gphoto2.py", mode="ffs", add=(card,))
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = run.result()
+    assert any(line.startswith("bound ") for line in result["server"]), result["server"]
+    assert "usb:" in result["detect"]["out"], result["detect"]
+    summary = result["summary"]
+    assert summary["rc"] == 0, summary
+    assert "Model: Virtual Camera" in summary["out"]
+    assert "Generic Image Capture" in summary["out"]
+    listing = result["list"]
+    assert listing["rc"] == 0, listing
+    assert "IMG_0101.JPG" in listing["out"]
+    assert "MVI_0002.MOV" in listing["out"]
+    assert result["get_all"]["rc"] == 0, result["get_all"]
+    assert result["saved"] == result["card"], "gphoto2's downloads differ from the card"
+    capture = result["capture"]
+    assert capture["rc"] == 0, capture
+    assert "IMG_0005.JPG" in result["captured"]
+    assert result["captured"] == result["captured_on_card"]

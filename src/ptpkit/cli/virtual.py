@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ptpkit.core.ptpip import DEFAULT_PORT
+
+if TYPE_CHECKING:
+    from ptpkit.virtual.camera import VirtualCamera
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -67,6 +72,40 @@ def virtual() -> None:
     help="One PTP/IP packet per TCP write (for Wireshark, which decodes only the first "
     "packet of a segment).",
 )
+@click.option(
+    "--advertise",
+    "advertise_port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    is_flag=False,
+    flag_value=1900,
+    metavar="[UDP_PORT]",
+    help="Answer SSDP searches as a Canon camera does, so `ptpkit list` finds this camera "
+    "(UDP 1900 unless given; on --host's address, with the multicast group joined when --host "
+    "is 0.0.0.0).",
+)
+@click.option(
+    "--usb-gadget",
+    is_flag=True,
+    help="Be a USB camera instead of a PTP/IP one, through Linux FunctionFS (a Raspberry Pi "
+    "Zero, a board with OTG, or dummy_hcd): mount FunctionFS for a configfs gadget at --ffs.",
+)
+@click.option(
+    "--ffs",
+    "ffs_mount",
+    type=click.Path(path_type=Path),
+    default=Path("/dev/ffs-ptp"),
+    show_default=True,
+    help="Where the gadget's FunctionFS instance is mounted (with --usb-gadget).",
+)
+@click.option(
+    "--bind",
+    "bind_gadget",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Bind this configfs gadget (/sys/kernel/config/usb_gadget/NAME) to the first USB "
+    "device controller once the descriptors are written (with --usb-gadget).",
+)
 def serve(
     *,
     root: Path | None,
@@ -76,6 +115,10 @@ def serve(
     read_only: bool,
     large_objects: tuple[str, ...],
     packet_per_write: bool,
+    advertise_port: int | None,
+    usb_gadget: bool,
+    ffs_mount: Path,
+    bind_gadget: Path | None,
 ) -> None:
     """Serve the virtual camera over PTP/IP until interrupted (Ctrl-C)."""
     from ptpkit.virtual import VirtualCamera  # noqa: PLC0415
@@ -85,6 +128,9 @@ def serve(
     with VirtualCamera(root, friendly_name=name, read_only=read_only) as camera:
         for index, size in enumerate(sizes):
             camera.add_generated_object(size, seed=index)
+        if usb_gadget:
+            _serve_usb_gadget(camera, ffs_mount, bind_gadget)
+            return
         server = PtpIpServer(
             camera, host, port, name=name, packet_per_write=packet_per_write
         ).start()
@@ -92,11 +138,32 @@ def serve(
         click.echo(f"listening on {server.url}")
         click.echo(f"  ptpkit --camera {server.url} info")
         click.echo(f"  gphoto2 --port {server.url} --summary")
-        click.echo("Ctrl-C to stop", err=True)
         # SIGTERM (a service manager, `timeout`) stops as cleanly as Ctrl-C: the temporary card
         # is removed on the way out.
         signal.signal(signal.SIGTERM, lambda *_: server.close())
-        server.serve_forever()
+        with contextlib.ExitStack() as stack:
+            stack.callback(server.close)  # also when advertising fails to start
+            if advertise_port is not None:
+                from ptpkit.discovery import advertise_server  # noqa: PLC0415
+
+                advertiser = stack.enter_context(advertise_server(server, ssdp_port=advertise_port))
+                click.echo(f"advertised over SSDP on udp {host}:{advertiser.ssdp_port}")
+            click.echo("Ctrl-C to stop", err=True)
+            server.serve_forever()
+
+
+def _serve_usb_gadget(camera: VirtualCamera, mount: Path, bind_gadget: Path | None) -> None:
+    from ptpkit.virtual.ffs_gadget import FunctionFsGadget  # noqa: PLC0415
+
+    gadget = FunctionFsGadget(camera, mount).start()
+    click.echo(f"virtual camera {camera.personality.model!r} serving {camera.root}")
+    click.echo(f"USB function ready at {mount}")
+    if bind_gadget is not None:
+        controller = gadget.bind(bind_gadget)
+        click.echo(f"bound {bind_gadget} to USB device controller {controller}")
+    signal.signal(signal.SIGTERM, lambda *_: gadget.close())
+    click.echo("Ctrl-C to stop", err=True)
+    gadget.serve_forever()
 
 
 COMMANDS = [virtual]

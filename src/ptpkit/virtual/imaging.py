@@ -54,7 +54,7 @@ def render_jpeg(
         radius = rng.randrange(width // 30, width // 6)
         colour = tuple(rng.randrange(256) for _ in range(3))
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), outline=colour, width=6)
-    font = ImageFont.load_default(size=max(16, height // 12))
+    font = _font(max(16, height // 12))
     draw.text((width // 20, height // 20), title, fill=(255, 255, 255), font=font)
     draw.text(
         (width // 20, height - height // 6),
@@ -80,6 +80,15 @@ def render_jpeg(
         details[ExifTags.Base.ISOSpeedRatings] = iso
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, "JPEG", quality=quality, exif=exif)
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """Pillow's built-in font at ``size`` (a size needs Pillow 10.1; older ones, such as
+    Debian bookworm's 9.4, get the small bitmap font)."""
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:
+        return ImageFont.load_default()
 
 
 def image_meta(path: Path) -> ImageMeta | None:

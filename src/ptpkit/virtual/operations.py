@@ -6,6 +6,7 @@ Handlers run under the camera's lock; data they return is streamed afterwards.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -512,17 +513,33 @@ def initiate_capture(ctx: OperationContext) -> Reply:
     tid = ctx.request.transaction_id
     delay_ms = as_int(camera.properties[Dpc.CAPTURE_DELAY].current())
 
-    def shoot() -> None:
-        with camera.lock:
-            obj = camera.capture()
+    def announce(handle: int) -> None:
         # ObjectAdded for the new picture, then CaptureComplete quoting the capture's
         # transaction (ISO 15740 §10.5.13).
-        camera.emit(Ec.OBJECT_ADDED, obj.handle)
+        camera.emit(Ec.OBJECT_ADDED, handle)
         camera.emit(Ec.CAPTURE_COMPLETE, transaction_id=tid)
 
     if delay_ms:
-        return Reply(after=lambda: camera.after(delay_ms / 1000, shoot))
-    return Reply(after=shoot)
+
+        def shoot_later() -> None:
+            try:
+                with camera.lock:
+                    obj = camera.capture()
+            except Exception:
+                log.exception("virtual camera: the delayed capture failed")
+                return
+            announce(obj.handle)
+
+        return Reply(after=lambda: camera.after(delay_ms / 1000, shoot_later))
+    # Take the picture before answering, so that a failure is an error response rather than
+    # events that never come (gphoto2 waits for CaptureComplete without a timeout); the events
+    # still follow the response.
+    try:
+        obj = camera.capture()
+    except OSError as exc:
+        log.warning("virtual camera: capture failed: %s", exc)
+        return error(Rc.STORE_FULL if exc.errno == errno.ENOSPC else Rc.GENERAL_ERROR)
+    return Reply(after=lambda: announce(obj.handle))
 
 
 # -- MTP object properties (the fast listing path) -----------------------------------------------

@@ -372,8 +372,7 @@ class ResponderSession:
         response = Response(code=reply.code, transaction_id=tid, params=reply.params)
         if reply.data is None:
             self.outbox.put(self.connection.send(response), boundary=True)
-            if reply.after:
-                reply.after()
+            self._after(reply)
             return
         self._stream = self._generate(tid, reply, response)
         # Queue the start at once so transports see there is something to send.
@@ -409,8 +408,18 @@ class ResponderSession:
                     first = False
                 yield out, conn.phase is Phase.DATA_DONE
         yield conn.send(response), True
-        if reply.after:
+        self._after(reply)
+
+    @staticmethod
+    def _after(reply: Reply) -> None:
+        """Run a reply's follow-up (events after a response): its failure is the camera's
+        problem to log, never a reason to break the link."""
+        if reply.after is None:
+            return
+        try:
             reply.after()
+        except Exception:
+            log.exception("virtual camera: a follow-up after a response failed")
 
     def _advance(self) -> bool:
         if self._stream is None:
