@@ -8,9 +8,9 @@ from __future__ import annotations
 import platform
 import sys
 
-from bench import inprocess, listing, ptpip
+from bench import inprocess, listing, ptpip, usb
 
-BENCHMARKS = [inprocess, listing, ptpip]
+BENCHMARKS = [inprocess, listing, ptpip, usb]
 
 
 def main(names: list[str]) -> None:

@@ -98,13 +98,18 @@ def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
 
     camera = options.pop("camera", None)
     faults = options.pop("faults", None)
+    read_bytes = int(options.pop("read_bytes", 1 << 20))
     if options:
-        raise UsageError(f"virtual+usb: takes camera= and faults=, not {', '.join(options)}")
+        raise UsageError(
+            f"virtual+usb: takes camera=, faults= and read_bytes=, not {', '.join(options)}"
+        )
     owned = None
     if camera is None:
         owned = camera = VirtualCamera(url.partition(":")[2] or None)
     device = VirtualUsbDevice(camera, faults=faults)
-    transport = UsbTransport(select_camera(UsbSelector(), make_backend(device)), url=url)
+    transport = UsbTransport(
+        select_camera(UsbSelector(), make_backend(device)), url=url, read_bytes=read_bytes
+    )
     if owned is not None:
         transport.on_close = owned.close
     return transport

@@ -362,14 +362,19 @@ class UsbTransport(Transport):
 
     read_size = READ_BYTES
 
-    def __init__(self, camera: UsbCamera, *, url: str | None = None) -> None:
+    def __init__(
+        self, camera: UsbCamera, *, url: str | None = None, read_bytes: int = READ_BYTES
+    ) -> None:
+        if read_bytes <= 0 or read_bytes % 512:
+            raise UsageError("read_bytes must be a positive multiple of 512")
         self.camera = camera
         self._url = url or camera.url
         self._device = camera.device
         self._interface = camera.interface
         self._detached = False
         self._claimed = False
-        self._buffer = array.array("B", bytes(READ_BYTES))
+        self.read_size = read_bytes
+        self._buffer = array.array("B", bytes(read_bytes))
         self._out = array.array("B")
         self._transfer_bytes = 0
         self._event_thread: threading.Thread | None = None
@@ -500,9 +505,16 @@ class UsbTransport(Transport):
                     "or a response)"
                 ) from exc
             except usb.core.USBError as exc:
-                if getattr(exc, "errno", None) == errno.EPIPE and attempt == 1:
+                if getattr(exc, "errno", None) == errno.EPIPE:
                     self._clear_halt(self._bulk_in)
-                    continue
+                    if attempt == 1 and self.connection.phase is not Phase.RESPONDER_DATA:
+                        continue  # stalled between transfers: nothing lost, read again
+                    # Mid data phase, the failed transfer's bytes are lost (libusb reports the
+                    # stall, PyUSB drops what arrived): the data cannot be trusted any more.
+                    raise TransportError(
+                        f"{self.url}: the camera stalled its data pipe in the middle of a "
+                        "transfer; the data is incomplete (a partial download can be resumed)"
+                    ) from exc
                 raise _map_error(exc, "reading from the camera", self._device) from exc
             # A read that came back shorter than asked was ended by a short or zero-length
             # packet: the end of a USB transfer.
@@ -677,9 +689,11 @@ def _endpoints(interface: Any) -> tuple[Any, Any, Any]:
 
 
 def open_url(url: str, options: dict[str, Any]) -> UsbTransport:
-    """The ``usb:`` scheme for :func:`ptpkit.connect` (option ``backend`` for a PyUSB backend)."""
+    """The ``usb:`` scheme for :func:`ptpkit.connect`: options ``backend`` (a PyUSB backend) and
+    ``read_bytes`` (bytes per bulk read, a multiple of 512)."""
     backend = options.pop("backend", None)
+    read_bytes = int(options.pop("read_bytes", READ_BYTES))
     if options:
         raise UsageError(f"usb: unknown option(s) {', '.join(sorted(options))}")
     camera = select_camera(parse_url(url), backend)
-    return UsbTransport(camera, url=camera.url)
+    return UsbTransport(camera, url=camera.url, read_bytes=read_bytes)

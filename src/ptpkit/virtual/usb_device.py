@@ -247,18 +247,16 @@ class VirtualUsbDevice:
         target = memoryview(buffer).cast("B")
         faults = self.faults
         limit = len(target)
+        # A stall or an unplug inside a transfer fails the whole read (libusb reports the error,
+        # and PyUSB drops the bytes that transfer had received); the device has sent the bytes
+        # up to that point, so they are gone.
+        stall_at = unplug_at = None
         if faults.stall_after is not None and not self._stalled_once:
-            limit = min(limit, max(0, faults.stall_after - self._phase_bytes))
-            if limit == 0:
-                self._stalled_once = True
-                self.halted_in = True
-                raise _usb_error("Pipe error", errno.EPIPE)
+            stall_at = max(0, faults.stall_after - self._phase_bytes)
+            limit = min(limit, stall_at)
         if faults.unplug_after is not None:
-            left = faults.unplug_after - self._total_in
-            if left <= 0:
-                self.unplug()
-                self.check()
-            limit = min(limit, left)
+            unplug_at = max(0, faults.unplug_after - self._total_in)
+            limit = min(limit, unplug_at)
         deadline = time.monotonic() + (timeout_ms / 1000 if timeout_ms else 3600)
         filled = 0
         while True:
@@ -290,6 +288,13 @@ class VirtualUsbDevice:
                 time.sleep(0.002)  # a device with nothing to say NAKs until it has something
         self._phase_bytes += filled
         self._total_in += filled
+        if unplug_at is not None and filled >= unplug_at and filled < len(target):
+            self.unplug()
+            self.check()
+        if stall_at is not None and filled >= stall_at and filled < len(target):
+            self._stalled_once = True
+            self.halted_in = True
+            raise _usb_error("Pipe error", errno.EPIPE)
         return filled
 
     def _discard_data_phase(self, session: ResponderSession) -> None:
