@@ -312,3 +312,23 @@ def test_messages_for_permission_and_busy() -> None:
 def test_the_udev_rule_matches_still_image_interfaces() -> None:
     assert 'ENV{ID_USB_INTERFACES}=="*:060101:*"' in UDEV_RULE
     assert 'TAG+="uaccess"' in UDEV_RULE
+
+
+def test_extended_event_data_is_decoded_and_a_refusal_is_an_error(vcam: VirtualCamera) -> None:
+    from ptpkit.core.usb import decode_extended_event
+    from ptpkit.transports.usb import UsbTransport
+
+    # wEventCode 0x4002, dwTransactionID 5, two parameters of 4 and 2 bytes (Annex D §5.2.2).
+    raw = bytes.fromhex("0240 05000000 0200 0400 07000000 0200 3412")
+    event = decode_extended_event(raw)
+    assert (event.code, event.transaction_id) == (0x4002, 5)
+    assert event.params == (bytes.fromhex("07000000"), bytes.fromhex("3412"))
+    with pytest.raises(ptpkit.DecodeError):
+        decode_extended_event(bytes.fromhex("0240 05000000 ffff"))
+    with _open(vcam) as cam:
+        transport = cam.transport
+        assert isinstance(transport, UsbTransport)
+        # The virtual device, like many cameras, does not support the request.
+        with pytest.raises(TransportError):
+            transport.extended_event_data()
+        assert cam.storage_ids() == (0x00010001,)

@@ -144,6 +144,28 @@ class DeviceStatus:
     params: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExtendedEvent:
+    """Answer of Get Extended Event Data (0x65): an event whose parameters did not fit the
+    interrupt endpoint's container (Annex D §5.2.2: wEventCode, dwTransactionID,
+    wNumParameters, then each parameter as wParameterSize and its bytes)."""
+
+    code: int
+    transaction_id: int
+    params: tuple[bytes, ...] = ()
+
+
+def decode_extended_event(data: BytesLike) -> ExtendedEvent:
+    reader = Reader(data, what="extended event data")
+    code = reader.uint16()
+    tid = reader.uint32()
+    count = reader.uint16()
+    if count * 2 > reader.remaining:
+        raise reader.fail(f"{count} parameters claimed, {reader.remaining} bytes left")
+    params = tuple(reader.raw(reader.uint16()) for _ in range(count))
+    return ExtendedEvent(code=code, transaction_id=tid, params=params)
+
+
 def encode_device_status(status: DeviceStatus) -> bytes:
     return struct.pack(
         f"<HH{len(status.params)}I", 4 + 4 * len(status.params), status.code, *status.params

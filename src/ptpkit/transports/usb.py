@@ -42,8 +42,10 @@ from ptpkit.core.state import Phase, Role
 from ptpkit.core.usb import (
     ClassRequest,
     DeviceStatus,
+    ExtendedEvent,
     UsbFraming,
     decode_device_status,
+    decode_extended_event,
 )
 from ptpkit.errors import (
     ConnectError,
@@ -538,6 +540,19 @@ class UsbTransport(Transport):
             _CLASS_IN, ClassRequest.GET_DEVICE_STATUS, 0, self._interface, 64, 2000
         )
         return decode_device_status(bytes(data))
+
+    def extended_event_data(self) -> ExtendedEvent:
+        """Get Extended Event Data (0x65): an event with parameters too large for the
+        interrupt endpoint. Many devices refuse it (a TransportError then)."""
+        import usb.core  # noqa: PLC0415
+
+        try:
+            data = self._device.ctrl_transfer(
+                _CLASS_IN, ClassRequest.GET_EXTENDED_EVENT_DATA, 0, self._interface, 512, 2000
+            )
+        except usb.core.USBError as exc:
+            raise _map_error(exc, "reading extended event data", self._device) from exc
+        return decode_extended_event(bytes(data))
 
     def device_reset(self) -> None:
         """Device Reset (0x66): a fresh state without a session, to recover from an error."""
