@@ -383,10 +383,9 @@ class Camera:
             )
             if response.code != Rc.DEVICE_BUSY or attempt == self.busy_retries:
                 break
-            # Only retry what can be repeated: a data-out phase was consumed, a sink written.
-            if data_out is not None or (sink is not None and not isinstance(sink, BytesSink)):
-                break
-            if isinstance(sink, BytesSink) and sink.started:
+            # Only retry what can be repeated: not after a data-out phase was consumed, nor
+            # after a data phase reached the sink (a busy answer normally comes before either).
+            if data_out is not None or getattr(sink, "started", False):
                 break
             log.debug(
                 "%s: device busy, retry %d in %.2f s",

@@ -91,8 +91,11 @@ class FileSink:
         self.written = 0
         self.total_bytes = total_bytes
         self.finished = False
+        #: A data phase began (a transaction that wrote here cannot simply be repeated).
+        self.started = False
 
     def start(self, total_bytes: int | None) -> None:
+        self.started = True
         if self.total_bytes is None and total_bytes is not None:
             self.total_bytes = self.offset + total_bytes
         if self.progress:

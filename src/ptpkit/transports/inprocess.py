@@ -17,8 +17,9 @@ from ptpkit.core.connection import Connection
 from ptpkit.core.events import NEED_DATA, Event
 from ptpkit.core.state import Phase, Role
 from ptpkit.core.usb import UsbFraming, decode_cancel_request
-from ptpkit.errors import ClosedError, TransportTimeout
+from ptpkit.errors import ClosedError, DisconnectedError, TransportTimeout
 from ptpkit.transports.base import EventCallback, EventErrorCallback, Transport
+from ptpkit.virtual.misbehave import LinkFault
 
 
 class Responder(Protocol):
@@ -93,7 +94,13 @@ class InProcessTransport(Transport):
         responder.receive_data(b"".join(buffers), transfer_ended=ended)
 
     def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
-        count, ended = self._responder().read_output(buffer)
+        try:
+            count, ended = self._responder().read_output(buffer)
+        except LinkFault as fault:
+            # A misbehaving virtual camera: going silent or hanging up, as a link would show it.
+            if fault.action == "disconnect":
+                raise DisconnectedError("the virtual camera hung up") from None
+            raise TransportTimeout("the virtual camera went silent mid-transfer") from None
         if count == 0 and not ended:
             # Everything here is synchronous: nothing to read now means nothing will come.
             raise TransportTimeout("the virtual camera sent nothing while an answer was awaited")

@@ -31,6 +31,7 @@ from ptpkit.core.events import NO_TRANSACTION_ID, Event
 from ptpkit.core.ptpip import PtpIpFraming
 from ptpkit.core.usb import UsbFraming
 from ptpkit.virtual.imaging import render_jpeg
+from ptpkit.virtual.misbehave import HOSTILE_NAMES, Misbehavior, Mode
 from ptpkit.virtual.operations import build_operations
 from ptpkit.virtual.properties import DeviceProperties
 from ptpkit.virtual.responder import Operation, ResponderSession
@@ -80,8 +81,11 @@ class VirtualCamera:
         personality: Personality = GENERIC,
         friendly_name: str | None = None,
         read_only: bool = False,
+        misbehavior: Misbehavior | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        #: What this camera does wrong on purpose (nothing by default).
+        self.misbehavior = misbehavior or Misbehavior()
         self.personality = personality
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         if root is None:
@@ -106,6 +110,11 @@ class VirtualCamera:
         self._sessions: list[ResponderSession] = []
         self._timers: list[threading.Timer] = []
         self.closed = False
+        if Mode.HOSTILE_NAMES in self.misbehavior:
+            # Names no file system allows, so as generated objects: the card cannot hold them.
+            store = self.stores[DEFAULT_STORAGE_ID]
+            for index, name in enumerate(HOSTILE_NAMES):
+                store.add_generated(name, 1000 + index, seed=index)
 
     # -- identity --------------------------------------------------------------------------------
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import collections
 import logging
+import struct
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final, Protocol
 
-from ptpkit.codes.common import Rc
+from ptpkit.codes.common import Op, Rc
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.events import (
@@ -38,6 +39,7 @@ from ptpkit.core.state import Phase, Role
 from ptpkit.core.usb import UsbFraming
 from ptpkit.errors import RemoteProtocolError
 from ptpkit.virtual.content import ObjectData
+from ptpkit.virtual.misbehave import LinkFault
 
 if TYPE_CHECKING:
     from ptpkit.virtual.camera import VirtualCamera
@@ -152,6 +154,8 @@ class _Item:
     data: memoryview
     #: This item ends a USB transfer (short packet) / is the last piece of a PTP/IP packet.
     boundary: bool
+    #: A misbehaving camera's link fault ("stall", "disconnect") instead of data.
+    fault: str | None = None
 
 
 class Outbox:
@@ -176,11 +180,25 @@ class Outbox:
         self._items.append(_Item(views[-1], boundary))
         self.size += sum(len(view) for view in views)
 
+    def put_fault(self, action: str) -> None:
+        """After what is queued, the link misbehaves (see :class:`LinkFault`)."""
+        self._items.append(_Item(memoryview(b""), True, action))
+
+    def _check_fault(self) -> None:
+        if self._items and self._items[0].fault is not None:
+            raise LinkFault(self._items[0].fault)
+
     def read_into(self, target: memoryview) -> tuple[int, bool]:
         """Copy into ``target`` up to the next boundary; returns (bytes, boundary reached)."""
         filled = 0
+        if not filled:
+            self._check_fault()
         while self._items and filled < len(target):
             item = self._items[0]
+            if item.fault is not None:
+                # What came before the fault goes out first; the transfer does not end (a
+                # device that stalls or vanishes never sends its short packet).
+                return filled, False
             step = min(len(item.data), len(target) - filled)
             target[filled : filled + step] = item.data[:step]
             filled += step
@@ -195,8 +213,11 @@ class Outbox:
 
     def peek_until_boundary(self) -> list[memoryview]:
         """The buffers from the front up to and including the first boundary (one packet)."""
+        self._check_fault()
         out = []
         for item in self._items:
+            if item.fault is not None:
+                break
             out.append(item.data)
             if item.boundary:
                 break
@@ -204,7 +225,13 @@ class Outbox:
 
     def peek_buffers(self, max_items: int = 64) -> list[memoryview]:
         """Buffers from the front, for a vectored socket write (``consume`` what was sent)."""
-        return [item.data for _, item in zip(range(max_items), self._items, strict=False)]
+        self._check_fault()
+        out = []
+        for _, item in zip(range(max_items), self._items, strict=False):
+            if item.fault is not None:
+                break
+            out.append(item.data)
+        return out
 
     def consume(self, count: int) -> None:
         self.size -= count
@@ -325,6 +352,8 @@ class ResponderSession:
             refusal = error(Rc.OPERATION_NOT_SUPPORTED)
         elif not operation.sessionless and self.connection.session_id is None:
             refusal = error(Rc.SESSION_NOT_OPEN)
+        if refusal is None and not expects_data and self.camera.misbehavior.busy_now(request.code):
+            refusal = error(Rc.DEVICE_BUSY)
         if expects_data:
             sink: DataOutSink = MemorySink()
             if refusal is None and operation is not None and operation.sink_factory is not None:
@@ -368,6 +397,14 @@ class ResponderSession:
     # -- output ----------------------------------------------------------------------------------
 
     def _send_reply(self, request: Request, reply: Reply) -> None:
+        misbehavior = self.camera.misbehavior
+        if misbehavior.modes:
+            if misbehave_reply(self, request, reply):
+                # The reply went out broken on purpose; the camera acts as if it had ended.
+                self.connection.finish_cancel()
+                return
+            if request.code == Op.OPEN_SESSION and reply.code == Rc.OK:
+                reply = replace(reply, after=lambda: self.queue_events(misbehavior.flood_now()))
         tid = request.transaction_id
         response = Response(code=reply.code, transaction_id=tid, params=reply.params)
         if reply.data is None:
@@ -512,8 +549,11 @@ class ResponderSession:
             self.connection.reset()
 
     def queue_event(self, event: Event) -> None:
+        self.queue_events([event])
+
+    def queue_events(self, events: list[Event]) -> None:
         with self._events_lock:
-            self.events.append(event)
+            self.events.extend(events)
         if self.on_event:
             self.on_event()
 
@@ -543,3 +583,79 @@ __all__ = [
     "ResponderSession",
     "error",
 ]
+
+
+def misbehave_reply(session: ResponderSession, request: Request, reply: Reply) -> bool:
+    """Send ``reply`` broken in the way the camera's misbehaviour asks; False when none applies.
+
+    Kept out of the well-behaved path: the core refuses to send what this writes, so the bytes
+    are assembled from the framings' header layouts (:mod:`ptpkit.virtual.misbehave`).
+    """
+    from ptpkit.virtual import misbehave as m  # noqa: PLC0415
+
+    modes = session.camera.misbehavior.modes
+    framing = session.connection.framing
+    code, tid = request.code, request.transaction_id
+    put = session.outbox.put
+    ptpip = isinstance(framing, PtpIpFraming)
+    data = reply.data if isinstance(reply.data, (bytes, bytearray)) else None
+
+    def whole(payload: bytes, *, absurd: bool = False, response_tid: int = tid) -> None:
+        put(
+            [
+                m.data_header(framing, code, tid, len(payload), absurd=absurd),
+                m.data_body(framing, tid, payload, last=True),
+            ],
+            boundary=True,
+        )
+        put([m.response(framing, reply.code, response_tid)], boundary=True)
+
+    if code == Op.GET_STORAGE_IDS and data is not None:
+        if m.Mode.HUGE_PACKET in modes and ptpip:
+            put([m.huge_packet_header() + bytes(32)], boundary=True)
+            return True
+        if m.Mode.WRONG_TID in modes:
+            whole(bytes(data), response_tid=tid + 7)
+            return True
+    if code == Op.GET_OBJECT_HANDLES and data is not None:
+        if m.Mode.ABSURD_LENGTH in modes:
+            whole(bytes(data), absurd=True)
+            return True
+        if m.Mode.ABSURD_COUNT in modes:
+            whole(struct.pack("<III", m.ABSURD, 1, 2))
+            return True
+    if code == Op.GET_OBJECT_INFO and data is not None and m.Mode.ABSURD_STRING in modes:
+        # ObjectInfo's fixed fields end at byte 52; the file name then claims 255 characters.
+        whole(bytes(data[:52]) + b"\xff" + "abc".encode("utf-16-le"))
+        return True
+    data_modes = {
+        m.Mode.TRUNCATED,
+        m.Mode.TRUNCATED_PACKET,
+        m.Mode.EARLY_RESPONSE,
+        m.Mode.STALL,
+        m.Mode.DISCONNECT,
+    }
+    if code != Op.GET_OBJECT or reply.data is None or not data_modes & modes:
+        return False
+    content = reply.data
+    if isinstance(content, (bytes, bytearray)):
+        size, first = len(content), bytes(content[: len(content) // 2])
+    else:
+        size = content.size
+        first = b"".join(bytes(chunk) for chunk in content.chunks(0, size // 2))
+    header = m.data_header(framing, code, tid, size)
+    if m.Mode.TRUNCATED_PACKET in modes and ptpip:
+        # A Data packet that claims the rest of the object, half of it sent, then hang up.
+        put([header, struct.pack("<III", 12 + size, 10, tid), first], boundary=True)
+        session.outbox.put_fault("disconnect")
+    elif m.Mode.TRUNCATED in modes:
+        put([header, m.data_body(framing, tid, first, last=True)], boundary=True)
+        put([m.response(framing, reply.code, tid)], boundary=True)
+    elif m.Mode.EARLY_RESPONSE in modes:
+        # The response comes while the data phase is still open.
+        put([header, m.data_body(framing, tid, first, last=False)], boundary=not ptpip)
+        put([m.response(framing, reply.code, tid)], boundary=True)
+    else:
+        put([header, m.data_body(framing, tid, first, last=False)], boundary=False)
+        session.outbox.put_fault("stall" if m.Mode.STALL in modes else "disconnect")
+    return True

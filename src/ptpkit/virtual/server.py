@@ -49,6 +49,7 @@ from ptpkit.core.ptpip import (
 from ptpkit.core.state import Role
 from ptpkit.errors import ConnectError, PTPError
 from ptpkit.virtual.camera import VirtualCamera
+from ptpkit.virtual.misbehave import LinkFault, Mode
 from ptpkit.virtual.responder import ResponderSession
 
 log = logging.getLogger("ptpkit.virtual")
@@ -304,6 +305,10 @@ class PtpIpServer:
     def _command_connection(
         self, sock: socket.socket, peer: str, greeter: Connection, request: InitCommandRequest
     ) -> None:
+        if Mode.INIT_FAIL in self.camera.misbehavior:
+            # A camera that does not know this computer: "not paired".
+            self._write(sock, greeter.send(InitFail(reason=InitFailReason.REJECTED_INITIATOR)))
+            return
         with self._lock:
             busy = len(self._links) >= self.max_sessions
             number = 0 if busy else next(self._numbers)
@@ -344,8 +349,18 @@ class PtpIpServer:
         sock, session = link.command, link.session
         buffer = bytearray(_RECV_BYTES)
         view = memoryview(buffer)
+        silent = False
         while not self._closed.is_set():
-            self._flush(link)
+            if not silent:
+                try:
+                    self._flush(link)
+                except LinkFault as fault:
+                    if fault.action == "disconnect":
+                        log.info("misbehaving: hanging up on connection %d", link.number)
+                        return
+                    # A stall: stay connected, read what comes, answer nothing ever again.
+                    log.info("misbehaving: connection %d goes silent", link.number)
+                    silent = True
             # Wait for the client, or for a wake-up (a cancel that queued a response).
             readable, _, _ = select.select([sock, link.output_ready.reader], [], [])
             if link.output_ready.reader in readable:

@@ -33,6 +33,7 @@ from ptpkit.core.usb import (
     decode_cancel_request,
     encode_device_status,
 )
+from ptpkit.virtual.misbehave import LinkFault
 
 if TYPE_CHECKING:
     from ptpkit.virtual.camera import VirtualCamera
@@ -260,7 +261,14 @@ class VirtualUsbDevice:
         deadline = time.monotonic() + (timeout_ms / 1000 if timeout_ms else 3600)
         filled = 0
         while True:
-            count, boundary = session.read_output(target[filled:limit])
+            try:
+                count, boundary = session.read_output(target[filled:limit])
+            except LinkFault as fault:
+                if fault.action == "disconnect":
+                    self.unplug()
+                    self.check()
+                self.halted_in = True  # a stall: the pipe halts until the host clears it
+                raise _usb_error("Pipe error", errno.EPIPE) from None
             filled += count
             if faults.truncate_after is not None and not self._truncating:
                 over = self._phase_bytes + filled - faults.truncate_after
