@@ -731,3 +731,23 @@ def test_usb_connection_needs_no_handshake() -> None:
         Response(code=0x2001, transaction_id=0),
     )
     assert received_kinds(events) == ["DataStart", "Data", "DataEnd", "Response"]
+
+
+def test_a_cancel_for_another_transaction_changes_nothing() -> None:
+    from ptpkit.core.connection import Connection
+    from ptpkit.core.events import Cancel, Request
+    from ptpkit.core.ptpip import CancelPacket, PtpIpFraming, push_packet
+    from ptpkit.core.state import Phase, Role
+
+    responder = Connection(Role.RESPONDER, PtpIpFraming())
+    responder.phase = Phase.IDLE
+    initiator = Connection(Role.INITIATOR, PtpIpFraming())
+    initiator.phase = Phase.IDLE
+    for buffer in initiator.send(Request(code=0x1009, transaction_id=4, params=(1,))):
+        responder.receive_data(bytes(buffer))
+    assert isinstance(responder.next_event(), Request)
+    responder.receive_data(push_packet(CancelPacket(transaction_id=3)))  # an older transaction's
+    event = responder.next_event()
+    assert isinstance(event, Cancel)
+    assert event.transaction_id == 3
+    assert responder.phase is Phase.REQUESTED  # still serving transaction 4

@@ -176,6 +176,13 @@ class Connection:
             if isinstance(event, _NeedData):
                 return event
             self._check_incoming(event)
+            if (
+                isinstance(event, Cancel)
+                and self.request is not None
+                and event.transaction_id != self.request.transaction_id
+            ):
+                # A cancel for some other (finished) transaction changes nothing here.
+                return event
             self._apply(self.peer_role, event)
         except ProtocolError:
             self.phase = Phase.BROKEN

@@ -391,6 +391,11 @@ class UsbTransport(Transport):
     def url(self) -> str:
         return self._url
 
+    @property
+    def _label(self) -> str:
+        """The URL as messages start with it (``virtual+usb:`` without its colon)."""
+        return self._url.rstrip(":")
+
     # -- opening ---------------------------------------------------------------------------------
 
     def open(self) -> None:
@@ -413,7 +418,7 @@ class UsbTransport(Transport):
                 configuration = device.get_active_configuration()
             interface = usb.util.find_descriptor(configuration, bInterfaceNumber=self._interface)
             if interface is None:
-                raise ConnectError(f"{self.url}: interface {self._interface} has gone")
+                raise ConnectError(f"{self._label}: interface {self._interface} has gone")
             usb.util.claim_interface(device, self._interface)
             self._claimed = True
         except usb.core.USBError as exc:
@@ -503,7 +508,7 @@ class UsbTransport(Transport):
                 )
             except usb.core.USBTimeoutError as exc:
                 raise TransportTimeout(
-                    f"{self.url}: the camera sent nothing for {timeout_s:g} s (waiting for data "
+                    f"{self._label}: the camera sent nothing for {timeout_s:g} s (waiting for data "
                     "or a response)"
                 ) from exc
             except usb.core.USBError as exc:
@@ -514,7 +519,7 @@ class UsbTransport(Transport):
                     # Mid data phase, the failed transfer's bytes are lost (libusb reports the
                     # stall, PyUSB drops what arrived): the data cannot be trusted any more.
                     raise TransportError(
-                        f"{self.url}: the camera stalled its data pipe in the middle of a "
+                        f"{self._label}: the camera stalled its data pipe in the middle of a "
                         "transfer; the data is incomplete (a partial download can be resumed)"
                     ) from exc
                 raise _map_error(exc, "reading from the camera", self._device) from exc
@@ -600,7 +605,7 @@ class UsbTransport(Transport):
                         self._device.clear_halt(endpoint)
                 break
             if time.monotonic() > deadline:
-                raise TransportTimeout(f"{self.url}: the camera stayed busy after a cancel")
+                raise TransportTimeout(f"{self._label}: the camera stayed busy after a cancel")
             time.sleep(0.01)
         self._drain_bulk_in()
         return True
