@@ -29,6 +29,8 @@ _EXPORTS = {
     "TransactionResult": "ptpkit.client.camera",
     "Entry": "ptpkit.client.files",
     "VirtualCamera": "ptpkit.virtual.camera",
+    "discover": "ptpkit.discovery",
+    "DiscoveredCamera": "ptpkit.discovery",
     "PTPError": "ptpkit.errors",
     "ProtocolError": "ptpkit.errors",
     "LocalProtocolError": "ptpkit.errors",
@@ -56,6 +58,7 @@ __all__ = [
     "DecodeError",
     "DeviceBusyError",
     "DisconnectedError",
+    "DiscoveredCamera",
     "Entry",
     "LocalProtocolError",
     "NotFoundError",
@@ -73,6 +76,7 @@ __all__ = [
     "VirtualCamera",
     "__version__",
     "connect",
+    "discover",
 ]
 
 
@@ -93,6 +97,7 @@ if TYPE_CHECKING:
     )
     from ptpkit.client.connect import connect
     from ptpkit.client.files import Entry
+    from ptpkit.discovery import DiscoveredCamera, discover
     from ptpkit.errors import (
         BusyError,
         ClosedError,

@@ -41,3 +41,61 @@ def transfer_progress(
 
     with progress:
         yield update
+
+
+class BatchProgress:
+    """Progress of several transfers: one bar for the whole batch and one for the current file
+    (bytes, rate, time left). Draws only on a terminal; when output is piped it does nothing."""
+
+    def __init__(self, console: Console, *, files: int, total_bytes: int, enabled: bool) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not (enabled and console.is_terminal),
+        )
+        self._files = files
+        self._done_files = 0
+        self._done_bytes = 0
+        self._total = (
+            self._progress.add_task(self._total_label(), total=total_bytes) if files > 1 else None
+        )
+
+    def _total_label(self) -> str:
+        return f"all ({self._done_files}/{self._files})"
+
+    def __enter__(self) -> BatchProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    @contextmanager
+    def file(self, label: str, size: int | None) -> Iterator[ProgressCallback]:
+        """A progress callback for one file of the batch."""
+        task = self._progress.add_task(label, total=size)
+        base = self._done_bytes
+
+        def update(done: int, total_bytes: int | None) -> None:
+            self._progress.update(task, completed=done, total=total_bytes)
+            if self._total is not None:
+                self._progress.update(self._total, completed=base + done)
+
+        try:
+            yield update
+        finally:
+            self._progress.remove_task(task)
+
+    def finished(self, size: int) -> None:
+        """A file is done (or skipped): count it in the batch."""
+        self._done_files += 1
+        self._done_bytes += size
+        if self._total is not None:
+            self._progress.update(
+                self._total, completed=self._done_bytes, description=self._total_label()
+            )

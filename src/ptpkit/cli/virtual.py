@@ -85,6 +85,14 @@ def virtual() -> None:
     "is 0.0.0.0).",
 )
 @click.option(
+    "--misbehave",
+    default="",
+    metavar="MODE[,MODE...]",
+    help="Break the protocol on purpose, to test clients: absurd-length, absurd-count, "
+    "absurd-string, huge-packet, truncated, truncated-packet, wrong-tid, early-response, stall, "
+    "disconnect, event-flood, hostile-names, busy[=N], init-fail (see ptpkit.virtual.misbehave).",
+)
+@click.option(
     "--usb-gadget",
     is_flag=True,
     help="Be a USB camera instead of a PTP/IP one, through Linux FunctionFS (a Raspberry Pi "
@@ -116,16 +124,24 @@ def serve(
     large_objects: tuple[str, ...],
     packet_per_write: bool,
     advertise_port: int | None,
+    misbehave: str,
     usb_gadget: bool,
     ffs_mount: Path,
     bind_gadget: Path | None,
 ) -> None:
     """Serve the virtual camera over PTP/IP until interrupted (Ctrl-C)."""
     from ptpkit.virtual import VirtualCamera  # noqa: PLC0415
+    from ptpkit.virtual.misbehave import Misbehavior  # noqa: PLC0415
     from ptpkit.virtual.server import PtpIpServer  # noqa: PLC0415
 
     sizes = [parse_size(text) for text in large_objects]
-    with VirtualCamera(root, friendly_name=name, read_only=read_only) as camera:
+    try:
+        misbehavior = Misbehavior.parse(misbehave)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--misbehave") from None
+    with VirtualCamera(
+        root, friendly_name=name, read_only=read_only, misbehavior=misbehavior
+    ) as camera:
         for index, size in enumerate(sizes):
             camera.add_generated_object(size, seed=index)
         if usb_gadget:

@@ -88,6 +88,7 @@ from ptpkit.errors import (
     response_error_class,
 )
 from ptpkit.ext import Extension, extensions_for
+from ptpkit.ext.base import check_extension_names
 from ptpkit.transports.base import Transport
 
 log = logging.getLogger("ptpkit")
@@ -227,6 +228,7 @@ class Camera:
         timeout_s: float | None = 20.0,
         session_id: int = 1,
         extensions: Iterable[Extension] = (),
+        vendors: Iterable[str] = (),
         busy_retries: int = 5,
     ) -> None:
         self.transport = transport
@@ -235,6 +237,8 @@ class Camera:
         #: How often an operation answered DeviceBusy is tried again (with back-off).
         self.busy_retries = busy_retries
         self._extra_extensions = list(extensions)
+        #: Registered extensions used whatever the camera says (checked now: before any I/O).
+        self._forced_vendors = check_extension_names(vendors)
         self.extensions: list[Extension] = []
         self.vocabulary: Vocabulary = STANDARD
         self.catalog: PropertyCatalog = STANDARD_CATALOG
@@ -244,7 +248,9 @@ class Camera:
         self._events: collections.deque[CameraEvent] = collections.deque(maxlen=EVENT_QUEUE_LIMIT)
         self._events_ready = threading.Condition()
         self._event_error: PTPError | None = None
-        self._listeners: list[Callable[[CameraEvent], None]] = []
+        #: Internal waiters (capture) that see each event first; one that returns True has
+        #: consumed it, so it is not queued for events()/next_event() as well.
+        self._listeners: list[Callable[[CameraEvent], bool]] = []
         self._fast_listing_failed = False
         self._opened = False
         self._closed = False
@@ -339,7 +345,7 @@ class Camera:
 
     def _configure(self, info: DeviceInfo) -> None:
         self._device_info = info
-        self.extensions = extensions_for(info, self._extra_extensions)
+        self.extensions = extensions_for(info, self._extra_extensions, forced=self._forced_vendors)
         sets = [code_set for ext in self.extensions for code_set in ext.code_sets]
         self.vocabulary = STANDARD.with_sets(*sets)
         self.catalog = STANDARD_CATALOG.with_specs(
@@ -770,9 +776,7 @@ class Camera:
             else dest_path
         )
         if final.exists() and not overwrite:
-            raise FileExistsError(
-                errno.EEXIST, f"{final} exists (pass overwrite=True to replace it)", str(final)
-            )
+            raise FileExistsError(errno.EEXIST, f"{final} exists; not replacing it", str(final))
         part = part_path(final)
         offset = 0
         if part.exists() and resume and self._can_resume(entry, part.stat().st_size):
@@ -1086,22 +1090,28 @@ class Camera:
         """Take a picture (InitiateCapture) and return the new objects.
 
         Waits for ObjectAdded events until CaptureComplete (or, on a camera that does not send
-        CaptureComplete, the first ObjectAdded).
+        CaptureComplete, the first ObjectAdded). Those events are the capture's answer and are
+        not queued again for :meth:`events`; any other event is.
         """
         added: list[int] = []
         done = threading.Event()
         capture_tid: list[int] = []
         has_complete = Ec.CAPTURE_COMPLETE in self.device_info.events_supported
 
-        def listen(event: CameraEvent) -> None:
+        def listen(event: CameraEvent) -> bool:
+            if done.is_set():
+                return False  # arrived after the capture finished: somebody else's
             if event.code == Ec.OBJECT_ADDED and event.params:
                 added.append(event.params[0])
                 if not has_complete:
                     done.set()
-            elif event.code == Ec.CAPTURE_COMPLETE and (
+                return True
+            if event.code == Ec.CAPTURE_COMPLETE and (
                 not capture_tid or event.transaction_id in (capture_tid[0], 0xFFFFFFFF)
             ):
                 done.set()
+                return True
+            return False
 
         self._listeners.append(listen)
         try:
@@ -1124,8 +1134,11 @@ class Camera:
             transaction_id=event.transaction_id,
         )
         log.debug("event %s", camera_event)
+        consumed = False
         for listener in list(self._listeners):
-            listener(camera_event)
+            consumed = listener(camera_event) or consumed
+        if consumed:
+            return
         with self._events_ready:
             self._events.append(camera_event)
             self._events_ready.notify_all()

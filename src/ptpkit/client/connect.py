@@ -15,6 +15,7 @@ from typing import Any
 from ptpkit.client.camera import Camera
 from ptpkit.errors import UsageError
 from ptpkit.ext import Extension
+from ptpkit.ext.base import check_extension_names
 from ptpkit.transports.base import Transport
 
 #: Makes a transport for a URL of its scheme; ``options`` are connect()'s extra keywords.
@@ -49,15 +50,26 @@ def connect(
     timeout_s: float | None = 20.0,
     session_id: int = 1,
     extensions: Iterable[Extension] = (),
+    vendors: Iterable[str] = (),
     **options: Any,
 ) -> Camera:
     """Open a camera and its session. Use the result as a context manager::
 
     with ptpkit.connect("virtual:") as cam:
         print(cam.device_info.model)
+
+    ``extensions`` adds unregistered extension objects (each still asked ``matches()``);
+    ``vendors`` names registered ones to use whatever the camera says, e.g. ``("canon",)``.
     """
+    check_extension_names(vendors)  # before a transport is made: nothing to clean up
     transport = transport_for(url, **options)
-    camera = Camera(transport, timeout_s=timeout_s, session_id=session_id, extensions=extensions)
+    camera = Camera(
+        transport,
+        timeout_s=timeout_s,
+        session_id=session_id,
+        extensions=extensions,
+        vendors=vendors,
+    )
     return camera.open()
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from ptpkit.codes import CodeSet
 from ptpkit.codes.properties import PropertySpec
 from ptpkit.core.datasets import DeviceInfo
+from ptpkit.errors import UsageError
 
 if TYPE_CHECKING:
     from ptpkit.client.camera import Camera
@@ -77,16 +78,36 @@ def registered() -> list[Extension]:
         return list(_registry.values())
 
 
-def extensions_for(info: DeviceInfo, extra: Iterable[Extension] = ()) -> list[Extension]:
-    """The extensions that apply to a device, in registration order, then ``extra``."""
+def extensions_for(
+    info: DeviceInfo, extra: Iterable[Extension] = (), *, forced: Iterable[str] = ()
+) -> list[Extension]:
+    """The extensions that apply to a device, in registration order, then ``extra``.
+
+    ``forced`` names registered extensions used whatever ``matches()`` says: a camera that hides
+    its vendor (or a virtual one that plays another) can still be driven with that vendor's codes.
+    """
+    wanted = check_extension_names(forced)
+    available = registered()
     chosen = []
-    for extension in [*registered(), *extra]:
+    for extension in [*available, *extra]:
         try:
-            if extension.matches(info):
+            if extension.name in wanted or extension.matches(info):
                 chosen.append(extension)
         except Exception:  # a broken third-party extension must not break the connection
             log.exception("extension %r failed in matches(); ignoring it", extension.name)
     return chosen
+
+
+def check_extension_names(names: Iterable[str]) -> set[str]:
+    """``names`` as a set, or UsageError naming the ones no registered extension has."""
+    wanted = {names} if isinstance(names, str) else set(names)
+    known = {extension.name for extension in registered()}
+    if wanted - known:
+        raise UsageError(
+            f"no extension named {', '.join(sorted(wanted - known))}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    return wanted
 
 
 def _load_entry_points() -> None:

@@ -8,9 +8,22 @@ own vendor operations, so a vendor is also recognised from the manufacturer stri
 
 from __future__ import annotations
 
+import threading
+from typing import TYPE_CHECKING, Final
+
 from ptpkit.codes import CANON_CODES, FUJI_CODES, MTP_CODES, NIKON_CODES, SONY_CODES, VendorId
+from ptpkit.codes.common import Op
 from ptpkit.core.datasets import DeviceInfo
 from ptpkit.ext.base import Extension, register
+from ptpkit.ext.keepalive import IdleKeepAlive
+
+if TYPE_CHECKING:
+    from ptpkit.client.camera import Camera
+
+#: Idle seconds before a Canon PTP/IP session gets a keep-alive operation. The cameras' own
+#: timeout is not documented; this is well inside what a user sitting on the "connecting" screen
+#: sees time out.
+CANON_KEEPALIVE_INTERVAL_S: Final = 20.0
 
 
 class MtpExtension(Extension):
@@ -38,10 +51,58 @@ class VendorExtension(Extension):
 
 
 class CanonExtension(VendorExtension):
+    """Canon's codes, and over PTP/IP a keep-alive that stops the camera ending the session.
+
+    reyalp (CHDK forum, topic 14294, 2021, on Elph130, SX710 and G7X): "sending
+    PTP_OC_GetObjectHandles over PTP/IP allows getting past the 'connecting' screen, and avoids
+    having the connection time out the way it does if you just sit in the connection screen";
+    the seed (ptpip-canon-helpers README) tells chdkptp users to run ``ptp_get_object_handles()``
+    "to prevent the camera from timing out and closing the connection". So, over PTP/IP only,
+    right after the session opens this sends GetObjectHandles once, and again whenever the
+    session has been idle for ``keepalive_interval_s`` (None turns both off:
+    ``ptpkit.ext.register(CanonExtension(keepalive_interval_s=None), replace=True)``). The
+    response does not matter, only that the camera sees an operation. Asking for the top-level
+    objects keeps the answer small on a full card. As with chdkptp, a PowerShot's screen goes
+    dark after it.
+    """
+
     name = "canon"
     code_sets = (CANON_CODES,)
     vendor_id = VendorId.CANON
     manufacturer_words = ("canon",)
+
+    def __init__(self, *, keepalive_interval_s: float | None = CANON_KEEPALIVE_INTERVAL_S) -> None:
+        self.keepalive_interval_s = keepalive_interval_s
+        self._keepalives: dict[int, IdleKeepAlive] = {}
+        self._lock = threading.Lock()
+
+    def after_open(self, camera: Camera) -> None:
+        if self.keepalive_interval_s is None or not camera.url.lower().startswith("ptpip:"):
+            return
+        keep_canon_session_alive(camera)
+        keepalive = IdleKeepAlive(
+            camera,
+            interval_s=self.keepalive_interval_s,
+            action=keep_canon_session_alive,
+            name="canon-keepalive",
+        )
+        with self._lock:
+            # Forget keep-alives that ended without before_close (an open that failed later).
+            for key in [k for k, v in self._keepalives.items() if not v.running]:
+                del self._keepalives[key]
+            self._keepalives[id(camera)] = keepalive.start()
+
+    def before_close(self, camera: Camera) -> None:
+        with self._lock:
+            keepalive = self._keepalives.pop(id(camera), None)
+        if keepalive is not None:
+            keepalive.stop()
+
+
+def keep_canon_session_alive(camera: Camera) -> None:
+    """One GetObjectHandles(all storages, any format, top level): an operation the camera counts
+    as activity. Its response code is not checked (an error answer is activity too)."""
+    camera.transaction(Op.GET_OBJECT_HANDLES, (0xFFFFFFFF, 0, 0xFFFFFFFF))
 
 
 class NikonExtension(VendorExtension):

@@ -1,0 +1,1 @@
+"""The ``ptpkit`` commands, one module per group of them; each module exports ``COMMANDS``."""

@@ -1,0 +1,315 @@
+"""Storages and files: ``storage``, ``ls``, ``download``, ``upload``, ``rm``, ``thumb``.
+
+Objects are named by handle (``0x0000000A`` as ``ls`` prints it, or decimal) or by path; see
+:mod:`ptpkit.cli.targets`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from ptpkit.cli import downloads, schema
+from ptpkit.cli.errors import CliError, Hinted
+from ptpkit.cli.exitcodes import ExitCode
+from ptpkit.cli.output import Output, columns, format_size, format_when
+from ptpkit.cli.progress import BatchProgress
+from ptpkit.cli.session import Session, json_option, pass_session, session_command
+from ptpkit.cli.targets import parse_storage, resolve
+from ptpkit.client.camera import Camera
+from ptpkit.client.files import Entry, inside, parse_storage_folder, safe_filename
+from ptpkit.errors import NotFoundError, UsageError
+
+force_overwrite_option = click.option(
+    "--force-overwrite", is_flag=True, help="Replace files that already exist."
+)
+output_dir_option = click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default="the current folder",
+    help="Folder to write to (created if missing).",
+)
+
+
+@session_command
+@click.command()
+@json_option
+@pass_session
+def storage(session: Session, as_json: bool) -> None:
+    """List the camera's storages (cards) with capacity and free space."""
+    out = session.out(as_json)
+    docs = [schema.storage(item) for item in session.camera().storages()]
+    out.data(docs)
+    rows = [
+        [
+            doc["folder"],
+            doc["description"] or "-",
+            doc["volume_label"] or "-",
+            f"{format_size(doc['free_space_bytes'])} free"
+            f" of {format_size(doc['max_capacity_bytes'])}",
+            "read-only" if doc["read_only"] else "read-write",
+            doc["storage_type"],
+        ]
+        for doc in docs
+    ]
+    for line in columns(rows):
+        out.text(line)
+
+
+# -- listing -------------------------------------------------------------------------------------
+
+
+@session_command
+@click.command()
+@click.argument("path", required=False)
+@click.option("-R", "--recursive", is_flag=True, help="Everything below, folders first.")
+@click.option("-l", "--long", "long_format", is_flag=True, help="Sizes and dates too.")
+@json_option
+@pass_session
+def ls(
+    session: Session, path: str | None, recursive: bool, long_format: bool, as_json: bool
+) -> None:
+    """List files with their handles (PATH: a folder, file, storage or handle; default: the top
+    of every storage)."""
+    out = session.out(as_json)
+    cam = session.camera()
+    entries = _listing(cam, path, recursive=recursive)
+    out.data([schema.entry(entry, cam) for entry in entries])
+    rows = []
+    for entry in entries:
+        shown = entry.path + ("/" if entry.is_folder else "")
+        if long_format:
+            size = "-" if entry.is_folder else str(entry.size)
+            rows.append(
+                [
+                    f"0x{entry.handle:08X}",
+                    size,
+                    format_when(entry.modified or entry.captured),
+                    shown,
+                ]
+            )
+        else:
+            rows.append([f"0x{entry.handle:08X}", shown])
+    for line in columns(rows, right={1} if long_format else None):
+        out.text(line)
+
+
+def _listing(cam: Camera, path: str | None, *, recursive: bool) -> list[Entry]:
+    if path is None or path.strip("/") == "":
+        return list(cam.walk()) if recursive else cam.list_folder(None)
+    storage_id = parse_storage_folder(path.strip("/"))
+    if storage_id is not None:
+        if storage_id not in cam.storage_ids():
+            raise NotFoundError(f"the camera has no storage {path.strip('/')}")
+        if recursive:
+            return list(cam.walk(storage_id))
+        return [e for e in cam.list_folder(None) if e.storage_id == storage_id]
+    entry = resolve(cam, path)
+    if not entry.is_folder:
+        return [entry]
+    return list(cam.walk(folder=entry)) if recursive else cam.list_folder(entry)
+
+
+# -- download ------------------------------------------------------------------------------------
+
+
+@session_command
+@click.command()
+@click.argument("targets", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every file on the camera.")
+@output_dir_option
+@click.option(
+    "--tree",
+    is_flag=True,
+    help="Recreate the camera's folders below the output folder (default: all files in it).",
+)
+@click.option("--skip-existing", is_flag=True, help="Skip files that already exist.")
+@click.option(
+    "--new",
+    "only_new",
+    is_flag=True,
+    help="Only objects not downloaded into this folder before (recorded in "
+    f"{downloads.LOG_NAME} there).",
+)
+@force_overwrite_option
+@json_option
+@pass_session
+def download(
+    session: Session,
+    *,
+    targets: tuple[str, ...],
+    everything: bool,
+    output: Path,
+    tree: bool,
+    skip_existing: bool,
+    only_new: bool,
+    force_overwrite: bool,
+    as_json: bool,
+) -> None:
+    """Download files (HANDLE or PATH; a folder means everything in it) with a progress bar.
+
+    Never overwrites an existing file unless --force-overwrite; an incomplete download stays
+    as NAME.part (and is resumed next time), never under the final name."""
+    out = session.out(as_json)
+    if everything == bool(targets):
+        raise click.UsageError("give HANDLE or PATH arguments, or --all (not both)")
+    if skip_existing and force_overwrite:
+        raise click.UsageError("--skip-existing and --force-overwrite contradict each other")
+    cam = session.camera()
+    if everything:
+        files = [e for e in cam.walk() if not e.is_folder]
+        planned = downloads.plan(cam, files, tree=tree, whole_card=True)
+    else:
+        planned = downloads.plan(cam, [resolve(cam, t) for t in targets], tree=tree)
+    policy = downloads.Policy(
+        skip_existing=skip_existing, force_overwrite=force_overwrite, only_new=only_new
+    )
+    outcomes = downloads.run(cam, planned, output, policy, out)
+    out.data([outcome.doc() for outcome in outcomes])
+    out.note(downloads.summary(outcomes))
+    refused = [o for o in outcomes if o.status == "failed"]
+    if refused:
+        raise CliError(
+            f"{len(refused)} file(s) not downloaded: "
+            + ", ".join(f"{o.file or o.entry.path} ({o.reason})" for o in refused[:3])
+            + (" ..." if len(refused) > 3 else ""),
+            ExitCode.FILE_ERROR,
+            hint="pass --skip-existing to keep them, --new to skip earlier downloads, "
+            "or --force-overwrite to replace them",
+        )
+
+
+# -- upload, rm, thumb ---------------------------------------------------------------------------
+
+
+@session_command
+@click.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--storage", "storage_text", help="Storage: store_00010001 or its hex id.")
+@click.option("--folder", help="Folder on the camera (path or handle; default: the top).")
+@json_option
+@pass_session
+def upload(
+    session: Session,
+    files: tuple[Path, ...],
+    storage_text: str | None,
+    folder: str | None,
+    as_json: bool,
+) -> None:
+    """Send files to the camera."""
+    out = session.out(as_json)
+    cam = session.camera()
+    storage_id = parse_storage(storage_text) if storage_text is not None else None
+    folder_entry = resolve(cam, folder) if folder is not None else None
+    if folder_entry is not None and not folder_entry.is_folder:
+        raise UsageError(f"{folder_entry.path} is not a folder")
+    if folder_entry is not None and storage_id not in (None, folder_entry.storage_id):
+        raise UsageError(f"{folder_entry.path} is not on storage 0x{storage_id:08X}")
+    uploaded = _upload(cam, files, storage_id, folder_entry, out)
+    out.data([schema.entry(entry, cam) for entry in uploaded])
+
+
+def _upload(
+    cam: Camera,
+    files: tuple[Path, ...],
+    storage_id: int | None,
+    folder: Entry | None,
+    out: Output,
+) -> list[Entry]:
+    sizes = {path: path.stat().st_size for path in files}
+    uploaded = []
+    with BatchProgress(
+        out.progress_console,
+        files=len(files),
+        total_bytes=sum(sizes.values()),
+        enabled=out.shows_progress,
+    ) as progress:
+        for path in files:
+            with progress.file(path.name, sizes[path]) as callback:
+                entry = cam.upload(path, storage_id=storage_id, folder=folder, progress=callback)
+            progress.finished(sizes[path])
+            uploaded.append(entry)
+            out.text(f"{path} -> {entry.path} (0x{entry.handle:08X})")
+    return uploaded
+
+
+@session_command
+@click.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option("-r", "--recursive", is_flag=True, help="Allow deleting folders with their contents.")
+@json_option
+@pass_session
+def rm(session: Session, targets: tuple[str, ...], recursive: bool, as_json: bool) -> None:
+    """Delete objects from the camera (HANDLE or PATH)."""
+    out = session.out(as_json)
+    cam = session.camera()
+    entries = [resolve(cam, target) for target in targets]
+    for entry in entries:
+        if entry.is_folder and not recursive:
+            raise UsageError(f"{entry.path} is a folder; pass -r to delete it with its contents")
+    deleted = []
+    for entry in entries:
+        cam.delete(entry)
+        deleted.append(schema.entry(entry, cam))
+        out.text(f"deleted {entry.path}")
+    out.data(deleted)
+
+
+@session_command
+@click.command()
+@click.argument("targets", nargs=-1, required=True)
+@output_dir_option
+@force_overwrite_option
+@json_option
+@pass_session
+def thumb(
+    session: Session, targets: tuple[str, ...], output: Path, force_overwrite: bool, as_json: bool
+) -> None:
+    """Save objects' thumbnails as thumb_NAME.jpg (HANDLE or PATH)."""
+    out = session.out(as_json)
+    cam = session.camera()
+    output.mkdir(parents=True, exist_ok=True)
+    docs = []
+    for target in targets:
+        entry = resolve(cam, target)
+        data = cam.thumbnail(entry)
+        stem = os.path.splitext(safe_filename(entry.name, fallback=f"object_{entry.handle:08x}"))
+        path = output / f"thumb_{stem[0]}.jpg"
+        _write_new(path, data, output, overwrite=force_overwrite)
+        docs.append(
+            {"handle": entry.handle, "path": entry.path, "file": str(path), "size": len(data)}
+        )
+        out.text(f"{entry.path} -> {path} ({format_size(len(data))})")
+    out.data(docs)
+
+
+def _write_new(path: Path, data: bytes, folder: Path, *, overwrite: bool) -> None:
+    """Write a whole small file under its final name only when complete, never replacing one
+    unless asked."""
+    if not inside(folder, path):
+        raise CliError(f"{path} would be outside {folder}", ExitCode.FILE_ERROR)
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise Hinted(
+            FileExistsError(errno.EEXIST, f"{path} exists", str(path)),
+            "pass --force-overwrite to replace it",
+        )
+    with tempfile.NamedTemporaryFile("wb", dir=folder, prefix=".thumb-", delete=False) as tmp:
+        try:
+            tmp.write(data)
+        except BaseException:
+            tmp.close()
+            os.unlink(tmp.name)
+            raise
+    os.replace(tmp.name, path)
+
+
+COMMANDS = [storage, ls, download, upload, rm, thumb]

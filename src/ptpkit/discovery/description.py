@@ -1,0 +1,321 @@
+"""UPnP device descriptions (UDA 1.1 §2.3): building one, serving it over HTTP, reading one.
+
+An SSDP answer's LOCATION points at an XML description of the device; a Canon camera fetches
+ours to learn the computer's name and identity, and discovery fetches a camera's to learn its
+name, model and, where the camera says it (Panasonic's ``X_PTPPortNo``), its PTP/IP port.
+
+Descriptions from the network are untrusted: at most :data:`MAX_DESCRIPTION_BYTES` are read, a
+document with a DTD or entities is refused before parsing (no entity expansion), and only a
+location on the host that sent the SSDP answer is fetched (see :mod:`ptpkit.discovery.find`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import logging
+import re
+import threading
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+from xml.sax.saxutils import escape
+
+from ptpkit.discovery.responder import bind_error
+from ptpkit.errors import ConnectError, DecodeError
+
+log = logging.getLogger("ptpkit.discovery")
+
+DEVICE_NAMESPACE: Final = "urn:schemas-upnp-org:device-1-0"
+BASIC_DEVICE: Final = "urn:schemas-upnp-org:device:Basic:1"
+#: Descriptions are a few KB; refuse more.
+MAX_DESCRIPTION_BYTES: Final = 64 * 1024
+#: The seed's description server answers with this content type: "cam requires this content
+#: type" (ptpip-canon-desc-helper.py).
+XML_CONTENT_TYPE: Final = 'text/xml; charset="utf-8"'
+#: A connection that sends nothing for this long is dropped (a stalled client must not pin a
+#: thread).
+HTTP_TIMEOUT_S: Final = 10.0
+
+_DTD: Final = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceDescription:
+    """What discovery reads from a description."""
+
+    friendly_name: str | None = None
+    manufacturer: str | None = None
+    model_name: str | None = None
+    model_number: str | None = None
+    serial_number: str | None = None
+    udn: str | None = None
+    device_type: str | None = None
+    #: The PTP/IP port, where the description gives one (an ``X_PTPPortNo`` element in any
+    #: namespace: Panasonic's ``pana:X_PTPPortNo``, bitfocus/companion-module-requests#402, and
+    #: ptpkit's virtual camera).
+    ptpip_port: int | None = None
+
+
+def build_description(
+    *,
+    udn: str,
+    friendly_name: str,
+    manufacturer: str,
+    model_name: str,
+    device_type: str = BASIC_DEVICE,
+    model_number: str | None = None,
+    model_description: str | None = None,
+    serial_number: str | None = None,
+    manufacturer_url: str | None = None,
+    extra: Sequence[tuple[str, str, str, str]] = (),
+) -> bytes:
+    """A root device description. ``extra`` adds vendor elements to the device, each as
+    ``(prefix, namespace, local name, text)`` (UDA 1.1 §2.3 allows ``prefix:X_name``)."""
+    fields = [
+        ("deviceType", device_type),
+        ("friendlyName", friendly_name),
+        ("manufacturer", manufacturer),
+        ("manufacturerURL", manufacturer_url),
+        ("modelDescription", model_description),
+        ("modelName", model_name),
+        ("modelNumber", model_number),
+        ("serialNumber", serial_number),
+        ("UDN", udn),
+    ]
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        f'<root xmlns="{DEVICE_NAMESPACE}">',
+        "  <specVersion>",
+        "    <major>1</major>",
+        "    <minor>0</minor>",
+        "  </specVersion>",
+        "  <device>",
+    ]
+    lines += [f"    <{tag}>{escape(text)}</{tag}>" for tag, text in fields if text is not None]
+    for prefix, namespace, name, text in extra:
+        lines.append(
+            f'    <{prefix}:{name} xmlns:{prefix}="{escape(namespace)}">{escape(text)}'
+            f"</{prefix}:{name}>"
+        )
+    lines += ["  </device>", "</root>", ""]
+    return "\n".join(lines).encode("utf-8")
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def parse_description(data: bytes) -> DeviceDescription:
+    """Read a root device description; DecodeError if it is not one (or is too big, or has a
+    DTD)."""
+    what = "UPnP device description"
+    if len(data) > MAX_DESCRIPTION_BYTES:
+        raise DecodeError(f"more than {MAX_DESCRIPTION_BYTES} bytes", what=what)
+    if _DTD.search(data):
+        raise DecodeError("a DTD or entity declaration (refused)", what=what)
+    try:
+        root = ET.fromstring(data)  # noqa: S314  (size-bounded and DTD-free, checked above)
+    except ET.ParseError as exc:
+        raise DecodeError(str(exc), what=what) from None
+    if _local(root.tag) != "root":
+        raise DecodeError(f"the document is <{_local(root.tag)}>, not <root>", what=what)
+    device = next((child for child in root if _local(child.tag) == "device"), None)
+    if device is None:
+        raise DecodeError("no <device>", what=what)
+    values: dict[str, str] = {}
+    for child in device:
+        text = (child.text or "").strip()
+        if text and len(text) <= 1024:
+            values.setdefault(_local(child.tag), text)
+    port_text = values.get("X_PTPPortNo", "")
+    port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else None
+    return DeviceDescription(
+        friendly_name=values.get("friendlyName"),
+        manufacturer=values.get("manufacturer"),
+        model_name=values.get("modelName"),
+        model_number=values.get("modelNumber"),
+        serial_number=values.get("serialNumber"),
+        udn=values.get("UDN"),
+        device_type=values.get("deviceType"),
+        ptpip_port=port,
+    )
+
+
+def fetch_description(url: str, *, timeout_s: float = 2.0) -> DeviceDescription:
+    """GET a description over HTTP and read it (at most :data:`MAX_DESCRIPTION_BYTES`)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise DecodeError(f"{url!r} is not an http:// URL", what="description location")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    deadline = time.monotonic() + timeout_s
+    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout_s)
+    try:
+        connection.request("GET", path, headers={"Accept": "text/xml, application/xml"})
+        response = connection.getresponse()
+        if response.status != 200:
+            raise DecodeError(f"HTTP {response.status} for {url}", what="device description")
+        # Read against a deadline: a server that dribbles bytes must not hold us past it.
+        data = b""
+        while len(data) <= MAX_DESCRIPTION_BYTES:
+            if time.monotonic() > deadline:
+                raise ConnectError(f"{url} is too slow to send its description")
+            chunk = response.read1(min(16384, MAX_DESCRIPTION_BYTES + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
+    except (OSError, http.client.HTTPException) as exc:
+        raise ConnectError(f"cannot fetch {url}: {exc}") from exc
+    finally:
+        connection.close()
+    return parse_description(data)
+
+
+# -- serving -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DescriptionRequest:
+    """A request the description server answered (for logging who fetched it)."""
+
+    address: str
+    port: int
+    path: str
+    status: int
+    user_agent: str | None = None
+
+
+class DescriptionServer:
+    """Serves one description document at one path over HTTP/1.1, from threads.
+
+    ``server_header`` is the exact ``Server`` header value; the Canon pairing responder gives a
+    Windows-like one because the cameras require it.
+    """
+
+    def __init__(
+        self,
+        body: bytes | Callable[[], bytes],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = "/description.xml",
+        server_header: str = "ptpkit",
+        on_request: Callable[[DescriptionRequest], None] | None = None,
+    ) -> None:
+        self._body = body
+        self.host = host
+        self.requested_port = port
+        self.path = path if path.startswith("/") else "/" + path
+        self.server_header = server_header
+        self.on_request = on_request
+        self._server: http.server.ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def body(self) -> bytes:
+        return self._body() if callable(self._body) else self._body
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            return self.requested_port
+        return int(self._server.server_address[1])
+
+    def url(self, host: str | None = None) -> str:
+        return f"http://{host or self.host}:{self.port}{self.path}"
+
+    def start(self) -> DescriptionServer:
+        handler = _make_handler(self)
+        try:
+            server = http.server.ThreadingHTTPServer((self.host, self.requested_port), handler)
+        except OSError as exc:
+            raise bind_error(
+                exc,
+                "description requests (HTTP)",
+                self.host,
+                self.requested_port,
+                "another program is using that TCP port; choose another one (-P PORT)",
+            ) from exc
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.name = "upnp-description"
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+
+    def __enter__(self) -> DescriptionServer:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _make_handler(owner: DescriptionServer) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        # The seed answers in HTTP/1.1 with Connection: close (ptpip-canon-desc-helper.py).
+        protocol_version = "HTTP/1.1"
+        timeout = HTTP_TIMEOUT_S
+
+        def version_string(self) -> str:
+            return owner.server_header
+
+        def do_GET(self) -> None:
+            self._answer(with_body=True)
+
+        def do_HEAD(self) -> None:
+            self._answer(with_body=False)
+
+        def _answer(self, *, with_body: bool) -> None:
+            path = urllib.parse.urlsplit(self.path).path
+            # Reported before answering, so that whoever sees the answer sees the report too.
+            if path != owner.path:
+                self._report(404)
+                self.send_error(404, "Not Found")
+                return
+            self._report(200)
+            body = owner.body()
+            self.send_response(200)
+            self.send_header("Content-Type", XML_CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            if with_body:
+                self.wfile.write(body)
+
+        def _report(self, status: int) -> None:
+            if owner.on_request is None:
+                return
+            try:
+                owner.on_request(
+                    DescriptionRequest(
+                        address=str(self.client_address[0]),
+                        port=int(self.client_address[1]),
+                        path=self.path[:200],
+                        status=status,
+                        user_agent=self.headers.get("User-Agent"),
+                    )
+                )
+            except Exception:  # a logging callback must not break the answer
+                log.exception("description server: on_request failed")
+
+        def log_message(self, format: str, *args: object) -> None:
+            # The library never prints; requests go to the logger (and on_request).
+            log.debug("description server: %s - %s", self.client_address[0], format % args)
+
+    return Handler

@@ -1,0 +1,201 @@
+"""Files: download (bytes compared with the card), the never-overwrite and stay-inside rules,
+--skip-existing, --new, --force-overwrite, interrupted downloads; upload, rm, thumb."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import time
+from pathlib import Path
+
+from ptpkit.cli.downloads import LOG_NAME
+from ptpkit.virtual.content import generated_sha256
+
+from .conftest import Cli, Served, card_files, one_line_error
+
+IMG1 = "/store_00010001/DCIM/100PTPKT/IMG_0001.JPG"
+
+
+def _local_files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != LOG_NAME
+    }
+
+
+def test_download_by_handle_path_and_folder(served: Served, cli: Cli, tmp_path: Path) -> None:
+    card = card_files(served.card)
+    out = tmp_path / "out"
+    ls = cli(*served.camera_args(), "ls", "DCIM/100PTPKT", "--json").json()
+    handle = ls[1]["hex"]
+    result = cli(*served.camera_args(), "download", handle, IMG1, "-o", str(out), "--json")
+    assert result.code == 0, result
+    docs = result.json()
+    assert [d["status"] for d in docs] == ["downloaded", "downloaded"]
+    assert _local_files(out) == {
+        "IMG_0002.JPG": card["/store_00010001/DCIM/100PTPKT/IMG_0002.JPG"],
+        "IMG_0001.JPG": card[IMG1],
+    }
+    # No progress bar when piped, and no .part left behind.
+    assert "━" not in result.stderr
+    assert not list(out.glob("*.part"))
+
+    tree = tmp_path / "tree"
+    result = cli(
+        *served.camera_args(), "download", "/store_00010001/MISC", "--tree", "-o", str(tree)
+    )
+    assert result.code == 0, result
+    assert _local_files(tree) == {
+        "MISC/README.TXT": card["/store_00010001/MISC/README.TXT"],
+        "MISC/nested/level2/level3/NOTES.TXT": card[
+            "/store_00010001/MISC/nested/level2/level3/NOTES.TXT"
+        ],
+    }
+
+
+def test_download_all_skip_existing_force_and_new(served: Served, cli: Cli, tmp_path: Path) -> None:
+    card = card_files(served.card)
+    out = tmp_path / "all"
+    first = cli(*served.camera_args(), "download", "--all", "--tree", "-o", str(out))
+    assert first.code == 0, first
+    assert _local_files(out) == {path.split("/", 2)[2]: data for path, data in card.items()}
+
+    # Again: every file exists; nothing is replaced and the command says so (exit 108).
+    marker = out / "DCIM/100PTPKT/IMG_0001.JPG"
+    marker.write_bytes(b"mine")
+    again = cli(*served.camera_args(), "download", "--all", "--tree", "-o", str(out))
+    assert again.code == 108, again
+    assert "--skip-existing" in one_line_error(again)
+    assert marker.read_bytes() == b"mine"
+
+    skip = cli(
+        *served.camera_args(),
+        "download",
+        "--all",
+        "--tree",
+        "-o",
+        str(out),
+        "--skip-existing",
+        "--json",
+    )
+    assert skip.code == 0, skip
+    assert {d["status"] for d in skip.json()} == {"skipped"}
+    assert marker.read_bytes() == b"mine"
+
+    force = cli(
+        *served.camera_args(),
+        "download",
+        IMG1,
+        "-o",
+        str(out / "DCIM/100PTPKT"),
+        "--force-overwrite",
+    )
+    assert force.code == 0, force
+    assert marker.read_bytes() == card[IMG1]
+
+    # --new: only what was not downloaded into this folder before: the new capture.
+    capture = cli(*served.camera_args(), "capture", "--json")
+    [new_path] = [o["path"] for o in capture.json()[0]["objects"]]
+    new = cli(
+        *served.camera_args(), "download", "--all", "--tree", "--new", "-o", str(out), "--json"
+    )
+    assert new.code == 0, new
+    downloaded = [d["path"] for d in new.json() if d["status"] == "downloaded"]
+    assert downloaded == [new_path]
+    assert (out / new_path.split("/", 2)[2]).read_bytes() == card_files(served.card)[new_path]
+    log = json.loads((out / LOG_NAME).read_text())
+    [records] = [c["objects"] for c in log["cameras"].values()]
+    assert f"{new_path}|{len(card_files(served.card)[new_path])}" in records
+
+
+def test_download_never_writes_outside_the_folder(served: Served, cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(b"keep me")
+    (out / "IMG_0001.JPG").symlink_to(outside)
+    refused = cli(*served.camera_args(), "download", IMG1, "-o", str(out))
+    assert refused.code == 108, refused
+    assert outside.read_bytes() == b"keep me"
+    # Replacing it replaces the link, not what it points at.
+    forced = cli(*served.camera_args(), "download", IMG1, "-o", str(out), "--force-overwrite")
+    assert forced.code == 0, forced
+    assert outside.read_bytes() == b"keep me"
+    assert not (out / "IMG_0001.JPG").is_symlink()
+    assert (out / "IMG_0001.JPG").read_bytes() == card_files(served.card)[IMG1]
+
+
+def test_interrupted_download_leaves_only_a_part_file_and_resumes(
+    served: Served, cli: Cli, tmp_path: Path
+) -> None:
+    size = 768 << 20
+    served.vcam.add_generated_object(size, name="BIG.MOV", seed=7)
+    out = tmp_path / "out"
+    process = cli.popen(
+        *served.camera_args(), "download", "/store_00010001/BIG.MOV", "-o", str(out)
+    )
+    part = out / "BIG.MOV.part"
+    deadline = time.monotonic() + 30
+    while not (part.exists() and part.stat().st_size > 0) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert not (out / "BIG.MOV").exists()
+    assert part.exists()
+    assert part.stat().st_size < size
+
+    resumed = cli(
+        *served.camera_args(), "-v", "download", "/store_00010001/BIG.MOV", "-o", str(out)
+    )
+    assert resumed.code == 0, resumed
+    assert "GetPartialObject" in resumed.stderr  # resumed, not started again
+    assert not part.exists()
+    digest = hashlib.sha256()
+    with (out / "BIG.MOV").open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    assert digest.hexdigest() == generated_sha256(size, seed=7)
+    (out / "BIG.MOV").unlink()  # 768 MiB: not kept until the end of the run
+
+
+def test_upload_rm_thumb(served: Served, cli: Cli, tmp_path: Path) -> None:
+    local = tmp_path / "notes.txt"
+    local.write_bytes(b"uploaded by the CLI test\n")
+    up = cli(*served.camera_args(), "upload", str(local), "--folder", "MISC", "--json")
+    assert up.code == 0, up
+    [entry] = up.json()
+    assert entry["path"] == "/store_00010001/MISC/notes.txt"
+    assert (served.card / "MISC/notes.txt").read_bytes() == local.read_bytes()
+
+    top = cli(*served.camera_args(), "upload", str(local), "--storage", "store_00010001")
+    assert top.code == 0, top
+    assert (served.card / "notes.txt").exists()
+
+    rm = cli(*served.camera_args(), "rm", "MISC/notes.txt", "--json")
+    assert rm.code == 0, rm
+    assert [e["path"] for e in rm.json()] == ["/store_00010001/MISC/notes.txt"]
+    assert not (served.card / "MISC/notes.txt").exists()
+
+    folder = cli(*served.camera_args(), "rm", "MISC/nested")
+    assert folder.code == 2
+    assert "-r" in one_line_error(folder)
+    assert (served.card / "MISC/nested").is_dir()
+    recursive = cli(*served.camera_args(), "rm", "-r", "MISC/nested")
+    assert recursive.code == 0, recursive
+    assert not (served.card / "MISC/nested").exists()
+
+    thumbs = tmp_path / "thumbs"
+    thumb = cli(*served.camera_args(), "thumb", IMG1, "-o", str(thumbs), "--json")
+    assert thumb.code == 0, thumb
+    [doc] = thumb.json()
+    saved = Path(doc["file"])
+    assert saved == thumbs / "thumb_IMG_0001.jpg"
+    assert saved.read_bytes()[:2] == b"\xff\xd8"  # a JPEG
+    assert doc["size"] == saved.stat().st_size
+    again = cli(*served.camera_args(), "thumb", IMG1, "-o", str(thumbs))
+    assert again.code == 108
+    assert "--force-overwrite" in one_line_error(again)

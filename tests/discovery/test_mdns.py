@@ -1,0 +1,111 @@
+"""mDNS results from zeroconf ServiceInfo objects (no multicast: nothing is browsed for real)."""
+
+from __future__ import annotations
+
+import time
+
+from zeroconf import ServiceInfo
+
+from ptpkit.discovery import DiscoveredCamera
+from ptpkit.discovery.mdns import CANON_IMINK_SERVICE, PTP_SERVICE, browse, camera_from_service
+
+
+def test_a_ptp_service_is_a_ptpip_camera_on_its_port() -> None:
+    info = ServiceInfo(
+        PTP_SERVICE,
+        f"Studio Z8.{PTP_SERVICE}",
+        port=15741,
+        parsed_addresses=["192.168.1.40"],
+        server="z8.local.",
+    )
+    assert camera_from_service(info) == DiscoveredCamera(
+        url="ptpip:192.168.1.40:15741",
+        name="Studio Z8",
+        model=None,
+        source="mdns",
+        address="192.168.1.40",
+    )
+
+
+def test_the_standard_port_is_left_out_of_the_url() -> None:
+    info = ServiceInfo(
+        PTP_SERVICE,
+        f"cam.{PTP_SERVICE}",
+        port=15740,
+        parsed_addresses=["10.0.0.9"],
+        properties={"model": "X-T5"},
+    )
+    camera = camera_from_service(info)
+    assert camera is not None
+    assert camera.url == "ptpip:10.0.0.9"
+    assert camera.model == "X-T5"
+
+
+def test_a_canon_imink_service_gives_the_ptpip_camera_behind_it() -> None:
+    # The TXT records of a PowerShot G7 X (gphoto/gphoto2#282); 8615 is its HTTP service, PTP/IP
+    # is on 15740.
+    info = ServiceInfo(
+        CANON_IMINK_SERVICE,
+        f"MobileConnectedCamera.{CANON_IMINK_SERVICE}",
+        port=8615,
+        parsed_addresses=["192.168.188.23"],
+        server="g7x.local.",
+        properties={
+            "vexv.iml": "1-1402-329D-0.0.0",
+            "exactv.iml": "1.0",
+            "ctlurl.iml": "/MobileConnectedCamera/",
+            "scpdurl.iml": "http://192.168.188.23:49152/desc_iml/MobileConnectedCamera.xml",
+            "mn.iml": "g7x",
+            "md.iml": "Camera 1.0/Canon PowerShot G7 X",
+            "mf.iml": "CANON INC.",
+        },
+    )
+    assert camera_from_service(info) == DiscoveredCamera(
+        url="ptpip:192.168.188.23",
+        name="g7x",
+        model="Canon PowerShot G7 X",
+        source="mdns",
+        address="192.168.188.23",
+    )
+
+
+def test_ipv4_is_preferred_and_link_local_ipv6_is_not_usable() -> None:
+    both = ServiceInfo(
+        PTP_SERVICE,
+        f"c.{PTP_SERVICE}",
+        port=15740,
+        parsed_addresses=["fe80::1", "fd00::5", "192.168.1.7"],
+    )
+    assert camera_from_service(both) is not None
+    assert camera_from_service(both).url == "ptpip:192.168.1.7"  # type: ignore[union-attr]
+    v6 = ServiceInfo(PTP_SERVICE, f"c.{PTP_SERVICE}", port=15740, parsed_addresses=["fd00::5"])
+    assert camera_from_service(v6).url == "ptpip:[fd00::5]"  # type: ignore[union-attr]
+    link_local = ServiceInfo(
+        PTP_SERVICE, f"c.{PTP_SERVICE}", port=15740, parsed_addresses=["fe80::1"]
+    )
+    assert camera_from_service(link_local) is None
+    nothing = ServiceInfo(PTP_SERVICE, f"c.{PTP_SERVICE}", port=15740)
+    assert camera_from_service(nothing) is None
+
+
+def test_oversize_or_binary_txt_values_do_no_harm() -> None:
+    info = ServiceInfo(
+        CANON_IMINK_SERVICE,
+        f"MobileConnectedCamera.{CANON_IMINK_SERVICE}",
+        port=8615,
+        parsed_addresses=["192.168.1.2"],
+        properties={b"md.iml": b"x" * 200, b"mn.iml": b"\xff\xfecam"},
+    )
+    camera = camera_from_service(info)
+    assert camera is not None
+    assert camera.model is None  # the overlong value was ignored
+    assert camera.name == "\ufffd\ufffdcam"
+
+
+def test_browse_without_a_network_returns_nothing_at_once() -> None:
+    def no_network() -> object:
+        raise OSError(19, "No such device")
+
+    started = time.monotonic()
+    assert browse(5.0, zeroconf_factory=no_network) == []  # type: ignore[arg-type]
+    assert time.monotonic() - started < 1
