@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(BIN)/ptpkit demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench fuzz
+	$(BIN)/ruff format --check src tests bench fuzz
 	$(BIN)/mypy
 
 test: $(STAMP) lint
@@ -28,6 +28,12 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
+
+# Every parser fuzzed for FUZZ_SECONDS (default 300) in total: atheris where it installs, else
+# the random engine. Prints inputs, inputs/s and findings per target; fails on a finding.
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,fuzz]'
+	$(BIN)/python -m fuzz --seconds $(or $(FUZZ_SECONDS),300)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

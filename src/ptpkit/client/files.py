@@ -72,7 +72,7 @@ def safe_filename(name: str, *, fallback: str = "object") -> str:
     text = name.replace("/", "_").replace("\\", "_")
     # Control characters (NUL included) and lone surrogates become underscores too.
     text = "".join("_" if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
-    text = text.strip().rstrip(".")  # Windows drops trailing dots; "..." would become ""
+    text = _strip_end(text.strip())
     if text in ("", ".", ".."):
         text = fallback
     # Room for ".part" and a " (NN)" de-duplication suffix.
@@ -84,8 +84,20 @@ def safe_filename(name: str, *, fallback: str = "object") -> str:
             stem, extension = text, ""
         budget = limit - len(extension.encode("utf-8")) - (1 if extension else 0)
         stem = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
-        text = f"{stem}.{extension}" if extension else stem
+        # The cut may end the name in dots or spaces again ("." * 300 + "x" * 20 left only dots).
+        text = f"{stem}.{extension}" if extension else (_strip_end(stem) or fallback)
     return text
+
+
+def _strip_end(text: str) -> str:
+    """``text`` without trailing dots and whitespace, which Windows drops from file names (so
+    "x ." and "x" would be one file; "..." would become ""). Dots and spaces are stripped
+    together: ``strip().rstrip(".")`` left "x " from "x ." (found by fuzz/ target
+    safe_filename). A loop over the end, linear however long the run is."""
+    end = len(text)
+    while end and (text[end - 1] == "." or text[end - 1].isspace()):
+        end -= 1
+    return text[:end]
 
 
 def unique_path(folder: Path, name: str, taken: set[str] | None = None) -> Path:

@@ -62,7 +62,9 @@ class PropertySpec:
         if self.parser is not None:
             try:
                 return self.parser(text.strip())
-            except (ValueError, ZeroDivisionError) as exc:
+            # OverflowError: "inf" reads as a float, and round(inf) cannot be an int (found by
+            # fuzz/ target property_parse).
+            except (ValueError, ZeroDivisionError, OverflowError) as exc:
                 raise ValueParseError(f"{text!r} is not a valid {self.label}: {exc}") from None
         return parse_plain(text)
 
@@ -92,9 +94,19 @@ def parse_plain(text: str) -> Value:
 # -- value formats of the standard properties ----------------------------------------------------
 
 
+def _int(value: Value) -> int:
+    """The value as an int for a formatter. A camera may report a property with another datatype
+    than the standard's (a STR FNumber, an array): that is a TypeError, which ``format`` answers
+    with the plain form. (An assert here escaped ``format`` as AssertionError: found by fuzz/
+    target property_format.)"""
+    if not isinstance(value, int):
+        raise TypeError(f"expected an integer value, got {type(value).__name__}")
+    return value
+
+
 def _shutter_format(value: Value) -> str:
     """ExposureTime is in units of 0.0001 s (ISO 15740 §13.5.15)."""
-    assert isinstance(value, int)
+    value = _int(value)
     if value <= 0:
         return str(value)
     if value >= 10000:
@@ -102,16 +114,31 @@ def _shutter_format(value: Value) -> str:
     return f"1/{round(10000 / value)}"
 
 
+#: Exponents people may type in a value ("1e-3"). Fraction("1e99999999") computes 10**99999999:
+#: minutes of CPU and hundreds of MB for ten characters (found by fuzz/ target property_parse,
+#: as a libFuzzer timeout). Fraction accepts "_" between digits, so this pattern does too.
+_EXPONENT = re.compile(r"e([+-]?[\d_]+)", re.IGNORECASE)
+_MAX_EXPONENT = 30
+
+
+def _fraction(text: str) -> Fraction:
+    """``Fraction(text)``, refusing an exponent beyond ±30 before it is computed."""
+    for match in _EXPONENT.finditer(text):
+        if abs(int(match.group(1))) > _MAX_EXPONENT:
+            raise ValueError(f"exponent {match.group(1)} is out of range")
+    return Fraction(text)
+
+
 def _shutter_parse(text: str) -> Value:
     cleaned = text.lower().removesuffix("s").removesuffix("sec").strip()
-    seconds = Fraction(cleaned)  # "1/125", "0.5", "2"
+    seconds = _fraction(cleaned)  # "1/125", "0.5", "2"
     if seconds <= 0:
         raise ValueError("an exposure time is positive")
     return round(seconds * 10000)
 
 
 def _fnumber_format(value: Value) -> str:
-    assert isinstance(value, int)
+    value = _int(value)
     return f"f/{value / 100:g}"
 
 
@@ -121,7 +148,7 @@ def _fnumber_parse(text: str) -> Value:
 
 
 def _bias_format(value: Value) -> str:
-    assert isinstance(value, int)
+    value = _int(value)
     return "0" if value == 0 else f"{value / 1000:+.1f}"
 
 
@@ -132,7 +159,7 @@ def _bias_parse(text: str) -> Value:
     parts = cleaned.lstrip("+-").split()
     if not parts:
         raise ValueError("no number")
-    return round(sign * sum((Fraction(part) for part in parts), Fraction(0)) * 1000)
+    return round(sign * sum((_fraction(part) for part in parts), Fraction(0)) * 1000)
 
 
 def _percent_format(value: Value) -> str:
@@ -141,7 +168,7 @@ def _percent_format(value: Value) -> str:
 
 def _focal_format(value: Value) -> str:
     """FocalLength is in hundredths of a millimetre."""
-    assert isinstance(value, int)
+    value = _int(value)
     return f"{value / 100:g} mm"
 
 
@@ -151,7 +178,7 @@ def _focal_parse(text: str) -> Value:
 
 def _delay_format(value: Value) -> str:
     """CaptureDelay is in milliseconds."""
-    assert isinstance(value, int)
+    value = _int(value)
     return f"{value / 1000:g} s" if value % 100 == 0 else f"{value} ms"
 
 
@@ -164,7 +191,8 @@ def _delay_parse(text: str) -> Value:
 
 def _datetime_format(value: Value) -> str:
     """DateTime is "YYYYMMDDThhmmss[.s]" (ISO 15740 §5.3.5); shown as ISO 8601."""
-    assert isinstance(value, str)
+    if not isinstance(value, str):
+        raise TypeError(f"expected a date-time string, got {type(value).__name__}")
     match = re.match(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})", value)
     if not match:
         return value
@@ -172,14 +200,31 @@ def _datetime_format(value: Value) -> str:
     return f"{y}-{mo}-{d} {h}:{mi}:{s}{value[match.end() :]}"
 
 
+#: A PTP date-time as people may type it: "YYYYMMDDThhmmss", optional tenths, then "Z" or
+#: "+hhmm"/"-hh:mm" (the grammar ``ptpkit.core.datatypes.parse_datetime`` reads). ASCII digits
+#: only: ``\d`` would also match other scripts' digits, which would go to the camera as they are.
+_PTP_DATETIME = re.compile(r"(\d{8}T\d{6})(?:\.\d)?(Z|[+-]\d{2}:?\d{2})?", re.ASCII)
+
+
 def _datetime_parse(text: str) -> Value:
-    if text.strip().lower() == "now":
-        when = _dt.datetime.now()
-    elif re.fullmatch(r"\d{8}T\d{6}(\.\d)?([Z+-].*)?", text.strip()):
-        return text.strip()
-    else:
-        when = _dt.datetime.fromisoformat(text.strip())
-    return when.strftime("%Y%m%dT%H%M%S")
+    text = text.strip()
+    match = _PTP_DATETIME.fullmatch(text)
+    if match:
+        # Sent as typed, so it must be a real date and time ("00000000T000000" is not) with a
+        # zone under 24 hours: checked here rather than by the camera (found by fuzz/ target
+        # property_parse: the old pattern let any date and any text after "+" through).
+        _dt.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S")
+        zone = (match.group(2) or "Z").replace(":", "")
+        if zone != "Z" and int(zone[1:3]) * 60 + int(zone[3:5]) >= 24 * 60:
+            raise ValueError(f"time zone {match.group(2)} is 24 hours or more")
+        return text
+    when = _dt.datetime.now() if text.lower() == "now" else _dt.datetime.fromisoformat(text)
+    # Not strftime("%Y..."): glibc does not pad years before 1000 to four digits, and
+    # "10101T000000" is not a date-time (found by fuzz/ target property_parse).
+    return (
+        f"{when.year:04d}{when.month:02d}{when.day:02d}"
+        f"T{when.hour:02d}{when.minute:02d}{when.second:02d}"
+    )
 
 
 STANDARD_PROPERTIES: tuple[PropertySpec, ...] = (

@@ -214,7 +214,13 @@ def format_datetime(value: _dt.datetime, *, tenths: bool = False) -> str:
     """A datetime as a PTP date-time string ("20240131T235959", "+hhmm" when it has a zone)."""
     import datetime as _dt  # noqa: PLC0415 (lazy: see the TYPE_CHECKING import)
 
-    text = value.strftime("%Y%m%dT%H%M%S")
+    # Not strftime("%Y..."): glibc does not pad years before 1000 to four digits, so year 1 came
+    # out as "10101T000000", which no reader (parse_datetime included) takes for a date-time
+    # (found by fuzz/ target parse_datetime's round trip).
+    text = (
+        f"{value.year:04d}{value.month:02d}{value.day:02d}"
+        f"T{value.hour:02d}{value.minute:02d}{value.second:02d}"
+    )
     if tenths:
         text += f".{value.microsecond // 100_000}"
     offset = value.utcoffset()

@@ -1,0 +1,632 @@
+"""Golden seed inputs, built at start-up with ptpkit's own encoders (``to_bytes``, ``push_packet``,
+``push_container``, the framings): mutations then explore bytes near what real cameras send.
+
+The values imitate real devices: a Canon EOS and an Android MTP DeviceInfo, an SD card, JPEG and
+folder ObjectInfos, the standard properties' descriptions as cameras report them.
+"""
+
+from __future__ import annotations
+
+from fuzz.conn import GET_OBJECT, OBJECT_ADDED, OK, OPEN_SESSION, STATES, local_action, start
+from fuzz.script import Piece, make_script, split_script
+from ptpkit.codes.properties import STANDARD_PROPERTIES
+from ptpkit.core.buffer import Writer
+from ptpkit.core.connection import Connection, OutgoingEvent
+from ptpkit.core.datasets import (
+    ASSOCIATION_GENERIC_FOLDER,
+    FORMAT_ASSOCIATION,
+    DeviceInfo,
+    DevicePropDesc,
+    EnumerationForm,
+    GetSet,
+    ObjectInfo,
+    ObjectPropElement,
+    ObjectPropList,
+    OtherForm,
+    RangeForm,
+    StorageInfo,
+    encode_uint32_array,
+    encode_value,
+)
+from ptpkit.core.datatypes import DataType
+from ptpkit.core.events import NEED_DATA, Data, DataPhase, DataStart, Event, Request, Response
+from ptpkit.core.ptpip import (
+    CancelPacket,
+    DataPacket,
+    EndData,
+    EventPacket,
+    InitCommandAck,
+    InitCommandRequest,
+    InitEventAck,
+    InitEventRequest,
+    InitFail,
+    OperationRequest,
+    OperationResponse,
+    Packet,
+    ProbeRequest,
+    ProbeResponse,
+    StartData,
+    push_packet,
+)
+from ptpkit.core.state import Phase, Role
+from ptpkit.core.usb import (
+    Container,
+    ContainerType,
+    DeviceStatus,
+    UsbFraming,
+    encode_cancel_request,
+    encode_device_status,
+    push_container,
+)
+from ptpkit.errors import ProtocolError
+from ptpkit.identity import format_guid
+
+_GUID = bytes.fromhex("0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+
+# -- datasets ------------------------------------------------------------------------------------
+
+_CANON_OPS = (
+    *range(0x1001, 0x101C),
+    0x9101,
+    0x9102,
+    0x9103,
+    0x9104,
+    0x9105,
+    0x9107,
+    0x9108,
+    0x9109,
+    0x910A,
+    0x910B,
+    0x9110,
+    0x9114,
+    0x9115,
+    0x911C,
+    0x9153,
+    0x9154,
+    0x9160,
+)
+
+
+def device_info() -> list[bytes]:
+    canon = DeviceInfo(
+        standard_version=100,
+        vendor_extension_id=0x0000000B,
+        vendor_extension_version=100,
+        vendor_extension_desc="",
+        functional_mode=0,
+        operations_supported=_CANON_OPS,
+        events_supported=(0x4001, 0x4002, 0x4003, 0x4004, 0x400C, 0xC101, 0xC102),
+        device_properties_supported=(0x5001, 0xD402, 0xD407, 0xD406, 0xD303),
+        capture_formats=(0x3801, 0xB103),
+        playback_formats=(0x3001, 0x3002, 0x3006, 0x300A, 0x3801, 0xB103, 0xB982),
+        manufacturer="Canon Inc.",
+        model="Canon EOS 5D Mark IV",
+        device_version="3-1.2.0",
+        serial_number="0123456789abcdef0123456789abcdef",
+    )
+    android = DeviceInfo(
+        standard_version=100,
+        vendor_extension_id=0x00000006,
+        vendor_extension_version=100,
+        vendor_extension_desc="microsoft.com: 1.0; android.com: 1.0;",
+        operations_supported=(0x1001, 0x1002, 0x1003, 0x1004, 0x9801, 0x9802, 0x9803, 0x9805),
+        events_supported=(0x4002, 0x4003, 0x4004, 0x4005),
+        device_properties_supported=(0xD401, 0xD402, 0x5003, 0x5001),
+        capture_formats=(),
+        playback_formats=(0x3000, 0x3001, 0x3004, 0x3008, 0x3009, 0x300B, 0x3801, 0xB982),
+        manufacturer="Google",
+        model="Pixel 7 — MTP",
+        device_version="1.0",
+        serial_number="29031FDH2001XL",
+    )
+    return [canon.to_bytes(), android.to_bytes(), DeviceInfo().to_bytes()]
+
+
+def storage_info() -> list[bytes]:
+    card = StorageInfo(
+        max_capacity=63_864_569_856,
+        free_space_bytes=41_234_890_752,
+        free_space_images=6012,
+        description="SD",
+        volume_label="EOS_DIGITAL",
+    )
+    return [card.to_bytes(), StorageInfo().to_bytes()]
+
+
+def object_info() -> list[bytes]:
+    jpeg = ObjectInfo(
+        storage_id=0x00010001,
+        object_format=0x3801,
+        compressed_size=6_482_133,
+        thumb_format=0x3808,
+        thumb_compressed_size=11_520,
+        thumb_pix_width=160,
+        thumb_pix_height=120,
+        image_pix_width=6720,
+        image_pix_height=4480,
+        image_bit_depth=24,
+        parent_object=0x90000001,
+        filename="IMG_0001.JPG",
+        capture_date="20240131T235959",
+        modification_date="20240131T235959.5+0100",
+    )
+    folder = ObjectInfo(
+        storage_id=0x00010001,
+        object_format=FORMAT_ASSOCIATION,
+        association_type=ASSOCIATION_GENERIC_FOLDER,
+        filename="100CANON",
+        capture_date="20240101T000000Z",
+    )
+    odd = ObjectInfo(filename="../Ünïcødé \u202e.gpj.exe", keywords="a" * 200)
+    return [jpeg.to_bytes(), folder.to_bytes(), odd.to_bytes()]
+
+
+def _descs() -> list[DevicePropDesc]:
+    return [
+        DevicePropDesc(
+            code=0x5001,
+            datatype=DataType.UINT8,
+            factory_default=100,
+            current=75,
+            form=RangeForm(minimum=0, maximum=100, step=25),
+        ),
+        DevicePropDesc(
+            code=0x5005,
+            datatype=DataType.UINT16,
+            get_set=GetSet.GET_SET,
+            factory_default=2,
+            current=4,
+            form=EnumerationForm(values=(2, 4, 5, 6, 7, 0x8001)),
+        ),
+        DevicePropDesc(
+            code=0x500D,
+            datatype=DataType.UINT32,
+            get_set=GetSet.GET_SET,
+            factory_default=80,
+            current=40,
+            form=EnumerationForm(values=(1, 2, 4, 8, 10, 20, 40, 80, 125, 250, 10000, 300000)),
+        ),
+        DevicePropDesc(
+            code=0x5010,
+            datatype=DataType.INT16,
+            get_set=GetSet.GET_SET,
+            factory_default=0,
+            current=-333,
+            form=RangeForm(minimum=-3000, maximum=3000, step=333),
+        ),
+        DevicePropDesc(
+            code=0x5011,
+            datatype=DataType.STR,
+            get_set=GetSet.GET_SET,
+            factory_default="",
+            current="20240131T235959",
+            form=OtherForm(flag=3),
+        ),
+        DevicePropDesc(
+            code=0xD402,
+            datatype=DataType.STR,
+            factory_default="",
+            current="EOS 5D",
+            form=OtherForm(flag=5, raw=b"\x05[a-z]\x00"),
+        ),
+        DevicePropDesc(
+            code=0xD303,
+            datatype=DataType.AUINT8,
+            factory_default=(),
+            current=(1, 2, 3),
+        ),
+        DevicePropDesc(code=0xD101, datatype=DataType.UINT128, current=(1 << 127) + 5),
+        DevicePropDesc(
+            code=0xD102, datatype=DataType.AINT64, factory_default=(), current=(-1, 1 << 40)
+        ),
+    ]
+
+
+def device_prop_desc() -> list[bytes]:
+    return [desc.to_bytes() for desc in _descs()]
+
+
+def object_prop_list() -> list[bytes]:
+    elements = (
+        ObjectPropElement(
+            handle=1, property_code=0xDC07, datatype=DataType.STR, value="IMG_0001.JPG"
+        ),
+        ObjectPropElement(
+            handle=1, property_code=0xDC04, datatype=DataType.UINT64, value=6_482_133
+        ),
+        ObjectPropElement(handle=1, property_code=0xDC02, datatype=DataType.UINT16, value=0x3801),
+        ObjectPropElement(handle=1, property_code=0xDC0B, datatype=DataType.UINT32, value=7),
+        ObjectPropElement(
+            handle=2, property_code=0xDC99, datatype=DataType.AUINT16, value=(1, 2, 0xFFFF)
+        ),
+    )
+    return [ObjectPropList(elements=elements).to_bytes(), ObjectPropList().to_bytes()]
+
+
+_SAMPLE_VALUES: dict[DataType, object] = {
+    DataType.STR: "20240131T235959",
+    DataType.INT128: -(1 << 100),
+    DataType.UINT128: 1 << 100,
+}
+
+
+def _sample(datatype: DataType) -> bytes:
+    value = _SAMPLE_VALUES.get(datatype)
+    if value is None:
+        value = (1, 2, 3) if datatype.is_array else (-5 if datatype.signed else 200)
+    assert isinstance(value, (int, str, tuple))
+    return encode_value(datatype, value)
+
+
+def prop_value() -> list[bytes]:
+    return [
+        int(datatype).to_bytes(2, "little") + _sample(datatype)
+        for datatype in DataType
+        if datatype is not DataType.UNDEF
+    ]
+
+
+def uint32_array() -> list[bytes]:
+    return [encode_uint32_array([0x00010001, 0x00020001]), encode_uint32_array([]),
+            encode_uint32_array(list(range(1, 40)))]  # fmt: skip
+
+
+# -- USB -----------------------------------------------------------------------------------------
+
+
+def _usb_messages() -> list[bytes]:
+    """Whole containers: one command, response, event and data container each, and variants."""
+    info = device_info()[0]
+    return [
+        push_container(Container(type=ContainerType.COMMAND, code=0x1001, transaction_id=0)),
+        push_container(
+            Container(
+                type=ContainerType.COMMAND,
+                code=0x1002,
+                transaction_id=0,
+                payload=(1).to_bytes(4, "little"),
+            )
+        ),
+        push_container(
+            Container(
+                type=ContainerType.RESPONSE,
+                code=OK,
+                transaction_id=7,
+                payload=bytes.fromhex("0100000002000000"),
+            )
+        ),
+        push_container(
+            Container(
+                type=ContainerType.EVENT,
+                code=OBJECT_ADDED,
+                transaction_id=0xFFFFFFFF,
+                payload=(0x1234).to_bytes(4, "little"),
+            )
+        ),
+        push_container(
+            Container(type=ContainerType.DATA, code=0x1001, transaction_id=0, payload=info)
+        ),
+    ]
+
+
+def usb_container() -> list[bytes]:
+    messages = _usb_messages()
+    unknown = bytes.fromhex("ffffffff 0200 0910 05000000") + b"JPEG" * 8
+    return [*messages, unknown]
+
+
+def usb_framing() -> list[bytes]:
+    """Streams as the bulk-IN pipe delivers them, one transfer per container, split in places."""
+    usb = UsbFraming()
+    messages = _usb_messages()
+    info = device_info()[0]
+    transfer = b"".join(usb.encode(DataStart(transaction_id=1, total_bytes=len(info), code=0x1001)))
+    response = b"".join(usb.encode(Response(code=OK, transaction_id=1)))
+    unknown = bytes.fromhex("ffffffff 0200 0910 02000000")
+    event = b"".join(usb.encode(Event(code=OBJECT_ADDED, params=(5,))))
+    return [
+        make_script([Piece(message, True) for message in messages]),
+        # A data transfer split across reads, then its response.
+        make_script(
+            [
+                Piece(transfer[:12]),
+                Piece(info[:20]),
+                Piece(info[20:], True),
+                Piece(response, True),
+            ]
+        ),
+        # A 4 GiB+ object: length unknown, read to the end of the transfer.
+        make_script([Piece(unknown + b"data" * 6), Piece(b"tail", True), Piece(response, True)]),
+        # Containers back to back in one read, and an event cut mid-header.
+        make_script([Piece(response + event[:5]), Piece(event[5:], True)]),
+        # A zero-length data phase, then a reset, then a fresh response.
+        make_script(
+            [
+                Piece(bytes.fromhex("0c000000 0200 1410 03000000"), True),
+                Piece(b"", True, 3),
+                Piece(response, True),
+            ]
+        ),
+    ]
+
+
+def usb_device_status() -> list[bytes]:
+    return [
+        encode_device_status(DeviceStatus(code=OK)),
+        encode_device_status(DeviceStatus(code=0x2019)),
+        encode_device_status(DeviceStatus(code=0x201F, params=(0x81, 0x02))),
+    ]
+
+
+def _extended_event(code: int, tid: int, params: list[bytes]) -> bytes:
+    writer = Writer()
+    writer.uint16(code)
+    writer.uint32(tid)
+    writer.uint16(len(params))
+    for param in params:
+        writer.uint16(len(param))
+        writer.raw(param)
+    return writer.getvalue()
+
+
+def usb_extended_event() -> list[bytes]:
+    return [
+        _extended_event(0x4002, 0xFFFFFFFF, [(0x1234).to_bytes(4, "little")]),
+        _extended_event(0xC101, 7, [b"\x01\x02", b"", bytes(range(16))]),
+        _extended_event(0x4008, 0, []),
+    ]
+
+
+def usb_cancel_request() -> list[bytes]:
+    return [encode_cancel_request(5), encode_cancel_request(0xFFFFFFFE)]
+
+
+# -- PTP/IP --------------------------------------------------------------------------------------
+
+
+def _packets() -> list[Packet]:
+    return [
+        InitCommandRequest(guid=_GUID, friendly_name="ptpkit-host"),
+        InitCommandAck(connection_number=1, guid=_GUID[::-1], friendly_name="Canon EOS R5"),
+        InitEventRequest(connection_number=1),
+        InitEventAck(),
+        InitFail(reason=1),
+        OperationRequest(data_phase=1, code=0x1002, transaction_id=0, params=(1,)),
+        OperationRequest(data_phase=2, code=0x100C, transaction_id=3, params=(0x00010001, 0)),
+        OperationResponse(code=OK, transaction_id=1, params=(0x00010001,)),
+        EventPacket(code=OBJECT_ADDED, transaction_id=0xFFFFFFFF, params=(0x1234,)),
+        StartData(transaction_id=1, total_length=64),
+        StartData(transaction_id=1, total_length=0xFFFFFFFFFFFFFFFF),
+        DataPacket(transaction_id=1, payload=b"x" * 24),
+        EndData(transaction_id=1, payload=b"y" * 40),
+        CancelPacket(transaction_id=1),
+        ProbeRequest(),
+        ProbeResponse(),
+    ]
+
+
+def ptpip_packet() -> list[bytes]:
+    return [push_packet(packet) for packet in _packets()]
+
+
+def ptpip_framing() -> list[bytes]:
+    packets = [push_packet(packet) for packet in _packets()]
+    start_data = push_packet(StartData(transaction_id=1, total_length=64))
+    data = push_packet(DataPacket(transaction_id=1, payload=b"x" * 24))
+    end = push_packet(EndData(transaction_id=1, payload=b"y" * 40))
+    response = push_packet(OperationResponse(code=OK, transaction_id=1))
+    empty = push_packet(StartData(transaction_id=2, total_length=0))
+    empty_end = push_packet(EndData(transaction_id=2))
+    download = start_data + data + end + response
+    return [
+        make_script([Piece(b"".join(packets))]),
+        make_script([Piece(download[i : i + 7]) for i in range(0, len(download), 7)]),
+        make_script([Piece(download[:30]), Piece(download[30:])]),
+        # libgphoto2's zero-length phase (StartData alone) and CIPA's (with an empty EndData).
+        make_script([Piece(empty + response), Piece(empty + empty_end + response)]),
+        make_script([Piece(download[:21], act=3), Piece(response)]),
+    ]
+
+
+# -- connections ---------------------------------------------------------------------------------
+
+
+def _drain(conn: Connection) -> None:
+    while conn.next_event() is not NEED_DATA:
+        pass
+
+
+def _play(
+    local: Connection, peer: Connection, script: list[tuple[int, list[OutgoingEvent]]]
+) -> bytes:
+    """A session where the local end acts (``act``) and the peer answers ``events``: returns the
+    fuzz input (state byte excluded) that replays the peer's side, one USB transfer per piece."""
+    pieces: list[Piece] = []
+    for act, events in script:
+        sent = b"".join(local_action(local, act))
+        if sent:
+            try:
+                peer.receive_data(sent, transfer_ended=True)
+                _drain(peer)
+            except ProtocolError:
+                pass  # a cancel the peer model did not make itself (USB's control pipe)
+        pieces.append(Piece(b"", act=act))
+        transfer = bytearray()
+        for event in events:
+            transfer += b"".join(peer.send(event))
+            if peer.phase in (Phase.INITIATOR_DATA, Phase.RESPONDER_DATA):
+                continue  # a data container and its data are one USB transfer
+            local.receive_data(bytes(transfer), transfer_ended=True)
+            _drain(local)
+            pieces.append(Piece(bytes(transfer), transfer_ended=True))
+            transfer.clear()
+    return make_script(pieces)
+
+
+def connection(framing: str, role: Role) -> list[bytes]:
+    """Each start state with nothing more, with a well-behaved peer, and with the peer's bytes
+    cut into small pieces."""
+    found: list[bytes] = []
+    for state in range(STATES):
+        found.append(bytes([state]))
+        local, peer = start(framing, role, state)
+        script: list[tuple[int, list[OutgoingEvent]]]
+        if role is Role.INITIATOR:
+            tid = local.request.transaction_id if local.request else 1
+            if local.request is not None and local.request.code == GET_OBJECT:
+                script = [
+                    (
+                        0,
+                        [
+                            DataStart(transaction_id=tid, total_bytes=10, code=GET_OBJECT),
+                            Data(transaction_id=tid, chunk=b"0123456789"),
+                            Response(code=OK, transaction_id=tid),
+                        ],
+                    )
+                ]
+            elif local.request is not None:
+                script = [(0, [Response(code=OK, transaction_id=tid)])]
+            elif local.phase is Phase.AWAITING_COMMAND_ACK:
+                ack = InitCommandAck(connection_number=1, guid=_GUID, friendly_name="camera")
+                script = [(0, [ack]), (1, [DataStart(transaction_id=0, total_bytes=4)])]
+            else:
+                script = [(0, [Event(code=OBJECT_ADDED, params=(9,))])]
+        elif local.request is not None and local.request.data_phase == DataPhase.OUT:
+            tid = local.request.transaction_id
+            data: list[OutgoingEvent] = [
+                DataStart(transaction_id=tid, total_bytes=8),
+                Data(transaction_id=tid, chunk=b"12345678"),
+            ]
+            script = [(0, data), (1, [])]
+        elif local.phase is Phase.RESPONDER_DATA:
+            script = [(3, []), (1, [])]  # the host cancels (control pipe); the device answers
+        elif local.request is None and local.phase is Phase.IDLE:
+            script = [
+                (0, [Request(code=OPEN_SESSION, transaction_id=0, params=(1,))]),
+                (1, [Request(code=GET_OBJECT, transaction_id=1, params=(1,))]),
+                (2, []),
+                (1, []),
+            ]
+        else:
+            script = [(1, [])]
+        played = _play(local, peer, script)
+        found.append(bytes([state]) + played)
+        # The same peer bytes, cut every 5 bytes.
+        stream = b"".join(_stream_of(played))
+        cut = [Piece(stream[i : i + 5]) for i in range(0, min(len(stream), 300), 5)]
+        if cut:
+            found.append(bytes([state]) + make_script([*cut, Piece(stream[300:])]))
+    return found
+
+
+def _stream_of(script: bytes) -> list[bytes]:
+    return [piece.data for piece in split_script(script)]
+
+
+# -- text ----------------------------------------------------------------------------------------
+
+
+def utf8(text: str) -> bytes:
+    """A text target's input for ``text`` (mode byte 0: UTF-8, surrogates escaped)."""
+    return b"\x00" + text.encode("utf-8", "surrogateescape")
+
+
+def utf16(text: str) -> bytes:
+    """A text target's input for ``text`` as UTF-16 (mode byte 1: lone surrogates pass)."""
+    return b"\x01" + text.encode("utf-16-le", "surrogatepass")
+
+
+_PROPERTY_TEXTS = (
+    "1/125",
+    "30s",
+    "0.5",
+    "f/5.6",
+    "f8",
+    "+1 1/3",
+    "-0.7 EV",
+    "50mm",
+    "2 s",
+    "500ms",
+    "now",
+    "2024-01-31T12:00:00",
+    "20240131T235959",
+    "daylight",
+    "automatic",
+    "0x10",
+    "[1, 2, 3]",
+    "100",
+    "",
+)
+
+
+def property_parse() -> list[bytes]:
+    found = []
+    for index in range(len(STANDARD_PROPERTIES)):
+        for text in _PROPERTY_TEXTS[index % 5 :: 5]:
+            found.append(bytes([index]) + utf8(text))
+    return found
+
+
+def property_format() -> list[bytes]:
+    found = []
+    values = prop_value()
+    for index in range(len(STANDARD_PROPERTIES)):
+        found.append(bytes([index]) + values[(index * 7) % len(values)])
+        found.append(bytes([index]) + int(DataType.UINT32).to_bytes(2, "little") + bytes(4))
+    return found
+
+
+def safe_filename() -> list[bytes]:
+    return [
+        utf8("IMG_0001.JPG"),
+        utf8("../../etc/passwd"),
+        utf8("..\\..\\boot.ini"),
+        utf8(".."),
+        utf8(" . "),
+        utf8("name\x00hidden.jpg"),
+        utf8("tab\there\x7f.jpg"),
+        utf8("Ünïcødé \u202e.jpg"),
+        utf8("a" * 300 + ".jpeg"),
+        utf8("é" * 200 + "." + "x" * 20),
+        utf8("photo." + "ü" * 16),
+        utf16("lone \ud800 surrogate.jpg"),
+        b"\x00" + b"bad utf-8 \xff\xfe.jpg",
+        b"\x02" + bytes(range(256)),
+    ]
+
+
+def parse_guid() -> list[bytes]:
+    return [
+        utf8(format_guid(_GUID)),
+        utf8(_GUID.hex()),
+        utf8("{" + format_guid(_GUID).upper() + "}"),
+        utf8(":".join(f"{b:02x}" for b in _GUID)),
+        utf8(" " + _GUID.hex() + "\n"),
+    ]
+
+
+def parse_datetime() -> list[bytes]:
+    return [
+        utf8("20240131T235959"),
+        utf8("20240131T235959.5"),
+        utf8("20240131T235959Z"),
+        utf8("20240131T235959+0130"),
+        utf8("20240131T235959.123456789-05:30"),
+        utf8("00010101T000000"),
+        utf8("99991231T235959+2359"),
+        utf8("00000000T000000"),
+        utf8(""),
+    ]
+
+
+def ptpip_url() -> list[bytes]:
+    return [
+        utf8("ptpip:192.168.1.1"),
+        utf8("ptpip://camera.local:15740"),
+        utf8("ptpip:[fe80::1]:15740:15741"),
+        utf8("PTPIP:10.0.0.2:1:65535/"),
+    ]
+
+
+def usb_url() -> list[bytes]:
+    return [utf8("usb:"), utf8("usb:001,004"), utf8("usb:04a9:32b4"), utf8("usb:serial=0123")]

@@ -1,0 +1,745 @@
+"""The fuzz targets: one per parser. Each takes bytes; the parser's documented errors are allowed,
+anything else escaping it is a finding, and so is a broken invariant (:class:`InvariantViolation`).
+
+Binary parsers (datasets, USB containers, PTP/IP packets, the framings, the connection) may raise
+only :class:`~ptpkit.errors.RemoteProtocolError` (DecodeError is one): the device is untrusted, and
+anything else would reach the user as a traceback. Where a parser has an encoder, a decoded value
+must also survive a round trip: ``decode(encode(decode(data))) == decode(data)``.
+
+User-text parsers (``PropertySpec.parse``, ``parse_guid``, the URL parsers) may raise only their
+documented usage errors; ``parse_datetime`` and ``safe_filename`` never raise at all. Text targets
+turn bytes into text with :func:`as_text`, which can produce any string, lone surrogates included.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import pickle
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from fuzz import seeds
+from fuzz.conn import STATES, local_action, start
+from fuzz.script import split_script
+from ptpkit.client.files import MAX_NAME_BYTES, PART_SUFFIX, safe_filename
+from ptpkit.codes.properties import STANDARD_PROPERTIES, ValueParseError
+from ptpkit.core.buffer import BytesLike
+from ptpkit.core.connection import Connection
+from ptpkit.core.datasets import (
+    DeviceInfo,
+    DevicePropDesc,
+    ObjectInfo,
+    ObjectPropList,
+    StorageInfo,
+    decode_uint32_array,
+    decode_value,
+    encode_uint32_array,
+    encode_value,
+)
+from ptpkit.core.datatypes import DataType, format_datetime, parse_datetime
+from ptpkit.core.events import NEED_DATA, Data, DataEnd, DataStart, Response
+from ptpkit.core.ptpip import PtpIpFraming, pull_packet, push_packet
+from ptpkit.core.state import Phase, Role
+from ptpkit.core.usb import (
+    DeviceStatus,
+    UsbFraming,
+    decode_cancel_request,
+    decode_device_status,
+    decode_extended_event,
+    encode_cancel_request,
+    encode_device_status,
+    pull_container,
+    push_container,
+)
+from ptpkit.errors import (
+    ClosedError,
+    DecodeError,
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
+    UsageError,
+)
+from ptpkit.identity import format_guid, parse_guid
+from ptpkit.testing import coalesce
+from ptpkit.transports.ptpip import parse_url as parse_ptpip_url
+from ptpkit.transports.usb import parse_url as parse_usb_url
+
+Run = Callable[[bytes], object]
+
+
+class InvariantViolation(Exception):
+    """A target's property does not hold. ``key`` names the property (findings are grouped by
+    it)."""
+
+    def __init__(self, key: str, detail: str) -> None:
+        super().__init__(f"{key}: {detail}")
+        self.key = key
+
+
+def check(condition: bool, key: str, detail: str = "", *args: object) -> None:
+    """Raise InvariantViolation(key) unless ``condition``. ``detail`` is a ``str.format``
+    template for ``args``, filled in only on failure (a repr on every input would cost more than
+    the parser)."""
+    if condition:
+        return
+    try:
+        text = detail.format(*args) if detail else key
+    except ValueError:  # an int too large for repr() (sys.get_int_max_str_digits)
+        text = f"{key} (the value is too large to show)"
+    raise InvariantViolation(key, text)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    name: str
+    #: What is fuzzed, for the report.
+    doc: str
+    run: Run
+    #: Exceptions the parser may raise on bad input; anything else is a finding.
+    allowed: tuple[type[BaseException], ...]
+    seeds: Callable[[], list[bytes]]
+    #: Strings worth splicing into inputs (a libFuzzer dictionary).
+    tokens: tuple[bytes, ...] = ()
+    max_len: int = 4096
+    #: Not part of a normal run (the harness's self-test).
+    selftest: bool = False
+
+
+# -- datasets and whole containers/packets -------------------------------------------------------
+
+
+def _check_offset(exc: DecodeError, data: BytesLike) -> None:
+    check(
+        exc.offset is None or 0 <= exc.offset <= len(data),
+        "decode-error-offset",
+        "DecodeError offset {} outside 0..{}",
+        exc.offset,
+        len(data),
+    )
+
+
+def _decoder(
+    decode: Callable[[bytes], Any], encode: Callable[[Any], bytes] | None, *, may_refuse: bool
+) -> Run:
+    """Decode; a DecodeError must point inside the input. A decoded value must round-trip through
+    the encoder. ``may_refuse``: the encoder may refuse a decoded value with LocalProtocolError
+    (a PTP string of 255 units without its NUL decodes, but cannot be sent again)."""
+
+    def run(data: bytes) -> None:
+        try:
+            value = decode(data)
+        except DecodeError as exc:
+            _check_offset(exc, data)
+            raise
+        if encode is None:
+            return
+        try:
+            encoded = encode(value)
+        except LocalProtocolError:
+            if may_refuse:
+                return
+            raise
+        again = decode(encoded)
+        check(again == value, "round-trip", "{!r} came back as {!r}", value, again)
+
+    return run
+
+
+def _object_info(data: bytes) -> None:
+    _decoder(ObjectInfo.from_bytes, ObjectInfo.to_bytes, may_refuse=True)(data)
+    # What the client does with an ObjectInfo: dates, and the name as a local file name.
+    info = ObjectInfo.from_bytes(data)
+    for when in (info.capture_datetime, info.modification_datetime):
+        check(when is None or isinstance(when, _dt.datetime), "object-info-date")
+    _check_safe_name(safe_filename(info.filename), info.filename)
+
+
+ENCODABLE: Final = tuple(t for t in DataType if t is not DataType.UNDEF)
+_BY_CODE: Final = {int(t): t for t in ENCODABLE}
+
+
+def pick_datatype(data: bytes) -> tuple[DataType, bytes]:
+    """The first two bytes name a datatype (its code, or an index into the encodable ones)."""
+    code = int.from_bytes(data[:2], "little")
+    return _BY_CODE.get(code) or ENCODABLE[code % len(ENCODABLE)], data[2:]
+
+
+def _prop_value(data: bytes) -> None:
+    datatype, rest = pick_datatype(data)
+    _decoder(
+        lambda raw: decode_value(raw, datatype),
+        lambda value: encode_value(datatype, value),
+        may_refuse=True,
+    )(rest)
+
+
+def _device_status(data: bytes) -> None:
+    _decoder(decode_device_status, encode_device_status, may_refuse=False)(data)
+    status = decode_device_status(data)
+    check(isinstance(status, DeviceStatus), "device-status-type")
+
+
+def _extended_event(data: bytes) -> None:
+    _decoder(decode_extended_event, None, may_refuse=False)(data)
+    event = decode_extended_event(data)
+    check(sum(len(p) for p in event.params) <= len(data), "extended-event-size")
+
+
+def _cancel_request(data: bytes) -> None:
+    _decoder(decode_cancel_request, encode_cancel_request, may_refuse=False)(data)
+
+
+# -- streaming framings --------------------------------------------------------------------------
+
+
+def _drain(decoder: UsbFraming | PtpIpFraming | Connection, budget: int, out: list[Any]) -> None:
+    """next_event() until NEED_DATA; more than ``budget`` events from the bytes fed is a loop."""
+    for _ in range(budget):
+        event = decoder.next_event()
+        if event is NEED_DATA:
+            return
+        if isinstance(event, Data):
+            check(len(event.chunk) > 0, "empty-data-chunk", "{!r}", event)
+            # Chunks may be views of the fed buffer: keep a copy, the buffer is scribbled over.
+            event = Data(transaction_id=event.transaction_id, chunk=bytes(event.chunk))
+        out.append(event)
+    raise InvariantViolation("never-need-data", f"more than {budget} events without NEED_DATA")
+
+
+def _feed_framing(
+    framing: UsbFraming | PtpIpFraming, pieces: list[tuple[bytes, bool, int]], *, scribble: bool
+) -> tuple[list[Any], str | None, bool]:
+    """Feed pieces, draining after each (act 3 resets the framing). Returns the events, the name
+    of the RemoteProtocolError that stopped decoding (or None), and whether a reset happened."""
+    events: list[Any] = []
+    reset = False
+    fed = 0
+    try:
+        for data, ended, act in pieces:
+            buffer = bytearray(data)
+            framing.receive_data(buffer, transfer_ended=ended)
+            fed += len(data)
+            _drain(framing, 4 * fed + 16, events)
+            if scribble:
+                buffer[:] = b"\xa5" * len(buffer)  # the transport reuses its read buffer
+            if act == 3:
+                framing.reset()
+                reset = True
+    except RemoteProtocolError as exc:
+        return events, type(exc).__name__, reset
+    return events, None, reset
+
+
+def _check_data_phases(events: list[Any], fed: int, *, usb: bool) -> None:
+    streamed = sum(len(e.chunk) for e in events if isinstance(e, Data))
+    check(streamed <= fed, "data-exceeds-input", "{} data bytes from {} fed", streamed, fed)
+    if not usb:
+        return
+    # USB: between DataStart(total) and DataEnd come only Data chunks, exactly ``total`` bytes.
+    total: int | None = None
+    count = 0
+    open_phase = False
+    for event in events:
+        if isinstance(event, DataStart):
+            check(not open_phase, "usb-nested-data-start")
+            open_phase, total, count = True, event.total_bytes, 0
+        elif isinstance(event, Data):
+            check(open_phase, "usb-data-outside-phase")
+            count += len(event.chunk)
+            check(total is None or count <= total, "usb-data-over-total", "{} > {}", count, total)
+        elif isinstance(event, DataEnd):
+            check(open_phase, "usb-data-end-outside-phase")
+            check(total is None or count == total, "usb-data-total", "{} != {}", count, total)
+            open_phase = False
+        else:
+            check(not open_phase, "usb-event-inside-data-phase", "{!r}", event)
+
+
+def _pieces(data: bytes) -> list[tuple[bytes, bool, int]]:
+    return [(p.data, p.transfer_ended, p.act) for p in split_script(data)]
+
+
+def _usb_framing(data: bytes) -> None:
+    pieces = _pieces(data)
+    events, error, reset = _feed_framing(UsbFraming(), pieces, scribble=True)
+    if not reset:
+        fed = sum(len(p[0]) for p in pieces)
+        _check_data_phases(events, fed, usb=True)
+    # The same pieces in immutable buffers: scribbling over a fed buffer after NEED_DATA must
+    # change nothing (the inbox copies what it keeps).
+    again = _feed_framing(UsbFraming(), pieces, scribble=False)
+    check(again == (events, error, reset), "usb-buffer-reuse", "scribbled buffer changed events")
+    if error:
+        raise RemoteProtocolError(error)
+
+
+def _ptpip_framing(data: bytes) -> None:
+    pieces = _pieces(data)
+    events, error, reset = _feed_framing(PtpIpFraming(), pieces, scribble=True)
+    fed = sum(len(p[0]) for p in pieces)
+    _check_data_phases(events, fed, usb=False)
+    if not reset:
+        # TCP has no message boundaries: the same stream in one piece gives the same events.
+        stream = b"".join(p[0] for p in pieces)
+        whole, whole_error, _ = _feed_framing(PtpIpFraming(), [(stream, False, 0)], scribble=True)
+        check(
+            (coalesce(whole), whole_error) == (coalesce(events), error),
+            "ptpip-split-invariance",
+            "split: {!r} {}; whole: {!r} {}",
+            coalesce(events),
+            error,
+            coalesce(whole),
+            whole_error,
+        )
+    if error:
+        raise RemoteProtocolError(error)
+
+
+# -- connections ---------------------------------------------------------------------------------
+
+
+class _DataTally:
+    """The peer's data phase as the local end sees it: a completed phase must hold exactly the
+    announced bytes (a truncated download must never look complete)."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.count = 0
+
+    def see(self, conn: Connection, event: object, phase_before: Phase) -> None:
+        if isinstance(event, DataStart):
+            self.total, self.count = event.total_bytes, 0
+        elif isinstance(event, Data):
+            self.count += len(event.chunk)
+        elif isinstance(event, DataEnd) and conn.phase is Phase.DATA_DONE:
+            check(
+                self.total is None or self.count == self.total,
+                "connection-data-total",
+                "a data phase of {} bytes ended after {}",
+                self.total,
+                self.count,
+            )
+        elif isinstance(event, Response) and phase_before is not Phase.EVENT_CHANNEL:
+            check(conn.request is None, "response-ends-transaction")
+            check(conn.phase is Phase.IDLE, "response-to-idle", "{}", conn.phase)
+
+
+def _local(conn: Connection, act: int) -> None:
+    """The local end's action; a refused send must leave the connection as it was."""
+    before = (conn.phase, conn.request, conn.session_id)
+    try:
+        local_action(conn, act)
+    except (LocalProtocolError, ClosedError):
+        # Multi-step actions may stop after a step that was sent; single sends must not move.
+        if act in (1, 3):
+            after = (conn.phase, conn.request, conn.session_id)
+            check(after == before, "refused-send-changed-state", "{} -> {}", before, after)
+
+
+@functools.cache
+def _start_state(framing: str, role: Role, state: int) -> bytes:
+    """The local connection in a start state, pickled: unpickling a copy for each input costs a
+    tenth of replaying the exchanges that lead there."""
+    local, _ = start(framing, role, state)
+    return pickle.dumps(local)
+
+
+def _connection(framing: str, role: Role) -> Run:
+    def run(data: bytes) -> None:
+        state = (data[0] if data else 0) % STATES
+        conn: Connection = pickle.loads(_start_state(framing, role, state))  # noqa: S301 (ours)
+        tally = _DataTally()
+        fed = 0
+        events: list[Any] = []
+        for piece in split_script(data[1:]):
+            buffer = bytearray(piece.data)
+            try:
+                conn.receive_data(buffer, transfer_ended=piece.transfer_ended)
+                fed += len(buffer)
+                for _ in range(4 * fed + 16):
+                    phase_before = conn.phase
+                    event = conn.next_event()
+                    if event is NEED_DATA:
+                        break
+                    if isinstance(event, Data):
+                        check(len(event.chunk) > 0, "empty-data-chunk")
+                    tally.see(conn, event, phase_before)
+                    events.append(event)
+                else:
+                    raise InvariantViolation("never-need-data", "next_event() loops")
+            except LocalProtocolError as exc:
+                # The peer's bytes are never the local end's fault.
+                raise InvariantViolation("peer-bytes-local-error", str(exc)) from exc
+            except ProtocolError as exc:
+                check(isinstance(exc, RemoteProtocolError), "peer-error-type", "{!r}", exc)
+                check(conn.phase is Phase.BROKEN, "broken-after-error", "{}", conn.phase)
+                for call in (conn.next_event, lambda: conn.receive_data(b"\x00")):
+                    try:
+                        call()
+                    except LocalProtocolError:
+                        continue
+                    raise InvariantViolation("broken-stays-broken", "a call succeeded") from exc
+                return
+            buffer[:] = b"\xa5" * len(buffer)
+            streamed = sum(len(e.chunk) for e in events if isinstance(e, Data))
+            check(streamed <= fed, "data-exceeds-input", "{} > {}", streamed, fed)
+            _local(conn, piece.act)
+
+    return run
+
+
+# -- user text -----------------------------------------------------------------------------------
+
+
+def as_text(data: bytes) -> str:
+    """Any string from bytes: the first byte picks UTF-8 (undecodable bytes become lone
+    surrogates), UTF-16 (lone surrogates pass) or Latin-1 for the rest."""
+    if not data:
+        return ""
+    mode, rest = data[0] % 3, data[1:]
+    if mode == 0:
+        return rest.decode("utf-8", "surrogateescape")
+    if mode == 1:
+        return rest[: len(rest) // 2 * 2].decode("utf-16-le", "surrogatepass")
+    return rest.decode("latin-1")
+
+
+def _is_value(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, str)):
+        return True
+    return isinstance(value, tuple) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    )
+
+
+_DATE_TIME: Final = 0x5011
+
+
+def _property_parse(data: bytes) -> None:
+    spec = STANDARD_PROPERTIES[data[0] % len(STANDARD_PROPERTIES)] if data else None
+    if spec is None:
+        return
+    value = spec.parse(as_text(data[1:]))
+    check(_is_value(value), "parse-value-type", "{}: {!r}", spec.name, value)
+    if spec.code == _DATE_TIME and isinstance(value, str):
+        # The text goes to the camera as its DateTime: it must be a PTP date-time (one ptpkit
+        # itself can read back).
+        check(parse_datetime(value) is not None, "datetime-value", "{!r}", value)
+
+
+def _property_format(data: bytes) -> None:
+    """A value from the device (any datatype) shown with each standard property's formatter:
+    ``format`` must give text for whatever the camera sends."""
+    if not data:
+        return
+    spec = STANDARD_PROPERTIES[data[0] % len(STANDARD_PROPERTIES)]
+    datatype, rest = pick_datatype(data[1:])
+    try:
+        value = decode_value(rest, datatype)
+    except DecodeError:
+        return
+    text = spec.format(value)
+    check(isinstance(text, str), "format-type", "{}: {!r}", spec.name, text)
+
+
+def _check_safe_name(result: str, name: str | None = None) -> None:
+    check(isinstance(result, str), "safe-name-type")
+    check("/" not in result and "\\" not in result, "safe-name-separator", "{!r}", result)
+    check(result not in ("", ".", ".."), "safe-name-dots", "{!r}", result)
+    bad = [ch for ch in result if unicodedata.category(ch) in ("Cc", "Cs")]
+    check(not bad, "safe-name-control", "{!r} keeps {!r}", result, bad)
+    size = len(result.encode("utf-8"))
+    check(size <= MAX_NAME_BYTES, "safe-name-length", "{} bytes", size)
+    # safe_filename leaves room for ".part" and a " (NN)" de-duplication suffix.
+    check(size + len(PART_SUFFIX) + 8 <= MAX_NAME_BYTES, "safe-name-room", "{} bytes", size)
+    # ... and strips what Windows would drop (trailing dots and spaces).
+    check(result == result.strip().rstrip("."), "safe-name-trailing", "{!r}", result)
+    if name is not None:
+        check(safe_filename(name) == result, "safe-name-deterministic")
+
+
+def _safe_filename(data: bytes) -> None:
+    name = as_text(data)
+    _check_safe_name(safe_filename(name), name)
+
+
+def _parse_guid(data: bytes) -> None:
+    guid = parse_guid(as_text(data))
+    check(isinstance(guid, bytes) and len(guid) == 16, "guid-size", "{!r}", guid)
+    check(parse_guid(format_guid(guid)) == guid, "guid-round-trip")
+
+
+def _parse_datetime(data: bytes) -> None:
+    when = parse_datetime(as_text(data))
+    if when is None:
+        return
+    check(isinstance(when, _dt.datetime), "datetime-type", "{!r}", when)
+    # What ptpkit writes (the virtual camera's dates, SetDevicePropValue DateTime) reads back.
+    text = format_datetime(when)
+    check(
+        parse_datetime(text) == when.replace(microsecond=0),
+        "datetime-round-trip",
+        "{!r} formats as {!r}",
+        when,
+        text,
+    )
+
+
+def _ptpip_url(data: bytes) -> None:
+    address = parse_ptpip_url(as_text(data))
+    check(bool(address.host), "url-host")
+    for port in (address.port, address.event_port):
+        check(port is None or 0 < port < 65536, "url-port", "{!r}", address)
+
+
+def _usb_url(data: bytes) -> None:
+    selector = parse_usb_url(as_text(data))
+    for number in (selector.bus, selector.address, selector.vendor_id, selector.product_id):
+        check(number is None or number >= 0, "url-number", "{!r}", selector)
+
+
+def _selftest_broken(data: bytes) -> None:
+    """The harness's self-test: a 'parser' with a planted bug (any input starting with 0x01...)."""
+    if data[:1] == b"\x01":
+        raise ZeroDivisionError("planted bug")
+    if data[:1] == b"\x02":
+        raise RemoteProtocolError("an allowed error")
+
+
+# -- the table -----------------------------------------------------------------------------------
+
+_BINARY = (RemoteProtocolError,)
+_TEXT_TOKENS = (
+    b"/",
+    b"\\",
+    b"..",
+    b"\x00",
+    b"\x1f",
+    b"\xed\xa0\x80",
+    b"\xff",
+    b" ",
+    b".",
+    b"0x",
+    b"e999",
+    b"inf",
+    b"nan",
+    b"1/",
+    b"[",
+    b"]",
+    b",",
+    b"-",
+    b"+",
+    b":",
+    b"T",
+    b"Z",
+)
+
+_ALL: Final = [
+    Target(
+        name="device_info",
+        doc="DeviceInfo.from_bytes (+ round trip)",
+        run=_decoder(DeviceInfo.from_bytes, DeviceInfo.to_bytes, may_refuse=True),
+        allowed=_BINARY,
+        seeds=seeds.device_info,
+    ),
+    Target(
+        name="storage_info",
+        doc="StorageInfo.from_bytes (+ round trip)",
+        run=_decoder(StorageInfo.from_bytes, StorageInfo.to_bytes, may_refuse=True),
+        allowed=_BINARY,
+        seeds=seeds.storage_info,
+    ),
+    Target(
+        name="object_info",
+        doc="ObjectInfo.from_bytes (+ round trip, dates, safe_filename of its name)",
+        run=_object_info,
+        allowed=_BINARY,
+        seeds=seeds.object_info,
+    ),
+    Target(
+        name="device_prop_desc",
+        doc="DevicePropDesc.from_bytes (+ round trip)",
+        run=_decoder(DevicePropDesc.from_bytes, DevicePropDesc.to_bytes, may_refuse=True),
+        allowed=_BINARY,
+        seeds=seeds.device_prop_desc,
+    ),
+    Target(
+        name="object_prop_list",
+        doc="ObjectPropList.from_bytes (MTP, + round trip)",
+        run=_decoder(ObjectPropList.from_bytes, ObjectPropList.to_bytes, may_refuse=True),
+        allowed=_BINARY,
+        seeds=seeds.object_prop_list,
+    ),
+    Target(
+        name="prop_value",
+        doc="decode_value for every datatype (+ round trip)",
+        run=_prop_value,
+        allowed=_BINARY,
+        seeds=seeds.prop_value,
+    ),
+    Target(
+        name="uint32_array",
+        doc="decode_uint32_array (handle and storage id lists, + round trip)",
+        run=_decoder(decode_uint32_array, encode_uint32_array, may_refuse=False),
+        allowed=_BINARY,
+        seeds=seeds.uint32_array,
+    ),
+    Target(
+        name="usb_container",
+        doc="usb.pull_container (+ round trip)",
+        run=_decoder(pull_container, push_container, may_refuse=False),
+        allowed=_BINARY,
+        seeds=seeds.usb_container,
+    ),
+    Target(
+        name="usb_framing",
+        doc="UsbFraming decoder: random splits and transfer ends, resets",
+        run=_usb_framing,
+        allowed=_BINARY,
+        seeds=seeds.usb_framing,
+    ),
+    Target(
+        name="usb_device_status",
+        doc="usb.decode_device_status (+ round trip)",
+        run=_device_status,
+        allowed=_BINARY,
+        seeds=seeds.usb_device_status,
+    ),
+    Target(
+        name="usb_extended_event",
+        doc="usb.decode_extended_event",
+        run=_extended_event,
+        allowed=_BINARY,
+        seeds=seeds.usb_extended_event,
+    ),
+    Target(
+        name="usb_cancel_request",
+        doc="usb.decode_cancel_request (+ round trip)",
+        run=_cancel_request,
+        allowed=_BINARY,
+        seeds=seeds.usb_cancel_request,
+    ),
+    Target(
+        name="ptpip_packet",
+        doc="ptpip.pull_packet, all 14 packet types (+ round trip)",
+        run=_decoder(pull_packet, push_packet, may_refuse=False),
+        allowed=_BINARY,
+        seeds=seeds.ptpip_packet,
+    ),
+    Target(
+        name="ptpip_framing",
+        doc="PtpIpFraming decoder: random splits (= one piece), resets",
+        run=_ptpip_framing,
+        allowed=_BINARY,
+        seeds=seeds.ptpip_framing,
+    ),
+    Target(
+        name="connection_usb_initiator",
+        doc="Connection(INITIATOR, UsbFraming): a hostile device",
+        run=_connection("usb", Role.INITIATOR),
+        allowed=_BINARY,
+        seeds=lambda: seeds.connection("usb", Role.INITIATOR),
+    ),
+    Target(
+        name="connection_usb_responder",
+        doc="Connection(RESPONDER, UsbFraming): a hostile host",
+        run=_connection("usb", Role.RESPONDER),
+        allowed=_BINARY,
+        seeds=lambda: seeds.connection("usb", Role.RESPONDER),
+    ),
+    Target(
+        name="connection_ptpip_initiator",
+        doc="Connection(INITIATOR, PtpIpFraming) after the handshake: a hostile camera",
+        run=_connection("ptpip", Role.INITIATOR),
+        allowed=_BINARY,
+        seeds=lambda: seeds.connection("ptpip", Role.INITIATOR),
+    ),
+    Target(
+        name="connection_ptpip_responder",
+        doc="Connection(RESPONDER, PtpIpFraming) after the handshake: a hostile initiator",
+        run=_connection("ptpip", Role.RESPONDER),
+        allowed=_BINARY,
+        seeds=lambda: seeds.connection("ptpip", Role.RESPONDER),
+    ),
+    Target(
+        name="property_parse",
+        doc="PropertySpec.parse over every standard spec (ValueParseError only)",
+        run=_property_parse,
+        allowed=(ValueParseError,),
+        seeds=seeds.property_parse,
+        tokens=(*_TEXT_TOKENS, b"f/", b"mm", b"ms", b"s", b"now", b"1e", b"EV", b" 1/3"),
+        max_len=256,
+    ),
+    Target(
+        name="property_format",
+        doc="PropertySpec.format of any device value, every standard spec (never raises)",
+        run=_property_format,
+        allowed=(),
+        seeds=seeds.property_format,
+    ),
+    Target(
+        name="safe_filename",
+        doc="client.files.safe_filename: one safe component, deterministic (never raises)",
+        run=_safe_filename,
+        allowed=(),
+        seeds=seeds.safe_filename,
+        tokens=_TEXT_TOKENS,
+        max_len=1200,
+    ),
+    Target(
+        name="parse_guid",
+        doc="identity.parse_guid (UsageError only, + round trip)",
+        run=_parse_guid,
+        allowed=(UsageError,),
+        seeds=seeds.parse_guid,
+        tokens=(*_TEXT_TOKENS, b"{", b"}", b"-", b"0123456789abcdef"),
+        max_len=256,
+    ),
+    Target(
+        name="parse_datetime",
+        doc="datatypes.parse_datetime (never raises, + round trip via format_datetime)",
+        run=_parse_datetime,
+        allowed=(),
+        seeds=seeds.parse_datetime,
+        tokens=(*_TEXT_TOKENS, b"20240131", b"T235959", b".5", b"+0100", b"-05:30"),
+        max_len=256,
+    ),
+    Target(
+        name="ptpip_url",
+        doc="transports.ptpip.parse_url (UsageError only)",
+        run=_ptpip_url,
+        allowed=(UsageError,),
+        seeds=seeds.ptpip_url,
+        tokens=(*_TEXT_TOKENS, b"ptpip:", b"//", b"[::1]", b":15740"),
+        max_len=256,
+    ),
+    Target(
+        name="usb_url",
+        doc="transports.usb.parse_url (UsageError only)",
+        run=_usb_url,
+        allowed=(UsageError,),
+        seeds=seeds.usb_url,
+        tokens=(*_TEXT_TOKENS, b"usb:", b"serial=", b"04a9:32b4", b"001,004"),
+        max_len=256,
+    ),
+    Target(
+        name="selftest_broken",
+        doc="the harness's self-test: a planted bug (input starting with 0x01)",
+        run=_selftest_broken,
+        allowed=_BINARY,
+        seeds=lambda: [b"\x00", b"\x02abc", b"\x03"],
+        selftest=True,
+    ),
+]
+
+#: Every target by name (the self-test one included; :func:`default_targets` leaves it out).
+TARGETS: Final[dict[str, Target]] = {target.name: target for target in _ALL}
+
+
+def default_targets() -> list[Target]:
+    return [target for target in _ALL if not target.selftest]
