@@ -19,7 +19,7 @@ import pytest
 
 import ptpkit
 from ptpkit.core.connection import Connection
-from ptpkit.core.events import DataPhase, Request
+from ptpkit.core.events import NEED_DATA, DataPhase, Request
 from ptpkit.core.ptpip import InitCommandRequest, InitEventRequest, PtpIpFraming
 from ptpkit.core.state import Role
 from ptpkit.virtual import VirtualCamera
@@ -103,3 +103,98 @@ def test_ten_thousand_dropped_connections_leave_the_server_answering_and_leak_no
         with ptpkit.connect(server.url) as cam:
             assert cam.storage_ids() == (0x00010001,)
             assert [e.name for e in cam.walk()] == ["a.txt"]
+
+
+def _handshake_bytes() -> bytes:
+    conn = Connection(Role.INITIATOR, PtpIpFraming())
+    out = conn.send(InitCommandRequest(guid=b"\x09" * 16, friendly_name="hostile"))
+    return b"".join(bytes(b) for b in out)
+
+
+def _packet(ptype: int, payload: bytes = b"", length: int | None = None) -> bytes:
+    return struct.pack("<II", len(payload) + 8 if length is None else length, ptype) + payload
+
+
+#: What a hostile client may send the virtual camera (after a good handshake where it says so).
+HOSTILE_CLIENT_INPUT = {
+    "init claiming 4 GiB": _packet(1, length=0xFFFFFFF0),
+    "length shorter than a header": _packet(1, length=3),
+    "unknown packet type": _packet(0xDEAD, b"\x00" * 8),
+    "request claiming 4 GiB": _handshake_bytes() + _packet(6, length=0xFFFFFFF0),
+    "request with 200 parameters": _handshake_bytes()
+    + _packet(6, struct.pack("<IHI", 1, 0x1002, 0) + b"\x01\x00\x00\x00" * 200),
+    # SendObject's data announced as 2**64 - 1 bytes, then a trickle and a hang-up.
+    "data phase claiming 16 EiB": _handshake_bytes()
+    + _packet(6, struct.pack("<IHI", 2, 0x100D, 1))
+    + _packet(9, struct.pack("<IQ", 1, 0xFFFFFFFFFFFFFFFF))
+    + _packet(10, struct.pack("<I", 1) + b"x" * 1000),
+}
+
+
+@pytest.mark.parametrize("what", sorted(HOSTILE_CLIENT_INPUT))
+def test_the_virtual_camera_refuses_oversize_input_and_keeps_serving(
+    tmp_path: Path, what: str
+) -> None:
+    """A client's lies are refused without allocating what they claim: the connection is closed,
+    nothing lands on the card, and the next client is served."""
+    import tracemalloc
+
+    card = tmp_path / "card"
+    card.mkdir()
+    (card / "a.txt").write_text("keep")
+    with VirtualCamera(card) as camera, PtpIpServer(camera, "127.0.0.1", 0) as server:
+        tracemalloc.start()
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                sock.sendall(HOSTILE_CLIENT_INPUT[what])
+                if what == "data phase claiming 16 EiB":
+                    sock.shutdown(socket.SHUT_WR)  # the client hangs up mid data phase
+                received = b""
+                with contextlib.suppress(ConnectionResetError):
+                    while chunk := sock.recv(65536):  # until the server closes: no hang
+                        received += chunk
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 8 << 20  # nothing sized by the lie
+        deadline = time.monotonic() + 10
+        while server.active_sessions and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.active_sessions == 0
+        with ptpkit.connect(server.url) as cam:
+            assert [e.name for e in cam.walk()] == ["a.txt"]
+        assert sorted(p.name for p in card.iterdir()) == ["a.txt"]
+
+
+def test_requests_sent_with_the_handshake_are_answered(tmp_path: Path) -> None:
+    """A client that sends OpenSession in the same write as InitCommandRequest (not waiting for
+    the Ack) is answered: bytes read with the handshake are not left waiting in a buffer."""
+    card = tmp_path / "card"
+    card.mkdir()
+    open_session = _packet(6, struct.pack("<IHII", 1, 0x1002, 0, 1))
+    with (
+        VirtualCamera(card) as camera,
+        PtpIpServer(camera, "127.0.0.1", 0) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
+    ):
+        sock.sendall(_handshake_bytes() + open_session)
+        client = Connection(Role.INITIATOR, PtpIpFraming())
+        client.send(InitCommandRequest(guid=b"\x09" * 16, friendly_name="hostile"))
+        seen: list[str] = []
+        while len(seen) < 2:
+            data = sock.recv(65536)
+            assert data, "the server closed the connection"
+            client.receive_data(data)
+            while (event := client.next_event()) is not NEED_DATA:
+                seen.append(type(event).__name__)
+                if type(event).__name__ == "InitCommandAck":
+                    # From here the initiator's table expects the response to OpenSession.
+                    client.send(
+                        Request(
+                            code=0x1002,
+                            transaction_id=0,
+                            params=(1,),
+                            data_phase=DataPhase.NONE_OR_IN,
+                        )
+                    )
+        assert seen == ["InitCommandAck", "Response"]

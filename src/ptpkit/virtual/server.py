@@ -332,6 +332,10 @@ class PtpIpServer:
                 ),
             )
             log.info("PTP/IP client %r at %s: connection %d", request.friendly_name, peer, number)
+            # Bytes that came in the handshake's read after InitCommandRequest (a client that
+            # did not wait for the Ack) are in the connection already: act on them now, or
+            # they would wait for more bytes that may never come.
+            session.receive_data(b"")
             self._command_loop(link)
         finally:
             with self._lock:
@@ -415,6 +419,7 @@ class PtpIpServer:
     def _event_loop(
         self, link: _Link, sock: socket.socket, greeter: Connection, view: memoryview
     ) -> None:
+        self._event_channel_input(link, sock, greeter)  # what came with InitEventRequest
         while not self._closed.is_set() and not link.session.closed:
             readable, _, _ = select.select([sock, link.events_ready.reader], [], [])
             if link.events_ready.reader in readable:
@@ -426,12 +431,16 @@ class PtpIpServer:
                 if count == 0:
                     return
                 greeter.receive_data(view[:count])
-                while (incoming := greeter.next_event()) is not NEED_DATA:
-                    if isinstance(incoming, ProbeRequest):
-                        self._write(sock, greeter.send(ProbeResponse()))
-                    elif isinstance(incoming, Cancel):
-                        link.session.cancel(incoming.transaction_id, respond=True)
-                        link.output_ready.set()
+                self._event_channel_input(link, sock, greeter)
+
+    def _event_channel_input(self, link: _Link, sock: socket.socket, greeter: Connection) -> None:
+        """Act on what the client sent on its event connection: probes and cancels."""
+        while (incoming := greeter.next_event()) is not NEED_DATA:
+            if isinstance(incoming, ProbeRequest):
+                self._write(sock, greeter.send(ProbeResponse()))
+            elif isinstance(incoming, Cancel):
+                link.session.cancel(incoming.transaction_id, respond=True)
+                link.output_ready.set()
 
     @staticmethod
     def _write(sock: socket.socket, buffers: Sequence[BytesLike]) -> None:
