@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import platform
 import random
 import subprocess
 import sys
@@ -161,7 +162,16 @@ def test_unknown_target_is_a_usage_error() -> None:
     assert info.value.code == 2
 
 
-@pytest.mark.skipif(not atheris_available(), reason="atheris is not installed")
+#: Where the dev extra installs atheris (pyproject.toml): there CI must run this test, not skip it.
+ATHERIS_EXPECTED = (
+    sys.platform == "linux" and platform.machine() == "x86_64" and sys.version_info >= (3, 11)
+)
+
+
+@pytest.mark.skipif(
+    not atheris_available() and not (os.environ.get("CI") and ATHERIS_EXPECTED),
+    reason="atheris is not installed (it has wheels for Linux x86_64, CPython 3.11+ only)",
+)
 def test_the_atheris_engine_finds_the_planted_bug(tmp_path: Path) -> None:
     figures = tmp_path / "figures.json"
     findings = tmp_path / "findings"
