@@ -29,7 +29,7 @@ from ptpkit.core.datasets import (
     encode_value,
 )
 from ptpkit.core.datatypes import DataType
-from ptpkit.core.events import NEED_DATA, Data, DataPhase, DataStart, Event, Request, Response
+from ptpkit.core.events import Data, DataPhase, DataStart, Event, Request, Response
 from ptpkit.core.ptpip import (
     CancelPacket,
     DataPacket,
@@ -60,6 +60,7 @@ from ptpkit.core.usb import (
 )
 from ptpkit.errors import ProtocolError
 from ptpkit.identity import format_guid
+from ptpkit.testing import drain
 
 _GUID = bytes.fromhex("0f1e2d3c4b5a69788796a5b4c3d2e1f0")
 
@@ -410,7 +411,7 @@ def ptpip_packet() -> list[bytes]:
 
 
 def ptpip_framing() -> list[bytes]:
-    packets = [push_packet(packet) for packet in _packets()]
+    packets = ptpip_packet()
     start_data = push_packet(StartData(transaction_id=1, total_length=64))
     data = push_packet(DataPacket(transaction_id=1, payload=b"x" * 24))
     end = push_packet(EndData(transaction_id=1, payload=b"y" * 40))
@@ -431,11 +432,6 @@ def ptpip_framing() -> list[bytes]:
 # -- connections ---------------------------------------------------------------------------------
 
 
-def _drain(conn: Connection) -> None:
-    while conn.next_event() is not NEED_DATA:
-        pass
-
-
 def _play(
     local: Connection, peer: Connection, script: list[tuple[int, list[OutgoingEvent]]]
 ) -> bytes:
@@ -447,7 +443,7 @@ def _play(
         if sent:
             try:
                 peer.receive_data(sent, transfer_ended=True)
-                _drain(peer)
+                drain(peer)
             except ProtocolError:
                 pass  # a cancel the peer model did not make itself (USB's control pipe)
         pieces.append(Piece(b"", act=act))
@@ -457,7 +453,7 @@ def _play(
             if peer.phase in (Phase.INITIATOR_DATA, Phase.RESPONDER_DATA):
                 continue  # a data container and its data are one USB transfer
             local.receive_data(bytes(transfer), transfer_ended=True)
-            _drain(local)
+            drain(local)
             pieces.append(Piece(bytes(transfer), transfer_ended=True))
             transfer.clear()
     return make_script(pieces)

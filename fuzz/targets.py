@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from fuzz import seeds
+from fuzz import seeds as golden
 from fuzz.conn import STATES, local_action, start
 from fuzz.script import split_script
 from ptpkit.client.files import MAX_NAME_BYTES, PART_SUFFIX, safe_filename
@@ -45,6 +45,7 @@ from ptpkit.core.ptpip import PtpIpFraming, pull_packet, push_packet
 from ptpkit.core.state import Phase, Role
 from ptpkit.core.usb import (
     DeviceStatus,
+    ExtendedEvent,
     UsbFraming,
     decode_cancel_request,
     decode_device_status,
@@ -68,6 +69,7 @@ from ptpkit.transports.ptpip import parse_url as parse_ptpip_url
 from ptpkit.transports.usb import parse_url as parse_usb_url
 
 Run = Callable[[bytes], object]
+Seeds = Callable[[], list[bytes]]
 
 
 class InvariantViolation(Exception):
@@ -100,7 +102,7 @@ class Target:
     run: Run
     #: Exceptions the parser may raise on bad input; anything else is a finding.
     allowed: tuple[type[BaseException], ...]
-    seeds: Callable[[], list[bytes]]
+    seeds: Seeds
     #: Strings worth splicing into inputs (a libFuzzer dictionary).
     tokens: tuple[bytes, ...] = ()
     max_len: int = 4096
@@ -122,11 +124,16 @@ def _check_offset(exc: DecodeError, data: BytesLike) -> None:
 
 
 def _decoder(
-    decode: Callable[[bytes], Any], encode: Callable[[Any], bytes] | None, *, may_refuse: bool
+    decode: Callable[[bytes], Any],
+    encode: Callable[[Any], bytes] | None,
+    *,
+    may_refuse: bool = False,
+    also: Callable[[Any, bytes], None] | None = None,
 ) -> Run:
     """Decode; a DecodeError must point inside the input. A decoded value must round-trip through
     the encoder. ``may_refuse``: the encoder may refuse a decoded value with LocalProtocolError
-    (a PTP string of 255 units without its NUL decodes, but cannot be sent again)."""
+    (a PTP string of 255 units without its NUL decodes, but cannot be sent again). ``also``: more
+    checks of the decoded value (and the input), run whether or not the encoder refused it."""
 
     def run(data: bytes) -> None:
         try:
@@ -134,24 +141,28 @@ def _decoder(
         except DecodeError as exc:
             _check_offset(exc, data)
             raise
-        if encode is None:
-            return
-        try:
-            encoded = encode(value)
-        except LocalProtocolError:
-            if may_refuse:
-                return
-            raise
-        again = decode(encoded)
-        check(again == value, "round-trip", "{!r} came back as {!r}", value, again)
+        if encode is not None:
+            try:
+                encoded = encode(value)
+            except LocalProtocolError:
+                if not may_refuse:
+                    raise
+            else:
+                again = decode(encoded)
+                check(again == value, "round-trip", "{!r} came back as {!r}", value, again)
+        if also is not None:
+            also(value, data)
 
     return run
 
 
-def _object_info(data: bytes) -> None:
-    _decoder(ObjectInfo.from_bytes, ObjectInfo.to_bytes, may_refuse=True)(data)
+def _dataset(cls: Any, also: Callable[[Any, bytes], None] | None = None) -> Run:
+    """A dataset's ``from_bytes``, round-tripped through its ``to_bytes`` (which may refuse)."""
+    return _decoder(cls.from_bytes, cls.to_bytes, may_refuse=True, also=also)
+
+
+def _check_object_info(info: ObjectInfo, data: bytes) -> None:
     # What the client does with an ObjectInfo: dates, and the name as a local file name.
-    info = ObjectInfo.from_bytes(data)
     for when in (info.capture_datetime, info.modification_datetime):
         check(when is None or isinstance(when, _dt.datetime), "object-info-date")
     _check_safe_name(safe_filename(info.filename), info.filename)
@@ -176,20 +187,12 @@ def _prop_value(data: bytes) -> None:
     )(rest)
 
 
-def _device_status(data: bytes) -> None:
-    _decoder(decode_device_status, encode_device_status, may_refuse=False)(data)
-    status = decode_device_status(data)
+def _check_device_status(status: object, data: bytes) -> None:
     check(isinstance(status, DeviceStatus), "device-status-type")
 
 
-def _extended_event(data: bytes) -> None:
-    _decoder(decode_extended_event, None, may_refuse=False)(data)
-    event = decode_extended_event(data)
+def _check_extended_event(event: ExtendedEvent, data: bytes) -> None:
     check(sum(len(p) for p in event.params) <= len(data), "extended-event-size")
-
-
-def _cancel_request(data: bytes) -> None:
-    _decoder(decode_cancel_request, encode_cancel_request, may_refuse=False)(data)
 
 
 # -- streaming framings --------------------------------------------------------------------------
@@ -539,199 +542,168 @@ _TEXT_TOKENS = (
     b"Z",
 )
 
+
+def _target(
+    name: str,
+    doc: str,
+    run: Run,
+    *,
+    allowed: tuple[type[BaseException], ...] = _BINARY,
+    seeds: Seeds | None = None,
+    tokens: tuple[bytes, ...] = (),
+    max_len: int = 4096,
+    selftest: bool = False,
+) -> Target:
+    """A target; unless told otherwise, a binary parser (RemoteProtocolError only) whose seeds
+    are the function of the same name in :mod:`fuzz.seeds`."""
+    return Target(
+        name=name,
+        doc=doc,
+        run=run,
+        allowed=allowed,
+        seeds=seeds if seeds is not None else getattr(golden, name),
+        tokens=tokens,
+        max_len=max_len,
+        selftest=selftest,
+    )
+
+
+def _connection_target(framing: str, role: Role, doc: str) -> Target:
+    return _target(
+        f"connection_{framing}_{role.value}",
+        doc,
+        _connection(framing, role),
+        seeds=functools.partial(golden.connection, framing, role),
+    )
+
+
 _ALL: Final = [
-    Target(
-        name="device_info",
-        doc="DeviceInfo.from_bytes (+ round trip)",
-        run=_decoder(DeviceInfo.from_bytes, DeviceInfo.to_bytes, may_refuse=True),
-        allowed=_BINARY,
-        seeds=seeds.device_info,
+    # What the device sends: datasets, containers, packets, the framings, the connection.
+    _target("device_info", "DeviceInfo.from_bytes (+ round trip)", _dataset(DeviceInfo)),
+    _target("storage_info", "StorageInfo.from_bytes (+ round trip)", _dataset(StorageInfo)),
+    _target(
+        "object_info",
+        "ObjectInfo.from_bytes (+ round trip, dates, safe_filename of its name)",
+        _dataset(ObjectInfo, also=_check_object_info),
     ),
-    Target(
-        name="storage_info",
-        doc="StorageInfo.from_bytes (+ round trip)",
-        run=_decoder(StorageInfo.from_bytes, StorageInfo.to_bytes, may_refuse=True),
-        allowed=_BINARY,
-        seeds=seeds.storage_info,
+    _target(
+        "device_prop_desc", "DevicePropDesc.from_bytes (+ round trip)", _dataset(DevicePropDesc)
     ),
-    Target(
-        name="object_info",
-        doc="ObjectInfo.from_bytes (+ round trip, dates, safe_filename of its name)",
-        run=_object_info,
-        allowed=_BINARY,
-        seeds=seeds.object_info,
+    _target(
+        "object_prop_list",
+        "ObjectPropList.from_bytes (MTP, + round trip)",
+        _dataset(ObjectPropList),
     ),
-    Target(
-        name="device_prop_desc",
-        doc="DevicePropDesc.from_bytes (+ round trip)",
-        run=_decoder(DevicePropDesc.from_bytes, DevicePropDesc.to_bytes, may_refuse=True),
-        allowed=_BINARY,
-        seeds=seeds.device_prop_desc,
+    _target("prop_value", "decode_value for every datatype (+ round trip)", _prop_value),
+    _target(
+        "uint32_array",
+        "decode_uint32_array (handle and storage id lists, + round trip)",
+        _decoder(decode_uint32_array, encode_uint32_array),
     ),
-    Target(
-        name="object_prop_list",
-        doc="ObjectPropList.from_bytes (MTP, + round trip)",
-        run=_decoder(ObjectPropList.from_bytes, ObjectPropList.to_bytes, may_refuse=True),
-        allowed=_BINARY,
-        seeds=seeds.object_prop_list,
+    _target(
+        "usb_container",
+        "usb.pull_container (+ round trip)",
+        _decoder(pull_container, push_container),
     ),
-    Target(
-        name="prop_value",
-        doc="decode_value for every datatype (+ round trip)",
-        run=_prop_value,
-        allowed=_BINARY,
-        seeds=seeds.prop_value,
+    _target(
+        "usb_framing", "UsbFraming decoder: random splits and transfer ends, resets", _usb_framing
     ),
-    Target(
-        name="uint32_array",
-        doc="decode_uint32_array (handle and storage id lists, + round trip)",
-        run=_decoder(decode_uint32_array, encode_uint32_array, may_refuse=False),
-        allowed=_BINARY,
-        seeds=seeds.uint32_array,
+    _target(
+        "usb_device_status",
+        "usb.decode_device_status (+ round trip)",
+        _decoder(decode_device_status, encode_device_status, also=_check_device_status),
     ),
-    Target(
-        name="usb_container",
-        doc="usb.pull_container (+ round trip)",
-        run=_decoder(pull_container, push_container, may_refuse=False),
-        allowed=_BINARY,
-        seeds=seeds.usb_container,
+    _target(
+        "usb_extended_event",
+        "usb.decode_extended_event",
+        _decoder(decode_extended_event, None, also=_check_extended_event),
     ),
-    Target(
-        name="usb_framing",
-        doc="UsbFraming decoder: random splits and transfer ends, resets",
-        run=_usb_framing,
-        allowed=_BINARY,
-        seeds=seeds.usb_framing,
+    _target(
+        "usb_cancel_request",
+        "usb.decode_cancel_request (+ round trip)",
+        _decoder(decode_cancel_request, encode_cancel_request),
     ),
-    Target(
-        name="usb_device_status",
-        doc="usb.decode_device_status (+ round trip)",
-        run=_device_status,
-        allowed=_BINARY,
-        seeds=seeds.usb_device_status,
+    _target(
+        "ptpip_packet",
+        "ptpip.pull_packet, all 14 packet types (+ round trip)",
+        _decoder(pull_packet, push_packet),
     ),
-    Target(
-        name="usb_extended_event",
-        doc="usb.decode_extended_event",
-        run=_extended_event,
-        allowed=_BINARY,
-        seeds=seeds.usb_extended_event,
+    _target(
+        "ptpip_framing", "PtpIpFraming decoder: random splits (= one piece), resets", _ptpip_framing
     ),
-    Target(
-        name="usb_cancel_request",
-        doc="usb.decode_cancel_request (+ round trip)",
-        run=_cancel_request,
-        allowed=_BINARY,
-        seeds=seeds.usb_cancel_request,
+    _connection_target(
+        "usb", Role.INITIATOR, "Connection(INITIATOR, UsbFraming): a hostile device"
     ),
-    Target(
-        name="ptpip_packet",
-        doc="ptpip.pull_packet, all 14 packet types (+ round trip)",
-        run=_decoder(pull_packet, push_packet, may_refuse=False),
-        allowed=_BINARY,
-        seeds=seeds.ptpip_packet,
+    _connection_target("usb", Role.RESPONDER, "Connection(RESPONDER, UsbFraming): a hostile host"),
+    _connection_target(
+        "ptpip",
+        Role.INITIATOR,
+        "Connection(INITIATOR, PtpIpFraming) after the handshake: a hostile camera",
     ),
-    Target(
-        name="ptpip_framing",
-        doc="PtpIpFraming decoder: random splits (= one piece), resets",
-        run=_ptpip_framing,
-        allowed=_BINARY,
-        seeds=seeds.ptpip_framing,
+    _connection_target(
+        "ptpip",
+        Role.RESPONDER,
+        "Connection(RESPONDER, PtpIpFraming) after the handshake: a hostile initiator",
     ),
-    Target(
-        name="connection_usb_initiator",
-        doc="Connection(INITIATOR, UsbFraming): a hostile device",
-        run=_connection("usb", Role.INITIATOR),
-        allowed=_BINARY,
-        seeds=lambda: seeds.connection("usb", Role.INITIATOR),
-    ),
-    Target(
-        name="connection_usb_responder",
-        doc="Connection(RESPONDER, UsbFraming): a hostile host",
-        run=_connection("usb", Role.RESPONDER),
-        allowed=_BINARY,
-        seeds=lambda: seeds.connection("usb", Role.RESPONDER),
-    ),
-    Target(
-        name="connection_ptpip_initiator",
-        doc="Connection(INITIATOR, PtpIpFraming) after the handshake: a hostile camera",
-        run=_connection("ptpip", Role.INITIATOR),
-        allowed=_BINARY,
-        seeds=lambda: seeds.connection("ptpip", Role.INITIATOR),
-    ),
-    Target(
-        name="connection_ptpip_responder",
-        doc="Connection(RESPONDER, PtpIpFraming) after the handshake: a hostile initiator",
-        run=_connection("ptpip", Role.RESPONDER),
-        allowed=_BINARY,
-        seeds=lambda: seeds.connection("ptpip", Role.RESPONDER),
-    ),
-    Target(
-        name="property_parse",
-        doc="PropertySpec.parse over every standard spec (ValueParseError only)",
-        run=_property_parse,
+    # What the user types, and what is made of device text.
+    _target(
+        "property_parse",
+        "PropertySpec.parse over every standard spec (ValueParseError only)",
+        _property_parse,
         allowed=(ValueParseError,),
-        seeds=seeds.property_parse,
         tokens=(*_TEXT_TOKENS, b"f/", b"mm", b"ms", b"s", b"now", b"1e", b"EV", b" 1/3"),
         max_len=256,
     ),
-    Target(
-        name="property_format",
-        doc="PropertySpec.format of any device value, every standard spec (never raises)",
-        run=_property_format,
+    _target(
+        "property_format",
+        "PropertySpec.format of any device value, every standard spec (never raises)",
+        _property_format,
         allowed=(),
-        seeds=seeds.property_format,
     ),
-    Target(
-        name="safe_filename",
-        doc="client.files.safe_filename: one safe component, deterministic (never raises)",
-        run=_safe_filename,
+    _target(
+        "safe_filename",
+        "client.files.safe_filename: one safe component, deterministic (never raises)",
+        _safe_filename,
         allowed=(),
-        seeds=seeds.safe_filename,
         tokens=_TEXT_TOKENS,
         max_len=1200,
     ),
-    Target(
-        name="parse_guid",
-        doc="identity.parse_guid (UsageError only, + round trip)",
-        run=_parse_guid,
+    _target(
+        "parse_guid",
+        "identity.parse_guid (UsageError only, + round trip)",
+        _parse_guid,
         allowed=(UsageError,),
-        seeds=seeds.parse_guid,
         tokens=(*_TEXT_TOKENS, b"{", b"}", b"-", b"0123456789abcdef"),
         max_len=256,
     ),
-    Target(
-        name="parse_datetime",
-        doc="datatypes.parse_datetime (never raises, + round trip via format_datetime)",
-        run=_parse_datetime,
+    _target(
+        "parse_datetime",
+        "datatypes.parse_datetime (never raises, + round trip via format_datetime)",
+        _parse_datetime,
         allowed=(),
-        seeds=seeds.parse_datetime,
         tokens=(*_TEXT_TOKENS, b"20240131", b"T235959", b".5", b"+0100", b"-05:30"),
         max_len=256,
     ),
-    Target(
-        name="ptpip_url",
-        doc="transports.ptpip.parse_url (UsageError only)",
-        run=_ptpip_url,
+    _target(
+        "ptpip_url",
+        "transports.ptpip.parse_url (UsageError only)",
+        _ptpip_url,
         allowed=(UsageError,),
-        seeds=seeds.ptpip_url,
         tokens=(*_TEXT_TOKENS, b"ptpip:", b"//", b"[::1]", b":15740"),
         max_len=256,
     ),
-    Target(
-        name="usb_url",
-        doc="transports.usb.parse_url (UsageError only)",
-        run=_usb_url,
+    _target(
+        "usb_url",
+        "transports.usb.parse_url (UsageError only)",
+        _usb_url,
         allowed=(UsageError,),
-        seeds=seeds.usb_url,
         tokens=(*_TEXT_TOKENS, b"usb:", b"serial=", b"04a9:32b4", b"001,004"),
         max_len=256,
     ),
-    Target(
-        name="selftest_broken",
-        doc="the harness's self-test: a planted bug (input starting with 0x01)",
-        run=_selftest_broken,
-        allowed=_BINARY,
+    _target(
+        "selftest_broken",
+        "the harness's self-test: a planted bug (input starting with 0x01)",
+        _selftest_broken,
         seeds=lambda: [b"\x00", b"\x02abc", b"\x03"],
         selftest=True,
     ),

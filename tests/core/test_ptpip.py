@@ -187,15 +187,10 @@ def test_all_14_packet_types_are_covered() -> None:
 # -- the framing: packets to events --------------------------------------------------------------
 
 
-def decode_stream(data: bytes) -> list[object]:
+def decode_stream(data: bytes) -> list[ConnectionEvent]:
     framing = PtpIpFraming()
     framing.receive_data(data)
-    out: list[object] = []
-    while (event := framing.next_event()) is not NEED_DATA:
-        if isinstance(event, Data):
-            event = Data(transaction_id=event.transaction_id, chunk=bytes(event.chunk))
-        out.append(event)
-    return out
+    return drain(framing)
 
 
 def test_framing_maps_packets_to_events() -> None:

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ptpkit.core.connection import ConnectionEvent
 from ptpkit.core.events import (
     NEED_DATA,
     Cancel,
@@ -39,6 +40,7 @@ from ptpkit.core.usb import (
     push_container,
 )
 from ptpkit.errors import DecodeError, LocalProtocolError, RemoteProtocolError
+from ptpkit.testing import drain
 
 from .core_strategies import containers, events, requests, responses
 
@@ -47,20 +49,10 @@ def h(text: str) -> bytes:
     return bytes.fromhex(text)
 
 
-def drain_framing(framing: UsbFraming) -> None:
-    while framing.next_event() is not NEED_DATA:
-        pass
-
-
-def decode_all(data: bytes, *, transfer_ended: bool = True) -> list[object]:
+def decode_all(data: bytes, *, transfer_ended: bool = True) -> list[ConnectionEvent]:
     framing = UsbFraming()
     framing.receive_data(data, transfer_ended=transfer_ended)
-    out: list[object] = []
-    while (event := framing.next_event()) is not NEED_DATA:
-        if isinstance(event, Data):
-            event = Data(transaction_id=event.transaction_id, chunk=bytes(event.chunk))
-        out.append(event)
-    return out
+    return drain(framing)
 
 
 # -- commands with 0..5 parameters ----------------------------------------------------------------
@@ -296,7 +288,7 @@ def test_bad_containers(data: str, error: type[Exception]) -> None:
     framing = UsbFraming()
     framing.receive_data(h(data), transfer_ended=True)
     with pytest.raises(error):
-        drain_framing(framing)
+        drain(framing)
 
 
 def test_pull_container_length_must_match() -> None:

@@ -121,8 +121,9 @@ def copy_event(event: ConnectionEvent) -> ConnectionEvent:
     return event
 
 
-def drain(conn: Connection) -> list[ConnectionEvent]:
-    """Every event ``conn`` can produce from the bytes it has, Data chunks copied."""
+def drain(conn: Connection | UsbFraming | PtpIpFraming) -> list[ConnectionEvent]:
+    """Every event ``conn`` (or a framing on its own) can produce from the bytes it has, Data
+    chunks copied."""
     events: list[ConnectionEvent] = []
     while True:
         event = conn.next_event()
