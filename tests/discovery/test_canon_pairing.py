@@ -264,6 +264,52 @@ def test_lan_ip_must_be_ipv4() -> None:
         CanonPairingResponder("::1")
 
 
+def test_an_error_in_the_answer_does_not_stop_the_responder(udp: UdpPeer) -> None:
+    # An answer that is not bytes makes sendto() raise TypeError, outside the answer callback.
+    bad = {"reply": [b"ok"]}
+
+    def answer(request: object, requester: object) -> list[bytes]:
+        return bad["reply"]
+
+    with SsdpResponder(answer, host="127.0.0.1", port=0) as responder:
+        bad["reply"] = ["not bytes"]  # type: ignore[list-item]
+        udp.search(responder.port, "upnp:rootdevice")
+        assert udp.receive(0.3) == []
+        bad["reply"] = [b"ok"]
+        udp.search(responder.port, "upnp:rootdevice")
+        assert udp.receive() == [b"ok"]
+
+
+def test_the_port_is_still_known_after_close() -> None:
+    responder = SsdpResponder(lambda request, requester: [], host="127.0.0.1", port=0).start()
+    port = responder.port
+    responder.close()
+    assert responder.port == port != 0
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_responder_that_fails_to_start_holds_no_sockets() -> None:
+    before = _open_fds()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        for _ in range(3):
+            responder = CanonPairingResponder(
+                "127.0.0.1",
+                description_port=taken.getsockname()[1],
+                ssdp_host="127.0.0.1",
+                ssdp_port=0,
+            )
+            with pytest.raises(ConnectError):
+                responder.start()
+        never_started = SsdpResponder(lambda request, requester: [], host="127.0.0.1", port=0)
+        assert _open_fds() == before + 1  # `taken` only
+    del never_started
+
+
 def test_a_busy_description_port_is_a_clear_error() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -291,8 +337,12 @@ def test_a_busy_ssdp_port_is_a_clear_error_and_closes_the_description() -> None:
 
 
 def test_a_lan_ip_that_is_not_ours_is_a_clear_error() -> None:
-    address = "198.51.100.77"  # TEST-NET-2 (RFC 5737)
-    responder = CanonPairingResponder(address, description_port=0, ssdp_host="127.0.0.1")
+    # Binding fails (nothing is sent): TEST-NET-2 (RFC 5737) is never an address of this
+    # computer. Port 0 for SSDP, should it get that far.
+    address = "198.51.100.77"
+    responder = CanonPairingResponder(
+        address, description_port=0, ssdp_host="127.0.0.1", ssdp_port=0
+    )
     with pytest.raises(ConnectError, match="not an address of this computer"):
         responder.start()
 

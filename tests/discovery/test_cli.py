@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import _thread
 import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -148,8 +150,6 @@ def test_canon_pair_refuses_a_host_name(capsys: pytest.CaptureFixture[str]) -> N
 def test_canon_pair_port_in_use_is_one_clear_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import socket
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -203,3 +203,56 @@ def test_virtual_serve_advertise_is_found_by_discovery(
     )
     assert [(c.url, c.name, c.source) for c in found] == [(url.group(1), "lab cam", "ssdp")]
     assert serve.stop() == 0
+
+
+def test_canon_pair_in_process_stops_on_sigterm_and_puts_the_handler_back(
+    capsys: pytest.CaptureFixture[str], config_dir: Path
+) -> None:
+    # main() can run in a process that goes on (here, pytest): SIGTERM stops canon-pair, and
+    # after it the process's own SIGTERM handling is back. A first --uuid has no "was" to tell.
+    original = signal.getsignal(signal.SIGTERM)
+    stopped_by: list[str] = []
+
+    def stop_when_ready() -> None:
+        deadline = time.monotonic() + 10
+        while signal.getsignal(signal.SIGTERM) == original:
+            if time.monotonic() > deadline:
+                stopped_by.append("Ctrl-C")  # the handler never came: don't hang the test run
+                _thread.interrupt_main()
+                return
+            time.sleep(0.01)
+        stopped_by.append("SIGTERM")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    stopper = threading.Thread(target=stop_when_ready)
+    stopper.start()
+    seed_uuid = "0f8e5c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b"
+    try:
+        with pytest.raises(SystemExit) as ended:
+            main(
+                [
+                    "canon-pair",
+                    "127.0.0.1",
+                    "-P",
+                    "0",
+                    "--ssdp-port",
+                    "0",
+                    "--listen",
+                    "127.0.0.1",
+                    "--uuid",
+                    seed_uuid,
+                ]
+            )
+    finally:
+        stopper.join()
+    assert stopped_by == ["SIGTERM"]
+    assert ended.value.code == 0
+    assert signal.getsignal(signal.SIGTERM) == original
+    out = capsys.readouterr().out
+    assert f"pairing UUID {seed_uuid}" in out
+    assert "(was" not in out
+    location = re.search(r"description at http://127\.0\.0\.1:(\d+)/", out)
+    assert location is not None
+    port = int(location.group(1))
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()

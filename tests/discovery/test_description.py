@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from ptpkit.discovery.description import (
+    MAX_CONNECTIONS,
     MAX_DESCRIPTION_BYTES,
     DescriptionServer,
     build_description,
@@ -71,7 +74,7 @@ def test_build_and_parse_agree_and_escape() -> None:
         (b"<html><body>router</body></html>", "not <root>"),
         (b"<root><specVersion/></root>", "no <device>"),
         (b"<root><device>", "no element found"),
-        (b"\xff\xfe<\x00r\x00", "unclosed token"),
+        (b"\xff\xfe<\x00r\x00", "not UTF-8"),
     ],
 )
 def test_bad_descriptions_are_refused(data: bytes, message: str) -> None:
@@ -79,14 +82,53 @@ def test_bad_descriptions_are_refused(data: bytes, message: str) -> None:
         parse_description(data)
 
 
+LAUGHS = (
+    '<?xml version="1.0" encoding="{encoding}"?><!DOCTYPE r [<!ENTITY a "AAAAAAAA">'
+    '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><root><device><friendlyName>&b;</friendlyName>'
+    "</device></root>"
+)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        LAUGHS.format(encoding="UTF-16").encode("utf-16"),  # with a BOM
+        LAUGHS.format(encoding="UTF-16").encode("utf-16-le"),  # without: ASCII and NULs
+        LAUGHS.format(encoding="UTF-32").encode("utf-32-be"),
+    ],
+    ids=["utf-16", "utf-16-le without BOM", "utf-32"],
+)
+def test_a_dtd_in_another_encoding_is_refused_too(data: bytes) -> None:
+    # The DTD check once searched the raw bytes, which a UTF-16 document got past, and expat
+    # then expanded its entities.
+    with pytest.raises(DecodeError):
+        parse_description(data)
+
+
+def test_a_utf8_bom_and_any_declared_encoding_read_as_utf8() -> None:
+    data = PANASONIC.replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="UTF-16"?>')
+    assert parse_description(b"\xef\xbb\xbf" + data).friendly_name == "BGH1-ABC123"
+    plain = "<root><device><friendlyName>Zoë</friendlyName></device></root>".encode()
+    assert parse_description(plain).friendly_name == "Zoë"
+
+
 def test_a_bad_port_number_is_ignored() -> None:
     data = PANASONIC.replace(b">15740<", b">99999<")
     assert parse_description(data).ptpip_port is None
 
 
-@pytest.fixture
-def dribbler() -> Iterator[int]:
-    """An HTTP server that sends a description one byte every 50 ms."""
+DRIBBLED = {
+    "body": b"HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n",
+    "headers": b"HTTP/1.1 200 OK\r\nX-Pad: ",
+    "status line": b"HTTP/1.1 ",
+}
+
+
+@pytest.fixture(params=DRIBBLED.values(), ids=DRIBBLED.keys())
+def dribbler(request: pytest.FixtureRequest) -> Iterator[int]:
+    """An HTTP server that sends the start of an answer, then one byte every 50 ms (of the body,
+    of a header line, of the status line)."""
+    start: bytes = request.param
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
@@ -96,7 +138,7 @@ def dribbler() -> Iterator[int]:
         connection, _ = listener.accept()
         with connection:
             connection.recv(4096)
-            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n")
+            connection.sendall(start)
             while not stop.is_set():
                 try:
                     connection.sendall(b" ")
@@ -113,6 +155,8 @@ def dribbler() -> Iterator[int]:
 
 
 def test_a_dribbling_server_is_given_up_on_at_the_deadline(dribbler: int) -> None:
+    # Socket timeouts bound each read only; the deadline must hold while the status line and
+    # headers are read too, not only the body.
     started = time.monotonic()
     with pytest.raises(ConnectError, match="too slow"):
         fetch_description(f"http://127.0.0.1:{dribbler}/d.xml", timeout_s=0.5)
@@ -130,3 +174,56 @@ def test_fetch_errors_are_connect_or_decode_errors() -> None:
         fetch_description(f"http://127.0.0.1:{port}/d.xml", timeout_s=0.5)
     with pytest.raises(DecodeError, match="not an http"):
         fetch_description("https://127.0.0.1/d.xml")
+    with pytest.raises(DecodeError, match="out of range"):
+        fetch_description("http://127.0.0.1:99999/d.xml")  # was a bare ValueError
+
+
+def _get(port: int) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/d.xml")
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_a_client_that_resets_the_connection_prints_nothing(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # socketserver's default prints a traceback to stderr for it; the library never prints.
+    with DescriptionServer(b"<root/>" * 1_000_000, path="/d.xml") as server:
+        client = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        client.sendall(b"GET /d.xml HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.recv(100)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # RST, in the middle of the answer
+        time.sleep(0.3)
+        assert _get(server.port) == 200
+    assert capfd.readouterr().err == ""
+
+
+def test_connections_at_once_are_bounded() -> None:
+    with DescriptionServer(b"<root/>", path="/d.xml") as server:
+        before = threading.active_count()
+        idle = [
+            socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            for _ in range(MAX_CONNECTIONS + 10)
+        ]
+        try:
+            time.sleep(0.3)
+            assert threading.active_count() - before <= MAX_CONNECTIONS
+            # Those over the limit were closed, not left waiting.
+            closed = 0
+            for sock in idle[MAX_CONNECTIONS:]:
+                sock.settimeout(2)
+                closed += sock.recv(1) == b""
+            assert closed == 10
+        finally:
+            for sock in idle:
+                sock.close()
+        deadline = time.monotonic() + 5
+        while threading.active_count() > before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _get(server.port) == 200  # the slots came back

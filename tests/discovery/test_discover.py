@@ -4,6 +4,7 @@ finds it, by unicast SSDP on 127.0.0.1, and connects with the URL it gives."""
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -301,3 +302,57 @@ def test_a_hanging_source_is_left_out_not_waited_for(monkeypatch: pytest.MonkeyP
 def test_ptpkit_discover_is_the_same_function() -> None:
     assert ptpkit.discover is discover
     assert ptpkit.DiscoveredCamera is DiscoveredCamera
+
+
+# A camera whose description server sends its headers a byte at a time, forever, and discovery
+# of it, in a process of its own: what matters is that the process can end.
+STALLED_DESCRIPTION = """
+import socket, threading, time
+from ptpkit.discovery.advertise import CANON_EOS_SERVICE
+from ptpkit.discovery.find import ssdp_cameras
+from ptpkit.discovery.responder import SsdpResponder
+from ptpkit.discovery.ssdp import build_response
+
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen()
+
+def dribble():
+    connection, _ = listener.accept()
+    connection.recv(4096)
+    connection.sendall(b"HTTP/1.1 200 OK\\r\\nX-Pad: ")
+    while True:
+        try:
+            connection.sendall(b"a")
+        except OSError:
+            return
+        time.sleep(0.05)
+
+threading.Thread(target=dribble, daemon=True).start()
+location = f"http://127.0.0.1:{listener.getsockname()[1]}/d.xml"
+
+def answer(request, requester):
+    usn = f"uuid:x::{CANON_EOS_SERVICE}"
+    return [build_response(st=CANON_EOS_SERVICE, usn=usn, location=location, server="s")]
+
+with SsdpResponder(answer, host="127.0.0.1", port=0) as camera:
+    found = ssdp_cameras(0.3, targets=[("127.0.0.1", camera.port)], bind=("127.0.0.1", 0))
+print([c.url for c in found])
+"""
+
+
+def test_a_stalled_description_does_not_keep_the_process_alive() -> None:
+    # The description fetch runs in a thread pool, which the interpreter waits for at exit: a
+    # fetch that outlived its timeout (socket timeouts bound each read, not the whole answer)
+    # kept `ptpkit list` from ever exiting.
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", STALLED_DESCRIPTION],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['ptpip:127.0.0.1']"
+    assert time.monotonic() - started < 10

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from zeroconf import ServiceInfo
+import pytest
+import zeroconf
+from zeroconf import ServiceInfo, ServiceStateChange
 
 from ptpkit.discovery import DiscoveredCamera
 from ptpkit.discovery.mdns import CANON_IMINK_SERVICE, PTP_SERVICE, browse, camera_from_service
@@ -109,3 +112,38 @@ def test_browse_without_a_network_returns_nothing_at_once() -> None:
     started = time.monotonic()
     assert browse(5.0, zeroconf_factory=no_network) == []  # type: ignore[arg-type]
     assert time.monotonic() - started < 1
+
+
+def test_many_names_to_resolve_do_not_stretch_the_browse(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each name is resolved within what is left of the timeout, not a fixed minimum each: 50
+    # names that never resolve once took 50 x 100 ms. Nothing is browsed for real: the browser
+    # reports the names at once and the resolver waits out its timeout.
+    class Browser:
+        def __init__(self, zc: object, types: list[str], handlers: list[Any]) -> None:
+            for i in range(50):
+                for handler in handlers:
+                    handler(
+                        zeroconf=zc,
+                        service_type=PTP_SERVICE,
+                        name=f"cam{i}.{PTP_SERVICE}",
+                        state_change=ServiceStateChange.Added,
+                    )
+
+        def cancel(self) -> None:
+            pass
+
+    class Resolver:
+        asked = 0
+
+        def get_service_info(self, service_type: str, name: str, timeout: int) -> None:
+            Resolver.asked += 1
+            time.sleep(timeout / 1000)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(zeroconf, "ServiceBrowser", Browser)
+    started = time.monotonic()
+    assert browse(0.4, zeroconf_factory=Resolver) == []  # type: ignore[arg-type]
+    assert time.monotonic() - started < 0.8
+    assert Resolver.asked >= 1

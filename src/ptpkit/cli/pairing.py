@@ -7,8 +7,11 @@ address and how to connect to it.
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import threading
 import time
+from collections.abc import Iterator
 
 import click
 
@@ -17,7 +20,7 @@ from ptpkit.discovery.canon_pairing import (
     UUID_FILE,
     CanonPairingResponder,
     PairingEvent,
-    pairing_uuid,
+    read_pairing_uuid,
     set_pairing_uuid,
 )
 from ptpkit.discovery.ssdp import SSDP_PORT
@@ -79,9 +82,9 @@ def canon_pair(
     whenever the camera connects: it looks for this computer again each time.
     """
     if uuid_text is not None:
-        previous = pairing_uuid()
+        previous = read_pairing_uuid()
         chosen = set_pairing_uuid(uuid_text)
-        if chosen != previous:
+        if previous is not None and chosen != previous:
             click.echo(f"pairing UUID is now {chosen} (was {previous})")
     hinted: set[str] = set()
 
@@ -106,20 +109,39 @@ def canon_pair(
         ssdp_port=ssdp_port,
         on_event=report,
     ).start()
-    # SIGTERM (a service manager, `timeout`) stops as cleanly as Ctrl-C; set before anything is
-    # printed, so whoever reads our output can stop us as soon as it sees it.
-    signal.signal(signal.SIGTERM, lambda *_: responder.close())
-    where = f"{listen or '*'}:{responder.ssdp.port}"
-    click.echo(f"Canon pairing responder for {responder.name!r}")
-    click.echo(f"  pairing UUID {responder.uuid} (kept in {config_dir() / UUID_FILE})")
-    click.echo(f"  answering SSDP searches on udp {where}")
-    click.echo(f"  description at {responder.location}")
-    click.echo(
-        f"On the camera: Wi-Fi menu, connect to a computer, add a device, choose "
-        f"{responder.name!r}."
-    )
-    click.echo("Ctrl-C to stop", err=True)
-    responder.serve_forever()
+    # SIGTERM is handled before anything is printed, so whoever reads our output can stop us as
+    # soon as it sees it; closed in `finally` too, should printing fail (a closed pipe, Ctrl-C).
+    try:
+        with _close_on_sigterm(responder):
+            where = f"{listen or '*'}:{responder.ssdp.port}"
+            click.echo(f"Canon pairing responder for {responder.name!r}")
+            click.echo(f"  pairing UUID {responder.uuid} (kept in {config_dir() / UUID_FILE})")
+            click.echo(f"  answering SSDP searches on udp {where}")
+            click.echo(f"  description at {responder.location}")
+            click.echo(
+                f"On the camera: Wi-Fi menu, connect to a computer, add a device, choose "
+                f"{responder.name!r}."
+            )
+            click.echo("Ctrl-C to stop", err=True)
+            responder.serve_forever()
+    finally:
+        responder.close()
+
+
+@contextlib.contextmanager
+def _close_on_sigterm(responder: CanonPairingResponder) -> Iterator[None]:
+    """SIGTERM (a service manager, `timeout`) stops as cleanly as Ctrl-C while this runs; the
+    previous handler is put back after, as main() may run in a process that goes on (tests, an
+    application). Signal handlers can only be set from the main thread; elsewhere, nothing is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: responder.close())
+    try:
+        yield
+    finally:
+        # None: a handler not set from Python, which cannot be put back.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 COMMANDS = [canon_pair]

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from ptpkit import __version__
-from ptpkit.discovery.description import DescriptionServer, build_description
+from ptpkit.discovery.description import BASIC_DEVICE, DescriptionServer, build_description
 from ptpkit.discovery.responder import SsdpResponder
 from ptpkit.discovery.ssdp import (
     ROOT_DEVICE,
@@ -110,7 +110,7 @@ class CameraAdvertiser:
         self.host = host
         self.uuid = device_uuid
         self.ptpip_port = ptpip_port
-        self.device_type = "urn:schemas-upnp-org:device:Basic:1"
+        self.device_type = BASIC_DEVICE
         self.service_types = tuple(service_types)
         self.description_server = DescriptionServer(
             build_description(

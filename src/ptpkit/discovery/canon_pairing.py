@@ -81,24 +81,33 @@ def _write_uuid(folder: Path, value: uuid.UUID) -> None:
     os.replace(tmp.name, folder / UUID_FILE)
 
 
+def read_pairing_uuid(directory: Path | None = None) -> uuid.UUID | None:
+    """The pairing UUID kept in the config folder; None when there is none yet (or the file is
+    damaged)."""
+    try:
+        return uuid.UUID(((directory or config_dir()) / UUID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def pairing_uuid(directory: Path | None = None) -> uuid.UUID:
     """This user's pairing UUID: read from the config folder, created there the first time."""
     folder = directory or config_dir()
-    try:
-        return uuid.UUID((folder / UUID_FILE).read_text().strip())
-    except (OSError, ValueError):
-        pass
+    kept = read_pairing_uuid(folder)
+    if kept is not None:
+        return kept
     value = uuid.uuid4()
     try:
         _write_uuid(folder, value)
-        return uuid.UUID((folder / UUID_FILE).read_text().strip())
-    except (OSError, ValueError):
+    except OSError:
         log.warning(
             "cannot keep the pairing UUID in %s; the camera will not recognise this computer "
             "after a restart",
             folder,
         )
         return value
+    # Read back: a program starting at the same moment may have replaced ours with its own.
+    return read_pairing_uuid(folder) or value
 
 
 def set_pairing_uuid(value: str | uuid.UUID, directory: Path | None = None) -> uuid.UUID:

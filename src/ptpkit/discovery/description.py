@@ -4,24 +4,26 @@ An SSDP answer's LOCATION points at an XML description of the device; a Canon ca
 ours to learn the computer's name and identity, and discovery fetches a camera's to learn its
 name, model and, where the camera says it (Panasonic's ``X_PTPPortNo``), its PTP/IP port.
 
-Descriptions from the network are untrusted: at most :data:`MAX_DESCRIPTION_BYTES` are read, a
-document with a DTD or entities is refused before parsing (no entity expansion), and only a
-location on the host that sent the SSDP answer is fetched (see :mod:`ptpkit.discovery.find`).
+Descriptions from the network are untrusted: at most :data:`MAX_DESCRIPTION_BYTES` are read
+within the timeout, a document that is not UTF-8 or has a DTD or entities is refused before
+parsing (no entity expansion), and only a location on the host that sent the SSDP answer is
+fetched (see :mod:`ptpkit.discovery.find`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import logging
 import re
+import socket
 import threading
-import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from xml.sax.saxutils import escape
 
 from ptpkit.discovery.responder import bind_error
@@ -39,8 +41,13 @@ XML_CONTENT_TYPE: Final = 'text/xml; charset="utf-8"'
 #: A connection that sends nothing for this long is dropped (a stalled client must not pin a
 #: thread).
 HTTP_TIMEOUT_S: Final = 10.0
+#: Connections served at once (a thread each); more are closed at once. A camera needs one.
+MAX_CONNECTIONS: Final = 16
 
-_DTD: Final = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_DTD: Final = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+# XML 1.0 §2.2 allows no C0 control character but tab, CR and LF. Refusing them also refuses
+# UTF-16 and UTF-32 text that happens to be valid UTF-8 (ASCII with NULs between).
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,10 +122,21 @@ def parse_description(data: bytes) -> DeviceDescription:
     what = "UPnP device description"
     if len(data) > MAX_DESCRIPTION_BYTES:
         raise DecodeError(f"more than {MAX_DESCRIPTION_BYTES} bytes", what=what)
-    if _DTD.search(data):
+    # The DTD check must see the characters the XML parser will see: searching the raw bytes
+    # misses a DTD in UTF-16. So the text is decoded here (descriptions are UTF-8; a BOM is
+    # allowed) and the parser is given the decoded string, which expat reads as UTF-8 whatever
+    # the XML declaration says.
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DecodeError("not UTF-8 text", offset=exc.start, what=what) from None
+    control = _CONTROL.search(text)
+    if control:
+        raise DecodeError("control character in the document", offset=control.start(), what=what)
+    if _DTD.search(text):
         raise DecodeError("a DTD or entity declaration (refused)", what=what)
     try:
-        root = ET.fromstring(data)  # noqa: S314  (size-bounded and DTD-free, checked above)
+        root = ET.fromstring(text)  # noqa: S314  (size-bounded and DTD-free, checked above)
     except ET.ParseError as exc:
         raise DecodeError(str(exc), what=what) from None
     if _local(root.tag) != "root":
@@ -146,33 +164,54 @@ def parse_description(data: bytes) -> DeviceDescription:
 
 
 def fetch_description(url: str, *, timeout_s: float = 2.0) -> DeviceDescription:
-    """GET a description over HTTP and read it (at most :data:`MAX_DESCRIPTION_BYTES`)."""
-    parts = urllib.parse.urlsplit(url)
+    """GET a description over HTTP and read it: at most :data:`MAX_DESCRIPTION_BYTES`, all
+    within ``timeout_s`` (ConnectError after that)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or 80
+    except ValueError as exc:  # a port out of range, a bad IPv6 literal
+        raise DecodeError(f"{url!r}: {exc}", what="description location") from None
     if parts.scheme != "http" or not parts.hostname:
         raise DecodeError(f"{url!r} is not an http:// URL", what="description location")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    deadline = time.monotonic() + timeout_s
-    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout_s)
+    too_slow = ConnectError(f"{url} is too slow to send its description")
+    connection = http.client.HTTPConnection(parts.hostname, port, timeout=timeout_s)
+    # The socket timeout bounds each read, not the whole answer: a server that sends its status
+    # line or headers a byte at a time would hold us for as long as it likes (and, in
+    # discover(), the interpreter's exit, which waits for the fetching threads). At the
+    # deadline, shutting the socket down ends whatever read is under way.
+    expired = threading.Event()
+
+    def give_up() -> None:
+        expired.set()
+        sock = connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(timeout_s, give_up)
+    watchdog.daemon = True
+    watchdog.start()
     try:
+        connection.connect()
+        if expired.is_set():  # the deadline passed while connecting, before there was a socket
+            raise too_slow
         connection.request("GET", path, headers={"Accept": "text/xml, application/xml"})
         response = connection.getresponse()
         if response.status != 200:
             raise DecodeError(f"HTTP {response.status} for {url}", what="device description")
-        # Read against a deadline: a server that dribbles bytes must not hold us past it.
-        data = b""
-        while len(data) <= MAX_DESCRIPTION_BYTES:
-            if time.monotonic() > deadline:
-                raise ConnectError(f"{url} is too slow to send its description")
-            chunk = response.read1(min(16384, MAX_DESCRIPTION_BYTES + 1 - len(data)))
-            if not chunk:
-                break
-            data += chunk
+        data = response.read(MAX_DESCRIPTION_BYTES + 1)
     except (OSError, http.client.HTTPException) as exc:
-        raise ConnectError(f"cannot fetch {url}: {exc}") from exc
+        raise (
+            too_slow if expired.is_set() else ConnectError(f"cannot fetch {url}: {exc}")
+        ) from exc
     finally:
+        watchdog.cancel()
         connection.close()
+    if expired.is_set():  # what was read may be cut short
+        raise too_slow
     return parse_description(data)
 
 
@@ -191,7 +230,8 @@ class DescriptionRequest:
 
 
 class DescriptionServer:
-    """Serves one description document at one path over HTTP/1.1, from threads.
+    """Serves one description document at one path over HTTP/1.1, from threads (at most
+    :data:`MAX_CONNECTIONS` connections at once).
 
     ``server_header`` is the exact ``Server`` header value; the Canon pairing responder gives a
     Windows-like one because the cameras require it.
@@ -199,7 +239,7 @@ class DescriptionServer:
 
     def __init__(
         self,
-        body: bytes | Callable[[], bytes],
+        body: bytes,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -207,17 +247,14 @@ class DescriptionServer:
         server_header: str = "ptpkit",
         on_request: Callable[[DescriptionRequest], None] | None = None,
     ) -> None:
-        self._body = body
+        self.body = body
         self.host = host
         self.requested_port = port
         self.path = path if path.startswith("/") else "/" + path
         self.server_header = server_header
         self.on_request = on_request
-        self._server: http.server.ThreadingHTTPServer | None = None
+        self._server: _HttpServer | None = None
         self._thread: threading.Thread | None = None
-
-    def body(self) -> bytes:
-        return self._body() if callable(self._body) else self._body
 
     @property
     def port(self) -> int:
@@ -231,7 +268,7 @@ class DescriptionServer:
     def start(self) -> DescriptionServer:
         handler = _make_handler(self)
         try:
-            server = http.server.ThreadingHTTPServer((self.host, self.requested_port), handler)
+            server = _HttpServer((self.host, self.requested_port), handler)
         except OSError as exc:
             raise bind_error(
                 exc,
@@ -240,7 +277,6 @@ class DescriptionServer:
                 self.requested_port,
                 "another program is using that TCP port; choose another one (-P PORT)",
             ) from exc
-        server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -263,6 +299,40 @@ class DescriptionServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _HttpServer(http.server.ThreadingHTTPServer):
+    """The standard threading HTTP server, with at most :data:`MAX_CONNECTIONS` threads, and
+    errors logged instead of printed."""
+
+    daemon_threads = True
+    request_queue_size = 64  # socketserver's 5 makes a burst of connections wait for SYN retries
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            log.debug("description server: too many connections; closing %s", client_address)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)  # starts the thread
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints a traceback to stderr, e.g. when a client resets the connection
+        # during the answer; the library never prints.
+        log.debug("description server: request from %s failed", client_address, exc_info=True)
 
 
 def _make_handler(owner: DescriptionServer) -> type[http.server.BaseHTTPRequestHandler]:
@@ -288,7 +358,7 @@ def _make_handler(owner: DescriptionServer) -> type[http.server.BaseHTTPRequestH
                 self.send_error(404, "Not Found")
                 return
             self._report(200)
-            body = owner.body()
+            body = owner.body
             self.send_response(200)
             self.send_header("Content-Type", XML_CONTENT_TYPE)
             self.send_header("Content-Length", str(len(body)))

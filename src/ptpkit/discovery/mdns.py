@@ -137,8 +137,13 @@ def browse(
             browser.cancel()
         with lock:
             pending = list(names)
-        for service_type, name in pending:
-            left_ms = max(100, int((deadline - time.monotonic()) * 1000))
+        for done, (service_type, name) in enumerate(pending):
+            # One at a time, each within what is left: a network answering with many names
+            # must not stretch the browse past its deadline.
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                log.debug("mDNS: out of time, %d services not resolved", len(pending) - done)
+                break
             info = zc.get_service_info(service_type, name, timeout=left_ms)
             if info is None:
                 log.debug("mDNS: %s did not resolve", name)

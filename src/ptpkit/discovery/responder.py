@@ -11,8 +11,9 @@
 What to answer is the caller's (the Canon pairing responder, the virtual camera's advertiser);
 this class only receives, filters and sends. It never lets a datagram hurt it: oversize, non-UTF-8
 or malformed datagrams, NOTIFYs and other methods are dropped and logged at DEBUG, and an error in
-``answer`` is logged and the loop goes on. Replies are rate-limited, so the responder cannot be
-used to flood a third party with answers to forged searches.
+``answer`` (or in sending what it returned) is logged and the loop goes on. Replies are
+rate-limited, so the responder cannot be used to flood a third party with answers to forged
+searches.
 
 Binding the wildcard address (the default) also joins the SSDP multicast group on ``interface``,
 which is how real searches arrive (they are sent to 239.255.255.250:1900). Binding a specific
@@ -111,7 +112,10 @@ class SsdpResponder:
         self.name = name
         self._limit = _RateLimit(max_replies_per_s)
         self._sock: socket.socket | None = None
-        self._wake_r, self._wake_w = socket.socketpair()
+        self._bound_port: int | None = None
+        # Wakes the loop's select() at close(); made in start(), so that a responder that is
+        # never started holds no sockets.
+        self._wake: tuple[socket.socket, socket.socket] | None = None
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
         #: Counters for diagnostics and tests.
@@ -120,9 +124,8 @@ class SsdpResponder:
 
     @property
     def port(self) -> int:
-        if self._sock is None:
-            return self.requested_port
-        return int(self._sock.getsockname()[1])
+        """The port bound (still known after close()), or the one asked for before start()."""
+        return self.requested_port if self._bound_port is None else self._bound_port
 
     @property
     def joined_group(self) -> bool:
@@ -153,6 +156,8 @@ class SsdpResponder:
             self.close()
             raise
         self._sock = sock
+        self._bound_port = int(sock.getsockname()[1])
+        self._wake = socket.socketpair()
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
         self._thread.start()
         log.debug(
@@ -185,14 +190,16 @@ class SsdpResponder:
         if self._closed.is_set():
             return
         self._closed.set()
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
+        if self._wake is not None:
+            with contextlib.suppress(OSError):
+                self._wake[1].send(b"x")
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5.0)
         if self._sock is not None:
             self._sock.close()
-        self._wake_r.close()
-        self._wake_w.close()
+        if self._wake is not None:
+            for end in self._wake:
+                end.close()
 
     def __enter__(self) -> SsdpResponder:
         return self.start() if self._sock is None else self
@@ -203,11 +210,12 @@ class SsdpResponder:
     # -- the loop --------------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        sock = self._sock
+        sock, wake = self._sock, self._wake
         assert sock is not None
+        assert wake is not None
         while not self._closed.is_set():
             try:
-                readable, _, _ = select.select([sock, self._wake_r], [], [])
+                readable, _, _ = select.select([sock, wake[0]], [], [])
             except (OSError, ValueError):
                 return  # closed under us
             if sock not in readable:
@@ -217,7 +225,10 @@ class SsdpResponder:
             except OSError as exc:
                 log.debug("SSDP responder: %s", exc)
                 continue
-            self._handle(sock, data, (host, port))
+            try:
+                self._handle(sock, data, (host, port))
+            except Exception:  # a bug in ``answer`` must not stop the responder
+                log.exception("SSDP responder: answering a datagram from %s:%d failed", host, port)
 
     def _handle(self, sock: socket.socket, data: bytes, requester: Address) -> None:
         try:
@@ -226,11 +237,7 @@ class SsdpResponder:
             self.datagrams_ignored += 1
             log.debug("ignoring SSDP datagram from %s:%d: %s", *requester, exc)
             return
-        try:
-            replies = list(self.answer(request, requester))
-        except Exception:  # a bug in the answer must not stop the responder
-            log.exception("SSDP responder: answering %s from %s failed", request.st, requester[0])
-            return
+        replies = list(self.answer(request, requester))
         if replies:
             self.searches_answered += 1
         for reply in replies:
