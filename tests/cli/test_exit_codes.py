@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import signal
 import socket
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ptpkit.cli.exitcodes import DESCRIPTIONS, ExitCode
+from ptpkit.cli.main import main
 
 from .conftest import Cli, Served, one_line_error
 
@@ -138,6 +140,22 @@ def test_108_file_error(cli: Cli, tmp_path: Path) -> None:
     assert result.code == ExitCode.FILE_ERROR, result
     assert "--force-overwrite" in one_line_error(result)
     assert (tmp_path / "work" / "IMG_0001.JPG").read_bytes() == b"already here"
+
+
+def test_108_udev_rule_without_permission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In process: the tests may run as root, which no file permission stops.
+    def denied(self: Path, *args: object, **kwargs: object) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "write_text", denied)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["udev-rules", "--write", "--path", str(tmp_path / "70-ptpkit.rules")])
+    assert exit_info.value.code == ExitCode.FILE_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "Permission denied — run: sudo ptpkit udev-rules --write" in err
 
 
 def test_109_timed_out(cli: Cli) -> None:

@@ -4,17 +4,33 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import signal
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
-from ptpkit.cli.downloads import LOG_NAME
+import pytest
+
+import ptpkit
+from ptpkit.cli import downloads
+from ptpkit.cli.downloads import LOG_NAME, DownloadLog
+from ptpkit.cli.output import Output
+from ptpkit.client.files import Entry
+from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.content import generated_sha256
 
 from .conftest import Cli, Served, card_files, one_line_error
 
 IMG1 = "/store_00010001/DCIM/100PTPKT/IMG_0001.JPG"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _local_files(folder: Path) -> dict[str, bytes]:
@@ -127,6 +143,19 @@ def test_download_never_writes_outside_the_folder(served: Served, cli: Cli, tmp_
     assert (out / "IMG_0001.JPG").read_bytes() == card_files(served.card)[IMG1]
 
 
+def test_force_overwrite_never_replaces_or_fills_a_folder(
+    served: Served, cli: Cli, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    (out / "README.TXT").mkdir(parents=True)  # a local folder with the camera file's name
+    result = cli(
+        *served.camera_args(), "download", "MISC/README.TXT", "-o", str(out), "--force-overwrite"
+    )
+    assert result.code == 108, result
+    assert "is a folder" in one_line_error(result)
+    assert list((out / "README.TXT").iterdir()) == []  # nothing written into it either
+
+
 def test_interrupted_download_leaves_only_a_part_file_and_resumes(
     served: Served, cli: Cli, tmp_path: Path
 ) -> None:
@@ -196,6 +225,72 @@ def test_upload_rm_thumb(served: Served, cli: Cli, tmp_path: Path) -> None:
     assert saved == thumbs / "thumb_IMG_0001.jpg"
     assert saved.read_bytes()[:2] == b"\xff\xd8"  # a JPEG
     assert doc["size"] == saved.stat().st_size
+    assert saved.stat().st_mode & 0o777 == 0o666 & ~_umask()  # as any new file, not 0600
+    assert sorted(p.name for p in thumbs.iterdir()) == ["thumb_IMG_0001.jpg"]  # nothing else
     again = cli(*served.camera_args(), "thumb", IMG1, "-o", str(thumbs))
     assert again.code == 108
     assert "--force-overwrite" in one_line_error(again)
+
+
+def test_rm_refuses_the_reserved_handles(served: Served, cli: Cli) -> None:
+    before = card_files(served.card)
+    # DeleteObject(0xFFFFFFFF) would empty the card: never sent, whatever the camera would say.
+    for handle in ("0xFFFFFFFF", "4294967295", "0"):
+        result = cli(*served.camera_args(), "rm", "-r", handle)
+        assert result.code == 2, result
+        assert "reserved" in one_line_error(result)
+    assert card_files(served.card) == before
+
+
+def _records(folder: Path) -> dict[str, Any]:
+    [records] = [
+        c["objects"] for c in json.loads((folder / LOG_NAME).read_text())["cameras"].values()
+    ]
+    return dict(records)
+
+
+def test_the_download_record_is_written_once_an_interval_not_once_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(downloads.time, "monotonic", lambda: 100.0)  # no time passes
+    log = DownloadLog(tmp_path, "camera")
+    for number in range(50):
+        name = f"IMG_{number:04d}.JPG"
+        entry = Entry(
+            handle=number + 1,
+            storage_id=0x00010001,
+            parent=0,
+            name=name,
+            path=f"/store_00010001/{name}",
+            size=1000 + number,
+            is_folder=False,
+            object_format=0x3801,
+        )
+        log.record(entry, PurePosixPath(name))
+    assert len(_records(tmp_path)) == 1  # the first at once, the rest within the interval
+    log.flush()
+    assert len(_records(tmp_path)) == 50
+    assert [p.name for p in tmp_path.iterdir()] == [LOG_NAME]  # no temporary file left
+
+
+def test_an_interrupted_batch_keeps_the_record_of_what_it_downloaded(
+    card: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(downloads.time, "monotonic", lambda: 100.0)
+    out = tmp_path / "out"
+    with VirtualCamera(card) as vcam, ptpkit.connect("virtual:", camera=vcam) as cam:
+        planned = downloads.plan(cam, [cam.find("DCIM/100PTPKT")], tree=False)
+        real_download = cam.download
+        started: list[Entry] = []
+
+        def download_then_ctrl_c(entry: Entry, *args: Any, **kwargs: Any) -> Path | None:
+            started.append(entry)
+            if len(started) == 3:
+                raise KeyboardInterrupt
+            return real_download(entry, *args, **kwargs)
+
+        monkeypatch.setattr(cam, "download", download_then_ctrl_c)
+        quiet = Output(io.StringIO(), io.StringIO(), progress=False)
+        with pytest.raises(KeyboardInterrupt):
+            downloads.run(cam, planned, out, downloads.Policy(), quiet)
+    assert sorted(_records(out)) == sorted(f"{e.path}|{e.size}" for e in started[:2])

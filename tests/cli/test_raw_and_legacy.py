@@ -48,6 +48,26 @@ def test_opreq_dumps_the_data_and_the_response(served: Served, cli: Cli, tmp_pat
     assert "6000x4000" in desc.form.values
 
 
+def test_opreq_data_in_never_replaces_a_file_or_link(
+    served: Served, cli: Cli, tmp_path: Path
+) -> None:
+    link = tmp_path / "link.bin"
+    link.symlink_to(tmp_path / "nowhere")
+    refused = cli(*served.camera_args(), "opreq", "0x1001", "--data-in", str(link))
+    assert refused.code == 108, refused
+    assert "--force-overwrite" in one_line_error(refused)
+    assert link.is_symlink()
+    assert not (tmp_path / "nowhere").exists()
+
+    replaced = cli(
+        *served.camera_args(), "opreq", "0x1001", "--data-in", str(link), "--force-overwrite"
+    )
+    assert replaced.code == 0, replaced
+    assert not link.is_symlink()  # the link itself replaced, nothing written where it pointed
+    assert not (tmp_path / "nowhere").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("link")) == ["link.bin"]
+
+
 def test_opreq_data_out_and_a_refused_operation(served: Served, cli: Cli, tmp_path: Path) -> None:
     value = tmp_path / "iso.bin"
     value.write_bytes(struct.pack("<H", 1600))
@@ -106,6 +126,10 @@ def test_miniptp_flags(served: Served, cli: Cli, tmp_path: Path) -> None:
     tree = out[positions[-1] :].splitlines()
     size = len(card["/store_00010001/DCIM/100PTPKT/IMG_0001.JPG"])
     assert f"      00000003 00010001 00000002 3801 {size:8d} IMG_0001.JPG" in tree
+
+    as_json = cli(*served.camera_args(), "--json", "-L")
+    assert as_json.code == 0, as_json
+    assert as_json.json() == cli(*served.camera_args(), "ls", "-R", "--json").json()
 
     got = cli(*served.camera_args(), "-g", "00000003")
     assert got.code == 0, got

@@ -205,18 +205,23 @@ class _Reader:
 
     def vendor(self) -> str | None:
         value = self.text("responder", "vendor")
-        if value is None or value.lower() == "generic":
+        if value is None:
             return None
-        known = extension_names()
-        if value.lower() not in known:
-            raise _error(
-                self.path,
-                f"[responder] vendor = {value!r} is unknown (known: generic, {', '.join(known)})",
-            )
-        return value.lower()
+        try:
+            return parse_vendor(value)
+        except UsageError as exc:
+            raise _error(self.path, f"[responder] vendor = {exc}") from None
 
 
-def extension_names() -> list[str]:
+def parse_vendor(value: str) -> str | None:
+    """A vendor as ``--vendor`` and ``[responder] vendor`` name it: None for generic (the codes
+    the camera says it speaks), else a registered extension's name."""
     from ptpkit.ext import registered  # noqa: PLC0415  (the extension registry loads on use)
 
-    return sorted(extension.name for extension in registered())
+    name = value.strip().lower()
+    if name == "generic":
+        return None
+    known = sorted(extension.name for extension in registered())
+    if name not in known:
+        raise UsageError(f"{value!r} is unknown (known: generic, {', '.join(known)})")
+    return name

@@ -17,19 +17,12 @@ from rich.table import Table
 from rich.tree import Tree
 
 import ptpkit
+from ptpkit.cli.output import format_size
 from ptpkit.cli.progress import transfer_progress
 from ptpkit.client.camera import Camera
-from ptpkit.client.files import Entry
+from ptpkit.client.files import Entry, unique_path
 from ptpkit.codes.common import Ec
 from ptpkit.virtual import VirtualCamera
-
-
-def _size(count: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024  # type: ignore[assignment]
-    return str(count)
 
 
 def _sha256(path: Path) -> str:
@@ -100,8 +93,8 @@ def _storages(console: Console, cam: Camera) -> None:
             storage.folder,
             info.description,
             info.volume_label,
-            _size(info.max_capacity),
-            _size(info.free_space_bytes),
+            format_size(info.max_capacity),
+            format_size(info.free_space_bytes),
             "read-only" if info.read_only else "read-write",
         )
     console.print(table)
@@ -118,7 +111,7 @@ def _tree(console: Console, cam: Camera) -> list[Entry]:
         if entry.is_folder:
             nodes[entry.path] = parent.add(f"[blue]{entry.name}/[/blue]  #{entry.handle}")
         else:
-            parent.add(f"{entry.name}  #{entry.handle}  {_size(entry.size)}")
+            parent.add(f"{entry.name}  #{entry.handle}  {format_size(entry.size)}")
     console.print(root)
     return entries
 
@@ -129,12 +122,13 @@ def _download(
     console.rule("Download")
     picture = next(e for e in entries if e.name.upper().endswith(".JPG"))
     with transfer_progress(console, picture.name, picture.size) as progress:
-        saved = cam.download(picture, target, progress=progress)
+        # A new name if an earlier tour left one in --output: the demo never replaces a file.
+        saved = cam.download(picture, unique_path(target, picture.local_name), progress=progress)
     assert saved is not None
     original = virtual.root / picture.path.split("/", 2)[2]
     same = _sha256(saved) == _sha256(original)
     console.print(
-        f"{picture.path} -> {saved} ({_size(saved.stat().st_size)}), "
+        f"{picture.path} -> {saved} ({format_size(saved.stat().st_size)}), "
         f"identical to the card: {'yes' if same else '[red]NO[/red]'}"
     )
 
@@ -144,8 +138,8 @@ def _capture(console: Console, cam: Camera, target: Path) -> None:
     new = cam.capture()
     events = [str(e) for e in cam.events(timeout_s=0.2)]
     for entry in new:
-        saved = cam.download(entry, target)
-        console.print(f"new picture {entry.path} ({_size(entry.size)}) -> {saved}")
+        saved = cam.download(entry, unique_path(target, entry.local_name))
+        console.print(f"new picture {entry.path} ({format_size(entry.size)}) -> {saved}")
     console.print("events: " + (", ".join(events) or "none"))
 
 

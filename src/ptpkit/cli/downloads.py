@@ -22,10 +22,12 @@ The rules:
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
@@ -33,7 +35,15 @@ from typing import Any, Final
 from ptpkit.cli.output import Output, format_size
 from ptpkit.cli.progress import BatchProgress
 from ptpkit.client.camera import Camera
-from ptpkit.client.files import Entry, inside, part_path, safe_filename, unique_path
+from ptpkit.client.files import (
+    Entry,
+    inside,
+    numbered,
+    part_path,
+    safe_filename,
+    storage_folder,
+    unique_path,
+)
 
 LOG_NAME: Final = ".ptpkit-downloads.json"
 _LOG_VERSION: Final = 1
@@ -78,7 +88,14 @@ def object_key(entry: Entry) -> str:
 
 
 class DownloadLog:
-    """``.ptpkit-downloads.json``: what was downloaded into a folder, per camera."""
+    """``.ptpkit-downloads.json``: what was downloaded into a folder, per camera.
+
+    The file holds the folder's whole history, so it is not rewritten after every download of a
+    batch (that grew quadratically: minutes for a card of some thousand pictures) but at most
+    every :attr:`save_interval_s`, and by :meth:`flush` when the batch ends, however it ends.
+    """
+
+    save_interval_s: float = 2.0
 
     def __init__(self, folder: Path, camera: str) -> None:
         self.path = folder / LOG_NAME
@@ -86,10 +103,9 @@ class DownloadLog:
         self._data: dict[str, Any] = {"version": _LOG_VERSION, "cameras": {}}
         try:
             loaded = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            loaded = None
         except (OSError, ValueError):
-            # A damaged record must not stop a download; it is rewritten on the next one.
+            # Missing, or damaged: a damaged record must not stop a download; it is rewritten
+            # on the next one.
             loaded = None
         if isinstance(loaded, dict) and isinstance(loaded.get("cameras"), dict):
             self._data = loaded
@@ -99,101 +115,111 @@ class DownloadLog:
         if not isinstance(cameras[camera].get("objects"), dict):
             cameras[camera]["objects"] = {}
         self._objects: dict[str, Any] = cameras[camera]["objects"]
+        #: Local file -> (camera, object key) of the download that wrote it.
+        self._owners: dict[str, tuple[str, str]] = {}
+        for camera_name, records in cameras.items():
+            objects = records.get("objects", {}) if isinstance(records, dict) else {}
+            for key, record in objects.items():
+                if isinstance(record, dict) and isinstance(record.get("file"), str):
+                    self._owners.setdefault(record["file"], (camera_name, key))
+        self._unsaved = False
+        self._saved_at: float | None = None
 
     def has(self, entry: Entry) -> bool:
         return object_key(entry) in self._objects
 
-    def owner_of(self, relative: PurePosixPath) -> tuple[str, str] | None:
-        """(camera, object key) recorded for a local file, if any."""
-        wanted = relative.as_posix()
-        for camera, records in self._data["cameras"].items():
-            objects = records.get("objects", {}) if isinstance(records, dict) else {}
-            for key, record in objects.items():
-                if isinstance(record, dict) and record.get("file") == wanted:
-                    return camera, key
-        return None
-
     def belongs_to_other(self, relative: PurePosixPath, entry: Entry) -> bool:
         """Whether the local file was recorded as another object's download."""
-        owner = self.owner_of(relative)
+        owner = self._owners.get(relative.as_posix())
         return owner is not None and owner != (self.camera, object_key(entry))
 
     def record(self, entry: Entry, relative: PurePosixPath) -> None:
-        self._objects[object_key(entry)] = {
+        key = object_key(entry)
+        self._objects[key] = {
             "file": relative.as_posix(),
             "handle": entry.handle,
             "size": entry.size,
             "downloaded": _dt.datetime.now().replace(microsecond=0).isoformat(),
         }
-        self._save()
+        self._owners[relative.as_posix()] = (self.camera, key)
+        self._unsaved = True
+        now = time.monotonic()
+        if self._saved_at is None or now - self._saved_at >= self.save_interval_s:
+            self.flush()
 
-    def _save(self) -> None:
+    def flush(self) -> None:
+        """Write what was recorded since the last write, if anything."""
+        if not self._unsaved:
+            return
         # Written whole and renamed: an interrupted run leaves the old record, never half of one.
-        folder = self.path.parent
         with tempfile.NamedTemporaryFile(
-            "w", dir=folder, prefix=".ptpkit-downloads-", suffix=".tmp", delete=False
+            "w", dir=self.path.parent, prefix=".ptpkit-downloads-", suffix=".tmp", delete=False
         ) as tmp:
-            json.dump(self._data, tmp, indent=1, sort_keys=True)
+            try:
+                json.dump(self._data, tmp, indent=1, sort_keys=True)
+            except BaseException:
+                tmp.close()
+                os.unlink(tmp.name)
+                raise
         os.replace(tmp.name, self.path)
+        self._unsaved = False
+        self._saved_at = time.monotonic()
 
 
 # -- planning ------------------------------------------------------------------------------------
 
 
-def plan(
-    cam: Camera, roots: Iterable[Entry], *, tree: bool, whole_card: bool = False
-) -> list[Planned]:
-    """Every file to download for ``roots`` (files, and folders with everything below them), each
-    with its local path: flat (the file's name) or, with ``tree``, the camera's folders below
-    the root (from the top of the storage for ``whole_card``)."""
-    multi_storage = whole_card and len(cam.storage_ids()) > 1
+def plan(cam: Camera, roots: Iterable[Entry] | None, *, tree: bool) -> list[Planned]:
+    """Every file to download for ``roots`` (files, and folders with everything below them;
+    None: the whole card), each with its local path: flat (the file's name) or, with ``tree``,
+    the camera's folders from each root folder down (for the whole card: from the top of the
+    storage, below a ``store_XXXXXXXX`` folder each when the camera has several).
+
+    Local folders follow each object's parent, not its path: a camera's name may hold a ``/``
+    (``a/b.jpg`` is one object, not a file ``b.jpg`` in a folder ``a``)."""
+    entries: Iterable[Entry]
+    if roots is None:
+        entries = cam.walk()
+    else:
+        entries = itertools.chain.from_iterable(_with_contents(cam, root) for root in roots)
+    several_storages = tree and roots is None and len(cam.storage_ids()) > 1
+    #: The local folder of each camera folder met so far (--tree).
+    folders: dict[int, PurePosixPath] = {}
     planned: list[Planned] = []
     seen: set[int] = set()
     taken: set[str] = set()
-    for root in roots:
-        files: Iterable[Entry]
-        if root.is_folder:
-            files = (e for e in cam.walk(folder=root) if not e.is_folder)
+    for entry in entries:
+        if entry.handle in seen:
+            continue
+        seen.add(entry.handle)
+        folder = folders.get(entry.parent) if tree else None
+        if folder is None:  # a root, or the top of the card
+            folder = PurePosixPath(storage_folder(entry.storage_id) if several_storages else "")
+        if entry.is_folder:
+            folders[entry.handle] = folder / safe_filename(
+                entry.name, fallback=f"folder_{entry.handle:08x}"
+            )
         else:
-            files = [root]
-        for entry in files:
-            if entry.handle in seen:
-                continue
-            seen.add(entry.handle)
-            relative = _local_relative(entry, root, tree=tree, whole_card=whole_card)
-            if multi_storage and tree:
-                relative = PurePosixPath(safe_filename(entry.path.split("/")[1])) / relative
-            planned.append(Planned(entry, _unique_in_run(relative, taken)))
+            planned.append(Planned(entry, _unique_in_run(folder / entry.local_name, taken)))
     return planned
 
 
-def _local_relative(entry: Entry, root: Entry, *, tree: bool, whole_card: bool) -> PurePosixPath:
-    name = safe_filename(entry.name, fallback=f"object_{entry.handle:08x}")
-    if not tree:
-        return PurePosixPath(name)
-    parts = PurePosixPath(entry.path).parts[1:]  # drop "/"
-    if whole_card:
-        below = parts[1:]  # below the storage folder
-    else:
-        # From the root folder itself: `download --tree DCIM/100PTPKT` makes 100PTPKT/...
-        root_parts = PurePosixPath(root.path).parts[1:]
-        below = parts[len(root_parts) - 1 :] if root.is_folder else parts[-1:]
-    folders = [safe_filename(part) for part in below[:-1]]
-    return PurePosixPath(*folders, name)
+def _with_contents(cam: Camera, root: Entry) -> Iterator[Entry]:
+    """``root``, then, for a folder, everything below it (each folder before its contents)."""
+    yield root
+    if root.is_folder:
+        yield from cam.walk(folder=root)
 
 
 def _unique_in_run(relative: PurePosixPath, taken: set[str]) -> PurePosixPath:
-    if relative.as_posix() not in taken:
-        taken.add(relative.as_posix())
-        return relative
-    stem, extension = os.path.splitext(relative.name)
-    counter = 2
-    while True:
-        candidate = relative.with_name(f"{stem} ({counter}){extension}")
-        if candidate.as_posix() not in taken:
-            taken.add(candidate.as_posix())
-            return candidate
-        counter += 1
+    """``relative``, or its ``NAME (2).EXT`` twin when another file of this run has that name."""
+    chosen = next(
+        candidate
+        for candidate in (relative.with_name(name) for name in numbered(relative.name))
+        if candidate.as_posix() not in taken
+    )
+    taken.add(chosen.as_posix())
+    return chosen
 
 
 # -- running -------------------------------------------------------------------------------------
@@ -221,19 +247,22 @@ def run(
     log = DownloadLog(target, camera_key(cam))
     outcomes: list[Outcome] = []
     total = sum(p.entry.size for p in planned)
-    with BatchProgress(
-        out.progress_console, files=len(planned), total_bytes=total, enabled=out.shows_progress
-    ) as progress:
-        for item in planned:
-            outcome = _one(
-                cam, item, target=target, policy=policy, log=log, progress=progress, out=out
-            )
-            progress.finished(item.entry.size)
-            outcomes.append(outcome)
+    try:
+        with BatchProgress(
+            out.progress_console, files=len(planned), total_bytes=total, enabled=out.shows_progress
+        ) as progress:
+            for item in planned:
+                outcome = _download_one(
+                    cam, item, target=target, policy=policy, log=log, progress=progress, out=out
+                )
+                progress.finished(item.entry.size)
+                outcomes.append(outcome)
+    finally:
+        log.flush()  # also when a download fails or Ctrl-C stops the batch
     return outcomes
 
 
-def _one(
+def _download_one(
     cam: Camera,
     item: Planned,
     *,
@@ -250,8 +279,9 @@ def _one(
     relative = item.relative
     final = target.joinpath(*relative.parts)
     overwrite = False
-    if final.exists() or final.is_symlink():
-        if policy.force_overwrite:
+    if os.path.lexists(final):
+        # A folder is never replaced: Camera.download would write into it instead.
+        if policy.force_overwrite and not final.is_dir():
             overwrite = True
         elif policy.rename_existing or log.belongs_to_other(relative, entry):
             # The file there is another object's (or a new picture must be kept): a new name.
@@ -261,8 +291,9 @@ def _one(
             out.text(f"skipped {entry.path}: {final} exists")
             return Outcome(entry, "skipped", final, "exists")
         else:
-            out.text(f"not downloaded {entry.path}: {final} exists")
-            return Outcome(entry, "failed", final, "exists")
+            reason = "is a folder" if final.is_dir() else "exists"
+            out.text(f"not downloaded {entry.path}: {final} {reason}")
+            return Outcome(entry, "failed", final, reason)
     # The last line of defence: whatever the names were, the file and its .part stay inside.
     if not (inside(target, final.parent) and inside(target, part_path(final))):
         out.text(f"not downloaded {entry.path}: {final} would be outside {target}")

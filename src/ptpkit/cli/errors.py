@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 
 from ptpkit.cli.exitcodes import ExitCode
+from ptpkit.cli.output import printable
 from ptpkit.codes.common import Rc
 from ptpkit.errors import (
     ClosedError,
@@ -64,6 +65,12 @@ _DEFAULT_RESPONSE_HINT = "check the camera's mode and settings, or run with -v t
 
 def describe_error(exc: BaseException) -> tuple[str, ExitCode]:
     """One line for the user and the exit code, for every error a command can end with."""
+    message, code = _describe(exc)
+    # Messages quote camera names and paths, which may hold terminal control characters.
+    return printable(message), code
+
+
+def _describe(exc: BaseException) -> tuple[str, ExitCode]:
     hint: str | None = None
     if isinstance(exc, Hinted):
         hint, exc = exc.hint, exc.error

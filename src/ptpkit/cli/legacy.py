@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import click
 
+from ptpkit.cli import schema
 from ptpkit.cli.session import Session
 from ptpkit.cli.targets import parse_hex, parse_storage
 from ptpkit.errors import UsageError
@@ -90,10 +91,12 @@ def run_legacy(ctx: click.Context, session: Session, flags: LegacyFlags) -> None
 
 def _tree(session: Session) -> None:
     """miniPtp's ``-L``: ``  00080000 00010001 00000000 3001        0 DCIM``, two spaces of
-    indent per level."""
+    indent per level; with --json, the entries as ``ls -R --json`` gives them."""
     out = session.out()
     cam = session.camera()
-    for entry in cam.walk():
+    entries = list(cam.walk())
+    out.data([schema.entry(entry, cam) for entry in entries])
+    for entry in entries:
         depth = len(PurePosixPath(entry.path).parts) - 2  # "/" and the storage folder
         out.text(
             "  " * depth

@@ -18,7 +18,7 @@ import click
 
 from ptpkit import __version__
 from ptpkit.cli.camera_select import CAMERA_ENV, Selection
-from ptpkit.cli.config import load_config
+from ptpkit.cli.config import load_config, parse_vendor
 from ptpkit.cli.errors import CliError, Hinted, describe_error
 from ptpkit.cli.exitcodes import ExitCode, help_table
 from ptpkit.cli.legacy import LegacyFlags, run_legacy
@@ -61,15 +61,12 @@ def _check_guid(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 def _check_vendor(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is None or value.lower() == "generic":
+    if value is None:
         return None
-    from ptpkit.cli.config import extension_names  # noqa: PLC0415
-
-    if value.lower() not in extension_names():
-        raise click.BadParameter(
-            f"{value!r} is unknown; known: generic, {', '.join(extension_names())}"
-        )
-    return value.lower()
+    try:
+        return parse_vendor(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.group(

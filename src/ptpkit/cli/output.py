@@ -4,6 +4,7 @@ A command prints text lines with :meth:`Output.text` (skipped in JSON mode) and 
 document to :meth:`Output.data` (printed only in JSON mode), so the two can never disagree about
 which mode is on. Status notes ("waiting for events...") go to stderr, keeping stdout clean for
 pipes. The command server swaps in an Output that collects the document for its JSON envelope.
+Text lines and notes pass through :func:`printable`: they carry names from the camera.
 
 JSON documents are built in :mod:`ptpkit.cli.schema`; their field names are documented in the
 README and do not change without a note there.
@@ -15,6 +16,7 @@ import copy
 import datetime as _dt
 import io
 import json
+import re
 import sys
 from typing import Any, TextIO
 
@@ -65,7 +67,7 @@ class Output:
 
     def text(self, line: str = "") -> None:
         if not self.json_mode:
-            self.stdout.write(line + "\n")
+            self.stdout.write(printable(line) + "\n")
             self.stdout.flush()
 
     def data(self, document: Json) -> None:
@@ -92,7 +94,7 @@ class Output:
 
     def note(self, line: str) -> None:
         """Status for the person watching (stderr), never part of the result."""
-        self.stderr.write(line + "\n")
+        self.stderr.write(printable(line) + "\n")
         self.stderr.flush()
 
     @property
@@ -132,6 +134,15 @@ def _json_default(value: object) -> Json:
 
 
 # -- text helpers ----------------------------------------------------------------------------------
+
+#: C0 and C1 control characters. A camera's file names can hold any of them (ESC, BEL, CR...);
+#: written raw, they would drive the user's terminal: colours, cursor moves, the window title.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as ``\\x1b`` escapes, safe to print."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def format_size(count: int) -> str:

@@ -19,21 +19,28 @@ from rich.progress import (
 from ptpkit.client.streams import ProgressCallback
 
 
-@contextmanager
-def transfer_progress(
-    console: Console, label: str, total: int | None
-) -> Iterator[ProgressCallback]:
-    """A progress callback for one transfer, shown as a bar while the block runs."""
-    progress = Progress(
-        TextColumn("{task.description}"),
+def _bar(console: Console, *, transient: bool, enabled: bool) -> Progress:
+    """A bar with bytes, rate and time left, drawn only when ``enabled`` on a terminal."""
+    return Progress(
+        # Labels are camera file names: shown as they are, never read as rich markup (a name
+        # like "[/]x" would be a markup error, "[bold]" would change the display).
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(binary_units=True),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
         console=console,
-        transient=False,
-        disable=not console.is_terminal,
+        transient=transient,
+        disable=not (enabled and console.is_terminal),
     )
+
+
+@contextmanager
+def transfer_progress(
+    console: Console, label: str, total: int | None
+) -> Iterator[ProgressCallback]:
+    """A progress callback for one transfer, shown as a bar while the block runs."""
+    progress = _bar(console, transient=False, enabled=True)
     task = progress.add_task(label, total=total)
 
     def update(done: int, total_bytes: int | None) -> None:
@@ -48,16 +55,7 @@ class BatchProgress:
     (bytes, rate, time left). Draws only on a terminal; when output is piped it does nothing."""
 
     def __init__(self, console: Console, *, files: int, total_bytes: int, enabled: bool) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(binary_units=True),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=not (enabled and console.is_terminal),
-        )
+        self._progress = _bar(console, transient=True, enabled=enabled)
         self._files = files
         self._done_files = 0
         self._done_bytes = 0

@@ -26,7 +26,7 @@ import click
 from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.cli.interrupts import stop_on_sigterm
-from ptpkit.cli.output import capture_output, dumps
+from ptpkit.cli.output import capture_output, dumps, printable
 from ptpkit.cli.runner import Runner
 from ptpkit.cli.session import Session, get_session, json_option
 from ptpkit.core.ptpip import DEFAULT_PORT
@@ -169,7 +169,7 @@ def serve(session: Session, group: click.Group, *, listen: str | None, json_mode
             "the camera",
             err=True,
         )
-    click.echo(f"serving {cam.device_info.model} at {cam.url}")
+    click.echo(printable(f"serving {cam.device_info.model} at {cam.url}"))
     click.echo(f"listening on {bound_host}:{bound_port}")
     click.echo("one command per line (`help` lists them); Ctrl-C to stop", err=True)
     try:

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 import click
 
 from ptpkit.cli.exitcodes import ExitCode
+from ptpkit.cli.output import printable
 from ptpkit.cli.runner import Runner
 from ptpkit.cli.session import Session, get_session
 from ptpkit.client.camera import Camera
@@ -81,11 +82,12 @@ def _interactive(runner: Runner, session: Session, cam: Camera) -> None:
         completer=ShellCompleter(runner, session),
         complete_while_typing=False,  # Tab only: completing values asks the camera
     )
+    model = printable(cam.device_info.model)  # the camera's text: no control characters
     click.echo(
-        f"connected to {cam.device_info.model} at {cam.url}. "
+        f"connected to {model} at {cam.url}. "
         "Tab completes, `help` lists the commands, Ctrl-D leaves."
     )
-    label = f"ptpkit {cam.device_info.model}> "
+    label = f"ptpkit {model}> "
     while True:
         try:
             line = prompt.prompt(label)

@@ -22,15 +22,23 @@ from ptpkit.errors import UsageError
 
 _HANDLE: Final = re.compile(r"^(0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10})$")
 _HEX: Final = re.compile(r"^(0[xX])?[0-9a-fA-F]{1,8}$")
+#: Handles that are never one object (ISO 15740): 0 is "none" (the parent of what is at the top
+#: of a storage), 0xFFFFFFFF "all" (DeleteObject of it deletes every object).
+_NOT_OBJECTS: Final = frozenset({0, 0xFFFFFFFF})
 
 
 def parse_handle(text: str) -> int | None:
     """The handle ``text`` names, or None when it is a path."""
-    if not _HANDLE.match(text.strip()):
+    cleaned = text.strip()
+    if not _HANDLE.match(cleaned):
         return None
-    value = int(text.strip(), 0) if text.strip()[:2].lower() == "0x" else int(text.strip(), 10)
+    value = int(cleaned, 16 if cleaned[:2].lower() == "0x" else 10)
     if value > 0xFFFFFFFF:
         raise UsageError(f"{text!r} is too big for an object handle (32 bits)")
+    if value in _NOT_OBJECTS:
+        # Refused here, not left to the camera: `rm 0xFFFFFFFF` would be DeleteObject of
+        # every object on the card, should a camera describe that handle at all.
+        raise UsageError(f"{text!r} names no object: handles 0 and 0xFFFFFFFF are reserved")
     return value
 
 

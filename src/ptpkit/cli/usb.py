@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ptpkit.cli.errors import Hinted
 from ptpkit.transports.usb import UDEV_RULE, UDEV_RULE_PATH
 
 
@@ -31,10 +32,9 @@ def udev_rules(write: bool, path: Path) -> None:
         return
     try:
         path.write_text(UDEV_RULE)
-    except PermissionError:
-        raise click.ClickException(
-            f"cannot write {path}: permission denied. Run: sudo ptpkit udev-rules --write"
-        ) from None
+    except PermissionError as exc:
+        # Exit 108 as any file that cannot be written; the hint is what this one needs.
+        raise Hinted(exc, "run: sudo ptpkit udev-rules --write") from None
     click.echo(f"wrote {path}")
     click.echo("now run: sudo udevadm control --reload-rules && sudo udevadm trigger")
     click.echo("then unplug and reconnect the camera")

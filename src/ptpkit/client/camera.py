@@ -35,7 +35,7 @@ from ptpkit.client.files import (
     Entry,
     parse_storage_folder,
     part_path,
-    safe_filename,
+    publish,
     storage_folder,
 )
 from ptpkit.client.streams import (
@@ -753,10 +753,11 @@ class Camera:
         """Copy an object to ``dest``: a folder (the object's name, made safe, inside it), a file
         path, or a binary file object.
 
-        A download to a path is written to ``NAME.part`` and renamed when complete and checked,
-        so an incomplete file never stands under the final name. An existing ``.part`` is resumed
-        with GetPartialObject where the camera has it. Returns the final path (None for a file
-        object). An existing file is an error unless ``overwrite``.
+        A download to a path is written to ``NAME.part`` and renamed when complete and checked
+        (:func:`~ptpkit.client.files.publish`), so an incomplete file never stands under the
+        final name. An existing ``.part`` is resumed with GetPartialObject where the camera has
+        it. Returns the final path (None for a file object). An existing file (or a link) is an
+        error unless ``overwrite``, also one that appears while the download runs.
         """
         entry = self._as_entry(target)
         if entry.is_folder:
@@ -770,14 +771,13 @@ class Camera:
         # the object would otherwise be written to a file called "photos").
         if not dest_path.is_dir() and os.fspath(dest).endswith(("/", os.sep)):
             dest_path.mkdir(parents=True, exist_ok=True)
-        final = (
-            dest_path / safe_filename(entry.name, fallback=f"object_{entry.handle:08x}")
-            if (dest_path.is_dir())
-            else dest_path
-        )
-        if final.exists() and not overwrite:
+        final = dest_path / entry.local_name if dest_path.is_dir() else dest_path
+        if not overwrite and os.path.lexists(final):
             raise FileExistsError(errno.EEXIST, f"{final} exists; not replacing it", str(final))
         part = part_path(final)
+        if part.is_symlink():
+            # Not ours: appending to it, or opening it, would write wherever it points.
+            part.unlink()
         offset = 0
         if part.exists() and resume and self._can_resume(entry, part.stat().st_size):
             offset = part.stat().st_size
@@ -793,9 +793,7 @@ class Camera:
             raise RemoteProtocolError(
                 f"{entry.path}: got {size} of {entry.size} bytes; the partial file stays at {part}"
             )
-        if final.exists() and not overwrite:
-            raise FileExistsError(errno.EEXIST, f"{final} appeared during the download", str(final))
-        os.replace(part, final)
+        publish(part, final, overwrite=overwrite)
         return final
 
     def _can_resume(self, entry: Entry, have: int) -> bool:

@@ -6,14 +6,20 @@ so every object has one unambiguous path even with two cards.
 Names come from an untrusted device: :func:`safe_filename` makes a name one harmless path
 component (no ``/``, ``\\``, ``..``, NUL or control characters, a bounded length), and
 :func:`unique_path` keeps two objects with the same name from overwriting each other.
+
+Local files are written to ``NAME.part`` and given their final name with :func:`publish` when
+complete, so an incomplete file never stands under the final name and an existing file is never
+replaced unless asked.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import os
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Final
@@ -62,6 +68,12 @@ class Entry:
     def folder(self) -> str:
         return str(PurePosixPath(self.path).parent)
 
+    @property
+    def local_name(self) -> str:
+        """The name for a local copy: :func:`safe_filename` of the camera's name, or
+        ``object_HANDLE`` when nothing of it is left (an empty name, ``..``)."""
+        return safe_filename(self.name, fallback=f"object_{self.handle:08x}")
+
     def __str__(self) -> str:
         return self.path
 
@@ -100,26 +112,35 @@ def _strip_end(text: str) -> str:
     return text[:end]
 
 
-def unique_path(folder: Path, name: str, taken: set[str] | None = None) -> Path:
-    """``folder/name``, or ``folder/name (2).ext`` ... when that exists or is in ``taken``."""
-    taken = taken if taken is not None else set()
-    candidate = folder / name
+def numbered(name: str) -> Iterator[str]:
+    """``name``, then ``stem (2).ext``, ``stem (3).ext`` ...: the names to try, in order, for a
+    file that must not take another's name."""
+    yield name
     stem, extension = os.path.splitext(name)
     counter = 2
-    while candidate.name in taken or candidate.exists() or _part_of(candidate).exists():
-        candidate = folder / f"{stem} ({counter}){extension}"
+    while True:
+        yield f"{stem} ({counter}){extension}"
         counter += 1
-    taken.add(candidate.name)
-    return candidate
 
 
-def _part_of(path: Path) -> Path:
-    return path.with_name(path.name + PART_SUFFIX)
+def unique_path(folder: Path, name: str, taken: set[str] | None = None) -> Path:
+    """``folder/name``, or ``folder/name (2).ext`` ... when that name is in use (a file, a link,
+    a download in progress) or in ``taken``."""
+    taken = taken if taken is not None else set()
+    free = next(
+        candidate
+        for candidate in numbered(name)
+        if candidate not in taken
+        and not os.path.lexists(folder / candidate)
+        and not part_path(folder / candidate).exists()
+    )
+    taken.add(free)
+    return folder / free
 
 
 def part_path(path: Path) -> Path:
     """Where a download of ``path`` is written until it is complete."""
-    return _part_of(path)
+    return path.with_name(path.name + PART_SUFFIX)
 
 
 def inside(folder: Path, path: Path) -> bool:
@@ -129,3 +150,50 @@ def inside(folder: Path, path: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+def publish(part: Path, final: Path, *, overwrite: bool = False) -> None:
+    """Give the complete file ``part`` its final name.
+
+    Without ``overwrite`` an existing ``final`` is never replaced, not even one another program
+    created a moment ago: the new name is made with a hard link, which the operating system
+    refuses atomically when the name is taken. File systems without hard links (FAT and exFAT
+    cards, some network shares) fall back to a check and a rename.
+    """
+    if overwrite:
+        os.replace(part, final)
+        return
+    try:
+        os.link(part, final)
+    except FileExistsError:
+        raise _exists(final) from None
+    except OSError:
+        if os.path.lexists(final):
+            raise _exists(final) from None
+        os.replace(part, final)
+    else:
+        part.unlink()
+
+
+def write_file(final: Path, data: bytes, *, overwrite: bool = False, fsync: bool = True) -> None:
+    """Save ``data`` as ``final`` with the guarantees of a download: written to ``NAME.part``
+    first (removed if writing fails), never replacing an existing file unless ``overwrite``."""
+    if not overwrite and os.path.lexists(final):
+        raise _exists(final)  # before any work: nothing to clean up
+    part = part_path(final)
+    # A stale .part goes; so does a link planted there, which "wb" would follow out of the folder.
+    part.unlink(missing_ok=True)
+    try:
+        with part.open("xb") as file:
+            file.write(data)
+            file.flush()
+            if fsync:
+                os.fsync(file.fileno())
+        publish(part, final, overwrite=overwrite)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+
+
+def _exists(path: Path) -> FileExistsError:
+    return FileExistsError(errno.EEXIST, f"{path} exists; not replacing it", str(path))

@@ -17,23 +17,24 @@ from ptpkit.cli.errors import Hinted
 from ptpkit.cli.output import columns
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
 from ptpkit.client.camera import Camera, PropertyDescription
+from ptpkit.codes.common import Dpc
 from ptpkit.errors import PropertyError, ResponseError
 
 #: What ``state`` shows, in this order (the exposure settings a photographer checks first).
 STATE_PROPERTIES = (
-    0x500E,  # exposure program
-    0x500D,  # exposure time
-    0x5007,  # f-number
-    0x500F,  # ISO
-    0x5010,  # exposure bias
-    0x500B,  # metering
-    0x5005,  # white balance
-    0x500A,  # focus mode
-    0x501C,  # focus metering
-    0x500C,  # flash mode
-    0x5013,  # still capture mode
-    0x5012,  # capture delay
-    0x5001,  # battery
+    Dpc.EXPOSURE_PROGRAM_MODE,
+    Dpc.EXPOSURE_TIME,
+    Dpc.F_NUMBER,
+    Dpc.EXPOSURE_INDEX,
+    Dpc.EXPOSURE_BIAS_COMPENSATION,
+    Dpc.EXPOSURE_METERING_MODE,
+    Dpc.WHITE_BALANCE,
+    Dpc.FOCUS_MODE,
+    Dpc.FOCUS_METERING_MODE,
+    Dpc.FLASH_MODE,
+    Dpc.STILL_CAPTURE_MODE,
+    Dpc.CAPTURE_DELAY,
+    Dpc.BATTERY_LEVEL,
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import click
 
@@ -14,7 +14,6 @@ from ptpkit.cli.interrupts import stop_on_sigterm
 from ptpkit.cli.output import format_size
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
 from ptpkit.client.camera import Camera, CameraEvent
-from ptpkit.client.files import Entry, safe_filename
 from ptpkit.codes import Kind, UnknownNameError
 from ptpkit.codes.common import Ec
 from ptpkit.errors import UsageError
@@ -28,12 +27,6 @@ def drain(cam: Camera) -> None:
     commands are about what happens from now on."""
     while cam.next_event(0) is not None:
         pass
-
-
-def _single(entry: Entry) -> downloads.Planned:
-    return downloads.Planned(
-        entry, PurePosixPath(safe_filename(entry.name, fallback=f"object_{entry.handle:08x}"))
-    )
 
 
 #: New pictures are always kept: a name already in the folder gets a " (2)" twin.
@@ -77,7 +70,7 @@ def capture(
             )
         saved: list[downloads.Outcome] = []
         if download_dir is not None:
-            planned = [_single(entry) for entry in new if not entry.is_folder]
+            planned = downloads.plan(cam, [e for e in new if not e.is_folder], tree=False)
             saved = downloads.run(cam, planned, download_dir, _KEEP_EVERYTHING, out)
         shots.append(
             {
@@ -182,9 +175,8 @@ def tether(session: Session, download_dir: Path, count: int | None, as_json: boo
                 entry = cam.entry(event.params[0])
                 if entry.is_folder:
                     continue
-                for outcome in downloads.run(
-                    cam, [_single(entry)], download_dir, _KEEP_EVERYTHING, out
-                ):
+                planned = downloads.plan(cam, [entry], tree=False)
+                for outcome in downloads.run(cam, planned, download_dir, _KEEP_EVERYTHING, out):
                     out.stream(outcome.doc())
                 done += 1
     except KeyboardInterrupt:

@@ -6,9 +6,7 @@ Objects are named by handle (``0x0000000A`` as ``ls`` prints it, or decimal) or 
 
 from __future__ import annotations
 
-import errno
 import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -21,7 +19,7 @@ from ptpkit.cli.progress import BatchProgress
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
 from ptpkit.cli.targets import parse_storage, resolve
 from ptpkit.client.camera import Camera
-from ptpkit.client.files import Entry, inside, parse_storage_folder, safe_filename
+from ptpkit.client.files import Entry, parse_storage_folder, write_file
 from ptpkit.errors import NotFoundError, UsageError
 
 force_overwrite_option = click.option(
@@ -163,11 +161,8 @@ def download(
     if skip_existing and force_overwrite:
         raise click.UsageError("--skip-existing and --force-overwrite contradict each other")
     cam = session.camera()
-    if everything:
-        files = [e for e in cam.walk() if not e.is_folder]
-        planned = downloads.plan(cam, files, tree=tree, whole_card=True)
-    else:
-        planned = downloads.plan(cam, [resolve(cam, t) for t in targets], tree=tree)
+    roots = None if everything else [resolve(cam, target) for target in targets]
+    planned = downloads.plan(cam, roots, tree=tree)
     policy = downloads.Policy(
         skip_existing=skip_existing, force_overwrite=force_overwrite, only_new=only_new
     )
@@ -282,34 +277,17 @@ def thumb(
     for target in targets:
         entry = resolve(cam, target)
         data = cam.thumbnail(entry)
-        stem = os.path.splitext(safe_filename(entry.name, fallback=f"object_{entry.handle:08x}"))
-        path = output / f"thumb_{stem[0]}.jpg"
-        _write_new(path, data, output, overwrite=force_overwrite)
+        # One safe name component: the file cannot land outside the folder.
+        path = output / f"thumb_{os.path.splitext(entry.local_name)[0]}.jpg"
+        try:
+            write_file(path, data, overwrite=force_overwrite)
+        except FileExistsError as exc:
+            raise Hinted(exc, "pass --force-overwrite to replace it") from None
         docs.append(
             {"handle": entry.handle, "path": entry.path, "file": str(path), "size": len(data)}
         )
         out.text(f"{entry.path} -> {path} ({format_size(len(data))})")
     out.data(docs)
-
-
-def _write_new(path: Path, data: bytes, folder: Path, *, overwrite: bool) -> None:
-    """Write a whole small file under its final name only when complete, never replacing one
-    unless asked."""
-    if not inside(folder, path):
-        raise CliError(f"{path} would be outside {folder}", ExitCode.FILE_ERROR)
-    if (path.exists() or path.is_symlink()) and not overwrite:
-        raise Hinted(
-            FileExistsError(errno.EEXIST, f"{path} exists", str(path)),
-            "pass --force-overwrite to replace it",
-        )
-    with tempfile.NamedTemporaryFile("wb", dir=folder, prefix=".thumb-", delete=False) as tmp:
-        try:
-            tmp.write(data)
-        except BaseException:
-            tmp.close()
-            os.unlink(tmp.name)
-            raise
-    os.replace(tmp.name, path)
 
 
 COMMANDS = [storage, ls, download, upload, rm, thumb]

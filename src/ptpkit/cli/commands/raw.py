@@ -7,16 +7,18 @@ scripts can tell; the data, if any, is still shown and saved.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from ptpkit.cli import schema
-from ptpkit.cli.errors import CliError
+from ptpkit.cli.errors import CliError, Hinted
 from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.cli.output import hexdump
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
 from ptpkit.cli.targets import operation_code, parse_hex
+from ptpkit.client.files import write_file
 from ptpkit.errors import UsageError
 
 #: An OperationRequest carries at most five parameters (ISO 15740).
@@ -65,7 +67,7 @@ def opreq(
     out = session.out(as_json)
     if len(params) > MAX_PARAMS:
         raise UsageError(f"a PTP operation takes at most {MAX_PARAMS} parameters")
-    if data_in is not None and data_in.exists() and not force_overwrite:
+    if data_in is not None and os.path.lexists(data_in) and not force_overwrite:
         raise CliError(
             f"{data_in} exists", ExitCode.FILE_ERROR, hint="pass --force-overwrite to replace it"
         )
@@ -76,9 +78,10 @@ def opreq(
     result = cam.transaction(code, values, payload)
     if data_in is not None:
         # Saved whatever the response: the data is what a reverse engineer came for.
-        part = data_in.with_name(data_in.name + ".part")
-        part.write_bytes(result.data)
-        part.replace(data_in)
+        try:
+            write_file(data_in, result.data, overwrite=force_overwrite)
+        except FileExistsError as exc:  # it appeared while the transaction ran
+            raise Hinted(exc, "pass --force-overwrite to replace it") from None
     doc = schema.transaction(
         cam,
         code,
