@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 from PIL import Image
 
-from ptpkit.client.camera import ALL_STORAGES, ROOT, Camera
+from ptpkit.client.camera import ALL_STORAGES, RESUME_CHECK_BYTES, ROOT, Camera
 from ptpkit.client.files import Entry
 from ptpkit.codes.common import Dpc, Ec, Op, Rc
 from ptpkit.core.datasets import SIZE_UNKNOWN_32, DeviceInfo, encode_value
@@ -355,10 +355,31 @@ def test_interrupted_download_resumes_from_the_part_file(
     transactions.clear()
     assert cam.download(handle, dest) == final
     partial = transactions.named("GetPartialObject")
-    assert [r.params for r in partial] == [(handle, have, size - have)]
+    # First the end of the .part is compared with the camera's bytes, then the rest is read.
+    check = min(have, RESUME_CHECK_BYTES)
+    assert [r.params for r in partial] == [
+        (handle, have - check, check),
+        (handle, have, size - have),
+    ]
     assert "GetObject" not in transactions.names()
     assert hashlib.sha256(final.read_bytes()).hexdigest() == generated_sha256(size, seed)
     assert sorted(p.name for p in dest.iterdir()) == ["RESUME.MOV"]
+
+
+def test_a_part_file_of_another_object_is_not_resumed(
+    rig: Rig, tmp_path: Path, transactions: TransactionLog
+) -> None:
+    """A ``.part`` left by a different object with the same name (a card renumbered, another
+    camera) is shorter than the object, but its bytes differ: the download starts over instead
+    of completing a file of the right size and the wrong content."""
+    size = 200_000
+    handle = rig.vcam.add_generated_object(size, name="CLIP.MOV", seed=1)
+    stale = generated_bytes(size, seed=2)[:150_000]
+    (tmp_path / "CLIP.MOV.part").write_bytes(stale)
+    final = rig.cam.download(handle, tmp_path)
+    assert final.read_bytes() == generated_bytes(size, seed=1)
+    assert "GetObject" in transactions.names()  # started over
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CLIP.MOV", "card"]  # no .part left
 
 
 def test_download_without_resume_starts_again(

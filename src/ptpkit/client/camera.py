@@ -93,6 +93,10 @@ from ptpkit.transports.base import Transport
 
 log = logging.getLogger("ptpkit")
 
+#: How much of a ``.part`` file's end is compared with the camera before resuming it: one small
+#: GetPartialObject, against completing the wrong file.
+RESUME_CHECK_BYTES: Final = 64 * 1024
+
 #: GetObjectHandles' storage wildcard and "root folder" parent (ISO 15740 §10.5.6).
 ALL_STORAGES: Final = 0xFFFFFFFF
 ROOT: Final = 0xFFFFFFFF
@@ -780,8 +784,16 @@ class Camera:
             part.unlink()
         offset = 0
         if part.exists() and resume and self._can_resume(entry, part.stat().st_size):
-            offset = part.stat().st_size
-            log.info("resuming %s at byte %d of %d", entry.path, offset, entry.size)
+            have = part.stat().st_size
+            if self._part_matches(entry, part, have):
+                offset = have
+                log.info("resuming %s at byte %d of %d", entry.path, offset, entry.size)
+            else:
+                log.warning(
+                    "%s: %s holds other bytes (another object of that name?); starting over",
+                    entry.path,
+                    part,
+                )
         with part.open("ab" if offset else "wb") as file:
             sink = FileSink(file, progress=progress, offset=offset, total_bytes=entry.size)
             self._read_object(entry, offset, sink)
@@ -802,6 +814,16 @@ class Camera:
         return (have <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT)) or (
             self._mtp and self.supports(Op.ANDROID_GET_PARTIAL_OBJECT_64)
         )
+
+    def _part_matches(self, entry: Entry, part: Path, have: int) -> bool:
+        """Whether the end of a ``.part`` file is what the camera holds there. A ``.part`` left by
+        another object of the same name (a card renumbered, another camera) would otherwise be
+        completed into a file of the right size and the wrong content."""
+        length = min(have, RESUME_CHECK_BYTES)
+        with part.open("rb") as file:
+            file.seek(have - length)
+            ours = file.read(length)
+        return self.read(entry, have - length, length) == ours
 
     def _read_object(self, entry: Entry, offset: int, sink: FileSink | BytesSink) -> None:
         if offset == 0:
