@@ -24,6 +24,7 @@ _EXPORTS = {
     "connect": "ptpkit.client.connect",
     "Camera": "ptpkit.client.camera",
     "CameraEvent": "ptpkit.client.camera",
+    "CaptureResult": "ptpkit.client.camera",
     "PropertyDescription": "ptpkit.client.camera",
     "Storage": "ptpkit.client.camera",
     "TransactionResult": "ptpkit.client.camera",
@@ -53,6 +54,7 @@ __all__ = [
     "BusyError",
     "Camera",
     "CameraEvent",
+    "CaptureResult",
     "ClosedError",
     "ConnectError",
     "DecodeError",
@@ -91,6 +93,7 @@ if TYPE_CHECKING:
     from ptpkit.client.camera import (
         Camera,
         CameraEvent,
+        CaptureResult,
         PropertyDescription,
         Storage,
         TransactionResult,

@@ -15,6 +15,9 @@ def test_demo_tour(cli: Cli, tmp_path: Path) -> None:
     for step in ("Device info", "Storages", "Files", "Download", "Capture", "Properties"):
         assert step in text
     assert "identical to the card: yes" in text
+    # The capture's own events, shown with it.
+    assert "events: 0x4002 ObjectAdded(" in text
+    assert "0x400D CaptureComplete(" in text
     assert "ISO 200 -> 800; the camera sent 0x4006 DevicePropChanged(0x0000500F)" in text
     # The sample picture and the capture, both downloaded.
     assert {p.name for p in out.iterdir()} >= {"IMG_0001.JPG", "IMG_0005.JPG"}

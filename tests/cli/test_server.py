@@ -201,3 +201,21 @@ def test_hostile_lines_are_refused_and_the_server_keeps_serving(served: Served, 
         client.close()
         assert process.poll() is None  # still serving
     assert process.returncode == 0
+
+
+def test_wait_event_without_timeout_gives_up_after_max_wait(served: Served, cli: Cli) -> None:
+    """A wait holds the one session from every other client, so over TCP a wait-event without
+    --timeout ends after --max-wait (exit code 109), and the queued client is answered then."""
+    args = ("serve-commands", "--listen", "127.0.0.1:0", "--max-wait", "1.5")
+    with serving(cli, *served.camera_args(), *args) as (_process, port):
+        waiting = Client(port)
+        waiting.send("wait-event")
+        assert "(up to 1.5 s)" in waiting.file.readline()  # waiting now, holding the session
+        queued = Client(port)
+        assert queued.text("get iso") == (["200"], "OK")  # answered once the wait ended
+        assert waiting.file.readline() == "ERROR 109 0 of 1 event(s) within 1.5 s\n"
+        # An explicit --timeout is the client's own choice and is kept.
+        _lines, status = waiting.text("wait-event --timeout 0.2")
+        assert status == "ERROR 109 0 of 1 event(s) within 0.2 s"
+        waiting.close()
+        queued.close()

@@ -604,7 +604,10 @@ def test_capture_returns_the_new_picture(rig: Rig) -> None:
     assert new[0].size == picture.stat().st_size
     assert new[0].path in {e.path for e in cam.walk()}
 
-    # The ObjectAdded and CaptureComplete were capture()'s answer: not queued a second time.
+    # The ObjectAdded and CaptureComplete were capture()'s answer: kept with the result, not
+    # queued a second time.
+    assert [e.code for e in new.events] == [Ec.OBJECT_ADDED, Ec.CAPTURE_COMPLETE]
+    assert new.events[0].params == (new[0].handle,)
     assert [e.name for e in cam.events(timeout_s=0.3)] == []
 
 

@@ -136,7 +136,7 @@ def _download(
 def _capture(console: Console, cam: Camera, target: Path) -> None:
     console.rule("Capture")
     new = cam.capture()
-    events = [str(e) for e in cam.events(timeout_s=0.2)]
+    events = [str(e) for e in new.events]
     for entry in new:
         saved = cam.download(entry, unique_path(target, entry.local_name))
         console.print(f"new picture {entry.path} ({format_size(entry.size)}) -> {saved}")

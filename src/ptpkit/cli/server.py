@@ -9,7 +9,9 @@ on TCP (127.0.0.1:15740 unless told otherwise) for commands, one per line, and a
 
 Every command that works on an open camera is offered except ``tether`` (it runs until
 interrupted, which a line protocol cannot do); ``help`` lists them, ``quit`` closes the connection.
-Clients may connect at once; their commands run one at a time on the one session. There is no
+Clients may connect at once; their commands run one at a time on the one session, so a command
+that waits for the camera holds up every other client: ``wait-event`` without ``--timeout`` gives
+up after ``--max-wait`` seconds (60 by default) instead of waiting until interrupted. There is no
 authentication: anyone who can connect controls the camera, hence loopback by default and a
 warning for any other address.
 """
@@ -36,6 +38,8 @@ DEFAULT_ADDRESS: Final = "127.0.0.1"
 #: Longest command line read; a longer one is refused (a client cannot make us buffer forever).
 MAX_LINE_BYTES: Final = 64 * 1024
 _NOT_OVER_TCP: Final = frozenset({"tether"})
+#: How long ``wait-event`` without ``--timeout`` waits over TCP (it holds the session meanwhile).
+DEFAULT_MAX_WAIT_S: Final = 60.0
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -135,18 +139,40 @@ class _Handler(socketserver.StreamRequestHandler):
     help=f"Where to listen (default: [server] in the config file, else "
     f"{DEFAULT_ADDRESS}:{DEFAULT_PORT}). Any address but loopback lets other machines in.",
 )
+@click.option(
+    "--max-wait",
+    "max_wait_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_MAX_WAIT_S,
+    show_default=True,
+    metavar="S",
+    help="Seconds `wait-event` waits when a client gives no --timeout; other clients' commands "
+    "queue behind a waiting one.",
+)
 @json_option
 @click.pass_context
-def serve_commands(ctx: click.Context, listen: str | None, as_json: bool) -> None:
+def serve_commands(
+    ctx: click.Context, listen: str | None, max_wait_s: float, as_json: bool
+) -> None:
     """Take commands over TCP, one per line (the Go ptpip tool's server mode)."""
     session = get_session(ctx)
     group = ctx.find_root().command
     assert isinstance(group, click.Group)
-    serve(session, group, listen=listen, json_mode=as_json or session.json_mode)
+    serve(
+        session, group, listen=listen, json_mode=as_json or session.json_mode, max_wait_s=max_wait_s
+    )
 
 
-def serve(session: Session, group: click.Group, *, listen: str | None, json_mode: bool) -> None:
+def serve(
+    session: Session,
+    group: click.Group,
+    *,
+    listen: str | None,
+    json_mode: bool,
+    max_wait_s: float = DEFAULT_MAX_WAIT_S,
+) -> None:
     configured = session.selection.config.server
+    session.default_wait_s = max_wait_s
     if listen is not None:
         host, port = parse_listen(listen)
     else:

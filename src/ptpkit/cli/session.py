@@ -35,6 +35,9 @@ class Session:
         self.json_mode = json_mode
         #: Commands run one at a time (the command server has a thread per client).
         self.lock = threading.RLock()
+        #: How long a command that waits for events waits when not told (None: until
+        #: interrupted). The command server sets one: a wait holds the session from other clients.
+        self.default_wait_s: float | None = None
         self._camera: Camera | None = None
 
     def out(self, as_json: bool = False) -> Output:

@@ -162,6 +162,17 @@ class CameraEvent:
         return f"0x{self.code:04X} {self.name}({params})"
 
 
+class CaptureResult(list[Entry]):
+    """The objects a capture made, in the order the camera announced them (a plain list of
+    :class:`Entry`), with :attr:`events`: the ObjectAdded and CaptureComplete events that were
+    the capture's answer, kept here because they are not queued again for
+    :meth:`Camera.events`."""
+
+    def __init__(self, entries: Iterable[Entry] = (), events: Iterable[CameraEvent] = ()) -> None:
+        super().__init__(entries)
+        self.events: list[CameraEvent] = list(events)
+
+
 @dataclass(frozen=True, kw_only=True)
 class PropertyDescription:
     """A device property: its description from the camera and how to read its values."""
@@ -1106,14 +1117,15 @@ class Camera:
 
     # -- capture and events ----------------------------------------------------------------------
 
-    def capture(self, *, timeout_s: float = 30.0, storage_id: int = 0) -> list[Entry]:
+    def capture(self, *, timeout_s: float = 30.0, storage_id: int = 0) -> CaptureResult:
         """Take a picture (InitiateCapture) and return the new objects.
 
         Waits for ObjectAdded events until CaptureComplete (or, on a camera that does not send
-        CaptureComplete, the first ObjectAdded). Those events are the capture's answer and are
-        not queued again for :meth:`events`; any other event is.
+        CaptureComplete, the first ObjectAdded). Those events are the capture's answer: they are
+        in the result's ``events`` and not queued again for :meth:`events`; any other event is.
         """
         added: list[int] = []
+        answer: list[CameraEvent] = []
         done = threading.Event()
         capture_tid: list[int] = []
         has_complete = Ec.CAPTURE_COMPLETE in self.device_info.events_supported
@@ -1123,12 +1135,14 @@ class Camera:
                 return False  # arrived after the capture finished: somebody else's
             if event.code == Ec.OBJECT_ADDED and event.params:
                 added.append(event.params[0])
+                answer.append(event)
                 if not has_complete:
                     done.set()
                 return True
             if event.code == Ec.CAPTURE_COMPLETE and (
                 not capture_tid or event.transaction_id in (capture_tid[0], 0xFFFFFFFF)
             ):
+                answer.append(event)
                 done.set()
                 return True
             return False
@@ -1144,7 +1158,7 @@ class Camera:
                 )
         finally:
             self._listeners.remove(listen)
-        return [self.entry(handle) for handle in added]
+        return CaptureResult((self.entry(handle) for handle in added), answer)
 
     def _deliver_event(self, event: Event) -> None:
         camera_event = CameraEvent(

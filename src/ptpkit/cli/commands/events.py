@@ -105,7 +105,8 @@ def _event_line(event: CameraEvent, cam: Camera) -> str:
     "timeout_s",
     type=click.FloatRange(min=0),
     default=None,
-    help="Give up after S seconds (exit code 109); default: wait until interrupted.",
+    help="Give up after S seconds (exit code 109); default: wait until interrupted (in "
+    "serve-commands, its --max-wait).",
 )
 @click.option(
     "--code",
@@ -122,8 +123,11 @@ def wait_event(
     out = session.out(as_json)
     cam = session.camera()
     wanted = {_event_code(cam, code) for code in codes}
+    if timeout_s is None:
+        timeout_s = session.default_wait_s
     drain(cam)
-    out.note(f"waiting for {count} event(s) from {cam.url} (Ctrl-C to stop)")
+    limit = "Ctrl-C to stop" if timeout_s is None else f"up to {timeout_s:g} s"
+    out.note(f"waiting for {count} event(s) from {cam.url} ({limit})")
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     received: list[CameraEvent] = []
     while len(received) < count:
