@@ -294,3 +294,27 @@ def test_an_interrupted_batch_keeps_the_record_of_what_it_downloaded(
         with pytest.raises(KeyboardInterrupt):
             downloads.run(cam, planned, out, downloads.Policy(), quiet)
     assert sorted(_records(out)) == sorted(f"{e.path}|{e.size}" for e in started[:2])
+
+
+def test_download_leaves_a_file_another_download_is_writing(
+    served: Served, cli: Cli, tmp_path: Path
+) -> None:
+    """Another ptpkit writing the same name holds its .part locked: that file is reported and left
+    alone, the others are downloaded, and the exit code says not everything was."""
+    from ptpkit.client.files import open_part
+
+    card = card_files(served.card)
+    out = tmp_path / "all"
+    (out / "DCIM/100PTPKT").mkdir(parents=True)
+    with open_part(out / "DCIM/100PTPKT/IMG_0001.JPG.part") as other:
+        other.write(b"theirs")
+        other.flush()
+        result = cli(*served.camera_args(), "download", "--all", "--tree", "-o", str(out))
+    assert result.code == 108, result
+    assert "another download is writing it" in one_line_error(result)
+    assert "once the other download has finished" in result.stderr
+    got = _local_files(out)
+    assert got.pop("DCIM/100PTPKT/IMG_0001.JPG.part") == b"theirs"
+    expected = {path.split("/", 2)[2]: data for path, data in card.items()}
+    del expected["DCIM/100PTPKT/IMG_0001.JPG"]
+    assert got == expected

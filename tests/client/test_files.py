@@ -16,6 +16,7 @@ import pytest
 from ptpkit.client.files import (
     Entry,
     numbered,
+    open_part,
     part_path,
     publish,
     unique_path,
@@ -159,3 +160,41 @@ def test_download_refuses_a_dangling_link_under_the_final_name(rig: Rig, tmp_pat
         rig.cam.download("DCIM/100PTPKT/IMG_0001.JPG", tmp_path)
     assert not (tmp_path / "nowhere").exists()
     assert not (tmp_path / "IMG_0001.JPG.part").exists()  # refused before any transfer
+
+
+@pytest.mark.skipif(os.name == "nt", reason="flock is POSIX; Windows opens .part files unlocked")
+def test_open_part_lets_one_download_write_at_a_time(tmp_path: Path) -> None:
+    part = tmp_path / "IMG_0001.JPG.part"
+    with open_part(part) as first:
+        first.write(b"first")
+        with pytest.raises(OSError, match="another download") as refused, open_part(part):
+            pass
+        assert refused.value.errno == errno.EBUSY
+    with open_part(part) as again:  # released on close
+        assert again.read() == b"first"
+
+
+def test_open_part_does_not_follow_a_link(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"keep")
+    part = tmp_path / "x.part"
+    part.symlink_to(outside)
+    with pytest.raises(OSError, match="symbolic link") as refused, open_part(part):
+        pass
+    assert refused.value.errno == errno.ELOOP
+    assert outside.read_bytes() == b"keep"
+
+
+def test_download_refuses_a_part_another_download_is_writing(rig: Rig, tmp_path: Path) -> None:
+    """Two downloads with one final name (two processes, two cameras) would append to one .part
+    and publish a mix; the second is refused and the first's bytes stay as they were."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with open_part(folder / "IMG_0001.JPG.part") as other:
+        other.write(b"\xff\xd8 someone else's bytes")
+        other.flush()
+        with pytest.raises(OSError, match="another download") as refused:
+            rig.cam.download("DCIM/100PTPKT/IMG_0001.JPG", folder)
+        assert refused.value.errno == errno.EBUSY
+    assert sorted(p.name for p in folder.iterdir()) == ["IMG_0001.JPG.part"]
+    assert (folder / "IMG_0001.JPG.part").read_bytes() == b"\xff\xd8 someone else's bytes"

@@ -22,6 +22,7 @@ The rules:
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import itertools
 import json
 import os
@@ -225,6 +226,10 @@ def _unique_in_run(relative: PurePosixPath, taken: set[str]) -> PurePosixPath:
 # -- running -------------------------------------------------------------------------------------
 
 
+#: Why a file was not downloaded when another download holds its ``.part``.
+BUSY_REASON: Final = "another download is writing it"
+
+
 @dataclass(frozen=True)
 class Policy:
     skip_existing: bool = False
@@ -299,8 +304,15 @@ def _download_one(
         out.text(f"not downloaded {entry.path}: {final} would be outside {target}")
         return Outcome(entry, "failed", None, "outside the target folder")
     final.parent.mkdir(parents=True, exist_ok=True)
-    with progress.file(entry.name, entry.size) as callback:
-        saved = cam.download(entry, final, progress=callback, overwrite=overwrite)
+    try:
+        with progress.file(entry.name, entry.size) as callback:
+            saved = cam.download(entry, final, progress=callback, overwrite=overwrite)
+    except OSError as exc:
+        if exc.errno != errno.EBUSY:
+            raise
+        # Another download (another ptpkit) is writing this name: its file, not ours to touch.
+        out.text(f"not downloaded {entry.path}: {exc.strerror}")
+        return Outcome(entry, "failed", final, BUSY_REASON)
     assert saved is not None
     log.record(entry, relative)
     out.text(f"{entry.path} -> {saved} ({format_size(saved.stat().st_size)})")

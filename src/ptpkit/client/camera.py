@@ -23,6 +23,7 @@ import datetime as _dt
 import errno
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,6 +34,7 @@ from typing import BinaryIO, Final
 from ptpkit.client.engine import Engine
 from ptpkit.client.files import (
     Entry,
+    open_part,
     parse_storage_folder,
     part_path,
     publish,
@@ -793,30 +795,38 @@ class Camera:
         if part.is_symlink():
             # Not ours: appending to it, or opening it, would write wherever it points.
             part.unlink()
-        offset = 0
-        if part.exists() and resume and self._can_resume(entry, part.stat().st_size):
-            have = part.stat().st_size
-            if self._part_matches(entry, part, have):
-                offset = have
-                log.info("resuming %s at byte %d of %d", entry.path, offset, entry.size)
-            else:
-                log.warning(
-                    "%s: %s holds other bytes (another object of that name?); starting over",
-                    entry.path,
-                    part,
-                )
-        with part.open("ab" if offset else "wb") as file:
+        with open_part(part) as file:
+            have = os.fstat(file.fileno()).st_size
+            offset = 0
+            if have and resume and self._can_resume(entry, have):
+                if self._part_matches(entry, file, have):
+                    offset = have
+                    log.info("resuming %s at byte %d of %d", entry.path, offset, entry.size)
+                else:
+                    log.warning(
+                        "%s: %s holds other bytes (another object of that name?); starting over",
+                        entry.path,
+                        part,
+                    )
+            file.seek(offset)
+            file.truncate()
             sink = FileSink(file, progress=progress, offset=offset, total_bytes=entry.size)
             self._read_object(entry, offset, sink)
             file.flush()
             if fsync:
                 os.fsync(file.fileno())
-        size = part.stat().st_size
-        if entry.size not in (SIZE_UNKNOWN_32, size):
-            raise RemoteProtocolError(
-                f"{entry.path}: got {size} of {entry.size} bytes; the partial file stays at {part}"
-            )
-        publish(part, final, overwrite=overwrite)
+            size = file.tell()
+            if entry.size not in (SIZE_UNKNOWN_32, size):
+                raise RemoteProtocolError(
+                    f"{entry.path}: got {size} of {entry.size} bytes; "
+                    f"the partial file stays at {part}"
+                )
+            if sys.platform != "win32":
+                # Published while still locked: after the hard link the .part is the final
+                # file, and a download let in now would append to it.
+                publish(part, final, overwrite=overwrite)
+        if sys.platform == "win32":
+            publish(part, final, overwrite=overwrite)  # Windows renames no open file
         return final
 
     def _can_resume(self, entry: Entry, have: int) -> bool:
@@ -826,14 +836,13 @@ class Camera:
             self._mtp and self.supports(Op.ANDROID_GET_PARTIAL_OBJECT_64)
         )
 
-    def _part_matches(self, entry: Entry, part: Path, have: int) -> bool:
+    def _part_matches(self, entry: Entry, part: BinaryIO, have: int) -> bool:
         """Whether the end of a ``.part`` file is what the camera holds there. A ``.part`` left by
         another object of the same name (a card renumbered, another camera) would otherwise be
         completed into a file of the right size and the wrong content."""
         length = min(have, RESUME_CHECK_BYTES)
-        with part.open("rb") as file:
-            file.seek(have - length)
-            ours = file.read(length)
+        part.seek(have - length)
+        ours = part.read(length)
         return self.read(entry, have - length, length) == ours
 
     def _read_object(self, entry: Entry, offset: int, sink: FileSink | BytesSink) -> None:

@@ -14,15 +14,17 @@ replaced unless asked.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Final
+from typing import BinaryIO, Final
 
 from ptpkit.core.datasets import ObjectInfo
 
@@ -173,6 +175,45 @@ def publish(part: Path, final: Path, *, overwrite: bool = False) -> None:
         os.replace(part, final)
     else:
         part.unlink()
+
+
+@contextlib.contextmanager
+def open_part(part: Path) -> Iterator[BinaryIO]:
+    """Open ``part`` for reading and writing, created if missing, locked for this download.
+
+    Two downloads of objects with the same final name (two processes, or two threads) would
+    otherwise append to one ``.part`` and publish a mix of both; the second one is refused with
+    EBUSY instead. The lock is advisory (``flock``), held until the file is closed, so it is
+    released even when the process dies. A link planted at ``part`` is not followed. Windows has
+    no ``flock``: there the file is opened without a lock.
+    """
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(part, flags, 0o666)
+    try:
+        if sys.platform != "win32":
+            import fcntl  # noqa: PLC0415 (POSIX only)
+
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise _busy(part) from None
+            # Locked, but maybe an inode the other download has just published and unlinked.
+            if os.fstat(fd).st_ino != os.lstat(part).st_ino:
+                raise _busy(part)
+        file = os.fdopen(fd, "r+b")
+    except BaseException:
+        os.close(fd)
+        raise
+    with file:
+        yield file
+
+
+def _busy(part: Path) -> OSError:
+    return OSError(
+        errno.EBUSY,
+        f"{part} is being written by another download of the same name (another ptpkit?)",
+        str(part),
+    )
 
 
 def write_file(final: Path, data: bytes, *, overwrite: bool = False, fsync: bool = True) -> None:

@@ -177,7 +177,9 @@ def download(
             + (" ..." if len(refused) > 3 else ""),
             ExitCode.FILE_ERROR,
             hint="pass --skip-existing to keep them, --new to skip earlier downloads, "
-            "or --force-overwrite to replace them",
+            "or --force-overwrite to replace them"
+            if any(o.reason != downloads.BUSY_REASON for o in refused)
+            else "run it again once the other download has finished",
         )
 
 
