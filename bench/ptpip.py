@@ -155,14 +155,19 @@ def _download(tmp: Path) -> None:
 
             def ptpkit_download(fsync: bool) -> Callable[[], None]:
                 def run() -> None:
-                    saved = cam.download(entry, out, overwrite=True, fsync=fsync)
+                    saved = cam.download(entry, out, fsync=fsync)
                     assert saved is not None
                     assert saved.stat().st_size == BIG
 
                 return run
 
-            figures["ptpkit"] = best_of(3, ptpkit_download(fsync=False))
-            figures["ptpkit+fsync"] = best_of(3, ptpkit_download(fsync=True))
+            def remove_last() -> None:
+                # Untimed, as for the others: dropping a 1 GiB file's pages is not the download.
+                (out / "MVI_0001.MOV").unlink(missing_ok=True)
+
+            figures["ptpkit"] = best_of(3, ptpkit_download(fsync=False), prepare=remove_last)
+            figures["ptpkit+fsync"] = best_of(3, ptpkit_download(fsync=True), prepare=remove_last)
+            remove_last()
 
         gphoto2 = shutil.which("gphoto2")
         if gphoto2:

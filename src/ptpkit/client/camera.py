@@ -808,8 +808,11 @@ class Camera:
                         entry.path,
                         part,
                     )
+            if offset < have:
+                # Only when there is something to cut: ext4 treats any truncate to 0 as a file
+                # being replaced and flushes it when closed (auto_da_alloc), ~0.3 s per GiB.
+                file.truncate(offset)
             file.seek(offset)
-            file.truncate()
             sink = FileSink(file, progress=progress, offset=offset, total_bytes=entry.size)
             self._read_object(entry, offset, sink)
             file.flush()
