@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import ptpkit
+from ptpkit.codes.common import Ec
 
 from .conftest import Cli, Served, card_files
 
@@ -118,6 +119,25 @@ def test_tether_count_stops_by_itself(served: Served, cli: Cli, tmp_path: Path) 
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert stdout == f"{entry.path} -> {out / entry.name} ({entry.size / 1024:.1f} KiB)\n"
+
+
+def test_tether_goes_on_past_an_object_that_is_already_gone(
+    served: Served, cli: Cli, tmp_path: Path
+) -> None:
+    """An ObjectAdded for an object deleted before it could be read: reported, and the next
+    picture is still downloaded."""
+    out = tmp_path / "t"
+    process = cli.popen(*served.camera_args(), "tether", "--download", str(out), "--count", "1")
+    _wait_for(process, "tethered to")
+    served.vcam.emit(Ec.OBJECT_ADDED, 0x0BAD0BAD)
+    with ptpkit.connect(served.url) as cam:
+        [entry] = cam.capture()
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    first, second = stdout.splitlines()
+    assert first.startswith("not downloaded 0x0BAD0BAD: ")
+    assert "InvalidObjectHandle" in first
+    assert second.startswith(f"{entry.path} -> {out / entry.name}")
 
 
 def test_against_virtual_serve_in_its_own_process(cli: Cli, tmp_path: Path) -> None:

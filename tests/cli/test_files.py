@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -318,3 +319,52 @@ def test_download_leaves_a_file_another_download_is_writing(
     expected = {path.split("/", 2)[2]: data for path, data in card.items()}
     del expected["DCIM/100PTPKT/IMG_0001.JPG"]
     assert got == expected
+
+
+def test_an_object_the_camera_refuses_does_not_stop_the_batch(card: Path, tmp_path: Path) -> None:
+    """A picture deleted on the camera after the listing (InvalidObjectHandle) is reported; the
+    rest of the batch is downloaded."""
+    out = tmp_path / "out"
+    with VirtualCamera(card) as vcam, ptpkit.connect("virtual:", camera=vcam) as cam:
+        planned = downloads.plan(cam, [cam.find("DCIM/100PTPKT")], tree=False)
+        gone = planned[1].entry
+        found = vcam.find(gone.handle)
+        assert found is not None
+        store, obj = found
+        store.delete(obj)  # on the camera, after the listing
+        text = io.StringIO()
+        outcomes = downloads.run(
+            cam, planned, out, downloads.Policy(), Output(text, io.StringIO(), progress=False)
+        )
+    assert [o.status for o in outcomes].count("downloaded") == len(planned) - 1
+    [refused] = [o for o in outcomes if o.status == "failed"]
+    assert refused.entry == gone
+    assert refused.reason == "the camera answered 0x2009 InvalidObjectHandle"
+    assert f"not downloaded {gone.path}: " in text.getvalue()
+    assert sorted(p.name for p in out.iterdir() if p.name != LOG_NAME) == sorted(
+        p.entry.name for p in planned if p.entry != gone
+    )
+
+
+def test_download_exit_code_when_only_the_camera_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every failure a camera refusal: exit code 106 (camera error), not 108 (a local file)."""
+    from ptpkit.cli.main import main
+
+    real_plan = downloads.plan
+
+    def plan_with_a_stale_entry(cam: Any, roots: Any, *, tree: bool) -> list[downloads.Planned]:
+        planned = real_plan(cam, roots, tree=tree)
+        stale = replace(planned[0].entry, handle=0x0BAD0BAD, name="GONE.JPG")
+        return [*planned, downloads.Planned(stale, PurePosixPath("GONE.JPG"))]
+
+    monkeypatch.setattr(downloads, "plan", plan_with_a_stale_entry)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exited:
+        main(["--camera", "virtual:", "download", "DCIM/100PTPKT/IMG_0001.JPG", "-o", str(out)])
+    assert exited.value.code == 106
+    error = capsys.readouterr().err
+    assert "1 file(s) not downloaded" in error
+    assert "(the camera answered 0x2009 InvalidObjectHandle)" in error
+    assert sorted(p.name for p in out.iterdir() if p.name != LOG_NAME) == ["IMG_0001.JPG"]

@@ -45,6 +45,7 @@ from ptpkit.client.files import (
     storage_folder,
     unique_path,
 )
+from ptpkit.errors import ResponseError, SessionError
 
 LOG_NAME: Final = ".ptpkit-downloads.json"
 _LOG_VERSION: Final = 1
@@ -228,6 +229,12 @@ def _unique_in_run(relative: PurePosixPath, taken: set[str]) -> PurePosixPath:
 
 #: Why a file was not downloaded when another download holds its ``.part``.
 BUSY_REASON: Final = "another download is writing it"
+#: How the reason of a file the camera refused begins.
+CAMERA_REASON: Final = "the camera answered"
+
+
+def camera_reason(exc: ResponseError) -> str:
+    return f"{CAMERA_REASON} 0x{exc.code:04X} {exc.name}"
 
 
 @dataclass(frozen=True)
@@ -313,6 +320,13 @@ def _download_one(
         # Another download (another ptpkit) is writing this name: its file, not ours to touch.
         out.text(f"not downloaded {entry.path}: {exc.strerror}")
         return Outcome(entry, "failed", final, BUSY_REASON)
+    except ResponseError as exc:
+        if isinstance(exc, SessionError):
+            raise  # the session itself is gone: nothing more can be downloaded
+        # This object only (deleted on the camera meanwhile, protected, unreadable): the rest
+        # of the batch goes on; whatever arrived stays in the .part for a resume.
+        out.text(f"not downloaded {entry.path}: {exc}")
+        return Outcome(entry, "failed", final, camera_reason(exc))
     assert saved is not None
     log.record(entry, relative)
     out.text(f"{entry.path} -> {saved} ({format_size(saved.stat().st_size)})")

@@ -796,41 +796,57 @@ class Camera:
             # Not ours: appending to it, or opening it, would write wherever it points.
             part.unlink()
         with open_part(part) as file:
-            have = os.fstat(file.fileno()).st_size
-            offset = 0
-            if have and resume and self._can_resume(entry, have):
-                if self._part_matches(entry, file, have):
-                    offset = have
-                    log.info("resuming %s at byte %d of %d", entry.path, offset, entry.size)
-                else:
-                    log.warning(
-                        "%s: %s holds other bytes (another object of that name?); starting over",
-                        entry.path,
-                        part,
-                    )
-            if offset < have:
-                # Only when there is something to cut: ext4 treats any truncate to 0 as a file
-                # being replaced and flushes it when closed (auto_da_alloc), ~0.3 s per GiB.
-                file.truncate(offset)
-            file.seek(offset)
-            sink = FileSink(file, progress=progress, offset=offset, total_bytes=entry.size)
-            self._read_object(entry, offset, sink)
-            file.flush()
-            if fsync:
-                os.fsync(file.fileno())
-            size = file.tell()
-            if entry.size not in (SIZE_UNKNOWN_32, size):
-                raise RemoteProtocolError(
-                    f"{entry.path}: got {size} of {entry.size} bytes; "
-                    f"the partial file stays at {part}"
-                )
-            if sys.platform != "win32":
-                # Published while still locked: after the hard link the .part is the final
-                # file, and a download let in now would append to it.
-                publish(part, final, overwrite=overwrite)
+            try:
+                self._fill_part(entry, file, part, resume=resume, progress=progress, fsync=fsync)
+                if sys.platform != "win32":
+                    # Published while still locked: after the hard link the .part is the final
+                    # file, and a download let in now would append to it.
+                    publish(part, final, overwrite=overwrite)
+            except BaseException:
+                if file.tell() == 0:
+                    part.unlink(missing_ok=True)  # nothing arrived: nothing to resume
+                raise
         if sys.platform == "win32":
             publish(part, final, overwrite=overwrite)  # Windows renames no open file
         return final
+
+    def _fill_part(
+        self,
+        entry: Entry,
+        file: BinaryIO,
+        part: Path,
+        *,
+        resume: bool,
+        progress: ProgressCallback | None,
+        fsync: bool,
+    ) -> None:
+        """Write ``entry`` into its open, locked ``.part``, resuming what is there if it can."""
+        have = os.fstat(file.fileno()).st_size
+        offset = 0
+        if have and resume and self._can_resume(entry, have):
+            if self._part_matches(entry, file, have):
+                offset = have
+                log.info("resuming %s at byte %d of %d", entry.path, offset, entry.size)
+            else:
+                log.warning(
+                    "%s: %s holds other bytes (another object of that name?); starting over",
+                    entry.path,
+                    part,
+                )
+        if offset < have:
+            # Only when there is something to cut: ext4 treats any truncate to 0 as a file
+            # being replaced and flushes it when closed (auto_da_alloc), ~0.3 s per GiB.
+            file.truncate(offset)
+        file.seek(offset)
+        sink = FileSink(file, progress=progress, offset=offset, total_bytes=entry.size)
+        self._read_object(entry, offset, sink)
+        file.flush()
+        if fsync:
+            os.fsync(file.fileno())
+        size = file.tell()
+        if entry.size not in (SIZE_UNKNOWN_32, size):
+            kept = f"; the partial file stays at {part}" if size else ""
+            raise RemoteProtocolError(f"{entry.path}: got {size} of {entry.size} bytes{kept}")
 
     def _can_resume(self, entry: Entry, have: int) -> bool:
         if not 0 < have < entry.size:

@@ -16,7 +16,7 @@ from ptpkit.cli.session import Session, json_option, pass_session, session_comma
 from ptpkit.client.camera import Camera, CameraEvent
 from ptpkit.codes import Kind, UnknownNameError
 from ptpkit.codes.common import Ec
-from ptpkit.errors import UsageError
+from ptpkit.errors import ObjectError, UsageError
 
 #: How often a wait without a deadline wakes up (so Ctrl-C is seen at once on every platform).
 _POLL_S = 0.5
@@ -176,7 +176,12 @@ def tether(session: Session, download_dir: Path, count: int | None, as_json: boo
                 event = cam.next_event(_POLL_S)
                 if event is None or event.code != Ec.OBJECT_ADDED or not event.params:
                     continue
-                entry = cam.entry(event.params[0])
+                try:
+                    entry = cam.entry(event.params[0])
+                except ObjectError as exc:
+                    # Gone before we asked (deleted on the camera): tethering goes on.
+                    out.text(f"not downloaded 0x{event.params[0]:08X}: {exc}")
+                    continue
                 if entry.is_folder:
                     continue
                 planned = downloads.plan(cam, [entry], tree=False)

@@ -170,6 +170,15 @@ def download(
     out.data([outcome.doc() for outcome in outcomes])
     out.note(downloads.summary(outcomes))
     refused = [o for o in outcomes if o.status == "failed"]
+    by_camera = [o for o in refused if (o.reason or "").startswith(downloads.CAMERA_REASON)]
+    if by_camera and len(by_camera) == len(refused):
+        raise CliError(
+            f"{len(refused)} file(s) not downloaded: "
+            + ", ".join(f"{o.entry.path} ({o.reason})" for o in refused[:3])
+            + (" ..." if len(refused) > 3 else ""),
+            ExitCode.CAMERA_ERROR,
+            hint="`ptpkit ls -R` shows what the camera holds now",
+        )
     if refused:
         raise CliError(
             f"{len(refused)} file(s) not downloaded: "
