@@ -159,10 +159,12 @@ def format_when(when: _dt.datetime | None) -> str:
     return when.strftime("%Y-%m-%d %H:%M") if when else "-"
 
 
-def hexdump(data: bytes, *, limit: int | None = None) -> list[str]:
+def hexdump(data: bytes, *, limit: int | None = None, total: int | None = None) -> list[str]:
     """``hexdump -C`` lines, as the Go ptpip tool's ``opreq`` prints them::
 
     00000000  64 01 00 00 02 00 2b 90  07 00 00 00 08 00 00 00  |d.....+.........|
+
+    ``total``: the size of the whole when ``data`` is only its beginning (the rest in a file).
     """
     shown = data if limit is None else data[:limit]
     lines = []
@@ -172,8 +174,9 @@ def hexdump(data: bytes, *, limit: int | None = None) -> list[str]:
         right = " ".join(f"{b:02x}" for b in row[8:])
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
         lines.append(f"{offset:08x}  {left:<23}  {right:<23}  |{text}|")
-    if len(shown) < len(data):
-        lines.append(f"... {len(data) - len(shown)} more bytes not shown")
+    size = len(data) if total is None else total
+    if len(shown) < size:
+        lines.append(f"... {size - len(shown)} more bytes not shown")
     return lines
 
 

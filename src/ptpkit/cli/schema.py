@@ -186,7 +186,10 @@ def transaction(
     *,
     data_out_bytes: int,
     data_in_file: str | None,
+    data_in_head: bytes | None = None,
 ) -> Doc:
+    """``data_in_hex`` is the whole data, or with ``data_in_file`` its first ``--dump-bytes``
+    (``data_in_head``): the whole is in the file."""
     return {
         "operation": code(operation, cam.vocabulary.operation_name(operation)),
         "params": list(params),
@@ -194,7 +197,7 @@ def transaction(
         "response": code(result.code, result.name),
         "ok": result.ok,
         "response_params": list(result.params),
-        "data_in_bytes": len(result.data),
-        "data_in_hex": result.data.hex(),
+        "data_in_bytes": result.data_size,
+        "data_in_hex": (result.data if data_in_head is None else data_in_head).hex(),
         "data_in_file": data_in_file,
     }

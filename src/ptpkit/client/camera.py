@@ -20,10 +20,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as _dt
-import errno
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,11 +32,10 @@ from typing import BinaryIO, Final
 from ptpkit.client.engine import Engine
 from ptpkit.client.files import (
     Entry,
-    open_part,
     parse_storage_folder,
     part_path,
-    publish,
     storage_folder,
+    writing,
 )
 from ptpkit.client.streams import (
     DEFAULT_MEMORY_LIMIT,
@@ -128,7 +125,10 @@ class TransactionResult:
     code: int
     name: str
     params: tuple[int, ...] = ()
+    #: The data the camera sent (empty when it was streamed into a file with ``into=``).
     data: bytes = b""
+    #: How many bytes of data the camera sent, kept or streamed.
+    data_size: int = 0
 
     @property
     def ok(self) -> bool:
@@ -444,8 +444,9 @@ class Camera:
         self,
         code: int,
         params: Sequence[int] = (),
-        data: bytes | None = None,
+        data: bytes | BinaryIO | None = None,
         *,
+        into: BinaryIO | None = None,
         timeout_s: float | None = None,
         max_data_bytes: int = DEFAULT_MEMORY_LIMIT,
     ) -> TransactionResult:
@@ -455,21 +456,31 @@ class Camera:
         for a response other than OK (check ``.ok`` or ``.code``)::
 
             mac = cam.transaction(0x9033).data
+
+        Data of any size streams: ``data`` may be a seekable binary file (sent from its position
+        to its end), and ``into`` a binary file that receives the camera's data instead of
+        ``.data`` (which otherwise holds at most ``max_data_bytes``).
         """
-        sink = BytesSink(max_data_bytes)
-        response = self._run(
-            code,
-            params,
-            data_out=BytesSource(data) if data is not None else None,
-            sink=sink,
-            timeout_s=timeout_s,
-            check=False,
+        source: DataSource | None
+        if data is None:
+            source = None
+        elif isinstance(data, bytes | bytearray | memoryview):
+            source = BytesSource(data)
+        else:
+            source = FileSource(data, file_size(data))
+        sink: FileSink | BytesSink = (
+            FileSink(into) if into is not None else BytesSink(max_data_bytes)
         )
+        response = self._run(
+            code, params, data_out=source, sink=sink, timeout_s=timeout_s, check=False
+        )
+        kept = sink.getvalue() if isinstance(sink, BytesSink) else b""
         return TransactionResult(
             code=response.code,
             name=self.vocabulary.response_name(response.code),
             params=response.params,
-            data=sink.getvalue(),
+            data=kept,
+            data_size=sink.written if isinstance(sink, FileSink) else len(kept),
         )
 
     # -- what the camera is ----------------------------------------------------------------------
@@ -789,25 +800,8 @@ class Camera:
         if not dest_path.is_dir() and os.fspath(dest).endswith(("/", os.sep)):
             dest_path.mkdir(parents=True, exist_ok=True)
         final = dest_path / entry.local_name if dest_path.is_dir() else dest_path
-        if not overwrite and os.path.lexists(final):
-            raise FileExistsError(errno.EEXIST, f"{final} exists; not replacing it", str(final))
-        part = part_path(final)
-        if part.is_symlink():
-            # Not ours: appending to it, or opening it, would write wherever it points.
-            part.unlink()
-        with open_part(part) as file:
-            try:
-                self._fill_part(entry, file, part, resume=resume, progress=progress, fsync=fsync)
-                if sys.platform != "win32":
-                    # Published while still locked: after the hard link the .part is the final
-                    # file, and a download let in now would append to it.
-                    publish(part, final, overwrite=overwrite)
-            except BaseException:
-                if file.tell() == 0:
-                    part.unlink(missing_ok=True)  # nothing arrived: nothing to resume
-                raise
-        if sys.platform == "win32":
-            publish(part, final, overwrite=overwrite)  # Windows renames no open file
+        with writing(final, overwrite=overwrite, fsync=fsync, resumable=True) as file:
+            self._fill_part(entry, file, part_path(final), resume=resume, progress=progress)
         return final
 
     def _fill_part(
@@ -818,7 +812,6 @@ class Camera:
         *,
         resume: bool,
         progress: ProgressCallback | None,
-        fsync: bool,
     ) -> None:
         """Write ``entry`` into its open, locked ``.part``, resuming what is there if it can."""
         have = os.fstat(file.fileno()).st_size
@@ -840,9 +833,6 @@ class Camera:
         file.seek(offset)
         sink = FileSink(file, progress=progress, offset=offset, total_bytes=entry.size)
         self._read_object(entry, offset, sink)
-        file.flush()
-        if fsync:
-            os.fsync(file.fileno())
         size = file.tell()
         if entry.size not in (SIZE_UNKNOWN_32, size):
             kept = f"; the partial file stays at {part}" if size else ""

@@ -2,13 +2,17 @@
 the operation and parameters in hex, a hex dump of the data the camera sent, and its response.
 
 A response other than OK is printed like any other and ends the command with exit code 106, so
-scripts can tell; the data, if any, is still shown and saved.
+scripts can tell; the data, if any, is still shown and saved. Data of any size streams between
+the camera and the --data-out / --data-in files; only what is dumped is kept in memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 
@@ -18,7 +22,8 @@ from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.cli.output import hexdump
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
 from ptpkit.cli.targets import operation_code, parse_hex
-from ptpkit.client.files import write_file
+from ptpkit.client.camera import Camera, TransactionResult
+from ptpkit.client.files import writing
 from ptpkit.errors import UsageError
 
 #: An OperationRequest carries at most five parameters (ISO 15740).
@@ -74,31 +79,40 @@ def opreq(
     cam = session.camera()
     code = operation_code(cam, opcode)
     values = tuple(parse_hex(p, "parameter") for p in params)
-    payload = data_out.read_bytes() if data_out is not None else None
-    result = cam.transaction(code, values, payload)
-    if data_in is not None:
-        # Saved whatever the response: the data is what a reverse engineer came for.
-        try:
-            write_file(data_in, result.data, overwrite=force_overwrite)
-        except FileExistsError as exc:  # it appeared while the transaction ran
-            raise Hinted(exc, "pass --force-overwrite to replace it") from None
+    with contextlib.ExitStack() as files:
+        payload = files.enter_context(data_out.open("rb")) if data_out is not None else None
+        sent = os.fstat(payload.fileno()).st_size if payload is not None else None
+        if data_in is None:
+            result = cam.transaction(code, values, payload)
+            head = result.data
+        else:
+            result, head = _into_file(
+                cam,
+                code,
+                values,
+                payload,
+                data_in=data_in,
+                force_overwrite=force_overwrite,
+                dump_bytes=dump_bytes,
+            )
     doc = schema.transaction(
         cam,
         code,
         values,
         result,
-        data_out_bytes=len(payload) if payload is not None else 0,
+        data_out_bytes=sent or 0,
         data_in_file=str(data_in) if data_in is not None else None,
+        data_in_head=head[:dump_bytes] if data_in is not None else None,
     )
     out.data(doc)
     operation = doc["operation"]
     out.text(
         f"-> {operation['hex']} {operation['name']}({', '.join(f'0x{v:08X}' for v in values)})"
-        + (f" + {len(payload)} bytes" if payload is not None else "")
+        + (f" + {sent} bytes" if sent is not None else "")
     )
-    if result.data:
-        out.text(f"Received {len(result.data)} bytes. HEX dump:")
-        for line in hexdump(result.data, limit=dump_bytes):
+    if result.data_size:
+        out.text(f"Received {result.data_size} bytes. HEX dump:")
+        for line in hexdump(head, limit=dump_bytes, total=result.data_size):
             out.text(line)
     response_params = ", ".join(f"0x{p:08X}" for p in result.params)
     out.text(f"<- 0x{result.code:04X} {result.name}({response_params})")
@@ -108,6 +122,34 @@ def opreq(
             ExitCode.CAMERA_ERROR,
             hint="see `ptpkit ops` for what the camera supports, and -vv for the exchange",
         )
+
+
+def _into_file(
+    cam: Camera,
+    code: int,
+    values: tuple[int, ...],
+    payload: BinaryIO | None,
+    *,
+    data_in: Path,
+    force_overwrite: bool,
+    dump_bytes: int,
+) -> tuple[TransactionResult, bytes]:
+    """The transaction with its data streamed into ``data_in`` (through ``.part``); the result
+    and the first ``dump_bytes`` of the data, for the dump."""
+    # Saved whatever the response: the data is what a reverse engineer came for.
+    with _existing_is_hinted(), writing(data_in, overwrite=force_overwrite) as file:
+        result = cam.transaction(code, values, payload, into=file)
+        file.seek(0)
+        head = file.read(dump_bytes)
+    return result, head
+
+
+@contextlib.contextmanager
+def _existing_is_hinted() -> Iterator[None]:
+    try:
+        yield
+    except FileExistsError as exc:  # it appeared while the transaction ran
+        raise Hinted(exc, "pass --force-overwrite to replace it") from None
 
 
 COMMANDS = [opreq]
