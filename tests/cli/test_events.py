@@ -96,14 +96,14 @@ def test_tether_downloads_each_new_picture_until_interrupted(
     with ptpkit.connect(served.url) as cam:
         shots = [entry for _ in range(2) for entry in cam.capture()]
     card = card_files(served.card)
-    deadline = time.monotonic() + 30
-    while len(list(out.glob("*.JPG"))) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert process.stdout is not None
+    # One JSON line per picture, printed once it is downloaded (and counted).
+    lines = [process.stdout.readline() for _ in range(2)]
     process.send_signal(signal.SIGINT)  # the way to stop tethering: not an error
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert "tether stopped: 2 picture(s) downloaded" in stderr
-    records = [json.loads(line) for line in stdout.splitlines()]  # JSON Lines
+    records = [json.loads(line) for line in [*lines, *stdout.splitlines()]]  # JSON Lines
     assert [r["path"] for r in records] == [e.path for e in shots]
     for record in records:
         assert record["status"] == "downloaded"

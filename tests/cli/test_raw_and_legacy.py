@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import struct
+import threading
 from pathlib import Path
+
+import pytest
 
 import ptpkit
 from ptpkit.core.datasets import DevicePropDesc, EnumerationForm, ObjectInfo
+from ptpkit.errors import UsageError
 
 from .conftest import Cli, Served, card_files, one_line_error
 
@@ -192,3 +198,34 @@ def test_opreq_streams_large_data_both_ways(served: Served, cli: Cli, tmp_path: 
         assert (got.data, got.data_size) == (b"", len(body))
     assert (served.card / "DCIM/100PTPKT/BACK.BIN").read_bytes() == body
     assert (tmp_path / "again.bin").read_bytes() == body
+
+
+def test_opreq_data_out_from_a_pipe(served: Served, cli: Cli, tmp_path: Path) -> None:
+    """A pipe has no length to announce: it is read first (bounded), then sent."""
+    fifo = tmp_path / "value.fifo"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with fifo.open("wb") as pipe:
+            pipe.write(struct.pack("<H", 3200))
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    result = cli(*served.camera_args(), "opreq", "0x1016", "0x500F", "--data-out", str(fifo))
+    writer.join(timeout=10)
+    assert result.code == 0, result
+    assert result.stdout.splitlines()[0] == "-> 0x1016 SetDevicePropValue(0x0000500F) + 2 bytes"
+    assert served.vcam.properties[0x500F].current() == 3200
+
+
+def test_raw_transaction_refuses_data_it_cannot_size(served: Served) -> None:
+    class Pipe(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+    with ptpkit.connect(served.url) as cam:
+        with pytest.raises(UsageError, match="seekable binary file"):
+            cam.transaction(0x1016, (0x500F,), Pipe())  # type: ignore[arg-type]
+        with pytest.raises(UsageError, match="seekable binary file"):
+            cam.transaction(0x1016, (0x500F,), "text")  # type: ignore[arg-type]
+        assert cam.get_property("iso") == 200  # nothing was sent

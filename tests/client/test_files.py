@@ -174,14 +174,30 @@ def test_open_part_lets_one_download_write_at_a_time(tmp_path: Path) -> None:
         assert again.read() == b"first"
 
 
-def test_open_part_does_not_follow_a_link(tmp_path: Path) -> None:
+def test_open_part_replaces_what_is_not_ours_to_write(tmp_path: Path) -> None:
+    """A symbolic link, a file with another hard link, or content when ``fresh``: a new file
+    in its place, and the other file untouched."""
     outside = tmp_path / "outside.txt"
     outside.write_bytes(b"keep")
     part = tmp_path / "x.part"
     part.symlink_to(outside)
-    with pytest.raises(OSError, match="symbolic link") as refused, open_part(part):
-        pass
-    assert refused.value.errno == errno.ELOOP
+    with open_part(part) as file:
+        assert file.read() == b""
+        file.write(b"ours")
+    assert not part.is_symlink()
+    assert part.read_bytes() == b"ours"
+
+    part.unlink()
+    os.link(outside, part)  # e.g. the final file itself, after an interrupted publish
+    with open_part(part) as file:
+        assert file.read() == b""
+        file.write(b"ours")
+    assert (part.read_bytes(), outside.read_bytes()) == (b"ours", b"keep")
+
+    with open_part(part) as file:  # ours, alone: kept for a resume
+        assert file.read() == b"ours"
+    with open_part(part, fresh=True) as file:
+        assert file.read() == b""
     assert outside.read_bytes() == b"keep"
 
 

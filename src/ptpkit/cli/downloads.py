@@ -22,7 +22,6 @@ The rules:
 from __future__ import annotations
 
 import datetime as _dt
-import errno
 import itertools
 import json
 import os
@@ -38,6 +37,7 @@ from ptpkit.cli.progress import BatchProgress
 from ptpkit.client.camera import Camera
 from ptpkit.client.files import (
     Entry,
+    PartBusyError,
     inside,
     numbered,
     part_path,
@@ -45,7 +45,7 @@ from ptpkit.client.files import (
     storage_folder,
     unique_path,
 )
-from ptpkit.errors import ResponseError, SessionError
+from ptpkit.errors import ResponseError, SessionError, TransactionCancelled
 
 LOG_NAME: Final = ".ptpkit-downloads.json"
 _LOG_VERSION: Final = 1
@@ -237,6 +237,12 @@ def camera_reason(exc: ResponseError) -> str:
     return f"{CAMERA_REASON} 0x{exc.code:04X} {exc.name}"
 
 
+def refused_by_camera(exc: ResponseError) -> bool:
+    """Whether an error concerns one object only (the camera refused it), so a batch can go on:
+    not a lost session, not a cancelled transfer."""
+    return not isinstance(exc, SessionError | TransactionCancelled)
+
+
 @dataclass(frozen=True)
 class Policy:
     skip_existing: bool = False
@@ -314,15 +320,13 @@ def _download_one(
     try:
         with progress.file(entry.name, entry.size) as callback:
             saved = cam.download(entry, final, progress=callback, overwrite=overwrite)
-    except OSError as exc:
-        if exc.errno != errno.EBUSY:
-            raise
+    except PartBusyError as exc:
         # Another download (another ptpkit) is writing this name: its file, not ours to touch.
         out.text(f"not downloaded {entry.path}: {exc.strerror}")
         return Outcome(entry, "failed", final, BUSY_REASON)
     except ResponseError as exc:
-        if isinstance(exc, SessionError):
-            raise  # the session itself is gone: nothing more can be downloaded
+        if not refused_by_camera(exc):
+            raise  # the session is gone, or the transfer was cancelled: the batch stops
         # This object only (deleted on the camera meanwhile, protected, unreadable): the rest
         # of the batch goes on; whatever arrived stays in the .part for a resume.
         out.text(f"not downloaded {entry.path}: {exc}")

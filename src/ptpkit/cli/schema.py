@@ -199,5 +199,7 @@ def transaction(
         "response_params": list(result.params),
         "data_in_bytes": result.data_size,
         "data_in_hex": (result.data if data_in_head is None else data_in_head).hex(),
+        # With --data-in, data_in_hex is the first --dump-bytes only; the file has the rest.
+        "data_in_hex_complete": data_in_head is None or len(data_in_head) == result.data_size,
         "data_in_file": data_in_file,
     }

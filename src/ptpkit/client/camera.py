@@ -458,16 +458,25 @@ class Camera:
             mac = cam.transaction(0x9033).data
 
         Data of any size streams: ``data`` may be a seekable binary file (sent from its position
-        to its end), and ``into`` a binary file that receives the camera's data instead of
-        ``.data`` (which otherwise holds at most ``max_data_bytes``).
+        to its end: PTP announces a data phase's length before it), and ``into`` a binary file
+        that receives the camera's data instead of ``.data`` (which otherwise holds at most
+        ``max_data_bytes``).
         """
         source: DataSource | None
         if data is None:
             source = None
         elif isinstance(data, bytes | bytearray | memoryview):
             source = BytesSource(data)
+        elif hasattr(data, "read") and hasattr(data, "seekable") and data.seekable():
+            size = file_size(data)
+            if size < 0:
+                raise UsageError("the data file is positioned past its end")
+            source = FileSource(data, size)
         else:
-            source = FileSource(data, file_size(data))
+            raise UsageError(
+                f"data must be bytes or a seekable binary file, not {type(data).__name__} "
+                "(PTP sends a data phase's length first: read a pipe into bytes)"
+            )
         sink: FileSink | BytesSink = (
             FileSink(into) if into is not None else BytesSink(max_data_bytes)
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import errno
+import logging
 import os
 import re
 import sys
@@ -32,6 +33,8 @@ from ptpkit.core.datasets import ObjectInfo
 MAX_NAME_BYTES: Final = 255
 #: Suffix of a download that is not complete yet.
 PART_SUFFIX: Final = ".part"
+
+log = logging.getLogger("ptpkit")
 
 _STORE_RE: Final = re.compile(r"^store_([0-9a-fA-F]{8})$")
 
@@ -177,18 +180,65 @@ def publish(part: Path, final: Path, *, overwrite: bool = False) -> None:
         part.unlink()
 
 
+class PartBusyError(OSError):
+    """Another download is writing this ``.part`` (EBUSY)."""
+
+    def __init__(self, part: Path) -> None:
+        super().__init__(
+            errno.EBUSY,
+            f"{part} is being written by another download of the same name (another ptpkit?)",
+            str(part),
+        )
+
+
+_PART_FLAGS: Final = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
 @contextlib.contextmanager
-def open_part(part: Path) -> Iterator[BinaryIO]:
+def open_part(part: Path, *, fresh: bool = False) -> Iterator[BinaryIO]:
     """Open ``part`` for reading and writing, created if missing, locked for this download.
 
     Two downloads of objects with the same final name (two processes, or two threads) would
-    otherwise append to one ``.part`` and publish a mix of both; the second one is refused with
-    EBUSY instead. The lock is advisory (``flock``), held until the file is closed, so it is
-    released even when the process dies. A link planted at ``part`` is not followed. Windows has
-    no ``flock``: there the file is opened without a lock.
+    otherwise append to one ``.part`` and publish a mix of both; the second one gets
+    :class:`PartBusyError` instead. The lock is advisory (``flock``), held until the file is
+    closed, so it is released even when the process dies. Windows has no ``flock`` (nor have some
+    network file systems): there the file is opened without a lock.
+
+    An existing ``.part`` is kept for a resume, except one that is not ours to write into: a
+    symbolic link (never followed), a file with other hard links (someone else's file, or the
+    final file itself after a publish that was interrupted), or one we may not write. Such a
+    file is removed and a new one made; so is any content with ``fresh``.
     """
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(part, flags, 0o666)
+    fd: int | None
+    try:
+        fd = _open_locked(part, os.O_CREAT)
+    except PermissionError:
+        fd = None  # a stale .part we may not write: replaced below, as a directory allows
+    except OSError:
+        if not part.is_symlink():
+            raise
+        fd = None  # O_NOFOLLOW refused a symbolic link (ELOOP): replaced below, not followed
+    if fd is not None:
+        stat = os.fstat(fd)
+        if stat.st_nlink == 1 and not (fresh and stat.st_size):
+            with _as_file(fd) as file:
+                yield file
+            return
+        # Not ours to write (or to be emptied): unlinked while we hold its lock where the
+        # system allows (Windows removes no open file), then a new file in its place.
+        if sys.platform != "win32":
+            part.unlink(missing_ok=True)
+        os.close(fd)
+    part.unlink(missing_ok=True)
+    with _as_file(_open_locked(part, os.O_CREAT | os.O_EXCL)) as file:
+        yield file
+
+
+def _open_locked(part: Path, flags: int) -> int:
+    try:
+        fd = os.open(part, _PART_FLAGS | flags, 0o666)
+    except FileExistsError:
+        raise PartBusyError(part) from None  # O_EXCL: another download made it just now
     try:
         if sys.platform != "win32":
             import fcntl  # noqa: PLC0415 (POSIX only)
@@ -196,24 +246,29 @@ def open_part(part: Path) -> Iterator[BinaryIO]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise _busy(part) from None
-            # Locked, but maybe an inode the other download has just published and unlinked.
-            if os.fstat(fd).st_ino != os.lstat(part).st_ino:
-                raise _busy(part)
-        file = os.fdopen(fd, "r+b")
+                raise PartBusyError(part) from None
+            except OSError as exc:  # ENOLCK, EOPNOTSUPP: a file system without locks
+                log.debug("%s: no lock (%s); writing it unlocked", part, exc.strerror)
+            # Locked, but maybe an inode the other download has just published and unlinked
+            # (or replaced): not the .part any more.
+            try:
+                current = os.lstat(part).st_ino
+            except FileNotFoundError:
+                raise PartBusyError(part) from None
+            if os.fstat(fd).st_ino != current:
+                raise PartBusyError(part)
     except BaseException:
         os.close(fd)
         raise
-    with file:
-        yield file
+    return fd
 
 
-def _busy(part: Path) -> OSError:
-    return OSError(
-        errno.EBUSY,
-        f"{part} is being written by another download of the same name (another ptpkit?)",
-        str(part),
-    )
+def _as_file(fd: int) -> BinaryIO:
+    try:
+        return os.fdopen(fd, "r+b")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 @contextlib.contextmanager
@@ -231,28 +286,36 @@ def writing(
     if not overwrite and os.path.lexists(final):
         raise _exists(final)  # before any work: nothing to clean up
     part = part_path(final)
-    if part.is_symlink():
-        part.unlink()  # not ours: writing through it would land wherever it points
-    with open_part(part) as file:
+    # Windows removes no open file: there the .part goes, and is published, once closed.
+    later = sys.platform == "win32"
+    remove = False
+    with open_part(part, fresh=not resumable) as file:
         try:
-            if not resumable and os.fstat(file.fileno()).st_size:
-                # A stale .part: cut only when there is something to cut (ext4 flushes a file
-                # truncated to 0 when it is closed, auto_da_alloc: 0.3 s per GiB).
-                file.truncate(0)
             yield file
             file.flush()
             if fsync:
                 os.fsync(file.fileno())
-            if sys.platform != "win32":
+            if not later:
                 # Published while still locked: after the hard link the .part is the final
                 # file, and a writer let in now would write into it.
                 publish(part, final, overwrite=overwrite)
         except BaseException:
-            if not resumable or file.tell() == 0:
-                part.unlink(missing_ok=True)  # nothing worth resuming
+            # Nothing worth resuming: not resumable, or nothing written (fstat and the buffer).
+            remove = not resumable or (file.tell() == 0 and os.fstat(file.fileno()).st_size == 0)
+            if remove and not later:
+                part.unlink(missing_ok=True)
             raise
-    if sys.platform == "win32":
-        publish(part, final, overwrite=overwrite)  # Windows renames no open file
+        finally:
+            if later and remove:
+                file.close()
+                part.unlink(missing_ok=True)
+    if later:
+        try:
+            publish(part, final, overwrite=overwrite)
+        except BaseException:
+            if not resumable:
+                part.unlink(missing_ok=True)
+            raise
 
 
 def write_file(final: Path, data: bytes, *, overwrite: bool = False, fsync: bool = True) -> None:

@@ -344,10 +344,11 @@ class PtpIpTransport(Transport):
     ) -> None:
         buffer = bytearray(65536)
         view = memoryview(buffer)
-        sock.setblocking(False)
         last_heard = time.monotonic()
         probe_sent_at: float | None = None
         try:
+            # Inside the try: a camera closed at once may have closed the socket already.
+            sock.setblocking(False)
             # Packets that came with InitEventAck (a camera may probe at once) are already in
             # the decoder: deliver them before waiting on the socket.
             self._deliver(sock, conn, on_event)

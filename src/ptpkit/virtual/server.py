@@ -26,6 +26,7 @@ import logging
 import select
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -251,9 +252,18 @@ class PtpIpServer:
         while not self._closed.is_set():
             try:
                 sock, address = listener.accept()
-            except OSError:
-                return  # closed
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError as exc:
+                if self._closed.is_set() or listener.fileno() == -1:
+                    return  # closed
+                # A connection reset before it was accepted (ECONNABORTED on BSDs), or out of
+                # file descriptors (EMFILE): the next client may fare better.
+                log.warning("PTP/IP server: accept failed: %s", exc)
+                time.sleep(0.05)
+                continue
+            # A client may have reset the connection while it waited to be accepted; some
+            # systems (macOS) then refuse setsockopt. The accept loop must not die of it.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._sockets.add(sock)
                 self.connections_served += 1

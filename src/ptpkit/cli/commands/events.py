@@ -16,7 +16,7 @@ from ptpkit.cli.session import Session, json_option, pass_session, session_comma
 from ptpkit.client.camera import Camera, CameraEvent
 from ptpkit.codes import Kind, UnknownNameError
 from ptpkit.codes.common import Ec
-from ptpkit.errors import ObjectError, UsageError
+from ptpkit.errors import ResponseError, UsageError
 
 #: How often a wait without a deadline wakes up (so Ctrl-C is seen at once on every platform).
 _POLL_S = 0.5
@@ -178,16 +178,20 @@ def tether(session: Session, download_dir: Path, count: int | None, as_json: boo
                     continue
                 try:
                     entry = cam.entry(event.params[0])
-                except ObjectError as exc:
-                    # Gone before we asked (deleted on the camera): tethering goes on.
+                except ResponseError as exc:
+                    if not downloads.refused_by_camera(exc):
+                        raise
+                    # Gone before we asked (deleted on the camera...): tethering goes on.
                     out.text(f"not downloaded 0x{event.params[0]:08X}: {exc}")
                     continue
                 if entry.is_folder:
                     continue
                 planned = downloads.plan(cam, [entry], tree=False)
-                for outcome in downloads.run(cam, planned, download_dir, _KEEP_EVERYTHING, out):
+                outcomes = downloads.run(cam, planned, download_dir, _KEEP_EVERYTHING, out)
+                # Counted before they are printed: a reader that saw the line sees the count.
+                done += sum(outcome.status == "downloaded" for outcome in outcomes)
+                for outcome in outcomes:
                     out.stream(outcome.doc())
-                done += 1
     except KeyboardInterrupt:
         pass  # the way to stop tethering: not an error
     out.note(f"tether stopped: {done} picture(s) downloaded")

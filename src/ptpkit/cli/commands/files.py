@@ -187,9 +187,16 @@ def download(
             ExitCode.FILE_ERROR,
             hint="pass --skip-existing to keep them, --new to skip earlier downloads, "
             "or --force-overwrite to replace them"
-            if any(o.reason != downloads.BUSY_REASON for o in refused)
+            if any(_local_trouble(o.reason) for o in refused)
             else "run it again once the other download has finished",
         )
+
+
+def _local_trouble(reason: str | None) -> bool:
+    """A reason the download options can change (a file exists, a folder is in the way)."""
+    return not (
+        reason == downloads.BUSY_REASON or (reason or "").startswith(downloads.CAMERA_REASON)
+    )
 
 
 # -- upload, rm, thumb ---------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 the operation and parameters in hex, a hex dump of the data the camera sent, and its response.
 
 A response other than OK is printed like any other and ends the command with exit code 106, so
-scripts can tell; the data, if any, is still shown and saved. Data of any size streams between
-the camera and the --data-out / --data-in files; only what is dumped is kept in memory.
+scripts can tell; the data, if any, is still shown and saved. With --data-in, data of any size
+streams into the file (only what is dumped stays in memory); without it, at most 64 MiB is kept.
+A --data-out file streams too; a pipe is read into memory first (PTP sends the length first).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ptpkit.cli.session import Session, json_option, pass_session, session_comma
 from ptpkit.cli.targets import operation_code, parse_hex
 from ptpkit.client.camera import Camera, TransactionResult
 from ptpkit.client.files import writing
+from ptpkit.client.streams import DEFAULT_MEMORY_LIMIT, file_size
 from ptpkit.errors import UsageError
 
 #: An OperationRequest carries at most five parameters (ISO 15740).
@@ -80,8 +82,15 @@ def opreq(
     code = operation_code(cam, opcode)
     values = tuple(parse_hex(p, "parameter") for p in params)
     with contextlib.ExitStack() as files:
-        payload = files.enter_context(data_out.open("rb")) if data_out is not None else None
-        sent = os.fstat(payload.fileno()).st_size if payload is not None else None
+        payload: BinaryIO | bytes | None = None
+        sent: int | None = None
+        if data_out is not None:
+            opened = files.enter_context(data_out.open("rb"))
+            if opened.seekable():
+                payload, sent = opened, file_size(opened)
+            else:
+                piped = _read_pipe(opened, data_out)
+                payload, sent = piped, len(piped)
         if data_in is None:
             result = cam.transaction(code, values, payload)
             head = result.data
@@ -124,11 +133,21 @@ def opreq(
         )
 
 
+def _read_pipe(pipe: BinaryIO, name: Path) -> bytes:
+    data = pipe.read(DEFAULT_MEMORY_LIMIT + 1)
+    if len(data) > DEFAULT_MEMORY_LIMIT:
+        raise UsageError(
+            f"{name} is a pipe with more than {DEFAULT_MEMORY_LIMIT >> 20} MiB: "
+            "save it to a file first (PTP sends a data phase's length before the data)"
+        )
+    return data
+
+
 def _into_file(
     cam: Camera,
     code: int,
     values: tuple[int, ...],
-    payload: BinaryIO | None,
+    payload: BinaryIO | bytes | None,
     *,
     data_in: Path,
     force_overwrite: bool,
