@@ -225,11 +225,15 @@ def open_part(part: Path, *, fresh: bool = False) -> Iterator[BinaryIO]:
                 yield file
             return
         # Not ours to write (or to be emptied): unlinked while we hold its lock where the
-        # system allows (Windows removes no open file), then a new file in its place.
+        # system allows (Windows removes no open file), then a new file in its place. Not
+        # unlinked again after the close: by then the name may be another download's new file.
         if sys.platform != "win32":
             part.unlink(missing_ok=True)
         os.close(fd)
-    part.unlink(missing_ok=True)
+        if sys.platform == "win32":
+            part.unlink(missing_ok=True)
+    else:
+        part.unlink(missing_ok=True)
     with _as_file(_open_locked(part, os.O_CREAT | os.O_EXCL)) as file:
         yield file
 
