@@ -153,10 +153,11 @@ def test_uploads_end_right_on_packet_boundaries(
     assert (vcam.root / "upload.bin").read_bytes() == data
 
 
-def test_a_device_without_zero_length_packets_still_works(vcam: VirtualCamera) -> None:
+@pytest.mark.parametrize("size", [512 - 12, 1024 - 12, 4096 - 12, MiB + 500, 2 * MiB - 12])
+def test_a_device_without_zero_length_packets_still_works(vcam: VirtualCamera, size: int) -> None:
     """Without a ZLP after a whole-packet data container, the response arrives in the same read
-    as the data's end (libgphoto2 keeps that surplus as the response; so does ptpkit)."""
-    size = 2 * MiB - 12  # header + data = exactly 2 MiB
+    as the data's end (libgphoto2 keeps that surplus as the response; so does ptpkit): at the
+    end of a read or inside one."""
     handle = vcam.add_generated_object(size, seed=4)
     with _open(vcam, UsbFaults(no_zlp=True)) as cam:
         sink = io.BytesIO()
@@ -211,6 +212,43 @@ def test_a_stall_between_transfers_is_cleared_and_retried(vcam: VirtualCamera) -
     device = VirtualUsbDevice(vcam)
     with Camera(transport_for("usb:", backend=make_backend(device))) as cam:
         device.halted_in = True  # the device stalled bulk IN while idle
+        assert cam.storage_ids() == (0x00010001,)
+
+
+def test_an_upload_stalled_midway_is_an_error_not_a_resend(
+    vcam: VirtualCamera, tmp_path: Path
+) -> None:
+    """Part of the transfer was taken: sending it again would hand the camera wrong bytes."""
+    data = bytes((i * 7) % 251 for i in range(2 * MiB))
+    source = tmp_path / "upload.bin"
+    source.write_bytes(data)
+    with (
+        _open(vcam, UsbFaults(stall_out_after=600 * 1024)) as cam,
+        pytest.raises(TransportError, match="stalled its data pipe"),
+    ):
+        cam.upload(source)
+    stored = vcam.root / "upload.bin"
+    assert not stored.exists() or len(stored.read_bytes()) < len(data)  # never complete, wrong
+
+
+def test_an_upload_stalled_before_its_first_byte_is_retried(
+    vcam: VirtualCamera, tmp_path: Path
+) -> None:
+    source = tmp_path / "small.bin"
+    source.write_bytes(b"retried")
+    with _open(vcam, UsbFaults(stall_out_after=0)) as cam:
+        entry = cam.upload(source)
+    assert (vcam.root / entry.name).read_bytes() == b"retried"
+
+
+def test_an_event_endpoint_that_keeps_stalling_ends_events_with_an_error(
+    vcam: VirtualCamera,
+) -> None:
+    """Cleared each time, with a pause (no busy loop), then given up with an error on the event
+    stream; transactions go on."""
+    with _open(vcam, UsbFaults(stall_events=True)) as cam:
+        with pytest.raises(TransportError, match="event endpoint stalls"):
+            cam.next_event(timeout_s=10)
         assert cam.storage_ids() == (0x00010001,)
 
 

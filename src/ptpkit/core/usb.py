@@ -332,17 +332,15 @@ class UsbFraming:
 
     def _end_data(self) -> DataEnd:
         inbox = self._inbox
-        if inbox.transfer_ended and len(inbox):
-            # A USB transfer holds one container: bytes after the announced data, in the same
-            # transfer, mean the device sent more than it announced. Left in the inbox they
-            # would be read as the start of the next container.
-            raise RemoteProtocolError(
-                f"the USB transfer carried {len(inbox)} bytes more than its data container "
-                "announced"
-            )
         self._in_data = False
-        # The short packet that ended this transfer is consumed by the data phase.
-        self._inbox.transfer_ended = False
+        if not len(inbox):
+            # The short packet that ended this transfer is consumed by the data phase.
+            inbox.transfer_ended = False
+        # Bytes after the announced data, in the same transfer: a device that sent no
+        # zero-length packet after a data container of whole packets, so the host's read ran
+        # on into the response (libgphoto2 keeps that surplus as the response too). They are
+        # the next container; ``transfer_ended`` stays set, so a truncated one is an error, and
+        # a device that sent more data than it announced fails that container's checks.
         return DataEnd(transaction_id=self._data_tid)
 
     def reset(self) -> None:

@@ -72,6 +72,8 @@ WRITE_BYTES: Final = 512 * 1024
 CANCEL_STATUS_TIMEOUT_S: Final = 5.0
 #: Interrupt reads wake this often to notice a close.
 EVENT_POLL_MS: Final = 200
+#: Stalls of the interrupt endpoint in a row before events are given up (each is cleared).
+MAX_EVENT_STALLS: Final = 10
 
 STILL_IMAGE_CLASS: Final = (6, 1, 1)
 VENDOR_SPECIFIC_CLASS: Final = 0xFF
@@ -381,9 +383,9 @@ class UsbTransport(Transport):
         self._transfer_bytes = 0
         self._event_thread: threading.Thread | None = None
         self._closing = threading.Event()
-        self._cancel_refused = False
         self._cancelled = False
         self.max_packet = 512
+        self._out_packet = 512
         #: Runs after the link closes (``virtual+usb:`` closes the camera it made).
         self.on_close: Callable[[], None] | None = None
 
@@ -399,6 +401,15 @@ class UsbTransport(Transport):
     # -- opening ---------------------------------------------------------------------------------
 
     def open(self) -> None:
+        try:
+            self._open()
+        except BaseException:
+            # Whatever was done is undone: kernel driver given back, interface released, the
+            # device handle disposed (and a virtual device closed).
+            self.close()
+            raise
+
+    def _open(self) -> None:
         import usb.core  # noqa: PLC0415
         import usb.util  # noqa: PLC0415
 
@@ -425,6 +436,13 @@ class UsbTransport(Transport):
             raise _map_error(exc, "opening the camera", device) from exc
         self._bulk_out, self._bulk_in, self._interrupt_in = _endpoints(interface)
         self.max_packet = int(self._bulk_in.wMaxPacketSize) or 512
+        #: The zero-length packet rule is about the OUT endpoint's packets.
+        self._out_packet = int(self._bulk_out.wMaxPacketSize) or 512
+        if self.read_size % self.max_packet:
+            # A read that is not whole packets can overflow (a device's full packet would not
+            # fit): round down to whole packets of this endpoint (SuperSpeed has 1024).
+            self.read_size = max(self.max_packet, self.read_size - self.read_size % self.max_packet)
+            self._buffer = array.array("B", bytes(self.read_size))
         self.connection = Connection(Role.INITIATOR, UsbFraming())
         self._event_connection = Connection(Role.INITIATOR, UsbFraming())
         self._event_connection.phase = Phase.EVENT_CHANNEL
@@ -448,7 +466,7 @@ class UsbTransport(Transport):
             self._out.frombytes(buffer)
         if self.connection.phase is Phase.INITIATOR_DATA:
             # More of this transfer follows: send only whole packets (a short one would end it).
-            whole = len(self._out) - len(self._out) % self.max_packet
+            whole = len(self._out) - len(self._out) % self._out_packet
             if whole >= WRITE_BYTES:
                 self._send(self._out[:whole])
                 del self._out[:whole]
@@ -458,7 +476,7 @@ class UsbTransport(Transport):
         if len(self._out):
             self._send(self._out)
             self._out = array.array("B")
-        if self._transfer_bytes and self._transfer_bytes % self.max_packet == 0:
+        if self._transfer_bytes and self._transfer_bytes % self._out_packet == 0:
             self._send_zero_length_packet()
         self._transfer_bytes = 0
 
@@ -473,11 +491,19 @@ class UsbTransport(Transport):
                     self._transfer_bytes += sent
                 return
             except usb.core.USBError as exc:
-                if getattr(exc, "errno", None) == errno.EPIPE and attempt == 1:
-                    # A stalled pipe: clear the halt and try once more (libgphoto2 does the same).
-                    self._clear_halt(self._bulk_out)
+                if getattr(exc, "errno", None) != errno.EPIPE:
+                    raise _map_error(exc, "sending to the camera", self._device) from exc
+                self._clear_halt(self._bulk_out)
+                if attempt == 1 and self._transfer_bytes == 0:
+                    # Stalled before any byte of this transfer went: nothing can be sent twice,
+                    # so try once more (libgphoto2 does the same).
                     continue
-                raise _map_error(exc, "sending to the camera", self._device) from exc
+                # Part of the transfer was accepted (how much of the failed piece, libusb does
+                # not say): sending it again would give the camera wrong bytes.
+                raise TransportError(
+                    f"{self._label}: the camera stalled its data pipe in the middle of a "
+                    "transfer; nothing was sent again"
+                ) from exc
 
     def _send_zero_length_packet(self) -> None:
         import usb.core  # noqa: PLC0415
@@ -541,9 +567,14 @@ class UsbTransport(Transport):
 
     def device_status(self) -> DeviceStatus:
         """Get Device Status (0x67): the device's state and any stalled endpoints."""
-        data = self._device.ctrl_transfer(
-            _CLASS_IN, ClassRequest.GET_DEVICE_STATUS, 0, self._interface, 64, 2000
-        )
+        import usb.core  # noqa: PLC0415
+
+        try:
+            data = self._device.ctrl_transfer(
+                _CLASS_IN, ClassRequest.GET_DEVICE_STATUS, 0, self._interface, 64, 2000
+            )
+        except usb.core.USBError as exc:
+            raise _map_error(exc, "reading the device status", self._device) from exc
         return decode_device_status(bytes(data))
 
     def extended_event_data(self) -> ExtendedEvent:
@@ -581,13 +612,11 @@ class UsbTransport(Transport):
         except usb.core.USBError as exc:
             # A device that refuses Cancel: the transaction is drained to its response instead.
             log.debug("%s: Cancel request refused (%s); draining instead", self.url, exc)
-            self._cancel_refused = True
             self._cancelled = False
 
     def cancel_finished(self) -> bool:
         """After Cancel, wait for the device to report OK, clear stalled endpoints, and drop
         whatever the bulk-in pipe still holds of the cancelled transaction."""
-        import usb.core  # noqa: PLC0415
 
         if not self._cancelled:
             return False
@@ -596,7 +625,9 @@ class UsbTransport(Transport):
         while True:
             try:
                 status = self.device_status()
-            except usb.core.USBError as exc:
+            except DisconnectedError:
+                raise
+            except TransportError as exc:
                 log.debug("%s: Get Device Status refused (%s)", self.url, exc)
                 break
             if status.code != _DEVICE_BUSY:
@@ -642,19 +673,35 @@ class UsbTransport(Transport):
         size = max(64, int(endpoint.wMaxPacketSize))
         buffer = array.array("B", bytes(size))
         conn = self._event_connection
+        stalls = 0
         while not self._closing.is_set():
             try:
                 count = self._device.read(endpoint, buffer, EVENT_POLL_MS)
             except usb.core.USBTimeoutError:
+                stalls = 0
                 continue
             except usb.core.USBError as exc:
                 if self._closing.is_set():
                     return
                 if getattr(exc, "errno", None) == errno.EPIPE:
+                    stalls += 1
+                    if stalls > MAX_EVENT_STALLS:
+                        on_error(
+                            TransportError(
+                                f"{self._label}: the event endpoint stalls again and again; "
+                                "no more events (transactions still work)"
+                            )
+                        )
+                        return
                     self._clear_halt(endpoint)
+                    self._closing.wait(EVENT_POLL_MS / 1000)  # not a busy loop
                     continue
                 on_error(_map_error(exc, "reading events", self._device))
                 return
+            except Exception as exc:  # never let the thread die without a word
+                on_error(TransportError(f"{self._label}: reading events failed: {exc!r}"))
+                return
+            stalls = 0
             try:
                 conn.receive_data(memoryview(buffer)[:count], transfer_ended=count < size)
                 while (event := conn.next_event()) is not NEED_DATA:
@@ -675,13 +722,16 @@ class UsbTransport(Transport):
         thread = self._event_thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=2 * EVENT_POLL_MS / 1000 + 1)
-        with contextlib.suppress(Exception):
-            import usb.util  # noqa: PLC0415
+        import usb.util  # noqa: PLC0415
 
-            if self._claimed:
+        # Each step on its own: after an unplug the first fails, and the others still matter.
+        if self._claimed:
+            with contextlib.suppress(Exception):
                 usb.util.release_interface(self._device, self._interface)
-            if self._detached:
+        if self._detached:
+            with contextlib.suppress(Exception):
                 self._device.attach_kernel_driver(self._interface)
+        with contextlib.suppress(Exception):
             usb.util.dispose_resources(self._device)
         if hasattr(self, "connection"):
             self.connection.close()

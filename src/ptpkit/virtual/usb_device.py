@@ -87,6 +87,10 @@ class UsbFaults:
     refuse_class_requests: bool = False
     #: Claiming the interface fails as if another program held it.
     claimed_elsewhere: bool = False
+    #: Stall bulk OUT once, refusing the write that would pass this many bytes of a transfer.
+    stall_out_after: int | None = None
+    #: The interrupt (event) endpoint stalls on every read, however often it is cleared.
+    stall_events: bool = False
 
 
 @dataclass
@@ -124,6 +128,8 @@ class VirtualUsbDevice:
         self._phase_bytes = 0  # bulk-IN bytes since the last command
         self._total_in = 0
         self._stalled_once = False
+        self._out_bytes = 0  # bulk-OUT bytes since the last command
+        self._stalled_out_once = False
         self._truncating = False
         self._events = threading.Condition()
         self._pending_events: list[Event] = []
@@ -231,7 +237,13 @@ class VirtualUsbDevice:
         ended = len(data) % MAX_PACKET != 0 or len(data) == 0
         if len(data) and not session.connection.in_transaction:
             self._phase_bytes = 0
+            self._out_bytes = 0
             self._truncating = False
+        limit = self.faults.stall_out_after
+        if limit is not None and not self._stalled_out_once and self._out_bytes + len(data) > limit:
+            self._stalled_out_once = True
+            raise _usb_error("Pipe error", errno.EPIPE)  # none of this write was taken
+        self._out_bytes += len(data)
         session.receive_data(bytes(data), transfer_ended=ended)
         return len(data)
 
@@ -331,6 +343,8 @@ class VirtualUsbDevice:
 
     def interrupt_read(self, buffer: array.array[int], timeout_ms: int) -> int:
         self._require_session()
+        if self.faults.stall_events:
+            raise _usb_error("Pipe error", errno.EPIPE)
         deadline = time.monotonic() + (timeout_ms / 1000 if timeout_ms else 3600)
         with self._events:
             while not self._pending_events:
