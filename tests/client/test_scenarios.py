@@ -13,6 +13,7 @@ import io
 import os
 import struct
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,7 @@ from ptpkit.errors import (
     BusyError,
     ClosedError,
     DeviceBusyError,
+    LocalProtocolError,
     NotFoundError,
     ObjectError,
     PropertyError,
@@ -611,6 +613,67 @@ def test_capture_returns_the_new_picture(rig: Rig) -> None:
     assert [e.name for e in cam.events(timeout_s=0.3)] == []
 
 
+def test_close_from_another_thread_ends_a_capture_and_a_download(rig: Rig) -> None:
+    """A waiting capture and a running download both end at once with ClosedError when another
+    thread closes the camera: not a timeout, not an error blamed on the camera."""
+    cam = rig.connect()
+    cam.set_property(Dpc.CAPTURE_DELAY, 10_000)  # the camera reports the picture in 10 s
+    handle = rig.vcam.add_generated_object(256 * 1024 * 1024, seed=11)
+    entry = cam.entry(handle)
+    started = threading.Event()
+    errors: dict[str, BaseException] = {}
+
+    def capture() -> None:
+        try:
+            started.set()
+            cam.capture(timeout_s=30)
+        except BaseException as exc:
+            errors["capture"] = exc
+
+    thread = threading.Thread(target=capture)
+    thread.start()
+    started.wait()
+    time.sleep(0.5)  # InitiateCapture answered; now waiting for the events
+    cam.close()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert isinstance(errors["capture"], ClosedError), errors
+
+    cam = rig.connect()
+    first_chunk = threading.Event()
+
+    def download() -> None:
+        def slowly(done: int, total: int | None) -> None:
+            first_chunk.set()
+            time.sleep(0.01)
+
+        try:
+            cam.download(entry, io.BytesIO(), progress=slowly)
+        except BaseException as exc:
+            errors["download"] = exc
+
+    thread = threading.Thread(target=download)
+    thread.start()
+    assert first_chunk.wait(timeout=10)
+    cam.close()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert isinstance(errors["download"], ClosedError), errors
+
+
+def test_wait_event_keeps_what_it_skipped_first_and_the_newest(rig: Rig) -> None:
+    cam = rig.cam
+    drain_events(cam)
+    rig.vcam.emit(Ec.DEVICE_INFO_CHANGED)
+    rig.vcam.emit(Ec.STORE_FULL, 0x00010001)
+    rig.vcam.emit(Ec.DEVICE_PROP_CHANGED, 0x500F)
+    event = cam.wait_event([Ec.DEVICE_PROP_CHANGED], timeout_s=5)
+    assert event.params == (0x500F,)
+    rig.vcam.emit(Ec.OBJECT_ADDED, 1)
+    seen = [event.code for event in cam.events(timeout_s=0.5)]
+    assert seen == [Ec.DEVICE_INFO_CHANGED, Ec.STORE_FULL, Ec.OBJECT_ADDED]
+
+
 def test_capture_leaves_other_events_queued(rig: Rig) -> None:
     cam = rig.cam
     drain_events(cam)
@@ -908,3 +971,23 @@ def test_sixteen_threads_share_one_camera(rig: Rig) -> None:
         futures = [pool.submit(work, i) for i in range(16)]
         assert [f.result(timeout=60) for f in futures] == [15] * 16
     assert cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+
+
+def test_a_data_source_shorter_than_it_said_is_a_local_error(rig: Rig) -> None:
+    """The length goes out before the data: a source that ends early would leave the camera
+    waiting; it is our error, raised at once, and the link is still usable."""
+
+    class Short:
+        size = 1000
+        given = False
+
+        def read(self, max_bytes: int) -> bytes:
+            if self.given:
+                return b""
+            self.given = True
+            return b"x" * 10
+
+    cam = rig.cam
+    with pytest.raises(LocalProtocolError, match="990 bytes short of the 1000"):
+        cam._run(Op.SEND_OBJECT, data_out=Short())
+    assert cam.storage_ids() == (0x00010001,)

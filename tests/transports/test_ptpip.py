@@ -296,6 +296,23 @@ def test_response_timeout_says_what_was_waited_for(tmp_path: Path) -> None:
                 cam.storage_ids()
 
 
+def test_a_camera_that_stops_reading_times_out_a_send(
+    scripted: Callable[..., ScriptedCamera],
+) -> None:
+    """A camera that takes none of our bytes (a Wi-Fi link gone without a reset) ends a send
+    after send_timeout_s, not after TCP's ~15 minutes of retries."""
+    camera = scripted()  # after the handshake it never reads its command connection again
+    transport = _transport(camera, send_timeout_s=0.5, probe_interval_s=None)
+    transport.open()
+    try:
+        started = time.monotonic()
+        with pytest.raises(TransportTimeout, match=r"took no data for 0\.5 s"):
+            transport.write([bytes(64 * 1024 * 1024)])
+        assert time.monotonic() - started < 10
+    finally:
+        transport.close()
+
+
 def test_events_arrive_from_the_event_connection(tmp_path: Path) -> None:
     with (
         VirtualCamera(tmp_path) as virtual,

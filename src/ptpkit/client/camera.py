@@ -1178,11 +1178,17 @@ class Camera:
         try:
             response = self._run(Op.INITIATE_CAPTURE, (storage_id, 0))
             capture_tid.append(response.transaction_id)
-            if not done.wait(timeout_s):
-                raise TransportTimeout(
-                    f"the camera did not report the capture within {timeout_s:g} s "
-                    f"({len(added)} new object(s) so far)"
-                )
+            deadline = time.monotonic() + timeout_s
+            with self._events_ready:  # woken by each event, a failed event link and close()
+                while not done.is_set():
+                    self._raise_if_events_ended()
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TransportTimeout(
+                            f"the camera did not report the capture within {timeout_s:g} s "
+                            f"({len(added)} new object(s) so far)"
+                        )
+                    self._events_ready.wait(remaining)
         finally:
             self._listeners.remove(listen)
         return CaptureResult((self.entry(handle) for handle in added), answer)
@@ -1198,10 +1204,10 @@ class Camera:
         consumed = False
         for listener in list(self._listeners):
             consumed = listener(camera_event) or consumed
-        if consumed:
-            return
         with self._events_ready:
-            self._events.append(camera_event)
+            if not consumed:
+                self._events.append(camera_event)
+            # Also for a consumed one: capture() waits on this condition for its answer.
             self._events_ready.notify_all()
 
     def _fail_events(self, error: PTPError) -> None:
@@ -1214,15 +1220,21 @@ class Camera:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         with self._events_ready:
             while not self._events:
-                if self._event_error is not None:
-                    raise self._event_error
-                if self._closed:
-                    raise ClosedError("the camera is closed")
+                self._raise_if_events_ended()
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return None
                 self._events_ready.wait(remaining)
             return self._events.popleft()
+
+    def _raise_if_events_ended(self) -> None:
+        """Raise why no more events can come (the event link failed, or the camera closed).
+        Called with ``_events_ready`` held."""
+        if self._event_error is not None:
+            # The same error object each time: its traceback is reset, or it grows per raise.
+            raise self._event_error.with_traceback(None)
+        if self._closed:
+            raise ClosedError("the camera is closed")
 
     def events(self, timeout_s: float | None = None) -> Iterator[CameraEvent]:
         """Events as they come; the iterator ends when none arrives within ``timeout_s``."""
@@ -1239,7 +1251,8 @@ class Camera:
         later. Raises TransportTimeout."""
         wanted = set(codes) if codes is not None else None
         deadline = time.monotonic() + timeout_s
-        skipped: list[CameraEvent] = []
+        # Bounded like the queue: in a flood the oldest skipped ones go, as there.
+        skipped: collections.deque[CameraEvent] = collections.deque(maxlen=EVENT_QUEUE_LIMIT)
         try:
             while True:
                 event = self.next_event(max(0.0, deadline - time.monotonic()))
@@ -1249,5 +1262,10 @@ class Camera:
                     return event
                 skipped.append(event)
         finally:
-            with self._events_ready:
-                self._events.extendleft(reversed(skipped))
+            if skipped:
+                with self._events_ready:
+                    # Skipped ones first, in order; if that overflows, the oldest go (the
+                    # queue's rule), never the newest.
+                    self._events = collections.deque(
+                        [*skipped, *self._events], maxlen=EVENT_QUEUE_LIMIT
+                    )

@@ -31,7 +31,7 @@ from ptpkit.core.events import (
 from ptpkit.core.ptpip import ProbeRequest
 from ptpkit.core.ptpip import ProbeResponse as _ProbeResponse
 from ptpkit.core.state import Phase
-from ptpkit.errors import BusyError, ClosedError, PTPError, TransportError
+from ptpkit.errors import BusyError, ClosedError, LocalProtocolError, PTPError, TransportError
 from ptpkit.transports.base import Transport
 
 log = logging.getLogger("ptpkit.transaction")
@@ -113,6 +113,14 @@ class Engine:
             self._owner = threading.get_ident()
             try:
                 return self._run_locked(code, tuple(params), data_out, sink, timeout_s)
+            except PTPError as exc:
+                if self.closed and not isinstance(exc, ClosedError):
+                    # Closed by another thread mid-way: whatever the torn-down link said
+                    # (bytes after close, a closed socket), the cause is the close.
+                    raise ClosedError(
+                        f"the camera was closed during {self.operation_name(code)}"
+                    ) from exc
+                raise
             finally:
                 self._owner = None
 
@@ -195,7 +203,10 @@ class Engine:
         while left > 0:
             chunk = source.read(min(UPLOAD_CHUNK_BYTES, left))
             if not len(chunk):
-                break
+                # The length went out first: the camera would wait for the rest forever.
+                raise LocalProtocolError(
+                    f"the data source ended {left} bytes short of the {source.size} it announced"
+                )
             out += conn.send(Data(transaction_id=tid, chunk=chunk))
             left -= len(chunk)
             self._write(out)

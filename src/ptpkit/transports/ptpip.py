@@ -133,6 +133,7 @@ class PtpIpTransport(Transport):
         pairing_timeout_s: float = 60.0,
         probe_interval_s: float | None = 10.0,
         probe_timeout_s: float = 5.0,
+        send_timeout_s: float = 30.0,
     ) -> None:
         self.address = PtpIpAddress(host, port, event_port)
         self.guid = guid if guid is not None else initiator_guid()
@@ -145,6 +146,9 @@ class PtpIpTransport(Transport):
         #: Probe an idle camera this often (None: never) to keep its connection alive.
         self.probe_interval_s = probe_interval_s
         self.probe_timeout_s = probe_timeout_s
+        #: A camera that takes none of our bytes for this long is gone (a Wi-Fi link dropped
+        #: without a reset would otherwise block a send for the ~15 minutes TCP retries).
+        self.send_timeout_s = send_timeout_s
         self.responder_name = ""
         self.responder_guid = b""
         self._command: socket.socket | None = None
@@ -283,7 +287,7 @@ class PtpIpTransport(Transport):
     def _send(self, sock: socket.socket, buffers: Sequence[BytesLike]) -> None:
         views = [memoryview(b).cast("B") for b in buffers if len(b)]
         try:
-            sock.settimeout(None)
+            sock.settimeout(self.send_timeout_s)
             while views:
                 sent = sock.sendmsg(views)
                 # sendmsg may send part of the data: drop what went and go on with the rest.
@@ -292,6 +296,10 @@ class PtpIpTransport(Transport):
                     views.pop(0)
                 if views and sent:
                     views[0] = views[0][sent:]
+        except TimeoutError as exc:
+            raise TransportTimeout(
+                f"{self.url}: the camera took no data for {self.send_timeout_s:g} s"
+            ) from exc
         except OSError as exc:
             raise DisconnectedError(f"{self.url}: connection lost while sending: {exc}") from exc
 
@@ -384,9 +392,9 @@ class PtpIpTransport(Transport):
                 probe_sent_at = None
                 conn.receive_data(view[:count])
                 self._deliver(sock, conn, on_event)
-        except (PTPError, OSError) as exc:
+        except Exception as exc:  # a thread must not die with a traceback: all is reported
             if self._closing.is_set():
-                return
+                return  # closed under us (a closed socket, select on fd -1): expected
             error = (
                 exc
                 if isinstance(exc, PTPError)
@@ -407,7 +415,7 @@ class PtpIpTransport(Transport):
     def _send_event_channel(self, sock: socket.socket, buffers: Sequence[BytesLike]) -> None:
         data = b"".join(bytes(b) for b in buffers)
         with self._event_write_lock:
-            sock.setblocking(True)
+            sock.settimeout(self.send_timeout_s)  # a timeout is an OSError: the link is lost
             try:
                 sock.sendall(data)
             finally:
@@ -443,6 +451,7 @@ _OPTIONS: Final = frozenset(
         "pairing_timeout_s",
         "probe_interval_s",
         "probe_timeout_s",
+        "send_timeout_s",
     }
 )
 
