@@ -9,12 +9,14 @@ never with an incomplete file under its final name.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import usb.core
 
 import ptpkit
 from ptpkit.client.camera import Camera
@@ -95,6 +97,27 @@ def test_several_cameras_must_be_chosen_between(vcam: VirtualCamera) -> None:
         transport_for("usb:", backend=backend)
     transport = transport_for("usb:1,5", backend=backend)
     assert transport.url == "usb:1,5"
+
+
+def test_serial_selection_and_an_unreadable_serial(
+    vcam: VirtualCamera, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """usb:serial= picks by the serial string; when strings cannot be read (no permission
+    before the udev rule), the error says that rather than "no camera found"."""
+    device = VirtualUsbDevice(vcam, bus=1, address=4)
+    backend = make_backend(device)
+    serial = vcam.personality.serial_number
+    assert transport_for(f"usb:serial={serial}", backend=backend).url == "usb:1,4"
+    with pytest.raises(ConnectError, match="no matching USB camera"):
+        transport_for("usb:serial=OTHER", backend=backend)
+
+    def refuse(*args: object) -> int:
+        raise usb.core.USBError("Access denied", None, errno.EACCES)
+
+    monkeypatch.setattr(device, "control", refuse)
+    with pytest.raises(ConnectError, match="cannot read the serial number") as refused:
+        transport_for(f"usb:serial={serial}", backend=backend)
+    assert "udev-rules" in str(refused.value)
 
 
 def test_no_camera_says_what_to_check() -> None:

@@ -280,9 +280,18 @@ def select_camera(selector: UsbSelector, backend: Any = None) -> UsbCamera:
             for c in cameras
             if (c.device.idVendor, c.device.idProduct) == (selector.vendor_id, selector.product_id)
         ]
+    unreadable: list[UsbCamera] = []
     if selector.serial is not None:
-        cameras = [c for c in cameras if c.string("iSerialNumber") == selector.serial]
+        serials = {id(c): c.string("iSerialNumber") for c in cameras}
+        # A serial number that cannot be read is usually a permission problem: say so below.
+        unreadable = [c for c in cameras if serials[id(c)] is None and c.device.iSerialNumber]
+        cameras = [c for c in cameras if serials[id(c)] == selector.serial]
     if not cameras:
+        if unreadable:
+            raise ConnectError(
+                f"cannot read the serial number of {len(unreadable)} camera(s) to find "
+                f"{selector.serial!r}; " + permission_message(unreadable[0].device)
+            )
         what = "matching USB camera" if selector != UsbSelector() else "USB camera"
         raise ConnectError(
             f"no {what} found: is the camera on, connected with a data cable, and set to "
