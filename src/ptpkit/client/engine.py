@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -31,7 +32,14 @@ from ptpkit.core.events import (
 from ptpkit.core.ptpip import ProbeRequest
 from ptpkit.core.ptpip import ProbeResponse as _ProbeResponse
 from ptpkit.core.state import Phase
-from ptpkit.errors import BusyError, ClosedError, LocalProtocolError, PTPError, TransportError
+from ptpkit.errors import (
+    BusyError,
+    ClosedError,
+    LocalProtocolError,
+    PTPError,
+    TransportError,
+    TransportTimeout,
+)
 from ptpkit.transports.base import Transport
 
 log = logging.getLogger("ptpkit.transaction")
@@ -244,6 +252,7 @@ class Engine:
     def _cancel(self, conn: Connection, tid: int, cause: BaseException) -> None:
         """Cancel the transaction and drain what is left of it, so the link stays usable."""
         log.debug("cancelling transaction %d after %r", tid, cause)
+        deadline = time.monotonic() + CANCEL_DRAIN_TIMEOUT_S
         try:
             self.transport.cancel(conn.send(Cancel(transaction_id=tid)))
             while conn.phase is Phase.CANCELLING:
@@ -252,7 +261,15 @@ class Engine:
                     break
                 event = conn.next_event()
                 if event is NEED_DATA:
-                    count, ended = self.transport.read_into(self._view, CANCEL_DRAIN_TIMEOUT_S)
+                    # One deadline for the whole drain: a camera that keeps streaming the
+                    # cancelled data must not hold the caller for ever.
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TransportTimeout(
+                            f"the camera did not end the cancelled transaction within "
+                            f"{CANCEL_DRAIN_TIMEOUT_S:g} s"
+                        )
+                    count, ended = self.transport.read_into(self._view, remaining)
                     conn.receive_data(self._view[:count], transfer_ended=ended)
                 elif isinstance(event, Event) and self.on_event:
                     self.on_event(event)
