@@ -26,6 +26,7 @@ _EXPORTS = {
     "CameraEvent": "ptpkit.client.camera",
     "CaptureResult": "ptpkit.client.camera",
     "PropertyDescription": "ptpkit.client.camera",
+    "SkippedObject": "ptpkit.client.camera",
     "Storage": "ptpkit.client.camera",
     "TransactionResult": "ptpkit.client.camera",
     "Entry": "ptpkit.client.files",
@@ -69,6 +70,7 @@ __all__ = [
     "ProtocolError",
     "RemoteProtocolError",
     "ResponseError",
+    "SkippedObject",
     "Storage",
     "TransactionCancelled",
     "TransactionResult",
@@ -95,6 +97,7 @@ if TYPE_CHECKING:
         CameraEvent,
         CaptureResult,
         PropertyDescription,
+        SkippedObject,
         Storage,
         TransactionResult,
     )

@@ -164,6 +164,23 @@ class CameraEvent:
         return f"0x{self.code:04X} {self.name}({params})"
 
 
+@dataclass(frozen=True, kw_only=True)
+class SkippedObject:
+    """An object a listing could not describe and went past (:meth:`Camera.walk`'s
+    ``on_error``): its ObjectInfo could not be decoded, or the camera refused it."""
+
+    handle: int
+    #: The path of the folder it was listed in (``/store_00010001/DCIM``).
+    folder: str
+    #: Why, in words (the decode error or the camera's response).
+    reason: str
+    error: PTPError
+
+
+#: Called with each object a listing skips.
+SkipCallback = Callable[[SkippedObject], None]
+
+
 class CaptureResult(list[Entry]):
     """The objects a capture made, in the order the camera announced them (a plain list of
     :class:`Entry`), with :attr:`events`: the ObjectAdded and CaptureComplete events that were
@@ -233,6 +250,15 @@ class PropertyDescription:
                 f"{self.format(r.minimum)} .. {self.format(r.maximum)} step {self.format(r.step)}"
             )
         return "any value of type " + self.datatype.short_name
+
+
+def _skipped(skipped: SkippedObject, on_error: SkipCallback | None) -> None:
+    if on_error is not None:
+        on_error(skipped)
+    else:
+        log.warning(
+            "skipped object 0x%08X in %s: %s", skipped.handle, skipped.folder, skipped.reason
+        )
 
 
 class Camera:
@@ -607,12 +633,21 @@ class Camera:
         return self.find(target)
 
     def walk(
-        self, storage_id: int | None = None, *, folder: Entry | int | str | None = None
+        self,
+        storage_id: int | None = None,
+        *,
+        folder: Entry | int | str | None = None,
+        on_error: SkipCallback | None = None,
     ) -> Iterator[Entry]:
         """Every folder and file, depth first, each folder before what it contains.
 
         Uses MTP's GetObjPropList where the camera has it (one transaction for the whole card),
         else GetObjectHandles per folder and GetObjectInfo per object.
+
+        An object the camera cannot describe (an ObjectInfo that does not decode, a handle it
+        refuses) does not end the listing: it is passed to ``on_error`` as a
+        :class:`SkippedObject` (logged as a warning when ``on_error`` is None) and the rest goes
+        on. A failed link still raises.
         """
         start = self._as_entry(folder) if folder is not None else None
         if start is not None and not start.is_folder:
@@ -626,7 +661,7 @@ class Camera:
             else:
                 yield from entries
                 return
-        yield from self._walk_slow(storage_id, start)
+        yield from self._walk_slow(storage_id, start, on_error)
 
     def _can_list_fast(self) -> bool:
         return self._mtp and not self._fast_listing_failed and self.supports(Op.GET_OBJ_PROP_LIST)
@@ -695,7 +730,9 @@ class Camera:
                 stack.extend((child, path) for child in reversed(children.get(h, [])))
         return out
 
-    def _walk_slow(self, storage_id: int | None, start: Entry | None) -> Iterator[Entry]:
+    def _walk_slow(
+        self, storage_id: int | None, start: Entry | None, on_error: SkipCallback | None
+    ) -> Iterator[Entry]:
         # An explicit stack of folder listings, not recursion: a camera can report any depth.
         if start is not None:
             tops = [(start.storage_id, start.handle, start.path)]
@@ -704,7 +741,7 @@ class Camera:
             tops = [(sid, ROOT, "/" + storage_folder(sid)) for sid in ids]
         seen: set[int] = set()
         for sid, parent, prefix in tops:
-            stack = [iter(self._folder_entries(sid, parent, prefix, seen))]
+            stack = [iter(self._folder_entries(sid, parent, prefix, seen, on_error))]
             while stack:
                 entry = next(stack[-1], None)
                 if entry is None:
@@ -712,29 +749,50 @@ class Camera:
                     continue
                 yield entry
                 if entry.is_folder:
-                    stack.append(iter(self._folder_entries(sid, entry.handle, entry.path, seen)))
+                    stack.append(
+                        iter(self._folder_entries(sid, entry.handle, entry.path, seen, on_error))
+                    )
 
-    def _folder_entries(self, sid: int, parent: int, prefix: str, seen: set[int]) -> list[Entry]:
+    def _folder_entries(
+        self,
+        sid: int,
+        parent: int,
+        prefix: str,
+        seen: set[int],
+        on_error: SkipCallback | None = None,
+    ) -> list[Entry]:
         entries = []
         for handle in self.object_handles(sid, parent=parent):
             if handle in seen:
                 continue  # a camera that reports a folder inside itself: list it once
             seen.add(handle)
-            info = self.object_info(handle)
+            try:
+                info = self.object_info(handle)
+            except (DecodeError, ResponseError) as exc:
+                # One object the camera cannot describe must not hide the rest of the card
+                # (libgphoto2 goes on past it too). A link failure is not caught here.
+                _skipped(
+                    SkippedObject(handle=handle, folder=prefix, reason=str(exc), error=exc),
+                    on_error,
+                )
+                continue
             entries.append(self._entry(handle, info, f"{prefix}/{info.filename}"))
         return sorted(entries, key=lambda e: e.name)
 
-    def list_folder(self, folder: Entry | int | str | None = None) -> list[Entry]:
-        """The objects directly inside a folder (None: the top of every storage)."""
+    def list_folder(
+        self, folder: Entry | int | str | None = None, *, on_error: SkipCallback | None = None
+    ) -> list[Entry]:
+        """The objects directly inside a folder (None: the top of every storage). Objects the
+        camera cannot describe go to ``on_error``, as in :meth:`walk`."""
         if folder is None:
             out: list[Entry] = []
             for sid in self.storage_ids():
-                out += self._folder_entries(sid, ROOT, "/" + storage_folder(sid), set())
+                out += self._folder_entries(sid, ROOT, "/" + storage_folder(sid), set(), on_error)
             return out
         start = self._as_entry(folder)
         if not start.is_folder:
             raise UsageError(f"{start.path} is not a folder")
-        return self._folder_entries(start.storage_id, start.handle, start.path, set())
+        return self._folder_entries(start.storage_id, start.handle, start.path, set(), on_error)
 
     def find(self, path: str) -> Entry:
         """The entry at a path: ``/store_00010001/DCIM/IMG_0001.JPG``, or, on a camera with one
