@@ -444,15 +444,15 @@ def pull_device_prop_desc(reader: Reader) -> DevicePropDesc:
     current: Value
     form: Form | None
     if reader.at_end() and datatype == DataType.STR:
-        # libgphoto2 ptp_unpack_DPD: "if ((dpd->DataType == PTP_DTC_STR) && (offset == dpdlen))
-        # return 1": a string property may end after its factory default (current empty, no
-        # form). Other types need their current value (ptp_unpack_DPV fails at the end).
+        # libgphoto2 ptp_unpack_DPD returns a string property whose data ends right after its
+        # factory default as it is (current empty, no form). Other types need their current
+        # value there (its ptp_unpack_DPV fails at the end of the data).
         current, form = "", None
     else:
         current = pull_value(reader, datatype)
-        # libgphoto2 ptp_unpack_DPD returns the description without a form when the data ends
-        # before the FormFlag byte ("if (offset + sizeof(uint8_t) > dpdlen) return 1"). A form
-        # that starts (a flag byte is there) must be whole.
+        # libgphoto2 ptp_unpack_DPD (current versions) returns the description without a form
+        # when the data ends before the FormFlag byte. A form that starts (its flag byte is
+        # there) must be whole.
         form = None if reader.at_end() else pull_form(reader, datatype)
     return DevicePropDesc(
         code=code,
