@@ -8,6 +8,8 @@ own, or any other) can be tested against it:
 absurd-length           the data phase of GetObjectHandles claims 0xFFFFFFF0 bytes
 absurd-count            GetObjectHandles' array claims 0xFFFFFFF0 handles
 absurd-string           GetObjectInfo's file name claims 255 characters and has 3
+short-object-info       GetObjectInfo's dataset ends early at a field boundary, as some cameras
+                        send it: after the file name, after CaptureDate or with no Keywords
 huge-packet             (PTP/IP) the response to GetStorageIDs claims a 0xFFFFFFF0-byte packet
 truncated               GetObject's data phase ends at half the object
 truncated-packet        (PTP/IP) GetObject's data packet stops half way and the link closes
@@ -45,6 +47,7 @@ class Mode(enum.Enum):
     ABSURD_LENGTH = "absurd-length"
     ABSURD_COUNT = "absurd-count"
     ABSURD_STRING = "absurd-string"
+    SHORT_OBJECT_INFO = "short-object-info"
     HUGE_PACKET = "huge-packet"
     TRUNCATED = "truncated"
     TRUNCATED_PACKET = "truncated-packet"
@@ -178,3 +181,19 @@ def response(framing: UsbFraming | PtpIpFraming, code: int, tid: int) -> bytes:
 def huge_packet_header() -> bytes:
     """(PTP/IP) An OperationResponse header that claims 0xFFFFFFF0 bytes."""
     return _PTPIP_HEADER.pack(ABSURD, PacketType.OPERATION_RESPONSE)
+
+
+#: ObjectInfo's fixed fields end here (ISO 15740 §5.5.2); the four strings follow.
+_OBJECT_INFO_FIXED: Final = 52
+
+
+def short_object_info(data: bytes, handle: int) -> bytes:
+    """A whole ObjectInfo ended early at a field boundary (``short-object-info``): with its file
+    name and no dates, with CaptureDate only, or without Keywords, in turn by ``handle``.
+    libgphoto2 ptp_unpack_OI reads such datasets (it never reads Keywords)."""
+    end = _OBJECT_INFO_FIXED
+    for _ in range(1 + handle % 3):
+        if end >= len(data):
+            break
+        end += 1 + 2 * data[end]  # the count byte, then that many UTF-16 units
+    return data[:end]

@@ -628,6 +628,9 @@ def misbehave_reply(session: ResponderSession, request: Request, reply: Reply) -
         # ObjectInfo's fixed fields end at byte 52; the file name then claims 255 characters.
         whole(bytes(data[:52]) + b"\xff" + "abc".encode("utf-16-le"))
         return True
+    if code == Op.GET_OBJECT_INFO and data is not None and m.Mode.SHORT_OBJECT_INFO in modes:
+        whole(m.short_object_info(bytes(data), request.params[0] if request.params else 0))
+        return True
     data_modes = {
         m.Mode.TRUNCATED,
         m.Mode.TRUNCATED_PACKET,
