@@ -61,9 +61,7 @@ def _check_guid(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
-def _check_seconds(
-    ctx: click.Context, param: click.Parameter, value: float | None
-) -> float | None:
+def _check_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     if value is not None and math.isnan(value):  # nan passes FloatRange's comparisons
         raise click.BadParameter("give a number of seconds, not nan")
     return value
