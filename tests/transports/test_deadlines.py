@@ -33,6 +33,7 @@ from ptpkit.transports.base import EventCallback, EventErrorCallback, Transport
 from ptpkit.transports.ptpip import PtpIpTransport
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.misbehave import Misbehavior, Mode
+from ptpkit.virtual.responder import Reply
 from ptpkit.virtual.server import PtpIpServer
 
 _HEADER = struct.Struct("<II")
@@ -281,6 +282,11 @@ def test_a_camera_that_ignores_probes_stays_usable(tmp_path: Path) -> None:
             cam.wait_event(timeout_s=0.3)
         result = cam.capture(timeout_s=5.0)
         assert len(result) == 1
+        # A capture the camera never reports ends with capture's own message, not "gone".
+        original = vcam.operations[0x100E]
+        vcam.operations[0x100E] = type(original)(code=0x100E, handler=lambda ctx: Reply())
+        with pytest.raises(TransportTimeout, match=r"did not report the capture within 0\.5 s"):
+            cam.capture(timeout_s=0.5)
         assert cam.device_info.model
 
 
