@@ -305,6 +305,8 @@ def test_keepalive_follows_the_probe_schedule(tmp_path: Path) -> None:
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 7
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 2
+        # Unacknowledged bytes (a probe to a vanished camera) end after send_timeout_s.
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 30_000
 
 
 # -- the handshake --------------------------------------------------------------------------------

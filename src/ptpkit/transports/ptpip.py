@@ -238,7 +238,10 @@ class PtpIpTransport(Transport):
     def _tune_keepalive(self, sock: socket.socket) -> None:
         """TCP keep-alive on the probe schedule: the camera's TCP stack answers these even when
         its PTP/IP code ignores probes, so a camera that is really gone is found (the kernel's
-        default waits two hours). Where the system lacks an option, its default stays."""
+        default waits two hours). Keep-alive stays quiet while sent bytes await their ACK (a
+        probe to a vanished camera), so TCP_USER_TIMEOUT (Linux) ends that after
+        ``send_timeout_s`` instead of TCP's ~15 minutes of retries. Where the system lacks an
+        option, its default stays."""
         idle_s = max(1, round(self.probe_interval_s or 10.0))
         interval_s = max(1, round(self.probe_timeout_s))
         idle_option = getattr(socket, "TCP_KEEPIDLE", None) or getattr(
@@ -248,6 +251,7 @@ class PtpIpTransport(Transport):
             (idle_option, idle_s),
             (getattr(socket, "TCP_KEEPINTVL", None), interval_s),
             (getattr(socket, "TCP_KEEPCNT", None), KEEPALIVE_PROBES),
+            (getattr(socket, "TCP_USER_TIMEOUT", None), round(self.send_timeout_s * 1000)),
         ):
             if option is not None:
                 with contextlib.suppress(OSError):
