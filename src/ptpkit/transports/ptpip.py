@@ -271,9 +271,7 @@ class PtpIpTransport(Transport):
             # The user's time to accept this computer is not the handshake's: the deadline
             # moves by the time the wait for the first byte of the answer took.
             deadline += self._await_acceptance(self._command)
-            ack = self._read_link(
-                self._command, self.connection, deadline, "the rest of InitCommandAck"
-            )
+            ack = self._read_link(self._command, self.connection, deadline, "InitCommandAck")
             if isinstance(ack, InitFail):
                 raise self._init_fail(ack)
             assert isinstance(ack, InitCommandAck)
