@@ -6,6 +6,8 @@
     [initiator]
     friendly_name = "ptpkit on the studio laptop"
     guid = "cca455de-79ac-4b12-9731-91e433a899cf"
+    ; seconds a PTP/IP camera may take to accept this computer (--pairing-timeout; ptpkit only)
+    pairing_timeout = 60
 
     ; The camera. Instead of host and ports, ptpkit also takes url = "usb:" (or any camera URL).
     ; cmd_data_port is another name for port (the Go tool's Fuji files use it).
@@ -46,7 +48,7 @@ GO_DEFAULT_HOST: Final = "192.168.0.1"
 DEFAULT_CONFIG_NAME: Final = "config.ini"
 
 _KEYS: Final[dict[str, frozenset[str]]] = {
-    "initiator": frozenset({"friendly_name", "guid"}),
+    "initiator": frozenset({"friendly_name", "guid", "pairing_timeout"}),
     "responder": frozenset(
         {"url", "host", "port", "cmd_data_port", "event_port", "stream_port", "vendor"}
     ),
@@ -60,6 +62,8 @@ _FALSE: Final = frozenset({"0", "false", "no", "off"})
 class Initiator:
     friendly_name: str | None = None
     guid: str | None = None
+    #: ``pairing_timeout``: seconds a PTP/IP camera may take to accept this computer.
+    pairing_timeout_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,11 @@ def load_config(path: Path | None) -> Config:
         raise _error(path, "[responder] gives both url and host/ports: keep one")
     return Config(
         path=path,
-        initiator=Initiator(friendly_name=reader.text("initiator", "friendly_name"), guid=guid),
+        initiator=Initiator(
+            friendly_name=reader.text("initiator", "friendly_name"),
+            guid=guid,
+            pairing_timeout_s=reader.seconds("initiator", "pairing_timeout"),
+        ),
         responder=responder,
         server=Server(
             enabled=reader.flag("server", "enabled"),
@@ -191,6 +199,18 @@ class _Reader:
             raise _error(self.path, f"[{section}] {key} = {value!r} is not a port number") from None
         if not (0 if allow_zero else 1) <= number <= 65535:
             raise _error(self.path, f"[{section}] {key} = {number} is out of range")
+        return number
+
+    def seconds(self, section: str, key: str) -> float | None:
+        value = self.text(section, key)
+        if value is None:
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not 0 < number < float("inf"):
+            raise _error(self.path, f"[{section}] {key} = {value!r} is not a number of seconds")
         return number
 
     def flag(self, section: str, key: str) -> bool:

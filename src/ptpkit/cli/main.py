@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -60,6 +61,12 @@ def _check_guid(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
+def _check_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and math.isnan(value):  # nan passes FloatRange's comparisons
+        raise click.BadParameter("give a number of seconds, not nan")
+    return value
+
+
 def _check_vendor(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
@@ -100,6 +107,13 @@ def _check_vendor(ctx: click.Context, param: click.Parameter, value: str | None)
     help="Seconds to wait for the camera: connecting, each operation, discovery.",
 )
 @click.option(
+    "--pairing-timeout",
+    "pairing_timeout_s",
+    type=click.FloatRange(min=0, min_open=True, max=86400),
+    callback=_check_seconds,
+    help="Seconds a PTP/IP camera may take to accept this computer (default 60).",
+)
+@click.option(
     "-v",
     "--verbose",
     count=True,
@@ -125,6 +139,7 @@ def cli(
     name: str | None,
     vendor: str | None,
     timeout_s: float | None,
+    pairing_timeout_s: float | None,
     verbose: int,
     as_json: bool,
     legacy_ops: bool,
@@ -139,7 +154,13 @@ def cli(
     _configure_logging(verbose)
     config = load_config(config_path)
     selection = Selection(
-        camera=camera, guid=guid, name=name, vendor=vendor, timeout_s=timeout_s, config=config
+        camera=camera,
+        guid=guid,
+        name=name,
+        vendor=vendor,
+        timeout_s=timeout_s,
+        pairing_timeout_s=pairing_timeout_s,
+        config=config,
     )
     session = Session(selection, Output(), json_mode=as_json)
     ctx.obj = session

@@ -50,7 +50,7 @@ from ptpkit.core.ptpip import (
 from ptpkit.core.state import Role
 from ptpkit.errors import ConnectError, PTPError
 from ptpkit.virtual.camera import VirtualCamera
-from ptpkit.virtual.misbehave import LinkFault, Mode
+from ptpkit.virtual.misbehave import LinkFault, Mode, send_handshake_answer
 from ptpkit.virtual.responder import ResponderSession
 
 log = logging.getLogger("ptpkit.virtual")
@@ -328,19 +328,18 @@ class PtpIpServer:
         session = ResponderSession(self.camera, connection=greeter)
         link = _Link(number, session, sock, peer, request.friendly_name)
         session.on_event = link.events_ready.set
+        session.on_output = link.output_ready.set  # a misbehaving camera's timed output
         # Registered before the Ack goes out: the client opens its event connection as soon as
         # it reads the Ack, and that connection must find this one.
         with self._lock:
             self._links[number] = link
         try:
-            self._write(
-                sock,
-                greeter.send(
-                    InitCommandAck(
-                        connection_number=number, guid=self.guid, friendly_name=self.name
-                    )
-                ),
+            ack = greeter.send(
+                InitCommandAck(connection_number=number, guid=self.guid, friendly_name=self.name)
             )
+            answer = b"".join(bytes(b) for b in ack)
+            if not send_handshake_answer(self.camera.misbehavior, sock, answer, self._closed):
+                return
             log.info("PTP/IP client %r at %s: connection %d", request.friendly_name, peer, number)
             # Bytes that came in the handshake's read after InitCommandRequest (a client that
             # did not wait for the Ack) are in the connection already: act on them now, or
@@ -447,7 +446,8 @@ class PtpIpServer:
         """Act on what the client sent on its event connection: probes and cancels."""
         while (incoming := greeter.next_event()) is not NEED_DATA:
             if isinstance(incoming, ProbeRequest):
-                self._write(sock, greeter.send(ProbeResponse()))
+                if not self.camera.misbehavior.ignores_probes:
+                    self._write(sock, greeter.send(ProbeResponse()))
             elif isinstance(incoming, Cancel):
                 link.session.cancel(incoming.transaction_id, respond=True)
                 link.output_ready.set()
