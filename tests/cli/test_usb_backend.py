@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ptpkit.cli.exitcodes import ExitCode
-from tests.cli.conftest import Cli, one_line_error
+
+from .conftest import Cli, one_line_error
 
 MODULE = "w3_cli_bridge"
 

@@ -626,9 +626,7 @@ class UsbTransport(Transport):
                     piece = data[start : start + WRITE_BYTES]
                     with self._io_lock:
                         self._check_open()
-                        sent = self._device.write(
-                            self._bulk_out, piece, timeout=self._timeout_ms()
-                        )
+                        sent = self._device.write(self._bulk_out, piece, timeout=self._timeout_ms())
                     self._transfer_bytes += sent
                 return
             except usb.core.USBError as exc:
@@ -712,7 +710,9 @@ class UsbTransport(Transport):
             try:
                 with self._io_lock:
                     self._check_open()
-                    return int(self._device.read(self._bulk_in, target, self._timeout_ms(timeout_s)))
+                    return int(
+                        self._device.read(self._bulk_in, target, self._timeout_ms(timeout_s))
+                    )
             except usb.core.USBError as exc:
                 if is_timeout(exc):
                     allowed = what if what is not None else timeout_s

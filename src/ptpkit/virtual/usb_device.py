@@ -114,6 +114,28 @@ class UsbFaults:
     serialise_transfers: bool = False
 
 
+class _FairLock:
+    """One transfer at a time, in the order they were asked for (a bridge queues requests): a
+    transfer that waits is served before the next interrupt read, not overtaken by it."""
+
+    def __init__(self) -> None:
+        self._turns = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        with self._turns:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._turns.wait()
+
+    def __exit__(self, *exc: object) -> None:
+        with self._turns:
+            self._serving += 1
+            self._turns.notify_all()
+
+
 @dataclass
 class _Descriptor:
     """Attributes PyUSB's core reads from a backend's descriptor objects."""
@@ -153,7 +175,7 @@ class VirtualUsbDevice:
         self._stalled_out_once = False
         self._truncating = False
         self._events = threading.Condition()
-        self._one_transfer = threading.Lock()  # serialise_transfers
+        self._one_transfer = _FairLock()  # serialise_transfers
         self._pending_events: list[Event] = []
         self._event_framing = UsbFraming()
         personality = camera.personality
