@@ -50,12 +50,23 @@ def test_usb_backend_alone_means_the_only_camera_behind_it(bridge: Cli) -> None:
     assert "bridged.jpg" in result.stdout
 
 
-def test_usb_backend_from_the_config_file(bridge: Cli, tmp_path: Path) -> None:
+@pytest.mark.parametrize("url_line", ['url = "usb:"\n', ""])
+def test_usb_backend_from_the_config_file(bridge: Cli, tmp_path: Path, url_line: str) -> None:
     config = tmp_path / "bridge.ini"
-    config.write_text(f'[responder]\nurl = "usb:"\nusb_backend = {MODULE}:make\n')
+    config.write_text(f"[responder]\n{url_line}usb_backend = {MODULE}:make\n")
     result = bridge("-f", str(config), "ls", "-R")
     assert result.code == 0, result
     assert "bridged.jpg" in result.stdout
+
+
+def test_a_bad_usb_backend_in_the_config_file_names_the_file(bridge: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "bridge.ini"
+    config.write_text("[responder]\nusb_backend = libusb9\n")
+    result = bridge("-f", str(config), "info")
+    assert result.code == ExitCode.CANNOT_CREATE_CLIENT, result
+    line = one_line_error(result)
+    assert f"config file {config}" in line
+    assert "unknown USB backend 'libusb9'" in line
 
 
 @pytest.mark.parametrize(

@@ -95,7 +95,8 @@ def choose_camera(selection: Selection) -> CameraChoice:
         source = f"config file {config.path}"
     elif usb_backend:
         # Discovery searches the default backend: the camera behind a named one is "usb:".
-        url, source = "usb:", "--usb-backend"
+        url = "usb:"
+        source = "--usb-backend" if selection.usb_backend else f"config file {config.path}"
     else:
         url, source = _the_only_camera(selection.timeout_s)
     options: dict[str, Any] = {}

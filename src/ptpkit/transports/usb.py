@@ -785,6 +785,7 @@ class UsbTransport(Transport):
             self._class_out(ClassRequest.DEVICE_RESET)
         except usb.core.USBError as exc:
             raise _map_error(exc, "resetting the camera", self._device) from exc
+        self._streaming = False
         self.connection.reset()
 
     def cancel(self, request: Sequence[BytesLike]) -> None:
