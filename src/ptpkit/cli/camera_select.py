@@ -81,20 +81,29 @@ class Selection:
     #: --pairing-timeout: how long a PTP/IP camera may take to accept this computer.
     pairing_timeout_s: float | None = None
     config: Config = field(default_factory=Config)
+    #: --usb-backend: the PyUSB backend for usb: URLs (a name transports.usb resolves).
+    usb_backend: str | None = None
 
 
 def choose_camera(selection: Selection) -> CameraChoice:
     config = selection.config
     url: str | None
+    usb_backend = selection.usb_backend or config.responder.usb_backend
     if selection.camera:
         url, source = selection.camera, "--camera"
     elif os.environ.get(CAMERA_ENV):
         url, source = os.environ[CAMERA_ENV], CAMERA_ENV
     elif (url := config.responder.camera_url()) is not None:
         source = f"config file {config.path}"
+    elif usb_backend:
+        # Discovery searches the default backend: the camera behind a named one is "usb:".
+        url = "usb:"
+        source = "--usb-backend" if selection.usb_backend else f"config file {config.path}"
     else:
         url, source = _the_only_camera(selection.timeout_s)
     options: dict[str, Any] = {}
+    if usb_backend and url.partition(":")[0].lower() == "usb":
+        options["backend"] = usb_backend  # resolved (and refused, exit 104) by connect()
     if url.partition(":")[0].lower() == "ptpip":
         guid = selection.guid or config.initiator.guid
         name = selection.name or config.initiator.friendly_name

@@ -17,6 +17,9 @@
     event_port = 15740
     ; generic, or an extension to use whatever the camera says it is: canon, nikon, fuji, sony, mtp
     vendor = "generic"
+    ; ptpkit only: the PyUSB backend for usb: cameras (as --usb-backend): libusb1, libusb0,
+    ; openusb, or module:function returning a backend (a camera behind a network bridge)
+    ; usb_backend = libusb0
 
     ; ptpkit serve-commands (and `ptpkit -f FILE` alone when enabled = true)
     [server]
@@ -50,7 +53,16 @@ DEFAULT_CONFIG_NAME: Final = "config.ini"
 _KEYS: Final[dict[str, frozenset[str]]] = {
     "initiator": frozenset({"friendly_name", "guid", "pairing_timeout"}),
     "responder": frozenset(
-        {"url", "host", "port", "cmd_data_port", "event_port", "stream_port", "vendor"}
+        {
+            "url",
+            "host",
+            "port",
+            "cmd_data_port",
+            "event_port",
+            "stream_port",
+            "vendor",
+            "usb_backend",
+        }
     ),
     "server": frozenset({"enabled", "address", "port"}),
 }
@@ -73,6 +85,8 @@ class Responder:
     port: int | None = None
     event_port: int | None = None
     vendor: str | None = None
+    #: The PyUSB backend for usb: cameras, as --usb-backend names it (ptpkit's own key).
+    usb_backend: str | None = None
 
     def camera_url(self) -> str | None:
         """The camera this section names, as a URL (None when it names none)."""
@@ -151,6 +165,7 @@ def load_config(path: Path | None) -> Config:
         port=port if port is not None else data_port,
         event_port=reader.port("responder", "event_port"),
         vendor=reader.vendor(),
+        usb_backend=reader.text("responder", "usb_backend"),
     )
     if responder.url and (responder.host or responder.port or responder.event_port):
         raise _error(path, "[responder] gives both url and host/ports: keep one")

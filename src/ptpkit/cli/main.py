@@ -8,6 +8,7 @@ command through a :class:`~ptpkit.cli.session.Session`.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import math
@@ -101,6 +102,12 @@ def _check_vendor(ctx: click.Context, param: click.Parameter, value: str | None)
     help="Use this vendor's codes whatever the camera says (canon, nikon, fuji, sony, mtp).",
 )
 @click.option(
+    "--usb-backend",
+    metavar="NAME",
+    help="PyUSB backend for usb: cameras: libusb1 (default), libusb0, openusb, or "
+    "module:function returning one (e.g. a network bridge).",
+)
+@click.option(
     "--timeout",
     "timeout_s",
     type=click.FloatRange(min=0, min_open=True),
@@ -138,6 +145,7 @@ def cli(
     guid: str | None,
     name: str | None,
     vendor: str | None,
+    usb_backend: str | None,
     timeout_s: float | None,
     pairing_timeout_s: float | None,
     verbose: int,
@@ -162,6 +170,8 @@ def cli(
         pairing_timeout_s=pairing_timeout_s,
         config=config,
     )
+    if usb_backend:
+        selection = dataclasses.replace(selection, usb_backend=usb_backend)
     session = Session(selection, Output(), json_mode=as_json)
     ctx.obj = session
     ctx.call_on_close(session.close)
