@@ -78,7 +78,7 @@ class Client:
 
     def ask(self, command: str) -> list[str]:
         self.send(command.encode() + b"\n")
-        lines = []
+        lines: list[str] = []
         while not lines or (lines[-1] not in ("OK\n",) and not lines[-1].startswith("ERROR")):
             got = self.line()
             assert got, "closed by the server"
