@@ -223,10 +223,16 @@ def test_the_limits_are_checked() -> None:
 
 
 @pytest.mark.parametrize(
-    "option", ["--idle-timeout=nan", "--idle-timeout=-1", "--max-wait=inf", "--max-clients=0"]
+    ("option", "message"),
+    [
+        ("--idle-timeout=nan", "not a number of seconds"),
+        ("--idle-timeout=-1", "not a number of seconds"),
+        ("--max-wait=inf", "not a number of seconds"),
+        ("--max-clients=0", "range"),
+    ],
 )
 def test_serve_commands_refuses_absurd_limits_in_one_line(
-    option: str, capsys: pytest.CaptureFixture[str]
+    option: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as stopped:
         main(["--camera", "ptpip:127.0.0.1:1", "serve-commands", option])
@@ -234,3 +240,4 @@ def test_serve_commands_refuses_absurd_limits_in_one_line(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert option.split("=", maxsplit=1)[0] in err
+    assert message in err

@@ -295,11 +295,17 @@ def test_the_limits_are_checked() -> None:
 
 
 @pytest.mark.parametrize(
-    "option",
-    ["--idle-timeout=nan", "--handshake-timeout=0", "--reclaim-idle=inf", "--send-timeout=-1"],
+    ("option", "message"),
+    [
+        ("--idle-timeout=nan", "not a number of seconds"),
+        ("--handshake-timeout=0", "must be more than 0"),
+        ("--reclaim-idle=inf", "not a number of seconds"),
+        ("--send-timeout=-1", "not a number of seconds"),
+        ("--max-sessions=0", "range"),
+    ],
 )
 def test_virtual_serve_refuses_absurd_limits_in_one_line(
-    option: str, capsys: pytest.CaptureFixture[str]
+    option: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as stopped:
         main(["virtual", "serve", "--port", "0", option])
@@ -307,6 +313,7 @@ def test_virtual_serve_refuses_absurd_limits_in_one_line(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert option.split("=", maxsplit=1)[0] in err
+    assert message in err
 
 
 def test_virtual_serve_passes_its_limits_to_the_server(
