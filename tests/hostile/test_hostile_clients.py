@@ -283,7 +283,7 @@ def test_a_client_that_stops_reading_is_dropped_after_the_send_timeout(
 def test_the_limits_are_checked() -> None:
     with VirtualCamera() as vcam:
         for bad in (
-            {"max_sessions": 0},
+            {"max_sessions": -1},
             {"max_pending": 0},
             {"handshake_timeout_s": 0},
             {"idle_timeout_s": float("inf")},

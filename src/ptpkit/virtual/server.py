@@ -184,9 +184,12 @@ class PtpIpServer:
         reclaim_idle_s: float = RECLAIM_IDLE_S,
         send_timeout_s: float = SEND_TIMEOUT_S,
     ) -> None:
-        for label, limit in (("max_sessions", max_sessions), ("max_pending", max_pending)):
-            if limit < 1:
-                raise ValueError(f"{label} must be at least 1, not {limit}")
+        # max_sessions=0 is a camera that is always busy (InitFail(busy) for everyone).
+        if max_sessions < 0 or max_pending < 1:
+            raise ValueError(
+                f"max_sessions must be at least 0 and max_pending at least 1, not "
+                f"{max_sessions} and {max_pending}"
+            )
         for label, seconds in (
             ("handshake_timeout_s", handshake_timeout_s),
             ("idle_timeout_s", idle_timeout_s),
