@@ -241,3 +241,21 @@ def test_serve_commands_refuses_absurd_limits_in_one_line(
     assert "Traceback" not in err
     assert option.split("=", maxsplit=1)[0] in err
     assert message in err
+
+
+def test_a_pipelined_line_is_not_cut_off_for_the_time_a_command_took() -> None:
+    """The line deadline measures the client, not our commands: a line begun while a long
+    command ran is read in full afterwards."""
+    with serving(line_timeout_s=0.5) as (server, runner):
+        client = Client(server)
+        client.send(b"hold\nping")  # the second line is not finished yet
+        assert runner.holding.wait(PROMPT_S)
+        time.sleep(0.3)
+        client.send(b"\n")  # finished while "hold" still runs
+        time.sleep(0.5)  # the command takes longer than line_timeout_s
+        runner.release.set()
+        assert client.line() == "released\n"
+        assert client.line() == "OK\n"
+        assert client.line() == "pong\n"
+        assert client.line() == "OK\n"
+        client.close()

@@ -334,7 +334,9 @@ class _Handler(socketserver.BaseRequestHandler):
                     self._send(answer)
                 finally:
                     self.state.busy = False
-                    self.state.last_activity = time.monotonic()
+                    # The time the command took is ours, not the client's: a line it had begun
+                    # sending meanwhile (pipelined) gets its whole allowance from now.
+                    self.state.last_activity = self._line_started = time.monotonic()
         except OSError:
             # The client went away mid-answer, or did not read it within send_timeout_s: nothing
             # to tell anyone.
