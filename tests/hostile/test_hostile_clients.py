@@ -357,3 +357,32 @@ def test_the_cli_defaults_are_the_servers() -> None:
     assert defaults["reclaim_idle_s"] == server_module.RECLAIM_IDLE_S
     assert defaults["max_pending"] == server_module.MAX_PENDING
     assert defaults["send_timeout_s"] == server_module.SEND_TIMEOUT_S
+
+
+def test_an_event_connection_from_another_host_is_refused(camera: VirtualCamera) -> None:
+    """Connection numbers are sequential: a stranger must not take another client's events."""
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        stranger.bind(("127.0.0.2", 0))
+    except OSError:
+        stranger.close()
+        pytest.skip("cannot connect from 127.0.0.2")
+    with PtpIpServer(camera, port=0) as server, stranger:
+        command, number = _open_command(server.port)
+        with command:
+            stranger.settimeout(PROMPT_S)
+            stranger.connect(("127.0.0.1", server.port))
+            request = Connection(Role.INITIATOR, PtpIpFraming()).send(
+                InitEventRequest(connection_number=number)
+            )
+            stranger.sendall(_bytes(*request))
+            data = stranger.recv(64)
+            assert struct.unpack_from("<I", data, 4)[0] == 5, data  # InitFail
+            # The real client's event connection is still welcome.
+            event = socket.create_connection(("127.0.0.1", server.port), timeout=PROMPT_S)
+            with event:
+                request = Connection(Role.INITIATOR, PtpIpFraming()).send(
+                    InitEventRequest(connection_number=number)
+                )
+                event.sendall(_bytes(*request))
+                assert struct.unpack_from("<I", event.recv(64), 4)[0] == 4  # InitEventAck

@@ -391,7 +391,7 @@ class PtpIpServer:
         if isinstance(first, InitCommandRequest):
             self._command_connection(sock, peer, greeter, first, accepted_at)
         elif isinstance(first, InitEventRequest):
-            self._event_connection(sock, greeter, first)
+            self._event_connection(sock, peer, greeter, first)
 
     def _first_packet(
         self, sock: socket.socket, greeter: Connection, accepted_at: float
@@ -587,12 +587,15 @@ class PtpIpServer:
     # -- the event connection --------------------------------------------------------------------
 
     def _event_connection(
-        self, sock: socket.socket, greeter: Connection, request: InitEventRequest
+        self, sock: socket.socket, peer: str, greeter: Connection, request: InitEventRequest
     ) -> None:
         with self._lock:
             link = self._links.get(request.connection_number)
             # One event connection per command connection, and only while that one is open.
-            accepted = link is not None and link.event_socket is None
+            # ... and from the same host: connection numbers are easy to guess, and a stranger
+            # must not take another client's events (nor, pairing it, keep it from being
+            # reclaimed). A client opens both connections to the camera from one address.
+            accepted = link is not None and link.event_socket is None and link.peer == peer
             if link is not None and accepted:
                 link.event_socket = sock
                 link.acquire()
