@@ -20,6 +20,7 @@ hostile-names           objects named ../escape, a/b, a\\b, NUL, control charact
                         characters, duplicates, lone surrogates, . and ..
 busy                    every operation answers DeviceBusy a few times before it works
 init-fail               (PTP/IP) InitCommandRequest is answered with InitFail (not paired)
+oversize                GetObject's data phase announces and sends 4 KiB more than the object
 ======================  ==========================================================================
 """
 
@@ -39,6 +40,8 @@ from ptpkit.core.usb import ContainerType, UsbFraming
 #: How many events ``event-flood`` sends.
 FLOOD_EVENTS: Final = 100_000
 ABSURD: Final = 0xFFFFFFF0
+#: Bytes ``oversize`` sends past the object's end.
+OVERSIZE_EXTRA: Final = 4096
 
 
 class Mode(enum.Enum):
@@ -56,6 +59,7 @@ class Mode(enum.Enum):
     HOSTILE_NAMES = "hostile-names"
     BUSY = "busy"
     INIT_FAIL = "init-fail"
+    OVERSIZE = "oversize"
 
 
 class LinkFault(Exception):

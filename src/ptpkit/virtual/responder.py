@@ -628,6 +628,12 @@ def misbehave_reply(session: ResponderSession, request: Request, reply: Reply) -
         # ObjectInfo's fixed fields end at byte 52; the file name then claims 255 characters.
         whole(bytes(data[:52]) + b"\xff" + "abc".encode("utf-16-le"))
         return True
+    if code == Op.GET_OBJECT and reply.data is not None and m.Mode.OVERSIZE in modes:
+        body = reply.data
+        if not isinstance(body, (bytes, bytearray)):
+            body = b"".join(bytes(chunk) for chunk in body.chunks(0, body.size))
+        whole(bytes(body) + b"\xee" * m.OVERSIZE_EXTRA)
+        return True
     data_modes = {
         m.Mode.TRUNCATED,
         m.Mode.TRUNCATED_PACKET,
