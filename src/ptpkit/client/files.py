@@ -394,12 +394,14 @@ def writing(
                 # final file, and a writer let in now would write into it.
                 publish(part.path, final, overwrite=overwrite)
                 _clear_mark(file.fileno())  # the final file is nobody's partial file
-        except BaseException:
-            # Nothing worth resuming: not resumable, nothing written (fstat and the buffer), or
-            # unmarked (no later run could tell it is ours).
+        except BaseException as exc:
+            # Nothing worth resuming: not resumable, nothing written (fstat and the buffer),
+            # unmarked (no later run could tell it is ours), or a full disk (the partial file
+            # would keep it full: the rest of a batch could not be written either).
             remove = (
                 not resumable
                 or not part.marked
+                or (isinstance(exc, OSError) and exc.errno in _DISK_FULL)
                 or (file.tell() == 0 and os.fstat(file.fileno()).st_size == 0)
             )
             # Only the file we hold: never a name someone else has put there meanwhile.
@@ -417,6 +419,10 @@ def writing(
             if not resumable:
                 part.path.unlink(missing_ok=True)
             raise
+
+
+#: A full disk, or the user's quota.
+_DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def _set_times(fd: int, mtime: float) -> None:
