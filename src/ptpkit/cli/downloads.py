@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
+from ptpkit.cli.errors import CliError
+from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.cli.output import Output, format_size
 from ptpkit.cli.progress import BatchProgress
 from ptpkit.client.camera import Camera, SkippedObject
@@ -634,8 +636,22 @@ def run_batch(
 
 
 def open_record(target: Path, cam: Camera, out: Output) -> DownloadLog:
-    """The target folder's record (the folder made if missing)."""
-    target.mkdir(parents=True, exist_ok=True)
+    """The target folder's record (the folder made if missing). A target that is not a folder
+    and cannot be made one ends the command with advice that can help (no option would)."""
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CliError(
+            f"{target} is not a folder",
+            ExitCode.FILE_ERROR,
+            hint="give a folder to download into (it is made if missing)",
+        ) from None
+    except OSError as exc:
+        raise CliError(
+            f"cannot write to {target}: {exc.strerror or exc}",
+            ExitCode.FILE_ERROR,
+            hint="give a folder to download into that you can write to",
+        ) from None
     return DownloadLog(target, camera_key(cam), warn=out.note)
 
 
@@ -707,8 +723,9 @@ def _local_reason(exc: OSError, final: Path) -> str:
     """Why a local file could not be written, naming it."""
     if exc.errno == errno.EEXIST and os.path.lexists(final):
         return EXISTS_REASON  # appeared while the download ran
-    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
-        return f"a file is in the way of the folder {final.parent}"
+    parent = final.parent
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST) and not parent.is_dir():
+        return f"a file is in the way of the folder {parent}"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"no space left for {final}"
     where = exc.filename or final

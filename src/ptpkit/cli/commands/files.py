@@ -168,19 +168,13 @@ def download(
             ExitCode.FILE_ERROR,
             hint="give -o a folder (it is made if missing)",
         )
+    # (A folder that cannot be made, say below a file, is refused by open_record.)
     cam = session.camera()
     roots = None if everything else [resolve(cam, target) for target in targets]
     policy = downloads.Policy(
         skip_existing=skip_existing, force_overwrite=force_overwrite, only_new=only_new
     )
-    try:
-        book = downloads.open_record(output, cam, out)
-    except OSError as exc:
-        raise CliError(
-            f"cannot write to {output}: {exc.strerror or exc}",
-            ExitCode.FILE_ERROR,
-            hint="give -o a folder you can write to",
-        ) from None
+    book = downloads.open_record(output, cam, out)
     tally = downloads.Tally()
     with out.array() as add, contextlib.closing(book):
 
