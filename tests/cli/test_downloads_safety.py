@@ -196,6 +196,24 @@ def test_parallel_downloads_into_one_folder_keep_every_record(tmp_path: Path) ->
     assert [p.name for p in tmp_path.iterdir()] == [LOG_NAME]
 
 
+def test_two_processes_downloading_into_one_folder_keep_every_record(
+    served: Served, cli: Cli, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    processes = [
+        cli.popen(*served.camera_args(), "download", folder, "-o", str(out))
+        for folder in ("DCIM", "MISC")
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr
+    expected = set(card_files(served.card))
+    with contextlib.closing(sqlite3.connect(out / LOG_NAME)) as db:
+        recorded = {key.rsplit("|", 1)[0] for (key,) in db.execute("SELECT object FROM downloads")}
+    assert recorded == expected
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".ptpkit")) == [LOG_NAME]
+
+
 def test_a_record_that_cannot_be_written_leaves_no_temporary_file(tmp_path: Path) -> None:
     notes: list[str] = []
     log = DownloadLog(tmp_path, "camera", warn=notes.append)

@@ -197,20 +197,21 @@ class DownloadLog:
         return db
 
     def _open_file(self) -> sqlite3.Connection:
-        existed = _check_regular(self.path, LOG_MAX_BYTES, magic=_SQLITE_MAGIC)
+        _check_regular(self.path, LOG_MAX_BYTES, magic=_SQLITE_MAGIC)
         db = self._connect(str(self.path))
         try:
             db.execute("PRAGMA journal_mode = DELETE")
             db.execute("PRAGMA synchronous = NORMAL")
-            if existed:
-                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-                if "meta" not in tables or self._meta(db, "schema") != _SCHEMA:
-                    raise RecordError(
-                        errno.EINVAL, f"{self.path} is an SQLite database that is not ptpkit's"
-                    )
-            else:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            if not tables:
+                # New (or just made empty by a parallel download that creates it now: the
+                # tables are made in one locked transaction, IF NOT EXISTS).
                 self._db = db
                 self._create()
+            elif "meta" not in tables or self._meta(db, "schema") != _SCHEMA:
+                raise RecordError(
+                    errno.EINVAL, f"{self.path} is an SQLite database that is not ptpkit's"
+                )
             # Checked again once open: what was checked is what SQLite opened (a link swapped in
             # between is refused, the connection closed without writing).
             _check_regular(self.path, LOG_MAX_BYTES, magic=_SQLITE_MAGIC)
