@@ -182,13 +182,16 @@ class DownloadLog:
             self.persistent = False
             self._db = self._connect(":memory:")
             self._create()
-        # This run's bookkeeping: SQLite's temporary storage (a file it deletes itself, outside
-        # the target folder), so a card of a million objects does not fill the memory.
-        self._db.execute("PRAGMA temp_store = FILE")
-        self._db.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS taken (name TEXT PRIMARY KEY, folder INTEGER)"
-        )
-        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS seen (handle INTEGER PRIMARY KEY)")
+        # This run's bookkeeping (names taken, handles met) in a private database SQLite keeps
+        # in a temporary file of its own (outside the target folder, deleted when closed), so a
+        # card of a million objects does not fill the memory. Apart from the record: one long
+        # transaction, no journal, no sync, no lock another download could wait for.
+        self._names = sqlite3.connect("", isolation_level=None)
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -8192"):
+            self._names.execute(f"PRAGMA {pragma}")
+        self._names.execute("CREATE TABLE taken (name TEXT PRIMARY KEY, folder INTEGER)")
+        self._names.execute("CREATE TABLE seen (handle INTEGER PRIMARY KEY)")
+        self._names.execute("BEGIN")
 
     @staticmethod
     def _connect(where: str) -> sqlite3.Connection:
@@ -351,12 +354,13 @@ class DownloadLog:
             self.flush()
         finally:
             self._db.close()
+            self._names.close()  # its temporary file goes with it
 
     # -- this run's names ------------------------------------------------------------------------
 
     def first_time(self, handle: int) -> bool:
         """Whether ``handle`` is met for the first time this run."""
-        cursor = self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (handle,))
+        cursor = self._names.execute("INSERT OR IGNORE INTO seen VALUES (?)", (handle,))
         return cursor.rowcount == 1
 
     def take(self, relative: PurePosixPath, *, folder: bool = False) -> PurePosixPath:
@@ -368,9 +372,9 @@ class DownloadLog:
             if len(candidate.parts) == 1 and name in RESERVED_NAMES:
                 continue
             key = candidate.as_posix()
-            row = self._db.execute("SELECT folder FROM taken WHERE name = ?", (key,)).fetchone()
+            row = self._names.execute("SELECT folder FROM taken WHERE name = ?", (key,)).fetchone()
             if row is None:
-                self._db.execute("INSERT INTO taken VALUES (?, ?)", (key, int(folder)))
+                self._names.execute("INSERT INTO taken VALUES (?, ?)", (key, int(folder)))
                 return candidate
             if folder and row[0]:
                 return candidate
