@@ -1385,10 +1385,11 @@ def _size_limit(entry: Entry, offset: int) -> int | None:
 
 def object_time(entry: Entry) -> float | None:
     """The time a downloaded copy of ``entry`` gets, in seconds since the epoch: its
-    modification date, else its capture date, as libgphoto2 does (camlibs/ptp2/library.c
-    sets the file's mtime from ModificationDate, falling back to CaptureDate). PTP dates carry
-    no zone unless the camera adds one (ISO 15740 §5.5.5 DateTime string): a date without one
-    is local time, as libgphoto2's ptp_unpack_PTPTIME reads it (mktime)."""
+    modification date, as gphoto2 gives a saved file (libgphoto2 camlibs/ptp2/library.c takes
+    the file's mtime from ObjectInfo's ModificationDate; ptpcam sets it with utime), else its
+    capture date (our fallback: some cameras leave ModificationDate empty). PTP dates carry no
+    zone unless the camera adds one (ISO 15740 §5.5.5 DateTime string): a date without one is
+    local time, as libgphoto2's ptp_unpack_PTPTIME reads it (ptp-pack.c, mktime)."""
     when = entry.modified or entry.captured
     if when is None:
         return None
