@@ -161,7 +161,8 @@ def table(
 
 
 def header(text: str, round_count: int) -> None:
-    print(f"{text}  [{round_count} rounds, contenders alternated, order rotated each round]")
+    rounds_text = "1 round" if round_count == 1 else f"{round_count} rounds"
+    print(f"{text}  [{rounds_text}; contenders alternated, order rotated each round]")
 
 
 def note(text: str) -> None:
