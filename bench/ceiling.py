@@ -106,8 +106,9 @@ class MinimalClient:
                 self._exact(sock, 4)
                 remaining = length - _HEADER.size - 4
                 while remaining:
-                    want = min(remaining, _BUFFER_BYTES)
-                    count = sock.recv_into(view, want, socket.MSG_WAITALL)
+                    # Whatever has arrived, up to the buffer: waiting for a full buffer
+                    # (MSG_WAITALL) stops the pipeline while the file is written.
+                    count = sock.recv_into(view, min(remaining, _BUFFER_BYTES))
                     if not count:
                         raise ConnectionError("the camera closed the connection")
                     if sink is None:
