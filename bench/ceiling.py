@@ -34,6 +34,9 @@ class MinimalClient:
     def __init__(self, host: str, port: int) -> None:
         self.command = socket.create_connection((host, port))
         self.command.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # A receive buffer as large as the read buffer lets the camera go on sending while the
+        # last block is written to the file (the default, ~128 KiB, stalls it).
+        self.command.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _BUFFER_BYTES)
         name = "ceiling\0".encode("utf-16-le")
         self._send(1, os.urandom(16) + name + struct.pack("<I", 0x00010000))
         kind, body = self._packet(self.command)
