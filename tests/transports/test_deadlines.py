@@ -29,7 +29,12 @@ from ptpkit.core.connection import Connection
 from ptpkit.core.ptpip import PacketType, PtpIpFraming
 from ptpkit.core.state import Phase, Role
 from ptpkit.errors import ConnectTimeout, PTPError, TransportTimeout
-from ptpkit.transports.base import EventCallback, EventErrorCallback, Transport
+from ptpkit.transports.base import (
+    EventCallback,
+    EventErrorCallback,
+    Transport,
+    WriteProgress,
+)
 from ptpkit.transports.ptpip import PtpIpTransport
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.misbehave import Misbehavior, Mode
@@ -90,7 +95,12 @@ class ScriptedLink(Transport):
     def close(self) -> None:
         pass
 
-    def write(self, buffers: Sequence[BytesLike]) -> None:
+    def write(
+        self,
+        buffers: Sequence[BytesLike],
+        timeout_s: float | None = None,
+        progress: WriteProgress | None = None,
+    ) -> None:
         self.written.append(b"".join(bytes(b) for b in buffers))
 
     def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
@@ -127,7 +137,9 @@ def test_probes_every_second_do_not_keep_a_call_alive() -> None:
         _engine(link, 5.0).run(0x1001)
     assert clock.now - started <= 5.0 + 1e-9
     # Each probe was answered, and each read got only what was left of the deadline.
-    assert len(link.written) == 1 + 5  # the request, then a ProbeResponse per probe
+    # The request, then a ProbeResponse per probe but the fifth: it came at the deadline, and
+    # a write past the deadline is not begun.
+    assert len(link.written) == 1 + 4
     waits = [t for t in link.timeouts if t is not None]
     assert waits == sorted(waits, reverse=True)
     assert waits[0] == pytest.approx(5.0)
