@@ -144,7 +144,9 @@ def test_an_upload_the_camera_takes_a_byte_at_a_time_ends_within_the_window() ->
     """A byte a second: every write used to wait for ever (the transport had no deadline)."""
     clock = FakeClock()
     link = SlowTaker(clock, step=1, step_s=1.0)
-    with pytest.raises(TransportTimeout, match=r"took the data too slowly: 5 bytes in the last 5 s"):
+    with pytest.raises(
+        TransportTimeout, match=r"took the data too slowly: 5 bytes in the last 5 s"
+    ):
         _upload(link, 8 * MiB, timeout_s=5.0)
     assert clock.now - 1000.0 <= 5.0 + 1e-9
     assert link.connection.phase is not Phase.IDLE  # broken off: the next call says reconnect
@@ -198,10 +200,12 @@ def test_a_write_deadline_moves_with_progress() -> None:
 
     deadline = WriteDeadline(0.5, progress)
     remaining = deadline.remaining()
-    assert remaining is not None and 0 < remaining <= 0.5
+    assert remaining is not None
+    assert 0 < remaining <= 0.5
     deadline.took(100)
     remaining = deadline.remaining()
-    assert remaining is not None and 6.5 < remaining <= 7.0
+    assert remaining is not None
+    assert 6.5 < remaining <= 7.0
     assert told == [100]
     assert WriteDeadline(None, None).remaining() is None
 
