@@ -60,6 +60,9 @@ CANCEL_DRAIN_TIMEOUT_S: Final = 10.0
 MIN_PROGRESS_BYTES: Final = 64 * 1024
 #: A transport's timeout that fires this close to the deadline is the deadline's.
 _TIMER_SLACK_S: Final = 0.05
+#: At the deadline, one last read waits this long: an answer already there is taken (the
+#: in-process camera answers inside the request's write, however long its work took).
+_LAST_LOOK_S: Final = 0.001
 
 NameFunc = Callable[[int], str]
 
@@ -90,14 +93,16 @@ class _Window:
         self.deadline = None if timeout_s is None else now + timeout_s
         #: Bytes read from the link since the wait (or the window) began.
         self.heard_bytes = 0
+        #: The read at the deadline, for what had already arrived, was made.
+        self.looked = False
         #: Probes and events that came meanwhile (they do not extend the deadline).
         self.chatter = 0
         #: In a data phase: its declared size, bytes so far, bytes since the window moved.
         self.in_data = False
         #: The data phase goes to the camera (an upload): progress is bytes it took.
         self.data_out = False
-        #: A write of the request (or of a probe's answer) is under way.
-        self.writing = False
+        #: What is being written outside a data phase ("the request", "a probe's answer").
+        self.writing = ""
         self.data_total: int | None = None
         self.data_bytes = 0
         self.window_bytes = 0
@@ -115,6 +120,7 @@ class _Window:
         if self.timeout_s is not None:
             self.deadline = now + self.timeout_s
         self.heard_bytes = self.chatter = self.window_bytes = 0
+        self.looked = False
 
     def start_data(self, total_bytes: int | None, now: float, *, out: bool = False) -> None:
         # The data has begun (the camera answered, or took the request of an upload): the data
@@ -153,7 +159,7 @@ class _Window:
             )
         if self.writing:
             return TransportTimeout(
-                f"{operation}: the camera did not take the request within {seconds}"
+                f"{operation}: the camera did not take {self.writing} within {seconds}"
             )
         if self.chatter:
             return TransportTimeout(
@@ -314,7 +320,9 @@ class Engine:
             )
         return response, sink
 
-    def _write(self, buffers: list[BytesLike], window: _Window, code: int) -> None:
+    def _write(
+        self, buffers: list[BytesLike], window: _Window, code: int, what: str = "the request"
+    ) -> None:
         """Write within the transaction's deadline. In a data-out phase the camera's progress
         moves it (the low-speed rule of :meth:`_receive`, with bytes taken for bytes received);
         any other write (the request, a probe's answer) gets what is left of it."""
@@ -332,7 +340,7 @@ class Engine:
             return window.remaining(now)
 
         out = window.in_data and window.data_out
-        window.writing = not out
+        window.writing = "" if out else what
         try:
             self.transport.write(buffers, remaining, progress if out else None)
         except TransportTimeout as exc:
@@ -342,7 +350,7 @@ class Engine:
                 raise
             raise window.timeout_error(self.operation_name(code)) from exc
         finally:
-            window.writing = False
+            window.writing = ""
 
     def _send_data(
         self, conn: Connection, tid: int, source: DataSource, window: _Window, code: int
@@ -386,7 +394,10 @@ class Engine:
             if event is NEED_DATA:
                 remaining = window.remaining(clock())
                 if remaining is not None and remaining <= 0:
-                    raise window.timeout_error(self.operation_name(code))
+                    if window.looked:
+                        raise window.timeout_error(self.operation_name(code))
+                    window.looked = True
+                    remaining = _LAST_LOOK_S
                 try:
                     count, ended = self.transport.read_into(view, remaining)
                 except TransportTimeout as exc:
@@ -418,7 +429,7 @@ class Engine:
                     self.on_event(event)
             elif isinstance(event, ProbeRequest):
                 window.chatter += 1
-                self._write(conn.send(_ProbeResponse()), window, code)
+                self._write(conn.send(_ProbeResponse()), window, code, "a probe's answer")
             # A responder's Cancel or a stray ProbeResponse needs nothing from us.
 
     def _cancel(self, conn: Connection, tid: int, cause: BaseException) -> None:
