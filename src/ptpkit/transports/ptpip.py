@@ -15,7 +15,10 @@ Deadlines: the handshake (TCP connects, InitCommandAck, InitEventAck) has one de
 ``connect_timeout_s``, not reset by each byte. The wait for the first byte of InitCommandAck is
 apart, ``pairing_timeout_s``: a camera may ask its user to accept this computer first, and
 ``on_pairing_wait`` is called once when that wait lasts more than a second, so a program can say
-so. Transactions are bounded by the engine (:mod:`ptpkit.client.engine`).
+so. Transactions are bounded by the engine (:mod:`ptpkit.client.engine`), writes too: each
+``sendmsg`` waits at most what is left of the transaction's deadline (a socket timeout alone
+bounds one send, and a camera taking a byte now and then would pass it for ever), and at most
+``send_timeout_s``, the outer bound for a camera that takes nothing.
 
 Liveness: probes keep an idle connection alive, but an unanswered probe does not make a camera
 gone. libgphoto2 never sends a ProbeRequest and leaves the ones it gets unanswered

@@ -19,6 +19,10 @@ Transfers follow ISO 15740 Annex D as libgphoto2 ``camlibs/ptp2/usb.c`` does the
 - a read that waits for a transfer to start (a response, the first data) waits one packet at a time
   in short slices, so ``close()`` from another thread ends it at once; a transfer already under way
   is read in large pieces with the whole timeout, so a timeout never drops bytes that arrived;
+- a bulk OUT transfer has a real timeout, what is left of the transaction's deadline (libusb's 0
+  would wait for ever on a camera that stops taking data); each 512 KiB piece the camera takes is
+  an upload's progress. A timed-out OUT transfer may have been taken in part, so the transaction
+  is broken off and the engine marks the link broken (the next call says to reconnect);
 - PyUSB's backends report a timeout in several ways (``USBTimeoutError``, or a plain ``USBError``
   with errno ETIMEDOUT or libusb's LIBUSB_ERROR_TIMEOUT code): all are timeouts, never fatal.
 - Cancel (0x64) and Get Device Status (0x67) end a cancelled transaction, Device Reset (0x66) and
