@@ -316,15 +316,22 @@ def test_uploads_over_ptpip_are_unaffected(tmp_path: Path) -> None:
 # -- over USB, through PyUSB, against a device that stops taking bulk OUT ------------------------
 
 
-def test_an_upload_to_a_usb_camera_that_stops_taking_data_ends_in_time(tmp_path: Path) -> None:
-    """libusb's timeout 0 is no timeout: such a write used to block for ever."""
+@pytest.mark.parametrize("timeouts_as", [None, "errno", "libusb_code"])
+def test_an_upload_to_a_usb_camera_that_stops_taking_data_ends_in_time(
+    tmp_path: Path, timeouts_as: str | None
+) -> None:
+    """libusb's timeout 0 is no timeout: such a write used to block for ever. However the
+    backend reports the OUT transfer's timeout, it is one."""
     card = tmp_path / "card"
     card.mkdir()
     source = _sparse(tmp_path, 8 * MiB)
     with (
         VirtualCamera(card) as vcam,
         ptpkit.connect(
-            "virtual+usb:", camera=vcam, faults=UsbFaults(stop_out_after=2 * MiB), timeout_s=1.0
+            "virtual+usb:",
+            camera=vcam,
+            faults=UsbFaults(stop_out_after=2 * MiB, timeouts_as=timeouts_as),
+            timeout_s=1.0,
         ) as cam,
     ):
         started = time.monotonic()

@@ -664,8 +664,8 @@ class UsbTransport(Transport):
             except usb.core.USBError as exc:
                 if is_timeout(exc):
                     raise TransportTimeout(
-                        f"{self._label}: the camera took no data for {timeout_ms / 1000:g} s "
-                        "(sending to it); the transfer is broken off"
+                        f"{self._label}: the camera did not take the data within "
+                        f"{timeout_ms / 1000:g} s; the transfer is broken off"
                     ) from exc
                 if getattr(exc, "errno", None) != errno.EPIPE:
                     raise _map_error(exc, "sending to the camera", self._device) from exc
