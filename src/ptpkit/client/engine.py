@@ -60,6 +60,9 @@ CANCEL_DRAIN_TIMEOUT_S: Final = 10.0
 MIN_PROGRESS_BYTES: Final = 64 * 1024
 #: A transport's timeout that fires this close to the deadline is the deadline's.
 _TIMER_SLACK_S: Final = 0.05
+#: At the deadline, one last read waits this long: an answer already there is taken (the
+#: in-process camera answers inside the request's write, however long its work took).
+_LAST_LOOK_S: Final = 0.001
 
 NameFunc = Callable[[int], str]
 
@@ -78,7 +81,11 @@ def _hexdump(data: BytesLike, limit: int = 256) -> str:
 
 
 class _Window:
-    """The deadline of one transaction's wait, and what arrived meanwhile (for the message)."""
+    """The deadline of one transaction, and what went and came meanwhile (for the message).
+
+    The same rules both ways: the request and the wait for the answer share one deadline; a
+    data phase, in or out, moves it only with progress (bytes received, or taken by the camera).
+    """
 
     def __init__(self, now: float, timeout_s: float | None, min_progress_bytes: int) -> None:
         self.timeout_s = timeout_s
@@ -86,10 +93,16 @@ class _Window:
         self.deadline = None if timeout_s is None else now + timeout_s
         #: Bytes read from the link since the wait (or the window) began.
         self.heard_bytes = 0
+        #: The read at the deadline, for what had already arrived, was made.
+        self.looked = False
         #: Probes and events that came meanwhile (they do not extend the deadline).
         self.chatter = 0
         #: In a data phase: its declared size, bytes so far, bytes since the window moved.
         self.in_data = False
+        #: The data phase goes to the camera (an upload): progress is bytes it took.
+        self.data_out = False
+        #: What is being written outside a data phase ("the request", "a probe's answer").
+        self.writing = ""
         self.data_total: int | None = None
         self.data_bytes = 0
         self.window_bytes = 0
@@ -107,10 +120,13 @@ class _Window:
         if self.timeout_s is not None:
             self.deadline = now + self.timeout_s
         self.heard_bytes = self.chatter = self.window_bytes = 0
+        self.looked = False
 
-    def start_data(self, total_bytes: int | None, now: float) -> None:
-        # The data has begun: the camera answered. The data phase gets its own windows.
+    def start_data(self, total_bytes: int | None, now: float, *, out: bool = False) -> None:
+        # The data has begun (the camera answered, or took the request of an upload): the data
+        # phase gets its own windows.
         self.in_data = True
+        self.data_out = out
         self.data_total = total_bytes
         self._restart(now)
 
@@ -127,12 +143,23 @@ class _Window:
 
     def timeout_error(self, operation: str) -> TransportTimeout:
         seconds = f"{self.timeout_s:g} s"
+        if self.in_data and self.data_out:
+            total = f" of {self.data_total:,}" if self.data_total is not None else ""
+            return TransportTimeout(
+                f"{operation}: the camera took the data too slowly: {self.window_bytes:,} bytes "
+                f"in the last {seconds}, at least {self.min_progress_bytes:,} are needed in each "
+                f"{seconds} ({self.data_bytes:,}{total} bytes sent)"
+            )
         if self.in_data:
             total = f" of {self.data_total:,}" if self.data_total is not None else ""
             return TransportTimeout(
                 f"{operation}: the data came too slowly: {self.window_bytes:,} bytes in the "
                 f"last {seconds}, at least {self.min_progress_bytes:,} are needed in each "
                 f"{seconds} ({self.data_bytes:,}{total} bytes received)"
+            )
+        if self.writing:
+            return TransportTimeout(
+                f"{operation}: the camera did not take {self.writing} within {seconds}"
             )
         if self.chatter:
             return TransportTimeout(
@@ -152,8 +179,9 @@ class _Window:
 class Engine:
     """One transaction at a time over one transport.
 
-    ``timeout_s`` bounds each transaction's wait as a whole (see :meth:`_receive`);
-    ``min_progress_bytes`` is what a data phase must bring in each ``timeout_s`` window.
+    ``timeout_s`` bounds each transaction as a whole, its writes and its wait (see
+    :meth:`_receive`); ``min_progress_bytes`` is what a data phase must move, either way, in each
+    ``timeout_s`` window.
     """
 
     def __init__(
@@ -263,11 +291,13 @@ class Engine:
                 tid,
                 f" + {data_out.size} bytes" if data_out is not None else "",
             )
-        self._write(conn.send(request))
+        window = _Window(self._clock(), timeout, self.min_progress_bytes)
         try:
+            # One deadline from here: the request's write, the data out, the wait for the answer.
+            self._write(conn.send(request), window, code)
             if data_out is not None:
-                self._send_data(conn, tid, data_out)
-            response = self._receive(conn, code, sink, timeout)
+                self._send_data(conn, tid, data_out, window, code)
+            response = self._receive(conn, code, sink, window)
         except TransportError as exc:
             # The link itself failed or the camera went quiet: waiting longer for a cancel to
             # drain would break the caller's timeout. The next transaction says to reconnect.
@@ -290,14 +320,43 @@ class Engine:
             )
         return response, sink
 
-    def _write(self, buffers: list[BytesLike]) -> None:
+    def _write(
+        self, buffers: list[BytesLike], window: _Window, code: int, what: str = "the request"
+    ) -> None:
+        """Write within the transaction's deadline. In a data-out phase the camera's progress
+        moves it (the low-speed rule of :meth:`_receive`, with bytes taken for bytes received);
+        any other write (the request, a probe's answer) gets what is left of it."""
         if log.isEnabledFor(TRACE):
             for buf in buffers:
                 log.log(TRACE, "write %d bytes\n%s", len(buf), _hexdump(buf))
-        self.transport.write(buffers)
+        clock = self._clock
+        remaining = window.remaining(clock())
+        if remaining is not None and remaining <= 0:
+            raise window.timeout_error(self.operation_name(code))
 
-    def _send_data(self, conn: Connection, tid: int, source: DataSource) -> None:
+        def progress(count: int) -> float | None:
+            now = clock()
+            window.progress(count, now)
+            return window.remaining(now)
+
+        out = window.in_data and window.data_out
+        window.writing = "" if out else what
+        try:
+            self.transport.write(buffers, remaining, progress if out else None)
+        except TransportTimeout as exc:
+            # As for reads: a transport's own bound (PTP/IP's send_timeout_s) says what it is;
+            # at the deadline, the transaction's story is the message.
+            if not window.expired(clock()):
+                raise
+            raise window.timeout_error(self.operation_name(code)) from exc
+        finally:
+            window.writing = ""
+
+    def _send_data(
+        self, conn: Connection, tid: int, source: DataSource, window: _Window, code: int
+    ) -> None:
         out = conn.send(DataStart(transaction_id=tid, total_bytes=source.size))
+        window.start_data(source.size, self._clock(), out=True)
         left = source.size
         # The header goes out with the first chunk: over USB they must share a transfer.
         while left > 0:
@@ -309,34 +368,36 @@ class Engine:
                 )
             out += conn.send(Data(transaction_id=tid, chunk=chunk))
             left -= len(chunk)
-            self._write(out)
+            self._write(out, window, code)
             out = []
             if conn.phase is Phase.IDLE:  # the device answered early (refused the data)
-                return
+                break
         if out:
-            self._write(out)
+            self._write(out, window, code)
+        window.end_data(self._clock())
 
-    def _receive(
-        self, conn: Connection, code: int, sink: DataSink, timeout: float | None
-    ) -> Response:
-        """Read until the response, within one deadline for the whole wait.
+    def _receive(self, conn: Connection, code: int, sink: DataSink, window: _Window) -> Response:
+        """Read until the response, within the transaction's deadline (``window``).
 
-        Waiting for the response (or the start of the data) is bounded by ``timeout`` overall:
+        Waiting for the response (or the start of the data) is bounded by ``timeout_s`` overall:
         probes answered and events delivered meanwhile do not extend it, so a camera that
         chatters without answering cannot hold the call. In a data phase the deadline moves
         with real progress only (curl's low-speed limit, ``CURLOPT_LOW_SPEED_LIMIT/TIME``):
-        each ``timeout`` window must bring ``min_progress_bytes`` more data bytes, so a big
-        download on a slow but honest link finishes and a trickle ends.
+        each ``timeout_s`` window must bring ``min_progress_bytes`` more data bytes, so a big
+        download on a slow but honest link finishes and a trickle ends. An upload follows the
+        same rule with the bytes the camera took (:meth:`_write`).
         """
         view = self._view
         clock = self._clock
-        window = _Window(clock(), timeout, self.min_progress_bytes)
         while True:
             event = conn.next_event()
             if event is NEED_DATA:
                 remaining = window.remaining(clock())
                 if remaining is not None and remaining <= 0:
-                    raise window.timeout_error(self.operation_name(code))
+                    if window.looked:
+                        raise window.timeout_error(self.operation_name(code))
+                    window.looked = True
+                    remaining = _LAST_LOOK_S
                 try:
                     count, ended = self.transport.read_into(view, remaining)
                 except TransportTimeout as exc:
@@ -368,7 +429,7 @@ class Engine:
                     self.on_event(event)
             elif isinstance(event, ProbeRequest):
                 window.chatter += 1
-                self._write(conn.send(_ProbeResponse()))
+                self._write(conn.send(_ProbeResponse()), window, code, "a probe's answer")
             # A responder's Cancel or a stray ProbeResponse needs nothing from us.
 
     def _cancel(self, conn: Connection, tid: int, cause: BaseException) -> None:

@@ -13,6 +13,7 @@ PTP/IP and USB in their own modules.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Callable, Sequence
 
 from ptpkit.core.buffer import BytesLike
@@ -24,6 +25,27 @@ from ptpkit.errors import PTPError
 EventCallback = Callable[[Event], None]
 #: Called once when the event channel fails (closed by the device, protocol error...).
 EventErrorCallback = Callable[[PTPError], None]
+#: Told how many more bytes the camera has taken during a write; returns the seconds left from
+#: now for the rest of it (None: no limit). The engine's low-speed rule for a data-out phase.
+WriteProgress = Callable[[int], float | None]
+
+
+class WriteDeadline:
+    """How a transport keeps the deadline of one :meth:`Transport.write` (see there)."""
+
+    def __init__(self, timeout_s: float | None, progress: WriteProgress | None) -> None:
+        self._progress = progress
+        self._at = None if timeout_s is None else time.monotonic() + timeout_s
+
+    def remaining(self) -> float | None:
+        """Seconds left (never below 0), None for no limit."""
+        return None if self._at is None else max(0.0, self._at - time.monotonic())
+
+    def took(self, count: int) -> None:
+        """The camera took ``count`` more bytes: tell the caller, and move the deadline."""
+        if self._progress is not None and count:
+            left = self._progress(count)
+            self._at = None if left is None else time.monotonic() + left
 
 
 class Transport(abc.ABC):
@@ -48,8 +70,23 @@ class Transport(abc.ABC):
         """Release the link. Safe to call twice."""
 
     @abc.abstractmethod
-    def write(self, buffers: Sequence[BytesLike]) -> None:
-        """Send these bytes on the command channel, in order, as one write where possible."""
+    def write(
+        self,
+        buffers: Sequence[BytesLike],
+        timeout_s: float | None = None,
+        progress: WriteProgress | None = None,
+    ) -> None:
+        """Send these bytes on the command channel, in order, as one write where possible.
+
+        Raises TransportTimeout when the camera has not taken them within ``timeout_s`` (None:
+        no limit of the caller's; a transport may keep its own bound for a camera that is gone,
+        PTP/IP's ``send_timeout_s``). Without ``progress`` that bounds the whole write. With it,
+        the transport calls ``progress(bytes taken)`` as the camera takes bytes (each socket
+        send, each USB piece) and the seconds it returns are the time left from then: the
+        caller moves the deadline with progress (a data phase's low-speed rule, see
+        :mod:`ptpkit.client.engine`). A transport may buffer bytes and send them with a later
+        write. After a timeout part of the bytes may have gone: the link is out of step.
+        """
 
     @abc.abstractmethod
     def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:

@@ -18,7 +18,12 @@ from ptpkit.core.events import NEED_DATA, Event
 from ptpkit.core.state import Phase, Role
 from ptpkit.core.usb import UsbFraming, decode_cancel_request
 from ptpkit.errors import ClosedError, DisconnectedError, TransportTimeout
-from ptpkit.transports.base import EventCallback, EventErrorCallback, Transport
+from ptpkit.transports.base import (
+    EventCallback,
+    EventErrorCallback,
+    Transport,
+    WriteProgress,
+)
 from ptpkit.virtual.misbehave import LinkFault
 
 
@@ -87,11 +92,20 @@ class InProcessTransport(Transport):
         if on_close is not None:
             on_close()
 
-    def write(self, buffers: Sequence[BytesLike]) -> None:
+    def write(
+        self,
+        buffers: Sequence[BytesLike],
+        timeout_s: float | None = None,
+        progress: WriteProgress | None = None,
+    ) -> None:
+        # The camera takes everything at once (it never blocks): no deadline can pass.
         responder = self._responder()
         # Over USB a data phase ends with a short packet; here, when our end has sent it all.
         ended = self.connection.phase is not Phase.INITIATOR_DATA
-        responder.receive_data(b"".join(buffers), transfer_ended=ended)
+        data = b"".join(buffers)
+        responder.receive_data(data, transfer_ended=ended)
+        if progress is not None and data:
+            progress(len(data))
 
     def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
         try:

@@ -15,7 +15,10 @@ Deadlines: the handshake (TCP connects, InitCommandAck, InitEventAck) has one de
 ``connect_timeout_s``, not reset by each byte. The wait for the first byte of InitCommandAck is
 apart, ``pairing_timeout_s``: a camera may ask its user to accept this computer first, and
 ``on_pairing_wait`` is called once when that wait lasts more than a second, so a program can say
-so. Transactions are bounded by the engine (:mod:`ptpkit.client.engine`).
+so. Transactions are bounded by the engine (:mod:`ptpkit.client.engine`), writes too: each
+``sendmsg`` waits at most what is left of the transaction's deadline (a socket timeout alone
+bounds one send, and a camera taking a byte now and then would pass it for ever), and at most
+``send_timeout_s``, the outer bound for a camera that takes nothing.
 
 Liveness: probes keep an idle connection alive, but an unanswered probe does not make a camera
 gone. libgphoto2 never sends a ProbeRequest and leaves the ones it gets unanswered
@@ -69,7 +72,13 @@ from ptpkit.errors import (
     UsageError,
 )
 from ptpkit.identity import default_friendly_name, format_guid, initiator_guid, parse_guid
-from ptpkit.transports.base import EventCallback, EventErrorCallback, Transport
+from ptpkit.transports.base import (
+    EventCallback,
+    EventErrorCallback,
+    Transport,
+    WriteDeadline,
+    WriteProgress,
+)
 
 log = logging.getLogger("ptpkit.ptpip")
 
@@ -381,12 +390,33 @@ class PtpIpTransport(Transport):
 
     # -- the command connection ------------------------------------------------------------------
 
-    def _send(self, sock: socket.socket, buffers: Sequence[BytesLike]) -> None:
+    def _send(
+        self,
+        sock: socket.socket,
+        buffers: Sequence[BytesLike],
+        deadline: WriteDeadline | None = None,
+    ) -> None:
+        """Send it all, each ``sendmsg`` waiting at most the time left of ``deadline`` and at
+        most ``send_timeout_s`` (a camera that takes nothing for that long is gone, whatever
+        the caller allows); each send's bytes are reported to the deadline as progress."""
         views = [memoryview(b).cast("B") for b in buffers if len(b)]
+        deadline = deadline or WriteDeadline(None, None)
+        in_time = f"{self.url}: the camera did not take the data in time"
+        late = in_time
         try:
-            sock.settimeout(self.send_timeout_s)
             while views:
+                remaining = deadline.remaining()
+                if remaining is not None and remaining <= 0:
+                    raise TransportTimeout(in_time)
+                late = in_time
+                if remaining is None or remaining >= self.send_timeout_s:
+                    late = f"{self.url}: the camera took no data for {self.send_timeout_s:g} s"
+                    remaining = self.send_timeout_s
+                sock.settimeout(remaining)
+                # A socket timeout bounds one sendmsg (it returns once some bytes fit): a camera
+                # taking a byte now and then would pass it for ever, so the deadline is ours.
                 sent = sock.sendmsg(views)
+                deadline.took(sent)
                 # sendmsg may send part of the data: drop what went and go on with the rest.
                 while views and sent >= len(views[0]):
                     sent -= len(views[0])
@@ -394,16 +424,19 @@ class PtpIpTransport(Transport):
                 if views and sent:
                     views[0] = views[0][sent:]
         except TimeoutError as exc:
-            raise TransportTimeout(
-                f"{self.url}: the camera took no data for {self.send_timeout_s:g} s"
-            ) from exc
+            raise TransportTimeout(late) from exc
         except OSError as exc:
             raise DisconnectedError(f"{self.url}: connection lost while sending: {exc}") from exc
 
-    def write(self, buffers: Sequence[BytesLike]) -> None:
+    def write(
+        self,
+        buffers: Sequence[BytesLike],
+        timeout_s: float | None = None,
+        progress: WriteProgress | None = None,
+    ) -> None:
         if self._command is None:
             raise DisconnectedError(f"{self.url}: not connected")
-        self._send(self._command, buffers)
+        self._send(self._command, buffers, WriteDeadline(timeout_s, progress))
 
     def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
         sock = self._command

@@ -19,6 +19,10 @@ Transfers follow ISO 15740 Annex D as libgphoto2 ``camlibs/ptp2/usb.c`` does the
 - a read that waits for a transfer to start (a response, the first data) waits one packet at a time
   in short slices, so ``close()`` from another thread ends it at once; a transfer already under way
   is read in large pieces with the whole timeout, so a timeout never drops bytes that arrived;
+- a bulk OUT transfer has a real timeout, what is left of the transaction's deadline (libusb's 0
+  would wait for ever on a camera that stops taking data); each 512 KiB piece the camera takes is
+  an upload's progress. A timed-out OUT transfer may have been taken in part, so the transaction
+  is broken off and the engine marks the link broken (the next call says to reconnect);
 - PyUSB's backends report a timeout in several ways (``USBTimeoutError``, or a plain ``USBError``
   with errno ETIMEDOUT or libusb's LIBUSB_ERROR_TIMEOUT code): all are timeouts, never fatal.
 - Cancel (0x64) and Get Device Status (0x67) end a cancelled transaction, Device Reset (0x66) and
@@ -62,7 +66,13 @@ from ptpkit.errors import (
     TransportTimeout,
     UsageError,
 )
-from ptpkit.transports.base import EventCallback, EventErrorCallback, Transport
+from ptpkit.transports.base import (
+    EventCallback,
+    EventErrorCallback,
+    Transport,
+    WriteDeadline,
+    WriteProgress,
+)
 
 if TYPE_CHECKING:
     from ptpkit.discovery import DiscoveredCamera
@@ -598,38 +608,65 @@ class UsbTransport(Transport):
 
     # -- bulk pipes ------------------------------------------------------------------------------
 
-    def write(self, buffers: Sequence[BytesLike]) -> None:
+    def write(
+        self,
+        buffers: Sequence[BytesLike],
+        timeout_s: float | None = None,
+        progress: WriteProgress | None = None,
+    ) -> None:
         for buffer in buffers:
             self._out.frombytes(buffer)
+        deadline = WriteDeadline(timeout_s, progress)
         if self.connection.phase is Phase.INITIATOR_DATA:
             # More of this transfer follows: send only whole packets (a short one would end it).
             whole = len(self._out) - len(self._out) % self._out_packet
             if whole >= WRITE_BYTES:
-                self._send(self._out[:whole])
+                self._send(self._out[:whole], deadline)
                 del self._out[:whole]
             return
         # The transfer is complete: send the rest, then a zero-length packet if its length is a
         # multiple of the packet size (else the device would wait for more).
         if len(self._out):
-            self._send(self._out)
+            self._send(self._out, deadline)
             self._out = array.array("B")
         if self._transfer_bytes and self._transfer_bytes % self._out_packet == 0:
-            self._send_zero_length_packet()
+            self._send_zero_length_packet(deadline)
         self._transfer_bytes = 0
 
-    def _send(self, data: array.array[int]) -> None:
+    def _out_timeout_ms(self, deadline: WriteDeadline) -> int:
+        """The timeout of the next OUT transfer: what is left of the write's deadline (libusb's
+        0 is no timeout at all, so an expired deadline is a timeout here, not 0 ms)."""
+        remaining = deadline.remaining()
+        if remaining is None:
+            return 0
+        if remaining <= 0:
+            raise TransportTimeout(f"{self._label}: the camera did not take the data in time")
+        return self._timeout_ms(remaining)
+
+    def _send(self, data: array.array[int], deadline: WriteDeadline) -> None:
+        """Send ``data`` in pieces of WRITE_BYTES, each bounded by the time left of the write's
+        deadline and reported to it as progress once the camera has taken it. A piece that
+        times out may have been taken in part (libusb says how much, PyUSB does not): the
+        transfer cannot go on, so the timeout is the end of this link's transaction."""
         import usb.core  # noqa: PLC0415
 
         for attempt in (1, 2):
             try:
                 for start in range(0, max(len(data), 1), WRITE_BYTES):
                     piece = data[start : start + WRITE_BYTES]
+                    timeout_ms = self._out_timeout_ms(deadline)
                     with self._io_lock:
                         self._check_open()
-                        sent = self._device.write(self._bulk_out, piece, timeout=self._timeout_ms())
+                        sent = self._device.write(self._bulk_out, piece, timeout=timeout_ms)
                     self._transfer_bytes += sent
+                    deadline.took(sent)
                 return
             except usb.core.USBError as exc:
+                if is_timeout(exc):
+                    raise TransportTimeout(
+                        f"{self._label}: the camera did not take the data within "
+                        f"{timeout_ms / 1000:g} s; the transfer is broken off"
+                    ) from exc
                 if getattr(exc, "errno", None) != errno.EPIPE:
                     raise _map_error(exc, "sending to the camera", self._device) from exc
                 self._clear_halt(self._bulk_out)
@@ -644,12 +681,13 @@ class UsbTransport(Transport):
                     "transfer; nothing was sent again"
                 ) from exc
 
-    def _send_zero_length_packet(self) -> None:
+    def _send_zero_length_packet(self, deadline: WriteDeadline) -> None:
         import usb.core  # noqa: PLC0415
 
         try:
+            timeout_ms = self._out_timeout_ms(deadline)
             with self._io_lock:
-                self._device.write(self._bulk_out, array.array("B"), timeout=self._timeout_ms())
+                self._device.write(self._bulk_out, array.array("B"), timeout=timeout_ms)
         except usb.core.USBError as exc:
             if getattr(exc, "errno", None) != errno.EPIPE:
                 raise _map_error(exc, "ending a transfer", self._device) from exc

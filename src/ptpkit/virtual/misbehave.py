@@ -32,6 +32,8 @@ handshake-trickle       (PTP/IP) InitCommandAck comes one byte per tick
 slow-accept[=S]         (PTP/IP) InitCommandAck comes after S seconds (default 3): a camera whose
                         user accepts this computer
 oversize                GetObject's data phase announces and sends 4 KiB more than the object
+slow-reader[=N]         (PTP/IP) while the client sends a data phase (SendObject), the camera
+                        reads its command connection N bytes per tick (default 1)
 ======================  ==========================================================================
 
 ``tick=S`` sets the tick of the timed modes (default 1 s; tests use less).
@@ -52,6 +54,7 @@ from typing import Final
 from ptpkit.codes.common import Ec, Op
 from ptpkit.core.events import Event
 from ptpkit.core.ptpip import PacketType, PtpIpFraming
+from ptpkit.core.state import Phase
 from ptpkit.core.usb import ContainerType, UsbFraming
 
 #: How many events ``event-flood`` sends.
@@ -84,6 +87,7 @@ class Mode(enum.Enum):
     HANDSHAKE_TRICKLE = "handshake-trickle"
     SLOW_ACCEPT = "slow-accept"
     OVERSIZE = "oversize"
+    SLOW_READER = "slow-reader"
 
 
 class LinkFault(Exception):
@@ -126,6 +130,8 @@ class Misbehavior:
     tick_s: float = 1.0
     #: How long ``slow-accept`` takes to accept this computer.
     accept_delay_s: float = 3.0
+    #: Bytes ``slow-reader`` reads per tick of a data phase from the client.
+    slow_read_bytes: int = 1
     _busy_counts: dict[int, int] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -150,6 +156,8 @@ class Misbehavior:
                     made.busy_tries = int(value)
                 elif mode is Mode.SLOW_ACCEPT:
                     made.accept_delay_s = _seconds(name, value)
+                elif mode is Mode.SLOW_READER:
+                    made.slow_read_bytes = _count(name, value)
                 else:
                     raise ValueError(f"{name} takes no value")
             modes.add(mode)
@@ -158,6 +166,13 @@ class Misbehavior:
 
     def __contains__(self, mode: Mode) -> bool:
         return mode in self.modes
+
+    def read_budget(self, phase: Phase) -> int | None:
+        """``slow-reader``: how many bytes the server may read now (None: as many as came),
+        given the phase of the session's transaction; it waits a tick after such a read."""
+        if Mode.SLOW_READER in self.modes and phase is Phase.INITIATOR_DATA:
+            return self.slow_read_bytes
+        return None
 
     @property
     def ignores_probes(self) -> bool:
@@ -184,6 +199,16 @@ class Misbehavior:
             Event(code=Ec.DEVICE_PROP_CHANGED, params=(0x5001 + index % 16,))
             for index in range(self.flood_events)
         ]
+
+
+def _count(name: str, value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: not a whole number") from None
+    if not 0 < count <= 1 << 30:
+        raise ValueError(f"{name}={value!r}: give a number between 1 and {1 << 30}")
+    return count
 
 
 def _seconds(name: str, value: str) -> float:

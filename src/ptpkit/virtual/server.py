@@ -558,12 +558,15 @@ class PtpIpServer:
                 link.output_ready.clear()
             if sock not in readable:
                 continue
-            count = sock.recv_into(buffer)
+            budget = self.camera.misbehavior.read_budget(session.connection.phase)
+            count = sock.recv_into(buffer, budget or 0)
             if count == 0:
                 return
             link.last_activity = time.monotonic()
             _quick_ack(sock)
             session.receive_data(view[:count])
+            if budget is not None:  # slow-reader: the next bytes are read a tick later
+                self._closed.wait(self.camera.misbehavior.tick_s)
 
     def _flush(self, link: _Link) -> None:
         """Send everything the session has to say, reading any cancel that arrives meanwhile."""

@@ -112,6 +112,9 @@ class UsbFaults:
     #: One transfer at a time, as some backends (libusb0 on some platforms, network bridges):
     #: a transfer waits while another runs, an interrupt read that waits included.
     serialise_transfers: bool = False
+    #: Take no more bulk OUT after this many bytes of a transaction (a camera that stopped
+    #: reading): each later OUT transfer NAKs until its timeout, for ever with libusb's 0.
+    stop_out_after: int | None = None
 
 
 class _FairLock:
@@ -280,13 +283,16 @@ class VirtualUsbDevice:
             return self._one_transfer
         return contextlib.nullcontext()
 
-    def bulk_write(self, data: array.array[int]) -> int:
+    def bulk_write(self, data: array.array[int], timeout_ms: int = 0) -> int:
         with self._serialised():
-            return self._bulk_write(data)
+            return self._bulk_write(data, timeout_ms)
 
-    def _bulk_write(self, data: array.array[int]) -> int:
+    def _bulk_write(self, data: array.array[int], timeout_ms: int = 0) -> int:
         session = self._require_session()
         self._delay()
+        stop = self.faults.stop_out_after
+        if stop is not None and session.connection.in_transaction and self._out_bytes >= stop:
+            self._wait_silently(timeout_ms)  # NAKed: nothing of it is taken
         # A USB transfer ends with a short packet (or a zero-length one).
         ended = len(data) % MAX_PACKET != 0 or len(data) == 0
         if len(data) and not session.connection.in_transaction:
@@ -572,7 +578,7 @@ def make_backend(*devices: VirtualUsbDevice) -> Any:
         def bulk_write(
             self, dev_handle: VirtualUsbDevice, ep: int, intf: int, data: Any, timeout: int
         ) -> int:
-            return dev_handle.bulk_write(data)
+            return dev_handle.bulk_write(data, timeout)
 
         def bulk_read(
             self, dev_handle: VirtualUsbDevice, ep: int, intf: int, buff: Any, timeout: int
