@@ -69,6 +69,7 @@ class Outcome:
     def doc(self) -> dict[str, Any]:
         return {
             "handle": self.entry.handle,
+            "hex": f"0x{self.entry.handle:08X}",  # as in every document about an object
             "path": self.entry.path,
             "size": self.entry.size,
             "status": self.status,

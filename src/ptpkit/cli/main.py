@@ -22,6 +22,7 @@ from ptpkit.cli.config import load_config, parse_vendor
 from ptpkit.cli.errors import CliError, Hinted, describe_error
 from ptpkit.cli.exitcodes import ExitCode, help_table
 from ptpkit.cli.legacy import LegacyFlags, run_legacy
+from ptpkit.cli.numbers import Seconds
 from ptpkit.cli.output import Output
 from ptpkit.cli.session import Session, resolve_alias
 from ptpkit.errors import PTPError, UsageError
@@ -96,7 +97,7 @@ def _check_vendor(ctx: click.Context, param: click.Parameter, value: str | None)
 @click.option(
     "--timeout",
     "timeout_s",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Seconds(allow_minimum=False),
     help="Seconds to wait for the camera: connecting, each operation, discovery.",
 )
 @click.option(

@@ -28,6 +28,7 @@ import click
 from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.cli.interrupts import stop_on_sigterm
+from ptpkit.cli.numbers import Seconds
 from ptpkit.cli.output import capture_output, dumps, printable
 from ptpkit.cli.runner import Runner
 from ptpkit.cli.session import Session, get_session, json_option
@@ -142,7 +143,7 @@ class _Handler(socketserver.StreamRequestHandler):
 @click.option(
     "--max-wait",
     "max_wait_s",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Seconds(allow_minimum=False),
     default=DEFAULT_MAX_WAIT_S,
     show_default=True,
     metavar="S",

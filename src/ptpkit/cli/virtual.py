@@ -24,10 +24,12 @@ def parse_size(text: str) -> int:
     number = cleaned[: len(cleaned) - len(unit)]
     try:
         size = round(float(number) * _UNITS[unit])
-    except ValueError:
+    except (ValueError, OverflowError):  # "nan" is a ValueError, "inf" an OverflowError
         raise click.BadParameter(f"{text!r} is not a size (e.g. 5G, 700M, 4096)") from None
     if size < 0:
         raise click.BadParameter("a size cannot be negative")
+    if size >= 1 << 64:  # PTP's largest object size (a 64-bit count of bytes)
+        raise click.BadParameter(f"{text!r} is too big (PTP sizes are 64-bit)")
     return size
 
 
