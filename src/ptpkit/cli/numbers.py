@@ -83,7 +83,7 @@ class Seconds(click.ParamType[float, Any]):
         self.allow_minimum = allow_minimum
         self.maximum = maximum
 
-    def get_metavar(self, param: click.Parameter, *args: Any) -> str:
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str:
         return "S"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
@@ -109,7 +109,7 @@ class Count(click.ParamType[int, Any]):
         self.minimum = minimum
         self.maximum = maximum
 
-    def get_metavar(self, param: click.Parameter, *args: Any) -> str:
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str:
         return "N"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
@@ -127,5 +127,5 @@ class Port(Count):
     def __init__(self, *, allow_zero: bool = True) -> None:
         super().__init__(minimum=0 if allow_zero else 1, maximum=65535)
 
-    def get_metavar(self, param: click.Parameter, *args: Any) -> str:
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str:
         return "PORT"

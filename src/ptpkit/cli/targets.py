@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from ptpkit.cli.errors import Hinted
 from ptpkit.client.camera import Camera, PropertyDescription
 from ptpkit.client.files import Entry, parse_storage_folder
 from ptpkit.codes import Kind, UnknownNameError
@@ -60,7 +61,13 @@ def resolve(cam: Camera, text: str) -> Entry:
     except ResponseError as exc:
         # The camera's word for "no such object": the same error as an unknown path.
         if exc.code in (Rc.INVALID_OBJECT_HANDLE, Rc.INVALID_STORAGE_ID):
-            raise NotFoundError(f"the camera has no object 0x{handle:08X} ({exc.name})") from exc
+            raise Hinted(
+                NotFoundError(
+                    f"the camera has no object 0x{handle:08X} "
+                    f"(it answered 0x{exc.code:04X} {exc.name})"
+                ),
+                "`ptpkit ls -R` lists the files and their handles",
+            ) from exc
         raise
 
 
@@ -113,7 +120,9 @@ def describe_property(cam: Camera, text: str) -> PropertyDescription:
         return cam.describe_property(name)
     except ResponseError as exc:
         if exc.code == Rc.DEVICE_PROP_NOT_SUPPORTED:
-            raise NotFoundError(f"the camera has no property {text} ({exc.name})") from exc
+            raise NotFoundError(
+                f"the camera has no property {text} (it answered 0x{exc.code:04X} {exc.name})"
+            ) from exc
         raise
     except UsageError as exc:
         if isinstance(exc, NotFoundError):
