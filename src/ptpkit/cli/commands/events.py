@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,31 +77,53 @@ def capture(
 ) -> None:
     """Take pictures (InitiateCapture) and show, or download, the new files.
 
-    With --interval and no -n it runs until Ctrl-C (or SIGTERM), which then ends it normally
-    (exit 0) after the shot in progress is reported, as gphoto2 does with --interval alone."""
+    With --interval and no -n it runs until Ctrl-C (or SIGTERM), which ends it normally (exit
+    0) once the shot in progress is taken and reported, as gphoto2 does with --interval alone.
+    A second Ctrl-C stops at once."""
     out = session.out(as_json)
     cam = session.camera()
     # gphoto2: --frames defaults to "infinite" when an interval is given (gphoto2(1), -F).
     forever = count is None and interval_s is not None
-    total = None if forever else (count or 1)
     shots: list[schema.Doc] = []
     try:
-        with stop_on_sigterm():
+        with _stop_between_shots() as stop:
             _shoot(
                 cam,
                 out=out,
                 shots=shots,
-                total=total,
+                total=None if forever else (count or 1),
                 interval_s=interval_s or 0.0,
                 download_dir=download_dir,
+                stop=stop,
             )
-    except KeyboardInterrupt:
-        out.data(shots)  # what was taken before Ctrl-C is still reported
+    finally:
+        out.data(shots)  # what was taken is reported, however it ended
+    if stop.is_set():
         out.note(f"capture stopped: {len(shots)} shot(s)")
         if not forever:
-            raise  # -n N cut short: interrupted (130)
+            raise KeyboardInterrupt  # -n N cut short: interrupted (130)
+
+
+@contextlib.contextmanager
+def _stop_between_shots() -> Iterator[threading.Event]:
+    """Ctrl-C and SIGTERM ask the capture loop to stop after the shot in progress, so a picture
+    the camera took is always reported (and downloaded); a second one stops at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signal handlers belong to the main thread (a command server's client)
         return
-    out.data(shots)
+
+    def request(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _shoot(
@@ -108,13 +134,16 @@ def _shoot(
     total: int | None,
     interval_s: float,
     download_dir: Path | None,
+    stop: threading.Event,
 ) -> None:
     started: float | None = None
     number = 0
     while total is None or number < total:
+        if started is not None and stop.wait(max(0.0, started + interval_s - time.monotonic())):
+            return
+        if stop.is_set():
+            return
         number += 1
-        if started is not None:
-            time.sleep(max(0.0, started + interval_s - time.monotonic()))
         started = time.monotonic()
         new = cam.capture()
         for entry in new:
