@@ -16,6 +16,7 @@ from ptpkit.cli.exitcodes import ExitCode
 
 from .conftest import Cli, Served, one_line_error
 from .test_events import _wait_for
+from .test_server import Client, serving
 
 # -- set: negative values, and the value as the allowed list shows it ---------------------------
 
@@ -123,6 +124,18 @@ def test_capture_interval_without_count_runs_until_ctrl_c(served: Served, cli: C
     assert "Traceback" not in stderr
 
 
+def test_endless_capture_is_refused_over_the_command_server(served: Served, cli: Cli) -> None:
+    args = ("serve-commands", "--listen", "127.0.0.1:0")
+    with serving(cli, *served.camera_args(), *args) as (_process, port):
+        client = Client(port)
+        _lines, status = client.text("capture --interval 1")
+        assert status == "ERROR 2 over serve-commands, --interval needs -n N"
+        lines, status = client.text("capture --interval 0.1 -n 2")
+        assert status == "OK"
+        assert [line.split(":")[0] for line in lines] == ["shot 1", "shot 2"]
+        client.close()
+
+
 def test_capture_frames_with_interval_stops_after_n(served: Served, cli: Cli) -> None:
     result = cli(*served.camera_args(), "capture", "--frames", "2", "--interval", "0.1", "--json")
     assert result.code == 0, result
@@ -216,6 +229,16 @@ def test_storage_by_hex_id_everywhere(
     sent = cli(*served.camera_args(), "upload", str(local), "--storage", storage, "--json")
     assert sent.code == 0, sent
     assert sent.json()[0]["storage_id"] == 0x00010001
+
+
+@pytest.mark.parametrize("storage", ["store_00010001", "0x00010001", "00010001"])
+def test_storage_command_shows_one_storage(served: Served, cli: Cli, storage: str) -> None:
+    result = cli(*served.camera_args(), "storage", storage, "--json")
+    assert result.code == 0, result
+    assert [doc["storage_id"] for doc in result.json()] == [0x00010001]
+    missing = cli(*served.camera_args(), "storage", "0x00020001")
+    assert missing.code == ExitCode.NOT_FOUND, missing
+    assert "no storage 0x00020001" in one_line_error(missing)
 
 
 def test_legacy_upload_takes_a_hex_storage(served: Served, cli: Cli, tmp_path: Path) -> None:

@@ -104,6 +104,8 @@ def named_storage(cam: Camera, text: str) -> int | None:
 def storage_id(cam: Camera, text: str) -> int:
     """A storage given as an option (``--storage``): one the camera has, else NotFoundError."""
     value = parse_storage(text)
+    if value == 0:
+        raise UsageError("storage 0 is no storage (it means 'any' in PTP)")
     if value not in cam.storage_ids():
         known = ", ".join(f"store_{s:08X}" for s in cam.storage_ids()) or "none"
         raise NotFoundError(f"the camera has no storage 0x{value:08X} (it has: {known})")

@@ -80,10 +80,14 @@ def capture(
     With --interval and no -n it runs until Ctrl-C (or SIGTERM), which ends it normally (exit
     0) once the shot in progress is taken and reported, as gphoto2 does with --interval alone.
     A second Ctrl-C stops at once."""
-    out = session.out(as_json)
-    cam = session.camera()
     # gphoto2: --frames defaults to "infinite" when an interval is given (gphoto2(1), -F).
     forever = count is None and interval_s is not None
+    if forever and session.default_wait_s is not None:
+        # The command server: no Ctrl-C reaches it, and it would hold the camera from every
+        # other client for good.
+        raise click.UsageError("over serve-commands, --interval needs -n N")
+    out = session.out(as_json)
+    cam = session.camera()
     shots: list[schema.Doc] = []
     try:
         with _stop_between_shots() as stop:

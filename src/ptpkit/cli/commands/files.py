@@ -38,12 +38,19 @@ output_dir_option = click.option(
 
 @session_command
 @click.command()
+@click.argument("which", required=False, metavar="[STORAGE]")
 @json_option
 @pass_session
-def storage(session: Session, as_json: bool) -> None:
+def storage(session: Session, which: str | None, as_json: bool) -> None:
     """List the camera's storages (cards) with capacity and free space."""
     out = session.out(as_json)
-    docs = [schema.storage(item) for item in session.camera().storages()]
+    cam = session.camera()
+    wanted = storage_id(cam, which) if which is not None else None
+    docs = [
+        schema.storage(item)
+        for item in cam.storages()
+        if wanted is None or item.storage_id == wanted
+    ]
     out.data(docs)
     rows = [
         [
