@@ -316,3 +316,30 @@ def test_json_describe_has_value_and_text_as_get(served: Served, cli: Cli) -> No
     got = cli(*served.camera_args(), "get", "iso", "--json").json()
     assert (described["value"], described["text"]) == (got["value"], got["text"])
     assert (described["current"], described["current_text"]) == (got["value"], got["text"])
+
+
+def _json_section() -> str:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("### JSON output")
+    return readme[start : readme.index("\n### ", start + 1)]
+
+
+def test_readme_documents_every_json_field(served: Served, cli: Cli, tmp_path: Path) -> None:
+    """Each field these commands print is named in README's JSON section."""
+    args = served.camera_args()
+    local = tmp_path / "DOC.TXT"
+    local.write_text("doc")
+    docs = [
+        *cli(*args, "ls", "-R", "--json").json(),
+        *cli(*args, "download", "MISC/README.TXT", "-o", str(tmp_path), "--json").json(),
+        *cli(*args, "thumb", "DCIM/100PTPKT/IMG_0001.JPG", "-o", str(tmp_path), "--json").json(),
+        *cli(*args, "upload", str(local), "--json").json(),
+        *cli(*args, "storage", "--json").json(),
+        cli(*args, "describe", "iso", "--json").json(),
+        cli(*args, "get", "iso", "--json").json(),
+        cli(*args, "set", "iso", "400", "--json").json(),
+        *cli(*args, "capture", "--json").json(),
+    ]
+    section = _json_section()
+    missing = sorted({key for doc in docs for key in doc if f"`{key}`" not in section})
+    assert missing == [], f"README's JSON section does not name {missing}"
