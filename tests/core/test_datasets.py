@@ -13,13 +13,14 @@ Sources of the vectors:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ptpkit.core.buffer import Reader
 from ptpkit.core.datasets import (
     DeviceInfo,
     DevicePropDesc,
@@ -32,7 +33,7 @@ from ptpkit.core.datasets import (
     RangeForm,
     StorageInfo,
 )
-from ptpkit.core.datatypes import DataType
+from ptpkit.core.datatypes import DataType, pull_value
 from ptpkit.errors import DecodeError, LocalProtocolError
 
 from .core_strategies import (
@@ -410,18 +411,270 @@ def test_dataset_trailing_bytes_are_tolerated(
         assert decoded == value
 
 
-@pytest.mark.parametrize(("name", "cls", "golden", "value"), GOLDEN, ids=GOLDEN_IDS)
-def test_dataset_every_truncation_is_a_decode_error(
+# -- datasets that end early ----------------------------------------------------------------------
+#
+# Ground truth for where a dataset may end, independent of the pull_* functions: each dataset's
+# wire layout (ISO 15740 §5.5) walked field by field with the Reader's primitives. ``_layout``
+# gives each field's name and end offset, and how many leading fields are required (the minimum
+# libgphoto2 ptp-pack.c needs too, see the ptpkit.core.datasets docstring).
+
+Layout = tuple[list[tuple[str, int]], int]
+
+
+def _walk(reader: Reader, fields: list[tuple[str, Callable[[], object]]]) -> list[tuple[str, int]]:
+    ends = []
+    for name, pull in fields:
+        pull()
+        ends.append((name, reader.offset))
+    return ends
+
+
+def _layout(cls: type[Any], data: bytes) -> Layout:
+    r = Reader(data)
+    if cls is DeviceInfo:
+        fields = [
+            ("standard_version", r.uint16),
+            ("vendor_extension_id", r.uint32),
+            ("vendor_extension_version", r.uint16),
+            ("vendor_extension_desc", r.string),
+            ("functional_mode", r.uint16),
+            ("operations_supported", r.uint16_array),
+            ("events_supported", r.uint16_array),
+            ("device_properties_supported", r.uint16_array),
+            ("capture_formats", r.uint16_array),
+            ("playback_formats", r.uint16_array),
+            ("manufacturer", r.string),
+            ("model", r.string),
+            ("device_version", r.string),
+            ("serial_number", r.string),
+        ]
+        return _walk(r, fields), 11  # through Manufacturer (ptp_unpack_DI)
+    if cls is StorageInfo:
+        fields = [
+            ("storage_type", r.uint16),
+            ("filesystem_type", r.uint16),
+            ("access_capability", r.uint16),
+            ("max_capacity", r.uint64),
+            ("free_space_bytes", r.uint64),
+            ("free_space_images", r.uint32),
+            ("description", r.string),
+            ("volume_label", r.string),
+        ]
+        return _walk(r, fields), 6  # the 26 fixed bytes (ptp_unpack_SI)
+    if cls is ObjectInfo:
+        u16, u32 = r.uint16, r.uint32
+        fields = [
+            ("storage_id", u32),
+            ("object_format", u16),
+            ("protection_status", u16),
+            ("compressed_size", u32),
+            ("thumb_format", u16),
+            ("thumb_compressed_size", u32),
+            ("thumb_pix_width", u32),
+            ("thumb_pix_height", u32),
+            ("image_pix_width", u32),
+            ("image_pix_height", u32),
+            ("image_bit_depth", u32),
+            ("parent_object", u32),
+            ("association_type", u16),
+            ("association_desc", u32),
+            ("sequence_number", u32),
+            ("filename", r.string),
+            ("capture_date", r.string),
+            ("modification_date", r.string),
+            ("keywords", r.string),
+        ]
+        return _walk(r, fields), 15  # the 52 fixed bytes (ptp_unpack_OI)
+    assert cls is DevicePropDesc
+    ends = _walk(r, [("code", r.uint16)])
+    datatype = DataType(r.uint16())
+    ends.append(("datatype", r.offset))
+    ends += _walk(
+        r,
+        [
+            ("get_set", r.uint8),
+            ("factory_default", lambda: pull_value(r, datatype)),
+            ("current", lambda: pull_value(r, datatype)),
+        ],
+    )
+    flag = r.uint8()
+    if flag == FormFlag.RANGE:
+        for _ in range(3):
+            pull_value(r, datatype)
+    elif flag == FormFlag.ENUMERATION:
+        for _ in range(r.uint16()):
+            pull_value(r, datatype)
+    elif flag != FormFlag.NONE and flag != FormFlag.DATETIME:
+        r.rest()
+    ends.append(("form", r.offset))
+    # A string property may stop after its factory default (ptp_unpack_DPD); others need current.
+    return ends, 4 if datatype is DataType.STR else 5
+
+
+def _cut(value: Any, kept: int, ends: list[tuple[str, int]]) -> Any:
+    """``value`` as decoded from the first ``kept`` fields: the rest take their empty value."""
+    empty = {name: (None if name == "form" else "") for name, _ in ends[kept:]}
+    return dataclasses.replace(value, **empty)
+
+
+def _check_every_prefix(cls: type[Any], data: bytes, value: Any, sizes: Iterable[int]) -> None:
+    """A prefix that ends at a field boundary past the minimum decodes to ``value`` with the
+    missing fields empty; any other prefix is a DecodeError pointing inside it."""
+    ends, minimum = _layout(cls, data)
+    assert ends[-1][1] == len(data)
+    boundaries = {end: index + 1 for index, (_, end) in enumerate(ends) if index + 1 >= minimum}
+    raw_form = isinstance(value, DevicePropDesc) and isinstance(value.form, OtherForm)
+    flag_end = ends[-2][1] + 1
+    for size in sizes:
+        if size in boundaries:
+            assert cls.from_bytes(data[:size]) == _cut(value, boundaries[size], ends), size
+        elif raw_form and size >= flag_end:
+            # A form kept raw takes whatever follows its flag: a shorter form, not a cut field.
+            assert cls.from_bytes(data[:size]).form.raw == data[flag_end:size]
+        else:
+            with pytest.raises(DecodeError) as info:
+                cls.from_bytes(data[:size])
+            assert info.value.offset is not None
+            assert 0 <= info.value.offset <= size, (size, info.value.offset)
+
+
+TRUNCATABLE = [case for case in GOLDEN if case[1] is not ObjectPropList]
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "golden", "value"), TRUNCATABLE, ids=[c[0] for c in TRUNCATABLE]
+)
+def test_dataset_ends_early_only_at_a_field_boundary_past_its_minimum(
     name: str, cls: type[Any], golden: bytes, value: Any
 ) -> None:
-    # Where the form is kept raw, a prefix that reaches the flag byte is a valid (shorter) form.
-    raw_form = isinstance(value, DevicePropDesc) and isinstance(value.form, OtherForm)
-    end = len(golden) - len(value.form.raw) - 1 if raw_form else len(golden)
-    for size in range(end):
+    _check_every_prefix(cls, golden, value, range(len(golden) + 1))
+
+
+@pytest.mark.parametrize(
+    "golden", [OBJECT_PROP_LIST, h("00000000")], ids=["object-prop-list", "object-prop-list-empty"]
+)
+def test_object_prop_list_every_truncation_is_a_decode_error(golden: bytes) -> None:
+    # Strict on purpose (pull_object_prop_list): a short list makes the client list object by
+    # object rather than silently drop objects.
+    for size in range(len(golden)):
         with pytest.raises(DecodeError) as info:
-            cls.from_bytes(golden[:size])
+            ObjectPropList.from_bytes(golden[:size])
         assert info.value.offset is not None
-        assert 0 <= info.value.offset <= size, (size, info.value.offset)
+        assert 0 <= info.value.offset <= size
+
+
+# Real truncations, cut from the golden bytes at field boundaries.
+_FIXED_OI = 52
+_FILENAME_END = _FIXED_OI + 1 + 2 * 0x0D  # "CAP_0010.JPG" + NUL
+_CAPTURE_END = _FILENAME_END + 1 + 2 * 0x10  # one date: 15 characters + NUL
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        # ends after the file name: no dates, no keywords
+        (
+            OBJECT_INFO_CAPTURE[:_FILENAME_END],
+            dataclasses.replace(OBJECT_INFO_CAPTURE_VALUE, capture_date="", modification_date=""),
+        ),
+        # ends after CaptureDate: ModificationDate and Keywords missing
+        (
+            OBJECT_INFO_CAPTURE[:_CAPTURE_END],
+            dataclasses.replace(OBJECT_INFO_CAPTURE_VALUE, modification_date=""),
+        ),
+        # ends after ModificationDate: no Keywords string
+        (OBJECT_INFO_CAPTURE[:-1], OBJECT_INFO_CAPTURE_VALUE),
+        # the fixed part only (libgphoto2 needs no more)
+        (
+            OBJECT_INFO_CAPTURE[:_FIXED_OI],
+            dataclasses.replace(
+                OBJECT_INFO_CAPTURE_VALUE, filename="", capture_date="", modification_date=""
+            ),
+        ),
+    ],
+    ids=["after-filename", "after-capture-date", "no-keywords", "fixed-part-only"],
+)
+def test_object_info_that_ends_early_is_accepted(data: bytes, expected: ObjectInfo) -> None:
+    info = ObjectInfo.from_bytes(data)
+    assert info == expected
+    assert info.keywords == ""
+    if not expected.modification_date:
+        assert info.modification_datetime is None
+    if expected.capture_date:
+        assert info.capture_datetime is not None
+
+
+def test_object_info_cut_inside_a_field_is_a_decode_error() -> None:
+    # The file name's count byte says 13 characters; 3 are there.
+    with pytest.raises(DecodeError, match="string of 13 characters") as info:
+        ObjectInfo.from_bytes(OBJECT_INFO_CAPTURE[: _FIXED_OI + 1 + 6])
+    assert info.value.offset == _FIXED_OI + 1
+    # CaptureDate cut half way.
+    with pytest.raises(DecodeError) as info:
+        ObjectInfo.from_bytes(OBJECT_INFO_CAPTURE[: _FILENAME_END + 9])
+    assert info.value.offset == _FILENAME_END + 1
+    # Inside the fixed part (libgphoto2's len < 48 check would read SequenceNumber past the end).
+    with pytest.raises(DecodeError) as info:
+        ObjectInfo.from_bytes(OBJECT_INFO_CAPTURE[:50])
+    assert info.value.offset == 48
+
+
+def test_storage_info_without_its_strings_is_accepted() -> None:
+    no_label = STORAGE_INFO_CAPTURE[: 26 + 1 + 2 * 0x0B]
+    assert StorageInfo.from_bytes(no_label) == dataclasses.replace(
+        STORAGE_INFO_CAPTURE_VALUE, volume_label=""
+    )
+    assert StorageInfo.from_bytes(STORAGE_INFO_CAPTURE[:26]) == dataclasses.replace(
+        STORAGE_INFO_CAPTURE_VALUE, description="", volume_label=""
+    )
+    with pytest.raises(DecodeError) as info:
+        StorageInfo.from_bytes(STORAGE_INFO_CAPTURE[:25])
+    assert info.value.offset == 22
+
+
+def test_device_info_without_its_trailing_strings_is_accepted() -> None:
+    serial = len("05 3000 3000 3000 3100 0000".replace(" ", "")) // 2
+    version = len("04 3100 2e00 3000 0000".replace(" ", "")) // 2
+    no_serial = DEVICE_INFO_CAPTURE[:-serial]
+    assert DeviceInfo.from_bytes(no_serial) == dataclasses.replace(
+        DEVICE_INFO_CAPTURE_VALUE, serial_number=""
+    )
+    assert DeviceInfo.from_bytes(DEVICE_INFO_CAPTURE[: -serial - version]) == dataclasses.replace(
+        DEVICE_INFO_CAPTURE_VALUE, serial_number="", device_version=""
+    )
+    # Ending before Manufacturer fails, as in libgphoto2's ptp_unpack_DI.
+    manufacturer_at = DEVICE_INFO_CAPTURE.index(h("07 7000 7400"))
+    with pytest.raises(DecodeError) as info:
+        DeviceInfo.from_bytes(DEVICE_INFO_CAPTURE[:manufacturer_at])
+    assert info.value.offset == manufacturer_at
+
+
+def test_prop_desc_that_ends_early_is_accepted_where_libgphoto2_accepts_it() -> None:
+    # No form flag: no form.
+    assert DevicePropDesc.from_bytes(PROP_RANGE_CAPTURE[:7]) == dataclasses.replace(
+        PROP_RANGE_CAPTURE_VALUE, form=None
+    )
+    # A string property that stops after its factory default.
+    date_units = 1 + 2 * 0x10
+    assert DevicePropDesc.from_bytes(PROP_STR_CAPTURE[: 5 + date_units]) == dataclasses.replace(
+        PROP_STR_CAPTURE_VALUE, current=""
+    )
+    # A UINT8 property without its current value, and a range cut after its flag, are not.
+    with pytest.raises(DecodeError) as info:
+        DevicePropDesc.from_bytes(PROP_RANGE_CAPTURE[:6])
+    assert info.value.offset == 6
+    with pytest.raises(DecodeError) as info:
+        DevicePropDesc.from_bytes(PROP_RANGE_CAPTURE[:9])
+    assert info.value.offset == 9
+
+
+def test_array_whose_count_exceeds_the_bytes_present_is_still_a_decode_error() -> None:
+    # OperationsSupported claims 0x7FFFFFFF uint16s: refused at the count, nothing allocated.
+    data = bytearray(DEVICE_INFO_EMPTY)
+    data[11:15] = (0x7FFFFFFF).to_bytes(4, "little")
+    with pytest.raises(DecodeError, match="array of 2147483647 elements") as info:
+        DeviceInfo.from_bytes(bytes(data))
+    assert info.value.offset == 15
 
 
 def test_device_info_convenience() -> None:
@@ -541,5 +794,26 @@ def test_dataset_round_trip(
         assert decode(data) == value
         # Encoding is deterministic and the decoder consumed exactly what the encoder wrote.
         assert decode(data).to_bytes() == data
+
+    check()
+
+
+@pytest.mark.parametrize(
+    ("name", "strategy", "decode"),
+    DATASET_STRATEGIES[:4],
+    ids=[n for n, *_ in DATASET_STRATEGIES[:4]],
+)
+def test_any_prefix_decodes_at_a_field_boundary_and_fails_cleanly_elsewhere(
+    name: str, strategy: st.SearchStrategy[Any], decode: Callable[[bytes], Any]
+) -> None:
+    @settings(max_examples=150, deadline=None)
+    @given(strategy, st.data())
+    def check(value: Any, data: st.DataObject) -> None:
+        encoded = value.to_bytes()
+        ends, _ = _layout(type(value), encoded)
+        # Every field boundary, and a few cuts anywhere.
+        sizes = {0, len(encoded)} | {end for _, end in ends}
+        sizes |= set(data.draw(st.lists(st.integers(0, len(encoded)), max_size=24)))
+        _check_every_prefix(type(value), encoded, value, sorted(sizes))
 
     check()

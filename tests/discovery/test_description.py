@@ -205,6 +205,8 @@ def test_a_client_that_resets_the_connection_prints_nothing(
 
 
 def test_connections_at_once_are_bounded() -> None:
+    """At most MAX_CONNECTIONS are served; beyond, the OLDEST is dropped for the newcomer (it has
+    had its time), so connections that hold on cannot keep a camera out."""
     with DescriptionServer(b"<root/>", path="/d.xml") as server:
         before = threading.active_count()
         idle = [
@@ -214,12 +216,14 @@ def test_connections_at_once_are_bounded() -> None:
         try:
             time.sleep(0.3)
             assert threading.active_count() - before <= MAX_CONNECTIONS
-            # Those over the limit were closed, not left waiting.
+            # The oldest were closed, not left waiting; the newest are still open.
             closed = 0
-            for sock in idle[MAX_CONNECTIONS:]:
+            for sock in idle[:10]:
                 sock.settimeout(2)
                 closed += sock.recv(1) == b""
             assert closed == 10
+            # ... and a camera arriving now is answered at once.
+            assert _get(server.port) == 200
         finally:
             for sock in idle:
                 sock.close()

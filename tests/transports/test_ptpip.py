@@ -373,29 +373,34 @@ def test_the_client_answers_the_cameras_probe_and_delivers_events(
         transport.close()
 
 
-def test_an_idle_camera_is_probed_and_a_silent_one_reported(
+def test_an_idle_camera_is_probed_and_a_silent_one_is_not_declared_gone(
     scripted: Callable[..., ScriptedCamera],
 ) -> None:
+    """Probes keep an idle link alive; a camera that stops answering them is not gone for it
+    (libgphoto2 never answers probes, so cameras that ignore them exist): the miss is counted,
+    no error reaches the event stream."""
     probes: list[object] = []
 
-    def answer_one_probe_then_go_quiet(sock: socket.socket, conn: Connection) -> None:
+    def answer_one_probe_then_ignore_them(sock: socket.socket, conn: Connection) -> None:
         probes.append(_read_event(sock, conn))
         _send(sock, conn.send(ProbeResponse()))
         probes.append(_read_event(sock, conn))  # the next probe: never answered
         time.sleep(3)
 
-    camera = scripted(after_events=answer_one_probe_then_go_quiet)
+    camera = scripted(after_events=answer_one_probe_then_ignore_them)
     transport = _transport(camera, probe_interval_s=0.2, probe_timeout_s=0.4)
     transport.open()
     errors: list[Exception] = []
-    done = threading.Event()
-    transport.start_events(lambda e: None, lambda exc: (errors.append(exc), done.set()))
+    transport.start_events(lambda e: None, errors.append)
     try:
-        assert done.wait(5)
+        deadline = time.monotonic() + 5
+        while transport.probes_missed < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert all(isinstance(p, ProbeRequest) for p in probes)
         assert len(probes) == 2
-        assert isinstance(errors[0], DisconnectedError)
-        assert "stopped answering probes" in str(errors[0])
+        assert transport.probes_answered == 1
+        assert transport.probes_missed >= 1
+        assert errors == []
     finally:
         transport.close()
 

@@ -12,7 +12,7 @@ Opening maps failures to the Go tool's exit codes: a URL or option that cannot m
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -78,21 +78,32 @@ class Selection:
     name: str | None = None
     vendor: str | None = None
     timeout_s: float | None = None
+    #: --pairing-timeout: how long a PTP/IP camera may take to accept this computer.
+    pairing_timeout_s: float | None = None
     config: Config = field(default_factory=Config)
+    #: --usb-backend: the PyUSB backend for usb: URLs (a name transports.usb resolves).
+    usb_backend: str | None = None
 
 
 def choose_camera(selection: Selection) -> CameraChoice:
     config = selection.config
     url: str | None
+    usb_backend = selection.usb_backend or config.responder.usb_backend
     if selection.camera:
         url, source = selection.camera, "--camera"
     elif os.environ.get(CAMERA_ENV):
         url, source = os.environ[CAMERA_ENV], CAMERA_ENV
     elif (url := config.responder.camera_url()) is not None:
         source = f"config file {config.path}"
+    elif usb_backend:
+        # Discovery searches the default backend: the camera behind a named one is "usb:".
+        url = "usb:"
+        source = "--usb-backend" if selection.usb_backend else f"config file {config.path}"
     else:
         url, source = _the_only_camera(selection.timeout_s)
     options: dict[str, Any] = {}
+    if usb_backend and url.partition(":")[0].lower() == "usb":
+        options["backend"] = usb_backend  # resolved (and refused, exit 104) by connect()
     if url.partition(":")[0].lower() == "ptpip":
         guid = selection.guid or config.initiator.guid
         name = selection.name or config.initiator.friendly_name
@@ -102,6 +113,9 @@ def choose_camera(selection: Selection) -> CameraChoice:
             options["friendly_name"] = name
         if selection.timeout_s is not None:
             options["connect_timeout_s"] = selection.timeout_s
+        pairing_s = selection.pairing_timeout_s or config.initiator.pairing_timeout_s
+        if pairing_s is not None:
+            options["pairing_timeout_s"] = pairing_s
     vendor = selection.vendor or config.responder.vendor
     return CameraChoice(
         url=url, source=source, options=options, extensions=(vendor,) if vendor else ()
@@ -127,13 +141,25 @@ def _the_only_camera(timeout_s: float | None) -> tuple[str, str]:
     return found[0].url, f"discovery ({found[0].source})"
 
 
-def open_camera(choice: CameraChoice, *, timeout_s: float | None) -> Camera:
-    """``ptpkit.connect`` with the choice, failures mapped to exit codes 104 and 105."""
+def open_camera(
+    choice: CameraChoice, *, timeout_s: float | None, note: Callable[[str], None] | None = None
+) -> Camera:
+    """``ptpkit.connect`` with the choice, failures mapped to exit codes 104 and 105. ``note``
+    tells the user (stderr) that a PTP/IP camera is waiting for them to accept this computer."""
     from ptpkit.client.connect import connect  # noqa: PLC0415  (transports load on use)
 
     kwargs: dict[str, Any] = dict(choice.options)
     if timeout_s is not None:
         kwargs["timeout_s"] = timeout_s
+    if note is not None and choice.url.partition(":")[0].lower() == "ptpip":
+
+        def waiting(pairing_timeout_s: float) -> None:
+            note(
+                "waiting for the camera to accept this computer... (confirm on the camera; "
+                f"giving up after {pairing_timeout_s:g} s, see --pairing-timeout)"
+            )
+
+        kwargs["on_pairing_wait"] = waiting
     try:
         return connect(choice.url, vendors=choice.extensions, **kwargs)
     except UsageError as exc:

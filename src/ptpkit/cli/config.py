@@ -6,6 +6,8 @@
     [initiator]
     friendly_name = "ptpkit on the studio laptop"
     guid = "cca455de-79ac-4b12-9731-91e433a899cf"
+    ; seconds a PTP/IP camera may take to accept this computer (--pairing-timeout; ptpkit only)
+    pairing_timeout = 60
 
     ; The camera. Instead of host and ports, ptpkit also takes url = "usb:" (or any camera URL).
     ; cmd_data_port is another name for port (the Go tool's Fuji files use it).
@@ -15,6 +17,9 @@
     event_port = 15740
     ; generic, or an extension to use whatever the camera says it is: canon, nikon, fuji, sony, mtp
     vendor = "generic"
+    ; ptpkit only: the PyUSB backend for usb: cameras (as --usb-backend): libusb1, libusb0,
+    ; openusb, or module:function returning a backend (a camera behind a network bridge)
+    ; usb_backend = libusb0
 
     ; ptpkit serve-commands (and `ptpkit -f FILE` alone when enabled = true)
     [server]
@@ -47,9 +52,18 @@ GO_DEFAULT_HOST: Final = "192.168.0.1"
 DEFAULT_CONFIG_NAME: Final = "config.ini"
 
 _KEYS: Final[dict[str, frozenset[str]]] = {
-    "initiator": frozenset({"friendly_name", "guid"}),
+    "initiator": frozenset({"friendly_name", "guid", "pairing_timeout"}),
     "responder": frozenset(
-        {"url", "host", "port", "cmd_data_port", "event_port", "stream_port", "vendor"}
+        {
+            "url",
+            "host",
+            "port",
+            "cmd_data_port",
+            "event_port",
+            "stream_port",
+            "vendor",
+            "usb_backend",
+        }
     ),
     "server": frozenset({"enabled", "address", "port"}),
 }
@@ -61,6 +75,8 @@ _FALSE: Final = frozenset({"0", "false", "no", "off"})
 class Initiator:
     friendly_name: str | None = None
     guid: str | None = None
+    #: ``pairing_timeout``: seconds a PTP/IP camera may take to accept this computer.
+    pairing_timeout_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,8 @@ class Responder:
     port: int | None = None
     event_port: int | None = None
     vendor: str | None = None
+    #: The PyUSB backend for usb: cameras, as --usb-backend names it (ptpkit's own key).
+    usb_backend: str | None = None
 
     def camera_url(self) -> str | None:
         """The camera this section names, as a URL (None when it names none)."""
@@ -148,12 +166,17 @@ def load_config(path: Path | None) -> Config:
         port=port if port is not None else data_port,
         event_port=reader.port("responder", "event_port"),
         vendor=reader.vendor(),
+        usb_backend=reader.text("responder", "usb_backend"),
     )
     if responder.url and (responder.host or responder.port or responder.event_port):
         raise _error(path, "[responder] gives both url and host/ports: keep one")
     return Config(
         path=path,
-        initiator=Initiator(friendly_name=reader.text("initiator", "friendly_name"), guid=guid),
+        initiator=Initiator(
+            friendly_name=reader.text("initiator", "friendly_name"),
+            guid=guid,
+            pairing_timeout_s=reader.seconds("initiator", "pairing_timeout"),
+        ),
         responder=responder,
         server=Server(
             enabled=reader.flag("server", "enabled"),

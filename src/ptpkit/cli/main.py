@@ -8,6 +8,7 @@ command through a :class:`~ptpkit.cli.session.Session`.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
@@ -210,10 +211,22 @@ def _check_vendor(ctx: click.Context, param: click.Parameter, value: str | None)
     help="Use this vendor's codes whatever the camera says (canon, nikon, fuji, sony, mtp).",
 )
 @click.option(
+    "--usb-backend",
+    metavar="NAME",
+    help="PyUSB backend for usb: cameras: libusb1 (default), libusb0, openusb, or "
+    "module:function returning one (e.g. a network bridge).",
+)
+@click.option(
     "--timeout",
     "timeout_s",
     type=Seconds(allow_minimum=False),
     help="Seconds to wait for the camera: connecting, each operation, discovery.",
+)
+@click.option(
+    "--pairing-timeout",
+    "pairing_timeout_s",
+    type=Seconds(allow_minimum=False, maximum=86400),
+    help="Seconds a PTP/IP camera may take to accept this computer (default 60).",
 )
 @click.option(
     "-v",
@@ -240,7 +253,9 @@ def cli(
     guid: str | None,
     name: str | None,
     vendor: str | None,
+    usb_backend: str | None,
     timeout_s: float | None,
+    pairing_timeout_s: float | None,
     verbose: int,
     as_json: bool,
     legacy_ops: bool,
@@ -261,8 +276,16 @@ def cli(
     _configure_logging(verbose)
     config = load_config(config_path)
     selection = Selection(
-        camera=camera, guid=guid, name=name, vendor=vendor, timeout_s=timeout_s, config=config
+        camera=camera,
+        guid=guid,
+        name=name,
+        vendor=vendor,
+        timeout_s=timeout_s,
+        pairing_timeout_s=pairing_timeout_s,
+        config=config,
     )
+    if usb_backend:
+        selection = dataclasses.replace(selection, usb_backend=usb_backend)
     session = Session(selection, Output(), json_mode=as_json)
     ctx.obj = session
     ctx.call_on_close(session.close)

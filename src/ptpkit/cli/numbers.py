@@ -41,7 +41,7 @@ def parse_seconds(
     cleaned = text.strip().lower()
     match = _DURATION.match(cleaned)
     if match is None:
-        raise NumberError(f"{text!r} is not a duration (e.g. 10, 2.5s, 500ms, 5m)")
+        raise NumberError(f"{text!r} is not a number of seconds (e.g. 10, 2.5s, 500ms, 5m)")
     seconds = float(match.group(1)) * _UNIT_S[match.group(2) or ""]
     if not math.isfinite(seconds) or seconds > maximum:
         raise NumberError(f"{text!r} is too long (at most {_long(maximum)})")

@@ -52,7 +52,9 @@ class Session:
         """The camera, opened the first time a command needs it."""
         if self._camera is None:
             choice = choose_camera(self.selection)
-            self._camera = open_camera(choice, timeout_s=self.selection.timeout_s)
+            self._camera = open_camera(
+                choice, timeout_s=self.selection.timeout_s, note=self.output.note
+            )
         return self._camera
 
     def close(self) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from ptpkit.cli.numbers import Count, Seconds
 from ptpkit.core.ptpip import DEFAULT_PORT
 
 if TYPE_CHECKING:
@@ -31,6 +33,20 @@ def parse_size(text: str) -> int:
     if size >= 1 << 64:  # PTP's largest object size (a 64-bit count of bytes)
         raise click.BadParameter(f"{text!r} is too big (PTP sizes are 64-bit)")
     return size
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """A number of seconds: finite and not negative (``inf`` and ``nan`` are refused)."""
+    if not math.isfinite(value) or value < 0:
+        raise click.BadParameter(f"{value} is not a number of seconds (0 or more, finite)")
+    return value
+
+
+def _positive_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    value = _seconds(ctx, param, value)
+    if value == 0:
+        raise click.BadParameter("must be more than 0")
+    return value
 
 
 @click.group()
@@ -94,6 +110,67 @@ def virtual() -> None:
     "absurd-string, huge-packet, truncated, truncated-packet, wrong-tid, early-response, stall, "
     "disconnect, event-flood, hostile-names, busy[=N], init-fail (see ptpkit.virtual.misbehave).",
 )
+# The defaults below are ptpkit.virtual.server's constants, written out so that loading the
+# command line does not import the virtual camera (start-up time; a test checks they agree).
+@click.option(
+    "--handshake-timeout",
+    "handshake_timeout_s",
+    type=Seconds(),
+    default=10.0,
+    show_default=True,
+    callback=_positive_seconds,
+    metavar="S",
+    help="One deadline from accept for a client's Init packet, and for its event connection to "
+    "follow its command connection.",
+)
+@click.option(
+    "--idle-timeout",
+    "idle_timeout_s",
+    type=Seconds(),
+    default=3600.0,
+    show_default=True,
+    callback=_seconds,
+    metavar="S",
+    help="Close a session with no traffic for S seconds (0: never). Long by default: gphoto2 "
+    "waiting for events sends nothing.",
+)
+@click.option(
+    "--max-sessions",
+    type=Count(minimum=1),
+    default=64,
+    show_default=True,
+    metavar="N",
+    help="Sessions at once. When all are taken, a new client replaces a session that never "
+    "opened its event connection, or one idle --reclaim-idle seconds, else gets InitFail(busy).",
+)
+@click.option(
+    "--reclaim-idle",
+    "reclaim_idle_s",
+    type=Seconds(),
+    default=60.0,
+    show_default=True,
+    callback=_seconds,
+    metavar="S",
+    help="When all sessions are taken, one idle this long gives its place to a new client.",
+)
+@click.option(
+    "--max-pending",
+    type=Count(minimum=1),
+    default=32,
+    show_default=True,
+    metavar="N",
+    help="Connections that have not sent their Init packet yet; one more drops the oldest.",
+)
+@click.option(
+    "--send-timeout",
+    "send_timeout_s",
+    type=Seconds(),
+    default=30.0,
+    show_default=True,
+    callback=_positive_seconds,
+    metavar="S",
+    help="Drop a client that has read nothing of what is sent to it for S seconds.",
+)
 @click.option(
     "--usb-gadget",
     is_flag=True,
@@ -127,6 +204,12 @@ def serve(
     packet_per_write: bool,
     advertise_port: int | None,
     misbehave: str,
+    handshake_timeout_s: float,
+    idle_timeout_s: float,
+    max_sessions: int,
+    reclaim_idle_s: float,
+    max_pending: int,
+    send_timeout_s: float,
     usb_gadget: bool,
     ffs_mount: Path,
     bind_gadget: Path | None,
@@ -150,7 +233,17 @@ def serve(
             _serve_usb_gadget(camera, ffs_mount, bind_gadget)
             return
         server = PtpIpServer(
-            camera, host, port, name=name, packet_per_write=packet_per_write
+            camera,
+            host,
+            port,
+            name=name,
+            packet_per_write=packet_per_write,
+            max_sessions=max_sessions,
+            max_pending=max_pending,
+            handshake_timeout_s=handshake_timeout_s,
+            idle_timeout_s=idle_timeout_s,
+            reclaim_idle_s=reclaim_idle_s,
+            send_timeout_s=send_timeout_s,
         ).start()
         click.echo(f"virtual camera {camera.personality.model!r} serving {camera.root}")
         click.echo(f"listening on {server.url}")

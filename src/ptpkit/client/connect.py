@@ -60,6 +60,13 @@ def connect(
 
     ``extensions`` adds unregistered extension objects (each still asked ``matches()``);
     ``vendors`` names registered ones to use whatever the camera says, e.g. ``("canon",)``.
+
+    Other keywords go to the URL's transport. ``usb:`` takes ``backend=``, the PyUSB backend
+    that reaches the camera: a ``usb.backend.IBackend`` object, or a name ("libusb1", the
+    default; "libusb0"; "openusb"; or "module:function", a function returning a backend, such
+    as one that reaches a camera through a network bridge); ``events=`` "auto" (default),
+    "thread" or "between": how the interrupt endpoint is read (see ``ptpkit.transports.usb``);
+    and ``read_bytes=`` (bytes per bulk read).
     """
     check_extension_names(vendors)  # before a transport is made: nothing to clean up
     transport = transport_for(url, **options)
@@ -111,16 +118,21 @@ def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
     camera = options.pop("camera", None)
     faults = options.pop("faults", None)
     read_bytes = int(options.pop("read_bytes", 1 << 20))
+    events = options.pop("events", "auto")
     if options:
         raise UsageError(
-            f"virtual+usb: takes camera=, faults= and read_bytes=, not {', '.join(options)}"
+            "virtual+usb: takes camera=, faults=, read_bytes= and events=, "
+            f"not {', '.join(options)}"
         )
     owned = None
     if camera is None:
         owned = camera = VirtualCamera(url.partition(":")[2] or None)
     device = VirtualUsbDevice(camera, faults=faults)
     transport = UsbTransport(
-        select_camera(UsbSelector(), make_backend(device)), url=url, read_bytes=read_bytes
+        select_camera(UsbSelector(), make_backend(device)),
+        url=url,
+        read_bytes=read_bytes,
+        events=events,
     )
     if owned is not None:
         transport.on_close = owned.close

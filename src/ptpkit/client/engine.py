@@ -51,6 +51,15 @@ logging.addLevelName(TRACE, "TRACE")
 UPLOAD_CHUNK_BYTES: Final = 1 << 20
 #: How long to wait for a cancelled transaction to end before giving up on the link.
 CANCEL_DRAIN_TIMEOUT_S: Final = 10.0
+#: A data phase must bring this many more bytes in each ``timeout_s`` window, or it ends with
+#: TransportTimeout. 64 KiB per window is 3.2 KiB/s at the default 20 s: far below any working
+#: link (USB 1.1 full speed moves ~1 MB/s, a weak Wi-Fi link still ~100 KiB/s), far above a
+#: camera that trickles bytes to keep a call alive; and under one PTP/IP data packet of the
+#: size cameras send (libgphoto2's senddata writes 64 KiB blocks), so an honest camera passes
+#: it with its first packet of each window.
+MIN_PROGRESS_BYTES: Final = 64 * 1024
+#: A transport's timeout that fires this close to the deadline is the deadline's.
+_TIMER_SLACK_S: Final = 0.05
 
 NameFunc = Callable[[int], str]
 
@@ -68,8 +77,84 @@ def _hexdump(data: BytesLike, limit: int = 256) -> str:
     return "\n".join(lines)
 
 
+class _Window:
+    """The deadline of one transaction's wait, and what arrived meanwhile (for the message)."""
+
+    def __init__(self, now: float, timeout_s: float | None, min_progress_bytes: int) -> None:
+        self.timeout_s = timeout_s
+        self.min_progress_bytes = min_progress_bytes
+        self.deadline = None if timeout_s is None else now + timeout_s
+        #: Bytes read from the link since the wait (or the window) began.
+        self.heard_bytes = 0
+        #: Probes and events that came meanwhile (they do not extend the deadline).
+        self.chatter = 0
+        #: In a data phase: its declared size, bytes so far, bytes since the window moved.
+        self.in_data = False
+        self.data_total: int | None = None
+        self.data_bytes = 0
+        self.window_bytes = 0
+
+    def remaining(self, now: float) -> float | None:
+        return None if self.deadline is None else self.deadline - now
+
+    def expired(self, now: float) -> bool:
+        return self.deadline is not None and self.deadline - now <= _TIMER_SLACK_S
+
+    def heard(self, count: int) -> None:
+        self.heard_bytes += count
+
+    def _restart(self, now: float) -> None:
+        if self.timeout_s is not None:
+            self.deadline = now + self.timeout_s
+        self.heard_bytes = self.chatter = self.window_bytes = 0
+
+    def start_data(self, total_bytes: int | None, now: float) -> None:
+        # The data has begun: the camera answered. The data phase gets its own windows.
+        self.in_data = True
+        self.data_total = total_bytes
+        self._restart(now)
+
+    def progress(self, count: int, now: float) -> None:
+        self.data_bytes += count
+        self.window_bytes += count
+        if self.window_bytes >= self.min_progress_bytes:
+            self._restart(now)
+
+    def end_data(self, now: float) -> None:
+        # All the data came: the response is due, within a fresh timeout.
+        self.in_data = False
+        self._restart(now)
+
+    def timeout_error(self, operation: str) -> TransportTimeout:
+        seconds = f"{self.timeout_s:g} s"
+        if self.in_data:
+            total = f" of {self.data_total:,}" if self.data_total is not None else ""
+            return TransportTimeout(
+                f"{operation}: the data came too slowly: {self.window_bytes:,} bytes in the "
+                f"last {seconds}, at least {self.min_progress_bytes:,} are needed in each "
+                f"{seconds} ({self.data_bytes:,}{total} bytes received)"
+            )
+        if self.chatter:
+            return TransportTimeout(
+                f"{operation}: no response from the camera within {seconds} (it sent only "
+                f"{self.chatter} probe(s) or event(s) meanwhile)"
+            )
+        if self.heard_bytes:
+            return TransportTimeout(
+                f"{operation}: no complete response from the camera within {seconds} "
+                f"({self.heard_bytes:,} bytes of it arrived)"
+            )
+        return TransportTimeout(
+            f"{operation}: the camera sent nothing for {seconds} (waiting for its response)"
+        )
+
+
 class Engine:
-    """One transaction at a time over one transport."""
+    """One transaction at a time over one transport.
+
+    ``timeout_s`` bounds each transaction's wait as a whole (see :meth:`_receive`);
+    ``min_progress_bytes`` is what a data phase must bring in each ``timeout_s`` window.
+    """
 
     def __init__(
         self,
@@ -79,9 +164,16 @@ class Engine:
         on_event: Callable[[Event], None] | None = None,
         operation_name: NameFunc | None = None,
         response_name: NameFunc | None = None,
+        min_progress_bytes: int = MIN_PROGRESS_BYTES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if min_progress_bytes < 1:
+            raise ValueError("min_progress_bytes must be at least 1")
         self.transport = transport
         self.timeout_s = timeout_s
+        self.min_progress_bytes = min_progress_bytes
+        #: Monotonic seconds; tests pass a fake clock.
+        self._clock = clock
         self.on_event = on_event
         self.operation_name: NameFunc = operation_name or (lambda code: f"0x{code:04X}")
         self.response_name: NameFunc = response_name or (lambda code: f"0x{code:04X}")
@@ -175,7 +267,7 @@ class Engine:
         try:
             if data_out is not None:
                 self._send_data(conn, tid, data_out)
-            response = self._receive(conn, sink, timeout)
+            response = self._receive(conn, code, sink, timeout)
         except TransportError as exc:
             # The link itself failed or the camera went quiet: waiting longer for a cancel to
             # drain would break the caller's timeout. The next transaction says to reconnect.
@@ -224,28 +316,58 @@ class Engine:
         if out:
             self._write(out)
 
-    def _receive(self, conn: Connection, sink: DataSink, timeout: float | None) -> Response:
+    def _receive(
+        self, conn: Connection, code: int, sink: DataSink, timeout: float | None
+    ) -> Response:
+        """Read until the response, within one deadline for the whole wait.
+
+        Waiting for the response (or the start of the data) is bounded by ``timeout`` overall:
+        probes answered and events delivered meanwhile do not extend it, so a camera that
+        chatters without answering cannot hold the call. In a data phase the deadline moves
+        with real progress only (curl's low-speed limit, ``CURLOPT_LOW_SPEED_LIMIT/TIME``):
+        each ``timeout`` window must bring ``min_progress_bytes`` more data bytes, so a big
+        download on a slow but honest link finishes and a trickle ends.
+        """
         view = self._view
+        clock = self._clock
+        window = _Window(clock(), timeout, self.min_progress_bytes)
         while True:
             event = conn.next_event()
             if event is NEED_DATA:
-                count, ended = self.transport.read_into(view, timeout)
+                remaining = window.remaining(clock())
+                if remaining is not None and remaining <= 0:
+                    raise window.timeout_error(self.operation_name(code))
+                try:
+                    count, ended = self.transport.read_into(view, remaining)
+                except TransportTimeout as exc:
+                    # A transport that gave up early (the in-process camera knows at once
+                    # that nothing will come) says best what happened; at the deadline, the
+                    # whole wait is the story.
+                    if not window.expired(clock()):
+                        raise
+                    raise window.timeout_error(self.operation_name(code)) from exc
+                window.heard(count)
                 if log.isEnabledFor(TRACE):
                     log.log(TRACE, "read %d bytes\n%s", count, _hexdump(view[:count]))
                 conn.receive_data(view[:count], transfer_ended=ended)
                 continue
             if isinstance(event, Data):
                 sink.write(event.chunk)
+                window.progress(len(event.chunk), clock())
             elif isinstance(event, DataStart):
                 sink.start(event.total_bytes)
+                window.start_data(event.total_bytes, clock())
             elif isinstance(event, DataEnd):
                 sink.finish()
+                window.end_data(clock())
             elif isinstance(event, Response):
                 return event
             elif isinstance(event, Event):
+                window.chatter += 1
                 if self.on_event:
                     self.on_event(event)
             elif isinstance(event, ProbeRequest):
+                window.chatter += 1
                 self._write(conn.send(_ProbeResponse()))
             # A responder's Cancel or a stray ProbeResponse needs nothing from us.
 

@@ -1,9 +1,36 @@
 """PTP datasets (ISO 15740 §5.5) as frozen dataclasses with paired pull/push codecs.
 
 Each dataset has ``pull_<name>(reader)`` and ``push_<name>(writer, value)`` plus the shortcuts
-``Dataset.from_bytes(data)`` and ``dataset.to_bytes()``. Decoding is strict about what the spec
-requires (a truncated dataset is a DecodeError) and tolerant of extra trailing bytes, which some
-vendors append.
+``Dataset.from_bytes(data)`` and ``dataset.to_bytes()``.
+
+Lenient where real devices are sloppy, strict on every length and count:
+
+- A dataset may *end early*, at a field boundary after its minimum fixed part, where real devices
+  leave trailing fields out; libgphoto2 (camlibs/ptp2/ptp-pack.c) accepts the same. The missing
+  fields take their empty value ("" for strings, no form for a DevicePropDesc):
+
+  ==============  ===============================================  ================================
+  dataset         required (minimum)                               may be left out
+  ==============  ===============================================  ================================
+  DeviceInfo      StandardVersion .. Manufacturer                  Model, DeviceVersion,
+                                                                   SerialNumber
+  StorageInfo     StorageType .. FreeSpaceInImages (26 bytes)      StorageDescription, VolumeLabel
+  ObjectInfo      StorageID .. SequenceNumber (52 bytes)           Filename, CaptureDate,
+                                                                   ModificationDate, Keywords
+  DevicePropDesc  code, datatype, GetSet, FactoryDefaultValue      CurrentValue (strings only),
+                                                                   FormFlag and form
+  ==============  ===============================================  ================================
+
+- A field that *starts* but is cut inside (a string whose count byte claims more characters than
+  are left, an array whose count exceeds the bytes present, a form cut after its flag) is a
+  DecodeError with its offset, and so is a dataset that ends inside its minimum part. Counts and
+  lengths are checked against the bytes present before anything is allocated (buffer.Reader).
+- MTP's ObjectPropList stays strict: a list shorter than its element count is a DecodeError (see
+  pull_object_prop_list).
+- Extra bytes after the last field are ignored, as before: some vendors append their own.
+
+Since left-out fields decode to the values an encoder writes for empty ones, a truncated dataset
+re-encodes to the full (longer) layout, and that encoding decodes to the same value.
 """
 
 from __future__ import annotations
@@ -85,6 +112,13 @@ class FormFlag(enum.IntEnum):
     LONG_STRING = 0xFF
 
 
+def _trailing_string(reader: Reader) -> str:
+    """A string that ends a dataset and that devices may leave out: absent ("") only when the
+    data ends exactly where it would start. A string that starts and is cut inside is still a
+    DecodeError (Reader.string checks its count against the bytes left)."""
+    return "" if reader.at_end() else reader.string()
+
+
 # -- DeviceInfo ----------------------------------------------------------------------------------
 
 
@@ -121,6 +155,9 @@ class DeviceInfo:
 
 
 def pull_device_info(reader: Reader) -> DeviceInfo:
+    # libgphoto2 ptp_unpack_DI fails when the data ends before Manufacturer and accepts a
+    # DeviceInfo without Model, DeviceVersion or SerialNumber ("as these are optional its ok if
+    # they are not here"): the same boundary here.
     return DeviceInfo(
         standard_version=reader.uint16(),
         vendor_extension_id=reader.uint32(),
@@ -133,9 +170,9 @@ def pull_device_info(reader: Reader) -> DeviceInfo:
         capture_formats=reader.uint16_array(),
         playback_formats=reader.uint16_array(),
         manufacturer=reader.string(),
-        model=reader.string(),
-        device_version=reader.string(),
-        serial_number=reader.string(),
+        model=_trailing_string(reader),
+        device_version=_trailing_string(reader),
+        serial_number=_trailing_string(reader),
     )
 
 
@@ -187,6 +224,9 @@ class StorageInfo:
 
 
 def pull_storage_info(reader: Reader) -> StorageInfo:
+    # libgphoto2 ptp_unpack_SI needs the 26 fixed bytes and reads StorageDescription and
+    # VolumeLabel only where the data still holds them (ptp_unpack_string returns NULL past the
+    # end): both strings may be left out.
     return StorageInfo(
         storage_type=reader.uint16(),
         filesystem_type=reader.uint16(),
@@ -194,8 +234,8 @@ def pull_storage_info(reader: Reader) -> StorageInfo:
         max_capacity=reader.uint64(),
         free_space_bytes=reader.uint64(),
         free_space_images=reader.uint32(),
-        description=reader.string(),
-        volume_label=reader.string(),
+        description=_trailing_string(reader),
+        volume_label=_trailing_string(reader),
     )
 
 
@@ -264,6 +304,11 @@ class ObjectInfo:
 
 
 def pull_object_info(reader: Reader) -> ObjectInfo:
+    # libgphoto2 ptp_unpack_OI needs the fixed part (its check, len < PTP_oi_SequenceNumber, is
+    # 4 bytes short: here all 52 bytes up to and including SequenceNumber are required), then
+    # reads Filename, CaptureDate and ModificationDate only where the data holds them, and never
+    # reads Keywords: cameras that end the dataset early (no Keywords, no ModificationDate) work
+    # with gphoto2, so they must work here.
     return ObjectInfo(
         storage_id=reader.uint32(),
         object_format=reader.uint16(),
@@ -280,10 +325,10 @@ def pull_object_info(reader: Reader) -> ObjectInfo:
         association_type=reader.uint16(),
         association_desc=reader.uint32(),
         sequence_number=reader.uint32(),
-        filename=reader.string(),
-        capture_date=reader.string(),
-        modification_date=reader.string(),
-        keywords=reader.string(),
+        filename=_trailing_string(reader),
+        capture_date=_trailing_string(reader),
+        modification_date=_trailing_string(reader),
+        keywords=_trailing_string(reader),
     )
 
 
@@ -396,8 +441,19 @@ def pull_device_prop_desc(reader: Reader) -> DevicePropDesc:
     datatype = as_datatype(reader.uint16(), reader)
     get_set = reader.uint8()
     factory_default = pull_value(reader, datatype)
-    current = pull_value(reader, datatype)
-    form = pull_form(reader, datatype)
+    current: Value
+    form: Form | None
+    if reader.at_end() and datatype == DataType.STR:
+        # libgphoto2 ptp_unpack_DPD returns a string property whose data ends right after its
+        # factory default as it is (current empty, no form). Other types need their current
+        # value there (its ptp_unpack_DPV fails at the end of the data).
+        current, form = "", None
+    else:
+        current = pull_value(reader, datatype)
+        # libgphoto2 ptp_unpack_DPD (current versions) returns the description without a form
+        # when the data ends before the FormFlag byte. A form that starts (its flag byte is
+        # there) must be whole.
+        form = None if reader.at_end() else pull_form(reader, datatype)
     return DevicePropDesc(
         code=code,
         datatype=datatype,
@@ -521,6 +577,10 @@ _ELEMENT_HEADER: Final = struct.Struct("<IHH")
 
 
 def pull_object_prop_list(reader: Reader) -> ObjectPropList:
+    # Strict, unlike the datasets above: libgphoto2 ptp_unpack_OPL keeps the elements read when
+    # the list ends short of its count, but advises the BROKEN_MTPGETOBJPROPLIST device flag
+    # (stop using the operation). Keeping a short list would drop objects from a listing without a
+    # word; a DecodeError makes the client list object by object instead (Camera.walk).
     count = reader.uint32()
     # An element is at least 8 bytes (handle, code, datatype) plus a value of 1 or more bytes.
     if count > reader.remaining // 9:

@@ -19,6 +19,7 @@ import logging
 import re
 import socket
 import threading
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
@@ -38,11 +39,16 @@ MAX_DESCRIPTION_BYTES: Final = 64 * 1024
 #: The seed's description server answers with this content type: "cam requires this content
 #: type" (ptpip-canon-desc-helper.py).
 XML_CONTENT_TYPE: Final = 'text/xml; charset="utf-8"'
-#: A connection that sends nothing for this long is dropped (a stalled client must not pin a
-#: thread).
+#: One deadline per connection, from accept to the end of the answer: a client that sends its
+#: request a byte at a time (or reads the answer so) is cut off then, however steadily it trickles.
+#: A camera's request and our answer are a few hundred bytes each.
 HTTP_TIMEOUT_S: Final = 10.0
-#: Connections served at once (a thread each); more are closed at once. A camera needs one.
+#: Connections served at once (a thread each). A camera needs one; when they are all taken, the
+#: oldest is dropped for the newcomer, so connections that hold on cannot keep the camera out.
 MAX_CONNECTIONS: Final = 16
+#: The request line and headers, in all; a camera sends a few hundred bytes. Bodies are never
+#: read (every answer closes the connection).
+MAX_REQUEST_HEAD_BYTES: Final = 8 * 1024
 
 _DTD: Final = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 # XML 1.0 §2.2 allows no C0 control character but tab, CR and LF. Refusing them also refuses
@@ -231,7 +237,9 @@ class DescriptionRequest:
 
 class DescriptionServer:
     """Serves one description document at one path over HTTP/1.1, from threads (at most
-    :data:`MAX_CONNECTIONS` connections at once).
+    ``max_connections`` connections at once, the oldest dropped for a newcomer; each within one
+    deadline of ``timeout_s`` from accept; a request head of at most
+    :data:`MAX_REQUEST_HEAD_BYTES`).
 
     ``server_header`` is the exact ``Server`` header value; the Canon pairing responder gives a
     Windows-like one because the cameras require it.
@@ -246,7 +254,15 @@ class DescriptionServer:
         path: str = "/description.xml",
         server_header: str = "ptpkit",
         on_request: Callable[[DescriptionRequest], None] | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        timeout_s: float = HTTP_TIMEOUT_S,
     ) -> None:
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
+        if not 0 < timeout_s < float("inf"):
+            raise ValueError(f"timeout_s must be a finite number of seconds > 0, not {timeout_s}")
+        self.max_connections = max_connections
+        self.timeout_s = timeout_s
         self.body = body
         self.host = host
         self.requested_port = port
@@ -268,7 +284,12 @@ class DescriptionServer:
     def start(self) -> DescriptionServer:
         handler = _make_handler(self)
         try:
-            server = _HttpServer((self.host, self.requested_port), handler)
+            server = _HttpServer(
+                (self.host, self.requested_port),
+                handler,
+                max_connections=self.max_connections,
+                timeout_s=self.timeout_s,
+            )
         except OSError as exc:
             raise bind_error(
                 exc,
@@ -302,32 +323,63 @@ class DescriptionServer:
 
 
 class _HttpServer(http.server.ThreadingHTTPServer):
-    """The standard threading HTTP server, with at most :data:`MAX_CONNECTIONS` threads, and
-    errors logged instead of printed."""
+    """The standard threading HTTP server, with at most ``max_connections`` connections (the
+    oldest dropped for a newcomer), one deadline each, and errors logged instead of printed."""
 
     daemon_threads = True
     request_queue_size = 64  # socketserver's 5 makes a burst of connections wait for SYN retries
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+    def __init__(self, *args: Any, max_connections: int, timeout_s: float, **kwargs: Any) -> None:
+        self.max_connections = max_connections
+        self.timeout_s = timeout_s
+        #: Open connections and their deadlines, oldest first (dicts keep order).
+        self._deadlines: dict[socket.socket, float] = {}
+        self._deadlines_lock = threading.Lock()
+        #: Connections cut off by the deadline or dropped for a newcomer (diagnostics, tests).
+        self.connections_dropped = 0
         super().__init__(*args, **kwargs)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            log.debug("description server: too many connections; closing %s", client_address)
-            self.shutdown_request(request)
-            return
+        with self._deadlines_lock:
+            oldest = None
+            if len(self._deadlines) >= self.max_connections:
+                # Refusing the newcomer would let whoever holds every place keep the camera out
+                # for as long as it likes; the oldest has had its time.
+                oldest = next(iter(self._deadlines))
+                del self._deadlines[oldest]
+                self.connections_dropped += 1
+            self._deadlines[request] = time.monotonic() + self.timeout_s
+        if oldest is not None:
+            log.debug("description server: too many connections; dropping the oldest")
+            _cut(oldest)
         try:
             super().process_request(request, client_address)  # starts the thread
         except BaseException:
-            self._slots.release()
+            self._forget(request)
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._forget(request)
+
+    def _forget(self, request: socket.socket) -> None:
+        with self._deadlines_lock:
+            self._deadlines.pop(request, None)
+
+    def service_actions(self) -> None:
+        # Called by serve_forever() every poll interval: the per-connection deadline. A read
+        # timeout alone would be reset by every byte a slow client sends.
+        now = time.monotonic()
+        with self._deadlines_lock:
+            expired = [sock for sock, deadline in self._deadlines.items() if deadline <= now]
+            for sock in expired:
+                del self._deadlines[sock]
+            self.connections_dropped += len(expired)
+        for sock in expired:
+            log.debug("description server: a connection took over %g s; cut off", self.timeout_s)
+            _cut(sock)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # socketserver prints a traceback to stderr, e.g. when a client resets the connection
@@ -335,11 +387,52 @@ class _HttpServer(http.server.ThreadingHTTPServer):
         log.debug("description server: request from %s failed", client_address, exc_info=True)
 
 
+def _cut(sock: socket.socket) -> None:
+    """End a connection served by another thread: its reads and writes fail at once."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _HeadLimit:
+    """The request stream, refusing to give more than ``limit`` bytes of request head:
+    BaseHTTPRequestHandler alone reads up to 64 KiB per line and 100 header lines."""
+
+    def __init__(self, raw: Any, limit: int) -> None:
+        self._raw = raw
+        self._left = limit
+
+    def readline(self, size: int | None = -1) -> bytes:
+        cap = self._left if size is None or size < 0 else min(size, self._left)
+        if cap <= 0:
+            raise http.client.LineTooLong("request head")
+        line: bytes = self._raw.readline(cap)
+        self._left -= len(line)
+        if self._left <= 0 and not line.endswith(b"\n"):
+            raise http.client.LineTooLong("request head")
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
 def _make_handler(owner: DescriptionServer) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         # The seed answers in HTTP/1.1 with Connection: close (ptpip-canon-desc-helper.py).
         protocol_version = "HTTP/1.1"
-        timeout = HTTP_TIMEOUT_S
+        # Each read's timeout; the whole connection's deadline is the server's (service_actions).
+        timeout = owner.timeout_s
+
+        def setup(self) -> None:
+            super().setup()
+            self.rfile = _HeadLimit(self.rfile, MAX_REQUEST_HEAD_BYTES)  # type: ignore[assignment]
+
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except http.client.LineTooLong:
+                # An oversize request line (an oversize header is answered 431 by the base
+                # class): closed without an answer.
+                log.debug("description server: request head too long from %s", self.client_address)
 
         def version_string(self) -> str:
             return owner.server_header

@@ -12,8 +12,10 @@ What to answer is the caller's (the Canon pairing responder, the virtual camera'
 this class only receives, filters and sends. It never lets a datagram hurt it: oversize, non-UTF-8
 or malformed datagrams, NOTIFYs and other methods are dropped and logged at DEBUG, and an error in
 ``answer`` (or in sending what it returned) is logged and the loop goes on. Replies are
-rate-limited, so the responder cannot be used to flood a third party with answers to forged
-searches.
+rate-limited in all, so the responder cannot be used to flood a third party with answers to forged
+searches, and per requesting address, so that one address flooding it with searches does not use
+up the answers every other requester (the camera) gets; a requester over its rate is not even
+passed to ``answer`` (which may print a line per search).
 
 Binding the wildcard address (the default) also joins the SSDP multicast group on ``interface``,
 which is how real searches arrive (they are sent to 239.255.255.250:1900). Binding a specific
@@ -23,6 +25,7 @@ no multicast membership report ever leaves the machine.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import logging
@@ -52,6 +55,11 @@ Answer = Callable[[SearchRequest, Address], Sequence[bytes]]
 
 #: Replies sent per second at most (a burst of this many is allowed).
 MAX_REPLIES_PER_S: Final = 50.0
+#: Replies per second to one address (a burst of this many is allowed). A camera sends a few
+#: searches when it looks for a computer; discovery sends one per search target, a few times.
+MAX_REPLIES_PER_REQUESTER_PER_S: Final = 20.0
+#: Requesting addresses whose rate is tracked; the one heard least recently is forgotten first.
+MAX_REQUESTERS: Final = 256
 
 
 def bind_error(exc: OSError, what: str, host: str, port: int, hint: str = "") -> ConnectError:
@@ -74,16 +82,21 @@ def bind_error(exc: OSError, what: str, host: str, port: int, hint: str = "") ->
 class _RateLimit:
     """A token bucket: ``rate`` per second, bursts of ``rate``."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
+        self._clock = clock
         self._tokens = rate
-        self._at = time.monotonic()
+        self._at = clock()
 
-    def allow(self) -> bool:
-        now = time.monotonic()
+    def available(self) -> bool:
+        """Whether a token is there now (none is taken)."""
+        now = self._clock()
         self._tokens = min(self.rate, self._tokens + (now - self._at) * self.rate)
         self._at = now
-        if self._tokens < 1:
+        return self._tokens >= 1
+
+    def allow(self) -> bool:
+        if not self.available():
             return False
         self._tokens -= 1
         return True
@@ -101,7 +114,9 @@ class SsdpResponder:
         group: str | None = SSDP_GROUP,
         interface: str | None = None,
         max_replies_per_s: float = MAX_REPLIES_PER_S,
+        max_replies_per_requester_per_s: float = MAX_REPLIES_PER_REQUESTER_PER_S,
         name: str = "ssdp-responder",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.answer = answer
         self.host = host
@@ -110,7 +125,11 @@ class SsdpResponder:
         #: The address whose interface joins the group (None: the kernel's choice).
         self.interface = interface
         self.name = name
-        self._limit = _RateLimit(max_replies_per_s)
+        self._clock = clock
+        self._limit = _RateLimit(max_replies_per_s, clock)
+        self.max_replies_per_requester_per_s = max_replies_per_requester_per_s
+        #: Each requesting address's bucket, least recently heard first.
+        self._requesters: collections.OrderedDict[str, _RateLimit] = collections.OrderedDict()
         self._sock: socket.socket | None = None
         self._bound_port: int | None = None
         # Wakes the loop's select() at close(); made in start(), so that a responder that is
@@ -121,6 +140,8 @@ class SsdpResponder:
         #: Counters for diagnostics and tests.
         self.searches_answered = 0
         self.datagrams_ignored = 0
+        #: Searches not answered because their requester (or everyone) was over the rate.
+        self.searches_limited = 0
 
     @property
     def port(self) -> int:
@@ -230,6 +251,17 @@ class SsdpResponder:
             except Exception:  # a bug in ``answer`` must not stop the responder
                 log.exception("SSDP responder: answering a datagram from %s:%d failed", host, port)
 
+    def _bucket(self, host: str) -> _RateLimit:
+        bucket = self._requesters.get(host)
+        if bucket is None:
+            if len(self._requesters) >= MAX_REQUESTERS:
+                self._requesters.popitem(last=False)
+            bucket = _RateLimit(self.max_replies_per_requester_per_s, self._clock)
+            self._requesters[host] = bucket
+        else:
+            self._requesters.move_to_end(host)
+        return bucket
+
     def _handle(self, sock: socket.socket, data: bytes, requester: Address) -> None:
         try:
             request = parse_search(data)
@@ -237,11 +269,17 @@ class SsdpResponder:
             self.datagrams_ignored += 1
             log.debug("ignoring SSDP datagram from %s:%d: %s", *requester, exc)
             return
+        bucket = self._bucket(requester[0])
+        if not bucket.available():
+            self.searches_limited += 1
+            log.debug("SSDP responder: %s is over its reply rate; not answering", requester[0])
+            return
         replies = list(self.answer(request, requester))
         if replies:
             self.searches_answered += 1
         for reply in replies:
-            if not self._limit.allow():
+            if not bucket.allow() or not self._limit.allow():
+                self.searches_limited += 1
                 log.debug("SSDP responder: reply rate limit reached; not answering %s", requester)
                 return
             try:

@@ -11,6 +11,20 @@ Data phases stream through one reused receive buffer (``recv_into``); outgoing d
 ``sendmsg`` of header and payload, never joined. StartData's length is 64 bits, so objects over
 4 GiB work both ways.
 
+Deadlines: the handshake (TCP connects, InitCommandAck, InitEventAck) has one deadline,
+``connect_timeout_s``, not reset by each byte. The wait for the first byte of InitCommandAck is
+apart, ``pairing_timeout_s``: a camera may ask its user to accept this computer first, and
+``on_pairing_wait`` is called once when that wait lasts more than a second, so a program can say
+so. Transactions are bounded by the engine (:mod:`ptpkit.client.engine`).
+
+Liveness: probes keep an idle connection alive, but an unanswered probe does not make a camera
+gone. libgphoto2 never sends a ProbeRequest and leaves the ones it gets unanswered
+(``camlibs/ptp2/ptpip.c``, ``ptp_ptpip_event``: "TODO: Handle cancel transaction and
+ping/pong", logged as an unhandled packet), so cameras that ignore probes work with it and must
+work here. Any traffic on either connection counts as the camera being there; a camera that is
+really gone (Wi-Fi dropped, no reset) is found by TCP keep-alive, tuned to the probe settings,
+and by each transaction's deadline.
+
 A PTP/IP Cancel packet goes on the command connection, where the data phase it stops flows. The
 sources we have do not say which connection CIPA intends; a camera that ignores it is drained to
 its response, so the link stays usable either way.
@@ -25,7 +39,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -66,6 +80,13 @@ SOCKET_BUFFER_BYTES: Final = 4 << 20
 #: The event connection is retried this often when refused (libgphoto2 retries twice, 100 ms).
 EVENT_CONNECT_ATTEMPTS: Final = 5
 EVENT_CONNECT_PAUSE_S: Final = 0.1
+#: The wait for InitCommandAck that is taken as the camera asking its user (``on_pairing_wait``).
+PAIRING_NOTICE_S: Final = 1.0
+#: Unanswered TCP keep-alive probes before the kernel gives the connection up.
+KEEPALIVE_PROBES: Final = 3
+
+#: Called once when the camera is slow to accept this computer, with the pairing timeout (s).
+PairingWaitCallback = Callable[[float], None]
 
 _URL: Final = re.compile(
     r"^ptpip:(?://)?(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:/\[\]]+))"
@@ -134,18 +155,38 @@ class PtpIpTransport(Transport):
         probe_interval_s: float | None = 10.0,
         probe_timeout_s: float = 5.0,
         send_timeout_s: float = 30.0,
+        on_pairing_wait: PairingWaitCallback | None = None,
     ) -> None:
         self.address = PtpIpAddress(host, port, event_port)
         self.guid = guid if guid is not None else initiator_guid()
         if len(self.guid) != 16:
             raise UsageError("a PTP/IP GUID is 16 bytes")
         self.friendly_name = friendly_name or default_friendly_name()
+        for label, value in (
+            ("connect_timeout_s", connect_timeout_s),
+            ("pairing_timeout_s", pairing_timeout_s),
+            ("probe_timeout_s", probe_timeout_s),
+            ("send_timeout_s", send_timeout_s),
+            ("probe_interval_s", probe_interval_s),
+        ):
+            if value is not None and not 0 < value < float("inf"):
+                raise UsageError(f"{label} must be a positive number of seconds, not {value!r}")
+        #: The whole handshake (connects, InitCommandAck, InitEventAck) within this, the wait
+        #: for the camera to accept this computer apart.
         self.connect_timeout_s = connect_timeout_s
-        #: How long to wait for InitCommandAck: a camera may show an "accept?" prompt first.
+        #: How long to wait for InitCommandAck to begin: a camera may show an "accept?" prompt.
         self.pairing_timeout_s = pairing_timeout_s
+        #: Called once (with pairing_timeout_s) when that wait lasts over PAIRING_NOTICE_S.
+        self.on_pairing_wait = on_pairing_wait
         #: Probe an idle camera this often (None: never) to keep its connection alive.
         self.probe_interval_s = probe_interval_s
+        #: A probe unanswered for this long counts as missed (logged, never fatal).
         self.probe_timeout_s = probe_timeout_s
+        #: Probes answered and missed so far (diagnostics: a camera may ignore them all).
+        self.probes_answered = 0
+        self.probes_missed = 0
+        #: When the command connection last brought bytes (monotonic s): traffic is liveness.
+        self._command_heard_at = 0.0
         #: A camera that takes none of our bytes for this long is gone (a Wi-Fi link dropped
         #: without a reset would otherwise block a send for the ~15 minutes TCP retries).
         self.send_timeout_s = send_timeout_s
@@ -165,10 +206,13 @@ class PtpIpTransport(Transport):
 
     # -- opening ---------------------------------------------------------------------------------
 
-    def _connect(self, port: int, what: str) -> socket.socket:
+    def _connect(self, port: int, what: str, deadline: float) -> socket.socket:
         host = self.address.host
+        remaining = deadline - time.monotonic()
         try:
-            sock = socket.create_connection((host, port), timeout=self.connect_timeout_s)
+            if remaining <= 0:
+                raise TimeoutError
+            sock = socket.create_connection((host, port), timeout=remaining)
         except TimeoutError as exc:
             raise ConnectTimeout(
                 f"no answer from {host}:{port} ({what} connection) within "
@@ -188,10 +232,34 @@ class PtpIpTransport(Transport):
         for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER_BYTES)
+        self._tune_keepalive(sock)
         return sock
 
+    def _tune_keepalive(self, sock: socket.socket) -> None:
+        """TCP keep-alive on the probe schedule: the camera's TCP stack answers these even when
+        its PTP/IP code ignores probes, so a camera that is really gone is found (the kernel's
+        default waits two hours). Keep-alive stays quiet while sent bytes await their ACK (a
+        probe to a vanished camera), so TCP_USER_TIMEOUT (Linux) ends that after
+        ``send_timeout_s`` instead of TCP's ~15 minutes of retries. Where the system lacks an
+        option, its default stays."""
+        idle_s = max(1, round(self.probe_interval_s or 10.0))
+        interval_s = max(1, round(self.probe_timeout_s))
+        idle_option = getattr(socket, "TCP_KEEPIDLE", None) or getattr(
+            socket, "TCP_KEEPALIVE", None
+        )  # TCP_KEEPALIVE is macOS's name for it
+        for option, value in (
+            (idle_option, idle_s),
+            (getattr(socket, "TCP_KEEPINTVL", None), interval_s),
+            (getattr(socket, "TCP_KEEPCNT", None), KEEPALIVE_PROBES),
+            (getattr(socket, "TCP_USER_TIMEOUT", None), round(self.send_timeout_s * 1000)),
+        ):
+            if option is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
     def open(self) -> None:
-        self._command = self._connect(self.address.port, "command")
+        deadline = time.monotonic() + self.connect_timeout_s
+        self._command = self._connect(self.address.port, "command", deadline)
         self.connection = Connection(Role.INITIATOR, PtpIpFraming())
         try:
             self._send(
@@ -200,12 +268,10 @@ class PtpIpTransport(Transport):
                     InitCommandRequest(guid=self.guid, friendly_name=self.friendly_name)
                 ),
             )
-            ack = self._read_link(
-                self._command,
-                self.connection,
-                self.pairing_timeout_s,
-                "InitCommandAck (is the camera asking to accept this computer?)",
-            )
+            # The user's time to accept this computer is not the handshake's: the deadline
+            # moves by the time the wait for the first byte of the answer took.
+            deadline += self._await_acceptance(self._command)
+            ack = self._read_link(self._command, self.connection, deadline, "InitCommandAck")
             if isinstance(ack, InitFail):
                 raise self._init_fail(ack)
             assert isinstance(ack, InitCommandAck)
@@ -217,16 +283,45 @@ class PtpIpTransport(Transport):
                 format_guid(ack.guid),
                 ack.connection_number,
             )
-            self._open_events(ack.connection_number)
+            self._open_events(ack.connection_number, deadline)
         except BaseException:
             self.close()
             raise
 
-    def _open_events(self, connection_number: int) -> None:
+    def _await_acceptance(self, sock: socket.socket) -> float:
+        """Wait for the camera's answer to InitCommandRequest to begin (a camera may ask its
+        user to accept this computer first); returns how long that took."""
+        started = time.monotonic()
+        give_up = started + self.pairing_timeout_s
+        notice_at = started + PAIRING_NOTICE_S
+        noticed = self.on_pairing_wait is None
+        while True:
+            now = time.monotonic()
+            if now >= give_up:
+                raise ConnectTimeout(
+                    f"{self.url}: no InitCommandAck within {self.pairing_timeout_s:g} s: the "
+                    "camera did not accept this computer. If it asks, accept it on the camera "
+                    "(more time: --pairing-timeout, or pairing_timeout_s)"
+                )
+            wake = give_up if noticed else min(give_up, notice_at)
+            try:
+                readable, _, _ = select.select([sock], [], [], max(0.0, wake - now))
+            except (OSError, ValueError) as exc:
+                raise ConnectError(
+                    f"{self.url}: connection lost waiting for InitCommandAck"
+                ) from exc
+            if readable:
+                return time.monotonic() - started
+            if not noticed and time.monotonic() >= notice_at:
+                noticed = True
+                assert self.on_pairing_wait is not None
+                self.on_pairing_wait(self.pairing_timeout_s)
+
+    def _open_events(self, connection_number: int, deadline: float) -> None:
         port = self.address.event_port or self.address.port
         for attempt in range(EVENT_CONNECT_ATTEMPTS):
             try:
-                self._events = self._connect(port, "event")
+                self._events = self._connect(port, "event", deadline)
                 break
             except ConnectError as exc:
                 if not isinstance(exc.__cause__, ConnectionRefusedError):
@@ -240,9 +335,7 @@ class PtpIpTransport(Transport):
             self._events,
             self._event_connection.send(InitEventRequest(connection_number=connection_number)),
         )
-        answer = self._read_link(
-            self._events, self._event_connection, self.connect_timeout_s, "InitEventAck"
-        )
+        answer = self._read_link(self._events, self._event_connection, deadline, "InitEventAck")
         if isinstance(answer, InitFail):
             raise self._init_fail(answer)
         if not isinstance(answer, InitEventAck):
@@ -255,23 +348,27 @@ class PtpIpTransport(Transport):
         return ConnectError(f"{self.url}: {hint}. This computer's GUID is {format_guid(self.guid)}")
 
     def _read_link(
-        self, sock: socket.socket, conn: Connection, timeout_s: float, what: str
+        self, sock: socket.socket, conn: Connection, deadline: float, what: str
     ) -> ConnectionEvent:
-        """The next handshake packet, within ``timeout_s``."""
-        deadline = time.monotonic() + timeout_s
+        """The next handshake packet, by the handshake's ``deadline`` (each byte does not
+        reset it: a camera that sends its answer a byte at a time ends in time)."""
         buffer = bytearray(4096)
+        late = (
+            f"{self.url}: the PTP/IP handshake did not finish within "
+            f"{self.connect_timeout_s:g} s (waiting for {what})"
+        )
         while True:
             event = conn.next_event()
             if not isinstance(event, _NeedData):
                 return event
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ConnectTimeout(f"{self.url}: no {what} within {timeout_s:g} s")
+                raise ConnectTimeout(late)
             sock.settimeout(remaining)
             try:
                 count = sock.recv_into(buffer)
             except TimeoutError as exc:
-                raise ConnectTimeout(f"{self.url}: no {what} within {timeout_s:g} s") from exc
+                raise ConnectTimeout(late) from exc
             except OSError as exc:
                 raise ConnectError(
                     f"{self.url}: connection lost waiting for {what}: {exc}"
@@ -324,6 +421,7 @@ class PtpIpTransport(Transport):
             raise DisconnectedError(f"{self.url}: connection lost: {exc}") from exc
         if count == 0:
             raise DisconnectedError(f"{self.url}: the camera closed the command connection")
+        self._command_heard_at = time.monotonic()
         return count, False
 
     def cancel(self, request: Sequence[BytesLike]) -> None:
@@ -352,8 +450,11 @@ class PtpIpTransport(Transport):
     ) -> None:
         buffer = bytearray(65536)
         view = memoryview(buffer)
-        last_heard = time.monotonic()
-        probe_sent_at: float | None = None
+        interval = self.probe_interval_s
+        next_probe = None if interval is None else time.monotonic() + interval
+        #: When the probe in flight counts as missed (None: none in flight).
+        answer_due: float | None = None
+        probe_sent_at = 0.0
         try:
             # Inside the try: a camera closed at once may have closed the socket already.
             sock.setblocking(False)
@@ -362,21 +463,30 @@ class PtpIpTransport(Transport):
             self._deliver(sock, conn, on_event)
             while not self._closing.is_set():
                 now = time.monotonic()
-                if probe_sent_at is not None:
-                    wait = probe_sent_at + self.probe_timeout_s - now
-                    if wait <= 0:
-                        raise DisconnectedError(
-                            f"{self.url}: the camera stopped answering probes "
-                            f"(none in {self.probe_timeout_s:g} s)"
+                if answer_due is not None and self._command_heard_at > probe_sent_at:
+                    answer_due = None  # the command connection answered: it is there
+                if answer_due is not None and now >= answer_due:
+                    # Not fatal: cameras that ignore probes exist (see the module docstring).
+                    answer_due = None
+                    self.probes_missed += 1
+                    if self.probes_missed == 1:
+                        log.debug(
+                            "%s: the camera does not answer PTP/IP probes (%g s); TCP "
+                            "keep-alive and transaction deadlines watch the link instead",
+                            self.url,
+                            self.probe_timeout_s,
                         )
-                elif self.probe_interval_s is not None:
-                    wait = last_heard + self.probe_interval_s - now
-                    if wait <= 0:
+                if interval is not None and next_probe is not None:
+                    # An idle link is one where neither connection brought anything.
+                    next_probe = max(next_probe, self._command_heard_at + interval)
+                    if now >= next_probe and answer_due is None:
                         self._send_event_channel(sock, conn.send(ProbeRequest()))
                         probe_sent_at = now
+                        answer_due = now + self.probe_timeout_s
+                        next_probe = now + interval
                         continue
-                else:
-                    wait = None
+                timers = [t for t in (answer_due, next_probe) if t is not None]
+                wait = max(0.0, min(timers) - now) if timers else None
                 readable, _, _ = select.select([sock, self._wake_r], [], [], wait)
                 if self._closing.is_set():
                     return
@@ -388,8 +498,11 @@ class PtpIpTransport(Transport):
                     continue
                 if count == 0:
                     raise DisconnectedError(f"{self.url}: the camera closed the event connection")
-                last_heard = time.monotonic()
-                probe_sent_at = None
+                # Anything from the camera shows it is there: the probe need not be answered.
+                if answer_due is not None:
+                    answer_due = None
+                if interval is not None:
+                    next_probe = time.monotonic() + interval
                 conn.receive_data(view[:count])
                 self._deliver(sock, conn, on_event)
         except Exception as exc:  # a thread must not die with a traceback: all is reported
@@ -411,6 +524,8 @@ class PtpIpTransport(Transport):
                 on_event(event)
             elif isinstance(event, ProbeRequest):
                 self._send_event_channel(sock, conn.send(ProbeResponse()))
+            elif isinstance(event, ProbeResponse):
+                self.probes_answered += 1
 
     def _send_event_channel(self, sock: socket.socket, buffers: Sequence[BytesLike]) -> None:
         data = b"".join(bytes(b) for b in buffers)
@@ -452,6 +567,7 @@ _OPTIONS: Final = frozenset(
         "probe_interval_s",
         "probe_timeout_s",
         "send_timeout_s",
+        "on_pairing_wait",
     }
 )
 

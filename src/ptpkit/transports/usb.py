@@ -13,7 +13,14 @@ Transfers follow ISO 15740 Annex D as libgphoto2 ``camlibs/ptp2/usb.c`` does the
 - a read shorter than asked ended the transfer: that is how a data container of length
   0xFFFFFFFF (4 GiB or more) ends, and a response that came in the same read is kept;
 - events come from the interrupt endpoint on their own thread, so a device that blocks until its
-  events are read never stalls a transfer;
+  events are read never stalls a transfer; on a backend that runs one transfer at a time (libusb0
+  on some platforms, a network bridge), a blocking interrupt read would hold every bulk transfer
+  until it timed out, so there events are read between transactions instead (``events=``);
+- a read that waits for a transfer to start (a response, the first data) waits one packet at a time
+  in short slices, so ``close()`` from another thread ends it at once; a transfer already under way
+  is read in large pieces with the whole timeout, so a timeout never drops bytes that arrived;
+- PyUSB's backends report a timeout in several ways (``USBTimeoutError``, or a plain ``USBError``
+  with errno ETIMEDOUT or libusb's LIBUSB_ERROR_TIMEOUT code): all are timeouts, never fatal.
 - Cancel (0x64) and Get Device Status (0x67) end a cancelled transaction, Device Reset (0x66) and
   clearing a halt recover; a device that refuses those requests still works.
 
@@ -72,6 +79,21 @@ WRITE_BYTES: Final = 512 * 1024
 CANCEL_STATUS_TIMEOUT_S: Final = 5.0
 #: Interrupt reads wake this often to notice a close.
 EVENT_POLL_MS: Final = 200
+#: events="between": how often an idle link looks at the interrupt endpoint, and how long each
+#: look may hold the backend (a transaction that starts meanwhile waits at most this long).
+BETWEEN_POLL_INTERVAL_S: Final = 0.05
+BETWEEN_POLL_MS: Final = 10
+#: A read waiting for a transfer to start wakes this often to notice a close.
+WAIT_SLICE_S: Final = 0.25
+#: How long close() waits for a transfer under way to end before releasing the interface.
+CLOSE_WAIT_S: Final = 2.0
+#: How events are read: "thread" (a thread blocks on the interrupt endpoint), "between" (only
+#: between transactions, for backends that run one transfer at a time) or "auto".
+EVENT_MODES: Final = ("auto", "thread", "between")
+#: libusb's LIBUSB_ERROR_TIMEOUT (libusb.h), as a backend_error_code.
+_LIBUSB_ERROR_TIMEOUT: Final = -7
+#: ETIMEDOUT as Linux numbers it: PyUSB reports the backend's errno, whatever the host's is.
+_LINUX_ETIMEDOUT: Final = 110
 #: Stalls of the interrupt endpoint in a row before events are given up (each is cleared).
 MAX_EVENT_STALLS: Final = 10
 
@@ -157,6 +179,80 @@ def default_backend() -> Any:
                 )
             _default_backend = backend
         return _default_backend
+
+
+#: PyUSB's own backends, by the names ``--usb-backend`` and ``[responder] usb_backend`` take.
+BUILTIN_BACKENDS: Final = ("libusb1", "libusb0", "openusb")
+
+
+def resolve_backend(name: str) -> Any:
+    """The PyUSB backend a name means: ``libusb1`` (ptpkit's default), ``libusb0``, ``openusb``,
+    or ``module:function`` (a function of no arguments that returns a PyUSB ``IBackend``, e.g.
+    one that reaches a camera through a network bridge). The module is imported only here.
+
+    Raises UsageError for an unknown name or a backend that cannot be made."""
+    name = name.strip()
+    if name == "libusb1":
+        try:
+            return default_backend()
+        except ConnectError as exc:
+            raise UsageError(f"USB backend libusb1: {exc}") from None
+    if name in BUILTIN_BACKENDS:
+        import importlib  # noqa: PLC0415
+
+        try:
+            module = importlib.import_module(f"usb.backend.{name}")
+            backend = module.get_backend()
+        except Exception as exc:  # a broken library raises anything: say which backend
+            raise UsageError(f"USB backend {name} cannot be loaded: {exc}") from None
+        if backend is None:
+            raise UsageError(f"USB backend {name}: its library is not installed on this system")
+        return backend
+    module_name, sep, function_name = name.partition(":")
+    if not sep or not module_name or not function_name.isidentifier():
+        raise UsageError(
+            f"unknown USB backend {name!r}: use {', '.join(BUILTIN_BACKENDS)} or "
+            "module:function (a function that returns a PyUSB backend)"
+        )
+    import importlib  # noqa: PLC0415
+
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError, or whatever the module raises while importing
+        raise UsageError(f"USB backend {name!r}: cannot import {module_name}: {exc}") from None
+    factory = getattr(module, function_name, None)
+    if not callable(factory):
+        raise UsageError(f"USB backend {name!r}: {module_name} has no function {function_name}")
+    try:
+        backend = factory()
+    except Exception as exc:
+        raise UsageError(f"USB backend {name!r} failed: {exc}") from None
+    if not callable(getattr(backend, "enumerate_devices", None)):
+        raise UsageError(
+            f"USB backend {name!r} returned {type(backend).__name__}, not a PyUSB backend "
+            "(usb.backend.IBackend)"
+        )
+    return backend
+
+
+def events_mode(requested: str, backend: Any) -> str:
+    """How events are read on ``backend``: ``requested`` unless it is "auto".
+
+    Auto: a backend may say itself with a ``serialises_transfers`` attribute; PyUSB's libusb1
+    backend runs transfers at once (libusb's synchronous API is thread-safe, libusb docs "Multi-
+    threaded applications and asynchronous I/O"), so it gets the event thread; any other backend
+    (libusb0, openusb, a bridge) may run one transfer at a time, so events are read between
+    transactions, where they can never hold a transfer up."""
+    if requested not in EVENT_MODES:
+        raise UsageError(f"events={requested!r}: use one of {', '.join(EVENT_MODES)}")
+    if requested != "auto":
+        return requested
+    serialises = getattr(backend, "serialises_transfers", None)
+    if serialises is not None:
+        return "between" if serialises else "thread"
+    if type(backend).__module__ == "usb.backend.libusb1":
+        return "thread"
+    return "between"
 
 
 # -- finding cameras -----------------------------------------------------------------------------
@@ -306,11 +402,26 @@ def select_camera(selector: UsbSelector, backend: Any = None) -> UsbCamera:
 # -- errors --------------------------------------------------------------------------------------
 
 
-def _map_error(exc: Exception, what: str, device: Any = None) -> TransportError:
-    """One place where PyUSB's errors become ptpkit's (httpx's map_httpcore_exceptions idea)."""
+def is_timeout(exc: BaseException) -> bool:
+    """Whether a PyUSB error is a timeout, however the backend reports it: libusb1's
+    ``USBTimeoutError``; a plain ``USBError`` with errno ETIMEDOUT (110 on Linux, which backends
+    report whatever the host), or with libusb's LIBUSB_ERROR_TIMEOUT (-7) or libusb0's
+    -ETIMEDOUT as its backend code (libusb0, openusb and bridges raise those)."""
     import usb.core  # noqa: PLC0415
 
     if isinstance(exc, usb.core.USBTimeoutError):
+        return True
+    if not isinstance(exc, usb.core.USBError):
+        return False
+    if getattr(exc, "errno", None) in (errno.ETIMEDOUT, _LINUX_ETIMEDOUT):
+        return True
+    code = getattr(exc, "backend_error_code", None)
+    return code in (_LIBUSB_ERROR_TIMEOUT, -errno.ETIMEDOUT, -_LINUX_ETIMEDOUT)
+
+
+def _map_error(exc: Exception, what: str, device: Any = None) -> TransportError:
+    """One place where PyUSB's errors become ptpkit's (httpx's map_httpcore_exceptions idea)."""
+    if is_timeout(exc):
         return TransportTimeout(f"USB: nothing within the time allowed while {what}")
     code = getattr(exc, "errno", None)
     if code in (errno.ENODEV, errno.ENOENT) or "No such device" in str(exc):
@@ -376,10 +487,19 @@ class UsbTransport(Transport):
     read_size = READ_BYTES
 
     def __init__(
-        self, camera: UsbCamera, *, url: str | None = None, read_bytes: int = READ_BYTES
+        self,
+        camera: UsbCamera,
+        *,
+        url: str | None = None,
+        read_bytes: int = READ_BYTES,
+        events: str = "auto",
     ) -> None:
         if read_bytes <= 0 or read_bytes % 512:
             raise UsageError("read_bytes must be a positive multiple of 512")
+        #: "thread" or "between" (see :func:`events_mode`).
+        # PyUSB keeps a device's backend in its resource manager (usb/core.py, Device._ctx).
+        backend = getattr(getattr(camera.device, "_ctx", None), "backend", None)
+        self.events = events_mode(events, backend)
         self.camera = camera
         self._url = url or camera.url
         self._device = camera.device
@@ -388,6 +508,13 @@ class UsbTransport(Transport):
         self._claimed = False
         self.read_size = read_bytes
         self._buffer = array.array("B", bytes(read_bytes))
+        #: One packet: a read that waits for a transfer to start asks for this much.
+        self._packet = array.array("B", bytes(512))
+        #: The last read filled its buffer: the transfer goes on and its bytes are flowing.
+        self._streaming = False
+        #: Held around every transfer on the command pipe and control endpoint: close() waits on
+        #: it, and events="between" reads the interrupt endpoint only while it is free.
+        self._io_lock = threading.Lock()
         self._out = array.array("B")
         self._transfer_bytes = 0
         self._event_thread: threading.Thread | None = None
@@ -452,6 +579,7 @@ class UsbTransport(Transport):
             # fit): round down to whole packets of this endpoint (SuperSpeed has 1024).
             self.read_size = max(self.max_packet, self.read_size - self.read_size % self.max_packet)
             self._buffer = array.array("B", bytes(self.read_size))
+        self._packet = array.array("B", bytes(self.max_packet))
         self.connection = Connection(Role.INITIATOR, UsbFraming())
         self._event_connection = Connection(Role.INITIATOR, UsbFraming())
         self._event_connection.phase = Phase.EVENT_CHANNEL
@@ -496,7 +624,9 @@ class UsbTransport(Transport):
             try:
                 for start in range(0, max(len(data), 1), WRITE_BYTES):
                     piece = data[start : start + WRITE_BYTES]
-                    sent = self._device.write(self._bulk_out, piece, timeout=self._timeout_ms())
+                    with self._io_lock:
+                        self._check_open()
+                        sent = self._device.write(self._bulk_out, piece, timeout=self._timeout_ms())
                     self._transfer_bytes += sent
                 return
             except usb.core.USBError as exc:
@@ -518,7 +648,8 @@ class UsbTransport(Transport):
         import usb.core  # noqa: PLC0415
 
         try:
-            self._device.write(self._bulk_out, array.array("B"), timeout=self._timeout_ms())
+            with self._io_lock:
+                self._device.write(self._bulk_out, array.array("B"), timeout=self._timeout_ms())
         except usb.core.USBError as exc:
             if getattr(exc, "errno", None) != errno.EPIPE:
                 raise _map_error(exc, "ending a transfer", self._device) from exc
@@ -532,21 +663,63 @@ class UsbTransport(Transport):
         return 0 if timeout_s is None else max(1, int(timeout_s * 1000))
 
     def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
-        import usb.core  # noqa: PLC0415
-
         if buffer.obj is not self._buffer:
             raise UsageError("UsbTransport reads only into its receive_buffer()")
+        self._check_open()
+        if self._streaming:
+            # The transfer is under way: its bytes flow, so read large with the whole timeout.
+            # (A timed-out read may have received part of its bytes; slicing here could lose
+            # them, or make a partial read look like the end of the transfer.)
+            count = self._read_bulk(self._buffer, timeout_s)
+        else:
+            count = self._wait_for_transfer(timeout_s)
+        # A read that came back shorter than asked was ended by a short or zero-length packet:
+        # the end of a USB transfer.
+        size = len(self._buffer) if self._streaming else len(self._packet)
+        ended = count < size
+        self._streaming = not ended
+        return count, ended
+
+    def _wait_for_transfer(self, timeout_s: float | None) -> int:
+        """Wait for a transfer to start: one packet at a time, in short slices, so a close from
+        another thread ends the wait at once. A packet arrives whole or not at all, so a slice
+        that times out has lost nothing."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            slice_s = WAIT_SLICE_S
+            if deadline is not None:
+                slice_s = min(slice_s, max(0.001, deadline - time.monotonic()))
+            try:
+                count = self._read_bulk(self._packet, slice_s, what=timeout_s)
+            except TransportTimeout:
+                self._check_open()
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                continue
+            if count:
+                self._buffer[:count] = self._packet[:count]
+            return count
+
+    def _read_bulk(
+        self, target: array.array[int], timeout_s: float | None, what: float | None = None
+    ) -> int:
+        """One bulk-IN read; a stall between transfers is cleared and read again."""
+        import usb.core  # noqa: PLC0415
+
         for attempt in (1, 2):
             try:
-                count = int(
-                    self._device.read(self._bulk_in, self._buffer, self._timeout_ms(timeout_s))
-                )
-            except usb.core.USBTimeoutError as exc:
-                raise TransportTimeout(
-                    f"{self._label}: the camera sent nothing for {timeout_s:g} s (waiting for data "
-                    "or a response)"
-                ) from exc
+                with self._io_lock:
+                    self._check_open()
+                    return int(
+                        self._device.read(self._bulk_in, target, self._timeout_ms(timeout_s))
+                    )
             except usb.core.USBError as exc:
+                if is_timeout(exc):
+                    allowed = what if what is not None else timeout_s
+                    raise TransportTimeout(
+                        f"{self._label}: the camera sent nothing for {allowed or 0:g} s (waiting "
+                        "for data or a response)"
+                    ) from exc
                 if getattr(exc, "errno", None) == errno.EPIPE:
                     self._clear_halt(self._bulk_in)
                     if attempt == 1 and self.connection.phase is not Phase.RESPONDER_DATA:
@@ -558,30 +731,34 @@ class UsbTransport(Transport):
                         "transfer; the data is incomplete (a partial download can be resumed)"
                     ) from exc
                 raise _map_error(exc, "reading from the camera", self._device) from exc
-            # A read that came back shorter than asked was ended by a short or zero-length
-            # packet: the end of a USB transfer.
-            return count, count < len(self._buffer)
         raise AssertionError("unreachable")
 
+    def _check_open(self) -> None:
+        if self._closing.is_set():
+            # Engine turns this into ClosedError when the camera was closed (Camera.close).
+            raise DisconnectedError(f"{self._label}: the link was closed")
+
     def _clear_halt(self, endpoint: Any) -> None:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), self._io_lock:
             self._device.clear_halt(endpoint)
 
     # -- class requests --------------------------------------------------------------------------
 
     def _class_out(self, request: int, data: bytes = b"", timeout_s: float = 2.0) -> None:
-        self._device.ctrl_transfer(
-            _CLASS_OUT, request, 0, self._interface, data, self._timeout_ms(timeout_s)
-        )
+        with self._io_lock:
+            self._device.ctrl_transfer(
+                _CLASS_OUT, request, 0, self._interface, data, self._timeout_ms(timeout_s)
+            )
 
     def device_status(self) -> DeviceStatus:
         """Get Device Status (0x67): the device's state and any stalled endpoints."""
         import usb.core  # noqa: PLC0415
 
         try:
-            data = self._device.ctrl_transfer(
-                _CLASS_IN, ClassRequest.GET_DEVICE_STATUS, 0, self._interface, 64, 2000
-            )
+            with self._io_lock:
+                data = self._device.ctrl_transfer(
+                    _CLASS_IN, ClassRequest.GET_DEVICE_STATUS, 0, self._interface, 64, 2000
+                )
         except usb.core.USBError as exc:
             raise _map_error(exc, "reading the device status", self._device) from exc
         return decode_device_status(bytes(data))
@@ -592,9 +769,10 @@ class UsbTransport(Transport):
         import usb.core  # noqa: PLC0415
 
         try:
-            data = self._device.ctrl_transfer(
-                _CLASS_IN, ClassRequest.GET_EXTENDED_EVENT_DATA, 0, self._interface, 512, 2000
-            )
+            with self._io_lock:
+                data = self._device.ctrl_transfer(
+                    _CLASS_IN, ClassRequest.GET_EXTENDED_EVENT_DATA, 0, self._interface, 512, 2000
+                )
         except usb.core.USBError as exc:
             raise _map_error(exc, "reading extended event data", self._device) from exc
         return decode_extended_event(bytes(data))
@@ -607,6 +785,7 @@ class UsbTransport(Transport):
             self._class_out(ClassRequest.DEVICE_RESET)
         except usb.core.USBError as exc:
             raise _map_error(exc, "resetting the camera", self._device) from exc
+        self._streaming = False
         self.connection.reset()
 
     def cancel(self, request: Sequence[BytesLike]) -> None:
@@ -615,6 +794,7 @@ class UsbTransport(Transport):
         data = b"".join(bytes(b) for b in request)
         self._out = array.array("B")
         self._transfer_bytes = 0
+        self._streaming = False
         try:
             self._class_out(ClassRequest.CANCEL, data)
             self._cancelled = True
@@ -641,8 +821,7 @@ class UsbTransport(Transport):
                 break
             if status.code != _DEVICE_BUSY:
                 for endpoint in status.params:
-                    with contextlib.suppress(Exception):
-                        self._device.clear_halt(endpoint)
+                    self._clear_halt(endpoint)
                 break
             if time.monotonic() > deadline:
                 raise TransportTimeout(f"{self._label}: the camera stayed busy after a cancel")
@@ -654,9 +833,11 @@ class UsbTransport(Transport):
         """Read and drop until the pipe is quiet (a device may have queued part of the data)."""
         import usb.core  # noqa: PLC0415
 
+        self._streaming = False
         for _ in range(64):
             try:
-                self._device.read(self._bulk_in, self._buffer, 50)
+                with self._io_lock:
+                    self._device.read(self._bulk_in, self._buffer, 50)
             except usb.core.USBError:
                 return  # a timeout: nothing more is coming
 
@@ -683,15 +864,22 @@ class UsbTransport(Transport):
         buffer = array.array("B", bytes(size))
         conn = self._event_connection
         stalls = 0
+        between = self.events == "between"
         while not self._closing.is_set():
             try:
-                count = self._device.read(endpoint, buffer, EVENT_POLL_MS)
-            except usb.core.USBTimeoutError:
-                stalls = 0
-                continue
+                count = (
+                    self._poll_between(endpoint, buffer)
+                    if between
+                    else self._device.read(endpoint, buffer, EVENT_POLL_MS)
+                )
+                if count is None:
+                    continue  # a transaction was under way: look again later
             except usb.core.USBError as exc:
                 if self._closing.is_set():
                     return
+                if is_timeout(exc):  # however the backend says it (see is_timeout)
+                    stalls = 0
+                    continue
                 if getattr(exc, "errno", None) == errno.EPIPE:
                     stalls += 1
                     if stalls > MAX_EVENT_STALLS:
@@ -722,6 +910,21 @@ class UsbTransport(Transport):
                 conn = self._event_connection = Connection(Role.INITIATOR, UsbFraming())
                 conn.phase = Phase.EVENT_CHANNEL
 
+    def _poll_between(self, endpoint: Any, buffer: array.array[int]) -> int | None:
+        """events="between": one short look at the interrupt endpoint while no transaction runs
+        (None when one does). The I/O lock keeps transfers out for at most BETWEEN_POLL_MS, and
+        a transfer that holds it is never waited for."""
+        if self._closing.wait(BETWEEN_POLL_INTERVAL_S):
+            return None
+        if self.connection.phase is not Phase.IDLE or not self._io_lock.acquire(blocking=False):
+            return None
+        try:
+            if self.connection.phase is not Phase.IDLE or self._closing.is_set():
+                return None
+            return int(self._device.read(endpoint, buffer, BETWEEN_POLL_MS))
+        finally:
+            self._io_lock.release()
+
     # -- closing ---------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -731,6 +934,22 @@ class UsbTransport(Transport):
         thread = self._event_thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=2 * EVENT_POLL_MS / 1000 + 1)
+        # A read waiting for a transfer notices the close within WAIT_SLICE_S and lets go of the
+        # lock: release the interface only then (libusb must not close a handle in use). A
+        # transfer stuck mid-way is not waited for past CLOSE_WAIT_S.
+        locked = self._io_lock.acquire(timeout=CLOSE_WAIT_S)
+        try:
+            self._release()
+        finally:
+            if locked:
+                self._io_lock.release()
+        if hasattr(self, "connection"):
+            self.connection.close()
+        on_close, self.on_close = self.on_close, None
+        if on_close is not None:
+            on_close()
+
+    def _release(self) -> None:
         import usb.util  # noqa: PLC0415
 
         # Each step on its own: after an unplug the first fails, and the others still matter.
@@ -742,11 +961,6 @@ class UsbTransport(Transport):
                 self._device.attach_kernel_driver(self._interface)
         with contextlib.suppress(Exception):
             usb.util.dispose_resources(self._device)
-        if hasattr(self, "connection"):
-            self.connection.close()
-        on_close, self.on_close = self.on_close, None
-        if on_close is not None:
-            on_close()
 
 
 def _endpoints(interface: Any) -> tuple[Any, Any, Any]:
@@ -768,11 +982,19 @@ def _endpoints(interface: Any) -> tuple[Any, Any, Any]:
 
 
 def open_url(url: str, options: dict[str, Any]) -> UsbTransport:
-    """The ``usb:`` scheme for :func:`ptpkit.connect`: options ``backend`` (a PyUSB backend) and
-    ``read_bytes`` (bytes per bulk read, a multiple of 512)."""
+    """The ``usb:`` scheme for :func:`ptpkit.connect`. Options: ``backend``, a PyUSB backend
+    (``usb.backend.IBackend``) or its name (see :func:`resolve_backend`); ``events``, "auto",
+    "thread" or "between" (see :func:`events_mode`); ``read_bytes``, bytes per bulk read (a
+    multiple of 512)."""
     backend = options.pop("backend", None)
+    events = options.pop("events", "auto")
     read_bytes = int(options.pop("read_bytes", READ_BYTES))
     if options:
         raise UsageError(f"usb: unknown option(s) {', '.join(sorted(options))}")
+    if isinstance(backend, str):
+        backend = resolve_backend(backend)
+    if not isinstance(events, str):
+        raise UsageError(f"events={events!r}: use one of {', '.join(EVENT_MODES)}")
+    events_mode(events, backend)  # a bad mode is refused before the bus is searched
     camera = select_camera(parse_url(url), backend)
-    return UsbTransport(camera, url=camera.url, read_bytes=read_bytes)
+    return UsbTransport(camera, url=camera.url, read_bytes=read_bytes, events=events)

@@ -8,6 +8,8 @@ own, or any other) can be tested against it:
 absurd-length           the data phase of GetObjectHandles claims 0xFFFFFFF0 bytes
 absurd-count            GetObjectHandles' array claims 0xFFFFFFF0 handles
 absurd-string           GetObjectInfo's file name claims 255 characters and has 3
+short-object-info       GetObjectInfo's dataset ends early at a field boundary, as some cameras
+                        send it: after the file name, after CaptureDate or with no Keywords
 huge-packet             (PTP/IP) the response to GetStorageIDs claims a 0xFFFFFFF0-byte packet
 truncated               GetObject's data phase ends at half the object
 truncated-packet        (PTP/IP) GetObject's data packet stops half way and the link closes
@@ -20,14 +22,29 @@ hostile-names           objects named ../escape, a/b, a\\b, NUL, control charact
                         characters, duplicates, lone surrogates, . and ..
 busy                    every operation answers DeviceBusy a few times before it works
 init-fail               (PTP/IP) InitCommandRequest is answered with InitFail (not paired)
+chatter                 (PTP/IP) GetObject is never answered; meanwhile, every tick, a
+                        ProbeRequest on the command connection and an event on the event one
+trickle                 (PTP/IP) GetObject's data comes one byte per tick, for ever
+ignore-probes           ProbeRequest is never answered (libgphoto2 never answers one); commands
+                        are served as usual
+handshake-stall         (PTP/IP) InitCommandAck never comes (a camera waiting for its user)
+handshake-trickle       (PTP/IP) InitCommandAck comes one byte per tick
+slow-accept[=S]         (PTP/IP) InitCommandAck comes after S seconds (default 3): a camera whose
+                        user accepts this computer
 ======================  ==========================================================================
+
+``tick=S`` sets the tick of the timed modes (default 1 s; tests use less).
 """
 
 from __future__ import annotations
 
 import enum
+import select
+import socket
 import struct
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -45,6 +62,7 @@ class Mode(enum.Enum):
     ABSURD_LENGTH = "absurd-length"
     ABSURD_COUNT = "absurd-count"
     ABSURD_STRING = "absurd-string"
+    SHORT_OBJECT_INFO = "short-object-info"
     HUGE_PACKET = "huge-packet"
     TRUNCATED = "truncated"
     TRUNCATED_PACKET = "truncated-packet"
@@ -56,6 +74,12 @@ class Mode(enum.Enum):
     HOSTILE_NAMES = "hostile-names"
     BUSY = "busy"
     INIT_FAIL = "init-fail"
+    CHATTER = "chatter"
+    TRICKLE = "trickle"
+    IGNORE_PROBES = "ignore-probes"
+    HANDSHAKE_STALL = "handshake-stall"
+    HANDSHAKE_TRICKLE = "handshake-trickle"
+    SLOW_ACCEPT = "slow-accept"
 
 
 class LinkFault(Exception):
@@ -94,30 +118,47 @@ class Misbehavior:
     #: DeviceBusy answers before each operation works (``busy``).
     busy_tries: int = 3
     flood_events: int = FLOOD_EVENTS
+    #: The period of the timed modes (chatter, trickle, handshake-trickle).
+    tick_s: float = 1.0
+    #: How long ``slow-accept`` takes to accept this computer.
+    accept_delay_s: float = 3.0
     _busy_counts: dict[int, int] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> Misbehavior:
-        """From ``MODE[,MODE...]`` (``busy=5`` sets the number of busy answers)."""
+        """From ``MODE[,MODE...]`` (``busy=5`` sets the number of busy answers, ``slow-accept=2``
+        the delay, ``tick=0.1`` the period of the timed modes)."""
         modes = set()
-        busy_tries = 3
+        made = cls()
         for part in filter(None, (p.strip() for p in text.split(","))):
             name, _, value = part.partition("=")
+            if name == "tick":
+                made.tick_s = _seconds(name, value)
+                continue
             try:
                 mode = Mode(name)
             except ValueError:
                 known = ", ".join(m.value for m in Mode)
-                raise ValueError(f"unknown misbehaviour {name!r}; known: {known}") from None
+                raise ValueError(f"unknown misbehaviour {name!r}; known: {known}, tick") from None
             if value:
-                if mode is not Mode.BUSY:
+                if mode is Mode.BUSY:
+                    made.busy_tries = int(value)
+                elif mode is Mode.SLOW_ACCEPT:
+                    made.accept_delay_s = _seconds(name, value)
+                else:
                     raise ValueError(f"{name} takes no value")
-                busy_tries = int(value)
             modes.add(mode)
-        return cls(modes=frozenset(modes), busy_tries=busy_tries)
+        made.modes = frozenset(modes)
+        return made
 
     def __contains__(self, mode: Mode) -> bool:
         return mode in self.modes
+
+    @property
+    def ignores_probes(self) -> bool:
+        """``ignore-probes``: ProbeRequest goes unanswered on every connection."""
+        return Mode.IGNORE_PROBES in self.modes
 
     def busy_now(self, code: int) -> bool:
         """Whether this request of ``code`` is answered DeviceBusy (then it works)."""
@@ -139,6 +180,70 @@ class Misbehavior:
             Event(code=Ec.DEVICE_PROP_CHANGED, params=(0x5001 + index % 16,))
             for index in range(self.flood_events)
         ]
+
+
+def _seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: not a number of seconds") from None
+    if not 0 < seconds < 86400:
+        raise ValueError(f"{name}={value!r}: give seconds between 0 and 86400")
+    return seconds
+
+
+# -- timed misbehaviour --------------------------------------------------------------------------
+
+
+def every(interval_s: float, tick: Callable[[], bool], stop: Callable[[], bool]) -> None:
+    """Call ``tick`` every ``interval_s`` on a daemon thread, until it returns False or ``stop``
+    says so (the session closed)."""
+
+    def run() -> None:
+        while True:
+            time.sleep(interval_s)
+            if stop() or not tick():
+                return
+
+    threading.Thread(target=run, name="ptpkit-misbehave", daemon=True).start()
+
+
+def _client_gone(sock: socket.socket, wait_s: float) -> bool:
+    """Wait up to ``wait_s`` reading (and dropping) what the client sends; True once it hung
+    up."""
+    try:
+        readable, _, _ = select.select([sock], [], [], wait_s)
+        return bool(readable) and not sock.recv(4096)
+    except (OSError, ValueError):
+        return True
+
+
+def send_handshake_answer(
+    misbehavior: Misbehavior, sock: socket.socket, answer: bytes, closed: threading.Event
+) -> bool:
+    """Send InitCommandAck (``answer``) as the handshake modes say; False when it was not sent
+    (the client gave up, or the server closed)."""
+    if Mode.HANDSHAKE_STALL in misbehavior:
+        while not closed.is_set():
+            if _client_gone(sock, 0.2):
+                break
+        return False
+    if Mode.SLOW_ACCEPT in misbehavior:
+        until = time.monotonic() + misbehavior.accept_delay_s
+        while (left := until - time.monotonic()) > 0:
+            if closed.is_set() or _client_gone(sock, min(left, 0.2)):
+                return False
+    pieces = [answer]
+    if Mode.HANDSHAKE_TRICKLE in misbehavior:
+        pieces = [answer[i : i + 1] for i in range(len(answer))]
+    for index, piece in enumerate(pieces):
+        if index and (closed.is_set() or _client_gone(sock, misbehavior.tick_s)):
+            return False
+        try:
+            sock.sendall(piece)
+        except OSError:
+            return False
+    return True
 
 
 # -- wire-level corruption -----------------------------------------------------------------------
@@ -175,6 +280,34 @@ def response(framing: UsbFraming | PtpIpFraming, code: int, tid: int) -> bytes:
     return _PTPIP_HEADER.pack(14, PacketType.OPERATION_RESPONSE) + struct.pack("<HI", code, tid)
 
 
+def probe_request(framing: UsbFraming | PtpIpFraming) -> bytes:
+    """(PTP/IP) A ProbeRequest packet; USB has none (empty)."""
+    if isinstance(framing, UsbFraming):
+        return b""
+    return _PTPIP_HEADER.pack(8, PacketType.PROBE_REQUEST)
+
+
+def data_packet_header(tid: int, payload: int) -> bytes:
+    """(PTP/IP) The header of a Data packet that will carry ``payload`` bytes."""
+    return _PTPIP_HEADER.pack(12 + payload, PacketType.DATA) + struct.pack("<I", tid)
+
+
 def huge_packet_header() -> bytes:
     """(PTP/IP) An OperationResponse header that claims 0xFFFFFFF0 bytes."""
     return _PTPIP_HEADER.pack(ABSURD, PacketType.OPERATION_RESPONSE)
+
+
+#: ObjectInfo's fixed fields end here (ISO 15740 §5.5.2); the four strings follow.
+_OBJECT_INFO_FIXED: Final = 52
+
+
+def short_object_info(data: bytes, handle: int) -> bytes:
+    """A whole ObjectInfo ended early at a field boundary (``short-object-info``): with its file
+    name and no dates, with CaptureDate only, or without Keywords, in turn by ``handle``.
+    libgphoto2 ptp_unpack_OI reads such datasets (it never reads Keywords)."""
+    end = _OBJECT_INFO_FIXED
+    for _ in range(1 + handle % 3):
+        if end >= len(data):
+            break
+        end += 1 + 2 * data[end]  # the count byte, then that many UTF-16 units
+    return data[:end]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final, Protocol
 
-from ptpkit.codes.common import Op, Rc
+from ptpkit.codes.common import Ec, Op, Rc
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.events import (
@@ -294,6 +294,9 @@ class ResponderSession:
         self.events: collections.deque[Event] = collections.deque()
         #: Called (from any thread) when an event is queued for this connection's event channel.
         self.on_event: Callable[[], None] | None = None
+        #: Called (from any thread) when output is queued outside a request's handling (a
+        #: misbehaving camera's timer): the network server then sends it.
+        self.on_output: Callable[[], None] | None = None
         #: The object SendObjectInfo announced; SendObject fills it.
         self.send_target: tuple[Store, StoredObject] | None = None
         # PTP/IP: every packet is a boundary (a cancel stops after a whole packet); USB: only
@@ -335,7 +338,8 @@ class ResponderSession:
         elif isinstance(event, Cancel):
             self._cancelled(event.transaction_id)
         elif isinstance(event, ProbeRequest):
-            self.outbox.put(self.connection.send(ProbeResponse()), boundary=True)
+            if not self.camera.misbehavior.ignores_probes:
+                self.outbox.put(self.connection.send(ProbeResponse()), boundary=True)
         elif isinstance(event, ProbeResponse):
             pass
         else:
@@ -548,6 +552,24 @@ class ResponderSession:
             self.send_target = None
             self.connection.reset()
 
+    def misbehave_later(self, tick: Callable[[], bytes]) -> None:
+        """A misbehaving camera's timed output: every tick, ``tick()``'s bytes are queued and
+        sent (empty bytes: none); it ends with the session."""
+        from ptpkit.virtual.misbehave import every  # noqa: PLC0415
+
+        def run() -> bool:
+            with self._lock:
+                if self.closed:
+                    return False
+                out = tick()
+                if out:
+                    self.outbox.put([out], boundary=False)
+            if out and self.on_output is not None:
+                self.on_output()
+            return True
+
+        every(self.camera.misbehavior.tick_s, run, lambda: self.closed)
+
     def queue_event(self, event: Event) -> None:
         self.queue_events([event])
 
@@ -628,6 +650,18 @@ def misbehave_reply(session: ResponderSession, request: Request, reply: Reply) -
         # ObjectInfo's fixed fields end at byte 52; the file name then claims 255 characters.
         whole(bytes(data[:52]) + b"\xff" + "abc".encode("utf-16-le"))
         return True
+    if code == Op.GET_OBJECT_INFO and data is not None and m.Mode.SHORT_OBJECT_INFO in modes:
+        whole(m.short_object_info(bytes(data), request.params[0] if request.params else 0))
+        return True
+    if code == Op.GET_OBJECT and reply.data is not None and m.Mode.CHATTER in modes:
+        session.misbehave_later(_chatter(session, framing))
+        return True
+    if code == Op.GET_OBJECT and reply.data is not None and m.Mode.TRICKLE in modes and ptpip:
+        size = len(data) if data is not None else reply.data.size  # type: ignore[union-attr]
+        header = m.data_header(framing, code, tid, size)
+        put([header, m.data_packet_header(tid, size)], boundary=False)
+        session.misbehave_later(_trickle(session, size))
+        return True
     data_modes = {
         m.Mode.TRUNCATED,
         m.Mode.TRUNCATED_PACKET,
@@ -659,3 +693,27 @@ def misbehave_reply(session: ResponderSession, request: Request, reply: Reply) -
         put([header, m.data_body(framing, tid, first, last=False)], boundary=False)
         session.outbox.put_fault("stall" if m.Mode.STALL in modes else "disconnect")
     return True
+
+
+def _chatter(session: ResponderSession, framing: UsbFraming | PtpIpFraming) -> Callable[[], bytes]:
+    """``chatter``: a probe on the command connection and an event each tick, never an answer."""
+    from ptpkit.virtual import misbehave as m  # noqa: PLC0415
+
+    def tick() -> bytes:
+        session.queue_event(Event(code=Ec.DEVICE_PROP_CHANGED, params=(0x5001,)))
+        return m.probe_request(framing)
+
+    return tick
+
+
+def _trickle(session: ResponderSession, size: int) -> Callable[[], bytes]:
+    """``trickle``: one byte of the object's data per tick (its value does not matter)."""
+    left = [size]
+
+    def tick() -> bytes:
+        if left[0] <= 0:
+            return b""
+        left[0] -= 1
+        return b"\x5a"
+
+    return tick

@@ -11,6 +11,26 @@ opens a command connection with a new connection number; InitEventRequest quotin
 becomes its event connection, which carries the events of that session and answers probes.
 Several clients can be connected at once, each with its own session on the shared camera.
 
+What a client can hold is bounded, so that no client, however it behaves, keeps the others out
+for long (each limit is a constructor argument and a ``virtual serve`` option):
+
+- a new connection has ONE deadline from accept (``handshake_timeout_s``) to say what it is, and a
+  command connection has the same deadline to be joined by its event connection: sending the
+  Init packet a byte at a time, or never opening the event connection, does not extend it;
+- connections that have not sent their Init packet yet are at most ``max_pending``; when one more
+  arrives, the oldest is dropped (a real client sends its Init packet at once, so it passes
+  through in a moment; a flood only displaces itself);
+- sessions are at most ``max_sessions``. When they are all taken, a new client takes the place of
+  a session whose event connection never came, else of the session idle longest if it has been
+  idle ``reclaim_idle_s``, else it gets InitFail(busy). Sessions in use are never dropped for a
+  newcomer: a flood of complete handshakes cannot push out a client at work;
+- a session with no traffic either way for ``idle_timeout_s`` is closed (0: never). The default
+  is an hour because real clients idle for long: gphoto2 waiting for events over PTP/IP sends
+  nothing at all (libgphoto2 sends no probes), and a tethering session sits between shots.
+  It is housekeeping for forgotten sessions; the reclaiming above is what keeps the server open;
+- a write that makes no progress for ``send_timeout_s`` (a client that stopped reading) ends the
+  connection.
+
 Writes are vectored (``sendmsg`` of headers and payload views, no copies) with TCP_NODELAY, and a
 reply's packets are coalesced into one write by default: separate small writes are what costs
 round trips through delayed ACKs. ``packet_per_write=True`` instead writes each PTP/IP packet on
@@ -23,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 import select
 import socket
 import threading
@@ -50,15 +71,25 @@ from ptpkit.core.ptpip import (
 from ptpkit.core.state import Role
 from ptpkit.errors import ConnectError, PTPError
 from ptpkit.virtual.camera import VirtualCamera
-from ptpkit.virtual.misbehave import LinkFault, Mode
+from ptpkit.virtual.misbehave import LinkFault, Mode, send_handshake_answer
 from ptpkit.virtual.responder import ResponderSession
 
 log = logging.getLogger("ptpkit.virtual")
 
-#: How long a new connection may take to send its Init packet.
+#: One deadline from accept: for the Init packet, and for a command connection's event connection
+#: to join it. A real client needs milliseconds on a LAN (libgphoto2 ptpip.c opens the event
+#: connection right after the InitCommandAck); 10 s leaves room for a slow Wi-Fi link.
 HANDSHAKE_TIMEOUT_S: Final = 10.0
-#: Command connections served at once; more get InitFail(busy).
+#: Connections that have not sent their Init packet yet; one more drops the oldest.
+MAX_PENDING: Final = 32
+#: Sessions (command connections) at once; see the module docstring for what happens beyond.
 MAX_SESSIONS: Final = 64
+#: A session with no traffic for this long is closed (0: never). Why so long: module docstring.
+IDLE_TIMEOUT_S: Final = 3600.0
+#: When every session is taken, one idle this long gives its place to a new client.
+RECLAIM_IDLE_S: Final = 60.0
+#: A write that makes no progress for this long (the client stopped reading) ends the connection.
+SEND_TIMEOUT_S: Final = 30.0
 _RECV_BYTES: Final = 1 << 20
 
 
@@ -105,6 +136,13 @@ class _Link:
     command: socket.socket
     peer: str
     name: str
+    #: When the command connection was accepted (time.monotonic()): its handshake deadline,
+    #: event connection included, counts from there.
+    accepted_at: float = 0.0
+    #: The last traffic either way, on either connection (time.monotonic()).
+    last_activity: float = 0.0
+    #: Why the server dropped this link (it is closing); None while it is served.
+    dropped: str | None = None
     event_socket: socket.socket | None = None
     #: Wakes the event connection's thread: events are queued (or the link is closing).
     events_ready: _Wakeup = field(default_factory=_Wakeup)
@@ -140,7 +178,28 @@ class PtpIpServer:
         guid: bytes | None = None,
         packet_per_write: bool = False,
         max_sessions: int = MAX_SESSIONS,
+        max_pending: int = MAX_PENDING,
+        handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+        reclaim_idle_s: float = RECLAIM_IDLE_S,
+        send_timeout_s: float = SEND_TIMEOUT_S,
     ) -> None:
+        # max_sessions=0 is a camera that is always busy (InitFail(busy) for everyone).
+        if max_sessions < 0 or max_pending < 1:
+            raise ValueError(
+                f"max_sessions must be at least 0 and max_pending at least 1, not "
+                f"{max_sessions} and {max_pending}"
+            )
+        for label, seconds in (
+            ("handshake_timeout_s", handshake_timeout_s),
+            ("idle_timeout_s", idle_timeout_s),
+            ("reclaim_idle_s", reclaim_idle_s),
+            ("send_timeout_s", send_timeout_s),
+        ):
+            if not math.isfinite(seconds) or seconds < 0:
+                raise ValueError(f"{label} must be a finite number of seconds >= 0, not {seconds}")
+        if handshake_timeout_s == 0 or send_timeout_s == 0:
+            raise ValueError("handshake_timeout_s and send_timeout_s must be more than 0")
         self.camera = camera
         self.host = host
         self.requested_port = port
@@ -149,14 +208,24 @@ class PtpIpServer:
         self.guid = guid or uuid.uuid5(uuid.NAMESPACE_OID, camera.personality.serial_number).bytes
         self.packet_per_write = packet_per_write
         self.max_sessions = max_sessions
+        self.max_pending = max_pending
+        self.handshake_timeout_s = handshake_timeout_s
+        #: 0: sessions never expire for idleness.
+        self.idle_timeout_s = idle_timeout_s
+        self.reclaim_idle_s = reclaim_idle_s
+        self.send_timeout_s = send_timeout_s
         self._listener: socket.socket | None = None
         self._links: dict[int, _Link] = {}
+        #: Connections that have not sent their Init packet, oldest first (dicts keep order).
+        self._pending: dict[socket.socket, float] = {}
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
         self._threads: set[threading.Thread] = set()
         self._sockets: set[socket.socket] = set()
         self._closed = threading.Event()
         self.connections_served = 0
+        #: Connections and sessions dropped by the limits above (for diagnostics and tests).
+        self.connections_dropped = 0
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -229,6 +298,12 @@ class PtpIpServer:
         with self._lock:
             return len(self._links)
 
+    @property
+    def pending_connections(self) -> int:
+        """Connections accepted that have not sent their Init packet yet."""
+        with self._lock:
+            return len(self._pending)
+
     def _spawn(self, target: object, name: str, *args: object) -> None:
         assert callable(target)
 
@@ -264,14 +339,34 @@ class PtpIpServer:
             # systems (macOS) then refuse setsockopt. The accept loop must not die of it.
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            accepted_at = time.monotonic()
             with self._lock:
                 self._sockets.add(sock)
                 self.connections_served += 1
-            self._spawn(self._serve, f"ptpip-{address[0]}:{address[1]}", sock, f"{address[0]}")
+                oldest = None
+                if len(self._pending) >= self.max_pending:
+                    # Full of connections that say nothing: the oldest has had the longest to
+                    # speak. Dropping it (not the newcomer) means a flood displaces only itself,
+                    # while a real client, which speaks at once, gets through.
+                    oldest = next(iter(self._pending))
+                    del self._pending[oldest]
+                    self.connections_dropped += 1
+                self._pending[sock] = accepted_at
+            if oldest is not None:
+                log.info("PTP/IP server: too many connections without a handshake; dropping one")
+                with contextlib.suppress(OSError):
+                    oldest.shutdown(socket.SHUT_RDWR)
+            self._spawn(
+                self._serve,
+                f"ptpip-{address[0]}:{address[1]}",
+                sock,
+                f"{address[0]}",
+                accepted_at,
+            )
 
-    def _serve(self, sock: socket.socket, peer: str) -> None:
+    def _serve(self, sock: socket.socket, peer: str, accepted_at: float) -> None:
         try:
-            self._serve_connection(sock, peer)
+            self._serve_connection(sock, peer, accepted_at)
         except (PTPError, OSError) as exc:
             log.info("PTP/IP client %s: %s", peer, exc)
         except Exception:  # never let one client's surprise kill the server
@@ -279,33 +374,51 @@ class PtpIpServer:
         finally:
             with self._lock:
                 self._sockets.discard(sock)
+                self._pending.pop(sock, None)
             with contextlib.suppress(OSError):
                 sock.close()
 
-    def _serve_connection(self, sock: socket.socket, peer: str) -> None:
+    def _serve_connection(self, sock: socket.socket, peer: str, accepted_at: float) -> None:
         greeter = Connection(Role.RESPONDER, PtpIpFraming())
-        first = self._first_packet(sock, greeter)
+        first = self._first_packet(sock, greeter, accepted_at)
+        with self._lock:
+            self._pending.pop(sock, None)
         if first is None:
             return
+        # From here on, reads wait in select() with their own deadlines; the socket's timeout
+        # bounds writes: one that makes no progress for send_timeout_s raises TimeoutError.
+        sock.settimeout(self.send_timeout_s)
         if isinstance(first, InitCommandRequest):
-            self._command_connection(sock, peer, greeter, first)
+            self._command_connection(sock, peer, greeter, first, accepted_at)
         elif isinstance(first, InitEventRequest):
-            self._event_connection(sock, greeter, first)
+            self._event_connection(sock, peer, greeter, first)
 
     def _first_packet(
-        self, sock: socket.socket, greeter: Connection
+        self, sock: socket.socket, greeter: Connection, accepted_at: float
     ) -> InitCommandRequest | InitEventRequest | None:
-        sock.settimeout(HANDSHAKE_TIMEOUT_S)
+        # One deadline for the whole packet: a timeout per read would let a client that sends
+        # a byte every few seconds hold the connection (and its thread) for as long as it likes.
+        deadline = accepted_at + self.handshake_timeout_s
         buffer = bytearray(4096)
         while True:
             event = greeter.next_event()
             if event is not NEED_DATA:
                 break
-            count = sock.recv_into(buffer)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.info(
+                    "PTP/IP server: no Init packet within %g s; dropping the connection",
+                    self.handshake_timeout_s,
+                )
+                return None
+            sock.settimeout(remaining)
+            try:
+                count = sock.recv_into(buffer)
+            except TimeoutError:
+                continue  # the deadline check above ends it
             if count == 0:
                 return None
             greeter.receive_data(memoryview(buffer)[:count])
-        sock.settimeout(None)
         if isinstance(event, (InitCommandRequest, InitEventRequest)):
             return event
         return None  # the state table allows nothing else first; ProtocolError covered above
@@ -313,34 +426,58 @@ class PtpIpServer:
     # -- the command connection ------------------------------------------------------------------
 
     def _command_connection(
-        self, sock: socket.socket, peer: str, greeter: Connection, request: InitCommandRequest
+        self,
+        sock: socket.socket,
+        peer: str,
+        greeter: Connection,
+        request: InitCommandRequest,
+        accepted_at: float,
     ) -> None:
         if Mode.INIT_FAIL in self.camera.misbehavior:
             # A camera that does not know this computer: "not paired".
             self._write(sock, greeter.send(InitFail(reason=InitFailReason.REJECTED_INITIATOR)))
             return
-        with self._lock:
-            busy = len(self._links) >= self.max_sessions
-            number = 0 if busy else next(self._numbers)
-        if busy:
-            self._write(sock, greeter.send(InitFail(reason=InitFailReason.BUSY)))
-            return
         session = ResponderSession(self.camera, connection=greeter)
-        link = _Link(number, session, sock, peer, request.friendly_name)
-        session.on_event = link.events_ready.set
+        link = _Link(
+            0,
+            session,
+            sock,
+            peer,
+            request.friendly_name,
+            accepted_at=accepted_at,
+            last_activity=time.monotonic(),
+        )
         # Registered before the Ack goes out: the client opens its event connection as soon as
         # it reads the Ack, and that connection must find this one.
         with self._lock:
-            self._links[number] = link
+            victim = None
+            if len(self._links) >= self.max_sessions:
+                victim = self._reclaimable(time.monotonic())
+                if victim is not None:
+                    del self._links[victim.number]
+                    self.connections_dropped += 1
+            busy = len(self._links) >= self.max_sessions
+            if not busy:
+                link.number = next(self._numbers)
+                self._links[link.number] = link
+        if victim is not None:
+            self._drop(victim)
+        if busy:
+            log.info("PTP/IP client %s refused: %d sessions, none idle", peer, self.max_sessions)
+            session.close()
+            link.release()
+            self._write(sock, greeter.send(InitFail(reason=InitFailReason.BUSY)))
+            return
+        number = link.number
+        session.on_event = link.events_ready.set
+        session.on_output = link.output_ready.set  # a misbehaving camera's timed output
         try:
-            self._write(
-                sock,
-                greeter.send(
-                    InitCommandAck(
-                        connection_number=number, guid=self.guid, friendly_name=self.name
-                    )
-                ),
+            ack = greeter.send(
+                InitCommandAck(connection_number=number, guid=self.guid, friendly_name=self.name)
             )
+            answer = b"".join(bytes(b) for b in ack)
+            if not send_handshake_answer(self.camera.misbehavior, sock, answer, self._closed):
+                return
             log.info("PTP/IP client %r at %s: connection %d", request.friendly_name, peer, number)
             # Bytes that came in the handshake's read after InitCommandRequest (a client that
             # did not wait for the Ack) are in the connection already: act on them now, or
@@ -359,6 +496,40 @@ class PtpIpServer:
             link.release()
             log.info("PTP/IP connection %d closed", number)
 
+    def _reclaimable(self, now: float) -> _Link | None:
+        """The session to give up for a newcomer when all are taken (called under the lock):
+        the oldest whose event connection never came, else the one idle longest if it has been
+        idle ``reclaim_idle_s``; None if every session is in use."""
+        unpaired = [link for link in self._links.values() if link.event_socket is None]
+        if unpaired:
+            return min(unpaired, key=lambda link: link.accepted_at)
+        if not self._links:
+            return None
+        idlest = min(self._links.values(), key=lambda link: link.last_activity)
+        return idlest if now - idlest.last_activity >= self.reclaim_idle_s else None
+
+    def _drop(self, link: _Link) -> None:
+        """End a session from another thread: its threads see their sockets shut and clean up."""
+        link.dropped = "its place went to a new client"
+        log.info("PTP/IP connection %d dropped: %s", link.number, link.dropped)
+        with contextlib.suppress(OSError):
+            link.command.shutdown(socket.SHUT_RDWR)
+
+    def _expiry(self, link: _Link, now: float) -> tuple[float | None, str | None]:
+        """(seconds until the link's next deadline or None, why it expired or None)."""
+        waits: list[float] = []
+        if link.event_socket is None:
+            left = link.accepted_at + self.handshake_timeout_s - now
+            if left <= 0:
+                return 0.0, f"no event connection within {self.handshake_timeout_s:g} s"
+            waits.append(left)
+        if self.idle_timeout_s:
+            left = link.last_activity + self.idle_timeout_s - now
+            if left <= 0:
+                return 0.0, f"idle for {self.idle_timeout_s:g} s"
+            waits.append(left)
+        return (min(waits) if waits else None), None
+
     def _command_loop(self, link: _Link) -> None:
         sock, session = link.command, link.session
         buffer = bytearray(_RECV_BYTES)
@@ -375,8 +546,14 @@ class PtpIpServer:
                     # A stall: stay connected, read what comes, answer nothing ever again.
                     log.info("misbehaving: connection %d goes silent", link.number)
                     silent = True
-            # Wait for the client, or for a wake-up (a cancel that queued a response).
-            readable, _, _ = select.select([sock, link.output_ready.reader], [], [])
+            wait_s, expired = self._expiry(link, time.monotonic())
+            if expired is not None:
+                link.dropped = expired
+                log.info("PTP/IP connection %d closed: %s", link.number, expired)
+                return
+            # Wait for the client, or for a wake-up (a cancel that queued a response), or for
+            # the link's next deadline.
+            readable, _, _ = select.select([sock, link.output_ready.reader], [], [], wait_s)
             if link.output_ready.reader in readable:
                 link.output_ready.clear()
             if sock not in readable:
@@ -384,6 +561,7 @@ class PtpIpServer:
             count = sock.recv_into(buffer)
             if count == 0:
                 return
+            link.last_activity = time.monotonic()
             _quick_ack(sock)
             session.receive_data(view[:count])
 
@@ -396,6 +574,7 @@ class PtpIpServer:
                 return
             sent = sock.sendmsg(buffers)
             session.consume_output(sent)
+            link.last_activity = time.monotonic()
             # A long data phase: look for a Cancel without blocking, between writes.
             readable, _, _ = select.select([sock], [], [], 0)
             if readable:
@@ -407,12 +586,15 @@ class PtpIpServer:
     # -- the event connection --------------------------------------------------------------------
 
     def _event_connection(
-        self, sock: socket.socket, greeter: Connection, request: InitEventRequest
+        self, sock: socket.socket, peer: str, greeter: Connection, request: InitEventRequest
     ) -> None:
         with self._lock:
             link = self._links.get(request.connection_number)
             # One event connection per command connection, and only while that one is open.
-            accepted = link is not None and link.event_socket is None
+            # ... and from the same host: connection numbers are easy to guess, and a stranger
+            # must not take another client's events (nor, pairing it, keep it from being
+            # reclaimed). A client opens both connections to the camera from one address.
+            accepted = link is not None and link.event_socket is None and link.peer == peer
             if link is not None and accepted:
                 link.event_socket = sock
                 link.acquire()
@@ -436,10 +618,12 @@ class PtpIpServer:
                 link.events_ready.clear()
                 for event in link.session.take_events():
                     self._write(sock, greeter.send(event))
+                    link.last_activity = time.monotonic()
             if sock in readable:
                 count = sock.recv_into(view)
                 if count == 0:
                     return
+                link.last_activity = time.monotonic()
                 greeter.receive_data(view[:count])
                 self._event_channel_input(link, sock, greeter)
 
@@ -447,7 +631,8 @@ class PtpIpServer:
         """Act on what the client sent on its event connection: probes and cancels."""
         while (incoming := greeter.next_event()) is not NEED_DATA:
             if isinstance(incoming, ProbeRequest):
-                self._write(sock, greeter.send(ProbeResponse()))
+                if not self.camera.misbehavior.ignores_probes:
+                    self._write(sock, greeter.send(ProbeResponse()))
             elif isinstance(incoming, Cancel):
                 link.session.cancel(incoming.transaction_id, respond=True)
                 link.output_ready.set()

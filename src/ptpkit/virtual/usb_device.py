@@ -11,12 +11,14 @@ packet), a transfer whose length is a multiple of wMaxPacketSize is followed by 
 packet, nothing to send means the read times out, the class requests Cancel (0x64), Device Reset
 (0x66) and Get Device Status (0x67) are answered. :class:`UsbFaults` makes it misbehave on purpose:
 stall, end a data phase early, leave out the zero-length packet, answer slowly, vanish, refuse the
-class requests.
+class requests; and it plays backends other than libusb1: timeouts reported as a plain
+``USBError`` (libusb0, openusb, bridges), one transfer at a time (``serialise_transfers``).
 """
 
 from __future__ import annotations
 
 import array
+import contextlib
 import errno
 import threading
 import time
@@ -62,10 +64,22 @@ def _usb_error(message: str, code: int) -> Exception:
     return error
 
 
-def _timeout_error() -> Exception:
+#: How :attr:`UsbFaults.timeouts_as` reports a timeout: a plain USBError (not USBTimeoutError)
+#: with errno 110 (ETIMEDOUT as Linux numbers it), or with only libusb's LIBUSB_ERROR_TIMEOUT
+#: (-7) as its backend code, as backends other than PyUSB's libusb1 may.
+TIMEOUT_FORMS: Final = ("errno", "libusb_code")
+
+
+def _timeout_error(form: str | None = None) -> Exception:
     import usb.core  # noqa: PLC0415
 
-    error: Exception = usb.core.USBTimeoutError("Operation timed out", None, errno.ETIMEDOUT)
+    error: Exception
+    if form == "errno":
+        error = usb.core.USBError("Connection timed out", None, 110)
+    elif form == "libusb_code":
+        error = usb.core.USBError("LIBUSB_ERROR_TIMEOUT", -7, None)
+    else:
+        error = usb.core.USBTimeoutError("Operation timed out", None, errno.ETIMEDOUT)
     return error
 
 
@@ -91,6 +105,35 @@ class UsbFaults:
     stall_out_after: int | None = None
     #: The interrupt (event) endpoint stalls on every read, however often it is cleared.
     stall_events: bool = False
+    #: Report timeouts as a plain USBError: "errno" (errno 110) or "libusb_code" (code -7).
+    timeouts_as: str | None = None
+    #: Take commands but never answer, as a camera that hangs: bulk-IN reads time out.
+    silent: bool = False
+    #: One transfer at a time, as some backends (libusb0 on some platforms, network bridges):
+    #: a transfer waits while another runs, an interrupt read that waits included.
+    serialise_transfers: bool = False
+
+
+class _FairLock:
+    """One transfer at a time, in the order they were asked for (a bridge queues requests): a
+    transfer that waits is served before the next interrupt read, not overtaken by it."""
+
+    def __init__(self) -> None:
+        self._turns = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        with self._turns:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._turns.wait()
+
+    def __exit__(self, *exc: object) -> None:
+        with self._turns:
+            self._serving += 1
+            self._turns.notify_all()
 
 
 @dataclass
@@ -132,6 +175,7 @@ class VirtualUsbDevice:
         self._stalled_out_once = False
         self._truncating = False
         self._events = threading.Condition()
+        self._one_transfer = _FairLock()  # serialise_transfers
         self._pending_events: list[Event] = []
         self._event_framing = UsbFraming()
         personality = camera.personality
@@ -230,7 +274,17 @@ class VirtualUsbDevice:
 
     # -- bulk OUT --------------------------------------------------------------------------------
 
+    def _serialised(self) -> contextlib.AbstractContextManager[Any]:
+        """The whole transfer under one lock when the device plays a serialising backend."""
+        if self.faults.serialise_transfers:
+            return self._one_transfer
+        return contextlib.nullcontext()
+
     def bulk_write(self, data: array.array[int]) -> int:
+        with self._serialised():
+            return self._bulk_write(data)
+
+    def _bulk_write(self, data: array.array[int]) -> int:
         session = self._require_session()
         self._delay()
         # A USB transfer ends with a short packet (or a zero-length one).
@@ -250,6 +304,10 @@ class VirtualUsbDevice:
     # -- bulk IN ---------------------------------------------------------------------------------
 
     def bulk_read(self, buffer: array.array[int], timeout_ms: int) -> int:
+        with self._serialised():
+            return self._bulk_read(buffer, timeout_ms)
+
+    def _bulk_read(self, buffer: array.array[int], timeout_ms: int) -> int:
         session = self._require_session()
         self._delay()
         if self.halted_in:
@@ -259,6 +317,8 @@ class VirtualUsbDevice:
             return 0
         target = memoryview(buffer).cast("B")
         faults = self.faults
+        if faults.silent:
+            self._wait_silently(timeout_ms)
         limit = len(target)
         # A stall or an unplug inside a transfer fails the whole read (libusb reports the error,
         # and PyUSB drops the bytes that transfer had received); the device has sent the bytes
@@ -304,7 +364,7 @@ class VirtualUsbDevice:
                 if filled:
                     break
                 if time.monotonic() >= deadline:
-                    raise _timeout_error()
+                    raise _timeout_error(faults.timeouts_as)
                 time.sleep(0.002)  # a device with nothing to say NAKs until it has something
         self._phase_bytes += filled
         self._total_in += filled
@@ -316,6 +376,13 @@ class VirtualUsbDevice:
             self.halted_in = True
             raise _usb_error("Pipe error", errno.EPIPE)
         return filled
+
+    def _wait_silently(self, timeout_ms: int) -> None:
+        deadline = time.monotonic() + (timeout_ms / 1000 if timeout_ms else 3600)
+        while time.monotonic() < deadline:
+            self.check()
+            time.sleep(0.005)
+        raise _timeout_error(self.faults.timeouts_as)
 
     def _discard_data_phase(self, session: ResponderSession) -> None:
         """Drop what is left of the data phase being sent (keeps the response)."""
@@ -342,6 +409,10 @@ class VirtualUsbDevice:
             self._events.notify_all()
 
     def interrupt_read(self, buffer: array.array[int], timeout_ms: int) -> int:
+        with self._serialised():
+            return self._interrupt_read(buffer, timeout_ms)
+
+    def _interrupt_read(self, buffer: array.array[int], timeout_ms: int) -> int:
         self._require_session()
         if self.faults.stall_events:
             raise _usb_error("Pipe error", errno.EPIPE)
@@ -351,7 +422,7 @@ class VirtualUsbDevice:
                 self.check()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise _timeout_error()
+                    raise _timeout_error(self.faults.timeouts_as)
                 self._events.wait(remaining)
             event = self._pending_events.pop(0)
         data = b"".join(bytes(b) for b in self._event_framing.encode(event))
@@ -361,6 +432,12 @@ class VirtualUsbDevice:
     # -- control ---------------------------------------------------------------------------------
 
     def control(
+        self, request_type: int, request: int, value: int, index: int, data: array.array[int]
+    ) -> int:
+        with self._serialised():
+            return self._control(request_type, request, value, index, data)
+
+    def _control(
         self, request_type: int, request: int, value: int, index: int, data: array.array[int]
     ) -> int:
         self.check()
@@ -437,6 +514,11 @@ def make_backend(*devices: VirtualUsbDevice) -> Any:
 
         def __init__(self) -> None:
             self.devices = list(devices)
+
+        @property
+        def serialises_transfers(self) -> bool:
+            """What ``events="auto"`` asks a backend (ptpkit.transports.usb.events_mode)."""
+            return any(d.faults.serialise_transfers for d in self.devices)
 
         def enumerate_devices(self) -> list[VirtualUsbDevice]:
             return [d for d in self.devices if not d.unplugged]
