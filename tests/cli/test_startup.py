@@ -54,6 +54,13 @@ def test_a_ptpip_command_imports_neither_the_virtual_camera_nor_pillow(
     assert _loaded(modules, "ptpkit.virtual", "PIL") == []
 
 
+def test_a_usb_command_imports_neither_the_virtual_camera_nor_pillow(cli: Cli) -> None:
+    # No USB bus here: the command ends "no camera found" (105), having loaded the USB path.
+    _code, modules = _modules_after(cli, "--camera", "usb:", "--timeout", "2", "info")
+    assert "ptpkit.client.camera" in modules
+    assert _loaded(modules, "ptpkit.virtual", "PIL") == []
+
+
 def test_ptpkit_help_imports_neither_the_client_nor_rich(cli: Cli) -> None:
     code, modules = _modules_after(cli, "--help")
     assert code == 0
