@@ -78,8 +78,9 @@ def test_wait_event_plain_number_is_a_count(served: Served, cli: Cli) -> None:
     assert "0 of 2 event(s)" in one_line_error(result)
 
 
-def test_wait_event_spec_as_event_name(served: Served, cli: Cli) -> None:
-    process = cli.popen(*served.camera_args(), "wait-event", "ObjectAdded", "--timeout", "20")
+@pytest.mark.parametrize("event", ["ObjectAdded", "0x4002"])
+def test_wait_event_spec_as_event_name(served: Served, cli: Cli, event: str) -> None:
+    process = cli.popen(*served.camera_args(), "wait-event", event, "--timeout", "20")
     _wait_for(process, "waiting for 1 event(s)")
     with ptpkit.connect(served.url) as cam:
         cam.set_property("iso", 400)  # not the one asked for

@@ -202,7 +202,7 @@ def parse_wait_spec(text: str) -> WaitSpec:
             return WaitSpec(count=parse_count(cleaned, minimum=1))
         except NumberError as exc:
             raise click.BadParameter(str(exc)) from None
-    if re.match(r"^[0-9.]", cleaned):
+    if re.match(r"^[0-9.]", cleaned) and not cleaned.lower().startswith("0x"):  # 0x4002: a code
         try:
             return WaitSpec(duration_s=parse_seconds(cleaned))
         except NumberError as exc:
