@@ -25,9 +25,11 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
+# Every benchmark, or those named in BENCH (`make bench BENCH="download startup"`); BENCH_ROUNDS=N
+# sets the rounds of each (default 3 to 10 by benchmark; the whole run takes minutes).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 # Every parser fuzzed for FUZZ_SECONDS (default 300) in total: atheris where it installs, else
 # the random engine. Prints inputs, inputs/s and findings per target; fails on a finding.

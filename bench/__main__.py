@@ -1,26 +1,49 @@
-"""Run every benchmark and print figures and ratios: ``python -m bench`` (``make bench``).
+"""Run every benchmark and print figures and ratios: ``python -m bench`` (``make bench``);
+``python -m bench NAME...`` runs only those (names below). ``BENCH_ROUNDS=N`` sets every
+benchmark's number of rounds (default: each benchmark's own, 3 to 10).
 
 Benchmarks are measurements, not tests: nothing here fails on a slow machine.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
+import time
+from collections.abc import Callable
 
-from bench import inprocess, listing, ptpip, usb
+from bench import inprocess, listing, ptpip, startup, usb
 
-BENCHMARKS = [inprocess, listing, ptpip, usb]
+#: Every benchmark by name, in the order ``python -m bench`` runs them. One line registers one.
+BENCHMARKS: dict[str, Callable[[], None]] = {
+    "inprocess": inprocess.run,
+    "listing": listing.run,
+    "startup": startup.run,
+    "download": ptpip.download,
+    "roundtrips": ptpip.round_trips,
+    "ptpip-listing": ptpip.listing,
+    "memory": ptpip.peak_rss,
+    "serving": ptpip.serving_rate,
+    "usb": usb.run,
+}
 
 
 def main(names: list[str]) -> None:
-    print(f"ptpkit benchmarks on Python {platform.python_version()}, {platform.machine()}")
-    for module in BENCHMARKS:
-        short = module.__name__.rsplit(".", 1)[-1]
-        if names and short not in names:
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        sys.exit(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    print(
+        f"ptpkit benchmarks on Python {platform.python_version()}, {platform.machine()}, "
+        f"{os.cpu_count()} CPU(s)"
+    )
+    for name, run in BENCHMARKS.items():
+        if names and name not in names:
             continue
         print()
-        module.run()
+        started = time.perf_counter()
+        run()
+        print(f"  ({name}: {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -8,12 +8,14 @@ the ceiling the transports add their I/O costs to.
 from __future__ import annotations
 
 import ptpkit
-from bench.common import CountingWriter, GiB, best_of, rate, row
+from bench.common import CountingWriter, GiB
+from bench.harness import Contender, compare, header, rounds, table
 from ptpkit.virtual import VirtualCamera
 
 
 def run() -> None:
-    print("in-process download (core on both ends, no sockets)")
+    count = rounds(3)
+    header("in-process download (core on both ends, no sockets)", count)
     size = 1 * GiB
     with VirtualCamera() as virtual:
         handle = virtual.add_generated_object(size, seed=7)
@@ -25,5 +27,7 @@ def run() -> None:
                 cam.download(entry, sink)  # type: ignore[arg-type]
                 assert sink.count == size
 
-            seconds = best_of(3, download)
-    row("1 GiB GetObject, streamed to a counting sink", rate(size, seconds), f"{seconds:.2f} s")
+            results = compare(
+                [Contender("1 GiB GetObject, streamed to a counting sink", download)], count
+            )
+    table("", list(results.values()), work=size, unit="MiB/s")

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import ptpkit
-from bench.common import best_of, row
+from bench.harness import Contender, compare, header, note, rounds, table
 from ptpkit.virtual import VirtualCamera
 
 FOLDERS = 40
@@ -25,7 +25,8 @@ def _make_card(root: Path) -> int:
 
 
 def run() -> None:
-    print("listing a card of 5,000 files in 40 folders")
+    count = rounds(3)
+    header("listing a card of 5,000 files in 40 folders (in process, virtual:)", count)
     with tempfile.TemporaryDirectory(prefix="ptpkit-bench-card-") as tmp:
         files = _make_card(Path(tmp))
         with VirtualCamera(tmp) as virtual, ptpkit.connect("virtual:", camera=virtual) as cam:
@@ -46,20 +47,21 @@ def run() -> None:
             before = engine.transactions
             slow()
             slow_transactions = engine.transactions - before
-            fast_s = best_of(3, fast)
-            slow_s = best_of(3, slow)
-    row(
-        "GetObjPropList (fast path)",
-        f"{fast_s * 1000:,.0f} ms",
-        f"{fast_transactions} transaction(s)",
-    )
-    row(
-        "per object (GetObjectHandles + GetObjectInfo)",
-        f"{slow_s * 1000:,.0f} ms",
-        f"{slow_transactions} transactions",
-    )
-    row(
-        "ratio",
-        f"{slow_s / fast_s:,.1f}x faster",
-        f"{slow_transactions / fast_transactions:,.0f}x fewer round trips",
-    )
+            results = compare(
+                [
+                    Contender(
+                        "GetObjPropList (fast path)",
+                        fast,
+                        note=f"{fast_transactions} transaction(s)",
+                    ),
+                    Contender(
+                        "per object (GetObjectHandles + GetObjectInfo)",
+                        slow,
+                        note=f"{slow_transactions:,} transactions",
+                    ),
+                ],
+                count,
+            )
+    slow_samples = results["per object (GetObjectHandles + GetObjectInfo)"]
+    table("time to walk the card", list(results.values()), versus=[("per object", slow_samples)])
+    note(f"{slow_transactions / fast_transactions:,.0f}x fewer round trips on the fast path")

@@ -1,15 +1,21 @@
-"""PTP/IP on loopback: ptpkit against Debian's gphoto2 and python-gphoto2, the same virtual camera.
+"""PTP/IP on loopback: ptpkit (library and command) against Debian's gphoto2, python-gphoto2 and
+a minimal PTP/IP client (the ceiling, bench/ceiling.py), all against the same virtual camera.
 
-- a 1 GiB download to a file, with a raw TCP stream of the same file as the ceiling;
+- a 1 GiB download to a file: "as shipped" (ptpkit fsyncs by default; gphoto2 and
+  python-gphoto2 do not), "all fsynced" (the others followed by an fsync of their file, inside
+  the timing) and "none fsynced";
 - 2,000 GetDevicePropValue round trips;
 - listing a card of 10,000 files;
 - the client's peak memory while downloading a 5 GiB object (checked by size and SHA-256);
 - the virtual camera's own serving rate, to show it is not what limits the others.
 
-The virtual camera runs as ``python -m ptpkit virtual serve`` in its own process, as a real camera
-is another machine: nothing measured shares an interpreter with it. gphoto2 runs as a command
-(its process start and session set-up are included; measured alone they are printed).
-python-gphoto2 (PyPI ``gphoto2``, which carries its own libgphoto2) is used when installed.
+Contenders alternate round by round, the order rotated each round, each with the same untimed
+set-up (its previous output removed, dirty pages written back): bench/harness.py. The virtual
+camera runs as ``python -m ptpkit virtual serve`` in its own process, as a real camera is another
+machine: nothing measured shares an interpreter with it. Commands (``ptpkit ...``, ``gphoto2 ...``)
+are timed whole: process start, session set-up and the work. Library contenders keep one open
+session and are timed on the work alone. python-gphoto2 (PyPI ``gphoto2``, which carries its own
+libgphoto2) is used when installed.
 """
 
 from __future__ import annotations
@@ -18,11 +24,9 @@ import contextlib
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,18 +34,27 @@ from pathlib import Path
 from typing import Any
 
 import ptpkit
-from bench.common import CountingWriter, GiB, MiB, best_of, rate, row
+from bench.ceiling import MinimalClient
+from bench.common import CountingWriter, GiB, MiB, rate, row
+from bench.harness import Contender, Samples, compare, header, note, rounds, table
 from ptpkit.virtual.content import generated_sha256
 
 BIG = 1 * GiB
 ROUND_TRIPS = 2000
 LIST_FILES = 10_000
 HUGE = 5 * GiB + 3
+BIG_PATH = "DCIM/100PTPKT/MVI_0001.MOV"
 
 
 @dataclass
 class _Server:
     url: str
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Host and TCP port of a ``ptpip:HOST:PORT[:...]`` URL."""
+        parts = self.url.split(":")
+        return parts[1], int(parts[2])
 
 
 @contextlib.contextmanager
@@ -80,9 +93,19 @@ def _served(root: Path, *extra: str) -> Iterator[_Server]:
         process.wait(timeout=30)
 
 
-def _gphoto2_env(home: Path) -> dict[str, str]:
+def ptpkit_command() -> list[str]:
+    """The ``ptpkit`` command users run (the venv's entry point), else ``python -m ptpkit``."""
+    script = Path(sys.executable).with_name("ptpkit")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ptpkit"]
+
+
+def command_env(tmp: Path) -> dict[str, str]:
+    """For commands: a private HOME (gphoto2's settings) and ptpkit config, no default camera."""
+    home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
-    return {**os.environ, "HOME": str(home), "LANG": "C"}
+    env = {k: v for k, v in os.environ.items() if k != "PTPKIT_CAMERA"}
+    env.update(HOME=str(home), LANG="C", PTPKIT_CONFIG_DIR=str(tmp / "config"))
+    return env
 
 
 def _python_gphoto2() -> Any:
@@ -106,236 +129,317 @@ def _gp_camera(gp: Any, url: str) -> Any:
     return camera
 
 
+def _fsync(path: Path) -> None:
+    """Make a file another program wrote durable, as ptpkit makes its own before the rename."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _fresh(folder: Path) -> Callable[[], None]:
+    """Set-up: an empty ``folder`` (the last run's output and any record removed)."""
+
+    def setup() -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+
+    return setup
+
+
 # -- 1 GiB download ------------------------------------------------------------------------------
 
 
-def _settle() -> None:
-    """Write back what earlier runs left dirty, so no contender pays for another's pages (the
-    kernel throttles a writer while too much is dirty)."""
-    os.sync()
-
-
-def _raw_ceiling(path: Path, out_dir: Path) -> float:
-    """A plain TCP stream of the file over loopback, written to a file: sendfile on one end,
-    recv_into a 4 MiB buffer and write on the other."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn, path.open("rb") as file:
-            conn.sendfile(file)
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    target = out_dir / "raw.bin"
-    start = time.perf_counter()
-    buffer = bytearray(4 * MiB)
-    view = memoryview(buffer)
-    with socket.create_connection(("127.0.0.1", port)) as sock, target.open("wb") as out:
-        while count := sock.recv_into(buffer):
-            out.write(view[:count])
-    seconds = time.perf_counter() - start
-    thread.join()
-    listener.close()
-    target.unlink()
-    return seconds
-
-
-def _download(tmp: Path) -> None:
-    print("1 GiB download to a file over PTP/IP (loopback)")
-    card = tmp / "card"
-    (card / "DCIM" / "100PTPKT").mkdir(parents=True)
-    big = card / "DCIM" / "100PTPKT" / "MVI_0001.MOV"
+def _write_big(card: Path) -> None:
+    big = card / BIG_PATH
+    big.parent.mkdir(parents=True)
     with big.open("wb") as file:
         block = os.urandom(4 * MiB)
         for _ in range(BIG // len(block)):
             file.write(block)
-    out = tmp / "out"
-    out.mkdir()
-    figures: dict[str, float] = {}
-    startup = 0.0
-    with _served(card) as server:
-        with ptpkit.connect(server.url) as cam:
-            entry = cam.find("DCIM/100PTPKT/MVI_0001.MOV")
 
-            def ptpkit_download(fsync: bool) -> Callable[[], None]:
+
+def _check(path: Path) -> None:
+    if path.stat().st_size != BIG:
+        raise RuntimeError(f"{path}: {path.stat().st_size} bytes, not {BIG}")
+
+
+def download() -> None:
+    count = rounds(5)
+    header("1 GiB download to a file over PTP/IP (loopback)", count)
+    with tempfile.TemporaryDirectory(prefix="ptpkit-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        card = tmp / "card"
+        _write_big(card)
+        out = tmp / "out"
+        env = command_env(tmp)
+        name = Path(BIG_PATH).name
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(_served(card))
+            cam = stack.enter_context(ptpkit.connect(server.url))
+            entry = cam.find(BIG_PATH)
+            contenders: list[Contender] = []
+
+            def library(fsync: bool) -> Contender:
+                folder = out / f"lib-{fsync}"
+
                 def run() -> None:
-                    saved = cam.download(entry, out, fsync=fsync)
+                    saved = cam.download(entry, folder, fsync=fsync)
                     assert saved is not None
-                    assert saved.stat().st_size == BIG
+                    _check(saved)
 
-                return run
+                return Contender(
+                    f"ptpkit library{'' if fsync else ', fsync=False'}",
+                    run,
+                    _fresh(folder),
+                    fsync="yes" if fsync else "no",
+                    note="cam.download(entry, folder) on an open session" if fsync else "",
+                )
 
-            def remove_last() -> None:
-                # Untimed, as for the others: dropping a 1 GiB file's pages is not the download.
-                (out / "MVI_0001.MOV").unlink(missing_ok=True)
-                _settle()
+            contenders += [library(True), library(False)]
+            cli_folder = out / "cli"
 
-            figures["ptpkit"] = best_of(3, ptpkit_download(fsync=False), prepare=remove_last)
-            figures["ptpkit+fsync"] = best_of(3, ptpkit_download(fsync=True), prepare=remove_last)
-            remove_last()
-
-        gphoto2 = shutil.which("gphoto2")
-        if gphoto2:
-            env = _gphoto2_env(tmp / "home")
-
-            def gphoto2_download() -> None:
-                work = Path(tempfile.mkdtemp(dir=tmp))
+            def cli_run() -> None:
                 subprocess.run(
                     [
-                        gphoto2,
-                        "--port",
+                        *ptpkit_command(),
+                        "--camera",
                         server.url,
-                        "--folder",
-                        "/store_00010001/DCIM/100PTPKT",
-                        "--get-file",
-                        "1",
+                        "download",
+                        BIG_PATH,
+                        "-o",
+                        str(cli_folder),
                     ],
-                    cwd=work,
                     env=env,
                     check=True,
                     capture_output=True,
                 )
-                assert (work / "MVI_0001.MOV").stat().st_size == BIG
-                shutil.rmtree(work)
+                _check(cli_folder / name)
 
-            figures["gphoto2"] = best_of(3, gphoto2_download, prepare=_settle)
-            started = time.perf_counter()
-            subprocess.run(
-                [gphoto2, "--port", server.url, "--summary"],
-                env=env,
-                check=True,
-                capture_output=True,
-            )
-            startup = time.perf_counter() - started
-
-        gp = _python_gphoto2()
-        if gp is not None:
-            gp_cam = _gp_camera(gp, server.url)
-
-            def python_gphoto2_download() -> None:
-                target = out / "pg.bin"
-                # A CameraFile on a file descriptor: libgphoto2 writes as it receives, and
-                # closes the descriptor itself (so it gets one of its own).
-                descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-                camera_file = gp.CameraFile(descriptor)
-                gp_cam.file_get(
-                    "/store_00010001/DCIM/100PTPKT",
-                    "MVI_0001.MOV",
-                    gp.GP_FILE_TYPE_NORMAL,
-                    camera_file,
+            contenders.append(
+                Contender(
+                    "ptpkit download (command)",
+                    cli_run,
+                    _fresh(cli_folder),
+                    fsync="yes",
+                    note="whole command: start-up, session, download, record",
                 )
-                del camera_file
-                assert target.stat().st_size == BIG
-                target.unlink()
+            )
 
-            figures["python-gphoto2"] = best_of(3, python_gphoto2_download, prepare=_settle)
-            gp_cam.exit()
-    raw_runs = []
-    for _ in range(3):
-        _settle()
-        raw_runs.append(_raw_ceiling(big, out))
-    figures["raw socket"] = min(raw_runs)
+            gphoto2 = shutil.which("gphoto2")
+            if gphoto2:
 
-    row("ptpkit (streamed to a file)", rate(BIG, figures["ptpkit"]), f"{figures['ptpkit']:.2f} s")
-    row(
-        "ptpkit, fsync before rename (the default)",
-        rate(BIG, figures["ptpkit+fsync"]),
-        f"{figures['ptpkit+fsync']:.2f} s",
-    )
-    if "gphoto2" in figures:
-        row(
-            "gphoto2 --get-file (whole command)",
-            rate(BIG, figures["gphoto2"]),
-            f"{figures['gphoto2']:.2f} s; its start-up and session alone {startup:.2f} s",
+                def gphoto2_contender(fsync: bool) -> Contender:
+                    folder = out / f"gphoto2-{fsync}"
+
+                    def run() -> None:
+                        subprocess.run(
+                            [
+                                gphoto2,
+                                "--port",
+                                server.url,
+                                "--folder",
+                                "/store_00010001/" + str(Path(BIG_PATH).parent),
+                                "--get-file",
+                                "1",
+                            ],
+                            cwd=folder,
+                            env=env,
+                            check=True,
+                            capture_output=True,
+                        )
+                        if fsync:
+                            _fsync(folder / name)
+                        _check(folder / name)
+
+                    return Contender(
+                        f"gphoto2 --get-file{' + fsync' if fsync else ''}",
+                        run,
+                        _fresh(folder),
+                        fsync="yes" if fsync else "no",
+                        note="" if fsync else "whole command: start-up, session, download",
+                    )
+
+                contenders += [gphoto2_contender(False), gphoto2_contender(True)]
+
+            gp = _python_gphoto2()
+            if gp is not None:
+                gp_cam = _gp_camera(gp, server.url)
+                stack.callback(gp_cam.exit)
+
+                def python_gphoto2(fsync: bool) -> Contender:
+                    folder = out / f"pg-{fsync}"
+                    target = folder / name
+
+                    def run() -> None:
+                        # A CameraFile on a file descriptor: libgphoto2 writes as it receives,
+                        # and closes the descriptor itself (so it gets one of its own).
+                        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                        camera_file = gp.CameraFile(descriptor)
+                        gp_cam.file_get(
+                            "/store_00010001/" + str(Path(BIG_PATH).parent),
+                            name,
+                            gp.GP_FILE_TYPE_NORMAL,
+                            camera_file,
+                        )
+                        del camera_file
+                        if fsync:
+                            _fsync(target)
+                        _check(target)
+
+                    return Contender(
+                        f"python-gphoto2 file_get{' + fsync' if fsync else ''}",
+                        run,
+                        _fresh(folder),
+                        fsync="yes" if fsync else "no",
+                        note="" if fsync else "file_get to a file descriptor, open session",
+                    )
+
+                contenders += [python_gphoto2(False), python_gphoto2(True)]
+
+            minimal = MinimalClient(*server.address)
+            stack.callback(minimal.close)
+
+            def ceiling(fsync: bool) -> Contender:
+                folder = out / f"ceiling-{fsync}"
+
+                def run() -> None:
+                    minimal.download(entry.handle, folder / name, fsync=fsync)
+                    _check(folder / name)
+
+                return Contender(
+                    f"minimal PTP/IP client{' + fsync' if fsync else ''} (ceiling)",
+                    run,
+                    _fresh(folder),
+                    fsync="yes" if fsync else "no",
+                    note="" if fsync else "bench/ceiling.py: raw sockets, recv_into, open session",
+                )
+
+            contenders += [ceiling(False), ceiling(True)]
+            results = compare(contenders, count)
+
+    def rows(*names: str) -> list[Samples]:
+        return [results[n] for n in names if n in results]
+
+    gp2, gp2_f = "gphoto2 --get-file", "gphoto2 --get-file + fsync"
+    pg, pg_f = "python-gphoto2 file_get", "python-gphoto2 file_get + fsync"
+    top, top_f = "minimal PTP/IP client (ceiling)", "minimal PTP/IP client + fsync (ceiling)"
+    lib, cli = "ptpkit library", "ptpkit download (command)"
+    groups = [
+        (
+            "as shipped (ptpkit fsyncs by default; gphoto2 and python-gphoto2 do not)",
+            rows(lib, cli, gp2, pg, top),
+            (gp2, pg, top),
+        ),
+        (
+            "all fsynced (the others' file fsynced inside the timing)",
+            rows(lib, cli, gp2_f, pg_f, top_f),
+            (gp2_f, pg_f, top_f),
+        ),
+        (
+            "none fsynced (ptpkit with fsync=False)",
+            rows("ptpkit library, fsync=False", gp2, pg, top),
+            (gp2, pg, top),
+        ),
+    ]
+    for title, members, (versus_gp2, versus_pg, roof) in groups:
+        table(
+            title,
+            members,
+            work=BIG,
+            unit="MiB/s",
+            versus=[("gphoto2", results.get(versus_gp2)), ("py-gphoto2", results.get(versus_pg))],
+            ceiling=results[roof],
         )
-    if "python-gphoto2" in figures:
-        row(
-            "python-gphoto2 file_get to a file",
-            rate(BIG, figures["python-gphoto2"]),
-            f"{figures['python-gphoto2']:.2f} s",
-        )
-    row(
-        "raw TCP stream to a file (ceiling)",
-        rate(BIG, figures["raw socket"]),
-        f"{figures['raw socket']:.2f} s",
-    )
-    if "gphoto2" in figures:
-        row(
-            "ratio ptpkit / gphoto2",
-            f"{figures['gphoto2'] / figures['ptpkit']:.2f}x",
-            "target >= 1.5x",
-        )
-    if "python-gphoto2" in figures:
-        row(
-            "ratio ptpkit / python-gphoto2", f"{figures['python-gphoto2'] / figures['ptpkit']:.2f}x"
-        )
-    row(
-        "ptpkit / ceiling",
-        f"{figures['raw socket'] / figures['ptpkit'] * 100:.0f}%",
-        "target >= 50%",
+    note(
+        "ratios compare medians (>1x: the row is faster); targets: library >= 1.5x gphoto2,"
+        " >= 50% of the ceiling. The ceiling is bounded by the same server process as everyone:"
+        " a share above 100% means the two are within each other's run-to-run noise."
     )
 
 
 # -- round trips ---------------------------------------------------------------------------------
 
 
-def _round_trips(tmp: Path) -> None:
-    print(f"\n{ROUND_TRIPS:,} GetDevicePropValue(ISO) round trips")
-    card = tmp / "rt-card"
-    card.mkdir()
-    with _served(card) as server:
-        with ptpkit.connect(server.url) as cam:
+def round_trips() -> None:
+    count = rounds(5)
+    header(f"{ROUND_TRIPS:,} GetDevicePropValue(ISO) round trips", count)
+    with tempfile.TemporaryDirectory(prefix="ptpkit-bench-") as tmp_name:
+        card = Path(tmp_name) / "card"
+        card.mkdir()
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(_served(card))
+            cam = stack.enter_context(ptpkit.connect(server.url))
             cam.get_property("iso")  # the datatype is learnt once
 
             def ptpkit_reads() -> None:
                 for _ in range(ROUND_TRIPS):
                     cam.get_property(0x500F)
 
-            ours = best_of(3, ptpkit_reads)
-        row(
-            "ptpkit get_property('iso')",
-            f"{ROUND_TRIPS / ours:,.0f} /s",
-            f"{ours * 1e6 / ROUND_TRIPS:.0f} us each",
-        )
-        gp = _python_gphoto2()
-        if gp is None:
-            return
-        gp_cam = _gp_camera(gp, server.url)
-        # libgphoto2 answers get_single_config('iso') from its cache without asking the camera;
-        # its raw "opcode" action sends the operation every time.
-        opcode = gp_cam.get_single_config("opcode")
-        opcode.set_value("0x1015,0x500f")
+            contenders = [
+                Contender("ptpkit get_property(0x500F)", ptpkit_reads, note="open session")
+            ]
+            gp = _python_gphoto2()
+            if gp is not None:
+                gp_cam = _gp_camera(gp, server.url)
+                stack.callback(gp_cam.exit)
+                # libgphoto2 answers get_single_config('iso') from its cache without asking the
+                # camera; its raw "opcode" action sends the operation every time.
+                opcode = gp_cam.get_single_config("opcode")
+                opcode.set_value("0x1015,0x500f")
 
-        def python_gphoto2_reads() -> None:
-            for _ in range(ROUND_TRIPS):
-                gp_cam.set_single_config("opcode", opcode)
+                def python_gphoto2_reads() -> None:
+                    for _ in range(ROUND_TRIPS):
+                        gp_cam.set_single_config("opcode", opcode)
 
-        theirs = best_of(3, python_gphoto2_reads)
-        gp_cam.exit()
-    row(
-        "python-gphoto2 opcode action 0x1015,0x500f",
-        f"{ROUND_TRIPS / theirs:,.0f} /s",
-        f"{theirs * 1e6 / ROUND_TRIPS:.0f} us each",
+                contenders.append(
+                    Contender(
+                        "python-gphoto2 opcode 0x1015,0x500f",
+                        python_gphoto2_reads,
+                        note="its raw opcode action (get_single_config is cached)",
+                    )
+                )
+            minimal = MinimalClient(*server.address)
+            stack.callback(minimal.close)
+
+            def minimal_reads() -> None:
+                for _ in range(ROUND_TRIPS):
+                    minimal.get_property(0x500F)
+
+            contenders.append(
+                Contender("minimal PTP/IP client (ceiling)", minimal_reads, note="bench/ceiling.py")
+            )
+            results = compare(contenders, count)
+    ours = results["ptpkit get_property(0x500F)"]
+    table(
+        "round trips per second",
+        list(results.values()),
+        work=ROUND_TRIPS,
+        unit="/s",
+        versus=[("py-gphoto2", results.get("python-gphoto2 opcode 0x1015,0x500f"))],
+        ceiling=results["minimal PTP/IP client (ceiling)"],
     )
-    row("ratio ptpkit / python-gphoto2", f"{theirs / ours:.2f}x", "target >= 1x")
+    note(f"ptpkit: {ours.median * 1e6 / ROUND_TRIPS:.0f} us per round trip (median); target >= 1x")
 
 
 # -- listing -------------------------------------------------------------------------------------
 
 
-def _listing(tmp: Path) -> None:
-    print(f"\nlisting a card of {LIST_FILES:,} files in 40 folders")
-    card = tmp / "list-card"
-    per_folder = LIST_FILES // 40
-    for folder in range(40):
-        path = card / "DCIM" / f"{100 + folder}PTPKT"
-        path.mkdir(parents=True)
-        for index in range(per_folder):
-            (path / f"DSC{index:05d}.ARW").write_bytes(b"r")
-    with _served(card) as server:
-        with ptpkit.connect(server.url) as cam:
+def listing() -> None:
+    count = rounds(3)
+    header(f"listing a card of {LIST_FILES:,} files in 40 folders over PTP/IP", count)
+    with tempfile.TemporaryDirectory(prefix="ptpkit-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        card = tmp / "card"
+        per_folder = LIST_FILES // 40
+        for folder in range(40):
+            path = card / "DCIM" / f"{100 + folder}PTPKT"
+            path.mkdir(parents=True)
+            for index in range(per_folder):
+                (path / f"DSC{index:05d}.ARW").write_bytes(b"r")
+        env = command_env(tmp)
+        with _served(card) as server, ptpkit.connect(server.url) as cam:
 
             def fast() -> None:
                 cam._fast_listing_failed = False
@@ -345,36 +449,46 @@ def _listing(tmp: Path) -> None:
                 cam._fast_listing_failed = True
                 assert sum(not e.is_folder for e in cam.walk()) == LIST_FILES
 
-            fast_s = best_of(3, fast)
-            slow_s = best_of(1, slow)
-        row(
-            "ptpkit walk (MTP GetObjPropList, 1 transaction)",
-            f"{fast_s:.2f} s",
-            f"{LIST_FILES / fast_s:,.0f} files/s",
-        )
-        row(
-            "ptpkit walk, per object (GetObjectInfo each)",
-            f"{slow_s:.2f} s",
-            f"{LIST_FILES / slow_s:,.0f} files/s",
-        )
-        gphoto2 = shutil.which("gphoto2")
-        if gphoto2 is None:
-            return
-        env = _gphoto2_env(tmp / "home")
+            def command(*argv: str) -> Callable[[], None]:
+                def run() -> None:
+                    result = subprocess.run(
+                        argv, env=env, check=True, capture_output=True, text=True
+                    )
+                    assert result.stdout.count(".ARW") == LIST_FILES, result.stdout[-500:]
 
-        def gphoto2_list() -> None:
-            result = subprocess.run(
-                [gphoto2, "--port", server.url, "--list-files"],
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            assert result.stdout.count(".ARW") == LIST_FILES
+                return run
 
-        theirs = best_of(1, gphoto2_list)
-    row("gphoto2 --list-files", f"{theirs:.2f} s", f"{LIST_FILES / theirs:,.0f} files/s")
-    row("ratio ptpkit / gphoto2", f"{theirs / fast_s:.1f}x", "target >= 1x")
+            contenders = [
+                Contender(
+                    "ptpkit walk() (MTP GetObjPropList)", fast, note="one transaction, open session"
+                ),
+                Contender(
+                    "ptpkit walk(), object by object",
+                    slow,
+                    note="GetObjectHandles per folder + GetObjectInfo per object",
+                ),
+                Contender(
+                    "ptpkit ls -R (command)",
+                    command(*ptpkit_command(), "--camera", server.url, "ls", "-R"),
+                    note="whole command",
+                ),
+            ]
+            gphoto2 = shutil.which("gphoto2")
+            if gphoto2:
+                contenders.append(
+                    Contender(
+                        "gphoto2 --list-files",
+                        command(gphoto2, "--port", server.url, "--list-files"),
+                        note="whole command",
+                    )
+                )
+            results = compare(contenders, count)
+    table(
+        "time to list every file",
+        list(results.values()),
+        versus=[("gphoto2", results.get("gphoto2 --list-files"))],
+    )
+    note("target: ptpkit >= 1x gphoto2")
 
 
 # -- peak memory ---------------------------------------------------------------------------------
@@ -389,28 +503,31 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def _peak_rss(tmp: Path) -> None:
-    print("\npeak memory of the client downloading a 5 GiB object")
-    card = tmp / "rss-card"
-    card.mkdir()
-    dest = tmp / "HUGE.MOV"
-    with _served(card, "--large-object", str(HUGE)) as server:
-        started = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-c", _RSS_CHILD, server.url, f"LARGE_{HUGE}.MOV", str(dest)],
-            check=True,
-            capture_output=True,
-            text=True,
+def peak_rss() -> None:
+    print("peak memory of the client downloading a 5 GiB object  [1 run]")
+    with tempfile.TemporaryDirectory(prefix="ptpkit-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        card = tmp / "card"
+        card.mkdir()
+        dest = tmp / "HUGE.MOV"
+        with _served(card, "--large-object", str(HUGE)) as server:
+            started = time.perf_counter()
+            result = subprocess.run(
+                [sys.executable, "-c", _RSS_CHILD, server.url, f"LARGE_{HUGE}.MOV", str(dest)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            seconds = time.perf_counter() - started
+        peak_kib = int(result.stdout.split()[-1])
+        digest = hashlib.sha256()
+        with dest.open("rb") as file:
+            while block := file.read(8 * MiB):
+                digest.update(block)
+        # --large-object numbers its seeds from 0.
+        intact = dest.stat().st_size == HUGE and digest.hexdigest() == generated_sha256(
+            HUGE, seed=0
         )
-        seconds = time.perf_counter() - started
-    peak_kib = int(result.stdout.split()[-1])
-    digest = hashlib.sha256()
-    with dest.open("rb") as file:
-        while block := file.read(8 * MiB):
-            digest.update(block)
-    # --large-object numbers its seeds from 0.
-    intact = dest.stat().st_size == HUGE and digest.hexdigest() == generated_sha256(HUGE, seed=0)
-    dest.unlink()
     row("peak RSS (whole client process)", f"{peak_kib / 1024:.0f} MiB", "target < 100 MiB")
     row("5 GiB + 3 B download to a file", rate(HUGE, seconds), f"{seconds:.1f} s incl. start-up")
     row("size and SHA-256 match the camera's object", "yes" if intact else "NO")
@@ -419,11 +536,14 @@ def _peak_rss(tmp: Path) -> None:
 # -- the server alone ----------------------------------------------------------------------------
 
 
-def _serving_rate(tmp: Path) -> None:
-    print("\nthe virtual camera's serving rate (the client discards the data)")
-    card = tmp / "serve-card"
-    card.mkdir()
-    with _served(card, "--large-object", str(BIG)) as server, ptpkit.connect(server.url) as cam:
+def serving_rate() -> None:
+    count = rounds(3)
+    header("the virtual camera's serving rate (the client discards the data)", count)
+    with (
+        tempfile.TemporaryDirectory(prefix="ptpkit-bench-") as tmp_name,
+        _served(Path(tmp_name), "--large-object", str(BIG)) as server,
+        ptpkit.connect(server.url) as cam,
+    ):
         entry = cam.find(f"LARGE_{BIG}.MOV")
 
         def discard() -> None:
@@ -431,16 +551,5 @@ def _serving_rate(tmp: Path) -> None:
             cam.download(entry, sink)  # type: ignore[arg-type]
             assert sink.count == BIG
 
-        seconds = best_of(3, discard)
-    row("1 GiB GetObject of generated content", rate(BIG, seconds), f"{seconds:.2f} s")
-
-
-def run() -> None:
-    with tempfile.TemporaryDirectory(prefix="ptpkit-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        os.environ.setdefault("PTPKIT_CONFIG_DIR", str(tmp / "config"))
-        _download(tmp)
-        _round_trips(tmp)
-        _listing(tmp)
-        _peak_rss(tmp)
-        _serving_rate(tmp)
+        results = compare([Contender("1 GiB GetObject of generated content", discard)], count)
+    table("", list(results.values()), work=BIG, unit="MiB/s")

@@ -5,10 +5,12 @@ USB transfer on real hardware, where the per-call cost is far higher than here."
 
 from __future__ import annotations
 
-import time
+import contextlib
+from typing import Any
 
 import ptpkit
-from bench.common import CountingWriter, GiB, MiB, rate, row
+from bench.common import CountingWriter, GiB, MiB
+from bench.harness import Contender, compare, header, note, rounds, table
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.usb_device import VirtualUsbDevice
 
@@ -17,8 +19,11 @@ SIZE = 1 * GiB
 SMALL_READS_SIZE = 64 * MiB
 
 
-def _download(camera: VirtualCamera, handle: int, size: int, read_bytes: int) -> tuple[float, int]:
+def run() -> None:
+    count = rounds(3)
+    header("USB download over virtual+usb: (PyUSB and the USB transport, no hardware)", count)
     calls = 0
+    calls_per_mib: dict[int, float] = {}
     original = VirtualUsbDevice.bulk_read
 
     def counting(self: VirtualUsbDevice, buffer: object, timeout_ms: int) -> int:
@@ -28,40 +33,34 @@ def _download(camera: VirtualCamera, handle: int, size: int, read_bytes: int) ->
 
     VirtualUsbDevice.bulk_read = counting  # type: ignore[method-assign]
     try:
-        with ptpkit.connect("virtual+usb:", camera=camera, read_bytes=read_bytes) as cam:
-            entry = cam.entry(handle)
-            sink = CountingWriter()
-            calls = 0
-            start = time.perf_counter()
-            cam.download(entry, sink)  # type: ignore[arg-type]
-            seconds = time.perf_counter() - start
-            assert sink.count == size
+        with contextlib.ExitStack() as stack:
+            camera = stack.enter_context(VirtualCamera())
+            contenders = []
+            for size, read_bytes, label in (
+                (SIZE, 1 << 20, "1 GiB, 1 MiB reads (ptpkit)"),
+                (SMALL_READS_SIZE, 512, "64 MiB, 512-byte reads (miniPtp, camlib)"),
+            ):
+                handle = camera.add_generated_object(size, seed=read_bytes)
+                cam = stack.enter_context(
+                    ptpkit.connect("virtual+usb:", camera=camera, read_bytes=read_bytes)
+                )
+                entry = cam.entry(handle)
+
+                def download(cam: Any = cam, entry: Any = entry, size: int = size) -> None:
+                    nonlocal calls
+                    sink = CountingWriter()
+                    calls = 0
+                    cam.download(entry, sink)
+                    assert sink.count == size
+                    calls_per_mib[size] = calls / (size / MiB)
+
+                contenders.append(Contender(label, download, work=size))
+            results = compare(contenders, count)
     finally:
         VirtualUsbDevice.bulk_read = original  # type: ignore[method-assign]
-    return seconds, calls
-
-
-def run() -> None:
-    print("USB download over virtual+usb: (PyUSB and the USB transport, no hardware)")
-    with VirtualCamera() as camera:
-        big = camera.add_generated_object(SIZE, seed=1)
-        small = camera.add_generated_object(SMALL_READS_SIZE, seed=2)
-        fast, fast_calls = min(_download(camera, big, SIZE, 1 << 20) for _ in range(3))
-        slow, slow_calls = _download(camera, small, SMALL_READS_SIZE, 512)
-    fast_rate = SIZE / fast
-    slow_rate = SMALL_READS_SIZE / slow
-    row(
-        "1 GiB, 1 MiB reads (ptpkit)",
-        rate(SIZE, fast),
-        f"{fast_calls / (SIZE / MiB):.2f} bulk reads per MiB",
-    )
-    row(
-        "64 MiB, 512-byte reads (miniPtp, camlib)",
-        rate(SMALL_READS_SIZE, slow),
-        f"{slow_calls / (SMALL_READS_SIZE / MiB):,.0f} bulk reads per MiB",
-    )
-    row(
-        "ratio",
-        f"{fast_rate / slow_rate:,.0f}x faster",
-        f"{(slow_calls / SMALL_READS_SIZE) / (fast_calls / SIZE):,.0f}x fewer read calls",
+    fast, slow = results.values()
+    table("", [fast, slow], unit="MiB/s", versus=[("512-byte", slow)])
+    note(
+        f"bulk reads per MiB: {calls_per_mib[SIZE]:.2f} with 1 MiB reads, "
+        f"{calls_per_mib[SMALL_READS_SIZE]:,.0f} with 512-byte reads"
     )

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
-import json
 import os
 import signal
+import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -57,7 +59,7 @@ def test_download_by_handle_path_and_folder(served: Served, cli: Cli, tmp_path: 
     }
     # No progress bar when piped, and no .part left behind.
     assert "━" not in result.stderr
-    assert not list(out.glob("*.part"))
+    assert not list(out.glob("*part"))
 
     tree = tmp_path / "tree"
     result = cli(
@@ -122,9 +124,7 @@ def test_download_all_skip_existing_force_and_new(served: Served, cli: Cli, tmp_
     downloaded = [d["path"] for d in new.json() if d["status"] == "downloaded"]
     assert downloaded == [new_path]
     assert (out / new_path.split("/", 2)[2]).read_bytes() == card_files(served.card)[new_path]
-    log = json.loads((out / LOG_NAME).read_text())
-    [records] = [c["objects"] for c in log["cameras"].values()]
-    assert f"{new_path}|{len(card_files(served.card)[new_path])}" in records
+    assert f"{new_path}|{len(card_files(served.card)[new_path])}" in _records(out)
 
 
 def test_download_never_writes_outside_the_folder(served: Served, cli: Cli, tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_interrupted_download_leaves_only_a_part_file_and_resumes(
     process = cli.popen(
         *served.camera_args(), "download", "/store_00010001/BIG.MOV", "-o", str(out)
     )
-    part = out / "BIG.MOV.part"
+    part = out / "BIG.MOV.ptpkit-part"
     deadline = time.monotonic() + 30
     while not (part.exists() and part.stat().st_size > 0) and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -244,10 +244,11 @@ def test_rm_refuses_the_reserved_handles(served: Served, cli: Cli) -> None:
 
 
 def _records(folder: Path) -> dict[str, Any]:
-    [records] = [
-        c["objects"] for c in json.loads((folder / LOG_NAME).read_text())["cameras"].values()
-    ]
-    return dict(records)
+    """The object keys the folder's download record holds (one camera), with their files."""
+    with contextlib.closing(sqlite3.connect(folder / LOG_NAME)) as db:
+        rows = db.execute("SELECT camera, object, file FROM downloads").fetchall()
+    assert len({camera for camera, _, _ in rows}) <= 1
+    return {key: file for _, key, file in rows}
 
 
 def test_the_download_record_is_written_once_an_interval_not_once_a_file(
@@ -271,6 +272,7 @@ def test_the_download_record_is_written_once_an_interval_not_once_a_file(
     assert len(_records(tmp_path)) == 1  # the first at once, the rest within the interval
     log.flush()
     assert len(_records(tmp_path)) == 50
+    log.close()
     assert [p.name for p in tmp_path.iterdir()] == [LOG_NAME]  # no temporary file left
 
 
@@ -300,22 +302,25 @@ def test_an_interrupted_batch_keeps_the_record_of_what_it_downloaded(
 def test_download_leaves_a_file_another_download_is_writing(
     served: Served, cli: Cli, tmp_path: Path
 ) -> None:
-    """Another ptpkit writing the same name holds its .part locked: that file is reported and left
-    alone, the others are downloaded, and the exit code says not everything was."""
+    """Another ptpkit downloading the same object holds its partial file locked: that file is
+    reported and left alone, the others are downloaded, and the exit code says not everything
+    was."""
     from ptpkit.client.files import open_part
 
     card = card_files(served.card)
     out = tmp_path / "all"
     (out / "DCIM/100PTPKT").mkdir(parents=True)
-    with open_part(out / "DCIM/100PTPKT/IMG_0001.JPG.part") as other:
-        other.write(b"theirs")
-        other.flush()
+    with ptpkit.connect(served.server.url) as cam:
+        owner = cam._part_owner(cam.find(IMG1))
+    with open_part(out / "DCIM/100PTPKT/IMG_0001.JPG", owner=owner) as other:
+        other.file.write(b"theirs")
+        other.file.flush()
         result = cli(*served.camera_args(), "download", "--all", "--tree", "-o", str(out))
     assert result.code == 108, result
     assert "another download is writing it" in one_line_error(result)
     assert "once the other download has finished" in result.stderr
     got = _local_files(out)
-    assert got.pop("DCIM/100PTPKT/IMG_0001.JPG.part") == b"theirs"
+    assert got.pop("DCIM/100PTPKT/IMG_0001.JPG.ptpkit-part") == b"theirs"
     expected = {path.split("/", 2)[2]: data for path, data in card.items()}
     del expected["DCIM/100PTPKT/IMG_0001.JPG"]
     assert got == expected
@@ -352,14 +357,16 @@ def test_download_exit_code_when_only_the_camera_refused(
     """Every failure a camera refusal: exit code 106 (camera error), not 108 (a local file)."""
     from ptpkit.cli.main import main
 
-    real_plan = downloads.plan
+    real_plan = downloads.plan_stream
 
-    def plan_with_a_stale_entry(cam: Any, roots: Any, *, tree: bool) -> list[downloads.Planned]:
-        planned = real_plan(cam, roots, tree=tree)
+    def plan_with_a_stale_entry(
+        cam: Any, roots: Any, **options: Any
+    ) -> Iterator[downloads.Planned]:
+        planned = list(real_plan(cam, roots, **options))
         stale = replace(planned[0].entry, handle=0x0BAD0BAD, name="GONE.JPG")
-        return [*planned, downloads.Planned(stale, PurePosixPath("GONE.JPG"))]
+        return iter([*planned, downloads.Planned(stale, PurePosixPath("GONE.JPG"))])
 
-    monkeypatch.setattr(downloads, "plan", plan_with_a_stale_entry)
+    monkeypatch.setattr(downloads, "plan_stream", plan_with_a_stale_entry)
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as exited:
         main(["--camera", "virtual:", "download", "DCIM/100PTPKT/IMG_0001.JPG", "-o", str(out)])

@@ -168,7 +168,7 @@ def test_opreq_streams_large_data_both_ways(served: Served, cli: Cli, tmp_path: 
     text = cli(*served.camera_args(), *args)
     assert text.code == 0, text
     assert saved.read_bytes() == body
-    assert not (tmp_path / "big.bin.part").exists()
+    assert not (tmp_path / "big.bin.ptpkit-part").exists()
     lines = text.stdout.splitlines()
     assert lines[1] == f"Received {len(body)} bytes. HEX dump:"
     assert lines[2].startswith("00000000  00 01 02 03 04 05 06 07")

@@ -55,7 +55,7 @@ def test_numbered_names_keep_the_extension() -> None:
 def test_unique_path_skips_files_links_parts_and_taken_names(tmp_path: Path) -> None:
     (tmp_path / "A.JPG").write_bytes(b"")
     (tmp_path / "A (2).JPG").symlink_to(tmp_path / "nowhere")  # a dangling link holds its name
-    (tmp_path / "A (3).JPG.part").write_bytes(b"")  # so does a download in progress
+    part_path(tmp_path / "A (3).JPG").write_bytes(b"")  # so does a download in progress
     taken = {"A (4).JPG"}
     assert unique_path(tmp_path, "A.JPG", taken) == tmp_path / "A (5).JPG"
     assert "A (5).JPG" in taken
@@ -146,12 +146,14 @@ def test_download_does_not_write_through_a_planted_part_link(rig: Rig, tmp_path:
     outside.write_bytes(b"short")  # shorter than the picture: would be "resumed"
     folder = tmp_path / "out"
     folder.mkdir()
-    (folder / "IMG_0001.JPG.part").symlink_to(outside)
+    part_path(folder / "IMG_0001.JPG").symlink_to(outside)
     saved = rig.cam.download("DCIM/100PTPKT/IMG_0001.JPG", folder)
     assert saved == folder / "IMG_0001.JPG"
     assert saved.read_bytes() == expected
     assert outside.read_bytes() == b"short"
-    assert sorted(p.name for p in folder.iterdir()) == ["IMG_0001.JPG"]
+    # The link is not ours: left where it was, neither followed nor removed.
+    assert sorted(p.name for p in folder.iterdir()) == ["IMG_0001.JPG", "IMG_0001.JPG.ptpkit-part"]
+    assert part_path(folder / "IMG_0001.JPG").is_symlink()
 
 
 def test_download_refuses_a_dangling_link_under_the_final_name(rig: Rig, tmp_path: Path) -> None:
@@ -159,58 +161,37 @@ def test_download_refuses_a_dangling_link_under_the_final_name(rig: Rig, tmp_pat
     with pytest.raises(FileExistsError):
         rig.cam.download("DCIM/100PTPKT/IMG_0001.JPG", tmp_path)
     assert not (tmp_path / "nowhere").exists()
-    assert not (tmp_path / "IMG_0001.JPG.part").exists()  # refused before any transfer
+    assert not part_path(tmp_path / "IMG_0001.JPG").exists()  # refused before any transfer
 
 
-@pytest.mark.skipif(os.name == "nt", reason="flock is POSIX; Windows opens .part files unlocked")
+@pytest.mark.skipif(os.name == "nt", reason="flock is POSIX; Windows opens partial files unlocked")
 def test_open_part_lets_one_download_write_at_a_time(tmp_path: Path) -> None:
-    part = tmp_path / "IMG_0001.JPG.part"
-    with open_part(part) as first:
-        first.write(b"first")
-        with pytest.raises(OSError, match="another download") as refused, open_part(part):
+    final = tmp_path / "IMG_0001.JPG"
+    with open_part(final, owner="object A") as first:
+        first.file.write(b"first")
+        with (
+            pytest.raises(OSError, match="another download") as refused,
+            open_part(final, owner="object A"),
+        ):
             pass
         assert refused.value.errno == errno.EBUSY
-    with open_part(part) as again:  # released on close
-        assert again.read() == b"first"
-
-
-def test_open_part_replaces_what_is_not_ours_to_write(tmp_path: Path) -> None:
-    """A symbolic link, a file with another hard link, or content when ``fresh``: a new file
-    in its place, and the other file untouched."""
-    outside = tmp_path / "outside.txt"
-    outside.write_bytes(b"keep")
-    part = tmp_path / "x.part"
-    part.symlink_to(outside)
-    with open_part(part) as file:
-        assert file.read() == b""
-        file.write(b"ours")
-    assert not part.is_symlink()
-    assert part.read_bytes() == b"ours"
-
-    part.unlink()
-    os.link(outside, part)  # e.g. the final file itself, after an interrupted publish
-    with open_part(part) as file:
-        assert file.read() == b""
-        file.write(b"ours")
-    assert (part.read_bytes(), outside.read_bytes()) == (b"ours", b"keep")
-
-    with open_part(part) as file:  # ours, alone: kept for a resume
-        assert file.read() == b"ours"
-    with open_part(part, fresh=True) as file:
-        assert file.read() == b""
-    assert outside.read_bytes() == b"keep"
+    with open_part(final, owner="object A") as again:  # released on close
+        assert again.path == part_path(final)
+        assert again.file.read() == b"first"
 
 
 def test_download_refuses_a_part_another_download_is_writing(rig: Rig, tmp_path: Path) -> None:
-    """Two downloads with one final name (two processes, two cameras) would append to one .part
-    and publish a mix; the second is refused and the first's bytes stay as they were."""
+    """Two downloads of one object (two processes) would append to one partial file and publish
+    a mix; the second is refused and the first's bytes stay as they were."""
     folder = tmp_path / "out"
     folder.mkdir()
-    with open_part(folder / "IMG_0001.JPG.part") as other:
-        other.write(b"\xff\xd8 someone else's bytes")
-        other.flush()
+    entry = rig.cam.find("DCIM/100PTPKT/IMG_0001.JPG")
+    owner = rig.cam._part_owner(entry)
+    with open_part(folder / "IMG_0001.JPG", owner=owner) as other:
+        other.file.write(b"\xff\xd8 someone else's bytes")
+        other.file.flush()
         with pytest.raises(OSError, match="another download") as refused:
-            rig.cam.download("DCIM/100PTPKT/IMG_0001.JPG", folder)
+            rig.cam.download(entry, folder)
         assert refused.value.errno == errno.EBUSY
-    assert sorted(p.name for p in folder.iterdir()) == ["IMG_0001.JPG.part"]
-    assert (folder / "IMG_0001.JPG.part").read_bytes() == b"\xff\xd8 someone else's bytes"
+    assert sorted(p.name for p in folder.iterdir()) == ["IMG_0001.JPG.ptpkit-part"]
+    assert part_path(folder / "IMG_0001.JPG").read_bytes() == b"\xff\xd8 someone else's bytes"

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from ptpkit.client.camera import ALL_STORAGES, RESUME_CHECK_BYTES, ROOT, Camera
-from ptpkit.client.files import Entry
+from ptpkit.client.files import Entry, open_part
 from ptpkit.codes.common import Dpc, Ec, Op, Rc
 from ptpkit.core.datasets import SIZE_UNKNOWN_32, DeviceInfo, encode_value
 from ptpkit.core.datatypes import DataType
@@ -272,7 +272,7 @@ def test_download_to_folder_file_path_and_file_object(rig: Rig, tmp_path: Path) 
     named = tmp_path / "renamed.jpg"
     assert cam.download(entry.path, named) == named
     assert named.read_bytes() == expected
-    assert not (tmp_path / "renamed.jpg.part").exists()
+    assert not (tmp_path / "renamed.jpg.ptpkit-part").exists()
 
     buffer = io.BytesIO()
     assert cam.download(entry.handle, buffer) is None
@@ -323,7 +323,7 @@ def test_download_refuses_to_overwrite(rig: Rig, tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         rig.cam.download("MISC/README.TXT", existing)
     assert existing.read_bytes() == b"mine"
-    assert not (tmp_path / "README.TXT.part").exists()
+    assert not (tmp_path / "README.TXT.ptpkit-part").exists()
     rig.cam.download("MISC/README.TXT", tmp_path, overwrite=True)
     assert existing.read_bytes() == (rig.card / "MISC/README.TXT").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.TXT", "card"]
@@ -337,7 +337,7 @@ def test_interrupted_download_resumes_from_the_part_file(
     handle = rig.vcam.add_generated_object(size, name="RESUME.MOV", seed=seed)
     dest = tmp_path / "downloads"
     dest.mkdir()
-    final, part = dest / "RESUME.MOV", dest / "RESUME.MOV.part"
+    final, part = dest / "RESUME.MOV", dest / "RESUME.MOV.ptpkit-part"
 
     def stop_after_a_megabyte(done: int, total: int | None) -> None:
         if done >= 2**20:
@@ -371,13 +371,15 @@ def test_interrupted_download_resumes_from_the_part_file(
 def test_a_part_file_of_another_object_is_not_resumed(
     rig: Rig, tmp_path: Path, transactions: TransactionLog
 ) -> None:
-    """A ``.part`` left by a different object with the same name (a card renumbered, another
-    camera) is shorter than the object, but its bytes differ: the download starts over instead
-    of completing a file of the right size and the wrong content."""
+    """A partial file recorded as this object's whose bytes differ (the camera rewrote the
+    object, keeping its name, size and date) is shorter than the object: the download starts
+    over instead of completing a file of the right size and the wrong content."""
     size = 200_000
     handle = rig.vcam.add_generated_object(size, name="CLIP.MOV", seed=1)
     stale = generated_bytes(size, seed=2)[:150_000]
-    (tmp_path / "CLIP.MOV.part").write_bytes(stale)
+    owner = rig.cam._part_owner(rig.cam.entry(handle))
+    with open_part(tmp_path / "CLIP.MOV", owner=owner) as other:
+        other.file.write(stale)
     final = rig.cam.download(handle, tmp_path)
     assert final.read_bytes() == generated_bytes(size, seed=1)
     assert "GetObject" in transactions.names()  # started over
@@ -388,12 +390,13 @@ def test_download_without_resume_starts_again(
     rig: Rig, tmp_path: Path, transactions: TransactionLog
 ) -> None:
     entry = rig.cam.find("DCIM/100PTPKT/IMG_0001.JPG")
-    (tmp_path / "IMG_0001.JPG.part").write_bytes(b"garbage that is not the picture")
+    with open_part(tmp_path / "IMG_0001.JPG", owner=rig.cam._part_owner(entry)) as earlier:
+        earlier.file.write(b"garbage that is not the picture")
     rig.cam.download(entry, tmp_path, resume=False)
     assert "GetPartialObject" not in transactions.names()
     expected = (rig.card / "DCIM/100PTPKT/IMG_0001.JPG").read_bytes()
     assert (tmp_path / "IMG_0001.JPG").read_bytes() == expected
-    assert not (tmp_path / "IMG_0001.JPG.part").exists()
+    assert not (tmp_path / "IMG_0001.JPG.ptpkit-part").exists()
 
 
 def test_read_a_byte_range(rig: Rig, transactions: TransactionLog) -> None:

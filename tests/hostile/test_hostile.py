@@ -142,7 +142,7 @@ def test_a_broken_download_fails_in_time_keeps_its_part_and_resumes(
             # Within the configured timeout (plus the work before it), never a hang.
             assert time.monotonic() - started < TIMEOUT_S + 3
             assert not target.exists(), "an incomplete file stands under the final name"
-            part = target.with_name("clip.mov.part")
+            part = target.with_name("clip.mov.ptpkit-part")
             assert part.exists()
             assert part.stat().st_size < size
             # The camera behaves again: the next connection resumes and completes the file.
@@ -150,7 +150,7 @@ def test_a_broken_download_fails_in_time_keeps_its_part_and_resumes(
             with open_camera() as cam:
                 cam.download(handle, target)
     assert target.read_bytes() == generated_bytes(size, seed=2)
-    assert not target.with_name("clip.mov.part").exists()
+    assert not target.with_name("clip.mov.ptpkit-part").exists()
 
 
 # -- hostile names -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 from tests.interop.conftest import GPhoto2, Served
 
 import ptpkit
+from ptpkit.virtual.storage import DEFAULT_CAPACITY_BYTES
 
 SAMPLE_FILES = {
     "IMG_0001.JPG",
@@ -49,7 +50,11 @@ def test_storage_info(gphoto2: GPhoto2, served: Served) -> None:
     assert "description=Virtual SD card" in out
     assert "access=0 Read-Write" in out
     total_kib = int(re.search(r"totalcapacity=(\d+) KB", out).group(1))  # type: ignore[union-attr]
-    assert total_kib == os.statvfs(served.root).f_blocks * os.statvfs(served.root).f_frsize // 1024
+    free_kib = int(re.search(r"free=(\d+) KB", out).group(1))  # type: ignore[union-attr]
+    # The card's own size and contents, never the host's disk (which other processes change).
+    used = sum(p.stat().st_size for p in served.root.rglob("*") if p.is_file())
+    assert total_kib == DEFAULT_CAPACITY_BYTES // 1024
+    assert free_kib == (DEFAULT_CAPACITY_BYTES - used) // 1024
 
 
 def test_list_files_shows_the_whole_card(gphoto2: GPhoto2) -> None:

@@ -228,7 +228,7 @@ def test_a_stall_mid_transfer_is_an_error_and_the_download_resumes_later(
     ):
         cam.download(handle, target)
     assert not target.exists()
-    assert target.with_name("stalled.bin.part").exists()
+    assert target.with_name("stalled.bin.ptpkit-part").exists()
     with _open(vcam) as cam:  # reconnected: the .part is resumed
         cam.download(handle, target)
     assert target.read_bytes() == generated_bytes(3 * MiB, seed=6)
@@ -288,7 +288,7 @@ def test_a_data_phase_cut_short_is_an_error_and_no_file_is_left_complete(
     ):
         cam.download(handle, tmp_path / "out.bin")
     assert not (tmp_path / "out.bin").exists()
-    assert (tmp_path / "out.bin.part").exists()
+    assert (tmp_path / "out.bin.ptpkit-part").exists()
 
 
 def test_unplugged_mid_transfer_is_a_disconnect_and_the_part_file_stays(
@@ -298,7 +298,7 @@ def test_unplugged_mid_transfer_is_a_disconnect_and_the_part_file_stays(
     with _open(vcam, UsbFaults(unplug_after=2 * MiB)) as cam:
         with pytest.raises(DisconnectedError, match="unplugged"):
             cam.download(handle, tmp_path / "clip.mov")
-        part = tmp_path / "clip.mov.part"
+        part = tmp_path / "clip.mov.ptpkit-part"
         assert part.exists()
         assert 0 < part.stat().st_size < 4 * MiB
         assert not (tmp_path / "clip.mov").exists()

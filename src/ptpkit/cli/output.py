@@ -12,12 +12,14 @@ README and do not change without a note there.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as _dt
 import io
 import json
 import re
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -79,6 +81,36 @@ class Output:
             return
         self.stdout.write(dumps(document, indent=2) + "\n")
         self.stdout.flush()
+
+    @contextlib.contextmanager
+    def array(self) -> Iterator[Callable[[Json], None]]:
+        """The command's result, a JSON array, one item at a time (JSON mode only): the same
+        document as :meth:`data` with a list, written as the items come, so that a result of a
+        million rows is never held whole. The array is closed however the block ends."""
+        if not self.json_mode:
+            yield lambda item: None
+            return
+        if self.collect:
+            items: list[Json] = []
+            try:
+                yield items.append
+            finally:
+                self.collected.append(items)
+            return
+        count = 0
+
+        def add(item: Json) -> None:
+            nonlocal count
+            text = dumps(item, indent=2).replace("\n", "\n  ")
+            self.stdout.write(("[\n  " if count == 0 else ",\n  ") + text)
+            self.stdout.flush()
+            count += 1
+
+        try:
+            yield add
+        finally:
+            self.stdout.write("[]\n" if count == 0 else "\n]\n")
+            self.stdout.flush()
 
     def stream(self, document: Json) -> None:
         """One item of a result that runs until interrupted (tether), in JSON mode: one document

@@ -16,14 +16,16 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from ptpkit.cli.output import printable
 from ptpkit.client.streams import ProgressCallback
 
 
 def _bar(console: Console, *, transient: bool, enabled: bool) -> Progress:
     """A bar with bytes, rate and time left, drawn only when ``enabled`` on a terminal."""
     return Progress(
-        # Labels are camera file names: shown as they are, never read as rich markup (a name
-        # like "[/]x" would be a markup error, "[bold]" would change the display).
+        # Labels are camera file names: never read as rich markup (a name like "[/]x" would be a
+        # markup error, "[bold]" would change the display), and their control characters
+        # shown escaped (``\\x1b``) as on every other line: rich passes an ESC through.
         TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(binary_units=True),
@@ -41,7 +43,7 @@ def transfer_progress(
 ) -> Iterator[ProgressCallback]:
     """A progress callback for one transfer, shown as a bar while the block runs."""
     progress = _bar(console, transient=False, enabled=True)
-    task = progress.add_task(label, total=total)
+    task = progress.add_task(printable(label), total=total)
 
     def update(done: int, total_bytes: int | None) -> None:
         progress.update(task, completed=done, total=total_bytes)
@@ -52,18 +54,25 @@ def transfer_progress(
 
 class BatchProgress:
     """Progress of several transfers: one bar for the whole batch and one for the current file
-    (bytes, rate, time left). Draws only on a terminal; when output is piped it does nothing."""
+    (bytes, rate, time left). Draws only on a terminal; when output is piped it does nothing.
+    ``files`` and ``total_bytes`` None: a batch too large to count first (the bar counts up)."""
 
-    def __init__(self, console: Console, *, files: int, total_bytes: int, enabled: bool) -> None:
+    def __init__(
+        self, console: Console, *, files: int | None, total_bytes: int | None, enabled: bool
+    ) -> None:
         self._progress = _bar(console, transient=True, enabled=enabled)
         self._files = files
         self._done_files = 0
         self._done_bytes = 0
         self._total = (
-            self._progress.add_task(self._total_label(), total=total_bytes) if files > 1 else None
+            self._progress.add_task(self._total_label(), total=total_bytes)
+            if files is None or files > 1
+            else None
         )
 
     def _total_label(self) -> str:
+        if self._files is None:
+            return f"all ({self._done_files})"
         return f"all ({self._done_files}/{self._files})"
 
     def __enter__(self) -> BatchProgress:
@@ -76,7 +85,7 @@ class BatchProgress:
     @contextmanager
     def file(self, label: str, size: int | None) -> Iterator[ProgressCallback]:
         """A progress callback for one file of the batch."""
-        task = self._progress.add_task(label, total=size)
+        task = self._progress.add_task(printable(label), total=size)
         base = self._done_bytes
 
         def update(done: int, total_bytes: int | None) -> None:

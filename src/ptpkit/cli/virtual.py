@@ -85,6 +85,13 @@ def virtual() -> None:
     "named LARGE_<bytes>.MOV, for testing big transfers without storing them. Repeatable.",
 )
 @click.option(
+    "--capacity",
+    default=None,
+    metavar="SIZE",
+    help="The card's size (32G, 512M, 4096...; default 64 GB, 64,000,000,000 bytes as card "
+    "makers count): its free space is this less what the card holds, whatever the host's disk.",
+)
+@click.option(
     "--packet-per-write",
     is_flag=True,
     help="One PTP/IP packet per TCP write (for Wireshark, which decodes only the first "
@@ -201,6 +208,7 @@ def serve(
     name: str | None,
     read_only: bool,
     large_objects: tuple[str, ...],
+    capacity: str | None,
     packet_per_write: bool,
     advertise_port: int | None,
     misbehave: str,
@@ -218,14 +226,20 @@ def serve(
     from ptpkit.virtual import VirtualCamera  # noqa: PLC0415
     from ptpkit.virtual.misbehave import Misbehavior  # noqa: PLC0415
     from ptpkit.virtual.server import PtpIpServer  # noqa: PLC0415
+    from ptpkit.virtual.storage import DEFAULT_CAPACITY_BYTES  # noqa: PLC0415
 
     sizes = [parse_size(text) for text in large_objects]
+    capacity_bytes = DEFAULT_CAPACITY_BYTES if capacity is None else parse_size(capacity)
     try:
         misbehavior = Misbehavior.parse(misbehave)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--misbehave") from None
     with VirtualCamera(
-        root, friendly_name=name, read_only=read_only, misbehavior=misbehavior
+        root,
+        friendly_name=name,
+        read_only=read_only,
+        misbehavior=misbehavior,
+        capacity_bytes=capacity_bytes,
     ) as camera:
         for index, size in enumerate(sizes):
             camera.add_generated_object(size, seed=index)

@@ -33,7 +33,6 @@ from ptpkit.client.engine import Engine
 from ptpkit.client.files import (
     Entry,
     parse_storage_folder,
-    part_path,
     storage_folder,
     writing,
 )
@@ -844,21 +843,34 @@ class Camera:
         resume: bool = True,
         overwrite: bool = False,
         fsync: bool = True,
+        keep_time: bool = True,
     ) -> Path | None:
         """Copy an object to ``dest``: a folder (the object's name, made safe, inside it), a file
         path, or a binary file object.
 
-        A download to a path is written to ``NAME.part`` and renamed when complete and checked
-        (:func:`~ptpkit.client.files.publish`), so an incomplete file never stands under the
-        final name. An existing ``.part`` is resumed with GetPartialObject where the camera has
-        it. Returns the final path (None for a file object). An existing file (or a link) is an
-        error unless ``overwrite``, also one that appears while the download runs.
+        A download to a path is written to a partial file of ours (``NAME.ptpkit-part``, marked
+        as this object's download: see :func:`~ptpkit.client.files.open_part`) and renamed when
+        complete and checked (:func:`~ptpkit.client.files.publish`), so an incomplete file never
+        stands under the final name and a file ptpkit did not make is never touched. A partial
+        file of the same object left by an earlier attempt is resumed with GetPartialObject
+        where the camera has it. Returns the final path (None for a file object). An existing
+        file (or a link) is an error unless ``overwrite``, also one that appears while the
+        download runs. Nothing past the object's declared size is written: a camera that sends
+        more gets :class:`RemoteProtocolError`.
+
+        ``keep_time``: the file gets the object's modification time (else its capture time) as
+        its modification and access time, as gphoto2 does.
         """
         entry = self._as_entry(target)
         if entry.is_folder:
             raise UsageError(f"{entry.path} is a folder; download the files in it")
         if hasattr(dest, "write"):
-            sink = FileSink(dest, progress=progress, total_bytes=entry.size)  # type: ignore[arg-type]
+            sink = FileSink(
+                dest,  # type: ignore[arg-type]
+                progress=progress,
+                total_bytes=entry.size,
+                limit=_size_limit(entry, 0),
+            )
             self._read_object(entry, 0, sink)
             return None
         dest_path = Path(dest)
@@ -867,20 +879,43 @@ class Camera:
         if not dest_path.is_dir() and os.fspath(dest).endswith(("/", os.sep)):
             dest_path.mkdir(parents=True, exist_ok=True)
         final = dest_path / entry.local_name if dest_path.is_dir() else dest_path
-        with writing(final, overwrite=overwrite, fsync=fsync, resumable=True) as file:
-            self._fill_part(entry, file, part_path(final), resume=resume, progress=progress)
+        with writing(
+            final,
+            overwrite=overwrite,
+            fsync=fsync,
+            resumable=True,
+            owner=self._part_owner(entry),
+            mtime=object_time(entry) if keep_time else None,
+        ) as file:
+            self._fill_part(entry, file, final, resume=resume, progress=progress)
         return final
+
+    def _part_owner(self, entry: Entry) -> str:
+        """What a partial file is the download of: this camera, and the object by its path,
+        size and times (handles change between sessions; a card that restarted its numbering
+        gives a new picture the old one's path but rarely its size and time too)."""
+        info = self.device_info
+        return "\n".join(
+            [
+                info.manufacturer,
+                info.model,
+                info.serial_number,
+                entry.path,
+                str(entry.size),
+                str(entry.modified or entry.captured or ""),
+            ]
+        )
 
     def _fill_part(
         self,
         entry: Entry,
         file: BinaryIO,
-        part: Path,
+        final: Path,
         *,
         resume: bool,
         progress: ProgressCallback | None,
     ) -> None:
-        """Write ``entry`` into its open, locked ``.part``, resuming what is there if it can."""
+        """Write ``entry`` into its open, locked partial file, resuming what is there if it can."""
         have = os.fstat(file.fileno()).st_size
         offset = 0
         if have and resume and self._can_resume(entry, have):
@@ -889,20 +924,26 @@ class Camera:
                 log.info("resuming %s at byte %d of %d", entry.path, offset, entry.size)
             else:
                 log.warning(
-                    "%s: %s holds other bytes (another object of that name?); starting over",
+                    "%s: the partial file of %s holds other bytes; starting over",
                     entry.path,
-                    part,
+                    final,
                 )
         if offset < have:
             # Only when there is something to cut: ext4 treats any truncate to 0 as a file
             # being replaced and flushes it when closed (auto_da_alloc), ~0.3 s per GiB.
             file.truncate(offset)
         file.seek(offset)
-        sink = FileSink(file, progress=progress, offset=offset, total_bytes=entry.size)
+        sink = FileSink(
+            file,
+            progress=progress,
+            offset=offset,
+            total_bytes=entry.size,
+            limit=_size_limit(entry, offset),
+        )
         self._read_object(entry, offset, sink)
         size = file.tell()
         if entry.size not in (SIZE_UNKNOWN_32, size):
-            kept = f"; the partial file stays at {part}" if size else ""
+            kept = "; the partial file stays for a resume" if size else ""
             raise RemoteProtocolError(f"{entry.path}: got {size} of {entry.size} bytes{kept}")
 
     def _can_resume(self, entry: Entry, have: int) -> bool:
@@ -946,6 +987,11 @@ class Camera:
             sent = response.params[0] if response.params else step
             if sent == 0:
                 raise RemoteProtocolError(f"the camera sent no bytes at offset {offset}")
+            if sent > step:
+                # The sink stopped the data at the asked length; the count must agree.
+                raise RemoteProtocolError(
+                    f"the camera says it sent {sent} bytes at offset {offset}; {step} were asked"
+                )
             offset += sent
 
     def read(self, target: Entry | int | str, offset: int = 0, length: int | None = None) -> bytes:
@@ -1327,3 +1373,27 @@ class Camera:
                     self._events = collections.deque(
                         [*skipped, *self._events], maxlen=EVENT_QUEUE_LIMIT
                     )
+
+
+def _size_limit(entry: Entry, offset: int) -> int | None:
+    """The most bytes a read of ``entry`` from ``offset`` may bring: what is left of its
+    declared size (None when the camera does not know the size)."""
+    if entry.size == SIZE_UNKNOWN_32:
+        return None
+    return max(0, entry.size - offset)
+
+
+def object_time(entry: Entry) -> float | None:
+    """The time a downloaded copy of ``entry`` gets, in seconds since the epoch: its
+    modification date, as gphoto2 gives a saved file (libgphoto2 camlibs/ptp2/library.c takes
+    the file's mtime from ObjectInfo's ModificationDate; ptpcam sets it with utime), else its
+    capture date (our fallback: some cameras leave ModificationDate empty). PTP dates carry no
+    zone unless the camera adds one (ISO 15740 §5.5.5 DateTime string): a date without one is
+    local time, as libgphoto2's ptp_unpack_PTPTIME reads it (ptp-pack.c, mktime)."""
+    when = entry.modified or entry.captured
+    if when is None:
+        return None
+    try:
+        return when.timestamp()  # naive: local time
+    except (OverflowError, OSError, ValueError):
+        return None

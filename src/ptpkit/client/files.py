@@ -7,9 +7,10 @@ Names come from an untrusted device: :func:`safe_filename` makes a name one harm
 component (no ``/``, ``\\``, ``..``, NUL or control characters, a bounded length), and
 :func:`unique_path` keeps two objects with the same name from overwriting each other.
 
-Local files are written to ``NAME.part`` and given their final name with :func:`publish` when
-complete, so an incomplete file never stands under the final name and an existing file is never
-replaced unless asked.
+Local files are written to a partial file of ours, ``NAME.ptpkit-part`` (marked with an extended
+attribute, see :func:`open_part`), and given their final name with :func:`publish` when complete,
+so an incomplete file never stands under the final name, an existing file is never replaced
+unless asked, and a file ptpkit did not make (a browser's ``NAME.part``) is never touched.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import errno
+import hashlib
 import logging
 import os
 import re
@@ -25,14 +27,21 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 from typing import BinaryIO, Final
 
 from ptpkit.core.datasets import ObjectInfo
 
 #: Longest local file name in bytes (ext4, APFS, NTFS all allow 255).
 MAX_NAME_BYTES: Final = 255
-#: Suffix of a download that is not complete yet.
-PART_SUFFIX: Final = ".part"
+#: Suffix of a download that is not complete yet: not ``.part``, which browsers and other
+#: programs use too (a file of theirs must never be taken for ours).
+PART_SUFFIX: Final = ".ptpkit-part"
+#: The user extended attribute that marks a partial file as ptpkit's, and says of which object.
+PART_XATTR: Final = "user.ptpkit.part"
+#: Partial-file names tried for one final name before giving up (``NAME.N.ptpkit-part``).
+MAX_PART_NAMES: Final = 99
+_MARK_MAGIC: Final = b"ptpkit-part/1\n"
 
 log = logging.getLogger("ptpkit")
 
@@ -92,8 +101,8 @@ def safe_filename(name: str, *, fallback: str = "object") -> str:
     text = _strip_end(text.strip())
     if text in ("", ".", ".."):
         text = fallback
-    # Room for ".part" and a " (NN)" de-duplication suffix.
-    limit = MAX_NAME_BYTES - len(PART_SUFFIX) - 8
+    # Room for ".NN.ptpkit-part" and a " (NN)" de-duplication suffix.
+    limit = MAX_NAME_BYTES - len(PART_SUFFIX) - 3 - 8
     if len(text.encode("utf-8")) > limit:
         # Keep the extension; cut the stem on a character boundary.
         stem, dot, extension = text.rpartition(".")
@@ -143,9 +152,11 @@ def unique_path(folder: Path, name: str, taken: set[str] | None = None) -> Path:
     return folder / free
 
 
-def part_path(path: Path) -> Path:
-    """Where a download of ``path`` is written until it is complete."""
-    return path.with_name(path.name + PART_SUFFIX)
+def part_path(path: Path, index: int = 1) -> Path:
+    """Where a download of ``path`` is written until it is complete: ``NAME.ptpkit-part``, or
+    ``NAME.N.ptpkit-part`` (``index`` N > 1) when that name holds a file that is not ours."""
+    infix = f".{index}" if index > 1 else ""
+    return path.with_name(f"{path.name}{infix}{PART_SUFFIX}")
 
 
 def inside(folder: Path, path: Path) -> bool:
@@ -181,12 +192,12 @@ def publish(part: Path, final: Path, *, overwrite: bool = False) -> None:
 
 
 class PartBusyError(OSError):
-    """Another download is writing this ``.part`` (EBUSY)."""
+    """Another download is writing this object's partial file (EBUSY)."""
 
     def __init__(self, part: Path) -> None:
         super().__init__(
             errno.EBUSY,
-            f"{part} is being written by another download of the same name (another ptpkit?)",
+            f"{part} is being written by another download of the same object (another ptpkit?)",
             str(part),
         )
 
@@ -194,77 +205,145 @@ class PartBusyError(OSError):
 _PART_FLAGS: Final = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 
+def _read_mark(fd: int) -> bytes | None:
+    try:
+        return os.getxattr(fd, PART_XATTR)
+    except (OSError, AttributeError):  # no such attribute, no xattrs here, not Linux
+        return None
+
+
+def _set_mark(fd: int, owner: str | None) -> bool:
+    """Mark a partial file we just created as ours (and, with ``owner``, as the download of one
+    object); False where the file system keeps no user extended attributes."""
+    try:
+        os.setxattr(fd, PART_XATTR, _mark_value(owner))
+    except (OSError, AttributeError) as exc:
+        log.debug("no user extended attributes here (%s): partial file not marked", exc)
+        return False
+    return True
+
+
+def _mark_value(owner: str | None) -> bytes:
+    """The mark: a digest of ``owner`` (fixed size however long the camera's names; two owners
+    never share one), or no digest for a file that is never to be resumed."""
+    if owner is None:
+        return _MARK_MAGIC
+    digest = hashlib.sha256(owner.encode("utf-8", errors="surrogateescape")).hexdigest()
+    return _MARK_MAGIC + digest.encode("ascii")
+
+
+def _clear_mark(fd: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        os.removexattr(fd, PART_XATTR)
+
+
+@dataclass
+class PartFile:
+    """An open, locked partial file of ours (see :func:`open_part`)."""
+
+    file: BinaryIO
+    path: Path
+    #: It carries our mark: a later run can recognise (and resume) it.
+    marked: bool
+    #: It was made by this call (so it is ours whatever the file system keeps).
+    created: bool
+
+    def still_ours(self) -> bool:
+        """Whether :attr:`path` still names the file we hold (nobody replaced it meanwhile)."""
+        try:
+            current = os.lstat(self.path)
+        except OSError:
+            return False
+        held = os.fstat(self.file.fileno())
+        return (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino)
+
+
 @contextlib.contextmanager
-def open_part(part: Path, *, fresh: bool = False) -> Iterator[BinaryIO]:
-    """Open ``part`` for reading and writing, created if missing, locked for this download.
+def open_part(final: Path, *, owner: str | None = None) -> Iterator[PartFile]:
+    """Open a partial file for ``final``, ours and locked for this download.
 
-    Two downloads of objects with the same final name (two processes, or two threads) would
-    otherwise append to one ``.part`` and publish a mix of both; the second one gets
-    :class:`PartBusyError` instead. The lock is advisory (``flock``), held until the file is
-    closed, so it is released even when the process dies. Windows has no ``flock`` (nor have some
-    network file systems): there the file is opened without a lock.
+    The names tried are ``NAME.ptpkit-part``, ``NAME.2.ptpkit-part`` ... (:func:`part_path`).
+    A name that is free gets a new file (``O_EXCL``), marked with a user extended attribute
+    (:data:`PART_XATTR`) that holds ``owner``: what the download is of (the camera, the
+    object's path, size and time). A name that is taken is reused only for a resume: when
+    ``owner`` is given and the file there is a regular file with one link, not a symbolic link,
+    carrying exactly that mark. Anything else there (a browser's download, a camera file of that
+    name, another object's partial file, a link) is never written, truncated, renamed or
+    deleted: the next name is tried.
 
-    An existing ``.part`` is kept for a resume, except one that is not ours to write into: a
-    symbolic link (never followed), a file with other hard links (someone else's file, or the
-    final file itself after a publish that was interrupted), or one we may not write. Such a
-    file is removed and a new one made; so is any content with ``fresh``.
+    The lock (``flock``, advisory, released when the file is closed even if the process dies)
+    keeps two downloads of one object from writing one file: the second gets
+    :class:`PartBusyError`. Windows (and some network file systems) have no ``flock``; there
+    the file is used unlocked. Where the file system keeps no extended attributes (FAT cards,
+    some network shares) a partial file cannot be told apart later, so it is never resumed by
+    a later run; :func:`writing` removes it when the download fails.
     """
-    fd: int | None
-    try:
-        fd = _open_locked(part, os.O_CREAT)
-    except PermissionError:
-        fd = None  # a stale .part we may not write: replaced below, as a directory allows
-    except OSError:
-        if not part.is_symlink():
+    wanted = _mark_value(owner) if owner is not None else None
+    for index in range(1, MAX_PART_NAMES + 1):
+        part = part_path(final, index)
+        try:
+            fd = os.open(part, _PART_FLAGS | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            if wanted is None:
+                continue  # never reused without an owner to recognise it by
+            reused = _open_ours(part, wanted)
+            if reused is None:
+                continue  # not ours, or another object's: left alone
+            fd, created = reused, False
+        else:
+            created = True
+        try:
+            _lock(fd, part)
+            marked = (not created) or _set_mark(fd, owner)
+        except BaseException:
+            os.close(fd)
+            if created:
+                with contextlib.suppress(OSError):
+                    os.unlink(part)
             raise
-        fd = None  # O_NOFOLLOW refused a symbolic link (ELOOP): replaced below, not followed
-    if fd is not None:
-        stat = os.fstat(fd)
-        if stat.st_nlink == 1 and not (fresh and stat.st_size):
-            with _as_file(fd) as file:
-                yield file
-            return
-        # Not ours to write (or to be emptied): unlinked while we hold its lock where the
-        # system allows (Windows removes no open file), then a new file in its place. Not
-        # unlinked again after the close: by then the name may be another download's new file.
-        if sys.platform != "win32":
-            part.unlink(missing_ok=True)
-        os.close(fd)
-        if sys.platform == "win32":
-            part.unlink(missing_ok=True)
-    else:
-        part.unlink(missing_ok=True)
-    with _as_file(_open_locked(part, os.O_CREAT | os.O_EXCL)) as file:
-        yield file
+        with _as_file(fd) as file:
+            yield PartFile(file=file, path=part, marked=marked, created=created)
+        return
+    raise OSError(
+        errno.EEXIST,
+        f"no free name for a partial file of {final.name} ({MAX_PART_NAMES} taken by other files)",
+        str(final),
+    )
 
 
-def _open_locked(part: Path, flags: int) -> int:
+def _open_ours(part: Path, wanted: bytes) -> int | None:
+    """An fd of ``part`` if it is our partial file of the object ``wanted`` names, else None."""
     try:
-        fd = os.open(part, _PART_FLAGS | flags, 0o666)
-    except FileExistsError:
-        raise PartBusyError(part) from None  # O_EXCL: another download made it just now
-    try:
-        if sys.platform != "win32":
-            import fcntl  # noqa: PLC0415 (POSIX only)
+        fd = os.open(part, _PART_FLAGS)
+    except OSError:
+        return None  # a symbolic link (ELOOP), a folder, unreadable, gone: not ours
+    stat = os.fstat(fd)
+    if S_ISREG(stat.st_mode) and stat.st_nlink == 1 and _read_mark(fd) == wanted:
+        return fd
+    os.close(fd)
+    return None
 
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise PartBusyError(part) from None
-            except OSError as exc:  # ENOLCK, EOPNOTSUPP: a file system without locks
-                log.debug("%s: no lock (%s); writing it unlocked", part, exc.strerror)
-            # Locked, but maybe an inode the other download has just published and unlinked
-            # (or replaced): not the .part any more.
-            try:
-                current = os.lstat(part).st_ino
-            except FileNotFoundError:
-                raise PartBusyError(part) from None
-            if os.fstat(fd).st_ino != current:
-                raise PartBusyError(part)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+
+def _lock(fd: int, part: Path) -> None:
+    if sys.platform == "win32":
+        return
+    import fcntl  # noqa: PLC0415 (POSIX only)
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise PartBusyError(part) from None
+    except OSError as exc:  # ENOLCK, EOPNOTSUPP: a file system without locks
+        log.debug("%s: no lock (%s); writing it unlocked", part, exc.strerror)
+        return
+    # Locked, but maybe an inode the other download has just published and unlinked: not the
+    # partial file any more.
+    try:
+        current = os.lstat(part).st_ino
+    except FileNotFoundError:
+        raise PartBusyError(part) from None
+    if os.fstat(fd).st_ino != current:
+        raise PartBusyError(part)
 
 
 def _as_file(fd: int) -> BinaryIO:
@@ -277,49 +356,83 @@ def _as_file(fd: int) -> BinaryIO:
 
 @contextlib.contextmanager
 def writing(
-    final: Path, *, overwrite: bool = False, fsync: bool = True, resumable: bool = False
+    final: Path,
+    *,
+    overwrite: bool = False,
+    fsync: bool = True,
+    resumable: bool = False,
+    owner: str | None = None,
+    mtime: float | None = None,
 ) -> Iterator[BinaryIO]:
-    """Write ``final`` the safe way: the block writes into ``NAME.part`` (open, locked against a
-    second writer), which is flushed, synced and published under ``final`` when the block ends
-    without an error. An existing ``final`` is an error before any work unless ``overwrite``.
+    """Write ``final`` the safe way: the block writes into a partial file of ours (see
+    :func:`open_part`), which is flushed, synced and published under ``final`` when the block
+    ends without an error. An existing ``final`` is an error before any work unless
+    ``overwrite``.
 
-    ``resumable``: the block finds what an earlier attempt left in the ``.part`` (at position 0)
-    and resumes or cuts it, and a failed attempt's bytes stay for the next one. Otherwise the
-    ``.part`` starts empty and goes when the block fails.
+    ``resumable`` (with ``owner``, what the download is of): the block finds what an earlier
+    attempt at the same object left (at position 0) and resumes or cuts it, and a failed
+    attempt's bytes stay for the next one. Otherwise the partial file starts empty and goes when
+    the block fails. ``mtime``: the published file's modification and access time (seconds
+    since the epoch).
     """
     if not overwrite and os.path.lexists(final):
         raise _exists(final)  # before any work: nothing to clean up
-    part = part_path(final)
-    # Windows removes no open file: there the .part goes, and is published, once closed.
+    # Windows removes no open file: there the partial file goes, and is published, once closed.
     later = sys.platform == "win32"
     remove = False
-    with open_part(part, fresh=not resumable) as file:
+    with open_part(final, owner=owner if resumable else None) as part:
+        file = part.file
         try:
             yield file
             file.flush()
+            if mtime is not None:
+                _set_times(file.fileno(), mtime)
             if fsync:
                 os.fsync(file.fileno())
             if not later:
-                # Published while still locked: after the hard link the .part is the final
-                # file, and a writer let in now would write into it.
-                publish(part, final, overwrite=overwrite)
-        except BaseException:
-            # Nothing worth resuming: not resumable, or nothing written (fstat and the buffer).
-            remove = not resumable or (file.tell() == 0 and os.fstat(file.fileno()).st_size == 0)
-            if remove and not later:
-                part.unlink(missing_ok=True)
+                # Published while still locked: after the hard link the partial file is the
+                # final file, and a writer let in now would write into it.
+                publish(part.path, final, overwrite=overwrite)
+                _clear_mark(file.fileno())  # the final file is nobody's partial file
+        except BaseException as exc:
+            # Nothing worth resuming: not resumable, nothing written (fstat and the buffer),
+            # unmarked (no later run could tell it is ours), or a full disk (the partial file
+            # would keep it full: the rest of a batch could not be written either).
+            remove = (
+                not resumable
+                or not part.marked
+                or (isinstance(exc, OSError) and exc.errno in _DISK_FULL)
+                or (file.tell() == 0 and os.fstat(file.fileno()).st_size == 0)
+            )
+            # Only the file we hold: never a name someone else has put there meanwhile.
+            if remove and not later and part.still_ours():
+                part.path.unlink(missing_ok=True)
             raise
         finally:
             if later and remove:
                 file.close()
-                part.unlink(missing_ok=True)
+                part.path.unlink(missing_ok=True)
     if later:
         try:
-            publish(part, final, overwrite=overwrite)
+            publish(part.path, final, overwrite=overwrite)
         except BaseException:
             if not resumable:
-                part.unlink(missing_ok=True)
+                part.path.unlink(missing_ok=True)
             raise
+
+
+#: A full disk, or the user's quota.
+_DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def _set_times(fd: int, mtime: float) -> None:
+    """The file's access and modification times (set through the open file where the system
+    allows: the name may not be ours yet)."""
+    try:
+        if os.utime in os.supports_fd:
+            os.utime(fd, (mtime, mtime))
+    except (OSError, OverflowError, ValueError) as exc:  # a date the file system cannot hold
+        log.debug("could not set the file's time (%s)", exc)
 
 
 def write_file(final: Path, data: bytes, *, overwrite: bool = False, fsync: bool = True) -> None:

@@ -74,7 +74,12 @@ class BytesSink:
 
 
 class FileSink:
-    """Writes a data phase to a binary file object, reporting progress."""
+    """Writes a data phase to a binary file object, reporting progress.
+
+    ``limit``: the most bytes this data phase may bring (the object's declared size, or the
+    range asked for). A device that sends more is stopped there: the bytes up to the limit are
+    written (a resume can use them), nothing past it, and :class:`RemoteProtocolError` ends the
+    transaction (issue 11: a camera must not grow a file past what it declared)."""
 
     def __init__(
         self,
@@ -83,8 +88,10 @@ class FileSink:
         progress: ProgressCallback | None = None,
         offset: int = 0,
         total_bytes: int | None = None,
+        limit: int | None = None,
     ) -> None:
         self.file = file
+        self.limit = limit
         self.progress = progress
         #: Bytes already present before this data phase (a resumed download).
         self.offset = offset
@@ -102,6 +109,15 @@ class FileSink:
             self.progress(self.offset, self.total_bytes)
 
     def write(self, chunk: BytesLike) -> None:
+        if self.limit is not None and self.written + len(chunk) > self.limit:
+            room = self.limit - self.written
+            if room > 0:
+                self.file.write(memoryview(chunk)[:room])
+                self.written += room
+            raise RemoteProtocolError(
+                f"the device sent more than the {self.limit} bytes expected; "
+                f"stopped at {self.limit}"
+            )
         self.file.write(chunk)
         self.written += len(chunk)
         if self.progress:

@@ -36,7 +36,12 @@ from ptpkit.virtual.operations import build_operations
 from ptpkit.virtual.properties import DeviceProperties
 from ptpkit.virtual.responder import Operation, ResponderSession
 from ptpkit.virtual.samplecard import CAPTURE_FOLDER, make_sample_card
-from ptpkit.virtual.storage import HandleAllocator, Store, StoredObject
+from ptpkit.virtual.storage import (
+    DEFAULT_CAPACITY_BYTES,
+    HandleAllocator,
+    Store,
+    StoredObject,
+)
 
 #: The storage id of the first store: physical store 1, logical store 1 (ISO 15740 §5.5.3).
 DEFAULT_STORAGE_ID: Final = 0x00010001
@@ -82,6 +87,7 @@ class VirtualCamera:
         friendly_name: str | None = None,
         read_only: bool = False,
         misbehavior: Misbehavior | None = None,
+        capacity_bytes: int = DEFAULT_CAPACITY_BYTES,
     ) -> None:
         self.lock = threading.RLock()
         #: What this camera does wrong on purpose (nothing by default).
@@ -103,6 +109,7 @@ class VirtualCamera:
                 self.handles,
                 read_only=read_only,
                 erasable=self._tempdir is not None,
+                capacity_bytes=capacity_bytes,
             )
         }
         self.properties = DeviceProperties(friendly_name=friendly_name or personality.model)

@@ -31,6 +31,7 @@ handshake-stall         (PTP/IP) InitCommandAck never comes (a camera waiting fo
 handshake-trickle       (PTP/IP) InitCommandAck comes one byte per tick
 slow-accept[=S]         (PTP/IP) InitCommandAck comes after S seconds (default 3): a camera whose
                         user accepts this computer
+oversize                GetObject's data phase announces and sends 4 KiB more than the object
 ======================  ==========================================================================
 
 ``tick=S`` sets the tick of the timed modes (default 1 s; tests use less).
@@ -56,6 +57,8 @@ from ptpkit.core.usb import ContainerType, UsbFraming
 #: How many events ``event-flood`` sends.
 FLOOD_EVENTS: Final = 100_000
 ABSURD: Final = 0xFFFFFFF0
+#: Bytes ``oversize`` sends past the object's end.
+OVERSIZE_EXTRA: Final = 4096
 
 
 class Mode(enum.Enum):
@@ -80,6 +83,7 @@ class Mode(enum.Enum):
     HANDSHAKE_STALL = "handshake-stall"
     HANDSHAKE_TRICKLE = "handshake-trickle"
     SLOW_ACCEPT = "slow-accept"
+    OVERSIZE = "oversize"
 
 
 class LinkFault(Exception):

@@ -662,6 +662,12 @@ def misbehave_reply(session: ResponderSession, request: Request, reply: Reply) -
         put([header, m.data_packet_header(tid, size)], boundary=False)
         session.misbehave_later(_trickle(session, size))
         return True
+    if code == Op.GET_OBJECT and reply.data is not None and m.Mode.OVERSIZE in modes:
+        body = reply.data
+        if not isinstance(body, (bytes, bytearray)):
+            body = b"".join(bytes(chunk) for chunk in body.chunks(0, body.size))
+        whole(bytes(body) + b"\xee" * m.OVERSIZE_EXTRA)
+        return True
     data_modes = {
         m.Mode.TRUNCATED,
         m.Mode.TRUNCATED_PACKET,

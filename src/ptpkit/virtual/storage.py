@@ -9,6 +9,7 @@ never leaves a partial file under its final name.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import shutil
@@ -34,6 +35,11 @@ from ptpkit.virtual.imaging import ImageMeta, image_meta, make_thumbnail
 
 #: Prefix of the hidden files uploads are written to before they are complete.
 UPLOAD_PREFIX: Final = ".ptpkit-upload-"
+
+#: The card size a store reports unless told otherwise: a 64 GB SD card, counted in decimal
+#: gigabytes as card makers do. A fixed figure, not the host's free disk space, so what the
+#: camera reports (and anything computed from it) is the same on every machine and every run.
+DEFAULT_CAPACITY_BYTES: Final = 64 * 10**9
 
 FORMAT_EXIF_JPEG: Final = EXIF_JPEG
 
@@ -101,8 +107,13 @@ class Store:
         volume_label: str = "PTPKIT",
         read_only: bool = False,
         erasable: bool = False,
+        capacity_bytes: int = DEFAULT_CAPACITY_BYTES,
     ) -> None:
+        if capacity_bytes < 0:
+            raise ValueError(f"a card's capacity cannot be negative: {capacity_bytes}")
         self.storage_id = storage_id
+        #: The MaxCapacity this store reports; its free space is this less what its objects use.
+        self.capacity_bytes = capacity_bytes
         self.root = root.resolve()
         self.description = description
         self.volume_label = volume_label
@@ -193,8 +204,26 @@ class Store:
 
     # -- datasets --------------------------------------------------------------------------------
 
+    def used_bytes(self) -> int:
+        """What the card's objects take: files (as they are now on disk), generated objects and
+        uploads that have announced their size. A file that vanished counts as nothing."""
+        used = 0
+        for obj in self.objects.values():
+            if obj.is_folder:
+                continue
+            if obj.generated is not None:
+                used += obj.generated.size
+            elif obj.pending:
+                used += obj.declared_size
+            else:
+                with contextlib.suppress(OSError):
+                    used += self.path_of(obj).stat().st_size
+        return used
+
     def storage_info(self) -> StorageInfo:
-        usage = shutil.disk_usage(self.root)
+        # The card's own size, not the host's disk: a deterministic figure (see
+        # DEFAULT_CAPACITY_BYTES). Free space never goes below zero, however full the card.
+        free = max(0, self.capacity_bytes - self.used_bytes())
         return StorageInfo(
             storage_type=StorageType.REMOVABLE_RAM,
             filesystem_type=FilesystemType.GENERIC_HIERARCHICAL,
@@ -203,10 +232,10 @@ class Store:
                 if self.read_only
                 else AccessCapability.READ_WRITE
             ),
-            max_capacity=usage.total,
-            free_space_bytes=usage.free,
+            max_capacity=min(self.capacity_bytes, 0xFFFFFFFFFFFFFFFF),
+            free_space_bytes=min(free, 0xFFFFFFFFFFFFFFFF),
             # Roughly how many more 8 MB pictures fit, as cameras report it.
-            free_space_images=min(usage.free // 8_000_000, 0xFFFFFFFE),
+            free_space_images=min(free // 8_000_000, 0xFFFFFFFE),
             description=self.description,
             volume_label=self.volume_label,
         )

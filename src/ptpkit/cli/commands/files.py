@@ -6,6 +6,7 @@ Objects are named by handle (``0x0000000A`` as ``ls`` prints it, or decimal) or 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ptpkit.cli.output import Output, columns, format_size, format_when
 from ptpkit.cli.progress import BatchProgress
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
 from ptpkit.cli.targets import named_storage, resolve, storage_id
-from ptpkit.client.camera import Camera
+from ptpkit.client.camera import Camera, SkippedObject
 from ptpkit.client.files import Entry, write_file
 from ptpkit.errors import ResponseError, UsageError
 
@@ -159,49 +160,77 @@ def download(
     """Download files (HANDLE or PATH; a folder means everything in it) with a progress bar.
 
     Never overwrites an existing file unless --force-overwrite; an incomplete download stays
-    as NAME.part (and is resumed next time), never under the final name."""
+    as NAME.ptpkit-part (and is resumed next time), never under the final name. Files keep the
+    camera's time. A file that cannot be downloaded is named and the rest goes on."""
     out = session.out(as_json)
     if everything == bool(targets):
         raise click.UsageError("give HANDLE or PATH arguments, or --all (not both)")
     if skip_existing and force_overwrite:
         raise click.UsageError("--skip-existing and --force-overwrite contradict each other")
+    if os.path.lexists(output) and not output.is_dir():
+        raise CliError(
+            f"{output} is not a folder",
+            ExitCode.FILE_ERROR,
+            hint="give -o a folder (it is made if missing)",
+        )
+    # (A folder that cannot be made, say below a file, is refused by open_record.)
     cam = session.camera()
     roots = None if everything else [resolve(cam, target) for target in targets]
-    planned = downloads.plan(cam, roots, tree=tree)
     policy = downloads.Policy(
         skip_existing=skip_existing, force_overwrite=force_overwrite, only_new=only_new
     )
-    outcomes = downloads.run(cam, planned, output, policy, out)
-    out.data([outcome.doc() for outcome in outcomes])
-    out.note(downloads.summary(outcomes))
-    refused = [o for o in outcomes if o.status == "failed"]
-    by_camera = [o for o in refused if (o.reason or "").startswith(downloads.CAMERA_REASON)]
-    if by_camera and len(by_camera) == len(refused):
-        raise CliError(
-            f"{len(refused)} file(s) not downloaded: "
-            + ", ".join(f"{o.entry.path} ({o.reason})" for o in refused[:3])
-            + (" ..." if len(refused) > 3 else ""),
-            ExitCode.CAMERA_ERROR,
-            hint="`ptpkit ls -R` shows what the camera holds now",
+    book = downloads.open_record(output, cam, out)
+    tally = downloads.Tally()
+    with out.array() as add, contextlib.closing(book):
+
+        def skipped(item: SkippedObject) -> None:
+            # Reported as it comes (stderr: not a file line), counted, and the walk goes on.
+            out.note(f"not downloaded 0x{item.handle:08X} in {item.folder}: {item.reason}")
+            tally.add_skip(item)
+            add(downloads.skipped_doc(item))
+
+        planned = downloads.plan_stream(cam, roots, tree=tree, book=book, on_skip=skipped)
+        downloads.run_batch(
+            cam,
+            planned,
+            output,
+            policy,
+            out,
+            on_outcome=lambda outcome: add(outcome.doc()),
+            log_book=book,
+            tally=tally,
         )
-    if refused:
-        raise CliError(
-            f"{len(refused)} file(s) not downloaded: "
-            + ", ".join(f"{o.file or o.entry.path} ({o.reason})" for o in refused[:3])
-            + (" ..." if len(refused) > 3 else ""),
-            ExitCode.FILE_ERROR,
-            hint="pass --skip-existing to keep them, --new to skip earlier downloads, "
-            "or --force-overwrite to replace them"
-            if any(_local_trouble(o.reason) for o in refused)
-            else "run it again once the other download has finished",
-        )
+    out.note(tally.summary())
+    if tally.failed:
+        _fail(tally)
 
 
-def _local_trouble(reason: str | None) -> bool:
-    """A reason the download options can change (a file exists, a folder is in the way)."""
-    return not (
-        reason == downloads.BUSY_REASON or (reason or "").startswith(downloads.CAMERA_REASON)
+def _fail(tally: downloads.Tally) -> None:
+    """The error a batch with failures ends with: 106 when the camera refused every one (or
+    could not describe it), else 108; the advice fits the failures."""
+    shown = tally.first_failures
+    message = (
+        f"{tally.failed} file(s) not downloaded: "
+        + ", ".join(f"{o.file or o.entry.path} ({o.reason})" for o in shown)
+        + (" ..." if tally.failed > len(shown) else "")
     )
+    if tally.only_camera_failures:
+        raise CliError(
+            message, ExitCode.CAMERA_ERROR, hint="`ptpkit ls -R` shows what the camera holds now"
+        )
+    hints = []
+    if downloads.EXISTS_REASON in tally.kinds:
+        hints.append(
+            "pass --skip-existing to keep existing files, --new to skip earlier downloads, "
+            "or --force-overwrite to replace them"
+        )
+    if downloads.FOLDER_REASON in tally.kinds:
+        hints.append("a folder has the file's name: move it, or download elsewhere with -o")
+    if downloads.BUSY_REASON in tally.kinds:
+        hints.append("run it again once the other download has finished")
+    if downloads.LOCAL_KIND in tally.kinds:
+        hints.append("check the free space and that the folders can be written")
+    raise CliError(message, ExitCode.FILE_ERROR, hint="; ".join(hints) or None)
 
 
 # -- upload, rm, thumb ---------------------------------------------------------------------------
