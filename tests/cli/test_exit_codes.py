@@ -117,11 +117,13 @@ def test_105_cannot_connect(cli: Cli) -> None:
 
 
 def test_106_the_camera_answered_an_error(cli: Cli) -> None:
-    result = cli("--camera", "virtual:", "download", "0x7777")
+    # A folder has no thumbnail: the camera answers NoThumbnailPresent. (A handle the camera
+    # does not know is "not found", exit 2: tests/cli/test_gphoto2_user.py.)
+    result = cli("--camera", "virtual:", "thumb", "/store_00010001/DCIM")
     assert result.code == ExitCode.CAMERA_ERROR, result
     line = one_line_error(result)
-    assert "GetObjectInfo failed: the camera answered 0x2009 InvalidObjectHandle" in line
-    assert "ptpkit ls -R" in line  # what to try
+    assert "GetThumb failed: the camera answered 0x2010 NoThumbnailPresent" in line
+    assert "this object has no thumbnail" in line  # what to try
 
 
 def test_107_link_failure(served: Served, cli: Cli) -> None:

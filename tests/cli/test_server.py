@@ -125,7 +125,7 @@ def test_json_envelopes(served: Served, cli: Cli, tmp_path: Path) -> None:
         assert (out / "README.TXT").read_bytes() == (served.card / "MISC/README.TXT").read_bytes()
         refused = client.json("download 0x7777")
         assert refused["ok"] is False
-        assert refused["exit_code"] == 106
+        assert refused["exit_code"] == 2  # not found, as an unknown path
         assert "0x2009 InvalidObjectHandle" in refused["error"]
         timed_out = client.json("wait-event --timeout 0.2")
         assert (timed_out["exit_code"], timed_out["result"]) == (109, [])

@@ -42,6 +42,7 @@ from typing import Final
 
 from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
+from ptpkit.cli.numbers import NumberError, parse_port, parse_seconds
 from ptpkit.core.ptpip import DEFAULT_PORT
 from ptpkit.errors import UsageError
 from ptpkit.identity import config_dir, parse_guid
@@ -209,24 +210,20 @@ class _Reader:
         if value is None:
             return None
         try:
-            number = int(value, 10)
-        except ValueError:
-            raise _error(self.path, f"[{section}] {key} = {value!r} is not a port number") from None
-        if not (0 if allow_zero else 1) <= number <= 65535:
-            raise _error(self.path, f"[{section}] {key} = {number} is out of range")
-        return number
+            return parse_port(value, allow_zero=allow_zero)
+        except NumberError as exc:
+            raise _error(self.path, f"[{section}] {key}: {exc}") from None
 
-    def seconds(self, section: str, key: str) -> float | None:
+    def seconds(self, section: str, key: str, *, allow_zero: bool = False) -> float | None:
+        """A duration (``30``, ``2.5s``, ``500ms``), finite and at most 30 days, like the
+        command line's (:mod:`ptpkit.cli.numbers`)."""
         value = self.text(section, key)
         if value is None:
             return None
         try:
-            number = float(value)
-        except ValueError:
-            number = float("nan")
-        if not 0 < number < float("inf"):
-            raise _error(self.path, f"[{section}] {key} = {value!r} is not a number of seconds")
-        return number
+            return parse_seconds(value, allow_minimum=allow_zero)
+        except NumberError as exc:
+            raise _error(self.path, f"[{section}] {key}: {exc}") from None
 
     def flag(self, section: str, key: str) -> bool:
         value = self.text(section, key)

@@ -100,6 +100,7 @@ class Outcome:
     def doc(self) -> dict[str, Any]:
         return {
             "handle": self.entry.handle,
+            "hex": f"0x{self.entry.handle:08X}",  # as in every document about an object
             "path": self.entry.path,
             "size": self.entry.size,
             "status": self.status,
@@ -112,6 +113,7 @@ def skipped_doc(skipped: SkippedObject) -> dict[str, Any]:
     """The JSON row of an object the listing could not describe (same fields as a download)."""
     return {
         "handle": skipped.handle,
+        "hex": f"0x{skipped.handle:08X}",
         "path": None,
         "folder": skipped.folder,
         "size": None,

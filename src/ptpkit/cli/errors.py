@@ -14,6 +14,7 @@ from ptpkit.errors import (
     ClosedError,
     ConnectError,
     DisconnectedError,
+    NotFoundError,
     PTPError,
     ResponseError,
     TransportTimeout,
@@ -83,7 +84,12 @@ def _describe(exc: BaseException) -> tuple[str, ExitCode]:
         return _join(str(exc), advice), ExitCode.CAMERA_ERROR
     if isinstance(exc, ConnectError):
         return _join(str(exc), hint), ExitCode.CANNOT_CONNECT
-    if isinstance(exc, UsageError):  # NotFoundError included
+    if isinstance(exc, NotFoundError):
+        # A path, handle, storage or property the camera does not have: one code, however it
+        # was found out (ptpkit.cli.targets turns the camera's InvalidObjectHandle,
+        # InvalidStorageID and DevicePropNotSupported for a named thing into NotFoundError).
+        return _join(str(exc), hint), ExitCode.NOT_FOUND
+    if isinstance(exc, UsageError):
         return _join(str(exc), hint), ExitCode.INVALID_ARGUMENTS
     if isinstance(exc, ClosedError):
         return _join(str(exc), hint or "the link was lost; reconnect"), ExitCode.LINK_ERROR

@@ -13,6 +13,11 @@ class ExitCode(enum.IntEnum):
     OK = 0
     UNSPECIFIED = 1
     INVALID_ARGUMENTS = 2
+    #: Something the user named (a path, handle, storage or property) that the camera does not
+    #: have, whether ptpkit or the camera (InvalidObjectHandle, InvalidStorageID,
+    #: DevicePropNotSupported) finds out: the Go tool's "invalid arguments", as unknown names
+    #: always were, so its scripts keep working.
+    NOT_FOUND = 2
     CONFIG_ERROR = 102
     CANNOT_CREATE_CLIENT = 104
     CANNOT_CONNECT = 105
@@ -31,7 +36,8 @@ class ExitCode(enum.IntEnum):
 DESCRIPTIONS: dict[ExitCode, str] = {
     ExitCode.OK: "success",
     ExitCode.UNSPECIFIED: "unspecified error",
-    ExitCode.INVALID_ARGUMENTS: "invalid arguments (unknown property, bad value, no such file)",
+    ExitCode.INVALID_ARGUMENTS: "invalid arguments (bad value); not found (no such file, "
+    "handle, storage or property)",
     ExitCode.CONFIG_ERROR: "config file error (-f)",
     ExitCode.CANNOT_CREATE_CLIENT: "cannot create the client (bad camera URL or option)",
     ExitCode.CANNOT_CONNECT: "cannot connect to the camera (or no camera found)",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
-import math
 import os
 import sys
 from pathlib import Path
@@ -19,19 +18,17 @@ from pathlib import Path
 import click
 
 from ptpkit import __version__
-from ptpkit.cli.camera_select import CAMERA_ENV, Selection
-from ptpkit.cli.config import load_config, parse_vendor
-from ptpkit.cli.errors import CliError, Hinted, describe_error
 from ptpkit.cli.exitcodes import ExitCode, help_table
-from ptpkit.cli.legacy import LegacyFlags, run_legacy
-from ptpkit.cli.output import Output
-from ptpkit.cli.session import Session, resolve_alias
-from ptpkit.errors import PTPError, UsageError
+from ptpkit.cli.numbers import Seconds
 
-__all__ = ["COMMAND_MODULES", "cli", "describe_error", "main"]
+# Everything else is imported when it is used: `ptpkit --help` loads neither the client nor
+# rich, and a command loads only its own module (the virtual camera and Pillow come with `demo`
+# and `virtual` only). tests/cli/test_startup.py holds this.
+
+__all__ = ["COMMANDS", "COMMAND_MODULES", "cli", "main"]
 
 _EPILOG = f"""\b
-The camera: --camera URL, else ${CAMERA_ENV}, else [responder] in the config file
+The camera: --camera URL, else $PTPKIT_CAMERA, else [responder] in the config file
 (-f FILE, or config.ini in the ptpkit config folder), else the only camera found.
 
 \b
@@ -43,16 +40,131 @@ Exit codes:
 """
 
 
+#: Every command: its module (which exports ``COMMANDS``) and its one-line help, so that the
+#: command list in ``ptpkit --help`` needs no module imported. tests/cli/test_startup.py checks
+#: this table against the commands themselves.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("ptpkit.cli.demo", "A tour of ptpkit against the built-in virtual camera."),
+    "virtual": ("ptpkit.cli.virtual", "The built-in virtual camera."),
+    "canon-pair": (
+        "ptpkit.cli.pairing",
+        "Answer a Canon camera's Wi-Fi pairing search until interrupted (Ctrl-C).",
+    ),
+    "list": (
+        "ptpkit.cli.commands.discovery",
+        "List the cameras found on USB and the network (their URLs go to --camera).",
+    ),
+    "info": ("ptpkit.cli.commands.device", "Show what the camera is (DeviceInfo)."),
+    "ops": (
+        "ptpkit.cli.commands.device",
+        "List the operations the camera supports, with their names.",
+    ),
+    "props": (
+        "ptpkit.cli.commands.device",
+        "List the camera's properties with their current values.",
+    ),
+    "describe": (
+        "ptpkit.cli.commands.device",
+        "Describe a property: type, current and default value, allowed values.",
+    ),
+    "get": (
+        "ptpkit.cli.commands.device",
+        "Print a property's current value (as people write it; --json for the raw value too).",
+    ),
+    "set": ("ptpkit.cli.commands.device", "Set a property."),
+    "state": (
+        "ptpkit.cli.commands.device",
+        "The exposure settings at a glance (program, shutter, aperture, ISO, bias ...).",
+    ),
+    "storage": (
+        "ptpkit.cli.commands.files",
+        "List the camera's storages (cards) with capacity and free space.",
+    ),
+    "ls": (
+        "ptpkit.cli.commands.files",
+        "List files with their handles (PATH: a folder, file, storage or handle; default: the "
+        "top of every storage).",
+    ),
+    "download": (
+        "ptpkit.cli.commands.files",
+        "Download files (HANDLE or PATH; a folder means everything in it) with a progress bar.",
+    ),
+    "upload": ("ptpkit.cli.commands.files", "Send files to the camera."),
+    "rm": ("ptpkit.cli.commands.files", "Delete objects from the camera (HANDLE or PATH)."),
+    "thumb": (
+        "ptpkit.cli.commands.files",
+        "Save objects' thumbnails as thumb_NAME.jpg (HANDLE or PATH).",
+    ),
+    "capture": (
+        "ptpkit.cli.commands.events",
+        "Take pictures (InitiateCapture) and show, or download, the new files.",
+    ),
+    "wait-event": (
+        "ptpkit.cli.commands.events",
+        "Wait for events from the camera and print them.",
+    ),
+    "tether": (
+        "ptpkit.cli.commands.events",
+        "Download each new picture as it appears (shoot on the camera) until interrupted.",
+    ),
+    "opreq": (
+        "ptpkit.cli.commands.raw",
+        "Run a raw transaction: OPCODE (hex or name) and up to 5 PARAMS in hex, e.g.",
+    ),
+    "shell": (
+        "ptpkit.cli.shell",
+        "An interactive shell on one open session: history, Tab completion, the same commands.",
+    ),
+    "serve-commands": (
+        "ptpkit.cli.server",
+        "Take commands over TCP, one per line (the Go ptpip tool's server mode).",
+    ),
+    "udev-rules": (
+        "ptpkit.cli.usb",
+        "Print (or write) a udev rule that gives the logged-in user access to PTP cameras.",
+    ),
+}
+
+#: Commands that run other commands (by name, on one session): they need them all loaded.
+_RUN_OTHERS = frozenset({"shell", "serve-commands"})
+
+#: The Go ptpip tool's other names for its commands (the same table as
+#: :data:`ptpkit.cli.session.ALIASES`, which the shell and server use).
+_ALIASES = {"shoot": "capture", "shutter": "capture", "snap": "capture"}
+
+
 class PtpkitGroup(click.Group):
-    """The Go tool's other names for commands (shoot, shutter, snap: capture) resolve here."""
+    """Commands load on first use (see :data:`COMMANDS`); the Go tool's other names for
+    commands (shoot, shutter, snap: capture) resolve here."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, resolve_alias(cmd_name))
+        name = _ALIASES.get(cmd_name, cmd_name)
+        if name in _RUN_OTHERS:
+            _register_commands()
+        elif name not in self.commands and name in COMMANDS:
+            _load(COMMANDS[name][0])
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The listing from the table: `ptpkit --help` imports no command module.
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [(name, _short_help(text, limit)) for name, (_, text) in sorted(COMMANDS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _short_help(text: str, limit: int) -> str:
+    """As click shortens a command's help for the listing."""
+    return click.Command("x", help=text).get_short_help_str(limit=limit)
 
 
 def _check_guid(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
+    from ptpkit.errors import UsageError  # noqa: PLC0415
     from ptpkit.identity import parse_guid  # noqa: PLC0415
 
     try:
@@ -62,15 +174,12 @@ def _check_guid(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
-def _check_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and math.isnan(value):  # nan passes FloatRange's comparisons
-        raise click.BadParameter("give a number of seconds, not nan")
-    return value
-
-
 def _check_vendor(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
+    from ptpkit.cli.config import parse_vendor  # noqa: PLC0415
+    from ptpkit.errors import UsageError  # noqa: PLC0415
+
     try:
         return parse_vendor(value)
     except UsageError as exc:
@@ -110,14 +219,13 @@ def _check_vendor(ctx: click.Context, param: click.Parameter, value: str | None)
 @click.option(
     "--timeout",
     "timeout_s",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Seconds(allow_minimum=False),
     help="Seconds to wait for the camera: connecting, each operation, discovery.",
 )
 @click.option(
     "--pairing-timeout",
     "pairing_timeout_s",
-    type=click.FloatRange(min=0, min_open=True, max=86400),
-    callback=_check_seconds,
+    type=Seconds(allow_minimum=False, maximum=86400),
     help="Seconds a PTP/IP camera may take to accept this computer (default 60).",
 )
 @click.option(
@@ -159,6 +267,12 @@ def cli(
     legacy_upload: str | None,
 ) -> None:
     """Talk to cameras with PTP over USB and Wi-Fi, or to ptpkit's virtual camera."""
+    from ptpkit.cli.camera_select import Selection  # noqa: PLC0415
+    from ptpkit.cli.config import load_config  # noqa: PLC0415
+    from ptpkit.cli.legacy import LegacyFlags, run_legacy  # noqa: PLC0415
+    from ptpkit.cli.output import Output  # noqa: PLC0415
+    from ptpkit.cli.session import Session  # noqa: PLC0415
+
     _configure_logging(verbose)
     config = load_config(config_path)
     selection = Selection(
@@ -188,6 +302,8 @@ def cli(
         if flags.any:
             raise click.UsageError("miniPtp's flags (-o -p -d -i -L -g -u) take no command")
         return
+    if flags.any or config.server.enabled:
+        _register_commands()  # both run commands by name
     if flags.any:
         run_legacy(ctx, session, flags)
     elif config.server.enabled:
@@ -262,12 +378,17 @@ COMMAND_MODULES = (
 )
 
 
+def _load(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    for command in module.COMMANDS:
+        if command.name not in cli.commands:
+            cli.add_command(command)
+
+
 def _register_commands() -> None:
+    """Load every command (the shell, the command server and miniPtp's flags run them)."""
     for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
-        for command in module.COMMANDS:
-            if command.name not in cli.commands:
-                cli.add_command(command)
+        _load(name)
 
 
 def _usage_line(exc: click.ClickException) -> str:
@@ -279,7 +400,6 @@ def _usage_line(exc: click.ClickException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _register_commands()
     try:
         result = cli.main(args=argv, prog_name="ptpkit", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
@@ -294,7 +414,12 @@ def main(argv: list[str] | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(ExitCode.UNSPECIFIED)
-    except (CliError, Hinted, PTPError, OSError) as exc:
+    except Exception as exc:
+        from ptpkit.cli.errors import CliError, Hinted, describe_error  # noqa: PLC0415
+        from ptpkit.errors import PTPError  # noqa: PLC0415
+
+        if not isinstance(exc, (CliError, Hinted, PTPError, OSError)):
+            raise
         message, code = describe_error(exc)
         click.echo(f"ptpkit: {message}", err=True)
         sys.exit(code)

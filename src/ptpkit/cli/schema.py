@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import os
 from typing import Any
 
 from ptpkit.client.camera import (
@@ -120,6 +121,52 @@ def entry(item: Entry, cam: Camera) -> Doc:
     }
 
 
+#: The fields of an entry, for a document about an object that is not there (a failed upload).
+ENTRY_FIELDS = (
+    "handle",
+    "hex",
+    "path",
+    "name",
+    "storage_id",
+    "parent",
+    "is_folder",
+    "size",
+    "format",
+    "captured",
+    "modified",
+)
+
+
+def uploaded(item: Entry, cam: Camera, source: os.PathLike[str] | str) -> Doc:
+    """An upload: the new object's entry, the local ``file`` it came from, ``status``
+    (``uploaded``), ``reason`` (null): the same ``file``/``status``/``reason`` as downloads."""
+    return {**entry(item, cam), "file": str(source), "status": "uploaded", "reason": None}
+
+
+def upload_failed(source: os.PathLike[str] | str, reason: str) -> Doc:
+    """A file that was not uploaded: every entry field null, ``status`` ``failed``."""
+    return {
+        **dict.fromkeys(ENTRY_FIELDS),
+        "file": str(source),
+        "status": "failed",
+        "reason": reason,
+    }
+
+
+def thumbnail(item: Entry, source: os.PathLike[str] | str, file_bytes: int) -> Doc:
+    """A saved thumbnail. ``file_bytes`` is the size of the thumbnail ``file``; ``size`` is the
+    same number, kept for scripts written before 0.x (deprecated: everywhere else ``size`` is
+    the camera object's size)."""
+    return {
+        "handle": item.handle,
+        "hex": f"0x{item.handle:08X}",
+        "path": item.path,
+        "file": str(source),
+        "file_bytes": file_bytes,
+        "size": file_bytes,
+    }
+
+
 # -- properties ------------------------------------------------------------------------------------
 
 
@@ -135,6 +182,9 @@ def property_description(description: PropertyDescription) -> Doc:
         "writable": description.writable,
         "current": json_value(description.current),
         "current_text": description.current_text,
+        # The same names as `get` and `state` give the current value.
+        "value": json_value(description.current),
+        "text": description.current_text,
         "factory_default": json_value(desc.factory_default),
         "factory_default_text": description.format(desc.factory_default),
         "form": "enumeration" if allowed is not None else "range" if range_form else "none",

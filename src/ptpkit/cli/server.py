@@ -47,6 +47,7 @@ import click
 from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.cli.interrupts import stop_on_sigterm
+from ptpkit.cli.numbers import Count, Seconds
 from ptpkit.cli.output import Output, capture_output, dumps, printable
 from ptpkit.cli.runner import LineResult, Runner
 from ptpkit.cli.session import Session, get_session, json_option
@@ -405,8 +406,7 @@ class _Handler(socketserver.BaseRequestHandler):
 @click.option(
     "--max-wait",
     "max_wait_s",
-    type=click.FloatRange(min=0, min_open=True),
-    callback=lambda ctx, param, value: _check_seconds(value),  # FloatRange lets inf and nan in
+    type=Seconds(allow_minimum=False),  # finite, more than 0, at most 30 days
     default=DEFAULT_MAX_WAIT_S,
     show_default=True,
     metavar="S",
@@ -415,7 +415,7 @@ class _Handler(socketserver.BaseRequestHandler):
 )
 @click.option(
     "--max-clients",
-    type=click.IntRange(min=1),
+    type=Count(minimum=1),
     default=MAX_CLIENTS,
     show_default=True,
     metavar="N",
@@ -425,7 +425,7 @@ class _Handler(socketserver.BaseRequestHandler):
 @click.option(
     "--idle-timeout",
     "idle_timeout_s",
-    type=float,
+    type=Seconds(),
     default=IDLE_TIMEOUT_S,
     show_default=True,
     callback=lambda ctx, param, value: _check_seconds(value),

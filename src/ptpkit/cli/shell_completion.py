@@ -15,6 +15,7 @@ from prompt_toolkit.document import Document
 
 from ptpkit.cli.runner import BUILTINS, Runner
 from ptpkit.cli.session import ALIASES, Session, resolve_alias
+from ptpkit.cli.targets import describe_property
 from ptpkit.client.camera import Camera
 from ptpkit.client.files import Entry
 from ptpkit.errors import PTPError
@@ -90,7 +91,7 @@ class ShellCompleter(Completer):
         if cam is None:
             return []
         try:
-            description = cam.describe_property(prop)
+            description = describe_property(cam, prop)  # gphoto2's names and paths too
         except PTPError:
             return []
         allowed = description.allowed or ()

@@ -5,7 +5,12 @@
   ``DCIM/...`` on a one-storage camera). A file whose name is all digits is written with a slash:
   ``/1234``.
 - A storage is ``store_00010001`` (as in paths) or its id in hex, with or without ``0x``: storage
-  ids are physical<<16 | logical (ISO 15740 §5.5.3) and are always shown in hex.
+  ids are physical<<16 | logical (ISO 15740 §5.5.3) and are always shown in hex. Where an object
+  is expected too (``ls 0x00010001``, a path's first part ``0x00010001/DCIM``), a number that is
+  one of the camera's storage ids names the storage.
+- Something the user names that the camera does not have (path, handle, storage, property) is
+  one error, :class:`~ptpkit.errors.NotFoundError` (exit 2), whether ptpkit finds out itself or
+  the camera answers InvalidObjectHandle, InvalidStorageID or DevicePropNotSupported.
 - Operation codes and raw parameters are hex with ``0x`` optional, as the Go ptpip tool's
   ``opreq 0x1014 0x5003``; handles for miniPtp's ``-g`` are hex too (miniPtp prints them so).
 """
@@ -15,13 +20,17 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from ptpkit.client.camera import Camera
+from ptpkit.cli.errors import Hinted
+from ptpkit.client.camera import Camera, PropertyDescription
 from ptpkit.client.files import Entry, parse_storage_folder
 from ptpkit.codes import Kind, UnknownNameError
-from ptpkit.errors import UsageError
+from ptpkit.codes.common import Rc
+from ptpkit.codes.properties import config_name
+from ptpkit.errors import NotFoundError, ResponseError, UsageError
 
 _HANDLE: Final = re.compile(r"^(0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10})$")
 _HEX: Final = re.compile(r"^(0[xX])?[0-9a-fA-F]{1,8}$")
+_HEX4: Final = re.compile(r"^[0-9a-fA-F]{4}$")
 #: Handles that are never one object (ISO 15740): 0 is "none" (the parent of what is at the top
 #: of a storage), 0xFFFFFFFF "all" (DeleteObject of it deletes every object).
 _NOT_OBJECTS: Final = frozenset({0, 0xFFFFFFFF})
@@ -43,9 +52,84 @@ def parse_handle(text: str) -> int | None:
 
 
 def resolve(cam: Camera, text: str) -> Entry:
-    """The object a handle or path names (NotFoundError, or the camera's InvalidObjectHandle)."""
+    """The object a handle or path names; NotFoundError when the camera has none."""
     handle = parse_handle(text)
-    return cam.entry(handle) if handle is not None else cam.find(text)
+    if handle is None:
+        return cam.find(_storage_path(cam, text))
+    try:
+        return cam.entry(handle)
+    except ResponseError as exc:
+        # The camera's word for "no such object": the same error as an unknown path.
+        if exc.code in (Rc.INVALID_OBJECT_HANDLE, Rc.INVALID_STORAGE_ID):
+            raise Hinted(
+                NotFoundError(
+                    f"the camera has no object 0x{handle:08X} "
+                    f"(it answered 0x{exc.code:04X} {exc.name})"
+                ),
+                "`ptpkit ls -R` lists the files and their handles",
+            ) from exc
+        raise
+
+
+def _storage_path(cam: Camera, path: str) -> str:
+    """``0x00010001/DCIM`` (a storage by hex id) as ``/store_00010001/DCIM``."""
+    first, slash, rest = path.strip().lstrip("/").partition("/")
+    storage_id = _storage_number(cam, first)
+    return f"/store_{storage_id:08X}{slash}{rest}" if storage_id is not None else path
+
+
+def _storage_number(cam: Camera, text: str) -> int | None:
+    """The storage id ``text`` is in hex (``0x00010001`` or eight digits), if the camera has one
+    by that number."""
+    cleaned = text.strip()
+    if not (_HEX.match(cleaned) and len(cleaned.removeprefix("0x").removeprefix("0X")) == 8):
+        return None
+    value = int(cleaned, 16)
+    return value if value in cam.storage_ids() else None
+
+
+def named_storage(cam: Camera, text: str) -> int | None:
+    """The storage a PATH argument names (``store_00010001``, ``0x00010001``, ``00010001``,
+    with or without slashes), or None when it names something else. A storage folder the camera
+    does not have is NotFoundError."""
+    cleaned = text.strip().strip("/")
+    folder = parse_storage_folder(cleaned)
+    if folder is not None:
+        if folder not in cam.storage_ids():
+            raise NotFoundError(f"the camera has no storage {cleaned}")
+        return folder
+    return _storage_number(cam, cleaned)
+
+
+def storage_id(cam: Camera, text: str) -> int:
+    """A storage given as an option (``--storage``): one the camera has, else NotFoundError."""
+    value = parse_storage(text)
+    if value == 0:
+        raise UsageError("storage 0 is no storage (it means 'any' in PTP)")
+    if value not in cam.storage_ids():
+        known = ", ".join(f"store_{s:08X}" for s in cam.storage_ids()) or "none"
+        raise NotFoundError(f"the camera has no storage 0x{value:08X} (it has: {known})")
+    return value
+
+
+def describe_property(cam: Camera, text: str) -> PropertyDescription:
+    """The property the user named (friendly, PTP or gphoto2 name, hex code), described;
+    NotFoundError when the camera does not have it."""
+    name = config_name(text)
+    if _HEX4.match(name.strip()) and cam.catalog.find(name) is None:
+        name = "0x" + name.strip()  # gphoto2 names unnamed properties by hex code: 500f
+    try:
+        return cam.describe_property(name)
+    except ResponseError as exc:
+        if exc.code == Rc.DEVICE_PROP_NOT_SUPPORTED:
+            raise NotFoundError(
+                f"the camera has no property {text} (it answered 0x{exc.code:04X} {exc.name})"
+            ) from exc
+        raise
+    except UsageError as exc:
+        if isinstance(exc, NotFoundError):
+            raise
+        raise NotFoundError(str(exc)) from None
 
 
 def parse_hex(text: str, what: str) -> int:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ptpkit.cli.numbers import Count, Seconds
 from ptpkit.core.ptpip import DEFAULT_PORT
 
 if TYPE_CHECKING:
@@ -25,10 +26,12 @@ def parse_size(text: str) -> int:
     number = cleaned[: len(cleaned) - len(unit)]
     try:
         size = round(float(number) * _UNITS[unit])
-    except ValueError:
+    except (ValueError, OverflowError):  # "nan" is a ValueError, "inf" an OverflowError
         raise click.BadParameter(f"{text!r} is not a size (e.g. 5G, 700M, 4096)") from None
     if size < 0:
         raise click.BadParameter("a size cannot be negative")
+    if size >= 1 << 64:  # PTP's largest object size (a 64-bit count of bytes)
+        raise click.BadParameter(f"{text!r} is too big (PTP sizes are 64-bit)")
     return size
 
 
@@ -119,7 +122,7 @@ def virtual() -> None:
 @click.option(
     "--handshake-timeout",
     "handshake_timeout_s",
-    type=float,
+    type=Seconds(),
     default=10.0,
     show_default=True,
     callback=_positive_seconds,
@@ -130,7 +133,7 @@ def virtual() -> None:
 @click.option(
     "--idle-timeout",
     "idle_timeout_s",
-    type=float,
+    type=Seconds(),
     default=3600.0,
     show_default=True,
     callback=_seconds,
@@ -140,7 +143,7 @@ def virtual() -> None:
 )
 @click.option(
     "--max-sessions",
-    type=click.IntRange(min=1),
+    type=Count(minimum=1),
     default=64,
     show_default=True,
     metavar="N",
@@ -150,7 +153,7 @@ def virtual() -> None:
 @click.option(
     "--reclaim-idle",
     "reclaim_idle_s",
-    type=float,
+    type=Seconds(),
     default=60.0,
     show_default=True,
     callback=_seconds,
@@ -159,7 +162,7 @@ def virtual() -> None:
 )
 @click.option(
     "--max-pending",
-    type=click.IntRange(min=1),
+    type=Count(minimum=1),
     default=32,
     show_default=True,
     metavar="N",
@@ -168,7 +171,7 @@ def virtual() -> None:
 @click.option(
     "--send-timeout",
     "send_timeout_s",
-    type=float,
+    type=Seconds(),
     default=30.0,
     show_default=True,
     callback=_positive_seconds,

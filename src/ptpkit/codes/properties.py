@@ -5,6 +5,13 @@
 ExposureBiasCompensation (0x5010, thousandths of a stop: -333 shows as "-0.3"). Value names for
 the enumerated standard properties follow ISO 15740 §13.5. Extensions add specs for their own
 properties.
+
+gphoto2's config names for the standard properties are names here too, so a gphoto2 user's
+``--get-config`` names work: ``imagequality``, ``expprogram``, ``exposurecompensation``,
+``exposuremetermode``, ``focusmetermode``, ``shutterspeed``, ``capturedelay``, ``effectmode``,
+``capturemode``, ``batterylevel``... (libgphoto2 camlibs/ptp2/config.c, as Debian's gphoto2
+2.5 lists them with ``--list-config`` for ptpkit's virtual camera; names differ from ours only
+by ``-``, which names ignore). :func:`config_name` reads gphoto2's full paths.
 """
 
 from __future__ import annotations
@@ -67,6 +74,45 @@ class PropertySpec:
             except (ValueError, ZeroDivisionError, OverflowError) as exc:
                 raise ValueParseError(f"{text!r} is not a valid {self.label}: {exc}") from None
         return parse_plain(text)
+
+    def match(self, text: str, allowed: Iterable[Value]) -> Value | None:
+        """The allowed value ``text`` stands for, or None.
+
+        A value matches when it reads as ``text`` does, or when its shown form does: "0.3",
+        "+0.3" and "0.333" all pick the exposure bias shown as "+0.3" (333), as "-1" picks
+        "-1.0". Shown forms round (thirds of a stop show one decimal), so comparing only the
+        parsed numbers would refuse what the allowed list itself prints."""
+        try:
+            wanted = self.parse(text)
+        except ValueParseError:
+            return None
+        values = list(allowed)
+        if wanted in values:
+            return wanted
+        for value in values:
+            try:
+                if self.parse(self.format(value)) == wanted:
+                    return value
+            except ValueParseError:
+                continue
+        return None
+
+
+#: gphoto2's config folders (``gphoto2 --list-config``): ``/main/capturesettings/expprogram``.
+_GPHOTO2_PATH = re.compile(r"^/?main/[a-z0-9_-]+/(?P<name>[^/]+)$", re.IGNORECASE)
+_HEX4 = re.compile(r"^[0-9a-fA-F]{4}$")
+
+
+def config_name(text: str) -> str:
+    """A property name as gphoto2's ``--get-config``/``--set-config`` take it, as ptpkit names
+    it: the full path ``/main/capturesettings/expprogram`` is its last part (``expprogram``, a
+    friendly name), and ``/main/other/500f`` (gphoto2's folder of properties it has no name
+    for, named by hex code) is ``0x500f``. Anything else is returned as it is."""
+    match = _GPHOTO2_PATH.match(text.strip())
+    if match is None:
+        return text
+    name = match.group("name")
+    return f"0x{name}" if _HEX4.match(name) else name
 
 
 def format_plain(value: Value) -> str:
@@ -235,7 +281,9 @@ STANDARD_PROPERTIES: tuple[PropertySpec, ...] = (
         formatter=_percent_format,
     ),
     PropertySpec(code=0x5003, names=("image-size", "imagesize", "resolution"), label="image size"),
-    PropertySpec(code=0x5004, names=("compression", "quality"), label="compression setting"),
+    PropertySpec(
+        code=0x5004, names=("compression", "quality", "imagequality"), label="compression setting"
+    ),
     PropertySpec(
         code=0x5005,
         names=("white-balance", "whitebalance", "wb"),
@@ -273,7 +321,7 @@ STANDARD_PROPERTIES: tuple[PropertySpec, ...] = (
     ),
     PropertySpec(
         code=0x500B,
-        names=("metering", "exposure-metering", "exposuremetering"),
+        names=("metering", "exposure-metering", "exposuremetering", "exposuremetermode"),
         label="exposure metering mode",
         value_names={1: "average", 2: "center-weighted", 3: "multi-spot", 4: "center-spot"},
     ),
@@ -299,7 +347,7 @@ STANDARD_PROPERTIES: tuple[PropertySpec, ...] = (
     ),
     PropertySpec(
         code=0x500E,
-        names=("program", "exposure-program", "mode"),
+        names=("program", "exposure-program", "mode", "expprogram"),
         label="exposure program",
         value_names={
             1: "manual",
@@ -352,7 +400,7 @@ STANDARD_PROPERTIES: tuple[PropertySpec, ...] = (
     PropertySpec(code=0x5019, names=("burst-interval",), label="burst interval (ms)"),
     PropertySpec(
         code=0x501C,
-        names=("focusmtr", "focus-metering"),
+        names=("focusmtr", "focus-metering", "focusmetermode"),
         label="focus metering mode",
         value_names={1: "center-spot", 2: "multi-spot"},
     ),

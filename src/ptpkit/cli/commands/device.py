@@ -16,6 +16,7 @@ from ptpkit.cli import schema
 from ptpkit.cli.errors import Hinted
 from ptpkit.cli.output import columns
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
+from ptpkit.cli.targets import describe_property
 from ptpkit.client.camera import Camera, PropertyDescription
 from ptpkit.codes.common import Dpc
 from ptpkit.errors import PropertyError, ResponseError
@@ -127,7 +128,7 @@ def _property_row(description: PropertyDescription) -> list[str]:
 def describe(session: Session, prop: str, as_json: bool) -> None:
     """Describe a property: type, current and default value, allowed values."""
     out = session.out(as_json)
-    description = session.camera().describe_property(prop)
+    description = describe_property(session.camera(), prop)
     doc = schema.property_description(description)
     out.data(doc)
     out.text(f"{description.friendly_name} (0x{description.code:04X} {description.name})")
@@ -155,14 +156,16 @@ def get(session: Session, prop: str, as_json: bool) -> None:
     """Print a property's current value (as people write it; --json for the raw value too)."""
     out = session.out(as_json)
     cam = session.camera()
-    description = cam.describe_property(prop)
+    description = describe_property(cam, prop)
     value = cam.get_property(description.code)
     out.data(schema.property_value(description, value))
     out.text(description.format(value))
 
 
 @session_command
-@click.command(name="set")
+# A value may start with "-" ("set exp-bias -1", "-1/3"): an option-looking word that is no
+# option of `set` is the VALUE, so no "--" is needed.
+@click.command(name="set", context_settings={"ignore_unknown_options": True})
 @click.argument("prop")
 @click.argument("value")
 @click.option(
@@ -176,9 +179,16 @@ def set_(session: Session, prop: str, value: str, force: bool, as_json: bool) ->
     """Set a property. VALUE as people write it: 800, 0x320, 1/125, f/5.6, +1/3, daylight, now."""
     out = session.out(as_json)
     cam = session.camera()
-    before = cam.describe_property(prop)
+    before = describe_property(cam, prop)
+    # "0.3" is the "+0.3" the allowed list shows (333): pick the allowed value it stands for.
+    allowed = before.allowed
+    matched = (
+        before.spec.match(value, allowed)
+        if before.spec is not None and allowed is not None
+        else None
+    )
     try:
-        cam.set_property(before.code, value, check=not force)
+        cam.set_property(before.code, value if matched is None else matched, check=not force)
     except (PropertyError, ResponseError) as exc:
         # The camera refused what its own description allowed (or --force sent something else):
         # say what it does allow.

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -11,7 +17,8 @@ from ptpkit.cli import downloads, schema
 from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.cli.interrupts import stop_on_sigterm
-from ptpkit.cli.output import format_size
+from ptpkit.cli.numbers import Count, NumberError, Seconds, parse_count, parse_seconds
+from ptpkit.cli.output import Output, format_size
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
 from ptpkit.client.camera import Camera, CameraEvent
 from ptpkit.codes import Kind, UnknownNameError
@@ -35,12 +42,22 @@ _KEEP_EVERYTHING = downloads.Policy(rename_existing=True)
 
 @session_command
 @click.command()
-@click.option("-n", "--count", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "-n",
+    "--count",
+    "--frames",
+    "count",
+    type=Count(minimum=1),
+    default=None,
+    help="Pictures to take (gphoto2's --frames). Default: 1, or with --interval until Ctrl-C.",
+)
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    help="Seconds from the start of one shot to the start of the next.",
+    "interval_s",
+    type=Seconds(),
+    default=None,
+    help="Seconds from the start of one shot to the start of the next; without -n, shoots "
+    "until Ctrl-C (gphoto2's --interval).",
 )
 @click.option(
     "--download",
@@ -52,16 +69,85 @@ _KEEP_EVERYTHING = downloads.Policy(rename_existing=True)
 @json_option
 @pass_session
 def capture(
-    session: Session, count: int, interval: float, download_dir: Path | None, as_json: bool
+    session: Session,
+    count: int | None,
+    interval_s: float | None,
+    download_dir: Path | None,
+    as_json: bool,
 ) -> None:
-    """Take pictures (InitiateCapture) and show, or download, the new files."""
+    """Take pictures (InitiateCapture) and show, or download, the new files.
+
+    With --interval and no -n it runs until Ctrl-C (or SIGTERM), which ends it normally (exit
+    0) once the shot in progress is taken and reported, as gphoto2 does with --interval alone.
+    A second Ctrl-C stops at once."""
+    # gphoto2: --frames defaults to "infinite" when an interval is given (gphoto2(1), -F).
+    forever = count is None and interval_s is not None
+    if forever and session.default_wait_s is not None:
+        # The command server: no Ctrl-C reaches it, and it would hold the camera from every
+        # other client for good.
+        raise click.UsageError("over serve-commands, --interval needs -n N")
     out = session.out(as_json)
     cam = session.camera()
-    shots = []
+    shots: list[schema.Doc] = []
+    try:
+        with _stop_between_shots() as stop:
+            _shoot(
+                cam,
+                out=out,
+                shots=shots,
+                total=None if forever else (count or 1),
+                interval_s=interval_s or 0.0,
+                download_dir=download_dir,
+                stop=stop,
+            )
+    finally:
+        out.data(shots)  # what was taken is reported, however it ended
+    if stop.is_set():
+        out.note(f"capture stopped: {len(shots)} shot(s)")
+        if not forever:
+            raise KeyboardInterrupt  # -n N cut short: interrupted (130)
+
+
+@contextlib.contextmanager
+def _stop_between_shots() -> Iterator[threading.Event]:
+    """Ctrl-C and SIGTERM ask the capture loop to stop after the shot in progress, so a picture
+    the camera took is always reported (and downloaded); a second one stops at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signal handlers belong to the main thread (a command server's client)
+        return
+
+    def request(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _shoot(
+    cam: Camera,
+    *,
+    out: Output,
+    shots: list[schema.Doc],
+    total: int | None,
+    interval_s: float,
+    download_dir: Path | None,
+    stop: threading.Event,
+) -> None:
     started: float | None = None
-    for number in range(1, count + 1):
-        if started is not None:
-            time.sleep(max(0.0, started + interval - time.monotonic()))
+    number = 0
+    while total is None or number < total:
+        if started is not None and stop.wait(max(0.0, started + interval_s - time.monotonic())):
+            return
+        if stop.is_set():
+            return
+        number += 1
         started = time.monotonic()
         new = cam.capture()
         for entry in new:
@@ -79,7 +165,6 @@ def capture(
                 "downloads": [outcome.doc() for outcome in saved],
             }
         )
-    out.data(shots)
 
 
 def _event_code(cam: Camera, text: str) -> int:
@@ -97,13 +182,54 @@ def _event_line(event: CameraEvent, cam: Camera) -> str:
     return line
 
 
+@dataclass(frozen=True)
+class WaitSpec:
+    """What gphoto2's ``--wait-event=SPEC`` means (gphoto2(1)): a number of events (``5``), a
+    time with a unit (``10s``, ``500ms``), or an event to wait for (ours: a code or name)."""
+
+    count: int | None = None
+    duration_s: float | None = None
+    code: str | None = None
+
+
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+def parse_wait_spec(text: str) -> WaitSpec:
+    cleaned = text.strip()
+    if _DIGITS.match(cleaned):
+        try:
+            return WaitSpec(count=parse_count(cleaned, minimum=1))
+        except NumberError as exc:
+            raise click.BadParameter(str(exc)) from None
+    if re.match(r"^[0-9.]", cleaned) and not cleaned.lower().startswith("0x"):  # 0x4002: a code
+        try:
+            return WaitSpec(duration_s=parse_seconds(cleaned))
+        except NumberError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return WaitSpec(code=cleaned)
+
+
 @session_command
 @click.command(name="wait-event")
-@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True)
+@click.argument("spec", required=False, metavar="[N|10s|500ms|EVENT]")
+@click.option(
+    "--count",
+    type=Count(minimum=1),
+    default=None,
+    help="Stop after N events (default 1; with --duration, no limit).",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=Seconds(),
+    default=None,
+    help="Listen for this long (10, 10s, 500ms, 5m), print what comes, exit 0.",
+)
 @click.option(
     "--timeout",
     "timeout_s",
-    type=click.FloatRange(min=0),
+    type=Seconds(),
     default=None,
     help="Give up after S seconds (exit code 109); default: wait until interrupted (in "
     "serve-commands, its --max-wait).",
@@ -117,32 +243,59 @@ def _event_line(event: CameraEvent, cam: Camera) -> str:
 @json_option
 @pass_session
 def wait_event(
-    session: Session, count: int, timeout_s: float | None, codes: tuple[str, ...], as_json: bool
+    session: Session,
+    *,
+    spec: str | None,
+    count: int | None,
+    duration_s: float | None,
+    timeout_s: float | None,
+    codes: tuple[str, ...],
+    as_json: bool,
 ) -> None:
-    """Wait for events from the camera and print them."""
+    """Wait for events from the camera and print them.
+
+    SPEC is gphoto2's --wait-event argument: a number of events (5), a time (10s, 500ms) or an
+    event code or name (ObjectAdded)."""
+    if spec is not None:
+        parsed = parse_wait_spec(spec)
+        if (parsed.count is not None and count is not None) or (
+            parsed.duration_s is not None and duration_s is not None
+        ):
+            raise click.UsageError(f"{spec!r} and the option say the same thing twice")
+        count = parsed.count if parsed.count is not None else count
+        duration_s = parsed.duration_s if parsed.duration_s is not None else duration_s
+        codes = (*codes, parsed.code) if parsed.code is not None else codes
+    if duration_s is not None and timeout_s is not None:
+        raise click.UsageError("--duration or --timeout, not both")
     out = session.out(as_json)
     cam = session.camera()
     wanted = {_event_code(cam, code) for code in codes}
-    if timeout_s is None:
-        timeout_s = session.default_wait_s
+    limit_count = count if count is not None else (None if duration_s is not None else 1)
+    wait_s = duration_s if duration_s is not None else timeout_s
+    if wait_s is None:
+        wait_s = session.default_wait_s
     drain(cam)
-    limit = "Ctrl-C to stop" if timeout_s is None else f"up to {timeout_s:g} s"
-    out.note(f"waiting for {count} event(s) from {cam.url} ({limit})")
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    limit = "Ctrl-C to stop" if wait_s is None else f"up to {wait_s:g} s"
+    wanted_text = "events" if limit_count is None else f"{limit_count} event(s)"
+    out.note(f"waiting for {wanted_text} from {cam.url} ({limit})")
+    deadline = None if wait_s is None else time.monotonic() + wait_s
     received: list[CameraEvent] = []
-    while len(received) < count:
-        remaining = _POLL_S if deadline is None else min(_POLL_S, deadline - time.monotonic())
-        if remaining <= 0:
-            break
-        event = cam.next_event(remaining)
-        if event is None or (wanted and event.code not in wanted):
-            continue
-        received.append(event)
-        out.text(_event_line(event, cam))
-    out.data([schema.event(event, cam) for event in received])
-    if len(received) < count:
+    try:
+        while limit_count is None or len(received) < limit_count:
+            remaining = _POLL_S if deadline is None else min(_POLL_S, deadline - time.monotonic())
+            if remaining <= 0:
+                break
+            event = cam.next_event(remaining)
+            if event is None or (wanted and event.code not in wanted):
+                continue
+            received.append(event)
+            out.text(_event_line(event, cam))
+    finally:
+        # Printed on Ctrl-C too: what came before it is not lost.
+        out.data([schema.event(event, cam) for event in received])
+    if duration_s is None and limit_count is not None and len(received) < limit_count:
         raise CliError(
-            f"{len(received)} of {count} event(s) within {timeout_s:g} s",
+            f"{len(received)} of {limit_count} event(s) within {wait_s:g} s",
             ExitCode.TIMED_OUT,
         )
 
@@ -156,7 +309,7 @@ def wait_event(
     required=True,
     help="Folder for the new pictures.",
 )
-@click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after N pictures.")
+@click.option("--count", type=Count(minimum=1), default=None, help="Stop after N pictures.")
 @json_option
 @pass_session
 def tether(session: Session, download_dir: Path, count: int | None, as_json: bool) -> None:

@@ -13,15 +13,15 @@ from pathlib import Path
 import click
 
 from ptpkit.cli import downloads, schema
-from ptpkit.cli.errors import CliError, Hinted
+from ptpkit.cli.errors import CliError, Hinted, describe_error
 from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.cli.output import Output, columns, format_size, format_when
 from ptpkit.cli.progress import BatchProgress
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
-from ptpkit.cli.targets import parse_storage, resolve
+from ptpkit.cli.targets import named_storage, resolve, storage_id
 from ptpkit.client.camera import Camera, SkippedObject
-from ptpkit.client.files import Entry, parse_storage_folder, write_file
-from ptpkit.errors import NotFoundError, UsageError
+from ptpkit.client.files import Entry, write_file
+from ptpkit.errors import ResponseError, UsageError
 
 force_overwrite_option = click.option(
     "--force-overwrite", is_flag=True, help="Replace files that already exist."
@@ -39,12 +39,19 @@ output_dir_option = click.option(
 
 @session_command
 @click.command()
+@click.argument("which", required=False, metavar="[STORAGE]")
 @json_option
 @pass_session
-def storage(session: Session, as_json: bool) -> None:
+def storage(session: Session, which: str | None, as_json: bool) -> None:
     """List the camera's storages (cards) with capacity and free space."""
     out = session.out(as_json)
-    docs = [schema.storage(item) for item in session.camera().storages()]
+    cam = session.camera()
+    wanted = storage_id(cam, which) if which is not None else None
+    docs = [
+        schema.storage(item)
+        for item in cam.storages()
+        if wanted is None or item.storage_id == wanted
+    ]
     out.data(docs)
     rows = [
         [
@@ -103,10 +110,8 @@ def ls(
 def _listing(cam: Camera, path: str | None, *, recursive: bool) -> list[Entry]:
     if path is None or path.strip("/") == "":
         return list(cam.walk()) if recursive else cam.list_folder(None)
-    storage_id = parse_storage_folder(path.strip("/"))
+    storage_id = named_storage(cam, path)
     if storage_id is not None:
-        if storage_id not in cam.storage_ids():
-            raise NotFoundError(f"the camera has no storage {path.strip('/')}")
         if recursive:
             return list(cam.walk(storage_id))
         return [e for e in cam.list_folder(None) if e.storage_id == storage_id]
@@ -236,7 +241,9 @@ def _fail(tally: downloads.Tally) -> None:
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--storage", "storage_text", help="Storage: store_00010001 or its hex id.")
+@click.option(
+    "--storage", "storage_text", help="Storage: store_00010001 or its hex id (0x00010001)."
+)
 @click.option("--folder", help="Folder on the camera (path or handle; default: the top).")
 @json_option
 @pass_session
@@ -247,28 +254,42 @@ def upload(
     folder: str | None,
     as_json: bool,
 ) -> None:
-    """Send files to the camera."""
+    """Send files to the camera. A file that fails is reported by name and the rest go on;
+    the command then ends with an error (106 if the camera refused, 108 for a local file)."""
     out = session.out(as_json)
     cam = session.camera()
-    storage_id = parse_storage(storage_text) if storage_text is not None else None
+    target_storage = storage_id(cam, storage_text) if storage_text is not None else None
     folder_entry = resolve(cam, folder) if folder is not None else None
     if folder_entry is not None and not folder_entry.is_folder:
         raise UsageError(f"{folder_entry.path} is not a folder")
-    if folder_entry is not None and storage_id not in (None, folder_entry.storage_id):
-        raise UsageError(f"{folder_entry.path} is not on storage 0x{storage_id:08X}")
-    uploaded = _upload(cam, files, storage_id, folder_entry, out)
-    out.data([schema.entry(entry, cam) for entry in uploaded])
+    if folder_entry is not None and target_storage not in (None, folder_entry.storage_id):
+        raise UsageError(f"{folder_entry.path} is not on storage 0x{target_storage:08X}")
+    docs, failed = _upload(cam, files, target_storage, folder_entry, out)
+    out.data(docs)
+    if failed:
+        names = ", ".join(f"{path} ({reason})" for path, reason, _ in failed[:3])
+        local = any(not by_camera for _, _, by_camera in failed)
+        raise CliError(
+            f"{len(failed)} of {len(files)} file(s) not uploaded: {names}"
+            + (" ..." if len(failed) > 3 else ""),
+            ExitCode.FILE_ERROR if local else ExitCode.CAMERA_ERROR,
+        )
+
+
+#: One upload that failed: the local file, why, and whether the camera refused it.
+_Failure = tuple[Path, str, bool]
 
 
 def _upload(
     cam: Camera,
     files: tuple[Path, ...],
-    storage_id: int | None,
+    storage: int | None,
     folder: Entry | None,
     out: Output,
-) -> list[Entry]:
-    sizes = {path: path.stat().st_size for path in files}
-    uploaded = []
+) -> tuple[list[schema.Doc], list[_Failure]]:
+    sizes = {path: _size(path) for path in files}
+    docs: list[schema.Doc] = []
+    failed: list[_Failure] = []
     with BatchProgress(
         out.progress_console,
         files=len(files),
@@ -276,12 +297,30 @@ def _upload(
         enabled=out.shows_progress,
     ) as progress:
         for path in files:
-            with progress.file(path.name, sizes[path]) as callback:
-                entry = cam.upload(path, storage_id=storage_id, folder=folder, progress=callback)
-            progress.finished(sizes[path])
-            uploaded.append(entry)
+            try:
+                with progress.file(path.name, sizes[path]) as callback:
+                    entry = cam.upload(path, storage_id=storage, folder=folder, progress=callback)
+            except (ResponseError, OSError, UsageError) as exc:
+                # One file the camera refuses (StoreFull, a name it does not take...) or that
+                # cannot be read here: named, and the others still go. A broken link is not
+                # caught: nothing after it could succeed.
+                reason, _ = describe_error(exc)
+                failed.append((path, reason, isinstance(exc, ResponseError)))
+                docs.append(schema.upload_failed(path, reason))
+                out.text(f"not uploaded {path}: {reason}")
+                continue
+            finally:
+                progress.finished(sizes[path])
+            docs.append(schema.uploaded(entry, cam, path))
             out.text(f"{path} -> {entry.path} (0x{entry.handle:08X})")
-    return uploaded
+    return docs, failed
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reported when the upload itself fails to open it
 
 
 @session_command
@@ -330,9 +369,7 @@ def thumb(
             write_file(path, data, overwrite=force_overwrite)
         except FileExistsError as exc:
             raise Hinted(exc, "pass --force-overwrite to replace it") from None
-        docs.append(
-            {"handle": entry.handle, "path": entry.path, "file": str(path), "size": len(data)}
-        )
+        docs.append(schema.thumbnail(entry, path, len(data)))
         out.text(f"{entry.path} -> {path} ({format_size(len(data))})")
     out.data(docs)
 

@@ -20,6 +20,7 @@ import click
 from ptpkit.cli import schema
 from ptpkit.cli.errors import CliError, Hinted
 from ptpkit.cli.exitcodes import ExitCode
+from ptpkit.cli.numbers import Count
 from ptpkit.cli.output import hexdump
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
 from ptpkit.cli.targets import operation_code, parse_hex
@@ -51,7 +52,7 @@ MAX_PARAMS = 5
 @click.option("--force-overwrite", is_flag=True, help="Replace the --data-in file if it exists.")
 @click.option(
     "--dump-bytes",
-    type=click.IntRange(min=0),
+    type=Count(),
     default=4096,
     show_default=True,
     help="Dump at most this many bytes of data (--data-in keeps it all).",

@@ -1,0 +1,89 @@
+"""Start-up: a command for a real camera loads only what it needs (issue 11, section 5): talking
+to a ``ptpip:`` camera imports neither the virtual camera nor Pillow, and ``ptpkit --help``
+imports neither the client nor rich. Checked in a fresh interpreter, as users run it."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import click
+
+from ptpkit.cli import main as cli_main
+
+from .conftest import Cli, Served
+
+#: Runs ``ptpkit ARGS...`` and then prints the loaded modules' names on stderr as JSON (the
+#: last line), whatever way the command exits.
+_PROBE = """
+import atexit, json, sys
+atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))
+from ptpkit.cli.main import main
+main(sys.argv[1:])
+"""
+
+
+def _modules_after(cli: Cli, *args: str) -> tuple[int, set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        capture_output=True,
+        text=True,
+        env=cli.env,
+        cwd=cli.cwd,
+        timeout=60,
+        check=False,
+    )
+    last = done.stderr.strip().splitlines()[-1]
+    return done.returncode, set(json.loads(last))
+
+
+def _loaded(modules: set[str], *prefixes: str) -> list[str]:
+    return sorted(
+        m for m in modules if m in prefixes or m.startswith(tuple(p + "." for p in prefixes))
+    )
+
+
+def test_a_ptpip_command_imports_neither_the_virtual_camera_nor_pillow(
+    served: Served, cli: Cli
+) -> None:
+    code, modules = _modules_after(cli, *served.camera_args(), "get", "iso")
+    assert code == 0
+    assert "ptpkit.client.camera" in modules  # it did talk to the camera
+    assert _loaded(modules, "ptpkit.virtual", "PIL") == []
+
+
+def test_a_usb_command_imports_neither_the_virtual_camera_nor_pillow(cli: Cli) -> None:
+    # No USB bus here: the command ends "no camera found" (105), having loaded the USB path.
+    _code, modules = _modules_after(cli, "--camera", "usb:", "--timeout", "2", "info")
+    assert "ptpkit.client.camera" in modules
+    assert _loaded(modules, "ptpkit.virtual", "PIL") == []
+
+
+def test_ptpkit_help_imports_neither_the_client_nor_rich(cli: Cli) -> None:
+    code, modules = _modules_after(cli, "--help")
+    assert code == 0
+    assert _loaded(modules, "ptpkit.client", "ptpkit.virtual", "rich", "PIL") == []
+
+
+def test_command_table_matches_the_commands() -> None:
+    """main.COMMANDS (the --help listing, read without importing anything) says what each
+    command module really holds: same names, modules and one-line help."""
+    real: dict[str, tuple[str, str]] = {}
+    for module_name in cli_main.COMMAND_MODULES:
+        for command in importlib.import_module(module_name).COMMANDS:
+            assert command.name is not None
+            real[command.name] = (module_name, command.get_short_help_str(limit=1000))
+    assert real == cli_main.COMMANDS, "update COMMANDS in src/ptpkit/cli/main.py"
+    assert set(cli_main.COMMAND_MODULES) == {module for module, _ in real.values()}
+
+
+def test_help_lists_every_command_as_click_would(cli: Cli) -> None:
+    result = cli("--help")
+    assert result.code == 0, result
+    for name in cli_main.COMMANDS:
+        assert f"  {name} " in result.stdout
+    # A command loads on use, aliases included.
+    assert cli("shoot", "--help").stdout.startswith("Usage: ptpkit shoot")
+    assert isinstance(cli_main.cli, click.Group)
