@@ -16,6 +16,7 @@ goes); what it must remember is kept compact:
 
 from __future__ import annotations
 
+import struct
 import sys
 import tempfile
 from array import array
@@ -310,7 +311,7 @@ class PropListIndex:
                 elif code == Opc.OBJECT_SIZE:
                     flags[current] |= _HAS_SIZE
                 elif code == Opc.OBJECT_FILE_NAME:
-                    flags[current] |= _BAD_TYPE
+                    flags[current] |= _HAS_NAME | _BAD_TYPE
                 pos += width
             elif type_code == _STR:
                 fill(1)
@@ -321,8 +322,10 @@ class PropListIndex:
                     pos += units * 2
                 if code == Opc.OBJECT_FILE_NAME:
                     flags[current] |= _HAS_NAME
-                elif code in indexed or code == Opc.OBJECT_SIZE:
-                    flags[current] |= _BAD_TYPE
+                elif code in indexed:
+                    flags[current] |= indexed[code] | _BAD_TYPE
+                elif code == Opc.OBJECT_SIZE:
+                    flags[current] |= _HAS_SIZE | _BAD_TYPE
             else:
                 datatype = as_datatype(type_code)  # unknown codes and UNDEF: DecodeError
                 if not datatype.is_array:
@@ -339,8 +342,12 @@ class PropListIndex:
                     )
                 fill(nbytes)
                 pos += nbytes
-                if code in indexed or code in (Opc.OBJECT_SIZE, Opc.OBJECT_FILE_NAME):
-                    flags[current] |= _BAD_TYPE
+                if code in indexed:
+                    flags[current] |= indexed[code] | _BAD_TYPE
+                elif code == Opc.OBJECT_SIZE:
+                    flags[current] |= _HAS_SIZE | _BAD_TYPE
+                elif code == Opc.OBJECT_FILE_NAME:
+                    flags[current] |= _HAS_NAME | _BAD_TYPE
         if current >= 0:
             run_length.append(base + pos - run_start)
 
@@ -379,12 +386,7 @@ class PropListIndex:
             if total > MAX_OBJECT_PROPS_BYTES:
                 raise DecodeError(f"more than {MAX_OBJECT_PROPS_BYTES} bytes of properties")
             self._file.seek(self._run_offset[run])
-            reader = Reader(self._file.read(length), what="ObjectPropList")
-            while not reader.at_end():
-                reader.uint32()  # the handle, known
-                code = reader.uint16()
-                datatype = as_datatype(reader.uint16(), reader)
-                values[code] = pull_value(reader, datatype)
+            _decode_wanted(self._file.read(length), values)
             run = self._next_run[run]
         name = values.get(Opc.OBJECT_FILE_NAME, "")
         size = values.get(Opc.OBJECT_SIZE, 0)
@@ -432,3 +434,41 @@ class PropListIndex:
 
 
 ROOT_PARENTS: Final = (0, _ROOT)
+
+_HEADER: Final = struct.Struct("<IHH")
+#: The properties an entry is made of that the index does not hold.
+_WANTED: Final = frozenset(
+    int(code)
+    for code in (Opc.OBJECT_FILE_NAME, Opc.OBJECT_SIZE, Opc.DATE_CREATED, Opc.DATE_MODIFIED)
+)
+
+
+def _decode_wanted(data: bytes, values: dict[int, Value]) -> None:
+    """The wanted properties of one run of elements (already checked whole by the index);
+    the others are stepped over. A hot loop: one struct call per element."""
+    pos, end = 0, len(data)
+    sizes, wanted = _SCALAR_SIZES, _WANTED
+    while pos < end:
+        _handle, code, type_code = _HEADER.unpack_from(data, pos)
+        pos += 8
+        width = sizes.get(type_code)
+        if width is not None:
+            if code in wanted:
+                values[code] = int.from_bytes(
+                    data[pos : pos + width], "little", signed=type_code in _SIGNED
+                )
+            pos += width
+        elif type_code == _STR:
+            units = data[pos]
+            if code in wanted:
+                values[code] = Reader(data[pos : pos + 1 + units * 2]).string()
+            pos += 1 + units * 2
+        else:
+            datatype = as_datatype(type_code)
+            reader = Reader(data[pos:])
+            value = pull_value(reader, datatype)
+            if code in wanted:
+                values[code] = value
+            pos += reader.offset
+    if pos != end:
+        raise DecodeError("an ObjectPropList element runs past its object's properties")

@@ -20,6 +20,7 @@ hostile-names           objects named ../escape, a/b, a\\b, NUL, control charact
                         characters, duplicates, lone surrogates, . and ..
 busy                    every operation answers DeviceBusy a few times before it works
 init-fail               (PTP/IP) InitCommandRequest is answered with InitFail (not paired)
+wrong-storage-id        GetObjectInfo names storage 0x00020001, which the camera does not have
 ======================  ==========================================================================
 """
 
@@ -39,6 +40,8 @@ from ptpkit.core.usb import ContainerType, UsbFraming
 #: How many events ``event-flood`` sends.
 FLOOD_EVENTS: Final = 100_000
 ABSURD: Final = 0xFFFFFFF0
+#: The storage id ``wrong-storage-id`` puts in every ObjectInfo.
+WRONG_STORAGE_ID: Final = 0x00020001
 
 
 class Mode(enum.Enum):
@@ -56,6 +59,7 @@ class Mode(enum.Enum):
     HOSTILE_NAMES = "hostile-names"
     BUSY = "busy"
     INIT_FAIL = "init-fail"
+    WRONG_STORAGE_ID = "wrong-storage-id"
 
 
 class LinkFault(Exception):

@@ -628,6 +628,10 @@ def misbehave_reply(session: ResponderSession, request: Request, reply: Reply) -
         # ObjectInfo's fixed fields end at byte 52; the file name then claims 255 characters.
         whole(bytes(data[:52]) + b"\xff" + "abc".encode("utf-16-le"))
         return True
+    if code == Op.GET_OBJECT_INFO and data is not None and m.Mode.WRONG_STORAGE_ID in modes:
+        # ObjectInfo starts with its StorageID (ISO 15740 §5.5.2).
+        whole(struct.pack("<I", m.WRONG_STORAGE_ID) + bytes(data[4:]))
+        return True
     data_modes = {
         m.Mode.TRUNCATED,
         m.Mode.TRUNCATED_PACKET,
