@@ -93,6 +93,14 @@ def virtual() -> None:
     "disconnect, event-flood, hostile-names, busy[=N], init-fail (see ptpkit.virtual.misbehave).",
 )
 @click.option(
+    "--synthetic",
+    default=None,
+    metavar="files=N[,depth=D]",
+    help="Serve a synthetic card instead of a folder: N files (F0000001.JPG ...) in D nested "
+    "folders (default 1; 0: at the top), made on demand, nothing on disk, read-only: for "
+    "testing listings of huge or deep cards (see ptpkit.virtual.synthetic).",
+)
+@click.option(
     "--usb-gadget",
     is_flag=True,
     help="Be a USB camera instead of a PTP/IP one, through Linux FunctionFS (a Raspberry Pi "
@@ -125,6 +133,7 @@ def serve(
     packet_per_write: bool,
     advertise_port: int | None,
     misbehave: str,
+    synthetic: str | None,
     usb_gadget: bool,
     ffs_mount: Path,
     bind_gadget: Path | None,
@@ -139,8 +148,18 @@ def serve(
         misbehavior = Misbehavior.parse(misbehave)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--misbehave") from None
+    card = None
+    if synthetic is not None:
+        from ptpkit.virtual.synthetic import SyntheticCard  # noqa: PLC0415
+
+        if root is not None:
+            raise click.UsageError("--synthetic and --root name two cards; give one")
+        try:
+            card = SyntheticCard.parse(synthetic)
+        except (ValueError, TypeError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--synthetic") from None
     with VirtualCamera(
-        root, friendly_name=name, read_only=read_only, misbehavior=misbehavior
+        root, friendly_name=name, read_only=read_only, misbehavior=misbehavior, synthetic=card
     ) as camera:
         for index, size in enumerate(sizes):
             camera.add_generated_object(size, seed=index)
