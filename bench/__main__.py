@@ -8,9 +8,9 @@ from __future__ import annotations
 import platform
 import sys
 
-from bench import inprocess, listing, ptpip, usb
+from bench import inprocess, listing, listing_scale, ptpip, usb
 
-BENCHMARKS = [inprocess, listing, ptpip, usb]
+BENCHMARKS = [inprocess, listing, listing_scale, ptpip, usb]
 
 
 def main(names: list[str]) -> None:
