@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Final, Protocol
@@ -280,7 +280,7 @@ _Item = tuple[str, int, Any]
 
 
 class _Lister(Protocol):
-    def children(self, storage_id: int, key: int) -> Sequence[int]: ...
+    def children(self, storage_id: int, key: int) -> Collection[int]: ...
 
     def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None: ...
 
@@ -296,7 +296,7 @@ class _SlowLister:
         #: inside itself) has it listed once, and a cycle ends.
         self._seen = HandleTable()
 
-    def children(self, storage_id: int, key: int) -> Sequence[int]:
+    def children(self, storage_id: int, key: int) -> Collection[int]:
         return handle_array(self._cam._data(Op.GET_OBJECT_HANDLES, (storage_id, 0, key)))
 
     def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None:
@@ -315,6 +315,30 @@ class _SlowLister:
         return self._cam._entry(key, payload, path, storage_id)
 
 
+class _Chain(Collection[int]):
+    """A folder's objects in the fast listing's sibling links, followed as they are read (a
+    folder of a million objects is not copied)."""
+
+    def __init__(self, first_child: array[int], next_sibling: array[int], first: int) -> None:
+        self._next = next_sibling
+        self._first = first
+        self._length = -1
+
+    def __iter__(self) -> Iterator[int]:
+        child, links = self._first, self._next
+        while child >= 0:
+            yield child
+            child = links[child]
+
+    def __len__(self) -> int:
+        if self._length < 0:
+            self._length = sum(1 for _ in self)
+        return self._length
+
+    def __contains__(self, key: object) -> bool:
+        return any(child == key for child in self)
+
+
 class _FastLister:
     """Objects of an indexed GetObjPropList answer (keys are index slots, not handles)."""
 
@@ -323,13 +347,8 @@ class _FastLister:
         self.first_child = array("i")
         self.next_sibling = array("i")
 
-    def children(self, storage_id: int, key: int) -> Sequence[int]:
-        out = array("i")
-        child = self.first_child[key]
-        while child >= 0:
-            out.append(child)
-            child = self.next_sibling[child]
-        return out
+    def children(self, storage_id: int, key: int) -> Collection[int]:
+        return _Chain(self.first_child, self.next_sibling, self.first_child[key])
 
     def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None:
         index = self._index
@@ -376,7 +395,7 @@ class _Level:
     def __init__(
         self,
         lister: _Lister,
-        keys: Sequence[int],
+        keys: Collection[int],
         folder: str,
         on_error: SkipCallback | None,
         name_len: int,
@@ -411,7 +430,7 @@ def _depth_first(
     lister: _Lister,
     storage_id: int,
     path: str,
-    keys: Sequence[int],
+    keys: Collection[int],
     on_error: SkipCallback | None,
     *,
     recursive: bool = True,
@@ -924,7 +943,7 @@ class Camera:
             top_parents = ROOT_PARENTS if start is None else (start.handle,)
             lister.first_child, lister.next_sibling, tops = index.tree(top_parents)
             if start is not None:
-                groups: list[tuple[int, str, Sequence[int]]] = [
+                groups: list[tuple[int, str, Collection[int]]] = [
                     (start.storage_id, start.path, tops)
                 ]
             else:
@@ -938,8 +957,8 @@ class Camera:
 
     @staticmethod
     def _fast_tops(
-        index: PropListIndex, tops: Sequence[int], on_error: SkipCallback | None
-    ) -> list[tuple[int, str, Sequence[int]]]:
+        index: PropListIndex, tops: Collection[int], on_error: SkipCallback | None
+    ) -> list[tuple[int, str, Collection[int]]]:
         """The top-level objects grouped by the storage each says it is on (ascending)."""
         by_storage: dict[int, array[int]] = {}
         for top in tops:

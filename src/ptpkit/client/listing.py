@@ -196,14 +196,15 @@ class PropListIndex:
         self.handles = array("I")
         self.parents = array("I")
         self.storages = array("I")
-        self.formats = array("I")
+        self.formats = array("H")
         self.flags = array("B")
         # Runs: stretches of consecutive elements of one object (usually one per object).
         self._first_run = array("I")
-        self._last_run = array("I")
-        self._run_offset = array("Q")
-        self._run_length = array("I")
-        self._next_run = array("i")
+        # Where each run starts in the file: 4 bytes a run while the answer is under 4 GiB.
+        self._run_offset = array("I" if size <= 0xFFFFFFFF else "Q")
+        #: The next run of an object whose elements come in several runs (rare: sparse).
+        self._next_run: dict[int, int] = {}
+        self._end = 0
         self._table = HandleTable()
         self._read(size)
 
@@ -256,11 +257,9 @@ class PropListIndex:
             self.flags,
         )
         table = self._table
-        run_offset, run_length, next_run = self._run_offset, self._run_length, self._next_run
-        first_run, last_run = self._first_run, self._last_run
+        run_offset, next_run, first_run = self._run_offset, self._next_run, self._first_run
         current = -1
         current_handle = -1
-        run_start = 0
         sizes, signed_types, indexed = _SCALAR_SIZES, _SIGNED, _INDEXED
         for _ in range(count):
             if len(buf) - pos < 9:
@@ -271,12 +270,9 @@ class PropListIndex:
             type_code = buf[pos + 6] | buf[pos + 7] << 8
             pos += 8
             if handle != current_handle:
-                if current >= 0:
-                    run_length.append(start - run_start)
+                # A run ends where the next begins: only its start is kept.
                 run = len(run_offset)
                 run_offset.append(start)
-                next_run.append(-1)
-                run_start = start
                 current = table.get(handle)
                 if current < 0:
                     current = len(handles)
@@ -287,10 +283,11 @@ class PropListIndex:
                     formats.append(0)
                     flags.append(0)
                     first_run.append(run)
-                    last_run.append(run)
                 else:
-                    next_run[last_run[current]] = run
-                    last_run[current] = run
+                    last = first_run[current]
+                    while last in next_run:
+                        last = next_run[last]
+                    next_run[last] = run
                 current_handle = handle
             width = sizes.get(type_code)
             if width is not None:
@@ -306,7 +303,7 @@ class PropListIndex:
                     elif bit == _HAS_STORAGE:
                         storages[current] = value & 0xFFFFFFFF
                     else:
-                        formats[current] = value & 0xFFFFFFFF
+                        formats[current] = value & 0xFFFF  # ObjectFormat is a UINT16
                     flags[current] |= bit
                 elif code == Opc.OBJECT_SIZE:
                     flags[current] |= _HAS_SIZE
@@ -348,8 +345,7 @@ class PropListIndex:
                     flags[current] |= _HAS_SIZE | _BAD_TYPE
                 elif code == Opc.OBJECT_FILE_NAME:
                     flags[current] |= _HAS_NAME | _BAD_TYPE
-        if current >= 0:
-            run_length.append(base + pos - run_start)
+        self._end = base + pos
 
     def problem(self, index: int, *, top: bool) -> str | None:
         """Why object ``index`` cannot be listed (None: it can). A top-level object must say
@@ -380,14 +376,15 @@ class PropListIndex:
         total = 0
         values: dict[int, Value] = {}
         run = self._first_run[index]
+        offsets, runs = self._run_offset, len(self._run_offset)
         while run >= 0:
-            length = self._run_length[run]
+            length = (offsets[run + 1] if run + 1 < runs else self._end) - offsets[run]
             total += length
             if total > MAX_OBJECT_PROPS_BYTES:
                 raise DecodeError(f"more than {MAX_OBJECT_PROPS_BYTES} bytes of properties")
             self._file.seek(self._run_offset[run])
             _decode_wanted(self._file.read(length), values)
-            run = self._next_run[run]
+            run = self._next_run.get(run, -1)
         name = values.get(Opc.OBJECT_FILE_NAME, "")
         size = values.get(Opc.OBJECT_SIZE, 0)
         if not isinstance(name, str) or not isinstance(size, int):
@@ -426,6 +423,7 @@ class PropListIndex:
                 next_sibling[index] = first_child[at]
                 first_child[at] = index
         tops.reverse()
+        self._table = HandleTable()  # not needed any more: 8-16 bytes an object given back
         return first_child, next_sibling, tops
 
     def without_parent(self) -> Iterator[int]:
