@@ -4,12 +4,14 @@ listed, and the command exits with 107."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
+from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.server import PtpIpServer
@@ -104,3 +106,39 @@ def test_virtual_serve_synthetic_option(cli: Cli) -> None:
     assert bad.code == ExitCode.INVALID_ARGUMENTS, bad
     assert "--synthetic" in bad.stderr
     assert "--synthetic" in cli("virtual", "serve", "--help").stdout
+
+
+def test_skip_reports_are_terminal_safe() -> None:
+    """A skipped object's folder and reason carry camera text: escapes are shown, not run."""
+    from ptpkit.cli.commands.files import JsonArray, SkipReport
+    from ptpkit.cli.output import Output
+    from ptpkit.client.camera import SkippedObject
+    from ptpkit.errors import DecodeError
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    out = Output(stdout, stderr, json_mode=True)
+    docs = JsonArray(out)
+    report = SkipReport(out, docs)
+    report(
+        SkippedObject(
+            handle=0x2A,
+            folder="/store_00010001/\x1b[31mRED",
+            reason="bad name \x07",
+            error=DecodeError("bad name \x07"),
+        )
+    )
+    docs.close()
+    assert "\x1b" not in stderr.getvalue()
+    assert "\x07" not in stderr.getvalue()
+    assert "skipped 0x0000002A in /store_00010001/\\x1b[31mRED" in stderr.getvalue()
+    [doc] = json.loads(stdout.getvalue())
+    assert doc == {
+        "handle": 42,
+        "hex": "0x0000002A",
+        "folder": "/store_00010001/\x1b[31mRED",
+        "skipped": True,
+        "reason": "bad name \x07",
+    }
+    with pytest.raises(CliError) as raised:
+        report.finish()
+    assert raised.value.code == ExitCode.LINK_ERROR
