@@ -13,12 +13,13 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import inprocess, listing, ptpip, startup, usb
+from bench import inprocess, listing, listing_scale, ptpip, startup, usb
 
 #: Every benchmark by name, in the order ``python -m bench`` runs them. One line registers one.
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "inprocess": inprocess.run,
     "listing": listing.run,
+    "listing_scale": listing_scale.run,
     "startup": startup.run,
     "download": ptpip.download,
     "roundtrips": ptpip.round_trips,

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 import click
 
 from ptpkit.cli import schema
+from ptpkit.cli.commands.files import JsonArray, SkipReport
 from ptpkit.cli.session import Session
 from ptpkit.cli.targets import parse_hex, parse_storage
 from ptpkit.errors import UsageError
@@ -94,12 +95,18 @@ def _tree(session: Session) -> None:
     indent per level; with --json, the entries as ``ls -R --json`` gives them."""
     out = session.out()
     cam = session.camera()
-    entries = list(cam.walk())
-    out.data([schema.entry(entry, cam) for entry in entries])
-    for entry in entries:
-        depth = len(PurePosixPath(entry.path).parts) - 2  # "/" and the storage folder
-        out.text(
-            "  " * depth
-            + f"{entry.handle:08x} {entry.storage_id:08x} {entry.parent:08x} "
-            + f"{entry.object_format:04x} {entry.size:8d} {entry.name}"
-        )
+    # Streamed as ``ls -R`` is: a card of a million objects is printed, never held.
+    docs = JsonArray(out)
+    skips = SkipReport(out, docs)
+    try:
+        for entry in cam.walk(on_error=skips):
+            docs.add(schema.entry(entry, cam))
+            depth = len(PurePosixPath(entry.path).parts) - 2  # "/" and the storage folder
+            out.text(
+                "  " * depth
+                + f"{entry.handle:08x} {entry.storage_id:08x} {entry.parent:08x} "
+                + f"{entry.object_format:04x} {entry.size:8d} {entry.name}"
+            )
+    finally:
+        docs.close()
+    skips.finish()

@@ -167,6 +167,20 @@ def thumbnail(item: Entry, source: os.PathLike[str] | str, file_bytes: int) -> D
     }
 
 
+def no_thumbnail(item: Entry, reason: str) -> Doc:
+    """A file of a folder whose thumbnail could not be had: the fields of :func:`thumbnail`,
+    with ``file`` null, and the camera's ``reason``."""
+    return {
+        "handle": item.handle,
+        "hex": f"0x{item.handle:08X}",
+        "path": item.path,
+        "file": None,
+        "file_bytes": 0,
+        "size": 0,
+        "reason": reason,
+    }
+
+
 # -- properties ------------------------------------------------------------------------------------
 
 

@@ -114,8 +114,11 @@ def virtual() -> None:
     default="",
     metavar="MODE[,MODE...]",
     help="Break the protocol on purpose, to test clients: absurd-length, absurd-count, "
-    "absurd-string, huge-packet, truncated, truncated-packet, wrong-tid, early-response, stall, "
-    "disconnect, event-flood, hostile-names, busy[=N], init-fail (see ptpkit.virtual.misbehave).",
+    "absurd-string, short-object-info, wrong-storage-id, huge-packet, truncated, "
+    "truncated-packet, wrong-tid, early-response, stall, disconnect, oversize, event-flood, "
+    "hostile-names, busy[=N], init-fail, and the timed ones: chatter, trickle, ignore-probes, "
+    "handshake-stall, handshake-trickle, slow-accept[=S], slow-reader[=N], with tick=S "
+    "(see ptpkit.virtual.misbehave).",
 )
 # The defaults below are ptpkit.virtual.server's constants, written out so that loading the
 # command line does not import the virtual camera (start-up time; a test checks they agree).
@@ -179,6 +182,14 @@ def virtual() -> None:
     help="Drop a client that has read nothing of what is sent to it for S seconds.",
 )
 @click.option(
+    "--synthetic",
+    default=None,
+    metavar="files=N[,depth=D]",
+    help="Serve a synthetic card instead of a folder: N files (F0000001.JPG ...) in D nested "
+    "folders (default 1; 0: at the top), made on demand, nothing on disk, read-only: for "
+    "testing listings of huge or deep cards (see ptpkit.virtual.synthetic).",
+)
+@click.option(
     "--usb-gadget",
     is_flag=True,
     help="Be a USB camera instead of a PTP/IP one, through Linux FunctionFS (a Raspberry Pi "
@@ -218,6 +229,7 @@ def serve(
     reclaim_idle_s: float,
     max_pending: int,
     send_timeout_s: float,
+    synthetic: str | None,
     usb_gadget: bool,
     ffs_mount: Path,
     bind_gadget: Path | None,
@@ -234,12 +246,23 @@ def serve(
         misbehavior = Misbehavior.parse(misbehave)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--misbehave") from None
+    card = None
+    if synthetic is not None:
+        from ptpkit.virtual.synthetic import SyntheticCard  # noqa: PLC0415
+
+        if root is not None:
+            raise click.UsageError("--synthetic and --root name two cards; give one")
+        try:
+            card = SyntheticCard.parse(synthetic)
+        except (ValueError, TypeError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--synthetic") from None
     with VirtualCamera(
         root,
         friendly_name=name,
         read_only=read_only,
         misbehavior=misbehavior,
         capacity_bytes=capacity_bytes,
+        synthetic=card,
     ) as camera:
         for index, size in enumerate(sizes):
             camera.add_generated_object(size, seed=index)

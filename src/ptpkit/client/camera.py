@@ -24,10 +24,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from array import array
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final, Protocol
 
 from ptpkit.client.engine import Engine
 from ptpkit.client.files import (
@@ -35,6 +36,14 @@ from ptpkit.client.files import (
     parse_storage_folder,
     storage_folder,
     writing,
+)
+from ptpkit.client.listing import (
+    ROOT_PARENTS,
+    HandleTable,
+    ObjectProps,
+    PropListIndex,
+    SpoolSink,
+    handle_array,
 )
 from ptpkit.client.streams import (
     DEFAULT_MEMORY_LIMIT,
@@ -63,14 +72,13 @@ from ptpkit.core.datasets import (
     DevicePropDesc,
     EnumerationForm,
     ObjectInfo,
-    ObjectPropList,
     RangeForm,
     StorageInfo,
     decode_uint32_array,
     decode_value,
     encode_value,
 )
-from ptpkit.core.datatypes import DataType, Value, as_int, format_datetime, parse_datetime
+from ptpkit.core.datatypes import DataType, Value, format_datetime, parse_datetime
 from ptpkit.core.events import Event, Response
 from ptpkit.core.state import Phase
 from ptpkit.errors import (
@@ -102,8 +110,9 @@ ROOT: Final = 0xFFFFFFFF
 EVENT_QUEUE_LIMIT: Final = 100_000
 #: The largest read GetPartialObject can ask for in one transaction (a uint32 length).
 _MAX_PARTIAL: Final = 0xFFFFFFFF
-#: GetObjPropList over a whole card is one data phase; allow a big one (about 1M objects).
-_PROPLIST_LIMIT: Final = 512 << 20
+#: GetObjPropList over a whole card is one data phase, spooled to a temporary file (not memory):
+#: allow a big one (about 15M objects), not an endless one.
+_PROPLIST_LIMIT: Final = 4 << 30
 
 
 @dataclass(frozen=True)
@@ -258,6 +267,195 @@ def _skipped(skipped: SkippedObject, on_error: SkipCallback | None) -> None:
         log.warning(
             "skipped object 0x%08X in %s: %s", skipped.handle, skipped.folder, skipped.reason
         )
+
+
+#: A folder of up to this many objects is listed sorted by name; a bigger one in the camera's
+#: order, as it is read (sorting means holding the whole folder). DCF numbers the files of a
+#: camera folder 0001 to 9999 (CIPA DC-009, DCF 2.0 §3.2), so a camera's own folders are sorted.
+SORTED_FOLDER_LIMIT: Final = 10_000
+
+#: One object of a folder being listed: (name, key, what its entry is made from).
+_Item = tuple[str, int, Any]
+
+
+class _Lister(Protocol):
+    def children(self, storage_id: int, key: int) -> Collection[int]: ...
+
+    def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None: ...
+
+    def entry(self, key: int, payload: Any, path: str, storage_id: int) -> Entry: ...
+
+
+class _SlowLister:
+    """GetObjectHandles per folder, GetObjectInfo per object."""
+
+    def __init__(self, cam: Camera) -> None:
+        self._cam = cam
+        #: Every handle listed so far, compact: a camera that lists an object twice (a folder
+        #: inside itself) has it listed once, and a cycle ends.
+        self._seen = HandleTable()
+
+    def children(self, storage_id: int, key: int) -> Collection[int]:
+        return handle_array(self._cam._data(Op.GET_OBJECT_HANDLES, (storage_id, 0, key)))
+
+    def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None:
+        if not self._seen.add(key):
+            return None
+        try:
+            info = self._cam.object_info(key)
+        except (DecodeError, ResponseError) as exc:
+            # One object the camera cannot describe must not hide the rest of the card
+            # (libgphoto2 goes on past it too). A link failure is not caught here.
+            _skipped(SkippedObject(handle=key, folder=folder, reason=str(exc), error=exc), on_error)
+            return None
+        return info.filename, key, info
+
+    def entry(self, key: int, payload: Any, path: str, storage_id: int) -> Entry:
+        return self._cam._entry(key, payload, path, storage_id)
+
+
+class _Chain(Collection[int]):
+    """A folder's objects in the fast listing's sibling links, followed as they are read (a
+    folder of a million objects is not copied)."""
+
+    def __init__(self, first_child: array[int], next_sibling: array[int], first: int) -> None:
+        self._next = next_sibling
+        self._first = first
+        self._length = -1
+
+    def __iter__(self) -> Iterator[int]:
+        child, links = self._first, self._next
+        while child >= 0:
+            yield child
+            child = links[child]
+
+    def __len__(self) -> int:
+        if self._length < 0:
+            self._length = sum(1 for _ in self)
+        return self._length
+
+    def __contains__(self, key: object) -> bool:
+        return any(child == key for child in self)
+
+
+class _FastLister:
+    """Objects of an indexed GetObjPropList answer (keys are index slots, not handles)."""
+
+    def __init__(self, index: PropListIndex) -> None:
+        self._index = index
+        self.first_child = array("i")
+        self.next_sibling = array("i")
+
+    def children(self, storage_id: int, key: int) -> Collection[int]:
+        return _Chain(self.first_child, self.next_sibling, self.first_child[key])
+
+    def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None:
+        index = self._index
+        problem = index.problem(key, top=False)
+        error: PTPError = RemoteProtocolError(problem or "")
+        if problem is None:
+            try:
+                props = index.props(key)
+            except DecodeError as exc:
+                problem, error = str(exc), exc
+        if problem is not None:
+            _skipped(
+                SkippedObject(
+                    handle=index.handles[key], folder=folder, reason=problem, error=error
+                ),
+                on_error,
+            )
+            return None
+        return props.name, key, props
+
+    def entry(self, key: int, payload: Any, path: str, storage_id: int) -> Entry:
+        props: ObjectProps = payload
+        is_folder = props.object_format == ASSOCIATION
+        return Entry(
+            handle=props.handle,
+            storage_id=storage_id,
+            parent=props.parent,
+            name=props.name,
+            path=path,
+            size=0 if is_folder else props.size,
+            is_folder=is_folder,
+            object_format=props.object_format,
+            captured=parse_datetime(props.created),
+            modified=parse_datetime(props.modified),
+        )
+
+
+class _Level:
+    """One open folder of a depth-first listing: what is left of it to yield. A small folder
+    holds its described objects (sorted); a big one only its compact key array."""
+
+    __slots__ = ("_items", "_keys", "_lister", "_on_error", "name_len")
+
+    def __init__(
+        self,
+        lister: _Lister,
+        keys: Collection[int],
+        folder: str,
+        on_error: SkipCallback | None,
+        name_len: int,
+    ) -> None:
+        self._lister = lister
+        self._on_error = on_error
+        self.name_len = name_len
+        self._items: list[_Item] | None = None
+        self._keys: Iterator[int] | None = None
+        if len(keys) <= SORTED_FOLDER_LIMIT:
+            items = [
+                item for key in keys if (item := lister.describe(key, folder, on_error)) is not None
+            ]
+            items.sort(key=lambda item: item[0])
+            items.reverse()  # popped from the end: equal names keep the camera's order
+            self._items = items
+        else:
+            self._keys = iter(keys)
+
+    def next(self, folder: str) -> _Item | None:
+        if self._items is not None:
+            return self._items.pop() if self._items else None
+        assert self._keys is not None
+        for key in self._keys:
+            item = self._lister.describe(key, folder, self._on_error)
+            if item is not None:
+                return item
+        return None
+
+
+def _depth_first(
+    lister: _Lister,
+    storage_id: int,
+    path: str,
+    keys: Collection[int],
+    on_error: SkipCallback | None,
+    *,
+    recursive: bool = True,
+) -> Iterator[Entry]:
+    """Entries below the folder at ``path``, depth first, each folder before its contents.
+
+    An explicit stack, not recursion (a camera can report any depth). Only the current
+    folder's path is kept as a string: going up cuts it, going down extends it, so a tree
+    3,000 levels deep costs one path per folder, not every ancestor's path at once."""
+    stack = [_Level(lister, keys, path, on_error, 0)]
+    while stack:
+        level = stack[-1]
+        item = level.next(path)
+        if item is None:
+            stack.pop()
+            if stack:
+                path = path[: len(path) - level.name_len - 1]
+            continue
+        name, key, payload = item
+        entry = lister.entry(key, payload, f"{path}/{name}", storage_id)
+        yield entry
+        if recursive and entry.is_folder:
+            path = entry.path
+            stack.append(
+                _Level(lister, lister.children(storage_id, key), path, on_error, len(name))
+            )
 
 
 class Camera:
@@ -590,7 +788,7 @@ class Camera:
     def _mtp(self) -> bool:
         return any(ext.name == "mtp" for ext in self.extensions)
 
-    def _entry(self, handle: int, info: ObjectInfo, path: str) -> Entry:
+    def _entry(self, handle: int, info: ObjectInfo, path: str, storage_id: int) -> Entry:
         # A folder's size is 0 whatever the camera says (QEMU's MTP device reports 4096, a
         # directory's size on its host): the fast listing path reports 0 too.
         size = 0 if info.is_folder else info.compressed_size
@@ -598,7 +796,7 @@ class Camera:
             size = self.object_size(handle, info) or size
         return Entry(
             handle=handle,
-            storage_id=info.storage_id,
+            storage_id=storage_id,
             parent=info.parent_object,
             name=info.filename,
             path=path,
@@ -611,18 +809,44 @@ class Camera:
         )
 
     def entry(self, handle: int) -> Entry:
-        """The entry of one object, with its full path (reads its parents' ObjectInfo)."""
+        """The entry of one object, with its full path (reads its parents' ObjectInfo, however
+        deep; a camera whose parents form a cycle is a RemoteProtocolError).
+
+        Its storage follows the rule of :meth:`walk`: the storage that lists its top-level
+        folder, so ``entry(h).path`` is the path ``walk()`` gives the same object."""
         info = self.object_info(handle)
         names = [info.filename]
+        top, top_info = handle, info
         parent = info.parent_object
-        seen = {handle}
-        while parent not in (0, ROOT) and parent not in seen and len(seen) < 256:
-            seen.add(parent)
-            parent_info = self.object_info(parent)
-            names.append(parent_info.filename)
-            parent = parent_info.parent_object
-        path = "/" + "/".join([storage_folder(info.storage_id), *reversed(names)])
-        return self._entry(handle, info, path)
+        # Cycle detection bounds the climb, not a depth limit: a 3,000-level tree is legal.
+        climbed = HandleTable()
+        climbed.add(handle)
+        while parent not in (0, ROOT):
+            if not climbed.add(parent):
+                raise RemoteProtocolError(
+                    f"object 0x{handle:08X}: the camera's ParentObject links form a cycle "
+                    f"(0x{parent:08X} again)"
+                )
+            top, top_info = parent, self.object_info(parent)
+            names.append(top_info.filename)
+            parent = top_info.parent_object
+        storage_id = self._path_storage(top, top_info.storage_id)
+        names.append(storage_folder(storage_id))
+        names.reverse()
+        return self._entry(handle, info, "/" + "/".join(names), storage_id)
+
+    def _path_storage(self, top: int, claimed: int) -> int:
+        """The storage a top-level object is listed in: the one storage of a one-card camera
+        whatever its ObjectInfo says, else the storage whose top-level handles hold it
+        (``claimed``, the ObjectInfo's StorageID, is asked first)."""
+        ids = self.storage_ids()
+        if len(ids) == 1:
+            return ids[0]
+        order = sorted(ids, key=lambda sid: sid != claimed)
+        for sid in order:
+            if top in handle_array(self._data(Op.GET_OBJECT_HANDLES, (sid, 0, ROOT))):
+                return sid
+        return claimed
 
     def _as_entry(self, target: Entry | int | str) -> Entry:
         if isinstance(target, Entry):
@@ -643,17 +867,29 @@ class Camera:
         Uses MTP's GetObjPropList where the camera has it (one transaction for the whole card),
         else GetObjectHandles per folder and GetObjectInfo per object.
 
+        The listing streams: entries are yielded as they are read, and memory stays bounded
+        however many objects the card holds or however deep its folders go (GetObjPropList's
+        answer is spooled to a temporary file and indexed in compact arrays). Order: the
+        objects of a folder of up to :data:`SORTED_FOLDER_LIMIT` objects come sorted by name; a
+        bigger folder is listed in the camera's order (sorting it would mean holding all of it).
+
+        Paths: an object's storage (:attr:`Entry.storage_id`, the first component of its path)
+        is the storage that lists its top-level folder, never what its own ObjectInfo claims
+        (cameras that report another StorageID there exist); :meth:`entry` and :meth:`find`
+        follow the same rule, so one object keeps one path.
+
         An object the camera cannot describe (an ObjectInfo that does not decode, a handle it
-        refuses) does not end the listing: it is passed to ``on_error`` as a
-        :class:`SkippedObject` (logged as a warning when ``on_error`` is None) and the rest goes
-        on. A failed link still raises.
+        refuses, GetObjPropList properties missing or of a wrong datatype) does not end the
+        listing: it is passed to ``on_error`` as a :class:`SkippedObject` (logged as a warning
+        when ``on_error`` is None) and the rest goes on (a skipped folder's contents cannot be
+        placed and are not listed). A failed link still raises.
         """
         start = self._as_entry(folder) if folder is not None else None
         if start is not None and not start.is_folder:
             raise UsageError(f"{start.path} is not a folder")
         if self._can_list_fast():
             try:
-                entries = self._list_fast(storage_id, start)
+                entries = self._list_fast(storage_id, start, on_error)
             except (ResponseError, DecodeError, RemoteProtocolError) as exc:
                 log.info("fast listing failed (%s); listing object by object", exc)
                 self._fast_listing_failed = True
@@ -665,137 +901,125 @@ class Camera:
     def _can_list_fast(self) -> bool:
         return self._mtp and not self._fast_listing_failed and self.supports(Op.GET_OBJ_PROP_LIST)
 
-    def _list_fast(self, storage_id: int | None, start: Entry | None) -> list[Entry]:
+    def _list_fast(
+        self, storage_id: int | None, start: Entry | None, on_error: SkipCallback | None
+    ) -> Iterator[Entry]:
+        """Run GetObjPropList and index its answer now (so that a camera that fails it fails
+        here, before anything is yielded); the entries come from the returned iterator."""
         handle, depth = (ROOT, 0) if start is None else (start.handle, 0xFFFFFFFF)
-        # Handle 0xFFFFFFFF: every object; property 0xFFFFFFFF: every property (MTP 1.1 §D.2.27).
-        data = self._data(
-            Op.GET_OBJ_PROP_LIST, (handle, 0, 0xFFFFFFFF, 0, depth), limit=_PROPLIST_LIMIT
-        )
-        props: dict[int, dict[int, Value]] = {}
-        for element in ObjectPropList.from_bytes(data).elements:
-            props.setdefault(element.handle, {})[element.property_code] = element.value
-        required = (
-            Opc.OBJECT_FILE_NAME,
-            Opc.PARENT_OBJECT,
-            Opc.STORAGE_ID,
-            Opc.OBJECT_FORMAT,
-            Opc.OBJECT_SIZE,
-        )
-        for handle_props in props.values():
-            if any(code not in handle_props for code in required):
-                raise RemoteProtocolError("GetObjPropList left out a property every object needs")
-        children: dict[int, list[int]] = collections.defaultdict(list)
-        for h, p in props.items():
-            children[as_int(p[Opc.PARENT_OBJECT])].append(h)
-        for siblings in children.values():
-            siblings.sort(key=lambda h: str(props[h][Opc.OBJECT_FILE_NAME]))
-        out: list[Entry] = []
-        if start is None:
-            roots = [h for h in children.get(0, []) if h in props]
-            roots += [h for h in children.get(ROOT, []) if h in props]
-            base = {h: "/" + storage_folder(as_int(props[h][Opc.STORAGE_ID])) for h in roots}
-        else:
-            roots = children.get(start.handle, [])
-            base = dict.fromkeys(roots, start.path)
-        stack = [(h, base[h]) for h in reversed(roots)]
-        seen: set[int] = set()
-        while stack:
-            h, prefix = stack.pop()
-            if h in seen:
-                continue  # a cycle in what the camera reported: list each object once
-            seen.add(h)
-            p = props[h]
-            sid = as_int(p[Opc.STORAGE_ID])
-            if storage_id is not None and sid != storage_id:
-                continue
-            name = str(p[Opc.OBJECT_FILE_NAME])
-            is_folder = p[Opc.OBJECT_FORMAT] == ASSOCIATION
-            path = f"{prefix}/{name}"
-            out.append(
-                Entry(
-                    handle=h,
-                    storage_id=sid,
-                    parent=as_int(p[Opc.PARENT_OBJECT]),
-                    name=name,
-                    path=path,
-                    size=0 if is_folder else as_int(p[Opc.OBJECT_SIZE]),
-                    is_folder=is_folder,
-                    object_format=as_int(p[Opc.OBJECT_FORMAT]),
-                    captured=parse_datetime(str(p.get(Opc.DATE_CREATED, ""))),
-                    modified=parse_datetime(str(p.get(Opc.DATE_MODIFIED, ""))),
+        sink = SpoolSink(_PROPLIST_LIMIT)
+        try:
+            # Handle 0xFFFFFFFF: every object; property 0xFFFFFFFF: every property (MTP 1.1
+            # §D.2.27). The answer can be hundreds of MiB: it goes to a temporary file.
+            self._run(Op.GET_OBJ_PROP_LIST, (handle, 0, 0xFFFFFFFF, 0, depth), sink=sink)
+            index = PropListIndex(sink.file, sink.size)
+        except BaseException:
+            sink.close()
+            raise
+        return self._walk_fast(index, sink, storage_id, start, on_error)
+
+    def _walk_fast(
+        self,
+        index: PropListIndex,
+        sink: SpoolSink,
+        storage_id: int | None,
+        start: Entry | None,
+        on_error: SkipCallback | None,
+    ) -> Iterator[Entry]:
+        try:
+            lister = _FastLister(index)
+            for orphan in index.without_parent():
+                # Not placeable in any folder: reported, not listed.
+                _skipped(
+                    SkippedObject(
+                        handle=index.handles[orphan],
+                        folder=start.path if start is not None else "/",
+                        reason="GetObjPropList left out its ParentObject",
+                        error=RemoteProtocolError("no ParentObject"),
+                    ),
+                    on_error,
                 )
-            )
-            if is_folder:
-                stack.extend((child, path) for child in reversed(children.get(h, [])))
-        return out
+            top_parents = ROOT_PARENTS if start is None else (start.handle,)
+            lister.first_child, lister.next_sibling, tops = index.tree(top_parents)
+            if start is not None:
+                groups: list[tuple[int, str, Collection[int]]] = [
+                    (start.storage_id, start.path, tops)
+                ]
+            else:
+                groups = self._fast_tops(index, tops, on_error)
+            for sid, path, keys in groups:
+                if storage_id is not None and sid != storage_id:
+                    continue
+                yield from _depth_first(lister, sid, path, keys, on_error)
+        finally:
+            sink.close()
+
+    @staticmethod
+    def _fast_tops(
+        index: PropListIndex, tops: Collection[int], on_error: SkipCallback | None
+    ) -> list[tuple[int, str, Collection[int]]]:
+        """The top-level objects grouped by the storage each says it is on (ascending)."""
+        by_storage: dict[int, array[int]] = {}
+        for top in tops:
+            problem = index.problem(top, top=True)
+            if problem is not None:
+                _skipped(
+                    SkippedObject(
+                        handle=index.handles[top],
+                        folder="/",
+                        reason=problem,
+                        error=RemoteProtocolError(problem),
+                    ),
+                    on_error,
+                )
+                continue
+            by_storage.setdefault(index.storages[top], array("i")).append(top)
+        return [(sid, "/" + storage_folder(sid), by_storage[sid]) for sid in sorted(by_storage)]
 
     def _walk_slow(
         self, storage_id: int | None, start: Entry | None, on_error: SkipCallback | None
     ) -> Iterator[Entry]:
-        # An explicit stack of folder listings, not recursion: a camera can report any depth.
         if start is not None:
             tops = [(start.storage_id, start.handle, start.path)]
         else:
             ids = self.storage_ids() if storage_id is None else (storage_id,)
             tops = [(sid, ROOT, "/" + storage_folder(sid)) for sid in ids]
-        seen: set[int] = set()
+        lister = _SlowLister(self)
         for sid, parent, prefix in tops:
-            stack = [iter(self._folder_entries(sid, parent, prefix, seen, on_error))]
-            while stack:
-                entry = next(stack[-1], None)
-                if entry is None:
-                    stack.pop()
-                    continue
-                yield entry
-                if entry.is_folder:
-                    stack.append(
-                        iter(self._folder_entries(sid, entry.handle, entry.path, seen, on_error))
-                    )
+            keys = lister.children(sid, parent)
+            yield from _depth_first(lister, sid, prefix, keys, on_error)
 
-    def _folder_entries(
-        self,
-        sid: int,
-        parent: int,
-        prefix: str,
-        seen: set[int],
-        on_error: SkipCallback | None = None,
-    ) -> list[Entry]:
-        entries = []
-        for handle in self.object_handles(sid, parent=parent):
-            if handle in seen:
-                continue  # a camera that reports a folder inside itself: list it once
-            seen.add(handle)
-            try:
-                info = self.object_info(handle)
-            except (DecodeError, ResponseError) as exc:
-                # One object the camera cannot describe must not hide the rest of the card
-                # (libgphoto2 goes on past it too). A link failure is not caught here.
-                _skipped(
-                    SkippedObject(handle=handle, folder=prefix, reason=str(exc), error=exc),
-                    on_error,
-                )
-                continue
-            entries.append(self._entry(handle, info, f"{prefix}/{info.filename}"))
-        return sorted(entries, key=lambda e: e.name)
+    def iter_folder(
+        self, folder: Entry | int | str | None = None, *, on_error: SkipCallback | None = None
+    ) -> Iterator[Entry]:
+        """The objects directly inside a folder (None: the top of every storage), as they are
+        read: :meth:`list_folder` without holding them all (a folder of a million files)."""
+        lister = _SlowLister(self)
+        if folder is None:
+            for sid in self.storage_ids():
+                prefix = "/" + storage_folder(sid)
+                keys = lister.children(sid, ROOT)
+                yield from _depth_first(lister, sid, prefix, keys, on_error, recursive=False)
+            return
+        start = self._as_entry(folder)
+        if not start.is_folder:
+            raise UsageError(f"{start.path} is not a folder")
+        keys = lister.children(start.storage_id, start.handle)
+        yield from _depth_first(
+            lister, start.storage_id, start.path, keys, on_error, recursive=False
+        )
 
     def list_folder(
         self, folder: Entry | int | str | None = None, *, on_error: SkipCallback | None = None
     ) -> list[Entry]:
         """The objects directly inside a folder (None: the top of every storage). Objects the
-        camera cannot describe go to ``on_error``, as in :meth:`walk`."""
-        if folder is None:
-            out: list[Entry] = []
-            for sid in self.storage_ids():
-                out += self._folder_entries(sid, ROOT, "/" + storage_folder(sid), set(), on_error)
-            return out
-        start = self._as_entry(folder)
-        if not start.is_folder:
-            raise UsageError(f"{start.path} is not a folder")
-        return self._folder_entries(start.storage_id, start.handle, start.path, set(), on_error)
+        camera cannot describe go to ``on_error``, as in :meth:`walk`; the order is walk()'s."""
+        return list(self.iter_folder(folder, on_error=on_error))
 
     def find(self, path: str) -> Entry:
         """The entry at a path: ``/store_00010001/DCIM/IMG_0001.JPG``, or, on a camera with one
-        storage, ``DCIM/IMG_0001.JPG``. Raises NotFoundError."""
+        storage, ``DCIM/IMG_0001.JPG``. Raises NotFoundError. Objects on the way that the
+        camera cannot describe are passed over (logged as warnings)."""
         parts = [p for p in PurePosixPath(path).parts if p not in ("/", "")]
         if not parts:
             raise NotFoundError(f"{path!r} names no object")
@@ -820,11 +1044,18 @@ class Camera:
         prefix = "/" + storage_folder(storage_id)
         entry: Entry | None = None
         for part in parts:
-            for handle in self.object_handles(storage_id, parent=parent):
-                info = self.object_info(handle)
+            for handle in handle_array(self._data(Op.GET_OBJECT_HANDLES, (storage_id, 0, parent))):
+                try:
+                    info = self.object_info(handle)
+                except (DecodeError, ResponseError) as exc:
+                    _skipped(
+                        SkippedObject(handle=handle, folder=prefix, reason=str(exc), error=exc),
+                        None,
+                    )
+                    continue
                 if info.filename == part:
                     prefix = f"{prefix}/{part}"
-                    entry = self._entry(handle, info, prefix)
+                    entry = self._entry(handle, info, prefix, storage_id)
                     parent = handle
                     break
             else:
@@ -1103,13 +1334,15 @@ class Camera:
             # usb-mtp registers new files through inotify). Describe the object from what we
             # sent rather than fail a successful upload.
             log.debug("new object 0x%08X not described yet (%s)", handle, exc)
-            prefix = "/" + storage_folder(storage)
+            prefix, path_storage = "/" + storage_folder(storage), storage
             if parent != ROOT:
                 with contextlib.suppress(ResponseError):
-                    prefix = self.entry(parent).path
+                    # The path rule of walk(): the folder's storage, whatever was asked.
+                    folder_entry = self.entry(parent)
+                    prefix, path_storage = folder_entry.path, folder_entry.storage_id
             return Entry(
                 handle=handle,
-                storage_id=storage,
+                storage_id=path_storage,
                 parent=info.parent_object,
                 name=name,
                 path=f"{prefix}/{name}",

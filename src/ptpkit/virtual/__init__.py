@@ -3,6 +3,7 @@
 from ptpkit.virtual.camera import DEFAULT_STORAGE_ID, GENERIC, Personality, VirtualCamera
 from ptpkit.virtual.content import GeneratedData, generated_bytes
 from ptpkit.virtual.responder import ResponderSession
+from ptpkit.virtual.synthetic import SyntheticCard
 
 __all__ = [
     "DEFAULT_STORAGE_ID",
@@ -10,6 +11,7 @@ __all__ = [
     "GeneratedData",
     "Personality",
     "ResponderSession",
+    "SyntheticCard",
     "VirtualCamera",
     "generated_bytes",
 ]

@@ -42,6 +42,8 @@ from ptpkit.virtual.storage import (
     Store,
     StoredObject,
 )
+from ptpkit.virtual.synthetic import SyntheticCard, SyntheticStore
+from ptpkit.virtual.synthetic import install as install_synthetic
 
 #: The storage id of the first store: physical store 1, logical store 1 (ISO 15740 §5.5.3).
 DEFAULT_STORAGE_ID: Final = 0x00010001
@@ -88,22 +90,28 @@ class VirtualCamera:
         read_only: bool = False,
         misbehavior: Misbehavior | None = None,
         capacity_bytes: int = DEFAULT_CAPACITY_BYTES,
+        synthetic: SyntheticCard | None = None,
     ) -> None:
         self.lock = threading.RLock()
         #: What this camera does wrong on purpose (nothing by default).
         self.misbehavior = misbehavior or Misbehavior()
         self.personality = personality
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
-        if root is None:
+        if synthetic is not None:
+            # A card computed from its shape (ptpkit.virtual.synthetic): huge, nothing on disk.
+            root = Path(synthetic.describe())
+        elif root is None:
             self._tempdir = tempfile.TemporaryDirectory(prefix="ptpkit-card-")
             root = Path(self._tempdir.name)
             make_sample_card(root)
         root = Path(root)
-        if not root.is_dir():
+        if synthetic is None and not root.is_dir():
             raise NotADirectoryError(f"the virtual camera's card must be a folder: {root}")
         self.handles = HandleAllocator()
         self.stores: dict[int, Store] = {
-            DEFAULT_STORAGE_ID: Store(
+            DEFAULT_STORAGE_ID: SyntheticStore(DEFAULT_STORAGE_ID, synthetic, self.handles)
+            if synthetic is not None
+            else Store(
                 DEFAULT_STORAGE_ID,
                 root,
                 self.handles,
@@ -114,6 +122,8 @@ class VirtualCamera:
         }
         self.properties = DeviceProperties(friendly_name=friendly_name or personality.model)
         self.operations: dict[int, Operation] = build_operations()
+        if synthetic is not None:
+            install_synthetic(self, self.stores[DEFAULT_STORAGE_ID])  # type: ignore[arg-type]
         self._sessions: list[ResponderSession] = []
         self._timers: list[threading.Timer] = []
         self.closed = False

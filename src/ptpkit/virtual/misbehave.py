@@ -34,6 +34,7 @@ slow-accept[=S]         (PTP/IP) InitCommandAck comes after S seconds (default 3
 oversize                GetObject's data phase announces and sends 4 KiB more than the object
 slow-reader[=N]         (PTP/IP) while the client sends a data phase (SendObject), the camera
                         reads its command connection N bytes per tick (default 1)
+wrong-storage-id        GetObjectInfo names storage 0x00020001, which the camera does not have
 ======================  ==========================================================================
 
 ``tick=S`` sets the tick of the timed modes (default 1 s; tests use less).
@@ -62,6 +63,8 @@ FLOOD_EVENTS: Final = 100_000
 ABSURD: Final = 0xFFFFFFF0
 #: Bytes ``oversize`` sends past the object's end.
 OVERSIZE_EXTRA: Final = 4096
+#: The storage id ``wrong-storage-id`` puts in every ObjectInfo.
+WRONG_STORAGE_ID: Final = 0x00020001
 
 
 class Mode(enum.Enum):
@@ -88,6 +91,7 @@ class Mode(enum.Enum):
     SLOW_ACCEPT = "slow-accept"
     OVERSIZE = "oversize"
     SLOW_READER = "slow-reader"
+    WRONG_STORAGE_ID = "wrong-storage-id"
 
 
 class LinkFault(Exception):

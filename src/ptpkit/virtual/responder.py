@@ -668,6 +668,10 @@ def misbehave_reply(session: ResponderSession, request: Request, reply: Reply) -
             body = b"".join(bytes(chunk) for chunk in body.chunks(0, body.size))
         whole(bytes(body) + b"\xee" * m.OVERSIZE_EXTRA)
         return True
+    if code == Op.GET_OBJECT_INFO and data is not None and m.Mode.WRONG_STORAGE_ID in modes:
+        # ObjectInfo starts with its StorageID (ISO 15740 §5.5.2).
+        whole(struct.pack("<I", m.WRONG_STORAGE_ID) + bytes(data[4:]))
+        return True
     data_modes = {
         m.Mode.TRUNCATED,
         m.Mode.TRUNCATED_PACKET,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -15,12 +17,13 @@ import click
 from ptpkit.cli import downloads, schema
 from ptpkit.cli.errors import CliError, Hinted, describe_error
 from ptpkit.cli.exitcodes import ExitCode
-from ptpkit.cli.output import Output, columns, format_size, format_when
+from ptpkit.cli.output import Json, Output, columns, dumps, format_size, format_when
 from ptpkit.cli.progress import BatchProgress
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
 from ptpkit.cli.targets import named_storage, resolve, storage_id
-from ptpkit.client.camera import Camera, SkippedObject
-from ptpkit.client.files import Entry, write_file
+from ptpkit.client.camera import Camera, SkipCallback, SkippedObject
+from ptpkit.client.files import Entry, numbered, write_file
+from ptpkit.codes.common import Rc
 from ptpkit.errors import ResponseError, UsageError
 
 force_overwrite_option = click.option(
@@ -83,42 +86,126 @@ def ls(
     session: Session, path: str | None, recursive: bool, long_format: bool, as_json: bool
 ) -> None:
     """List files with their handles (PATH: a folder, file, storage or handle; default: the top
-    of every storage)."""
+    of every storage).
+
+    Entries are printed as they are read (a card of a million files is never held in memory).
+    An object the camera cannot describe is reported on stderr (handle and reason) and the
+    listing goes on; the command then exits with 107."""
     out = session.out(as_json)
     cam = session.camera()
-    entries = _listing(cam, path, recursive=recursive)
-    out.data([schema.entry(entry, cam) for entry in entries])
-    rows = []
-    for entry in entries:
-        shown = entry.path + ("/" if entry.is_folder else "")
-        if long_format:
-            size = "-" if entry.is_folder else str(entry.size)
-            rows.append(
-                [
-                    f"0x{entry.handle:08X}",
-                    size,
-                    format_when(entry.modified or entry.captured),
-                    shown,
-                ]
-            )
-        else:
-            rows.append([f"0x{entry.handle:08X}", shown])
-    for line in columns(rows, right={1} if long_format else None):
-        out.text(line)
+    docs = JsonArray(out)
+    skips = SkipReport(out, docs)
+    try:
+        for entry in _listing(cam, path, recursive=recursive, on_error=skips):
+            docs.add(schema.entry(entry, cam))
+            shown = entry.path + ("/" if entry.is_folder else "")
+            if long_format:
+                size = "-" if entry.is_folder else str(entry.size)
+                when = format_when(entry.modified or entry.captured)
+                # Fixed widths: lines are printed as they come, not aligned afterwards.
+                out.text(f"0x{entry.handle:08X}  {size:>12}  {when:<16}  {shown}")
+            else:
+                out.text(f"0x{entry.handle:08X}  {shown}")
+    finally:
+        docs.close()
+    skips.finish()
 
 
-def _listing(cam: Camera, path: str | None, *, recursive: bool) -> list[Entry]:
+def _listing(
+    cam: Camera, path: str | None, *, recursive: bool, on_error: SkipCallback
+) -> Iterator[Entry]:
     if path is None or path.strip("/") == "":
-        return list(cam.walk()) if recursive else cam.list_folder(None)
-    storage_id = named_storage(cam, path)
-    if storage_id is not None:
         if recursive:
-            return list(cam.walk(storage_id))
-        return [e for e in cam.list_folder(None) if e.storage_id == storage_id]
+            return cam.walk(on_error=on_error)
+        return cam.iter_folder(None, on_error=on_error)
+    named = named_storage(cam, path)
+    if named is not None:
+        if recursive:
+            return cam.walk(named, on_error=on_error)
+        return (e for e in cam.iter_folder(None, on_error=on_error) if e.storage_id == named)
     entry = resolve(cam, path)
     if not entry.is_folder:
-        return [entry]
-    return list(cam.walk(folder=entry)) if recursive else cam.list_folder(entry)
+        return iter([entry])
+    if recursive:
+        return cam.walk(folder=entry, on_error=on_error)
+    return cam.iter_folder(entry, on_error=on_error)
+
+
+class JsonArray:
+    """A command's JSON result that is a list, written item by item as ``json.dumps(list,
+    indent=2)`` would print it whole, so that a listing of a million objects is never held.
+    (The command server collects documents for its envelope: there the list is built.)"""
+
+    def __init__(self, out: Output) -> None:
+        self._out = out
+        self._items: list[Json] | None = [] if out.collect else None
+        self._count = 0
+
+    def add(self, document: Json) -> None:
+        out = self._out
+        if not out.json_mode:
+            return
+        if self._items is not None:
+            self._items.append(document)
+            return
+        lead = "[\n" if self._count == 0 else ",\n"
+        out.stdout.write(lead + textwrap.indent(dumps(document, indent=2), "  "))
+        self._count += 1
+
+    def close(self) -> None:
+        """End the array (also after an error: what was listed stays valid JSON)."""
+        out = self._out
+        if not out.json_mode:
+            return
+        if self._items is not None:
+            out.data(self._items)
+            return
+        out.stdout.write("[]\n" if self._count == 0 else "\n]\n")
+        out.stdout.flush()
+
+
+class SkipReport:
+    """Objects a listing went past: each is told on stderr as it happens (made safe for the
+    terminal) and put in the JSON result as ``{"handle", "hex", "folder", "skipped": true,
+    "reason"}``; :meth:`finish` ends the command with 107 (the camera broke the protocol)."""
+
+    def __init__(self, out: Output, docs: JsonArray | None = None) -> None:
+        self._out = out
+        self._docs = docs
+        self.count = 0
+        self._first: list[SkippedObject] = []
+
+    def __call__(self, skipped: SkippedObject) -> None:
+        self.count += 1
+        if len(self._first) < 3:
+            self._first.append(skipped)
+        self._out.note(
+            f"skipped 0x{skipped.handle:08X} in {skipped.folder}: the camera cannot describe it "
+            f"({skipped.reason})"
+        )
+        if self._docs is not None:
+            self._docs.add(skipped_doc(skipped))
+
+    def finish(self) -> None:
+        if not self.count:
+            return
+        shown = ", ".join(f"0x{s.handle:08X}" for s in self._first)
+        raise CliError(
+            f"{self.count} object(s) skipped: the camera could not describe them ({shown}"
+            + (" ...)" if self.count > len(self._first) else ")"),
+            ExitCode.LINK_ERROR,
+            hint="the rest was listed; `ptpkit --debug` shows the camera's answers",
+        )
+
+
+def skipped_doc(skipped: SkippedObject) -> dict[str, Json]:
+    return {
+        "handle": skipped.handle,
+        "hex": f"0x{skipped.handle:08X}",
+        "folder": skipped.folder,
+        "skipped": True,
+        "reason": skipped.reason,
+    }
 
 
 # -- download ------------------------------------------------------------------------------------
@@ -355,23 +442,82 @@ def rm(session: Session, targets: tuple[str, ...], recursive: bool, as_json: boo
 def thumb(
     session: Session, targets: tuple[str, ...], output: Path, force_overwrite: bool, as_json: bool
 ) -> None:
-    """Save objects' thumbnails as thumb_NAME.jpg (HANDLE or PATH)."""
+    """Save objects' thumbnails as thumb_NAME.jpg (HANDLE or PATH; a folder means every file
+    below it, as gphoto2 does). In a folder, a file without a thumbnail or one the camera
+    refuses is reported and the rest goes on; two files of one name get ``thumb_NAME (2).jpg``."""
     out = session.out(as_json)
     cam = session.camera()
     output.mkdir(parents=True, exist_ok=True)
-    docs = []
-    for target in targets:
-        entry = resolve(cam, target)
-        data = cam.thumbnail(entry)
-        # One safe name component: the file cannot land outside the folder.
-        path = output / f"thumb_{os.path.splitext(entry.local_name)[0]}.jpg"
-        try:
-            write_file(path, data, overwrite=force_overwrite)
-        except FileExistsError as exc:
-            raise Hinted(exc, "pass --force-overwrite to replace it") from None
-        docs.append(schema.thumbnail(entry, path, len(data)))
-        out.text(f"{entry.path} -> {path} ({format_size(len(data))})")
-    out.data(docs)
+    docs = JsonArray(out)
+    skips = SkipReport(out, docs)
+    refused: list[str] = []
+    taken: set[str] = set()
+    try:
+        for target in targets:
+            entry = resolve(cam, target)
+            if not entry.is_folder:
+                _save_thumb(
+                    cam,
+                    entry,
+                    output=output,
+                    force_overwrite=force_overwrite,
+                    taken=taken,
+                    docs=docs,
+                    out=out,
+                )
+                continue
+            for item in cam.walk(folder=entry, on_error=skips):
+                if item.is_folder:
+                    continue
+                try:
+                    _save_thumb(
+                        cam,
+                        item,
+                        output=output,
+                        force_overwrite=force_overwrite,
+                        taken=taken,
+                        docs=docs,
+                        out=out,
+                    )
+                except ResponseError as exc:
+                    # One file without a thumbnail (a text file) must not end the folder.
+                    out.note(f"{item.path}: no thumbnail ({exc})")
+                    docs.add(schema.no_thumbnail(item, str(exc)))
+                    if exc.code != Rc.NO_THUMBNAIL_PRESENT:
+                        refused.append(item.path)
+    finally:
+        docs.close()
+    skips.finish()
+    if refused:
+        raise CliError(
+            f"{len(refused)} thumbnail(s) refused by the camera: " + ", ".join(refused[:3]),
+            ExitCode.CAMERA_ERROR,
+        )
+
+
+def _save_thumb(
+    cam: Camera,
+    entry: Entry,
+    *,
+    output: Path,
+    force_overwrite: bool,
+    taken: set[str],
+    docs: JsonArray,
+    out: Output,
+) -> None:
+    data = cam.thumbnail(entry)
+    # One safe name component: the file cannot land outside the folder. A name this command
+    # already wrote (IMG_0001.JPG in two folders) is numbered, never overwritten.
+    base = f"thumb_{os.path.splitext(entry.local_name)[0]}.jpg"
+    name = next(n for n in numbered(base) if n not in taken)
+    taken.add(name)
+    path = output / name
+    try:
+        write_file(path, data, overwrite=force_overwrite)
+    except FileExistsError as exc:
+        raise Hinted(exc, "pass --force-overwrite to replace it") from None
+    docs.add(schema.thumbnail(entry, path, len(data)))
+    out.text(f"{entry.path} -> {path} ({format_size(len(data))})")
 
 
 COMMANDS = [storage, ls, download, upload, rm, thumb]

@@ -1,0 +1,204 @@
+"""Listing at scale and against cameras that describe objects badly (issue 11, sections 1 and 4).
+
+- one object the camera cannot describe is reported (handle, folder, reason) and the listing goes
+  on, on the object-by-object path and on MTP's GetObjPropList path, through every transport;
+- one object keeps one path, even when ObjectInfo names another storage than the listing;
+- paths of a tree 3,000 levels deep are right;
+- peak memory of a listing does not grow with the number of objects or the depth of the tree.
+"""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pytest
+
+import ptpkit
+from ptpkit.client import camera as camera_module
+from ptpkit.client import listing
+from ptpkit.client.camera import Camera, SkippedObject
+from ptpkit.errors import DecodeError, RemoteProtocolError, ResponseError
+from ptpkit.virtual import VirtualCamera
+from ptpkit.virtual.misbehave import WRONG_STORAGE_ID, Misbehavior, Mode
+from ptpkit.virtual.synthetic import SyntheticCard
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from conftest import Rig
+
+STORE = "/store_00010001"
+#: Two folders, six files; the camera cannot describe file 2 (refused) and file 5 (garbled).
+BAD_CARD = SyntheticCard(files=6, depth=2, refused=frozenset({2}), garbled=frozenset({5}))
+FOLDER = f"{STORE}/L00001/L00002"
+
+
+def slow(cam: Camera) -> Camera:
+    """The object-by-object path, as on a camera without MTP."""
+    cam._fast_listing_failed = True
+    return cam
+
+
+@pytest.mark.parametrize("path", ["fast", "slow"])
+def test_an_object_that_cannot_be_described_is_reported_and_the_rest_listed(
+    make_rig: Callable[..., Rig], path: str
+) -> None:
+    rig = make_rig(VirtualCamera(synthetic=BAD_CARD))
+    cam = slow(rig.cam) if path == "slow" else rig.cam
+    skipped: list[SkippedObject] = []
+    entries = list(cam.walk(on_error=skipped.append))
+    assert [e.path for e in entries] == [
+        f"{STORE}/L00001",
+        FOLDER,
+        *(f"{FOLDER}/F000000{n}.JPG" for n in (1, 3, 4, 6)),
+    ]
+    # Handles: folders 1 and 2, then files 3.. (file 2 is handle 4, file 5 handle 7).
+    assert [(s.handle, s.folder) for s in skipped] == [(4, FOLDER), (7, FOLDER)]
+    assert all(
+        s.reason and isinstance(s.error, (DecodeError, ResponseError, RemoteProtocolError))
+        for s in skipped
+    )
+    # The fast path skipped them itself: it did not give up and fall back to the slow one.
+    assert cam._fast_listing_failed is (path == "slow")
+
+
+def test_list_folder_find_and_entry_go_past_a_bad_object(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig(VirtualCamera(synthetic=BAD_CARD))
+    skipped: list[SkippedObject] = []
+    names = [e.name for e in rig.cam.list_folder(FOLDER, on_error=skipped.append)]
+    assert names == ["F0000001.JPG", "F0000003.JPG", "F0000004.JPG", "F0000006.JPG"]
+    assert [s.handle for s in skipped] == [4, 7]
+    # find() reads its way past the refused and the garbled object to the one after them.
+    found = rig.cam.find("L00001/L00002/F0000006.JPG")
+    assert found.path == f"{FOLDER}/F0000006.JPG"
+    assert rig.cam.entry(found.handle) == found
+
+
+def test_a_bad_object_in_getobjproplist_is_skipped_alone() -> None:
+    """The index reports one object's missing or mistyped property as that object's problem."""
+    with (
+        VirtualCamera(synthetic=BAD_CARD) as vcam,
+        ptpkit.connect("virtual:", camera=vcam) as cam,
+    ):
+        skipped: list[SkippedObject] = []
+        files = [e.name for e in cam.walk(on_error=skipped.append) if not e.is_folder]
+    assert files == ["F0000001.JPG", "F0000003.JPG", "F0000004.JPG", "F0000006.JPG"]
+    reasons = {s.handle: s.reason for s in skipped}
+    assert "left out its ObjectFileName" in reasons[4]
+    assert "wrong datatype" in reasons[7]
+
+
+@pytest.mark.parametrize("path", ["fast", "slow"])
+def test_one_object_keeps_one_path_when_objectinfo_names_another_storage(
+    make_rig: Callable[..., Rig], card: Path, tmp_path: Path, path: str
+) -> None:
+    vcam = VirtualCamera(card, misbehavior=Misbehavior(modes=frozenset({Mode.WRONG_STORAGE_ID})))
+    rig = make_rig(vcam)
+    cam = slow(rig.cam) if path == "slow" else rig.cam
+    assert cam.object_info(cam.find("MISC").handle).storage_id == WRONG_STORAGE_ID
+    walked = list(cam.walk())
+    assert walked
+    for entry in walked:
+        assert entry.path.startswith(STORE + "/")
+        assert entry.storage_id == 0x00010001
+        by_handle = cam.entry(entry.handle)
+        assert (by_handle.path, by_handle.storage_id) == (entry.path, entry.storage_id)
+        assert cam.find(entry.path).path == entry.path
+    assert [e.path for e in cam.list_folder("MISC")] == [
+        e.path for e in walked if e.path.count("/") == 3 and e.path.startswith(f"{STORE}/MISC/")
+    ]
+    uploaded = cam.upload(io.BytesIO(b"hello"), name="NEW.TXT", folder="MISC")
+    assert uploaded.path == f"{STORE}/MISC/NEW.TXT"
+    assert uploaded.storage_id == 0x00010001
+
+
+def test_paths_of_a_tree_3000_levels_deep(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig(VirtualCamera(synthetic=SyntheticCard(files=1, depth=3000)))
+    deepest = rig.cam.entry(3001)  # the one file, below 3,000 folders
+    folders = "/".join(f"L{level:05d}" for level in range(1, 3001))
+    assert deepest.path == f"{STORE}/{folders}/F0000001.JPG"
+
+
+@pytest.mark.parametrize("path", ["fast", "slow"])
+def test_walk_of_a_tree_3000_levels_deep(path: str) -> None:
+    with (
+        VirtualCamera(synthetic=SyntheticCard(files=1, depth=3000)) as vcam,
+        ptpkit.connect("virtual:", camera=vcam) as cam,
+    ):
+        walked = list((slow(cam) if path == "slow" else cam).walk())
+        assert len(walked) == 3001
+        assert walked[-1].path == cam.entry(3001).path
+        assert walked[-1].path.count("/") == 3002
+        assert [e.handle for e in walked] == list(range(1, 3002))
+
+
+def test_entry_of_a_parent_cycle_is_an_error_not_a_hang() -> None:
+    """A camera whose ParentObject links loop: entry() ends with an error (no depth limit)."""
+    from ptpkit.virtual.storage import StoredObject
+
+    with VirtualCamera(synthetic=SyntheticCard(files=1, depth=3)) as vcam:
+        store = vcam.stores[0x00010001]
+        make = store.make  # type: ignore[attr-defined]
+
+        def looping(number: int) -> StoredObject:
+            obj: StoredObject = make(number)
+            if number == 1:
+                obj.parent = 3  # the top folder claims to be inside the third
+            return obj
+
+        store.make = looping  # type: ignore[attr-defined]
+        with ptpkit.connect("virtual:", camera=vcam) as cam, pytest.raises(RemoteProtocolError):
+            cam.entry(4)
+
+
+# -- memory --------------------------------------------------------------------------------------
+
+
+def _listing_peak_bytes(card: SyntheticCard, *, fast: bool) -> int:
+    """Peak traced memory while listing ``card`` (camera and client: the in-process camera is
+    streamed and small, so growth is the client's)."""
+    with VirtualCamera(synthetic=card) as vcam, ptpkit.connect("virtual:", camera=vcam) as cam:
+        if not fast:
+            slow(cam)
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            count = sum(1 for _ in cam.walk())
+            peak = tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+    assert count == card.total
+    return peak
+
+
+@pytest.fixture
+def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scale the thresholds down with the cards (a test cannot list a million objects): a folder
+    of more than 100 objects is streamed, a GetObjPropList answer over 64 KiB goes to disk."""
+    monkeypatch.setattr(camera_module, "SORTED_FOLDER_LIMIT", 100)
+    monkeypatch.setattr(listing, "SPOOL_MEMORY_BYTES", 64 << 10)
+
+
+@pytest.mark.usefixtures("small_limits")
+@pytest.mark.parametrize(
+    ("fast", "files", "depth", "bound"),
+    [
+        # Before: the whole answer decoded into a dict of every property (+4 MB for +1,500).
+        (True, 500, 1, 600_000),
+        # Before: a set of every handle and each folder's Entry list (+1.2 MB for +900).
+        (False, 300, 1, 300_000),
+        # Before: every level's path and entry list held at once, O(depth^2) (+4 MB).
+        (False, 0, 250, 400_000),
+        (True, 0, 500, 1_500_000),
+    ],
+    ids=["fast-flat", "slow-flat", "slow-deep", "fast-deep"],
+)
+def test_listing_memory_does_not_grow_with_the_card(
+    fast: bool, files: int, depth: int, bound: int
+) -> None:
+    small = _listing_peak_bytes(SyntheticCard(files=files, depth=depth), fast=fast)
+    big = _listing_peak_bytes(SyntheticCard(files=files * 4, depth=depth * 4), fast=fast)
+    assert big - small < bound, (small, big)
