@@ -103,7 +103,11 @@ def command_env(tmp: Path) -> dict[str, str]:
     """For commands: a private HOME (gphoto2's settings) and ptpkit config, no default camera."""
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k != "PTPKIT_CAMERA"}
+    # Commands run as an installed ptpkit does: with its bytecode caches (pip compiles them
+    # at install; PYTHONDONTWRITEBYTECODE, set in some shells, would recompile every module of
+    # every run and measure the compiler, not ptpkit). See bench/startup.py's warm-up.
+    dropped = {"PTPKIT_CAMERA", "PYTHONDONTWRITEBYTECODE"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(HOME=str(home), LANG="C", PTPKIT_CONFIG_DIR=str(tmp / "config"))
     return env
 

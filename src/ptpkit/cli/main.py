@@ -270,7 +270,6 @@ def cli(
     """Talk to cameras with PTP over USB and Wi-Fi, or to ptpkit's virtual camera."""
     from ptpkit.cli.camera_select import Selection  # noqa: PLC0415
     from ptpkit.cli.config import load_config  # noqa: PLC0415
-    from ptpkit.cli.legacy import LegacyFlags, run_legacy  # noqa: PLC0415
     from ptpkit.cli.output import Output  # noqa: PLC0415
     from ptpkit.cli.session import Session  # noqa: PLC0415
 
@@ -290,22 +289,27 @@ def cli(
     session = Session(selection, Output(), json_mode=as_json)
     ctx.obj = session
     ctx.call_on_close(session.close)
-    flags = LegacyFlags(
-        operations=legacy_ops,
-        properties=legacy_props,
-        info=legacy_info,
-        descriptions=legacy_descriptions,
-        tree=legacy_tree,
-        get_handle=legacy_get,
-        upload=legacy_upload,
-    )
+    legacy = (legacy_ops, legacy_props, legacy_info, legacy_descriptions, legacy_tree)
+    legacy_any = any(legacy) or legacy_get is not None or legacy_upload is not None
     if ctx.invoked_subcommand is not None:
-        if flags.any:
+        if legacy_any:
             raise click.UsageError("miniPtp's flags (-o -p -d -i -L -g -u) take no command")
         return
-    if flags.any or config.server.enabled:
+    if legacy_any or config.server.enabled:
         _register_commands()  # both run commands by name
-    if flags.any:
+    if legacy_any:
+        # Loaded only for miniPtp's flags: it brings the file commands and rich's progress.
+        from ptpkit.cli.legacy import LegacyFlags, run_legacy  # noqa: PLC0415
+
+        flags = LegacyFlags(
+            operations=legacy_ops,
+            properties=legacy_props,
+            info=legacy_info,
+            descriptions=legacy_descriptions,
+            tree=legacy_tree,
+            get_handle=legacy_get,
+            upload=legacy_upload,
+        )
         run_legacy(ctx, session, flags)
     elif config.server.enabled:
         # The Go tool's [server] enabled = true: `ptpkit -f FILE` alone serves commands.

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import struct
 import sys
-import tempfile
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,6 +121,8 @@ class SpoolSink:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.size = 0
+        import tempfile  # noqa: PLC0415  (only for MTP's big listings; start-up time)
+
         self.file: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115  (closed by close())
             max_size=SPOOL_MEMORY_BYTES, prefix="ptpkit-proplist-"
         )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 from ptpkit.codes import CodeSet
@@ -115,6 +114,10 @@ def _load_entry_points() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
+    # importlib.metadata (with the email package it parses metadata with) costs ~15 ms to
+    # import: loaded when a camera's extensions are chosen, not with the package.
+    from importlib.metadata import entry_points  # noqa: PLC0415
+
     for point in entry_points(group=ENTRY_POINT_GROUP):
         try:
             loaded = point.load()
