@@ -232,6 +232,14 @@ class ImageFormat:
         return (half(first) << 8) | half(second)
 
     @classmethod
+    def of(cls, entries: Iterable[tuple[int, int, int]]) -> ImageFormat:
+        """From (kind, size, compression) triples, as codes.canon_eos_values.parse_image_format
+        gives them."""
+        return cls(
+            entries=tuple(ImageFormatEntry(kind=k, size=s, compression=c) for k, s, c in entries)
+        )
+
+    @classmethod
     def from_code(cls, code: int) -> ImageFormat:
         """The inverse of :attr:`code` (ptp_pack_EOS_ImageFormat)."""
         if not 0 <= code <= 0xFFFF:
