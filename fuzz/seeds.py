@@ -10,6 +10,7 @@ from __future__ import annotations
 from fuzz.conn import GET_OBJECT, OBJECT_ADDED, OK, OPEN_SESSION, STATES, local_action, start
 from fuzz.script import Piece, make_script, split_script
 from ptpkit.codes.properties import STANDARD_PROPERTIES
+from ptpkit.core import canon_eos as eos
 from ptpkit.core.buffer import Writer
 from ptpkit.core.connection import Connection, OutgoingEvent
 from ptpkit.core.datasets import (
@@ -626,3 +627,91 @@ def ptpip_url() -> list[bytes]:
 
 def usb_url() -> list[bytes]:
     return [utf8("usb:"), utf8("usb:001,004"), utf8("usb:04a9:32b4"), utf8("usb:serial=0123")]
+
+
+# -- Canon EOS wire formats (ptpkit.core.canon_eos) ----------------------------------------------
+
+
+def _eos_records() -> list[eos.EosRecord]:
+    jpeg = eos.ImageFormat.from_code(0x03FF)
+    return [
+        eos.PropValueChanged.of(0xD103, 0x68),
+        eos.PropValueChanged.of(0xD104, 0xFD),
+        eos.PropValueChanged.of(0xD115, "J. Smith"),
+        eos.PropValueChanged.of(0xD120, 0x0C03),
+        eos.AvailListChanged.of(0xD103, [0x48, 0x50, 0x58, 0x60]),
+        eos.AvailListChanged.of(0xD120, [jpeg, eos.ImageFormat.from_code(0x0BD2)]),
+        eos.AvailListChanged(prop=0xD1FF, list_type=7, extra=b"\x01\x00\x00\x00"),
+        eos.CtgInfoCheckComplete(value=0x20001),
+        eos.ObjectAdded(
+            handle=0x92740C72, storage_id=0x20001, format=0x3801, size=2217241,
+            parent=0x92740000, name="IMG_0199.JPG",
+        ),
+        eos.ObjectAdded(
+            type=eos.OBJECT_ADDED_EX64, handle=7, storage_id=0x10001, format=0xB108,
+            size=5 << 30, parent=0x90000000, second_handle=8, name="IMG_0200.CR3",
+        ),
+        eos.RequestObjectTransfer(handle=0x0A, format=0xB108, size=123456, name="IMG_0002.CR3"),
+        eos.RequestObjectTransfer(
+            type=eos.REQUEST_OBJECT_TRANSFER64, handle=0x0B, format=0x3801, size=6 << 30,
+            name="IMG_0003.JPG",
+        ),
+        eos.CameraStatusChanged(status=1),
+        eos.ObjectRemoved(handle=0x92740C72),
+        eos.StorageChanged(type=eos.STORE_ADDED, storage_id=0x20001),
+        eos.OlcInfoChanged(mask=0x0002, data=bytes.fromhex("0000010198100060")),
+        eos.UnknownRecord(type=0xC1B8, payload=bytes(24)),
+    ]  # fmt: skip
+
+
+def eos_get_event() -> list[bytes]:
+    records = _eos_records()
+    return [
+        eos.encode_get_event(records),
+        eos.encode_get_event(records[:4], terminator_size=12),
+        eos.encode_get_event([]),
+        b"",
+    ] + [eos.encode_get_event([r]) for r in records]
+
+
+_EOS_PROPS = (0xD101, 0xD102, 0xD103, 0xD104, 0xD109, 0xD10B, 0xD114, 0xD115, 0xD11C, 0xD120)
+
+
+def eos_prop_value() -> list[bytes]:
+    samples: list[bytes] = []
+    for index, prop in enumerate(_EOS_PROPS):
+        kind = eos.prop_kind(prop)
+        if kind is eos.PropKind.STRING:
+            value: eos.PropValue = "Canon EOS R5"
+        elif kind is eos.PropKind.IMAGE_FORMAT:
+            value = 0x0C03
+        else:
+            value = -2 if kind in (eos.PropKind.I16, eos.PropKind.I32) else 0x68
+        samples.append(bytes([index]) + eos.encode_prop_value(prop, value))
+    return samples
+
+
+def eos_set_prop_value_ex() -> list[bytes]:
+    return [
+        eos.encode_set_prop_value_ex(0xD103, 0x68),
+        eos.encode_set_prop_value_ex(0xD115, "abc"),
+        eos.encode_set_prop_value_ex(0xD120, 0x0BD2),
+        eos.encode_set_prop_value_ex(0xD11C, 4),
+    ]
+
+
+def eos_object_info_ex() -> list[bytes]:
+    entries = [
+        eos.FolderEntry(handle=0x92740C72, storage_id=0x20001, format=0x3801, flags=0x21,
+                        size=2217241, parent=0x92740000, name="IMG_0199.JPG", time=0x4D987C10),
+        eos.FolderEntry(handle=0xA0080000, storage_id=0x20001, format=0x3001, flags=0x11,
+                        size=0, parent=0x80000000, name="MISC", time=0x4674BC84),
+    ]  # fmt: skip
+    return [eos.encode_object_info_ex(entries), eos.encode_object_info_ex([]), b""]
+
+
+def eos_value_parse() -> list[bytes]:
+    texts = ["f/5.6", "5.6", "1/125", "30s", '0.5"', "ISO 400", "Auto", "+1/3", "-1 2/3",
+             "0x68", "card", "computer", "RAW + Large Fine JPEG", "cRAW",
+             "Small 1 Normal JPEG"]  # fmt: skip
+    return [bytes([index % 8]) + utf8(text) for index, text in enumerate(texts)]

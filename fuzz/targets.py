@@ -25,7 +25,9 @@ from fuzz import seeds as golden
 from fuzz.conn import STATES, local_action, start
 from fuzz.script import split_script
 from ptpkit.client.files import MAX_NAME_BYTES, PART_SUFFIX, safe_filename
+from ptpkit.codes import canon_eos_values as eos_values
 from ptpkit.codes.properties import STANDARD_PROPERTIES, ValueParseError
+from ptpkit.core import canon_eos as eos
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.datasets import (
@@ -619,6 +621,59 @@ def _connection_target(framing: str, role: Role, doc: str) -> Target:
     )
 
 
+# -- Canon EOS wire formats ----------------------------------------------------------------------
+
+
+def _check_eos_records(records: tuple[eos.EosRecord, ...], data: bytes) -> None:
+    # Each record takes at least its 8-byte header; every typed view reads without raising.
+    check(len(records) <= len(data) // 8, "eos-record-count", "{} records", len(records))
+    for record in records:
+        if isinstance(record, (eos.PropValueChanged, eos.AvailListChanged)):
+            values = [record.value] if isinstance(record, eos.PropValueChanged) else record.allowed
+            for value in values:
+                if isinstance(value, int) and eos_values.has_table(record.prop):
+                    eos_values.format_value(record.prop, value)
+                elif isinstance(value, eos.ImageFormat):
+                    eos_values.format_image_format(value.entries)
+
+
+def _check_folder_entries(entries: tuple[eos.FolderEntry, ...], data: bytes) -> None:
+    check(len(entries) <= len(data) // 56, "eos-entry-count", "{} entries", len(entries))
+    for entry in entries:
+        _check_safe_name(safe_filename(entry.name), entry.name)
+
+
+def _eos_prop_value(data: bytes) -> None:
+    """decode_prop_value never raises; a decoded value re-encodes to bytes that decode the same."""
+    props = golden._EOS_PROPS
+    prop = props[data[0] % len(props)] if data and data[0] < 0xF0 else 0xD1FF
+    value = eos.decode_prop_value(prop, data[1:])
+    again = eos.decode_prop_value(prop, eos.encode_prop_value(prop, value))
+    check(again == value, "round-trip", "{!r} came back as {!r}", value, again)
+
+
+#: Record types, list type 3 and the ImageFormat property code, as they appear on the wire.
+_EOS_TOKENS: Final = tuple(
+    code.to_bytes(4, "little") for code in (0xC189, 0xC18A, 0xC181, 0xC1A7, 0xC186, 3, 0xD120)
+)
+_EOS_TEXT_PROPS: Final = (*sorted(eos_values.TABLES), eos_values.IMAGE_FORMAT_PROP)
+
+
+def _eos_value_parse(data: bytes) -> None:
+    """parse_value / parse_image_format raise only ValueError; what parses formats back to a
+    text that parses to the same code."""
+    prop = _EOS_TEXT_PROPS[data[0] % len(_EOS_TEXT_PROPS)] if data else 0xD101
+    text = as_text(data[1:])
+    if prop == eos_values.IMAGE_FORMAT_PROP:
+        entries = eos.ImageFormat.of(eos_values.parse_image_format(text)).entries
+        back = eos_values.parse_image_format(eos_values.format_image_format(entries))
+        check(eos.ImageFormat.of(back).entries == entries, "eos-image-format-text")
+        return
+    code = eos_values.parse_value(prop, text)
+    shown = eos_values.format_value(prop, code)
+    check(eos_values.parse_value(prop, shown, allowed=[code]) == code, "eos-value-text", shown)
+
+
 _ALL: Final = [
     # What the device sends: datasets, containers, packets, the framings, the connection.
     _target(
@@ -754,6 +809,41 @@ _ALL: Final = [
         _usb_url,
         allowed=(UsageError,),
         tokens=(*_TEXT_TOKENS, b"usb:", b"serial=", b"04a9:32b4", b"001,004"),
+        max_len=256,
+    ),
+    _target(
+        "eos_get_event",
+        "canon_eos.decode_get_event: EOS GetEvent records (+ round trip, typed views)",
+        _decoder(eos.decode_get_event, eos.encode_get_event, also=_check_eos_records),
+        tokens=_EOS_TOKENS,
+    ),
+    _target(
+        "eos_prop_value",
+        "canon_eos.decode_prop_value (never raises, + round trip)",
+        _eos_prop_value,
+        allowed=(),
+    ),
+    _target(
+        "eos_set_prop_value_ex",
+        "canon_eos.decode_set_prop_value_ex (+ round trip)",
+        _decoder(eos.decode_set_prop_value_ex, eos.encode_set_prop_value_ex),
+    ),
+    _target(
+        "eos_object_info_ex",
+        "canon_eos.decode_object_info_ex: GetObjectInfoEx entries (+ round trip, safe names)",
+        _decoder(
+            eos.decode_object_info_ex,
+            eos.encode_object_info_ex,
+            may_refuse=True,
+            also=_check_folder_entries,
+        ),
+    ),
+    _target(
+        "eos_value_parse",
+        "codes.canon_eos_values parse/format of EOS value text (ValueError only)",
+        _eos_value_parse,
+        allowed=(ValueError,),
+        tokens=(*_TEXT_TOKENS, b"f/", b"s", b"ISO", b"RAW", b" JPEG", b"Fine", b" + "),
         max_len=256,
     ),
     _target(
