@@ -15,6 +15,7 @@ from typing import Protocol
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.events import NEED_DATA, Event
+from ptpkit.core.link import LinkFault
 from ptpkit.core.state import Phase, Role
 from ptpkit.core.usb import UsbFraming, decode_cancel_request
 from ptpkit.errors import ClosedError, DisconnectedError, TransportTimeout
@@ -24,7 +25,6 @@ from ptpkit.transports.base import (
     Transport,
     WriteProgress,
 )
-from ptpkit.virtual.misbehave import LinkFault
 
 
 class Responder(Protocol):
