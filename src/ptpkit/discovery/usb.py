@@ -11,7 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from ptpkit.discovery.result import DiscoveredCamera
-from ptpkit.transports.usb import find_usb_cameras
+from ptpkit.transports.usb import UDEV_RULE, UDEV_RULE_PATH, find_usb_cameras
+
+# The udev rule that lets a normal user reach USB cameras (``ptpkit udev-rules``), public here.
+__all__ = ["UDEV_RULE", "UDEV_RULE_PATH", "find_cameras"]
 
 
 def find_cameras(backend: Any = None) -> list[DiscoveredCamera]:
