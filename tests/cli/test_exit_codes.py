@@ -117,9 +117,10 @@ def test_105_cannot_connect(cli: Cli) -> None:
 
 
 def test_106_the_camera_answered_an_error(cli: Cli) -> None:
-    # A folder has no thumbnail: the camera answers NoThumbnailPresent. (A handle the camera
-    # does not know is "not found", exit 2: tests/cli/test_gphoto2_user.py.)
-    result = cli("--camera", "virtual:", "thumb", "/store_00010001/DCIM")
+    # A text file has no thumbnail: the camera answers NoThumbnailPresent. (A handle the camera
+    # does not know is "not found", exit 2: tests/cli/test_gphoto2_user.py; a folder means the
+    # files below it.)
+    result = cli("--camera", "virtual:", "thumb", "/store_00010001/MISC/README.TXT")
     assert result.code == ExitCode.CAMERA_ERROR, result
     line = one_line_error(result)
     assert "GetThumb failed: the camera answered 0x2010 NoThumbnailPresent" in line

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 
 import pytest
@@ -45,3 +46,16 @@ def test_serve_refuses_a_capacity_that_is_not_a_size(cli: Cli) -> None:
     assert result.code == 2
     assert "is not a size" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_help_names_every_misbehaviour(cli: Cli) -> None:
+    # The --misbehave help is written out (the command line must not import the virtual camera
+    # to show it): every mode the camera knows must be in it.
+    from ptpkit.virtual.misbehave import Mode
+
+    result = cli("virtual", "serve", "--help")
+    assert result.code == 0, result
+    # Help text is wrapped, at hyphens too ("absurd-" / "string").
+    shown = re.sub(r"-\s+", "-", " ".join(result.stdout.split()))
+    missing = [mode.value for mode in Mode if mode.value not in shown]
+    assert not missing, f"--misbehave help lacks {missing}"

@@ -533,6 +533,10 @@ def test_set_property_by_name_code_and_raw_value(rig: Rig) -> None:
         ("exp-bias", "+1/3", 333, "+0.3"),
         ("exp-bias", "-0.7", -667, "-0.7"),
         ("exp-bias", "+1 1/3", 1333, "+1.3"),
+        # What the allowed list shows, typed without its sign or rounded: the library matches it.
+        ("exp-bias", "0.3", 333, "+0.3"),
+        ("exp-bias", "0.333", 333, "+0.3"),
+        ("exp-bias", "-1", -1000, "-1.0"),
         ("white-balance", "daylight", 4, "daylight"),
         ("delay", "2 s", 2000, "2 s"),
         ("image-size", "1920x1280", "1920x1280", "1920x1280"),

@@ -93,7 +93,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rm": ("ptpkit.cli.commands.files", "Delete objects from the camera (HANDLE or PATH)."),
     "thumb": (
         "ptpkit.cli.commands.files",
-        "Save objects' thumbnails as thumb_NAME.jpg (HANDLE or PATH).",
+        "Save objects' thumbnails as thumb_NAME.jpg (HANDLE or PATH; a folder means every file "
+        "below it, as gphoto2 does).",
     ),
     "capture": (
         "ptpkit.cli.commands.events",

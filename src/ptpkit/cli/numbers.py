@@ -13,9 +13,17 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import click
+
+if TYPE_CHECKING:
+    _FloatType = click.ParamType[float, Any]
+    _IntType = click.ParamType[int, Any]
+else:
+    # click before 8.2 (Debian 12 has 8.1) has no generic ParamType: subscripting it at run time
+    # raises TypeError, so only type checkers see the parameters.
+    _FloatType = _IntType = click.ParamType
 
 #: The longest wait any option takes: 30 days. Far beyond a real timelapse interval or timeout,
 #: and below the smallest ``threading.TIMEOUT_MAX`` of the platforms Python runs on (Windows:
@@ -71,7 +79,7 @@ def parse_port(text: str, *, allow_zero: bool = False) -> int:
     return parse_count(text, minimum=0 if allow_zero else 1, maximum=65535, what=" for a port")
 
 
-class Seconds(click.ParamType[float, Any]):
+class Seconds(_FloatType):
     """A duration option (see :func:`parse_seconds`)."""
 
     name = "seconds"
@@ -100,7 +108,7 @@ class Seconds(click.ParamType[float, Any]):
             self.fail(str(exc), param, ctx)
 
 
-class Count(click.ParamType[int, Any]):
+class Count(_IntType):
     """A whole-number option (see :func:`parse_count`)."""
 
     name = "count"

@@ -1468,6 +1468,12 @@ class Camera:
             for allowed in description.allowed:
                 if description.format(allowed).lower() == value.strip().lower():
                     return allowed
+            # "0.3" is the "+0.3" the allowed list shows (333): shown forms round, so a value
+            # also matches the allowed one whose shown form reads as it does.
+            if spec is not None:
+                matched = spec.match(value, description.allowed)
+                if matched is not None:
+                    return matched
         try:
             parsed = spec.parse(value) if spec is not None else parse_plain(value)
         except ValueParseError as exc:

@@ -565,6 +565,11 @@ class ResponderSession:
         conn = self.connection
         request = conn.request
         if request is None or request.transaction_id != transaction_id:
+            if not respond and request is None:
+                # USB: the host cancels a transaction whose whole answer (data and response)
+                # is queued already; a device drops what it has not sent (ISO 15740 D.5.2.1),
+                # or the next transaction would read this one's leftovers.
+                self.outbox.clear()
             return
         self._stream = None
         if self._pending:

@@ -180,15 +180,9 @@ def set_(session: Session, prop: str, value: str, force: bool, as_json: bool) ->
     out = session.out(as_json)
     cam = session.camera()
     before = describe_property(cam, prop)
-    # "0.3" is the "+0.3" the allowed list shows (333): pick the allowed value it stands for.
-    allowed = before.allowed
-    matched = (
-        before.spec.match(value, allowed)
-        if before.spec is not None and allowed is not None
-        else None
-    )
     try:
-        cam.set_property(before.code, value if matched is None else matched, check=not force)
+        # Text is matched against the allowed values by the library ("0.3" is the "+0.3" shown).
+        cam.set_property(before.code, value, check=not force)
     except (PropertyError, ResponseError) as exc:
         # The camera refused what its own description allowed (or --force sent something else):
         # say what it does allow.
