@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ptpkit._version import __version__
 
 _EXPORTS = {
     "connect": "ptpkit.client.connect",
@@ -49,9 +49,20 @@ _EXPORTS = {
     "BusyError": "ptpkit.errors",
     "UsageError": "ptpkit.errors",
     "NotFoundError": "ptpkit.errors",
+    # Types and constants the client's results and settings use (the command line takes them
+    # from here: it uses only the public API). "module:name" where the module calls it otherwise.
+    "AccessCapability": "ptpkit.core.datasets",
+    "FilesystemType": "ptpkit.core.datasets",
+    "StorageType": "ptpkit.core.datasets",
+    "Value": "ptpkit.core.datatypes",
+    "PTPIP_PORT": "ptpkit.core.ptpip:DEFAULT_PORT",
+    "TRACE": "ptpkit.client.engine",
 }
 
 __all__ = [
+    "PTPIP_PORT",
+    "TRACE",
+    "AccessCapability",
     "BusyError",
     "Camera",
     "CameraEvent",
@@ -63,6 +74,7 @@ __all__ = [
     "DisconnectedError",
     "DiscoveredCamera",
     "Entry",
+    "FilesystemType",
     "LocalProtocolError",
     "NotFoundError",
     "PTPError",
@@ -72,11 +84,13 @@ __all__ = [
     "ResponseError",
     "SkippedObject",
     "Storage",
+    "StorageType",
     "TransactionCancelled",
     "TransactionResult",
     "TransportError",
     "TransportTimeout",
     "UsageError",
+    "Value",
     "VirtualCamera",
     "__version__",
     "connect",
@@ -85,10 +99,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    spec = _EXPORTS.get(name)
+    if spec is None:
         raise AttributeError(f"module 'ptpkit' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    module, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module), attribute or name)
 
 
 if TYPE_CHECKING:
@@ -102,7 +117,11 @@ if TYPE_CHECKING:
         TransactionResult,
     )
     from ptpkit.client.connect import connect
+    from ptpkit.client.engine import TRACE
     from ptpkit.client.files import Entry
+    from ptpkit.core.datasets import AccessCapability, FilesystemType, StorageType
+    from ptpkit.core.datatypes import Value
+    from ptpkit.core.ptpip import DEFAULT_PORT as PTPIP_PORT
     from ptpkit.discovery import DiscoveredCamera, discover
     from ptpkit.errors import (
         BusyError,

@@ -91,3 +91,89 @@ def test_the_check_would_notice() -> None:
     # something).
     assert imported_forbidden(["datetime"]) == ["time"]
     assert {"logging", "threading"} <= set(imported_forbidden(["logging"]))
+
+
+# -- layering (DESIGN.md "Layers"; the contracts are in pyproject.toml) --------------------------
+
+#: A responder that is not the virtual camera: the in-process transport must take any.
+INPROCESS_CHILD = """
+import json, sys
+from ptpkit.transports.inprocess import InProcessTransport
+
+class Session:
+    on_event = None
+    def receive_data(self, data, *, transfer_ended=False): pass
+    def read_output(self, target): return 0, True
+    def cancel(self, transaction_id, *, respond): pass
+    def take_events(self): return []
+    def close(self): pass
+
+class Device:
+    def new_session(self, framing): return Session()
+
+link = InProcessTransport(Device(), url="test:")
+link.open()
+link.start_events(lambda event: None, lambda error: None)
+link.write([b"\\x0c\\x00\\x00\\x00\\x01\\x00\\x02\\x10\\x01\\x00\\x00\\x00"])
+link.close()
+print(json.dumps(sorted(
+    m for m in sys.modules
+    if m in ("PIL", "ptpkit.virtual") or m.startswith(("PIL.", "ptpkit.virtual."))
+)))
+"""
+
+
+def test_the_in_process_transport_loads_neither_the_virtual_camera_nor_pillow() -> None:
+    # Issue 12: it takes a ResponderFactory; only connect("virtual:") makes the virtual camera.
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    result = subprocess.run(
+        [sys.executable, "-c", INPROCESS_CHILD],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(result.stdout) == []
+
+
+def test_the_public_names_the_command_line_uses_resolve() -> None:
+    # The command line takes these from ``ptpkit`` rather than from the core or the engine.
+    import ptpkit
+    from ptpkit.client.engine import TRACE
+    from ptpkit.core.datasets import AccessCapability, FilesystemType, StorageType
+    from ptpkit.core.datatypes import Value
+    from ptpkit.core.ptpip import DEFAULT_PORT
+
+    assert ptpkit.PTPIP_PORT == DEFAULT_PORT == 15740
+    assert ptpkit.TRACE == TRACE
+    assert (ptpkit.AccessCapability, ptpkit.FilesystemType, ptpkit.StorageType) == (
+        AccessCapability,
+        FilesystemType,
+        StorageType,
+    )
+    assert ptpkit.Value == Value
+    assert set(ptpkit.__all__) <= {*dir(ptpkit), *ptpkit._EXPORTS}
+    for name in ptpkit.__all__:
+        assert getattr(ptpkit, name) is not None
+
+
+#: ``lint-imports`` run by this interpreter (its script may not be on PATH).
+LINT_IMPORTS = "from importlinter.cli import lint_imports_command; lint_imports_command()"
+
+
+def test_the_layering_contracts_hold() -> None:
+    # The same check as `make lint` (import-linter reads imports inside functions and under
+    # TYPE_CHECKING too, so a circle hidden behind a lazy import still fails).
+    pytest.importorskip("importlinter")
+    config = SRC.parent / "pyproject.toml"
+    result = subprocess.run(
+        [sys.executable, "-c", LINT_IMPORTS, "--no-cache", str(config)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), *sys.path])},
+        cwd=SRC.parent,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -239,10 +239,10 @@ def test_an_unreachable_target_is_not_an_error() -> None:
 
 
 def _fake_usb(monkeypatch: pytest.MonkeyPatch, find: object) -> None:
-    module = types.ModuleType("ptpkit.transports.usb")
+    module = types.ModuleType("ptpkit.discovery.usb")
     if find is not None:
         module.find_cameras = find  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "ptpkit.transports.usb", module)
+    monkeypatch.setitem(sys.modules, "ptpkit.discovery.usb", module)
 
 
 USB_CAMERA = DiscoveredCamera(
@@ -258,7 +258,10 @@ def test_usb_cameras_come_from_the_usb_transport(monkeypatch: pytest.MonkeyPatch
 def test_usb_is_skipped_quietly_when_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_usb(monkeypatch, None)  # the module without find_cameras
     assert usb_cameras() == []
-    monkeypatch.setitem(sys.modules, "ptpkit.transports.usb", None)  # import fails
+    monkeypatch.setitem(sys.modules, "ptpkit.transports.usb", None)  # no USB transport
+    monkeypatch.delitem(sys.modules, "ptpkit.discovery.usb")
+    assert usb_cameras() == []
+    monkeypatch.setitem(sys.modules, "ptpkit.discovery.usb", None)  # import fails
     assert usb_cameras() == []
 
     def no_backend() -> list[DiscoveredCamera]:

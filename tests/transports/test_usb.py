@@ -126,7 +126,7 @@ def test_no_camera_says_what_to_check() -> None:
 
 
 def test_discovery_reports_usb_cameras(vcam: VirtualCamera) -> None:
-    from ptpkit.transports.usb import find_cameras
+    from ptpkit.discovery.usb import find_cameras
 
     (found,) = find_cameras(make_backend(VirtualUsbDevice(vcam, bus=1, address=3)))
     assert found.url == "usb:1,3"

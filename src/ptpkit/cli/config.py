@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from ptpkit import PTPIP_PORT
 from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.cli.numbers import NumberError, parse_port, parse_seconds
-from ptpkit.core.ptpip import DEFAULT_PORT
 from ptpkit.errors import UsageError
 from ptpkit.identity import config_dir, parse_guid
 
@@ -100,7 +100,7 @@ class Responder:
             host = f"[{host}]"
         url = f"ptpip:{host}"
         if self.port is not None or self.event_port is not None:
-            url += f":{self.port or DEFAULT_PORT}"
+            url += f":{self.port or PTPIP_PORT}"
         if self.event_port is not None:
             url += f":{self.event_port}"
         return url

@@ -357,7 +357,7 @@ def _configure_logging(verbose: int) -> None:
         _handler = None
     if not verbose:
         return
-    from ptpkit.client.engine import TRACE  # noqa: PLC0415  (loads the client only when asked)
+    from ptpkit import TRACE  # noqa: PLC0415  (loads the client only when asked)
 
     _handler = logging.StreamHandler(sys.stderr)
     _handler.setFormatter(_VerboseFormatter(verbose))

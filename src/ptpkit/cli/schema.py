@@ -14,6 +14,7 @@ import enum
 import os
 from typing import Any
 
+from ptpkit import AccessCapability, FilesystemType, StorageType, Value
 from ptpkit.client.camera import (
     Camera,
     CameraEvent,
@@ -25,12 +26,6 @@ from ptpkit.client.camera import (
 from ptpkit.client.files import Entry
 from ptpkit.codes import Kind
 from ptpkit.codes.common import Ec
-from ptpkit.core.datasets import (
-    AccessCapability,
-    FilesystemType,
-    StorageType,
-)
-from ptpkit.core.datatypes import Value
 
 Doc = dict[str, Any]
 

@@ -44,6 +44,7 @@ from typing import Any, Final, Protocol
 
 import click
 
+from ptpkit import PTPIP_PORT
 from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.cli.interrupts import stop_on_sigterm
@@ -51,7 +52,6 @@ from ptpkit.cli.numbers import Count, Seconds
 from ptpkit.cli.output import Output, capture_output, dumps, printable
 from ptpkit.cli.runner import LineResult, Runner
 from ptpkit.cli.session import Session, get_session, json_option
-from ptpkit.core.ptpip import DEFAULT_PORT
 
 #: The Go tool's defaults (its -sa and -sp flags).
 DEFAULT_ADDRESS: Final = "127.0.0.1"
@@ -401,7 +401,7 @@ class _Handler(socketserver.BaseRequestHandler):
     metavar="HOST:PORT",
     default=None,
     help=f"Where to listen (default: [server] in the config file, else "
-    f"{DEFAULT_ADDRESS}:{DEFAULT_PORT}). Any address but loopback lets other machines in.",
+    f"{DEFAULT_ADDRESS}:{PTPIP_PORT}). Any address but loopback lets other machines in.",
 )
 @click.option(
     "--max-wait",
@@ -480,7 +480,7 @@ def serve(
         host, port = parse_listen(listen)
     else:
         host = configured.address or DEFAULT_ADDRESS
-        port = configured.port if configured.port is not None else DEFAULT_PORT
+        port = configured.port if configured.port is not None else PTPIP_PORT
     cam = session.camera()  # as the Go tool: connect first, then open the socket
     runner = Runner(group, session, excluded=_NOT_OVER_TCP)
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ptpkit.cli.errors import Hinted
-from ptpkit.transports.usb import UDEV_RULE, UDEV_RULE_PATH
+from ptpkit.discovery.usb import UDEV_RULE, UDEV_RULE_PATH
 
 
 @click.command("udev-rules")

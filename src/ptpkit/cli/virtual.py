@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ptpkit import PTPIP_PORT
 from ptpkit.cli.numbers import Count, Seconds
-from ptpkit.core.ptpip import DEFAULT_PORT
 
 if TYPE_CHECKING:
     from ptpkit.virtual.camera import VirtualCamera
@@ -70,7 +70,7 @@ def virtual() -> None:
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
-    default=DEFAULT_PORT,
+    default=PTPIP_PORT,
     show_default=True,
     help="TCP port for both PTP/IP connections (0: any free port).",
 )

@@ -20,6 +20,7 @@ Modules, one concern each:
 - :mod:`~ptpkit.discovery.canon_pairing`: what Canon cameras need to pair (``ptpkit canon-pair``);
 - :mod:`~ptpkit.discovery.advertise`: advertising a PTP/IP camera (the virtual one) over SSDP;
 - :mod:`~ptpkit.discovery.mdns`: ``_ptp._tcp`` and ``_imink_http._tcp`` with python-zeroconf;
+- :mod:`~ptpkit.discovery.usb`: USB cameras, from the USB transport's enumeration;
 - :mod:`~ptpkit.discovery.find`: :func:`discover`, all of it together.
 """
 
@@ -28,8 +29,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# Loaded on first use: the USB transport imports DiscoveredCamera from here, and must not pull in
-# the network code (sockets, http, XML) with it.
+# Loaded on first use: whoever needs only DiscoveredCamera (USB discovery, a caller's type hints)
+# must not pull in the network code (sockets, http, XML) with it.
 _EXPORTS = {
     "CAMERA_SEARCH_TARGETS": "ptpkit.discovery.find",
     "CameraAdvertiser": "ptpkit.discovery.advertise",

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from ptpkit import __version__
+from ptpkit._version import __version__
 from ptpkit.discovery.description import BASIC_DEVICE, DescriptionServer, build_description
 from ptpkit.discovery.responder import SsdpResponder
 from ptpkit.discovery.ssdp import (

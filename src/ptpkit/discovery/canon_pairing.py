@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from ptpkit import __version__
+from ptpkit._version import __version__
 from ptpkit.discovery.description import DescriptionRequest, DescriptionServer, build_description
 from ptpkit.discovery.responder import SsdpResponder
 from ptpkit.discovery.ssdp import (

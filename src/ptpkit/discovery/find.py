@@ -14,7 +14,6 @@ logged at DEBUG and the rest of the results come back.
 from __future__ import annotations
 
 import concurrent.futures
-import importlib
 import logging
 import threading
 import time
@@ -67,19 +66,16 @@ GRACE_S: Final = 2.0
 
 
 def usb_cameras() -> list[DiscoveredCamera]:
-    """``ptpkit.transports.usb.find_cameras()``, or nothing when USB support (the module,
-    PyUSB or a libusb backend) is not there."""
+    """:func:`ptpkit.discovery.usb.find_cameras`, or nothing when USB support (PyUSB or a libusb
+    backend) is not there."""
     try:
-        module = importlib.import_module("ptpkit.transports.usb")
+        # Imported here: it loads the USB transport and PyUSB, which network discovery never needs.
+        from ptpkit.discovery.usb import find_cameras  # noqa: PLC0415
     except ImportError as exc:
         log.debug("USB discovery unavailable: %s", exc)
         return []
-    find: Callable[[], Sequence[DiscoveredCamera]] | None = getattr(module, "find_cameras", None)
-    if find is None:
-        log.debug("USB discovery unavailable: ptpkit.transports.usb has no find_cameras()")
-        return []
     try:
-        return list(find())
+        return list(find_cameras())
     except Exception as exc:  # no libusb backend, permissions, a device that went away...
         log.debug("USB discovery failed: %s", exc)
         return []

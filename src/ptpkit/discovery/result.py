@@ -1,8 +1,7 @@
 """What discovery finds: one camera and the URL that reaches it.
 
-Kept in a module of its own with no imports beyond the standard library, so that transports (the
-USB enumeration in :mod:`ptpkit.transports.usb`) can build results without loading the network
-discovery code.
+Kept in a module of its own with no imports beyond the standard library, so that USB discovery
+(:mod:`ptpkit.discovery.usb`) can build results without loading the network discovery code.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from ptpkit.codes import CodeSet
 from ptpkit.codes.properties import PropertySpec
@@ -22,11 +22,28 @@ from ptpkit.core.datasets import DeviceInfo
 from ptpkit.errors import UsageError
 
 if TYPE_CHECKING:
-    from ptpkit.client.camera import Camera
+    from ptpkit.transports.base import Transport
 
 log = logging.getLogger("ptpkit.ext")
 
 ENTRY_POINT_GROUP = "ptpkit.extensions"
+
+
+class CameraView(Protocol):
+    """What an extension's hooks may use of the camera they are given.
+
+    :class:`ptpkit.client.camera.Camera` is one. Declared here, below the client, so that ext/
+    never imports client/ (the layering contract in pyproject.toml forbids it).
+    """
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def transport(self) -> Transport: ...
+    @property
+    def transactions_run(self) -> int: ...
+
+    def transaction(self, code: int, params: Sequence[int] = ..., /) -> object: ...
 
 
 class Extension:
@@ -43,10 +60,10 @@ class Extension:
         """Whether this extension applies to the device that sent ``info``."""
         return False
 
-    def after_open(self, camera: Camera) -> None:
+    def after_open(self, camera: CameraView) -> None:
         """Called once the session is open (vendor set-up, e.g. a remote mode)."""
 
-    def before_close(self, camera: Camera) -> None:
+    def before_close(self, camera: CameraView) -> None:
         """Called before the session is closed."""
 
     def __repr__(self) -> str:

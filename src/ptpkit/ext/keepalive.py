@@ -25,17 +25,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ptpkit.core.state import Phase
 from ptpkit.errors import PTPError
-
-if TYPE_CHECKING:
-    from ptpkit.client.camera import Camera
+from ptpkit.ext.base import CameraView
 
 log = logging.getLogger("ptpkit.ext")
 
-KeepAliveAction = Callable[["Camera"], object]
+KeepAliveAction = Callable[[CameraView], object]
 
 
 class IdleKeepAlive:
@@ -43,7 +40,7 @@ class IdleKeepAlive:
 
     def __init__(
         self,
-        camera: Camera,
+        camera: CameraView,
         *,
         interval_s: float,
         action: KeepAliveAction,

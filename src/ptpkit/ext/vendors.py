@@ -9,16 +9,13 @@ own vendor operations, so a vendor is also recognised from the manufacturer stri
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from ptpkit.codes import CANON_CODES, FUJI_CODES, MTP_CODES, NIKON_CODES, SONY_CODES, VendorId
 from ptpkit.codes.common import Op
 from ptpkit.core.datasets import DeviceInfo
-from ptpkit.ext.base import Extension, register
+from ptpkit.ext.base import CameraView, Extension, register
 from ptpkit.ext.keepalive import IdleKeepAlive
-
-if TYPE_CHECKING:
-    from ptpkit.client.camera import Camera
 
 #: Idle seconds before a Canon PTP/IP session gets a keep-alive operation. The cameras' own
 #: timeout is not documented; this is well inside what a user sitting on the "connecting" screen
@@ -76,7 +73,7 @@ class CanonExtension(VendorExtension):
         self._keepalives: dict[int, IdleKeepAlive] = {}
         self._lock = threading.Lock()
 
-    def after_open(self, camera: Camera) -> None:
+    def after_open(self, camera: CameraView) -> None:
         if self.keepalive_interval_s is None or not camera.url.lower().startswith("ptpip:"):
             return
         keep_canon_session_alive(camera)
@@ -92,14 +89,14 @@ class CanonExtension(VendorExtension):
                 del self._keepalives[key]
             self._keepalives[id(camera)] = keepalive.start()
 
-    def before_close(self, camera: Camera) -> None:
+    def before_close(self, camera: CameraView) -> None:
         with self._lock:
             keepalive = self._keepalives.pop(id(camera), None)
         if keepalive is not None:
             keepalive.stop()
 
 
-def keep_canon_session_alive(camera: Camera) -> None:
+def keep_canon_session_alive(camera: CameraView) -> None:
     """One GetObjectHandles(all storages, any format, top level): an operation the camera counts
     as activity. Its response code is not checked (an error answer is activity too)."""
     camera.transaction(Op.GET_OBJECT_HANDLES, (0xFFFFFFFF, 0, 0xFFFFFFFF))

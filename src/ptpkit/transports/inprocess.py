@@ -1,4 +1,8 @@
-"""The virtual camera in this process: ``ptpkit.connect("virtual:")``.
+"""A responder in this process, such as the virtual camera of ``ptpkit.connect("virtual:")``.
+
+The transport takes any :class:`ResponderFactory` and imports nothing of the virtual camera (nor
+Pillow): ``connect("virtual:")`` makes the camera and hands it over. A responder that must act on
+the link (stall, hang up) raises :class:`~ptpkit.core.link.LinkFault` from its output.
 
 No sockets and no USB, but no shortcuts either: requests, data and responses go through the core in
 the initiator role here and the core in the responder role in the virtual camera, framed as USB
@@ -15,6 +19,7 @@ from typing import Protocol
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.events import NEED_DATA, Event
+from ptpkit.core.link import LinkFault
 from ptpkit.core.state import Phase, Role
 from ptpkit.core.usb import UsbFraming, decode_cancel_request
 from ptpkit.errors import ClosedError, DisconnectedError, TransportTimeout
@@ -24,7 +29,6 @@ from ptpkit.transports.base import (
     Transport,
     WriteProgress,
 )
-from ptpkit.virtual.misbehave import LinkFault
 
 
 class Responder(Protocol):

@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
@@ -73,9 +73,6 @@ from ptpkit.transports.base import (
     WriteDeadline,
     WriteProgress,
 )
-
-if TYPE_CHECKING:
-    from ptpkit.discovery import DiscoveredCamera
 
 log = logging.getLogger("ptpkit.usb")
 
@@ -353,27 +350,6 @@ def _interface_string(device: Any, index: int) -> str | None:
     except (ValueError, NotImplementedError, OSError):
         return None  # no permission to read strings: an MTP device stays unrecognised
     return str(value) if value else None
-
-
-def find_cameras(backend: Any = None) -> list[DiscoveredCamera]:
-    """USB cameras for :func:`ptpkit.discover`: each with the URL ``--camera`` takes."""
-    from ptpkit.discovery import DiscoveredCamera  # noqa: PLC0415  (discovery sits above us)
-
-    out = []
-    for camera in find_usb_cameras(backend):
-        product = camera.string("iProduct")
-        manufacturer = camera.string("iManufacturer")
-        name = " ".join(n for n in (manufacturer, product) if n) or f"USB {camera.ids}"
-        out.append(
-            DiscoveredCamera(
-                url=camera.url,
-                name=name,
-                model=product,
-                source="usb",
-                address=f"{camera.bus},{camera.address}",
-            )
-        )
-    return out
 
 
 def select_camera(selector: UsbSelector, backend: Any = None) -> UsbCamera:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from ptpkit import __version__
+from ptpkit._version import __version__
 from ptpkit.codes.common import Ec, Ofc
 from ptpkit.codes.formats import FORMATS_BY_EXTENSION
 from ptpkit.core.datasets import DeviceInfo

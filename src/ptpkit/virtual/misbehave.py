@@ -94,15 +94,6 @@ class Mode(enum.Enum):
     WRONG_STORAGE_ID = "wrong-storage-id"
 
 
-class LinkFault(Exception):
-    """Raised by a misbehaving session's output for what only the link can do."""
-
-    def __init__(self, action: str) -> None:
-        super().__init__(action)
-        #: "stall" (stop sending, stay connected) or "disconnect" (hang up).
-        self.action = action
-
-
 #: Names the ``hostile-names`` mode gives objects (generated content, any name is possible).
 HOSTILE_NAMES: Final = (
     "../escape.jpg",

@@ -10,7 +10,7 @@ import errno
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Final
+from typing import BinaryIO, Final
 
 from ptpkit.codes.common import Dpc, Ec, Ofc, Op, Opc, Rc
 from ptpkit.core.buffer import BytesLike, Writer
@@ -30,12 +30,10 @@ from ptpkit.virtual.responder import (
     Operation,
     OperationContext,
     Reply,
+    ServedCamera,
     error,
 )
 from ptpkit.virtual.storage import Store, StoredObject, unsafe_name_reason
-
-if TYPE_CHECKING:
-    from ptpkit.virtual.camera import VirtualCamera
 
 log = logging.getLogger("ptpkit.virtual")
 
@@ -468,7 +466,7 @@ def set_device_prop_value(ctx: OperationContext) -> Reply:
     return _change_property(camera, code, value)
 
 
-def _change_property(camera: VirtualCamera, code: int, value: Value) -> Reply:
+def _change_property(camera: ServedCamera, code: int, value: Value) -> Reply:
     prop = camera.properties[code]
     before = prop.current()
     if not prop.set(value):

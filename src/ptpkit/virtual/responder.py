@@ -34,15 +34,19 @@ from ptpkit.core.events import (
     Request,
     Response,
 )
+from ptpkit.core.link import LinkFault
 from ptpkit.core.ptpip import ProbeRequest, ProbeResponse, PtpIpFraming
 from ptpkit.core.state import Phase, Role
 from ptpkit.core.usb import UsbFraming
 from ptpkit.errors import RemoteProtocolError
 from ptpkit.virtual.content import ObjectData
-from ptpkit.virtual.misbehave import LinkFault
 
 if TYPE_CHECKING:
-    from ptpkit.virtual.camera import VirtualCamera
+    from contextlib import AbstractContextManager
+
+    from ptpkit.core.datasets import DeviceInfo
+    from ptpkit.virtual.misbehave import Misbehavior
+    from ptpkit.virtual.properties import DeviceProperties
     from ptpkit.virtual.storage import Store, StoredObject
 
 log = logging.getLogger("ptpkit.virtual")
@@ -116,7 +120,7 @@ class OperationContext:
     sink: DataOutSink | None = None
 
     @property
-    def camera(self) -> VirtualCamera:
+    def camera(self) -> ServedCamera:
         return self.session.camera
 
     def param(self, index: int, default: int = 0) -> int:
@@ -144,6 +148,41 @@ class Operation:
     sessionless: bool = False
     #: Where the data-out phase goes; a Reply instead refuses the operation (after the data).
     sink_factory: SinkFactory | None = None
+
+
+class ServedCamera(Protocol):
+    """What sessions and operation handlers need of the camera they serve.
+
+    :class:`~ptpkit.virtual.camera.VirtualCamera` is one. Typed here, below the camera (which
+    builds its operations and sessions from this module), so that nothing under the camera
+    imports it back (the layering contract in pyproject.toml forbids import circles).
+    """
+
+    @property
+    def lock(self) -> AbstractContextManager[object]: ...
+    @property
+    def misbehavior(self) -> Misbehavior: ...
+    @property
+    def operations(self) -> dict[int, Operation]: ...
+    @property
+    def stores(self) -> dict[int, Store]: ...
+    @property
+    def properties(self) -> DeviceProperties: ...
+
+    def device_info(self) -> DeviceInfo: ...
+    def attach(self, session: ResponderSession) -> None: ...
+    def detach(self, session: ResponderSession) -> None: ...
+    def emit(
+        self,
+        code: int,
+        *params: int,
+        transaction_id: int = ...,
+        exclude: ResponderSession | None = None,
+    ) -> None: ...
+    def store(self, storage_id: int) -> Store | None: ...
+    def find(self, handle: int) -> tuple[Store, StoredObject] | None: ...
+    def capture(self) -> StoredObject: ...
+    def after(self, delay_s: float, action: Callable[[], None]) -> None: ...
 
 
 # -- output with boundaries ----------------------------------------------------------------------
@@ -278,7 +317,7 @@ class ResponderSession:
 
     def __init__(
         self,
-        camera: VirtualCamera,
+        camera: ServedCamera,
         framing: UsbFraming | PtpIpFraming | None = None,
         *,
         connection: Connection | None = None,

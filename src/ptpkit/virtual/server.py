@@ -56,6 +56,7 @@ from typing import Final
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.events import NEED_DATA, Cancel
+from ptpkit.core.link import LinkFault
 from ptpkit.core.ptpip import (
     DEFAULT_PORT,
     InitCommandAck,
@@ -71,7 +72,7 @@ from ptpkit.core.ptpip import (
 from ptpkit.core.state import Role
 from ptpkit.errors import ConnectError, PTPError
 from ptpkit.virtual.camera import VirtualCamera
-from ptpkit.virtual.misbehave import LinkFault, Mode, send_handshake_answer
+from ptpkit.virtual.misbehave import Mode, send_handshake_answer
 from ptpkit.virtual.responder import ResponderSession
 
 log = logging.getLogger("ptpkit.virtual")

@@ -28,7 +28,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from ptpkit.codes.common import Op, Opc, Rc
 from ptpkit.codes.formats import EXIF_JPEG
@@ -44,11 +44,8 @@ from ptpkit.core.datasets import (
 )
 from ptpkit.core.datatypes import DataType, push_value
 from ptpkit.virtual.content import GeneratedData, ObjectData
-from ptpkit.virtual.responder import Operation, OperationContext, Reply, error
+from ptpkit.virtual.responder import Operation, OperationContext, Reply, ServedCamera, error
 from ptpkit.virtual.storage import HandleAllocator, Store, StoredObject
-
-if TYPE_CHECKING:
-    from ptpkit.virtual.camera import VirtualCamera
 
 _ALL: Final = 0xFFFFFFFF
 _STAMP: Final = "20260101T120000"
@@ -259,7 +256,7 @@ class _Objects(dict[int, StoredObject]):
 # -- the operations that must not walk the whole card ---------------------------------------------
 
 
-def install(camera: VirtualCamera, store: SyntheticStore) -> None:
+def install(camera: ServedCamera, store: SyntheticStore) -> None:
     """Replace the listing operations of ``camera`` (whose only store is ``store``) by ones that
     compute their answers from the card's shape."""
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ptpkit.codes.common import Rc
 from ptpkit.core.events import Event
+from ptpkit.core.link import LinkFault
 from ptpkit.core.state import Phase
 from ptpkit.core.usb import (
     ClassRequest,
@@ -35,7 +36,6 @@ from ptpkit.core.usb import (
     decode_cancel_request,
     encode_device_status,
 )
-from ptpkit.virtual.misbehave import LinkFault
 
 if TYPE_CHECKING:
     from ptpkit.virtual.camera import VirtualCamera
