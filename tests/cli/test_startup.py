@@ -11,7 +11,9 @@ import sys
 
 import click
 
+from ptpkit import codes, core
 from ptpkit.cli import main as cli_main
+from ptpkit.ext import CanonExtension
 
 from .conftest import Cli, Served
 
@@ -54,6 +56,48 @@ def test_a_ptpip_command_imports_neither_the_virtual_camera_nor_pillow(
     assert _loaded(modules, "ptpkit.virtual", "PIL") == []
 
 
+#: What a ``get`` over PTP/IP has no use for, each loaded on use elsewhere (start-up time): the
+#: USB framing and transport, the tables of vendors other than the camera's (the virtual camera
+#: says it is no Canon, Nikon, Fuji or Sony), the terminal tables, the partial-file mark's digest,
+#: value parsing's fractions, platformdirs (PTPKIT_CONFIG_DIR is set). tempfile is not listed:
+#: importlib.metadata (the extensions' entry points) loads it through importlib.resources.
+_NOT_FOR_A_PTPIP_GET = (
+    "ptpkit.virtual",
+    "PIL",
+    "rich",
+    "ptpkit.core.usb",
+    "ptpkit.transports.usb",
+    "ptpkit.codes.canon",
+    "ptpkit.codes.nikon",
+    "ptpkit.codes.fuji",
+    "ptpkit.codes.sony",
+    "ptpkit.cli.verbose",
+    "hashlib",
+    "fractions",
+    "decimal",
+    "platformdirs",
+)
+
+
+def test_a_ptpip_get_loads_only_what_it_uses(served: Served, cli: Cli) -> None:
+    code, modules = _modules_after(cli, *served.camera_args(), "get", "iso")
+    assert code == 0
+    assert {"ptpkit.client.camera", "ptpkit.core.ptpip"} <= modules
+    assert _loaded(modules, *_NOT_FOR_A_PTPIP_GET) == []
+
+
+def test_what_a_ptpip_get_skips_still_loads_on_use(served: Served, cli: Cli) -> None:
+    """The lazy names resolve: the vendor tables, the core's re-exports, -v's logging."""
+    assert codes.CANON_CODES in codes.ALL_CODE_SETS
+    assert codes.VENDOR_CODE_SETS[codes.VendorId.CANON] is codes.CANON_CODES
+    assert CanonExtension().code_sets == (codes.CANON_CODES,)
+    assert core.UsbFraming.__module__ == "ptpkit.core.usb"
+    assert set(core.__all__) <= set(dir(core)) | set(core._LAZY)
+    code, modules = _modules_after(cli, "-v", *served.camera_args(), "get", "iso")
+    assert code == 0
+    assert "ptpkit.cli.verbose" in modules
+
+
 def test_a_usb_command_imports_neither_the_virtual_camera_nor_pillow(cli: Cli) -> None:
     # No USB bus here: the command ends "no camera found" (105), having loaded the USB path.
     _code, modules = _modules_after(cli, "--camera", "usb:", "--timeout", "2", "info")
@@ -65,6 +109,8 @@ def test_ptpkit_help_imports_neither_the_client_nor_rich(cli: Cli) -> None:
     code, modules = _modules_after(cli, "--help")
     assert code == 0
     assert _loaded(modules, "ptpkit.client", "ptpkit.virtual", "rich", "PIL") == []
+    # Nor what only a command's options use (start-up time): -v's logging, dataclasses.
+    assert _loaded(modules, "ptpkit.core", "ptpkit.cli.verbose", "logging", "dataclasses") == []
 
 
 def test_command_table_matches_the_commands() -> None:
