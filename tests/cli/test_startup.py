@@ -8,11 +8,13 @@ import importlib
 import json
 import subprocess
 import sys
+import tracemalloc
 
 import click
 
 from ptpkit import codes, core
 from ptpkit.cli import main as cli_main
+from ptpkit.client import connect
 from ptpkit.ext import CanonExtension
 
 from .conftest import Cli, Served
@@ -20,8 +22,12 @@ from .conftest import Cli, Served
 #: Runs ``ptpkit ARGS...`` and then prints the loaded modules' names on stderr as JSON (the
 #: last line), whatever way the command exits.
 _PROBE = """
-import atexit, json, sys
-atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))
+import atexit, sys
+def report():
+    names = sorted(sys.modules)  # before json loads for this report
+    import json
+    print(json.dumps(names), file=sys.stderr)
+atexit.register(report)
 from ptpkit.cli.main import main
 main(sys.argv[1:])
 """
@@ -59,8 +65,8 @@ def test_a_ptpip_command_imports_neither_the_virtual_camera_nor_pillow(
 #: What a ``get`` over PTP/IP has no use for, each loaded on use elsewhere (start-up time): the
 #: USB framing and transport, the tables of vendors other than the camera's (the virtual camera
 #: says it is no Canon, Nikon, Fuji or Sony), the terminal tables, the partial-file mark's digest,
-#: value parsing's fractions, platformdirs (PTPKIT_CONFIG_DIR is set). tempfile is not listed:
-#: importlib.metadata (the extensions' entry points) loads it through importlib.resources.
+#: value parsing's fractions, platformdirs (PTPKIT_CONFIG_DIR is set), json (no --json). Not
+#: tempfile: importlib.metadata (the extensions' entry points) loads it via importlib.resources.
 _NOT_FOR_A_PTPIP_GET = (
     "ptpkit.virtual",
     "PIL",
@@ -76,6 +82,7 @@ _NOT_FOR_A_PTPIP_GET = (
     "fractions",
     "decimal",
     "platformdirs",
+    "json",
 )
 
 
@@ -133,3 +140,18 @@ def test_help_lists_every_command_as_click_would(cli: Cli) -> None:
     # A command loads on use, aliases included.
     assert cli("shoot", "--help").stdout.startswith("Usage: ptpkit shoot")
     assert isinstance(cli_main.cli, click.Group)
+
+
+def test_a_connection_allocates_no_read_buffer_until_reads_need_it(served: Served) -> None:
+    """The 4 MiB read buffer of a PTP/IP connection is mapped, not zeroed up front: zeroing it
+    cost every command 3-6 ms of start-up (a bytearray touches all its pages at once)."""
+    with connect(served.url) as camera:
+        tracemalloc.start()
+        try:
+            view = camera.transport.receive_buffer()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert len(view) == camera.transport.read_size >= 1 << 20
+        assert peak < 1 << 20  # was the whole buffer: bytearray(read_size)
+        view.release()
