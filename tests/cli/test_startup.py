@@ -16,6 +16,7 @@ from ptpkit import codes, core
 from ptpkit.cli import main as cli_main
 from ptpkit.client import connect
 from ptpkit.ext import CanonExtension
+from ptpkit.ext.vendors import VendorExtension
 
 from .conftest import Cli, Served
 
@@ -98,6 +99,14 @@ def test_what_a_ptpip_get_skips_still_loads_on_use(served: Served, cli: Cli) -> 
     assert codes.CANON_CODES in codes.ALL_CODE_SETS
     assert codes.VENDOR_CODE_SETS[codes.VendorId.CANON] is codes.CANON_CODES
     assert CanonExtension().code_sets == (codes.CANON_CODES,)
+
+    class OwnVendor(VendorExtension):  # a third party's, no table of ptpkit's: none, as before
+        name = "own"
+
+    assert OwnVendor().code_sets == ()
+    own = OwnVendor()
+    own.code_sets = (codes.SONY_CODES,)  # still assignable
+    assert own.code_sets == (codes.SONY_CODES,)
     assert core.UsbFraming.__module__ == "ptpkit.core.usb"
     assert set(core.__all__) <= set(dir(core)) | set(core._LAZY)
     code, modules = _modules_after(cli, "-v", *served.camera_args(), "get", "iso")

@@ -32,12 +32,15 @@ class _LazyCodes(Extension):
     is chosen for a device, not when it is registered: a command to one camera does not build
     every vendor's table (start-up time)."""
 
+    #: The module's name in ptpkit.codes; none (a VendorExtension subclassed elsewhere): no codes.
     codes_module = ""
     _code_sets: tuple[CodeSet, ...] | None = None
 
     @property
     def code_sets(self) -> tuple[CodeSet, ...]:
         if self._code_sets is None:
+            if not self.codes_module:
+                return ()
             module = importlib.import_module(f"ptpkit.codes.{self.codes_module}")
             self._code_sets = (module.CODES,)
         return self._code_sets
