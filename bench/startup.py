@@ -65,6 +65,10 @@ def run() -> None:
     with tempfile.TemporaryDirectory(prefix="ptpkit-bench-") as tmp_name:
         tmp = Path(tmp_name)
         env = command_env(tmp)
+        # As a user runs it: the config folder found through platformdirs (in the private HOME),
+        # not the PTPKIT_CONFIG_DIR override, which skips loading platformdirs.
+        del env["PTPKIT_CONFIG_DIR"]
+        env["XDG_CONFIG_HOME"] = str(tmp / "home" / ".config")
         card = tmp / "card"
         card.mkdir()
         ptpkit = ptpkit_command()

@@ -11,12 +11,9 @@ from __future__ import annotations
 import os
 import re
 import socket
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Final
-
-import platformdirs
 
 from ptpkit.errors import UsageError
 
@@ -26,7 +23,12 @@ _HEX_GUID: Final = re.compile(r"^[0-9a-fA-F]{32}$")
 
 def config_dir() -> Path:
     override = os.environ.get("PTPKIT_CONFIG_DIR")
-    return Path(override) if override else Path(platformdirs.user_config_dir("ptpkit"))
+    if override:
+        return Path(override)
+    # platformdirs (which loads tempfile, shutil, random...) only when it is asked: start-up time.
+    import platformdirs  # noqa: PLC0415
+
+    return Path(platformdirs.user_config_dir("ptpkit"))
 
 
 def parse_guid(text: str) -> bytes:
@@ -49,6 +51,9 @@ def initiator_guid(directory: Path | None = None) -> bytes:
         return parse_guid(path.read_text().strip())
     except (OSError, UsageError):
         pass
+    # tempfile (shutil, random, bz2, lzma) loads only the first time: start-up time.
+    import tempfile  # noqa: PLC0415
+
     guid = uuid.uuid4().bytes
     try:
         folder.mkdir(parents=True, exist_ok=True)

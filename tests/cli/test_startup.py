@@ -8,18 +8,27 @@ import importlib
 import json
 import subprocess
 import sys
+import tracemalloc
 
 import click
 
+from ptpkit import codes, core
 from ptpkit.cli import main as cli_main
+from ptpkit.client import connect
+from ptpkit.ext import CanonExtension
+from ptpkit.ext.vendors import VendorExtension
 
 from .conftest import Cli, Served
 
 #: Runs ``ptpkit ARGS...`` and then prints the loaded modules' names on stderr as JSON (the
 #: last line), whatever way the command exits.
 _PROBE = """
-import atexit, json, sys
-atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))
+import atexit, sys
+def report():
+    names = sorted(sys.modules)  # before json loads for this report
+    import json
+    print(json.dumps(names), file=sys.stderr)
+atexit.register(report)
 from ptpkit.cli.main import main
 main(sys.argv[1:])
 """
@@ -54,6 +63,57 @@ def test_a_ptpip_command_imports_neither_the_virtual_camera_nor_pillow(
     assert _loaded(modules, "ptpkit.virtual", "PIL") == []
 
 
+#: What a ``get`` over PTP/IP has no use for, each loaded on use elsewhere (start-up time): the
+#: USB framing and transport, the tables of vendors other than the camera's (the virtual camera
+#: says it is no Canon, Nikon, Fuji or Sony), the terminal tables, the partial-file mark's digest,
+#: value parsing's fractions, platformdirs (PTPKIT_CONFIG_DIR is set), json (no --json). Not
+#: tempfile: importlib.metadata (the extensions' entry points) loads it via importlib.resources.
+_NOT_FOR_A_PTPIP_GET = (
+    "ptpkit.virtual",
+    "PIL",
+    "rich",
+    "ptpkit.core.usb",
+    "ptpkit.transports.usb",
+    "ptpkit.codes.canon",
+    "ptpkit.codes.nikon",
+    "ptpkit.codes.fuji",
+    "ptpkit.codes.sony",
+    "ptpkit.cli.verbose",
+    "hashlib",
+    "fractions",
+    "decimal",
+    "platformdirs",
+    "json",
+)
+
+
+def test_a_ptpip_get_loads_only_what_it_uses(served: Served, cli: Cli) -> None:
+    code, modules = _modules_after(cli, *served.camera_args(), "get", "iso")
+    assert code == 0
+    assert {"ptpkit.client.camera", "ptpkit.core.ptpip"} <= modules
+    assert _loaded(modules, *_NOT_FOR_A_PTPIP_GET) == []
+
+
+def test_what_a_ptpip_get_skips_still_loads_on_use(served: Served, cli: Cli) -> None:
+    """The lazy names resolve: the vendor tables, the core's re-exports, -v's logging."""
+    assert codes.CANON_CODES in codes.ALL_CODE_SETS
+    assert codes.VENDOR_CODE_SETS[codes.VendorId.CANON] is codes.CANON_CODES
+    assert CanonExtension().code_sets == (codes.CANON_CODES,)
+
+    class OwnVendor(VendorExtension):  # a third party's, no table of ptpkit's: none, as before
+        name = "own"
+
+    assert OwnVendor().code_sets == ()
+    own = OwnVendor()
+    own.code_sets = (codes.SONY_CODES,)  # still assignable
+    assert own.code_sets == (codes.SONY_CODES,)
+    assert core.UsbFraming.__module__ == "ptpkit.core.usb"
+    assert set(core.__all__) <= set(dir(core)) | set(core._LAZY)
+    code, modules = _modules_after(cli, "-v", *served.camera_args(), "get", "iso")
+    assert code == 0
+    assert "ptpkit.cli.verbose" in modules
+
+
 def test_a_usb_command_imports_neither_the_virtual_camera_nor_pillow(cli: Cli) -> None:
     # No USB bus here: the command ends "no camera found" (105), having loaded the USB path.
     _code, modules = _modules_after(cli, "--camera", "usb:", "--timeout", "2", "info")
@@ -65,6 +125,8 @@ def test_ptpkit_help_imports_neither_the_client_nor_rich(cli: Cli) -> None:
     code, modules = _modules_after(cli, "--help")
     assert code == 0
     assert _loaded(modules, "ptpkit.client", "ptpkit.virtual", "rich", "PIL") == []
+    # Nor what only a command's options use (start-up time): -v's logging, dataclasses.
+    assert _loaded(modules, "ptpkit.core", "ptpkit.cli.verbose", "logging", "dataclasses") == []
 
 
 def test_command_table_matches_the_commands() -> None:
@@ -87,3 +149,18 @@ def test_help_lists_every_command_as_click_would(cli: Cli) -> None:
     # A command loads on use, aliases included.
     assert cli("shoot", "--help").stdout.startswith("Usage: ptpkit shoot")
     assert isinstance(cli_main.cli, click.Group)
+
+
+def test_a_connection_allocates_no_read_buffer_until_reads_need_it(served: Served) -> None:
+    """The 4 MiB read buffer of a PTP/IP connection is mapped, not zeroed up front: zeroing it
+    cost every command 3-6 ms of start-up (a bytearray touches all its pages at once)."""
+    with connect(served.url) as camera:
+        tracemalloc.start()
+        try:
+            view = camera.transport.receive_buffer()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert len(view) == camera.transport.read_size >= 1 << 20
+        assert peak < 1 << 20  # was the whole buffer: bytearray(read_size)
+        view.release()

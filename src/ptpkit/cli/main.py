@@ -8,9 +8,7 @@ command through a :class:`~ptpkit.cli.session.Session`.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-import logging
 import os
 import sys
 from pathlib import Path
@@ -285,6 +283,8 @@ def cli(
         config=config,
     )
     if usb_backend:
+        import dataclasses  # noqa: PLC0415  (with inspect ~10 ms: not for --help)
+
         selection = dataclasses.replace(selection, usb_backend=usb_backend)
     session = Session(selection, Output(), json_mode=as_json)
     ctx.obj = session
@@ -323,47 +323,15 @@ def cli(
 
 # -- -v -------------------------------------------------------------------------------------------
 
-_handler: logging.Handler | None = None
-
-
-class _VerboseFormatter(logging.Formatter):
-    """-v shows each transaction by name only; -vv the library's full lines with parameters."""
-
-    def __init__(self, verbose: int) -> None:
-        super().__init__()
-        self.verbose = verbose
-
-    def format(self, record: logging.LogRecord) -> str:
-        if (
-            self.verbose == 1
-            and record.name == "ptpkit.transaction"
-            and isinstance(record.msg, str)
-            and record.msg.startswith(("-> ", "<- "))
-            and isinstance(record.args, tuple)
-            and record.args
-        ):
-            # The engine logs "-> %s(%s) tid=%d..." and "<- %s (0x%04X)... tid=%d": the first
-            # argument is the operation's or the response's name.
-            return f"{record.msg[:3]}{record.args[0]}"
-        return f"{record.name}: {record.getMessage()}"
-
 
 def _configure_logging(verbose: int) -> None:
     """Log the library's ``ptpkit`` loggers to stderr (the library never configures logging)."""
-    global _handler
-    logger = logging.getLogger("ptpkit")
-    if _handler is not None:  # main() run again in one process (tests)
-        logger.removeHandler(_handler)
-        _handler = None
-    if not verbose:
-        return
-    from ptpkit import TRACE  # noqa: PLC0415  (loads the client only when asked)
+    # logging loads with -v, or with the library, not for ``ptpkit --help`` (start-up time). No
+    # handler to remove unless ptpkit.cli.verbose ran before (main() run again in one process).
+    if verbose or "ptpkit.cli.verbose" in sys.modules:
+        from ptpkit.cli.verbose import configure_logging  # noqa: PLC0415
 
-    _handler = logging.StreamHandler(sys.stderr)
-    _handler.setFormatter(_VerboseFormatter(verbose))
-    logger.addHandler(_handler)
-    logger.setLevel(logging.INFO if verbose == 1 else logging.DEBUG if verbose == 2 else TRACE)
-    logging.getLogger("ptpkit.transaction").setLevel(logging.DEBUG if verbose < 3 else TRACE)
+        configure_logging(verbose)
 
 
 #: Modules that each export ``COMMANDS``, a list of click commands to add to ``ptpkit``. They are

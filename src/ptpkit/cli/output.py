@@ -16,7 +16,6 @@ import contextlib
 import copy
 import datetime as _dt
 import io
-import json
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -157,6 +156,8 @@ def capture_output(*, json_mode: bool) -> tuple[Output, io.StringIO]:
 
 
 def dumps(document: Json, *, indent: int | None = None) -> str:
+    import json  # noqa: PLC0415  (loads for --json, not with every command: start-up time)
+
     return json.dumps(document, indent=indent, ensure_ascii=False, default=_json_default)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import errno
-import hashlib
 import logging
 import os
 import re
@@ -228,6 +227,8 @@ def _mark_value(owner: str | None) -> bytes:
     never share one), or no digest for a file that is never to be resumed."""
     if owner is None:
         return _MARK_MAGIC
+    import hashlib  # noqa: PLC0415  (loads with a partial file, not with every command: start-up)
+
     digest = hashlib.sha256(owner.encode("utf-8", errors="surrogateescape")).hexdigest()
     return _MARK_MAGIC + digest.encode("ascii")
 

@@ -13,18 +13,25 @@ names are looked up through a :class:`Vocabulary` built for one device::
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
-from .canon import CODES as CANON_CODES
-from .fuji import CODES as FUJI_CODES
-from .mtp import CODES as MTP_CODES
-from .nikon import CODES as NIKON_CODES
-from .sony import CODES as SONY_CODES
 from .standard import CODES as STANDARD_CODES
 from .standard import DATATYPE_NAMES
 from .table import CodeSet, Kind, UnknownNameError, Vocabulary, format_code, normalize_name
 from .vendors import VendorId
+
+if TYPE_CHECKING:
+    from .canon import CODES as CANON_CODES
+    from .fuji import CODES as FUJI_CODES
+    from .mtp import CODES as MTP_CODES
+    from .nikon import CODES as NIKON_CODES
+    from .sony import CODES as SONY_CODES
+
+    ALL_CODE_SETS: tuple[CodeSet, ...]
+    VENDOR_CODE_SETS: Mapping[int, CodeSet]
 
 __all__ = [
     "ALL_CODE_SETS",
@@ -51,25 +58,49 @@ __all__ = [
 STANDARD = Vocabulary([STANDARD_CODES])
 """The vocabulary of a plain PTP device: standard codes only."""
 
-ALL_CODE_SETS: tuple[CodeSet, ...] = (
-    STANDARD_CODES,
-    MTP_CODES,
-    CANON_CODES,
-    NIKON_CODES,
-    FUJI_CODES,
-    SONY_CODES,
-)
-"""Every code set this package ships."""
-
-VENDOR_CODE_SETS: Mapping[int, CodeSet] = MappingProxyType(
+# The MTP and vendor tables load when a device (or a caller) needs them, not with the package: a
+# PTP/IP command to one camera does not build the four vendors' tables (start-up time).
+_CODE_SET_MODULES: Mapping[str, str] = MappingProxyType(
     {
-        VendorId.CANON: CANON_CODES,
-        VendorId.NIKON: NIKON_CODES,
-        VendorId.FUJI: FUJI_CODES,
-        VendorId.SONY: SONY_CODES,
+        "MTP_CODES": "mtp",
+        "CANON_CODES": "canon",
+        "NIKON_CODES": "nikon",
+        "FUJI_CODES": "fuji",
+        "SONY_CODES": "sony",
     }
 )
-"""The vendor code set that goes with a vendor extension ID."""
+_VENDOR_MODULES: Mapping[int, str] = MappingProxyType(
+    {
+        VendorId.CANON: "canon",
+        VendorId.NIKON: "nikon",
+        VendorId.FUJI: "fuji",
+        VendorId.SONY: "sony",
+    }
+)
+
+
+def _code_set(module: str) -> CodeSet:
+    code_set: CodeSet = importlib.import_module(f"{__name__}.{module}").CODES
+    return code_set
+
+
+def __getattr__(name: str) -> Any:
+    value: Any
+    if name in _CODE_SET_MODULES:
+        value = _code_set(_CODE_SET_MODULES[name])
+    elif name == "ALL_CODE_SETS":
+        # Every code set this package ships.
+        value = (STANDARD_CODES, *(_code_set(module) for module in _CODE_SET_MODULES.values()))
+    elif name == "VENDOR_CODE_SETS":
+        # The vendor code set that goes with a vendor extension ID.
+        value = MappingProxyType(
+            {vendor: _code_set(module) for vendor, module in _VENDOR_MODULES.items()}
+        )
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 _MTP_VENDOR_IDS = frozenset({VendorId.MICROSOFT, VendorId.MTP})
 _CACHE: dict[tuple[str | None, bool], Vocabulary] = {}
@@ -90,7 +121,8 @@ def vocabulary_for(
     Vocabularies without ``extra`` are cached and shared.
     """
     use_mtp = mtp or vendor_extension_id in _MTP_VENDOR_IDS
-    vendor_set = VENDOR_CODE_SETS.get(vendor_extension_id)
+    vendor_module = _VENDOR_MODULES.get(vendor_extension_id)
+    vendor_set = _code_set(vendor_module) if vendor_module is not None else None
     key = (vendor_set.name if vendor_set is not None else None, use_mtp)
     if not extra:
         cached = _CACHE.get(key)
@@ -98,7 +130,7 @@ def vocabulary_for(
             return cached
     sets: list[CodeSet] = [STANDARD_CODES]
     if use_mtp:
-        sets.append(MTP_CODES)
+        sets.append(_code_set("mtp"))
     if vendor_set is not None:
         sets.append(vendor_set)
     sets.extend(extra)

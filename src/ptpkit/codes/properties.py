@@ -20,10 +20,13 @@ import datetime as _dt
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ptpkit.codes.table import normalize_name
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 #: A decoded property value (the same union as ``ptpkit.core.datatypes.Value``).
 Value = int | str | tuple[int, ...]
@@ -172,6 +175,9 @@ def _fraction(text: str) -> Fraction:
     for match in _EXPONENT.finditer(text):
         if abs(int(match.group(1))) > _MAX_EXPONENT:
             raise ValueError(f"exponent {match.group(1)} is out of range")
+    # fractions (with decimal) loads when a value is parsed, not with the vocabulary: start-up.
+    from fractions import Fraction  # noqa: PLC0415
+
     return Fraction(text)
 
 
@@ -205,7 +211,7 @@ def _bias_parse(text: str) -> Value:
     parts = cleaned.lstrip("+-").split()
     if not parts:
         raise ValueError("no number")
-    return round(sign * sum((_fraction(part) for part in parts), Fraction(0)) * 1000)
+    return round(sign * sum(_fraction(part) for part in parts) * 1000)
 
 
 def _percent_format(value: Value) -> str:

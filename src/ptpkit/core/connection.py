@@ -19,7 +19,7 @@ complete), tracks the session, and never blocks, sleeps or touches a socket.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Final
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.events import (
@@ -46,8 +46,11 @@ from ptpkit.core.ptpip import (
     PtpIpFraming,
 )
 from ptpkit.core.state import Phase, Role, next_phase
-from ptpkit.core.usb import UsbFraming
 from ptpkit.errors import ClosedError, LocalProtocolError, ProtocolError, RemoteProtocolError
+
+if TYPE_CHECKING:
+    # Only named in annotations: a PTP/IP command need not load the USB framing (start-up time).
+    from ptpkit.core.usb import UsbFraming
 
 _OPEN_SESSION: Final = 0x1002
 _CLOSE_SESSION: Final = 0x1003
@@ -55,7 +58,7 @@ _OK: Final = 0x2001
 #: Transaction ids run 1..0xFFFFFFFE inside a session; 0xFFFFFFFF is reserved (ISO 15740 §9.3.1).
 _LAST_TRANSACTION_ID: Final = 0xFFFFFFFE
 
-Framing = UsbFraming | PtpIpFraming
+Framing: TypeAlias = "UsbFraming | PtpIpFraming"
 ConnectionEvent = Request | DataStart | Data | DataEnd | Response | Event | Cancel | LinkPacket
 OutgoingEvent = Request | DataStart | Data | Response | Event | Cancel | LinkPacket
 

@@ -8,10 +8,11 @@ own vendor operations, so a vendor is also recognised from the manufacturer stri
 
 from __future__ import annotations
 
+import importlib
 import threading
 from typing import Final
 
-from ptpkit.codes import CANON_CODES, FUJI_CODES, MTP_CODES, NIKON_CODES, SONY_CODES, VendorId
+from ptpkit.codes import CodeSet, VendorId
 from ptpkit.codes.common import Op
 from ptpkit.core.datasets import DeviceInfo
 from ptpkit.ext.base import CameraView, Extension, register
@@ -23,9 +24,32 @@ from ptpkit.ext.keepalive import IdleKeepAlive
 CANON_KEEPALIVE_INTERVAL_S: Final = 20.0
 
 
-class MtpExtension(Extension):
+class _LazyCodes(Extension):
+    """An extension whose code table (``ptpkit.codes.<codes_module>``) loads when the extension
+    is chosen for a device, not when it is registered: a command to one camera does not build
+    every vendor's table (start-up time)."""
+
+    #: The module's name in ptpkit.codes; none (a VendorExtension subclassed elsewhere): no codes.
+    codes_module = ""
+    _code_sets: tuple[CodeSet, ...] | None = None
+
+    @property
+    def code_sets(self) -> tuple[CodeSet, ...]:
+        if self._code_sets is None:
+            if not self.codes_module:
+                return ()
+            module = importlib.import_module(f"ptpkit.codes.{self.codes_module}")
+            self._code_sets = (module.CODES,)
+        return self._code_sets
+
+    @code_sets.setter
+    def code_sets(self, value: tuple[CodeSet, ...]) -> None:  # still assignable, as in Extension
+        self._code_sets = value
+
+
+class MtpExtension(_LazyCodes):
     name = "mtp"
-    code_sets = (MTP_CODES,)
+    codes_module = "mtp"
 
     def matches(self, info: DeviceInfo) -> bool:
         return (
@@ -34,7 +58,7 @@ class MtpExtension(Extension):
         )
 
 
-class VendorExtension(Extension):
+class VendorExtension(_LazyCodes):
     """A camera vendor: recognised by its vendor extension id or its manufacturer string."""
 
     vendor_id: int = 0
@@ -64,7 +88,7 @@ class CanonExtension(VendorExtension):
     """
 
     name = "canon"
-    code_sets = (CANON_CODES,)
+    codes_module = "canon"
     vendor_id = VendorId.CANON
     manufacturer_words = ("canon",)
 
@@ -104,21 +128,21 @@ def keep_canon_session_alive(camera: CameraView) -> None:
 
 class NikonExtension(VendorExtension):
     name = "nikon"
-    code_sets = (NIKON_CODES,)
+    codes_module = "nikon"
     vendor_id = VendorId.NIKON
     manufacturer_words = ("nikon",)
 
 
 class FujiExtension(VendorExtension):
     name = "fuji"
-    code_sets = (FUJI_CODES,)
+    codes_module = "fuji"
     vendor_id = VendorId.FUJI
     manufacturer_words = ("fujifilm", "fuji photo")
 
 
 class SonyExtension(VendorExtension):
     name = "sony"
-    code_sets = (SONY_CODES,)
+    codes_module = "sony"
     vendor_id = VendorId.SONY
     manufacturer_words = ("sony",)
 

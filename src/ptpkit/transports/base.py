@@ -13,6 +13,7 @@ PTP/IP and USB in their own modules.
 from __future__ import annotations
 
 import abc
+import mmap
 import time
 from collections.abc import Callable, Sequence
 
@@ -111,7 +112,10 @@ class Transport(abc.ABC):
     def receive_buffer(self) -> memoryview:
         """The buffer reads go into, allocated once per connection. A transport may need its own
         kind (PyUSB reads only into an ``array.array``)."""
-        return memoryview(bytearray(self.read_size))
+        # Anonymous memory, not bytearray(n): bytearray zeroes (touches) every page of the 4 MiB
+        # at once, ~3-6 ms at each connection; the system maps these pages as reads first reach
+        # them, so a small command (`ptpkit get iso`) never pays for the big-download buffer.
+        return memoryview(mmap.mmap(-1, self.read_size))
 
     def cancel_finished(self) -> bool:
         """Whether a cancelled transaction is over without a response (USB: device status OK).
