@@ -799,6 +799,10 @@ class UsbTransport(Transport):
             self._class_out(ClassRequest.DEVICE_RESET)
         except usb.core.USBError as exc:
             raise _map_error(exc, "resetting the camera", self._device) from exc
+        # Afresh both ways: OUT bytes a broken-off transfer left behind would otherwise go out
+        # in front of the next request, and the device would read them as a container.
+        self._out = array.array("B")
+        self._transfer_bytes = 0
         self._streaming = False
         self.connection.reset()
 
