@@ -1006,7 +1006,11 @@ def open_url(url: str, options: dict[str, Any]) -> UsbTransport:
     multiple of 512)."""
     backend = options.pop("backend", None)
     events = options.pop("events", "auto")
-    read_bytes = int(options.pop("read_bytes", READ_BYTES))
+    read_bytes = options.pop("read_bytes", READ_BYTES)
+    try:
+        read_bytes = int(read_bytes)
+    except (TypeError, ValueError):
+        raise UsageError(f"read_bytes={read_bytes!r}: give a whole number of bytes") from None
     if options:
         raise UsageError(f"usb: unknown option(s) {', '.join(sorted(options))}")
     if isinstance(backend, str):
