@@ -248,3 +248,37 @@ def test_a_backend_that_cannot_be_made_is_a_usage_error(
 def test_a_bad_events_mode_is_refused_before_the_bus_is_searched() -> None:
     with pytest.raises(UsageError, match="events="):
         ptpkit.connect("usb:", backend=object(), events="never")
+
+
+@pytest.mark.parametrize(
+    "options", [{"read_bytes": 1000}, {"read_bytes": "lots"}, {"events": "sometimes"}]
+)
+def test_bad_virtual_usb_options_are_usage_errors_and_close_the_camera_made(
+    monkeypatch: pytest.MonkeyPatch, options: dict[str, object]
+) -> None:
+    """``virtual+usb:`` makes a VirtualCamera (a temporary card) before the transport: an option
+    the transport refuses must not leave that camera open, nor raise a bare ValueError."""
+    from ptpkit.virtual import VirtualCamera
+
+    made: list[object] = []
+    closed: list[object] = []
+    real_init, real_close = VirtualCamera.__init__, VirtualCamera.close
+
+    def init(self: VirtualCamera, *args: object, **kwargs: object) -> None:
+        made.append(self)
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def close(self: VirtualCamera) -> None:
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(VirtualCamera, "__init__", init)
+    monkeypatch.setattr(VirtualCamera, "close", close)
+    with pytest.raises(UsageError):
+        ptpkit.connect("virtual+usb:", **options)
+    assert closed == made
+
+
+def test_a_read_size_that_is_no_number_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="read_bytes"):
+        transport_for("usb:", read_bytes="lots")

@@ -392,3 +392,27 @@ def test_an_answer_already_there_at_the_deadline_is_taken() -> None:
     link = WorksInTheWrite(clock, step=1, step_s=1.0)
     answer, _ = Engine(link, timeout_s=2.0, clock=clock).run(0x1001)
     assert answer.code == 0x2001
+
+
+def test_a_device_reset_after_a_timed_out_upload_sends_no_stale_bytes(tmp_path: Path) -> None:
+    """A timed-out upload leaves part of its data in the transport's OUT buffer. Device Reset
+    starts the link afresh: those bytes must not go out in front of the next request (the
+    camera would read them as a container and the link would be silently out of step)."""
+    card = tmp_path / "card"
+    card.mkdir()
+    source = _sparse(tmp_path, 8 * MiB)
+    with (
+        VirtualCamera(card) as vcam,
+        ptpkit.connect(
+            "virtual+usb:", camera=vcam, faults=UsbFaults(stop_out_after=2 * MiB), timeout_s=1.0
+        ) as cam,
+    ):
+        error = _ends(lambda: cam.upload(source), within_s=20)
+        assert isinstance(error, TransportTimeout), error
+        cam.transport.device_reset()  # type: ignore[attr-defined]
+        engine = cam._engine
+        assert engine is not None
+        response, sink = engine.run(0x1001)  # GetDeviceInfo: needs no session
+        assert response.code == 0x2001
+        assert isinstance(sink, BytesSink)
+        assert len(sink.getvalue()) > 0

@@ -117,7 +117,7 @@ def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
 
     camera = options.pop("camera", None)
     faults = options.pop("faults", None)
-    read_bytes = int(options.pop("read_bytes", 1 << 20))
+    read_bytes = _read_bytes(options.pop("read_bytes", 1 << 20))
     events = options.pop("events", "auto")
     if options:
         raise UsageError(
@@ -127,16 +127,30 @@ def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
     owned = None
     if camera is None:
         owned = camera = VirtualCamera(url.partition(":")[2] or None)
-    device = VirtualUsbDevice(camera, faults=faults)
-    transport = UsbTransport(
-        select_camera(UsbSelector(), make_backend(device)),
-        url=url,
-        read_bytes=read_bytes,
-        events=events,
-    )
+    try:
+        device = VirtualUsbDevice(camera, faults=faults)
+        transport = UsbTransport(
+            select_camera(UsbSelector(), make_backend(device)),
+            url=url,
+            read_bytes=read_bytes,
+            events=events,
+        )
+    except BaseException:
+        # The camera made here (and its temporary card) is ours to close: no Camera owns it yet.
+        if owned is not None:
+            owned.close()
+        raise
     if owned is not None:
         transport.on_close = owned.close
     return transport
+
+
+def _read_bytes(value: Any) -> int:
+    """``read_bytes=`` as a number (a bad value is a UsageError, never a bare ValueError)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"read_bytes={value!r}: give a whole number of bytes") from None
 
 
 register_scheme("virtual", _virtual)

@@ -799,6 +799,10 @@ class UsbTransport(Transport):
             self._class_out(ClassRequest.DEVICE_RESET)
         except usb.core.USBError as exc:
             raise _map_error(exc, "resetting the camera", self._device) from exc
+        # Afresh both ways: OUT bytes a broken-off transfer left behind would otherwise go out
+        # in front of the next request, and the device would read them as a container.
+        self._out = array.array("B")
+        self._transfer_bytes = 0
         self._streaming = False
         self.connection.reset()
 
@@ -1002,7 +1006,11 @@ def open_url(url: str, options: dict[str, Any]) -> UsbTransport:
     multiple of 512)."""
     backend = options.pop("backend", None)
     events = options.pop("events", "auto")
-    read_bytes = int(options.pop("read_bytes", READ_BYTES))
+    read_bytes = options.pop("read_bytes", READ_BYTES)
+    try:
+        read_bytes = int(read_bytes)
+    except (TypeError, ValueError):
+        raise UsageError(f"read_bytes={read_bytes!r}: give a whole number of bytes") from None
     if options:
         raise UsageError(f"usb: unknown option(s) {', '.join(sorted(options))}")
     if isinstance(backend, str):
