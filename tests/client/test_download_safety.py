@@ -5,6 +5,7 @@ size, and a downloaded file keeps the camera's time."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import time
@@ -16,6 +17,7 @@ import pytest
 import ptpkit
 from ptpkit.client.camera import Camera
 from ptpkit.client.files import PART_XATTR, open_part, part_path
+from ptpkit.core.datasets import SIZE_UNKNOWN_32
 from ptpkit.errors import RemoteProtocolError
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.misbehave import Misbehavior
@@ -174,3 +176,21 @@ def test_a_download_keeps_the_cameras_time(cam: Camera, tmp_path: Path) -> None:
     fresh = cam.download(entry, tmp_path / "b.jpg", keep_time=False)
     assert fresh is not None
     assert abs(fresh.stat().st_mtime - time.time()) < 600
+
+
+def test_a_partial_file_of_an_object_of_unknown_size_is_not_resumed(
+    cam: Camera, tmp_path: Path
+) -> None:
+    """A PTP camera gives an object past 4 GiB the size 0xFFFFFFFF (unknown): a resume would
+    read up to byte 0xFFFFFFFF and publish a 5 GiB video cut at 4 GiB. It starts over instead."""
+    out = tmp_path / "out"
+    out.mkdir()
+    entry = dataclasses.replace(cam.find("/store_00010001/DCIM/IMG.JPG"), size=SIZE_UNKNOWN_32)
+    with open_part(out / "IMG.JPG", owner=cam._part_owner(entry)) as ours:
+        ours.file.write(PICTURE[:8000])
+
+    saved = cam.download(entry, out)
+
+    assert saved is not None
+    assert saved.read_bytes() == PICTURE
+    assert not part_path(out / "IMG.JPG").exists()

@@ -1178,7 +1178,9 @@ class Camera:
             raise RemoteProtocolError(f"{entry.path}: got {size} of {entry.size} bytes{kept}")
 
     def _can_resume(self, entry: Entry, have: int) -> bool:
-        if not 0 < have < entry.size:
+        # An unknown size (0xFFFFFFFF: a PTP object past 4 GiB) gives no end to read up to: a
+        # resume would stop at byte 0xFFFFFFFF and publish the object cut there.
+        if entry.size == SIZE_UNKNOWN_32 or not 0 < have < entry.size:
             return False
         return (have <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT)) or (
             self._mtp and self.supports(Op.ANDROID_GET_PARTIAL_OBJECT_64)
