@@ -522,3 +522,19 @@ def test_planning_and_recording_keep_memory_bounded(tmp_path: Path) -> None:
     # (A set and a list of 20,000 entries alone took ~10 MiB.)
     assert large < small + 2 * MiB, (small, large)
     assert large < 8 * MiB
+
+
+@pytest.mark.parametrize(
+    "name", [LOG_NAME.upper(), f"{LOG_NAME}-Journal", ".PTPKIT-Downloads.json"]
+)
+def test_a_camera_file_is_not_saved_under_a_records_name_in_another_case(name: str) -> None:
+    """macOS and Windows folders ignore case: a camera file ``.PTPKIT-DOWNLOADS.DB-JOURNAL``
+    saved there is the record's journal, which SQLite would play back into the record (and
+    --force-overwrite would replace ``.PTPKIT-DOWNLOADS.DB``, the record itself)."""
+    book = DownloadLog(None, "")
+    try:
+        taken = book.take(PurePosixPath(name))
+    finally:
+        book.close()
+    assert taken.name.casefold() not in {n.casefold() for n in downloads.RESERVED_NAMES}
+    assert taken.name.startswith(name.rsplit(".", 1)[0] + " (2)")

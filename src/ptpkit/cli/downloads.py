@@ -72,6 +72,9 @@ LEGACY_LOG_NAME: Final = ".ptpkit-downloads.json"
 RESERVED_NAMES: Final = frozenset(
     {LOG_NAME, f"{LOG_NAME}-journal", f"{LOG_NAME}-wal", f"{LOG_NAME}-shm", LEGACY_LOG_NAME}
 )
+#: The same, case folded: macOS and Windows folders ignore case, so ``.PTPKIT-DOWNLOADS.DB``
+#: names the record there.
+_RESERVED_FOLDED: Final = frozenset(name.casefold() for name in RESERVED_NAMES)
 #: Largest old JSON record read (a card of 100,000 pictures made ~15 MiB).
 LEGACY_LOG_MAX_BYTES: Final = 64 << 20
 #: Largest download record opened (a million objects take ~200 MiB).
@@ -371,7 +374,7 @@ class DownloadLog:
         shared by folders (two camera folders of one name become one local folder)."""
         for name in numbered(relative.name):
             candidate = relative.with_name(name)
-            if len(candidate.parts) == 1 and name in RESERVED_NAMES:
+            if len(candidate.parts) == 1 and name.casefold() in _RESERVED_FOLDED:
                 continue
             key = candidate.as_posix()
             row = self._names.execute("SELECT folder FROM taken WHERE name = ?", (key,)).fetchone()
