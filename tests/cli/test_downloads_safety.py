@@ -538,3 +538,28 @@ def test_a_camera_file_is_not_saved_under_a_records_name_in_another_case(name: s
         book.close()
     assert taken.name.casefold() not in {n.casefold() for n in downloads.RESERVED_NAMES}
     assert taken.name.startswith(name.rsplit(".", 1)[0] + " (2)")
+
+
+def test_a_damaged_record_is_reported_not_raised(tmp_path: Path) -> None:
+    """A record whose header and schema are fine but whose pages are damaged (a bad sector, a
+    copy cut short): SQLite's DatabaseError reached the user as a traceback from --new's check
+    (has) or an existing file's (belongs_to_other). The record is then not used: nothing is
+    skipped on its word, an existing file is still refused."""
+    book = DownloadLog(tmp_path, "cam")
+    for number in range(3000):
+        book.record(_entry(number), PurePosixPath(f"IMG_{number}.JPG"))
+    book.close()
+    record = tmp_path / LOG_NAME
+    size = record.stat().st_size
+    with record.open("r+b") as file:
+        file.seek(3 * 4096)  # past the header, sqlite_master and meta
+        file.write(b"\xff" * (size - 3 * 4096))
+    warnings: list[str] = []
+    book = DownloadLog(tmp_path, "cam", warn=warnings.append)
+    try:
+        assert not book.has(_entry(5))
+        assert not book.belongs_to_other(PurePosixPath("IMG_5.JPG"), _entry(6))
+        book.record(_entry(7), PurePosixPath("IMG_7.JPG"))
+    finally:
+        book.close()
+    assert len(warnings) == 1 and "malformed" in warnings[0], warnings

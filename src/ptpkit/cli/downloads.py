@@ -301,9 +301,13 @@ class DownloadLog:
         key = object_key(entry)
         if key in self._pending:
             return True
-        row = self._db.execute(
-            "SELECT 1 FROM downloads WHERE camera = ? AND object = ?", (self.camera, key)
-        ).fetchone()
+        try:
+            row = self._db.execute(
+                "SELECT 1 FROM downloads WHERE camera = ? AND object = ?", (self.camera, key)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            self._unusable(exc)
+            return False
         return row is not None
 
     def belongs_to_other(self, relative: PurePosixPath, entry: Entry) -> bool:
@@ -312,10 +316,24 @@ class DownloadLog:
         mine = (self.camera, object_key(entry))
         if name in self._pending_files:
             return self._pending_files[name] != object_key(entry)
-        rows = self._db.execute(
-            "SELECT camera, object FROM downloads WHERE file = ? LIMIT 2", (name,)
-        ).fetchall()
+        try:
+            rows = self._db.execute(
+                "SELECT camera, object FROM downloads WHERE file = ? LIMIT 2", (name,)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            self._unusable(exc)
+            return False
         return any(tuple(row) != mine for row in rows)
+
+    def _unusable(self, exc: sqlite3.Error) -> None:
+        """A record that fails a read (damaged pages behind a sound header, a lock held past
+        :data:`LOCK_WAIT_S`): not used for the rest of the run, as one refused at the start
+        (nothing is skipped on its word; this run's downloads are kept in memory)."""
+        self._warn(f"the download record is not used from now on: {exc}")
+        self._db.close()
+        self.persistent = False
+        self._db = self._connect(":memory:")
+        self._create()
 
     def record(self, entry: Entry, relative: PurePosixPath) -> None:
         key = object_key(entry)
