@@ -562,4 +562,5 @@ def test_a_damaged_record_is_reported_not_raised(tmp_path: Path) -> None:
         book.record(_entry(7), PurePosixPath("IMG_7.JPG"))
     finally:
         book.close()
-    assert len(warnings) == 1 and "malformed" in warnings[0], warnings
+    assert len(warnings) == 1, warnings
+    assert "malformed" in warnings[0]
