@@ -564,3 +564,28 @@ def test_a_damaged_record_is_reported_not_raised(tmp_path: Path) -> None:
         book.close()
     assert len(warnings) == 1, warnings
     assert "malformed" in warnings[0]
+
+
+class _FullScratch:
+    """This run's bookkeeping database on a temporary folder that is full."""
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_full_temporary_folder_stops_the_batch_with_an_oserror() -> None:
+    """A raw sqlite3.OperationalError is a traceback for a CLI user; an OSError gets ptpkit's
+    one-line message (cli.errors.describe_error)."""
+    book = DownloadLog(None, "")
+    book._names.close()
+    book._names = _FullScratch()  # type: ignore[assignment]
+    try:
+        with pytest.raises(OSError, match=r"disk is full.*TMPDIR"):
+            book.first_time(1)
+        with pytest.raises(OSError, match="disk is full"):
+            book.take(PurePosixPath("IMG.JPG"))
+    finally:
+        book.close()

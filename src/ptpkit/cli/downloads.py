@@ -383,8 +383,21 @@ class DownloadLog:
 
     def first_time(self, handle: int) -> bool:
         """Whether ``handle`` is met for the first time this run."""
-        cursor = self._names.execute("INSERT OR IGNORE INTO seen VALUES (?)", (handle,))
+        cursor = self._scratch("INSERT OR IGNORE INTO seen VALUES (?)", (handle,))
         return cursor.rowcount == 1
+
+    def _scratch(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        """A statement on this run's bookkeeping. Its temporary file can fill the temporary
+        folder (a card of millions of objects, a small /tmp): the batch then stops with an
+        OSError naming the cause, not with a raw sqlite3 traceback."""
+        try:
+            return self._names.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise RecordError(
+                errno.EIO,
+                f"this run's list of names could not be kept ({exc}); check the "
+                "free space of the temporary folder (TMPDIR)",
+            ) from None
 
     def take(self, relative: PurePosixPath, *, folder: bool = False) -> PurePosixPath:
         """``relative``, or its ``NAME (2).EXT`` twin when another file of this run has that
@@ -395,9 +408,9 @@ class DownloadLog:
             if len(candidate.parts) == 1 and name.casefold() in _RESERVED_FOLDED:
                 continue
             key = candidate.as_posix()
-            row = self._names.execute("SELECT folder FROM taken WHERE name = ?", (key,)).fetchone()
+            row = self._scratch("SELECT folder FROM taken WHERE name = ?", (key,)).fetchone()
             if row is None:
-                self._names.execute("INSERT INTO taken VALUES (?, ?)", (key, int(folder)))
+                self._scratch("INSERT INTO taken VALUES (?, ?)", (key, int(folder)))
                 return candidate
             if folder and row[0]:
                 return candidate
