@@ -214,3 +214,22 @@ def test_writing_sets_the_time_where_an_open_file_cannot_get_one(
     monkeypatch.undo()
     assert final.read_bytes() == b"picture"
     assert final.stat().st_mtime == stamp
+
+
+def test_a_complete_download_that_cannot_take_its_name_leaves_no_partial_file(
+    tmp_path: Path,
+) -> None:
+    """Another program (another ptpkit) made the final name while the download ran: the
+    publish is refused, and the complete copy, which no resume can use (nothing is left to
+    read), must not stay behind as a full-size NAME.ptpkit-part."""
+    final = tmp_path / "IMG.JPG"
+
+    def download() -> None:
+        with writing(final, resumable=True, owner="camera's IMG.JPG") as file:
+            file.write(b"picture")
+            final.write_bytes(b"theirs")
+
+    with pytest.raises(FileExistsError):
+        download()
+    assert final.read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["IMG.JPG"]

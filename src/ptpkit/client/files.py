@@ -382,6 +382,9 @@ def writing(
     later = sys.platform == "win32"
     remove = False
     timed = mtime is None
+    #: The data is all there: a failure now is the publish's, and a complete copy is nothing a
+    #: resume could use (no byte is left to read), only a full-size file left behind.
+    complete = False
     with open_part(final, owner=owner if resumable else None) as part:
         file = part.file
         try:
@@ -391,6 +394,7 @@ def writing(
                 timed = _set_times(file.fileno(), mtime)
             if fsync:
                 os.fsync(file.fileno())
+            complete = True
             if not later:
                 # Published while still locked: after the hard link the partial file is the
                 # final file, and a writer let in now would write into it.
@@ -399,11 +403,13 @@ def writing(
                 if not timed:
                     _set_path_times(final, mtime)
         except BaseException as exc:
-            # Nothing worth resuming: not resumable, nothing written (fstat and the buffer),
-            # unmarked (no later run could tell it is ours), or a full disk (the partial file
-            # would keep it full: the rest of a batch could not be written either).
+            # Nothing worth resuming: not resumable, complete (the publish failed), nothing
+            # written (fstat and the buffer), unmarked (no later run could tell it is ours), or
+            # a full disk (the partial file would keep it full: the rest of a batch could not be
+            # written either).
             remove = (
                 not resumable
+                or complete
                 or not part.marked
                 or (isinstance(exc, OSError) and exc.errno in _DISK_FULL)
                 or (file.tell() == 0 and os.fstat(file.fileno()).st_size == 0)
@@ -420,8 +426,7 @@ def writing(
         try:
             publish(part.path, final, overwrite=overwrite)
         except BaseException:
-            if not resumable:
-                part.path.unlink(missing_ok=True)
+            part.path.unlink(missing_ok=True)  # complete: see ``complete`` above
             raise
         if not timed:
             _set_path_times(final, mtime)
