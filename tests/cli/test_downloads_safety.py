@@ -522,3 +522,70 @@ def test_planning_and_recording_keep_memory_bounded(tmp_path: Path) -> None:
     # (A set and a list of 20,000 entries alone took ~10 MiB.)
     assert large < small + 2 * MiB, (small, large)
     assert large < 8 * MiB
+
+
+@pytest.mark.parametrize(
+    "name", [LOG_NAME.upper(), f"{LOG_NAME}-Journal", ".PTPKIT-Downloads.json"]
+)
+def test_a_camera_file_is_not_saved_under_a_records_name_in_another_case(name: str) -> None:
+    """macOS and Windows folders ignore case: a camera file ``.PTPKIT-DOWNLOADS.DB-JOURNAL``
+    saved there is the record's journal, which SQLite would play back into the record (and
+    --force-overwrite would replace ``.PTPKIT-DOWNLOADS.DB``, the record itself)."""
+    book = DownloadLog(None, "")
+    try:
+        taken = book.take(PurePosixPath(name))
+    finally:
+        book.close()
+    assert taken.name.casefold() not in {n.casefold() for n in downloads.RESERVED_NAMES}
+    assert taken.name.startswith(name.rsplit(".", 1)[0] + " (2)")
+
+
+def test_a_damaged_record_is_reported_not_raised(tmp_path: Path) -> None:
+    """A record whose header and schema are fine but whose pages are damaged (a bad sector, a
+    copy cut short): SQLite's DatabaseError reached the user as a traceback from --new's check
+    (has) or an existing file's (belongs_to_other). The record is then not used: nothing is
+    skipped on its word, an existing file is still refused."""
+    book = DownloadLog(tmp_path, "cam")
+    for number in range(3000):
+        book.record(_entry(number), PurePosixPath(f"IMG_{number}.JPG"))
+    book.close()
+    record = tmp_path / LOG_NAME
+    size = record.stat().st_size
+    with record.open("r+b") as file:
+        file.seek(3 * 4096)  # past the header, sqlite_master and meta
+        file.write(b"\xff" * (size - 3 * 4096))
+    warnings: list[str] = []
+    book = DownloadLog(tmp_path, "cam", warn=warnings.append)
+    try:
+        assert not book.has(_entry(5))
+        assert not book.belongs_to_other(PurePosixPath("IMG_5.JPG"), _entry(6))
+        book.record(_entry(7), PurePosixPath("IMG_7.JPG"))
+    finally:
+        book.close()
+    assert len(warnings) == 1, warnings
+    assert "malformed" in warnings[0]
+
+
+class _FullScratch:
+    """This run's bookkeeping database on a temporary folder that is full."""
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_full_temporary_folder_stops_the_batch_with_an_oserror() -> None:
+    """A raw sqlite3.OperationalError is a traceback for a CLI user; an OSError gets ptpkit's
+    one-line message (cli.errors.describe_error)."""
+    book = DownloadLog(None, "")
+    book._names.close()
+    book._names = _FullScratch()  # type: ignore[assignment]
+    try:
+        with pytest.raises(OSError, match=r"disk is full.*TMPDIR"):
+            book.first_time(1)
+        with pytest.raises(OSError, match="disk is full"):
+            book.take(PurePosixPath("IMG.JPG"))
+    finally:
+        book.close()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import os
@@ -375,3 +376,24 @@ def test_download_exit_code_when_only_the_camera_refused(
     assert "1 file(s) not downloaded" in error
     assert "(the camera answered 0x2009 InvalidObjectHandle)" in error
     assert sorted(p.name for p in out.iterdir() if p.name != LOG_NAME) == ["IMG_0001.JPG"]
+
+
+def test_capture_download_that_saves_nothing_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new picture that could not be saved (a full disk) is named and the capture goes on,
+    but the command does not end with 0 as if it were saved: a script would go on without it."""
+    from ptpkit.cli.main import main
+    from ptpkit.client.camera import Camera
+
+    def full_disk(*args: Any, **options: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Camera, "download", full_disk)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exited:
+        main(["--camera", "virtual:", "capture", "--download", str(out)])
+    assert exited.value.code == 108
+    error = capsys.readouterr().err
+    assert "1 file(s) not downloaded" in error
+    assert "no space left" in error

@@ -5,6 +5,7 @@ size, and a downloaded file keeps the camera's time."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import time
@@ -16,7 +17,8 @@ import pytest
 import ptpkit
 from ptpkit.client.camera import Camera
 from ptpkit.client.files import PART_XATTR, open_part, part_path
-from ptpkit.errors import RemoteProtocolError
+from ptpkit.core.datasets import SIZE_UNKNOWN_32
+from ptpkit.errors import RemoteProtocolError, ResponseError
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.misbehave import Misbehavior
 from ptpkit.virtual.server import PtpIpServer
@@ -174,3 +176,52 @@ def test_a_download_keeps_the_cameras_time(cam: Camera, tmp_path: Path) -> None:
     fresh = cam.download(entry, tmp_path / "b.jpg", keep_time=False)
     assert fresh is not None
     assert abs(fresh.stat().st_mtime - time.time()) < 600
+
+
+def test_a_partial_file_of_an_object_of_unknown_size_is_not_resumed(
+    cam: Camera, tmp_path: Path
+) -> None:
+    """A PTP camera gives an object past 4 GiB the size 0xFFFFFFFF (unknown): a resume would
+    read up to byte 0xFFFFFFFF and publish a 5 GiB video cut at 4 GiB. It starts over instead."""
+    out = tmp_path / "out"
+    out.mkdir()
+    entry = dataclasses.replace(cam.find("/store_00010001/DCIM/IMG.JPG"), size=SIZE_UNKNOWN_32)
+    with open_part(out / "IMG.JPG", owner=cam._part_owner(entry)) as ours:
+        ours.file.write(PICTURE[:8000])
+
+    saved = cam.download(entry, out)
+
+    assert saved is not None
+    assert saved.read_bytes() == PICTURE
+    assert not part_path(out / "IMG.JPG").exists()
+
+
+@pytest.mark.parametrize("refused", ["check", "rest"])
+def test_a_camera_that_refuses_partial_reads_gets_the_object_whole(
+    cam: Camera, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: str
+) -> None:
+    """A camera that lists GetPartialObject but refuses it (GeneralError): the resume starts
+    over with GetObject. It failed instead, and the partial file it kept made every later
+    attempt fail the same way: the picture could never be downloaded."""
+    out = tmp_path / "out"
+    out.mkdir()
+    entry = cam.find("/store_00010001/DCIM/IMG.JPG")
+    with open_part(out / "IMG.JPG", owner=cam._part_owner(entry)) as ours:
+        ours.file.write(PICTURE[:8000])
+    real_range = Camera._read_range
+    calls = []
+
+    def refusing(self: Camera, handle: int, offset: int, length: int, sink: object) -> None:
+        calls.append(offset)
+        if refused == "check" or len(calls) > 1:
+            raise ResponseError(0x2002, name="GeneralError", operation_name="GetPartialObject")
+        real_range(self, handle, offset, length, sink)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Camera, "_read_range", refusing)
+
+    saved = cam.download(entry, out)
+
+    assert calls  # the resume was tried
+    assert saved is not None
+    assert saved.read_bytes() == PICTURE
+    assert sorted(p.name for p in out.iterdir()) == ["IMG.JPG"]

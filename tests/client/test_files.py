@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from ptpkit.client.files import (
     publish,
     unique_path,
     write_file,
+    writing,
 )
 
 if TYPE_CHECKING:
@@ -195,3 +197,39 @@ def test_download_refuses_a_part_another_download_is_writing(rig: Rig, tmp_path:
         assert refused.value.errno == errno.EBUSY
     assert sorted(p.name for p in folder.iterdir()) == ["IMG_0001.JPG.ptpkit-part"]
     assert part_path(folder / "IMG_0001.JPG").read_bytes() == b"\xff\xd8 someone else's bytes"
+
+
+@pytest.mark.parametrize("platform", ["linux", "win32"])
+def test_writing_sets_the_time_where_an_open_file_cannot_get_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str
+) -> None:
+    """Windows sets no time through a file descriptor (os.utime is not in os.supports_fd): the
+    published file must still get the camera's time, set by name."""
+    monkeypatch.setattr(os, "supports_fd", os.supports_fd - {os.utime})
+    monkeypatch.setattr(sys, "platform", platform)
+    stamp = 1_600_000_000.0
+    final = tmp_path / "IMG.JPG"
+    with writing(final, mtime=stamp) as file:
+        file.write(b"picture")
+    monkeypatch.undo()
+    assert final.read_bytes() == b"picture"
+    assert final.stat().st_mtime == stamp
+
+
+def test_a_complete_download_that_cannot_take_its_name_leaves_no_partial_file(
+    tmp_path: Path,
+) -> None:
+    """Another program (another ptpkit) made the final name while the download ran: the
+    publish is refused, and the complete copy, which no resume can use (nothing is left to
+    read), must not stay behind as a full-size NAME.ptpkit-part."""
+    final = tmp_path / "IMG.JPG"
+
+    def download() -> None:
+        with writing(final, resumable=True, owner="camera's IMG.JPG") as file:
+            file.write(b"picture")
+            final.write_bytes(b"theirs")
+
+    with pytest.raises(FileExistsError):
+        download()
+    assert final.read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["IMG.JPG"]

@@ -72,6 +72,9 @@ LEGACY_LOG_NAME: Final = ".ptpkit-downloads.json"
 RESERVED_NAMES: Final = frozenset(
     {LOG_NAME, f"{LOG_NAME}-journal", f"{LOG_NAME}-wal", f"{LOG_NAME}-shm", LEGACY_LOG_NAME}
 )
+#: The same, case folded: macOS and Windows folders ignore case, so ``.PTPKIT-DOWNLOADS.DB``
+#: names the record there.
+_RESERVED_FOLDED: Final = frozenset(name.casefold() for name in RESERVED_NAMES)
 #: Largest old JSON record read (a card of 100,000 pictures made ~15 MiB).
 LEGACY_LOG_MAX_BYTES: Final = 64 << 20
 #: Largest download record opened (a million objects take ~200 MiB).
@@ -298,9 +301,13 @@ class DownloadLog:
         key = object_key(entry)
         if key in self._pending:
             return True
-        row = self._db.execute(
-            "SELECT 1 FROM downloads WHERE camera = ? AND object = ?", (self.camera, key)
-        ).fetchone()
+        try:
+            row = self._db.execute(
+                "SELECT 1 FROM downloads WHERE camera = ? AND object = ?", (self.camera, key)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            self._unusable(exc)
+            return False
         return row is not None
 
     def belongs_to_other(self, relative: PurePosixPath, entry: Entry) -> bool:
@@ -309,10 +316,24 @@ class DownloadLog:
         mine = (self.camera, object_key(entry))
         if name in self._pending_files:
             return self._pending_files[name] != object_key(entry)
-        rows = self._db.execute(
-            "SELECT camera, object FROM downloads WHERE file = ? LIMIT 2", (name,)
-        ).fetchall()
+        try:
+            rows = self._db.execute(
+                "SELECT camera, object FROM downloads WHERE file = ? LIMIT 2", (name,)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            self._unusable(exc)
+            return False
         return any(tuple(row) != mine for row in rows)
+
+    def _unusable(self, exc: sqlite3.Error) -> None:
+        """A record that fails a read (damaged pages behind a sound header, a lock held past
+        :data:`LOCK_WAIT_S`): not used for the rest of the run, as one refused at the start
+        (nothing is skipped on its word; this run's downloads are kept in memory)."""
+        self._warn(f"the download record is not used from now on: {exc}")
+        self._db.close()
+        self.persistent = False
+        self._db = self._connect(":memory:")
+        self._create()
 
     def record(self, entry: Entry, relative: PurePosixPath) -> None:
         key = object_key(entry)
@@ -362,8 +383,21 @@ class DownloadLog:
 
     def first_time(self, handle: int) -> bool:
         """Whether ``handle`` is met for the first time this run."""
-        cursor = self._names.execute("INSERT OR IGNORE INTO seen VALUES (?)", (handle,))
+        cursor = self._scratch("INSERT OR IGNORE INTO seen VALUES (?)", (handle,))
         return cursor.rowcount == 1
+
+    def _scratch(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        """A statement on this run's bookkeeping. Its temporary file can fill the temporary
+        folder (a card of millions of objects, a small /tmp): the batch then stops with an
+        OSError naming the cause, not with a raw sqlite3 traceback."""
+        try:
+            return self._names.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise RecordError(
+                errno.EIO,
+                f"this run's list of names could not be kept ({exc}); check the "
+                "free space of the temporary folder (TMPDIR)",
+            ) from None
 
     def take(self, relative: PurePosixPath, *, folder: bool = False) -> PurePosixPath:
         """``relative``, or its ``NAME (2).EXT`` twin when another file of this run has that
@@ -371,12 +405,12 @@ class DownloadLog:
         shared by folders (two camera folders of one name become one local folder)."""
         for name in numbered(relative.name):
             candidate = relative.with_name(name)
-            if len(candidate.parts) == 1 and name in RESERVED_NAMES:
+            if len(candidate.parts) == 1 and name.casefold() in _RESERVED_FOLDED:
                 continue
             key = candidate.as_posix()
-            row = self._names.execute("SELECT folder FROM taken WHERE name = ?", (key,)).fetchone()
+            row = self._scratch("SELECT folder FROM taken WHERE name = ?", (key,)).fetchone()
             if row is None:
-                self._names.execute("INSERT INTO taken VALUES (?, ?)", (key, int(folder)))
+                self._scratch("INSERT INTO taken VALUES (?, ?)", (key, int(folder)))
                 return candidate
             if folder and row[0]:
                 return candidate
@@ -724,6 +758,35 @@ def _download_one(
     log.record(entry, relative)
     out.text(f"{entry.path} -> {saved} ({format_size(saved.stat().st_size)})")
     return Outcome(entry, "downloaded", saved)
+
+
+def fail_batch(tally: Tally) -> None:
+    """The error a batch with failures ends with: 106 when the camera refused every one (or
+    could not describe it), else 108; the advice fits the failures (download, capture
+    --download)."""
+    shown = tally.first_failures
+    message = (
+        f"{tally.failed} file(s) not downloaded: "
+        + ", ".join(f"{o.file or o.entry.path} ({o.reason})" for o in shown)
+        + (" ..." if tally.failed > len(shown) else "")
+    )
+    if tally.only_camera_failures:
+        raise CliError(
+            message, ExitCode.CAMERA_ERROR, hint="`ptpkit ls -R` shows what the camera holds now"
+        )
+    hints = []
+    if EXISTS_REASON in tally.kinds:
+        hints.append(
+            "pass --skip-existing to keep existing files, --new to skip earlier downloads, "
+            "or --force-overwrite to replace them"
+        )
+    if FOLDER_REASON in tally.kinds:
+        hints.append("a folder has the file's name: move it, or download elsewhere with -o")
+    if BUSY_REASON in tally.kinds:
+        hints.append("run it again once the other download has finished")
+    if LOCAL_KIND in tally.kinds:
+        hints.append("check the free space and that the folders can be written")
+    raise CliError(message, ExitCode.FILE_ERROR, hint="; ".join(hints) or None)
 
 
 def _local_reason(exc: OSError, final: Path) -> str:

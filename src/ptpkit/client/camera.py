@@ -1150,7 +1150,7 @@ class Camera:
         have = os.fstat(file.fileno()).st_size
         offset = 0
         if have and resume and self._can_resume(entry, have):
-            if self._part_matches(entry, file, have):
+            if self._resume_check(entry, file, have):
                 offset = have
                 log.info("resuming %s at byte %d of %d", entry.path, offset, entry.size)
             else:
@@ -1171,18 +1171,43 @@ class Camera:
             total_bytes=entry.size,
             limit=_size_limit(entry, offset),
         )
-        self._read_object(entry, offset, sink)
+        try:
+            self._read_object(entry, offset, sink)
+        except ResponseError as exc:
+            # A camera that lists GetPartialObject and refuses it (the session still open): the
+            # object whole, else the partial file kept would make every attempt fail alike.
+            if not offset or sink.started or isinstance(exc, SessionError):
+                raise
+            log.warning("%s: the camera refused to resume (%s); starting over", entry.path, exc)
+            file.truncate(0)
+            file.seek(0)
+            sink = FileSink(
+                file, progress=progress, total_bytes=entry.size, limit=_size_limit(entry, 0)
+            )
+            self._read_object(entry, 0, sink)
         size = file.tell()
         if entry.size not in (SIZE_UNKNOWN_32, size):
             kept = "; the partial file stays for a resume" if size else ""
             raise RemoteProtocolError(f"{entry.path}: got {size} of {entry.size} bytes{kept}")
 
     def _can_resume(self, entry: Entry, have: int) -> bool:
-        if not 0 < have < entry.size:
+        # An unknown size (0xFFFFFFFF: a PTP object past 4 GiB) gives no end to read up to: a
+        # resume would stop at byte 0xFFFFFFFF and publish the object cut there.
+        if entry.size == SIZE_UNKNOWN_32 or not 0 < have < entry.size:
             return False
         return (have <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT)) or (
             self._mtp and self.supports(Op.ANDROID_GET_PARTIAL_OBJECT_64)
         )
+
+    def _resume_check(self, entry: Entry, part: BinaryIO, have: int) -> bool:
+        """:meth:`_part_matches`, False where the camera refuses the partial read it needs."""
+        try:
+            return self._part_matches(entry, part, have)
+        except ResponseError as exc:
+            if isinstance(exc, SessionError):
+                raise
+            log.warning("%s: the camera refused a partial read (%s)", entry.path, exc)
+            return False
 
     def _part_matches(self, entry: Entry, part: BinaryIO, have: int) -> bool:
         """Whether the end of a ``.part`` file is what the camera holds there. A ``.part`` left by

@@ -381,26 +381,35 @@ def writing(
     # Windows removes no open file: there the partial file goes, and is published, once closed.
     later = sys.platform == "win32"
     remove = False
+    timed = mtime is None
+    #: The data is all there: a failure now is the publish's, and a complete copy is nothing a
+    #: resume could use (no byte is left to read), only a full-size file left behind.
+    complete = False
     with open_part(final, owner=owner if resumable else None) as part:
         file = part.file
         try:
             yield file
             file.flush()
             if mtime is not None:
-                _set_times(file.fileno(), mtime)
+                timed = _set_times(file.fileno(), mtime)
             if fsync:
                 os.fsync(file.fileno())
+            complete = True
             if not later:
                 # Published while still locked: after the hard link the partial file is the
                 # final file, and a writer let in now would write into it.
                 publish(part.path, final, overwrite=overwrite)
                 _clear_mark(file.fileno())  # the final file is nobody's partial file
+                if not timed:
+                    _set_path_times(final, mtime)
         except BaseException as exc:
-            # Nothing worth resuming: not resumable, nothing written (fstat and the buffer),
-            # unmarked (no later run could tell it is ours), or a full disk (the partial file
-            # would keep it full: the rest of a batch could not be written either).
+            # Nothing worth resuming: not resumable, complete (the publish failed), nothing
+            # written (fstat and the buffer), unmarked (no later run could tell it is ours), or
+            # a full disk (the partial file would keep it full: the rest of a batch could not be
+            # written either).
             remove = (
                 not resumable
+                or complete
                 or not part.marked
                 or (isinstance(exc, OSError) and exc.errno in _DISK_FULL)
                 or (file.tell() == 0 and os.fstat(file.fileno()).st_size == 0)
@@ -417,22 +426,38 @@ def writing(
         try:
             publish(part.path, final, overwrite=overwrite)
         except BaseException:
-            if not resumable:
-                part.path.unlink(missing_ok=True)
+            part.path.unlink(missing_ok=True)  # complete: see ``complete`` above
             raise
+        if not timed:
+            _set_path_times(final, mtime)
 
 
 #: A full disk, or the user's quota.
 _DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
-def _set_times(fd: int, mtime: float) -> None:
+def _set_times(fd: int, mtime: float) -> bool:
     """The file's access and modification times (set through the open file where the system
-    allows: the name may not be ours yet)."""
+    allows: the name may not be ours yet). False where it does not (Windows): then
+    :func:`_set_path_times` sets them once the file is published."""
+    if os.utime not in os.supports_fd:
+        return False
     try:
-        if os.utime in os.supports_fd:
-            os.utime(fd, (mtime, mtime))
+        os.utime(fd, (mtime, mtime))
     except (OSError, OverflowError, ValueError) as exc:  # a date the file system cannot hold
+        log.debug("could not set the file's time (%s)", exc)
+    return True
+
+
+def _set_path_times(final: Path, mtime: float | None) -> None:
+    """The published file's times, by name (a link put there meanwhile is not followed where
+    the system can tell)."""
+    if mtime is None:
+        return
+    follow = os.utime not in os.supports_follow_symlinks
+    try:
+        os.utime(final, (mtime, mtime), follow_symlinks=follow)
+    except (OSError, OverflowError, ValueError) as exc:
         log.debug("could not set the file's time (%s)", exc)
 
 

@@ -89,12 +89,14 @@ def capture(
     out = session.out(as_json)
     cam = session.camera()
     shots: list[schema.Doc] = []
+    tally = downloads.Tally()
     try:
         with _stop_between_shots() as stop:
             _shoot(
                 cam,
                 out=out,
                 shots=shots,
+                tally=tally,
                 total=None if forever else (count or 1),
                 interval_s=interval_s or 0.0,
                 download_dir=download_dir,
@@ -104,8 +106,11 @@ def capture(
         out.data(shots)  # what was taken is reported, however it ended
     if stop.is_set():
         out.note(f"capture stopped: {len(shots)} shot(s)")
-        if not forever:
-            raise KeyboardInterrupt  # -n N cut short: interrupted (130)
+    if tally.failed:
+        # A new picture that was not saved is not a success (106 or 108, as download).
+        downloads.fail_batch(tally)
+    if stop.is_set() and not forever:
+        raise KeyboardInterrupt  # -n N cut short: interrupted (130)
 
 
 @contextlib.contextmanager
@@ -135,6 +140,7 @@ def _shoot(
     *,
     out: Output,
     shots: list[schema.Doc],
+    tally: downloads.Tally,
     total: int | None,
     interval_s: float,
     download_dir: Path | None,
@@ -158,6 +164,8 @@ def _shoot(
         if download_dir is not None:
             planned = downloads.plan(cam, [e for e in new if not e.is_folder], tree=False)
             saved = downloads.run(cam, planned, download_dir, _KEEP_EVERYTHING, out)
+            for outcome in saved:
+                tally.add(outcome)
         shots.append(
             {
                 "shot": number,

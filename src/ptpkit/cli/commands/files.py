@@ -289,35 +289,7 @@ def download(
         )
     out.note(tally.summary())
     if tally.failed:
-        _fail(tally)
-
-
-def _fail(tally: downloads.Tally) -> None:
-    """The error a batch with failures ends with: 106 when the camera refused every one (or
-    could not describe it), else 108; the advice fits the failures."""
-    shown = tally.first_failures
-    message = (
-        f"{tally.failed} file(s) not downloaded: "
-        + ", ".join(f"{o.file or o.entry.path} ({o.reason})" for o in shown)
-        + (" ..." if tally.failed > len(shown) else "")
-    )
-    if tally.only_camera_failures:
-        raise CliError(
-            message, ExitCode.CAMERA_ERROR, hint="`ptpkit ls -R` shows what the camera holds now"
-        )
-    hints = []
-    if downloads.EXISTS_REASON in tally.kinds:
-        hints.append(
-            "pass --skip-existing to keep existing files, --new to skip earlier downloads, "
-            "or --force-overwrite to replace them"
-        )
-    if downloads.FOLDER_REASON in tally.kinds:
-        hints.append("a folder has the file's name: move it, or download elsewhere with -o")
-    if downloads.BUSY_REASON in tally.kinds:
-        hints.append("run it again once the other download has finished")
-    if downloads.LOCAL_KIND in tally.kinds:
-        hints.append("check the free space and that the folders can be written")
-    raise CliError(message, ExitCode.FILE_ERROR, hint="; ".join(hints) or None)
+        downloads.fail_batch(tally)
 
 
 # -- upload, rm, thumb ---------------------------------------------------------------------------
