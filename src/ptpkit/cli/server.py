@@ -35,6 +35,7 @@ import contextlib
 import ipaddress
 import logging
 import math
+import select
 import socket
 import socketserver
 import threading
@@ -291,8 +292,12 @@ def _status_line(code: int, message: str, *, json_mode: bool) -> str:
 
 def _notify(sock: socket.socket, text: str) -> None:
     """Tell a client why it is closed, if its buffer has room: never wait for it."""
-    with contextlib.suppress(OSError):
-        sock.send(text.encode("utf-8"), socket.MSG_DONTWAIT)
+    # Windows has no MSG_DONTWAIT, and the socket may be blocking: the zero-timeout select says
+    # there is room, so the short send cannot wait (and the accepting thread never blocks).
+    with contextlib.suppress(OSError, ValueError):
+        _, writable, _ = select.select([], [sock], [], 0)
+        if writable:
+            sock.send(text.encode("utf-8"), getattr(socket, "MSG_DONTWAIT", 0))
 
 
 class _Handler(socketserver.BaseRequestHandler):
