@@ -158,3 +158,13 @@ def test_config_numbers_are_validated(cli: Cli, tmp_path: Path, ini: str, expect
     result = cli("-f", str(path), "info")
     assert result.code == ExitCode.CONFIG_ERROR, result
     assert expected in one_line_error(result)
+
+
+@pytest.mark.parametrize("text", ["1e-400", "1e-323ms", "0.1e-330"])
+def test_a_duration_that_underflows_to_zero_is_refused(text: str) -> None:
+    """Old code: read as 0, which --idle-timeout takes as "never": the opposite of what was
+    typed. A written zero stays zero."""
+    with pytest.raises(NumberError, match="too short"):
+        parse_seconds(text)
+    assert parse_seconds("0e-400") == 0.0
+    assert parse_seconds("0.000") == 0.0

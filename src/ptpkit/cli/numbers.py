@@ -51,6 +51,9 @@ def parse_seconds(
     if match is None:
         raise NumberError(f"{text!r} is not a number of seconds (e.g. 10, 2.5s, 500ms, 5m)")
     seconds = float(match.group(1)) * _UNIT_S[match.group(2) or ""]
+    if seconds == 0 and re.search(r"[1-9]", match.group(1).lower().split("e")[0]):
+        # 1e-400 underflows to 0, which for an idle timeout means "never": the opposite.
+        raise NumberError(f"{text!r} is too short to tell from 0")
     if not math.isfinite(seconds) or seconds > maximum:
         raise NumberError(f"{text!r} is too long (at most {_long(maximum)})")
     if seconds < minimum or (seconds == minimum and not allow_minimum):
