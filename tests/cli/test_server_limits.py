@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import click
 import pytest
 
 from ptpkit.cli.main import main
 from ptpkit.cli.output import Output
 from ptpkit.cli.runner import LineResult
-from ptpkit.cli.server import CommandServer
+from ptpkit.cli.server import CommandServer, parse_listen
 
 #: "Promptly", for limits of a fraction of a second: generous, the CPU may be shared.
 PROMPT_S = 5.0
@@ -288,3 +289,15 @@ def test_reclaim_and_refusal_work_without_msg_dontwait(
         assert extra.line() == ""
         for client in (idle, newcomer, extra):
             client.close()
+
+
+@pytest.mark.parametrize(
+    "listen", [":1_5740", ":\u0661\u0665\u0667\u0664\u0660", ":65536", ":-1", "x:"]
+)
+def test_listen_ports_are_read_as_every_other_number(listen: str) -> None:
+    """Old code: int() took "1_5740" and Arabic-Indic digits as port 15740."""
+    with pytest.raises(click.BadParameter, match="not HOST:PORT"):
+        parse_listen(listen)
+    assert parse_listen("127.0.0.1:0") == ("127.0.0.1", 0)
+    assert parse_listen("[::1]:15740") == ("::1", 15740)
+    assert parse_listen(" 15740 ") == ("127.0.0.1", 15740)

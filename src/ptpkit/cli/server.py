@@ -49,7 +49,7 @@ from ptpkit import PTPIP_PORT
 from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.cli.interrupts import stop_on_sigterm
-from ptpkit.cli.numbers import Count, Seconds
+from ptpkit.cli.numbers import Count, NumberError, Seconds, parse_port
 from ptpkit.cli.output import Output, capture_output, dumps, printable
 from ptpkit.cli.runner import LineResult, Runner
 from ptpkit.cli.session import Session, get_session, json_option
@@ -112,11 +112,13 @@ def parse_listen(text: str) -> tuple[str, int]:
         host, port_text = "", text
     host = host.strip("[]") or DEFAULT_ADDRESS
     try:
-        port = int(port_text, 10)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not HOST:PORT", param_hint="--listen") from None
-    if not 0 <= port <= 65535:
-        raise click.BadParameter(f"port {port} is out of range", param_hint="--listen")
+        # The one checked reading of numbers (int() would take "1_5740" and other scripts'
+        # digits).
+        port = parse_port(port_text, allow_zero=True)
+    except NumberError as exc:
+        raise click.BadParameter(
+            f"{text!r} is not HOST:PORT ({exc})", param_hint="--listen"
+        ) from None
     return host, port
 
 
