@@ -147,6 +147,8 @@ def test_virtual_large_object_sizes_are_validated(cli: Cli, value: str) -> None:
         ("[responder]\nport = 1e3\n", "not a whole number"),
         ("[responder]\nevent_port = 99999999999999999999999\n", "out of range"),
         ("[server]\nport = -1\n", "not a whole number"),
+        # As --pairing-timeout: at most a day (old code: 30 days here, one on the command line).
+        ("[initiator]\npairing_timeout = 100000\n", "too long"),
     ],
 )
 def test_config_numbers_are_validated(cli: Cli, tmp_path: Path, ini: str, expected: str) -> None:

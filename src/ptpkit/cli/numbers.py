@@ -29,6 +29,8 @@ else:
 #: and below the smallest ``threading.TIMEOUT_MAX`` of the platforms Python runs on (Windows:
 #: 2**32 ms, about 49.7 days), so no wait can overflow a platform timer.
 MAX_SECONDS: Final = 30 * 24 * 3600.0
+#: The longest --pairing-timeout (and config pairing_timeout): a day; someone walks to the camera.
+MAX_PAIRING_TIMEOUT_S: Final = 86400.0
 #: The largest count (pictures, events, bytes to dump): 2**31 - 1, as a C int would hold.
 MAX_COUNT: Final = 2**31 - 1
 
