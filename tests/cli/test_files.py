@@ -397,3 +397,25 @@ def test_capture_download_that_saves_nothing_fails(
     error = capsys.readouterr().err
     assert "1 file(s) not downloaded" in error
     assert "no space left" in error
+
+
+def test_rm_names_an_object_twice_deletes_it_once(served: Served, cli: Cli) -> None:
+    """Old code: the second DeleteObject of the same handle failed (InvalidObjectHandle) and
+    the command exited with an error after deleting what was asked, its JSON result lost."""
+    notes = "/store_00010001/MISC/nested/level2/level3/NOTES.TXT"
+    handle = cli(*served.camera_args(), "ls", notes, "--json").json()[0]["hex"]
+    result = cli(*served.camera_args(), "rm", notes, handle, "--json")
+    assert result.code == 0, result
+    assert [e["path"] for e in result.json()] == [notes]
+    assert not (served.card / "MISC/nested/level2/level3/NOTES.TXT").exists()
+
+
+def test_rm_that_fails_part_way_still_reports_what_it_deleted(served: Served, cli: Cli) -> None:
+    """Old code: the JSON result was printed only when every delete succeeded, so a script
+    never learnt that the first objects were gone."""
+    folder = "/store_00010001/MISC/nested/level2"
+    inside = f"{folder}/level3/NOTES.TXT"  # deleted with the folder: its own delete then fails
+    result = cli(*served.camera_args(), "rm", "-r", folder, inside, "--json")
+    assert result.code != 0, result
+    assert [e["path"] for e in result.json()] == [folder]
+    assert not (served.card / "MISC/nested/level2").exists()

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import click
 import pytest
 
 from ptpkit.cli.main import main
 from ptpkit.cli.output import Output
 from ptpkit.cli.runner import LineResult
-from ptpkit.cli.server import CommandServer
+from ptpkit.cli.server import CommandServer, parse_listen
 
 #: "Promptly", for limits of a fraction of a second: generous, the CPU may be shared.
 PROMPT_S = 5.0
@@ -261,3 +262,42 @@ def test_a_pipelined_line_is_not_cut_off_for_the_time_a_command_took() -> None:
         assert client.line() == "pong\n"
         assert client.line() == "OK\n"
         client.close()
+
+
+@pytest.mark.parametrize("dontwait", [True, False], ids=["unix", "no-MSG_DONTWAIT"])
+def test_reclaim_and_refusal_work_without_msg_dontwait(
+    dontwait: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows has no socket.MSG_DONTWAIT. Old code: the notice raised AttributeError in the
+    accepting thread, after the idle client was struck off but before its socket was shut: it
+    stayed connected, uncounted, and the newcomer was closed without a word."""
+    if not dontwait:
+        monkeypatch.delattr(socket, "MSG_DONTWAIT", raising=False)
+    with serving(max_clients=1, reclaim_idle_s=0.2) as (server, runner):
+        idle = Client(server)
+        assert idle.ask("ping") == ["pong\n", "OK\n"]
+        time.sleep(0.3)
+        newcomer = Client(server)
+        assert idle.line() == "ERROR 1 closed: idle, and a new client needs the place\n"
+        assert idle.line() == ""
+        assert newcomer.ask("ping") == ["pong\n", "OK\n"]
+        assert server.client_count == 1
+        newcomer.send(b"hold\n")  # busy: never reclaimed, so the next one is refused
+        assert runner.holding.wait(PROMPT_S)
+        extra = Client(server)
+        assert extra.line() == "ERROR 1 too many clients (1); try again later\n"
+        assert extra.line() == ""
+        for client in (idle, newcomer, extra):
+            client.close()
+
+
+@pytest.mark.parametrize(
+    "listen", [":1_5740", ":\u0661\u0665\u0667\u0664\u0660", ":65536", ":-1", "x:"]
+)
+def test_listen_ports_are_read_as_every_other_number(listen: str) -> None:
+    """Old code: int() took "1_5740" and Arabic-Indic digits as port 15740."""
+    with pytest.raises(click.BadParameter, match="not HOST:PORT"):
+        parse_listen(listen)
+    assert parse_listen("127.0.0.1:0") == ("127.0.0.1", 0)
+    assert parse_listen("[::1]:15740") == ("::1", 15740)
+    assert parse_listen(" 15740 ") == ("127.0.0.1", 15740)

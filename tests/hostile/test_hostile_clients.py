@@ -386,3 +386,21 @@ def test_an_event_connection_from_another_host_is_refused(camera: VirtualCamera)
                 )
                 event.sendall(_bytes(*request))
                 assert struct.unpack_from("<I", event.recv(64), 4)[0] == 4  # InitEventAck
+
+
+def test_events_other_clients_cause_do_not_keep_an_abandoned_session_in_use(
+    camera: VirtualCamera,
+) -> None:
+    """Old code: every event written to a session counted as its activity, so while one client
+    worked (each capture, each property change is an event for every other session), sessions
+    whose clients had long gone silent were never idle: never reclaimed, never expired, and a
+    full server refused every newcomer busy."""
+    with PtpIpServer(camera, port=0, max_sessions=1, reclaim_idle_s=0.6) as server:
+        command, event = _open_session(server.port)  # then silent, never reads its events
+        with command, event:
+            for _ in range(12):  # 1.2 s of events caused elsewhere
+                camera.emit(0x4006, 0x5001)  # DevicePropChanged
+                time.sleep(0.1)
+            with ptpkit.connect(server.url, timeout_s=PROMPT_S) as cam:
+                assert cam.storage_ids() == (0x00010001,)
+            assert _closed_by_server(command)

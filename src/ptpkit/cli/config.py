@@ -43,7 +43,13 @@ from typing import Final
 from ptpkit import PTPIP_PORT
 from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
-from ptpkit.cli.numbers import NumberError, parse_port, parse_seconds
+from ptpkit.cli.numbers import (
+    MAX_PAIRING_TIMEOUT_S,
+    MAX_SECONDS,
+    NumberError,
+    parse_port,
+    parse_seconds,
+)
 from ptpkit.errors import UsageError
 from ptpkit.identity import config_dir, parse_guid
 
@@ -175,7 +181,10 @@ def load_config(path: Path | None) -> Config:
         initiator=Initiator(
             friendly_name=reader.text("initiator", "friendly_name"),
             guid=guid,
-            pairing_timeout_s=reader.seconds("initiator", "pairing_timeout"),
+            # The bound of --pairing-timeout (ptpkit.cli.main): the file and the option agree.
+            pairing_timeout_s=reader.seconds(
+                "initiator", "pairing_timeout", maximum=MAX_PAIRING_TIMEOUT_S
+            ),
         ),
         responder=responder,
         server=Server(
@@ -214,14 +223,16 @@ class _Reader:
         except NumberError as exc:
             raise _error(self.path, f"[{section}] {key}: {exc}") from None
 
-    def seconds(self, section: str, key: str, *, allow_zero: bool = False) -> float | None:
+    def seconds(
+        self, section: str, key: str, *, allow_zero: bool = False, maximum: float = MAX_SECONDS
+    ) -> float | None:
         """A duration (``30``, ``2.5s``, ``500ms``), finite and at most 30 days, like the
         command line's (:mod:`ptpkit.cli.numbers`)."""
         value = self.text(section, key)
         if value is None:
             return None
         try:
-            return parse_seconds(value, allow_minimum=allow_zero)
+            return parse_seconds(value, allow_minimum=allow_zero, maximum=maximum)
         except NumberError as exc:
             raise _error(self.path, f"[{section}] {key}: {exc}") from None
 

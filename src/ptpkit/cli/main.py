@@ -17,7 +17,7 @@ import click
 
 from ptpkit import __version__
 from ptpkit.cli.exitcodes import ExitCode, help_table
-from ptpkit.cli.numbers import Seconds
+from ptpkit.cli.numbers import MAX_PAIRING_TIMEOUT_S, Seconds
 
 # Everything else is imported when it is used: `ptpkit --help` loads neither the client nor
 # rich, and a command loads only its own module (the virtual camera and Pillow come with `demo`
@@ -224,7 +224,7 @@ def _check_vendor(ctx: click.Context, param: click.Parameter, value: str | None)
 @click.option(
     "--pairing-timeout",
     "pairing_timeout_s",
-    type=Seconds(allow_minimum=False, maximum=86400),
+    type=Seconds(allow_minimum=False, maximum=MAX_PAIRING_TIMEOUT_S),
     help="Seconds a PTP/IP camera may take to accept this computer (default 60).",
 )
 @click.option(

@@ -29,6 +29,8 @@ else:
 #: and below the smallest ``threading.TIMEOUT_MAX`` of the platforms Python runs on (Windows:
 #: 2**32 ms, about 49.7 days), so no wait can overflow a platform timer.
 MAX_SECONDS: Final = 30 * 24 * 3600.0
+#: The longest --pairing-timeout (and config pairing_timeout): a day; someone walks to the camera.
+MAX_PAIRING_TIMEOUT_S: Final = 86400.0
 #: The largest count (pictures, events, bytes to dump): 2**31 - 1, as a C int would hold.
 MAX_COUNT: Final = 2**31 - 1
 
@@ -51,6 +53,9 @@ def parse_seconds(
     if match is None:
         raise NumberError(f"{text!r} is not a number of seconds (e.g. 10, 2.5s, 500ms, 5m)")
     seconds = float(match.group(1)) * _UNIT_S[match.group(2) or ""]
+    if seconds == 0 and re.search(r"[1-9]", match.group(1).lower().split("e")[0]):
+        # 1e-400 underflows to 0, which for an idle timeout means "never": the opposite.
+        raise NumberError(f"{text!r} is too short to tell from 0")
     if not math.isfinite(seconds) or seconds > maximum:
         raise NumberError(f"{text!r} is too long (at most {_long(maximum)})")
     if seconds < minimum or (seconds == minimum and not allow_minimum):

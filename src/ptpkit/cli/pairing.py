@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import click
 
+from ptpkit.cli.numbers import Port
 from ptpkit.discovery.canon_pairing import (
     DESCRIPTION_PORT,
     UUID_FILE,
@@ -39,14 +40,14 @@ from ptpkit.identity import config_dir
     "-P",
     "--port",
     "description_port",
-    type=click.IntRange(0, 65535),
+    type=Port(),
     default=DESCRIPTION_PORT,
     show_default=True,
     help="TCP port of the description the camera fetches (0: any free port).",
 )
 @click.option(
     "--ssdp-port",
-    type=click.IntRange(0, 65535),
+    type=Port(),
     default=SSDP_PORT,
     show_default=True,
     help="UDP port for the camera's searches (cameras search port 1900).",

@@ -35,6 +35,7 @@ import contextlib
 import ipaddress
 import logging
 import math
+import select
 import socket
 import socketserver
 import threading
@@ -48,7 +49,7 @@ from ptpkit import PTPIP_PORT
 from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.cli.interrupts import stop_on_sigterm
-from ptpkit.cli.numbers import Count, Seconds
+from ptpkit.cli.numbers import Count, NumberError, Seconds, parse_port
 from ptpkit.cli.output import Output, capture_output, dumps, printable
 from ptpkit.cli.runner import LineResult, Runner
 from ptpkit.cli.session import Session, get_session, json_option
@@ -111,11 +112,13 @@ def parse_listen(text: str) -> tuple[str, int]:
         host, port_text = "", text
     host = host.strip("[]") or DEFAULT_ADDRESS
     try:
-        port = int(port_text, 10)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not HOST:PORT", param_hint="--listen") from None
-    if not 0 <= port <= 65535:
-        raise click.BadParameter(f"port {port} is out of range", param_hint="--listen")
+        # The one checked reading of numbers (int() would take "1_5740" and other scripts'
+        # digits).
+        port = parse_port(port_text, allow_zero=True)
+    except NumberError as exc:
+        raise click.BadParameter(
+            f"{text!r} is not HOST:PORT ({exc})", param_hint="--listen"
+        ) from None
     return host, port
 
 
@@ -291,8 +294,12 @@ def _status_line(code: int, message: str, *, json_mode: bool) -> str:
 
 def _notify(sock: socket.socket, text: str) -> None:
     """Tell a client why it is closed, if its buffer has room: never wait for it."""
-    with contextlib.suppress(OSError):
-        sock.send(text.encode("utf-8"), socket.MSG_DONTWAIT)
+    # Windows has no MSG_DONTWAIT, and the socket may be blocking: the zero-timeout select says
+    # there is room, so the short send cannot wait (and the accepting thread never blocks).
+    with contextlib.suppress(OSError, ValueError):
+        _, writable, _ = select.select([], [sock], [], 0)
+        if writable:
+            sock.send(text.encode("utf-8"), getattr(socket, "MSG_DONTWAIT", 0))
 
 
 class _Handler(socketserver.BaseRequestHandler):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ptpkit import PTPIP_PORT
-from ptpkit.cli.numbers import Count, Seconds
+from ptpkit.cli.numbers import Count, Port, Seconds
 
 if TYPE_CHECKING:
     from ptpkit.virtual.camera import VirtualCamera
@@ -69,7 +69,7 @@ def virtual() -> None:
 )
 @click.option(
     "--port",
-    type=click.IntRange(0, 65535),
+    type=Port(),
     default=PTPIP_PORT,
     show_default=True,
     help="TCP port for both PTP/IP connections (0: any free port).",
@@ -100,7 +100,7 @@ def virtual() -> None:
 @click.option(
     "--advertise",
     "advertise_port",
-    type=click.IntRange(0, 65535),
+    type=Port(),
     default=None,
     is_flag=False,
     flag_value=1900,

@@ -22,7 +22,8 @@ for long (each limit is a constructor argument and a ``virtual serve`` option):
   through in a moment; a flood only displaces itself);
 - sessions are at most ``max_sessions``. When they are all taken, a new client takes the place of
   a session whose event connection never came, else of the session idle longest if it has been
-  idle ``reclaim_idle_s``, else it gets InitFail(busy). Sessions in use are never dropped for a
+  idle ``reclaim_idle_s`` (events written to it do not count: every session gets them), else it
+  gets InitFail(busy). Sessions in use are never dropped for a
   newcomer: a flood of complete handshakes cannot push out a client at work;
 - a session with no traffic either way for ``idle_timeout_s`` is closed (0: never). The default
   is an hour because real clients idle for long: gphoto2 waiting for events over PTP/IP sends
@@ -142,6 +143,10 @@ class _Link:
     accepted_at: float = 0.0
     #: The last traffic either way, on either connection (time.monotonic()).
     last_activity: float = 0.0
+    #: The same without the events written to it (time.monotonic()): what reclaiming goes by.
+    #: Every session gets the camera's events, another client's capture's included, so they
+    #: do not show that this one's client is still there.
+    last_heard: float = 0.0
     #: Why the server dropped this link (it is closing); None while it is served.
     dropped: str | None = None
     event_socket: socket.socket | None = None
@@ -447,6 +452,7 @@ class PtpIpServer:
             request.friendly_name,
             accepted_at=accepted_at,
             last_activity=time.monotonic(),
+            last_heard=time.monotonic(),
         )
         # Registered before the Ack goes out: the client opens its event connection as soon as
         # it reads the Ack, and that connection must find this one.
@@ -506,8 +512,8 @@ class PtpIpServer:
             return min(unpaired, key=lambda link: link.accepted_at)
         if not self._links:
             return None
-        idlest = min(self._links.values(), key=lambda link: link.last_activity)
-        return idlest if now - idlest.last_activity >= self.reclaim_idle_s else None
+        idlest = min(self._links.values(), key=lambda link: link.last_heard)
+        return idlest if now - idlest.last_heard >= self.reclaim_idle_s else None
 
     def _drop(self, link: _Link) -> None:
         """End a session from another thread: its threads see their sockets shut and clean up."""
@@ -563,7 +569,7 @@ class PtpIpServer:
             count = sock.recv_into(buffer, budget or 0)
             if count == 0:
                 return
-            link.last_activity = time.monotonic()
+            link.last_activity = link.last_heard = time.monotonic()
             _quick_ack(sock)
             session.receive_data(view[:count])
             if budget is not None:  # slow-reader: the next bytes are read a tick later
@@ -578,7 +584,7 @@ class PtpIpServer:
                 return
             sent = sock.sendmsg(buffers)
             session.consume_output(sent)
-            link.last_activity = time.monotonic()
+            link.last_activity = link.last_heard = time.monotonic()
             # A long data phase: look for a Cancel without blocking, between writes.
             readable, _, _ = select.select([sock], [], [], 0)
             if readable:
@@ -627,7 +633,7 @@ class PtpIpServer:
                 count = sock.recv_into(view)
                 if count == 0:
                     return
-                link.last_activity = time.monotonic()
+                link.last_activity = link.last_heard = time.monotonic()
                 greeter.receive_data(view[:count])
                 self._event_channel_input(link, sock, greeter)
 

@@ -397,11 +397,18 @@ def rm(session: Session, targets: tuple[str, ...], recursive: bool, as_json: boo
         if entry.is_folder and not recursive:
             raise UsageError(f"{entry.path} is a folder; pass -r to delete it with its contents")
     deleted = []
-    for entry in entries:
-        cam.delete(entry)
-        deleted.append(schema.entry(entry, cam))
-        out.text(f"deleted {entry.path}")
-    out.data(deleted)
+    done: set[int] = set()
+    try:
+        for entry in entries:
+            if entry.handle in done:
+                continue  # named twice (a path and its handle): deleted once
+            cam.delete(entry)
+            done.add(entry.handle)
+            deleted.append(schema.entry(entry, cam))
+            out.text(f"deleted {entry.path}")
+    finally:
+        # Also when a delete fails part way: what is gone already is reported.
+        out.data(deleted)
 
 
 @session_command
