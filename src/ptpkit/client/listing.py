@@ -203,8 +203,10 @@ class PropListIndex:
         self._first_run = array("I")
         # Where each run starts in the file: 4 bytes a run while the answer is under 4 GiB.
         self._run_offset = array("I" if size <= 0xFFFFFFFF else "Q")
-        #: The next run of an object whose elements come in several runs (rare: sparse).
-        self._next_run: dict[int, int] = {}
+        #: The next run of the same object, per run (-1: its last). An object's elements can
+        #: come in several runs (a camera that answers property by property gives each object
+        #: one run per property): 4 bytes a run, not a dict entry.
+        self._next_run = array("i")
         self._end = 0
         self._table = HandleTable()
         self._read(size)
@@ -259,6 +261,9 @@ class PropListIndex:
         )
         table = self._table
         run_offset, next_run, first_run = self._run_offset, self._next_run, self._first_run
+        # Each object's last run so far, so a new run is linked in one step: walking the chain
+        # from the first would be quadratic for a camera that alternates between objects.
+        last_run = array("i")
         current = -1
         current_handle = -1
         sizes, signed_types, indexed = _SCALAR_SIZES, _SIGNED, _INDEXED
@@ -274,6 +279,7 @@ class PropListIndex:
                 # A run ends where the next begins: only its start is kept.
                 run = len(run_offset)
                 run_offset.append(start)
+                next_run.append(-1)
                 current = table.get(handle)
                 if current < 0:
                     current = len(handles)
@@ -284,11 +290,10 @@ class PropListIndex:
                     formats.append(0)
                     flags.append(0)
                     first_run.append(run)
+                    last_run.append(run)
                 else:
-                    last = first_run[current]
-                    while last in next_run:
-                        last = next_run[last]
-                    next_run[last] = run
+                    next_run[last_run[current]] = run
+                    last_run[current] = run
                 current_handle = handle
             width = sizes.get(type_code)
             if width is not None:
@@ -385,7 +390,7 @@ class PropListIndex:
                 raise DecodeError(f"more than {MAX_OBJECT_PROPS_BYTES} bytes of properties")
             self._file.seek(self._run_offset[run])
             _decode_wanted(self._file.read(length), values)
-            run = self._next_run.get(run, -1)
+            run = self._next_run[run]
         name = values.get(Opc.OBJECT_FILE_NAME, "")
         size = values.get(Opc.OBJECT_SIZE, 0)
         if not isinstance(name, str) or not isinstance(size, int):
