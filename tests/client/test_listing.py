@@ -270,3 +270,43 @@ def test_index_of_an_answer_given_property_by_property() -> None:
         20000,
         0x00010001,
     )
+
+
+@pytest.mark.parametrize(
+    ("parents", "lost"),
+    [
+        ({3: 3}, [3, 4, 5]),  # a folder inside itself, and what it holds
+        ({1: 3}, [1, 2, 3, 4, 5]),  # the top folder inside the third: a cycle
+        ({5: 999}, [5]),  # a parent the camera does not have
+        ({5: 4}, [5]),  # a parent that is a file
+    ],
+    ids=["self", "cycle", "dangling", "in-a-file"],
+)
+def test_fast_listing_reports_objects_it_cannot_reach(
+    parents: dict[int, int], lost: list[int]
+) -> None:
+    """GetObjPropList objects whose parents never lead to the top used to vanish unreported."""
+    from ptpkit.virtual.storage import StoredObject
+
+    with VirtualCamera(synthetic=SyntheticCard(files=2, depth=3)) as vcam:
+        store = vcam.stores[0x00010001]
+        make = store.make  # type: ignore[attr-defined]
+
+        def misplaced(number: int) -> StoredObject:
+            obj: StoredObject = make(number)
+            if number in parents:
+                obj.parent = parents[number]
+            return obj
+
+        def parent_of(number: int, real: Callable[[int], int] = store.parent_of) -> int:  # type: ignore[attr-defined]
+            return parents.get(number, real(number))
+
+        store.make = misplaced  # type: ignore[attr-defined]
+        store.parent_of = parent_of  # type: ignore[attr-defined]  (GetObjPropList reads it)
+        with ptpkit.connect("virtual:", camera=vcam) as cam:
+            skipped: list[SkippedObject] = []
+            listed = [e.handle for e in cam.walk(on_error=skipped.append)]
+            assert cam._fast_listing_failed is False
+    assert sorted(s.handle for s in skipped) == lost
+    assert sorted(listed + lost) == [1, 2, 3, 4, 5]
+    assert all("ParentObject" in s.reason for s in skipped)

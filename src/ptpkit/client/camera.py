@@ -941,6 +941,23 @@ class Camera:
                 )
             top_parents = ROOT_PARENTS if start is None else (start.handle,)
             lister.first_child, lister.next_sibling, tops = index.tree(top_parents)
+            for lost in index.unplaced(lister.first_child, lister.next_sibling, tops):
+                handle = index.handles[lost]
+                if start is not None and handle == start.handle:
+                    continue  # a camera that includes the folder asked for in its answer
+                reason = (
+                    f"its ParentObject 0x{index.parents[lost]:08X} is not a folder this listing "
+                    "reaches (missing, a file, or a cycle of parents)"
+                )
+                _skipped(
+                    SkippedObject(
+                        handle=handle,
+                        folder=start.path if start is not None else "/",
+                        reason=reason,
+                        error=RemoteProtocolError(reason),
+                    ),
+                    on_error,
+                )
             if start is not None:
                 groups: list[tuple[int, str, Collection[int]]] = [
                     (start.storage_id, start.path, tops)
