@@ -310,3 +310,62 @@ def test_fast_listing_reports_objects_it_cannot_reach(
     assert sorted(s.handle for s in skipped) == lost
     assert sorted(listed + lost) == [1, 2, 3, 4, 5]
     assert all("ParentObject" in s.reason for s in skipped)
+
+
+def test_fast_listing_paths_follow_the_listing_storage_not_getobjproplist(
+    make_rig: Callable[..., Rig], card: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A camera whose GetObjPropList names a storage it does not have (as its ObjectInfo
+    can): walk() used to put everything under /store_00020001, where entry() and find() do
+    not (one object, two paths)."""
+    from ptpkit.codes.common import Opc
+    from ptpkit.virtual import operations
+
+    real = operations._object_properties
+
+    def lying(store: object, obj: object) -> dict[int, object]:
+        values = dict(real(store, obj))  # type: ignore[arg-type]
+        values[Opc.STORAGE_ID] = WRONG_STORAGE_ID
+        return values
+
+    monkeypatch.setattr(operations, "_object_properties", lying)
+    cam = make_rig(VirtualCamera(card)).cam
+    walked = list(cam.walk())
+    assert walked
+    assert cam._fast_listing_failed is False
+    for entry in walked:
+        assert (entry.storage_id, entry.path.startswith(STORE + "/")) == (0x00010001, True)
+        assert cam.entry(entry.handle).path == entry.path
+    assert [e.path for e in cam.walk(0x00010001)] == [e.path for e in walked]
+
+
+def test_fast_listing_of_two_storages_whose_objects_claim_the_first(
+    card: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two cards; GetObjPropList says every object is on the first: each object's path is on
+    the storage that lists it at its top, as entry() and the object-by-object path say."""
+    from ptpkit.codes.common import Opc
+    from ptpkit.virtual import operations
+    from ptpkit.virtual.storage import Store
+
+    second = tmp_path / "second"
+    (second / "DCIM").mkdir(parents=True)
+    (second / "DCIM" / "ON_B.JPG").write_bytes(b"b")
+    real = operations._object_properties
+
+    def lying(store: object, obj: object) -> dict[int, object]:
+        values = dict(real(store, obj))  # type: ignore[arg-type]
+        values[Opc.STORAGE_ID] = 0x00010001
+        return values
+
+    monkeypatch.setattr(operations, "_object_properties", lying)
+    with VirtualCamera(card) as vcam:
+        vcam.stores[0x00020001] = Store(0x00020001, second, vcam.handles)
+        with ptpkit.connect("virtual:", camera=vcam) as cam:
+            fast = [(e.path, e.storage_id) for e in cam.walk()]
+            assert cam._fast_listing_failed is False
+            by_entry = [(cam.entry(e.handle).path) for e in cam.walk()]
+            slow_paths = [(e.path, e.storage_id) for e in slow(cam).walk()]
+    assert ("/store_00020001/DCIM/ON_B.JPG", 0x00020001) in fast
+    assert fast == slow_paths
+    assert by_entry == [path for path, _ in fast]

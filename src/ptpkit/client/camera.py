@@ -971,11 +971,20 @@ class Camera:
         finally:
             sink.close()
 
-    @staticmethod
     def _fast_tops(
-        index: PropListIndex, tops: Collection[int], on_error: SkipCallback | None
+        self, index: PropListIndex, tops: Collection[int], on_error: SkipCallback | None
     ) -> list[tuple[int, str, Collection[int]]]:
-        """The top-level objects grouped by the storage each says it is on (ascending)."""
+        """The top-level objects grouped by storage (ascending), by the rule of
+        :meth:`_path_storage`: the storage that lists the object at its top, not the StorageID
+        the object claims (a camera that claims another storage in ObjectInfo can do so in
+        GetObjPropList too), so that walk(), entry() and find() give one object one path."""
+        ids = self.storage_ids()
+        listed_in = HandleTable()  # top-level handle -> its position in ids
+        if len(ids) > 1:
+            for position, sid in enumerate(ids):
+                for handle in handle_array(self._data(Op.GET_OBJECT_HANDLES, (sid, 0, ROOT))):
+                    if listed_in.get(handle) < 0:
+                        listed_in.put(handle, position)
         by_storage: dict[int, array[int]] = {}
         for top in tops:
             problem = index.problem(top, top=True)
@@ -990,7 +999,12 @@ class Camera:
                     on_error,
                 )
                 continue
-            by_storage.setdefault(index.storages[top], array("i")).append(top)
+            if len(ids) == 1:
+                sid = ids[0]
+            else:
+                position = listed_in.get(index.handles[top])
+                sid = ids[position] if position >= 0 else index.storages[top]
+            by_storage.setdefault(sid, array("i")).append(top)
         return [(sid, "/" + storage_folder(sid), by_storage[sid]) for sid in sorted(by_storage)]
 
     def _walk_slow(
