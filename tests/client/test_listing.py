@@ -369,3 +369,41 @@ def test_fast_listing_of_two_storages_whose_objects_claim_the_first(
     assert ("/store_00020001/DCIM/ON_B.JPG", 0x00020001) in fast
     assert fast == slow_paths
     assert by_entry == [path for path, _ in fast]
+
+
+def test_index_steps_over_a_huge_array_value_without_holding_it() -> None:
+    """One element whose value is a 24 MB array (a property the listing does not use): the
+    index used to read all of it into memory at once; the object is still reported alone."""
+    from ptpkit.codes.common import Opc
+
+    items = 24 << 20
+    huge = (
+        (9).to_bytes(4, "little")
+        + (0xDC99).to_bytes(2, "little")  # a vendor property
+        + (0x4002).to_bytes(2, "little")  # AUINT8
+        + items.to_bytes(4, "little")
+        + bytes(items)
+    )
+    elements = [
+        _element(9, Opc.PARENT_OBJECT, 0),
+        _element(9, Opc.OBJECT_FORMAT, 0x3801),
+        _element(9, Opc.OBJECT_FILE_NAME, "BIG.JPG"),
+        huge,
+        _element(10, Opc.OBJECT_FILE_NAME, "NEXT.JPG"),
+    ]
+    data = _proplist(elements)
+    size = len(data.getvalue())
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        index = listing.PropListIndex(data, size)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak  # was: more than the 24 MB array
+    assert [index.handles[i] for i in range(len(index))] == [9, 10]
+    with pytest.raises(DecodeError):
+        index.props(0)  # more than MAX_OBJECT_PROPS_BYTES: that object alone is skipped
+    cut = io.BytesIO(data.getvalue()[: size - 100])
+    with pytest.raises(DecodeError):
+        listing.PropListIndex(cut, size - 100)

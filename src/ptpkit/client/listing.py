@@ -242,6 +242,25 @@ class PropListIndex:
                     eof = True
                 buf += more
 
+        def skip(nbytes: int) -> None:
+            """Step over ``nbytes`` (an array value the listing does not need) without holding
+            them: one element can be almost the whole answer."""
+            nonlocal buf, base, pos, eof
+            if len(buf) - pos >= nbytes:
+                pos += nbytes
+                return
+            target = base + pos + nbytes
+            if target > size:
+                raise DecodeError(
+                    f"ObjectPropList ends inside an element at byte {size}",
+                    offset=size,
+                    what="ObjectPropList",
+                )
+            file.seek(target)
+            base, pos = target, 0
+            buf = bytearray(file.read(_READ_BYTES))
+            eof = base + len(buf) >= size
+
         fill(4)
         count = int.from_bytes(buf[0:4], "little")
         pos = 4
@@ -343,8 +362,7 @@ class PropListIndex:
                         offset=base + pos,
                         what="ObjectPropList",
                     )
-                fill(nbytes)
-                pos += nbytes
+                skip(nbytes)
                 if code in indexed:
                     flags[current] |= indexed[code] | _BAD_TYPE
                 elif code == Opc.OBJECT_SIZE:
