@@ -941,10 +941,15 @@ class Camera:
                 )
             top_parents = ROOT_PARENTS if start is None else (start.handle,)
             lister.first_child, lister.next_sibling, tops = index.tree(top_parents)
-            for lost in index.unplaced(lister.first_child, lister.next_sibling, tops):
+            # Only for the whole card: for one folder, a camera may answer with more than
+            # what is below it (the folder itself, or everything), which is not lost.
+            lost_objects = (
+                index.unplaced(lister.first_child, lister.next_sibling, tops)
+                if start is None
+                else ()
+            )
+            for lost in lost_objects:
                 handle = index.handles[lost]
-                if start is not None and handle == start.handle:
-                    continue  # a camera that includes the folder asked for in its answer
                 reason = (
                     f"its ParentObject 0x{index.parents[lost]:08X} is not a folder this listing "
                     "reaches (missing, a file, or a cycle of parents)"
@@ -952,7 +957,7 @@ class Camera:
                 _skipped(
                     SkippedObject(
                         handle=handle,
-                        folder=start.path if start is not None else "/",
+                        folder="/",
                         reason=reason,
                         error=RemoteProtocolError(reason),
                     ),
