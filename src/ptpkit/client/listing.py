@@ -214,9 +214,6 @@ class PropListIndex:
     def __len__(self) -> int:
         return len(self.handles)
 
-    def index_of(self, handle: int) -> int:
-        return self._table.get(handle)
-
     def _read(self, size: int) -> None:
         file = self._file
         file.seek(0)
