@@ -407,3 +407,32 @@ def test_index_steps_over_a_huge_array_value_without_holding_it() -> None:
     cut = io.BytesIO(data.getvalue()[: size - 100])
     with pytest.raises(DecodeError):
         listing.PropListIndex(cut, size - 100)
+
+
+@pytest.mark.parametrize("path", ["fast", "slow"])
+def test_an_object_listed_with_the_handle_meaning_all_is_skipped_not_deletable(
+    make_rig: Callable[..., Rig], path: str
+) -> None:
+    """A camera that lists an object as 0xFFFFFFFF: an Entry with that handle made delete()
+    send DeleteObject(0xFFFFFFFF), which deletes every object on the card."""
+    from ptpkit.errors import UsageError
+
+    vcam = VirtualCamera(synthetic=SyntheticCard(files=2, depth=1))
+    store = vcam.stores[0x00010001]
+    store._first = 0xFFFFFFFD  # type: ignore[attr-defined]  (the folder, then 0x..FE, 0x..FF)
+    cam = make_rig(vcam).cam
+    if path == "slow":
+        slow(cam)
+    skipped: list[SkippedObject] = []
+    walked = list(cam.walk(on_error=skipped.append))
+    assert [e.handle for e in walked] == [0xFFFFFFFD, 0xFFFFFFFE]
+    assert [s.handle for s in skipped] == [0xFFFFFFFF]
+    folder, first = walked[0].path, walked[1].path
+    with pytest.raises(ptpkit.errors.NotFoundError):
+        cam.find(first.replace("1.JPG", "2.JPG"))  # the object numbered 0xFFFFFFFF
+    assert cam.find(first).handle == 0xFFFFFFFE
+    assert [e.handle for e in cam.list_folder(folder)] == [0xFFFFFFFE]
+    entry = cam.entry(0xFFFFFFFE)
+    forged = type(entry)(**{**entry.__dict__, "handle": 0xFFFFFFFF})
+    with pytest.raises(UsageError):
+        cam.delete(forged)

@@ -260,6 +260,26 @@ class PropertyDescription:
         return "any value of type " + self.datatype.short_name
 
 
+#: Handles that are never one object (ISO 15740): 0 is "no object" and 0xFFFFFFFF "every
+#: object" (DeleteObject of it empties the card). A camera that lists one is
+#: not believed: an Entry with it would make delete() erase everything.
+_RESERVED_HANDLES: Final = (0, 0xFFFFFFFF)
+
+
+def _reserved(handle: int, folder: str, on_error: SkipCallback | None) -> bool:
+    """Report ``handle`` as skipped if it is a reserved one (True: do not list it)."""
+    if handle not in _RESERVED_HANDLES:
+        return False
+    reason = f"the camera lists the reserved handle 0x{handle:08X} as an object"
+    _skipped(
+        SkippedObject(
+            handle=handle, folder=folder, reason=reason, error=RemoteProtocolError(reason)
+        ),
+        on_error,
+    )
+    return True
+
+
 def _skipped(skipped: SkippedObject, on_error: SkipCallback | None) -> None:
     if on_error is not None:
         on_error(skipped)
@@ -299,7 +319,7 @@ class _SlowLister:
         return handle_array(self._cam._data(Op.GET_OBJECT_HANDLES, (storage_id, 0, key)))
 
     def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None:
-        if not self._seen.add(key):
+        if not self._seen.add(key) or _reserved(key, folder, on_error):
             return None
         try:
             info = self._cam.object_info(key)
@@ -351,6 +371,8 @@ class _FastLister:
 
     def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None:
         index = self._index
+        if _reserved(index.handles[key], folder, on_error):
+            return None
         problem = index.problem(key, top=False)
         error: PTPError = RemoteProtocolError(problem or "")
         if problem is None:
@@ -1081,6 +1103,8 @@ class Camera:
         entry: Entry | None = None
         for part in parts:
             for handle in handle_array(self._data(Op.GET_OBJECT_HANDLES, (storage_id, 0, parent))):
+                if _reserved(handle, prefix, None):
+                    continue
                 try:
                     info = self.object_info(handle)
                 except (DecodeError, ResponseError) as exc:
@@ -1412,6 +1436,9 @@ class Camera:
     def delete(self, target: Entry | int | str) -> None:
         """Delete an object; a folder goes with everything in it."""
         entry = self._as_entry(target)
+        if entry.handle in _RESERVED_HANDLES:
+            # DeleteObject(0xFFFFFFFF) deletes every object (ISO 15740, DeleteObject).
+            raise UsageError(f"0x{entry.handle:08X} is a reserved handle, not one object")
         self._run(Op.DELETE_OBJECT, (entry.handle, 0))
 
     # -- properties ------------------------------------------------------------------------------
