@@ -142,3 +142,17 @@ def test_skip_reports_are_terminal_safe() -> None:
     with pytest.raises(CliError) as raised:
         report.finish()
     assert raised.value.code == ExitCode.LINK_ERROR
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("ls", "NOPE", "--json"), ("ls", "-R", "0x00007777", "--json"), ("thumb", "NOPE", "--json")],
+)
+def test_json_of_a_target_not_found_is_no_result_not_an_empty_list(
+    cli: Cli, served: Served, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """Exit 2 and nothing on stdout: "[]" there read as "an empty folder" to a script."""
+    result = cli(*served.camera_args(), *args, *(["-o", str(tmp_path)] if "thumb" in args else []))
+    assert result.code == ExitCode.INVALID_ARGUMENTS, result
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr

@@ -260,6 +260,26 @@ class PropertyDescription:
         return "any value of type " + self.datatype.short_name
 
 
+#: Handles that are never one object (ISO 15740): 0 is "no object" and 0xFFFFFFFF "every
+#: object" (DeleteObject of it empties the card). A camera that lists one is
+#: not believed: an Entry with it would make delete() erase everything.
+_RESERVED_HANDLES: Final = (0, 0xFFFFFFFF)
+
+
+def _reserved(handle: int, folder: str, on_error: SkipCallback | None) -> bool:
+    """Report ``handle`` as skipped if it is a reserved one (True: do not list it)."""
+    if handle not in _RESERVED_HANDLES:
+        return False
+    reason = f"the camera lists the reserved handle 0x{handle:08X} as an object"
+    _skipped(
+        SkippedObject(
+            handle=handle, folder=folder, reason=reason, error=RemoteProtocolError(reason)
+        ),
+        on_error,
+    )
+    return True
+
+
 def _skipped(skipped: SkippedObject, on_error: SkipCallback | None) -> None:
     if on_error is not None:
         on_error(skipped)
@@ -299,7 +319,7 @@ class _SlowLister:
         return handle_array(self._cam._data(Op.GET_OBJECT_HANDLES, (storage_id, 0, key)))
 
     def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None:
-        if not self._seen.add(key):
+        if not self._seen.add(key) or _reserved(key, folder, on_error):
             return None
         try:
             info = self._cam.object_info(key)
@@ -351,6 +371,8 @@ class _FastLister:
 
     def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None:
         index = self._index
+        if _reserved(index.handles[key], folder, on_error):
+            return None
         problem = index.problem(key, top=False)
         error: PTPError = RemoteProtocolError(problem or "")
         if problem is None:
@@ -941,6 +963,28 @@ class Camera:
                 )
             top_parents = ROOT_PARENTS if start is None else (start.handle,)
             lister.first_child, lister.next_sibling, tops = index.tree(top_parents)
+            # Only for the whole card: for one folder, a camera may answer with more than
+            # what is below it (the folder itself, or everything), which is not lost.
+            lost_objects = (
+                index.unplaced(lister.first_child, lister.next_sibling, tops)
+                if start is None
+                else ()
+            )
+            for lost in lost_objects:
+                handle = index.handles[lost]
+                reason = (
+                    f"its ParentObject 0x{index.parents[lost]:08X} is not a folder this listing "
+                    "reaches (missing, a file, or a cycle of parents)"
+                )
+                _skipped(
+                    SkippedObject(
+                        handle=handle,
+                        folder="/",
+                        reason=reason,
+                        error=RemoteProtocolError(reason),
+                    ),
+                    on_error,
+                )
             if start is not None:
                 groups: list[tuple[int, str, Collection[int]]] = [
                     (start.storage_id, start.path, tops)
@@ -954,11 +998,20 @@ class Camera:
         finally:
             sink.close()
 
-    @staticmethod
     def _fast_tops(
-        index: PropListIndex, tops: Collection[int], on_error: SkipCallback | None
+        self, index: PropListIndex, tops: Collection[int], on_error: SkipCallback | None
     ) -> list[tuple[int, str, Collection[int]]]:
-        """The top-level objects grouped by the storage each says it is on (ascending)."""
+        """The top-level objects grouped by storage (ascending), by the rule of
+        :meth:`_path_storage`: the storage that lists the object at its top, not the StorageID
+        the object claims (a camera that claims another storage in ObjectInfo can do so in
+        GetObjPropList too), so that walk(), entry() and find() give one object one path."""
+        ids = self.storage_ids()
+        listed_in = HandleTable()  # top-level handle -> its position in ids
+        if len(ids) > 1:
+            for position, sid in enumerate(ids):
+                for handle in handle_array(self._data(Op.GET_OBJECT_HANDLES, (sid, 0, ROOT))):
+                    if listed_in.get(handle) < 0:
+                        listed_in.put(handle, position)
         by_storage: dict[int, array[int]] = {}
         for top in tops:
             problem = index.problem(top, top=True)
@@ -973,7 +1026,12 @@ class Camera:
                     on_error,
                 )
                 continue
-            by_storage.setdefault(index.storages[top], array("i")).append(top)
+            if len(ids) == 1:
+                sid = ids[0]
+            else:
+                position = listed_in.get(index.handles[top])
+                sid = ids[position] if position >= 0 else index.storages[top]
+            by_storage.setdefault(sid, array("i")).append(top)
         return [(sid, "/" + storage_folder(sid), by_storage[sid]) for sid in sorted(by_storage)]
 
     def _walk_slow(
@@ -1045,6 +1103,8 @@ class Camera:
         entry: Entry | None = None
         for part in parts:
             for handle in handle_array(self._data(Op.GET_OBJECT_HANDLES, (storage_id, 0, parent))):
+                if _reserved(handle, prefix, None):
+                    continue
                 try:
                     info = self.object_info(handle)
                 except (DecodeError, ResponseError) as exc:
@@ -1401,6 +1461,9 @@ class Camera:
     def delete(self, target: Entry | int | str) -> None:
         """Delete an object; a folder goes with everything in it."""
         entry = self._as_entry(target)
+        if entry.handle in _RESERVED_HANDLES:
+            # DeleteObject(0xFFFFFFFF) deletes every object (ISO 15740, DeleteObject).
+            raise UsageError(f"0x{entry.handle:08X} is a reserved handle, not one object")
         self._run(Op.DELETE_OBJECT, (entry.handle, 0))
 
     # -- properties ------------------------------------------------------------------------------

@@ -203,17 +203,16 @@ class PropListIndex:
         self._first_run = array("I")
         # Where each run starts in the file: 4 bytes a run while the answer is under 4 GiB.
         self._run_offset = array("I" if size <= 0xFFFFFFFF else "Q")
-        #: The next run of an object whose elements come in several runs (rare: sparse).
-        self._next_run: dict[int, int] = {}
+        #: The next run of the same object, per run (-1: its last). An object's elements can
+        #: come in several runs (a camera that answers property by property gives each object
+        #: one run per property): 4 bytes a run, not a dict entry.
+        self._next_run = array("i")
         self._end = 0
         self._table = HandleTable()
         self._read(size)
 
     def __len__(self) -> int:
         return len(self.handles)
-
-    def index_of(self, handle: int) -> int:
-        return self._table.get(handle)
 
     def _read(self, size: int) -> None:
         file = self._file
@@ -240,6 +239,25 @@ class PropListIndex:
                     eof = True
                 buf += more
 
+        def skip(nbytes: int) -> None:
+            """Step over ``nbytes`` (an array value the listing does not need) without holding
+            them: one element can be almost the whole answer."""
+            nonlocal buf, base, pos, eof
+            if len(buf) - pos >= nbytes:
+                pos += nbytes
+                return
+            target = base + pos + nbytes
+            if target > size:
+                raise DecodeError(
+                    f"ObjectPropList ends inside an element at byte {size}",
+                    offset=size,
+                    what="ObjectPropList",
+                )
+            file.seek(target)
+            base, pos = target, 0
+            buf = bytearray(file.read(_READ_BYTES))
+            eof = base + len(buf) >= size
+
         fill(4)
         count = int.from_bytes(buf[0:4], "little")
         pos = 4
@@ -259,6 +277,9 @@ class PropListIndex:
         )
         table = self._table
         run_offset, next_run, first_run = self._run_offset, self._next_run, self._first_run
+        # Each object's last run so far, so a new run is linked in one step: walking the chain
+        # from the first would be quadratic for a camera that alternates between objects.
+        last_run = array("i")
         current = -1
         current_handle = -1
         sizes, signed_types, indexed = _SCALAR_SIZES, _SIGNED, _INDEXED
@@ -274,6 +295,7 @@ class PropListIndex:
                 # A run ends where the next begins: only its start is kept.
                 run = len(run_offset)
                 run_offset.append(start)
+                next_run.append(-1)
                 current = table.get(handle)
                 if current < 0:
                     current = len(handles)
@@ -284,11 +306,10 @@ class PropListIndex:
                     formats.append(0)
                     flags.append(0)
                     first_run.append(run)
+                    last_run.append(run)
                 else:
-                    last = first_run[current]
-                    while last in next_run:
-                        last = next_run[last]
-                    next_run[last] = run
+                    next_run[last_run[current]] = run
+                    last_run[current] = run
                 current_handle = handle
             width = sizes.get(type_code)
             if width is not None:
@@ -338,8 +359,7 @@ class PropListIndex:
                         offset=base + pos,
                         what="ObjectPropList",
                     )
-                fill(nbytes)
-                pos += nbytes
+                skip(nbytes)
                 if code in indexed:
                     flags[current] |= indexed[code] | _BAD_TYPE
                 elif code == Opc.OBJECT_SIZE:
@@ -385,7 +405,7 @@ class PropListIndex:
                 raise DecodeError(f"more than {MAX_OBJECT_PROPS_BYTES} bytes of properties")
             self._file.seek(self._run_offset[run])
             _decode_wanted(self._file.read(length), values)
-            run = self._next_run.get(run, -1)
+            run = self._next_run[run]
         name = values.get(Opc.OBJECT_FILE_NAME, "")
         size = values.get(Opc.OBJECT_SIZE, 0)
         if not isinstance(name, str) or not isinstance(size, int):
@@ -426,6 +446,25 @@ class PropListIndex:
         tops.reverse()
         self._table = HandleTable()  # not needed any more: 8-16 bytes an object given back
         return first_child, next_sibling, tops
+
+    def unplaced(
+        self, first_child: array[int], next_sibling: array[int], tops: array[int]
+    ) -> Iterator[int]:
+        """Objects with a ParentObject that the listing never reaches from ``tops`` (a parent
+        the answer does not hold, a file, the object itself, or a cycle of parents): they would
+        be left out without a word. One byte an object and a stack of indexes, no recursion."""
+        n = len(self.handles)
+        reached = bytearray(n)
+        stack = array("i", tops)
+        while stack:
+            index = stack.pop()
+            reached[index] = 1
+            if self.flags[index] & _HAS_FORMAT and self.formats[index] == ASSOCIATION:
+                child = first_child[index]
+                while child >= 0:
+                    stack.append(child)
+                    child = next_sibling[child]
+        return (i for i in range(n) if not reached[i] and self.flags[i] & _HAS_PARENT)
 
     def without_parent(self) -> Iterator[int]:
         """Objects the camera gave no ParentObject: they cannot be placed in any folder."""

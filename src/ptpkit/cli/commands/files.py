@@ -95,8 +95,11 @@ def ls(
     cam = session.camera()
     docs = JsonArray(out)
     skips = SkipReport(out, docs)
+    # Resolved before the array opens: a path that names nothing is an error with no result,
+    # not an empty list (which a script would read as an empty folder).
+    entries = _listing(cam, path, recursive=recursive, on_error=skips)
     try:
-        for entry in _listing(cam, path, recursive=recursive, on_error=skips):
+        for entry in entries:
             docs.add(schema.entry(entry, cam))
             shown = entry.path + ("/" if entry.is_folder else "")
             if long_format:
@@ -426,14 +429,16 @@ def thumb(
     refuses is reported and the rest goes on; two files of one name get ``thumb_NAME (2).jpg``."""
     out = session.out(as_json)
     cam = session.camera()
+    # Every target resolved before anything is written: one that names nothing is an error
+    # with no result (not an empty list) and no thumbnail saved.
+    entries = [resolve(cam, target) for target in targets]
     output.mkdir(parents=True, exist_ok=True)
     docs = JsonArray(out)
     skips = SkipReport(out, docs)
     refused: list[str] = []
     taken: set[str] = set()
     try:
-        for target in targets:
-            entry = resolve(cam, target)
+        for entry in entries:
             if not entry.is_folder:
                 _save_thumb(
                     cam,
