@@ -29,7 +29,7 @@ from ptpkit.cli.output import Output
 from ptpkit.cli.progress import BatchProgress
 from ptpkit.client.camera import Camera
 from ptpkit.client.files import Entry
-from ptpkit.errors import DecodeError
+from ptpkit.errors import DecodeError, ResponseError
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.misbehave import Misbehavior
 from ptpkit.virtual.server import PtpIpServer
@@ -444,12 +444,24 @@ def test_downloaded_files_keep_the_cameras_time(served: Served, cli: Cli, tmp_pa
     assert (out / "README.TXT").stat().st_mtime == card_mtime
 
 
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        # An ObjectInfo that does not decode: the camera broke the protocol (107, as `ls`).
+        (lambda: DecodeError("ObjectInfo ends inside its file name", offset=60), 107),
+        # A GetObjectInfo the camera refuses: its response code (106).
+        (lambda: ResponseError(0x2009, name="InvalidObjectHandle"), 106),
+    ],
+    ids=["undecodable", "refused"],
+)
 def test_objects_the_listing_skips_are_reported_and_the_rest_downloaded(
     card: Path,
     cli: Cli,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    error: Any,
+    code: int,
 ) -> None:
     from ptpkit.cli.main import main
 
@@ -460,7 +472,7 @@ def test_objects_the_listing_skips_are_reported_and_the_rest_downloaded(
         info = real_object_info(self, handle)
         if info.filename == "IMG_0002.JPG":
             broken.append(handle)
-            raise DecodeError("ObjectInfo ends inside its file name", offset=60)
+            raise error()
         return info
 
     monkeypatch.setattr(Camera, "object_info", object_info)
@@ -473,7 +485,7 @@ def test_objects_the_listing_skips_are_reported_and_the_rest_downloaded(
         pytest.raises(SystemExit) as exited,
     ):
         main(["--camera", server.url, "download", "--all", "-o", str(out), "--json"])
-    assert exited.value.code == 106  # the camera's fault, as a refused object
+    assert exited.value.code == code
     captured = capsys.readouterr()
     [handle] = broken
     docs = json.loads(captured.out)

@@ -1,6 +1,6 @@
 """``ls`` and ``thumb`` against a camera that cannot describe some objects, at scale and with
 folders (issue 11): each skipped object is reported on stderr and in the JSON result, the rest is
-listed, and the command exits with 107."""
+listed, and the command exits with 107 (106 when the camera only refused them)."""
 
 from __future__ import annotations
 

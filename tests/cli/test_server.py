@@ -214,8 +214,16 @@ def test_wait_event_without_timeout_gives_up_after_max_wait(served: Served, cli:
         queued = Client(port)
         assert queued.text("get iso") == (["200"], "OK")  # answered once the wait ended
         assert waiting.file.readline() == "ERROR 109 0 of 1 event(s) within 1.5 s\n"
-        # An explicit --timeout is the client's own choice and is kept.
+        # A shorter --timeout is kept; a longer one, or a --duration, ends at --max-wait too:
+        # one client must not hold the camera from the others for days.
         _lines, status = waiting.text("wait-event --timeout 0.2")
         assert status == "ERROR 109 0 of 1 event(s) within 0.2 s"
+        _lines, status = waiting.text("wait-event --timeout 2h")
+        assert status == "ERROR 109 0 of 1 event(s) within 1.5 s"
+        _lines, status = waiting.text("wait-event --duration 2h")
+        assert status == "OK"
+        _lines, status = waiting.text("capture -n 3 --interval 1h")
+        assert status.startswith("ERROR 2 ")
+        assert "at most --max-wait" in status
         waiting.close()
         queued.close()

@@ -568,6 +568,8 @@ class Tally:
     #: The kinds of failure met: EXISTS_REASON, FOLDER_REASON, BUSY_REASON, LOCAL_KIND,
     #: CAMERA_REASON, LISTING_REASON.
     kinds: set[str] = field(default_factory=set)
+    #: Whether an object the listing skipped broke the protocol (not refused with a code).
+    protocol_errors: bool = False
 
     def add(self, outcome: Outcome) -> None:
         if outcome.status == "downloaded":
@@ -579,6 +581,7 @@ class Tally:
             self._failure(outcome, outcome.reason)
 
     def add_skip(self, skipped: SkippedObject) -> None:
+        self.protocol_errors |= not isinstance(skipped.error, ResponseError)
         placeholder = Outcome(
             Entry(
                 handle=skipped.handle,
@@ -760,10 +763,17 @@ def _download_one(
     return Outcome(entry, "downloaded", saved)
 
 
+def skip_exit_code(protocol_errors: bool) -> ExitCode:
+    """How a command ends when the camera failed it, listing skips included (``ls``, ``thumb``,
+    ``download``): 107 when an object broke the protocol (an ObjectInfo that does not decode),
+    else 106 (the camera refused with a response code), as for any other camera error."""
+    return ExitCode.LINK_ERROR if protocol_errors else ExitCode.CAMERA_ERROR
+
+
 def fail_batch(tally: Tally) -> None:
-    """The error a batch with failures ends with: 106 when the camera refused every one (or
-    could not describe it), else 108; the advice fits the failures (download, capture
-    --download)."""
+    """The error a batch with failures ends with: when the camera refused every one or could
+    not describe it, 106 (107 if one broke the protocol: :func:`skip_exit_code`), else 108; the
+    advice fits the failures (download, capture --download)."""
     shown = tally.first_failures
     message = (
         f"{tally.failed} file(s) not downloaded: "
@@ -772,7 +782,9 @@ def fail_batch(tally: Tally) -> None:
     )
     if tally.only_camera_failures:
         raise CliError(
-            message, ExitCode.CAMERA_ERROR, hint="`ptpkit ls -R` shows what the camera holds now"
+            message,
+            skip_exit_code(tally.protocol_errors),
+            hint="`ptpkit ls -R` shows what the camera holds now",
         )
     hints = []
     if EXISTS_REASON in tally.kinds:

@@ -82,10 +82,17 @@ def capture(
     A second Ctrl-C stops at once."""
     # gphoto2: --frames defaults to "infinite" when an interval is given (gphoto2(1), -F).
     forever = count is None and interval_s is not None
-    if forever and session.default_wait_s is not None:
+    cap_s = session.default_wait_s
+    if forever and cap_s is not None:
         # The command server: no Ctrl-C reaches it, and it would hold the camera from every
         # other client for good.
         raise click.UsageError("over serve-commands, --interval needs -n N")
+    if cap_s is not None and interval_s is not None and ((count or 1) - 1) * interval_s > cap_s:
+        # The same reason: one client's shots must not keep the others waiting for days.
+        raise click.UsageError(
+            f"over serve-commands, a capture may last at most --max-wait ({cap_s:g} s): "
+            f"{count} shots {interval_s:g} s apart would take longer"
+        )
     out = session.out(as_json)
     cam = session.camera()
     shots: list[schema.Doc] = []
@@ -240,7 +247,7 @@ def parse_wait_spec(text: str) -> WaitSpec:
     type=Seconds(),
     default=None,
     help="Give up after S seconds (exit code 109); default: wait until interrupted (in "
-    "serve-commands, its --max-wait).",
+    "serve-commands, at most its --max-wait).",
 )
 @click.option(
     "--code",
@@ -280,8 +287,11 @@ def wait_event(
     wanted = {_event_code(cam, code) for code in codes}
     limit_count = count if count is not None else (None if duration_s is not None else 1)
     wait_s = duration_s if duration_s is not None else timeout_s
-    if wait_s is None:
-        wait_s = session.default_wait_s
+    cap_s = session.default_wait_s
+    if cap_s is not None and (wait_s is None or wait_s > cap_s):
+        # The command server runs one command at a time: a wait holds the camera from every
+        # other client, so no wait there lasts longer than its --max-wait.
+        wait_s = cap_s
     drain(cam)
     limit = "Ctrl-C to stop" if wait_s is None else f"up to {wait_s:g} s"
     wanted_text = "events" if limit_count is None else f"{limit_count} event(s)"

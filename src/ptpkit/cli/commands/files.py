@@ -170,16 +170,21 @@ class JsonArray:
 class SkipReport:
     """Objects a listing went past: each is told on stderr as it happens (made safe for the
     terminal) and put in the JSON result as ``{"handle", "hex", "folder", "skipped": true,
-    "reason"}``; :meth:`finish` ends the command with 107 (the camera broke the protocol)."""
+    "reason"}``; :meth:`finish` ends the command with
+    :func:`~ptpkit.cli.downloads.skip_exit_code`'s code (107, or 106 for refusals)."""
 
     def __init__(self, out: Output, docs: JsonArray | None = None) -> None:
         self._out = out
         self._docs = docs
         self.count = 0
+        #: Whether a skipped object broke the protocol (an undecodable ObjectInfo...) rather
+        #: than being refused with a response code.
+        self.protocol_errors = False
         self._first: list[SkippedObject] = []
 
     def __call__(self, skipped: SkippedObject) -> None:
         self.count += 1
+        self.protocol_errors |= not isinstance(skipped.error, ResponseError)
         if len(self._first) < 3:
             self._first.append(skipped)
         self._out.note(
@@ -196,8 +201,8 @@ class SkipReport:
         raise CliError(
             f"{self.count} object(s) skipped: the camera could not describe them ({shown}"
             + (" ...)" if self.count > len(self._first) else ")"),
-            ExitCode.LINK_ERROR,
-            hint="the rest was listed; `ptpkit --debug` shows the camera's answers",
+            downloads.skip_exit_code(self.protocol_errors),
+            hint="the rest was listed; `ptpkit -vv ...` shows the camera's answers",
         )
 
 
