@@ -31,6 +31,7 @@ from ptpkit.errors import (
     AccessDeniedError,
     BusyError,
     ClosedError,
+    DecodeError,
     DeviceBusyError,
     LocalProtocolError,
     NotFoundError,
@@ -452,6 +453,26 @@ def test_upload_into_a_subfolder_and_from_a_file_object(rig: Rig) -> None:
     assert (rig.card / "MISC/nested/HELLO.TXT").read_bytes() == b"hello camera\n"
     assert rig.cam.find("MISC/nested/HELLO.TXT").handle == entry.handle
     assert on_disk(list(rig.cam.walk())) == card_listing(rig.card)
+
+
+def test_an_upload_the_camera_then_describes_badly_is_still_an_upload(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The object is on the card once SendObject answered OK: an ObjectInfo of it that does not
+    decode must not turn that success into an error (the caller would send it again)."""
+    real = Camera.object_info
+
+    def garbled(self: Camera, handle: int) -> object:
+        info = real(self, handle)
+        if info.filename == "LATE.TXT":
+            raise DecodeError("ObjectInfo ends inside its file name", offset=60)
+        return info
+
+    monkeypatch.setattr(Camera, "object_info", garbled)
+    entry = rig.cam.upload(io.BytesIO(b"late\n"), name="LATE.TXT", folder="MISC")
+    assert entry.path == f"{STORE}/MISC/LATE.TXT"
+    assert entry.size == 5
+    assert (rig.card / "MISC/LATE.TXT").read_bytes() == b"late\n"
 
 
 def test_make_folder_then_upload_into_it(rig: Rig, tmp_path: Path) -> None:

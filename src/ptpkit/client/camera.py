@@ -1414,14 +1414,14 @@ class Camera:
         self._run(Op.SEND_OBJECT, data_out=FileSource(file, size, progress=progress))
         try:
             return self.entry(handle)
-        except ResponseError as exc:
+        except (ResponseError, DecodeError, RemoteProtocolError) as exc:
             # The upload is done; some devices learn the new handle a moment later (QEMU's
-            # usb-mtp registers new files through inotify). Describe the object from what we
-            # sent rather than fail a successful upload.
+            # usb-mtp registers new files through inotify), or describe it badly. Describe the
+            # object from what we sent rather than fail a successful upload.
             log.debug("new object 0x%08X not described yet (%s)", handle, exc)
             prefix, path_storage = "/" + storage_folder(storage), storage
             if parent != ROOT:
-                with contextlib.suppress(ResponseError):
+                with contextlib.suppress(ResponseError, DecodeError, RemoteProtocolError):
                     # The path rule of walk(): the folder's storage, whatever was asked.
                     folder_entry = self.entry(parent)
                     prefix, path_storage = folder_entry.path, folder_entry.storage_id
