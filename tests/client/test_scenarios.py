@@ -1019,3 +1019,31 @@ def test_a_data_source_shorter_than_it_said_is_a_local_error(rig: Rig) -> None:
     with pytest.raises(LocalProtocolError, match="990 bytes short of the 1000"):
         cam._run(Op.SEND_OBJECT, data_out=Short())
     assert cam.storage_ids() == (0x00010001,)
+
+
+def test_close_does_not_wait_behind_another_threads_transaction(rig: Rig) -> None:
+    """close() checks that no transaction runs, then sends CloseSession; another thread may start
+    one in between (a big download: minutes). close() must not queue behind it: that thread's
+    call ends with ClosedError, and closing the link ends the session anyway."""
+    engine = rig.cam._engine
+    assert engine is not None
+    taken = threading.Event()
+    release = threading.Event()
+
+    def hold_the_turn() -> None:  # a transaction that has its turn and has not started yet
+        with engine._lock:
+            taken.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_turn)
+    holder.start()
+    try:
+        assert taken.wait(5)
+        started = time.monotonic()
+        rig.cam.close()
+        assert time.monotonic() - started < 3
+    finally:
+        release.set()
+        holder.join(10)
+    with pytest.raises(ClosedError):
+        rig.cam.storage_ids()

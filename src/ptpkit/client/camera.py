@@ -582,8 +582,11 @@ class Camera:
                 conn = self.transport.connection
                 if conn.session_id is not None and conn.phase is Phase.IDLE:
                     try:
-                        self._engine.run(Op.CLOSE_SESSION, timeout_s=5.0)
-                    except PTPError as exc:  # the camera may be gone already
+                        # Not behind another thread's transaction (a big download could take
+                        # minutes): that one ends with ClosedError, and closing the link ends
+                        # the session anyway.
+                        self._engine.run(Op.CLOSE_SESSION, timeout_s=5.0, wait_turn=False)
+                    except PTPError as exc:  # the camera may be gone already, or busy
                         log.debug("CloseSession failed: %s", exc)
         finally:
             if self._engine is not None:

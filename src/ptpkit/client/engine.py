@@ -226,10 +226,12 @@ class Engine:
         data_out: DataSource | None = None,
         sink: DataSink | None = None,
         timeout_s: float | None = None,
+        wait_turn: bool = True,
     ) -> tuple[Response, DataSink]:
         """Run one transaction and return its response and the sink that got its data.
 
-        Concurrent callers wait their turn. A callback that starts a transaction from inside a
+        Concurrent callers wait their turn (``wait_turn=False``: BusyError instead, when another
+        thread's transaction is under way). A callback that starts a transaction from inside a
         running one (a progress callback, say) gets BusyError instead of a deadlock.
         """
         if self._owner == threading.get_ident():
@@ -237,20 +239,25 @@ class Engine:
                 f"cannot start {self.operation_name(code)} while another transaction is under "
                 "way in this thread (called from a progress callback or data sink?)"
             )
-        with self._lock:
-            self._owner = threading.get_ident()
-            try:
-                return self._run_locked(code, tuple(params), data_out, sink, timeout_s)
-            except PTPError as exc:
-                if self.closed and not isinstance(exc, ClosedError):
-                    # Closed by another thread mid-way: whatever the torn-down link said
-                    # (bytes after close, a closed socket), the cause is the close.
-                    raise ClosedError(
-                        f"the camera was closed during {self.operation_name(code)}"
-                    ) from exc
-                raise
-            finally:
-                self._owner = None
+        if not self._lock.acquire(blocking=wait_turn):
+            raise BusyError(
+                f"cannot start {self.operation_name(code)}: another thread's transaction is "
+                "under way"
+            )
+        self._owner = threading.get_ident()
+        try:
+            return self._run_locked(code, tuple(params), data_out, sink, timeout_s)
+        except PTPError as exc:
+            if self.closed and not isinstance(exc, ClosedError):
+                # Closed by another thread mid-way: whatever the torn-down link said
+                # (bytes after close, a closed socket), the cause is the close.
+                raise ClosedError(
+                    f"the camera was closed during {self.operation_name(code)}"
+                ) from exc
+            raise
+        finally:
+            self._owner = None
+            self._lock.release()
 
     def close(self) -> None:
         self.closed = True
