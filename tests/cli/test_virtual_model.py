@@ -1,4 +1,4 @@
-"""``ptpkit virtual serve --model``: which camera the virtual one says it is (issue 12, section 3)."""
+"""``ptpkit virtual serve --model``: which camera the virtual one says it is (issue 12, s. 3)."""
 
 from __future__ import annotations
 

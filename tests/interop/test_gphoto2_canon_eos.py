@@ -14,7 +14,7 @@ import pytest
 from tests.interop.conftest import GPhoto2, Served
 
 from ptpkit.virtual import VirtualCamera
-from ptpkit.virtual.canon_eos import personality
+from ptpkit.virtual.canon_eos import eos_state, personality
 from ptpkit.virtual.server import PtpIpServer
 
 ISO = 0xD103
@@ -51,7 +51,7 @@ def test_set_config_iso_reaches_the_camera_and_its_events(gphoto2: GPhoto2, serv
     gphoto2("--set-config", "iso=800")
     assert "Current: 800" in gphoto2("--get-config", "iso").stdout
     # gphoto2 2.5 sets it with the standard SetDevicePropValue; the EOS state holds it.
-    state = served.camera.eos  # type: ignore[attr-defined]
+    state = eos_state(served.camera)
     assert state.current[ISO] == ISO_800.to_bytes(4, "little")
 
 

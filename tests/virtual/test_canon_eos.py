@@ -25,6 +25,7 @@ from ptpkit.virtual.canon_eos import (
     SET_DEVICE_PROP_VALUE_EX,
     SET_EVENT_MODE,
     SET_REMOTE_MODE,
+    eos_state,
     personality,
 )
 
@@ -108,3 +109,21 @@ def test_the_generic_camera_has_no_eos_operations() -> None:
         info = virtual.device_info()
     assert GET_EVENT not in info.operations_supported
     assert info.vendor_extension_id == 0x00000006
+
+
+def test_each_connection_gets_its_own_dump_and_sees_the_others_changes() -> None:
+    with VirtualCamera(personality=personality()) as virtual:
+        with (
+            ptpkit.connect("virtual:", camera=virtual) as first,
+            ptpkit.connect("virtual:", camera=virtual) as second,
+        ):
+            get_event(first)
+            get_event(second)
+            data = encode_set_prop_value_ex(ISO, ISO_800)
+            assert first.transaction(SET_DEVICE_PROP_VALUE_EX, data=data).code == Rc.OK
+            assert get_event(second) == [PropValueChanged.of(ISO, ISO_800)]
+        with ptpkit.connect("virtual:", camera=virtual) as later:
+            dump = get_event(later)  # a new connection: the full dump, with the new value
+            assert PropValueChanged.of(ISO, ISO_800) in dump
+            assert any(isinstance(r, AvailListChanged) for r in dump)
+        assert eos_state(virtual).current[ISO] == PropValueChanged.of(ISO, ISO_800).raw

@@ -12,6 +12,7 @@ camera answers OK and reports through the next GetEvent.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Final
 
 from ptpkit.codes.canon_eos_values import (
@@ -76,14 +77,15 @@ class EosState:
         for prop, (value, allowed) in _START.items():
             self.current[prop] = encode_prop_value(prop, value)
             self.allowed[prop] = allowed
-        # Per connection: None until its first GetEvent (then a full dump), else the changed
-        # properties not yet reported, in order.
-        self._pending: dict[int, list[int] | None] = {}
+        # Per connection (weakly: a closed one is forgotten, and a new one never inherits an
+        # old one's state): missing until its first GetEvent (then a full dump), else the
+        # changed properties not yet reported, in order.
+        self._pending: weakref.WeakKeyDictionary[object, list[int]] = weakref.WeakKeyDictionary()
 
     def codes(self) -> tuple[int, ...]:
         return tuple(sorted(self.current))
 
-    def next_event(self, connection: int) -> list[EosRecord]:
+    def next_event(self, connection: object) -> list[EosRecord]:
         with self.lock:
             pending = self._pending.get(connection)
             self._pending[connection] = []
@@ -121,7 +123,7 @@ class EosState:
             if raw != self.current[prop]:
                 self.current[prop] = raw
                 for pending in self._pending.values():
-                    if pending is not None and prop not in pending:
+                    if prop not in pending:
                         pending.append(prop)
             return Rc.OK
 
@@ -142,13 +144,16 @@ class EosState:
             )
 
 
+_STATES: weakref.WeakKeyDictionary[VirtualCamera, EosState] = weakref.WeakKeyDictionary()
+
+
 def _ok(ctx: OperationContext) -> Reply:
     return Reply()
 
 
 def _operations(state: EosState) -> dict[int, Operation]:
     def get_event(ctx: OperationContext) -> Reply:
-        return Reply(data=encode_get_event(state.next_event(id(ctx.session))))
+        return Reply(data=encode_get_event(state.next_event(ctx.session)))
 
     def set_prop_value_ex(ctx: OperationContext) -> Reply:
         try:
@@ -215,7 +220,12 @@ def install(camera: VirtualCamera) -> None:
     # A real EOS lists its vendor properties, not the standard exposure ones: libgphoto2's
     # config.c would otherwise show the standard ISO (0x500F) under "iso".
     camera.property_codes = (BATTERY_LEVEL, DEVICE_FRIENDLY_NAME, *state.codes())
-    camera.eos = state  # type: ignore[attr-defined]
+    _STATES[camera] = state
+
+
+def eos_state(camera: VirtualCamera) -> EosState:
+    """The EOS properties of a camera made with the ``canon-eos`` personality (KeyError if not)."""
+    return _STATES[camera]
 
 
 def personality() -> Personality:
