@@ -77,6 +77,15 @@ def virtual() -> None:
 @click.option("--name", default=None, help="Friendly name the camera gives in InitCommandAck.")
 @click.option("--read-only", is_flag=True, help="Refuse uploads, deletions and captures.")
 @click.option(
+    "--model",
+    type=click.Choice(["generic", "canon-eos"]),
+    default="generic",
+    show_default=True,
+    help="What the camera says it is: generic PTP, or a Canon EOS (EOS operations, GetEvent "
+    "and SetDevicePropValueEx for ISO, aperture, shutter speed, exposure compensation, white "
+    "balance).",
+)
+@click.option(
     "--large-object",
     "large_objects",
     multiple=True,
@@ -218,6 +227,7 @@ def serve(
     port: int,
     name: str | None,
     read_only: bool,
+    model: str,
     large_objects: tuple[str, ...],
     capacity: str | None,
     packet_per_write: bool,
@@ -235,7 +245,7 @@ def serve(
     bind_gadget: Path | None,
 ) -> None:
     """Serve the virtual camera over PTP/IP until interrupted (Ctrl-C)."""
-    from ptpkit.virtual import VirtualCamera  # noqa: PLC0415
+    from ptpkit.virtual import GENERIC, VirtualCamera  # noqa: PLC0415
     from ptpkit.virtual.misbehave import Misbehavior  # noqa: PLC0415
     from ptpkit.virtual.server import PtpIpServer  # noqa: PLC0415
     from ptpkit.virtual.storage import DEFAULT_CAPACITY_BYTES  # noqa: PLC0415
@@ -256,8 +266,14 @@ def serve(
             card = SyntheticCard.parse(synthetic)
         except (ValueError, TypeError) as exc:
             raise click.BadParameter(str(exc), param_hint="--synthetic") from None
+    personality = GENERIC
+    if model == "canon-eos":
+        from ptpkit.virtual.canon_eos import personality as canon_eos  # noqa: PLC0415
+
+        personality = canon_eos()
     with VirtualCamera(
         root,
+        personality=personality,
         friendly_name=name,
         read_only=read_only,
         misbehavior=misbehavior,

@@ -65,6 +65,9 @@ class Personality:
     vendor_extension_id: int = 0x00000006
     vendor_extension_version: int = 100
     vendor_extension_desc: str = "microsoft.com: 1.0; android.com: 1.0;"
+    #: Adds a vendor's operations and properties to a new camera (e.g. the Canon EOS one in
+    #: ptpkit.virtual.canon_eos); None for the generic camera.
+    install: Callable[[VirtualCamera], None] | None = None
 
 
 GENERIC: Final = Personality()
@@ -122,11 +125,16 @@ class VirtualCamera:
         }
         self.properties = DeviceProperties(friendly_name=friendly_name or personality.model)
         self.operations: dict[int, Operation] = build_operations()
+        #: The property codes DeviceInfo lists, when a personality sets its own (a Canon EOS lists
+        #: its vendor properties and not the standard exposure ones); None: the generic list.
+        self.property_codes: tuple[int, ...] | None = None
         if synthetic is not None:
             install_synthetic(self, self.stores[DEFAULT_STORAGE_ID])  # type: ignore[arg-type]
         self._sessions: list[ResponderSession] = []
         self._timers: list[threading.Timer] = []
         self.closed = False
+        if personality.install is not None:
+            personality.install(self)
         if Mode.HOSTILE_NAMES in self.misbehavior:
             # Names no file system allows, so as generated objects: the card cannot hold them.
             store = self.stores[DEFAULT_STORAGE_ID]
@@ -153,7 +161,9 @@ class VirtualCamera:
             functional_mode=0,
             operations_supported=tuple(sorted(self.operations)),
             events_supported=tuple(int(e) for e in EVENTS_SUPPORTED),
-            device_properties_supported=self.properties.codes(),
+            device_properties_supported=(
+                self.properties.codes() if self.property_codes is None else self.property_codes
+            ),
             capture_formats=(Ofc.EXIF_JPEG,),
             playback_formats=tuple(
                 sorted({Ofc.UNDEFINED, Ofc.ASSOCIATION, *FORMATS_BY_EXTENSION.values()})

@@ -1,0 +1,31 @@
+"""``ptpkit virtual serve --model``: which camera the virtual one says it is (issue 12, s. 3)."""
+
+from __future__ import annotations
+
+import signal
+
+from .conftest import Cli
+
+
+def test_serve_model_canon_eos_is_seen_as_a_canon(cli: Cli) -> None:
+    server = cli.popen("virtual", "serve", "--port", "0", "--model", "canon-eos")
+    try:
+        assert server.stdout is not None
+        url = next(
+            (line.split()[-1] for line in server.stdout if line.startswith("listening on ")), None
+        )
+        assert url is not None, server.stderr.read() if server.stderr else ""
+        result = cli("--camera", url, "info", "--json")
+        assert result.code == 0, result
+        assert "Canon EOS" in result.stdout
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=15)
+
+
+def test_serve_refuses_an_unknown_model_and_names_the_known_ones(cli: Cli) -> None:
+    result = cli("virtual", "serve", "--port", "0", "--model", "nikon-z")
+    assert result.code == 2
+    assert "generic" in result.stderr
+    assert "canon-eos" in result.stderr
+    assert "Traceback" not in result.stderr
