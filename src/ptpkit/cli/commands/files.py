@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -17,7 +16,7 @@ import click
 from ptpkit.cli import downloads, schema
 from ptpkit.cli.errors import CliError, Hinted, describe_error
 from ptpkit.cli.exitcodes import ExitCode
-from ptpkit.cli.output import Json, Output, columns, dumps, format_size, format_when
+from ptpkit.cli.output import Json, Output, columns, format_size, format_when
 from ptpkit.cli.progress import BatchProgress
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
 from ptpkit.cli.targets import named_storage, resolve, storage_id
@@ -135,36 +134,29 @@ def _listing(
 
 
 class JsonArray:
-    """A command's JSON result that is a list, written item by item as ``json.dumps(list,
-    indent=2)`` would print it whole, so that a listing of a million objects is never held.
-    (The command server collects documents for its envelope: there the list is built.)"""
+    """:meth:`Output.array` as an object that callbacks can hold (a listing's skip report adds
+    to it): the command's list result written item by item, never held whole, and ended by
+    :meth:`close` however the command ends."""
 
     def __init__(self, out: Output) -> None:
         self._out = out
-        self._items: list[Json] | None = [] if out.collect else None
-        self._count = 0
+        # Opened at the first item or at close(): a command that fails before its result
+        # starts (a path that names nothing) prints no array at all.
+        self._array: contextlib.AbstractContextManager[Callable[[Json], None]] | None = None
+        self._add: Callable[[Json], None] | None = None
 
     def add(self, document: Json) -> None:
-        out = self._out
-        if not out.json_mode:
-            return
-        if self._items is not None:
-            self._items.append(document)
-            return
-        lead = "[\n" if self._count == 0 else ",\n"
-        out.stdout.write(lead + textwrap.indent(dumps(document, indent=2), "  "))
-        self._count += 1
+        if self._add is None:
+            self._array = self._out.array()
+            self._add = self._array.__enter__()
+        self._add(document)
 
     def close(self) -> None:
         """End the array (also after an error: what was listed stays valid JSON)."""
-        out = self._out
-        if not out.json_mode:
-            return
-        if self._items is not None:
-            out.data(self._items)
-            return
-        out.stdout.write("[]\n" if self._count == 0 else "\n]\n")
-        out.stdout.flush()
+        if self._array is None:
+            self._array = self._out.array()
+            self._array.__enter__()
+        self._array.__exit__(None, None, None)
 
 
 class SkipReport:
