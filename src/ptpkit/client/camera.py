@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Final, Protocol
 
+from ptpkit._sync import Wakeup
 from ptpkit.client.engine import Engine
 from ptpkit.client.files import (
     Entry,
@@ -508,7 +509,9 @@ class Camera:
         self._device_info: DeviceInfo | None = None
         self._datatypes: dict[int, DataType] = {}
         self._events: collections.deque[CameraEvent] = collections.deque(maxlen=EVENT_QUEUE_LIMIT)
-        self._events_ready = threading.Condition()
+        # Ctrl-C safe waiting (ptpkit._sync): no lock around the queue (a deque's append,
+        # popleft and extendleft are each atomic), waits on a Wakeup.
+        self._events_wakeup = Wakeup()
         self._event_error: PTPError | None = None
         #: Internal waiters (capture) that see each event first; one that returns True has
         #: consumed it, so it is not queued for events()/next_event() as well.
@@ -592,8 +595,7 @@ class Camera:
             if self._engine is not None:
                 self._engine.close()
             self.transport.close()
-            with self._events_ready:
-                self._events_ready.notify_all()
+            self._events_wakeup.notify_all()
 
     def __enter__(self) -> Camera:
         return self.open()
@@ -1613,7 +1615,8 @@ class Camera:
             response = self._run(Op.INITIATE_CAPTURE, (storage_id, 0))
             capture_tid.append(response.transaction_id)
             deadline = time.monotonic() + timeout_s
-            with self._events_ready:  # woken by each event, a failed event link and close()
+            # Woken by each event, a failed event link and close().
+            with self._events_wakeup.watch() as sleep:
                 while not done.is_set():
                     self._raise_if_events_ended()
                     remaining = deadline - time.monotonic()
@@ -1622,7 +1625,7 @@ class Camera:
                             f"the camera did not report the capture within {timeout_s:g} s "
                             f"({len(added)} new object(s) so far)"
                         )
-                    self._events_ready.wait(remaining)
+                    sleep(remaining)
         finally:
             self._listeners.remove(listen)
         return CaptureResult((self.entry(handle) for handle in added), answer)
@@ -1638,32 +1641,31 @@ class Camera:
         consumed = False
         for listener in list(self._listeners):
             consumed = listener(camera_event) or consumed
-        with self._events_ready:
-            if not consumed:
-                self._events.append(camera_event)
-            # Also for a consumed one: capture() waits on this condition for its answer.
-            self._events_ready.notify_all()
+        if not consumed:
+            self._events.append(camera_event)
+        # Also for a consumed one: capture() waits for its answer.
+        self._events_wakeup.notify_all()
 
     def _fail_events(self, error: PTPError) -> None:
-        with self._events_ready:
-            self._event_error = error
-            self._events_ready.notify_all()
+        self._event_error = error
+        self._events_wakeup.notify_all()
 
     def next_event(self, timeout_s: float | None = None) -> CameraEvent | None:
         """The next event, waiting up to ``timeout_s`` (None: forever). None on timeout."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        with self._events_ready:
-            while not self._events:
+        # Registered before looking, so an event arriving in between still wakes us.
+        with self._events_wakeup.watch() as sleep:
+            while True:
+                with contextlib.suppress(IndexError):
+                    return self._events.popleft()
                 self._raise_if_events_ended()
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return None
-                self._events_ready.wait(remaining)
-            return self._events.popleft()
+                sleep(remaining)
 
     def _raise_if_events_ended(self) -> None:
-        """Raise why no more events can come (the event link failed, or the camera closed).
-        Called with ``_events_ready`` held."""
+        """Raise why no more events can come (the event link failed, or the camera closed)."""
         if self._event_error is not None:
             # The same error object each time: its traceback is reset, or it grows per raise.
             raise self._event_error.with_traceback(None)
@@ -1697,12 +1699,11 @@ class Camera:
                 skipped.append(event)
         finally:
             if skipped:
-                with self._events_ready:
-                    # Skipped ones first, in order; if that overflows, the oldest go (the
-                    # queue's rule), never the newest.
-                    self._events = collections.deque(
-                        [*skipped, *self._events], maxlen=EVENT_QUEUE_LIMIT
-                    )
+                # Skipped ones go back in front, in order. If that overflows, the oldest go
+                # (the queue's rule), never the newest: only the newest skipped that fit.
+                room = EVENT_QUEUE_LIMIT - len(self._events)
+                keep = list(skipped)[-room:] if room > 0 else []
+                self._events.extendleft(reversed(keep))
 
 
 def _size_limit(entry: Entry, offset: int) -> int | None:

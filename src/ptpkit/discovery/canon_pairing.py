@@ -35,13 +35,13 @@ import ipaddress
 import logging
 import os
 import tempfile
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from ptpkit._sync import Latch
 from ptpkit._version import __version__
 from ptpkit.discovery.description import DescriptionRequest, DescriptionServer, build_description
 from ptpkit.discovery.responder import SsdpResponder
@@ -217,7 +217,7 @@ class CanonPairingResponder:
             interface=self.lan_ip,
             name="canon-pairing-ssdp",
         )
-        self._closed = threading.Event()
+        self._closed = Latch()  # waited on by serve_forever: Ctrl-C safe (ptpkit._sync)
 
     @property
     def location(self) -> str:

@@ -27,6 +27,7 @@ from io import FileIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from ptpkit._sync import Latch
 from ptpkit.codes.common import Rc
 from ptpkit.core.usb import (
     ClassRequest,
@@ -100,7 +101,7 @@ class FunctionFsGadget:
         self._ep0 = -1
         self._session: ResponderSession | None = None
         self._enabled = threading.Event()
-        self._stop = threading.Event()
+        self._stop = Latch()  # waited on by serve_forever: Ctrl-C safe (ptpkit._sync)
         self._threads: list[threading.Thread] = []
         self._bulk_in_halted = False
         #: Set by the responder when it queues events for the interrupt endpoint.

@@ -52,6 +52,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from ptpkit._sync import Latch
 from ptpkit.codes.common import Ec, Op
 from ptpkit.core.events import Event
 from ptpkit.core.ptpip import PacketType, PtpIpFraming
@@ -243,7 +244,7 @@ def _client_gone(sock: socket.socket, wait_s: float) -> bool:
 
 
 def send_handshake_answer(
-    misbehavior: Misbehavior, sock: socket.socket, answer: bytes, closed: threading.Event
+    misbehavior: Misbehavior, sock: socket.socket, answer: bytes, closed: Latch
 ) -> bool:
     """Send InitCommandAck (``answer``) as the handshake modes say; False when it was not sent
     (the client gave up, or the server closed)."""

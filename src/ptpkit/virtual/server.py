@@ -54,6 +54,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from ptpkit._sync import Latch
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.events import NEED_DATA, Cancel
@@ -228,7 +229,7 @@ class PtpIpServer:
         self._lock = threading.Lock()
         self._threads: set[threading.Thread] = set()
         self._sockets: set[socket.socket] = set()
-        self._closed = threading.Event()
+        self._closed = Latch()  # waited on by serve_forever: Ctrl-C safe (ptpkit._sync)
         self.connections_served = 0
         #: Connections and sessions dropped by the limits above (for diagnostics and tests).
         self.connections_dropped = 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ptpkit._sync import Latch
 from ptpkit.cli import downloads, schema
 from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
@@ -121,10 +122,10 @@ def capture(
 
 
 @contextlib.contextmanager
-def _stop_between_shots() -> Iterator[threading.Event]:
+def _stop_between_shots() -> Iterator[Latch]:
     """Ctrl-C and SIGTERM ask the capture loop to stop after the shot in progress, so a picture
     the camera took is always reported (and downloaded); a second one stops at once."""
-    stop = threading.Event()
+    stop = Latch()  # set from a signal handler, waited on by the main thread
     if threading.current_thread() is not threading.main_thread():
         yield stop  # signal handlers belong to the main thread (a command server's client)
         return
@@ -151,7 +152,7 @@ def _shoot(
     total: int | None,
     interval_s: float,
     download_dir: Path | None,
-    stop: threading.Event,
+    stop: Latch,
 ) -> None:
     started: float | None = None
     number = 0
