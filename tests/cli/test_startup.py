@@ -98,15 +98,18 @@ def test_what_a_ptpip_get_skips_still_loads_on_use(served: Served, cli: Cli) -> 
     """The lazy names resolve: the vendor tables, the core's re-exports, -v's logging."""
     assert codes.CANON_CODES in codes.ALL_CODE_SETS
     assert codes.VENDOR_CODE_SETS[codes.VendorId.CANON] is codes.CANON_CODES
-    assert CanonExtension().code_sets == (codes.CANON_CODES,)
+    assert CanonExtension.code_sets == (codes.CANON_CODES,)
 
     class OwnVendor(VendorExtension):  # a third party's, no table of ptpkit's: none, as before
         name = "own"
 
-    assert OwnVendor().code_sets == ()
-    own = OwnVendor()
-    own.code_sets = (codes.SONY_CODES,)  # still assignable
-    assert own.code_sets == (codes.SONY_CODES,)
+    assert OwnVendor.code_sets == ()
+
+    class OwnWithCodes(VendorExtension):  # still assignable
+        name = "own-codes"
+        code_sets = (codes.SONY_CODES,)
+
+    assert OwnWithCodes.code_sets == (codes.SONY_CODES,)
     assert core.UsbFraming.__module__ == "ptpkit.core.usb"
     assert set(core.__all__) <= set(dir(core)) | set(core._LAZY)
     code, modules = _modules_after(cli, "-v", *served.camera_args(), "get", "iso")

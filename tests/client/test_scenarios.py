@@ -723,7 +723,8 @@ def test_forced_vendor_extension(card: Path) -> None:
             assert "canon" not in {ext.name for ext in plain.extensions}
             assert plain.vocabulary.operation_name(0x9008) == "0x9008"
         with ptpkit.connect("virtual:", camera=vcam, vendors=("canon",)) as forced:
-            assert [ext.name for ext in forced.extensions] == ["mtp", "canon"]
+            # Vendor first, then MTP: the order hooks are asked in (issue 12).
+            assert [ext.name for ext in forced.extensions] == ["canon", "mtp"]
             assert forced.vocabulary.operation_name(0x9008) == "InitiateReleaseControl"
         with pytest.raises(UsageError, match=r"no extension named nikkon; known: .*canon"):
             ptpkit.connect("virtual:", camera=vcam, vendors=["nikkon"])

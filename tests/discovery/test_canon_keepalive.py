@@ -80,7 +80,7 @@ def _watch(vcam: VirtualCamera) -> Watched:
 
 @pytest.fixture
 def fast_keepalive() -> Iterator[None]:
-    register(CanonExtension(keepalive_interval_s=INTERVAL_S), replace=True)
+    register(CanonExtension.with_options(keepalive_interval_s=INTERVAL_S), replace=True)
     yield
     register_builtins()
 
@@ -166,7 +166,7 @@ def test_not_for_other_vendors() -> None:
 
 def test_it_can_be_turned_off(canon: tuple[Watched, PtpIpServer]) -> None:
     watched, server = canon
-    register(CanonExtension(keepalive_interval_s=None), replace=True)
+    register(CanonExtension.with_options(keepalive_interval_s=None), replace=True)
     try:
         with ptpkit.connect(server.url):
             time.sleep(0.3)
@@ -176,4 +176,4 @@ def test_it_can_be_turned_off(canon: tuple[Watched, PtpIpServer]) -> None:
 
 
 def test_the_default_interval() -> None:
-    assert CanonExtension().keepalive_interval_s == 20.0
+    assert CanonExtension.keepalive_interval_s == 20.0

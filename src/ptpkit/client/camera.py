@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Final, Protocol
 
-from ptpkit._sync import Wakeup
+from ptpkit._sync import Latch, Wakeup
 from ptpkit.client.engine import Engine
 from ptpkit.client.files import (
     Entry,
@@ -46,6 +46,7 @@ from ptpkit.client.listing import (
     SpoolSink,
     handle_array,
 )
+from ptpkit.client.session import CameraSession
 from ptpkit.client.streams import (
     DEFAULT_MEMORY_LIMIT,
     BytesSink,
@@ -95,7 +96,8 @@ from ptpkit.errors import (
     response_error_class,
 )
 from ptpkit.ext import Extension, extensions_for
-from ptpkit.ext.base import check_extension_names
+from ptpkit.ext.base import EventPoller, ExtensionFactory, check_extension_names
+from ptpkit.timing import SYSTEM_CLOCK, Clock
 from ptpkit.transports.base import Transport
 
 log = logging.getLogger("ptpkit")
@@ -167,6 +169,9 @@ class CameraEvent:
     transaction_id: int = 0xFFFFFFFF
     #: time.monotonic() when it arrived.
     received: float = field(default_factory=time.monotonic, compare=False)
+    #: The vendor's decoded record behind the event, when an extension polled it (a Canon EOS
+    #: property value, the new object's ObjectInfo...); None for a plain PTP event.
+    details: object = field(default=None, compare=False)
 
     def __str__(self) -> str:
         params = ", ".join(f"0x{p:08X}" for p in self.params)
@@ -490,19 +495,27 @@ class Camera:
         *,
         timeout_s: float | None = 20.0,
         session_id: int = 1,
-        extensions: Iterable[Extension] = (),
+        extensions: Iterable[ExtensionFactory] = (),
         vendors: Iterable[str] = (),
         busy_retries: int = 5,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.transport = transport
+        #: The clock behind busy back-off, capture waits, pollers and keep-alives (a test's
+        #: FakeClock instead of sleeps).
+        self.clock = clock
+        self._session = CameraSession(self, clock)
         self.timeout_s = timeout_s
         self.session_id = session_id
         #: How often an operation answered DeviceBusy is tried again (with back-off).
         self.busy_retries = busy_retries
-        self._extra_extensions = list(extensions)
+        self._extra_extensions: list[ExtensionFactory] = list(extensions)
         #: Registered extensions used whatever the camera says (checked now: before any I/O).
         self._forced_vendors = check_extension_names(vendors)
+        #: This camera's extension instances, in the order they are asked (vendor, MTP).
         self.extensions: list[Extension] = []
+        self._poller_stop = Latch()
+        self._poller_thread: threading.Thread | None = None
         self.vocabulary: Vocabulary = STANDARD
         self.catalog: PropertyCatalog = STANDARD_CATALOG
         self._engine: Engine | None = None
@@ -561,7 +574,8 @@ class Camera:
                 self._open_session()
             self._opened = True
             for extension in self.extensions:
-                extension.after_open(self)
+                extension.open_session()
+            self._start_poller()
         except BaseException:
             self._shutdown(close_session=False)
             raise
@@ -575,11 +589,12 @@ class Camera:
 
     def _shutdown(self, *, close_session: bool) -> None:
         self._closed = True
+        self._stop_poller()
         try:
             if close_session and self._engine is not None:
-                for extension in self.extensions:
+                for extension in reversed(self.extensions):
                     try:
-                        extension.before_close(self)
+                        extension.close_session()
                     except PTPError as exc:
                         log.debug("extension %s failed before close: %s", extension.name, exc)
                 conn = self.transport.connection
@@ -612,7 +627,10 @@ class Camera:
 
     def _configure(self, info: DeviceInfo) -> None:
         self._device_info = info
-        self.extensions = extensions_for(info, self._extra_extensions, forced=self._forced_vendors)
+        factories = extensions_for(info, self._extra_extensions, forced=self._forced_vendors)
+        known = {type(extension): extension for extension in self.extensions}
+        # One instance per camera; a DeviceInfo read again keeps the instances it still wants.
+        self.extensions = [known.get(factory) or factory(self._session) for factory in factories]
         sets = [code_set for ext in self.extensions for code_set in ext.code_sets]
         self.vocabulary = STANDARD.with_sets(*sets)
         self.catalog = STANDARD_CATALOG.with_specs(
@@ -666,7 +684,7 @@ class Camera:
                 attempt + 1,
                 delay,
             )
-            time.sleep(delay)
+            self.clock.sleep(delay)
             delay = min(delay * 2, 1.0)
         if check:
             self._check(code, response)
@@ -674,7 +692,14 @@ class Camera:
 
     def _check(self, code: int, response: Response) -> None:
         if response.code != Rc.OK:
-            cls = response_error_class(response.code)
+            cls = next(
+                (
+                    found
+                    for extension in self.extensions
+                    if (found := extension.response_error(response.code)) is not None
+                ),
+                None,
+            ) or response_error_class(response.code)
             raise cls(
                 response.code,
                 name=self.vocabulary.response_name(response.code),
@@ -1630,12 +1655,14 @@ class Camera:
             self._listeners.remove(listen)
         return CaptureResult((self.entry(handle) for handle in added), answer)
 
-    def _deliver_event(self, event: Event) -> None:
+    def _deliver_event(self, event: Event, details: object = None) -> None:
         camera_event = CameraEvent(
             code=event.code,
             name=self.vocabulary.event_name(event.code),
             params=event.params,
             transaction_id=event.transaction_id,
+            received=self.clock.monotonic(),
+            details=details,
         )
         log.debug("event %s", camera_event)
         consumed = False
@@ -1645,6 +1672,40 @@ class Camera:
             self._events.append(camera_event)
         # Also for a consumed one: capture() waits for its answer.
         self._events_wakeup.notify_all()
+
+    def _start_poller(self) -> None:
+        """Poll for events when the camera's extension says they must be asked for."""
+        poller = next(
+            (found for extension in self.extensions if (found := extension.event_poller())),
+            None,
+        )
+        if poller is None:
+            return
+        self._poller_thread = threading.Thread(
+            target=self._poll_events, args=(poller,), name=f"events {self.url}", daemon=True
+        )
+        self._poller_thread.start()
+
+    def _poll_events(self, poller: EventPoller) -> None:
+        while not self._poller_stop.is_set():
+            try:
+                interval_s = poller.poll()
+            except ResponseError as exc:  # busy, or refused now: not the end of the events
+                log.debug("event poll answered %s; polling on", exc)
+                interval_s = 1.0
+            except PTPError as exc:
+                if not self._closed:
+                    self._fail_events(exc)
+                return
+            if self.clock.wait(self._poller_stop, interval_s):
+                return
+
+    def _stop_poller(self) -> None:
+        self._poller_stop.set()
+        thread, self._poller_thread = self._poller_thread, None
+        if thread is not None and thread is not threading.current_thread():
+            # A poll under way ends with the session (ClosedError) at the latest.
+            thread.join(5.0)
 
     def _fail_events(self, error: PTPError) -> None:
         self._event_error = error

@@ -14,8 +14,7 @@ from typing import Any
 
 from ptpkit.client.camera import Camera
 from ptpkit.errors import UsageError
-from ptpkit.ext import Extension
-from ptpkit.ext.base import check_extension_names
+from ptpkit.ext.base import ExtensionFactory, check_extension_names
 from ptpkit.transports.base import Transport
 
 #: Makes a transport for a URL of its scheme; ``options`` are connect()'s extra keywords.
@@ -49,7 +48,7 @@ def connect(
     *,
     timeout_s: float | None = 20.0,
     session_id: int = 1,
-    extensions: Iterable[Extension] = (),
+    extensions: Iterable[ExtensionFactory] = (),
     vendors: Iterable[str] = (),
     **options: Any,
 ) -> Camera:
@@ -58,7 +57,7 @@ def connect(
     with ptpkit.connect("virtual:") as cam:
         print(cam.device_info.model)
 
-    ``extensions`` adds unregistered extension objects (each still asked ``matches()``);
+    ``extensions`` adds unregistered extension classes (each still asked ``matches()``);
     ``vendors`` names registered ones to use whatever the camera says, e.g. ``("canon",)``.
 
     Other keywords go to the URL's transport. ``usb:`` takes ``backend=``, the PyUSB backend

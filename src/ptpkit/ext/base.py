@@ -1,86 +1,304 @@
-"""Vendor extensions: registered objects with safe default hooks, chosen from DeviceInfo.
+"""Vendor extensions: per-camera objects made by registered factories, with behaviour hooks.
 
-An extension contributes code names (a :class:`~ptpkit.codes.CodeSet`), friendly properties,
-and hooks the Camera calls at open and close. Several can be active at once (MTP and a vendor).
+The design (issue 12; DESIGN.md "Extensions carry behaviour, per camera"):
+
+- **A registry of factories** (aioquic ``congestion/base.py``): an :class:`Extension` subclass is
+  its own factory. It is registered by name, says from DeviceInfo whether it applies
+  (:meth:`Extension.matches`), and the camera makes **one instance per camera** (wsproto's
+  per-connection ``Extension``), so per-camera state lives on the instance, never in dicts keyed
+  by ``id(camera)``.
+- **A small Session protocol** is all an instance sees of its camera: run a transaction, the
+  transport's kind, the device info, emit an event, the clock. Never the concrete Camera, its URL
+  or a transport's internals; ext/ never imports client/ (the layering contract).
+- **Behaviour hooks with standard-PTP defaults.** Every hook here is "not mine" by default
+  (returns None / False / does nothing). The camera asks its extensions in order, vendor first,
+  then MTP, and the first answer wins; when none answers, standard PTP is done. So an extension
+  overrides only what its cameras do differently.
+
 Third parties register theirs in code (:func:`register`) or through the ``ptpkit.extensions``
-entry point group, whose objects are Extension instances or classes.
+entry point group, whose objects are Extension subclasses. A minimal one::
 
-This is the wsproto ``extensions.py`` pattern, not sequoia-ptpy's runtime mixin classes: the
-Camera holds a list of extension objects and asks each one.
+    class Acme(ptpkit.ext.Extension):
+        name = "acme"
+
+        @classmethod
+        def matches(cls, info):
+            return info.manufacturer.startswith("Acme")
+
+        def open_session(self):
+            self.session.run(0x9801, (1,))  # the remote mode Acme bodies want
+
+    ptpkit.ext.register(Acme)
+
+Not sequoia-ptpy's runtime mixin classes: the camera holds a list of extension objects and asks
+each one.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 from ptpkit.codes import CodeSet
 from ptpkit.codes.properties import PropertySpec
-from ptpkit.core.datasets import DeviceInfo
-from ptpkit.errors import UsageError
-
-if TYPE_CHECKING:
-    from ptpkit.transports.base import Transport
+from ptpkit.core.buffer import BytesLike
+from ptpkit.core.datasets import DeviceInfo, DevicePropDesc, ObjectInfo
+from ptpkit.core.datatypes import DataType, Value
+from ptpkit.errors import ResponseError, UsageError
+from ptpkit.timing import Clock
 
 log = logging.getLogger("ptpkit.ext")
 
 ENTRY_POINT_GROUP = "ptpkit.extensions"
 
 
-class CameraView(Protocol):
-    """What an extension's hooks may use of the camera they are given.
+# -- what an extension sees of its camera ----------------------------------------------------------
 
-    :class:`ptpkit.client.camera.Camera` is one. Declared here, below the client, so that ext/
-    never imports client/ (the layering contract in pyproject.toml forbids it).
-    """
+
+class DataSink(Protocol):
+    """Receives a data phase (the same shape as :class:`ptpkit.client.streams.DataSink`)."""
+
+    def start(self, total_bytes: int | None) -> None: ...
+
+    def write(self, chunk: BytesLike) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Reply:
+    """A transaction's answer: response code and parameters, and the data phase when it was
+    kept in memory (empty when it went to a sink)."""
+
+    code: int
+    params: tuple[int, ...] = ()
+    data: bytes = b""
+
+
+class Session(Protocol):
+    """What an extension's hooks may use of their camera."""
 
     @property
-    def url(self) -> str: ...
-    @property
-    def transport(self) -> Transport: ...
-    @property
-    def transactions_run(self) -> int: ...
+    def label(self) -> str:
+        """A name for logs and thread names (the camera's URL); not for parsing."""
+        ...
 
-    def transaction(self, code: int, params: Sequence[int] = ..., /) -> object: ...
+    @property
+    def transport_kind(self) -> str:
+        """``"usb"``, ``"ptpip"``, ``"inprocess"``...: what carries the session."""
+        ...
+
+    @property
+    def device_info(self) -> DeviceInfo: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def transactions_run(self) -> int:
+        """Transactions started so far (a keep-alive watches it for idleness)."""
+        ...
+
+    @property
+    def idle(self) -> bool:
+        """No transaction under way."""
+        ...
+
+    def run(
+        self,
+        code: int,
+        params: Sequence[int] = (),
+        *,
+        data: BytesLike | None = None,
+        sink: DataSink | None = None,
+        timeout_s: float | None = None,
+        check: bool = True,
+    ) -> Reply:
+        """One transaction, serialised with every other on the camera. With ``check`` a response
+        other than OK raises the ResponseError its code maps to (vendor codes included)."""
+        ...
+
+    def emit(self, code: int, params: Sequence[int] = (), *, details: object = None) -> None:
+        """Deliver an event to the camera's event stream (and to a capture waiting for it), as
+        if the transport had pushed it. ``details``: the vendor's decoded record, if any."""
+        ...
+
+
+# -- what hooks return -----------------------------------------------------------------------------
+
+
+class EventPoller(Protocol):
+    """An event source for cameras that report events only when asked (Canon EOS GetEvent,
+    Nikon GetEvent, Fujifilm's change list). The camera runs ``poll`` on a thread of its own."""
+
+    def poll(self) -> float:
+        """Ask the camera once, emitting what came through :meth:`Session.emit`; return the
+        seconds to wait before the next poll (short while things change, longer when idle)."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CapturedObject:
+    """One object a capture made. ``info`` when the camera described it in its event (Canon
+    EOS ObjectAddedEx), else the camera reads it with GetObjectInfo. ``in_memory``: the object is
+    in the camera's RAM for the computer to fetch (capture to PC), not on a card; after it is
+    downloaded the extension's :meth:`Extension.after_download` is told."""
+
+    handle: int
+    info: ObjectInfo | None = None
+    in_memory: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CaptureOutcome:
+    objects: tuple[CapturedObject, ...]
+    #: The events that answered the capture (not queued again for events()).
+    events: tuple[Any, ...] = ()
+
+
+class FrameSource(Protocol):
+    """Live-view frames (the live-view issue builds the product on it)."""
+
+    def start(self) -> None: ...
+
+    def frame(self) -> bytes | None:
+        """The next JPEG frame, or None when the camera has none ready yet."""
+        ...
+
+    def stop(self) -> None: ...
+
+
+# -- the extension ---------------------------------------------------------------------------------
 
 
 class Extension:
-    """Base class: every hook does nothing, so an extension overrides only what it needs."""
+    """Base class and factory: the class is registered, the camera makes one instance each."""
 
-    #: Unique short name ("mtp", "canon"...).
-    name: str = "extension"
+    #: Unique short name ("mtp", "canon-eos"...).
+    name: ClassVar[str] = "extension"
     #: Code names this extension brings to the camera's vocabulary.
     code_sets: tuple[CodeSet, ...] = ()
     #: Friendly property specs (names, value formatting) for vendor properties.
     properties: tuple[PropertySpec, ...] = ()
 
-    def matches(self, info: DeviceInfo) -> bool:
+    @classmethod
+    def matches(cls, info: DeviceInfo) -> bool:
         """Whether this extension applies to the device that sent ``info``."""
         return False
 
-    def after_open(self, camera: CameraView) -> None:
-        """Called once the session is open (vendor set-up, e.g. a remote mode)."""
+    @classmethod
+    def with_options(cls, **options: Any) -> type[Extension]:
+        """A factory for this extension with class attributes changed, to register in its
+        place: ``register(CanonExtension.with_options(keepalive_interval_s=None), replace=True)``.
+        """
+        unknown = [key for key in options if not hasattr(cls, key)]
+        if unknown:
+            raise UsageError(f"{cls.__name__} has no option {', '.join(unknown)}")
+        return type(cls.__name__, (cls,), dict(options))
 
-    def before_close(self, camera: CameraView) -> None:
-        """Called before the session is closed."""
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- the session ---------------------------------------------------------------------------
+
+    def open_session(self) -> None:
+        """After OpenSession: the vendor's set-up (remote mode, event mode, first event dump)."""
+
+    def close_session(self) -> None:
+        """Before CloseSession: the vendor's tear-down, in its order. Also stops what
+        open_session started (threads, keep-alives)."""
+
+    def response_error(self, code: int) -> type[ResponseError] | None:
+        """The error class for a vendor response code (0xA0xx), or None: not mine."""
+        return None
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def event_poller(self) -> EventPoller | None:
+        """A poller when this camera's events must be asked for; None: they are pushed by the
+        transport (interrupt endpoint, PTP/IP event connection)."""
+        return None
+
+    # -- capture ---------------------------------------------------------------------------------
+
+    def capture(self, *, timeout_s: float) -> CaptureOutcome | None:
+        """Take a picture the vendor's way; None: standard InitiateCapture."""
+        return None
+
+    def after_download(self, captured: CapturedObject) -> None:
+        """A captured object was downloaded (capture to PC: tell the camera it may drop it)."""
+
+    # -- properties ------------------------------------------------------------------------------
+
+    def property_codes(self) -> Collection[int] | None:
+        """The properties this camera has, when DeviceInfo does not list them all."""
+        return None
+
+    def describe_property(self, code: int) -> DevicePropDesc | None:
+        """A property's description (type, value, allowed values), or None: not mine."""
+        return None
+
+    def set_property(self, code: int, value: Value, datatype: DataType) -> bool:
+        """Set a property the vendor's way; False: not mine (standard SetDevicePropValue)."""
+        return False
+
+    def format_value(self, code: int, value: Value) -> str | None:
+        """A value as photographers write it (``f/5.6``, ``1/125``), or None: not mine."""
+        return None
+
+    def parse_value(self, code: int, text: str, allowed: Sequence[Value] | None) -> Value | None:
+        """The value ``text`` means, or None: not mine. Raise UsageError for text that is
+        this extension's property but no value of it."""
+        return None
+
+    # -- objects ---------------------------------------------------------------------------------
+
+    def list_folder(self, storage_id: int, parent: int) -> list[tuple[int, ObjectInfo]] | None:
+        """Every object in one folder as (handle, info), in as few transactions as the vendor
+        allows (Canon EOS GetObjectInfoEx: one); None: not mine."""
+        return None
+
+    def object_size(self, handle: int, info: ObjectInfo) -> int | None:
+        """The object's size when ObjectInfo's 32-bit field cannot hold it; None: not mine."""
+        return None
+
+    def read_object(self, handle: int, offset: int, length: int, sink: DataSink) -> bool:
+        """Read ``length`` bytes from ``offset`` into ``sink`` (64-bit offsets where the vendor
+        has an operation for them); False: not mine."""
+        return False
+
+    # -- live view -------------------------------------------------------------------------------
+
+    def live_view(self) -> FrameSource | None:
+        """The camera's live-view frames; None: this extension has none."""
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
-_registry: dict[str, Extension] = {}
+#: An extension factory: an Extension subclass (name, matches, and the class makes instances).
+ExtensionFactory = type[Extension]
+
+_registry: dict[str, ExtensionFactory] = {}
 _lock = threading.Lock()
 _entry_points_loaded = False
 
 
-def register(extension: Extension, *, replace: bool = False) -> None:
-    """Make ``extension`` available to every Camera opened from now on."""
+def register(factory: ExtensionFactory, *, replace: bool = False) -> None:
+    """Make an extension available to every Camera opened from now on."""
+    if not (isinstance(factory, type) and issubclass(factory, Extension)):
+        raise TypeError(
+            f"register() takes an Extension subclass (its factory), not {factory!r}; "
+            "for options: register(MyExtension.with_options(...))"
+        )
     with _lock:
-        if extension.name in _registry and not replace:
-            raise ValueError(f"an extension named {extension.name!r} is already registered")
-        _registry[extension.name] = extension
+        if factory.name in _registry and not replace:
+            raise ValueError(f"an extension named {factory.name!r} is already registered")
+        _registry[factory.name] = factory
 
 
 def unregister(name: str) -> None:
@@ -88,36 +306,37 @@ def unregister(name: str) -> None:
         _registry.pop(name, None)
 
 
-def registered() -> list[Extension]:
+def registered() -> list[ExtensionFactory]:
     _load_entry_points()
     with _lock:
         return list(_registry.values())
 
 
 def extensions_for(
-    info: DeviceInfo, extra: Iterable[Extension] = (), *, forced: Iterable[str] = ()
-) -> list[Extension]:
-    """The extensions that apply to a device, in registration order, then ``extra``.
+    info: DeviceInfo, extra: Iterable[ExtensionFactory] = (), *, forced: Iterable[str] = ()
+) -> list[ExtensionFactory]:
+    """The extension factories that apply to a device, in the order the camera asks them:
+    vendors first, then MTP, then any others, each group in registration order; ``extra`` after.
 
     ``forced`` names registered extensions used whatever ``matches()`` says: a camera that hides
     its vendor (or a virtual one that plays another) can still be driven with that vendor's codes.
     """
     wanted = check_extension_names(forced)
-    available = registered()
     chosen = []
-    for extension in [*available, *extra]:
+    for factory in [*registered(), *extra]:
         try:
-            if extension.name in wanted or extension.matches(info):
-                chosen.append(extension)
+            if factory.name in wanted or factory.matches(info):
+                chosen.append(factory)
         except Exception:  # a broken third-party extension must not break the connection
-            log.exception("extension %r failed in matches(); ignoring it", extension.name)
-    return chosen
+            log.exception("extension %r failed in matches(); ignoring it", factory.name)
+    # Vendor behaviour overrides MTP's, which overrides the standard (issue 12).
+    return sorted(chosen, key=lambda factory: 1 if factory.name == "mtp" else 0)
 
 
 def check_extension_names(names: Iterable[str]) -> set[str]:
     """``names`` as a set, or UsageError naming the ones no registered extension has."""
     wanted = {names} if isinstance(names, str) else set(names)
-    known = {extension.name for extension in registered()}
+    known = {factory.name for factory in registered()}
     if wanted - known:
         raise UsageError(
             f"no extension named {', '.join(sorted(wanted - known))}; "
@@ -138,9 +357,6 @@ def _load_entry_points() -> None:
     for point in entry_points(group=ENTRY_POINT_GROUP):
         try:
             loaded = point.load()
-            extension = loaded() if isinstance(loaded, type) else loaded
-            if not isinstance(extension, Extension):
-                raise TypeError(f"{point.value} is not a ptpkit Extension")
-            register(extension)
+            register(loaded)
         except Exception:
             log.exception("could not load ptpkit extension %r", point.name)

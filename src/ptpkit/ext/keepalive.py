@@ -2,15 +2,16 @@
 
 Some cameras end a PTP/IP session that carries no operations, whatever the PTP/IP probes on the
 event connection say (Canon PowerShots: see :class:`ptpkit.ext.vendors.CanonExtension`). An
-extension that needs this starts an :class:`IdleKeepAlive` in ``after_open`` and stops it in
-``before_close``::
+extension that needs this starts an :class:`IdleKeepAlive` in ``open_session`` and stops it in
+``close_session``::
 
-    keepalive = IdleKeepAlive(camera, interval_s=20.0, action=lambda cam: cam.transaction(0x1004))
+    keepalive = IdleKeepAlive(session, interval_s=20.0, action=lambda s: s.run(0x1004))
     keepalive.start()
     ...
     keepalive.stop()
 
-A thread wakes every ``interval_s / 4`` and looks at the camera's transaction counter and phase:
+A thread wakes every ``interval_s / 4`` (on the session's clock) and looks at the session's
+transaction counter and whether a transaction is under way:
 a transaction run since the last look, or one under way, is activity. When there has been none for
 ``interval_s``, it runs ``action``. Transactions are serialised by the camera's engine, so the
 keep-alive never runs during another transaction: at worst it waits for one that started between
@@ -23,24 +24,23 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 
-from ptpkit.core.state import Phase
+from ptpkit._sync import Latch
 from ptpkit.errors import PTPError
-from ptpkit.ext.base import CameraView
+from ptpkit.ext.base import Session
 
 log = logging.getLogger("ptpkit.ext")
 
-KeepAliveAction = Callable[[CameraView], object]
+KeepAliveAction = Callable[[Session], object]
 
 
 class IdleKeepAlive:
-    """Runs ``action(camera)`` whenever the camera has been idle for ``interval_s`` seconds."""
+    """Runs ``action(session)`` whenever the session has been idle for ``interval_s`` seconds."""
 
     def __init__(
         self,
-        camera: CameraView,
+        session: Session,
         *,
         interval_s: float,
         action: KeepAliveAction,
@@ -48,13 +48,13 @@ class IdleKeepAlive:
     ) -> None:
         if interval_s <= 0:
             raise ValueError("a keep-alive interval must be positive")
-        self.camera = camera
+        self.session = session
         self.interval_s = interval_s
         self.action = action
         self.name = name
         #: Keep-alive transactions run so far.
         self.runs = 0
-        self._stop = threading.Event()
+        self._stop = Latch()
         self._thread: threading.Thread | None = None
 
     @property
@@ -64,7 +64,7 @@ class IdleKeepAlive:
     def start(self) -> IdleKeepAlive:
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._loop, name=f"{self.name} {self.camera.url}", daemon=True
+                target=self._loop, name=f"{self.name} {self.session.label}", daemon=True
             )
             self._thread.start()
         return self
@@ -76,28 +76,23 @@ class IdleKeepAlive:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout_s)
 
-    def _busy(self) -> bool:
-        try:
-            return self.camera.transport.connection.phase is not Phase.IDLE
-        except AttributeError:  # the transport has no connection yet / any more
-            return False
-
     def _loop(self) -> None:
+        clock = self.session.clock
         poll_s = self.interval_s / 4
-        seen = self.camera.transactions_run
-        idle_since = time.monotonic()
-        while not self._stop.wait(poll_s):
-            now = time.monotonic()
-            count = self.camera.transactions_run
-            if count != seen or self._busy():
+        seen = self.session.transactions_run
+        idle_since = clock.monotonic()
+        while not clock.wait(self._stop, poll_s):
+            now = clock.monotonic()
+            count = self.session.transactions_run
+            if count != seen or not self.session.idle:
                 seen, idle_since = count, now
                 continue
             if now - idle_since < self.interval_s:
                 continue
             try:
-                self.action(self.camera)
+                self.action(self.session)
             except PTPError as exc:
-                log.debug("%s for %s stopped: %s", self.name, self.camera.url, exc)
+                log.debug("%s for %s stopped: %s", self.name, self.session.label, exc)
                 return
             self.runs += 1
-            seen, idle_since = self.camera.transactions_run, time.monotonic()
+            seen, idle_since = self.session.transactions_run, clock.monotonic()

@@ -9,13 +9,12 @@ own vendor operations, so a vendor is also recognised from the manufacturer stri
 from __future__ import annotations
 
 import importlib
-import threading
-from typing import Final
+from typing import ClassVar, Final
 
 from ptpkit.codes import CodeSet, VendorId
 from ptpkit.codes.common import Op
 from ptpkit.core.datasets import DeviceInfo
-from ptpkit.ext.base import CameraView, Extension, register
+from ptpkit.ext.base import Extension, Session, register
 from ptpkit.ext.keepalive import IdleKeepAlive
 
 #: Idle seconds before a Canon PTP/IP session gets a keep-alive operation. The cameras' own
@@ -24,34 +23,33 @@ from ptpkit.ext.keepalive import IdleKeepAlive
 CANON_KEEPALIVE_INTERVAL_S: Final = 20.0
 
 
+class _CodesOfModule:
+    """``code_sets`` read from ``ptpkit.codes.<codes_module>`` on first use, on the class or an
+    instance (a non-data descriptor: an instance or subclass can still assign its own)."""
+
+    def __get__(self, obj: object, owner: type[_LazyCodes]) -> tuple[CodeSet, ...]:
+        if not owner.codes_module:
+            return ()
+        module = importlib.import_module(f"ptpkit.codes.{owner.codes_module}")
+        return (module.CODES,)
+
+
 class _LazyCodes(Extension):
     """An extension whose code table (``ptpkit.codes.<codes_module>``) loads when the extension
     is chosen for a device, not when it is registered: a command to one camera does not build
     every vendor's table (start-up time)."""
 
     #: The module's name in ptpkit.codes; none (a VendorExtension subclassed elsewhere): no codes.
-    codes_module = ""
-    _code_sets: tuple[CodeSet, ...] | None = None
-
-    @property
-    def code_sets(self) -> tuple[CodeSet, ...]:
-        if self._code_sets is None:
-            if not self.codes_module:
-                return ()
-            module = importlib.import_module(f"ptpkit.codes.{self.codes_module}")
-            self._code_sets = (module.CODES,)
-        return self._code_sets
-
-    @code_sets.setter
-    def code_sets(self, value: tuple[CodeSet, ...]) -> None:  # still assignable, as in Extension
-        self._code_sets = value
+    codes_module: ClassVar[str] = ""
+    code_sets = _CodesOfModule()
 
 
 class MtpExtension(_LazyCodes):
     name = "mtp"
     codes_module = "mtp"
 
-    def matches(self, info: DeviceInfo) -> bool:
+    @classmethod
+    def matches(cls, info: DeviceInfo) -> bool:
         return (
             info.vendor_extension_id in (VendorId.MICROSOFT, VendorId.MTP)
             or "microsoft.com" in info.vendor_extension_desc.lower()
@@ -64,11 +62,12 @@ class VendorExtension(_LazyCodes):
     vendor_id: int = 0
     manufacturer_words: tuple[str, ...] = ()
 
-    def matches(self, info: DeviceInfo) -> bool:
-        if info.vendor_extension_id == self.vendor_id:
+    @classmethod
+    def matches(cls, info: DeviceInfo) -> bool:
+        if info.vendor_extension_id == cls.vendor_id:
             return True
         manufacturer = info.manufacturer.lower()
-        return any(word in manufacturer for word in self.manufacturer_words)
+        return any(word in manufacturer for word in cls.manufacturer_words)
 
 
 class CanonExtension(VendorExtension):
@@ -81,7 +80,8 @@ class CanonExtension(VendorExtension):
     "to prevent the camera from timing out and closing the connection". So, over PTP/IP only,
     right after the session opens this sends GetObjectHandles once, and again whenever the
     session has been idle for ``keepalive_interval_s`` (None turns both off:
-    ``ptpkit.ext.register(CanonExtension(keepalive_interval_s=None), replace=True)``). The
+    ``ptpkit.ext.register(CanonExtension.with_options(keepalive_interval_s=None),
+    replace=True)``). The
     response does not matter, only that the camera sees an operation. Asking for the top-level
     objects keeps the answer small on a full card. As with chdkptp, a PowerShot's screen goes
     dark after it.
@@ -92,38 +92,34 @@ class CanonExtension(VendorExtension):
     vendor_id = VendorId.CANON
     manufacturer_words = ("canon",)
 
-    def __init__(self, *, keepalive_interval_s: float | None = CANON_KEEPALIVE_INTERVAL_S) -> None:
-        self.keepalive_interval_s = keepalive_interval_s
-        self._keepalives: dict[int, IdleKeepAlive] = {}
-        self._lock = threading.Lock()
+    #: Idle seconds before a keep-alive over PTP/IP; None: no keep-alive.
+    keepalive_interval_s: float | None = CANON_KEEPALIVE_INTERVAL_S
 
-    def after_open(self, camera: CameraView) -> None:
-        if self.keepalive_interval_s is None or not camera.url.lower().startswith("ptpip:"):
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self._keepalive: IdleKeepAlive | None = None
+
+    def open_session(self) -> None:
+        if self.keepalive_interval_s is None or self.session.transport_kind != "ptpip":
             return
-        keep_canon_session_alive(camera)
-        keepalive = IdleKeepAlive(
-            camera,
+        keep_canon_session_alive(self.session)
+        self._keepalive = IdleKeepAlive(
+            self.session,
             interval_s=self.keepalive_interval_s,
             action=keep_canon_session_alive,
             name="canon-keepalive",
-        )
-        with self._lock:
-            # Forget keep-alives that ended without before_close (an open that failed later).
-            for key in [k for k, v in self._keepalives.items() if not v.running]:
-                del self._keepalives[key]
-            self._keepalives[id(camera)] = keepalive.start()
+        ).start()
 
-    def before_close(self, camera: CameraView) -> None:
-        with self._lock:
-            keepalive = self._keepalives.pop(id(camera), None)
+    def close_session(self) -> None:
+        keepalive, self._keepalive = self._keepalive, None
         if keepalive is not None:
             keepalive.stop()
 
 
-def keep_canon_session_alive(camera: CameraView) -> None:
+def keep_canon_session_alive(session: Session) -> None:
     """One GetObjectHandles(all storages, any format, top level): an operation the camera counts
     as activity. Its response code is not checked (an error answer is activity too)."""
-    camera.transaction(Op.GET_OBJECT_HANDLES, (0xFFFFFFFF, 0, 0xFFFFFFFF))
+    session.run(Op.GET_OBJECT_HANDLES, (0xFFFFFFFF, 0, 0xFFFFFFFF), check=False)
 
 
 class NikonExtension(VendorExtension):
@@ -147,9 +143,15 @@ class SonyExtension(VendorExtension):
     manufacturer_words = ("sony",)
 
 
-BUILTIN = (MtpExtension(), CanonExtension(), NikonExtension(), FujiExtension(), SonyExtension())
+BUILTIN: tuple[type[Extension], ...] = (
+    MtpExtension,
+    CanonExtension,
+    NikonExtension,
+    FujiExtension,
+    SonyExtension,
+)
 
 
 def register_builtins() -> None:
-    for extension in BUILTIN:
-        register(extension, replace=True)
+    for factory in BUILTIN:
+        register(factory, replace=True)

@@ -56,6 +56,9 @@ class Transport(abc.ABC):
     connection: Connection
     #: Bytes a single read should ask for (USB rounds it to a multiple of wMaxPacketSize).
     read_size: int = 1 << 20
+    #: What carries the session ("usb", "ptpip", "inprocess"): what an extension may know of
+    #: its transport (a keep-alive only over PTP/IP), instead of parsing the URL.
+    kind: str = "unknown"
 
     @property
     @abc.abstractmethod

@@ -52,6 +52,8 @@ class ResponderFactory(Protocol):
 
 
 class InProcessTransport(Transport):
+    kind = "inprocess"
+
     def __init__(
         self,
         device: ResponderFactory,

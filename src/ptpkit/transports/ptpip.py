@@ -149,6 +149,8 @@ _INIT_FAIL_HINTS: Final = {
 class PtpIpTransport(Transport):
     """One PTP/IP camera."""
 
+    kind = "ptpip"
+
     read_size = READ_BYTES
 
     def __init__(

@@ -470,6 +470,8 @@ def busy_message(device: Any = None) -> str:
 class UsbTransport(Transport):
     """One USB camera interface."""
 
+    kind = "usb"
+
     read_size = READ_BYTES
 
     def __init__(
