@@ -954,4 +954,6 @@ def personality() -> Personality:
         vendor_extension_version=100,
         vendor_extension_desc="",
         install=install,
+        usb_vendor_id=USB_VENDOR_ID,
+        usb_product_id=USB_PRODUCT_ID,
     )
