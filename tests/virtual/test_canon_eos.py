@@ -103,7 +103,7 @@ def test_session_start_then_full_dump_then_only_changes(eos: Camera) -> None:
     enumerated = {0xD101, 0xD102, 0xD103, 0xD104, 0xD106, 0xD109, 0xD120, 0xD11C, 0xD1B1}
     assert set(lists) == enumerated
     # Values for those, the free ones (available shots, live-view output, texts) too.
-    assert set(values) == enumerated | {0xD11B, 0xD1B0, 0xD115, 0xD1A0, 0xD1A1, 0xD1AF}
+    assert set(values) == enumerated | {0xD11B, 0xD1B0, 0xD115, 0xD1D0, 0xD1D1, 0xD1AF}
     # Each block of the dump ends with a CTGInfoCheckComplete marker (vendors.md 1.2).
     markers = [i for i, r in enumerate(first) if isinstance(r, CtgInfoCheckComplete)]
     assert markers == [len(values), len(first) - 1]
@@ -433,9 +433,16 @@ def test_read_only_and_text_properties(eos: Camera) -> None:
     _drain(eos)
     data = encode_set_prop_value_ex(0xD11B, 5)
     assert eos.transaction(SET_DEVICE_PROP_VALUE_EX, data=data).code == Rc.ACCESS_DENIED
-    data = encode_set_prop_value_ex(0xD1A0, "Ansel Adams")
+    data = encode_set_prop_value_ex(0xD1D0, "Ansel Adams")  # Artist
     assert eos.transaction(SET_DEVICE_PROP_VALUE_EX, data=data).code == Rc.OK
-    assert get_event(eos) == [PropValueChanged.of(0xD1A0, "Ansel Adams")]
+    assert get_event(eos) == [PropValueChanged.of(0xD1D0, "Ansel Adams")]
+    data = encode_set_prop_value_ex(0xD1D1, "(c) ptpkit")  # Copyright
+    assert eos.transaction(SET_DEVICE_PROP_VALUE_EX, data=data).code == Rc.OK
+    assert get_event(eos) == [PropValueChanged(prop=0xD1D1, raw=b"(c) ptpkit\0")]
+    data = encode_set_prop_value_ex(0xD1D1, "x" * 80)
+    assert eos.transaction(SET_DEVICE_PROP_VALUE_EX, data=data).code == (
+        Rc.INVALID_DEVICE_PROP_VALUE
+    )
 
 
 def test_set_remote_mode_again_sends_the_dump_again_with_what_was_queued(eos: Camera) -> None:

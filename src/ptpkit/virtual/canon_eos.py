@@ -139,9 +139,11 @@ DEVICE_FRIENDLY_NAME: Final = 0xD402
 AVAILABLE_SHOTS_PROP: Final = 0xD11B
 EVF_OUTPUT_DEVICE_PROP: Final = 0xD1B0
 EVF_MODE_PROP: Final = 0xD1B1
+# The four texts libgphoto2 2.5.30 asks for with EOS_RequestDevicePropValue (its --debug log:
+# 0xD115, 0xD1D0, 0xD1D1, 0xD1AF).
 OWNER_PROP: Final = 0xD115
-ARTIST_PROP: Final = 0xD1A0
-COPYRIGHT_PROP: Final = 0xD1A1
+ARTIST_PROP: Final = 0xD1D0
+COPYRIGHT_PROP: Final = 0xD1D1
 SERIAL_NUMBER_PROP: Final = 0xD1AF
 
 #: CaptureDestination: the computer's memory ("HD", PTP_CANON_EOS_CAPTUREDEST_HD, ptp.h);
@@ -304,7 +306,14 @@ class EosState:
 
     def value(self, prop: int) -> PropValue:
         with self.lock:
-            return decode_prop_value(prop, self.current[prop])
+            return self._decode(prop, self.current[prop])
+
+    def _decode(self, prop: int, raw: bytes) -> PropValue:
+        value = decode_prop_value(prop, raw)
+        if isinstance(value, bytes) and isinstance(self.specs[prop].start, str):
+            # A text property core.canon_eos has no kind for (Copyright): ASCII up to the NUL.
+            return value.partition(b"\0")[0].decode("ascii", errors="replace")
+        return value
 
     def set(self, prop: int, raw: bytes, *, by_host: bool = True) -> int:
         """Set ``prop`` to ``raw``: a response code (only allowed values are taken)."""
@@ -315,7 +324,7 @@ class EosState:
             if by_host and not spec.writable:
                 return Rc.ACCESS_DENIED
             # Compare values, not bytes: a 16-bit value may come in 2 or 4 bytes.
-            value = decode_prop_value(prop, raw)
+            value = self._decode(prop, raw)
             if isinstance(value, bytes):
                 return Rc.INVALID_DEVICE_PROP_FORMAT
             if spec.allowed is not None and value not in spec.allowed:
