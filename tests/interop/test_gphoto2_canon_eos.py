@@ -25,6 +25,8 @@ from ptpkit.codes.common import Op
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.canon_eos import (
     GET_OBJECT_INFO_EX,
+    GET_VIEWFINDER_DATA,
+    LIVE_VIEW_WARMUP_CALLS,
     REMOTE_RELEASE_OFF,
     REMOTE_RELEASE_ON,
     SET_DEVICE_PROP_VALUE_EX,
@@ -208,3 +210,17 @@ def test_get_all_files_is_byte_identical(gphoto2: EosGPhoto2, served: Served) ->
     gphoto2("--get-all-files")
     saved = {p.name: p.read_bytes() for p in gphoto2.work.iterdir() if p.is_file()}
     assert saved == _card_files(served.root)
+
+
+def test_capture_preview_waits_out_the_warm_up_then_saves_the_frame(
+    gphoto2: EosGPhoto2, served: Served, calls: Counter[int]
+) -> None:
+    out = gphoto2("--capture-preview").stdout
+    assert "capture_preview.jpg" in out
+    state = eos_state(served.camera)
+    assert (gphoto2.work / "capture_preview.jpg").read_bytes() == state.last_frame
+    assert state.last_frame[:2] == b"\xff\xd8"
+    # ObjectNotReady while live view warms up (libgphoto2 retries it), then one frame.
+    assert calls[GET_VIEWFINDER_DATA] == LIVE_VIEW_WARMUP_CALLS + 1
+    # gphoto2 switched live view's output to the computer (EVFOutputDevice bit 1).
+    assert state.value(0xD1B0) == 2

@@ -297,6 +297,8 @@ class EosState:
         #: GetViewFinderData calls still to answer ObjectNotReady; frames served so far.
         self.warmup_left = 0
         self.frames = 0
+        #: The last live-view JPEG sent (tests compare a client's frame with it).
+        self.last_frame = b""
         self.host_free_bytes = 0
 
     # -- properties ------------------------------------------------------------------------------
@@ -861,6 +863,7 @@ def _operations(camera: VirtualCamera, state: EosState) -> dict[int, Operation]:
             make=camera.personality.manufacturer,
             quality=70,
         )
+        state.last_frame = frame
         blob = Writer()
         blob.uint32(8 + len(frame))
         blob.uint32(EVF_BLOB_JPEG)
