@@ -57,6 +57,7 @@ from ptpkit.virtual.canon_eos import (
     SET_REMOTE_MODE,
     TRANSFER_COMPLETE,
     eos_state,
+    focus_info,
     personality,
 )
 
@@ -103,7 +104,7 @@ def test_session_start_then_full_dump_then_only_changes(eos: Camera) -> None:
     enumerated = {0xD101, 0xD102, 0xD103, 0xD104, 0xD106, 0xD109, 0xD120, 0xD11C, 0xD1B1}
     assert set(lists) == enumerated
     # Values for those, the free ones (available shots, live-view output, texts) too.
-    assert set(values) == enumerated | {0xD11B, 0xD1B0, 0xD115, 0xD1D0, 0xD1D1, 0xD1AF}
+    assert set(values) == enumerated | {0xD11B, 0xD1B0, 0xD115, 0xD1D0, 0xD1D1, 0xD1AF, 0xD1D3}
     # Each block of the dump ends with a CTGInfoCheckComplete marker (vendors.md 1.2).
     markers = [i for i, r in enumerate(first) if isinstance(r, CtgInfoCheckComplete)]
     assert markers == [len(values), len(first) - 1]
@@ -293,11 +294,12 @@ def test_half_then_full_press_to_the_card_reports_object_added() -> None:
     ):
         _drain(cam)
         assert cam.transaction(REMOTE_RELEASE_ON, [1, 0]).code == Rc.OK
-        assert get_event(cam) == []  # half press: no picture
+        # Half press: focus, no picture.
+        assert [r.type for r in get_event(cam)] == [0xC189]
         assert cam.transaction(REMOTE_RELEASE_ON, [2, 0]).code == Rc.OK
         assert cam.transaction(REMOTE_RELEASE_OFF, [2]).code == Rc.OK
-        assert cam.transaction(REMOTE_RELEASE_OFF, [1]).code == Rc.OK
         records = get_event(cam)
+        assert cam.transaction(REMOTE_RELEASE_OFF, [1]).code == Rc.OK
         assert records[0] == CameraStatusChanged(status=1)
         assert records[-1] == CameraStatusChanged(status=0)
         added = records[1]
@@ -309,6 +311,7 @@ def test_half_then_full_press_to_the_card_reports_object_added() -> None:
         assert added.format == Ofc.EXIF_JPEG
         assert cam.transaction(Op.GET_OBJECT, [added.handle]).data == on_card.read_bytes()
         assert eos_state(virtual).captured == [("IMG_0005.JPG", on_card.read_bytes())]
+        assert [r.type for r in get_event(cam)] == [0xC189]  # focus released
         assert get_event(cam) == []
 
 
@@ -336,8 +339,9 @@ def test_capture_to_the_computer_waits_in_memory_until_transfer_complete() -> No
         assert cam.transaction(REMOTE_RELEASE_ON, [3, 0]).code == Rc.OK
         assert cam.transaction(REMOTE_RELEASE_OFF, [3]).code == Rc.OK
         records = get_event(cam)
-        request = records[1]
-        assert isinstance(request, RequestObjectTransfer)
+        kinds = [type(r) for r in records if not isinstance(r, PropValueChanged)]
+        assert kinds == [CameraStatusChanged, RequestObjectTransfer, CameraStatusChanged]
+        request = next(r for r in records if isinstance(r, RequestObjectTransfer))
         assert request.format == Ofc.EXIF_JPEG
         assert sorted(p.name for p in virtual.root.rglob("*")) == files_before  # not on the card
         produced = eos_state(virtual).captured[-1][1]
@@ -462,3 +466,22 @@ def test_delete_is_reported_as_object_removed(eos: Camera) -> None:
     handle = misc["README.TXT"].handle
     assert eos.transaction(DELETE_OBJECT, [handle]).code == Rc.OK
     assert get_event(eos) == [ObjectRemoved(handle=handle)]
+
+
+def test_half_press_reports_focus_info_and_release_clears_it(eos: Camera) -> None:
+    _drain(eos)
+    assert eos.transaction(REMOTE_RELEASE_ON, [1, 0]).code == Rc.OK
+    found = get_event(eos)
+    assert found == [PropValueChanged(prop=0xD1D3, raw=focus_info(in_focus=True))]
+    assert eos.transaction(REMOTE_RELEASE_OFF, [1]).code == Rc.OK
+    assert get_event(eos) == [PropValueChanged(prop=0xD1D3, raw=focus_info(in_focus=False))]
+
+
+def test_focus_info_golden_bytes() -> None:
+    # ptp-pack.c ptp_unpack_EOS_FocusInfoEx: size, size - 4, version, points in struct / in
+    # use, AF space twice, heights, widths, x, y, selected bitfield, trailing bytes. libgphoto2
+    # prints this one as "points={{0,0,300,200}},select={0,},unknown={01ffff}".
+    assert focus_info(in_focus=True) == bytes.fromhex(
+        "20000000 1c00 0200 0100 0100 7017 a00f 7017 a00f c800 2c01 0000 0000 01 01 ffff"
+    )
+    assert focus_info(in_focus=False) == bytes.fromhex("14000000 1000") + bytes(14)

@@ -145,6 +145,7 @@ OWNER_PROP: Final = 0xD115
 ARTIST_PROP: Final = 0xD1D0
 COPYRIGHT_PROP: Final = 0xD1D1
 SERIAL_NUMBER_PROP: Final = 0xD1AF
+FOCUS_INFO_PROP: Final = 0xD1D3
 
 #: CaptureDestination: the computer's memory ("HD", PTP_CANON_EOS_CAPTUREDEST_HD, ptp.h);
 #: the card is 2 on the bodies libgphoto2 has seen (config.c picks the listed value != 4).
@@ -183,6 +184,45 @@ def _ev_thirds(limit_ev: int) -> tuple[int, ...]:
 
 def _jpeg(size: int, compression: int) -> ImageFormat:
     return ImageFormat.of([(1, size, compression)])
+
+
+#: FocusInfoEx's coordinate space (the sensor's, as EOS bodies report it) and the one AF point.
+_AF_SPACE: Final = (6000, 4000)
+_AF_POINT: Final = (0, 0, 300, 200)  # x, y (the middle is 0, 0), width, height
+
+
+def focus_info(*, in_focus: bool) -> bytes:
+    """A FocusInfoEx value (ptp-pack.c ptp_unpack_EOS_FocusInfoEx): u32 size, u16 size - 4,
+    u16 version, u16 points in the struct, u16 points in use, u16 width and height of the AF
+    space twice, then per point four u16 arrays (heights, widths, x, y), a bitfield of the
+    selected points and trailing bytes ending 0xFFFF. Out of focus: the zero-filled placeholder
+    libgphoto2 skips; in focus: one point, selected (libgphoto2's capture looks for a
+    non-empty ``select={...}``)."""
+    writer = Writer()
+    if not in_focus:
+        writer.uint32(20)
+        writer.uint16(16)
+        writer.raw(bytes(14))
+        return writer.getvalue()
+    x, y, width, height = _AF_POINT
+    body = Writer()
+    body.uint16(2)  # version
+    body.uint16(1)  # points in the struct
+    body.uint16(1)  # points in use
+    for _ in range(2):
+        body.uint16(_AF_SPACE[0])
+        body.uint16(_AF_SPACE[1])
+    for value in (height, width, x, y):
+        body.raw((value & 0xFFFF).to_bytes(2, "little"))
+    body.uint8(0x01)  # point 0 selected
+    body.uint8(0x01)  # point 0 active (libgphoto2: "unknown stuff")
+    body.uint16(0xFFFF)
+    data = body.getvalue()
+    size = 6 + len(data)
+    writer.uint32(size)
+    writer.uint16(size - 4)
+    writer.raw(data)
+    return writer.getvalue()
 
 
 def _is_text(value: PropValue) -> bool:
@@ -244,6 +284,7 @@ PROPS: Final[tuple[PropSpec, ...]] = (
     PropSpec(ARTIST_PROP, "", accepts=_is_text),
     PropSpec(COPYRIGHT_PROP, "", accepts=_is_text),
     PropSpec(SERIAL_NUMBER_PROP, "PTPKIT-EOS-0001", writable=False),
+    PropSpec(FOCUS_INFO_PROP, focus_info(in_focus=False), writable=False),
 )
 
 _DESC_TYPES: Final = {
@@ -372,6 +413,16 @@ class EosState:
                 current=value,
                 form=EnumerationForm(values=allowed) if allowed else None,
             )
+
+    def set_focus(self, *, in_focus: bool) -> None:
+        """The camera's own FocusInfoEx changes (autofocus found a point, or was released)."""
+        with self.lock:
+            raw = focus_info(in_focus=in_focus)
+            if raw != self.current[FOCUS_INFO_PROP]:
+                self.current[FOCUS_INFO_PROP] = raw
+                for queue in self._queues.values():
+                    if FOCUS_INFO_PROP not in queue.items:
+                        queue.items.append(FOCUS_INFO_PROP)
 
     # -- the GetEvent stream ---------------------------------------------------------------------
 
@@ -815,7 +866,12 @@ def _operations(camera: VirtualCamera, state: EosState) -> dict[int, Operation]:
         if press not in (1, 2, 3):
             return error(Rc.INVALID_PARAMETER)
         was_full = state.pressed & 2
+        was_half = state.pressed & 1
         state.pressed |= press
+        if press & 1 and not was_half:
+            # Autofocus locks at once on the virtual subject: FocusInfoEx with a selected point
+            # (libgphoto2 waits for it after the half press, up to 2 s without).
+            state.set_focus(in_focus=True)
         if press & 2 and not was_full:
             reply = _shoot(camera, state)
             if reply.code != Rc.OK:
@@ -827,6 +883,8 @@ def _operations(camera: VirtualCamera, state: EosState) -> dict[int, Operation]:
         press = ctx.param(0)
         if press not in (1, 2, 3):
             return error(Rc.INVALID_PARAMETER)
+        if press & 1 and state.pressed & 1:
+            state.set_focus(in_focus=False)
         state.pressed &= ~press
         return Reply()
 
