@@ -46,6 +46,8 @@ from ptpkit.virtual.canon_eos import (
     GET_VIEWFINDER_DATA,
     KEEP_DEVICE_ON,
     LIVE_VIEW_WARMUP_CALLS,
+    MAX_IN_MEMORY,
+    MAX_QUEUED_RECORDS,
     OBJECT_NOT_READY,
     PC_HDD_CAPACITY,
     REMOTE_RELEASE,
@@ -56,6 +58,7 @@ from ptpkit.virtual.canon_eos import (
     SET_EVENT_MODE,
     SET_REMOTE_MODE,
     TRANSFER_COMPLETE,
+    EosState,
     eos_state,
     focus_info,
     personality,
@@ -310,7 +313,7 @@ def test_half_then_full_press_to_the_card_reports_object_added() -> None:
         assert added.storage_id == 0x00010001
         assert added.format == Ofc.EXIF_JPEG
         assert cam.transaction(Op.GET_OBJECT, [added.handle]).data == on_card.read_bytes()
-        assert eos_state(virtual).captured == [("IMG_0005.JPG", on_card.read_bytes())]
+        assert list(eos_state(virtual).captured) == [("IMG_0005.JPG", on_card.read_bytes())]
         assert [r.type for r in get_event(cam)] == [0xC189]  # focus released
         assert get_event(cam) == []
 
@@ -485,3 +488,35 @@ def test_focus_info_golden_bytes() -> None:
         "20000000 1c00 0200 0100 0100 7017 a00f 7017 a00f c800 2c01 0000 0000 01 01 ffff"
     )
     assert focus_info(in_focus=False) == bytes.fromhex("14000000 1000") + bytes(14)
+
+
+def test_pictures_in_memory_are_bounded_and_numbers_go_on(eos: Camera) -> None:
+    _drain(eos)
+    _set(eos, 0xD11C, 4)
+    requests: list[RequestObjectTransfer] = []
+    for _ in range(MAX_IN_MEMORY):
+        assert eos.transaction(REMOTE_RELEASE).params == (0,)
+        requests += [r for r in get_event(eos) if isinstance(r, RequestObjectTransfer)]
+    names = [r.name for r in requests]
+    assert names == [f"IMG_{n:04d}.JPG" for n in range(5, 5 + MAX_IN_MEMORY)]
+    # Full: the camera is busy until the host fetches one.
+    assert eos.transaction(REMOTE_RELEASE_ON, [3, 0]).code == Rc.DEVICE_BUSY
+    assert eos.transaction(REMOTE_RELEASE_OFF, [3]).code == Rc.OK
+    get_event(eos)
+    assert eos.transaction(TRANSFER_COMPLETE, [requests[0].handle]).code == Rc.OK
+    assert eos.transaction(REMOTE_RELEASE).params == (0,)
+    added = [r.name for r in get_event(eos) if isinstance(r, RequestObjectTransfer)]
+    assert added == [f"IMG_{5 + MAX_IN_MEMORY:04d}.JPG"]
+
+
+def test_a_connection_that_stops_polling_keeps_a_bounded_queue() -> None:
+    class Connection:  # a stand-in (connections are held weakly)
+        pass
+
+    state = EosState()
+    connection = Connection()
+    state.next_event(connection)
+    state.queue([ObjectRemoved(handle=h) for h in range(MAX_QUEUED_RECORDS + 10)])
+    records = state.next_event(connection)
+    assert len(records) == MAX_QUEUED_RECORDS
+    assert records[0] == ObjectRemoved(handle=10)  # the oldest went

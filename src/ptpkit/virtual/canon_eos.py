@@ -28,6 +28,7 @@ Beyond properties this camera has (vendors.md 1.6-1.9, 8):
 
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 import logging
 import re
@@ -162,6 +163,14 @@ LIVE_VIEW_WARMUP_CALLS: Final = 3
 LIVE_VIEW_SIZE: Final = (640, 424)
 #: The blob type of a JPEG frame in GetViewFinderData's data (vendors.md 1.7).
 EVF_BLOB_JPEG: Final = 1
+
+#: Pictures taken to the computer the camera holds before it refuses to shoot (DeviceBusy)
+#: until the host fetches them; and how many recent pictures EosState.captured keeps.
+MAX_IN_MEMORY: Final = 16
+KEEP_CAPTURED: Final = 16
+#: Records queued for one connection that does not poll GetEvent; past this the oldest go
+#: (property changes are never lost: they are kept once each, by code).
+MAX_QUEUED_RECORDS: Final = 1024
 
 #: CTGInfoCheckComplete's value after a block of the bulk dump (vendors.md 1.2).
 _CTG_DONE: Final = 0x20001
@@ -330,8 +339,12 @@ class EosState:
         self._queues: weakref.WeakKeyDictionary[object, _Queue] = weakref.WeakKeyDictionary()
         #: Pictures taken to the computer and not yet transferred, by handle.
         self.in_memory: dict[int, MemoryObject] = {}
-        #: Every picture taken, as (name, bytes) (tests compare downloads with these).
-        self.captured: list[tuple[str, bytes]] = []
+        #: The last pictures taken, as (name, bytes) (tests compare downloads with these).
+        self.captured: collections.deque[tuple[str, bytes]] = collections.deque(
+            maxlen=KEEP_CAPTURED
+        )
+        #: The number of the last IMG_nnnn taken (to memory or to the card).
+        self.last_number = 0
         #: Shutter button: bit 1 half pressed, bit 2 fully pressed (RemoteReleaseOn's p1).
         self.pressed = 0
         self.ui_locked = False
@@ -439,6 +452,15 @@ class EosState:
         with self.lock:
             for queue in self._queues.values():
                 queue.items.extend(records)
+                excess = sum(not isinstance(i, int) for i in queue.items) - MAX_QUEUED_RECORDS
+                if excess > 0:
+                    kept: list[int | EosRecord] = []
+                    for item in queue.items:
+                        if excess > 0 and not isinstance(item, int):
+                            excess -= 1
+                            continue
+                        kept.append(item)
+                    queue.items = kept
 
     def next_event(self, connection: object) -> list[EosRecord]:
         with self.lock:
@@ -508,10 +530,11 @@ def _int(value: PropValue) -> int:
 def _next_number(state: EosState, store: Store) -> int:
     """The next IMG_nnnn number: after the card's pictures and those taken to memory."""
     folder = store.root / CAPTURE_FOLDER
-    numbers = [int(m.group(1)) for name, _ in state.captured if (m := _CAPTURE_NAME.match(name))]
+    numbers = [state.last_number]
     if folder.is_dir():
         numbers += [int(m.group(1)) for p in folder.iterdir() if (m := _CAPTURE_NAME.match(p.name))]
-    return max(numbers, default=0) % 9999 + 1
+    state.last_number = max(numbers) % 9999 + 1
+    return state.last_number
 
 
 def take_picture(camera: VirtualCamera, state: EosState) -> tuple[int, list[EosRecord]]:
@@ -523,6 +546,9 @@ def take_picture(camera: VirtualCamera, state: EosState) -> tuple[int, list[EosR
     to_pc = state.value(CAPTURE_TARGET_PROP) == CAPTURE_TO_PC
     if not to_pc and store.read_only:
         return Rc.STORE_READ_ONLY, []
+    if to_pc and len(state.in_memory) >= MAX_IN_MEMORY:
+        # The buffer is full of pictures the host has not fetched: a body stays busy then.
+        return Rc.DEVICE_BUSY, []
     index = _next_number(state, store)
     name = f"IMG_{index:04d}.JPG"
     exposure, f_number, iso = _exif_numbers(state)
