@@ -520,3 +520,21 @@ def test_a_connection_that_stops_polling_keeps_a_bounded_queue() -> None:
     records = state.next_event(connection)
     assert len(records) == MAX_QUEUED_RECORDS
     assert records[0] == ObjectRemoved(handle=10)  # the oldest went
+
+
+def test_get_event_golden_bytes(eos: Camera) -> None:
+    dump = eos.transaction(GET_EVENT).data
+    # The drive mode's allowed list: AvailListChanged, list type 3, 4 values in 4-byte slots.
+    assert (
+        bytes.fromhex(
+            "24000000 8ac10000 06d10000 03000000 04000000 00000000 01000000 10000000 11000000"
+        )
+        in dump
+    )
+    assert dump.endswith(bytes.fromhex("08000000 00000000"))  # the terminator record
+    _set(eos, 0xD103, 0x60)
+    # One PropValueChanged (ISO 800 in a 4-byte slot), then the terminator.
+    assert eos.transaction(GET_EVENT).data == bytes.fromhex(
+        "10000000 89c10000 03d10000 60000000 08000000 00000000"
+    )
+    assert eos.transaction(GET_EVENT).data == bytes.fromhex("08000000 00000000")
