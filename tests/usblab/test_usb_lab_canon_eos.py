@@ -79,3 +79,7 @@ def test_gphoto2_drives_the_virtual_eos_over_usb(usb_lab: UsbLab, tmp_path: Path
     events = result["wait_event"]
     assert events["rc"] == 0, events
     assert 'PTP Property d103 changed, "iso" to "800"' in events["out"]
+
+    preview = result["preview"]
+    assert preview["rc"] == 0, preview
+    assert result["previewed"] == {"capture_preview.jpg": result["last_frame"]}

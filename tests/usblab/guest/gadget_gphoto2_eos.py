@@ -4,7 +4,8 @@ with Canon's USB ids, and Debian's gphoto2 driving it over the guest's real USB 
 The gadget runs in this process (so that what the camera produced can be compared with what
 gphoto2 saved); gphoto2 runs as a separate program: --auto-detect, --summary, --list-config,
 --get-config / --set-config of iso, aperture and shutterspeed, --capture-image-and-download to
-the card (--keep) and to the computer, --wait-event=3s, --list-files and --get-all-files. Prints
+the card (--keep) and to the computer, --wait-event=3s, --list-files, --get-all-files and
+--capture-preview (live view). Prints
 ``RESULT {json}`` with what gphoto2 printed, SHA-256 of the files it saved and of the card's.
 """
 
@@ -89,6 +90,11 @@ def main():
         result["produced"] = [[name, sha(data)] for name, data in state.captured]
         result["in_memory"] = len(state.in_memory)
         result["wait_event"] = gphoto2("--wait-event=3s")
+        preview = Path("/tmp/preview")
+        preview.mkdir()
+        result["preview"] = gphoto2("--capture-preview", cwd=str(preview))
+        result["previewed"] = saved(preview)
+        result["last_frame"] = sha(state.last_frame)
         gadget.close()
     print("RESULT " + json.dumps(result), flush=True)
 
