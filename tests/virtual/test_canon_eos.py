@@ -253,11 +253,15 @@ def test_partial_reads_32_and_64_bit(eos: Camera) -> None:
     assert part.params == (1000,)
     ex = eos.transaction(GET_PARTIAL_OBJECT_EX, [handle, 200, 50, 0])
     assert ex.data == whole[200:250]
-    for code in (GET_PARTIAL_OBJECT_64, GET_PARTIAL_OBJECT_EX_64):
-        got = eos.transaction(code, [handle, 300, 0, 64])
-        assert got.data == whole[300:364], hex(code)
-        # An offset past 4 GiB (high half 1) is past this small file.
-        assert eos.transaction(code, [handle, 0, 1, 64]).code == Rc.INVALID_PARAMETER
+    # ptp.h: GetPartialObject64 (oid, offset, maxbyte); GetPartialObjectEX64 (oid, offset as
+    # two 32-bit halves, maxbyte).
+    assert eos.transaction(GET_PARTIAL_OBJECT_64, [handle, 300, 64]).data == whole[300:364]
+    got = eos.transaction(GET_PARTIAL_OBJECT_EX_64, [handle, 300, 0, 64])
+    assert got.data == whole[300:364]
+    # An offset past 4 GiB (high half 1) is past this small file.
+    assert eos.transaction(GET_PARTIAL_OBJECT_EX_64, [handle, 0, 1, 64]).code == (
+        Rc.INVALID_PARAMETER
+    )
     tail = eos.transaction(GET_PARTIAL_OBJECT, [handle, len(whole) - 10, 1 << 20])
     assert tail.data == whole[-10:]
     assert eos.transaction(GET_PARTIAL_OBJECT, [0x7777, 0, 10]).code == Rc.INVALID_OBJECT_HANDLE

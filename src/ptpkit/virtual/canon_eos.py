@@ -15,7 +15,9 @@ Beyond properties this camera has (vendors.md 1.6-1.9, 8):
 
 - storage: EOS_GetStorageIDs / EOS_GetStorageInfo and EOS_GetObjectInfoEx, one folder a call;
 - reading: EOS_GetObject, EOS_GetPartialObject (32-bit offsets), EOS_GetPartialObjectEx and the
-  64-bit operations (offsets as two 32-bit halves), EOS_TransferComplete;
+  64-bit operations as ptp.h's comments give them (GetObject64 (oid), GetPartialObject64 (oid,
+  offset, max), GetPartialObjectEX64 (oid, offset low, offset high, max)), GetObjectInfo64 (no
+  source gives its layout: see get_object_info_64), EOS_TransferComplete;
 - shooting: EOS_RemoteRelease (old bodies) and EOS_RemoteReleaseOn/Off (half press 1, full press
   2, both 3): a full press takes a picture. With the capture destination (0xD11C) on the card,
   the next GetEvent holds ObjectAddedEx (0xC181) for the file (and any folder made for it); with
@@ -830,8 +832,13 @@ def _operations(camera: VirtualCamera, state: EosState) -> dict[int, Operation]:
         return partial(ctx, ctx.param(1) | ctx.param(3) << 32, ctx.param(2))
 
     def get_partial_64(ctx: OperationContext) -> Reply:
-        # EOS_GetPartialObject64 / GetPartialObjectEx64 (handle, offset low, offset high,
-        # max bytes): vendors.md 1.9, from ptp.h's comments only (libgphoto2 does not use them).
+        # EOS_GetPartialObject64 (handle, offset, max bytes): ptp.h's comment ("args: oid,
+        # offset, maxbyte"); libgphoto2 does not use it (vendors.md 1.9).
+        return partial(ctx, ctx.param(1), ctx.param(2))
+
+    def get_partial_ex_64(ctx: OperationContext) -> Reply:
+        # EOS_GetPartialObjectEX64 (handle, offset low, offset high, max bytes): ptp.h's comment
+        # ("args: oid, offset 64bit, maxbyte"), the offset as two 32-bit halves (vendors.md 1.9).
         return partial(ctx, ctx.param(1) | ctx.param(2) << 32, ctx.param(3))
 
     def get_object_info_64(ctx: OperationContext) -> Reply:
@@ -991,7 +998,7 @@ def _operations(camera: VirtualCamera, state: EosState) -> dict[int, Operation]:
         GET_OBJECT_INFO_64: get_object_info_64,
         GET_OBJECT_64: whole,
         GET_PARTIAL_OBJECT_64: get_partial_64,
-        GET_PARTIAL_OBJECT_EX_64: get_partial_64,
+        GET_PARTIAL_OBJECT_EX_64: get_partial_ex_64,
     }
     data_out = (SET_DEVICE_PROP_VALUE_EX, Op.SET_DEVICE_PROP_VALUE)
     return {
