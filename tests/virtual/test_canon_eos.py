@@ -543,3 +543,20 @@ def test_get_event_golden_bytes(eos: Camera) -> None:
         "10000000 89c10000 03d10000 60000000 08000000 00000000"
     )
     assert eos.transaction(GET_EVENT).data == bytes.fromhex("08000000 00000000")
+
+
+def test_numbering_wraps_after_9999_and_never_overwrites(tmp_path: Path) -> None:
+    folder = tmp_path / "DCIM" / "100PTPKT"
+    folder.mkdir(parents=True)
+    (folder / "IMG_9999.JPG").write_bytes(b"last")
+    (folder / "IMG_0001.JPG").write_bytes(b"first")
+    with (
+        VirtualCamera(tmp_path, personality=personality()) as virtual,
+        ptpkit.connect("virtual:", camera=virtual) as cam,
+    ):
+        _drain(cam)
+        assert cam.transaction(REMOTE_RELEASE).params == (0,)
+        added = [r for r in get_event(cam) if isinstance(r, ObjectAdded)]
+        assert [r.name for r in added] == ["IMG_0002.JPG"]
+    assert (folder / "IMG_0001.JPG").read_bytes() == b"first"
+    assert (folder / "IMG_9999.JPG").read_bytes() == b"last"

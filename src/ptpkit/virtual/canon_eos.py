@@ -90,7 +90,7 @@ from ptpkit.core.datatypes import DataType
 from ptpkit.errors import DecodeError, LocalProtocolError
 from ptpkit.virtual.camera import DEFAULT_STORAGE_ID, Personality, VirtualCamera
 from ptpkit.virtual.content import BytesData, ObjectData
-from ptpkit.virtual.imaging import render_jpeg, render_jpeg_bytes
+from ptpkit.virtual.imaging import render_jpeg_bytes
 from ptpkit.virtual.operations import build_operations
 from ptpkit.virtual.responder import Operation, OperationContext, Reply, error
 from ptpkit.virtual.samplecard import CAPTURE_FOLDER
@@ -529,14 +529,22 @@ def _int(value: PropValue) -> int:
     return value if isinstance(value, int) else -1
 
 
-def _next_number(state: EosState, store: Store) -> int:
-    """The next IMG_nnnn number: after the card's pictures and those taken to memory."""
+def _next_name(state: EosState, store: Store) -> str | None:
+    """The next free IMG_nnnn.JPG: after the card's pictures and those taken to memory, never a
+    name the card's folder already holds (after IMG_9999 numbering starts again at 1, as DCF
+    cameras do); None when all 9999 are taken."""
     folder = store.root / CAPTURE_FOLDER
     numbers = [state.last_number]
     if folder.is_dir():
         numbers += [int(m.group(1)) for p in folder.iterdir() if (m := _CAPTURE_NAME.match(p.name))]
-    state.last_number = max(numbers) % 9999 + 1
-    return state.last_number
+    number = max(numbers)
+    for _ in range(9999):
+        number = number % 9999 + 1
+        name = f"IMG_{number:04d}.JPG"
+        if not (folder / name).exists():
+            state.last_number = number
+            return name
+    return None
 
 
 def take_picture(camera: VirtualCamera, state: EosState) -> tuple[int, list[EosRecord]]:
@@ -551,37 +559,38 @@ def take_picture(camera: VirtualCamera, state: EosState) -> tuple[int, list[EosR
     if to_pc and len(state.in_memory) >= MAX_IN_MEMORY:
         # The buffer is full of pictures the host has not fetched: a body stays busy then.
         return Rc.DEVICE_BUSY, []
-    index = _next_number(state, store)
-    name = f"IMG_{index:04d}.JPG"
+    name = _next_name(state, store)
+    if name is None:
+        return Rc.STORE_FULL, []
     exposure, f_number, iso = _exif_numbers(state)
-    picture = {
-        "title": f"ptpkit EOS  {name}",
-        "taken": camera.properties.clock.now(),
-        "seed": 2000 + index,
-        "model": camera.personality.model,
-        "make": camera.personality.manufacturer,
-        "exposure": exposure,
-        "f_number": f_number,
-        "iso": iso,
-    }
+    taken = camera.properties.clock.now()
+    data = render_jpeg_bytes(
+        title=f"ptpkit EOS  {name}",
+        taken=taken,
+        seed=2000 + state.last_number,
+        model=camera.personality.model,
+        make=camera.personality.manufacturer,
+        exposure=exposure,
+        f_number=f_number,
+        iso=iso,
+    )
+    state.captured.append((name, data))
     if to_pc:
-        data = render_jpeg_bytes(**picture)  # type: ignore[arg-type]
         handle = camera.handles.allocate()
-        state.in_memory[handle] = MemoryObject(handle, name, data, _dt.datetime.now())
-        state.captured.append((name, data))
-        record: EosRecord = RequestObjectTransfer(
+        state.in_memory[handle] = MemoryObject(handle, name, data, taken)
+        record = RequestObjectTransfer(
             handle=handle, format=Ofc.EXIF_JPEG, size=len(data), name=name
         )
         return Rc.OK, [record]
     before = set(store.objects)
+    target = store.root / CAPTURE_FOLDER / name
     try:
-        render_jpeg(store.root / CAPTURE_FOLDER / name, **picture)  # type: ignore[arg-type]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
         obj = store.add_file(f"{CAPTURE_FOLDER}/{name}")
     except OSError as exc:
         log.warning("virtual EOS: capture failed: %s", exc)
         return Rc.STORE_FULL, []
-    data = store.path_of(obj).read_bytes()
-    state.captured.append((name, data))
     records: list[EosRecord] = []
     # A folder made for the picture comes first (libgphoto2 skips association records).
     for handle in sorted(set(store.objects) - before - {obj.handle}):
