@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import datetime as _dt
 import logging
 import os
@@ -28,7 +29,7 @@ from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Final, Protocol
+from typing import Any, BinaryIO, Final, Protocol, TypeVar
 
 from ptpkit._sync import Latch, Wakeup
 from ptpkit.client.engine import Engine
@@ -87,6 +88,7 @@ from ptpkit.errors import (
     ClosedError,
     DecodeError,
     NotFoundError,
+    OperationNotSupportedError,
     PTPError,
     RemoteProtocolError,
     ResponseError,
@@ -96,11 +98,20 @@ from ptpkit.errors import (
     response_error_class,
 )
 from ptpkit.ext import Extension, extensions_for
-from ptpkit.ext.base import EventPoller, ExtensionFactory, check_extension_names
+from ptpkit.ext.base import (
+    CapturedObject,
+    CaptureOutcome,
+    EventPoller,
+    ExtensionFactory,
+    FrameSource,
+    check_extension_names,
+)
 from ptpkit.timing import SYSTEM_CLOCK, Clock
 from ptpkit.transports.base import Transport
 
 log = logging.getLogger("ptpkit")
+
+_T = TypeVar("_T")
 
 #: How much of a ``.part`` file's end is compared with the camera before resuming it: one small
 #: GetPartialObject, against completing the wrong file.
@@ -113,6 +124,9 @@ ROOT: Final = 0xFFFFFFFF
 EVENT_QUEUE_LIMIT: Final = 100_000
 #: The largest read GetPartialObject can ask for in one transaction (a uint32 length).
 _MAX_PARTIAL: Final = 0xFFFFFFFF
+#: Captured objects in the camera's memory remembered until downloaded (one per capture; a
+#: program that never downloads them must not grow the camera without bound).
+_IN_MEMORY_LIMIT: Final = 1000
 #: GetObjPropList over a whole card is one data phase, spooled to a temporary file (not memory):
 #: allow a big one (about 15M objects), not an endless one.
 _PROPLIST_LIMIT: Final = 4 << 30
@@ -215,6 +229,11 @@ class PropertyDescription:
     name: str
     desc: DevicePropDesc
     spec: PropertySpec | None = None
+    #: The camera's extensions' value formatting (:meth:`Extension.format_value`, asked in
+    #: order), tried before the spec's: None when no extension formats this value.
+    formatter: Callable[[int, Value], str | None] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def friendly_name(self) -> str:
@@ -248,6 +267,10 @@ class PropertyDescription:
         return form if isinstance(form, RangeForm) else None
 
     def format(self, value: Value) -> str:
+        if self.formatter is not None:
+            text = self.formatter(self.code, value)
+            if text is not None:
+                return text
         return self.spec.format(value) if self.spec else STANDARD_CATALOG.format(self.code, value)
 
     @property
@@ -313,20 +336,34 @@ class _Lister(Protocol):
 
 
 class _SlowLister:
-    """GetObjectHandles per folder, GetObjectInfo per object."""
+    """Folder by folder: the first extension that lists a folder (:meth:`Extension.list_folder`,
+    Canon EOS GetObjectInfoEx: one transaction), else GetObjectHandles per folder and
+    GetObjectInfo per object."""
 
     def __init__(self, cam: Camera) -> None:
         self._cam = cam
         #: Every handle listed so far, compact: a camera that lists an object twice (a folder
         #: inside itself) has it listed once, and a cycle ends.
         self._seen = HandleTable()
+        #: ObjectInfo an extension gave with a folder's handles, until the object is described.
+        self._described: dict[int, ObjectInfo] = {}
 
     def children(self, storage_id: int, key: int) -> Collection[int]:
-        return handle_array(self._cam._data(Op.GET_OBJECT_HANDLES, (storage_id, 0, key)))
+        listed = self._cam._ask(lambda extension: extension.list_folder(storage_id, key))
+        if listed is None:
+            return handle_array(self._cam._data(Op.GET_OBJECT_HANDLES, (storage_id, 0, key)))
+        handles = array("I")
+        for handle, info in listed:
+            handles.append(handle)
+            self._described[handle] = info
+        return handles
 
     def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None:
+        known = self._described.pop(key, None)
         if not self._seen.add(key) or _reserved(key, folder, on_error):
             return None
+        if known is not None:
+            return known.filename, key, known
         try:
             info = self._cam.object_info(key)
         except (DecodeError, ResponseError) as exc:
@@ -530,6 +567,10 @@ class Camera:
         #: consumed it, so it is not queued for events()/next_event() as well.
         self._listeners: list[Callable[[CameraEvent], bool]] = []
         self._fast_listing_failed = False
+        #: Captured objects in the camera's memory, by handle, until they are downloaded.
+        self._in_memory: dict[int, CapturedObject] = {}
+        #: Latches of the captures waiting now: set when no more events can come.
+        self._capture_wakers: set[Latch] = set()
         self._opened = False
         self._closed = False
 
@@ -610,7 +651,7 @@ class Camera:
             if self._engine is not None:
                 self._engine.close()
             self.transport.close()
-            self._events_wakeup.notify_all()
+            self._wake_waiters()
 
     def __enter__(self) -> Camera:
         return self.open()
@@ -798,7 +839,18 @@ class Camera:
         return self._named(Kind.EVENT, self.device_info.events_supported)
 
     def properties_supported(self) -> list[NamedCode]:
-        return self._named(Kind.PROPERTY, self.device_info.device_properties_supported)
+        return self._named(Kind.PROPERTY, self.property_codes())
+
+    # -- asking the extensions -------------------------------------------------------------------
+
+    def _ask(self, hook: Callable[[Extension], _T | None]) -> _T | None:
+        """The first answer of the camera's extensions to ``hook``, in their order (vendor, then
+        MTP); None when none answers: the caller does standard PTP (issue 12)."""
+        for extension in self.extensions:
+            answer = hook(extension)
+            if answer is not None:
+                return answer
+        return None
 
     # -- storages and objects --------------------------------------------------------------------
 
@@ -829,6 +881,10 @@ class Camera:
         info = info or self.object_info(handle)
         if info.compressed_size != SIZE_UNKNOWN_32:
             return info.compressed_size
+        known = info
+        size = self._ask(lambda extension: extension.object_size(handle, known))
+        if size is not None:
+            return size
         if self._mtp and self.supports(Op.GET_OBJECT_PROP_VALUE):
             data = self._data(Op.GET_OBJECT_PROP_VALUE, (handle, Opc.OBJECT_SIZE))
             value = decode_value(data, DataType.UINT64)
@@ -866,7 +922,12 @@ class Camera:
 
         Its storage follows the rule of :meth:`walk`: the storage that lists its top-level
         folder, so ``entry(h).path`` is the path ``walk()`` gives the same object."""
-        info = self.object_info(handle)
+        return self._entry_at(handle, self.object_info(handle))
+
+    def _entry_at(self, handle: int, info: ObjectInfo, *, in_memory: bool = False) -> Entry:
+        """The entry of ``handle`` described by ``info``: its parents are read for the path.
+        An object in the camera's memory (capture to PC) is on no card: its path is its
+        storage's folder and its name, with no storage listing read."""
         names = [info.filename]
         top, top_info = handle, info
         parent = info.parent_object
@@ -882,10 +943,39 @@ class Camera:
             top, top_info = parent, self.object_info(parent)
             names.append(top_info.filename)
             parent = top_info.parent_object
-        storage_id = self._path_storage(top, top_info.storage_id)
+        storage_id = (
+            top_info.storage_id if in_memory else self._path_storage(top, top_info.storage_id)
+        )
         names.append(storage_folder(storage_id))
         names.reverse()
-        return self._entry(handle, info, "/" + "/".join(names), storage_id)
+        entry = self._entry(handle, info, "/" + "/".join(names), storage_id)
+        return dataclasses.replace(entry, in_memory=True) if in_memory else entry
+
+    def event_entry(self, event: CameraEvent) -> Entry:
+        """The entry of the object an ObjectAdded event announces: from the event's
+        :attr:`~CameraEvent.details` when an extension described the object there (a
+        :class:`~ptpkit.ext.base.CapturedObject` or an ObjectInfo: no GetObjectInfo), else read
+        from the camera. ``tether`` downloads what this gives."""
+        details = event.details
+        if isinstance(details, CapturedObject):
+            return self._captured_entry(details)
+        if not event.params:
+            raise UsageError(f"event {event} names no object")
+        if isinstance(details, ObjectInfo):
+            return self._entry_at(event.params[0], details)
+        return self.entry(event.params[0])
+
+    def _captured_entry(self, captured: CapturedObject) -> Entry:
+        """The entry of a captured object; one held in the camera's memory is remembered for
+        :meth:`Extension.after_download` once it is downloaded."""
+        if captured.in_memory:
+            self._in_memory[captured.handle] = captured
+            while len(self._in_memory) > _IN_MEMORY_LIMIT:
+                del self._in_memory[next(iter(self._in_memory))]
+        if captured.info is None:
+            entry = self.entry(captured.handle)
+            return dataclasses.replace(entry, in_memory=True) if captured.in_memory else entry
+        return self._entry_at(captured.handle, captured.info, in_memory=captured.in_memory)
 
     def _path_storage(self, top: int, claimed: int) -> int:
         """The storage a top-level object is listed in: the one storage of a one-card camera
@@ -1131,18 +1221,15 @@ class Camera:
         parent = ROOT
         prefix = "/" + storage_folder(storage_id)
         entry: Entry | None = None
+        lister = _SlowLister(self)
         for part in parts:
-            for handle in handle_array(self._data(Op.GET_OBJECT_HANDLES, (storage_id, 0, parent))):
-                if _reserved(handle, prefix, None):
+            for handle in lister.children(storage_id, parent):
+                # Reserved handles and objects the camera cannot describe are passed over
+                # (logged as warnings).
+                item = lister.describe(handle, prefix, None)
+                if item is None:
                     continue
-                try:
-                    info = self.object_info(handle)
-                except (DecodeError, ResponseError) as exc:
-                    _skipped(
-                        SkippedObject(handle=handle, folder=prefix, reason=str(exc), error=exc),
-                        None,
-                    )
-                    continue
+                info = item[2]
                 if info.filename == part:
                     prefix = f"{prefix}/{part}"
                     entry = self._entry(handle, info, prefix, storage_id)
@@ -1193,6 +1280,7 @@ class Camera:
                 limit=_size_limit(entry, 0),
             )
             self._read_object(entry, 0, sink)
+            self._downloaded(entry)
             return None
         dest_path = Path(dest)
         # "photos/" names a folder even before it exists (Path() drops the trailing slash, and
@@ -1209,7 +1297,19 @@ class Camera:
             mtime=object_time(entry) if keep_time else None,
         ) as file:
             self._fill_part(entry, file, final, resume=resume, progress=progress)
+        self._downloaded(entry)
         return final
+
+    def _downloaded(self, entry: Entry) -> None:
+        """A download is complete: an object in the camera's memory (capture to PC) is
+        reported to every extension (:meth:`Extension.after_download`: the camera may drop it)."""
+        if not entry.in_memory:
+            return
+        captured = self._in_memory.pop(entry.handle, None) or CapturedObject(
+            handle=entry.handle, info=entry.info, in_memory=True
+        )
+        for extension in self.extensions:
+            extension.after_download(captured)
 
     def _part_owner(self, entry: Entry) -> str:
         """What a partial file is the download of: this camera, and the object by its path,
@@ -1308,7 +1408,17 @@ class Camera:
         ours = part.read(length)
         return self.read(entry, have - length, length) == ours
 
+    def _extension_read(self, handle: int, offset: int, length: int, sink: DataSink) -> bool:
+        """Whether an extension read the range its way (64-bit operations), asked in order."""
+        return any(
+            extension.read_object(handle, offset, length, sink) for extension in self.extensions
+        )
+
     def _read_object(self, entry: Entry, offset: int, sink: FileSink | BytesSink) -> None:
+        if entry.size != SIZE_UNKNOWN_32 and self._extension_read(
+            entry.handle, offset, entry.size - offset, sink
+        ):
+            return
         if offset == 0:
             self._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
             return
@@ -1350,7 +1460,9 @@ class Camera:
             # camera for bytes past the end would end in a transaction that sends none.
             length = max(0, min(length, entry.size - offset))
         sink = BytesSink(limit=max(length, 1))
-        if offset == 0 and length >= entry.size:
+        if length and self._extension_read(entry.handle, offset, length, sink):
+            pass
+        elif offset == 0 and length >= entry.size:
             self._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
         elif length:
             self._read_range(entry.handle, offset, length, sink)
@@ -1512,21 +1624,38 @@ class Camera:
             known = ", ".join(self.catalog.names())
             raise UsageError(f"unknown property {prop!r} (friendly names: {known})") from None
 
+    def property_codes(self) -> tuple[int, ...]:
+        """Every property the camera has: DeviceInfo's list, then those its extensions add
+        (:meth:`Extension.property_codes`: a Canon EOS reports some only in its events)."""
+        codes = dict.fromkeys(self.device_info.device_properties_supported)
+        for extension in self.extensions:
+            codes.update(dict.fromkeys(extension.property_codes() or ()))
+        return tuple(codes)
+
     def describe_property(self, prop: int | str) -> PropertyDescription:
+        """A property's description: from the first extension that describes it (a Canon EOS's
+        event cache), else GetDevicePropDesc."""
         code = self.property_code(prop)
-        desc = DevicePropDesc.from_bytes(self._data(Op.GET_DEVICE_PROP_DESC, (code,)))
+        desc = self._ask(lambda extension: extension.describe_property(code))
+        if desc is None:
+            desc = DevicePropDesc.from_bytes(self._data(Op.GET_DEVICE_PROP_DESC, (code,)))
         self._datatypes[code] = desc.datatype
         return PropertyDescription(
             code=code,
             name=self.vocabulary.property_name(code),
             desc=desc,
             spec=self.catalog.get(code),
+            formatter=self._format_value,
         )
+
+    def _format_value(self, code: int, value: Value) -> str | None:
+        """A value as the camera's extensions write it, or None (the catalog's way then)."""
+        return self._ask(lambda extension: extension.format_value(code, value))
 
     def properties(self) -> list[PropertyDescription]:
         """Every property the camera lists, described (one that fails to describe is skipped)."""
         out = []
-        for code in self.device_info.device_properties_supported:
+        for code in self.property_codes():
             try:
                 out.append(self.describe_property(code))
             except (ResponseError, DecodeError) as exc:
@@ -1541,6 +1670,11 @@ class Camera:
     def get_property(self, prop: int | str) -> Value:
         """The current value, decoded by the property's data type."""
         code = self.property_code(prop)
+        desc = self._ask(lambda extension: extension.describe_property(code))
+        if desc is not None:
+            # The extension knows the value (from its event cache): no transaction.
+            self._datatypes[code] = desc.datatype
+            return desc.current
         datatype = self._datatype(code)
         if not self.supports(Op.GET_DEVICE_PROP_VALUE):
             return self.describe_property(code).current
@@ -1548,7 +1682,9 @@ class Camera:
 
     def get_property_text(self, prop: int | str) -> str:
         code = self.property_code(prop)
-        return self.catalog.format(code, self.get_property(code))
+        value = self.get_property(code)
+        text = self._format_value(code, value)
+        return text if text is not None else self.catalog.format(code, value)
 
     def set_property(self, prop: int | str, value: Value, *, check: bool = True) -> None:
         """Set a property. ``value`` is the raw value, or text people would type ("1/125",
@@ -1568,6 +1704,10 @@ class Camera:
             encoded = encode_value(description.datatype, raw)
         except PTPError as exc:
             raise UsageError(f"{description.friendly_name}: {exc}") from None
+        for extension in self.extensions:
+            # The vendor's way first (Canon EOS SetDevicePropValueEx), in order.
+            if extension.set_property(description.code, raw, description.datatype):
+                return
         self._run(Op.SET_DEVICE_PROP_VALUE, (description.code,), data_out=BytesSource(encoded))
 
     @staticmethod
@@ -1579,6 +1719,13 @@ class Camera:
         against the allowed values as they are shown, then parsed by the property's spec."""
         if not isinstance(value, str):
             return value
+        # The extensions' reading first (EOS "f/5.6" is an encoded byte, not 560).
+        for extension in self.extensions:
+            parsed_by_extension = extension.parse_value(
+                description.code, value, description.allowed
+            )
+            if parsed_by_extension is not None:
+                return parsed_by_extension
         spec = description.spec
         if description.datatype is DataType.STR and (spec is None or spec.parser is None):
             return value
@@ -1606,54 +1753,115 @@ class Camera:
     # -- capture and events ----------------------------------------------------------------------
 
     def capture(self, *, timeout_s: float = 30.0, storage_id: int = 0) -> CaptureResult:
-        """Take a picture (InitiateCapture) and return the new objects.
+        """Take a picture and return the new objects.
 
-        Waits for ObjectAdded events until CaptureComplete (or, on a camera that does not send
+        The first extension that captures its vendor's way (:meth:`Extension.capture`, Canon
+        EOS RemoteReleaseOn/Off) does it; else standard InitiateCapture, which waits for
+        ObjectAdded events until CaptureComplete (or, on a camera that does not send
         CaptureComplete, the first ObjectAdded). Those events are the capture's answer: they are
         in the result's ``events`` and not queued again for :meth:`events`; any other event is.
+        ``storage_id`` is InitiateCapture's (0: where the camera chooses).
         """
-        added: list[int] = []
+        outcome = self._ask(lambda extension: extension.capture(timeout_s=timeout_s))
+        if outcome is not None:
+            return self._capture_result(outcome)
+        added: list[CameraEvent] = []
         answer: list[CameraEvent] = []
-        done = threading.Event()
+        done = False
+        # Set when the capture is answered, and when no more events can come (the event link
+        # failed, close()): the wait below is on the camera's clock.
+        wake = Latch()
         capture_tid: list[int] = []
         has_complete = Ec.CAPTURE_COMPLETE in self.device_info.events_supported
 
         def listen(event: CameraEvent) -> bool:
-            if done.is_set():
+            nonlocal done
+            if done:
                 return False  # arrived after the capture finished: somebody else's
             if event.code == Ec.OBJECT_ADDED and event.params:
-                added.append(event.params[0])
+                added.append(event)
                 answer.append(event)
                 if not has_complete:
-                    done.set()
+                    done = True
+                    wake.set()
                 return True
             if event.code == Ec.CAPTURE_COMPLETE and (
                 not capture_tid or event.transaction_id in (capture_tid[0], 0xFFFFFFFF)
             ):
                 answer.append(event)
-                done.set()
+                done = True
+                wake.set()
                 return True
             return False
 
         self._listeners.append(listen)
+        self._capture_wakers.add(wake)
         try:
             response = self._run(Op.INITIATE_CAPTURE, (storage_id, 0))
             capture_tid.append(response.transaction_id)
-            deadline = time.monotonic() + timeout_s
-            # Woken by each event, a failed event link and close().
-            with self._events_wakeup.watch() as sleep:
-                while not done.is_set():
-                    self._raise_if_events_ended()
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise TransportTimeout(
-                            f"the camera did not report the capture within {timeout_s:g} s "
-                            f"({len(added)} new object(s) so far)"
-                        )
-                    sleep(remaining)
+            deadline = self.clock.monotonic() + timeout_s
+            while not done:
+                self._raise_if_events_ended()
+                remaining = deadline - self.clock.monotonic()
+                if remaining <= 0:
+                    raise TransportTimeout(
+                        f"the camera did not report the capture within {timeout_s:g} s "
+                        f"({len(added)} new object(s) so far)"
+                    )
+                self.clock.wait(wake, remaining)
         finally:
+            self._capture_wakers.discard(wake)
             self._listeners.remove(listen)
-        return CaptureResult((self.entry(handle) for handle in added), answer)
+        return CaptureResult((self.event_entry(event) for event in added), answer)
+
+    def _capture_result(self, outcome: CaptureOutcome) -> CaptureResult:
+        """A capture an extension made: entries from the ObjectInfo it gave (else
+        GetObjectInfo); objects in the camera's memory are marked so (:attr:`Entry.in_memory`)."""
+        return CaptureResult(
+            (self._captured_entry(captured) for captured in outcome.objects),
+            (self._camera_event(item) for item in outcome.events),
+        )
+
+    def _camera_event(self, item: object) -> CameraEvent:
+        """One of an extension's capture answer events as a CameraEvent: a PTP event (or
+        anything with an int ``code`` and ``params``) by its code; a vendor record of another
+        shape is kept whole in ``details``."""
+        if isinstance(item, CameraEvent):
+            return item
+        code = getattr(item, "code", None)
+        if not isinstance(code, int):
+            return CameraEvent(
+                code=0, name="vendor record", received=self.clock.monotonic(), details=item
+            )
+        details = getattr(item, "details", None)
+        return CameraEvent(
+            code=code,
+            name=self.vocabulary.event_name(code),
+            params=tuple(getattr(item, "params", ())),
+            transaction_id=getattr(item, "transaction_id", 0xFFFFFFFF),
+            received=self.clock.monotonic(),
+            details=details if details is not None or isinstance(item, Event) else item,
+        )
+
+    def live_view(self) -> FrameSource:
+        """The camera's live-view frames (start(), frame(), stop()), from the first extension
+        that has them. Raises OperationNotSupportedError when none has (standard PTP defines no
+        live view)."""
+        source = self._ask(lambda extension: extension.live_view())
+        if source is None:
+            names = ", ".join(extension.name for extension in self.extensions) or "none"
+            error = OperationNotSupportedError(
+                Rc.OPERATION_NOT_SUPPORTED,
+                name=self.vocabulary.response_name(Rc.OPERATION_NOT_SUPPORTED),
+                operation_name="live view",
+            )
+            error.args = (
+                f"{self.device_info.model or 'this camera'} has no live view ptpkit can use: "
+                "standard PTP has none, and no extension of this camera offers one "
+                f"(extensions: {names})",
+            )
+            raise error
+        return source
 
     def _deliver_event(self, event: Event, details: object = None) -> None:
         camera_event = CameraEvent(
@@ -1709,7 +1917,13 @@ class Camera:
 
     def _fail_events(self, error: PTPError) -> None:
         self._event_error = error
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        """No more events can come (or the camera closes): every waiter looks again."""
         self._events_wakeup.notify_all()
+        for wake in list(self._capture_wakers):
+            wake.set()
 
     def next_event(self, timeout_s: float | None = None) -> CameraEvent | None:
         """The next event, waiting up to ``timeout_s`` (None: forever). None on timeout."""
