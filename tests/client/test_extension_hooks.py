@@ -723,3 +723,57 @@ def test_a_poller_runs_on_its_intervals_and_stops_on_close(vcam: VirtualCamera) 
         Scheduled.proceed.set()
         cam.close()
     assert not thread.is_alive()  # stopped by close(), not left polling a closed camera
+
+
+# -- whole-card listing ----------------------------------------------------------------------------
+
+
+def test_mtp_lists_the_whole_card_through_its_hook(
+    vcam: VirtualCamera, transactions: TransactionLog
+) -> None:
+    with connect(vcam) as cam:
+        transactions.clear()
+        fast = list(cam.walk())
+        assert transactions.names()[0] == "GetObjPropList"
+        assert "GetObjectInfo" not in transactions.names()
+        cam._fast_listing_failed = True
+        assert [e.path for e in cam.walk()] == [e.path for e in fast]
+
+
+def test_a_vendor_that_lists_folders_comes_before_mtps_index(
+    vcam: VirtualCamera, transactions: TransactionLog
+) -> None:
+    asked: list[int] = []
+
+    def list_folder(self: Recording, storage_id: int, parent: int) -> Any:
+        asked.append(parent)
+        return None  # declines every folder: standard listing, folder by folder
+
+    with connect(vcam, recording("lister", list_folder=list_folder)) as cam:
+        transactions.clear()
+        entries = list(cam.walk())
+        assert "GetObjPropList" not in transactions.names()
+        # Asked for the top of the card and for each folder, in the order they were listed.
+        folders = [entry.handle for entry in entries if entry.is_folder]
+        assert asked == [ROOT, *folders]
+        assert f"{STORE}/DCIM/100PTPKT/IMG_0001.JPG" in [entry.path for entry in entries]
+
+
+def test_an_index_of_an_earlier_extension_wins(
+    vcam: VirtualCamera, transactions: TransactionLog
+) -> None:
+    from ptpkit.ext.mtp import MtpExtension
+
+    indexed: list[int] = []
+
+    def index_objects(self: Recording, parent: int) -> Any:
+        indexed.append(parent)
+        # The MTP extension's own index, built through this extension's Session.
+        return MtpExtension(self.session).index_objects(parent)
+
+    with connect(vcam, recording("indexer", index_objects=index_objects)) as cam:
+        transactions.clear()
+        entries = list(cam.walk())
+        assert indexed == [ROOT]
+        assert transactions.names().count("GetObjPropList") == 1
+        assert f"{STORE}/DCIM/100PTPKT/IMG_0001.JPG" in [entry.path for entry in entries]

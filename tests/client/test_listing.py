@@ -18,9 +18,9 @@ import pytest
 
 import ptpkit
 from ptpkit.client import camera as camera_module
-from ptpkit.client import listing
 from ptpkit.client.camera import Camera, SkippedObject
 from ptpkit.errors import DecodeError, RemoteProtocolError, ResponseError
+from ptpkit.ext import listing
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.misbehave import WRONG_STORAGE_ID, Misbehavior, Mode
 from ptpkit.virtual.synthetic import SyntheticCard

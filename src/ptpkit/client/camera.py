@@ -39,14 +39,6 @@ from ptpkit.client.files import (
     storage_folder,
     writing,
 )
-from ptpkit.client.listing import (
-    ROOT_PARENTS,
-    HandleTable,
-    ObjectProps,
-    PropListIndex,
-    SpoolSink,
-    handle_array,
-)
 from ptpkit.client.session import CameraSession
 from ptpkit.client.streams import (
     DEFAULT_MEMORY_LIMIT,
@@ -60,7 +52,7 @@ from ptpkit.client.streams import (
     file_size,
 )
 from ptpkit.codes import STANDARD, Kind, UnknownNameError, Vocabulary
-from ptpkit.codes.common import Ec, Op, Opc, Rc
+from ptpkit.codes.common import Ec, Op, Rc
 from ptpkit.codes.formats import ASSOCIATION, format_for_name
 from ptpkit.codes.properties import (
     STANDARD_CATALOG,
@@ -106,6 +98,13 @@ from ptpkit.ext.base import (
     FrameSource,
     check_extension_names,
 )
+from ptpkit.ext.listing import (
+    ROOT_PARENTS,
+    HandleTable,
+    ObjectProps,
+    PropListIndex,
+    handle_array,
+)
 from ptpkit.timing import SYSTEM_CLOCK, Clock
 from ptpkit.transports.base import Transport
 
@@ -127,9 +126,6 @@ _MAX_PARTIAL: Final = 0xFFFFFFFF
 #: Captured objects in the camera's memory remembered until downloaded (one per capture; a
 #: program that never downloads them must not grow the camera without bound).
 _IN_MEMORY_LIMIT: Final = 1000
-#: GetObjPropList over a whole card is one data phase, spooled to a temporary file (not memory):
-#: allow a big one (about 15M objects), not an endless one.
-_PROPLIST_LIMIT: Final = 4 << 30
 
 
 @dataclass(frozen=True)
@@ -883,18 +879,7 @@ class Camera:
             return info.compressed_size
         known = info
         size = self._ask(lambda extension: extension.object_size(handle, known))
-        if size is not None:
-            return size
-        if self._mtp and self.supports(Op.GET_OBJECT_PROP_VALUE):
-            data = self._data(Op.GET_OBJECT_PROP_VALUE, (handle, Opc.OBJECT_SIZE))
-            value = decode_value(data, DataType.UINT64)
-            assert isinstance(value, int)
-            return value
-        return None
-
-    @property
-    def _mtp(self) -> bool:
-        return any(ext.name == "mtp" for ext in self.extensions)
+        return size
 
     def _entry(self, handle: int, info: ObjectInfo, path: str, storage_id: int) -> Entry:
         # A folder's size is 0 whatever the camera says (QEMU's MTP device reports 4096, a
@@ -1029,41 +1014,37 @@ class Camera:
         start = self._as_entry(folder) if folder is not None else None
         if start is not None and not start.is_folder:
             raise UsageError(f"{start.path} is not a folder")
+        index = None
         if self._can_list_fast():
             try:
-                entries = self._list_fast(storage_id, start, on_error)
+                index = self._index(ROOT if start is None else start.handle)
             except (ResponseError, DecodeError, RemoteProtocolError) as exc:
                 log.info("fast listing failed (%s); listing object by object", exc)
                 self._fast_listing_failed = True
-            else:
-                yield from entries
-                return
-        yield from self._walk_slow(storage_id, start, on_error)
+        if index is not None:
+            yield from self._walk_fast(index, storage_id, start, on_error)
+        else:
+            yield from self._walk_slow(storage_id, start, on_error)
 
     def _can_list_fast(self) -> bool:
-        return self._mtp and not self._fast_listing_failed and self.supports(Op.GET_OBJ_PROP_LIST)
+        """Whether a whole-card index is asked for (not after one failed on this camera)."""
+        return not self._fast_listing_failed
 
-    def _list_fast(
-        self, storage_id: int | None, start: Entry | None, on_error: SkipCallback | None
-    ) -> Iterator[Entry]:
-        """Run GetObjPropList and index its answer now (so that a camera that fails it fails
-        here, before anything is yielded); the entries come from the returned iterator."""
-        handle, depth = (ROOT, 0) if start is None else (start.handle, 0xFFFFFFFF)
-        sink = SpoolSink(_PROPLIST_LIMIT)
-        try:
-            # Handle 0xFFFFFFFF: every object; property 0xFFFFFFFF: every property (MTP 1.1
-            # §D.2.27). The answer can be hundreds of MiB: it goes to a temporary file.
-            self._run(Op.GET_OBJ_PROP_LIST, (handle, 0, 0xFFFFFFFF, 0, depth), sink=sink)
-            index = PropListIndex(sink.file, sink.size)
-        except BaseException:
-            sink.close()
-            raise
-        return self._walk_fast(index, sink, storage_id, start, on_error)
+    def _index(self, parent: int) -> PropListIndex | None:
+        """The first extension's index of everything below ``parent`` (MTP GetObjPropList), in
+        order; None when none gives one, or when an extension before the one that would lists
+        folders its own way (:meth:`Extension.list_folder`: a vendor's listing comes first)."""
+        for extension in self.extensions:
+            index = extension.index_objects(parent)
+            if index is not None:
+                return index
+            if _overrides(extension, "list_folder"):
+                return None
+        return None
 
     def _walk_fast(
         self,
         index: PropListIndex,
-        sink: SpoolSink,
         storage_id: int | None,
         start: Entry | None,
         on_error: SkipCallback | None,
@@ -1116,7 +1097,7 @@ class Camera:
                     continue
                 yield from _depth_first(lister, sid, path, keys, on_error)
         finally:
-            sink.close()
+            index.close()
 
     def _fast_tops(
         self, index: PropListIndex, tops: Collection[int], on_error: SkipCallback | None
@@ -1385,8 +1366,8 @@ class Camera:
         # resume would stop at byte 0xFFFFFFFF and publish the object cut there.
         if entry.size == SIZE_UNKNOWN_32 or not 0 < have < entry.size:
             return False
-        return (have <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT)) or (
-            self._mtp and self.supports(Op.ANDROID_GET_PARTIAL_OBJECT_64)
+        return (have <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT)) or any(
+            extension.reads_from(have) for extension in self.extensions
         )
 
     def _resume_check(self, entry: Entry, part: BinaryIO, have: int) -> bool:
@@ -1425,19 +1406,16 @@ class Camera:
         self._read_range(entry.handle, offset, entry.size - offset, sink)
 
     def _read_range(self, handle: int, offset: int, length: int, sink: DataSink) -> None:
-        """``length`` bytes from ``offset`` with GetPartialObject (or Android's 64-bit variant
-        past 4 GiB), in as few transactions as the 32-bit length field allows."""
+        """``length`` bytes from ``offset`` with GetPartialObject, in as few transactions as the
+        32-bit length field allows; what its 32-bit offset cannot reach (past 4 GiB) is asked of
+        the extensions (MTP: Android's GetPartialObject64)."""
         end = offset + length
         while offset < end:
             step = min(end - offset, _MAX_PARTIAL)
             if offset <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT):
                 response = self._run(Op.GET_PARTIAL_OBJECT, (handle, offset, step), sink=sink)
-            elif self._mtp and self.supports(Op.ANDROID_GET_PARTIAL_OBJECT_64):
-                response = self._run(
-                    Op.ANDROID_GET_PARTIAL_OBJECT_64,
-                    (handle, offset & 0xFFFFFFFF, offset >> 32, step),
-                    sink=sink,
-                )
+            elif self._extension_read(handle, offset, end - offset, sink):
+                return
             else:
                 raise UsageError("the camera cannot read part of an object (no GetPartialObject)")
             sent = response.params[0] if response.params else step
@@ -1979,6 +1957,11 @@ class Camera:
                 room = EVENT_QUEUE_LIMIT - len(self._events)
                 keep = list(skipped)[-room:] if room > 0 else []
                 self._events.extendleft(reversed(keep))
+
+
+def _overrides(extension: Extension, hook: str) -> bool:
+    """Whether ``extension`` has its own ``hook`` (not the base class's "not mine")."""
+    return getattr(type(extension), hook) is not getattr(Extension, hook)
 
 
 def _size_limit(entry: Entry, offset: int) -> int | None:
