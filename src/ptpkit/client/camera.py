@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Final, Protocol, TypeVar
 
 from ptpkit._sync import Latch, Wakeup
+from ptpkit.client import operations as ops
 from ptpkit.client.engine import Engine
 from ptpkit.client.files import (
     Entry,
@@ -39,6 +40,7 @@ from ptpkit.client.files import (
     storage_folder,
     writing,
 )
+from ptpkit.client.operations import ALL_STORAGES, ROOT, Operation
 from ptpkit.client.session import CameraSession
 from ptpkit.client.streams import (
     DEFAULT_MEMORY_LIMIT,
@@ -69,9 +71,6 @@ from ptpkit.core.datasets import (
     ObjectInfo,
     RangeForm,
     StorageInfo,
-    decode_uint32_array,
-    decode_value,
-    encode_value,
 )
 from ptpkit.core.datatypes import DataType, Value, format_datetime, parse_datetime
 from ptpkit.core.events import Event, Response
@@ -103,7 +102,6 @@ from ptpkit.ext.listing import (
     HandleTable,
     ObjectProps,
     PropListIndex,
-    handle_array,
 )
 from ptpkit.timing import SYSTEM_CLOCK, Clock
 from ptpkit.transports.base import Transport
@@ -116,9 +114,6 @@ _T = TypeVar("_T")
 #: GetPartialObject, against completing the wrong file.
 RESUME_CHECK_BYTES: Final = 64 * 1024
 
-#: GetObjectHandles' storage wildcard and "root folder" parent (ISO 15740 §10.5.6).
-ALL_STORAGES: Final = 0xFFFFFFFF
-ROOT: Final = 0xFFFFFFFF
 #: Objects kept in the event queue before the oldest are dropped (an event flood must not eat RAM).
 EVENT_QUEUE_LIMIT: Final = 100_000
 #: The largest read GetPartialObject can ask for in one transaction (a uint32 length).
@@ -347,7 +342,7 @@ class _SlowLister:
     def children(self, storage_id: int, key: int) -> Collection[int]:
         listed = self._cam._ask(lambda extension: extension.list_folder(storage_id, key))
         if listed is None:
-            return handle_array(self._cam._data(Op.GET_OBJECT_HANDLES, (storage_id, 0, key)))
+            return self._cam._call(ops.get_object_handles(storage_id, parent=key))
         handles = array("I")
         for handle, info in listed:
             handles.append(handle)
@@ -660,7 +655,7 @@ class Camera:
         return f"<Camera {model!r} at {self.url}>"
 
     def _read_device_info(self) -> DeviceInfo:
-        return DeviceInfo.from_bytes(self._data(Op.GET_DEVICE_INFO))
+        return self._call(ops.get_device_info())
 
     def _configure(self, info: DeviceInfo) -> None:
         self._device_info = info
@@ -745,12 +740,17 @@ class Camera:
                 params=response.params,
             )
 
-    def _data(
-        self, code: int, params: Sequence[int] = (), *, limit: int = DEFAULT_MEMORY_LIMIT
-    ) -> bytes:
+    def _call(self, operation: Operation[_T], *, limit: int = DEFAULT_MEMORY_LIMIT) -> _T:
+        """Run an operation spec (:mod:`ptpkit.client.operations`) and parse its answer; the
+        camera's data is kept in memory, at most ``limit`` bytes."""
+        if operation.data is not None:
+            response = self._run(
+                operation.code, operation.params, data_out=BytesSource(operation.data)
+            )
+            return operation.parse(b"", response.params)
         sink = BytesSink(limit)
-        self._run(code, params, sink=sink)
-        return sink.getvalue()
+        response = self._run(operation.code, operation.params, sink=sink)
+        return operation.parse(sink.getvalue(), response.params)
 
     def transaction(
         self,
@@ -851,10 +851,10 @@ class Camera:
     # -- storages and objects --------------------------------------------------------------------
 
     def storage_ids(self) -> tuple[int, ...]:
-        return decode_uint32_array(self._data(Op.GET_STORAGE_IDS), "storage id list")
+        return self._call(ops.get_storage_ids())
 
     def storage_info(self, storage_id: int) -> StorageInfo:
-        return StorageInfo.from_bytes(self._data(Op.GET_STORAGE_INFO, (storage_id,)))
+        return self._call(ops.get_storage_info(storage_id))
 
     def storages(self) -> list[Storage]:
         return [Storage(storage_id=s, info=self.storage_info(s)) for s in self.storage_ids()]
@@ -864,13 +864,15 @@ class Camera:
     ) -> tuple[int, ...]:
         """Handles of objects: all of them (``parent=None``), those at the top of the storage
         (``parent=ROOT``), or those in one folder (``parent=handle``)."""
-        data = self._data(
-            Op.GET_OBJECT_HANDLES, (storage_id, object_format, 0 if parent is None else parent)
+        handles = self._call(
+            ops.get_object_handles(
+                storage_id, object_format=object_format, parent=0 if parent is None else parent
+            )
         )
-        return decode_uint32_array(data, "object handle list")
+        return tuple(handles)
 
     def object_info(self, handle: int) -> ObjectInfo:
-        return ObjectInfo.from_bytes(self._data(Op.GET_OBJECT_INFO, (handle,)))
+        return self._call(ops.get_object_info(handle))
 
     def object_size(self, handle: int, info: ObjectInfo | None = None) -> int | None:
         """The object's size in bytes, 64-bit where the camera can tell (None when unknown)."""
@@ -971,7 +973,7 @@ class Camera:
             return ids[0]
         order = sorted(ids, key=lambda sid: sid != claimed)
         for sid in order:
-            if top in handle_array(self._data(Op.GET_OBJECT_HANDLES, (sid, 0, ROOT))):
+            if top in self._call(ops.get_object_handles(sid, parent=ROOT)):
                 return sid
         return claimed
 
@@ -1110,7 +1112,7 @@ class Camera:
         listed_in = HandleTable()  # top-level handle -> its position in ids
         if len(ids) > 1:
             for position, sid in enumerate(ids):
-                for handle in handle_array(self._data(Op.GET_OBJECT_HANDLES, (sid, 0, ROOT))):
+                for handle in self._call(ops.get_object_handles(sid, parent=ROOT)):
                     if listed_in.get(handle) < 0:
                         listed_in.put(handle, position)
         by_storage: dict[int, array[int]] = {}
@@ -1449,7 +1451,7 @@ class Camera:
     def thumbnail(self, target: Entry | int | str) -> bytes:
         """The object's thumbnail (usually a small JPEG)."""
         entry = self._as_entry(target)
-        return self._data(Op.GET_THUMB, (entry.handle,))
+        return self._call(ops.get_thumb(entry.handle))
 
     # -- changing objects ------------------------------------------------------------------------
 
@@ -1525,12 +1527,7 @@ class Camera:
             capture_date=stamp,
             modification_date=stamp,
         )
-        response = self._run(
-            Op.SEND_OBJECT_INFO, (storage, parent), data_out=BytesSource(info.to_bytes())
-        )
-        if len(response.params) < 3:
-            raise RemoteProtocolError("SendObjectInfo's response lacks the new object's handle")
-        handle = response.params[2]
+        handle = self._call(ops.send_object_info(storage, parent, info))
         self._run(Op.SEND_OBJECT, data_out=FileSource(file, size, progress=progress))
         try:
             return self.entry(handle)
@@ -1571,12 +1568,7 @@ class Camera:
             parent_object=0 if parent == ROOT else parent,
             filename=name,
         )
-        response = self._run(
-            Op.SEND_OBJECT_INFO, (storage, parent), data_out=BytesSource(info.to_bytes())
-        )
-        if len(response.params) < 3:
-            raise RemoteProtocolError("SendObjectInfo's response lacks the new folder's handle")
-        return self.entry(response.params[2])
+        return self.entry(self._call(ops.send_object_info(storage, parent, info)))
 
     def delete(self, target: Entry | int | str) -> None:
         """Delete an object; a folder goes with everything in it."""
@@ -1584,7 +1576,7 @@ class Camera:
         if entry.handle in _RESERVED_HANDLES:
             # DeleteObject(0xFFFFFFFF) deletes every object (ISO 15740, DeleteObject).
             raise UsageError(f"0x{entry.handle:08X} is a reserved handle, not one object")
-        self._run(Op.DELETE_OBJECT, (entry.handle, 0))
+        self._call(ops.delete_object(entry.handle))
 
     # -- properties ------------------------------------------------------------------------------
 
@@ -1616,7 +1608,7 @@ class Camera:
         code = self.property_code(prop)
         desc = self._ask(lambda extension: extension.describe_property(code))
         if desc is None:
-            desc = DevicePropDesc.from_bytes(self._data(Op.GET_DEVICE_PROP_DESC, (code,)))
+            desc = self._call(ops.get_device_prop_desc(code))
         self._datatypes[code] = desc.datatype
         return PropertyDescription(
             code=code,
@@ -1656,7 +1648,7 @@ class Camera:
         datatype = self._datatype(code)
         if not self.supports(Op.GET_DEVICE_PROP_VALUE):
             return self.describe_property(code).current
-        return decode_value(self._data(Op.GET_DEVICE_PROP_VALUE, (code,)), datatype)
+        return self._call(ops.get_device_prop_value(code, datatype))
 
     def get_property_text(self, prop: int | str) -> str:
         code = self.property_code(prop)
@@ -1679,14 +1671,15 @@ class Camera:
                 f"allowed: {description.allowed_text()}"
             )
         try:
-            encoded = encode_value(description.datatype, raw)
+            # Encoded first whoever sets it: a value its type cannot hold is refused here.
+            operation = ops.set_device_prop_value(description.code, description.datatype, raw)
         except PTPError as exc:
             raise UsageError(f"{description.friendly_name}: {exc}") from None
         for extension in self.extensions:
             # The vendor's way first (Canon EOS SetDevicePropValueEx), in order.
             if extension.set_property(description.code, raw, description.datatype):
                 return
-        self._run(Op.SET_DEVICE_PROP_VALUE, (description.code,), data_out=BytesSource(encoded))
+        self._call(operation)
 
     @staticmethod
     def _show(description: PropertyDescription, value: Value) -> str:
@@ -1775,7 +1768,8 @@ class Camera:
         self._listeners.append(listen)
         self._capture_wakers.add(wake)
         try:
-            response = self._run(Op.INITIATE_CAPTURE, (storage_id, 0))
+            initiate = ops.initiate_capture(storage_id)
+            response = self._run(initiate.code, initiate.params)
             capture_tid.append(response.transaction_id)
             deadline = self.clock.monotonic() + timeout_s
             while not done:
