@@ -716,7 +716,7 @@ def test_a_poller_runs_on_its_intervals_and_stops_on_close(vcam: VirtualCamera) 
         # Each poll came when the previous one said, on the camera's clock.
         assert Scheduled.polled[:4] == [0.0, 0.5, 2.5, 5.5]
         assert clock.slept[:3] == [0.5, 2.0, 3.0]
-        thread = cam._poller_thread
+        thread = cam._event_stream.poller_thread
         assert thread is not None
         assert thread.is_alive()
     finally:

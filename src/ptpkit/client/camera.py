@@ -17,23 +17,21 @@ except :meth:`Camera.transaction`, the raw call, which returns the code (miniPtp
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import datetime as _dt
 import logging
 import os
-import threading
-import time
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Final, Protocol, TypeVar
 
-from ptpkit._sync import Latch, Wakeup
 from ptpkit.client import operations as ops
+from ptpkit.client.capture import Capture, CaptureResult
 from ptpkit.client.engine import Engine
+from ptpkit.client.events import EVENT_QUEUE_LIMIT, CameraEvent, EventStream
 from ptpkit.client.files import (
     Entry,
     parse_storage_folder,
@@ -54,7 +52,7 @@ from ptpkit.client.streams import (
     file_size,
 )
 from ptpkit.codes import STANDARD, Kind, UnknownNameError, Vocabulary
-from ptpkit.codes.common import Ec, Op, Rc
+from ptpkit.codes.common import Op, Rc
 from ptpkit.codes.formats import ASSOCIATION, format_for_name
 from ptpkit.codes.properties import (
     STANDARD_CATALOG,
@@ -79,20 +77,15 @@ from ptpkit.errors import (
     ClosedError,
     DecodeError,
     NotFoundError,
-    OperationNotSupportedError,
     PTPError,
     RemoteProtocolError,
     ResponseError,
     SessionError,
-    TransportTimeout,
     UsageError,
     response_error_class,
 )
 from ptpkit.ext import Extension, extensions_for
 from ptpkit.ext.base import (
-    CapturedObject,
-    CaptureOutcome,
-    EventPoller,
     ExtensionFactory,
     FrameSource,
     check_extension_names,
@@ -106,6 +99,24 @@ from ptpkit.ext.listing import (
 from ptpkit.timing import SYSTEM_CLOCK, Clock
 from ptpkit.transports.base import Transport
 
+__all__ = [
+    "ALL_STORAGES",
+    "EVENT_QUEUE_LIMIT",
+    "RESUME_CHECK_BYTES",
+    "ROOT",
+    "SORTED_FOLDER_LIMIT",
+    "Camera",
+    "CameraEvent",
+    "CaptureResult",
+    "NamedCode",
+    "PropertyDescription",
+    "SkipCallback",
+    "SkippedObject",
+    "Storage",
+    "TransactionResult",
+    "object_time",
+]
+
 log = logging.getLogger("ptpkit")
 
 _T = TypeVar("_T")
@@ -114,13 +125,8 @@ _T = TypeVar("_T")
 #: GetPartialObject, against completing the wrong file.
 RESUME_CHECK_BYTES: Final = 64 * 1024
 
-#: Objects kept in the event queue before the oldest are dropped (an event flood must not eat RAM).
-EVENT_QUEUE_LIMIT: Final = 100_000
 #: The largest read GetPartialObject can ask for in one transaction (a uint32 length).
 _MAX_PARTIAL: Final = 0xFFFFFFFF
-#: Captured objects in the camera's memory remembered until downloaded (one per capture; a
-#: program that never downloads them must not grow the camera without bound).
-_IN_MEMORY_LIMIT: Final = 1000
 
 
 @dataclass(frozen=True)
@@ -167,23 +173,6 @@ class Storage:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CameraEvent:
-    code: int
-    name: str
-    params: tuple[int, ...] = ()
-    transaction_id: int = 0xFFFFFFFF
-    #: time.monotonic() when it arrived.
-    received: float = field(default_factory=time.monotonic, compare=False)
-    #: The vendor's decoded record behind the event, when an extension polled it (a Canon EOS
-    #: property value, the new object's ObjectInfo...); None for a plain PTP event.
-    details: object = field(default=None, compare=False)
-
-    def __str__(self) -> str:
-        params = ", ".join(f"0x{p:08X}" for p in self.params)
-        return f"0x{self.code:04X} {self.name}({params})"
-
-
-@dataclass(frozen=True, kw_only=True)
 class SkippedObject:
     """An object a listing could not describe and went past (:meth:`Camera.walk`'s
     ``on_error``): its ObjectInfo could not be decoded, or the camera refused it."""
@@ -198,17 +187,6 @@ class SkippedObject:
 
 #: Called with each object a listing skips.
 SkipCallback = Callable[[SkippedObject], None]
-
-
-class CaptureResult(list[Entry]):
-    """The objects a capture made, in the order the camera announced them (a plain list of
-    :class:`Entry`), with :attr:`events`: the ObjectAdded and CaptureComplete events that were
-    the capture's answer, kept here because they are not queued again for
-    :meth:`Camera.events`."""
-
-    def __init__(self, entries: Iterable[Entry] = (), events: Iterable[CameraEvent] = ()) -> None:
-        super().__init__(entries)
-        self.events: list[CameraEvent] = list(events)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -542,26 +520,18 @@ class Camera:
         self._forced_vendors = check_extension_names(vendors)
         #: This camera's extension instances, in the order they are asked (vendor, MTP).
         self.extensions: list[Extension] = []
-        self._poller_stop = Latch()
-        self._poller_thread: threading.Thread | None = None
         self.vocabulary: Vocabulary = STANDARD
         self.catalog: PropertyCatalog = STANDARD_CATALOG
         self._engine: Engine | None = None
         self._device_info: DeviceInfo | None = None
         self._datatypes: dict[int, DataType] = {}
-        self._events: collections.deque[CameraEvent] = collections.deque(maxlen=EVENT_QUEUE_LIMIT)
-        # Ctrl-C safe waiting (ptpkit._sync): no lock around the queue (a deque's append,
-        # popleft and extendleft are each atomic), waits on a Wakeup.
-        self._events_wakeup = Wakeup()
-        self._event_error: PTPError | None = None
-        #: Internal waiters (capture) that see each event first; one that returns True has
-        #: consumed it, so it is not queued for events()/next_event() as well.
-        self._listeners: list[Callable[[CameraEvent], bool]] = []
+        self._event_stream = EventStream(
+            # Looked up per event: the vocabulary is replaced when DeviceInfo is read again.
+            clock=clock,
+            event_name=lambda code: self.vocabulary.event_name(code),  # noqa: PLW0108
+        )
         self._fast_listing_failed = False
-        #: Captured objects in the camera's memory, by handle, until they are downloaded.
-        self._in_memory: dict[int, CapturedObject] = {}
-        #: Latches of the captures waiting now: set when no more events can come.
-        self._capture_wakers: set[Latch] = set()
+        self._capture = Capture(self, self._event_stream)
         self._opened = False
         self._closed = False
 
@@ -621,7 +591,7 @@ class Camera:
 
     def _shutdown(self, *, close_session: bool) -> None:
         self._closed = True
-        self._stop_poller()
+        self._event_stream.stop()
         try:
             if close_session and self._engine is not None:
                 for extension in reversed(self.extensions):
@@ -642,7 +612,7 @@ class Camera:
             if self._engine is not None:
                 self._engine.close()
             self.transport.close()
-            self._wake_waiters()
+            self._event_stream.wake()
 
     def __enter__(self) -> Camera:
         return self.open()
@@ -943,26 +913,7 @@ class Camera:
         :attr:`~CameraEvent.details` when an extension described the object there (a
         :class:`~ptpkit.ext.base.CapturedObject` or an ObjectInfo: no GetObjectInfo), else read
         from the camera. ``tether`` downloads what this gives."""
-        details = event.details
-        if isinstance(details, CapturedObject):
-            return self._captured_entry(details)
-        if not event.params:
-            raise UsageError(f"event {event} names no object")
-        if isinstance(details, ObjectInfo):
-            return self._entry_at(event.params[0], details)
-        return self.entry(event.params[0])
-
-    def _captured_entry(self, captured: CapturedObject) -> Entry:
-        """The entry of a captured object; one held in the camera's memory is remembered for
-        :meth:`Extension.after_download` once it is downloaded."""
-        if captured.in_memory:
-            self._in_memory[captured.handle] = captured
-            while len(self._in_memory) > _IN_MEMORY_LIMIT:
-                del self._in_memory[next(iter(self._in_memory))]
-        if captured.info is None:
-            entry = self.entry(captured.handle)
-            return dataclasses.replace(entry, in_memory=True) if captured.in_memory else entry
-        return self._entry_at(captured.handle, captured.info, in_memory=captured.in_memory)
+        return self._capture.event_entry(event)
 
     def _path_storage(self, top: int, claimed: int) -> int:
         """The storage a top-level object is listed in: the one storage of a one-card camera
@@ -1284,15 +1235,7 @@ class Camera:
         return final
 
     def _downloaded(self, entry: Entry) -> None:
-        """A download is complete: an object in the camera's memory (capture to PC) is
-        reported to every extension (:meth:`Extension.after_download`: the camera may drop it)."""
-        if not entry.in_memory:
-            return
-        captured = self._in_memory.pop(entry.handle, None) or CapturedObject(
-            handle=entry.handle, info=entry.info, in_memory=True
-        )
-        for extension in self.extensions:
-            extension.after_download(captured)
+        self._capture.downloaded(entry)
 
     def _part_owner(self, entry: Entry) -> str:
         """What a partial file is the download of: this camera, and the object by its path,
@@ -1731,226 +1674,43 @@ class Camera:
         ObjectAdded events until CaptureComplete (or, on a camera that does not send
         CaptureComplete, the first ObjectAdded). Those events are the capture's answer: they are
         in the result's ``events`` and not queued again for :meth:`events`; any other event is.
-        ``storage_id`` is InitiateCapture's (0: where the camera chooses).
+        ``storage_id`` is InitiateCapture's (0: where the camera chooses). The wait is on the
+        camera's clock.
         """
-        outcome = self._ask(lambda extension: extension.capture(timeout_s=timeout_s))
-        if outcome is not None:
-            return self._capture_result(outcome)
-        added: list[CameraEvent] = []
-        answer: list[CameraEvent] = []
-        done = False
-        # Set when the capture is answered, and when no more events can come (the event link
-        # failed, close()): the wait below is on the camera's clock.
-        wake = Latch()
-        capture_tid: list[int] = []
-        has_complete = Ec.CAPTURE_COMPLETE in self.device_info.events_supported
-
-        def listen(event: CameraEvent) -> bool:
-            nonlocal done
-            if done:
-                return False  # arrived after the capture finished: somebody else's
-            if event.code == Ec.OBJECT_ADDED and event.params:
-                added.append(event)
-                answer.append(event)
-                if not has_complete:
-                    done = True
-                    wake.set()
-                return True
-            if event.code == Ec.CAPTURE_COMPLETE and (
-                not capture_tid or event.transaction_id in (capture_tid[0], 0xFFFFFFFF)
-            ):
-                answer.append(event)
-                done = True
-                wake.set()
-                return True
-            return False
-
-        self._listeners.append(listen)
-        self._capture_wakers.add(wake)
-        try:
-            initiate = ops.initiate_capture(storage_id)
-            response = self._run(initiate.code, initiate.params)
-            capture_tid.append(response.transaction_id)
-            deadline = self.clock.monotonic() + timeout_s
-            while not done:
-                self._raise_if_events_ended()
-                remaining = deadline - self.clock.monotonic()
-                if remaining <= 0:
-                    raise TransportTimeout(
-                        f"the camera did not report the capture within {timeout_s:g} s "
-                        f"({len(added)} new object(s) so far)"
-                    )
-                self.clock.wait(wake, remaining)
-        finally:
-            self._capture_wakers.discard(wake)
-            self._listeners.remove(listen)
-        return CaptureResult((self.event_entry(event) for event in added), answer)
-
-    def _capture_result(self, outcome: CaptureOutcome) -> CaptureResult:
-        """A capture an extension made: entries from the ObjectInfo it gave (else
-        GetObjectInfo); objects in the camera's memory are marked so (:attr:`Entry.in_memory`)."""
-        return CaptureResult(
-            (self._captured_entry(captured) for captured in outcome.objects),
-            (self._camera_event(item) for item in outcome.events),
-        )
-
-    def _camera_event(self, item: object) -> CameraEvent:
-        """One of an extension's capture answer events as a CameraEvent: a PTP event (or
-        anything with an int ``code`` and ``params``) by its code; a vendor record of another
-        shape is kept whole in ``details``."""
-        if isinstance(item, CameraEvent):
-            return item
-        code = getattr(item, "code", None)
-        if not isinstance(code, int):
-            return CameraEvent(
-                code=0, name="vendor record", received=self.clock.monotonic(), details=item
-            )
-        details = getattr(item, "details", None)
-        return CameraEvent(
-            code=code,
-            name=self.vocabulary.event_name(code),
-            params=tuple(getattr(item, "params", ())),
-            transaction_id=getattr(item, "transaction_id", 0xFFFFFFFF),
-            received=self.clock.monotonic(),
-            details=details if details is not None or isinstance(item, Event) else item,
-        )
+        return self._capture.capture(timeout_s=timeout_s, storage_id=storage_id)
 
     def live_view(self) -> FrameSource:
         """The camera's live-view frames (start(), frame(), stop()), from the first extension
         that has them. Raises OperationNotSupportedError when none has (standard PTP defines no
         live view)."""
-        source = self._ask(lambda extension: extension.live_view())
-        if source is None:
-            names = ", ".join(extension.name for extension in self.extensions) or "none"
-            error = OperationNotSupportedError(
-                Rc.OPERATION_NOT_SUPPORTED,
-                name=self.vocabulary.response_name(Rc.OPERATION_NOT_SUPPORTED),
-                operation_name="live view",
-            )
-            error.args = (
-                f"{self.device_info.model or 'this camera'} has no live view ptpkit can use: "
-                "standard PTP has none, and no extension of this camera offers one "
-                f"(extensions: {names})",
-            )
-            raise error
-        return source
+        return self._capture.live_view()
 
     def _deliver_event(self, event: Event, details: object = None) -> None:
-        camera_event = CameraEvent(
-            code=event.code,
-            name=self.vocabulary.event_name(event.code),
-            params=event.params,
-            transaction_id=event.transaction_id,
-            received=self.clock.monotonic(),
-            details=details,
-        )
-        log.debug("event %s", camera_event)
-        consumed = False
-        for listener in list(self._listeners):
-            consumed = listener(camera_event) or consumed
-        if not consumed:
-            self._events.append(camera_event)
-        # Also for a consumed one: capture() waits for its answer.
-        self._events_wakeup.notify_all()
+        self._event_stream.deliver(event, details)
+
+    def _fail_events(self, error: PTPError) -> None:
+        self._event_stream.fail(error)
 
     def _start_poller(self) -> None:
         """Poll for events when the camera's extension says they must be asked for."""
-        poller = next(
-            (found for extension in self.extensions if (found := extension.event_poller())),
-            None,
-        )
-        if poller is None:
-            return
-        self._poller_thread = threading.Thread(
-            target=self._poll_events, args=(poller,), name=f"events {self.url}", daemon=True
-        )
-        self._poller_thread.start()
-
-    def _poll_events(self, poller: EventPoller) -> None:
-        while not self._poller_stop.is_set():
-            try:
-                interval_s = poller.poll()
-            except ResponseError as exc:  # busy, or refused now: not the end of the events
-                log.debug("event poll answered %s; polling on", exc)
-                interval_s = 1.0
-            except PTPError as exc:
-                if not self._closed:
-                    self._fail_events(exc)
-                return
-            if self.clock.wait(self._poller_stop, interval_s):
-                return
-
-    def _stop_poller(self) -> None:
-        self._poller_stop.set()
-        thread, self._poller_thread = self._poller_thread, None
-        if thread is not None and thread is not threading.current_thread():
-            # A poll under way ends with the session (ClosedError) at the latest.
-            thread.join(5.0)
-
-    def _fail_events(self, error: PTPError) -> None:
-        self._event_error = error
-        self._wake_waiters()
-
-    def _wake_waiters(self) -> None:
-        """No more events can come (or the camera closes): every waiter looks again."""
-        self._events_wakeup.notify_all()
-        for wake in list(self._capture_wakers):
-            wake.set()
+        poller = self._ask(lambda extension: extension.event_poller())
+        if poller is not None:
+            self._event_stream.start_poller(poller, name=f"events {self.url}")
 
     def next_event(self, timeout_s: float | None = None) -> CameraEvent | None:
         """The next event, waiting up to ``timeout_s`` (None: forever). None on timeout."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        # Registered before looking, so an event arriving in between still wakes us.
-        with self._events_wakeup.watch() as sleep:
-            while True:
-                with contextlib.suppress(IndexError):
-                    return self._events.popleft()
-                self._raise_if_events_ended()
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return None
-                sleep(remaining)
-
-    def _raise_if_events_ended(self) -> None:
-        """Raise why no more events can come (the event link failed, or the camera closed)."""
-        if self._event_error is not None:
-            # The same error object each time: its traceback is reset, or it grows per raise.
-            raise self._event_error.with_traceback(None)
-        if self._closed:
-            raise ClosedError("the camera is closed")
+        return self._event_stream.next_event(timeout_s)
 
     def events(self, timeout_s: float | None = None) -> Iterator[CameraEvent]:
         """Events as they come; the iterator ends when none arrives within ``timeout_s``."""
-        while True:
-            event = self.next_event(timeout_s)
-            if event is None:
-                return
-            yield event
+        return self._event_stream.events(timeout_s)
 
     def wait_event(
         self, codes: Iterable[int] | None = None, *, timeout_s: float = 10.0
     ) -> CameraEvent:
         """The next event with one of ``codes`` (any event if None); other events are kept for
         later. Raises TransportTimeout."""
-        wanted = set(codes) if codes is not None else None
-        deadline = time.monotonic() + timeout_s
-        # Bounded like the queue: in a flood the oldest skipped ones go, as there.
-        skipped: collections.deque[CameraEvent] = collections.deque(maxlen=EVENT_QUEUE_LIMIT)
-        try:
-            while True:
-                event = self.next_event(max(0.0, deadline - time.monotonic()))
-                if event is None:
-                    raise TransportTimeout(f"no event within {timeout_s:g} s")
-                if wanted is None or event.code in wanted:
-                    return event
-                skipped.append(event)
-        finally:
-            if skipped:
-                # Skipped ones go back in front, in order. If that overflows, the oldest go
-                # (the queue's rule), never the newest: only the newest skipped that fit.
-                room = EVENT_QUEUE_LIMIT - len(self._events)
-                keep = list(skipped)[-room:] if room > 0 else []
-                self._events.extendleft(reversed(keep))
+        return self._event_stream.wait_event(codes, timeout_s=timeout_s)
 
 
 def _overrides(extension: Extension, hook: str) -> bool:
