@@ -13,6 +13,13 @@
 Every method is one or a few PTP transactions; transactions from several threads are serialised.
 A response other than OK raises the :class:`~ptpkit.errors.ResponseError` subclass for its code,
 except :meth:`Camera.transaction`, the raw call, which returns the code (miniPtp's one-liner API).
+
+The Camera is a facade (issue 12): it owns the link, the session and the extensions, and hands
+each concern to a service that asks the extensions in order (vendor, then MTP) before doing
+standard PTP: :mod:`~ptpkit.client.properties`, :mod:`~ptpkit.client.objects` (listing, paths),
+:mod:`~ptpkit.client.transfers` (downloads, reads, uploads), :mod:`~ptpkit.client.capture`
+(capture, live view) and :mod:`~ptpkit.client.events`. The standard operations themselves are
+pure specs in :mod:`~ptpkit.client.operations`, shared with any other front end.
 """
 
 from __future__ import annotations
@@ -28,10 +35,7 @@ from ptpkit.client import operations as ops
 from ptpkit.client.capture import Capture, CaptureResult
 from ptpkit.client.engine import Engine
 from ptpkit.client.events import EVENT_QUEUE_LIMIT, CameraEvent, EventStream
-from ptpkit.client.files import (
-    Entry,
-    storage_folder,
-)
+from ptpkit.client.files import Entry, storage_folder
 from ptpkit.client.objects import (
     SORTED_FOLDER_LIMIT,
     Objects,
@@ -186,6 +190,8 @@ class Camera:
             clock=clock,
             event_name=lambda code: self.vocabulary.event_name(code),  # noqa: PLW0108
         )
+        #: A whole-card index (MTP GetObjPropList) failed on this camera: folder by folder from
+        #: now on (the object service reads and sets it).
         self._fast_listing_failed = False
         self._capture = Capture(self, self._event_stream)
         self._properties = Properties(self)
@@ -302,12 +308,13 @@ class Camera:
         engine.response_name = self.vocabulary.response_name
 
     def _open_session(self) -> None:
-        response = self._run(Op.OPEN_SESSION, (self.session_id,), check=False)
+        opening, closing = ops.open_session(self.session_id), ops.close_session()
+        response = self._run(opening.code, opening.params, check=False)
         if response.code == Rc.SESSION_ALREADY_OPEN:
             # A session left open by an earlier program (libgphoto2 does the same): close it and
             # open ours.
-            self._run(Op.CLOSE_SESSION, check=False)
-            response = self._run(Op.OPEN_SESSION, (self.session_id,), check=False)
+            self._run(closing.code, closing.params, check=False)
+            response = self._run(opening.code, opening.params, check=False)
         self._check(Op.OPEN_SESSION, response)
 
     # -- running transactions --------------------------------------------------------------------
@@ -493,12 +500,11 @@ class Camera:
     ) -> tuple[int, ...]:
         """Handles of objects: all of them (``parent=None``), those at the top of the storage
         (``parent=ROOT``), or those in one folder (``parent=handle``)."""
-        handles = self._call(
-            ops.get_object_handles(
+        return self._call(
+            ops.get_object_handle_tuple(
                 storage_id, object_format=object_format, parent=0 if parent is None else parent
             )
         )
-        return tuple(handles)
 
     def object_info(self, handle: int) -> ObjectInfo:
         return self._call(ops.get_object_info(handle))

@@ -40,6 +40,7 @@ __all__ = [
     "get_device_info",
     "get_device_prop_desc",
     "get_device_prop_value",
+    "get_object_handle_tuple",
     "get_object_handles",
     "get_object_info",
     "get_storage_ids",
@@ -110,11 +111,22 @@ def get_object_handles(
     storage_id: int = ALL_STORAGES, *, object_format: int = 0, parent: int = 0
 ) -> Operation[array[int]]:
     """Handles of every object (``parent`` 0), of the top of a storage (ROOT) or of one folder,
-    as a compact ``array('I')`` (a card can hold a million objects)."""
+    as a compact ``array('I')`` (a card can hold a million objects: 4 bytes a handle)."""
     return Operation(
         code=Op.GET_OBJECT_HANDLES,
         params=(storage_id, object_format, parent),
         parse=lambda data, _: handle_array(data),
+    )
+
+
+def get_object_handle_tuple(
+    storage_id: int = ALL_STORAGES, *, object_format: int = 0, parent: int = 0
+) -> Operation[tuple[int, ...]]:
+    """:func:`get_object_handles` answered as a tuple (the public ``Camera.object_handles``)."""
+    return Operation(
+        code=Op.GET_OBJECT_HANDLES,
+        params=(storage_id, object_format, parent),
+        parse=lambda data, _: decode_uint32_array(data, "object handle list"),
     )
 
 
