@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ptpkit.client.camera import Camera
 from ptpkit.errors import UsageError
 from ptpkit.ext.base import ExtensionFactory, check_extension_names
+from ptpkit.timing import SYSTEM_CLOCK, Clock
 from ptpkit.transports.base import Transport
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def connect(
     session_id: int = 1,
     extensions: Iterable[ExtensionFactory] = (),
     vendors: Iterable[str] = (),
+    clock: Clock = SYSTEM_CLOCK,
     **options: Any,
 ) -> Camera:
     """Open a camera and its session. Use the result as a context manager::
@@ -63,6 +65,8 @@ def connect(
 
     ``extensions`` adds unregistered extension classes (each still asked ``matches()``);
     ``vendors`` names registered ones to use whatever the camera says, e.g. ``("canon",)``.
+    ``clock``: the time behind busy back-off, capture waits, pollers and keep-alives (a test's
+    :class:`ptpkit.testing.FakeClock`).
 
     Other keywords go to the URL's transport. ``usb:`` takes ``backend=``, the PyUSB backend
     that reaches the camera: a ``usb.backend.IBackend`` object, or a name ("libusb1", the
@@ -79,6 +83,7 @@ def connect(
         session_id=session_id,
         extensions=extensions,
         vendors=vendors,
+        clock=clock,
     )
     return camera.open()
 

@@ -1,10 +1,10 @@
 """Vendor extensions as registered objects (see :mod:`ptpkit.ext.base`)."""
 
 from ptpkit.ext.base import Extension, extensions_for, register, registered, unregister
+from ptpkit.ext.mtp import MtpExtension
 from ptpkit.ext.vendors import (
     CanonExtension,
     FujiExtension,
-    MtpExtension,
     NikonExtension,
     SonyExtension,
     register_builtins,
