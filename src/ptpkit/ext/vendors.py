@@ -15,6 +15,7 @@ from ptpkit.codes import VendorId
 from ptpkit.codes.common import Op
 from ptpkit.core.datasets import DeviceInfo
 from ptpkit.ext.base import Extension, Session, register
+from ptpkit.ext.canon_eos import CanonEosExtension, is_eos
 from ptpkit.ext.keepalive import IdleKeepAlive
 from ptpkit.ext.lazy import LazyCodes
 from ptpkit.ext.mtp import MtpExtension
@@ -74,6 +75,10 @@ class CanonExtension(VendorExtension):
     def open_session(self) -> None:
         if self.keepalive_interval_s is None or self.session.transport_kind != "ptpip":
             return
+        if is_eos(self.session.device_info):
+            # An EOS is kept awake by the canon-eos extension with EOS_KeepDeviceOn, as
+            # libgphoto2 does (config.c); it never sends an EOS this PowerShot keep-alive.
+            return
         keep_canon_session_alive(self.session)
         self._keepalive = IdleKeepAlive(
             self.session,
@@ -118,6 +123,7 @@ class SonyExtension(VendorExtension):
 BUILTIN: tuple[type[Extension], ...] = (
     MtpExtension,
     CanonExtension,
+    CanonEosExtension,
     NikonExtension,
     FujiExtension,
     SonyExtension,
