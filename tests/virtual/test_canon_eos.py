@@ -70,6 +70,20 @@ ISO_100 = 0x48
 ISO_800 = 0x60
 
 
+@pytest.fixture(autouse=True)
+def _without_the_eos_client() -> Iterator[None]:
+    """These tests drive the virtual EOS with raw transactions and read its GetEvent stream
+    themselves: the EOS client extension (canon-eos), which would take the first dump and poll
+    GetEvent on its own thread, is left out of their connections."""
+    from ptpkit.ext import CanonEosExtension, register, unregister
+
+    unregister(CanonEosExtension.name)
+    try:
+        yield
+    finally:
+        register(CanonEosExtension, replace=True)
+
+
 @pytest.fixture
 def eos() -> Iterator[Camera]:
     with (
