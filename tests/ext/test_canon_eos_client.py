@@ -366,7 +366,8 @@ def test_describe_from_the_cache_without_transactions() -> None:
     assert shots is not None
     assert shots.get_set == GetSet.GET
     assert ext.describe_property(0xD1FF) is None
-    assert {ISO, APERTURE, SHUTTER, QUALITY} <= set(ext.property_codes())
+    # DRIVE's value is 0: still a property (a falsy value is not a missing one).
+    assert {ISO, APERTURE, SHUTTER, QUALITY, DRIVE} <= set(ext.property_codes())
     assert session.calls == []
 
 

@@ -66,6 +66,14 @@ def test_set_and_get_as_photographers_write_them(eos: Rig, prop: int, text: str)
     assert state(eos).value(prop) is not None
 
 
+def test_every_eos_property_is_listed_by_its_friendly_name(eos: Rig) -> None:
+    codes = set(eos.cam.property_codes())
+    assert {0xD101, 0xD102, 0xD103, 0xD104, 0xD106, 0xD109, 0xD11C, 0xD120} <= codes
+    eos.cam.set_property("eos-shutterspeed", "1/250")
+    assert eos.cam.get_property_text(0xD102) == "1/250"
+    assert state(eos).value(0xD102) == 0x78
+
+
 def test_describe_lists_the_allowed_values(eos: Rig) -> None:
     description = eos.cam.describe_property(ISO)
     assert description.allowed is not None

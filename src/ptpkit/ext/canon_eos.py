@@ -39,6 +39,7 @@ from typing import Final
 from ptpkit.codes import VendorId
 from ptpkit.codes import canon_eos_values as values
 from ptpkit.codes.common import Ec, Ofc, Rc
+from ptpkit.codes.properties import PropertySpec
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.canon_eos import (
     PROP_KINDS,
@@ -260,6 +261,24 @@ def is_eos(info: DeviceInfo) -> bool:
     its EOS paths (``ptp_operation_issupported(params, PTP_OC_CANON_EOS_GetEvent)``)."""
     canon = info.vendor_extension_id == VendorId.CANON or "canon" in info.manufacturer.lower()
     return canon and GET_EVENT in info.operations_supported
+
+
+#: Friendly names: libgphoto2's (gphoto2 --get-config iso ...) with an ``eos-`` form first, which
+#: no standard property's name takes (the standard catalog's "iso" names 0x500F, which an EOS
+#: does not list).
+EOS_PROPERTIES: Final = tuple(
+    PropertySpec(code=code, names=(f"eos-{name}", name), label=label)
+    for code, name, label in (
+        (values.ISO_PROP, "iso", "ISO speed"),
+        (values.APERTURE_PROP, "aperture", "aperture"),
+        (values.SHUTTER_PROP, "shutterspeed", "shutter speed"),
+        (values.EXPOSURE_COMP_PROP, "exposurecompensation", "exposure compensation"),
+        (values.WHITE_BALANCE_PROP, "whitebalance", "white balance"),
+        (values.DRIVE_MODE_PROP, "drivemode", "drive mode"),
+        (values.IMAGE_FORMAT_PROP, "imageformat", "image quality"),
+        (values.CAPTURE_TARGET_PROP, "capturetarget", "capture target"),
+    )
+)
 
 
 # -- the property cache ----------------------------------------------------------------------------
@@ -533,6 +552,7 @@ class CanonEosExtension(Extension):
     """Canon EOS behaviour (see the module's docstring)."""
 
     name = "canon-eos"
+    properties = EOS_PROPERTIES
 
     #: Idle seconds before EOS_KeepDeviceOn; None: no keep-alive.
     keepalive_interval_s: float | None = KEEPALIVE_INTERVAL_S
@@ -710,11 +730,12 @@ class CanonEosExtension(Extension):
     # -- properties ------------------------------------------------------------------------------
 
     def property_codes(self) -> Collection[int]:
-        return [
-            code
-            for code in self.cache.codes()
-            if _datatype(code, self.cache.value(code) or b"") is not None
-        ]
+        out = []
+        for code in self.cache.codes():
+            value = self.cache.value(code)
+            if value is not None and _datatype(code, value) is not None:
+                out.append(code)
+        return out
 
     def describe_property(self, code: int) -> DevicePropDesc | None:
         value, allowed = self.cache.snapshot(code)
