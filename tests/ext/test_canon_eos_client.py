@@ -676,3 +676,18 @@ def test_keepalive_does_not_count_our_own_polls_as_activity() -> None:
     finally:
         ext.close_session()
     assert not keepalive.running
+
+
+def test_viewfinder_data_golden_bytes() -> None:
+    from ptpkit.core.canon_eos import ViewfinderBlob, decode_viewfinder_data
+    from ptpkit.errors import DecodeError
+
+    data = bytes.fromhex("0c000000 05000000 000000000a000000 01000000 ffd8")
+    assert decode_viewfinder_data(data) == (
+        ViewfinderBlob(type=5, payload=bytes(4)),
+        ViewfinderBlob(type=1, payload=b"\xff\xd8"),
+    )
+    assert viewfinder_jpeg(data) == b"\xff\xd8"
+    with pytest.raises(DecodeError) as cut:
+        decode_viewfinder_data(data + b"\x08\x00\x00")
+    assert cut.value.offset == len(data)

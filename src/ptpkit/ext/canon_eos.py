@@ -62,6 +62,7 @@ from ptpkit.core.canon_eos import (
     decode_get_event,
     decode_object_info_ex,
     decode_prop_value,
+    decode_viewfinder_data,
     encode_set_prop_value_ex,
     prop_kind,
 )
@@ -240,8 +241,6 @@ _SIZE_MEMORY: Final = 4096
 #: Object records a capture keeps while waiting (a burst of RAW + JPEG pairs fits easily).
 _CAPTURE_RECORD_LIMIT: Final = 256
 
-#: Live-view blob types that carry a JPEG (library.c:3680-3745): 1, and 11 on newer bodies.
-_EVF_JPEG_TYPES: Final = (1, 11)
 EVF_PC_BIT: Final = 0x2
 
 #: The image-quality family, carried as packed entries (ptp-pack.c ptp_unpack_EOS_ImageFormat).
@@ -525,24 +524,9 @@ class EosLiveView:
 
 
 def viewfinder_jpeg(data: bytes) -> bytes | None:
-    """The JPEG of GetViewFinderData's blobs (u32 length incl. the 8-byte header, u32 type,
-    payload); None when no blob is a JPEG. A length below 8 or past the data is a
-    DecodeError."""
-    pos = 0
-    view = memoryview(data)
-    while pos + 8 <= len(data):
-        length = int.from_bytes(view[pos : pos + 4], "little")
-        kind = int.from_bytes(view[pos + 4 : pos + 8], "little")
-        if length < 8 or length > len(data) - pos:
-            raise DecodeError(
-                f"blob length {length} does not fit the {len(data) - pos} bytes left",
-                offset=pos,
-                what="EOS viewfinder data",
-            )
-        if kind in _EVF_JPEG_TYPES:
-            return bytes(view[pos + 8 : pos + length])
-        pos += length
-    return None
+    """The first JPEG among GetViewFinderData's blobs (core.canon_eos.decode_viewfinder_data);
+    None when no blob is one."""
+    return next((blob.payload for blob in decode_viewfinder_data(data) if blob.is_jpeg), None)
 
 
 # -- the extension ---------------------------------------------------------------------------------
