@@ -691,3 +691,20 @@ def test_viewfinder_data_golden_bytes() -> None:
     with pytest.raises(DecodeError) as cut:
         decode_viewfinder_data(data + b"\x08\x00\x00")
     assert cut.value.offset == len(data)
+
+
+def test_capture_waits_while_the_camera_says_busy() -> None:
+    ext, session = opened()
+    session.events = [[CameraStatusChanged(status=1)], [], [CameraStatusChanged(status=0)]]
+    shooting_camera(session, [ADDED])
+    outcome = ext.capture(timeout_s=10)
+    assert outcome is not None
+    assert session.codes()[:4] == [0x9116, 0x9116, 0x9116, 0x9128]  # released once idle
+
+
+def test_a_camera_busy_forever_times_out_before_the_release() -> None:
+    ext, session = opened()
+    session.events = [[CameraStatusChanged(status=1)]]
+    with pytest.raises(TransportTimeout):
+        ext.capture(timeout_s=1)
+    assert 0x9128 not in session.codes()

@@ -551,6 +551,8 @@ class CanonEosExtension(Extension):
         super().__init__(session)
         self.cache = EosPropertyCache()
         self.closing = False
+        #: CameraStatusChanged said 1 (busy) last: libgphoto2 does not trigger then.
+        self.camera_busy = False
         self._polls = 0  # our own GetEvents: not user activity for the keep-alive
         self._watch_lock = threading.Lock()
         self._watches: list[_CaptureWatch] = []
@@ -576,11 +578,11 @@ class CanonEosExtension(Extension):
 
     # -- events ----------------------------------------------------------------------------------
 
-    def poll_events(self, *, emit_properties: bool = True) -> int:
+    def poll_events(self, *, emit_properties: bool = True, timeout_s: float | None = None) -> int:
         """One GetEvent: decode, update the cache, tell waiting captures, emit. The number of
         records (0: nothing changed)."""
         self._polls += 1
-        reply = self.session.run(GET_EVENT)
+        reply = self.session.run(GET_EVENT, timeout_s=timeout_s)
         records = decode_get_event(reply.data)
         self.handle_records(records, emit_properties=emit_properties)
         return len(records)
@@ -589,6 +591,8 @@ class CanonEosExtension(Extension):
         """Every record once, in order (linear in the batch: no re-scanning)."""
         for record in records:
             self.cache.apply(record)
+            if isinstance(record, CameraStatusChanged):
+                self.camera_busy = record.status == 1
             size = getattr(record, "size", None)
             handle = getattr(record, "handle", None)
             if isinstance(size, int) and isinstance(handle, int) and size > _U32_MAX:
@@ -819,7 +823,12 @@ class CanonEosExtension(Extension):
 
         with self._watching() as watch:
             # "otherwise capture might return busy" (library.c:6060)
-            self.poll_events()
+            self.poll_events(timeout_s=remaining())
+            while self.camera_busy:
+                # Not while the camera says busy (library.c:6077 refuses): wait, within the
+                # deadline, for it to say it is idle again.
+                if self.poll_events(timeout_s=remaining()) == 0:
+                    clock.sleep(min(POLL_FAST_S, remaining()))
             if self.cache.value(values.CAPTURE_TARGET_PROP) == CAPTURE_TO_PC and self.supports(
                 PC_HDD_CAPACITY
             ):
@@ -833,8 +842,7 @@ class CanonEosExtension(Extension):
             while not (watch.objects and watch.settled):
                 if deadline - clock.monotonic() <= 0 and watch.objects:
                     break
-                remaining()
-                count = self.poll_events()
+                count = self.poll_events(timeout_s=remaining())
                 if watch.objects and count == 0:
                     break
                 if not (watch.objects and count):
@@ -850,14 +858,14 @@ class CanonEosExtension(Extension):
         try:
             focus_until = clock.monotonic() + min(FOCUS_WAIT_S, remaining())
             while not watch.focus_reported and clock.monotonic() < focus_until:
-                if self.poll_events() == 0:
+                if self.poll_events(timeout_s=remaining()) == 0:
                     clock.sleep(min(POLL_FAST_S, remaining()))
             try:
                 run(REMOTE_RELEASE_ON, (2, 0), timeout_s=remaining())
             finally:
                 self._quiet(REMOTE_RELEASE_OFF, (2,))
             with contextlib.suppress(DecodeError):
-                self.poll_events()
+                self.poll_events(timeout_s=remaining())
         finally:
             self._quiet(REMOTE_RELEASE_OFF, (1,))
 
