@@ -15,7 +15,7 @@ from ptpkit.client.camera import Camera
 from ptpkit.codes.common import Ec
 from ptpkit.core.canon_eos import PropValueChanged, UnknownRecord
 from ptpkit.ext.base import CapturedObject
-from ptpkit.virtual import VirtualCamera
+from ptpkit.virtual import VirtualCamera, generated_bytes
 from ptpkit.virtual.canon_eos import EosState, eos_state, personality
 
 if TYPE_CHECKING:
@@ -167,3 +167,16 @@ def test_close_tears_down_cleanly(eos: Rig) -> None:
     eos.cam.set_property(0xD11C, "computer")
     eos.cam.close()
     assert state(eos).value(0xD11C) == 2  # the capture target back on the card
+
+
+def test_an_object_past_4_gib_is_sized_and_read_with_the_64_bit_operations(
+    make_rig: Callable[..., Rig], card: Path
+) -> None:
+    size = (4 << 30) + 4096
+    vcam = VirtualCamera(card, personality=personality())
+    handle = vcam.add_generated_object(size, seed=3)
+    rig = make_rig(vcam)
+    entry = rig.cam.entry(handle)
+    assert entry.size == size  # ObjectInfo's 0xFFFFFFFF, then EOS_GetObjectInfo64
+    offset = (4 << 30) + 100
+    assert rig.cam.read(entry, offset, 500) == generated_bytes(size, seed=3, offset=offset)[:500]
