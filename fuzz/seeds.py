@@ -710,6 +710,20 @@ def eos_object_info_ex() -> list[bytes]:
     return [eos.encode_object_info_ex(entries), eos.encode_object_info_ex([]), b""]
 
 
+def eos_viewfinder_data() -> list[bytes]:
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(12) + b"\xff\xd9"
+    return [
+        b"",
+        eos.encode_viewfinder_data([eos.ViewfinderBlob(type=1, payload=jpeg)]),
+        eos.encode_viewfinder_data(
+            [
+                eos.ViewfinderBlob(type=5, payload=bytes(4)),
+                eos.ViewfinderBlob(type=11, payload=jpeg),
+            ]
+        ),
+    ]
+
+
 def eos_value_parse() -> list[bytes]:
     texts = ["f/5.6", "5.6", "1/125", "30s", '0.5"', "ISO 400", "Auto", "+1/3", "-1 2/3",
              "0x68", "card", "computer", "RAW + Large Fine JPEG", "cRAW",

@@ -839,6 +839,11 @@ _ALL: Final = [
         ),
     ),
     _target(
+        "eos_viewfinder_data",
+        "canon_eos.decode_viewfinder_data: GetViewFinderData blobs (+ round trip)",
+        _decoder(eos.decode_viewfinder_data, eos.encode_viewfinder_data),
+    ),
+    _target(
         "eos_value_parse",
         "codes.canon_eos_values parse/format of EOS value text (ValueError only)",
         _eos_value_parse,

@@ -148,4 +148,5 @@ def test_vendor_forces_an_extension(cli: Cli) -> None:
     assert "nikon" not in plain["extensions"]
     forced = cli("--camera", "virtual:", "--vendor", "nikon", "info", "--json")
     assert forced.code == 0, forced
-    assert forced.json()["extensions"] == [*plain["extensions"], "nikon"]
+    # Asked vendor first, then MTP (issue 12: vendor behaviour overrides MTP's).
+    assert forced.json()["extensions"] == ["nikon", *plain["extensions"]]

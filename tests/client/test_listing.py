@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 import ptpkit
-from ptpkit.client import camera as camera_module
-from ptpkit.client import listing
+from ptpkit.client import objects as objects_module
 from ptpkit.client.camera import Camera, SkippedObject
 from ptpkit.errors import DecodeError, RemoteProtocolError, ResponseError
+from ptpkit.ext import listing
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.misbehave import WRONG_STORAGE_ID, Misbehavior, Mode
 from ptpkit.virtual.synthetic import SyntheticCard
@@ -178,7 +178,7 @@ def _listing_peak_bytes(card: SyntheticCard, *, fast: bool) -> int:
 def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     """Scale the thresholds down with the cards (a test cannot list a million objects): a folder
     of more than 100 objects is streamed, a GetObjPropList answer over 64 KiB goes to disk."""
-    monkeypatch.setattr(camera_module, "SORTED_FOLDER_LIMIT", 100)
+    monkeypatch.setattr(objects_module, "SORTED_FOLDER_LIMIT", 100)
     monkeypatch.setattr(listing, "SPOOL_MEMORY_BYTES", 64 << 10)
 
 

@@ -78,12 +78,16 @@ def virtual() -> None:
 @click.option("--read-only", is_flag=True, help="Refuse uploads, deletions and captures.")
 @click.option(
     "--model",
+    # ptpkit.virtual.MODELS, written out so that loading the command line does not import the
+    # virtual camera (a test checks they agree).
     type=click.Choice(["generic", "canon-eos"]),
     default="generic",
     show_default=True,
-    help="What the camera says it is: generic PTP, or a Canon EOS (EOS operations, GetEvent "
-    "and SetDevicePropValueEx for ISO, aperture, shutter speed, exposure compensation, white "
-    "balance).",
+    help="What the camera says it is: generic PTP, or a Canon EOS (EOS operations and events: "
+    "GetEvent, SetDevicePropValueEx for ISO, aperture, shutter speed, exposure compensation, "
+    "white balance, drive mode, image format, capture target; GetObjectInfoEx listing; "
+    "RemoteReleaseOn/Off capture to the card or the computer; live view; Canon's USB ids with "
+    "--usb-gadget). The same names work in URLs: virtual:?model=canon-eos.",
 )
 @click.option(
     "--large-object",
@@ -245,7 +249,7 @@ def serve(
     bind_gadget: Path | None,
 ) -> None:
     """Serve the virtual camera over PTP/IP until interrupted (Ctrl-C)."""
-    from ptpkit.virtual import GENERIC, VirtualCamera  # noqa: PLC0415
+    from ptpkit.virtual import VirtualCamera, personality_for  # noqa: PLC0415
     from ptpkit.virtual.misbehave import Misbehavior  # noqa: PLC0415
     from ptpkit.virtual.server import PtpIpServer  # noqa: PLC0415
     from ptpkit.virtual.storage import DEFAULT_CAPACITY_BYTES  # noqa: PLC0415
@@ -266,14 +270,9 @@ def serve(
             card = SyntheticCard.parse(synthetic)
         except (ValueError, TypeError) as exc:
             raise click.BadParameter(str(exc), param_hint="--synthetic") from None
-    personality = GENERIC
-    if model == "canon-eos":
-        from ptpkit.virtual.canon_eos import personality as canon_eos  # noqa: PLC0415
-
-        personality = canon_eos()
     with VirtualCamera(
         root,
-        personality=personality,
+        personality=personality_for(model),
         friendly_name=name,
         read_only=read_only,
         misbehavior=misbehavior,

@@ -1,8 +1,6 @@
 """The client: ``connect()`` and the ``Camera`` it returns."""
 
 from ptpkit.client.camera import (
-    ALL_STORAGES,
-    ROOT,
     Camera,
     CameraEvent,
     NamedCode,
@@ -12,6 +10,7 @@ from ptpkit.client.camera import (
 )
 from ptpkit.client.connect import connect, register_scheme, schemes, transport_for
 from ptpkit.client.files import Entry, safe_filename
+from ptpkit.client.operations import ALL_STORAGES, ROOT
 
 __all__ = [
     "ALL_STORAGES",

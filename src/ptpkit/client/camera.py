@@ -13,39 +13,37 @@
 Every method is one or a few PTP transactions; transactions from several threads are serialised.
 A response other than OK raises the :class:`~ptpkit.errors.ResponseError` subclass for its code,
 except :meth:`Camera.transaction`, the raw call, which returns the code (miniPtp's one-liner API).
+
+The Camera is a facade (issue 12): it owns the link, the session and the extensions, and hands
+each concern to a service that asks the extensions in order (vendor, then MTP) before doing
+standard PTP: :mod:`~ptpkit.client.properties`, :mod:`~ptpkit.client.objects` (listing, paths),
+:mod:`~ptpkit.client.transfers` (downloads, reads, uploads), :mod:`~ptpkit.client.capture`
+(capture, live view) and :mod:`~ptpkit.client.events`. The standard operations themselves are
+pure specs in :mod:`~ptpkit.client.operations`, shared with any other front end.
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
-import datetime as _dt
 import logging
 import os
-import threading
-import time
-from array import array
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Final, Protocol
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, TypeVar
 
-from ptpkit._sync import Latch, Wakeup
+from ptpkit.client import operations as ops
+from ptpkit.client.capture import Capture, CaptureResult
 from ptpkit.client.engine import Engine
-from ptpkit.client.files import (
-    Entry,
-    parse_storage_folder,
-    storage_folder,
-    writing,
+from ptpkit.client.events import EVENT_QUEUE_LIMIT, CameraEvent, EventStream
+from ptpkit.client.files import Entry, storage_folder
+from ptpkit.client.objects import (
+    SORTED_FOLDER_LIMIT,
+    Objects,
+    SkipCallback,
+    SkippedObject,
 )
-from ptpkit.client.listing import (
-    ROOT_PARENTS,
-    HandleTable,
-    ObjectProps,
-    PropListIndex,
-    SpoolSink,
-    handle_array,
-)
+from ptpkit.client.operations import ALL_STORAGES, ROOT, Operation
+from ptpkit.client.properties import Properties, PropertyDescription
 from ptpkit.client.session import CameraSession
 from ptpkit.client.streams import (
     DEFAULT_MEMORY_LIMIT,
@@ -58,64 +56,58 @@ from ptpkit.client.streams import (
     ProgressCallback,
     file_size,
 )
-from ptpkit.codes import STANDARD, Kind, UnknownNameError, Vocabulary
-from ptpkit.codes.common import Ec, Op, Opc, Rc
-from ptpkit.codes.formats import ASSOCIATION, format_for_name
+from ptpkit.client.transfers import RESUME_CHECK_BYTES, Transfers, object_time
+from ptpkit.codes import STANDARD, Kind, Vocabulary
+from ptpkit.codes.common import Op, Rc
 from ptpkit.codes.properties import (
     STANDARD_CATALOG,
     PropertyCatalog,
-    PropertySpec,
-    ValueParseError,
-    parse_plain,
 )
 from ptpkit.core.datasets import (
-    SIZE_UNKNOWN_32,
     DeviceInfo,
-    DevicePropDesc,
-    EnumerationForm,
     ObjectInfo,
-    RangeForm,
     StorageInfo,
-    decode_uint32_array,
-    decode_value,
-    encode_value,
 )
-from ptpkit.core.datatypes import DataType, Value, format_datetime, parse_datetime
+from ptpkit.core.datatypes import Value
 from ptpkit.core.events import Event, Response
 from ptpkit.core.state import Phase
 from ptpkit.errors import (
     ClosedError,
-    DecodeError,
-    NotFoundError,
     PTPError,
-    RemoteProtocolError,
-    ResponseError,
     SessionError,
-    TransportTimeout,
     UsageError,
     response_error_class,
 )
 from ptpkit.ext import Extension, extensions_for
-from ptpkit.ext.base import EventPoller, ExtensionFactory, check_extension_names
+from ptpkit.ext.base import (
+    ExtensionFactory,
+    FrameSource,
+    check_extension_names,
+)
 from ptpkit.timing import SYSTEM_CLOCK, Clock
 from ptpkit.transports.base import Transport
 
+__all__ = [
+    "ALL_STORAGES",
+    "EVENT_QUEUE_LIMIT",
+    "RESUME_CHECK_BYTES",
+    "ROOT",
+    "SORTED_FOLDER_LIMIT",
+    "Camera",
+    "CameraEvent",
+    "CaptureResult",
+    "NamedCode",
+    "PropertyDescription",
+    "SkipCallback",
+    "SkippedObject",
+    "Storage",
+    "TransactionResult",
+    "object_time",
+]
+
 log = logging.getLogger("ptpkit")
 
-#: How much of a ``.part`` file's end is compared with the camera before resuming it: one small
-#: GetPartialObject, against completing the wrong file.
-RESUME_CHECK_BYTES: Final = 64 * 1024
-
-#: GetObjectHandles' storage wildcard and "root folder" parent (ISO 15740 §10.5.6).
-ALL_STORAGES: Final = 0xFFFFFFFF
-ROOT: Final = 0xFFFFFFFF
-#: Objects kept in the event queue before the oldest are dropped (an event flood must not eat RAM).
-EVENT_QUEUE_LIMIT: Final = 100_000
-#: The largest read GetPartialObject can ask for in one transaction (a uint32 length).
-_MAX_PARTIAL: Final = 0xFFFFFFFF
-#: GetObjPropList over a whole card is one data phase, spooled to a temporary file (not memory):
-#: allow a big one (about 15M objects), not an endless one.
-_PROPLIST_LIMIT: Final = 4 << 30
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -161,331 +153,6 @@ class Storage:
         return self.info.description or self.info.volume_label or self.folder
 
 
-@dataclass(frozen=True, kw_only=True)
-class CameraEvent:
-    code: int
-    name: str
-    params: tuple[int, ...] = ()
-    transaction_id: int = 0xFFFFFFFF
-    #: time.monotonic() when it arrived.
-    received: float = field(default_factory=time.monotonic, compare=False)
-    #: The vendor's decoded record behind the event, when an extension polled it (a Canon EOS
-    #: property value, the new object's ObjectInfo...); None for a plain PTP event.
-    details: object = field(default=None, compare=False)
-
-    def __str__(self) -> str:
-        params = ", ".join(f"0x{p:08X}" for p in self.params)
-        return f"0x{self.code:04X} {self.name}({params})"
-
-
-@dataclass(frozen=True, kw_only=True)
-class SkippedObject:
-    """An object a listing could not describe and went past (:meth:`Camera.walk`'s
-    ``on_error``): its ObjectInfo could not be decoded, or the camera refused it."""
-
-    handle: int
-    #: The path of the folder it was listed in (``/store_00010001/DCIM``).
-    folder: str
-    #: Why, in words (the decode error or the camera's response).
-    reason: str
-    error: PTPError
-
-
-#: Called with each object a listing skips.
-SkipCallback = Callable[[SkippedObject], None]
-
-
-class CaptureResult(list[Entry]):
-    """The objects a capture made, in the order the camera announced them (a plain list of
-    :class:`Entry`), with :attr:`events`: the ObjectAdded and CaptureComplete events that were
-    the capture's answer, kept here because they are not queued again for
-    :meth:`Camera.events`."""
-
-    def __init__(self, entries: Iterable[Entry] = (), events: Iterable[CameraEvent] = ()) -> None:
-        super().__init__(entries)
-        self.events: list[CameraEvent] = list(events)
-
-
-@dataclass(frozen=True, kw_only=True)
-class PropertyDescription:
-    """A device property: its description from the camera and how to read its values."""
-
-    code: int
-    #: The name in the camera's vocabulary ("ExposureIndex").
-    name: str
-    desc: DevicePropDesc
-    spec: PropertySpec | None = None
-
-    @property
-    def friendly_name(self) -> str:
-        return self.spec.name if self.spec else self.name
-
-    @property
-    def label(self) -> str:
-        return self.spec.label if self.spec else self.name
-
-    @property
-    def datatype(self) -> DataType:
-        return self.desc.datatype
-
-    @property
-    def writable(self) -> bool:
-        return self.desc.writable
-
-    @property
-    def current(self) -> Value:
-        return self.desc.current
-
-    @property
-    def allowed(self) -> tuple[Value, ...] | None:
-        """The values an enumeration form allows (None for other forms)."""
-        form = self.desc.form
-        return form.values if isinstance(form, EnumerationForm) else None
-
-    @property
-    def range(self) -> RangeForm | None:
-        form = self.desc.form
-        return form if isinstance(form, RangeForm) else None
-
-    def format(self, value: Value) -> str:
-        return self.spec.format(value) if self.spec else STANDARD_CATALOG.format(self.code, value)
-
-    @property
-    def current_text(self) -> str:
-        return self.format(self.current)
-
-    def allowed_text(self) -> str:
-        """The allowed values as people would type them."""
-        if self.allowed is not None:
-            return ", ".join(self.format(v) for v in self.allowed)
-        if self.range is not None:
-            r = self.range
-            return (
-                f"{self.format(r.minimum)} .. {self.format(r.maximum)} step {self.format(r.step)}"
-            )
-        return "any value of type " + self.datatype.short_name
-
-
-#: Handles that are never one object (ISO 15740): 0 is "no object" and 0xFFFFFFFF "every
-#: object" (DeleteObject of it empties the card). A camera that lists one is
-#: not believed: an Entry with it would make delete() erase everything.
-_RESERVED_HANDLES: Final = (0, 0xFFFFFFFF)
-
-
-def _reserved(handle: int, folder: str, on_error: SkipCallback | None) -> bool:
-    """Report ``handle`` as skipped if it is a reserved one (True: do not list it)."""
-    if handle not in _RESERVED_HANDLES:
-        return False
-    reason = f"the camera lists the reserved handle 0x{handle:08X} as an object"
-    _skipped(
-        SkippedObject(
-            handle=handle, folder=folder, reason=reason, error=RemoteProtocolError(reason)
-        ),
-        on_error,
-    )
-    return True
-
-
-def _skipped(skipped: SkippedObject, on_error: SkipCallback | None) -> None:
-    if on_error is not None:
-        on_error(skipped)
-    else:
-        log.warning(
-            "skipped object 0x%08X in %s: %s", skipped.handle, skipped.folder, skipped.reason
-        )
-
-
-#: A folder of up to this many objects is listed sorted by name; a bigger one in the camera's
-#: order, as it is read (sorting means holding the whole folder). DCF numbers the files of a
-#: camera folder 0001 to 9999 (CIPA DC-009, DCF 2.0 §3.2), so a camera's own folders are sorted.
-SORTED_FOLDER_LIMIT: Final = 10_000
-
-#: One object of a folder being listed: (name, key, what its entry is made from).
-_Item = tuple[str, int, Any]
-
-
-class _Lister(Protocol):
-    def children(self, storage_id: int, key: int) -> Collection[int]: ...
-
-    def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None: ...
-
-    def entry(self, key: int, payload: Any, path: str, storage_id: int) -> Entry: ...
-
-
-class _SlowLister:
-    """GetObjectHandles per folder, GetObjectInfo per object."""
-
-    def __init__(self, cam: Camera) -> None:
-        self._cam = cam
-        #: Every handle listed so far, compact: a camera that lists an object twice (a folder
-        #: inside itself) has it listed once, and a cycle ends.
-        self._seen = HandleTable()
-
-    def children(self, storage_id: int, key: int) -> Collection[int]:
-        return handle_array(self._cam._data(Op.GET_OBJECT_HANDLES, (storage_id, 0, key)))
-
-    def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None:
-        if not self._seen.add(key) or _reserved(key, folder, on_error):
-            return None
-        try:
-            info = self._cam.object_info(key)
-        except (DecodeError, ResponseError) as exc:
-            # One object the camera cannot describe must not hide the rest of the card
-            # (libgphoto2 goes on past it too). A link failure is not caught here.
-            _skipped(SkippedObject(handle=key, folder=folder, reason=str(exc), error=exc), on_error)
-            return None
-        return info.filename, key, info
-
-    def entry(self, key: int, payload: Any, path: str, storage_id: int) -> Entry:
-        return self._cam._entry(key, payload, path, storage_id)
-
-
-class _Chain(Collection[int]):
-    """A folder's objects in the fast listing's sibling links, followed as they are read (a
-    folder of a million objects is not copied)."""
-
-    def __init__(self, first_child: array[int], next_sibling: array[int], first: int) -> None:
-        self._next = next_sibling
-        self._first = first
-        self._length = -1
-
-    def __iter__(self) -> Iterator[int]:
-        child, links = self._first, self._next
-        while child >= 0:
-            yield child
-            child = links[child]
-
-    def __len__(self) -> int:
-        if self._length < 0:
-            self._length = sum(1 for _ in self)
-        return self._length
-
-    def __contains__(self, key: object) -> bool:
-        return any(child == key for child in self)
-
-
-class _FastLister:
-    """Objects of an indexed GetObjPropList answer (keys are index slots, not handles)."""
-
-    def __init__(self, index: PropListIndex) -> None:
-        self._index = index
-        self.first_child = array("i")
-        self.next_sibling = array("i")
-
-    def children(self, storage_id: int, key: int) -> Collection[int]:
-        return _Chain(self.first_child, self.next_sibling, self.first_child[key])
-
-    def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None:
-        index = self._index
-        if _reserved(index.handles[key], folder, on_error):
-            return None
-        problem = index.problem(key, top=False)
-        error: PTPError = RemoteProtocolError(problem or "")
-        if problem is None:
-            try:
-                props = index.props(key)
-            except DecodeError as exc:
-                problem, error = str(exc), exc
-        if problem is not None:
-            _skipped(
-                SkippedObject(
-                    handle=index.handles[key], folder=folder, reason=problem, error=error
-                ),
-                on_error,
-            )
-            return None
-        return props.name, key, props
-
-    def entry(self, key: int, payload: Any, path: str, storage_id: int) -> Entry:
-        props: ObjectProps = payload
-        is_folder = props.object_format == ASSOCIATION
-        return Entry(
-            handle=props.handle,
-            storage_id=storage_id,
-            parent=props.parent,
-            name=props.name,
-            path=path,
-            size=0 if is_folder else props.size,
-            is_folder=is_folder,
-            object_format=props.object_format,
-            captured=parse_datetime(props.created),
-            modified=parse_datetime(props.modified),
-        )
-
-
-class _Level:
-    """One open folder of a depth-first listing: what is left of it to yield. A small folder
-    holds its described objects (sorted); a big one only its compact key array."""
-
-    __slots__ = ("_items", "_keys", "_lister", "_on_error", "name_len")
-
-    def __init__(
-        self,
-        lister: _Lister,
-        keys: Collection[int],
-        folder: str,
-        on_error: SkipCallback | None,
-        name_len: int,
-    ) -> None:
-        self._lister = lister
-        self._on_error = on_error
-        self.name_len = name_len
-        self._items: list[_Item] | None = None
-        self._keys: Iterator[int] | None = None
-        if len(keys) <= SORTED_FOLDER_LIMIT:
-            items = [
-                item for key in keys if (item := lister.describe(key, folder, on_error)) is not None
-            ]
-            items.sort(key=lambda item: item[0])
-            items.reverse()  # popped from the end: equal names keep the camera's order
-            self._items = items
-        else:
-            self._keys = iter(keys)
-
-    def next(self, folder: str) -> _Item | None:
-        if self._items is not None:
-            return self._items.pop() if self._items else None
-        assert self._keys is not None
-        for key in self._keys:
-            item = self._lister.describe(key, folder, self._on_error)
-            if item is not None:
-                return item
-        return None
-
-
-def _depth_first(
-    lister: _Lister,
-    storage_id: int,
-    path: str,
-    keys: Collection[int],
-    on_error: SkipCallback | None,
-    *,
-    recursive: bool = True,
-) -> Iterator[Entry]:
-    """Entries below the folder at ``path``, depth first, each folder before its contents.
-
-    An explicit stack, not recursion (a camera can report any depth). Only the current
-    folder's path is kept as a string: going up cuts it, going down extends it, so a tree
-    3,000 levels deep costs one path per folder, not every ancestor's path at once."""
-    stack = [_Level(lister, keys, path, on_error, 0)]
-    while stack:
-        level = stack[-1]
-        item = level.next(path)
-        if item is None:
-            stack.pop()
-            if stack:
-                path = path[: len(path) - level.name_len - 1]
-            continue
-        name, key, payload = item
-        entry = lister.entry(key, payload, f"{path}/{name}", storage_id)
-        yield entry
-        if recursive and entry.is_folder:
-            path = entry.path
-            stack.append(
-                _Level(lister, lister.children(storage_id, key), path, on_error, len(name))
-            )
-
-
 class Camera:
     """One camera over one transport. Use as a context manager, or call open() and close()."""
 
@@ -514,22 +181,22 @@ class Camera:
         self._forced_vendors = check_extension_names(vendors)
         #: This camera's extension instances, in the order they are asked (vendor, MTP).
         self.extensions: list[Extension] = []
-        self._poller_stop = Latch()
-        self._poller_thread: threading.Thread | None = None
         self.vocabulary: Vocabulary = STANDARD
         self.catalog: PropertyCatalog = STANDARD_CATALOG
         self._engine: Engine | None = None
         self._device_info: DeviceInfo | None = None
-        self._datatypes: dict[int, DataType] = {}
-        self._events: collections.deque[CameraEvent] = collections.deque(maxlen=EVENT_QUEUE_LIMIT)
-        # Ctrl-C safe waiting (ptpkit._sync): no lock around the queue (a deque's append,
-        # popleft and extendleft are each atomic), waits on a Wakeup.
-        self._events_wakeup = Wakeup()
-        self._event_error: PTPError | None = None
-        #: Internal waiters (capture) that see each event first; one that returns True has
-        #: consumed it, so it is not queued for events()/next_event() as well.
-        self._listeners: list[Callable[[CameraEvent], bool]] = []
+        self._event_stream = EventStream(
+            # Looked up per event: the vocabulary is replaced when DeviceInfo is read again.
+            clock=clock,
+            event_name=lambda code: self.vocabulary.event_name(code),  # noqa: PLW0108
+        )
+        #: A whole-card index (MTP GetObjPropList) failed on this camera: folder by folder from
+        #: now on (the object service reads and sets it).
         self._fast_listing_failed = False
+        self._capture = Capture(self, self._event_stream)
+        self._properties = Properties(self)
+        self._objects = Objects(self)
+        self._transfers = Transfers(self)
         self._opened = False
         self._closed = False
 
@@ -589,7 +256,7 @@ class Camera:
 
     def _shutdown(self, *, close_session: bool) -> None:
         self._closed = True
-        self._stop_poller()
+        self._event_stream.stop()
         try:
             if close_session and self._engine is not None:
                 for extension in reversed(self.extensions):
@@ -610,7 +277,7 @@ class Camera:
             if self._engine is not None:
                 self._engine.close()
             self.transport.close()
-            self._events_wakeup.notify_all()
+            self._event_stream.wake()
 
     def __enter__(self) -> Camera:
         return self.open()
@@ -623,7 +290,7 @@ class Camera:
         return f"<Camera {model!r} at {self.url}>"
 
     def _read_device_info(self) -> DeviceInfo:
-        return DeviceInfo.from_bytes(self._data(Op.GET_DEVICE_INFO))
+        return self._call(ops.get_device_info())
 
     def _configure(self, info: DeviceInfo) -> None:
         self._device_info = info
@@ -641,12 +308,13 @@ class Camera:
         engine.response_name = self.vocabulary.response_name
 
     def _open_session(self) -> None:
-        response = self._run(Op.OPEN_SESSION, (self.session_id,), check=False)
+        opening, closing = ops.open_session(self.session_id), ops.close_session()
+        response = self._run(opening.code, opening.params, check=False)
         if response.code == Rc.SESSION_ALREADY_OPEN:
             # A session left open by an earlier program (libgphoto2 does the same): close it and
             # open ours.
-            self._run(Op.CLOSE_SESSION, check=False)
-            response = self._run(Op.OPEN_SESSION, (self.session_id,), check=False)
+            self._run(closing.code, closing.params, check=False)
+            response = self._run(opening.code, opening.params, check=False)
         self._check(Op.OPEN_SESSION, response)
 
     # -- running transactions --------------------------------------------------------------------
@@ -708,12 +376,17 @@ class Camera:
                 params=response.params,
             )
 
-    def _data(
-        self, code: int, params: Sequence[int] = (), *, limit: int = DEFAULT_MEMORY_LIMIT
-    ) -> bytes:
+    def _call(self, operation: Operation[_T], *, limit: int = DEFAULT_MEMORY_LIMIT) -> _T:
+        """Run an operation spec (:mod:`ptpkit.client.operations`) and parse its answer; the
+        camera's data is kept in memory, at most ``limit`` bytes."""
+        if operation.data is not None:
+            response = self._run(
+                operation.code, operation.params, data_out=BytesSource(operation.data)
+            )
+            return operation.parse(b"", response.params)
         sink = BytesSink(limit)
-        self._run(code, params, sink=sink)
-        return sink.getvalue()
+        response = self._run(operation.code, operation.params, sink=sink)
+        return operation.parse(sink.getvalue(), response.params)
 
     def transaction(
         self,
@@ -798,15 +471,26 @@ class Camera:
         return self._named(Kind.EVENT, self.device_info.events_supported)
 
     def properties_supported(self) -> list[NamedCode]:
-        return self._named(Kind.PROPERTY, self.device_info.device_properties_supported)
+        return self._named(Kind.PROPERTY, self.property_codes())
+
+    # -- asking the extensions -------------------------------------------------------------------
+
+    def _ask(self, hook: Callable[[Extension], _T | None]) -> _T | None:
+        """The first answer of the camera's extensions to ``hook``, in their order (vendor, then
+        MTP); None when none answers: the caller does standard PTP (issue 12)."""
+        for extension in self.extensions:
+            answer = hook(extension)
+            if answer is not None:
+                return answer
+        return None
 
     # -- storages and objects --------------------------------------------------------------------
 
     def storage_ids(self) -> tuple[int, ...]:
-        return decode_uint32_array(self._data(Op.GET_STORAGE_IDS), "storage id list")
+        return self._call(ops.get_storage_ids())
 
     def storage_info(self, storage_id: int) -> StorageInfo:
-        return StorageInfo.from_bytes(self._data(Op.GET_STORAGE_INFO, (storage_id,)))
+        return self._call(ops.get_storage_info(storage_id))
 
     def storages(self) -> list[Storage]:
         return [Storage(storage_id=s, info=self.storage_info(s)) for s in self.storage_ids()]
@@ -816,49 +500,18 @@ class Camera:
     ) -> tuple[int, ...]:
         """Handles of objects: all of them (``parent=None``), those at the top of the storage
         (``parent=ROOT``), or those in one folder (``parent=handle``)."""
-        data = self._data(
-            Op.GET_OBJECT_HANDLES, (storage_id, object_format, 0 if parent is None else parent)
+        return self._call(
+            ops.get_object_handle_tuple(
+                storage_id, object_format=object_format, parent=0 if parent is None else parent
+            )
         )
-        return decode_uint32_array(data, "object handle list")
 
     def object_info(self, handle: int) -> ObjectInfo:
-        return ObjectInfo.from_bytes(self._data(Op.GET_OBJECT_INFO, (handle,)))
+        return self._call(ops.get_object_info(handle))
 
     def object_size(self, handle: int, info: ObjectInfo | None = None) -> int | None:
         """The object's size in bytes, 64-bit where the camera can tell (None when unknown)."""
-        info = info or self.object_info(handle)
-        if info.compressed_size != SIZE_UNKNOWN_32:
-            return info.compressed_size
-        if self._mtp and self.supports(Op.GET_OBJECT_PROP_VALUE):
-            data = self._data(Op.GET_OBJECT_PROP_VALUE, (handle, Opc.OBJECT_SIZE))
-            value = decode_value(data, DataType.UINT64)
-            assert isinstance(value, int)
-            return value
-        return None
-
-    @property
-    def _mtp(self) -> bool:
-        return any(ext.name == "mtp" for ext in self.extensions)
-
-    def _entry(self, handle: int, info: ObjectInfo, path: str, storage_id: int) -> Entry:
-        # A folder's size is 0 whatever the camera says (QEMU's MTP device reports 4096, a
-        # directory's size on its host): the fast listing path reports 0 too.
-        size = 0 if info.is_folder else info.compressed_size
-        if size == SIZE_UNKNOWN_32:
-            size = self.object_size(handle, info) or size
-        return Entry(
-            handle=handle,
-            storage_id=storage_id,
-            parent=info.parent_object,
-            name=info.filename,
-            path=path,
-            size=size,
-            is_folder=info.is_folder,
-            object_format=info.object_format,
-            captured=info.capture_datetime,
-            modified=info.modification_datetime,
-            info=info,
-        )
+        return self._objects.object_size(handle, info)
 
     def entry(self, handle: int) -> Entry:
         """The entry of one object, with its full path (reads its parents' ObjectInfo, however
@@ -866,46 +519,24 @@ class Camera:
 
         Its storage follows the rule of :meth:`walk`: the storage that lists its top-level
         folder, so ``entry(h).path`` is the path ``walk()`` gives the same object."""
-        info = self.object_info(handle)
-        names = [info.filename]
-        top, top_info = handle, info
-        parent = info.parent_object
-        # Cycle detection bounds the climb, not a depth limit: a 3,000-level tree is legal.
-        climbed = HandleTable()
-        climbed.add(handle)
-        while parent not in (0, ROOT):
-            if not climbed.add(parent):
-                raise RemoteProtocolError(
-                    f"object 0x{handle:08X}: the camera's ParentObject links form a cycle "
-                    f"(0x{parent:08X} again)"
-                )
-            top, top_info = parent, self.object_info(parent)
-            names.append(top_info.filename)
-            parent = top_info.parent_object
-        storage_id = self._path_storage(top, top_info.storage_id)
-        names.append(storage_folder(storage_id))
-        names.reverse()
-        return self._entry(handle, info, "/" + "/".join(names), storage_id)
+        return self._objects.entry(handle)
 
-    def _path_storage(self, top: int, claimed: int) -> int:
-        """The storage a top-level object is listed in: the one storage of a one-card camera
-        whatever its ObjectInfo says, else the storage whose top-level handles hold it
-        (``claimed``, the ObjectInfo's StorageID, is asked first)."""
-        ids = self.storage_ids()
-        if len(ids) == 1:
-            return ids[0]
-        order = sorted(ids, key=lambda sid: sid != claimed)
-        for sid in order:
-            if top in handle_array(self._data(Op.GET_OBJECT_HANDLES, (sid, 0, ROOT))):
-                return sid
-        return claimed
+    def _entry_at(self, handle: int, info: ObjectInfo, *, in_memory: bool = False) -> Entry:
+        return self._objects.entry_at(handle, info, in_memory=in_memory)
+
+    def event_entry(self, event: CameraEvent) -> Entry:
+        """The entry of the object an ObjectAdded event announces: from the event's
+        :attr:`~CameraEvent.details` when an extension described the object there (a
+        :class:`~ptpkit.ext.base.CapturedObject` or an ObjectInfo: no GetObjectInfo), else read
+        from the camera. ``tether`` downloads what this gives."""
+        return self._capture.event_entry(event)
+
+    def _can_list_fast(self) -> bool:
+        """Whether a whole-card index is asked for (not after one failed on this camera)."""
+        return not self._fast_listing_failed
 
     def _as_entry(self, target: Entry | int | str) -> Entry:
-        if isinstance(target, Entry):
-            return target
-        if isinstance(target, int):
-            return self.entry(target)
-        return self.find(target)
+        return self._objects.as_entry(target)
 
     def walk(
         self,
@@ -914,188 +545,17 @@ class Camera:
         folder: Entry | int | str | None = None,
         on_error: SkipCallback | None = None,
     ) -> Iterator[Entry]:
-        """Every folder and file, depth first, each folder before what it contains.
-
-        Uses MTP's GetObjPropList where the camera has it (one transaction for the whole card),
-        else GetObjectHandles per folder and GetObjectInfo per object.
-
-        The listing streams: entries are yielded as they are read, and memory stays bounded
-        however many objects the card holds or however deep its folders go (GetObjPropList's
-        answer is spooled to a temporary file and indexed in compact arrays). Order: the
-        objects of a folder of up to :data:`SORTED_FOLDER_LIMIT` objects come sorted by name; a
-        bigger folder is listed in the camera's order (sorting it would mean holding all of it).
-
-        Paths: an object's storage (:attr:`Entry.storage_id`, the first component of its path)
-        is the storage that lists its top-level folder, never what its own ObjectInfo claims
-        (cameras that report another StorageID there exist); :meth:`entry` and :meth:`find`
-        follow the same rule, so one object keeps one path.
-
-        An object the camera cannot describe (an ObjectInfo that does not decode, a handle it
-        refuses, GetObjPropList properties missing or of a wrong datatype) does not end the
-        listing: it is passed to ``on_error`` as a :class:`SkippedObject` (logged as a warning
-        when ``on_error`` is None) and the rest goes on (a skipped folder's contents cannot be
-        placed and are not listed). A failed link still raises.
-        """
-        start = self._as_entry(folder) if folder is not None else None
-        if start is not None and not start.is_folder:
-            raise UsageError(f"{start.path} is not a folder")
-        if self._can_list_fast():
-            try:
-                entries = self._list_fast(storage_id, start, on_error)
-            except (ResponseError, DecodeError, RemoteProtocolError) as exc:
-                log.info("fast listing failed (%s); listing object by object", exc)
-                self._fast_listing_failed = True
-            else:
-                yield from entries
-                return
-        yield from self._walk_slow(storage_id, start, on_error)
-
-    def _can_list_fast(self) -> bool:
-        return self._mtp and not self._fast_listing_failed and self.supports(Op.GET_OBJ_PROP_LIST)
-
-    def _list_fast(
-        self, storage_id: int | None, start: Entry | None, on_error: SkipCallback | None
-    ) -> Iterator[Entry]:
-        """Run GetObjPropList and index its answer now (so that a camera that fails it fails
-        here, before anything is yielded); the entries come from the returned iterator."""
-        handle, depth = (ROOT, 0) if start is None else (start.handle, 0xFFFFFFFF)
-        sink = SpoolSink(_PROPLIST_LIMIT)
-        try:
-            # Handle 0xFFFFFFFF: every object; property 0xFFFFFFFF: every property (MTP 1.1
-            # §D.2.27). The answer can be hundreds of MiB: it goes to a temporary file.
-            self._run(Op.GET_OBJ_PROP_LIST, (handle, 0, 0xFFFFFFFF, 0, depth), sink=sink)
-            index = PropListIndex(sink.file, sink.size)
-        except BaseException:
-            sink.close()
-            raise
-        return self._walk_fast(index, sink, storage_id, start, on_error)
-
-    def _walk_fast(
-        self,
-        index: PropListIndex,
-        sink: SpoolSink,
-        storage_id: int | None,
-        start: Entry | None,
-        on_error: SkipCallback | None,
-    ) -> Iterator[Entry]:
-        try:
-            lister = _FastLister(index)
-            for orphan in index.without_parent():
-                # Not placeable in any folder: reported, not listed.
-                _skipped(
-                    SkippedObject(
-                        handle=index.handles[orphan],
-                        folder=start.path if start is not None else "/",
-                        reason="GetObjPropList left out its ParentObject",
-                        error=RemoteProtocolError("no ParentObject"),
-                    ),
-                    on_error,
-                )
-            top_parents = ROOT_PARENTS if start is None else (start.handle,)
-            lister.first_child, lister.next_sibling, tops = index.tree(top_parents)
-            # Only for the whole card: for one folder, a camera may answer with more than
-            # what is below it (the folder itself, or everything), which is not lost.
-            lost_objects = (
-                index.unplaced(lister.first_child, lister.next_sibling, tops)
-                if start is None
-                else ()
-            )
-            for lost in lost_objects:
-                handle = index.handles[lost]
-                reason = (
-                    f"its ParentObject 0x{index.parents[lost]:08X} is not a folder this listing "
-                    "reaches (missing, a file, or a cycle of parents)"
-                )
-                _skipped(
-                    SkippedObject(
-                        handle=handle,
-                        folder="/",
-                        reason=reason,
-                        error=RemoteProtocolError(reason),
-                    ),
-                    on_error,
-                )
-            if start is not None:
-                groups: list[tuple[int, str, Collection[int]]] = [
-                    (start.storage_id, start.path, tops)
-                ]
-            else:
-                groups = self._fast_tops(index, tops, on_error)
-            for sid, path, keys in groups:
-                if storage_id is not None and sid != storage_id:
-                    continue
-                yield from _depth_first(lister, sid, path, keys, on_error)
-        finally:
-            sink.close()
-
-    def _fast_tops(
-        self, index: PropListIndex, tops: Collection[int], on_error: SkipCallback | None
-    ) -> list[tuple[int, str, Collection[int]]]:
-        """The top-level objects grouped by storage (ascending), by the rule of
-        :meth:`_path_storage`: the storage that lists the object at its top, not the StorageID
-        the object claims (a camera that claims another storage in ObjectInfo can do so in
-        GetObjPropList too), so that walk(), entry() and find() give one object one path."""
-        ids = self.storage_ids()
-        listed_in = HandleTable()  # top-level handle -> its position in ids
-        if len(ids) > 1:
-            for position, sid in enumerate(ids):
-                for handle in handle_array(self._data(Op.GET_OBJECT_HANDLES, (sid, 0, ROOT))):
-                    if listed_in.get(handle) < 0:
-                        listed_in.put(handle, position)
-        by_storage: dict[int, array[int]] = {}
-        for top in tops:
-            problem = index.problem(top, top=True)
-            if problem is not None:
-                _skipped(
-                    SkippedObject(
-                        handle=index.handles[top],
-                        folder="/",
-                        reason=problem,
-                        error=RemoteProtocolError(problem),
-                    ),
-                    on_error,
-                )
-                continue
-            if len(ids) == 1:
-                sid = ids[0]
-            else:
-                position = listed_in.get(index.handles[top])
-                sid = ids[position] if position >= 0 else index.storages[top]
-            by_storage.setdefault(sid, array("i")).append(top)
-        return [(sid, "/" + storage_folder(sid), by_storage[sid]) for sid in sorted(by_storage)]
-
-    def _walk_slow(
-        self, storage_id: int | None, start: Entry | None, on_error: SkipCallback | None
-    ) -> Iterator[Entry]:
-        if start is not None:
-            tops = [(start.storage_id, start.handle, start.path)]
-        else:
-            ids = self.storage_ids() if storage_id is None else (storage_id,)
-            tops = [(sid, ROOT, "/" + storage_folder(sid)) for sid in ids]
-        lister = _SlowLister(self)
-        for sid, parent, prefix in tops:
-            keys = lister.children(sid, parent)
-            yield from _depth_first(lister, sid, prefix, keys, on_error)
+        """Every folder and file, depth first, each folder before what it contains (see
+        :meth:`ptpkit.client.objects.Objects.walk`: a whole-card index where an extension gives
+        one, MTP's GetObjPropList; else folder by folder, the extensions first)."""
+        return self._objects.walk(storage_id, folder=folder, on_error=on_error)
 
     def iter_folder(
         self, folder: Entry | int | str | None = None, *, on_error: SkipCallback | None = None
     ) -> Iterator[Entry]:
         """The objects directly inside a folder (None: the top of every storage), as they are
         read: :meth:`list_folder` without holding them all (a folder of a million files)."""
-        lister = _SlowLister(self)
-        if folder is None:
-            for sid in self.storage_ids():
-                prefix = "/" + storage_folder(sid)
-                keys = lister.children(sid, ROOT)
-                yield from _depth_first(lister, sid, prefix, keys, on_error, recursive=False)
-            return
-        start = self._as_entry(folder)
-        if not start.is_folder:
-            raise UsageError(f"{start.path} is not a folder")
-        keys = lister.children(start.storage_id, start.handle)
-        yield from _depth_first(
-            lister, start.storage_id, start.path, keys, on_error, recursive=False
-        )
+        return self._objects.iter_folder(folder, on_error=on_error)
 
     def list_folder(
         self, folder: Entry | int | str | None = None, *, on_error: SkipCallback | None = None
@@ -1108,50 +568,7 @@ class Camera:
         """The entry at a path: ``/store_00010001/DCIM/IMG_0001.JPG``, or, on a camera with one
         storage, ``DCIM/IMG_0001.JPG``. Raises NotFoundError. Objects on the way that the
         camera cannot describe are passed over (logged as warnings)."""
-        parts = [p for p in PurePosixPath(path).parts if p not in ("/", "")]
-        if not parts:
-            raise NotFoundError(f"{path!r} names no object")
-        storage_id = parse_storage_folder(parts[0])
-        if storage_id is not None:
-            # An unknown storage is a path that names nothing (NotFoundError, as documented),
-            # not the camera's InvalidStorageID from the listing below.
-            if storage_id not in self.storage_ids():
-                raise NotFoundError(f"{path!r}: the camera has no storage {parts[0]}")
-            parts = parts[1:]
-        else:
-            ids = self.storage_ids()
-            if len(ids) != 1:
-                raise NotFoundError(
-                    f"{path!r}: this camera has {len(ids)} storages; start the path with one of "
-                    + ", ".join(storage_folder(s) for s in ids)
-                )
-            storage_id = ids[0]
-        if not parts:
-            raise NotFoundError(f"{path!r} is a storage, not an object")
-        parent = ROOT
-        prefix = "/" + storage_folder(storage_id)
-        entry: Entry | None = None
-        for part in parts:
-            for handle in handle_array(self._data(Op.GET_OBJECT_HANDLES, (storage_id, 0, parent))):
-                if _reserved(handle, prefix, None):
-                    continue
-                try:
-                    info = self.object_info(handle)
-                except (DecodeError, ResponseError) as exc:
-                    _skipped(
-                        SkippedObject(handle=handle, folder=prefix, reason=str(exc), error=exc),
-                        None,
-                    )
-                    continue
-                if info.filename == part:
-                    prefix = f"{prefix}/{part}"
-                    entry = self._entry(handle, info, prefix, storage_id)
-                    parent = handle
-                    break
-            else:
-                raise NotFoundError(f"no {part!r} in {prefix} on the camera")
-        assert entry is not None
-        return entry
+        return self._objects.find(path)
 
     # -- reading objects -------------------------------------------------------------------------
 
@@ -1167,210 +584,38 @@ class Camera:
         keep_time: bool = True,
     ) -> Path | None:
         """Copy an object to ``dest``: a folder (the object's name, made safe, inside it), a file
-        path, or a binary file object.
-
-        A download to a path is written to a partial file of ours (``NAME.ptpkit-part``, marked
-        as this object's download: see :func:`~ptpkit.client.files.open_part`) and renamed when
-        complete and checked (:func:`~ptpkit.client.files.publish`), so an incomplete file never
-        stands under the final name and a file ptpkit did not make is never touched. A partial
-        file of the same object left by an earlier attempt is resumed with GetPartialObject
-        where the camera has it. Returns the final path (None for a file object). An existing
-        file (or a link) is an error unless ``overwrite``, also one that appears while the
-        download runs. Nothing past the object's declared size is written: a camera that sends
-        more gets :class:`RemoteProtocolError`.
-
-        ``keep_time``: the file gets the object's modification time (else its capture time) as
-        its modification and access time, as gphoto2 does.
-        """
-        entry = self._as_entry(target)
-        if entry.is_folder:
-            raise UsageError(f"{entry.path} is a folder; download the files in it")
-        if hasattr(dest, "write"):
-            sink = FileSink(
-                dest,  # type: ignore[arg-type]
-                progress=progress,
-                total_bytes=entry.size,
-                limit=_size_limit(entry, 0),
-            )
-            self._read_object(entry, 0, sink)
-            return None
-        dest_path = Path(dest)
-        # "photos/" names a folder even before it exists (Path() drops the trailing slash, and
-        # the object would otherwise be written to a file called "photos").
-        if not dest_path.is_dir() and os.fspath(dest).endswith(("/", os.sep)):
-            dest_path.mkdir(parents=True, exist_ok=True)
-        final = dest_path / entry.local_name if dest_path.is_dir() else dest_path
-        with writing(
-            final,
+        path, or a binary file object (see :meth:`ptpkit.client.transfers.Transfers.download`:
+        a partial file of ours renamed when complete, resumed where the camera can; an object
+        in the camera's memory is reported to the extensions once downloaded)."""
+        return self._transfers.download(
+            target,
+            dest,
+            progress=progress,
+            resume=resume,
             overwrite=overwrite,
             fsync=fsync,
-            resumable=True,
-            owner=self._part_owner(entry),
-            mtime=object_time(entry) if keep_time else None,
-        ) as file:
-            self._fill_part(entry, file, final, resume=resume, progress=progress)
-        return final
+            keep_time=keep_time,
+        )
+
+    def _downloaded(self, entry: Entry) -> None:
+        self._capture.downloaded(entry)
 
     def _part_owner(self, entry: Entry) -> str:
-        """What a partial file is the download of: this camera, and the object by its path,
-        size and times (handles change between sessions; a card that restarted its numbering
-        gives a new picture the old one's path but rarely its size and time too)."""
-        info = self.device_info
-        return "\n".join(
-            [
-                info.manufacturer,
-                info.model,
-                info.serial_number,
-                entry.path,
-                str(entry.size),
-                str(entry.modified or entry.captured or ""),
-            ]
-        )
-
-    def _fill_part(
-        self,
-        entry: Entry,
-        file: BinaryIO,
-        final: Path,
-        *,
-        resume: bool,
-        progress: ProgressCallback | None,
-    ) -> None:
-        """Write ``entry`` into its open, locked partial file, resuming what is there if it can."""
-        have = os.fstat(file.fileno()).st_size
-        offset = 0
-        if have and resume and self._can_resume(entry, have):
-            if self._resume_check(entry, file, have):
-                offset = have
-                log.info("resuming %s at byte %d of %d", entry.path, offset, entry.size)
-            else:
-                log.warning(
-                    "%s: the partial file of %s holds other bytes; starting over",
-                    entry.path,
-                    final,
-                )
-        if offset < have:
-            # Only when there is something to cut: ext4 treats any truncate to 0 as a file
-            # being replaced and flushes it when closed (auto_da_alloc), ~0.3 s per GiB.
-            file.truncate(offset)
-        file.seek(offset)
-        sink = FileSink(
-            file,
-            progress=progress,
-            offset=offset,
-            total_bytes=entry.size,
-            limit=_size_limit(entry, offset),
-        )
-        try:
-            self._read_object(entry, offset, sink)
-        except ResponseError as exc:
-            # A camera that lists GetPartialObject and refuses it (the session still open): the
-            # object whole, else the partial file kept would make every attempt fail alike.
-            if not offset or sink.started or isinstance(exc, SessionError):
-                raise
-            log.warning("%s: the camera refused to resume (%s); starting over", entry.path, exc)
-            file.truncate(0)
-            file.seek(0)
-            sink = FileSink(
-                file, progress=progress, total_bytes=entry.size, limit=_size_limit(entry, 0)
-            )
-            self._read_object(entry, 0, sink)
-        size = file.tell()
-        if entry.size not in (SIZE_UNKNOWN_32, size):
-            kept = "; the partial file stays for a resume" if size else ""
-            raise RemoteProtocolError(f"{entry.path}: got {size} of {entry.size} bytes{kept}")
-
-    def _can_resume(self, entry: Entry, have: int) -> bool:
-        # An unknown size (0xFFFFFFFF: a PTP object past 4 GiB) gives no end to read up to: a
-        # resume would stop at byte 0xFFFFFFFF and publish the object cut there.
-        if entry.size == SIZE_UNKNOWN_32 or not 0 < have < entry.size:
-            return False
-        return (have <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT)) or (
-            self._mtp and self.supports(Op.ANDROID_GET_PARTIAL_OBJECT_64)
-        )
-
-    def _resume_check(self, entry: Entry, part: BinaryIO, have: int) -> bool:
-        """:meth:`_part_matches`, False where the camera refuses the partial read it needs."""
-        try:
-            return self._part_matches(entry, part, have)
-        except ResponseError as exc:
-            if isinstance(exc, SessionError):
-                raise
-            log.warning("%s: the camera refused a partial read (%s)", entry.path, exc)
-            return False
-
-    def _part_matches(self, entry: Entry, part: BinaryIO, have: int) -> bool:
-        """Whether the end of a ``.part`` file is what the camera holds there. A ``.part`` left by
-        another object of the same name (a card renumbered, another camera) would otherwise be
-        completed into a file of the right size and the wrong content."""
-        length = min(have, RESUME_CHECK_BYTES)
-        part.seek(have - length)
-        ours = part.read(length)
-        return self.read(entry, have - length, length) == ours
-
-    def _read_object(self, entry: Entry, offset: int, sink: FileSink | BytesSink) -> None:
-        if offset == 0:
-            self._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
-            return
-        self._read_range(entry.handle, offset, entry.size - offset, sink)
+        return self._transfers.part_owner(entry)
 
     def _read_range(self, handle: int, offset: int, length: int, sink: DataSink) -> None:
-        """``length`` bytes from ``offset`` with GetPartialObject (or Android's 64-bit variant
-        past 4 GiB), in as few transactions as the 32-bit length field allows."""
-        end = offset + length
-        while offset < end:
-            step = min(end - offset, _MAX_PARTIAL)
-            if offset <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT):
-                response = self._run(Op.GET_PARTIAL_OBJECT, (handle, offset, step), sink=sink)
-            elif self._mtp and self.supports(Op.ANDROID_GET_PARTIAL_OBJECT_64):
-                response = self._run(
-                    Op.ANDROID_GET_PARTIAL_OBJECT_64,
-                    (handle, offset & 0xFFFFFFFF, offset >> 32, step),
-                    sink=sink,
-                )
-            else:
-                raise UsageError("the camera cannot read part of an object (no GetPartialObject)")
-            sent = response.params[0] if response.params else step
-            if sent == 0:
-                raise RemoteProtocolError(f"the camera sent no bytes at offset {offset}")
-            if sent > step:
-                # The sink stopped the data at the asked length; the count must agree.
-                raise RemoteProtocolError(
-                    f"the camera says it sent {sent} bytes at offset {offset}; {step} were asked"
-                )
-            offset += sent
+        # Every partial read passes here (a test seam: a camera that refuses them).
+        self._transfers.read_range(handle, offset, length, sink)
 
     def read(self, target: Entry | int | str, offset: int = 0, length: int | None = None) -> bytes:
         """Bytes of an object, all of it or a range, in memory (use download() for big files)."""
-        entry = self._as_entry(target)
-        if length is None:
-            length = max(0, entry.size - offset)
-        elif entry.size != SIZE_UNKNOWN_32:
-            # A range reaching past the end reads what is there, as a file read does; asking the
-            # camera for bytes past the end would end in a transaction that sends none.
-            length = max(0, min(length, entry.size - offset))
-        sink = BytesSink(limit=max(length, 1))
-        if offset == 0 and length >= entry.size:
-            self._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
-        elif length:
-            self._read_range(entry.handle, offset, length, sink)
-        return sink.getvalue()
+        return self._transfers.read(target, offset, length)
 
     def thumbnail(self, target: Entry | int | str) -> bytes:
         """The object's thumbnail (usually a small JPEG)."""
-        entry = self._as_entry(target)
-        return self._data(Op.GET_THUMB, (entry.handle,))
+        return self._transfers.thumbnail(target)
 
     # -- changing objects ------------------------------------------------------------------------
-
-    def _folder_handle(self, folder: Entry | int | str | None) -> tuple[int | None, int]:
-        """(storage of the folder or None, parent handle for SendObjectInfo)."""
-        if folder is None:
-            return None, ROOT
-        entry = self._as_entry(folder)
-        if not entry.is_folder:
-            raise UsageError(f"{entry.path} is not a folder")
-        return entry.storage_id, entry.handle
 
     def upload(
         self,
@@ -1383,409 +628,105 @@ class Camera:
         progress: ProgressCallback | None = None,
     ) -> Entry:
         """Send a file to the camera (SendObjectInfo, then SendObject streamed from the file)."""
-        folder_storage, parent = self._folder_handle(folder)
-        if hasattr(source, "read"):
-            file: BinaryIO = source  # type: ignore[assignment]
-            if name is None:
-                raise UsageError("uploading from a file object needs name=")
-            return self._upload_file(
-                file,
-                name=name,
-                storage_id=folder_storage or storage_id,
-                parent=parent,
-                object_format=object_format,
-                progress=progress,
-                modified=None,
-            )
-        path = Path(source)
-        if not path.is_file():
-            raise UsageError(f"{path} is not a file")
-        with path.open("rb") as file:
-            return self._upload_file(
-                file,
-                name=name or path.name,
-                storage_id=folder_storage or storage_id,
-                parent=parent,
-                object_format=object_format,
-                progress=progress,
-                modified=path.stat().st_mtime,
-            )
-
-    def _upload_file(
-        self,
-        file: BinaryIO,
-        *,
-        name: str,
-        storage_id: int | None,
-        parent: int,
-        object_format: int | None,
-        progress: ProgressCallback | None,
-        modified: float | None,
-    ) -> Entry:
-        size = file_size(file)
-        storage = storage_id if storage_id is not None else self.storage_ids()[0]
-        when = _dt.datetime.fromtimestamp(modified) if modified is not None else _dt.datetime.now()
-        stamp = format_datetime(when.replace(microsecond=0))
-        info = ObjectInfo(
-            storage_id=storage,
-            object_format=object_format if object_format is not None else format_for_name(name),
-            compressed_size=min(size, SIZE_UNKNOWN_32),
-            parent_object=0 if parent == ROOT else parent,
-            filename=name,
-            capture_date=stamp,
-            modification_date=stamp,
+        return self._transfers.upload(
+            source,
+            name=name,
+            storage_id=storage_id,
+            folder=folder,
+            object_format=object_format,
+            progress=progress,
         )
-        response = self._run(
-            Op.SEND_OBJECT_INFO, (storage, parent), data_out=BytesSource(info.to_bytes())
-        )
-        if len(response.params) < 3:
-            raise RemoteProtocolError("SendObjectInfo's response lacks the new object's handle")
-        handle = response.params[2]
-        self._run(Op.SEND_OBJECT, data_out=FileSource(file, size, progress=progress))
-        try:
-            return self.entry(handle)
-        except (ResponseError, DecodeError, RemoteProtocolError) as exc:
-            # The upload is done; some devices learn the new handle a moment later (QEMU's
-            # usb-mtp registers new files through inotify), or describe it badly. Describe the
-            # object from what we sent rather than fail a successful upload.
-            log.debug("new object 0x%08X not described yet (%s)", handle, exc)
-            prefix, path_storage = "/" + storage_folder(storage), storage
-            if parent != ROOT:
-                with contextlib.suppress(ResponseError, DecodeError, RemoteProtocolError):
-                    # The path rule of walk(): the folder's storage, whatever was asked.
-                    folder_entry = self.entry(parent)
-                    prefix, path_storage = folder_entry.path, folder_entry.storage_id
-            return Entry(
-                handle=handle,
-                storage_id=path_storage,
-                parent=info.parent_object,
-                name=name,
-                path=f"{prefix}/{name}",
-                size=size,
-                is_folder=False,
-                object_format=info.object_format,
-                modified=info.modification_datetime,
-                info=info,
-            )
 
     def make_folder(
         self, name: str, *, folder: Entry | int | str | None = None, storage_id: int | None = None
     ) -> Entry:
         """Create a folder (SendObjectInfo of an Association, no data)."""
-        folder_storage, parent = self._folder_handle(folder)
-        storage = folder_storage or storage_id or self.storage_ids()[0]
-        info = ObjectInfo(
-            storage_id=storage,
-            object_format=ASSOCIATION,
-            association_type=1,
-            parent_object=0 if parent == ROOT else parent,
-            filename=name,
-        )
-        response = self._run(
-            Op.SEND_OBJECT_INFO, (storage, parent), data_out=BytesSource(info.to_bytes())
-        )
-        if len(response.params) < 3:
-            raise RemoteProtocolError("SendObjectInfo's response lacks the new folder's handle")
-        return self.entry(response.params[2])
+        return self._transfers.make_folder(name, folder=folder, storage_id=storage_id)
 
     def delete(self, target: Entry | int | str) -> None:
         """Delete an object; a folder goes with everything in it."""
-        entry = self._as_entry(target)
-        if entry.handle in _RESERVED_HANDLES:
-            # DeleteObject(0xFFFFFFFF) deletes every object (ISO 15740, DeleteObject).
-            raise UsageError(f"0x{entry.handle:08X} is a reserved handle, not one object")
-        self._run(Op.DELETE_OBJECT, (entry.handle, 0))
+        self._transfers.delete(target)
 
     # -- properties ------------------------------------------------------------------------------
 
     def property_code(self, prop: int | str) -> int:
         """The code of a property given by code, friendly name ("iso"), PTP name
         ("ExposureIndex") or hex ("0x500F")."""
-        if isinstance(prop, int):
-            return prop
-        spec = self.catalog.find(prop)
-        if spec is not None:
-            return spec.code
-        try:
-            return self.vocabulary.code(Kind.PROPERTY, prop)
-        except UnknownNameError:
-            known = ", ".join(self.catalog.names())
-            raise UsageError(f"unknown property {prop!r} (friendly names: {known})") from None
+        return self._properties.property_code(prop)
+
+    def property_codes(self) -> tuple[int, ...]:
+        """Every property the camera has: DeviceInfo's list, then those its extensions add
+        (:meth:`Extension.property_codes`: a Canon EOS reports some only in its events)."""
+        return self._properties.property_codes()
 
     def describe_property(self, prop: int | str) -> PropertyDescription:
-        code = self.property_code(prop)
-        desc = DevicePropDesc.from_bytes(self._data(Op.GET_DEVICE_PROP_DESC, (code,)))
-        self._datatypes[code] = desc.datatype
-        return PropertyDescription(
-            code=code,
-            name=self.vocabulary.property_name(code),
-            desc=desc,
-            spec=self.catalog.get(code),
-        )
+        """A property's description: from the first extension that describes it (a Canon EOS's
+        event cache), else GetDevicePropDesc."""
+        return self._properties.describe_property(prop)
 
     def properties(self) -> list[PropertyDescription]:
         """Every property the camera lists, described (one that fails to describe is skipped)."""
-        out = []
-        for code in self.device_info.device_properties_supported:
-            try:
-                out.append(self.describe_property(code))
-            except (ResponseError, DecodeError) as exc:
-                log.info("property 0x%04X could not be described: %s", code, exc)
-        return out
-
-    def _datatype(self, code: int) -> DataType:
-        if code not in self._datatypes:
-            self.describe_property(code)
-        return self._datatypes[code]
+        return self._properties.properties()
 
     def get_property(self, prop: int | str) -> Value:
-        """The current value, decoded by the property's data type."""
-        code = self.property_code(prop)
-        datatype = self._datatype(code)
-        if not self.supports(Op.GET_DEVICE_PROP_VALUE):
-            return self.describe_property(code).current
-        return decode_value(self._data(Op.GET_DEVICE_PROP_VALUE, (code,)), datatype)
+        """The current value, decoded by the property's data type (from the first extension
+        that describes the property, else GetDevicePropValue)."""
+        return self._properties.get_property(prop)
 
     def get_property_text(self, prop: int | str) -> str:
-        code = self.property_code(prop)
-        return self.catalog.format(code, self.get_property(code))
+        return self._properties.get_property_text(prop)
 
     def set_property(self, prop: int | str, value: Value, *, check: bool = True) -> None:
         """Set a property. ``value`` is the raw value, or text people would type ("1/125",
         "f/5.6", "+1/3", "daylight", "now"). With ``check``, a value outside the camera's allowed
-        values is refused here with the list of allowed ones."""
-        description = self.describe_property(prop)
-        if check and not description.writable:
-            # Checked here like the allowed values: the camera would only answer AccessDenied.
-            raise UsageError(f"{description.friendly_name} is read-only on this camera")
-        raw = self._parse_value(description, value)
-        if check and not description.desc.allows(raw):
-            raise UsageError(
-                f"{description.friendly_name} cannot be {self._show(description, value)}; "
-                f"allowed: {description.allowed_text()}"
-            )
-        try:
-            encoded = encode_value(description.datatype, raw)
-        except PTPError as exc:
-            raise UsageError(f"{description.friendly_name}: {exc}") from None
-        self._run(Op.SET_DEVICE_PROP_VALUE, (description.code,), data_out=BytesSource(encoded))
-
-    @staticmethod
-    def _show(description: PropertyDescription, value: Value) -> str:
-        return value if isinstance(value, str) else description.format(value)
-
-    def _parse_value(self, description: PropertyDescription, value: Value) -> Value:
-        """The raw value for what the caller passed: raw values pass through; text is matched
-        against the allowed values as they are shown, then parsed by the property's spec."""
-        if not isinstance(value, str):
-            return value
-        spec = description.spec
-        if description.datatype is DataType.STR and (spec is None or spec.parser is None):
-            return value
-        if description.allowed is not None:
-            for allowed in description.allowed:
-                if description.format(allowed).lower() == value.strip().lower():
-                    return allowed
-            # "0.3" is the "+0.3" the allowed list shows (333): shown forms round, so a value
-            # also matches the allowed one whose shown form reads as it does.
-            if spec is not None:
-                matched = spec.match(value, description.allowed)
-                if matched is not None:
-                    return matched
-        try:
-            parsed = spec.parse(value) if spec is not None else parse_plain(value)
-        except ValueParseError as exc:
-            raise UsageError(str(exc)) from None
-        if description.datatype is not DataType.STR and isinstance(parsed, str):
-            raise UsageError(
-                f"{value!r} is not a value of {description.friendly_name}; "
-                f"allowed: {description.allowed_text()}"
-            )
-        return parsed
+        values is refused here with the list of allowed ones. The first extension that sets it
+        its vendor's way does (Canon EOS SetDevicePropValueEx), else SetDevicePropValue."""
+        self._properties.set_property(prop, value, check=check)
 
     # -- capture and events ----------------------------------------------------------------------
 
     def capture(self, *, timeout_s: float = 30.0, storage_id: int = 0) -> CaptureResult:
-        """Take a picture (InitiateCapture) and return the new objects.
+        """Take a picture and return the new objects.
 
-        Waits for ObjectAdded events until CaptureComplete (or, on a camera that does not send
+        The first extension that captures its vendor's way (:meth:`Extension.capture`, Canon
+        EOS RemoteReleaseOn/Off) does it; else standard InitiateCapture, which waits for
+        ObjectAdded events until CaptureComplete (or, on a camera that does not send
         CaptureComplete, the first ObjectAdded). Those events are the capture's answer: they are
         in the result's ``events`` and not queued again for :meth:`events`; any other event is.
+        ``storage_id`` is InitiateCapture's (0: where the camera chooses). The wait is on the
+        camera's clock.
         """
-        added: list[int] = []
-        answer: list[CameraEvent] = []
-        done = threading.Event()
-        capture_tid: list[int] = []
-        has_complete = Ec.CAPTURE_COMPLETE in self.device_info.events_supported
+        return self._capture.capture(timeout_s=timeout_s, storage_id=storage_id)
 
-        def listen(event: CameraEvent) -> bool:
-            if done.is_set():
-                return False  # arrived after the capture finished: somebody else's
-            if event.code == Ec.OBJECT_ADDED and event.params:
-                added.append(event.params[0])
-                answer.append(event)
-                if not has_complete:
-                    done.set()
-                return True
-            if event.code == Ec.CAPTURE_COMPLETE and (
-                not capture_tid or event.transaction_id in (capture_tid[0], 0xFFFFFFFF)
-            ):
-                answer.append(event)
-                done.set()
-                return True
-            return False
-
-        self._listeners.append(listen)
-        try:
-            response = self._run(Op.INITIATE_CAPTURE, (storage_id, 0))
-            capture_tid.append(response.transaction_id)
-            deadline = time.monotonic() + timeout_s
-            # Woken by each event, a failed event link and close().
-            with self._events_wakeup.watch() as sleep:
-                while not done.is_set():
-                    self._raise_if_events_ended()
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise TransportTimeout(
-                            f"the camera did not report the capture within {timeout_s:g} s "
-                            f"({len(added)} new object(s) so far)"
-                        )
-                    sleep(remaining)
-        finally:
-            self._listeners.remove(listen)
-        return CaptureResult((self.entry(handle) for handle in added), answer)
+    def live_view(self) -> FrameSource:
+        """The camera's live-view frames (start(), frame(), stop()), from the first extension
+        that has them. Raises OperationNotSupportedError when none has (standard PTP defines no
+        live view)."""
+        return self._capture.live_view()
 
     def _deliver_event(self, event: Event, details: object = None) -> None:
-        camera_event = CameraEvent(
-            code=event.code,
-            name=self.vocabulary.event_name(event.code),
-            params=event.params,
-            transaction_id=event.transaction_id,
-            received=self.clock.monotonic(),
-            details=details,
-        )
-        log.debug("event %s", camera_event)
-        consumed = False
-        for listener in list(self._listeners):
-            consumed = listener(camera_event) or consumed
-        if not consumed:
-            self._events.append(camera_event)
-        # Also for a consumed one: capture() waits for its answer.
-        self._events_wakeup.notify_all()
+        self._event_stream.deliver(event, details)
+
+    def _fail_events(self, error: PTPError) -> None:
+        self._event_stream.fail(error)
 
     def _start_poller(self) -> None:
         """Poll for events when the camera's extension says they must be asked for."""
-        poller = next(
-            (found for extension in self.extensions if (found := extension.event_poller())),
-            None,
-        )
-        if poller is None:
-            return
-        self._poller_thread = threading.Thread(
-            target=self._poll_events, args=(poller,), name=f"events {self.url}", daemon=True
-        )
-        self._poller_thread.start()
-
-    def _poll_events(self, poller: EventPoller) -> None:
-        while not self._poller_stop.is_set():
-            try:
-                interval_s = poller.poll()
-            except ResponseError as exc:  # busy, or refused now: not the end of the events
-                log.debug("event poll answered %s; polling on", exc)
-                interval_s = 1.0
-            except PTPError as exc:
-                if not self._closed:
-                    self._fail_events(exc)
-                return
-            if self.clock.wait(self._poller_stop, interval_s):
-                return
-
-    def _stop_poller(self) -> None:
-        self._poller_stop.set()
-        thread, self._poller_thread = self._poller_thread, None
-        if thread is not None and thread is not threading.current_thread():
-            # A poll under way ends with the session (ClosedError) at the latest.
-            thread.join(5.0)
-
-    def _fail_events(self, error: PTPError) -> None:
-        self._event_error = error
-        self._events_wakeup.notify_all()
+        poller = self._ask(lambda extension: extension.event_poller())
+        if poller is not None:
+            self._event_stream.start_poller(poller, name=f"events {self.url}")
 
     def next_event(self, timeout_s: float | None = None) -> CameraEvent | None:
         """The next event, waiting up to ``timeout_s`` (None: forever). None on timeout."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        # Registered before looking, so an event arriving in between still wakes us.
-        with self._events_wakeup.watch() as sleep:
-            while True:
-                with contextlib.suppress(IndexError):
-                    return self._events.popleft()
-                self._raise_if_events_ended()
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return None
-                sleep(remaining)
-
-    def _raise_if_events_ended(self) -> None:
-        """Raise why no more events can come (the event link failed, or the camera closed)."""
-        if self._event_error is not None:
-            # The same error object each time: its traceback is reset, or it grows per raise.
-            raise self._event_error.with_traceback(None)
-        if self._closed:
-            raise ClosedError("the camera is closed")
+        return self._event_stream.next_event(timeout_s)
 
     def events(self, timeout_s: float | None = None) -> Iterator[CameraEvent]:
         """Events as they come; the iterator ends when none arrives within ``timeout_s``."""
-        while True:
-            event = self.next_event(timeout_s)
-            if event is None:
-                return
-            yield event
+        return self._event_stream.events(timeout_s)
 
     def wait_event(
         self, codes: Iterable[int] | None = None, *, timeout_s: float = 10.0
     ) -> CameraEvent:
         """The next event with one of ``codes`` (any event if None); other events are kept for
         later. Raises TransportTimeout."""
-        wanted = set(codes) if codes is not None else None
-        deadline = time.monotonic() + timeout_s
-        # Bounded like the queue: in a flood the oldest skipped ones go, as there.
-        skipped: collections.deque[CameraEvent] = collections.deque(maxlen=EVENT_QUEUE_LIMIT)
-        try:
-            while True:
-                event = self.next_event(max(0.0, deadline - time.monotonic()))
-                if event is None:
-                    raise TransportTimeout(f"no event within {timeout_s:g} s")
-                if wanted is None or event.code in wanted:
-                    return event
-                skipped.append(event)
-        finally:
-            if skipped:
-                # Skipped ones go back in front, in order. If that overflows, the oldest go
-                # (the queue's rule), never the newest: only the newest skipped that fit.
-                room = EVENT_QUEUE_LIMIT - len(self._events)
-                keep = list(skipped)[-room:] if room > 0 else []
-                self._events.extendleft(reversed(keep))
-
-
-def _size_limit(entry: Entry, offset: int) -> int | None:
-    """The most bytes a read of ``entry`` from ``offset`` may bring: what is left of its
-    declared size (None when the camera does not know the size)."""
-    if entry.size == SIZE_UNKNOWN_32:
-        return None
-    return max(0, entry.size - offset)
-
-
-def object_time(entry: Entry) -> float | None:
-    """The time a downloaded copy of ``entry`` gets, in seconds since the epoch: its
-    modification date, as gphoto2 gives a saved file (libgphoto2 camlibs/ptp2/library.c takes
-    the file's mtime from ObjectInfo's ModificationDate; ptpcam sets it with utime), else its
-    capture date (our fallback: some cameras leave ModificationDate empty). PTP dates carry no
-    zone unless the camera adds one (ISO 15740 §5.5.5 DateTime string): a date without one is
-    local time, as libgphoto2's ptp_unpack_PTPTIME reads it (ptp-pack.c, mktime)."""
-    when = entry.modified or entry.captured
-    if when is None:
-        return None
-    try:
-        return when.timestamp()  # naive: local time
-    except (OverflowError, OSError, ValueError):
-        return None
+        return self._event_stream.wait_event(codes, timeout_s=timeout_s)

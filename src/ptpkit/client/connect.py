@@ -3,19 +3,24 @@
 Schemes are registered by name, so each transport plugs in where it is written:
 
 - ``virtual:`` the virtual camera in this process, with a generated sample card;
-  ``virtual:/some/folder`` serves that folder as its card.
+  ``virtual:/some/folder`` serves that folder as its card; ``?model=canon-eos`` (any of
+  ``ptpkit.virtual.MODELS``) chooses which camera it is (also for ``virtual+usb:``).
 - ``ptpip:HOST[:PORT]`` and ``usb:...`` come with their transports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ptpkit.client.camera import Camera
 from ptpkit.errors import UsageError
 from ptpkit.ext.base import ExtensionFactory, check_extension_names
+from ptpkit.timing import SYSTEM_CLOCK, Clock
 from ptpkit.transports.base import Transport
+
+if TYPE_CHECKING:
+    from ptpkit.virtual import VirtualCamera
 
 #: Makes a transport for a URL of its scheme; ``options`` are connect()'s extra keywords.
 TransportFactory = Callable[[str, dict[str, Any]], Transport]
@@ -50,6 +55,7 @@ def connect(
     session_id: int = 1,
     extensions: Iterable[ExtensionFactory] = (),
     vendors: Iterable[str] = (),
+    clock: Clock = SYSTEM_CLOCK,
     **options: Any,
 ) -> Camera:
     """Open a camera and its session. Use the result as a context manager::
@@ -59,6 +65,8 @@ def connect(
 
     ``extensions`` adds unregistered extension classes (each still asked ``matches()``);
     ``vendors`` names registered ones to use whatever the camera says, e.g. ``("canon",)``.
+    ``clock``: the time behind busy back-off, capture waits, pollers and keep-alives (a test's
+    :class:`ptpkit.testing.FakeClock`).
 
     Other keywords go to the URL's transport. ``usb:`` takes ``backend=``, the PyUSB backend
     that reaches the camera: a ``usb.backend.IBackend`` object, or a name ("libusb1", the
@@ -75,6 +83,7 @@ def connect(
         session_id=session_id,
         extensions=extensions,
         vendors=vendors,
+        clock=clock,
     )
     return camera.open()
 
@@ -82,7 +91,6 @@ def connect(
 def _virtual(url: str, options: dict[str, Any]) -> Transport:
     # Imported here: the virtual camera (and Pillow) load only when a virtual: URL is used.
     from ptpkit.transports.inprocess import InProcessTransport  # noqa: PLC0415
-    from ptpkit.virtual import VirtualCamera  # noqa: PLC0415
 
     camera = options.pop("camera", None)
     if options:
@@ -90,8 +98,7 @@ def _virtual(url: str, options: dict[str, Any]) -> Transport:
         raise UsageError(f"virtual: takes the option camera=VirtualCamera(...), not {unknown}")
     if camera is not None:
         return InProcessTransport(camera, url=url)
-    root = url.partition(":")[2] or None
-    owned = VirtualCamera(root)
+    owned = _own_virtual_camera(url)
     return InProcessTransport(owned, url=url, on_close=owned.close)
 
 
@@ -111,7 +118,6 @@ def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
     """``virtual+usb:`` the virtual camera as a USB device: the whole USB transport runs through
     PyUSB, against a backend that is the virtual camera (options: camera=, faults=)."""
     from ptpkit.transports.usb import UsbSelector, UsbTransport, select_camera  # noqa: PLC0415
-    from ptpkit.virtual import VirtualCamera  # noqa: PLC0415
     from ptpkit.virtual.usb_device import VirtualUsbDevice, make_backend  # noqa: PLC0415
 
     camera = options.pop("camera", None)
@@ -125,7 +131,7 @@ def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
         )
     owned = None
     if camera is None:
-        owned = camera = VirtualCamera(url.partition(":")[2] or None)
+        owned = camera = _own_virtual_camera(url)
     try:
         device = VirtualUsbDevice(camera, faults=faults)
         transport = UsbTransport(
@@ -142,6 +148,15 @@ def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
     if owned is not None:
         transport.on_close = owned.close
     return transport
+
+
+def _own_virtual_camera(url: str) -> VirtualCamera:
+    """The camera a ``virtual:[FOLDER][?model=NAME]`` URL names (ptpkit.virtual.models)."""
+    from ptpkit.virtual import VirtualCamera  # noqa: PLC0415
+    from ptpkit.virtual.models import parse_virtual_url, personality_for  # noqa: PLC0415
+
+    root, model = parse_virtual_url(url)
+    return VirtualCamera(root, personality=personality_for(model))
 
 
 def _read_bytes(value: Any) -> int:

@@ -76,6 +76,9 @@ class Entry:
     modified: _dt.datetime | None = None
     #: The full ObjectInfo when it was fetched (the fast MTP listing does not fetch it).
     info: ObjectInfo | None = None
+    #: A capture's object held in the camera's memory for the computer to fetch (capture to
+    #: PC), not on a card: after it is downloaded the camera is told it may drop it.
+    in_memory: bool = False
 
     @property
     def folder(self) -> str:

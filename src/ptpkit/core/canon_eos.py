@@ -937,3 +937,60 @@ def encode_object_info_ex(entries: Sequence[FolderEntry]) -> bytes:
         writer.raw(name.ljust(_FE_NAME_LEN, b"\x00"))
         writer.uint32(entry.time)
     return writer.getvalue()
+
+
+# -- GetViewFinderData ---------------------------------------------------------------------------
+
+#: Live-view blob types that carry a JPEG (libgphoto2 library.c:3680-3745): 1, and 11 on newer
+#: bodies; 9 is a movie-mode frame that is not a JPEG; others are metadata.
+EVF_JPEG_TYPES: Final = (1, 11)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ViewfinderBlob:
+    """One blob of EOS_GetViewFinderData (0x9153): u32 length (with its 8-byte header), u32
+    type, payload (vendors.md 1.7)."""
+
+    type: int
+    payload: bytes
+
+    @property
+    def is_jpeg(self) -> bool:
+        return self.type in EVF_JPEG_TYPES
+
+
+def decode_viewfinder_data(data: BytesLike) -> tuple[ViewfinderBlob, ...]:
+    """The blobs of a GetViewFinderData answer. A length below 8 or past the data, or a cut
+    header, is a DecodeError at the blob's offset."""
+    view = bytes(data)
+    blobs = []
+    pos = 0
+    while pos < len(view):
+        left = len(view) - pos
+        if left < _HEADER:
+            raise DecodeError(
+                f"a blob header needs 8 bytes, {left} are left",
+                offset=pos,
+                what="EOS viewfinder data",
+            )
+        length = _u32(view, pos)
+        if length < _HEADER or length > left:
+            raise DecodeError(
+                f"blob length {length} does not fit the {left} bytes left",
+                offset=pos,
+                what="EOS viewfinder data",
+            )
+        blobs.append(ViewfinderBlob(type=_u32(view, pos + 4), payload=view[pos + 8 : pos + length]))
+        pos += length
+    return tuple(blobs)
+
+
+def encode_viewfinder_data(blobs: Iterable[ViewfinderBlob]) -> bytes:
+    writer = Writer()
+    for blob in blobs:
+        if len(blob.payload) + _HEADER > _U32_MAX:
+            raise LocalProtocolError("a viewfinder blob is limited to 4 GiB")
+        writer.uint32(len(blob.payload) + _HEADER)
+        writer.uint32(blob.type)
+        writer.raw(blob.payload)
+    return writer.getvalue()

@@ -1,10 +1,11 @@
 """Vendor extensions as registered objects (see :mod:`ptpkit.ext.base`)."""
 
 from ptpkit.ext.base import Extension, extensions_for, register, registered, unregister
+from ptpkit.ext.canon_eos import CanonEosExtension
+from ptpkit.ext.mtp import MtpExtension
 from ptpkit.ext.vendors import (
     CanonExtension,
     FujiExtension,
-    MtpExtension,
     NikonExtension,
     SonyExtension,
     register_builtins,
@@ -13,6 +14,7 @@ from ptpkit.ext.vendors import (
 register_builtins()
 
 __all__ = [
+    "CanonEosExtension",
     "CanonExtension",
     "Extension",
     "FujiExtension",

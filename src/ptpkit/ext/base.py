@@ -48,6 +48,7 @@ from ptpkit.core.buffer import BytesLike
 from ptpkit.core.datasets import DeviceInfo, DevicePropDesc, ObjectInfo
 from ptpkit.core.datatypes import DataType, Value
 from ptpkit.errors import ResponseError, UsageError
+from ptpkit.ext.listing import PropListIndex
 from ptpkit.timing import Clock
 
 log = logging.getLogger("ptpkit.ext")
@@ -269,6 +270,22 @@ class Extension:
         """Read ``length`` bytes from ``offset`` into ``sink`` (64-bit offsets where the vendor
         has an operation for them); False: not mine."""
         return False
+
+    def reads_from(self, offset: int) -> bool:
+        """Whether :meth:`read_object` reads this camera's objects from ``offset`` (a download
+        asks before it resumes a partial file there); False: not mine."""
+        return False
+
+    def index_objects(self, parent: int) -> PropListIndex | None:
+        """Every object below ``parent`` (0xFFFFFFFF: every object on the camera), indexed from
+        as few transactions as the protocol allows (MTP GetObjPropList: one for the whole
+        card); the camera closes the index. None: not mine.
+
+        Asked in order before listing starts; an earlier extension that lists folders its own
+        way (overrides :meth:`list_folder`) is preferred to a later one's index, and a camera
+        whose index failed (ResponseError, DecodeError, RemoteProtocolError) lists folder by
+        folder from then on."""
+        return None
 
     # -- live view -------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The built-in extensions: MTP and the camera vendors whose codes ptpkit names.
+"""The built-in extensions: MTP (its own module, :mod:`ptpkit.ext.mtp`) and the camera vendors
+whose codes ptpkit names.
 
 How a device is recognised follows libgphoto2 (``camlibs/ptp2/ptp.c`` device-info fix-ups):
 cameras that speak MTP often report Microsoft's vendor id (6) or describe "microsoft.com" in
@@ -8,14 +9,19 @@ own vendor operations, so a vendor is also recognised from the manufacturer stri
 
 from __future__ import annotations
 
-import importlib
-from typing import ClassVar, Final
+from typing import Final
 
-from ptpkit.codes import CodeSet, VendorId
+from ptpkit.codes import VendorId
 from ptpkit.codes.common import Op
 from ptpkit.core.datasets import DeviceInfo
 from ptpkit.ext.base import Extension, Session, register
+from ptpkit.ext.canon_eos import CanonEosExtension, is_eos
 from ptpkit.ext.keepalive import IdleKeepAlive
+from ptpkit.ext.lazy import LazyCodes
+from ptpkit.ext.mtp import MtpExtension
+
+#: The old private name of :class:`LazyCodes` (extensions written against it keep working).
+_LazyCodes = LazyCodes
 
 #: Idle seconds before a Canon PTP/IP session gets a keep-alive operation. The cameras' own
 #: timeout is not documented; this is well inside what a user sitting on the "connecting" screen
@@ -23,40 +29,7 @@ from ptpkit.ext.keepalive import IdleKeepAlive
 CANON_KEEPALIVE_INTERVAL_S: Final = 20.0
 
 
-class _CodesOfModule:
-    """``code_sets`` read from ``ptpkit.codes.<codes_module>`` on first use, on the class or an
-    instance (a non-data descriptor: an instance or subclass can still assign its own)."""
-
-    def __get__(self, obj: object, owner: type[_LazyCodes]) -> tuple[CodeSet, ...]:
-        if not owner.codes_module:
-            return ()
-        module = importlib.import_module(f"ptpkit.codes.{owner.codes_module}")
-        return (module.CODES,)
-
-
-class _LazyCodes(Extension):
-    """An extension whose code table (``ptpkit.codes.<codes_module>``) loads when the extension
-    is chosen for a device, not when it is registered: a command to one camera does not build
-    every vendor's table (start-up time)."""
-
-    #: The module's name in ptpkit.codes; none (a VendorExtension subclassed elsewhere): no codes.
-    codes_module: ClassVar[str] = ""
-    code_sets = _CodesOfModule()
-
-
-class MtpExtension(_LazyCodes):
-    name = "mtp"
-    codes_module = "mtp"
-
-    @classmethod
-    def matches(cls, info: DeviceInfo) -> bool:
-        return (
-            info.vendor_extension_id in (VendorId.MICROSOFT, VendorId.MTP)
-            or "microsoft.com" in info.vendor_extension_desc.lower()
-        )
-
-
-class VendorExtension(_LazyCodes):
+class VendorExtension(LazyCodes):
     """A camera vendor: recognised by its vendor extension id or its manufacturer string."""
 
     vendor_id: int = 0
@@ -102,6 +75,10 @@ class CanonExtension(VendorExtension):
     def open_session(self) -> None:
         if self.keepalive_interval_s is None or self.session.transport_kind != "ptpip":
             return
+        if is_eos(self.session.device_info):
+            # An EOS is kept awake by the canon-eos extension with EOS_KeepDeviceOn, as
+            # libgphoto2 does (config.c); it never sends an EOS this PowerShot keep-alive.
+            return
         keep_canon_session_alive(self.session)
         self._keepalive = IdleKeepAlive(
             self.session,
@@ -146,6 +123,7 @@ class SonyExtension(VendorExtension):
 BUILTIN: tuple[type[Extension], ...] = (
     MtpExtension,
     CanonExtension,
+    CanonEosExtension,
     NikonExtension,
     FujiExtension,
     SonyExtension,

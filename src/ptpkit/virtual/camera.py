@@ -68,6 +68,10 @@ class Personality:
     #: Adds a vendor's operations and properties to a new camera (e.g. the Canon EOS one in
     #: ptpkit.virtual.canon_eos); None for the generic camera.
     install: Callable[[VirtualCamera], None] | None = None
+    #: USB vendor and product ids as a USB device (virtual+usb:, the FunctionFS gadget); None:
+    #: the test ids of ptpkit.virtual.usb_device.
+    usb_vendor_id: int | None = None
+    usb_product_id: int | None = None
 
 
 GENERIC: Final = Personality()

@@ -128,6 +128,14 @@ class FunctionFsGadget:
         controllers = sorted(os.listdir("/sys/class/udc"))
         if not controllers:
             raise OSError(errno.ENODEV, "no USB device controller in /sys/class/udc")
+        personality = self.camera.personality
+        # A camera that has its own USB ids (a Canon EOS: Canon's vendor id, an EOS product id
+        # that libgphoto2's table knows) shows them; the gadget's attributes take them until it
+        # is bound.
+        if personality.usb_vendor_id is not None:
+            (Path(gadget) / "idVendor").write_text(f"0x{personality.usb_vendor_id:04X}\n")
+        if personality.usb_product_id is not None:
+            (Path(gadget) / "idProduct").write_text(f"0x{personality.usb_product_id:04X}\n")
         (Path(gadget) / "UDC").write_text(controllers[0] + "\n")
         return controllers[0]
 

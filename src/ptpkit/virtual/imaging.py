@@ -42,6 +42,38 @@ def render_jpeg(
     quality: int = 85,
 ) -> None:
     """Write a JPEG picture with EXIF (Make, Model, DateTimeOriginal, exposure) to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        render_jpeg_bytes(
+            title=title,
+            taken=taken,
+            size=size,
+            seed=seed,
+            make=make,
+            model=model,
+            exposure=exposure,
+            f_number=f_number,
+            iso=iso,
+            quality=quality,
+        )
+    )
+
+
+def render_jpeg_bytes(
+    *,
+    title: str,
+    taken: _dt.datetime,
+    size: tuple[int, int] = (1200, 800),
+    seed: int = 0,
+    make: str = "ptpkit",
+    model: str = "Virtual Camera",
+    exposure: tuple[int, int] | None = (1, 125),
+    f_number: tuple[int, int] | None = (56, 10),
+    iso: int | None = 200,
+    quality: int = 85,
+) -> bytes:
+    """The JPEG :func:`render_jpeg` writes, as bytes (pictures kept in the camera's memory,
+    live-view frames)."""
     rng = random.Random(seed)
     width, height = size
     top = tuple(rng.randrange(40, 200) for _ in range(3))
@@ -78,8 +110,9 @@ def render_jpeg(
         details[ExifTags.Base.FNumber] = f_number[0] / f_number[1]
     if iso:
         details[ExifTags.Base.ISOSpeedRatings] = iso
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, "JPEG", quality=quality, exif=exif)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, exif=exif)
+    return out.getvalue()
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:

@@ -349,7 +349,9 @@ def tether(session: Session, download_dir: Path, count: int | None, as_json: boo
                 if event is None or event.code != Ec.OBJECT_ADDED or not event.params:
                     continue
                 try:
-                    entry = cam.entry(event.params[0])
+                    # From the event's details when an extension described the object (an EOS
+                    # capture to PC: the object is in the camera's memory, on no card).
+                    entry = cam.event_entry(event)
                 except ResponseError as exc:
                     if not downloads.refused_by_camera(exc):
                         raise

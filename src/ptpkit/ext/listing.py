@@ -1,5 +1,8 @@
 """The pieces that keep a card listing bounded in memory, however large the card.
 
+Here in ext/ (not client/) because both use them: the Camera's listing, and the MTP extension,
+which builds the whole-card index (:meth:`ptpkit.ext.mtp.MtpExtension.index_objects`).
+
 A card can hold a million objects, a folder tree thousands of levels deep, and MTP's
 GetObjPropList can answer with hundreds of MiB. Listing streams (:meth:`Camera.walk` yields as it
 goes); what it must remember is kept compact:
@@ -184,7 +187,7 @@ class ObjectProps:
 class PropListIndex:
     """GetObjPropList's answer (MTP 1.1 §5.4.1: a count, then (handle, code, datatype, value)
     elements) read once from a file into compact arrays, one slot per object, in the order the
-    camera first names each object. The file stays open (the caller closes it); each object's
+    camera first names each object. The file stays open until :meth:`close`; each object's
     properties are decoded from it on demand (:meth:`props`).
 
     A structural fault (a count the data cannot hold, an element cut short, an unknown datatype)
@@ -213,6 +216,10 @@ class PropListIndex:
 
     def __len__(self) -> int:
         return len(self.handles)
+
+    def close(self) -> None:
+        """Close the file the properties are read from (a spooled answer goes with it)."""
+        self._file.close()
 
     def _read(self, size: int) -> None:
         file = self._file

@@ -1,0 +1,205 @@
+"""Taking pictures: the vendor's way when an extension has one (:meth:`Extension.capture`,
+Canon EOS RemoteReleaseOn/Off), else standard InitiateCapture answered by ObjectAdded and
+CaptureComplete events; objects a capture leaves in the camera's memory (capture to PC), and
+telling the extensions when one has been downloaded. Also the live-view frame source, which
+comes from the same extensions (standard PTP has none).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final, Protocol, TypeVar
+
+from ptpkit._sync import Latch
+from ptpkit.client import operations as ops
+from ptpkit.client.events import CameraEvent, EventStream
+from ptpkit.client.files import Entry
+from ptpkit.codes import Vocabulary
+from ptpkit.codes.common import Ec, Rc
+from ptpkit.core.datasets import DeviceInfo, ObjectInfo
+from ptpkit.core.events import Event, Response
+from ptpkit.errors import OperationNotSupportedError, TransportTimeout, UsageError
+from ptpkit.ext.base import CapturedObject, CaptureOutcome, Extension, FrameSource
+from ptpkit.timing import Clock
+
+_T = TypeVar("_T")
+
+#: Captured objects in the camera's memory remembered until downloaded (one per capture; a
+#: program that never downloads them must not grow the camera without bound).
+IN_MEMORY_LIMIT: Final = 1000
+
+
+class CaptureResult(list[Entry]):
+    """The objects a capture made, in the order the camera announced them (a plain list of
+    :class:`Entry`), with :attr:`events`: the ObjectAdded and CaptureComplete events that were
+    the capture's answer, kept here because they are not queued again for
+    :meth:`Camera.events`."""
+
+    def __init__(self, entries: Iterable[Entry] = (), events: Iterable[CameraEvent] = ()) -> None:
+        super().__init__(entries)
+        self.events: list[CameraEvent] = list(events)
+
+
+class _Camera(Protocol):
+    """What the capture service uses of its camera (declared here: camera.py imports this)."""
+
+    extensions: list[Extension]
+    vocabulary: Vocabulary
+    clock: Clock
+
+    @property
+    def device_info(self) -> DeviceInfo: ...
+
+    def _run(self, code: int, params: Sequence[int] = ()) -> Response: ...
+
+    def _ask(self, hook: Callable[[Extension], _T | None]) -> _T | None: ...
+
+    def entry(self, handle: int) -> Entry: ...
+
+    def _entry_at(self, handle: int, info: ObjectInfo, *, in_memory: bool = False) -> Entry: ...
+
+
+class Capture:
+    """The capture service of one camera."""
+
+    def __init__(self, camera: _Camera, events: EventStream) -> None:
+        self._camera = camera
+        self._events = events
+        #: Captured objects in the camera's memory, by handle, until they are downloaded.
+        self._in_memory: dict[int, CapturedObject] = {}
+
+    def capture(self, *, timeout_s: float, storage_id: int) -> CaptureResult:
+        cam = self._camera
+        outcome = cam._ask(lambda extension: extension.capture(timeout_s=timeout_s))
+        if outcome is not None:
+            return self._result(outcome)
+        added: list[CameraEvent] = []
+        answer: list[CameraEvent] = []
+        done = False
+        # Set when the capture is answered, and when no more events can come (the event link
+        # failed, close()): the wait below is on the camera's clock.
+        wake = Latch()
+        capture_tid: list[int] = []
+        has_complete = Ec.CAPTURE_COMPLETE in cam.device_info.events_supported
+
+        def listen(event: CameraEvent) -> bool:
+            nonlocal done
+            if done:
+                return False  # arrived after the capture finished: somebody else's
+            if event.code == Ec.OBJECT_ADDED and event.params:
+                added.append(event)
+                answer.append(event)
+                if not has_complete:
+                    done = True
+                    wake.set()
+                return True
+            if event.code == Ec.CAPTURE_COMPLETE and (
+                not capture_tid or event.transaction_id in (capture_tid[0], 0xFFFFFFFF)
+            ):
+                answer.append(event)
+                done = True
+                wake.set()
+                return True
+            return False
+
+        with self._events.listening(listen, wake):
+            initiate = ops.initiate_capture(storage_id)
+            response = cam._run(initiate.code, initiate.params)
+            capture_tid.append(response.transaction_id)
+            deadline = cam.clock.monotonic() + timeout_s
+            while not done:
+                self._events.raise_if_ended()
+                remaining = deadline - cam.clock.monotonic()
+                if remaining <= 0:
+                    raise TransportTimeout(
+                        f"the camera did not report the capture within {timeout_s:g} s "
+                        f"({len(added)} new object(s) so far)"
+                    )
+                cam.clock.wait(wake, remaining)
+        return CaptureResult((self.event_entry(event) for event in added), answer)
+
+    def _result(self, outcome: CaptureOutcome) -> CaptureResult:
+        """A capture an extension made: entries from the ObjectInfo it gave (else
+        GetObjectInfo); objects in the camera's memory are marked so (:attr:`Entry.in_memory`)."""
+        return CaptureResult(
+            (self.captured_entry(captured) for captured in outcome.objects),
+            (self._camera_event(item) for item in outcome.events),
+        )
+
+    def _camera_event(self, item: object) -> CameraEvent:
+        """One of an extension's capture answer events as a CameraEvent: a PTP event (or
+        anything with an int ``code`` and ``params``) by its code; a vendor record of another
+        shape is kept whole in ``details``."""
+        if isinstance(item, CameraEvent):
+            return item
+        now = self._camera.clock.monotonic()
+        code = getattr(item, "code", None)
+        if not isinstance(code, int):
+            return CameraEvent(code=0, name="vendor record", received=now, details=item)
+        details = getattr(item, "details", None)
+        return CameraEvent(
+            code=code,
+            name=self._camera.vocabulary.event_name(code),
+            params=tuple(getattr(item, "params", ())),
+            transaction_id=getattr(item, "transaction_id", 0xFFFFFFFF),
+            received=now,
+            details=details if details is not None or isinstance(item, Event) else item,
+        )
+
+    # -- the objects it made ---------------------------------------------------------------------
+
+    def event_entry(self, event: CameraEvent) -> Entry:
+        """The entry of the object an ObjectAdded event announces (see
+        :meth:`Camera.event_entry`)."""
+        details = event.details
+        if isinstance(details, CapturedObject):
+            return self.captured_entry(details)
+        if not event.params:
+            raise UsageError(f"event {event} names no object")
+        if isinstance(details, ObjectInfo):
+            return self._camera._entry_at(event.params[0], details)
+        return self._camera.entry(event.params[0])
+
+    def captured_entry(self, captured: CapturedObject) -> Entry:
+        """The entry of a captured object; one held in the camera's memory is remembered for
+        :meth:`Extension.after_download` once it is downloaded."""
+        if captured.in_memory:
+            self._in_memory[captured.handle] = captured
+            while len(self._in_memory) > IN_MEMORY_LIMIT:
+                del self._in_memory[next(iter(self._in_memory))]
+        if captured.info is None:
+            entry = self._camera.entry(captured.handle)
+            return dataclasses.replace(entry, in_memory=True) if captured.in_memory else entry
+        return self._camera._entry_at(captured.handle, captured.info, in_memory=captured.in_memory)
+
+    def downloaded(self, entry: Entry) -> None:
+        """A download is complete: an object in the camera's memory (capture to PC) is
+        reported to every extension (:meth:`Extension.after_download`: the camera may drop it)."""
+        if not entry.in_memory:
+            return
+        captured = self._in_memory.pop(entry.handle, None) or CapturedObject(
+            handle=entry.handle, info=entry.info, in_memory=True
+        )
+        for extension in self._camera.extensions:
+            extension.after_download(captured)
+
+    # -- live view -------------------------------------------------------------------------------
+
+    def live_view(self) -> FrameSource:
+        cam = self._camera
+        source = cam._ask(lambda extension: extension.live_view())
+        if source is None:
+            names = ", ".join(extension.name for extension in cam.extensions) or "none"
+            error = OperationNotSupportedError(
+                Rc.OPERATION_NOT_SUPPORTED,
+                name=cam.vocabulary.response_name(Rc.OPERATION_NOT_SUPPORTED),
+                operation_name="live view",
+            )
+            error.args = (
+                f"{cam.device_info.model or 'this camera'} has no live view ptpkit can use: "
+                "standard PTP has none, and no extension of this camera offers one "
+                f"(extensions: {names})",
+            )
+            raise error
+        return source
