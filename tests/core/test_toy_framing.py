@@ -30,7 +30,7 @@ from typing import Final
 import pytest
 
 from ptpkit.core.buffer import BytesLike
-from ptpkit.core.connection import ConnectionEvent, OutgoingEvent
+from ptpkit.core.connection import Connection, ConnectionEvent, OutgoingEvent
 from ptpkit.core.events import (
     NEED_DATA,
     Cancel,
@@ -396,3 +396,15 @@ def test_bad_bytes_are_a_remote_protocol_error() -> None:
     with pytest.raises(RemoteProtocolError):
         p.deliver(I, _HEADER.pack(_HEADER.size, 99))
     assert p.initiator.phase is Phase.BROKEN
+
+
+def test_a_framing_with_rows_of_its_own_per_instance_gets_its_own_table() -> None:
+    # The joined table is cached per framing class, but only for the same row objects.
+    strict = ToyFraming()
+    strict.transitions = {(Phase.CONNECTING, I, Hello): Phase.IDLE}  # type: ignore[misc]
+    conn = Connection(I, strict)
+    conn.send(Hello(name="h"))
+    assert conn.phase is Phase.IDLE
+    default = Connection(I, ToyFraming())
+    default.send(Hello(name="h"))
+    assert default.phase is ToyPhase.HELLO_SENT

@@ -43,13 +43,15 @@ _OK: Final = 0x2001
 #: Transaction ids run 1..0xFFFFFFFE inside a session; 0xFFFFFFFF is reserved (ISO 15740 §9.3.1).
 _LAST_TRANSACTION_ID: Final = 0xFFFFFFFE
 
-#: One joined table per framing class (the rows are class-level data; joining costs a dict copy).
+#: The joined table of each framing class, reused while the framing's rows are the same objects
+#: (they are class-level data in ptpkit's framings; a framing with rows of its own per instance
+#: gets a table of its own).
 _TABLES: dict[type, StateTable] = {}
 
 
 def _table_for(framing: Framing) -> StateTable:
     table = _TABLES.get(type(framing))
-    if table is None:
+    if table is None or not table.made_from(framing.transitions, framing.anytime):
         table = StateTable(framing.transitions, framing.anytime)
         _TABLES[type(framing)] = table
     return table

@@ -64,7 +64,10 @@ class Framing(Protocol):
 
     @property
     def initial_phase(self) -> AnyPhase:
-        """Where a new connection starts: IDLE, or CONNECTING when a handshake comes first."""
+        """Where a new connection starts: IDLE, or CONNECTING when a handshake comes first. It
+        may differ per instance: Fujifilm's event connection has no handshake (no
+        InitEventRequest, vendors.md §4.1), so its framing would start in EVENT_CHANNEL while
+        the command connection's starts in CONNECTING."""
 
     @property
     def transitions(self) -> Mapping[TransitionKey, AnyPhase]:

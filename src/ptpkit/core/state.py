@@ -123,6 +123,7 @@ class StateTable:
         transitions: Mapping[TransitionKey, AnyPhase] | None = None,
         anytime: Mapping[type, tuple[Role, ...]] | None = None,
     ) -> None:
+        self._sources = (transitions, anytime)
         link = dict(transitions or {})
         link_anytime = dict(anytime or {})
         clash = [key for key in link if key in TRANSITIONS] + [
@@ -132,6 +133,14 @@ class StateTable:
             raise ValueError(f"a framing cannot redefine generic transitions: {clash!r}")
         self.transitions: Final = {**TRANSITIONS, **link}
         self.anytime: Final = {**ANYTIME, **link_anytime}
+
+    def made_from(
+        self,
+        transitions: Mapping[TransitionKey, AnyPhase] | None,
+        anytime: Mapping[type, tuple[Role, ...]] | None,
+    ) -> bool:
+        """Whether this table joins exactly these row objects (so it can be reused for them)."""
+        return self._sources[0] is transitions and self._sources[1] is anytime
 
     def next_phase(self, phase: AnyPhase, sender: Role, event_type: type) -> AnyPhase | None:
         """The phase after ``sender`` sends an event of ``event_type``; None if that is illegal."""
