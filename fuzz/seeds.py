@@ -46,6 +46,7 @@ from ptpkit.core.ptpip import (
     Packet,
     ProbeRequest,
     ProbeResponse,
+    PtpIpPhase,
     StartData,
     push_packet,
 )
@@ -483,7 +484,7 @@ def connection(framing: str, role: Role) -> list[bytes]:
                 ]
             elif local.request is not None:
                 script = [(0, [Response(code=OK, transaction_id=tid)])]
-            elif local.phase is Phase.AWAITING_COMMAND_ACK:
+            elif local.phase is PtpIpPhase.AWAITING_COMMAND_ACK:
                 ack = InitCommandAck(connection_number=1, guid=_GUID, friendly_name="camera")
                 script = [(0, [ack]), (1, [DataStart(transaction_id=0, total_bytes=4)])]
             else:

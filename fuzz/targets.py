@@ -46,7 +46,7 @@ from ptpkit.core.datasets import (
 from ptpkit.core.datatypes import DataType, format_datetime, parse_datetime
 from ptpkit.core.events import NEED_DATA, Data, DataEnd, DataStart, Response
 from ptpkit.core.ptpip import PtpIpFraming, pull_packet, push_packet
-from ptpkit.core.state import Phase, Role
+from ptpkit.core.state import AnyPhase, Phase, Role
 from ptpkit.core.usb import (
     DeviceStatus,
     ExtendedEvent,
@@ -356,7 +356,7 @@ class _DataTally:
         self.total: int | None = None
         self.count = 0
 
-    def see(self, conn: Connection, event: object, phase_before: Phase) -> None:
+    def see(self, conn: Connection, event: object, phase_before: AnyPhase) -> None:
         if isinstance(event, DataStart):
             self.total, self.count = event.total_bytes, 0
         elif isinstance(event, Data):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ptpkit.core.connection import Connection, ConnectionEvent, OutgoingEvent, probe_response_for
+from ptpkit.core.connection import Connection, ConnectionEvent, OutgoingEvent
 from ptpkit.core.events import (
     Cancel,
     Data,
@@ -33,8 +33,10 @@ from ptpkit.core.ptpip import (
     ProbeRequest,
     ProbeResponse,
     PtpIpFraming,
+    PtpIpPhase,
+    probe_response_for,
 )
-from ptpkit.core.state import Phase, Role, next_phase
+from ptpkit.core.state import AnyPhase, Phase, Role, StateTable, next_phase
 from ptpkit.core.usb import UsbFraming
 from ptpkit.errors import ClosedError, LocalProtocolError, RemoteProtocolError
 from ptpkit.testing import ConnectionPair, drain
@@ -46,14 +48,17 @@ TID = 1
 TRANSACTION_PHASES = (P.REQUESTED, P.INITIATOR_DATA, P.RESPONDER_DATA, P.DATA_DONE)
 OPEN_PHASES = (P.IDLE, P.EVENT_CHANNEL, P.CANCELLING, *TRANSACTION_PHASES)
 
-LEGAL: dict[tuple[Phase, Role, type], Phase] = {
-    # PTP/IP handshake (CIPA DC-X005 §2.3.1-2.3.5).
-    (P.CONNECTING, I, InitCommandRequest): P.AWAITING_COMMAND_ACK,
-    (P.AWAITING_COMMAND_ACK, R, InitCommandAck): P.IDLE,
-    (P.AWAITING_COMMAND_ACK, R, InitFail): P.CLOSED,
-    (P.CONNECTING, I, InitEventRequest): P.AWAITING_EVENT_ACK,
-    (P.AWAITING_EVENT_ACK, R, InitEventAck): P.EVENT_CHANNEL,
-    (P.AWAITING_EVENT_ACK, R, InitFail): P.CLOSED,
+PP = PtpIpPhase
+PTPIP_HANDSHAKE: dict[tuple[AnyPhase, Role, type], AnyPhase] = {
+    # PTP/IP handshake (CIPA DC-X005 §2.3.1-2.3.5): PtpIpFraming's own rows.
+    (P.CONNECTING, I, InitCommandRequest): PP.AWAITING_COMMAND_ACK,
+    (PP.AWAITING_COMMAND_ACK, R, InitCommandAck): P.IDLE,
+    (PP.AWAITING_COMMAND_ACK, R, InitFail): P.CLOSED,
+    (P.CONNECTING, I, InitEventRequest): PP.AWAITING_EVENT_ACK,
+    (PP.AWAITING_EVENT_ACK, R, InitEventAck): P.EVENT_CHANNEL,
+    (PP.AWAITING_EVENT_ACK, R, InitFail): P.CLOSED,
+}
+GENERIC: dict[tuple[AnyPhase, Role, type], AnyPhase] = {
     # Transactions: request, optional data phase in either direction, response.
     (P.IDLE, I, Request): P.REQUESTED,
     (P.REQUESTED, R, Response): P.IDLE,
@@ -79,8 +84,13 @@ LEGAL: dict[tuple[Phase, Role, type], Phase] = {
     # A PTP/IP Cancel may travel on the event connection.
     (P.EVENT_CHANNEL, I, Cancel): P.EVENT_CHANNEL,
     (P.EVENT_CHANNEL, R, Cancel): P.EVENT_CHANNEL,
-    # Events (from the responder) and probes (either end) in every open phase, changing nothing.
+    # Events (from the responder) in every open phase, changing nothing.
     **{(phase, R, Event): phase for phase in OPEN_PHASES},
+}
+LEGAL: dict[tuple[AnyPhase, Role, type], AnyPhase] = {
+    **GENERIC,
+    **PTPIP_HANDSHAKE,
+    # PTP/IP probes (either end) in every open phase, changing nothing.
     **{
         (phase, role, kind): phase
         for phase in OPEN_PHASES
@@ -88,6 +98,7 @@ LEGAL: dict[tuple[Phase, Role, type], Phase] = {
         for kind in (ProbeRequest, ProbeResponse)
     },
 }
+ALL_PHASES: list[AnyPhase] = [*Phase, *PtpIpPhase]
 
 EVENT_TYPES: list[type] = [
     Request,
@@ -108,14 +119,33 @@ EVENT_TYPES: list[type] = [
 
 
 def test_state_table_is_the_documented_one() -> None:
-    for phase in Phase:
+    table = StateTable(PtpIpFraming.transitions, PtpIpFraming.anytime)
+    for phase in ALL_PHASES:
         for role in Role:
             for kind in EVENT_TYPES:
-                assert next_phase(phase, role, kind) == LEGAL.get((phase, role, kind)), (
+                assert table.next_phase(phase, role, kind) == LEGAL.get((phase, role, kind)), (
                     phase,
                     role,
                     kind.__name__,
                 )
+
+
+def test_the_generic_table_knows_no_link_packets() -> None:
+    # The PTP/IP handshake and probes live with PtpIpFraming, not in the generic table (USB's).
+    for table in (StateTable(), StateTable(UsbFraming.transitions, UsbFraming.anytime)):
+        for phase in ALL_PHASES:
+            for role in Role:
+                for kind in EVENT_TYPES:
+                    expected = GENERIC.get((phase, role, kind))
+                    assert table.next_phase(phase, role, kind) == expected
+                    assert next_phase(phase, role, kind) == expected
+
+
+def test_a_framing_cannot_redefine_a_generic_row() -> None:
+    with pytest.raises(ValueError, match="redefine"):
+        StateTable({(P.IDLE, I, Request): P.IDLE})
+    with pytest.raises(ValueError, match="redefine"):
+        StateTable(anytime={Event: (I, R)})
 
 
 # -- the table, enforced by Connection ------------------------------------------------------------
@@ -158,10 +188,10 @@ HANDSHAKE: Recipe = [
 ]
 REQUEST: Recipe = [*HANDSHAKE, (I, Request(code=0x1009, transaction_id=TID, params=(5,)))]
 
-RECIPES: dict[Phase, Recipe] = {
+RECIPES: dict[AnyPhase, Recipe] = {
     P.CONNECTING: [],
-    P.AWAITING_COMMAND_ACK: HANDSHAKE[:1],
-    P.AWAITING_EVENT_ACK: [(I, InitEventRequest(connection_number=7))],
+    PP.AWAITING_COMMAND_ACK: HANDSHAKE[:1],
+    PP.AWAITING_EVENT_ACK: [(I, InitEventRequest(connection_number=7))],
     P.EVENT_CHANNEL: [(I, InitEventRequest(connection_number=7)), (R, InitEventAck())],
     P.IDLE: HANDSHAKE,
     P.REQUESTED: REQUEST,
@@ -177,7 +207,7 @@ RECIPES: dict[Phase, Recipe] = {
 }
 
 
-def pair_in(phase: Phase) -> ConnectionPair:
+def pair_in(phase: AnyPhase) -> ConnectionPair:
     pair = ConnectionPair(PtpIpFraming, handshake=False)
     for sender, event in RECIPES[phase]:
         pair.send(sender, event)
@@ -187,7 +217,7 @@ def pair_in(phase: Phase) -> ConnectionPair:
 
 
 @pytest.mark.parametrize("phase", list(RECIPES), ids=[p.name for p in RECIPES])
-def test_sending_follows_the_table(phase: Phase) -> None:
+def test_sending_follows_the_table(phase: AnyPhase) -> None:
     for sender in Role:
         for kind in EVENT_TYPES:
             if kind is DataEnd:
@@ -208,7 +238,7 @@ def test_sending_follows_the_table(phase: Phase) -> None:
 
 
 @pytest.mark.parametrize("phase", list(RECIPES), ids=[p.name for p in RECIPES])
-def test_receiving_follows_the_table(phase: Phase) -> None:
+def test_receiving_follows_the_table(phase: AnyPhase) -> None:
     for sender in Role:
         for kind in EVENT_TYPES:
             pair = pair_in(phase)
@@ -654,17 +684,23 @@ def test_events_on_the_event_channel() -> None:
 # -- PTP/IP handshake ----------------------------------------------------------------------------
 
 
+def connection_number(conn: Connection) -> int | None:
+    # The number is the PTP/IP framing's link state now, not the generic connection's.
+    assert isinstance(conn.framing, PtpIpFraming)
+    return conn.framing.connection_number
+
+
 def test_handshake_command_connection() -> None:
     pair = ConnectionPair(PtpIpFraming, handshake=False)
     with pytest.raises(LocalProtocolError):
         pair.initiator.send(Request(code=0x1001, transaction_id=0))  # not before the handshake
     request = InitCommandRequest(guid=bytes(range(16)), friendly_name="host")
     assert pair.send(I, request) == [request]
-    assert pair.initiator.phase is pair.responder.phase is P.AWAITING_COMMAND_ACK
+    assert pair.initiator.phase is pair.responder.phase is PP.AWAITING_COMMAND_ACK
     ack = InitCommandAck(connection_number=3, guid=bytes(16), friendly_name="cam")
     assert pair.send(R, ack) == [ack]
     assert pair.initiator.phase is pair.responder.phase is P.IDLE
-    assert pair.initiator.connection_number == pair.responder.connection_number == 3
+    assert connection_number(pair.initiator) == connection_number(pair.responder) == 3
 
 
 def test_handshake_event_connection() -> None:
@@ -672,8 +708,8 @@ def test_handshake_event_connection() -> None:
     assert pair.send(I, InitEventRequest(connection_number=3)) == [
         InitEventRequest(connection_number=3)
     ]
-    assert pair.responder.connection_number == 3
-    assert pair.initiator.phase is P.AWAITING_EVENT_ACK
+    assert connection_number(pair.responder) == 3
+    assert pair.initiator.phase is PP.AWAITING_EVENT_ACK
     assert pair.send(R, InitEventAck()) == [InitEventAck()]
     assert pair.initiator.phase is pair.responder.phase is P.EVENT_CHANNEL
     # An event channel carries no transactions.

@@ -489,7 +489,7 @@ def test_replay_of_a_gphoto2_session() -> None:
     ack = InitCommandAck(connection_number=1, guid=bytes(range(16)), friendly_name="ptpkit-cam")
     assert send(responder, ack) == [ack]
     assert initiator.phase is Phase.IDLE
-    assert initiator.connection_number == responder.connection_number == 1
+    assert initiator.framing.connection_number == responder.framing.connection_number == 1
 
     tid = initiator.next_transaction_id(0x1002)
     assert tid == 0

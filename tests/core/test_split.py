@@ -272,7 +272,7 @@ def test_ptpip_handshake(splitter: Splitter) -> None:
     assert pair.initiator.phase is pair.responder.phase is Phase.IDLE
     host, device = pair.event_channel
     assert host.phase is device.phase is Phase.EVENT_CHANNEL
-    assert device.connection_number == 1
+    assert device.framing.connection_number == 1
 
 
 @pytest.mark.parametrize("splitter", splitters(), ids=SPLITTER_IDS)

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
         Request,
         Response,
     )
+    from ptpkit.core.framing import Framing, LinkEvent
     from ptpkit.core.ptpip import PtpIpFraming
-    from ptpkit.core.state import Phase, Role
+    from ptpkit.core.state import Phase, Role, StateTable
     from ptpkit.core.usb import UsbFraming
 
 # The names load on first use (PEP 562): importing one core module (say ptpkit.core.buffer) runs
@@ -50,6 +51,8 @@ _LAZY: dict[str, str] = {
     "DevicePropDesc": "ptpkit.core.datasets",
     "EnumerationForm": "ptpkit.core.datasets",
     "Event": "ptpkit.core.events",
+    "Framing": "ptpkit.core.framing",
+    "LinkEvent": "ptpkit.core.framing",
     "NEED_DATA": "ptpkit.core.events",
     "ObjectInfo": "ptpkit.core.datasets",
     "ObjectPropList": "ptpkit.core.datasets",
@@ -62,6 +65,7 @@ _LAZY: dict[str, str] = {
     "Request": "ptpkit.core.events",
     "Response": "ptpkit.core.events",
     "Role": "ptpkit.core.state",
+    "StateTable": "ptpkit.core.state",
     "StorageInfo": "ptpkit.core.datasets",
     "UsbFraming": "ptpkit.core.usb",
     "Value": "ptpkit.core.datatypes",
@@ -94,6 +98,8 @@ __all__ = [
     "DevicePropDesc",
     "EnumerationForm",
     "Event",
+    "Framing",
+    "LinkEvent",
     "ObjectInfo",
     "ObjectPropList",
     "OtherForm",
@@ -105,6 +111,7 @@ __all__ = [
     "Request",
     "Response",
     "Role",
+    "StateTable",
     "StorageInfo",
     "UsbFraming",
     "Value",

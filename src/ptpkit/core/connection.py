@@ -19,7 +19,7 @@ complete), tracks the session, and never blocks, sleeps or touches a socket.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import Final
 
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.events import (
@@ -29,28 +29,13 @@ from ptpkit.core.events import (
     Data,
     DataEnd,
     DataStart,
-    Event,
     Request,
     Response,
     _NeedData,
 )
-from ptpkit.core.ptpip import (
-    InitCommandAck,
-    InitCommandRequest,
-    InitEventAck,
-    InitEventRequest,
-    InitFail,
-    LinkPacket,
-    ProbeRequest,
-    ProbeResponse,
-    PtpIpFraming,
-)
-from ptpkit.core.state import Phase, Role, next_phase
+from ptpkit.core.framing import ConnectionEvent, Framing, LinkEvent, OutgoingEvent
+from ptpkit.core.state import AnyPhase, Phase, Role, StateTable
 from ptpkit.errors import ClosedError, LocalProtocolError, ProtocolError, RemoteProtocolError
-
-if TYPE_CHECKING:
-    # Only named in annotations: a PTP/IP command need not load the USB framing (start-up time).
-    from ptpkit.core.usb import UsbFraming
 
 _OPEN_SESSION: Final = 0x1002
 _CLOSE_SESSION: Final = 0x1003
@@ -58,23 +43,32 @@ _OK: Final = 0x2001
 #: Transaction ids run 1..0xFFFFFFFE inside a session; 0xFFFFFFFF is reserved (ISO 15740 §9.3.1).
 _LAST_TRANSACTION_ID: Final = 0xFFFFFFFE
 
-Framing: TypeAlias = "UsbFraming | PtpIpFraming"
-ConnectionEvent = Request | DataStart | Data | DataEnd | Response | Event | Cancel | LinkPacket
-OutgoingEvent = Request | DataStart | Data | Response | Event | Cancel | LinkPacket
+#: The joined table of each framing class, reused while the framing's rows are the same objects
+#: (they are class-level data in ptpkit's framings; a framing with rows of its own per instance
+#: gets a table of its own).
+_TABLES: dict[type, StateTable] = {}
+
+
+def _table_for(framing: Framing) -> StateTable:
+    table = _TABLES.get(type(framing))
+    if table is None or not table.made_from(framing.transitions, framing.anytime):
+        table = StateTable(framing.transitions, framing.anytime)
+        _TABLES[type(framing)] = table
+    return table
 
 
 class Connection:
-    """One end of a PTP connection over a given framing."""
+    """One end of a PTP connection over a given framing (any :class:`Framing`)."""
 
     def __init__(self, role: Role, framing: Framing) -> None:
         self.role = role
         self.peer_role = Role.RESPONDER if role is Role.INITIATOR else Role.INITIATOR
         self.framing = framing
-        self.phase = Phase.CONNECTING if framing.handshake else Phase.IDLE
+        self._table = _table_for(framing)
+        #: Phase of the generic table, or of the framing's handshake.
+        self.phase: AnyPhase = framing.initial_phase
         #: The open session's id, or None outside a session.
         self.session_id: int | None = None
-        #: PTP/IP: the connection number from InitCommandAck (the event channel must quote it).
-        self.connection_number: int | None = None
         #: The transaction under way (its request), or None.
         self.request: Request | None = None
         self._next_tid = 1
@@ -216,7 +210,7 @@ class Connection:
                     f"the peer sent {type(event).__name__} after the connection closed"
                 )
             raise ClosedError("the connection is closed")
-        new_phase = next_phase(self.phase, sender, type(event))
+        new_phase = self._table.next_phase(self.phase, sender, type(event))
         if new_phase is None:
             what = type(event).__name__
             if sender is self.role:
@@ -251,8 +245,8 @@ class Connection:
                 )
         elif isinstance(event, Response):
             self._finish_transaction(event)
-        elif isinstance(event, (InitCommandAck, InitEventRequest)):
-            self.connection_number = event.connection_number
+        elif isinstance(event, LinkEvent):
+            self.framing.link_event(sender, event)
 
     def _finish_transaction(self, response: Response) -> None:
         request = self.request
@@ -296,21 +290,12 @@ class Connection:
         self.phase = Phase.CLOSED
 
 
-def probe_response_for(event: ConnectionEvent) -> ProbeResponse | None:
-    """PTP/IP: the answer a ProbeRequest needs (callers send it right away)."""
-    return ProbeResponse() if isinstance(event, ProbeRequest) else None
-
-
 __all__ = [
     "NEED_DATA",
     "Connection",
     "ConnectionEvent",
     "Framing",
-    "InitCommandAck",
-    "InitCommandRequest",
-    "InitEventAck",
-    "InitEventRequest",
-    "InitFail",
+    "LinkEvent",
     "OutgoingEvent",
     "Phase",
     "Role",

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 from ptpkit.core.buffer import BytesLike, Reader, Writer
@@ -31,7 +33,9 @@ from ptpkit.core.events import (
     Response,
     _NeedData,
 )
+from ptpkit.core.framing import LinkEvent
 from ptpkit.core.inbox import Inbox
+from ptpkit.core.state import AnyPhase, Phase, Role, TransitionKey
 from ptpkit.errors import DecodeError, LocalProtocolError
 
 HEADER: Final = struct.Struct("<II")
@@ -76,14 +80,14 @@ class InitFailReason(enum.IntEnum):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class InitCommandRequest:
+class InitCommandRequest(LinkEvent):
     guid: bytes
     friendly_name: str
     protocol_version: int = PROTOCOL_VERSION
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class InitCommandAck:
+class InitCommandAck(LinkEvent):
     connection_number: int
     guid: bytes
     friendly_name: str
@@ -91,27 +95,27 @@ class InitCommandAck:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class InitEventRequest:
+class InitEventRequest(LinkEvent):
     connection_number: int
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class InitEventAck:
+class InitEventAck(LinkEvent):
     pass
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class InitFail:
+class InitFail(LinkEvent):
     reason: int
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ProbeRequest:
+class ProbeRequest(LinkEvent):
     pass
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ProbeResponse:
+class ProbeResponse(LinkEvent):
     pass
 
 
@@ -421,6 +425,42 @@ def _as_event(packet: Packet) -> IncomingPtpIp:
     return packet
 
 
+class PtpIpPhase(enum.Enum):
+    """The handshake's own phases, between the generic CONNECTING and IDLE / EVENT_CHANNEL."""
+
+    AWAITING_COMMAND_ACK = "awaiting InitCommandAck"
+    AWAITING_EVENT_ACK = "awaiting InitEventAck"
+
+
+_I: Final = Role.INITIATOR
+_R: Final = Role.RESPONDER
+
+# The handshake (CIPA DC-X005 §2.3.1-2.3.5): the first packet names the channel.
+#
+#   CONNECTING --InitCommandRequest(I)--> AWAITING_COMMAND_ACK --InitCommandAck(R)--> IDLE
+#              --InitEventRequest(I)--->  AWAITING_EVENT_ACK   --InitEventAck(R)--> EVENT_CHANNEL
+#                                         (either)             --InitFail(R)------> CLOSED
+HANDSHAKE_TRANSITIONS: Final[Mapping[TransitionKey, AnyPhase]] = MappingProxyType(
+    {
+        (Phase.CONNECTING, _I, InitCommandRequest): PtpIpPhase.AWAITING_COMMAND_ACK,
+        (PtpIpPhase.AWAITING_COMMAND_ACK, _R, InitCommandAck): Phase.IDLE,
+        (PtpIpPhase.AWAITING_COMMAND_ACK, _R, InitFail): Phase.CLOSED,
+        (Phase.CONNECTING, _I, InitEventRequest): PtpIpPhase.AWAITING_EVENT_ACK,
+        (PtpIpPhase.AWAITING_EVENT_ACK, _R, InitEventAck): Phase.EVENT_CHANNEL,
+        (PtpIpPhase.AWAITING_EVENT_ACK, _R, InitFail): Phase.CLOSED,
+    }
+)
+#: Probes may come from either end on any open connection (CIPA DC-X005 §2.3.11).
+PROBES: Final[Mapping[type, tuple[Role, ...]]] = MappingProxyType(
+    {ProbeRequest: (_I, _R), ProbeResponse: (_I, _R)}
+)
+
+
+def probe_response_for(event: object) -> ProbeResponse | None:
+    """The answer a ProbeRequest needs (callers send it right away)."""
+    return ProbeResponse() if isinstance(event, ProbeRequest) else None
+
+
 class PtpIpFraming:
     """Encode events as PTP/IP packets; decode a TCP stream into events.
 
@@ -431,8 +471,14 @@ class PtpIpFraming:
     name: Final = "ptpip"
     #: A PTP/IP connection starts with InitCommandRequest or InitEventRequest.
     handshake: Final = True
+    initial_phase: Final = Phase.CONNECTING
+    transitions: Final = HANDSHAKE_TRANSITIONS
+    anytime: Final = PROBES
 
     def __init__(self) -> None:
+        #: The connection number from InitCommandAck (the event channel must quote it), as
+        #: either end saw it go by; None before the handshake.
+        self.connection_number: int | None = None
         self._inbox = Inbox()
         self._payload_left = 0
         self._payload_type = 0
@@ -541,6 +587,10 @@ class PtpIpFraming:
             self._payload_tid = event.transaction_id
             self._skip_empty_end = event.transaction_id
         return event
+
+    def link_event(self, sender: Role, event: LinkEvent) -> None:
+        if isinstance(event, (InitCommandAck, InitEventRequest)):
+            self.connection_number = event.connection_number
 
     def reset(self) -> None:
         self._inbox.clear()

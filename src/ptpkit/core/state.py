@@ -6,9 +6,7 @@ to what it sends and what it receives, and so does the responder: both stay in l
 
 ::
 
-    CONNECTING --InitCommandRequest(I)--> AWAITING_COMMAND_ACK --InitCommandAck(R)--> IDLE
-               --InitEventRequest(I)--->  AWAITING_EVENT_ACK   --InitEventAck(R)---> EVENT_CHANNEL
-                                          (either)             --InitFail(R)-------> CLOSED
+    CONNECTING --(the framing's handshake rows)--> IDLE, EVENT_CHANNEL or CLOSED
 
     IDLE --Request(I)--> REQUESTED --Response(R)---------------------------------------> IDLE
                          REQUESTED --DataStart(I)--> INITIATOR_DATA --DataEnd(I)--> DATA_DONE
@@ -16,26 +14,21 @@ to what it sends and what it receives, and so does the responder: both stay in l
                                                                     DATA_DONE --Response(R)--> IDLE
     any transaction phase --Cancel(I or R)--> CANCELLING --Response(R)--> IDLE
 
-USB connections start in IDLE (no handshake); PTP/IP connections start in CONNECTING, and the first
-packet decides whether the TCP connection is a command or an event channel. Events and probes are
-allowed in every open phase and change nothing.
+The link-level handshake is not in this table: each framing contributes its own rows (its
+:attr:`~ptpkit.core.framing.Framing.transitions`, with phases of its own enum) and its own
+"anytime" packets, and :class:`StateTable` joins them to the generic rows below. USB has no
+handshake and starts in IDLE; PTP/IP starts in CONNECTING and its first packet decides whether the
+TCP connection is a command or an event channel (:mod:`ptpkit.core.ptpip`). Events, and a
+framing's anytime packets (PTP/IP probes), are allowed in every open phase and change nothing.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Final
 
 from ptpkit.core.events import Cancel, Data, DataEnd, DataStart, Event, Request, Response
-from ptpkit.core.ptpip import (
-    InitCommandAck,
-    InitCommandRequest,
-    InitEventAck,
-    InitEventRequest,
-    InitFail,
-    ProbeRequest,
-    ProbeResponse,
-)
 
 
 class Role(enum.Enum):
@@ -44,9 +37,9 @@ class Role(enum.Enum):
 
 
 class Phase(enum.Enum):
+    #: A framing with a handshake starts here; its own phases lead on to IDLE, EVENT_CHANNEL
+    #: or CLOSED.
     CONNECTING = "connecting"
-    AWAITING_COMMAND_ACK = "awaiting InitCommandAck"
-    AWAITING_EVENT_ACK = "awaiting InitEventAck"
     IDLE = "idle"
     EVENT_CHANNEL = "event channel"
     REQUESTED = "request sent, awaiting data or response"
@@ -68,14 +61,12 @@ _TRANSACTION_PHASES: Final = (
     Phase.DATA_DONE,
 )
 
-TRANSITIONS: Final[dict[tuple[Phase, Role, type], Phase]] = {
-    # PTP/IP handshake: the first packet names the channel.
-    (Phase.CONNECTING, I, InitCommandRequest): Phase.AWAITING_COMMAND_ACK,
-    (Phase.AWAITING_COMMAND_ACK, R, InitCommandAck): Phase.IDLE,
-    (Phase.AWAITING_COMMAND_ACK, R, InitFail): Phase.CLOSED,
-    (Phase.CONNECTING, I, InitEventRequest): Phase.AWAITING_EVENT_ACK,
-    (Phase.AWAITING_EVENT_ACK, R, InitEventAck): Phase.EVENT_CHANNEL,
-    (Phase.AWAITING_EVENT_ACK, R, InitFail): Phase.CLOSED,
+#: A phase of the generic table or of a framing's handshake (an enum of the framing's own).
+AnyPhase = enum.Enum
+#: A row key: (phase, the role that sent the event, the event's type).
+TransitionKey = tuple[AnyPhase, Role, type]
+
+TRANSITIONS: Final[dict[TransitionKey, AnyPhase]] = {
     # A transaction.
     (Phase.IDLE, I, Request): Phase.REQUESTED,
     (Phase.REQUESTED, R, Response): Phase.IDLE,
@@ -102,18 +93,16 @@ TRANSITIONS: Final[dict[tuple[Phase, Role, type], Phase]] = {
     # A cancel can cross the response on the wire: the transaction it names is already over.
     (Phase.IDLE, I, Cancel): Phase.IDLE,
     (Phase.IDLE, R, Cancel): Phase.IDLE,
-    # PTP/IP lets a Cancel travel on the event connection too; it is about the command
-    # connection's transaction and changes nothing here.
+    # A Cancel may travel on the event channel too (PTP/IP allows it); it is about the command
+    # channel's transaction and changes nothing here.
     (Phase.EVENT_CHANNEL, I, Cancel): Phase.EVENT_CHANNEL,
     (Phase.EVENT_CHANNEL, R, Cancel): Phase.EVENT_CHANNEL,
 }
 
 #: Events that may come at any time on an open connection and change no phase. Events may come
-#: from the responder only; probes from either end (CIPA DC-X005 §2.3.11).
+#: from the responder only. Framings add their own (PTP/IP's probes).
 ANYTIME: Final[dict[type, tuple[Role, ...]]] = {
     Event: (R,),
-    ProbeRequest: (I, R),
-    ProbeResponse: (I, R),
 }
 
 #: Phases in which a connection is open for ANYTIME events.
@@ -122,8 +111,48 @@ OPEN_PHASES: Final = frozenset(
 )
 
 
-def next_phase(phase: Phase, sender: Role, event_type: type) -> Phase | None:
-    """The phase after ``sender`` sends an event of ``event_type``; None if that is illegal."""
-    if event_type in ANYTIME:
-        return phase if phase in OPEN_PHASES and sender in ANYTIME[event_type] else None
-    return TRANSITIONS.get((phase, sender, event_type))
+class StateTable:
+    """The generic rows joined with one framing's link-level rows.
+
+    A framing may only add rows: one that would change a generic row (say, let a Request in
+    during a data phase) is refused, so no framing can loosen the rules of a transaction.
+    """
+
+    def __init__(
+        self,
+        transitions: Mapping[TransitionKey, AnyPhase] | None = None,
+        anytime: Mapping[type, tuple[Role, ...]] | None = None,
+    ) -> None:
+        self._sources = (transitions, anytime)
+        link = dict(transitions or {})
+        link_anytime = dict(anytime or {})
+        clash = [key for key in link if key in TRANSITIONS] + [
+            kind for kind in link_anytime if kind in ANYTIME
+        ]
+        if clash:
+            raise ValueError(f"a framing cannot redefine generic transitions: {clash!r}")
+        self.transitions: Final = {**TRANSITIONS, **link}
+        self.anytime: Final = {**ANYTIME, **link_anytime}
+
+    def made_from(
+        self,
+        transitions: Mapping[TransitionKey, AnyPhase] | None,
+        anytime: Mapping[type, tuple[Role, ...]] | None,
+    ) -> bool:
+        """Whether this table joins exactly these row objects (so it can be reused for them)."""
+        return self._sources[0] is transitions and self._sources[1] is anytime
+
+    def next_phase(self, phase: AnyPhase, sender: Role, event_type: type) -> AnyPhase | None:
+        """The phase after ``sender`` sends an event of ``event_type``; None if that is illegal."""
+        roles = self.anytime.get(event_type)
+        if roles is not None:
+            return phase if phase in OPEN_PHASES and sender in roles else None
+        return self.transitions.get((phase, sender, event_type))
+
+
+GENERIC_TABLE: Final = StateTable()
+
+
+def next_phase(phase: AnyPhase, sender: Role, event_type: type) -> AnyPhase | None:
+    """The generic table alone (a framing without a handshake, USB)."""
+    return GENERIC_TABLE.next_phase(phase, sender, event_type)

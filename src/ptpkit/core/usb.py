@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 from ptpkit.core.buffer import BytesLike, Reader
@@ -30,7 +32,9 @@ from ptpkit.core.events import (
     Response,
     _NeedData,
 )
+from ptpkit.core.framing import LinkEvent
 from ptpkit.core.inbox import Inbox
+from ptpkit.core.state import AnyPhase, Phase, Role, TransitionKey
 from ptpkit.errors import DecodeError, LocalProtocolError, RemoteProtocolError
 
 HEADER: Final = struct.Struct("<IHHI")
@@ -190,6 +194,10 @@ class UsbFraming:
     name: Final = "usb"
     #: USB has no handshake: a connection is usable as soon as the interface is claimed.
     handshake: Final = False
+    initial_phase: Final = Phase.IDLE
+    #: No link-level packets: the class requests (Cancel, Device Reset) go on the control pipe.
+    transitions: Final[Mapping[TransitionKey, AnyPhase]] = MappingProxyType({})
+    anytime: Final[Mapping[type, tuple[Role, ...]]] = MappingProxyType({})
 
     def __init__(self) -> None:
         self._inbox = Inbox()
@@ -342,6 +350,9 @@ class UsbFraming:
         # the next container; ``transfer_ended`` stays set, so a truncated one is an error, and
         # a device that sent more data than it announced fails that container's checks.
         return DataEnd(transaction_id=self._data_tid)
+
+    def link_event(self, sender: Role, event: LinkEvent) -> None:
+        """USB has no link packets."""
 
     def reset(self) -> None:
         """Forget partial input (after a device reset or a cancelled transfer)."""

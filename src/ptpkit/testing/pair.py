@@ -19,10 +19,12 @@ the same events (h11's ``tests/helpers.py::ConnectionPair`` idea).
 USB is modelled as the wire behaves: each container is one bulk transfer (a data container spans
 from its header to its last byte), and only the last piece of a transfer is fed with
 ``transfer_ended=True``. Over PTP/IP everything one :meth:`ConnectionPair.send` call produces is
-one stream, so pieces may straddle packets. A USB Cancel travels as a class request on the control
-pipe, not on the bulk pipe: the pair records its data and tells the responder through
-``cancel_received``. Events of the USB interrupt pipe and the PTP/IP event connection go through a
-second pair of connections, see :meth:`ConnectionPair.send_event`.
+one stream, so pieces may straddle packets; so it is for any other framing (a test's own, see
+``tests/core/test_toy_framing.py``), whose handshake is given as a script of link packets. A USB
+Cancel travels as a class request on the control pipe, not on the bulk pipe: the pair records its
+data and tells the responder through ``cancel_received``. Events of the USB interrupt pipe and
+the PTP/IP event connection go through a second pair of connections, see
+:meth:`ConnectionPair.send_event`.
 
 Received ``Data`` chunks may be views into the buffer given to ``receive_data()``; the helpers
 copy them to ``bytes`` at once, and (``scribble=True``) overwrite each fed buffer with junk after
@@ -40,6 +42,7 @@ from typing import Final
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection, ConnectionEvent, OutgoingEvent
 from ptpkit.core.events import Cancel, Data, Event, _NeedData
+from ptpkit.core.framing import Framing
 from ptpkit.core.ptpip import (
     InitCommandAck,
     InitCommandRequest,
@@ -52,7 +55,10 @@ from ptpkit.core.usb import UsbFraming, decode_cancel_request
 
 #: Cuts the bytes of one delivery into pieces whose concatenation is the input.
 Splitter = Callable[[bytes], Sequence[bytes]]
-FramingType = type[UsbFraming] | type[PtpIpFraming]
+#: Makes one end's framing: a framing class such as :class:`UsbFraming` or any other factory.
+FramingType = Callable[[], Framing]
+#: Link packets to exchange in order, each with its sender (a framing's handshake).
+Script = Sequence[tuple[Role, OutgoingEvent]]
 
 #: The GUID and names the handshake uses unless told otherwise.
 INITIATOR_GUID: Final = bytes(range(0x10, 0x20))
@@ -121,7 +127,7 @@ def copy_event(event: ConnectionEvent) -> ConnectionEvent:
     return event
 
 
-def drain(conn: Connection | UsbFraming | PtpIpFraming) -> list[ConnectionEvent]:
+def drain(conn: Connection | Framing) -> list[ConnectionEvent]:
     """Every event ``conn`` (or a framing on its own) can produce from the bytes it has, Data
     chunks copied."""
     events: list[ConnectionEvent] = []
@@ -184,9 +190,13 @@ def coalesce(events: Iterable[ConnectionEvent]) -> list[ConnectionEvent]:
 class ConnectionPair:
     """An initiator and a responder connection joined in memory.
 
-    ``framing`` is :class:`UsbFraming` or :class:`PtpIpFraming` (the class; each end gets its own).
-    With ``handshake`` (PTP/IP only) the InitCommandRequest/Ack exchange runs at once, so both
-    ends start IDLE. ``received`` keeps everything each end has received so far.
+    ``framing`` makes each end's framing: :class:`UsbFraming`, :class:`PtpIpFraming`, or any
+    other :class:`~ptpkit.core.framing.Framing`. With ``handshake=True`` PTP/IP's
+    InitCommandRequest/Ack exchange runs at once, so both ends start IDLE; another framing's
+    handshake is given as a script of (sender, link packet), run the same way.
+    ``event_handshake`` is the event channel's script (default: PTP/IP's InitEventRequest/Ack;
+    none for other framings, whose event channel starts in EVENT_CHANNEL).
+    ``received`` keeps everything each end has received so far.
     """
 
     def __init__(
@@ -194,7 +204,8 @@ class ConnectionPair:
         framing: FramingType,
         *,
         splitter: Splitter = whole,
-        handshake: bool = True,
+        handshake: bool | Script = True,
+        event_handshake: Script | None = None,
         scribble: bool = True,
         connection_number: int = 1,
     ) -> None:
@@ -212,8 +223,13 @@ class ConnectionPair:
         self.control_requests: list[bytes] = []
         #: The event channel (USB interrupt pipe / PTP/IP event connection), made on first use.
         self._event_pair: tuple[Connection, Connection] | None = None
-        if handshake and self.is_ptpip:
-            self.handshake()
+        self._event_handshake = event_handshake
+        if handshake is True:
+            if self.is_ptpip:
+                self.handshake()
+        elif handshake is not False:
+            for sender, event in handshake:
+                self.send(sender, event)
 
     @property
     def is_usb(self) -> bool:
@@ -306,12 +322,17 @@ class ConnectionPair:
         if self._event_pair is None:
             host = Connection(Role.INITIATOR, self.framing_type())
             device = Connection(Role.RESPONDER, self.framing_type())
-            if self.is_ptpip:
+            if self._event_handshake is not None:
+                for sender, event in self._event_handshake:
+                    src, dst = (host, device) if sender is Role.INITIATOR else (device, host)
+                    feed(dst, b"".join(src.send(event)), splitter=self.splitter)
+            elif self.is_ptpip:
                 request = InitEventRequest(connection_number=self.connection_number)
                 feed(device, b"".join(host.send(request)), splitter=self.splitter)
                 feed(host, b"".join(device.send(InitEventAck())), splitter=self.splitter)
             else:
-                # The interrupt pipe has no handshake; it only ever carries events.
+                # The interrupt pipe has no handshake; it only ever carries events (and so, by
+                # default, does another framing's event channel).
                 host.phase = device.phase = Phase.EVENT_CHANNEL
             self._event_pair = (host, device)
         return self._event_pair

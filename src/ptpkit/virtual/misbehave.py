@@ -55,8 +55,9 @@ from typing import Final
 from ptpkit._sync import Latch
 from ptpkit.codes.common import Ec, Op
 from ptpkit.core.events import Event
-from ptpkit.core.ptpip import PacketType, PtpIpFraming
-from ptpkit.core.state import Phase
+from ptpkit.core.framing import Framing
+from ptpkit.core.ptpip import PacketType
+from ptpkit.core.state import AnyPhase, Phase
 from ptpkit.core.usb import ContainerType, UsbFraming
 
 #: How many events ``event-flood`` sends.
@@ -163,7 +164,7 @@ class Misbehavior:
     def __contains__(self, mode: Mode) -> bool:
         return mode in self.modes
 
-    def read_budget(self, phase: Phase) -> int | None:
+    def read_budget(self, phase: AnyPhase) -> int | None:
         """``slow-reader``: how many bytes the server may read now (None: as many as came),
         given the phase of the session's transaction; it waits a tick after such a read."""
         if Mode.SLOW_READER in self.modes and phase is Phase.INITIATOR_DATA:
@@ -281,7 +282,7 @@ _PTPIP_HEADER = struct.Struct("<II")
 
 
 def data_header(
-    framing: UsbFraming | PtpIpFraming, code: int, tid: int, payload: int, *, absurd: bool = False
+    framing: Framing, code: int, tid: int, payload: int, *, absurd: bool = False
 ) -> bytes:
     """The start of a data phase of ``payload`` bytes, or claiming 0xFFFFFFF0 when ``absurd``."""
     if isinstance(framing, UsbFraming):
@@ -291,7 +292,7 @@ def data_header(
     return _PTPIP_HEADER.pack(20, PacketType.START_DATA) + struct.pack("<IQ", tid, total)
 
 
-def data_body(framing: UsbFraming | PtpIpFraming, tid: int, chunk: bytes, *, last: bool) -> bytes:
+def data_body(framing: Framing, tid: int, chunk: bytes, *, last: bool) -> bytes:
     """Payload bytes (PTP/IP: in a Data or EndData packet; USB: as they are)."""
     if isinstance(framing, UsbFraming):
         return chunk
@@ -299,13 +300,13 @@ def data_body(framing: UsbFraming | PtpIpFraming, tid: int, chunk: bytes, *, las
     return _PTPIP_HEADER.pack(12 + len(chunk), ptype) + struct.pack("<I", tid) + chunk
 
 
-def response(framing: UsbFraming | PtpIpFraming, code: int, tid: int) -> bytes:
+def response(framing: Framing, code: int, tid: int) -> bytes:
     if isinstance(framing, UsbFraming):
         return _USB_HEADER.pack(12, ContainerType.RESPONSE, code, tid)
     return _PTPIP_HEADER.pack(14, PacketType.OPERATION_RESPONSE) + struct.pack("<HI", code, tid)
 
 
-def probe_request(framing: UsbFraming | PtpIpFraming) -> bytes:
+def probe_request(framing: Framing) -> bytes:
     """(PTP/IP) A ProbeRequest packet; USB has none (empty)."""
     if isinstance(framing, UsbFraming):
         return b""

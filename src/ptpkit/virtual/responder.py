@@ -34,6 +34,7 @@ from ptpkit.core.events import (
     Request,
     Response,
 )
+from ptpkit.core.framing import Framing
 from ptpkit.core.link import LinkFault
 from ptpkit.core.ptpip import ProbeRequest, ProbeResponse, PtpIpFraming
 from ptpkit.core.state import Phase, Role
@@ -749,7 +750,7 @@ def misbehave_reply(session: ResponderSession, request: Request, reply: Reply) -
     return True
 
 
-def _chatter(session: ResponderSession, framing: UsbFraming | PtpIpFraming) -> Callable[[], bytes]:
+def _chatter(session: ResponderSession, framing: Framing) -> Callable[[], bytes]:
     """``chatter``: a probe on the command connection and an event each tick, never an answer."""
     from ptpkit.virtual import misbehave as m  # noqa: PLC0415
 
