@@ -158,11 +158,6 @@ def test_live_view_frames_after_warm_up(eos: Rig) -> None:
     assert got[-1].startswith(b"\xff\xd8")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Camera._shutdown marks the camera closed before it calls close_session, so the "
-    "extension's tear-down transactions are refused ('the camera is closed')",
-)
 def test_close_tears_down_cleanly(eos: Rig) -> None:
     eos.cam.set_property(0xD11C, "computer")
     eos.cam.close()

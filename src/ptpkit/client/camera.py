@@ -255,15 +255,18 @@ class Camera:
         self._shutdown(close_session=self._opened)
 
     def _shutdown(self, *, close_session: bool) -> None:
-        self._closed = True
+        # The poller stops first; the extensions' tear-down (Canon EOS: its documented order)
+        # still runs transactions, so the camera is marked closed only after it.
         self._event_stream.stop()
         try:
-            if close_session and self._engine is not None:
+            if close_session and self._engine is not None and not self._closed:
                 for extension in reversed(self.extensions):
                     try:
                         extension.close_session()
                     except PTPError as exc:
                         log.debug("extension %s failed before close: %s", extension.name, exc)
+            self._closed = True
+            if close_session and self._engine is not None:
                 conn = self.transport.connection
                 if conn.session_id is not None and conn.phase is Phase.IDLE:
                     try:
@@ -274,6 +277,7 @@ class Camera:
                     except PTPError as exc:  # the camera may be gone already, or busy
                         log.debug("CloseSession failed: %s", exc)
         finally:
+            self._closed = True
             if self._engine is not None:
                 self._engine.close()
             self.transport.close()
