@@ -175,3 +175,26 @@ def test_an_object_past_4_gib_is_sized_and_read_with_the_64_bit_operations(
     assert entry.size == size  # ObjectInfo's 0xFFFFFFFF, then EOS_GetObjectInfo64
     offset = (4 << 30) + 100
     assert rig.cam.read(entry, offset, 500) == generated_bytes(size, seed=3, offset=offset)[:500]
+
+
+def test_standard_names_mean_the_eos_properties_on_an_eos(eos: Rig) -> None:
+    """ "iso" names the standard ExposureIndex and the EOS ISO: on an EOS (which lists only its
+    own) the EOS one, so ``ptpkit set iso ...`` changes what the camera uses."""
+    for name, code in (
+        ("iso", 0xD103),
+        ("shutter", 0xD102),
+        ("shutterspeed", 0xD102),
+        ("f-number", 0xD101),
+        ("aperture", 0xD101),
+        ("ev", 0xD104),
+        ("white-balance", 0xD109),
+    ):
+        assert eos.cam.property_code(name) == code, name
+
+
+def test_standard_names_keep_their_standard_meaning_elsewhere() -> None:
+    import ptpkit
+
+    with ptpkit.connect("virtual:", vendors=("canon",)) as cam:
+        assert cam.property_code("iso") == 0x500F
+        assert cam.property_code("shutter") == 0x500D

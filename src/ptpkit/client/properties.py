@@ -133,9 +133,15 @@ class Properties:
         ("ExposureIndex") or hex ("0x500F")."""
         if isinstance(prop, int):
             return prop
-        spec = self._camera.catalog.find(prop)
-        if spec is not None:
-            return spec.code
+        candidates = self._camera.catalog.candidates(prop)
+        if len(candidates) > 1:
+            # One name, several properties (standard and vendor): the one this camera has.
+            have = set(self.property_codes())
+            for spec in candidates:
+                if spec.code in have:
+                    return spec.code
+        if candidates:
+            return candidates[0].code
         try:
             return self._camera.vocabulary.code(Kind.PROPERTY, prop)
         except UnknownNameError:

@@ -421,11 +421,11 @@ class PropertyCatalog:
 
     def __init__(self, specs: Iterable[PropertySpec] = STANDARD_PROPERTIES) -> None:
         by_code: dict[int, PropertySpec] = {}
-        by_name: dict[str, PropertySpec] = {}
+        by_name: dict[str, list[PropertySpec]] = {}
         for spec in specs:
             by_code[spec.code] = spec
             for name in spec.names:
-                by_name.setdefault(normalize_name(name), spec)
+                by_name.setdefault(normalize_name(name), []).append(spec)
         self.by_code: Mapping[int, PropertySpec] = MappingProxyType(by_code)
         self._by_name = by_name
 
@@ -433,7 +433,13 @@ class PropertyCatalog:
         return self.by_code.get(code)
 
     def find(self, name: str) -> PropertySpec | None:
-        return self._by_name.get(normalize_name(name))
+        found = self._by_name.get(normalize_name(name))
+        return found[0] if found else None
+
+    def candidates(self, name: str) -> tuple[PropertySpec, ...]:
+        """Every spec a name may mean, standard first: "iso" is the standard ExposureIndex and
+        a Canon EOS's own ISO property; the camera's property list picks one."""
+        return tuple(self._by_name.get(normalize_name(name), ()))
 
     def names(self) -> list[str]:
         return sorted({spec.name for spec in self.by_code.values()})

@@ -265,17 +265,25 @@ def is_eos(info: DeviceInfo) -> bool:
 #: Friendly names: libgphoto2's (gphoto2 --get-config iso ...) with an ``eos-`` form first, which
 #: no standard property's name takes (the standard catalog's "iso" names 0x500F, which an EOS
 #: does not list).
+#: The standard names photographers type ("shutter", "f-number", "ev", "quality") are aliases
+#: too: a name that means a standard and an EOS property resolves to the one the camera lists
+#: (client/properties.py), so ``set iso 400`` sets an EOS's own ISO.
 EOS_PROPERTIES: Final = tuple(
-    PropertySpec(code=code, names=(f"eos-{name}", name), label=label)
-    for code, name, label in (
-        (values.ISO_PROP, "iso", "ISO speed"),
-        (values.APERTURE_PROP, "aperture", "aperture"),
-        (values.SHUTTER_PROP, "shutterspeed", "shutter speed"),
-        (values.EXPOSURE_COMP_PROP, "exposurecompensation", "exposure compensation"),
-        (values.WHITE_BALANCE_PROP, "whitebalance", "white balance"),
-        (values.DRIVE_MODE_PROP, "drivemode", "drive mode"),
-        (values.IMAGE_FORMAT_PROP, "imageformat", "image quality"),
-        (values.CAPTURE_TARGET_PROP, "capturetarget", "capture target"),
+    PropertySpec(code=code, names=(f"eos-{name}", name, *aliases), label=label)
+    for code, name, aliases, label in (
+        (values.ISO_PROP, "iso", (), "ISO speed"),
+        (values.APERTURE_PROP, "aperture", ("f-number",), "aperture"),
+        (values.SHUTTER_PROP, "shutterspeed", ("shutter", "shutter-speed"), "shutter speed"),
+        (
+            values.EXPOSURE_COMP_PROP,
+            "exposurecompensation",
+            ("exposure-compensation", "ev"),
+            "exposure compensation",
+        ),
+        (values.WHITE_BALANCE_PROP, "whitebalance", ("white-balance", "wb"), "white balance"),
+        (values.DRIVE_MODE_PROP, "drivemode", ("drive",), "drive mode"),
+        (values.IMAGE_FORMAT_PROP, "imageformat", ("quality", "imagequality"), "image quality"),
+        (values.CAPTURE_TARGET_PROP, "capturetarget", (), "capture target"),
     )
 )
 
