@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import inprocess, listing, listing_scale, ptpip, startup, usb
+from bench import eos, inprocess, listing, listing_scale, ptpip, startup, usb
 
 #: Every benchmark by name, in the order ``python -m bench`` runs them. One line registers one.
 BENCHMARKS: dict[str, Callable[[], None]] = {
@@ -27,6 +27,8 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "memory": ptpip.peak_rss,
     "serving": ptpip.serving_rate,
     "usb": usb.run,
+    "eos-capture": eos.capture_to_file,
+    "eos-events": eos.event_latency,
 }
 
 
