@@ -60,6 +60,17 @@ def _table_for(framing: Framing) -> StateTable:
 class Connection:
     """One end of a PTP connection over a given framing (any :class:`Framing`)."""
 
+    def __getstate__(self) -> dict[str, object]:
+        # The joined table is shared derived data (read-only mappings, which do not pickle):
+        # a copy (the fuzzer's saved start states) rebuilds it from its framing.
+        state = dict(self.__dict__)
+        del state["_table"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._table = _table_for(self.framing)
+
     def __init__(self, role: Role, framing: Framing) -> None:
         self.role = role
         self.peer_role = Role.RESPONDER if role is Role.INITIATOR else Role.INITIATOR
