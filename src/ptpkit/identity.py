@@ -31,6 +31,23 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir("ptpkit"))
 
 
+def cache_dir() -> Path:
+    """Where ptpkit keeps what it can always compute again (the entry point scan).
+
+    ``PTPKIT_CACHE_DIR`` moves it; with only ``PTPKIT_CONFIG_DIR`` set it is a ``cache`` folder
+    inside that one, so a test or a sandbox that moves the config never writes to the real home.
+    """
+    override = os.environ.get("PTPKIT_CACHE_DIR")
+    if override:
+        return Path(override)
+    config_override = os.environ.get("PTPKIT_CONFIG_DIR")
+    if config_override:
+        return Path(config_override) / "cache"
+    import platformdirs  # noqa: PLC0415  (see config_dir)
+
+    return Path(platformdirs.user_cache_dir("ptpkit"))
+
+
 def parse_guid(text: str) -> bytes:
     """A GUID from 32 hex digits, with or without ``-`` or ``:`` between them."""
     digits = re.sub(r"[-:\s{}]", "", text)

@@ -660,10 +660,9 @@ def run_batch(
         preview = list(itertools.islice(items, PREVIEW_FILES))
         known = len(preview) < PREVIEW_FILES
         with BatchProgress(
-            out.progress_console,
+            out,
             files=len(preview) if known else None,
             total_bytes=sum(p.entry.size for p in preview) if known else None,
-            enabled=out.shows_progress,
         ) as progress:
             for item in itertools.chain(preview, items):
                 outcome = _download_one(

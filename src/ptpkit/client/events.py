@@ -67,6 +67,11 @@ class EventStream:
         self._wakers: set[Latch] = set()
         self._closed = False
         self._poller_stop = Latch()
+        #: Set to cut the poller's current wait short (a new one for each wait).
+        self._attention = Latch()
+        #: Threads blocked for an event now: while there are any, the poller keeps its fastest
+        #: pace instead of backing off (someone is watching: latency matters, not traffic).
+        self._waiting = 0
         self.poller_thread: threading.Thread | None = None
 
     # -- arriving --------------------------------------------------------------------------------
@@ -99,6 +104,7 @@ class EventStream:
         """The camera closes: no more events; the poller stops (waited for, briefly)."""
         self._closed = True
         self._poller_stop.set()
+        self._attention.set()
         thread, self.poller_thread = self.poller_thread, None
         if thread is not None and thread is not threading.current_thread():
             # A poll under way ends with the session (ClosedError) at the latest.
@@ -117,22 +123,38 @@ class EventStream:
         self._listeners.append(listener)
         self._wakers.add(wake)
         try:
-            yield
+            with self._watching():
+                yield
         finally:
             self._wakers.discard(wake)
             self._listeners.remove(listener)
+
+    @contextlib.contextmanager
+    def _watching(self) -> Iterator[None]:
+        """Someone waits for an event: the poller polls at its attentive pace, starting now."""
+        # `+=` on an attribute is not atomic across threads; the count only steers the pace
+        # (a miscount by one costs a poll's pace, never an event), so no lock that Ctrl-C could
+        # leave held (see ptpkit._sync).
+        self._waiting += 1
+        self._attention.set()
+        try:
+            yield
+        finally:
+            self._waiting = max(0, self._waiting - 1)
 
     # -- polling ---------------------------------------------------------------------------------
 
     def start_poller(self, poller: EventPoller, *, name: str) -> None:
         """Run ``poller`` on a thread of its own until :meth:`stop`, waiting between polls the
-        intervals it returns, on the camera's clock."""
+        intervals it returns, on the camera's clock; while a thread waits for an event, at most
+        the poller's ``attentive_interval_s`` (when it has one)."""
         self.poller_thread = threading.Thread(
             target=self._poll, args=(poller,), name=name, daemon=True
         )
         self.poller_thread.start()
 
     def _poll(self, poller: EventPoller) -> None:
+        attentive_s: float | None = getattr(poller, "attentive_interval_s", None)
         while not self._poller_stop.is_set():
             try:
                 interval_s = poller.poll()
@@ -143,8 +165,20 @@ class EventStream:
                 if not self._closed:
                     self.fail(exc)
                 return
-            if self._clock.wait(self._poller_stop, interval_s):
-                return
+            polled_at = self._clock.monotonic()
+            while True:
+                # The latch first, then the checks: a waiter arriving after them sets this
+                # latch, one arriving before them is counted (see _watching).
+                attention = self._attention = Latch()
+                if self._poller_stop.is_set():
+                    return
+                wait_s = interval_s
+                if self._waiting and attentive_s is not None:
+                    wait_s = min(interval_s, attentive_s)
+                remaining = polled_at + wait_s - self._clock.monotonic()
+                if remaining <= 0:
+                    break
+                self._clock.wait(attention, remaining)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -159,8 +193,10 @@ class EventStream:
     def next_event(self, timeout_s: float | None = None) -> CameraEvent | None:
         """The next event, waiting up to ``timeout_s`` (None: forever). None on timeout."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        # Registered before looking, so an event arriving in between still wakes us.
-        with self._wakeup.watch() as sleep:
+        with contextlib.suppress(IndexError):
+            return self._queue.popleft()
+        # Registered before looking again, so an event arriving in between still wakes us.
+        with self._wakeup.watch() as sleep, self._watching():
             while True:
                 with contextlib.suppress(IndexError):
                     return self._queue.popleft()

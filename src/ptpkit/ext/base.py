@@ -137,7 +137,12 @@ class EventPoller(Protocol):
 
     def poll(self) -> float:
         """Ask the camera once, emitting what came through :meth:`Session.emit`; return the
-        seconds to wait before the next poll (short while things change, longer when idle)."""
+        seconds to wait before the next poll (short while things change, longer when idle).
+
+        A poller may also have ``attentive_interval_s`` (float): the longest wait between polls
+        while a program waits for an event (``next_event``, ``wait_event``, a capture). The
+        back-off then saves the camera's time only when nobody is watching; without it the
+        returned interval always applies."""
         ...
 
 
@@ -367,13 +372,10 @@ def _load_entry_points() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
-    # importlib.metadata (with the email package it parses metadata with) costs ~15 ms to
-    # import: loaded when a camera's extensions are chosen, not with the package.
-    from importlib.metadata import entry_points  # noqa: PLC0415
+    from ptpkit.ext.installed import installed_entry_points, load_entry_point  # noqa: PLC0415
 
-    for point in entry_points(group=ENTRY_POINT_GROUP):
+    for name, value in installed_entry_points(ENTRY_POINT_GROUP):
         try:
-            loaded = point.load()
-            register(loaded)
+            register(load_entry_point(value))  # type: ignore[arg-type]  # register() checks it
         except Exception:
-            log.exception("could not load ptpkit extension %r", point.name)
+            log.exception("could not load ptpkit extension %r", name)

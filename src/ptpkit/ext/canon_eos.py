@@ -435,6 +435,10 @@ def _announces(record: EosRecord) -> ObjectAdded | RequestObjectTransfer | None:
 class EosEventPoller:
     """EOS_GetEvent on the camera's poller thread (:meth:`CanonEosExtension.event_poller`)."""
 
+    #: While a program waits for an event, at most this between polls (the camera's client
+    #: asks for the back-off only when nobody watches; see ptpkit.ext.base.EventPoller).
+    attentive_interval_s: float = POLL_FAST_S
+
     def __init__(self, extension: CanonEosExtension) -> None:
         self.extension = extension
         #: The interval the last poll returned.

@@ -350,10 +350,9 @@ def _upload(
     docs: list[schema.Doc] = []
     failed: list[_Failure] = []
     with BatchProgress(
-        out.progress_console,
+        out,
         files=len(files),
         total_bytes=sum(sizes.values()),
-        enabled=out.shows_progress,
     ) as progress:
         for path in files:
             try:

@@ -1,0 +1,99 @@
+"""The poller's pace: its own back-off when nobody waits, its attentive interval while a program
+waits for an event (issue 12 §4: event latency below the fastest poll interval)."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+
+from ptpkit.client.events import EventStream
+from ptpkit.errors import ClosedError
+from ptpkit.testing import FakeClock
+from ptpkit.timing import SYSTEM_CLOCK
+
+
+class _Pacer:
+    """Returns the idle interval; records when it polled; stops the stream after ``polls``."""
+
+    attentive_interval_s = 0.05
+
+    def __init__(self, stream: EventStream, clock: FakeClock, polls: int) -> None:
+        self.stream, self.clock, self.left = stream, clock, polls
+        self.at: list[float] = []
+
+    def poll(self) -> float:
+        self.at.append(self.clock.monotonic())
+        self.left -= 1
+        if self.left == 0:
+            self.stream.stop()
+        return 0.2
+
+
+def _gaps(times: list[float]) -> list[float]:
+    return [round(b - a, 6) for a, b in itertools.pairwise(times)]
+
+
+def _stream(clock: FakeClock) -> EventStream:
+    return EventStream(clock=clock, event_name=lambda code: f"0x{code:04X}")
+
+
+def test_nobody_waiting_the_poller_backs_off() -> None:
+    clock = FakeClock()
+    stream = _stream(clock)
+    pacer = _Pacer(stream, clock, polls=4)
+    stream._poll(pacer)
+    assert _gaps(pacer.at) == [0.2, 0.2, 0.2]
+
+
+def test_while_a_program_waits_the_poller_keeps_its_attentive_pace() -> None:
+    clock = FakeClock()
+    stream = _stream(clock)
+    pacer = _Pacer(stream, clock, polls=4)
+    with stream._watching():
+        stream._poll(pacer)
+    assert _gaps(pacer.at) == [0.05, 0.05, 0.05]
+
+
+def test_a_poller_without_an_attentive_interval_keeps_its_own() -> None:
+    clock = FakeClock()
+    stream = _stream(clock)
+    pacer = _Pacer(stream, clock, polls=3)
+    pacer.attentive_interval_s = None  # type: ignore[assignment]
+    with stream._watching():
+        stream._poll(pacer)
+    assert _gaps(pacer.at) == [0.2, 0.2]
+
+
+def _wait_until_closed(stream: EventStream) -> None:
+    with contextlib.suppress(ClosedError):
+        stream.next_event(5.0)
+
+
+def test_a_waiter_arriving_cuts_the_idle_wait_short() -> None:
+    """Real time: the poller sleeps its idle wait (an hour here); next_event() wakes it to poll
+    again after the attentive interval, long before the idle wait would have ended."""
+    stream = EventStream(clock=SYSTEM_CLOCK, event_name=lambda code: f"0x{code:04X}")
+    polled = threading.Semaphore(0)
+    times: list[float] = []
+
+    class Slow:
+        attentive_interval_s = 0.0
+
+        def poll(self) -> float:
+            times.append(SYSTEM_CLOCK.monotonic())
+            polled.release()
+            return 3600.0  # idle: an hour, unless someone waits
+
+    stream.start_poller(Slow(), name="pace test")
+    try:
+        assert polled.acquire(timeout=5)
+        waiter = threading.Thread(target=_wait_until_closed, args=(stream,))
+        waiter.start()
+        # Without the waiter this would take an hour; the test's own timeout bounds it.
+        assert polled.acquire(timeout=5)
+        assert len(times) >= 2
+    finally:
+        stream.stop()
+        waiter.join(5)
+    assert not waiter.is_alive()
