@@ -114,6 +114,9 @@ class FujiPtpIpServer(PtpIpServer):
         self.frame_source = frame_source or self._generated_frame
         #: Link numbers whose live-view connection is open.
         self._streaming: set[int] = set()
+        #: Event and live-view connections matched to a session so far (diagnostics, tests).
+        self.event_connections = 0
+        self.stream_connections = 0
 
     # -- ports -----------------------------------------------------------------------------------
 
@@ -246,6 +249,7 @@ class FujiPtpIpServer(PtpIpServer):
             if link is not None:
                 link.event_socket = sock
                 link.acquire()
+                self.event_connections += 1
         if link is None:
             log.info("Fujifilm event connection from %s matches no session ready for it", peer)
             return
@@ -263,6 +267,7 @@ class FujiPtpIpServer(PtpIpServer):
             link = self._match(peer, lambda link: link.number in self._streaming)
             if link is not None:
                 self._streaming.add(link.number)
+                self.stream_connections += 1
         if link is None:
             log.info("Fujifilm live-view connection from %s matches no session ready for it", peer)
             return
