@@ -547,3 +547,109 @@ def test_a_camera_that_trickles_its_answer_ends_the_call_at_its_deadline(
         assert time.monotonic() - started < 5
     finally:
         transport.close()
+
+
+# -- hostile clients against the virtual camera's server ------------------------------------------
+
+
+def _raw(server: FujiPtpIpServer, port: int | None = None) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port or server.port), timeout=5)
+    return sock
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(5)
+    try:
+        while sock.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass
+    return True
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        struct.pack("<II", 2000, 1) + bytes(1992),  # a request longer than any client sends
+        struct.pack("<IHHI", 12, 1, 0x1001, 0),  # a command before the handshake
+        struct.pack("<III", 12, 5, 0x2019),  # the camera's own packet
+    ],
+    ids=["huge-request", "command-first", "init-fail"],
+)
+def test_a_bad_first_packet_ends_that_connection_only(tmp_path: Path, first: bytes) -> None:
+    with VirtualCamera(tmp_path) as camera, FujiPtpIpServer(camera, port=0) as server:
+        with contextlib.closing(_raw(server)) as sock:
+            sock.sendall(first)
+            assert _closed_by_server(sock)
+        with ptpkit.connect(server.url) as cam:  # the next client is served
+            assert cam.device_info.model == "Virtual Camera"
+
+
+def test_a_request_sent_a_byte_at_a_time_ends_at_the_handshake_deadline(tmp_path: Path) -> None:
+    request = fuji.push_link_packet(fuji.InitCommandRequest(guid=bytes(16), friendly_name="slow"))
+    with (
+        VirtualCamera(tmp_path) as camera,
+        FujiPtpIpServer(camera, port=0, handshake_timeout_s=0.5) as server,
+        contextlib.closing(_raw(server)) as sock,
+    ):
+        started = time.monotonic()
+        with contextlib.suppress(OSError):
+            for byte in request:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.05)
+        assert _closed_by_server(sock)
+        assert time.monotonic() - started < 5
+        assert server.active_sessions == 0
+
+
+def test_garbage_after_the_handshake_drops_the_session(tmp_path: Path) -> None:
+    request = fuji.push_link_packet(fuji.InitCommandRequest(guid=bytes(16), friendly_name="bad"))
+    with (
+        VirtualCamera(tmp_path) as camera,
+        FujiPtpIpServer(camera, port=0) as server,
+        contextlib.closing(_raw(server)) as sock,
+    ):
+        sock.sendall(request)
+        ack = b""
+        while len(ack) < fuji.INIT_ACK_BYTES:
+            ack += sock.recv(fuji.INIT_ACK_BYTES - len(ack))
+        assert fuji.pull_link_packet(ack) == fuji.InitCommandAck(
+            guid=server.guid, friendly_name="Virtual Camera"
+        )
+        sock.sendall(struct.pack("<IHHI", 0x7FFFFFFF, 7, 0x1001, 0))  # unknown container type
+        assert _closed_by_server(sock)
+        give_up = time.monotonic() + 5
+        while server.active_sessions and time.monotonic() < give_up:
+            time.sleep(0.02)
+        assert server.active_sessions == 0
+
+
+def test_an_event_connection_from_nowhere_is_closed(tmp_path: Path) -> None:
+    with (
+        VirtualCamera(tmp_path) as camera,
+        FujiPtpIpServer(camera, port=0) as server,
+        contextlib.closing(_raw(server, server.event_port)) as events,
+        contextlib.closing(_raw(server, server.stream_port)) as stream,
+    ):
+        assert _closed_by_server(events)
+        assert _closed_by_server(stream)
+        assert (server.event_connections, server.stream_connections) == (0, 0)
+
+
+def test_the_repeated_request_of_libgphoto2_is_answered(tmp_path: Path) -> None:
+    request = fuji.push_link_packet(fuji.InitCommandRequest(guid=bytes(16), friendly_name="gp"))
+    with (
+        VirtualCamera(tmp_path) as camera,
+        FujiPtpIpServer(camera, port=0) as server,
+        contextlib.closing(_raw(server)) as sock,
+    ):
+        for _ in range(2):
+            sock.sendall(request)
+            ack = b""
+            while len(ack) < fuji.INIT_ACK_BYTES:
+                ack += sock.recv(fuji.INIT_ACK_BYTES - len(ack))
+            assert isinstance(fuji.pull_link_packet(ack), fuji.InitCommandAck)
+        sock.sendall(struct.pack("<IHHII", 16, 1, 0x1002, 0, 1))  # OpenSession(1)
+        assert sock.recv(64) == struct.pack("<IHHI", 12, 3, 0x2001, 0)
+        sock.sendall(request)  # after the first command: a protocol error, the link ends
+        assert _closed_by_server(sock)
