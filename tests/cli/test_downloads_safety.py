@@ -409,7 +409,7 @@ def test_the_progress_bar_escapes_camera_names() -> None:
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=120)
     with (
-        BatchProgress(console, files=2, total_bytes=10, enabled=True) as progress,
+        BatchProgress(console, files=2, total_bytes=10) as progress,
         progress.file("bell\x07 and \x1b[31mred.jpg", 10) as update,
     ):
         update(5, 10)

@@ -67,7 +67,7 @@ def test_a_ptpip_command_imports_neither_the_virtual_camera_nor_pillow(
 #: USB framing and transport, the tables of vendors other than the camera's (the virtual camera
 #: says it is no Canon, Nikon, Fuji or Sony), the terminal tables, the partial-file mark's digest,
 #: value parsing's fractions, platformdirs (PTPKIT_CONFIG_DIR is set), json (no --json). Not
-#: tempfile: importlib.metadata (the extensions' entry points) loads it via importlib.resources.
+#: tempfile: the first run writes the extensions' entry point cache with it (ptpkit.ext.installed).
 _NOT_FOR_A_PTPIP_GET = (
     "ptpkit.virtual",
     "PIL",

@@ -67,7 +67,7 @@ def test_download_tree_follows_parents_not_slashes_in_names(
 def test_progress_labels_are_not_read_as_markup() -> None:
     console = Console(file=io.StringIO(), force_terminal=True, width=100)
     with (
-        BatchProgress(console, files=2, total_bytes=20, enabled=True) as progress,
+        BatchProgress(console, files=2, total_bytes=20) as progress,
         progress.file("[/]oops [bold]x.jpg", 10) as update,
     ):
         update(5, 10)

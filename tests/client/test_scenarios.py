@@ -789,11 +789,15 @@ def test_download_of_an_object_over_4_gib(
         assert "GetObjectPropValue" in transactions.names()
 
         headers: list[tuple[int, int, int]] = []
-        if isinstance(rig.cam.transport.connection.framing, UsbFraming):
+        engine = rig.cam._engine
+        assert engine is not None
+        if isinstance(engine.connection.framing, UsbFraming):
             read_into = rig.cam.transport.read_into
 
-            def watch(buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
-                count, ended = read_into(buffer, timeout_s)
+            def watch(
+                buffer: memoryview, timeout_s: float | None, *, in_data: bool = False
+            ) -> tuple[int, bool]:
+                count, ended = read_into(buffer, timeout_s, in_data=in_data)
                 if count >= 8:
                     length, kind, code = struct.unpack_from("<IHH", buffer)
                     if kind == 2:  # a data container's first bytes
@@ -806,7 +810,7 @@ def test_download_of_an_object_over_4_gib(
         assert rig.cam.download(entry, sink) is None
         assert sink.size == size
         assert sink.digest.hexdigest() == reference.result()
-    if isinstance(rig.cam.transport.connection.framing, UsbFraming):
+    if isinstance(engine.connection.framing, UsbFraming):
         # Over USB a data phase over 4 GiB announces the length 0xFFFFFFFF.
         assert (0xFFFFFFFF, 2, Op.GET_OBJECT) in headers
 

@@ -6,7 +6,6 @@ module) into a folder put first on ``sys.path``, as pip would into site-packages
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -67,9 +66,9 @@ def test_an_installed_extension_is_found_and_the_scan_cached(
     _install(site, "ptpkit_fake_one", "fake-one", "FakeOne")
     points = installed_entry_points(GROUP, directory=cache)
     assert ("fake-one", "ptpkit_fake_one_mod:FakeOne") in points
-    document = json.loads((cache / CACHE_FILE).read_text())
-    assert document["group"] == GROUP
-    assert ["fake-one", "ptpkit_fake_one_mod:FakeOne"] in document["points"]
+    lines = (cache / CACHE_FILE).read_text().splitlines()
+    assert lines[1] == GROUP
+    assert "fake-one\tptpkit_fake_one_mod:FakeOne" in lines[3:]
 
     # Nothing installed since: the next connection reads the cache, no scan.
     monkeypatch.setattr(installed_module, "_scan", _no_scan)
@@ -119,13 +118,14 @@ def test_files_in_a_folder_without_metadata_do_not_invalidate_the_cache(
 @pytest.mark.parametrize(
     "content",
     [
-        b"not json",
-        b'{"version": 1}',
-        b'{"version": 1, "group": "ptpkit.extensions", "key": [], "points": [["a"]]}',
-        b"[" * 10 + b"]" * 10,
+        b"garbage",
+        b"ptpkit entry point cache 1\nptpkit.extensions\n",
+        b"ptpkit entry point cache 1\nptpkit.extensions\n[]\nname-without-value\n",
+        b"ptpkit entry point cache 0\nptpkit.extensions\n[]\n",
+        b"\xff\xfe not utf-8\n",
         b" " * (300 * 1024),
     ],
-    ids=["garbage", "no-key", "bad-points", "wrong-shape", "oversized"],
+    ids=["garbage", "no-key", "bad-points", "old-layout", "not-utf8", "oversized"],
 )
 def test_a_damaged_cache_is_scanned_again_and_replaced(
     site: Path, cache: Path, content: bytes
@@ -135,7 +135,7 @@ def test_a_damaged_cache_is_scanned_again_and_replaced(
     (cache / CACHE_FILE).write_bytes(content)
     points = installed_entry_points(GROUP, directory=cache)
     assert ("fake-four", "ptpkit_fake_four_mod:FakeFour") in points
-    assert json.loads((cache / CACHE_FILE).read_text())["version"] == 1
+    assert (cache / CACHE_FILE).read_text().startswith("ptpkit entry point cache 1\n")
 
 
 def test_an_unwritable_cache_costs_only_the_scan(site: Path, tmp_path: Path) -> None:

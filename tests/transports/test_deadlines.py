@@ -25,9 +25,8 @@ import ptpkit
 from ptpkit.client.engine import Engine
 from ptpkit.client.streams import BytesSink
 from ptpkit.core.buffer import BytesLike
-from ptpkit.core.connection import Connection
 from ptpkit.core.ptpip import PacketType, PtpIpFraming
-from ptpkit.core.state import Phase, Role
+from ptpkit.core.state import Phase
 from ptpkit.errors import ConnectTimeout, PTPError, TransportTimeout
 from ptpkit.transports.base import (
     EventCallback,
@@ -81,11 +80,12 @@ class ScriptedLink(Transport):
     def __init__(self, clock: FakeClock, script: Iterator[tuple[bytes, float]]) -> None:
         self.clock = clock
         self.script = script
-        self.connection = Connection(Role.INITIATOR, PtpIpFraming())
-        self.connection.phase = Phase.IDLE  # as after the handshake
         self.timeouts: list[float | None] = []
         self.written: list[bytes] = []
         self._pending: tuple[bytes, float] | None = None
+
+    def framing(self) -> PtpIpFraming:
+        return PtpIpFraming(initial_phase=Phase.IDLE)  # as after the handshake
 
     @property
     def url(self) -> str:
@@ -102,10 +102,14 @@ class ScriptedLink(Transport):
         buffers: Sequence[BytesLike],
         timeout_s: float | None = None,
         progress: WriteProgress | None = None,
+        *,
+        ends_transfer: bool = True,
     ) -> None:
         self.written.append(b"".join(bytes(b) for b in buffers))
 
-    def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
+    def read_into(
+        self, buffer: memoryview, timeout_s: float | None, *, in_data: bool = False
+    ) -> tuple[int, bool]:
         self.timeouts.append(timeout_s)
         if len(self.timeouts) > 100_000:
             raise AssertionError("the engine kept reading: no deadline")

@@ -12,15 +12,17 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 import ptpkit
 from ptpkit.client.connect import transport_for
+from ptpkit.client.engine import Engine
 from ptpkit.core.connection import Connection
-from ptpkit.core.events import NEED_DATA, Event
+from ptpkit.core.events import NEED_DATA, Event, Request, Response
+from ptpkit.core.framing import LinkEvent
 from ptpkit.core.ptpip import (
     InitCommandAck,
     InitCommandRequest,
@@ -79,6 +81,8 @@ class ScriptedCamera:
         answer: Callable[[InitCommandRequest], object] | None = None,
         event_port_delay_s: float = 0.0,
         after_events: Callable[[socket.socket, Connection], None] | None = None,
+        with_ack: Sequence[LinkEvent] = (),
+        after_command: Callable[[socket.socket, Connection], None] | None = None,
     ) -> None:
         self.command = _listen()
         self.port = self.command.getsockname()[1]
@@ -91,6 +95,10 @@ class ScriptedCamera:
             lambda req: InitCommandAck(connection_number=7, guid=b"\x42" * 16, friendly_name="cam")
         )
         self.after_events = after_events
+        #: Link packets sent in the same write as InitCommandAck (a camera that probes at once).
+        self.with_ack = with_ack
+        #: Plays the command connection once both handshakes are done.
+        self.after_command = after_command
         self.requests: list[InitCommandRequest] = []
         self.event_requests: list[InitEventRequest] = []
         self.sockets: list[socket.socket] = []
@@ -112,7 +120,11 @@ class ScriptedCamera:
             reply = self.answer(request)
             if reply is None:
                 return  # stay silent: a camera showing a pairing prompt
-            _send(client, conn.send(reply))  # type: ignore[arg-type]
+            out = conn.send(reply)  # type: ignore[arg-type]
+            if isinstance(reply, InitCommandAck):
+                for packet in self.with_ack:
+                    out += conn.send(packet)
+            _send(client, out)
             if not isinstance(reply, InitCommandAck):
                 return
             time.sleep(self.event_port_delay_s)
@@ -129,6 +141,8 @@ class ScriptedCamera:
             _send(event_client, event_conn.send(InitEventAck()))
             if self.after_events:
                 self.after_events(event_client, event_conn)
+            if self.after_command:
+                self.after_command(client, conn)
 
     def close(self) -> None:
         for sock in [self.command, *self.sockets]:
@@ -191,6 +205,35 @@ def test_url_round_trips() -> None:
 
 
 # -- the handshake -------------------------------------------------------------------------------
+
+
+def test_what_follows_init_command_ack_is_the_engines_to_read(
+    scripted: Callable[..., ScriptedCamera],
+) -> None:
+    """The handshake runs on a connection of its own, thrown away after it: it reads
+    InitCommandAck to its last byte and no further, so a probe the camera sends in the same
+    segment reaches the engine's connection, which answers it and then gets its response."""
+    heard: list[object] = []
+
+    def serve(sock: socket.socket, conn: Connection) -> None:
+        request = _read_event(sock, conn)
+        assert isinstance(request, Request)
+        _send(sock, conn.send(Response(code=0x2001, transaction_id=request.transaction_id)))
+        heard.append(_read_event(sock, conn))
+
+    camera = scripted(with_ack=[ProbeRequest()], after_command=serve)
+    transport = _transport(camera)
+    transport.open()
+    try:
+        assert transport.connection_number == 7
+        engine = Engine(transport, timeout_s=5.0)
+        assert engine.idle  # the engine's connection starts after the handshake
+        answer, _ = engine.run(0x1001)
+        assert answer.code == 0x2001
+        camera.thread.join(timeout=5)
+        assert heard == [ProbeResponse()]
+    finally:
+        transport.close()
 
 
 def test_handshake_sends_guid_name_and_version_and_quotes_the_connection_number(

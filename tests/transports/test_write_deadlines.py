@@ -25,9 +25,8 @@ import ptpkit
 from ptpkit.client.engine import Engine
 from ptpkit.client.streams import BytesSink
 from ptpkit.core.buffer import BytesLike
-from ptpkit.core.connection import Connection
 from ptpkit.core.ptpip import PtpIpFraming
-from ptpkit.core.state import Phase, Role
+from ptpkit.core.state import Phase
 from ptpkit.errors import ClosedError, TransportTimeout
 from ptpkit.transports.base import (
     EventCallback,
@@ -65,12 +64,13 @@ class SlowTaker(Transport):
         self.slow_request = slow_request
         self.step = step
         self.step_s = step_s
-        self.connection = Connection(Role.INITIATOR, PtpIpFraming())
-        self.connection.phase = Phase.IDLE  # as after the handshake
         self.write_timeouts: list[float | None] = []
         self.taken = 0
         self._steps = 0
         self._answered = False
+
+    def framing(self) -> PtpIpFraming:
+        return PtpIpFraming(initial_phase=Phase.IDLE)  # as after the handshake
 
     @property
     def url(self) -> str:
@@ -87,6 +87,8 @@ class SlowTaker(Transport):
         buffers: Sequence[BytesLike],
         timeout_s: float | None = None,
         progress: WriteProgress | None = None,
+        *,
+        ends_transfer: bool = True,
     ) -> None:
         self.write_timeouts.append(timeout_s)
         left = sum(len(b) for b in buffers)
@@ -109,7 +111,9 @@ class SlowTaker(Transport):
                 remaining = progress(take)
                 deadline = None if remaining is None else self.clock.now + remaining
 
-    def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
+    def read_into(
+        self, buffer: memoryview, timeout_s: float | None, *, in_data: bool = False
+    ) -> tuple[int, bool]:
         if self._answered:
             raise AssertionError("read past the response")
         self._answered = True
@@ -144,12 +148,13 @@ def test_an_upload_the_camera_takes_a_byte_at_a_time_ends_within_the_window() ->
     """A byte a second: every write used to wait for ever (the transport had no deadline)."""
     clock = FakeClock()
     link = SlowTaker(clock, step=1, step_s=1.0)
+    engine = Engine(link, timeout_s=5.0, clock=clock)
     with pytest.raises(
         TransportTimeout, match=r"took the data too slowly: 5 bytes in the last 5 s"
     ):
-        _upload(link, 8 * MiB, timeout_s=5.0)
+        engine.run(SEND_OBJECT, data_out=_Zeros(8 * MiB), sink=BytesSink())
     assert clock.now - 1000.0 <= 5.0 + LAST_LOOK_S
-    assert link.connection.phase is not Phase.IDLE  # broken off: the next call says reconnect
+    assert not engine.idle  # broken off: the next call says reconnect
 
 
 def test_a_slow_but_honest_upload_finishes() -> None:
@@ -386,6 +391,8 @@ def test_an_answer_already_there_at_the_deadline_is_taken() -> None:
             buffers: Sequence[BytesLike],
             timeout_s: float | None = None,
             progress: WriteProgress | None = None,
+            *,
+            ends_transfer: bool = True,
         ) -> None:
             self.clock.now += 10.0
 
@@ -409,9 +416,9 @@ def test_a_device_reset_after_a_timed_out_upload_sends_no_stale_bytes(tmp_path: 
     ):
         error = _ends(lambda: cam.upload(source), within_s=20)
         assert isinstance(error, TransportTimeout), error
-        cam.transport.device_reset()  # type: ignore[attr-defined]
         engine = cam._engine
         assert engine is not None
+        engine.reset()  # Device Reset, and the engine's connection afresh
         response, sink = engine.run(0x1001)  # GetDeviceInfo: needs no session
         assert response.code == 0x2001
         assert isinstance(sink, BytesSink)

@@ -659,7 +659,7 @@ def run_batch(
         # Totals for the progress bar when the batch is small enough to look at first.
         preview = list(itertools.islice(items, PREVIEW_FILES))
         known = len(preview) < PREVIEW_FILES
-        with BatchProgress(
+        with BatchProgress.for_output(
             out,
             files=len(preview) if known else None,
             total_bytes=sum(p.entry.size for p in preview) if known else None,

@@ -62,14 +62,14 @@ def transfer_progress(
 
 class BatchProgress:
     """Progress of several transfers: one bar for the whole batch and one for the current file
-    (bytes, rate, time left). Draws only when ``out`` shows progress (a terminal, not --json);
-    otherwise it does nothing and rich is not loaded. ``files`` and ``total_bytes`` None: a
-    batch too large to count first (the bar counts up)."""
+    (bytes, rate, time left), drawn on ``console`` when it is a terminal. ``console`` None:
+    nothing is drawn and rich is not loaded (:meth:`for_output` chooses). ``files`` and
+    ``total_bytes`` None: a batch too large to count first (the bar counts up)."""
 
-    def __init__(self, out: Output, *, files: int | None, total_bytes: int | None) -> None:
-        self._progress = (
-            _bar(out.progress_console, transient=True, enabled=True) if out.shows_progress else None
-        )
+    def __init__(
+        self, console: Console | None, *, files: int | None, total_bytes: int | None
+    ) -> None:
+        self._progress = None if console is None else _bar(console, transient=True, enabled=True)
         self._files = files
         self._done_files = 0
         self._done_bytes = 0
@@ -78,6 +78,14 @@ class BatchProgress:
             if self._progress is not None and (files is None or files > 1)
             else None
         )
+
+    @classmethod
+    def for_output(
+        cls, out: Output, *, files: int | None, total_bytes: int | None
+    ) -> BatchProgress:
+        """Bars when ``out`` shows progress (stderr a terminal, not --json), else none."""
+        console = out.progress_console if out.shows_progress else None
+        return cls(console, files=files, total_bytes=total_bytes)
 
     def _total_label(self) -> str:
         if self._files is None:

@@ -211,6 +211,12 @@ class Camera:
         """Transactions started on this camera so far (a keep-alive watches it for idleness)."""
         return self._engine.transactions if self._engine is not None else 0
 
+    @property
+    def link_idle(self) -> bool:
+        """No transaction under way on the command channel, and the link usable (True before
+        the camera is opened; False once it is closed or broken)."""
+        return self._engine is None or self._engine.idle
+
     def open(self) -> Camera:
         """Open the link, read DeviceInfo, choose extensions and open a session."""
         # Closed first: _opened stays True after close(), and a closed Camera must not pass
@@ -267,7 +273,7 @@ class Camera:
                         log.debug("extension %s failed before close: %s", extension.name, exc)
             self._closed = True
             if close_session and self._engine is not None:
-                conn = self.transport.connection
+                conn = self._engine.connection
                 if conn.session_id is not None and conn.phase is Phase.IDLE:
                     try:
                         # Not behind another thread's transaction (a big download could take

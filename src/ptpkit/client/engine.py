@@ -5,6 +5,15 @@ serialises callers from several threads (a lock), streams data phases between th
 sink or source, answers PTP/IP probes, forwards events that arrive on the command channel, and
 cancels a transaction whose sink or source fails, draining the channel before the error is
 re-raised so that the next transaction starts clean.
+
+The engine owns the command channel's :class:`~ptpkit.core.connection.Connection`, made from the
+transport's framing (:meth:`~ptpkit.transports.base.Transport.framing`) once the link is open; the
+transport is a byte channel and never sees it. What the link must know of the protocol, the engine
+says in each call, from its connection's phase: a write that leaves a data-out phase going on
+(``ends_transfer=False``: USB sends whole packets until the transfer ends), a read inside the
+camera's data phase (``in_data=True``: a USB stall there is fatal, between transfers it is cleared
+and read again), whether the channel is idle (``set_idle``: USB polls events between transactions
+only), and the link's reset under the connection's (:meth:`Engine.reset`).
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from ptpkit.core.events import (
 )
 from ptpkit.core.ptpip import ProbeRequest
 from ptpkit.core.ptpip import ProbeResponse as _ProbeResponse
-from ptpkit.core.state import Phase
+from ptpkit.core.state import Phase, Role
 from ptpkit.errors import (
     BusyError,
     ClosedError,
@@ -208,13 +217,17 @@ class Engine:
         self._lock = threading.Lock()
         self._owner: int | None = None
         self._view = transport.receive_buffer()
+        #: The command channel's sans-IO connection: the transport's framing as open() left it
+        #: (after PTP/IP's handshake, ready for transactions).
+        self.connection = Connection(Role.INITIATOR, transport.framing())
         self.closed = False
         #: Transactions run so far (benchmarks and diagnostics count round trips with it).
         self.transactions = 0
 
     @property
-    def connection(self) -> Connection:
-        return self.transport.connection
+    def idle(self) -> bool:
+        """No transaction under way, and the connection usable for the next."""
+        return self.connection.phase is Phase.IDLE
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -259,8 +272,23 @@ class Engine:
             self._owner = None
             self._lock.release()
 
+    def reset(self) -> None:
+        """Bring a link an error left out of step back: the transport's reset (USB Device Reset,
+        a TransportError where the link has none), then the connection afresh, without a
+        session (the caller opens one again). Waits for another thread's transaction."""
+        if self._owner == threading.get_ident():
+            raise BusyError("cannot reset the link from inside a transaction")
+        with self._lock:
+            if self.closed:
+                raise ClosedError("the camera is closed")
+            self.transport.reset()
+            self.connection.reset()
+            self.transport.set_idle(True)
+
     def close(self) -> None:
+        """No more transactions; the connection is closed (the caller closes the transport)."""
         self.closed = True
+        self.connection.close()
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -299,6 +327,7 @@ class Engine:
                 f" + {data_out.size} bytes" if data_out is not None else "",
             )
         window = _Window(self._clock(), timeout, self.min_progress_bytes)
+        self.transport.set_idle(False)
         try:
             # One deadline from here: the request's write, the data out, the wait for the answer.
             self._write(conn.send(request), window, code)
@@ -315,6 +344,10 @@ class Engine:
             if conn.in_transaction and conn.phase not in (Phase.BROKEN, Phase.CLOSED):
                 self._cancel(conn, tid, exc)
             raise
+        finally:
+            # Idle again unless the transaction broke the link (it stays busy until a reset).
+            if conn.phase is Phase.IDLE:
+                self.transport.set_idle(True)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "<- %s (0x%04X)%s tid=%d",
@@ -349,7 +382,13 @@ class Engine:
         out = window.in_data and window.data_out
         window.writing = "" if out else what
         try:
-            self.transport.write(buffers, remaining, progress if out else None)
+            self.transport.write(
+                buffers,
+                remaining,
+                progress if out else None,
+                # The data-out phase goes on after these bytes: over USB, one transfer.
+                ends_transfer=self.connection.phase is not Phase.INITIATOR_DATA,
+            )
         except TransportTimeout as exc:
             # As for reads: a transport's own bound (PTP/IP's send_timeout_s) says what it is;
             # at the deadline, the transaction's story is the message.
@@ -406,7 +445,9 @@ class Engine:
                     window.looked = True
                     remaining = _LAST_LOOK_S
                 try:
-                    count, ended = self.transport.read_into(view, remaining)
+                    count, ended = self.transport.read_into(
+                        view, remaining, in_data=conn.phase is Phase.RESPONDER_DATA
+                    )
                 except TransportTimeout as exc:
                     # A transport that gave up early (the in-process camera knows at once
                     # that nothing will come) says best what happened; at the deadline, the

@@ -11,7 +11,6 @@ from ptpkit.client.streams import BytesSink, BytesSource, DataSource
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.datasets import DeviceInfo
 from ptpkit.core.events import Event, Response
-from ptpkit.core.state import Phase
 from ptpkit.ext.base import DataSink, Reply
 from ptpkit.timing import Clock
 from ptpkit.transports.base import Transport
@@ -28,6 +27,8 @@ class _Camera(Protocol):
     def device_info(self) -> DeviceInfo: ...
     @property
     def transactions_run(self) -> int: ...
+    @property
+    def link_idle(self) -> bool: ...
 
     def _run(
         self,
@@ -70,10 +71,7 @@ class CameraSession:
 
     @property
     def idle(self) -> bool:
-        try:
-            return self._camera.transport.connection.phase is Phase.IDLE
-        except AttributeError:  # no connection yet / any more
-            return True
+        return self._camera.link_idle
 
     def run(
         self,

@@ -471,14 +471,24 @@ class PtpIpFraming:
     name: Final = "ptpip"
     #: A PTP/IP connection starts with InitCommandRequest or InitEventRequest.
     handshake: Final = True
-    initial_phase: Final = Phase.CONNECTING
     transitions: Final = HANDSHAKE_TRANSITIONS
     anytime: Final = PROBES
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        initial_phase: AnyPhase = Phase.CONNECTING,
+        connection_number: int | None = None,
+    ) -> None:
+        """``initial_phase``: CONNECTING for a new TCP connection; IDLE (or EVENT_CHANNEL) for
+        one whose handshake already ran elsewhere: the client's transport runs it in ``open()``
+        on a connection of its own, and the engine's connection then starts here, after it."""
+        #: Where a connection over this framing starts (see :class:`~ptpkit.core.framing.
+        #: Framing`): per instance, so a channel can start past a handshake done elsewhere.
+        self.initial_phase = initial_phase
         #: The connection number from InitCommandAck (the event channel must quote it), as
         #: either end saw it go by; None before the handshake.
-        self.connection_number: int | None = None
+        self.connection_number = connection_number
         self._inbox = Inbox()
         self._payload_left = 0
         self._payload_type = 0

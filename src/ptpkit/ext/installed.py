@@ -30,9 +30,10 @@ from ptpkit.identity import cache_dir
 log = logging.getLogger("ptpkit.ext")
 
 #: The cache file, in :func:`ptpkit.identity.cache_dir`.
-CACHE_FILE: Final = "entry-points.json"
-#: Bumped when the file's layout changes (an older layout is scanned again, not misread).
-_CACHE_VERSION: Final = 1
+CACHE_FILE: Final = "entry-points.txt"
+#: The cache file's first line; its number changes with the layout (an older layout is
+#: scanned again, not misread).
+_HEADER: Final = "ptpkit entry point cache 1"
 #: The metadata folders of installed distributions (wheels / pip; eggs and setup.py develop).
 _METADATA_SUFFIXES: Final = (".dist-info", ".egg-info")
 _ENTRY_POINTS: Final = "entry_points.txt"
@@ -78,33 +79,37 @@ def _scan(group: str) -> list[list[str]]:
 
 
 def _read_cache(path: Path, group: str, key: list[object]) -> list[list[str]] | None:
-    import json  # noqa: PLC0415
+    """The cached points, or None when the file is missing, damaged or for another key.
 
+    The file is lines of text (no json: a ``get`` loads nothing it does not use): a header with
+    the layout's version, the group, the key as Python writes it (``repr``: lists of strings and
+    integers, one line), then one ``name<TAB>value`` line per entry point."""
     try:
         with path.open("rb") as file:
             raw = file.read(_CACHE_MAX_BYTES + 1)
         if len(raw) > _CACHE_MAX_BYTES:
             return None
-        data = json.loads(raw)
-    except (OSError, ValueError):
+        lines = raw.decode("utf-8").split("\n")
+    except (OSError, UnicodeDecodeError):
         return None
-    if not isinstance(data, dict) or data.get("version") != _CACHE_VERSION:
+    if len(lines) < 4 or lines[-1] != "" or lines[:3] != [_HEADER, group, repr(key)]:
         return None
-    if data.get("group") != group or data.get("key") != key:
-        return None
-    points = data.get("points")
-    if not isinstance(points, list) or not all(
-        isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in points
-    ):
-        return None
+    points: list[list[str]] = []
+    for line in lines[3:-1]:
+        fields = line.split("\t")
+        if len(fields) != 2 or not all(fields):
+            return None
+        points.append(fields)
     return points
 
 
 def _write_cache(path: Path, group: str, key: list[object], points: list[list[str]]) -> None:
-    import json  # noqa: PLC0415
+    if any(c in "\t\n" for point in points for field in point for c in field):
+        return  # names and values never hold these; one that does is not cached, only scanned
     import tempfile  # noqa: PLC0415
 
-    document = {"version": _CACHE_VERSION, "group": group, "key": key, "points": points}
+    text = "".join(f"{line}\n" for line in (_HEADER, group, repr(key)))
+    text += "".join(f"{name}\t{value}\n" for name, value in points)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # A new file of our own, then renamed over the cache: whatever already lies at a
@@ -112,7 +117,7 @@ def _write_cache(path: Path, group: str, key: list[object], points: list[list[st
         fd, temp = tempfile.mkstemp(prefix=".entry-points-", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as file:
-                json.dump(document, file)
+                file.write(text)
             os.replace(temp, path)
         except BaseException:
             os.unlink(temp)

@@ -1,10 +1,39 @@
-"""The Transport interface: the I/O a camera link needs, and nothing of PTP's rules.
+"""The Transport interface: a byte channel to one camera, and a description of its framing.
 
 A transport opens the link (claiming a USB interface, or the PTP/IP handshake on two TCP
 connections), then moves bytes of the command channel both ways and delivers events from the
-event channel (USB interrupt endpoint, PTP/IP event connection) to a callback. The protocol lives
-in :class:`ptpkit.core.Connection`, which the transport creates with its framing and hands to
-the client through :attr:`Transport.connection`.
+event channel (USB interrupt endpoint, PTP/IP event connection) to a callback. It knows nothing of
+PTP's rules: the protocol lives in a sans-IO :class:`ptpkit.core.Connection`, which the engine
+(:mod:`ptpkit.client.engine`) makes from :meth:`Transport.framing` after :meth:`Transport.open`
+and owns. A transport never holds the command channel's connection nor reads its phase; where the
+link must know a protocol fact, the engine says it in the call (the whole interface)::
+
+    framing() -> Framing            the command channel's framing, as it stands after open()
+    open() / close()
+    write(buffers, timeout_s, progress, *, ends_transfer=True)
+                                    ends_transfer=False: a data-out phase goes on after these
+                                    bytes (USB sends only whole packets until it ends, then a
+                                    zero-length packet when needed; the in-process camera is told
+                                    where the data ends)
+    read_into(buffer, timeout_s, *, in_data=False) -> (count, transfer_ended)
+                                    in_data: the read continues the camera's data phase (USB: a
+                                    stall then loses bytes and is fatal; between transfers it is
+                                    cleared and the read tried again)
+    cancel(request) / cancel_finished()
+    reset()                         the link's own reset (USB Device Reset); the engine then
+                                    resets its connection
+    set_idle(idle)                  no transaction under way (USB events="between" polls only then)
+    start_events(on_event, on_error)
+    receive_buffer(), read_size, kind, url
+
+Why this split: one core connection per channel, in one place, so every transport (and a new one,
+such as Fujifilm's PTP/IP variant) is only I/O. A link-level handshake that comes before any
+transaction (PTP/IP's InitCommandRequest/Ack) stays inside ``open()``, run on a throw-away
+connection of the same framing that reads no byte past the handshake's last packet (what follows,
+a probe say, is the engine's connection's to read); :meth:`Transport.framing` then describes the
+channel as the handshake left it (``PtpIpFraming(initial_phase=Phase.IDLE)``). An event channel
+is a channel of its own: a transport decodes it with a private connection (PTP/IP's event
+connection also answers probes and keeps its handshake state), since the engine never reads it.
 
 Implementations: :mod:`ptpkit.transports.inprocess` (the virtual camera in this process), and
 PTP/IP and USB in their own modules.
@@ -18,9 +47,9 @@ import time
 from collections.abc import Callable, Sequence
 
 from ptpkit.core.buffer import BytesLike
-from ptpkit.core.connection import Connection
 from ptpkit.core.events import Event
-from ptpkit.errors import PTPError
+from ptpkit.core.framing import Framing
+from ptpkit.errors import PTPError, TransportError
 
 #: Called with each event from the event channel, from whatever thread reads it.
 EventCallback = Callable[[Event], None]
@@ -52,8 +81,6 @@ class WriteDeadline:
 class Transport(abc.ABC):
     """One link to one camera."""
 
-    #: The sans-IO connection of the command channel; valid after :meth:`open`.
-    connection: Connection
     #: Bytes a single read should ask for (USB rounds it to a multiple of wMaxPacketSize).
     read_size: int = 1 << 20
     #: What carries the session ("usb", "ptpip", "inprocess"): what an extension may know of
@@ -64,6 +91,13 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def url(self) -> str:
         """The URL that reaches this camera again (``usb:1,5``, ``ptpip:192.168.1.1``)."""
+
+    @abc.abstractmethod
+    def framing(self) -> Framing:
+        """A new framing for the command channel, in the state :meth:`open` leaves the channel
+        in: the engine makes its :class:`~ptpkit.core.connection.Connection` from it once the
+        link is open. A framing with a link-level handshake that ``open()`` ran must start after
+        it (``initial_phase`` IDLE), so the engine's connection starts ready for transactions."""
 
     @abc.abstractmethod
     def open(self) -> None:
@@ -79,8 +113,16 @@ class Transport(abc.ABC):
         buffers: Sequence[BytesLike],
         timeout_s: float | None = None,
         progress: WriteProgress | None = None,
+        *,
+        ends_transfer: bool = True,
     ) -> None:
         """Send these bytes on the command channel, in order, as one write where possible.
+
+        ``ends_transfer`` is False while a data phase to the camera goes on after these bytes
+        (the engine knows it from its connection): a USB transport then sends whole packets only
+        and keeps the rest for the next write, since a short packet would end the transfer; with
+        True it sends everything, then a zero-length packet if the transfer's length is a
+        multiple of the packet size. A stream transport (PTP/IP) ignores it.
 
         Raises TransportTimeout when the camera has not taken them within ``timeout_s`` (None:
         no limit of the caller's; a transport may keep its own bound for a camera that is gone,
@@ -93,12 +135,17 @@ class Transport(abc.ABC):
         """
 
     @abc.abstractmethod
-    def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
+    def read_into(
+        self, buffer: memoryview, timeout_s: float | None, *, in_data: bool = False
+    ) -> tuple[int, bool]:
         """Read command-channel bytes into ``buffer``.
 
         Returns (bytes read, transfer_ended). ``transfer_ended`` matters for USB only: the read
         was cut short by a short or zero-length packet. Raises TransportTimeout when nothing
-        arrives within ``timeout_s``, DisconnectedError when the link is gone.
+        arrives within ``timeout_s``, DisconnectedError when the link is gone. ``in_data``: the
+        read continues a data phase from the camera (the engine's connection is in it), so a
+        failure that loses bytes (a USB stall) cannot be retried; otherwise the read is between
+        transfers and a transport may recover and read again.
         """
 
     @abc.abstractmethod
@@ -127,6 +174,19 @@ class Transport(abc.ABC):
         the default is False: keep reading until it comes.
         """
         return False
+
+    def reset(self) -> None:
+        """The link's own reset, after an error left the channel out of step (USB: Device Reset,
+        0x66, and unsent bytes dropped). The engine resets its connection after it
+        (:meth:`ptpkit.client.engine.Engine.reset`). A link without one says so."""
+        raise TransportError(f"{self.url}: this link has no reset; reconnect instead")
+
+    def set_idle(self, idle: bool) -> None:
+        """The engine says whether the command channel is idle: no transaction under way, and
+        not broken. A transport that touches the device between transactions only (USB's
+        events="between" looks at the interrupt endpoint then) waits for idle; others ignore it.
+        Called from the engine's thread; read from any."""
+        return  # most links do not care
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"

@@ -5,9 +5,12 @@ Pillow): ``connect("virtual:")`` makes the camera and hands it over. A responder
 the link (stall, hang up) raises :class:`~ptpkit.core.link.LinkFault` from its output.
 
 No sockets and no USB, but no shortcuts either: requests, data and responses go through the core in
-the initiator role here and the core in the responder role in the virtual camera, framed as USB
-containers; events are framed as interrupt-endpoint containers and decoded again. A cancel behaves
-as on USB: the transaction stops and the link is reset without a response.
+the initiator role (the engine's connection, made from :meth:`InProcessTransport.framing`) and the
+core in the responder role in the virtual camera, framed as USB containers; events are framed as
+interrupt-endpoint containers and decoded again by a private connection of this transport (the
+event channel is its own channel; the engine never reads it). A cancel behaves as on USB: the
+transaction stops and the link is reset without a response. Where a data phase to the camera ends
+(USB's short packet), the engine says with each write (``ends_transfer``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Protocol
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.events import NEED_DATA, Event
+from ptpkit.core.framing import Framing
 from ptpkit.core.link import LinkFault
 from ptpkit.core.state import Phase, Role
 from ptpkit.core.usb import UsbFraming, decode_cancel_request
@@ -78,8 +82,10 @@ class InProcessTransport(Transport):
     def url(self) -> str:
         return self._url
 
+    def framing(self) -> Framing:
+        return UsbFraming()
+
     def open(self) -> None:
-        self.connection = Connection(Role.INITIATOR, UsbFraming())
         session = self._device.new_session(UsbFraming())
         self._session = session
         # The camera calls this from whatever thread emits (a capture timer, say).
@@ -103,17 +109,20 @@ class InProcessTransport(Transport):
         buffers: Sequence[BytesLike],
         timeout_s: float | None = None,
         progress: WriteProgress | None = None,
+        *,
+        ends_transfer: bool = True,
     ) -> None:
         # The camera takes everything at once (it never blocks): no deadline can pass.
         responder = self._responder()
-        # Over USB a data phase ends with a short packet; here, when our end has sent it all.
-        ended = self.connection.phase is not Phase.INITIATOR_DATA
+        # Over USB a data phase ends with a short packet; here, when the engine says so.
         data = b"".join(buffers)
-        responder.receive_data(data, transfer_ended=ended)
+        responder.receive_data(data, transfer_ended=ends_transfer)
         if progress is not None and data:
             progress(len(data))
 
-    def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
+    def read_into(
+        self, buffer: memoryview, timeout_s: float | None, *, in_data: bool = False
+    ) -> tuple[int, bool]:
         try:
             count, ended = self._responder().read_output(buffer)
         except LinkFault as fault:

@@ -28,6 +28,14 @@ work here. Any traffic on either connection counts as the camera being there; a 
 really gone (Wi-Fi dropped, no reset) is found by TCP keep-alive, tuned to the probe settings,
 and by each transaction's deadline.
 
+The engine (:mod:`ptpkit.client.engine`) owns the command connection's sans-IO connection, made
+from :meth:`PtpIpTransport.framing` after ``open()``: the handshake runs here on a throw-away
+connection of the same framing, which reads InitCommandAck to its last byte and no further (what
+the camera sends next, a probe say, is the engine's to read), and the engine's connection starts
+after it, in IDLE. The event connection is a channel of its own and keeps its private connection:
+it carries its handshake (InitEventRequest/Ack), the events and the probes this transport answers,
+and no transaction; the engine never reads it.
+
 A PTP/IP Cancel packet goes on the command connection, where the data phase it stops flows. The
 sources we have do not say which connection CIPA intends; a camera that ignores it is drained to
 its response, so the link stays usable either way.
@@ -49,8 +57,11 @@ from typing import Any, Final
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection, ConnectionEvent
 from ptpkit.core.events import NEED_DATA, Event, _NeedData
+from ptpkit.core.framing import Framing
 from ptpkit.core.ptpip import (
     DEFAULT_PORT,
+    HEADER,
+    HEADER_SIZE,
     InitCommandAck,
     InitCommandRequest,
     InitEventAck,
@@ -208,6 +219,8 @@ class PtpIpTransport(Transport):
         self.send_timeout_s = send_timeout_s
         self.responder_name = ""
         self.responder_guid = b""
+        #: The camera's number for this session's connections (InitCommandAck); None before.
+        self.connection_number: int | None = None
         self._command: socket.socket | None = None
         self._events: socket.socket | None = None
         self._event_connection: Connection | None = None
@@ -273,24 +286,32 @@ class PtpIpTransport(Transport):
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
+    def framing(self) -> Framing:
+        """The command connection's framing after the handshake ``open()`` ran: ready for
+        transactions (the engine's connection starts in IDLE)."""
+        return PtpIpFraming(initial_phase=Phase.IDLE, connection_number=self.connection_number)
+
     def open(self) -> None:
         deadline = time.monotonic() + self.connect_timeout_s
         self._command = self._connect(self.address.port, "command", deadline)
-        self.connection = Connection(Role.INITIATOR, PtpIpFraming())
+        # The handshake's own connection, thrown away after it: the engine makes the one that
+        # runs transactions from framing() (see the module docstring).
+        greeting = Connection(Role.INITIATOR, PtpIpFraming())
         try:
             self._send(
                 self._command,
-                self.connection.send(
-                    InitCommandRequest(guid=self.guid, friendly_name=self.friendly_name)
-                ),
+                greeting.send(InitCommandRequest(guid=self.guid, friendly_name=self.friendly_name)),
             )
             # The user's time to accept this computer is not the handshake's: the deadline
             # moves by the time the wait for the first byte of the answer took.
             deadline += self._await_acceptance(self._command)
-            ack = self._read_link(self._command, self.connection, deadline, "InitCommandAck")
+            ack = self._read_link(
+                self._command, greeting, deadline, "InitCommandAck", to_packet_end=True
+            )
             if isinstance(ack, InitFail):
                 raise self._init_fail(ack)
             assert isinstance(ack, InitCommandAck)
+            self.connection_number = ack.connection_number
             self.responder_name = ack.friendly_name
             self.responder_guid = ack.guid
             log.debug(
@@ -364,11 +385,25 @@ class PtpIpTransport(Transport):
         return ConnectError(f"{self.url}: {hint}. This computer's GUID is {format_guid(self.guid)}")
 
     def _read_link(
-        self, sock: socket.socket, conn: Connection, deadline: float, what: str
+        self,
+        sock: socket.socket,
+        conn: Connection,
+        deadline: float,
+        what: str,
+        *,
+        to_packet_end: bool = False,
     ) -> ConnectionEvent:
         """The next handshake packet, by the handshake's ``deadline`` (each byte does not
-        reset it: a camera that sends its answer a byte at a time ends in time)."""
+        reset it: a camera that sends its answer a byte at a time ends in time).
+
+        ``to_packet_end``: read no byte past the end of the packet (header first, then the
+        length it gives), because ``conn`` is thrown away after it and what follows on the
+        socket is for another connection (the engine's)."""
         buffer = bytearray(4096)
+        view = memoryview(buffer)
+        #: The packet being read (to_packet_end): its header as it arrives, bytes read of it.
+        header = bytearray(HEADER_SIZE)
+        length = got = 0
         late = (
             f"{self.url}: the PTP/IP handshake did not finish within "
             f"{self.connect_timeout_s:g} s (waiting for {what})"
@@ -377,12 +412,19 @@ class PtpIpTransport(Transport):
             event = conn.next_event()
             if not isinstance(event, _NeedData):
                 return event
+            want = len(buffer)
+            if to_packet_end:
+                if got >= HEADER_SIZE and got >= length:
+                    length = got = 0  # that packet is in (a link packet needing no answer)
+                # The framing has judged each header before more is read: a bad length has
+                # raised above, so what is asked for here is one small packet's worth.
+                want = HEADER_SIZE - got if got < HEADER_SIZE else min(want, length - got)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ConnectTimeout(late)
             sock.settimeout(remaining)
             try:
-                count = sock.recv_into(buffer)
+                count = sock.recv_into(view, want)
             except TimeoutError as exc:
                 raise ConnectTimeout(late) from exc
             except OSError as exc:
@@ -393,7 +435,12 @@ class PtpIpTransport(Transport):
                 raise ConnectError(
                     f"{self.url}: the camera closed the connection instead of sending {what}"
                 )
-            conn.receive_data(memoryview(buffer)[:count])
+            if to_packet_end and got < HEADER_SIZE:
+                header[got : got + count] = view[:count]
+                if got + count == HEADER_SIZE:
+                    length = HEADER.unpack(header)[0]
+            got += count
+            conn.receive_data(view[:count])
 
     # -- the command connection ------------------------------------------------------------------
 
@@ -440,12 +487,17 @@ class PtpIpTransport(Transport):
         buffers: Sequence[BytesLike],
         timeout_s: float | None = None,
         progress: WriteProgress | None = None,
+        *,
+        ends_transfer: bool = True,
     ) -> None:
+        # A byte stream: where a data phase ends is in its packets, not in the write.
         if self._command is None:
             raise DisconnectedError(f"{self.url}: not connected")
         self._send(self._command, buffers, WriteDeadline(timeout_s, progress))
 
-    def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
+    def read_into(
+        self, buffer: memoryview, timeout_s: float | None, *, in_data: bool = False
+    ) -> tuple[int, bool]:
         sock = self._command
         if sock is None:
             raise DisconnectedError(f"{self.url}: not connected")
@@ -595,8 +647,6 @@ class PtpIpTransport(Transport):
         self._wake_r.close()
         self._wake_w.close()
         self._command = self._events = None
-        if hasattr(self, "connection") and self.connection.phase is not Phase.CLOSED:
-            self.connection.close()
 
 
 _OPTIONS: Final = frozenset(

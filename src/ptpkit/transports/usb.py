@@ -28,6 +28,14 @@ Transfers follow ISO 15740 Annex D as libgphoto2 ``camlibs/ptp2/usb.c`` does the
 - Cancel (0x64) and Get Device Status (0x67) end a cancelled transaction, Device Reset (0x66) and
   clearing a halt recover; a device that refuses those requests still works.
 
+The transport is a byte channel: the engine (:mod:`ptpkit.client.engine`) owns the sans-IO
+connection, made from :meth:`UsbTransport.framing`, and says what a transfer needs of the
+protocol: ``write(..., ends_transfer=False)`` while a data-out phase goes on (whole packets only,
+the zero-length packet at its end), ``read_into(..., in_data=True)`` inside the camera's data
+phase (a stall there is fatal, between transfers it is cleared and read again), ``set_idle`` for
+events="between", and :meth:`ptpkit.client.engine.Engine.reset` for Device Reset. Events are
+decoded by a private connection of this transport: the interrupt endpoint is a channel of its own.
+
 libusb comes with the install (PyPI ``libusb-package``); the system's libusb is used when present.
 """
 
@@ -49,6 +57,7 @@ from typing import Any, Final
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.events import NEED_DATA, Event
+from ptpkit.core.framing import Framing
 from ptpkit.core.state import Phase, Role
 from ptpkit.core.usb import (
     ClassRequest,
@@ -508,6 +517,9 @@ class UsbTransport(Transport):
         self._event_thread: threading.Thread | None = None
         self._closing = threading.Event()
         self._cancelled = False
+        #: No transaction under way (the engine says, set_idle): events="between" looks at the
+        #: interrupt endpoint only then.
+        self._idle = True
         self.max_packet = 512
         self._out_packet = 512
         #: Runs after the link closes (``virtual+usb:`` closes the camera it made).
@@ -568,7 +580,6 @@ class UsbTransport(Transport):
             self.read_size = max(self.max_packet, self.read_size - self.read_size % self.max_packet)
             self._buffer = array.array("B", bytes(self.read_size))
         self._packet = array.array("B", bytes(self.max_packet))
-        self.connection = Connection(Role.INITIATOR, UsbFraming())
         self._event_connection = Connection(Role.INITIATOR, UsbFraming())
         self._event_connection.phase = Phase.EVENT_CHANNEL
         log.debug(
@@ -581,8 +592,14 @@ class UsbTransport(Transport):
             f"0x{self._interrupt_in.bEndpointAddress:02x}" if self._interrupt_in else "none",
         )
 
+    def framing(self) -> Framing:
+        return UsbFraming()
+
     def receive_buffer(self) -> memoryview:
         return memoryview(self._buffer)
+
+    def set_idle(self, idle: bool) -> None:
+        self._idle = idle
 
     # -- bulk pipes ------------------------------------------------------------------------------
 
@@ -591,11 +608,13 @@ class UsbTransport(Transport):
         buffers: Sequence[BytesLike],
         timeout_s: float | None = None,
         progress: WriteProgress | None = None,
+        *,
+        ends_transfer: bool = True,
     ) -> None:
         for buffer in buffers:
             self._out.frombytes(buffer)
         deadline = WriteDeadline(timeout_s, progress)
-        if self.connection.phase is Phase.INITIATOR_DATA:
+        if not ends_transfer:
             # More of this transfer follows: send only whole packets (a short one would end it).
             whole = len(self._out) - len(self._out) % self._out_packet
             if whole >= WRITE_BYTES:
@@ -678,7 +697,9 @@ class UsbTransport(Transport):
     def _timeout_ms(self, timeout_s: float | None = None) -> int:
         return 0 if timeout_s is None else max(1, int(timeout_s * 1000))
 
-    def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
+    def read_into(
+        self, buffer: memoryview, timeout_s: float | None, *, in_data: bool = False
+    ) -> tuple[int, bool]:
         if buffer.obj is not self._buffer:
             raise UsageError("UsbTransport reads only into its receive_buffer()")
         self._check_open()
@@ -686,9 +707,9 @@ class UsbTransport(Transport):
             # The transfer is under way: its bytes flow, so read large with the whole timeout.
             # (A timed-out read may have received part of its bytes; slicing here could lose
             # them, or make a partial read look like the end of the transfer.)
-            count = self._read_bulk(self._buffer, timeout_s)
+            count = self._read_bulk(self._buffer, timeout_s, in_data=in_data)
         else:
-            count = self._wait_for_transfer(timeout_s)
+            count = self._wait_for_transfer(timeout_s, in_data)
         # A read that came back shorter than asked was ended by a short or zero-length packet:
         # the end of a USB transfer.
         size = len(self._buffer) if self._streaming else len(self._packet)
@@ -696,7 +717,7 @@ class UsbTransport(Transport):
         self._streaming = not ended
         return count, ended
 
-    def _wait_for_transfer(self, timeout_s: float | None) -> int:
+    def _wait_for_transfer(self, timeout_s: float | None, in_data: bool) -> int:
         """Wait for a transfer to start: one packet at a time, in short slices, so a close from
         another thread ends the wait at once. A packet arrives whole or not at all, so a slice
         that times out has lost nothing."""
@@ -706,7 +727,7 @@ class UsbTransport(Transport):
             if deadline is not None:
                 slice_s = min(slice_s, max(0.001, deadline - time.monotonic()))
             try:
-                count = self._read_bulk(self._packet, slice_s, what=timeout_s)
+                count = self._read_bulk(self._packet, slice_s, what=timeout_s, in_data=in_data)
             except TransportTimeout:
                 self._check_open()
                 if deadline is not None and time.monotonic() >= deadline:
@@ -717,9 +738,15 @@ class UsbTransport(Transport):
             return count
 
     def _read_bulk(
-        self, target: array.array[int], timeout_s: float | None, what: float | None = None
+        self,
+        target: array.array[int],
+        timeout_s: float | None,
+        what: float | None = None,
+        *,
+        in_data: bool = False,
     ) -> int:
-        """One bulk-IN read; a stall between transfers is cleared and read again."""
+        """One bulk-IN read; a stall between transfers is cleared and read again (``in_data``:
+        the read is inside the camera's data phase, where a stall loses bytes)."""
         import usb.core  # noqa: PLC0415
 
         for attempt in (1, 2):
@@ -738,7 +765,7 @@ class UsbTransport(Transport):
                     ) from exc
                 if getattr(exc, "errno", None) == errno.EPIPE:
                     self._clear_halt(self._bulk_in)
-                    if attempt == 1 and self.connection.phase is not Phase.RESPONDER_DATA:
+                    if attempt == 1 and not in_data:
                         continue  # stalled between transfers: nothing lost, read again
                     # Mid data phase, the failed transfer's bytes are lost (libusb reports the
                     # stall, PyUSB drops what arrived): the data cannot be trusted any more.
@@ -793,8 +820,9 @@ class UsbTransport(Transport):
             raise _map_error(exc, "reading extended event data", self._device) from exc
         return decode_extended_event(bytes(data))
 
-    def device_reset(self) -> None:
-        """Device Reset (0x66): a fresh state without a session, to recover from an error."""
+    def reset(self) -> None:
+        """Device Reset (0x66): a fresh state without a session, to recover from an error
+        (through :meth:`ptpkit.client.engine.Engine.reset`, which resets its connection too)."""
         import usb.core  # noqa: PLC0415
 
         try:
@@ -806,7 +834,6 @@ class UsbTransport(Transport):
         self._out = array.array("B")
         self._transfer_bytes = 0
         self._streaming = False
-        self.connection.reset()
 
     def cancel(self, request: Sequence[BytesLike]) -> None:
         import usb.core  # noqa: PLC0415
@@ -936,10 +963,10 @@ class UsbTransport(Transport):
         a transfer that holds it is never waited for."""
         if self._closing.wait(BETWEEN_POLL_INTERVAL_S):
             return None
-        if self.connection.phase is not Phase.IDLE or not self._io_lock.acquire(blocking=False):
+        if not self._idle or not self._io_lock.acquire(blocking=False):
             return None
         try:
-            if self.connection.phase is not Phase.IDLE or self._closing.is_set():
+            if not self._idle or self._closing.is_set():
                 return None
             return int(self._device.read(endpoint, buffer, BETWEEN_POLL_MS))
         finally:
@@ -963,8 +990,6 @@ class UsbTransport(Transport):
         finally:
             if locked:
                 self._io_lock.release()
-        if hasattr(self, "connection"):
-            self.connection.close()
         on_close, self.on_close = self.on_close, None
         if on_close is not None:
             on_close()

@@ -349,7 +349,7 @@ def _upload(
     sizes = {path: _size(path) for path in files}
     docs: list[schema.Doc] = []
     failed: list[_Failure] = []
-    with BatchProgress(
+    with BatchProgress.for_output(
         out,
         files=len(files),
         total_bytes=sum(sizes.values()),
