@@ -111,7 +111,8 @@ def test_session_device_info_listing_and_download(
     with ptpkit.connect(server.url, friendly_name="studio-mac") as cam:
         assert cam.transport.kind == "fujiptpip"
         assert cam.device_info.model == "Virtual Camera"
-        assert cam.transport.connection.session_id == 1
+        assert cam._engine is not None
+        assert cam._engine.connection.session_id == 1  # the engine owns the connection
         transport = cam.transport
         assert isinstance(transport, FujiPtpIpTransport)
         assert transport.responder_name == "Virtual Camera"

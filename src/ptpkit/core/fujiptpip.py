@@ -316,8 +316,14 @@ class FujiPtpIpFraming:
     transitions: Final = HANDSHAKE_TRANSITIONS
     anytime: Final = _NO_ANYTIME
 
-    def __init__(self, channel: Channel = Channel.COMMAND) -> None:
+    def __init__(
+        self, channel: Channel = Channel.COMMAND, *, initial_phase: AnyPhase | None = None
+    ) -> None:
+        """``initial_phase``: where a connection over this framing starts, when not where its
+        channel starts (CONNECTING or EVENT_CHANNEL): IDLE for a command connection whose
+        handshake ran on another connection (the client transport runs it in ``open()``)."""
         self.channel = channel
+        self._initial_phase = initial_phase
         #: From InitCommandAck, as either end saw it go by (0 on the cameras we know of).
         self.connection_number: int | None = None
         #: A container has gone by: InitCommandRequest may no longer be repeated.
@@ -329,6 +335,8 @@ class FujiPtpIpFraming:
 
     @property
     def initial_phase(self) -> AnyPhase:
+        if self._initial_phase is not None:
+            return self._initial_phase
         return Phase.CONNECTING if self.channel is Channel.COMMAND else Phase.EVENT_CHANNEL
 
     # -- encoding --------------------------------------------------------------------------------

@@ -24,6 +24,12 @@ Ports: ``fuji:HOST`` is 55740, 55741 and 55742. A command port alone moves the o
 (event = command + 1, stream = event + 1, as ``ptpkit virtual serve --port P`` lays them out
 and as libgphoto2 puts the JPEG port after the event port); each may be given.
 
+The engine (:mod:`ptpkit.client.engine`) owns the command connection's sans-IO connection, made
+from :meth:`FujiPtpIpTransport.framing` after ``open()``: the handshake runs here on a throw-away
+connection of the same framing, which reads InitCommandAck to its last byte and no further, and
+the engine's connection starts after it, in IDLE. The event connection keeps a private
+connection of its own (it carries only events; the engine never reads it).
+
 Deadlines as in :mod:`ptpkit.transports.ptpip`: the handshake has one (``connect_timeout_s``),
 not reset by each byte, apart from the wait for the camera's user to accept this computer
 (``pairing_timeout_s``, ``on_pairing_wait``); each write waits at most what is left of its
@@ -46,8 +52,10 @@ from typing import Any, Final
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection, ConnectionEvent
 from ptpkit.core.events import NEED_DATA, Event, _NeedData
+from ptpkit.core.framing import Framing
 from ptpkit.core.fujiptpip import (
     COMMAND_PORT,
+    MAX_LINK_PACKET,
     MAX_REQUEST_NAME_UNITS,
     Channel,
     FujiPtpIpFraming,
@@ -283,20 +291,26 @@ class FujiPtpIpTransport(Transport):
                     sock.setsockopt(socket.IPPROTO_TCP, number, value)
         return sock
 
+    def framing(self) -> Framing:
+        """The command connection's framing after the handshake ``open()`` ran: the engine's
+        connection starts in IDLE, ready for transactions."""
+        return FujiPtpIpFraming(initial_phase=Phase.IDLE)
+
     def open(self) -> None:
         deadline = time.monotonic() + self.connect_timeout_s
         try:
             self._command = self._connect(self.address.port, "command", deadline, retry=False)
-            self.connection = Connection(Role.INITIATOR, FujiPtpIpFraming())
+            # The handshake's own connection, thrown away after it (module docstring).
+            greeting = Connection(Role.INITIATOR, FujiPtpIpFraming())
             request = InitCommandRequest(guid=self.guid, friendly_name=self.friendly_name)
             self._send(
                 self._command,
-                self.connection.send(request),
+                greeting.send(request),
                 WriteDeadline(max(0.0, deadline - time.monotonic()), None),
             )
             # The user's time to accept this computer is not the handshake's.
             deadline += self._await_acceptance(self._command)
-            answer = self._read_link(self._command, self.connection, deadline)
+            answer = self._read_link(self._command, greeting, deadline)
             if isinstance(answer, InitFail):
                 hint = _INIT_FAIL_HINTS.get(
                     answer.reason,
@@ -347,8 +361,12 @@ class FujiPtpIpTransport(Transport):
                 self.on_pairing_wait(self.pairing_timeout_s)
 
     def _read_link(self, sock: socket.socket, conn: Connection, deadline: float) -> ConnectionEvent:
-        """InitCommandAck or InitFail by ``deadline`` (each byte does not reset it)."""
-        buffer = bytearray(4096)
+        """InitCommandAck or InitFail by ``deadline`` (each byte does not reset it). No byte
+        past the packet's end is read: what follows is the engine's connection's to read."""
+        buffer = bytearray(MAX_LINK_PACKET)
+        view = memoryview(buffer)
+        #: The packet's length once its first 4 bytes are in, and the bytes read of it.
+        length = got = 0
         late = (
             f"{self.url}: the Fujifilm handshake did not finish within "
             f"{self.connect_timeout_s:g} s (waiting for InitCommandAck)"
@@ -362,12 +380,16 @@ class FujiPtpIpTransport(Transport):
                 ) from exc
             if not isinstance(event, _NeedData):
                 return event
+            # The header first (the framing judges its length before more is read), then the rest.
+            want = 8 - got if got < 8 else min(length, len(buffer)) - got
+            if want <= 0:  # the framing judged this header and waits for no more: a bug
+                raise ConnectError(f"{self.url}: cannot read the answer to InitCommandRequest")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ConnectTimeout(late)
             sock.settimeout(remaining)
             try:
-                count = sock.recv_into(buffer)
+                count = sock.recv_into(view[got:], want)
             except TimeoutError as exc:
                 raise ConnectTimeout(late) from exc
             except OSError as exc:
@@ -380,7 +402,10 @@ class FujiPtpIpTransport(Transport):
                     f"{self.url}: the camera closed the connection instead of answering "
                     "InitCommandRequest: is it a Fujifilm camera waiting for a computer?"
                 )
-            conn.receive_data(memoryview(buffer)[:count])
+            conn.receive_data(view[got : got + count])
+            got += count
+            if got >= 4 and not length:
+                length = int.from_bytes(buffer[:4], "little")
 
     def open_event_channel(self, timeout_s: float | None = None) -> None:
         """Connect the event connection (call after InitiateOpenCapture answered OK); events
@@ -493,12 +518,17 @@ class FujiPtpIpTransport(Transport):
         buffers: Sequence[BytesLike],
         timeout_s: float | None = None,
         progress: WriteProgress | None = None,
+        *,
+        ends_transfer: bool = True,
     ) -> None:
+        # A byte stream: where a data phase ends is in its container's length, not the write.
         if self._command is None:
             raise DisconnectedError(f"{self.url}: not connected")
         self._send(self._command, buffers, WriteDeadline(timeout_s, progress))
 
-    def read_into(self, buffer: memoryview, timeout_s: float | None) -> tuple[int, bool]:
+    def read_into(
+        self, buffer: memoryview, timeout_s: float | None, *, in_data: bool = False
+    ) -> tuple[int, bool]:
         sock = self._command
         if sock is None:
             raise DisconnectedError(f"{self.url}: not connected")
@@ -606,8 +636,6 @@ class FujiPtpIpTransport(Transport):
         self._wake_r.close()
         self._wake_w.close()
         self._command = self._events = self._stream = None
-        if hasattr(self, "connection") and self.connection.phase is not Phase.CLOSED:
-            self.connection.close()
 
 
 _OPTIONS: Final = frozenset(
