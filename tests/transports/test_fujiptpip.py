@@ -23,6 +23,7 @@ from tests.interop.fuji_setup import APP_VERSION, FUJI_SETUP, INIT_SEQUENCE, X_T
 import ptpkit
 from ptpkit.client.camera import Camera
 from ptpkit.client.connect import transport_for
+from ptpkit.client.engine import Engine
 from ptpkit.core import fujiptpip as fuji
 from ptpkit.errors import (
     ConnectError,
@@ -417,6 +418,31 @@ def test_an_ack_sent_a_byte_at_a_time_ends_at_the_handshake_deadline(
     camera = scripted(trickle)
     with pytest.raises(ConnectTimeout, match="did not finish within 1 s"):
         camera.transport(connect_timeout_s=1.0).open()
+
+
+def test_an_ack_in_pieces_is_read_and_nothing_after_it_is_lost(
+    scripted: Callable[[Callable[[socket.socket], None]], ScriptedCamera],
+) -> None:
+
+    def pieces(sock: socket.socket) -> None:
+        # The ack a byte at a time, and at once the answer to the first request: the handshake
+        # reads the ack to its last byte only, and the engine's connection gets the rest.
+        for byte in ACK[:-1]:
+            sock.sendall(bytes([byte]))
+            time.sleep(0.002)
+        sock.sendall(ACK[-1:] + struct.pack("<IHHII", 16, 3, 0x2001, 0, 77))
+        with contextlib.suppress(OSError):
+            sock.recv(1)
+
+    camera = scripted(pieces)
+    transport = camera.transport()
+    transport.open()
+    try:
+        assert transport.responder_name == "X-T2"
+        response, _ = Engine(transport, timeout_s=5).run(0x1001, ())
+        assert (response.code, response.params) == (0x2001, (77,))
+    finally:
+        transport.close()
 
 
 def test_a_silent_camera_is_a_pairing_timeout(
