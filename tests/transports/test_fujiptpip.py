@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import socket
 import struct
 import threading
@@ -196,6 +197,26 @@ def test_live_view_frames_come_on_the_stream_connection(
         assert [h[4] for h in headers] == [0, 1, 2]
         transport.close_stream()
         assert not transport.stream_open
+
+
+def test_a_failed_download_is_drained_and_the_link_stays_usable(
+    served: tuple[VirtualCamera, FujiPtpIpServer],
+) -> None:
+    # The variant has no cancel: the engine drains the rest of the data phase to its response.
+    class Full(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: object) -> int:
+            raise OSError(28, "No space left on device")
+
+    _, server = served
+    with ptpkit.connect(server.url) as cam:
+        entry = cam.find("DCIM/100FUJI/DSCF0002.RAF")
+        with pytest.raises(OSError, match="No space"):
+            cam.transaction(0x1009, [entry.handle], into=Full())  # type: ignore[arg-type]
+        assert cam.device_info.model == "Virtual Camera"
+        assert len(cam.read(entry, 0, 16)) == 16  # the next transactions work
 
 
 def test_the_server_lays_out_three_consecutive_ports(
