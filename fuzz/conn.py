@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ptpkit.core import fujiptpip as fuji
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.events import Cancel, Data, DataPhase, DataStart, Event, Request, Response
@@ -35,6 +36,18 @@ STATE_NAMES: Final[dict[tuple[str, Role], tuple[str, ...]]] = {
     ("usb", Role.RESPONDER): ("idle", "GetObject received", "SendObjectInfo received", "sending"),
     ("ptpip", Role.INITIATOR): ("awaiting InitCommandAck", "idle", "event channel", "GetObject"),
     ("ptpip", Role.RESPONDER): ("connecting", "idle", "event channel", "SendObjectInfo received"),
+    ("fujiptpip", Role.INITIATOR): (
+        "awaiting InitCommandAck",
+        "idle",
+        "event channel",
+        "GetObject",
+    ),
+    ("fujiptpip", Role.RESPONDER): (
+        "connecting",
+        "idle (the request may come again)",
+        "event channel",
+        "SendObjectInfo received",
+    ),
 }
 
 
@@ -91,6 +104,8 @@ def start(framing: str, role: Role, state: int) -> tuple[Connection, Connection]
                 Data(transaction_id=1, chunk=bytes(range(50))),
             )
         return pair.conn(role), pair.peer(role)
+    if framing == "fujiptpip":
+        return _start_fuji(role, state)
     if state == 0:
         if role is Role.RESPONDER:
             return Connection(role, PtpIpFraming()), Connection(Role.INITIATOR, PtpIpFraming())
@@ -101,6 +116,31 @@ def start(framing: str, role: Role, state: int) -> tuple[Connection, Connection]
     if state == 2:
         host, device = pair.event_channel
         return (host, device) if role is Role.INITIATOR else (device, host)
+    if state == 3:
+        if role is Role.INITIATOR:
+            _get_object(pair)
+        else:
+            _send_object_info(pair)
+    return pair.conn(role), pair.peer(role)
+
+
+def _start_fuji(role: Role, state: int) -> tuple[Connection, Connection]:
+    """Fujifilm's variant: before and after its handshake, its event connection (which has
+    none), in a transaction."""
+    if state == 2:
+        host = Connection(Role.INITIATOR, fuji.FujiPtpIpFraming(fuji.Channel.EVENT))
+        device = Connection(Role.RESPONDER, fuji.FujiPtpIpFraming(fuji.Channel.EVENT))
+        return (host, device) if role is Role.INITIATOR else (device, host)
+    request = fuji.InitCommandRequest(guid=INITIATOR_GUID, friendly_name="fuzz")
+    ack = fuji.InitCommandAck(guid=INITIATOR_GUID[::-1], friendly_name="X-T2")
+    pair = ConnectionPair(fuji.FujiPtpIpFraming, handshake=False)
+    if state == 0:
+        if role is Role.RESPONDER:
+            return pair.responder, pair.initiator
+        pair.send(Role.INITIATOR, request)
+        return pair.initiator, pair.responder
+    pair.send(Role.INITIATOR, request)
+    pair.send(Role.RESPONDER, ack)
     if state == 3:
         if role is Role.INITIATOR:
             _get_object(pair)

@@ -11,6 +11,7 @@ from fuzz.conn import GET_OBJECT, OBJECT_ADDED, OK, OPEN_SESSION, STATES, local_
 from fuzz.script import Piece, make_script, split_script
 from ptpkit.codes.properties import STANDARD_PROPERTIES
 from ptpkit.core import canon_eos as eos
+from ptpkit.core import fujiptpip as fuji
 from ptpkit.core.buffer import Writer
 from ptpkit.core.connection import Connection, OutgoingEvent
 from ptpkit.core.datasets import (
@@ -431,6 +432,44 @@ def ptpip_framing() -> list[bytes]:
     ]
 
 
+# -- Fujifilm PTP/IP -----------------------------------------------------------------------------
+
+
+def _fuji_link_packets() -> list[fuji.LinkPacket]:
+    return [
+        fuji.InitCommandRequest(guid=_GUID, friendly_name="ptpkit-host"),
+        fuji.InitCommandAck(guid=_GUID[::-1], friendly_name="X-T4"),
+        fuji.InitCommandAck(guid=_GUID[::-1], friendly_name="X-H2", connection_number=3),
+        fuji.InitFail(reason=fuji.InitFailReason.DEVICE_BUSY),
+        fuji.InitFail(reason=fuji.InitFailReason.INVALID_PARAMETER),
+    ]
+
+
+def fujiptpip_packet() -> list[bytes]:
+    # And the request of the name's length, as older libgphoto2 and the Go tool send it.
+    short = fuji.push_link_packet(_fuji_link_packets()[0])[:52]
+    return [fuji.push_link_packet(p) for p in _fuji_link_packets()] + [
+        (52).to_bytes(4, "little") + short[4:]
+    ]
+
+
+def fujiptpip_framing() -> list[bytes]:
+    command = fuji.FujiPtpIpFraming()
+    request = b"".join(fuji.push_link_packet(p) for p in _fuji_link_packets()[:2])
+    get = b"".join(command.encode(Request(code=GET_OBJECT, transaction_id=1, params=(1,))))
+    download = (
+        b"".join(command.encode(DataStart(transaction_id=1, total_bytes=24, code=GET_OBJECT)))
+        + b"x" * 24
+        + b"".join(command.encode(Response(code=OK, transaction_id=1, params=(7,))))
+    )
+    event = b"".join(command.encode(Event(code=0xC004, transaction_id=1, params=(6, 6, 0, 0))))
+    return [
+        make_script([Piece(request + get + download + event)]),
+        make_script([Piece(download[i : i + 5]) for i in range(0, len(download), 5)]),
+        make_script([Piece(download[:20], act=3), Piece(download[20:])]),
+    ]
+
+
 # -- connections ---------------------------------------------------------------------------------
 
 
@@ -484,6 +523,9 @@ def connection(framing: str, role: Role) -> list[bytes]:
                 ]
             elif local.request is not None:
                 script = [(0, [Response(code=OK, transaction_id=tid)])]
+            elif local.phase is fuji.FujiPhase.AWAITING_ACK:
+                fuji_ack = fuji.InitCommandAck(guid=_GUID, friendly_name="X-T2")
+                script = [(0, [fuji_ack]), (1, [DataStart(transaction_id=0, total_bytes=4)])]
             elif local.phase is PtpIpPhase.AWAITING_COMMAND_ACK:
                 ack = InitCommandAck(connection_number=1, guid=_GUID, friendly_name="camera")
                 script = [(0, [ack]), (1, [DataStart(transaction_id=0, total_bytes=4)])]

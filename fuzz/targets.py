@@ -28,6 +28,7 @@ from ptpkit.client.files import MAX_NAME_BYTES, PART_SUFFIX, safe_filename
 from ptpkit.codes import canon_eos_values as eos_values
 from ptpkit.codes.properties import STANDARD_PROPERTIES, ValueParseError
 from ptpkit.core import canon_eos as eos
+from ptpkit.core import fujiptpip as fuji
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.datasets import (
@@ -45,6 +46,7 @@ from ptpkit.core.datasets import (
 )
 from ptpkit.core.datatypes import DataType, format_datetime, parse_datetime
 from ptpkit.core.events import NEED_DATA, Data, DataEnd, DataStart, Response
+from ptpkit.core.framing import Framing
 from ptpkit.core.ptpip import PtpIpFraming, pull_packet, push_packet
 from ptpkit.core.state import AnyPhase, Phase, Role
 from ptpkit.core.usb import (
@@ -242,7 +244,7 @@ def _check_extended_event(event: ExtendedEvent, data: bytes) -> None:
 # -- streaming framings --------------------------------------------------------------------------
 
 
-def _drain(decoder: UsbFraming | PtpIpFraming | Connection, budget: int, out: list[Any]) -> None:
+def _drain(decoder: Framing | Connection, budget: int, out: list[Any]) -> None:
     """next_event() until NEED_DATA; more than ``budget`` events from the bytes fed is a loop."""
     for _ in range(budget):
         event = decoder.next_event()
@@ -257,7 +259,7 @@ def _drain(decoder: UsbFraming | PtpIpFraming | Connection, budget: int, out: li
 
 
 def _feed_framing(
-    framing: UsbFraming | PtpIpFraming, pieces: list[tuple[bytes, bool, int]], *, scribble: bool
+    framing: Framing, pieces: list[tuple[bytes, bool, int]], *, scribble: bool
 ) -> tuple[list[Any], str | None, bool]:
     """Feed pieces, draining after each (act 3 resets the framing). Returns the events, the name
     of the RemoteProtocolError that stopped decoding (or None), and whether a reset happened."""
@@ -319,6 +321,33 @@ def _usb_framing(data: bytes) -> None:
     # change nothing (the inbox copies what it keeps).
     again = _feed_framing(UsbFraming(), pieces, scribble=False)
     check(again == (events, error, reset), "usb-buffer-reuse", "scribbled buffer changed events")
+    if error:
+        raise RemoteProtocolError(error)
+
+
+def _fuji_framing(data: bytes) -> None:
+    """Fujifilm's variant: split invariance (TCP), buffer reuse, and whole data phases (each
+    announces its total, like a USB container of known length)."""
+    pieces = [(piece, False, act) for piece, _, act in _pieces(data)]
+    events, error, reset = _feed_framing(fuji.FujiPtpIpFraming(), pieces, scribble=True)
+    fed = sum(len(p[0]) for p in pieces)
+    _check_data_phases(events, fed, usb=not reset)
+    again = _feed_framing(fuji.FujiPtpIpFraming(), pieces, scribble=False)
+    check(again == (events, error, reset), "fuji-buffer-reuse", "scribbled buffer changed events")
+    if not reset:
+        stream = b"".join(p[0] for p in pieces)
+        whole, whole_error, _ = _feed_framing(
+            fuji.FujiPtpIpFraming(), [(stream, False, 0)], scribble=True
+        )
+        check(
+            (coalesce(whole), whole_error) == (coalesce(events), error),
+            "fuji-split-invariance",
+            "split: {!r} {}; whole: {!r} {}",
+            coalesce(events),
+            error,
+            coalesce(whole),
+            whole_error,
+        )
     if error:
         raise RemoteProtocolError(error)
 
@@ -741,6 +770,26 @@ _ALL: Final = [
     ),
     _target(
         "ptpip_framing", "PtpIpFraming decoder: random splits (= one piece), resets", _ptpip_framing
+    ),
+    _target(
+        "fujiptpip_packet",
+        "fujiptpip.pull_link_packet: Fujifilm handshake packets (+ round trip)",
+        _decoder(fuji.pull_link_packet, fuji.push_link_packet, may_refuse=True),
+    ),
+    _target(
+        "fujiptpip_framing",
+        "FujiPtpIpFraming decoder: random splits (= one piece), buffer reuse, resets",
+        _fuji_framing,
+    ),
+    _connection_target(
+        "fujiptpip",
+        Role.INITIATOR,
+        "Connection(INITIATOR, FujiPtpIpFraming): a hostile Fujifilm camera",
+    ),
+    _connection_target(
+        "fujiptpip",
+        Role.RESPONDER,
+        "Connection(RESPONDER, FujiPtpIpFraming): a hostile initiator of the variant",
     ),
     _connection_target(
         "usb", Role.INITIATOR, "Connection(INITIATOR, UsbFraming): a hostile device"

@@ -122,7 +122,7 @@ def test_precedence(
     assert (chosen.url, chosen.source) == ("virtual:", "--camera")
 
 
-def test_go_config_becomes_ptpip_options(found: list[DiscoveredCamera], tmp_path: Path) -> None:
+def test_go_fuji_config_becomes_a_fuji_url(found: list[DiscoveredCamera], tmp_path: Path) -> None:
     path = tmp_path / "fuji.conf"
     path.write_text(
         "; This is us\n[initiator]\n"
@@ -132,15 +132,16 @@ def test_go_config_becomes_ptpip_options(found: list[DiscoveredCamera], tmp_path
         'vendor = "fuji"\ncmd_data_port = 55740\nevent_port = 55741\nstream_port = 55742\n'
     )
     chosen = choose_camera(Selection(config=load_config(path), timeout_s=3.0))
-    # No host: the Go tool's default, a camera's own access point.
-    assert chosen.url == "ptpip:192.168.0.1:55740:55741"
+    # No host: the Go tool's default, a camera's own access point; vendor "fuji": Fujifilm's
+    # own PTP/IP, on the file's three ports.
+    assert chosen.url == "fuji:192.168.0.1:55740:55741:55742"
     assert chosen.options == {
         "guid": "9fe5160c-4951-404d-9505-10baaf725606",
         "friendly_name": "Golang PTP/IP Fuji client",
         "connect_timeout_s": 3.0,
     }
     assert chosen.extensions == ("fuji",)
-    # The command line wins over the file; PTP/IP options go to PTP/IP URLs only.
+    # The command line wins over the file; PTP/IP options go to network URLs only.
     override = choose_camera(
         Selection(camera="ptpip:10.0.0.2", name="me", guid="00" * 16, config=load_config(path))
     )

@@ -3,7 +3,7 @@
 In order: ``--camera URL``; the ``PTPKIT_CAMERA`` environment variable; the config file's
 ``[responder]``; else the cameras discovery finds (USB and network): the only one, or a clear
 error when there are none or several. Options that only mean something to PTP/IP (the initiator
-GUID and name, the connect timeout) are passed only to ``ptpip:`` URLs.
+GUID and name, the connect timeout) are passed only to ``ptpip:`` and ``fuji:`` URLs.
 
 Opening maps failures to the Go tool's exit codes: a URL or option that cannot make a client is
 104, a camera that cannot be reached is 105.
@@ -23,6 +23,8 @@ from ptpkit.client.camera import Camera
 from ptpkit.errors import PTPError, ResponseError, UsageError
 
 CAMERA_ENV: Final = "PTPKIT_CAMERA"
+#: Schemes of network cameras: standard PTP/IP and Fujifilm's variant take the same options.
+_NETWORK_SCHEMES: Final = frozenset({"ptpip", "fuji"})
 #: How long "the only camera found" searches, unless --timeout says otherwise.
 DISCOVERY_TIMEOUT_S: Final = 2.0
 
@@ -104,7 +106,7 @@ def choose_camera(selection: Selection) -> CameraChoice:
     options: dict[str, Any] = {}
     if usb_backend and url.partition(":")[0].lower() == "usb":
         options["backend"] = usb_backend  # resolved (and refused, exit 104) by connect()
-    if url.partition(":")[0].lower() == "ptpip":
+    if url.partition(":")[0].lower() in _NETWORK_SCHEMES:
         guid = selection.guid or config.initiator.guid
         name = selection.name or config.initiator.friendly_name
         if guid:
@@ -151,7 +153,7 @@ def open_camera(
     kwargs: dict[str, Any] = dict(choice.options)
     if timeout_s is not None:
         kwargs["timeout_s"] = timeout_s
-    if note is not None and choice.url.partition(":")[0].lower() == "ptpip":
+    if note is not None and choice.url.partition(":")[0].lower() in _NETWORK_SCHEMES:
 
         def waiting(pairing_timeout_s: float) -> None:
             note(
@@ -188,6 +190,11 @@ def _connect_hint(url: str) -> str:
     if scheme == "ptpip":
         return (
             "check the address, that the camera's Wi-Fi is on and this computer is on its network"
+        )
+    if scheme == "fuji":
+        return (
+            "check the address, that the camera is in its 'connect to computer' mode and this "
+            "computer is on its network"
         )
     if scheme == "usb":
         return "check the cable, that the camera is on, and that no other program holds it"

@@ -15,7 +15,10 @@
     host = "192.168.0.1"
     port = 15740
     event_port = 15740
-    ; generic, or an extension to use whatever the camera says it is: canon, nikon, fuji, sony, mtp
+    ; generic, or an extension to use whatever the camera says it is: canon, nikon, fuji, sony, mtp.
+    ; fuji also means Fujifilm's own PTP/IP (fuji:HOST:CMD:EVENT:STREAM), with the ports
+    ; cmd_data_port, event_port and stream_port (default 55740, 55741, 55742), as the Go tool's
+    ; Fuji files give them.
     vendor = "generic"
     ; ptpkit only: the PyUSB backend for usb: cameras (as --usb-backend): libusb1, libusb0,
     ; openusb, or module:function returning a backend (a camera behind a network bridge)
@@ -29,8 +32,8 @@
 
 Values may be quoted; comments are whole lines starting with ``;`` or ``#`` (a value can hold
 either character: "Studio #2"). Unknown sections or keys are errors (a typo must not be silently
-ignored); ``stream_port`` is accepted for compatibility and unused (live view is not part of the
-CLI yet). The file is ``-f FILE``, or ``config.ini`` in the ptpkit config folder when that exists.
+ignored); ``stream_port`` is the Fujifilm live-view port, unused by standard PTP/IP. The file is
+``-f FILE``, or ``config.ini`` in the ptpkit config folder when that exists.
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ from ptpkit.identity import config_dir, parse_guid
 
 #: The Go tool's default responder host (its ``-h`` flag): a camera's own access point.
 GO_DEFAULT_HOST: Final = "192.168.0.1"
+#: Fujifilm's command port (ptpkit.core.fujiptpip.COMMAND_PORT; the CLI reads only the public
+#: API, a test checks they agree).
+FUJI_COMMAND_PORT: Final = 55740
 DEFAULT_CONFIG_NAME: Final = "config.ini"
 
 _KEYS: Final[dict[str, frozenset[str]]] = {
@@ -91,6 +97,8 @@ class Responder:
     host: str | None = None
     port: int | None = None
     event_port: int | None = None
+    #: Fujifilm's live-view port (``stream_port``; the Go tool's Fuji files).
+    stream_port: int | None = None
     vendor: str | None = None
     #: The PyUSB backend for usb: cameras, as --usb-backend names it (ptpkit's own key).
     usb_backend: str | None = None
@@ -99,17 +107,32 @@ class Responder:
         """The camera this section names, as a URL (None when it names none)."""
         if self.url:
             return self.url
-        if self.host is None and self.port is None and self.event_port is None:
+        ports = (self.port, self.event_port, self.stream_port)
+        if self.host is None and ports == (None, None, None):
             return None
         host = self.host or GO_DEFAULT_HOST
         if ":" in host:
             host = f"[{host}]"
+        if self.vendor == "fuji":
+            return _fuji_url(host, *ports)
         url = f"ptpip:{host}"
         if self.port is not None or self.event_port is not None:
             url += f":{self.port or PTPIP_PORT}"
         if self.event_port is not None:
             url += f":{self.event_port}"
         return url
+
+
+def _fuji_url(host: str, port: int | None, event_port: int | None, stream: int | None) -> str:
+    """Fujifilm's own PTP/IP (``vendor = "fuji"``, malc0mn/ptp-ip's Fuji files): each port not
+    given follows the one before it, from 55740 (ptpkit.transports.fujiptpip)."""
+    command = port or FUJI_COMMAND_PORT
+    events = event_port or command + 1
+    if stream is not None:
+        return f"fuji:{host}:{command}:{events}:{stream}"
+    if event_port is not None:
+        return f"fuji:{host}:{command}:{events}"
+    return f"fuji:{host}" if port is None else f"fuji:{host}:{command}"
 
 
 @dataclass(frozen=True)
@@ -171,10 +194,13 @@ def load_config(path: Path | None) -> Config:
         host=reader.text("responder", "host"),
         port=port if port is not None else data_port,
         event_port=reader.port("responder", "event_port"),
+        stream_port=reader.port("responder", "stream_port"),
         vendor=reader.vendor(),
         usb_backend=reader.text("responder", "usb_backend"),
     )
-    if responder.url and (responder.host or responder.port or responder.event_port):
+    if responder.url and (
+        responder.host or responder.port or responder.event_port or responder.stream_port
+    ):
         raise _error(path, "[responder] gives both url and host/ports: keep one")
     return Config(
         path=path,

@@ -193,7 +193,10 @@ def _check_vendor(ctx: click.Context, param: click.Parameter, value: str | None)
 )
 @click.version_option(__version__, prog_name="ptpkit")
 @click.option(
-    "--camera", metavar="URL", help="The camera: usb:..., ptpip:HOST[:PORT[:EVENTPORT]], virtual:"
+    "--camera",
+    metavar="URL",
+    help="The camera: usb:..., ptpip:HOST[:PORT[:EVENTPORT]], "
+    "fuji:HOST[:CMDPORT[:EVENTPORT[:STREAMPORT]]] (Fujifilm Wi-Fi), virtual:",
 )
 @click.option(
     "-f",

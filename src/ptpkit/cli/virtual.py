@@ -15,6 +15,11 @@ from ptpkit.cli.numbers import Count, Port, Seconds
 
 if TYPE_CHECKING:
     from ptpkit.virtual.camera import VirtualCamera
+    from ptpkit.virtual.server import PtpIpServer
+
+#: The command port of Fujifilm's variant (ptpkit.core.fujiptpip.COMMAND_PORT), written out so
+#: that loading the command line does not import the core (a test checks they agree).
+FUJI_PORT = 55740
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -70,9 +75,18 @@ def virtual() -> None:
 @click.option(
     "--port",
     type=Port(),
-    default=PTPIP_PORT,
-    show_default=True,
-    help="TCP port for both PTP/IP connections (0: any free port).",
+    default=None,
+    help=f"TCP port for both PTP/IP connections (0: any free port; default {PTPIP_PORT}). "
+    f"Fujifilm's variant uses this port and the next two (default {FUJI_PORT}-{FUJI_PORT + 2}).",
+)
+@click.option(
+    "--ptpip-variant",
+    "variant",
+    type=click.Choice(["standard", "fuji"]),
+    default=None,
+    help="Which PTP/IP to speak: standard (CIPA DC-X005), or fuji (Fujifilm's variant: "
+    "commands, events and live view on three ports; gphoto2 --camera 'Fuji X (WLAN)'). "
+    "Default: the model's own.",
 )
 @click.option("--name", default=None, help="Friendly name the camera gives in InitCommandAck.")
 @click.option("--read-only", is_flag=True, help="Refuse uploads, deletions and captures.")
@@ -228,7 +242,8 @@ def serve(
     *,
     root: Path | None,
     host: str,
-    port: int,
+    port: int | None,
+    variant: str | None,
     name: str | None,
     read_only: bool,
     model: str,
@@ -251,7 +266,7 @@ def serve(
     """Serve the virtual camera over PTP/IP until interrupted (Ctrl-C)."""
     from ptpkit.virtual import VirtualCamera, personality_for  # noqa: PLC0415
     from ptpkit.virtual.misbehave import Misbehavior  # noqa: PLC0415
-    from ptpkit.virtual.server import PtpIpServer  # noqa: PLC0415
+    from ptpkit.virtual.network import network_server  # noqa: PLC0415
     from ptpkit.virtual.storage import DEFAULT_CAPACITY_BYTES  # noqa: PLC0415
 
     sizes = [parse_size(text) for text in large_objects]
@@ -284,10 +299,11 @@ def serve(
         if usb_gadget:
             _serve_usb_gadget(camera, ffs_mount, bind_gadget)
             return
-        server = PtpIpServer(
+        server = network_server(
             camera,
             host,
             port,
+            variant=variant,
             name=name,
             packet_per_write=packet_per_write,
             max_sessions=max_sessions,
@@ -300,7 +316,7 @@ def serve(
         click.echo(f"virtual camera {camera.personality.model!r} serving {camera.root}")
         click.echo(f"listening on {server.url}")
         click.echo(f"  ptpkit --camera {server.url} info")
-        click.echo(f"  gphoto2 --port {server.url} --summary")
+        click.echo(f"  gphoto2 {_gphoto2_args(server)} --summary")
         # SIGTERM (a service manager, `timeout`) stops as cleanly as Ctrl-C: the temporary card
         # is removed on the way out.
         signal.signal(signal.SIGTERM, lambda *_: server.close())
@@ -313,6 +329,15 @@ def serve(
                 click.echo(f"advertised over SSDP on udp {host}:{advertiser.ssdp_port}")
             click.echo("Ctrl-C to stop", err=True)
             server.serve_forever()
+
+
+def _gphoto2_args(server: PtpIpServer) -> str:
+    """gphoto2's options for the server: Fujifilm's variant needs its driver named."""
+    from ptpkit.virtual.fujiserver import FujiPtpIpServer  # noqa: PLC0415
+
+    if isinstance(server, FujiPtpIpServer):
+        return f"--camera 'Fuji X (WLAN)' --port {server.gphoto2_port}"
+    return f"--port {server.url}"
 
 
 def _serve_usb_gadget(camera: VirtualCamera, mount: Path, bind_gadget: Path | None) -> None:

@@ -5,7 +5,8 @@ Schemes are registered by name, so each transport plugs in where it is written:
 - ``virtual:`` the virtual camera in this process, with a generated sample card;
   ``virtual:/some/folder`` serves that folder as its card; ``?model=canon-eos`` (any of
   ``ptpkit.virtual.MODELS``) chooses which camera it is (also for ``virtual+usb:``).
-- ``ptpip:HOST[:PORT]`` and ``usb:...`` come with their transports.
+- ``ptpip:HOST[:PORT]``, ``fuji:HOST[:CMDPORT[:EVENTPORT[:STREAMPORT]]]`` (Fujifilm's PTP/IP
+  variant) and ``usb:...`` come with their transports.
 """
 
 from __future__ import annotations
@@ -108,6 +109,12 @@ def _ptpip(url: str, options: dict[str, Any]) -> Transport:
     return open_url(url, options)
 
 
+def _fuji(url: str, options: dict[str, Any]) -> Transport:
+    from ptpkit.transports.fujiptpip import open_url  # noqa: PLC0415  (sockets load when used)
+
+    return open_url(url, options)
+
+
 def _usb(url: str, options: dict[str, Any]) -> Transport:
     from ptpkit.transports.usb import open_url  # noqa: PLC0415  (PyUSB loads when used)
 
@@ -171,3 +178,4 @@ register_scheme("virtual", _virtual)
 register_scheme("usb", _usb)
 register_scheme("virtual+usb", _virtual_usb)
 register_scheme("ptpip", _ptpip)
+register_scheme("fuji", _fuji)

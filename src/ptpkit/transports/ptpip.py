@@ -154,6 +154,11 @@ _INIT_FAIL_HINTS: Final = {
     InitFailReason.BUSY: "the camera is busy with another connection; close the other program",
     InitFailReason.UNSPECIFIED: "the camera refused the connection without saying why",
     4: "the camera does not know this computer's GUID (not paired)",
+    # Fujifilm's reasons (ptp-ip packets_fuji.go): a Fujifilm camera speaks its own variant.
+    0x201D: "the camera refused the protocol version (InitFail 0x201D): a Fujifilm camera "
+    "speaks its own PTP/IP variant, use fuji:HOST",
+    0x2019: "the camera refused this computer (InitFail 0x2019): a Fujifilm camera speaks its "
+    "own PTP/IP variant, use fuji:HOST",
 }
 
 

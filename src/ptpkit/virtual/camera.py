@@ -72,6 +72,10 @@ class Personality:
     #: the test ids of ptpkit.virtual.usb_device.
     usb_vendor_id: int | None = None
     usb_product_id: int | None = None
+    #: The PTP/IP the network server speaks for this camera (``ptpkit virtual serve``,
+    #: :func:`ptpkit.virtual.network.network_server`): "standard" (CIPA DC-X005 on 15740) or
+    #: "fuji" (Fujifilm's variant on 55740-55742, :mod:`ptpkit.virtual.fujiserver`).
+    ptpip_variant: str = "standard"
 
 
 GENERIC: Final = Personality()

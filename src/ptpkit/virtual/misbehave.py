@@ -56,9 +56,9 @@ from ptpkit._sync import Latch
 from ptpkit.codes.common import Ec, Op
 from ptpkit.core.events import Event
 from ptpkit.core.framing import Framing
-from ptpkit.core.ptpip import PacketType
+from ptpkit.core.ptpip import PacketType, PtpIpFraming
 from ptpkit.core.state import AnyPhase, Phase
-from ptpkit.core.usb import ContainerType, UsbFraming
+from ptpkit.core.usb import ContainerType
 
 #: How many events ``event-flood`` sends.
 FLOOD_EVENTS: Final = 100_000
@@ -278,6 +278,14 @@ def send_handshake_answer(
 # misbehaving reply is assembled here from the framing's own header layouts.
 
 _USB_HEADER = struct.Struct("<IHHI")
+
+
+def _containers(framing: Framing) -> bool:
+    """Whether ``framing`` carries USB containers: USB itself, and Fujifilm's PTP/IP variant
+    (USB containers over TCP); only standard PTP/IP has packets of its own."""
+    return not isinstance(framing, PtpIpFraming)
+
+
 _PTPIP_HEADER = struct.Struct("<II")
 
 
@@ -285,7 +293,7 @@ def data_header(
     framing: Framing, code: int, tid: int, payload: int, *, absurd: bool = False
 ) -> bytes:
     """The start of a data phase of ``payload`` bytes, or claiming 0xFFFFFFF0 when ``absurd``."""
-    if isinstance(framing, UsbFraming):
+    if _containers(framing):
         length = ABSURD if absurd else 12 + payload
         return _USB_HEADER.pack(length, ContainerType.DATA, code, tid)
     total = ABSURD if absurd else payload
@@ -294,21 +302,21 @@ def data_header(
 
 def data_body(framing: Framing, tid: int, chunk: bytes, *, last: bool) -> bytes:
     """Payload bytes (PTP/IP: in a Data or EndData packet; USB: as they are)."""
-    if isinstance(framing, UsbFraming):
+    if _containers(framing):
         return chunk
     ptype = PacketType.END_DATA if last else PacketType.DATA
     return _PTPIP_HEADER.pack(12 + len(chunk), ptype) + struct.pack("<I", tid) + chunk
 
 
 def response(framing: Framing, code: int, tid: int) -> bytes:
-    if isinstance(framing, UsbFraming):
+    if _containers(framing):
         return _USB_HEADER.pack(12, ContainerType.RESPONSE, code, tid)
     return _PTPIP_HEADER.pack(14, PacketType.OPERATION_RESPONSE) + struct.pack("<HI", code, tid)
 
 
 def probe_request(framing: Framing) -> bytes:
     """(PTP/IP) A ProbeRequest packet; USB has none (empty)."""
-    if isinstance(framing, UsbFraming):
+    if _containers(framing):
         return b""
     return _PTPIP_HEADER.pack(8, PacketType.PROBE_REQUEST)
 

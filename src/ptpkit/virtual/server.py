@@ -50,14 +50,15 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ptpkit._sync import Latch
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.events import NEED_DATA, Cancel
+from ptpkit.core.framing import LinkEvent
 from ptpkit.core.link import LinkFault
 from ptpkit.core.ptpip import (
     DEFAULT_PORT,
@@ -77,6 +78,9 @@ from ptpkit.virtual.camera import VirtualCamera
 from ptpkit.virtual.misbehave import Mode, send_handshake_answer
 from ptpkit.virtual.responder import ResponderSession
 
+if TYPE_CHECKING:
+    from ptpkit.core import fujiptpip
+
 log = logging.getLogger("ptpkit.virtual")
 
 #: One deadline from accept: for the Init packet, and for a command connection's event connection
@@ -94,6 +98,9 @@ RECLAIM_IDLE_S: Final = 60.0
 #: A write that makes no progress for this long (the client stopped reading) ends the connection.
 SEND_TIMEOUT_S: Final = 30.0
 _RECV_BYTES: Final = 1 << 20
+
+#: Serves one accepted connection: (socket, peer address, when it was accepted).
+_Handler = Callable[[socket.socket, str, float], None]
 
 
 def _quick_ack(sock: socket.socket) -> None:
@@ -222,6 +229,8 @@ class PtpIpServer:
         self.reclaim_idle_s = reclaim_idle_s
         self.send_timeout_s = send_timeout_s
         self._listener: socket.socket | None = None
+        #: Every listening socket (a variant may listen on several ports).
+        self._listeners: list[socket.socket] = []
         self._links: dict[int, _Link] = {}
         #: Connections that have not sent their Init packet, oldest first (dicts keep order).
         self._pending: dict[socket.socket, float] = {}
@@ -249,21 +258,27 @@ class PtpIpServer:
         return f"ptpip:{host}:{self.port}:{self.port}"
 
     def start(self) -> PtpIpServer:
+        listener = self._bind(self.requested_port)
+        self._listener = listener
+        self._listeners.append(listener)
+        self._spawn(self._accept_loop, "ptpip-accept", listener, self._serve_connection)
+        log.info("virtual camera serving PTP/IP at %s", self.url)
+        return self
+
+    def _bind(self, port: int) -> socket.socket:
+        """A listening socket on ``port`` of the server's host (ConnectError when taken)."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            listener.bind((self.host, self.requested_port))
+            listener.bind((self.host, port))
         except OSError as exc:
             listener.close()
             raise ConnectError(
-                f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror or exc}"
+                f"cannot listen on {self.host}:{port}: {exc.strerror or exc}"
             ) from exc
         listener.listen(128)
-        self._listener = listener
-        self._spawn(self._accept_loop, "ptpip-accept")
-        log.info("virtual camera serving PTP/IP at %s", self.url)
-        return self
+        return listener
 
     def serve_forever(self) -> None:
         """Serve until close() (from another thread) or Ctrl-C."""
@@ -280,11 +295,11 @@ class PtpIpServer:
         if self._closed.is_set():
             return
         self._closed.set()
-        if self._listener is not None:
+        for listener in self._listeners:
             with contextlib.suppress(OSError):
-                self._listener.shutdown(socket.SHUT_RDWR)
+                listener.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
-                self._listener.close()
+                listener.close()
         with self._lock:
             sockets = list(self._sockets)
         for sock in sockets:
@@ -328,9 +343,7 @@ class PtpIpServer:
 
     # -- accepting -------------------------------------------------------------------------------
 
-    def _accept_loop(self) -> None:
-        listener = self._listener
-        assert listener is not None
+    def _accept_loop(self, listener: socket.socket, handler: _Handler) -> None:
         while not self._closed.is_set():
             try:
                 sock, address = listener.accept()
@@ -366,14 +379,15 @@ class PtpIpServer:
             self._spawn(
                 self._serve,
                 f"ptpip-{address[0]}:{address[1]}",
+                handler,
                 sock,
                 f"{address[0]}",
                 accepted_at,
             )
 
-    def _serve(self, sock: socket.socket, peer: str, accepted_at: float) -> None:
+    def _serve(self, handler: _Handler, sock: socket.socket, peer: str, accepted_at: float) -> None:
         try:
-            self._serve_connection(sock, peer, accepted_at)
+            handler(sock, peer, accepted_at)
         except (PTPError, OSError) as exc:
             log.info("PTP/IP client %s: %s", peer, exc)
         except Exception:  # never let one client's surprise kill the server
@@ -402,7 +416,7 @@ class PtpIpServer:
 
     def _first_packet(
         self, sock: socket.socket, greeter: Connection, accepted_at: float
-    ) -> InitCommandRequest | InitEventRequest | None:
+    ) -> LinkEvent | None:
         # One deadline for the whole packet: a timeout per read would let a client that sends
         # a byte every few seconds hold the connection (and its thread) for as long as it likes.
         deadline = accepted_at + self.handshake_timeout_s
@@ -426,25 +440,44 @@ class PtpIpServer:
             if count == 0:
                 return None
             greeter.receive_data(memoryview(buffer)[:count])
-        if isinstance(event, (InitCommandRequest, InitEventRequest)):
+        if isinstance(event, LinkEvent):
             return event
         return None  # the state table allows nothing else first; ProtocolError covered above
 
     # -- the command connection ------------------------------------------------------------------
+
+    # -- what a variant of PTP/IP answers (ptpkit.virtual.fujiserver overrides these) -----------
+
+    def _refusal(self, request: LinkEvent) -> LinkEvent | None:
+        """The InitFail for a command connection refused at once, or None to serve it."""
+        if Mode.INIT_FAIL in self.camera.misbehavior:
+            # A camera that does not know this computer: "not paired".
+            return InitFail(reason=InitFailReason.REJECTED_INITIATOR)
+        return None
+
+    def _busy(self) -> LinkEvent:
+        """The InitFail for a client when every session is taken."""
+        return InitFail(reason=InitFailReason.BUSY)
+
+    def _acknowledge(self, number: int) -> LinkEvent:
+        return InitCommandAck(connection_number=number, guid=self.guid, friendly_name=self.name)
+
+    def _new_session(self, greeter: Connection) -> ResponderSession:
+        return ResponderSession(self.camera, connection=greeter)
 
     def _command_connection(
         self,
         sock: socket.socket,
         peer: str,
         greeter: Connection,
-        request: InitCommandRequest,
+        request: InitCommandRequest | fujiptpip.InitCommandRequest,
         accepted_at: float,
     ) -> None:
-        if Mode.INIT_FAIL in self.camera.misbehavior:
-            # A camera that does not know this computer: "not paired".
-            self._write(sock, greeter.send(InitFail(reason=InitFailReason.REJECTED_INITIATOR)))
+        refusal = self._refusal(request)
+        if refusal is not None:
+            self._write(sock, greeter.send(refusal))
             return
-        session = ResponderSession(self.camera, connection=greeter)
+        session = self._new_session(greeter)
         link = _Link(
             0,
             session,
@@ -474,15 +507,13 @@ class PtpIpServer:
             log.info("PTP/IP client %s refused: %d sessions, none idle", peer, self.max_sessions)
             session.close()
             link.release()
-            self._write(sock, greeter.send(InitFail(reason=InitFailReason.BUSY)))
+            self._write(sock, greeter.send(self._busy()))
             return
         number = link.number
         session.on_event = link.events_ready.set
         session.on_output = link.output_ready.set  # a misbehaving camera's timed output
         try:
-            ack = greeter.send(
-                InitCommandAck(connection_number=number, guid=self.guid, friendly_name=self.name)
-            )
+            ack = greeter.send(self._acknowledge(number))
             answer = b"".join(bytes(b) for b in ack)
             if not send_handshake_answer(self.camera.misbehavior, sock, answer, self._closed):
                 return
