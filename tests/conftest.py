@@ -18,6 +18,11 @@ two). Adding a transport is adding one entry, e.g. PTP/IP::
 
 and every scenario then runs twice, ``[virtual]`` and ``[ptpip]``. A factory that cannot run on
 this machine (no libusb, say) calls ``pytest.skip()``.
+
+The camera behind the rig is the one the ``model`` fixture names (a name of
+:data:`ptpkit.virtual.MODELS`): "generic" unless a test module overrides ``model`` with a
+parametrised fixture, as the scenario suite does to run every scenario on the generic camera and
+on the virtual Canon EOS (ids such as ``[ptpip-canon-eos]``).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import pytest
 
 import ptpkit
 from ptpkit.client.camera import Camera
-from ptpkit.virtual import VirtualCamera
+from ptpkit.virtual import MODELS, VirtualCamera, personality_for
 from ptpkit.virtual.samplecard import make_sample_card
 from ptpkit.virtual.server import PtpIpServer
 
@@ -76,6 +81,32 @@ TRANSPORTS: dict[str, TransportFactory] = {
 }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "models_over(model, *transports): run this test on that camera model over those "
+        "transports only (the rest of its transport x model grid is deselected)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect what a ``models_over`` marker leaves out: a costly scenario whose model-specific
+    part does not depend on the transport runs on that model over one transport, not all."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        out = any(
+            params.get("model") == marker.args[0] and params.get("transport") not in marker.args[1:]
+            for marker in item.iter_markers("models_over")
+        )
+        (dropped if out else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep the tests' initiator GUID out of the real user's config folder."""
@@ -96,6 +127,8 @@ class Rig:
     vcam: VirtualCamera
     transport: str
     connector: Connector
+    #: The virtual camera's model name (ptpkit.virtual.MODELS): "generic", "canon-eos".
+    model: str = "generic"
     #: Every Camera opened through this rig (closed at the end of the test).
     cameras: list[Camera] = field(default_factory=list)
 
@@ -103,6 +136,11 @@ class Rig:
     def card(self) -> Path:
         """The folder that is the virtual camera's card."""
         return self.vcam.root
+
+    @property
+    def eos(self) -> bool:
+        """The camera is the virtual Canon EOS (the client runs its ``canon-eos`` extension)."""
+        return self.model == "canon-eos"
 
     def connect(self) -> Camera:
         """Another open Camera on the same VirtualCamera, over the same transport."""
@@ -152,17 +190,35 @@ def transport(request: pytest.FixtureRequest) -> str:
     return name
 
 
+def model_of(vcam: VirtualCamera) -> str:
+    """The model name of ``vcam``'s personality ("custom" for one no name makes)."""
+    return next((name for name in MODELS if personality_for(name) == vcam.personality), "custom")
+
+
 @pytest.fixture
-def make_rig(transport: str, card: Path) -> Iterator[Callable[..., Rig]]:
-    """``make_rig(vcam=None)``: a Rig over ``transport`` on ``vcam`` (default: a VirtualCamera on
-    the ``card`` fixture). Everything it opens is closed at the end of the test."""
+def model() -> str:
+    """The virtual camera's model behind ``rig`` (a module overrides it to run on others)."""
+    return "generic"
+
+
+@pytest.fixture
+def make_rig(transport: str, model: str, card: Path) -> Iterator[Callable[..., Rig]]:
+    """``make_rig(vcam=None)``: a Rig over ``transport`` on ``vcam`` (default: a VirtualCamera of
+    ``model`` on the ``card`` fixture). Everything it opens is closed at the end of the test."""
     with contextlib.ExitStack() as stack:
 
         def make(vcam: VirtualCamera | None = None) -> Rig:
-            vcam = vcam if vcam is not None else VirtualCamera(card)
+            if vcam is None:
+                vcam = VirtualCamera(card, personality=personality_for(model))
             stack.callback(vcam.close)
             connector = stack.enter_context(TRANSPORTS[transport](vcam))
-            rig = Rig(cam=connector(), vcam=vcam, transport=transport, connector=connector)
+            rig = Rig(
+                cam=connector(),
+                vcam=vcam,
+                transport=transport,
+                connector=connector,
+                model=model_of(vcam),
+            )
             rig.cameras.append(rig.cam)
 
             def close_cameras() -> None:

@@ -73,6 +73,37 @@ def test_spellings(prop: int, text: str, code: int) -> None:
     assert v.parse_value(prop, text) == code
 
 
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # Decimals mean the nearest third or half stop: libgphoto2 writes the thirds "0.3" and
+        # "0.6" (config.c canon_expcompensation2), other tools "0.7"; a sign is optional.
+        ("0.3", 0x03),
+        ("+0.3", 0x03),
+        ("0.6", 0x05),
+        ("0.7", 0x05),
+        ("-0.3", 0xFD),
+        ("-0.7", 0xFB),
+        ("1.3", 0x0B),
+        ("+1.5", 0x0C),
+        ("-1.0", 0xF8),
+        ("0.0", 0x00),
+        ("-5.0", 0xD8),
+        ("0.3 EV", 0x03),
+    ],
+)
+def test_exposure_compensation_as_a_decimal(text: str, code: int) -> None:
+    assert v.parse_value(v.EXPOSURE_COMP_PROP, text) == code
+
+
+def test_a_decimal_takes_the_nearest_allowed_stop_and_nothing_far() -> None:
+    # Half stops only: 0.6 is the nearest allowed, 1/2 (within 0.1 EV).
+    assert v.parse_value(v.EXPOSURE_COMP_PROP, "0.6", [0x00, 0x04, 0x08]) == 0x04
+    for far in ("2.2", "0.2", "5.5"):
+        with pytest.raises(ValueError, match="not a value"):
+            v.parse_value(v.EXPOSURE_COMP_PROP, far)
+
+
 def test_shared_text_prefers_the_allowed_code() -> None:
     # f/1.2 is 0x0D (third stop) and 0x0C (half stop): the camera's list decides.
     assert v.parse_value(v.APERTURE_PROP, "f/1.2") == 0x0D

@@ -4,7 +4,8 @@ record type as an event, the property cache, value texts, listing, 64-bit reads,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -35,6 +36,7 @@ from ptpkit.core.datasets import DeviceInfo, EnumerationForm, GetSet, ObjectInfo
 from ptpkit.core.datatypes import DataType
 from ptpkit.errors import (
     AccessDeniedError,
+    BusyError,
     CaptureError,
     DeviceBusyError,
     OperationNotSupportedError,
@@ -109,6 +111,7 @@ class FakeSession:
         sink: object = None,
         timeout_s: float | None = None,
         check: bool = True,
+        wait_turn: bool = True,
     ) -> Reply:
         self.calls.append((code, tuple(params)))
         if data is not None:
@@ -286,6 +289,33 @@ def test_poller_driven_by_a_fake_clock() -> None:
         clock.sleep(poller.poll())
     assert clock.slept == pytest.approx([0.05, 0.1, 0.15, 0.2, 0.2])
     assert clock.monotonic() - start == pytest.approx(0.7)
+
+
+def test_a_poll_does_not_queue_behind_another_transaction() -> None:
+    """The poller asks for its turn without waiting: while another transaction runs (a long
+    download) the poll is skipped, not failed, and taken at the next interval."""
+    ext, session = opened()
+    poller = ext.event_poller()
+    asked: list[bool] = []
+
+    def busy(code: int, params: tuple[int, ...], data: bytes | None) -> Reply | None:
+        raise BusyError("another thread's transaction is under way")
+
+    original_run = session.run
+
+    def run(code: int, params: Sequence[int] = (), **kwargs: object) -> Reply:
+        asked.append(bool(kwargs.get("wait_turn", True)))
+        return original_run(code, params, **kwargs)  # type: ignore[arg-type]
+
+    session.run = run  # type: ignore[method-assign]
+    session.handler = busy  # type: ignore[assignment]
+    session.events = [[PropValueChanged.of(ISO, 0x50)]]
+    assert poller.poll() == POLL_FAST_S  # the interval it had
+    assert session.emitted == []
+    session.handler = None
+    assert poller.poll() == POLL_FAST_S
+    assert [code for code, _, _ in session.emitted] == [0xC189]
+    assert asked == [False, False]
 
 
 def test_next_interval_bounds() -> None:
@@ -469,7 +499,17 @@ def test_capture_to_card_golden_transactions() -> None:
         parent_object=2,
         filename="IMG_0042.JPG",
     )
-    assert ADDED in outcome.events
+    # The answer: camera busy, the object (and its standard ObjectAdded), camera idle; kept
+    # with the outcome and not emitted (only the focus result, a property change, is).
+    assert [(e.code, e.params) for e in outcome.events] == [
+        (0xC18B, (1,)),
+        (0xC181, (0x30, 0x10001, 2)),
+        (Ec.OBJECT_ADDED, (0x30,)),
+        (0xC18B, (0,)),
+    ]
+    assert outcome.events[1].details == ADDED
+    assert outcome.events[2].details == obj
+    assert [code for code, _, _ in session.emitted] == [0xC189]
 
 
 def test_capture_to_pc_announces_room_and_completes_the_transfer() -> None:
@@ -553,7 +593,17 @@ def test_eos_response_codes_are_named_errors() -> None:
 # -- objects ---------------------------------------------------------------------------------------
 
 
-def test_list_folder_is_one_get_object_info_ex() -> None:
+@pytest.fixture
+def tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The host's local time is Tokyo's (UTC+9), for this test."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_list_folder_is_one_get_object_info_ex(tokyo: None) -> None:
     ext, session = opened()
     entries = [
         FolderEntry(handle=0x92740C72, storage_id=0x20001, format=0x3801, flags=0x21,
@@ -574,7 +624,9 @@ def test_list_folder_is_one_get_object_info_ex() -> None:
         0x21D519,
         0x3801,
     )
-    assert i1.capture_date == "20231114T221320"
+    # 1_700_000_000 is 2023-11-14 22:13:20 UTC: shown in local time, as the ObjectInfo date
+    # of the same file is (libgphoto2 keeps both as one time_t).
+    assert i1.capture_date == i1.modification_date == "20231115T071320"
     assert (h2, i2.association_type) == (9, 1)
 
 

@@ -13,10 +13,10 @@ import pytest
 
 from ptpkit.client.camera import Camera
 from ptpkit.codes.common import Ec
-from ptpkit.core.canon_eos import PropValueChanged, UnknownRecord
+from ptpkit.core.canon_eos import ObjectAdded, PropValueChanged, UnknownRecord
 from ptpkit.ext.base import CapturedObject
 from ptpkit.virtual import VirtualCamera, generated_bytes
-from ptpkit.virtual.canon_eos import EosState, eos_state, personality
+from ptpkit.virtual.canon_eos import EosState, eos_state, personality, take_picture
 
 if TYPE_CHECKING:
     from conftest import Rig
@@ -125,12 +125,34 @@ def test_capture_to_the_computer_and_transfer_complete(eos: Rig, tmp_path: Path)
 
 
 def test_tether_sees_the_standard_object_added_with_the_object(eos: Rig) -> None:
-    state(eos).queue([])  # nothing pending
-    eos.cam.capture(timeout_s=20)
+    """A picture taken on the camera (its own shutter button: what `tether` waits for) arrives
+    as the EOS record and the standard ObjectAdded, with the object described."""
+    with eos.vcam.lock:
+        code, records = take_picture(eos.vcam, state(eos))
+    assert code == 0x2001
+    state(eos).queue(records)
     event = wait_for(eos.cam, Ec.OBJECT_ADDED)
     details = getattr(event, "details", None)
     assert isinstance(details, CapturedObject)
     assert eos.cam.event_entry(event).name == state(eos).captured[-1][0]  # type: ignore[arg-type]
+
+
+def test_a_capture_keeps_its_answer_out_of_the_event_queue(eos: Rig) -> None:
+    """capture()'s own records (the new object, the camera busy then idle) are its answer, in
+    CaptureResult.events, and not queued again, as the standard capture's ObjectAdded and
+    CaptureComplete are not."""
+    (entry,) = result = eos.cam.capture(timeout_s=20)
+    answer = [(event.code, event.params[:1]) for event in result.events]
+    assert answer == [
+        (0xC18B, (1,)),  # CameraStatusChanged: busy
+        (0xC181, (entry.handle,)),  # ObjectAddedEx
+        (Ec.OBJECT_ADDED, (entry.handle,)),
+        (0xC18B, (0,)),  # idle
+    ]
+    assert isinstance(result.events[1].details, ObjectAdded)
+    state(eos).set(ISO, PropValueChanged.of(ISO, 0x50).raw, by_host=False)
+    queued = [event.code for event in eos.cam.events(timeout_s=1.0) if event.code != 0xC189]
+    assert queued == []  # property changes (focus, the ISO above) only
 
 
 def test_listing_with_get_object_info_ex(eos: Rig) -> None:

@@ -4,7 +4,7 @@ SetDevicePropValueEx validated against the allowed list, through ptpkit's raw tr
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -160,6 +160,49 @@ def test_standard_set_device_prop_value_on_an_eos_property(eos: Camera) -> None:
     data = ISO_800.to_bytes(2, "little")
     assert eos.transaction(Op.SET_DEVICE_PROP_VALUE, [ISO], data=data).code == Rc.OK
     assert get_event(eos) == [PropValueChanged.of(ISO, ISO_800)]
+
+
+def test_standard_properties_it_does_not_list_are_not_its_own(eos: Camera) -> None:
+    """Of the standard properties the EOS answers those DeviceInfo lists; the generic camera's
+    others (its exposure ones) are not this camera's: DevicePropNotSupported, as a camera
+    answers for a property it does not have."""
+    info = DeviceInfo.from_bytes(eos.transaction(Op.GET_DEVICE_INFO).data)
+    assert eos.transaction(Op.GET_DEVICE_PROP_DESC, [0x5001]).code == Rc.OK  # BatteryLevel
+    for code in (0x500F, 0x5007, 0x5012, 0x501E):  # ISO, FNumber, CaptureDelay, Artist
+        assert code not in info.device_properties_supported
+        for op in (Op.GET_DEVICE_PROP_DESC, Op.GET_DEVICE_PROP_VALUE):
+            assert eos.transaction(op, [code]).code == Rc.DEVICE_PROP_NOT_SUPPORTED
+        refused = eos.transaction(Op.SET_DEVICE_PROP_VALUE, [code], data=b"\x00\x00")
+        assert refused.code == Rc.DEVICE_PROP_NOT_SUPPORTED
+
+
+def test_a_self_timer_drive_mode_shoots_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drive mode "Timer 2 s" (0x11): the full press is answered at once with the camera busy;
+    the picture and the camera idle again come when the timer ends (run here at once)."""
+    timers: list[tuple[float, Callable[[], None]]] = []
+    with (
+        VirtualCamera(personality=personality()) as virtual,
+        ptpkit.connect("virtual:", camera=virtual) as cam,
+    ):
+        monkeypatch.setattr(virtual, "after", lambda s, action: timers.append((s, action)))
+        _drain(cam)
+        drive = encode_set_prop_value_ex(0xD106, 0x11)
+        assert cam.transaction(SET_DEVICE_PROP_VALUE_EX, data=drive).code == Rc.OK
+        assert get_event(cam) == [PropValueChanged.of(0xD106, 0x11)]
+        assert cam.transaction(REMOTE_RELEASE_ON, [3, 0]).code == Rc.OK  # half and full
+        assert cam.transaction(REMOTE_RELEASE_OFF, [3]).code == Rc.OK
+        records = get_event(cam)
+        assert CameraStatusChanged(status=1) in records
+        assert not any(isinstance(r, ObjectAdded) for r in records)
+        assert not eos_state(virtual).captured
+        [(delay_s, shoot)] = timers
+        assert delay_s == 2.0
+        shoot()
+        records = get_event(cam)
+        assert isinstance(records[0], ObjectAdded)
+        assert records[0].name == "IMG_0005.JPG"
+        assert records[-1] == CameraStatusChanged(status=0)
+        assert (virtual.root / "DCIM/100PTPKT/IMG_0005.JPG").is_file()
 
 
 def test_the_generic_camera_has_no_eos_operations() -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,6 +200,8 @@ class Camera:
         self._transfers = Transfers(self)
         self._opened = False
         self._closed = False
+        #: The thread running close(): its transactions do not wait for their turn.
+        self._closing_thread: int | None = None
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -263,6 +266,7 @@ class Camera:
     def _shutdown(self, *, close_session: bool) -> None:
         # The poller stops first; the extensions' tear-down (Canon EOS: its documented order)
         # still runs transactions, so the camera is marked closed only after it.
+        self._closing_thread = threading.get_ident()
         self._event_stream.stop()
         try:
             if close_session and self._engine is not None and not self._closed:
@@ -343,12 +347,23 @@ class Camera:
         sink: DataSink | None = None,
         timeout_s: float | None = None,
         check: bool = True,
+        wait_turn: bool = True,
     ) -> Response:
         engine = self._require_engine()
+        if self._closing_thread == threading.get_ident():
+            # The extensions' tear-down (Canon EOS: its documented order) does not queue behind
+            # another thread's transaction, as CloseSession does not: that one ends with
+            # ClosedError, and closing the link ends the session anyway.
+            wait_turn = False
         delay = 0.05
         for attempt in range(self.busy_retries + 1):
             response, _ = engine.run(
-                code, params, data_out=data_out, sink=sink, timeout_s=timeout_s
+                code,
+                params,
+                data_out=data_out,
+                sink=sink,
+                timeout_s=timeout_s,
+                wait_turn=wait_turn,
             )
             if response.code != Rc.DEVICE_BUSY or attempt == self.busy_retries:
                 break

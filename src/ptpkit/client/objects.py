@@ -105,6 +105,17 @@ class _Lister(Protocol):
     def entry(self, key: int, payload: Any, path: str, storage_id: int) -> Entry: ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """What an extension's folder listing said of an object when that is not a whole ObjectInfo
+    (:attr:`Extension.lists_whole_object_info`; Canon EOS GetObjectInfoEx: name, format, size,
+    parent, date): enough for its Entry, whose ``info`` stays None (its thumbnail and image
+    fields were never read), as on the fast MTP path; :meth:`Objects.entry` fetches the whole
+    one."""
+
+    info: ObjectInfo
+
+
 class _SlowLister:
     """Folder by folder: the first extension that lists a folder (:meth:`Extension.list_folder`,
     Canon EOS GetObjectInfoEx: one transaction), else GetObjectHandles per folder and
@@ -116,23 +127,30 @@ class _SlowLister:
         #: Every handle listed so far, compact: a camera that lists an object twice (a folder
         #: inside itself) has it listed once, and a cycle ends.
         self._seen = HandleTable()
-        #: ObjectInfo an extension gave with a folder's handles, until the object is described.
-        self._described: dict[int, ObjectInfo] = {}
+        #: What an extension gave with a folder's handles, until the object is described: a
+        #: whole ObjectInfo, or a _Listed one.
+        self._described: dict[int, ObjectInfo | _Listed] = {}
 
     def children(self, storage_id: int, key: int) -> Collection[int]:
-        listed = self._cam._ask(lambda extension: extension.list_folder(storage_id, key))
-        if listed is None:
+        for extension in self._cam.extensions:  # in order; the first that lists it
+            listed = extension.list_folder(storage_id, key)
+            if listed is not None:
+                break
+        else:
             return self._cam._call(ops.get_object_handles(storage_id, parent=key))
+        whole = extension.lists_whole_object_info
         handles = array("I")
         for handle, info in listed:
             handles.append(handle)
-            self._described[handle] = info
+            self._described[handle] = info if whole else _Listed(info)
         return handles
 
     def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None:
         known = self._described.pop(key, None)
         if not self._seen.add(key) or _reserved(key, folder, on_error):
             return None
+        if isinstance(known, _Listed):
+            return known.info.filename, key, known
         if known is not None:
             return known.filename, key, known
         try:
@@ -145,6 +163,9 @@ class _SlowLister:
         return info.filename, key, info
 
     def entry(self, key: int, payload: Any, path: str, storage_id: int) -> Entry:
+        if isinstance(payload, _Listed):
+            entry = self._objects.make_entry(key, payload.info, path, storage_id)
+            return dataclasses.replace(entry, info=None)
         return self._objects.make_entry(key, payload, path, storage_id)
 
 
@@ -634,10 +655,10 @@ class Objects:
                 item = lister.describe(handle, prefix, None)
                 if item is None:
                     continue
-                info = item[2]
-                if info.filename == part:
+                name = item[0]
+                if name == part:
                     prefix = f"{prefix}/{part}"
-                    entry = self.make_entry(handle, info, prefix, storage_id)
+                    entry = lister.entry(handle, item[2], prefix, storage_id)
                     parent = handle
                     break
             else:

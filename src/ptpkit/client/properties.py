@@ -118,6 +118,8 @@ class _Camera(Protocol):
 
     def _call(self, operation: ops.Operation[_T]) -> _T: ...
 
+    def _require_engine(self) -> object: ...
+
 
 class Properties:
     """The property service of one camera."""
@@ -159,6 +161,8 @@ class Properties:
     def describe_property(self, prop: int | str) -> PropertyDescription:
         """A property's description: from the first extension that describes it (a Canon EOS's
         event cache), else GetDevicePropDesc."""
+        # Checked here, not only by a transaction: an extension may answer from its cache.
+        self._camera._require_engine()
         code = self.property_code(prop)
         desc = self._camera._ask(lambda extension: extension.describe_property(code))
         if desc is None:
@@ -193,6 +197,7 @@ class Properties:
 
     def get_property(self, prop: int | str) -> Value:
         """The current value, decoded by the property's data type."""
+        self._camera._require_engine()  # a closed camera's cached values are not its values
         code = self.property_code(prop)
         desc = self._camera._ask(lambda extension: extension.describe_property(code))
         if desc is not None:

@@ -39,6 +39,7 @@ class _Camera(Protocol):
         sink: DataSink | None = None,
         timeout_s: float | None = None,
         check: bool = True,
+        wait_turn: bool = True,
     ) -> Response: ...
 
     def _deliver_event(self, event: Event, details: object = None) -> None: ...
@@ -82,6 +83,7 @@ class CameraSession:
         sink: DataSink | None = None,
         timeout_s: float | None = None,
         check: bool = True,
+        wait_turn: bool = True,
     ) -> Reply:
         kept = BytesSink() if sink is None else None
         response = self._camera._run(
@@ -91,6 +93,7 @@ class CameraSession:
             sink=kept if kept is not None else sink,
             timeout_s=timeout_s,
             check=check,
+            wait_turn=wait_turn,
         )
         return Reply(
             code=response.code,

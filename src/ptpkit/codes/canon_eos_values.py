@@ -110,6 +110,36 @@ ISO: Final[dict[int, str]] = {
 _FRACTIONS: Final = {0: "", 3: "1/3", 4: "1/2", 5: "2/3"}
 
 
+#: The stop fraction each eighth remainder stands for (3/8 is the grid's 1/3, 5/8 its 2/3).
+_FRACTION_EV: Final = {0: 0.0, 3: 1 / 3, 4: 0.5, 5: 2 / 3}
+#: How far a decimal EV may be from a grid value and still mean it: libgphoto2 writes the
+#: thirds as "0.3" and "0.6" (config.c canon_expcompensation2), others "0.7"; 0.1 covers both
+#: and still tells 1/3 (0.33) from 1/2 (0.5) from 2/3 (0.67).
+_EV_DECIMAL_SLACK: Final = 0.1 + 1e-9
+
+
+def _ev_value(code: int) -> float:
+    """The EV an exposure compensation code stands for (0x05 is 2/3, not 5/8)."""
+    eighths = code - 0x100 if code & 0x80 else code
+    whole, rest = divmod(abs(eighths), 8)
+    value = whole + _FRACTION_EV.get(rest, rest / 8)
+    return -value if eighths < 0 else value
+
+
+def _ev_decimal_codes(text: str, table: Mapping[int, str]) -> list[int]:
+    """The codes a decimal EV ("+0.3", "-0.7", "1.3", "-0.6") stands for, nearest first;
+    empty when ``text`` is not a decimal number."""
+    t = _norm(text).removesuffix("ev").strip()
+    if "." not in t:
+        return []
+    try:
+        number = float(t)
+    except ValueError:
+        return []
+    near = [(abs(_ev_value(code) - number), code) for code in table]
+    return [code for distance, code in sorted(near) if distance <= _EV_DECIMAL_SLACK]
+
+
 def _ev_text(eighths: int) -> str:
     whole, rest = divmod(abs(eighths), 8)
     sign = "" if eighths == 0 else ("+" if eighths > 0 else "-")
@@ -274,6 +304,10 @@ def parse_value(prop: int, text: str, allowed: Sequence[int] | None = None) -> i
     for code, name in table.items():
         if _norm(name) in spellings and code not in candidates:
             candidates.append(code)
+    if not candidates and prop == EXPOSURE_COMP_PROP:
+        # The decimal way ("-0.7", gphoto2's "0.3"): the grid's thirds and halves are shown as
+        # fractions, and a decimal means the nearest of them.
+        candidates = _ev_decimal_codes(text, table)
     if not candidates:
         raw = _norm(text)
         try:

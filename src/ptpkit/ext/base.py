@@ -117,9 +117,13 @@ class Session(Protocol):
         sink: DataSink | None = None,
         timeout_s: float | None = None,
         check: bool = True,
+        wait_turn: bool = True,
     ) -> Reply:
         """One transaction, serialised with every other on the camera. With ``check`` a response
-        other than OK raises the ResponseError its code maps to (vendor codes included)."""
+        other than OK raises the ResponseError its code maps to (vendor codes included).
+        ``wait_turn=False``: BusyError at once when another transaction is under way, for
+        background work that can be done later (an event poll), which must not queue behind a
+        download of minutes nor hold up close()."""
         ...
 
     def emit(self, code: int, params: Sequence[int] = (), *, details: object = None) -> None:
@@ -159,9 +163,21 @@ class CapturedObject:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class AnswerEvent:
+    """An event that answered a capture, with the vendor's decoded record behind it
+    (``details``: a Canon EOS ObjectAddedEx...), as :meth:`Session.emit` would have queued it."""
+
+    code: int
+    params: tuple[int, ...] = ()
+    details: object = None
+    transaction_id: int = 0xFFFFFFFF
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class CaptureOutcome:
     objects: tuple[CapturedObject, ...]
-    #: The events that answered the capture (not queued again for events()).
+    #: The events that answered the capture (core Events or AnswerEvents), in order; the
+    #: extension did not emit them, so they are not queued again for events().
     events: tuple[Any, ...] = ()
 
 
@@ -262,9 +278,16 @@ class Extension:
 
     # -- objects ---------------------------------------------------------------------------------
 
+    #: Whether :meth:`list_folder`'s ObjectInfos are whole (an Entry keeps them as its
+    #: ``info``) or hold only what the vendor's listing tells (Canon EOS GetObjectInfoEx: name,
+    #: format, size, parent, date; no thumbnail or image fields): then an Entry's ``info`` stays
+    #: None, as on the fast MTP listing, rather than pass zeros for facts never read.
+    lists_whole_object_info: ClassVar[bool] = True
+
     def list_folder(self, storage_id: int, parent: int) -> list[tuple[int, ObjectInfo]] | None:
         """Every object in one folder as (handle, info), in as few transactions as the vendor
-        allows (Canon EOS GetObjectInfoEx: one); None: not mine."""
+        allows (Canon EOS GetObjectInfoEx: one); None: not mine. See
+        :attr:`lists_whole_object_info`."""
         return None
 
     def object_size(self, handle: int, info: ObjectInfo) -> int | None:

@@ -76,6 +76,7 @@ from ptpkit.core.datasets import (
 from ptpkit.core.datatypes import DataType, Value
 from ptpkit.errors import (
     AccessDeniedError,
+    BusyError,
     CaptureError,
     DecodeError,
     DeviceBusyError,
@@ -88,6 +89,7 @@ from ptpkit.errors import (
     UsageError,
 )
 from ptpkit.ext.base import (
+    AnswerEvent,
     CapturedObject,
     CaptureOutcome,
     DataSink,
@@ -265,9 +267,9 @@ def is_eos(info: DeviceInfo) -> bool:
 #: Friendly names: libgphoto2's (gphoto2 --get-config iso ...) with an ``eos-`` form first, which
 #: no standard property's name takes (the standard catalog's "iso" names 0x500F, which an EOS
 #: does not list).
-#: The standard names photographers type ("shutter", "f-number", "ev", "quality") are aliases
-#: too: a name that means a standard and an EOS property resolves to the one the camera lists
-#: (client/properties.py), so ``set iso 400`` sets an EOS's own ISO.
+#: The standard names photographers type ("shutter", "f-number", "ev", "exp-bias", "quality",
+#: "artist") are aliases too: a name that means a standard and an EOS property resolves to the
+#: one the camera lists (client/properties.py), so ``set iso 400`` sets an EOS's own ISO.
 EOS_PROPERTIES: Final = tuple(
     PropertySpec(code=code, names=(f"eos-{name}", name, *aliases), label=label)
     for code, name, aliases, label in (
@@ -277,13 +279,18 @@ EOS_PROPERTIES: Final = tuple(
         (
             values.EXPOSURE_COMP_PROP,
             "exposurecompensation",
-            ("exposure-compensation", "ev"),
+            ("exposure-compensation", "ev", "exp-bias", "exposure-bias"),
             "exposure compensation",
         ),
         (values.WHITE_BALANCE_PROP, "whitebalance", ("white-balance", "wb"), "white balance"),
         (values.DRIVE_MODE_PROP, "drivemode", ("drive",), "drive mode"),
         (values.IMAGE_FORMAT_PROP, "imageformat", ("quality", "imagequality"), "image quality"),
         (values.CAPTURE_TARGET_PROP, "capturetarget", (), "capture target"),
+        # The picture's EXIF texts, plain ASCII (libgphoto2 config.c names: "artist",
+        # "copyright", "ownername"); the standard Artist / Copyright an EOS does not list.
+        (ARTIST_PROP, "artist", (), "artist"),
+        (COPYRIGHT_PROP, "copyright", (), "copyright"),
+        (OWNER_PROP, "ownername", ("owner",), "owner name"),
     )
 )
 
@@ -449,7 +456,11 @@ class EosEventPoller:
         if ext.closing:
             return POLL_IDLE_S
         try:
-            count = ext.poll_events()
+            # Not behind another transaction (a download of minutes, a capture polling on its
+            # own): that poll is taken at the next interval, and close() never waits for it.
+            count = ext.poll_events(wait_turn=False)
+        except BusyError:
+            return self.interval_s
         except (DecodeError, RemoteProtocolError) as exc:
             # A camera that sent something we cannot read has not ended the session: the next
             # poll may be fine (never fatal, unlike "unknown EOS event" in other tools).
@@ -471,17 +482,26 @@ def next_interval(previous_s: float, records: int) -> float:
 
 
 class _CaptureWatch:
-    """What a capture is waiting for, fed by every decoded batch whoever polled it."""
+    """What a capture is waiting for, fed by every decoded batch whoever polled it.
+
+    The records that answer the capture (the new objects, the camera's busy / idle status around
+    the shot) are its answer: kept here as events, with the standard ObjectAdded of each object,
+    and not emitted to the event queue, as the standard capture's ObjectAdded and
+    CaptureComplete are not (client/capture.py). Everything else (property changes, a focus
+    result) is emitted as usual."""
 
     def __init__(self) -> None:
         self.objects: list[ObjectAdded | RequestObjectTransfer] = []
-        self.records: list[EosRecord] = []
+        #: The capture's answer, in order (AnswerEvents with the records as details).
+        self.answer: list[AnswerEvent] = []
         #: CameraStatusChanged 0 (idle) after an object arrived.
         self.settled = False
         self.focus_reported = False
 
-    def feed(self, records: Sequence[EosRecord]) -> None:
-        for record in records:
+    def feed(self, records: Sequence[EosRecord]) -> set[int]:
+        """Take a batch; the indexes of the records that are this capture's answer."""
+        claimed: set[int] = set()
+        for index, record in enumerate(records):
             announced = _announces(record)
             if (
                 announced is not None
@@ -489,14 +509,30 @@ class _CaptureWatch:
                 and len(self.objects) < _CAPTURE_RECORD_LIMIT
             ):
                 self.objects.append(announced)
-            if isinstance(record, CameraStatusChanged) and record.status == 0 and self.objects:
-                self.settled = True
+                self._keep(record)
+                self.answer.append(
+                    AnswerEvent(
+                        code=Ec.OBJECT_ADDED,
+                        params=(announced.handle,),
+                        details=captured_object(announced),
+                    )
+                )
+                claimed.add(index)
+            if isinstance(record, CameraStatusChanged) and len(self.answer) < _CAPTURE_RECORD_LIMIT:
+                if record.status == 0 and self.objects:
+                    self.settled = True
+                self._keep(record)
+                claimed.add(index)
             if isinstance(record, PropValueChanged) and record.prop == FOCUS_INFO_EX_PROP:
                 self.focus_reported = True
             if isinstance(record, OlcInfoChanged):
                 self.focus_reported = True
-            if len(self.records) < _CAPTURE_RECORD_LIMIT:
-                self.records.append(record)
+        return claimed
+
+    def _keep(self, record: EosRecord) -> None:
+        self.answer.append(
+            AnswerEvent(code=record.type, params=record_params(record), details=record)
+        )
 
 
 # -- live view -------------------------------------------------------------------------------------
@@ -549,6 +585,8 @@ class CanonEosExtension(Extension):
 
     name = "canon-eos"
     properties = EOS_PROPERTIES
+    #: GetObjectInfoEx tells name, format, size, parent and date: not a whole ObjectInfo.
+    lists_whole_object_info = False
 
     #: Idle seconds before EOS_KeepDeviceOn; None: no keep-alive.
     keepalive_interval_s: float | None = KEEPALIVE_INTERVAL_S
@@ -590,11 +628,17 @@ class CanonEosExtension(Extension):
 
     # -- events ----------------------------------------------------------------------------------
 
-    def poll_events(self, *, emit_properties: bool = True, timeout_s: float | None = None) -> int:
+    def poll_events(
+        self,
+        *,
+        emit_properties: bool = True,
+        timeout_s: float | None = None,
+        wait_turn: bool = True,
+    ) -> int:
         """One GetEvent: decode, update the cache, tell waiting captures, emit. The number of
         records (0: nothing changed)."""
         self._polls += 1
-        reply = self.session.run(GET_EVENT, timeout_s=timeout_s)
+        reply = self.session.run(GET_EVENT, timeout_s=timeout_s, wait_turn=wait_turn)
         records = decode_get_event(reply.data)
         self.handle_records(records, emit_properties=emit_properties)
         return len(records)
@@ -611,11 +655,16 @@ class CanonEosExtension(Extension):
                 self._remember_size(handle, size)
         with self._watch_lock:
             watches = list(self._watches)
+        claimed: set[int] = set()
         for watch in watches:
-            watch.feed(records)
-        for record in records:
-            if not emit_properties and isinstance(record, (PropValueChanged, AvailListChanged)):
-                continue
+            claimed |= watch.feed(records)
+        for index, record in enumerate(records):
+            if index in claimed:
+                continue  # a capture's answer: it returns them (CaptureResult.events)
+            if not emit_properties and isinstance(
+                record, (PropValueChanged, AvailListChanged, CtgInfoCheckComplete)
+            ):
+                continue  # the start's dump (its block markers too): nothing changed
             self._emit(record)
 
     def _emit(self, record: EosRecord) -> None:
@@ -860,7 +909,7 @@ class CanonEosExtension(Extension):
                 if not (watch.objects and count):
                     clock.sleep(max(0.0, min(POLL_FAST_S, deadline - clock.monotonic())))
             objects = tuple(captured_object(record) for record in watch.objects)
-            return CaptureOutcome(objects=objects, events=tuple(watch.records))
+            return CaptureOutcome(objects=objects, events=tuple(watch.answer))
 
     def _release_on_off(self, watch: _CaptureWatch, remaining: _Remaining) -> None:
         """Half press, wait for focus, full press, release (library.c:6112-6181)."""
@@ -909,7 +958,12 @@ class CanonEosExtension(Extension):
         for entry in decode_object_info_ex(reply.data):
             stamp = ""
             if entry.time:
-                when = _dt.datetime.fromtimestamp(entry.time, _dt.timezone.utc)
+                # A POSIX time: libgphoto2 stores it as the object's time_t (ptp.c
+                # ptp_list_folder_eos), as it does the ObjectInfo date it reads as local time;
+                # so the camera's wall clock is the local one here too, and a file listed
+                # here shows the date GetObjectInfo gives it (UTC would shift it by the
+                # host's offset).
+                when = _dt.datetime.fromtimestamp(entry.time)
                 stamp = when.strftime("%Y%m%dT%H%M%S")
             info = ObjectInfo(
                 storage_id=entry.storage_id,
@@ -1014,9 +1068,16 @@ class _UserActivity:
         sink: DataSink | None = None,
         timeout_s: float | None = None,
         check: bool = True,
+        wait_turn: bool = True,
     ) -> Reply:
         return self._session.run(
-            code, params, data=data, sink=sink, timeout_s=timeout_s, check=check
+            code,
+            params,
+            data=data,
+            sink=sink,
+            timeout_s=timeout_s,
+            check=check,
+            wait_turn=wait_turn,
         )
 
     def emit(self, code: int, params: Sequence[int] = (), *, details: object = None) -> None:

@@ -610,14 +610,34 @@ def _object_added(store: Store, obj: StoredObject) -> ObjectAdded:
     )
 
 
+#: The drive modes that are self-timers (codes/canon_eos_values.py DRIVE_MODE: libgphoto2's
+#: "Timer 10 s" 0x10 and "Timer 2 s" 0x11): seconds from the full press to the picture.
+SELF_TIMER_S: Final = {0x10: 10.0, 0x11: 2.0}
+
+
 def _shoot(camera: VirtualCamera, state: EosState) -> Reply:
-    """A full press: the picture, framed by CameraStatusChanged busy / idle in GetEvent."""
-    code, records = take_picture(camera, state)
-    if code != Rc.OK:
-        return error(code)
-    state.queue(
-        [CameraStatusChanged(status=1), *records, CameraStatusChanged(status=0)],
-    )
+    """A full press: the picture, framed by CameraStatusChanged busy / idle in GetEvent. With a
+    self-timer drive mode the press is answered at once and the picture follows on a timer (the
+    camera busy meanwhile), as the generic camera's CaptureDelay does."""
+    delay_s = SELF_TIMER_S.get(_int(state.value(DRIVE_MODE_PROP)))
+    if delay_s is None:
+        code, records = take_picture(camera, state)
+        if code != Rc.OK:
+            return error(code)
+        state.queue(
+            [CameraStatusChanged(status=1), *records, CameraStatusChanged(status=0)],
+        )
+        return Reply()
+
+    def shoot_later() -> None:
+        with camera.lock:
+            code, records = take_picture(camera, state)
+        if code != Rc.OK:
+            log.warning("virtual EOS: the self-timer's picture failed (0x%04X)", code)
+        state.queue([*records, CameraStatusChanged(status=0)])
+
+    state.queue([CameraStatusChanged(status=1)])
+    camera.after(delay_s, shoot_later)
     return Reply()
 
 
@@ -710,13 +730,22 @@ def _operations(camera: VirtualCamera, state: EosState) -> dict[int, Operation]:
         data = body.getvalue()
         return Reply(data=(4 + len(data)).to_bytes(4, "little") + data)
 
+    def standard_prop(code: int, ctx: OperationContext) -> Reply:
+        # Of the standard properties only those DeviceInfo lists: the generic camera's others
+        # (ExposureIndex, FNumber, CaptureDelay...) are not this camera's, whose exposure lives
+        # in its EOS properties (a camera answers DevicePropNotSupported for a property it
+        # does not have, ISO 15740 §10.5.22).
+        if ctx.param(0) not in (camera.property_codes or ()):
+            return error(Rc.DEVICE_PROP_NOT_SUPPORTED)
+        return fallback(code, ctx)
+
     def get_prop_desc(ctx: OperationContext) -> Reply:
         if ctx.param(0) in state.current:
             desc = state.desc(ctx.param(0))
             if desc is None:
                 return error(Rc.DEVICE_PROP_NOT_SUPPORTED)
             return Reply(data=desc.to_bytes())
-        return fallback(Op.GET_DEVICE_PROP_DESC, ctx)
+        return standard_prop(Op.GET_DEVICE_PROP_DESC, ctx)
 
     def get_prop_value(ctx: OperationContext) -> Reply:
         if ctx.param(0) in state.current:
@@ -724,12 +753,12 @@ def _operations(camera: VirtualCamera, state: EosState) -> dict[int, Operation]:
             if desc is None:
                 return error(Rc.DEVICE_PROP_NOT_SUPPORTED)
             return Reply(data=encode_value(desc.datatype, desc.current))
-        return fallback(Op.GET_DEVICE_PROP_VALUE, ctx)
+        return standard_prop(Op.GET_DEVICE_PROP_VALUE, ctx)
 
     def set_prop_value(ctx: OperationContext) -> Reply:
         prop = ctx.param(0)
         if prop not in state.current:
-            return fallback(Op.SET_DEVICE_PROP_VALUE, ctx)
+            return standard_prop(Op.SET_DEVICE_PROP_VALUE, ctx)
         desc = state.desc(prop)
         if desc is None:
             return error(Rc.DEVICE_PROP_NOT_SUPPORTED)
