@@ -34,6 +34,7 @@ from ptpkit.core.ptpip import (
 from ptpkit.core.state import Role
 from ptpkit.errors import ConnectError
 from ptpkit.virtual import VirtualCamera
+from ptpkit.virtual import network as network_module
 from ptpkit.virtual import server as server_module
 from ptpkit.virtual.server import PtpIpServer
 
@@ -329,7 +330,9 @@ def test_virtual_serve_passes_its_limits_to_the_server(
         def serve_forever(self) -> None:
             self.close()
 
-    monkeypatch.setattr(server_module, "PtpIpServer", Recorder)
+    # Patched where `virtual serve` finds it (ptpkit.virtual.network imported it by name), so
+    # the result does not depend on which test imported that module first.
+    monkeypatch.setattr(network_module, "PtpIpServer", Recorder)
     monkeypatch.setattr(signal, "signal", lambda *_: None)  # leave pytest's SIGTERM alone
     args = ["virtual", "serve", "--port", "0", "--idle-timeout", "0", "--max-sessions", "5"]
     args += ["--max-pending", "7", "--handshake-timeout", "2.5", "--reclaim-idle", "9"]
