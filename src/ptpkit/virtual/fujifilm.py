@@ -202,13 +202,35 @@ MANUAL, PROGRAM, APERTURE_PRIORITY, SHUTTER_PRIORITY = 1, 2, 3, 4
 CAMERA_CHOOSES: Final = 0xFFFFFFFF
 
 
+#: The same ISO settings as the standard ExposureIndex 0x500F (u16, no flags), the property
+#: libgphoto2's "iso" widget drives (config.c has no Fujifilm ISO entry; 0xD02A appears only in
+#: ptp.h): extended values keep their number, auto shows its maximum.
+STANDARD_ISOS: Final = (100, *(iso for iso in ISO_VALUES if iso < ISO_EXTENDED), 12800, 25600,
+                        51200)  # fmt: skip
+
+
+def iso_from_standard(iso: int) -> int:
+    """0x500F's ISO as Fujifilm's 0xD02A value (L 100 and H 12800+ are extended settings)."""
+    return iso if 200 <= iso <= 6400 else ISO_EXTENDED | iso
+
+
 def _enum(*values: Value) -> EnumerationForm:
     return EnumerationForm(values=tuple(values))
 
 
 def _props() -> list[VirtualProperty]:
     u16, u32 = DataType.UINT16, DataType.UINT32
+    fuji_iso = VirtualProperty(EXPOSURE_INDEX, u32, 200, 200, _enum(*ISO_VALUES))
     return [
+        fuji_iso,
+        VirtualProperty(
+            0x500F,
+            u16,
+            200,
+            200,
+            _enum(*STANDARD_ISOS),
+            read_hook=lambda: as_int(fuji_iso.current()) & 0xFFFF,
+        ),
         VirtualProperty(0x5005, u16, 0x0002, 0x0002, _enum(*WHITE_BALANCES)),
         VirtualProperty(0x5007, u16, 560, 560, _enum(*F_NUMBERS)),
         VirtualProperty(0x500A, u16, 0x8001, 0x8001, _enum(*FOCUS_MODES)),
@@ -227,7 +249,6 @@ def _props() -> list[VirtualProperty]:
         VirtualProperty(QUALITY, u16, 2, 2, _enum(*QUALITIES)),
         VirtualProperty(REC_MODE, u16, 1, 1, _enum(0, 1)),
         VirtualProperty(COMMAND_DIAL_MODE, u16, 0, 0, _enum(0, 1, 2, 3)),
-        VirtualProperty(EXPOSURE_INDEX, u32, 200, 200, _enum(*ISO_VALUES)),
         VirtualProperty(PRIORITY_MODE, u16, 1, 1, _enum(1, 2)),
         VirtualProperty(SHUTTER_ACTION, u16, ACTION_SHOOT, ACTION_SHOOT, _enum(*X_T2_ACTIONS)),
         VirtualProperty(AF_STATUS, u16, AF_IDLE, AF_IDLE, writable=False),
@@ -245,9 +266,11 @@ def _props() -> list[VirtualProperty]:
     ]
 
 
-#: The properties DeviceInfo lists (the session ones 0xDF00-0xDF24 are answered, not listed; the
-#: state list 0xD212 has no description).
-_HIDDEN: Final = (CAMERA_STATE, INIT_SEQUENCE, APP_VERSION)
+#: MTP's DeviceFriendlyName, which the virtual camera keeps for its network server's name.
+FRIENDLY_NAME: Final = 0xD402
+#: The properties DeviceInfo does not list (the session ones 0xDF00-0xDF24 are answered, not
+#: listed; the state list 0xD212 has no description).
+_HIDDEN: Final = (CAMERA_STATE, INIT_SEQUENCE, APP_VERSION, FRIENDLY_NAME)
 
 #: The remote state (0xD212 after InitiateOpenCapture): the properties the app's traces show
 #: in it (petabyt/vcam ptp_fuji_capture, in this order).
@@ -571,6 +594,10 @@ def _operations(camera: VirtualCamera, state: FujiState) -> dict[int, Operation]
                 return error(Rc.INVALID_DEVICE_PROP_VALUE)
         elif not prop.accepts(value):
             return error(Rc.INVALID_DEVICE_PROP_VALUE)
+        if code == 0x500F:
+            # One ISO setting, two properties: the standard one sets Fujifilm's.
+            code, prop, value = EXPOSURE_INDEX, camera.properties[EXPOSURE_INDEX], as_int(value)
+            value = iso_from_standard(value)
         before = prop.current()
         prop.value = value
         if before != value:
@@ -810,7 +837,8 @@ def _device_info(camera: VirtualCamera, state: FujiState) -> Callable[[], Device
 def install(camera: VirtualCamera, options: FujiOptions | None = None) -> None:
     """Give ``camera`` the X-T2's properties and operations (Personality.install)."""
     state = FujiState(camera, options or FujiOptions())
-    camera.properties.define(_props())
+    # The friendly name stays (the network server names itself with it), unlisted.
+    camera.properties.define([*_props(), camera.properties[FRIENDLY_NAME]])
     for code in list(camera.operations):
         if code in _NOT_AN_MTP_DEVICE:
             del camera.operations[code]
