@@ -369,6 +369,8 @@ class FujiState:
         self.af_reads_left = 0
         #: The last pictures taken, as (name, bytes) (tests compare downloads with these).
         self.captured: list[tuple[str, bytes]] = []
+        #: Every value a host set, in order, as (code, value) (tests check a client's set-up).
+        self.set_log: list[tuple[int, Value]] = []
         #: InitiateCapture requests accepted without firing (the preview was not fetched).
         self.ignored_captures = 0
         self.frames = 0
@@ -594,6 +596,7 @@ def _operations(camera: VirtualCamera, state: FujiState) -> dict[int, Operation]
                 return error(Rc.INVALID_DEVICE_PROP_VALUE)
         elif not prop.accepts(value):
             return error(Rc.INVALID_DEVICE_PROP_VALUE)
+        state.set_log.append((code, value))
         if code == 0x500F:
             # One ISO setting, two properties: the standard one sets Fujifilm's.
             code, prop, value = EXPOSURE_INDEX, camera.properties[EXPOSURE_INDEX], as_int(value)
