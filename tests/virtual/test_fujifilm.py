@@ -87,8 +87,9 @@ def test_the_personality_is_an_x_t2_served_over_fujifilms_variant() -> None:
     with pytest.raises(UsageError, match=r"takes \?model=NAME"):
         parse_virtual_url("virtual:?model=canon-eos&empty_device_info=1")
     with VirtualCamera(personality=p) as camera:
-        server = network_server(camera, port=0)
+        server = network_server(camera)  # not started: nothing is bound
         assert isinstance(server, FujiPtpIpServer)  # the variant without being asked
+        assert server.requested_port == 55740
 
 
 def test_session_set_up(cam: Camera) -> None:
