@@ -72,6 +72,13 @@ def cam(camera: VirtualCamera) -> Iterator[Camera]:
         yield cam
 
 
+@pytest.fixture(params=["virtual:", "virtual+usb:"])
+def usb(camera: VirtualCamera, request: pytest.FixtureRequest) -> Iterator[Camera]:
+    """In process, and as a USB device through PyUSB (events on the interrupt endpoint)."""
+    with ptpkit.connect(request.param, camera=camera) as cam:
+        yield cam
+
+
 def test_the_personality_is_an_x_t2_served_over_fujifilms_variant() -> None:
     assert MODELS == ("generic", "canon-eos", "fuji-x")
     p = personality_for("fuji-x")
@@ -191,6 +198,8 @@ def test_the_state_list_reports_changes_then_the_remote_state(cam: Camera) -> No
         assert state[xt.SHUTTER_SPEED] == 15625  # manual exposure: the shutter speed
     assert cam.transaction(SET_VALUE, [0x500E], data=u16(xt.APERTURE_PRIORITY)).ok
     assert dict(read_state(cam))[xt.SHUTTER_SPEED] == xt.CAMERA_CHOOSES
+    shutter = DevicePropDesc.from_bytes(cam.transaction(GET_DESC, [xt.SHUTTER_SPEED]).data)
+    assert (shutter.current, shutter.writable) == (xt.CAMERA_CHOOSES, False)
 
 
 def test_the_state_list_of_changes_only_on_request() -> None:
@@ -202,7 +211,8 @@ def test_the_state_list_of_changes_only_on_request() -> None:
         assert read_state(cam) == [(0x5005, 0x8006)]
 
 
-def test_usb_capture_as_libgphoto2_drives_it(camera: VirtualCamera, cam: Camera) -> None:
+def test_usb_capture_as_libgphoto2_drives_it(camera: VirtualCamera, usb: Camera) -> None:
+    cam = usb
     # library.c camera_fuji_capture: D38C=1, D207=2 (prepare), D208=0x200 + InitiateCapture
     # (focus), poll D209 while 1, D208=0x304 + InitiateCapture (shoot), then ObjectAdded.
     assert cam.transaction(SET_VALUE, [xt.PC_MODE], data=u16(1)).ok
@@ -232,8 +242,9 @@ def test_usb_capture_as_libgphoto2_drives_it(camera: VirtualCamera, cam: Camera)
 
 
 def test_usb_live_view_object_after_initiate_open_capture(
-    camera: VirtualCamera, cam: Camera
+    camera: VirtualCamera, usb: Camera
 ) -> None:
+    cam = usb
     handle = xt.LIVE_VIEW_HANDLE
     assert cam.transaction(0x1008, [handle]).code == INVALID_HANDLE
     set_up(cam)

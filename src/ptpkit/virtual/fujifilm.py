@@ -574,8 +574,6 @@ def _operations(camera: VirtualCamera, state: FujiState) -> dict[int, Operation]
                 state.put(AF_STATUS, AF_OK)
             else:
                 return Reply(data=encode_value(DataType.UINT16, AF_BUSY))
-        if code == SHUTTER_SPEED:
-            return Reply(data=encode_value(DataType.UINT32, state.state_value(SHUTTER_SPEED)))
         return fallback(Op.GET_DEVICE_PROP_VALUE, ctx)
 
     def set_prop_value(ctx: OperationContext) -> Reply:
@@ -848,6 +846,8 @@ def install(camera: VirtualCamera, options: FujiOptions | None = None) -> None:
     camera.operations.update(_operations(camera, state))
     camera.device_info = _device_info(camera, state)  # type: ignore[method-assign]
     camera.live_view_frames = state.live_view_frame
+    # 0xD240 follows the exposure time and program (what 0xD212 reports for it).
+    camera.properties[SHUTTER_SPEED].read_hook = lambda: state.state_value(SHUTTER_SPEED)
     state.put(OBJECT_COUNT, state.object_count())
     _STATES[camera] = state
 
