@@ -259,8 +259,9 @@ def test_usb_live_view_object_after_initiate_open_capture(
 
 
 @pytest.fixture
-def wifi() -> Iterator[tuple[VirtualCamera, Camera]]:
-    with VirtualCamera(personality=personality_for("fuji-x")) as camera:
+def wifi(request: pytest.FixtureRequest) -> Iterator[tuple[VirtualCamera, Camera]]:
+    options = getattr(request, "param", {})
+    with VirtualCamera(personality=personality_for("fuji-x", options)) as camera:
         server = network_server(camera, port=0, frame_interval_s=0.02)
         assert isinstance(server, FujiPtpIpServer)
         with server, ptpkit.connect(server.url) as cam:
@@ -313,3 +314,16 @@ def test_wifi_live_view_frames_are_the_personalitys(wifi: tuple[VirtualCamera, C
     transport.close_stream()
     # Over Wi-Fi the USB live-view object is not there.
     assert cam.transaction(0x1008, [xt.LIVE_VIEW_HANDLE]).code == INVALID_HANDLE
+
+
+@pytest.mark.parametrize("wifi", [{"preview_gate": "0"}], indirect=True)
+def test_wifi_capture_without_the_preview_gate(wifi: tuple[VirtualCamera, Camera]) -> None:
+    camera, cam = wifi
+    state = xt.fuji_state(camera)
+    for _ in range(2):  # the preview is offered, and not waited for
+        assert cam.transaction(0x100E).ok
+        codes = [event.code for event in (cam.next_event(timeout_s=5) for _ in range(2)) if event]
+        assert codes == [0xC004, 0xC001]
+    assert [name for name, _ in state.captured] == ["DSCF0001.JPG", "DSCF0002.JPG"]
+    assert state.ignored_captures == 0
+    assert cam.transaction(xt.GET_CAPTURE_PREVIEW).data[:2] == b"\xff\xd8"

@@ -328,22 +328,32 @@ class FujiOptions:
     #: 0xD212 in remote mode: "full" (the remote state every read) or "changes" (only what
     #: changed since the last read, as outside remote mode).
     state: str = "full"
+    #: Over Wi-Fi, a picture whose preview was not fetched with GetCapturePreview blocks the
+    #: shutter (ptp-ip, X-T1) until the connection ends; False: the shutter never waits for it.
+    preview_gate: bool = True
 
 
 #: Option name -> what it takes (for usage errors).
-OPTIONS: Final = {"empty_device_info": "0 or 1", "state": "full or changes"}
+OPTIONS: Final = {
+    "empty_device_info": "0 or 1",
+    "state": "full or changes",
+    "preview_gate": "0 or 1",
+}
+
+_TRUE: Final = ("1", "true", "yes", "")
+_FALSE: Final = ("0", "false", "no")
 
 
 def parse_options(options: Mapping[str, str]) -> FujiOptions:
     """``virtual:`` URL or command-line options -> FujiOptions (UsageError for a bad one)."""
-    empty = False
+    flags = {"empty_device_info": False, "preview_gate": True}
     state = "full"
     for key, value in options.items():
         text = value.strip().lower()
-        if key == "empty_device_info":
-            if text not in ("0", "1", "true", "false", "yes", "no", ""):
-                raise UsageError(f"fuji-x option empty_device_info takes 0 or 1, not {value!r}")
-            empty = text in ("1", "true", "yes", "")
+        if key in flags:
+            if text not in (*_TRUE, *_FALSE):
+                raise UsageError(f"fuji-x option {key} takes 0 or 1, not {value!r}")
+            flags[key] = text in _TRUE
         elif key == "state":
             if text not in ("full", "changes"):
                 raise UsageError(f"fuji-x option state takes full or changes, not {value!r}")
@@ -351,7 +361,11 @@ def parse_options(options: Mapping[str, str]) -> FujiOptions:
         else:
             known = ", ".join(OPTIONS)
             raise UsageError(f"model fuji-x has no option {key!r}; its options: {known}")
-    return FujiOptions(empty_device_info=empty, state=state)
+    return FujiOptions(
+        empty_device_info=flags["empty_device_info"],
+        state=state,
+        preview_gate=flags["preview_gate"],
+    )
 
 
 class FujiState:
@@ -654,7 +668,7 @@ def _operations(camera: VirtualCamera, state: FujiState) -> dict[int, Operation]
                 owner = held.owner()
                 if owner is None or owner.closed:
                     state.preview = None  # the connection that had to fetch it is gone
-                else:
+                elif state.options.preview_gate:
                     # ptp-ip FujiInitiateCapture: without GetCapturePreview "the operation
                     # request will be accepted but no further actions will be taken".
                     state.ignored_captures += 1
