@@ -180,6 +180,12 @@ def test_property_encodings(cam: Camera) -> None:
     assert cam.transaction(SET_VALUE, [xt.EXPOSURE_INDEX], data=u32(300)).code == INVALID_VALUE
     assert cam.transaction(SET_VALUE, [0x5010], data=struct.pack("<h", -667)).ok
     assert cam.transaction(SET_VALUE, [xt.BATTERY_LEVEL], data=u16(0xB)).code == 0x200F
+    # A property it does not have: OK and no data (ptp-ip on the X-T1), not an error; setting
+    # one is refused.
+    for operation in (GET_DESC, GET_VALUE):
+        unknown = cam.transaction(operation, [0xD0FF])
+        assert (unknown.code, unknown.data) == (OK, b"")
+    assert cam.transaction(SET_VALUE, [0xD0FF], data=u16(1)).code == 0x200A
 
 
 def test_the_state_list_reports_changes_then_the_remote_state(cam: Camera) -> None:

@@ -570,16 +570,25 @@ def _operations(camera: VirtualCamera, state: FujiState) -> dict[int, Operation]
 
     # -- properties ----------------------------------------------------------------------------
 
+    def nothing() -> Reply:
+        # A property the body does not have (or cannot describe, the state list): OK with no
+        # data, not DevicePropNotSupported (ptp-ip FujiGetDevicePropertyDesc on the X-T1: "the
+        # camera does not return an error code, it just does not return any data"; petabyt/vcam
+        # answers unknown GetDevicePropValue the same way).
+        return Reply(data=b"")
+
     def get_prop_desc(ctx: OperationContext) -> Reply:
-        if ctx.param(0) == CURRENT_STATE:
-            # The state list has no standard form (a body answers GetDevicePropValue only).
-            return error(Rc.DEVICE_PROP_NOT_SUPPORTED)
+        code = ctx.param(0)
+        if code == CURRENT_STATE or code not in camera.properties:
+            return nothing()
         return fallback(Op.GET_DEVICE_PROP_DESC, ctx)
 
     def get_prop_value(ctx: OperationContext) -> Reply:
         code = ctx.param(0)
         if code == CURRENT_STATE:
             return Reply(data=state.current_state(ctx.session))
+        if code not in camera.properties:
+            return nothing()
         if code == AF_STATUS and state.af_reads_left > 0:
             # Autofocus takes a moment: "focusing" first, then "in focus" (libgphoto2 polls
             # while the status is 1, library.c camera_fuji_capture).
