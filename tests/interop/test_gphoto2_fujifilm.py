@@ -130,3 +130,17 @@ def test_list_files_and_get_all_files(gphoto2: FujiGPhoto2, served: FujiServed) 
     for name, path in saved.items():
         original = next(served.root.rglob(name))
         assert _sha(path.read_bytes()) == _sha(original.read_bytes()), name
+
+
+def test_capture_preview_reads_the_live_view_stream(
+    gphoto2: FujiGPhoto2, served: FujiServed
+) -> None:
+    # libgphoto2 reads one frame from the live-view connection (event port + 1) and cuts the
+    # 14-byte header in front of the JPEG (fujiptpip.c ptp_fujiptpip_jpeg).
+    assert "Saving file as capture_preview.jpg" in gphoto2("--capture-preview").stdout
+    jpeg = (gphoto2.work / "capture_preview.jpg").read_bytes()
+    assert jpeg[:2] == b"\xff\xd8"
+    assert jpeg[-2:] == b"\xff\xd9"
+    assert b"FUJIFILM" in jpeg
+    assert b"X-T2" in jpeg  # the EXIF make and model
+    assert xt.fuji_state(served.camera).frames >= 1  # the personality made the frame
