@@ -26,6 +26,13 @@ fact is used):
   ObjectAdded 0xC004, and over Wi-Fi PreviewAvailable 0xC001, GetCapturePreview 0x9022 and
   CaptureComplete, without which the camera never fires again;
 - live view: the 55742 stream over Wi-Fi, the object 0x80000001 over USB.
+
+Options (:data:`OPTIONS`; ``virtual:?model=fuji-x&KEY=VALUE``, ``--model-option KEY=VALUE``):
+``empty_device_info=1``, ``state=changes`` (0xD212 lists only changes in remote mode too),
+``preview_gate=0`` (the shutter does not wait for GetCapturePreview).
+
+Not modelled, for want of a source: the RAF of the RAW + JPEG qualities (a capture writes the
+JPEG only), the step operations 0x902C-0x902E, focus points 0x9026/0x9027, movies.
 """
 
 from __future__ import annotations
