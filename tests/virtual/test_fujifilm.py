@@ -289,9 +289,10 @@ def test_wifi_capture_needs_the_preview_fetched(wifi: tuple[VirtualCamera, Camer
     tid = added.params[1]  # the capture's transaction
     # ptp-ip's X-T1 records: ObjectAdded, then PreviewAvailable with the capture's transaction
     # and the preview size (ptp-ip's "Parameter2", the container's third parameter).
-    assert (added.code, added.transaction_id, added.params[1:]) == (0xC004, 1, (tid, 0))
+    assert (added.code, added.transaction_id, added.params[1:]) == (0xC004, 1, (tid, 0, 0))
     assert camera.find(added.params[0]) is not None  # the new picture (libgphoto2 reads it)
-    assert (preview.code, preview.params[:2]) == (0xC001, (tid, tid))
+    assert (preview.code, preview.transaction_id) == (0xC001, 1)
+    assert (preview.params[:2], preview.params[3]) == ((tid, tid), 0)
     # Not fetched: the camera takes the request and does nothing.
     assert cam.transaction(0x100E).ok
     assert state.ignored_captures == 1

@@ -715,14 +715,14 @@ def _operations(camera: VirtualCamera, state: FujiState) -> dict[int, Operation]
         def announce() -> None:
             if wifi:
                 # The event connection's records as an X-T1 sends them (ptp-ip
-                # ip/packets_fuji.go FujiEventPacket golden bytes): ObjectAdded then
-                # PreviewAvailable, with the capture's transaction id as the second parameter and
-                # the preview's size as the third; the record's transaction id field is 1.
-                # Deviation: the first parameter of ObjectAdded is the new object's handle
-                # (libgphoto2 camera_fuji_capture reads it as one; the X-T1 sent the capture's
-                # transaction id there, which no client uses).
-                camera.emit(EC_OBJECT_ADDED, handle, tid, 0, transaction_id=1)
-                camera.emit(EC_PREVIEW_AVAILABLE, tid, tid, len(preview), transaction_id=1)
+                # ip/packets_fuji.go FujiEventPacket golden bytes, 28 bytes each): ObjectAdded
+                # then PreviewAvailable, the record's transaction id field 1, then four
+                # parameters: the capture's transaction id twice, the preview's size (0 in
+                # ObjectAdded), 0. Deviation: the first parameter of ObjectAdded is the new
+                # object's handle (libgphoto2 camera_fuji_capture reads it as one; the X-T1 sent
+                # the capture's transaction id there, which no client uses).
+                camera.emit(EC_OBJECT_ADDED, handle, tid, 0, 0, transaction_id=1)
+                camera.emit(EC_PREVIEW_AVAILABLE, tid, tid, len(preview), 0, transaction_id=1)
             else:
                 # USB: ObjectAdded with the handle (library.c camera_fuji_capture takes
                 # PTP_EC_FUJI_ObjectAdded or PTP_EC_ObjectAdded with Param1), then
