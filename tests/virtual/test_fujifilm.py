@@ -6,7 +6,9 @@ library.c/config.c/ptp.h, malc0mn/ptp-ip, petabyt/vcam and fudge)."""
 
 from __future__ import annotations
 
+import socket
 import struct
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +19,7 @@ from ptpkit.core import fujiptpip as fuji
 from ptpkit.core.datasets import DeviceInfo, DevicePropDesc, EnumerationForm, ObjectInfo
 from ptpkit.errors import UsageError
 from ptpkit.transports.fujiptpip import FujiPtpIpTransport
-from ptpkit.virtual import MODELS, VirtualCamera, personality_for
+from ptpkit.virtual import DEFAULT_STORAGE_ID, MODELS, VirtualCamera, personality_for
 from ptpkit.virtual import fujifilm as xt
 from ptpkit.virtual.fujiserver import FujiPtpIpServer
 from ptpkit.virtual.models import parse_virtual_url, virtual_url_options
@@ -334,3 +336,29 @@ def test_wifi_capture_without_the_preview_gate(wifi: tuple[VirtualCamera, Camera
     assert [name for name, _ in state.captured] == ["DSCF0001.JPG", "DSCF0002.JPG"]
     assert state.ignored_captures == 0
     assert cam.transaction(xt.GET_CAPTURE_PREVIEW).data[:2] == b"\xff\xd8"
+
+
+def test_wifi_capture_records_byte_for_byte() -> None:
+    # The event connection read raw: 28-byte USB-style containers (length, type 4, code,
+    # transaction id 1, four parameters), as ptp-ip's X-T1 dump shows them.
+    with VirtualCamera(personality=personality_for("fuji-x")) as camera:
+        server = network_server(camera, port=0)
+        assert isinstance(server, FujiPtpIpServer)
+        with server, ptpkit.connect(server.url) as cam:
+            set_up(cam)
+            with socket.create_connection(("127.0.0.1", server.event_port), timeout=5) as events:
+                give_up = time.monotonic() + 5
+                while server.event_connections < 1 and time.monotonic() < give_up:
+                    time.sleep(0.01)
+                assert cam.transaction(0x100E).ok
+                raw = b""
+                while len(raw) < 56:
+                    chunk = events.recv(56 - len(raw))
+                    assert chunk
+                    raw += chunk
+            obj = camera.stores[DEFAULT_STORAGE_ID].find("DCIM/100_FUJI/DSCF0001.JPG")
+            assert obj is not None
+            tid = struct.unpack_from("<I", raw, 16)[0]
+            preview_size = len(cam.transaction(xt.GET_CAPTURE_PREVIEW).data)
+    assert raw[:28] == struct.pack("<IHHI4I", 28, 4, 0xC004, 1, obj.handle, tid, 0, 0)
+    assert raw[28:] == struct.pack("<IHHI4I", 28, 4, 0xC001, 1, tid, tid, preview_size, 0)
