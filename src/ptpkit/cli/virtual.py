@@ -12,6 +12,7 @@ import click
 
 from ptpkit import PTPIP_PORT
 from ptpkit.cli.numbers import Count, Port, Seconds
+from ptpkit.errors import UsageError
 
 if TYPE_CHECKING:
     from ptpkit.virtual.camera import VirtualCamera
@@ -94,14 +95,24 @@ def virtual() -> None:
     "--model",
     # ptpkit.virtual.MODELS, written out so that loading the command line does not import the
     # virtual camera (a test checks they agree).
-    type=click.Choice(["generic", "canon-eos"]),
+    type=click.Choice(["generic", "canon-eos", "fuji-x"]),
     default="generic",
     show_default=True,
-    help="What the camera says it is: generic PTP, or a Canon EOS (EOS operations and events: "
+    help="What the camera says it is: generic PTP, a Canon EOS (EOS operations and events: "
     "GetEvent, SetDevicePropValueEx for ISO, aperture, shutter speed, exposure compensation, "
     "white balance, drive mode, image format, capture target; GetObjectInfoEx listing; "
     "RemoteReleaseOn/Off capture to the card or the computer; live view; Canon's USB ids with "
-    "--usb-gadget). The same names work in URLs: virtual:?model=canon-eos.",
+    "--usb-gadget), or a Fujifilm X-T2 (Fujifilm's PTP/IP variant on 55740-55742, its session "
+    "set-up, properties, 0xD212 state list, capture with the preview, live view). The same "
+    "names work in URLs: virtual:?model=canon-eos.",
+)
+@click.option(
+    "--model-option",
+    "model_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the model (fuji-x: empty_device_info=1 for the empty DeviceInfo an "
+    "X-T4 gives over Wi-Fi; state=changes for a 0xD212 list of changes only). Repeatable.",
 )
 @click.option(
     "--large-object",
@@ -247,6 +258,7 @@ def serve(
     name: str | None,
     read_only: bool,
     model: str,
+    model_options: tuple[str, ...],
     large_objects: tuple[str, ...],
     capacity: str | None,
     packet_per_write: bool,
@@ -285,9 +297,19 @@ def serve(
             card = SyntheticCard.parse(synthetic)
         except (ValueError, TypeError) as exc:
             raise click.BadParameter(str(exc), param_hint="--synthetic") from None
+    options: dict[str, str] = {}
+    for text in model_options:
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="--model-option")
+        options[key.strip()] = value
+    try:
+        chosen = personality_for(model, options)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc), param_hint="--model-option") from None
     with VirtualCamera(
         root,
-        personality=personality_for(model),
+        personality=chosen,
         friendly_name=name,
         read_only=read_only,
         misbehavior=misbehavior,

@@ -160,10 +160,14 @@ def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
 def _own_virtual_camera(url: str) -> VirtualCamera:
     """The camera a ``virtual:[FOLDER][?model=NAME]`` URL names (ptpkit.virtual.models)."""
     from ptpkit.virtual import VirtualCamera  # noqa: PLC0415
-    from ptpkit.virtual.models import parse_virtual_url, personality_for  # noqa: PLC0415
+    from ptpkit.virtual.models import (  # noqa: PLC0415
+        parse_virtual_url,
+        personality_for,
+        virtual_url_options,
+    )
 
     root, model = parse_virtual_url(url)
-    return VirtualCamera(root, personality=personality_for(model))
+    return VirtualCamera(root, personality=personality_for(model, virtual_url_options(url)))
 
 
 def _read_bytes(value: Any) -> int:

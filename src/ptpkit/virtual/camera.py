@@ -136,6 +136,9 @@ class VirtualCamera:
         #: The property codes DeviceInfo lists, when a personality sets its own (a Canon EOS lists
         #: its vendor properties and not the standard exposure ones); None: the generic list.
         self.property_codes: tuple[int, ...] | None = None
+        #: Live-view JPEG number n for a network server's stream (the Fujifilm variant's 55742
+        #: connection), set by a personality; None: the server's generated frames.
+        self.live_view_frames: Callable[[int], bytes | None] | None = None
         if synthetic is not None:
             install_synthetic(self, self.stores[DEFAULT_STORAGE_ID])  # type: ignore[arg-type]
         self._sessions: list[ResponderSession] = []

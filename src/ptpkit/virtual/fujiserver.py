@@ -111,7 +111,8 @@ class FujiPtpIpServer(PtpIpServer):
         if not 0 < frame_interval_s < float("inf"):
             raise ValueError(f"frame_interval_s must be a positive number, not {frame_interval_s}")
         self.frame_interval_s = frame_interval_s
-        self.frame_source = frame_source or self._generated_frame
+        # The personality's frames (Fujifilm X: ptpkit.virtual.fujifilm), else generated ones.
+        self.frame_source = frame_source or camera.live_view_frames or self._generated_frame
         #: Link numbers whose live-view connection is open.
         self._streaming: set[int] = set()
         #: Event and live-view connections matched to a session so far (diagnostics, tests).

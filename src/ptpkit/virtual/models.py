@@ -6,58 +6,93 @@
     ptpkit.connect("virtual:?model=canon-eos")                # a URL (also virtual+usb:)
     ptpkit virtual serve --model canon-eos                    # the command line
 
-A virtual URL is ``virtual:[CARD_FOLDER][?model=NAME]``: :func:`parse_virtual_url` splits it.
+A virtual URL is ``virtual:[CARD_FOLDER][?model=NAME[&OPTION=VALUE...]]``:
+:func:`parse_virtual_url` splits it and :func:`virtual_url_options` gives the options, which only
+some models take (``fuji-x``: ``empty_device_info``, ``state``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 from urllib.parse import parse_qsl
 
 from ptpkit.errors import UsageError
-from ptpkit.virtual import canon_eos
+from ptpkit.virtual import canon_eos, fujifilm
 from ptpkit.virtual.camera import GENERIC, Personality
 
 
-def _generic() -> Personality:
+def _generic(options: Mapping[str, str]) -> Personality:
     return GENERIC
 
 
-#: Model name -> the personality it makes. The first is the default.
-_MODELS: Final[dict[str, Callable[[], Personality]]] = {
+def _canon_eos(options: Mapping[str, str]) -> Personality:
+    return canon_eos.personality()
+
+
+#: Model name -> the personality it makes from its options. The first is the default.
+_MODELS: Final[dict[str, Callable[[Mapping[str, str]], Personality]]] = {
     "generic": _generic,
-    "canon-eos": canon_eos.personality,
+    "canon-eos": _canon_eos,
+    "fuji-x": fujifilm.personality,
 }
+#: The options each model takes (others take none).
+_MODEL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {"fuji-x": tuple(fujifilm.OPTIONS)}
 
 #: The model names, default first (``ptpkit virtual serve --model`` lists the same).
 MODELS: Final = tuple(_MODELS)
 
 
-def personality_for(model: str) -> Personality:
-    """The personality of ``model`` (one of :data:`MODELS`); UsageError naming them otherwise."""
-    make = _MODELS.get(model.strip().lower())
+def personality_for(model: str, options: Mapping[str, str] | None = None) -> Personality:
+    """The personality of ``model`` (one of :data:`MODELS`) with its ``options``; UsageError
+    naming the models (or the model's options) otherwise."""
+    name = model.strip().lower()
+    make = _MODELS.get(name)
     if make is None:
         raise UsageError(f"unknown virtual camera model {model!r}; known: {', '.join(MODELS)}")
-    return make()
+    options = dict(options or {})
+    if options and name not in _MODEL_OPTIONS:
+        raise UsageError(f"virtual camera model {name} takes no options ({', '.join(options)})")
+    return make(options)
 
 
-def parse_virtual_url(url: str) -> tuple[str | None, str]:
-    """``virtual:[FOLDER][?model=NAME]`` (or ``virtual+usb:``) -> (card folder or None, model).
-
-    The folder is everything before ``?``; the query takes ``model`` only, once."""
+def _split_query(url: str) -> tuple[str | None, str, dict[str, str]]:
     rest = url.partition(":")[2]
     root, _, query = rest.partition("?")
     model = MODELS[0]
+    options: dict[str, str] = {}
     seen: set[str] = set()
     for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
-        if key != "model":
-            raise UsageError(f"{url!r}: a virtual camera URL takes ?model=NAME, not {key!r}")
         if key in seen:
-            raise UsageError(f"{url!r}: model is given twice")
+            raise UsageError(f"{url!r}: {key} is given twice")
         seen.add(key)
-        personality_for(value)  # refuse an unknown name now, with the known ones
-        model = value.strip().lower()
+        if key == "model":
+            personality_for(value)  # refuse an unknown name now, with the known ones
+            model = value.strip().lower()
+        else:
+            options[key] = value
     if query and not seen:
         raise UsageError(f"{url!r}: a virtual camera URL takes ?model=NAME")
-    return (root or None), model
+    if options:
+        allowed = _MODEL_OPTIONS.get(model, ())
+        unknown = [key for key in options if key not in allowed]
+        if unknown and not allowed:
+            raise UsageError(f"{url!r}: a virtual camera URL takes ?model=NAME, not {unknown[0]!r}")
+        personality_for(model, options)  # the model's own check of names and values
+    return (root or None), model, options
+
+
+def virtual_url_options(url: str) -> dict[str, str]:
+    """The model's options in ``virtual:...?model=NAME&OPTION=VALUE`` (checked, as
+    :func:`parse_virtual_url` checks them)."""
+    return _split_query(url)[2]
+
+
+def parse_virtual_url(url: str) -> tuple[str | None, str]:
+    """``virtual:[FOLDER][?model=NAME[&OPTION=VALUE...]]`` (or ``virtual+usb:``) -> (card folder
+    or None, model).
+
+    The folder is everything before ``?``; the query takes ``model`` once, and the options the
+    model takes (:func:`virtual_url_options`)."""
+    root, model, _ = _split_query(url)
+    return root, model

@@ -9,7 +9,7 @@ clock plus whatever offset a client set, like a camera's own clock.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ptpkit.core.datasets import DevicePropDesc, EnumerationForm, Form, GetSet, RangeForm
@@ -148,3 +148,8 @@ class DeviceProperties:
 
     def codes(self) -> tuple[int, ...]:
         return tuple(self._props)
+
+    def define(self, props: Iterable[VirtualProperty]) -> None:
+        """Replace the whole set with ``props`` (a personality's own properties; the clock
+        stays)."""
+        self._props = {prop.code: prop for prop in props}

@@ -1,0 +1,146 @@
+"""Debian's gphoto2 with its Fujifilm Wi-Fi driver ("Fuji X (WLAN)") against the virtual
+Fujifilm X-T2 (``ptpkit virtual serve --model fuji-x``), served in process on 127.0.0.1.
+
+libgphoto2 (camlibs/ptp2, written against real bodies) is the independent check of the
+personality: its camera_init session set-up (InitSequence 0xDF01, AppVersion 0xDF24,
+InitiateOpenCapture, the event connection), its Fujifilm property tables (config.c: film
+simulation names, Fujifilm's exposure-time encoding behind "shutterspeed"), the tether
+preparation (0xD38C PC mode, 0xD207 priority) and camera_fuji_capture (shutter action 0xD208,
+AF status 0xD209, the 0xD212 list, ObjectAdded 0xC004 on the event connection).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.interop.conftest import require_tool
+from tests.interop.test_gphoto2_fuji import FujiGPhoto2, FujiServed
+
+from ptpkit.virtual import VirtualCamera, personality_for
+from ptpkit.virtual import fujifilm as xt
+from ptpkit.virtual.network import network_server
+
+SAMPLE_FILES = {
+    "IMG_0001.JPG",
+    "IMG_0002.JPG",
+    "IMG_0003.JPG",
+    "IMG_0004.JPG",
+    "IMG_0101.JPG",
+    "README.TXT",
+    "NOTES.TXT",
+}
+
+
+@pytest.fixture
+def served() -> Iterator[FujiServed]:
+    with (
+        VirtualCamera(personality=personality_for("fuji-x")) as camera,
+        network_server(camera, port=0) as server,
+    ):
+        yield FujiServed(camera, server)
+
+
+@pytest.fixture
+def gphoto2(tmp_path: Path, served: FujiServed) -> FujiGPhoto2:
+    return FujiGPhoto2(require_tool("gphoto2"), served, tmp_path)
+
+
+def _value(served: FujiServed, code: int) -> object:
+    return served.camera.properties[code].current()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_summary_after_the_session_set_up(gphoto2: FujiGPhoto2, served: FujiServed) -> None:
+    out = gphoto2("--summary").stdout
+    assert "Manufacturer: FUJIFILM" in out
+    assert "Model: X-T2" in out
+    assert "Vendor Extension ID: 0xe" in out
+    assert re.search(r"Film Simulation\(0xd001\).*Enumeration \[1,2,3", out)
+    assert re.search(r"F-Number\(0x5007\).*value: f/5.6", out)
+    # camera_init's set-up reached the camera: InitSequence 5, AppVersion echoed (the event
+    # connection it opens after InitiateOpenCapture carries the capture's events, below).
+    log = xt.fuji_state(served.camera).set_log
+    assert log[:2] == [(xt.INIT_SEQUENCE, 5), (xt.APP_VERSION, xt.X_T2_APP_VERSION)]
+    # It set PC mode and USB priority (config.c camera_prepare_capture) and gave the camera its
+    # priority back when it left.
+    assert {(xt.PC_MODE, 1), (xt.PRIORITY_MODE, 2)} <= set(log)
+    assert log[-1] == (xt.PRIORITY_MODE, 1)
+
+
+def test_list_get_and_set_config(gphoto2: FujiGPhoto2, served: FujiServed) -> None:
+    listed = set(gphoto2("--list-config").stdout.split())
+    names = ("filmsimulation", "iso", "shutterspeed", "f-number", "exposurecompensation")
+    for name in (*names, "whitebalance"):
+        assert any(entry.endswith(f"/{name}") for entry in listed), name
+    # What libgphoto2 shows for the camera's start values: Fujifilm's names and encodings.
+    out = gphoto2(*(arg for name in names for arg in ("--get-config", name))).stdout
+    currents = re.findall(r"^Current: (.*)$", out, re.MULTILINE)
+    assert currents == ["PROVIA/Standard", "200", "1/60", "f/5.6", "0"]
+    gphoto2(
+        "--set-config", "filmsimulation=Velvia/Vivid",
+        "--set-config", "iso=800",
+        "--set-config", "shutterspeed=1/125",
+        "--set-config", "f-number=f/8",
+        "--set-config", "exposurecompensation=-1",
+        "--set-config", "whitebalance=Daylight",
+    )  # fmt: skip
+    assert _value(served, xt.FILM_SIMULATION) == 2  # Velvia (ptp-ip FS_Fuji_Velvia)
+    assert _value(served, xt.EXPOSURE_INDEX) == 800
+    assert _value(served, 0x500D) == xt.exposure_time_us(-21) == 7812  # 1/128 s, "1/125"
+    assert _value(served, 0x5007) == 800
+    assert _value(served, 0x5010) == -1000
+    assert _value(served, 0x5005) == 0x0004  # daylight
+    out = gphoto2("--get-config", "filmsimulation", "--get-config", "shutterspeed").stdout
+    assert re.findall(r"^Current: (.*)$", out, re.MULTILINE) == ["Velvia/Vivid", "1/125"]
+
+
+def test_capture_image_and_download(gphoto2: FujiGPhoto2, served: FujiServed) -> None:
+    out = gphoto2("--capture-image-and-download", "--keep").stdout
+    assert "New file is in location /store_00010001/DCIM/100_FUJI/DSCF0001.JPG" in out
+    state = xt.fuji_state(served.camera)
+    name, data = state.captured[-1]
+    assert name == "DSCF0001.JPG"
+    assert _sha((gphoto2.work / name).read_bytes()) == _sha(data)
+    assert _sha((served.root / xt.CAPTURE_FOLDER / name).read_bytes()) == _sha(data)
+    # camera_fuji_capture focused first (0xD208 = 0x200, AF status polled to 2) and shot with
+    # 0x304; the preview it never fetched stays with the connection it left.
+    assert _value(served, xt.SHUTTER_ACTION) == xt.ACTION_SHOOT
+    assert state.ignored_captures == 0
+    # A new gphoto2 (a new connection) shoots again.
+    gphoto2("--capture-image-and-download", "--force-overwrite")
+    assert state.captured[-1][0] == "DSCF0002.JPG"
+    assert _sha((gphoto2.work / "DSCF0002.JPG").read_bytes()) == _sha(state.captured[-1][1])
+    assert not (served.root / xt.CAPTURE_FOLDER / "DSCF0002.JPG").exists()  # gphoto2 deleted it
+    assert _value(served, xt.OBJECT_COUNT) == 8  # the sample card's 7 and DSCF0001
+
+
+def test_list_files_and_get_all_files(gphoto2: FujiGPhoto2, served: FujiServed) -> None:
+    out = gphoto2("--list-files").stdout
+    assert set(re.findall(r"^#\d+\s+(\S+)", out, re.MULTILINE)) == SAMPLE_FILES
+    gphoto2("--get-all-files")
+    saved = {p.name: p for p in gphoto2.work.iterdir()}
+    assert set(saved) == SAMPLE_FILES
+    for name, path in saved.items():
+        original = next(served.root.rglob(name))
+        assert _sha(path.read_bytes()) == _sha(original.read_bytes()), name
+
+
+def test_capture_preview_reads_the_live_view_stream(
+    gphoto2: FujiGPhoto2, served: FujiServed
+) -> None:
+    # libgphoto2 reads one frame from the live-view connection (event port + 1) and cuts the
+    # 14-byte header in front of the JPEG (fujiptpip.c ptp_fujiptpip_jpeg).
+    assert "Saving file as capture_preview.jpg" in gphoto2("--capture-preview").stdout
+    jpeg = (gphoto2.work / "capture_preview.jpg").read_bytes()
+    assert jpeg[:2] == b"\xff\xd8"
+    assert jpeg[-2:] == b"\xff\xd9"
+    assert b"FUJIFILM" in jpeg
+    assert b"X-T2" in jpeg  # the EXIF make and model
+    assert xt.fuji_state(served.camera).frames >= 1  # the personality made the frame
