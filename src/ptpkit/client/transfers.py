@@ -229,6 +229,8 @@ class Transfers:
         # resume would stop at byte 0xFFFFFFFF and publish the object cut there.
         if entry.size == SIZE_UNKNOWN_32 or not 0 < have < entry.size:
             return False
+        if not all(extension.partial_reads for extension in self.camera.extensions):
+            return False  # GetPartialObject not to be trusted (Fujifilm: libgphoto2#653)
         return (have <= _MAX_PARTIAL and self.camera.supports(Op.GET_PARTIAL_OBJECT)) or any(
             extension.reads_from(have) for extension in self.camera.extensions
         )
