@@ -574,8 +574,12 @@ class FujifilmExtension(LazyCodes):
         with contextlib.suppress(TransportTimeout):
             session.wait_event({EC_PREVIEW_AVAILABLE}, 0.0)
             self.preview_owed = True
+        #: Fetching an owed preview lets the earlier capture finish: its CaptureComplete may
+        #: come now, before anything of this one, and is not this capture's end.
+        stale_complete = False
         if self.preview_owed:
             self.fetch_preview(remaining())
+            stale_complete = True
         before = self._handles()
         session.run(Op.INITIATE_CAPTURE, (0, 0), timeout_s=remaining())
         answer: list[AnswerEvent] = []
@@ -596,6 +600,11 @@ class FujifilmExtension(LazyCodes):
                     log.info("%s: preview of %d bytes, %s announced", session.label,
                              len(preview), size)  # fmt: skip
             elif event.code == Ec.CAPTURE_COMPLETE:
+                if stale_complete and len(answer) == 1:
+                    log.debug("%s: the earlier capture's CaptureComplete", session.label)
+                    answer.pop()
+                    stale_complete = False
+                    continue
                 break
         handles = announced
         if not handles and before is not None:
