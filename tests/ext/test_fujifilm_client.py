@@ -326,24 +326,43 @@ def test_no_poller_without_a_state_list() -> None:
 # -- properties ------------------------------------------------------------------------------
 
 
-def test_describe_from_902b_with_the_state_value_without_transactions() -> None:
+def test_describe_from_902b_with_the_value_read_now() -> None:
+    def film(code: int, params: tuple[int, ...], data: bytes | None) -> Reply | None:
+        if code == Op.GET_DEVICE_PROP_VALUE and params == (FILM,):
+            return Reply(code=Rc.OK, data=b"\x03\x00")  # changed since the last 0xD212
+        return None
+
     ext, session = opened()
+    session.handler = film
+    desc = ext.describe_property(FILM)
+    assert desc is not None
+    assert desc.current == 3
+    assert desc.form == EnumerationForm(values=(1, 2, 3, 11))  # 0x902B's, no GetDevicePropDesc
+    assert session.calls == [(Op.GET_DEVICE_PROP_VALUE, (FILM,))]
+    assert ext.state[FILM] == 3  # the next poll does not report it again
+    assert ext.describe_property(0x5001) is None  # not described: standard GetDevicePropDesc
+    assert set(ext.property_codes() or ()) == {FILM, ISO, 0x5010}
+
+
+def test_describe_falls_back_to_the_state_value() -> None:
+    def refuse(code: int, params: tuple[int, ...], data: bytes | None) -> Reply | None:
+        if code == Op.GET_DEVICE_PROP_VALUE and params == (FILM,):
+            return Reply(code=Rc.DEVICE_PROP_NOT_SUPPORTED)
+        return None
+
+    ext, session = opened()
+    session.handler = refuse
     desc = ext.describe_property(FILM)
     assert desc is not None
     assert desc.current == 2  # 0xD212's value, over 0x902B's
-    assert desc.form == EnumerationForm(values=(1, 2, 3, 11))
-    assert ext.describe_property(0x5001) is None  # not described: standard GetDevicePropDesc
-    assert session.calls == []
-    assert set(ext.property_codes() or ()) == {FILM, ISO, 0x5010}
 
 
 def test_set_is_set_device_prop_value_and_updates_the_cache() -> None:
     ext, session = opened()
     assert ext.set_property(FILM, 11, DataType.UINT16)
     assert session.sent == [(0x1016, b"\x0b\x00")]
-    desc = ext.describe_property(FILM)
-    assert desc is not None
-    assert desc.current == 11
+    assert ext.state[FILM] == 11
+    assert ext.descs[FILM].current == 11
     session.states = [[StateEntry(code=FILM, value=11), StateEntry(code=ISO, value=800)]]
     assert ext.poll_state() == 0  # our own change is no news
 

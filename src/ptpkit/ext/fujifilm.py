@@ -464,14 +464,35 @@ class FujifilmExtension(LazyCodes):
         return tuple(codes) or None
 
     def describe_property(self, code: int) -> DevicePropDesc | None:
+        """0x902B's description (on Wi-Fi a GetDevicePropDesc may come back incomplete: the Go
+        tool's README) with the value read now: a change the body announced with a pushed
+        DevicePropChanged is not in the 0xD212 cache until the next poll. Where the read fails,
+        the last 0xD212 value."""
         with self._lock:
             desc = self.descs.get(code)
-            value = self.state.get(code)
+            cached = self.state.get(code)
         if desc is None:
             return None
-        if value is not None:
-            desc = replace(desc, current=_as_datatype(value, desc.datatype))
-        return desc
+        value = None if cached is None else _as_datatype(cached, desc.datatype)
+        fresh = self._read_value(code, desc.datatype)
+        if fresh is not None:
+            value = fresh
+            with self._lock:
+                if code in self.state and isinstance(fresh, int):
+                    self.state[code] = fresh & _U32_MAX
+        return desc if value is None else replace(desc, current=value)
+
+    def _read_value(self, code: int, datatype: DataType) -> Value | None:
+        try:
+            reply = self.session.run(Op.GET_DEVICE_PROP_VALUE, (code,), check=False)
+        except (BusyError, TransportTimeout):
+            return None
+        if reply.code != Rc.OK or not reply.data:
+            return None
+        try:
+            return decode_value(reply.data, datatype)
+        except PTPError:
+            return None
 
     def set_property(self, code: int, value: Value, datatype: DataType) -> bool:
         """SetDevicePropValue, then the cache takes the value (the next 0xD212 confirms it)."""
