@@ -238,6 +238,13 @@ def test_wifi_set_up_golden_order() -> None:
     assert ext.state == {FILM: 2}
 
 
+def test_app_version_per_model_option() -> None:
+    session = FakeSession(transport_kind="fujiptpip", channels=FakeChannels())
+    ext = FujifilmExtension.with_options(app_version=0x0002000C)(session)  # type: ignore[arg-type]
+    ext.open_session()
+    assert session.sent[1] == (0x1016, b"\x0c\x00\x02\x00")
+
+
 def test_usb_has_no_wifi_set_up() -> None:
     session = FakeSession(transport_kind="usb")
     ext = FujifilmExtension(session)  # type: ignore[arg-type]
@@ -479,7 +486,7 @@ def test_a_body_without_tether_mode_is_named() -> None:
 
     ext, session = opened(FakeSession(transport_kind="usb"))
     session.handler = refuse
-    with pytest.raises(FujiTetherUnsupported):
+    with pytest.raises(FujiTetherUnsupported, match="no USB tethering"):
         ext.capture(timeout_s=5)
 
 

@@ -297,6 +297,12 @@ class FujifilmExtension(LazyCodes):
 
     #: InitSequence 0xDF01's value (ptp-ip; libgphoto2 sends the same).
     init_sequence: int = INIT_SEQUENCE_VALUE
+    #: The AppVersion 0xDF24 ("remote version") to set; None: echo what the body reports
+    #: (ptp-ip: "future proof"). The version a body wants depends on its model and firmware
+    #: (petabyt/fudge: an X-T20 reports 0x00020004, an X-S10 0x0002000A, which Fujifilm's app
+    #: answers with 0x0002000C): ``register(FujifilmExtension.with_options(app_version=...),
+    #: replace=True)`` for a body that wants more than it reports.
+    app_version: int | None = None
     #: Seconds a live-view frame may take.
     live_view_frame_timeout_s: float = LIVE_VIEW_FRAME_TIMEOUT_S
     #: Seconds the event and live-view connections may take to open.
@@ -364,7 +370,10 @@ class FujifilmExtension(LazyCodes):
             self._set_value(values.INIT_SEQUENCE, DataType.UINT16, self.init_sequence)
             version = run(Op.GET_DEVICE_PROP_VALUE, (values.APP_VERSION,))
             # Echoed as the camera sent it (ptp-ip: "acknowledge it by setting it to the same").
-            run(Op.SET_DEVICE_PROP_VALUE, (values.APP_VERSION,), data=version.data)
+            answer = version.data
+            if self.app_version is not None:
+                answer = encode_value(DataType.UINT32, self.app_version)
+            run(Op.SET_DEVICE_PROP_VALUE, (values.APP_VERSION,), data=answer)
             run(INITIATE_OPEN_CAPTURE, (0, 0))
         except ResponseError as exc:
             raise FujiRemoteRefused(
@@ -531,12 +540,17 @@ class FujifilmExtension(LazyCodes):
             self._set_value(values.PC_MODE, DataType.UINT16, PC_MODE_VALUE)
             self._set_value(values.PRIORITY_MODE, DataType.UINT16, USB_PRIORITY_VALUE)
         except ResponseError as exc:
-            raise FujiTetherUnsupported(
+            error = FujiTetherUnsupported(
                 exc.code,
                 name=exc.name,
                 operation=Op.SET_DEVICE_PROP_VALUE,
                 operation_name="SetDevicePropValue (PC mode / USB priority)",
-            ) from exc
+            )
+            error.args = (
+                f"{error}: this body takes no USB tethering (bodies without a tether mode, such "
+                "as the X-T30, X-E3 or X100VI, refuse it); on those use Wi-Fi (fuji:HOST)",
+            )
+            raise error from exc
         self._prepared = True
 
     def open_capture(self) -> None:
