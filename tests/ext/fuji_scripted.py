@@ -213,6 +213,13 @@ def install(camera: VirtualCamera, *, empty_info: bool = False) -> None:
     )
     ops[Op.GET_OBJECT_INFO] = dataclasses.replace(get_info, handler=object_info)
     ops[Op.GET_OBJECT] = dataclasses.replace(get_object, handler=live_object)
+    partial = ops[Op.GET_PARTIAL_OBJECT]
+
+    def partial_object(ctx: OperationContext) -> Reply:
+        script.ops.append(Op.GET_PARTIAL_OBJECT)  # a client should not use it (libgphoto2#653)
+        return partial.handler(ctx)
+
+    ops[Op.GET_PARTIAL_OBJECT] = dataclasses.replace(partial, handler=partial_object)
     ops[0x902B] = Operation(code=0x902B, handler=fuji_device_info)
     ops[0x9022] = Operation(code=0x9022, handler=capture_preview)
     ops[Op.INITIATE_OPEN_CAPTURE] = Operation(code=Op.INITIATE_OPEN_CAPTURE, handler=opened)

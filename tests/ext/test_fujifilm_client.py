@@ -594,6 +594,11 @@ def test_flow_capture_preview_and_download(
     saved = cam.download(result[0], tmp_path)
     assert saved is not None
     assert saved.read_bytes()[:2] == b"\xff\xd8"
+    # A range is cut from the whole object: no GetPartialObject on a Fujifilm (libgphoto2#653).
+    script.ops.clear()
+    whole = saved.read_bytes()
+    assert cam.read(result[0], 10, 20) == whole[10:30]
+    assert Op.GET_PARTIAL_OBJECT not in script.ops
     second = cam.capture(timeout_s=10)  # fires again: the preview was fetched
     assert script.captures == 2
     assert script.ignored_captures == 0

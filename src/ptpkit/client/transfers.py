@@ -310,6 +310,12 @@ class Transfers:
             pass
         elif offset == 0 and length >= entry.size:
             self.camera._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
+        elif length and not all(ext.partial_reads for ext in self.camera.extensions):
+            # GetPartialObject not to be trusted (Fujifilm: libgphoto2#653): the whole object,
+            # and the range of it.
+            whole = BytesSink(limit=max(entry.size, 1))
+            self.camera._run(Op.GET_OBJECT, (entry.handle,), sink=whole)
+            return whole.getvalue()[offset : offset + length]
         elif length:
             self.camera._read_range(entry.handle, offset, length, sink)
         return sink.getvalue()
