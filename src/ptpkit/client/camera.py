@@ -196,10 +196,14 @@ class Camera:
         #: Registered extensions used whatever the camera says (checked now: before any I/O).
         self._forced_vendors = check_extension_names(vendors)
         # A link that only one vendor speaks (Fujifilm's PTP/IP variant) names that vendor's
-        # extension: such a body may answer an empty DeviceInfo, which matches no vendor.
+        # extension, used when the body's DeviceInfo is empty (an X-T4 over Wi-Fi), which
+        # matches no vendor; a whole DeviceInfo is matched as usual.
         hint = getattr(transport, "vendor_hint", None)
-        if isinstance(hint, str) and hint in {factory.name for factory in registered()}:
-            self._forced_vendors.add(hint)
+        self._vendor_hint: str | None = (
+            hint
+            if isinstance(hint, str) and hint in {factory.name for factory in registered()}
+            else None
+        )
         #: This camera's extension instances, in the order they are asked (vendor, MTP).
         self.extensions: list[Extension] = []
         self.vocabulary: Vocabulary = STANDARD
@@ -329,7 +333,10 @@ class Camera:
 
     def _configure(self, info: DeviceInfo) -> None:
         self._device_info = info
-        factories = extensions_for(info, self._extra_extensions, forced=self._forced_vendors)
+        forced = set(self._forced_vendors)
+        if self._vendor_hint is not None and not info.operations_supported:
+            forced.add(self._vendor_hint)
+        factories = extensions_for(info, self._extra_extensions, forced=forced)
         known = {type(extension): extension for extension in self.extensions}
         # One instance per camera; a DeviceInfo read again keeps the instances it still wants.
         self.extensions = [known.get(factory) or factory(self._session) for factory in factories]
