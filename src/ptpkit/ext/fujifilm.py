@@ -305,6 +305,9 @@ class FujifilmExtension(LazyCodes):
     app_version: int | None = None
     #: Seconds a live-view frame may take.
     live_view_frame_timeout_s: float = LIVE_VIEW_FRAME_TIMEOUT_S
+    #: Seconds InitSequence may take to be answered: the body may first ask its user to accept
+    #: this computer (ptp-ip waits 30 s; ptpkit's PTP/IP pairing wait is 60 s).
+    accept_timeout_s: float = 60.0
     #: Seconds the event and live-view connections may take to open.
     channel_timeout_s: float = 5.0
 
@@ -366,8 +369,14 @@ class FujifilmExtension(LazyCodes):
         """ptp-ip FujiInitCommandDataConn steps 2-6, then the event connection."""
         run = self.session.run
         try:
-            # The camera may ask its user to accept this computer now (ptp-ip).
-            self._set_value(values.INIT_SEQUENCE, DataType.UINT16, self.init_sequence)
+            # The camera may ask its user to accept this computer now (ptp-ip waits 30 s for
+            # the answer): this transaction gets the user's time, not a transaction's.
+            run(
+                Op.SET_DEVICE_PROP_VALUE,
+                (values.INIT_SEQUENCE,),
+                data=encode_value(DataType.UINT16, self.init_sequence),
+                timeout_s=self.accept_timeout_s,
+            )
             version = run(Op.GET_DEVICE_PROP_VALUE, (values.APP_VERSION,))
             # Echoed as the camera sent it (ptp-ip: "acknowledge it by setting it to the same").
             answer = version.data
