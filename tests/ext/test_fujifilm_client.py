@@ -635,6 +635,7 @@ def test_flow_over_the_fujifilm_variant_with_an_empty_device_info() -> None:
         info = cam.device_info
         assert info.manufacturer == "FUJIFILM"  # synthesised
         assert 0x9022 in info.operations_supported
+        assert cam.refresh_device_info().manufacturer == "FUJIFILM"  # synthesised again
         assert cam.get_property_text("iso") == "S 6400"
         result = cam.capture(timeout_s=10)
         assert result.preview == script.preview

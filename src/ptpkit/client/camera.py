@@ -516,6 +516,7 @@ class Camera:
     def refresh_device_info(self) -> DeviceInfo:
         """Read DeviceInfo again (it can change, e.g. after a mode switch)."""
         self._configure(self._read_device_info())
+        self._synthesise_device_info()
         return self.device_info
 
     def supports(self, operation: int | str) -> bool:
