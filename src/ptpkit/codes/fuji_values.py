@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from fractions import Fraction
 from typing import Final
 
 # -- property codes (libgphoto2 ptp.h PTP_DPC_FUJI_*, ptp-ip DPC_Fuji_*) ----------------------
@@ -310,6 +309,8 @@ def parse_iso(text: str, allowed: Sequence[int] | None = None) -> int:
 
 def format_shutter(value: int) -> str:
     """Microseconds (assumed, see the module docstring) as "1/250", "1/2", "2", "30"."""
+    from fractions import Fraction  # noqa: PLC0415  (loaded on use: start-up time)
+
     if value == SHUTTER_AUTO:
         return "auto"
     micros = value & 0x7FFFFFFF
@@ -325,6 +326,8 @@ def format_shutter(value: int) -> str:
 def parse_shutter(text: str, allowed: Sequence[int] | None = None) -> int:
     """ "auto", "1/250", "0.5", "2", "2s", "30\"" as microseconds; with an allowed list, the
     nearest allowed value (within 5 %: 1/8000 is 125 us, which a camera may list as 122)."""
+    from fractions import Fraction  # noqa: PLC0415  (loaded on use: start-up time)
+
     cleaned = text.strip().lower().rstrip('s"').strip()
     if cleaned == "auto":
         return SHUTTER_AUTO

@@ -50,7 +50,6 @@ from ptpkit.codes.properties import PropertySpec
 from ptpkit.core.datasets import DeviceInfo, DevicePropDesc, decode_value, encode_value
 from ptpkit.core.datatypes import DataType, Value
 from ptpkit.core.fuji_datasets import StateEntry, decode_prop_desc_list, decode_state_list
-from ptpkit.core.fujiptpip import split_frame
 from ptpkit.errors import (
     BusyError,
     ConnectError,
@@ -235,6 +234,9 @@ class FujiStreamLiveView:
             blob = self.channels.read_stream_frame(self.extension.live_view_frame_timeout_s)
         except TransportTimeout:
             return None
+        # Loaded on use: a command that shows no live view does not load the variant's core.
+        from ptpkit.core.fujiptpip import split_frame  # noqa: PLC0415
+
         _header, jpeg = split_frame(blob)
         return jpeg
 
