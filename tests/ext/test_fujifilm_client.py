@@ -364,6 +364,32 @@ def test_describe_falls_back_to_the_state_value() -> None:
     assert desc.current == 2  # 0xD212's value, over 0x902B's
 
 
+def test_a_property_only_the_state_list_reports_is_still_described() -> None:
+    """0xD018 (quality) is in 0xD212 and not in 0x902B; the body answers GetDevicePropDesc
+    with nothing usable (Wi-Fi, the Go tool's README): its type comes from the X-T1 dumps."""
+
+    def camera(code: int, params: tuple[int, ...], data: bytes | None) -> Reply | None:
+        if code == Op.GET_DEVICE_PROP_DESC:
+            return Reply(code=Rc.OK, data=b"")
+        if code == Op.GET_DEVICE_PROP_VALUE and params == (0xD018,):
+            return Reply(code=Rc.OK, data=b"\x04\x00")
+        return None
+
+    ext, session = opened()
+    session.handler = camera
+    session.states = [[StateEntry(code=0xD018, value=4)]]
+    ext.poll_state()
+    desc = ext.describe_property(0xD018)
+    assert desc is not None
+    assert desc.datatype is DataType.UINT16
+    assert desc.current == 4
+    assert desc.writable
+    assert ext.format_value(0xD018, desc.current) == "fine + RAW"
+    assert ext.set_property(0xD018, 6, desc.datatype)
+    assert session.sent[-1] == (0x1016, b"\x06\x00")
+    assert ext.describe_property(0x1234) is None  # unknown and not reported: standard PTP
+
+
 def test_set_is_set_device_prop_value_and_updates_the_cache() -> None:
     ext, session = opened()
     assert ext.set_property(FILM, 11, DataType.UINT16)

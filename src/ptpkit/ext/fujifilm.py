@@ -47,7 +47,7 @@ from ptpkit.codes import VendorId
 from ptpkit.codes import fuji_values as values
 from ptpkit.codes.common import Ec, Op, Rc
 from ptpkit.codes.properties import PropertySpec
-from ptpkit.core.datasets import DeviceInfo, DevicePropDesc, decode_value, encode_value
+from ptpkit.core.datasets import DeviceInfo, DevicePropDesc, GetSet, decode_value, encode_value
 from ptpkit.core.datatypes import DataType, Value
 from ptpkit.core.fuji_datasets import StateEntry, decode_prop_desc_list, decode_state_list
 from ptpkit.errors import (
@@ -120,6 +120,29 @@ _SYNTH_EVENTS: Final = (
 _SYNTH_PROPERTIES: Final = (values.CURRENT_STATE, values.INIT_SEQUENCE, values.APP_VERSION)
 
 _U32_MAX: Final = 0xFFFFFFFF
+
+#: The types of the properties 0xD212 reports, for those 0x902B does not describe: the size of
+#: their GetDevicePropValue answers in ptp-ip's X-T1 dumps (docs/fuji_x-t1_known-properties.md:
+#: 1 byte for BatteryLevel, 2 for the enumerations, 4 for ISO, focus point, shutter, counts;
+#: FocusLock and Fujifilm's BatteryLevel are not dumped: 2 assumed) and the 0x902B types
+#: of the seed's dump (ExposureBiasCompensation INT16).
+_STATE_DATATYPES: Final[dict[int, DataType]] = {
+    0x5001: DataType.UINT8, 0x5005: DataType.UINT16, 0x500A: DataType.UINT16,
+    0x500C: DataType.UINT16, 0x500E: DataType.UINT16, 0x5010: DataType.INT16,
+    0x5012: DataType.UINT16, values.FILM_SIMULATION: DataType.UINT16,
+    values.IMAGE_QUALITY: DataType.UINT16, values.REC_MODE: DataType.UINT16,
+    values.COMMAND_DIAL_MODE: DataType.UINT16, values.ISO: DataType.UINT32,
+    values.MOVIE_ISO: DataType.UINT32, values.FOCUS_POINT: DataType.UINT32,
+    values.FOCUS_LOCK: DataType.UINT16, values.DEVICE_ERROR: DataType.UINT16,
+    values.CAPTURE_REMAINING: DataType.UINT32, values.MOVIE_REMAINING_TIME: DataType.UINT32,
+    values.SHUTTER_SPEED: DataType.UINT32, values.IMAGE_SIZE: DataType.UINT16,
+    values.BATTERY_LEVEL: DataType.UINT16,
+}  # fmt: skip
+#: Of those, what the body reports and does not take.
+_READ_ONLY: Final = frozenset(
+    {0x5001, values.BATTERY_LEVEL, values.FOCUS_LOCK, values.DEVICE_ERROR,
+     values.CAPTURE_REMAINING, values.MOVIE_REMAINING_TIME}
+)  # fmt: skip
 
 
 class FujiRemoteRefused(ConnectError):
@@ -491,6 +514,8 @@ class FujifilmExtension(LazyCodes):
         with self._lock:
             desc = self.descs.get(code)
             cached = self.state.get(code)
+        if desc is None and cached is not None:
+            desc = self._describe_state_only(code, cached)
         if desc is None:
             return None
         value = None if cached is None else _as_datatype(cached, desc.datatype)
@@ -501,6 +526,36 @@ class FujifilmExtension(LazyCodes):
                 if code in self.state and isinstance(fresh, int):
                     self.state[code] = fresh & _U32_MAX
         return desc if value is None else replace(desc, current=value)
+
+    def _describe_state_only(self, code: int, value: int) -> DevicePropDesc | None:
+        """A property 0xD212 reports and 0x902B does not describe: the body's GetDevicePropDesc
+        when it answers one whole (kept), else a description from what is known, so describe,
+        get and set still work (on Wi-Fi a GetDevicePropDesc may come back empty: the Go
+        tool's README). Without a known type nothing is invented (None: standard PTP)."""
+        try:
+            reply = self.session.run(Op.GET_DEVICE_PROP_DESC, (code,), check=False)
+        except (BusyError, TransportTimeout):
+            reply = None
+        if reply is not None and reply.code == Rc.OK and reply.data:
+            try:
+                desc = DevicePropDesc.from_bytes(reply.data)
+            except PTPError:
+                desc = None
+            if desc is not None and desc.code == code:
+                with self._lock:
+                    self.descs[code] = desc
+                return desc
+        datatype = _STATE_DATATYPES.get(code)
+        if datatype is None:
+            return None
+        typed = _as_datatype(value, datatype)
+        return DevicePropDesc(
+            code=code,
+            datatype=datatype,
+            get_set=GetSet.GET if code in _READ_ONLY else GetSet.GET_SET,
+            factory_default=typed,
+            current=typed,
+        )
 
     def _read_value(self, code: int, datatype: DataType) -> Value | None:
         try:
