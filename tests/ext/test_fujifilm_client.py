@@ -45,6 +45,7 @@ from ptpkit.ext.fujifilm import (
     LIVE_VIEW_HANDLE,
     POLL_FAST_S,
     POLL_IDLE_S,
+    POLL_TROUBLE_S,
     FujiRemoteRefused,
     FujiTetherUnsupported,
     is_fujifilm,
@@ -317,6 +318,23 @@ def test_a_poll_does_not_queue_behind_another_transaction() -> None:
     session.handler = busy
     assert poller.poll() == POLL_FAST_S
     assert session.emitted == []
+
+
+def test_a_state_list_that_does_not_decode_is_not_fatal() -> None:
+    def garbage(code: int, params: tuple[int, ...], data: bytes | None) -> Reply | None:
+        if params == (0xD212,):
+            return Reply(code=Rc.OK, data=b"\x05\x00\x01")  # 5 entries announced, none there
+        return None
+
+    ext, session = opened()
+    poller = ext.event_poller()
+    assert poller is not None
+    session.handler = garbage
+    assert poller.poll() == POLL_TROUBLE_S
+    session.handler = None
+    session.states = [[StateEntry(code=FILM, value=3)]]
+    assert poller.poll() == POLL_FAST_S  # the next poll is fine again
+    assert session.emitted == [(Ec.DEVICE_PROP_CHANGED, (FILM, 3))]
 
 
 def test_no_poller_without_a_state_list() -> None:

@@ -67,7 +67,7 @@ def test_get_and_set_by_name(camera: Camera) -> None:
     assert camera.get_property_text("iso")
 
 
-def test_state_depends_on_the_exposure_program(camera: Camera) -> None:
+def test_state_is_the_bodys_own_list(camera: Camera) -> None:
     state = camera.exposure_state()
     assert state is not None
     assert state
