@@ -14,7 +14,10 @@ Facts (vendors.md section 4; libgphoto2 ``camlibs/ptp2`` library.c, config.c, pt
   ("USB control"); a body without a tether mode refuses them (:class:`FujiTetherUnsupported`).
 - **Properties**: Fujifilm's GetDeviceInfo 0x902B (every property's description at once) and the
   CurrentState list 0xD212 (the current value of the properties that matter now) fill a cache;
-  describe/get answer from it, set is SetDevicePropValue and updates it.
+  describe/get take the description from it and read the value now (GetDevicePropValue: a change
+  the body pushed is not in the cache yet); a property only 0xD212 reports is described by
+  GetDevicePropDesc, or from its type in ptp-ip's X-T1 dumps when the body answers that empty
+  (Wi-Fi). Set is SetDevicePropValue and updates the cache.
 - **A synthesised DeviceInfo** where the body answers an empty one (an X-T4 over Wi-Fi;
   landscape.md 1.4): Fujifilm's operations, the events of its capture, the properties 0x902B and
   0xD212 named.
