@@ -11,6 +11,7 @@ from fuzz.conn import GET_OBJECT, OBJECT_ADDED, OK, OPEN_SESSION, STATES, local_
 from fuzz.script import Piece, make_script, split_script
 from ptpkit.codes.properties import STANDARD_PROPERTIES
 from ptpkit.core import canon_eos as eos
+from ptpkit.core import fuji_datasets as fuji_ds
 from ptpkit.core import fujiptpip as fuji
 from ptpkit.core.buffer import Writer
 from ptpkit.core.connection import Connection, OutgoingEvent
@@ -751,6 +752,43 @@ def eos_object_info_ex() -> list[bytes]:
                         size=0, parent=0x80000000, name="MISC", time=0x4674BC84),
     ]  # fmt: skip
     return [eos.encode_object_info_ex(entries), eos.encode_object_info_ex([]), b""]
+
+
+def fuji_state_list() -> list[bytes]:
+    """Fujifilm 0xD212 answers: the seed's X-T1 entries, none, one."""
+    entries = [
+        fuji_ds.StateEntry(code=code, value=value)
+        for code, value in (
+            (0x5001, 3), (0xD241, 0x0A), (0x5005, 2), (0x500A, 0x8001), (0x500E, 2),
+            (0x5010, 0xFEB3), (0xD001, 2), (0xD02A, 0x80001900), (0xD17C, 0x03020404),
+        )
+    ]  # fmt: skip
+    return [
+        fuji_ds.encode_state_list(entries),
+        fuji_ds.encode_state_list([]),
+        fuji_ds.encode_state_list(entries[:1]),
+        b"",
+    ]
+
+
+def fuji_prop_desc_list() -> list[bytes]:
+    """Fujifilm 0x902B answers: enumerations of u16, u32 and i16, a range, none."""
+    descs = [
+        DevicePropDesc(code=0x5012, datatype=DataType.UINT16, get_set=1,
+                       form=EnumerationForm(values=(0, 2, 4))),
+        DevicePropDesc(code=0xD02A, datatype=DataType.UINT32, get_set=1,
+                       factory_default=0xFFFFFFFF, current=0x80001900,
+                       form=EnumerationForm(values=(0x80000190, 200, 0x40003200))),
+        DevicePropDesc(code=0x5010, datatype=DataType.INT16, get_set=1, current=-333,
+                       form=EnumerationForm(values=(-333, 0, 333))),
+        DevicePropDesc(code=0xD17C, datatype=DataType.UINT32, get_set=1,
+                       form=RangeForm(minimum=0, maximum=0x0707, step=1)),
+    ]  # fmt: skip
+    return [
+        fuji_ds.encode_prop_desc_list(descs),
+        fuji_ds.encode_prop_desc_list([]),
+        fuji_ds.encode_prop_desc_list(descs[1:2]),
+    ]
 
 
 def eos_viewfinder_data() -> list[bytes]:

@@ -28,6 +28,7 @@ from ptpkit.client.files import MAX_NAME_BYTES, PART_SUFFIX, safe_filename
 from ptpkit.codes import canon_eos_values as eos_values
 from ptpkit.codes.properties import STANDARD_PROPERTIES, ValueParseError
 from ptpkit.core import canon_eos as eos
+from ptpkit.core import fuji_datasets as fuji_ds
 from ptpkit.core import fujiptpip as fuji
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
@@ -891,6 +892,16 @@ _ALL: Final = [
         "eos_viewfinder_data",
         "canon_eos.decode_viewfinder_data: GetViewFinderData blobs (+ round trip)",
         _decoder(eos.decode_viewfinder_data, eos.encode_viewfinder_data),
+    ),
+    _target(
+        "fuji_state_list",
+        "fuji_datasets.decode_state_list: Fujifilm 0xD212 change list (+ round trip)",
+        _decoder(fuji_ds.decode_state_list, fuji_ds.encode_state_list),
+    ),
+    _target(
+        "fuji_prop_desc_list",
+        "fuji_datasets.decode_prop_desc_list: Fujifilm 0x902B descriptions (+ round trip)",
+        _decoder(fuji_ds.decode_prop_desc_list, fuji_ds.encode_prop_desc_list, may_refuse=True),
     ),
     _target(
         "eos_value_parse",

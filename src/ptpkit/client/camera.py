@@ -79,7 +79,7 @@ from ptpkit.errors import (
     UsageError,
     response_error_class,
 )
-from ptpkit.ext import Extension, extensions_for
+from ptpkit.ext import Extension, extensions_for, registered
 from ptpkit.ext.base import (
     ExtensionFactory,
     FrameSource,
@@ -101,6 +101,7 @@ __all__ = [
     "PropertyDescription",
     "SkipCallback",
     "SkippedObject",
+    "StateValue",
     "Storage",
     "TransactionResult",
     "object_time",
@@ -137,6 +138,20 @@ class TransactionResult:
     @property
     def ok(self) -> bool:
         return self.code == Rc.OK
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateValue:
+    """One property of the camera's exposure state (:meth:`Camera.exposure_state`)."""
+
+    code: int
+    #: The name in the camera's vocabulary ("FilmSimulation").
+    name: str
+    #: What people call it ("film simulation").
+    label: str
+    value: Value
+    #: The value as people write it ("Velvia", "S 6400").
+    text: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,6 +195,15 @@ class Camera:
         self._extra_extensions: list[ExtensionFactory] = list(extensions)
         #: Registered extensions used whatever the camera says (checked now: before any I/O).
         self._forced_vendors = check_extension_names(vendors)
+        # A link that only one vendor speaks (Fujifilm's PTP/IP variant) names that vendor's
+        # extension, used when the body's DeviceInfo is empty (an X-T4 over Wi-Fi), which
+        # matches no vendor; a whole DeviceInfo is matched as usual.
+        hint = getattr(transport, "vendor_hint", None)
+        self._vendor_hint: str | None = (
+            hint
+            if isinstance(hint, str) and hint in {factory.name for factory in registered()}
+            else None
+        )
         #: This camera's extension instances, in the order they are asked (vendor, MTP).
         self.extensions: list[Extension] = []
         self.vocabulary: Vocabulary = STANDARD
@@ -251,6 +275,7 @@ class Camera:
             self._opened = True
             for extension in self.extensions:
                 extension.open_session()
+            self._synthesise_device_info()
             self._start_poller()
         except BaseException:
             self._shutdown(close_session=False)
@@ -308,7 +333,10 @@ class Camera:
 
     def _configure(self, info: DeviceInfo) -> None:
         self._device_info = info
-        factories = extensions_for(info, self._extra_extensions, forced=self._forced_vendors)
+        forced = set(self._forced_vendors)
+        if self._vendor_hint is not None and not info.operations_supported:
+            forced.add(self._vendor_hint)
+        factories = extensions_for(info, self._extra_extensions, forced=forced)
         known = {type(extension): extension for extension in self.extensions}
         # One instance per camera; a DeviceInfo read again keeps the instances it still wants.
         self.extensions = [known.get(factory) or factory(self._session) for factory in factories]
@@ -320,6 +348,18 @@ class Camera:
         engine = self._require_engine()
         engine.operation_name = self.vocabulary.operation_name
         engine.response_name = self.vocabulary.response_name
+
+    def _synthesise_device_info(self) -> None:
+        """An extension's DeviceInfo in place of an empty one the body sent (Fujifilm over
+        Wi-Fi); extensions it brings in are opened too."""
+        info = self._ask(lambda extension: extension.synthesise_device_info(self.device_info))
+        if info is None:
+            return
+        before = list(self.extensions)
+        self._configure(info)
+        for extension in self.extensions:
+            if all(extension is not old for old in before):
+                extension.open_session()
 
     def _open_session(self) -> None:
         opening, closing = ops.open_session(self.session_id), ops.close_session()
@@ -476,6 +516,7 @@ class Camera:
     def refresh_device_info(self) -> DeviceInfo:
         """Read DeviceInfo again (it can change, e.g. after a mode switch)."""
         self._configure(self._read_device_info())
+        self._synthesise_device_info()
         return self.device_info
 
     def supports(self, operation: int | str) -> bool:
@@ -692,6 +733,31 @@ class Camera:
     def properties(self) -> list[PropertyDescription]:
         """Every property the camera lists, described (one that fails to describe is skipped)."""
         return self._properties.properties()
+
+    def exposure_state(self) -> list[StateValue] | None:
+        """The exposure state as the camera reports it, in its order (Fujifilm's 0xD212 list:
+        which properties depends on the exposure program), each value with its text; None when
+        no extension has such a report (``ptpkit state`` then describes the standard exposure
+        properties)."""
+        pairs = self._ask(lambda extension: extension.exposure_state())
+        if pairs is None:
+            return None
+        out = []
+        for code, value in pairs:
+            spec = self.catalog.get(code)
+            text = self._properties._format_value(code, value)
+            if text is None:
+                text = self.catalog.format(code, value)
+            out.append(
+                StateValue(
+                    code=code,
+                    name=self.vocabulary.property_name(code),
+                    label=spec.label if spec is not None else self.vocabulary.property_name(code),
+                    value=value,
+                    text=text,
+                )
+            )
+        return out
 
     def get_property(self, prop: int | str) -> Value:
         """The current value, decoded by the property's data type (from the first extension

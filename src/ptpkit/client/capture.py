@@ -36,9 +36,17 @@ class CaptureResult(list[Entry]):
     the capture's answer, kept here because they are not queued again for
     :meth:`Camera.events`."""
 
-    def __init__(self, entries: Iterable[Entry] = (), events: Iterable[CameraEvent] = ()) -> None:
+    def __init__(
+        self,
+        entries: Iterable[Entry] = (),
+        events: Iterable[CameraEvent] = (),
+        preview: bytes = b"",
+    ) -> None:
         super().__init__(entries)
         self.events: list[CameraEvent] = list(events)
+        #: The preview JPEG the camera sent with the capture (Fujifilm's GetCapturePreview),
+        #: or empty.
+        self.preview = preview
 
 
 class _Camera(Protocol):
@@ -125,6 +133,7 @@ class Capture:
         return CaptureResult(
             (self.captured_entry(captured) for captured in outcome.objects),
             (self._camera_event(item) for item in outcome.events),
+            outcome.preview,
         )
 
     def _camera_event(self, item: object) -> CameraEvent:

@@ -4,14 +4,14 @@ camera is reachable from an extension."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, Protocol
 
 from ptpkit.client.streams import BytesSink, BytesSource, DataSource
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.datasets import DeviceInfo
 from ptpkit.core.events import Event, Response
-from ptpkit.ext.base import DataSink, Reply
+from ptpkit.ext.base import AnswerEvent, DataSink, Reply, SideChannels
 from ptpkit.timing import Clock
 from ptpkit.transports.base import Transport
 
@@ -43,6 +43,8 @@ class _Camera(Protocol):
     ) -> Response: ...
 
     def _deliver_event(self, event: Event, details: object = None) -> None: ...
+
+    def wait_event(self, codes: Iterable[int] | None = None, *, timeout_s: float = 10.0) -> Any: ...
 
 
 class CameraSession:
@@ -103,3 +105,17 @@ class CameraSession:
 
     def emit(self, code: int, params: Sequence[int] = (), *, details: object = None) -> None:
         self._camera._deliver_event(Event(code=code, params=tuple(params)), details=details)
+
+    def wait_event(self, codes: Collection[int], timeout_s: float) -> AnswerEvent:
+        event = self._camera.wait_event(codes, timeout_s=timeout_s)
+        return AnswerEvent(
+            code=event.code,
+            params=tuple(event.params),
+            details=event.details,
+            transaction_id=event.transaction_id,
+        )
+
+    @property
+    def side_channels(self) -> SideChannels | None:
+        transport = self._camera.transport
+        return transport if isinstance(transport, SideChannels) else None

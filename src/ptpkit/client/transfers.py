@@ -229,6 +229,8 @@ class Transfers:
         # resume would stop at byte 0xFFFFFFFF and publish the object cut there.
         if entry.size == SIZE_UNKNOWN_32 or not 0 < have < entry.size:
             return False
+        if not all(extension.partial_reads for extension in self.camera.extensions):
+            return False  # GetPartialObject not to be trusted (Fujifilm: libgphoto2#653)
         return (have <= _MAX_PARTIAL and self.camera.supports(Op.GET_PARTIAL_OBJECT)) or any(
             extension.reads_from(have) for extension in self.camera.extensions
         )
@@ -308,6 +310,12 @@ class Transfers:
             pass
         elif offset == 0 and length >= entry.size:
             self.camera._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
+        elif length and not all(ext.partial_reads for ext in self.camera.extensions):
+            # GetPartialObject not to be trusted (Fujifilm: libgphoto2#653): the whole object,
+            # and the range of it.
+            whole = BytesSink(limit=max(entry.size, 1))
+            self.camera._run(Op.GET_OBJECT, (entry.handle,), sink=whole)
+            return whole.getvalue()[offset : offset + length]
         elif length:
             self.camera._read_range(entry.handle, offset, length, sink)
         return sink.getvalue()

@@ -2,6 +2,7 @@
 
 from ptpkit.ext.base import Extension, extensions_for, register, registered, unregister
 from ptpkit.ext.canon_eos import CanonEosExtension
+from ptpkit.ext.fujifilm import FujifilmExtension
 from ptpkit.ext.mtp import MtpExtension
 from ptpkit.ext.vendors import (
     CanonExtension,
@@ -18,6 +19,7 @@ __all__ = [
     "CanonExtension",
     "Extension",
     "FujiExtension",
+    "FujifilmExtension",
     "MtpExtension",
     "NikonExtension",
     "SonyExtension",

@@ -40,7 +40,7 @@ import logging
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ptpkit.codes import CodeSet
 from ptpkit.codes.properties import PropertySpec
@@ -131,6 +131,35 @@ class Session(Protocol):
         if the transport had pushed it. ``details``: the vendor's decoded record, if any."""
         ...
 
+    def wait_event(self, codes: Collection[int], timeout_s: float) -> AnswerEvent:
+        """The next event (pushed by the transport, or emitted) with one of ``codes``, taken
+        from the camera's event stream; others stay queued for the program. Raises
+        TransportTimeout when none comes within ``timeout_s`` (Fujifilm's capture waits for
+        its events this way: they come on the event connection, not in a poll)."""
+        ...
+
+    @property
+    def side_channels(self) -> SideChannels | None:
+        """The transport's extra connections a vendor's set-up opens itself (Fujifilm's
+        PTP/IP event and live-view connections); None on a transport without them."""
+        ...
+
+
+@runtime_checkable
+class SideChannels(Protocol):
+    """Connections beside the command channel that only the vendor's session set-up may open:
+    Fujifilm's PTP/IP event (55741) and live-view (55742) connections listen only after
+    InitiateOpenCapture (vendors.md 4.1; :class:`ptpkit.transports.fujiptpip.FujiPtpIpTransport`
+    has these methods)."""
+
+    def open_event_channel(self, timeout_s: float | None = None) -> None: ...
+
+    def open_stream(self, timeout_s: float | None = None) -> None: ...
+
+    def read_stream_frame(self, timeout_s: float | None) -> bytes: ...
+
+    def close_stream(self) -> None: ...
+
 
 # -- what hooks return -----------------------------------------------------------------------------
 
@@ -179,6 +208,9 @@ class CaptureOutcome:
     #: The events that answered the capture (core Events or AnswerEvents), in order; the
     #: extension did not emit them, so they are not queued again for events().
     events: tuple[Any, ...] = ()
+    #: The preview the camera sent with the capture (Fujifilm GetCapturePreview 0x9022: a
+    #: small JPEG), or empty.
+    preview: bytes = b""
 
 
 class FrameSource(Protocol):
@@ -237,6 +269,12 @@ class Extension:
         """The error class for a vendor response code (0xA0xx), or None: not mine."""
         return None
 
+    def synthesise_device_info(self, info: DeviceInfo) -> DeviceInfo | None:
+        """After :meth:`open_session`: a DeviceInfo to use instead of ``info`` when the body
+        answered an empty or incomplete one (Fujifilm over Wi-Fi: landscape.md 1.4, libgphoto2's
+        synthesis); None: keep it."""
+        return None
+
     # -- events ----------------------------------------------------------------------------------
 
     def event_poller(self) -> EventPoller | None:
@@ -266,6 +304,12 @@ class Extension:
     def set_property(self, code: int, value: Value, datatype: DataType) -> bool:
         """Set a property the vendor's way; False: not mine (standard SetDevicePropValue)."""
         return False
+
+    def exposure_state(self) -> Sequence[tuple[int, Value]] | None:
+        """The camera's exposure state as it reports it: (property code, value) in its order
+        (Fujifilm's 0xD212 list, whose properties depend on the exposure program), read now;
+        None: not mine (``state`` then shows the standard exposure properties)."""
+        return None
 
     def format_value(self, code: int, value: Value) -> str | None:
         """A value as photographers write it (``f/5.6``, ``1/125``), or None: not mine."""
@@ -298,6 +342,11 @@ class Extension:
         """Read ``length`` bytes from ``offset`` into ``sink`` (64-bit offsets where the vendor
         has an operation for them); False: not mine."""
         return False
+
+    #: False where the vendor's bodies answer GetPartialObject wrongly (Fujifilm:
+    #: libgphoto2#653): downloads are never resumed from the middle on such a camera, and reads
+    #: of a part of an object read it whole.
+    partial_reads: ClassVar[bool] = True
 
     def reads_from(self, offset: int) -> bool:
         """Whether :meth:`read_object` reads this camera's objects from ``offset`` (a download

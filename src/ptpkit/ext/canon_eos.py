@@ -97,6 +97,7 @@ from ptpkit.ext.base import (
     FrameSource,
     Reply,
     Session,
+    SideChannels,
 )
 from ptpkit.ext.keepalive import IdleKeepAlive
 from ptpkit.ext.mtp import checked_read_count
@@ -1082,6 +1083,13 @@ class _UserActivity:
 
     def emit(self, code: int, params: Sequence[int] = (), *, details: object = None) -> None:
         self._session.emit(code, params, details=details)
+
+    def wait_event(self, codes: Collection[int], timeout_s: float) -> AnswerEvent:
+        return self._session.wait_event(codes, timeout_s)
+
+    @property
+    def side_channels(self) -> SideChannels | None:
+        return self._session.side_channels
 
 
 __all__ = [

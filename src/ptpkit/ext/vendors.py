@@ -16,6 +16,7 @@ from ptpkit.codes.common import Op
 from ptpkit.core.datasets import DeviceInfo
 from ptpkit.ext.base import Extension, Session, register
 from ptpkit.ext.canon_eos import CanonEosExtension, is_eos
+from ptpkit.ext.fujifilm import FujifilmExtension
 from ptpkit.ext.keepalive import IdleKeepAlive
 from ptpkit.ext.lazy import LazyCodes
 from ptpkit.ext.mtp import MtpExtension
@@ -106,11 +107,8 @@ class NikonExtension(VendorExtension):
     manufacturer_words = ("nikon",)
 
 
-class FujiExtension(VendorExtension):
-    name = "fuji"
-    codes_module = "fuji"
-    vendor_id = VendorId.FUJI
-    manufacturer_words = ("fujifilm", "fuji photo")
+#: Fujifilm's codes and behaviour (:mod:`ptpkit.ext.fujifilm`), under its older name too.
+FujiExtension = FujifilmExtension
 
 
 class SonyExtension(VendorExtension):

@@ -86,6 +86,10 @@ class Transport(abc.ABC):
     #: What carries the session ("usb", "ptpip", "inprocess"): what an extension may know of
     #: its transport (a keep-alive only over PTP/IP), instead of parsing the URL.
     kind: str = "unknown"
+    #: The extension a link of one vendor's own protocol always needs (Fujifilm's PTP/IP
+    #: variant: "fuji"), used even when the body's DeviceInfo names no vendor; None for links
+    #: every camera speaks.
+    vendor_hint: str | None = None
 
     @property
     @abc.abstractmethod

@@ -174,6 +174,7 @@ class FujiPtpIpTransport(Transport):
     """One Fujifilm camera over its PTP/IP variant."""
 
     kind = "fujiptpip"
+    vendor_hint = "fuji"
 
     read_size = READ_BYTES
 

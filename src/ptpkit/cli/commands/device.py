@@ -206,6 +206,37 @@ def state(session: Session, as_json: bool) -> None:
     """The exposure settings at a glance (program, shutter, aperture, ISO, bias ...)."""
     out = session.out(as_json)
     cam = session.camera()
+    reported = cam.exposure_state()
+    if reported is not None:
+        # The camera's own list (Fujifilm 0xD212: it depends on the exposure program), shown as
+        # the Go ptpip tool's `state` shows it: name, value as text, as a number, in hex.
+        out.data(
+            [
+                {
+                    "code": item.code,
+                    "name": item.name,
+                    "label": item.label,
+                    "value": item.value,
+                    "text": item.text,
+                }
+                for item in reported
+            ]
+        )
+        rows = [["Property", "Value as string", "Value as int64", "Value in hex"],
+                ["--------", "---------------", "--------------", "------------"]]  # fmt: skip
+        for item in reported:
+            number = item.value if isinstance(item.value, int) else None
+            rows.append(
+                [
+                    item.label,
+                    item.text,
+                    "" if number is None else str(number),
+                    "" if number is None else f"0x{number & 0xFFFFFFFF:08x}",
+                ]
+            )
+        for line in columns(rows):
+            out.text(line)
+        return
     shown = _state(cam)
     out.data([schema.property_value(d, d.current) for d in shown])
     for line in columns([[d.label + ":", d.current_text] for d in shown]):

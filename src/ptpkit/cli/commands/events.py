@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -67,20 +69,39 @@ _KEEP_EVERYTHING = downloads.Policy(rename_existing=True)
     default=None,
     help="Download each new picture into this folder.",
 )
+@click.option(
+    "--preview",
+    "preview_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save the preview the camera sends with each shot (Fujifilm) here; with several "
+    "shots NAME-1.jpg, NAME-2.jpg ... (the Go ptpip tool's naming).",
+)
+@click.option("--force-overwrite", is_flag=True, help="Replace preview files that already exist.")
+@click.argument("words", nargs=-1, metavar="[N] [PREVIEW]")
 @json_option
 @pass_session
 def capture(
     session: Session,
+    *,
     count: int | None,
     interval_s: float | None,
     download_dir: Path | None,
+    preview_path: Path | None,
+    force_overwrite: bool,
+    words: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Take pictures (InitiateCapture) and show, or download, the new files.
 
+    The Go ptpip tool's forms work too: ``capture 3`` takes three, ``capture /tmp/p.jpg``
+    saves the shot's preview there, ``capture 3 /tmp/p.jpg`` saves /tmp/p-1.jpg, p-2.jpg and
+    p-3.jpg. An existing file is never replaced unless --force-overwrite.
+
     With --interval and no -n it runs until Ctrl-C (or SIGTERM), which ends it normally (exit
     0) once the shot in progress is taken and reported, as gphoto2 does with --interval alone.
     A second Ctrl-C stops at once."""
+    count, preview_path = _go_words(words, count, preview_path)
     # gphoto2: --frames defaults to "infinite" when an interval is given (gphoto2(1), -F).
     forever = count is None and interval_s is not None
     cap_s = session.default_wait_s
@@ -94,6 +115,13 @@ def capture(
             f"over serve-commands, a capture may last at most --max-wait ({cap_s:g} s): "
             f"{count} shots {interval_s:g} s apart would take longer"
         )
+    previews = None
+    if preview_path is not None:
+        if forever:
+            raise click.UsageError("a preview file needs a number of shots (-n N)")
+        previews = preview_names(preview_path, count or 1)
+        if not force_overwrite:
+            _refuse_existing(previews)
     out = session.out(as_json)
     cam = session.camera()
     shots: list[schema.Doc] = []
@@ -109,6 +137,8 @@ def capture(
                 interval_s=interval_s or 0.0,
                 download_dir=download_dir,
                 stop=stop,
+                previews=previews,
+                overwrite=force_overwrite,
             )
     finally:
         out.data(shots)  # what was taken is reported, however it ended
@@ -119,6 +149,81 @@ def capture(
         downloads.fail_batch(tally)
     if stop.is_set() and not forever:
         raise KeyboardInterrupt  # -n N cut short: interrupted (130)
+
+
+def _go_words(
+    words: tuple[str, ...], count: int | None, preview: Path | None
+) -> tuple[int | None, Path | None]:
+    """The Go tool's ``capture [N] [PREVIEW]`` (its README): a number of shots, then a file for
+    the previews."""
+    rest = list(words)
+    if rest and _DIGITS.match(rest[0]):
+        if count is not None:
+            raise click.UsageError("the number of shots is given twice (N and -n)")
+        try:
+            count = parse_count(rest.pop(0), minimum=1)
+        except NumberError as exc:
+            raise click.BadParameter(str(exc)) from None
+    if rest:
+        if preview is not None or len(rest) > 1:
+            raise click.UsageError(f"unexpected argument(s): {' '.join(rest)}")
+        if rest[0] == "view":
+            raise click.UsageError("'capture view' (a preview window) is not supported: save it "
+                                   "to a file (capture PREVIEW.jpg) and open that")  # fmt: skip
+        preview = Path(rest[0])
+    return count, preview
+
+
+def preview_names(path: Path, count: int) -> list[Path]:
+    """Where each shot's preview goes: ``path`` for one shot; for several, a counter from 1
+    before the suffix (``/tmp/p.jpg`` -> ``/tmp/p-1.jpg``, ``p-2.jpg``...: the Go tool's
+    ``/tmp/my-preview-%d.jpg``)."""
+    if count == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}-{number}{path.suffix}") for number in range(1, count + 1)]
+
+
+def _refuse_existing(paths: list[Path]) -> None:
+    """Before any shot: a preview name that is taken stops the command (nothing was shot)."""
+    taken = [str(p) for p in paths if p.exists() or p.is_symlink()]
+    if taken:
+        raise CliError(
+            f"{taken[0]} already exists"
+            + (f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""),
+            ExitCode.FILE_ERROR,
+            hint="choose another name, or --force-overwrite to replace it",
+        )
+
+
+def save_preview(data: bytes, final: Path, *, overwrite: bool) -> None:
+    """Write ``data`` to a temporary file beside ``final``, then rename it there, as every
+    ptpkit download: a reader never sees half a preview. Without ``overwrite`` an existing
+    file is kept (the link fails) and this raises CliError."""
+    directory = final.parent if str(final.parent) else Path(".")
+    fd, temp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".ptpkit-part",
+                                     dir=directory)  # fmt: skip
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        if overwrite:
+            os.replace(temp, final)
+        else:
+            try:
+                os.link(temp, final)  # atomic, and fails when the name is taken meanwhile
+            except FileExistsError:
+                raise CliError(
+                    f"{final} already exists",
+                    ExitCode.FILE_ERROR,
+                    hint="choose another name, or --force-overwrite to replace it",
+                ) from None
+    except OSError as exc:
+        raise CliError(f"cannot write {final}: {exc.strerror or exc}", ExitCode.FILE_ERROR) from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
 
 
 @contextlib.contextmanager
@@ -153,6 +258,8 @@ def _shoot(
     interval_s: float,
     download_dir: Path | None,
     stop: Latch,
+    previews: list[Path] | None = None,
+    overwrite: bool = False,
 ) -> None:
     started: float | None = None
     number = 0
@@ -168,6 +275,14 @@ def _shoot(
             out.text(
                 f"shot {number}: {entry.path} (0x{entry.handle:08X}, {format_size(entry.size)})"
             )
+        preview_doc: str | None = None
+        if previews is not None and number <= len(previews):
+            if new.preview:
+                save_preview(new.preview, previews[number - 1], overwrite=overwrite)
+                preview_doc = str(previews[number - 1])
+                out.text(f"shot {number}: preview {preview_doc} ({format_size(len(new.preview))})")
+            else:
+                out.note(f"shot {number}: the camera sent no preview")
         saved: list[downloads.Outcome] = []
         if download_dir is not None:
             planned = downloads.plan(cam, [e for e in new if not e.is_folder], tree=False)
@@ -179,6 +294,7 @@ def _shoot(
                 "shot": number,
                 "objects": [schema.entry(entry, cam) for entry in new],
                 "downloads": [outcome.doc() for outcome in saved],
+                "preview": preview_doc,
             }
         )
 
