@@ -13,7 +13,7 @@ from ptpkit.client import operations as ops
 from ptpkit.codes.common import Op
 from ptpkit.core.datasets import ObjectInfo, StorageInfo
 from ptpkit.core.datatypes import DataType
-from ptpkit.errors import DecodeError, PTPError, RemoteProtocolError
+from ptpkit.errors import DecodeError, PropertyError, PTPError, RemoteProtocolError
 
 
 def uint32_array(*values: int) -> bytes:
@@ -32,6 +32,15 @@ def test_requests_carry_the_codes_and_parameters_of_iso_15740() -> None:
     assert ops.get_device_prop_desc(0x500F).params == (0x500F,)
     for spec in (ops.get_device_info(), ops.get_object_info(3), ops.get_thumb(3)):
         assert spec.data is None
+
+
+def test_an_empty_property_description_means_the_camera_lacks_it() -> None:
+    """OK with no data (ptp-ip's X-T1, the virtual fuji-x): not a dataset cut short."""
+    with pytest.raises(PropertyError, match="no property 0xD17C") as caught:
+        ops.get_device_prop_desc(0xD17C).parse(b"", ())
+    assert caught.value.code == 0x200A
+    with pytest.raises(DecodeError):  # one byte is a dataset cut short
+        ops.get_device_prop_desc(0xD17C).parse(b"\x7c", ())
 
 
 def test_answers_are_parsed_strictly() -> None:

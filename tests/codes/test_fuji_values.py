@@ -133,6 +133,35 @@ def test_shutter_snaps_to_the_nearest_allowed_value() -> None:
     assert fv.parse_value(fv.SHUTTER_SPEED, "1/4000", allowed) == 250
 
 
+@pytest.mark.parametrize(
+    ("micros", "text"),
+    [
+        (15625, "1/60"),  # 2^-6 s, the body's "1/60"
+        (125, "1/8000"),
+        (3906, "1/250"),
+        (500_000, "1/2"),
+        (630_000, "0.6"),
+        (1_000_000, "1"),
+        (10_079_368, "10"),  # libgphoto2 camera_fuji_capture's 10 s
+        (32_000_000, "30"),
+        (45_000_000, "45"),  # between nominal speeds: exact
+        (0xFFFFFFFF, "auto"),
+    ],
+)
+def test_shutter_speeds_read_as_photographers_write_them(micros: int, text: str) -> None:
+    assert fv.format_value(fv.SHUTTER_SPEED, micros) == text
+    # The standard ExposureTime is in microseconds on a Fujifilm too.
+    assert fv.format_value(fv.STD_EXPOSURE_TIME, micros) == text
+
+
+def test_a_nominal_speed_sets_the_body_s_exact_value() -> None:
+    grid = [int(1_000_000 * 2 ** (k / 3)) for k in range(-39, 16)]
+    for micros in grid:
+        text = fv.format_value(fv.STD_EXPOSURE_TIME, micros)
+        assert text is not None
+        assert fv.parse_value(fv.STD_EXPOSURE_TIME, text, grid) == micros, text
+
+
 def test_fuji_extra_names() -> None:
     assert fv.parse_value(fv.STD_WHITE_BALANCE, "temprerature") == 0x800B  # the Go tool's text
     assert fv.parse_value(fv.STD_WHITE_BALANCE, "Fluorescent 2") == 0x8002

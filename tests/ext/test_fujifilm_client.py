@@ -26,9 +26,9 @@ from tests.ext.fuji_scripted import (
 
 import ptpkit
 from ptpkit.client.camera import Camera
-from ptpkit.codes.common import Ec, Op, Rc
+from ptpkit.codes.common import Ec, Ofc, Op, Rc
 from ptpkit.core.buffer import BytesLike
-from ptpkit.core.datasets import DeviceInfo, DevicePropDesc, EnumerationForm, GetSet
+from ptpkit.core.datasets import DeviceInfo, DevicePropDesc, EnumerationForm, GetSet, ObjectInfo
 from ptpkit.core.datatypes import DataType
 from ptpkit.core.fuji_datasets import StateEntry, encode_prop_desc_list, encode_state_list
 from ptpkit.core.fujiptpip import encode_stream_frame
@@ -452,12 +452,33 @@ def test_capture_golden_sequence_with_preview() -> None:
     outcome = ext.capture(timeout_s=5)
     assert outcome is not None
     assert session.codes() == [Op.GET_OBJECT_HANDLES, Op.INITIATE_CAPTURE, 0x9022,
-                               Op.GET_OBJECT_HANDLES]  # fmt: skip
+                               Op.GET_OBJECT_HANDLES, Op.GET_OBJECT_INFO]  # fmt: skip
     assert (Op.INITIATE_CAPTURE, (0, 0)) in session.calls
     assert outcome.preview == JPEG
     assert [o.handle for o in outcome.objects] == [3]
     assert [e.code for e in outcome.events] == [0xC004, 0xC001, Ec.CAPTURE_COMPLETE]
     assert not ext.preview_owed
+
+
+def test_a_folder_the_shot_created_is_not_a_captured_object() -> None:
+    """The first shot on a card creates its folder (100_FUJI): the listing's difference has
+    two handles, the picture is one."""
+    ext, session = opened(FakeSession(device_info=fuji_info(ops=(0x902B, 0x9022, 0x1007))))
+    listing = handles_before_and_after([1], [1, 7, 8])
+    folder = ObjectInfo(storage_id=1, object_format=Ofc.ASSOCIATION, association_type=1,
+                        filename="100_FUJI")  # fmt: skip
+    picture = ObjectInfo(storage_id=1, object_format=Ofc.EXIF_JPEG, filename="DSCF0001.JPG")
+
+    def handler(code: int, params: tuple[int, ...], data: bytes | None) -> Reply | None:
+        if code == Op.GET_OBJECT_INFO:
+            return Reply(code=Rc.OK, data=(folder if params[0] == 7 else picture).to_bytes())
+        return listing(code, params, data)
+
+    session.handler = handler
+    capture_script(session)
+    outcome = ext.capture(timeout_s=5)
+    assert outcome is not None
+    assert [o.handle for o in outcome.objects] == [8]
 
 
 def handles_before_and_after(*lists: list[int]) -> Handler:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
 from ptpkit.codes.common import Op
+from ptpkit.core.buffer import BytesLike
 from ptpkit.core.datasets import (
     DeviceInfo,
     DevicePropDesc,
@@ -28,7 +29,7 @@ from ptpkit.core.datasets import (
     encode_value,
 )
 from ptpkit.core.datatypes import DataType, Value
-from ptpkit.errors import RemoteProtocolError
+from ptpkit.errors import PropertyError, RemoteProtocolError
 from ptpkit.ext.listing import handle_array
 
 __all__ = [
@@ -169,8 +170,25 @@ def get_device_prop_desc(code: int) -> Operation[DevicePropDesc]:
     return Operation(
         code=Op.GET_DEVICE_PROP_DESC,
         params=(code,),
-        parse=lambda data, _: DevicePropDesc.from_bytes(data),
+        parse=lambda data, _: _prop_desc(code, data),
     )
+
+
+def _prop_desc(code: int, data: BytesLike) -> DevicePropDesc:
+    """A description; OK with no data is how some bodies say they lack the property (ptp-ip's
+    X-T1 traces, petabyt/vcam's Fujifilm), so it reads as DevicePropNotSupported, not as a
+    dataset cut short."""
+    if len(data) == 0:
+        error = PropertyError(
+            0x200A,
+            name="DevicePropNotSupported",
+            operation=Op.GET_DEVICE_PROP_DESC,
+            operation_name="GetDevicePropDesc",
+            params=(code,),
+        )
+        error.args = (f"the camera has no property 0x{code:04X} (its description came empty)",)
+        raise error
+    return DevicePropDesc.from_bytes(data)
 
 
 def get_device_prop_value(code: int, datatype: DataType) -> Operation[Value]:

@@ -51,6 +51,9 @@ STD_WHITE_BALANCE: Final = 0x5005
 STD_FOCUS_MODE: Final = 0x500A
 STD_FLASH_MODE: Final = 0x500C
 STD_CAPTURE_DELAY: Final = 0x5012
+#: Standard ExposureTime, which a Fujifilm body gives in microseconds (libgphoto2 library.c
+#: camera_fuji_capture lists 10079368 for 10 s, 32000000 for 30 s), not PTP's 1/10,000 s.
+STD_EXPOSURE_TIME: Final = 0x500D
 
 ISO_AUTO: Final = 0xFFFFFFFF
 ISO_FLAG_STANDARD: Final = 0x8000  # "S": auto ISO with this upper limit
@@ -206,8 +209,9 @@ def _slug(text: str) -> str:
 
 
 def has_table(code: int) -> bool:
-    return code in _TABLES or code in _VENDOR_ONLY or code in (ISO, MOVIE_ISO, SHUTTER_SPEED,
-                                                                 FOCUS_POINT)  # fmt: skip
+    return code in _TABLES or code in _VENDOR_ONLY or code in (
+        ISO, MOVIE_ISO, SHUTTER_SPEED, STD_EXPOSURE_TIME, FOCUS_POINT
+    )  # fmt: skip
 
 
 def format_value(code: int, value: int) -> str | None:
@@ -215,7 +219,7 @@ def format_value(code: int, value: int) -> str | None:
     standard catalog's then)."""
     if code in (ISO, MOVIE_ISO):
         return format_iso(value)
-    if code == SHUTTER_SPEED:
+    if code in (SHUTTER_SPEED, STD_EXPOSURE_TIME):
         return format_shutter(value)
     if code == FOCUS_POINT:
         return f"{(value >> 8) & 0xFF}x{value & 0xFF}"
@@ -231,7 +235,7 @@ def parse_value(code: int, text: str, allowed: Sequence[int] | None = None) -> i
     Fujifilm's own."""
     if code in (ISO, MOVIE_ISO):
         return parse_iso(text, allowed)
-    if code == SHUTTER_SPEED:
+    if code in (SHUTTER_SPEED, STD_EXPOSURE_TIME):
         return parse_shutter(text, allowed)
     if code == FOCUS_POINT:
         match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
@@ -307,25 +311,45 @@ def parse_iso(text: str, allowed: Sequence[int] | None = None) -> int:
 # -- shutter speed -----------------------------------------------------------------------------
 
 
-def format_shutter(value: int) -> str:
-    """Microseconds (assumed, see the module docstring) as "1/250", "1/2", "2", "30"."""
-    from fractions import Fraction  # noqa: PLC0415  (loaded on use: start-up time)
+#: The speeds photographers and camera dials write, in third stops: a body's exact values sit on
+#: the 2^(k/3) grid (15625 us is 2^-6 s), shown by the nearest of these ("1/60", not "1/64").
+_NOMINAL_FRACTIONS: Final = (
+    8000, 6400, 5000, 4000, 3200, 2500, 2000, 1600, 1250, 1000, 800, 640, 500, 400, 320, 250, 200,
+    160, 125, 100, 80, 60, 50, 40, 30, 25, 20, 15, 13, 10, 8, 6, 5, 4, 3, 2,
+)  # fmt: skip
+_NOMINAL_SECONDS: Final = (
+    "0.4", "0.6", "0.8", "1", "1.3", "1.6", "2", "2.5", "3", "4", "5", "6", "8", "10", "13",
+    "15", "20", "25", "30",
+)  # fmt: skip
+#: How far from a nominal speed a value may be and still take its name: a sixth of a stop.
+_NOMINAL_RATIO: Final = 2 ** (1 / 6)
 
+
+def format_shutter(value: int) -> str:
+    """Microseconds as a photographer writes the speed: "1/250", "1/60", "1/2", "2", "30"; a
+    value between nominal speeds exactly ("1/64")."""
     if value == SHUTTER_AUTO:
         return "auto"
     micros = value & 0x7FFFFFFF
     if micros == 0:
         return "0"
-    seconds = Fraction(micros, 1_000_000)
+    seconds = micros / 1_000_000
+    texts = [f"1/{d}" for d in _NOMINAL_FRACTIONS] + list(_NOMINAL_SECONDS)
+    speeds = [1 / d for d in _NOMINAL_FRACTIONS] + [float(t) for t in _NOMINAL_SECONDS]
+    ratio, text = min(
+        (max(seconds / speed, speed / seconds), text)
+        for speed, text in zip(speeds, texts, strict=True)
+    )
+    if ratio <= _NOMINAL_RATIO:
+        return text
     if seconds >= 1:
-        whole = seconds.limit_denominator(10)
-        return str(whole.numerator) if whole.denominator == 1 else f"{float(whole):g}"
+        return f"{seconds:.1f}".removesuffix(".0")
     return f"1/{round(1 / seconds)}"
 
 
 def parse_shutter(text: str, allowed: Sequence[int] | None = None) -> int:
     """ "auto", "1/250", "0.5", "2", "2s", "30\"" as microseconds; with an allowed list, the
-    nearest allowed value (within 5 %: 1/8000 is 125 us, which a camera may list as 122)."""
+    nearest allowed value within a sixth of a stop ("1/60" is the body's 15625 us, 2^-6 s)."""
     from fractions import Fraction  # noqa: PLC0415  (loaded on use: start-up time)
 
     cleaned = text.strip().lower().rstrip('s"').strip()
@@ -345,8 +369,13 @@ def parse_shutter(text: str, allowed: Sequence[int] | None = None) -> int:
     if allowed:
         candidates = [a for a in allowed if a != SHUTTER_AUTO]
         if candidates:
-            best = min(candidates, key=lambda a: abs((a & 0x7FFFFFFF) - micros))
-            if abs((best & 0x7FFFFFFF) - micros) <= micros * 0.05:
+
+            def stops_apart(allowed_value: int) -> float:
+                there = max(allowed_value & 0x7FFFFFFF, 1)
+                return max(there / micros, micros / there)
+
+            best = min(candidates, key=stops_apart)
+            if stops_apart(best) <= _NOMINAL_RATIO:
                 return best
     return micros
 

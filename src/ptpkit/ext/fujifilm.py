@@ -50,7 +50,14 @@ from ptpkit.codes import VendorId
 from ptpkit.codes import fuji_values as values
 from ptpkit.codes.common import Ec, Op, Rc
 from ptpkit.codes.properties import PropertySpec
-from ptpkit.core.datasets import DeviceInfo, DevicePropDesc, GetSet, decode_value, encode_value
+from ptpkit.core.datasets import (
+    DeviceInfo,
+    DevicePropDesc,
+    GetSet,
+    ObjectInfo,
+    decode_value,
+    encode_value,
+)
 from ptpkit.core.datatypes import DataType, Value
 from ptpkit.core.fuji_datasets import StateEntry, decode_prop_desc_list, decode_state_list
 from ptpkit.errors import (
@@ -196,7 +203,7 @@ FUJI_PROPERTIES: Final = tuple(
 #: Property codes whose value texts fuji_values gives even though they are standard.
 _STANDARD_WITH_FUJI_VALUES: Final = frozenset(
     {values.STD_BATTERY_LEVEL, values.STD_WHITE_BALANCE, values.STD_FOCUS_MODE,
-     values.STD_FLASH_MODE, values.STD_CAPTURE_DELAY}
+     values.STD_FLASH_MODE, values.STD_CAPTURE_DELAY, values.STD_EXPOSURE_TIME}
 )  # fmt: skip
 
 
@@ -653,6 +660,15 @@ class FujifilmExtension(LazyCodes):
                               what="GetObjectHandles")  # fmt: skip
         return {int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "little") for i in range(count)}
 
+    def _is_folder(self, handle: int, *, unknown: bool = False) -> bool:
+        """Whether ``handle`` is a folder (association). An object the camera cannot describe
+        counts as ``unknown`` says (default: not a folder; its download says what is wrong)."""
+        try:
+            info = ObjectInfo.from_bytes(self.session.run(Op.GET_OBJECT_INFO, (handle,)).data)
+        except (ResponseError, DecodeError):
+            return unknown
+        return info.is_folder
+
     def fetch_preview(self, timeout_s: float | None = None) -> bytes:
         """GetCapturePreview 0x9022: the preview, and the camera free to fire again."""
         reply = self.session.run(GET_CAPTURE_PREVIEW, timeout_s=timeout_s)
@@ -689,12 +705,18 @@ class FujifilmExtension(LazyCodes):
         answer: list[AnswerEvent] = []
         announced: list[int] = []
         preview = b""
+        #: 0xC004's first parameter: libgphoto2's camera_fuji_capture reads it as the new
+        #: object's handle; ptp-ip's X-T1 dump has the transaction id there. Used only when the
+        #: camera cannot list its handles, and only if it names an object.
+        fuji_added = 0
         wanted = {EC_FUJI_OBJECT_ADDED, EC_PREVIEW_AVAILABLE, Ec.OBJECT_ADDED, Ec.CAPTURE_COMPLETE}
         while True:
             event = session.wait_event(wanted, remaining())
             answer.append(event)
             if event.code == Ec.OBJECT_ADDED and event.params and event.params[0]:
                 announced.append(event.params[0])
+            elif event.code == EC_FUJI_OBJECT_ADDED and event.params and event.params[0]:
+                fuji_added = event.params[0]
             elif event.code == EC_PREVIEW_AVAILABLE:
                 self.preview_owed = True
                 # The camera waits for this before CaptureComplete (ptp-ip).
@@ -712,8 +734,12 @@ class FujifilmExtension(LazyCodes):
                 break
         handles = announced
         if not handles and before is not None:
+            # The files the shot wrote (a RAW+JPEG shot writes two); the first shot on a card
+            # also creates its folder (100_FUJI), which is not a capture.
             after = self._handles()
-            handles = sorted((after or set()) - before)
+            handles = [h for h in sorted((after or set()) - before) if not self._is_folder(h)]
+        elif not handles and fuji_added and not self._is_folder(fuji_added, unknown=True):
+            handles = [fuji_added]
         objects = tuple(CapturedObject(handle=handle) for handle in handles)
         return CaptureOutcome(objects=objects, events=tuple(answer), preview=preview)
 
