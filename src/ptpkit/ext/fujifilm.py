@@ -197,6 +197,9 @@ FUJI_PROPERTIES: Final = tuple(
         (values.CAPTURE_REMAINING, ("capture-remaining", "image-space-sd", "shots-left"),
          "image space SD"),
         (values.MOVIE_REMAINING_TIME, ("movie-remaining-time",), "movie remaining time"),
+        # vendors.md section 4 (ptp-ip's names): ptp.h calls 0xD222 "SensitivityFineTune1 ????".
+        (values.CAMERA_STATE, ("camera-state",), "camera state"),
+        (values.OBJECT_COUNT, ("object-count",), "object count"),
     )
 )  # fmt: skip
 
