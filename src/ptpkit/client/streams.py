@@ -73,6 +73,30 @@ class BytesSink:
         return bytes(self._data)
 
 
+class WindowSink(BytesSink):
+    """Keeps only bytes ``offset`` to ``offset + length`` of a whole data phase: a range of an
+    object read whole (where GetPartialObject is not to be trusted, Fujifilm: libgphoto2#653)
+    in memory bounded by the range, not by the object."""
+
+    def __init__(self, offset: int, length: int) -> None:
+        super().__init__(limit=max(length, 1))
+        self.offset = offset
+        self.length = length
+        #: Bytes of the data phase seen so far, kept or not.
+        self.seen = 0
+
+    def start(self, total_bytes: int | None) -> None:
+        self.started = True
+        self.total_bytes = total_bytes
+
+    def write(self, chunk: BytesLike) -> None:
+        start, self.seen = self.seen, self.seen + len(chunk)
+        low = max(self.offset - start, 0)
+        high = min(self.offset + self.length - start, len(chunk))
+        if low < high:
+            self._data += memoryview(chunk)[low:high]
+
+
 class FileSink:
     """Writes a data phase to a binary file object, reporting progress.
 

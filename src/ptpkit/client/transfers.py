@@ -29,6 +29,7 @@ from ptpkit.client.streams import (
     FileSink,
     FileSource,
     ProgressCallback,
+    WindowSink,
     file_size,
 )
 from ptpkit.codes.common import Op
@@ -311,11 +312,11 @@ class Transfers:
         elif offset == 0 and length >= entry.size:
             self.camera._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
         elif length and not all(ext.partial_reads for ext in self.camera.extensions):
-            # GetPartialObject not to be trusted (Fujifilm: libgphoto2#653): the whole object,
-            # and the range of it.
-            whole = BytesSink(limit=max(entry.size, 1))
-            self.camera._run(Op.GET_OBJECT, (entry.handle,), sink=whole)
-            return whole.getvalue()[offset : offset + length]
+            # GetPartialObject not to be trusted (Fujifilm: libgphoto2#653): the whole object
+            # read, the range of it kept.
+            window = WindowSink(offset, length)
+            self.camera._run(Op.GET_OBJECT, (entry.handle,), sink=window)
+            return window.getvalue()
         elif length:
             self.camera._read_range(entry.handle, offset, length, sink)
         return sink.getvalue()
