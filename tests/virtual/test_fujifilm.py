@@ -32,6 +32,21 @@ INVALID_HANDLE = 0x2009
 GET_VALUE, SET_VALUE, GET_DESC = 0x1015, 0x1016, 0x1014
 
 
+@pytest.fixture(autouse=True)
+def _without_the_fujifilm_client() -> Iterator[None]:
+    """These tests drive the virtual X-T2 with raw transactions and read its 0xD212 list and
+    event connection themselves: the Fujifilm client extension (fuji), which would run the
+    session set-up, open the event connection and poll 0xD212 on its own thread, is left out
+    of their connections (tests/ext/test_fujifilm_virtual.py runs the two together)."""
+    from ptpkit.ext import FujifilmExtension, register, unregister
+
+    unregister(FujifilmExtension.name)
+    try:
+        yield
+    finally:
+        register(FujifilmExtension, replace=True)
+
+
 def u16(value: int) -> bytes:
     return struct.pack("<H", value)
 
