@@ -34,10 +34,12 @@ def sha(data):
 
 def gphoto2(*args, cwd=None):
     cwd = cwd or str(WORK)
+    started = time.monotonic()
     done = subprocess.run(
         ["gphoto2", *args], cwd=cwd, capture_output=True, text=True, timeout=180, check=False
     )
-    return {"rc": done.returncode, "out": done.stdout, "err": done.stderr[-3000:]}
+    took = round(time.monotonic() - started, 2)  # seconds, for whoever looks into the lab's speed
+    return {"rc": done.returncode, "out": done.stdout, "s": took, "err": done.stderr[-3000:]}
 
 
 def saved(folder):
