@@ -27,6 +27,7 @@ import shutil
 import struct
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,8 +64,10 @@ def fast_outdir(source: Path, cache: Path) -> Path | None:
         return out
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        for old in cache.iterdir():  # earlier guest builds' copies
-            if old.name != key and not old.name.startswith("."):
+        for old in cache.iterdir():
+            # Earlier guest builds' copies, and what a killed run left half made an hour ago.
+            stale = old.name.startswith(".") and time.time() - old.stat().st_mtime > 3600
+            if old.name != key and (stale or not old.name.startswith(".")):
                 shutil.rmtree(old, ignore_errors=True)
         work = Path(tempfile.mkdtemp(prefix=".make-", dir=cache))
         try:
