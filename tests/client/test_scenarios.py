@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import hashlib
 import io
 import os
@@ -994,6 +995,10 @@ def test_raw_transactions(rig: Rig) -> None:
 # -- over 4 GiB -------------------------------------------------------------------------------
 
 
+#: SHA-256 of generated content by (size, seed), each computed once in a session.
+_reference_sha256 = functools.cache(generated_sha256)
+
+
 @pytest.mark.slow
 # Five GiB through each transport takes seconds: the EOS way of it (64-bit pieces) does not
 # depend on the transport, and virtual+usb checks those pieces' data-phase headers too.
@@ -1003,9 +1008,10 @@ def test_download_of_an_object_over_4_gib(
 ) -> None:
     size, seed = 5 * 2**30 + 3, 11
     handle = rig.vcam.add_generated_object(size, name="HUGE.MOV", seed=seed)
-    # The reference hash, computed while the download runs (hashlib releases the GIL).
+    # The reference hash, computed while the download runs (hashlib releases the GIL), by the
+    # first of this test's cases only: the content, hence its hash, is the same for all.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        reference = pool.submit(generated_sha256, size, seed)
+        reference = pool.submit(_reference_sha256, size, seed)
 
         entry = rig.cam.entry(handle)
         assert entry.info is not None

@@ -9,6 +9,7 @@ never with an incomplete file under its final name.
 
 from __future__ import annotations
 
+import concurrent.futures
 import errno
 import hashlib
 import io
@@ -37,7 +38,7 @@ from ptpkit.transports.usb import (
     permission_message,
 )
 from ptpkit.virtual import VirtualCamera
-from ptpkit.virtual.content import generated_bytes
+from ptpkit.virtual.content import generated_bytes, generated_sha256
 from ptpkit.virtual.usb_device import UsbFaults, VirtualUsbDevice, make_backend
 
 MiB = 1 << 20
@@ -196,7 +197,9 @@ def test_objects_over_4_gib_are_read_to_the_end_of_the_transfer(vcam: VirtualCam
     """A data container of 4 GiB or more carries length 0xFFFFFFFF: read until a short packet."""
     size = 4 * 1024 * MiB + 1234
     handle = vcam.add_generated_object(size, seed=5)
-    with _open(vcam) as cam:
+    # The reference hash, computed while the download runs (hashlib releases the GIL).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool, _open(vcam) as cam:
+        reference = pool.submit(generated_sha256, size, 5)
         digest = hashlib.sha256()
         total = 0
 
@@ -208,10 +211,10 @@ def test_objects_over_4_gib_are_read_to_the_end_of_the_transfer(vcam: VirtualCam
                 return len(data)
 
         cam.download(handle, Hasher())  # type: ignore[arg-type]
-    from ptpkit.virtual.content import generated_sha256
+        expected = reference.result()
 
     assert total == size
-    assert digest.hexdigest() == generated_sha256(size, seed=5)
+    assert digest.hexdigest() == expected
 
 
 # -- faults --------------------------------------------------------------------------------------

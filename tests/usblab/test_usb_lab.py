@@ -13,12 +13,10 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.usblab.conftest import UsbLab
+from tests.usblab.conftest import GPHOTO2_GADGET_TIMEOUT, GadgetRun, GuestRun, UsbLab
 
-from ptpkit.virtual.samplecard import make_sample_card
-
-# Each test boots an emulated machine (no KVM): ~15 s for the boot, and Python and gphoto2 run
-# many times slower inside it than on the host.
+# An emulated machine (no KVM): ~12 s for a boot, and Python and gphoto2 run many times slower
+# inside it than on the host. Two boots here: the client scenarios, and the gphoto2 tests.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 
@@ -63,46 +61,60 @@ def _check_client_run(result: dict[str, object], files: dict[str, bytes], root: 
     assert error[1] == 0x2009  # InvalidObjectHandle
 
 
-def test_ptpkit_against_qemu_usb_mtp(usb_lab: UsbLab, tmp_path: Path) -> None:
-    root = tmp_path / "mtp"
-    root.mkdir()
-    files = _card(root)
-    # Uploads of sizes whose data container is not a multiple of 64 bytes only. QEMU's usb-mtp
-    # (hw/usb/dev-mtp.c, usb_mtp_handle_data) treats an xHCI transfer as a packet: it ends a
-    # SendObject data phase only on a transfer that is not a multiple of 64 bytes, and stalls
-    # every OUT transfer shorter than a container header ("packet too small"), the zero-length
-    # packet the USB spec requires after a whole-packet transfer included; it then trips an
-    # assertion (usb_mtp_get_data) and aborts. ptpkit sends that ZLP, as libgphoto2 does; the
-    # 512-byte container case runs against umtprd and the virtual device instead.
-    run = usb_lab.run(
-        "client_scenario.py",
-        "photos",
-        "hello.txt",
-        "100",
-        str((1 << 20) + 3),
-        mode="mtp",
-        mtp_dir=root,
+# QEMU's usb-mtp and umtprd's gadget are both on the guest's buses in one boot (mode both): the
+# scenario runs against each in turn, chosen by its USB ids.
+QEMU_MTP_URL = "usb:46f4:0004"
+UMTPRD_URL = "usb:1d6b:0100"
+CLIENT_TIMEOUT = 360  # s, for both scenarios
+
+
+@pytest.fixture(scope="module")
+def client_runs(
+    usb_lab: UsbLab, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[GuestRun, Path, dict[str, bytes]]]:
+    """ptpkit's client scenario against QEMU's usb-mtp ("mtp") and against umtprd's gadget
+    ("gadget"), one Python process each, in one guest boot: (run, device folder, its files)."""
+    roots = {"mtp": tmp_path_factory.mktemp("mtp"), "gadget": tmp_path_factory.mktemp("gadget")}
+    files = {device: _card(root) for device, root in roots.items()}
+    # Uploads to QEMU's usb-mtp: sizes whose data container is not a multiple of 64 bytes only.
+    # QEMU's usb-mtp (hw/usb/dev-mtp.c, usb_mtp_handle_data) treats an xHCI transfer as a packet:
+    # it ends a SendObject data phase only on a transfer that is not a multiple of 64 bytes, and
+    # stalls every OUT transfer shorter than a container header ("packet too small"), the
+    # zero-length packet the USB spec requires after a whole-packet transfer included; it then
+    # trips an assertion (usb_mtp_get_data) and aborts. ptpkit sends that ZLP, as libgphoto2
+    # does; the 512-byte container case runs against umtprd and the virtual device instead.
+    # To umtprd: 500 bytes make a 512-byte container: the data phase must end with a ZLP.
+    sizes = {"mtp": ("100", str((1 << 20) + 3)), "gadget": ("500", str((1 << 20) + 3))}
+    urls = {"mtp": QEMU_MTP_URL, "gadget": UMTPRD_URL}
+    runs = usb_lab.run_several(
+        {
+            device: ("client_scenario.py", urls[device], "photos", "hello.txt", *sizes[device])
+            for device in roots
+        },
+        mode="both",
+        timeout=CLIENT_TIMEOUT,
+        mtp_dir=roots["mtp"],
+        gadget_dir=roots["gadget"],
     )
+    return {device: (runs[device], roots[device], files[device]) for device in roots}
+
+
+@pytest.mark.timeout(CLIENT_TIMEOUT + 120)
+def test_ptpkit_against_qemu_usb_mtp(
+    client_runs: dict[str, tuple[GuestRun, Path, dict[str, bytes]]],
+) -> None:
+    run, root, files = client_runs["mtp"]
     assert run.returncode == 0, run.stdout + run.stderr
     result = run.result()
     assert result["model"] == "QEMU filesharing"
     _check_client_run(result, files, root)
 
 
-def test_ptpkit_against_umtprd_gadget(usb_lab: UsbLab, tmp_path: Path) -> None:
-    root = tmp_path / "gadget"
-    root.mkdir()
-    files = _card(root)
-    # 500 bytes make a 512-byte container: the data phase must end with a zero-length packet.
-    run = usb_lab.run(
-        "client_scenario.py",
-        "photos",
-        "hello.txt",
-        "500",
-        str((1 << 20) + 3),
-        mode="gadget",
-        gadget_dir=root,
-    )
+@pytest.mark.timeout(CLIENT_TIMEOUT + 120)
+def test_ptpkit_against_umtprd_gadget(
+    client_runs: dict[str, tuple[GuestRun, Path, dict[str, bytes]]],
+) -> None:
+    run, _, files = client_runs["gadget"]
     assert run.returncode == 0, run.stdout + run.stderr
     result = run.result()
     # umtprd serves a copy of the folder inside the guest; compare what ptpkit read back.
@@ -115,14 +127,14 @@ def test_ptpkit_against_umtprd_gadget(usb_lab: UsbLab, tmp_path: Path) -> None:
     assert result["error"][0] in ("ObjectError", "ResponseError")
 
 
+# One guest boot runs this test's script and test_usb_lab_canon_eos.py's (conftest.py): the
+# first of the two to run waits for both.
+@pytest.mark.timeout(GPHOTO2_GADGET_TIMEOUT + 120)
 def test_gphoto2_against_the_virtual_camera_as_a_usb_gadget(
-    usb_lab: UsbLab, tmp_path: Path
+    gphoto2_gadget_runs: dict[str, GadgetRun],
 ) -> None:
-    card = tmp_path / "card"  # the guest sees it as /test/card
-    make_sample_card(card)
-    big = card / "DCIM" / "100PTPKT" / "MVI_0002.MOV"
-    big.write_bytes(os.urandom(2 * 1024 * 1024 + 11))  # GetPartialObject chunks in gphoto2
-    run = usb_lab.run("gadget_gphoto2.py", mode="ffs", add=(card,))
+    # The card holds MVI_0002.MOV, 2 MiB + 11 bytes: GetPartialObject chunks in gphoto2.
+    run = gphoto2_gadget_runs["generic"].run
     assert run.returncode == 0, run.stdout + run.stderr
     result = run.result()
     assert any(line.startswith("bound ") for line in result["server"]), result["server"]

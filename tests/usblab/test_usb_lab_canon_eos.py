@@ -10,31 +10,27 @@ in CI (tests/usblab/conftest.py).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-from pathlib import Path
 
 import pytest
-from tests.usblab.conftest import UsbLab
+from tests.usblab.conftest import GPHOTO2_GADGET_TIMEOUT, GadgetRun
 
-from ptpkit.virtual.samplecard import make_sample_card
-
-# One guest boot (~15 s) and a dozen gphoto2 runs, each much slower under emulation; a capture
-# waits about 2 s for focus information in libgphoto2.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+# A dozen gphoto2 runs, each much slower under emulation; a capture waits about 2 s for focus
+# information in libgphoto2. The guest boot that runs them also runs test_usb_lab.py's gphoto2
+# test (conftest.py): the first of the two to run waits for both.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(GPHOTO2_GADGET_TIMEOUT + 120)]
 
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def test_gphoto2_drives_the_virtual_eos_over_usb(usb_lab: UsbLab, tmp_path: Path) -> None:
-    card = tmp_path / "card"  # the guest sees it as /test/card
-    make_sample_card(card)
-    big = card / "DCIM" / "100PTPKT" / "MVI_0002.MOV"
-    big.write_bytes(os.urandom(2 * 1024 * 1024 + 11))  # read in several pieces
+def test_gphoto2_drives_the_virtual_eos_over_usb(gphoto2_gadget_runs: dict[str, GadgetRun]) -> None:
+    # The card holds MVI_0002.MOV, 2 MiB + 11 bytes: read in several pieces. The guest served a
+    # copy of it; the one on the host is as it was before the run.
+    card = gphoto2_gadget_runs["canon-eos"].card
     on_host = {p.name: _sha(p.read_bytes()) for p in card.rglob("*") if p.is_file()}
-    run = usb_lab.run("gadget_gphoto2_eos.py", mode="ffs", add=(card,), timeout=480)
+    run = gphoto2_gadget_runs["canon-eos"].run
     assert run.returncode == 0, run.stdout + run.stderr
     result = run.result()
 

@@ -658,8 +658,15 @@ class PtpIpServer:
             readable, _, _ = select.select([sock, link.events_ready.reader], [], [])
             if link.events_ready.reader in readable:
                 link.events_ready.clear()
-                for event in link.session.take_events():
-                    self._write(sock, greeter.send(event))
+                events = link.session.take_events()
+                if self.packet_per_write:
+                    for event in events:
+                        self._write(sock, greeter.send(event))
+                elif events:
+                    # The events queued so far in one write, as a reply's packets: an event a
+                    # write would cost a segment and a wake-up of the client each.
+                    self._write(sock, [b for event in events for b in greeter.send(event)])
+                if events:
                     link.last_activity = time.monotonic()
             if sock in readable:
                 count = sock.recv_into(view)

@@ -2,8 +2,9 @@
 
 The device is QEMU's usb-mtp or Debian's umtprd gadget, seen through the guest kernel's USB stack
 and PyUSB. Prints one line ``RESULT {json}`` for the host-side test to check.
-Arguments: the path to upload into ("" for the top of the store), the name of a file to delete,
-then the sizes of the files to upload.
+Arguments: the camera's URL (``usb:VID:PID`` when the guest has several devices), the path to
+upload into ("" for the top of the store), the name of a file to delete, then the sizes of the
+files to upload.
 """
 
 import hashlib
@@ -21,11 +22,11 @@ def sha(data: bytes) -> str:
 
 
 def main() -> None:
-    upload_folder, delete_name = ([*sys.argv[1:], "", ""])[:2]
-    sizes = [int(size) for size in sys.argv[3:]]
+    url, upload_folder, delete_name = ([*sys.argv[1:], "usb:", "", ""])[:3]
+    sizes = [int(size) for size in sys.argv[4:]]
     out = {}
     work = Path(tempfile.mkdtemp())
-    with ptpkit.connect("usb:") as cam:
+    with ptpkit.connect(url) as cam:
         out["model"] = cam.device_info.model
         out["url"] = cam.url
         entries = list(cam.walk())

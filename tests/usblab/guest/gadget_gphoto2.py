@@ -11,17 +11,24 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-CARD = Path("/test/card")
+# The card to serve: the folder the host copied in (first argument), /test/card by default.
+CARD = Path(sys.argv[1] if len(sys.argv) > 1 else "/test/card")
+# Where gphoto2 saves files: a fresh folder of this run's own.
+WORK = Path(tempfile.mkdtemp())
 
 
-def gphoto2(*args, cwd="/tmp"):
+def gphoto2(*args, cwd=None):
+    cwd = cwd or str(WORK)
+    started = time.monotonic()
     done = subprocess.run(
         ["gphoto2", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
-    return {"rc": done.returncode, "out": done.stdout, "err": done.stderr}
+    took = round(time.monotonic() - started, 2)  # seconds, for whoever looks into the lab's speed
+    return {"rc": done.returncode, "out": done.stdout, "s": took, "err": done.stderr}
 
 
 def main():
@@ -59,7 +66,7 @@ def main():
     result["detect"] = detect
     result["summary"] = gphoto2("--summary")
     result["list"] = gphoto2("--list-files")
-    downloads = Path("/tmp/downloads")
+    downloads = WORK / "downloads"
     downloads.mkdir()
     result["get_all"] = gphoto2("--get-all-files", cwd=str(downloads))
     result["saved"] = {
@@ -68,7 +75,7 @@ def main():
     result["card"] = {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in CARD.rglob("*") if p.is_file()
     }
-    captures = Path("/tmp/captures")
+    captures = WORK / "captures"
     captures.mkdir()
     result["capture"] = gphoto2("--capture-image-and-download", "--keep", cwd=str(captures))
     result["captured"] = {

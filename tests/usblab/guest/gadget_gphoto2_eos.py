@@ -13,6 +13,8 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,18 +22,24 @@ from ptpkit.virtual import VirtualCamera, personality_for
 from ptpkit.virtual.canon_eos import eos_state
 from ptpkit.virtual.ffs_gadget import FunctionFsGadget
 
-CARD = Path("/test/card")
+# The card to serve: the folder the host copied in (first argument), /test/card by default.
+CARD = Path(sys.argv[1] if len(sys.argv) > 1 else "/test/card")
+# Where gphoto2 saves files: a fresh folder of this run's own.
+WORK = Path(tempfile.mkdtemp())
 
 
 def sha(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def gphoto2(*args, cwd="/tmp"):
+def gphoto2(*args, cwd=None):
+    cwd = cwd or str(WORK)
+    started = time.monotonic()
     done = subprocess.run(
         ["gphoto2", *args], cwd=cwd, capture_output=True, text=True, timeout=180, check=False
     )
-    return {"rc": done.returncode, "out": done.stdout, "err": done.stderr[-3000:]}
+    took = round(time.monotonic() - started, 2)  # seconds, for whoever looks into the lab's speed
+    return {"rc": done.returncode, "out": done.stdout, "s": took, "err": done.stderr[-3000:]}
 
 
 def saved(folder):
@@ -65,13 +73,13 @@ def main():
         result["values"] = {hex(p): state.value(p) for p in (0xD103, 0xD101, 0xD102)}
 
         result["list"] = gphoto2("--list-files")
-        downloads = Path("/tmp/downloads")
+        downloads = WORK / "downloads"
         downloads.mkdir()
         result["get_all"] = gphoto2("--get-all-files", cwd=str(downloads))
         result["saved"] = saved(downloads)
         result["card"] = {p.name: sha(p.read_bytes()) for p in CARD.rglob("*") if p.is_file()}
 
-        to_card = Path("/tmp/to_card")
+        to_card = WORK / "to_card"
         to_card.mkdir()
         result["capture_card"] = gphoto2(
             "--set-config", "capturetarget=1", "--capture-image-and-download", "--keep",
@@ -81,7 +89,7 @@ def main():
         result["card_after"] = {
             p.name: sha(p.read_bytes()) for p in CARD.rglob("IMG_0005.JPG") if p.is_file()
         }
-        to_pc = Path("/tmp/to_pc")
+        to_pc = WORK / "to_pc"
         to_pc.mkdir()
         result["capture_pc"] = gphoto2(
             "--set-config", "capturetarget=0", "--capture-image-and-download", cwd=str(to_pc)
@@ -90,7 +98,7 @@ def main():
         result["produced"] = [[name, sha(data)] for name, data in state.captured]
         result["in_memory"] = len(state.in_memory)
         result["wait_event"] = gphoto2("--wait-event=3s")
-        preview = Path("/tmp/preview")
+        preview = WORK / "preview"
         preview.mkdir()
         result["preview"] = gphoto2("--capture-preview", cwd=str(preview))
         result["previewed"] = saved(preview)
