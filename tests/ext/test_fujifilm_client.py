@@ -481,6 +481,31 @@ def test_a_folder_the_shot_created_is_not_a_captured_object() -> None:
     assert [o.handle for o in outcome.objects] == [8]
 
 
+@pytest.mark.parametrize(("describable", "objects"), [(True, [6]), (False, [])])
+def test_without_a_handle_list_0xc004_names_the_object(
+    describable: bool, objects: list[int]
+) -> None:
+    """libgphoto2 reads 0xC004's first parameter as the new handle; where the camera cannot
+    list its handles it is used, if the camera describes it (an X-T1 puts its transaction id
+    there, which names no object)."""
+    ext, session = opened(FakeSession(device_info=fuji_info(ops=(0x902B, 0x9022))))
+    picture = ObjectInfo(storage_id=1, object_format=Ofc.EXIF_JPEG, filename="DSCF0001.JPG")
+
+    def handler(code: int, params: tuple[int, ...], data: bytes | None) -> Reply | None:
+        if code == Op.GET_OBJECT_INFO:
+            if describable:
+                return Reply(code=Rc.OK, data=picture.to_bytes())
+            return Reply(code=Rc.INVALID_OBJECT_HANDLE)
+        return None
+
+    session.handler = handler
+    capture_script(session)  # 0xC004 with 6
+    outcome = ext.capture(timeout_s=5)
+    assert outcome is not None
+    assert [o.handle for o in outcome.objects] == objects
+    assert (Op.GET_OBJECT_INFO, (6,)) in session.calls  # the listing came empty: no diff
+
+
 def handles_before_and_after(*lists: list[int]) -> Handler:
     answers = [struct.pack(f"<I{len(h)}I", len(h), *h) for h in lists]
 

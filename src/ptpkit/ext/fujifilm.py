@@ -736,12 +736,13 @@ class FujifilmExtension(LazyCodes):
                     continue
                 break
         handles = announced
-        if not handles and before is not None:
+        after = None if handles or before is None else self._handles()
+        if before is not None and after is not None:
             # The files the shot wrote (a RAW+JPEG shot writes two); the first shot on a card
             # also creates its folder (100_FUJI), which is not a capture.
-            after = self._handles()
-            handles = [h for h in sorted((after or set()) - before) if not self._is_folder(h)]
+            handles = [h for h in sorted(after - before) if not self._is_folder(h)]
         elif not handles and fuji_added and not self._is_folder(fuji_added, unknown=True):
+            # No listing to compare (an X-T1's transaction id there names no object).
             handles = [fuji_added]
         objects = tuple(CapturedObject(handle=handle) for handle in handles)
         return CaptureOutcome(objects=objects, events=tuple(answer), preview=preview)
