@@ -42,8 +42,8 @@ import pytest
 import ptpkit
 from ptpkit.client.camera import Camera
 from ptpkit.virtual import MODELS, VirtualCamera, personality_for
+from ptpkit.virtual.network import network_server
 from ptpkit.virtual.samplecard import make_sample_card
-from ptpkit.virtual.server import PtpIpServer
 
 #: Opens one more Camera on the VirtualCamera a factory was given.
 Connector = Callable[[], Camera]
@@ -60,8 +60,10 @@ def _in_process(vcam: VirtualCamera) -> Iterator[Connector]:
 @contextlib.contextmanager
 def _ptpip(vcam: VirtualCamera) -> Iterator[Connector]:
     """``ptpip:``: the PTP/IP client transport against the virtual camera's PTP/IP server on a
-    free port of 127.0.0.1 (one server per test; each connection is a new client)."""
-    with PtpIpServer(vcam, host="127.0.0.1", port=0) as server:
+    free port of 127.0.0.1 (one server per test; each connection is a new client). The server is
+    the personality's variant (``ptpip_variant``): a Fujifilm serves Fujifilm's, whose URL is
+    ``fuji:HOST:P:P+1:P+2``."""
+    with network_server(vcam, host="127.0.0.1", port=0) as server:
         yield lambda: ptpkit.connect(server.url)
 
 
@@ -127,7 +129,7 @@ class Rig:
     vcam: VirtualCamera
     transport: str
     connector: Connector
-    #: The virtual camera's model name (ptpkit.virtual.MODELS): "generic", "canon-eos".
+    #: The virtual camera's model name (ptpkit.virtual.MODELS): "generic", "canon-eos", "fuji-x".
     model: str = "generic"
     #: Every Camera opened through this rig (closed at the end of the test).
     cameras: list[Camera] = field(default_factory=list)
@@ -141,6 +143,11 @@ class Rig:
     def eos(self) -> bool:
         """The camera is the virtual Canon EOS (the client runs its ``canon-eos`` extension)."""
         return self.model == "canon-eos"
+
+    @property
+    def fuji(self) -> bool:
+        """The camera is the virtual Fujifilm X-T2 (the client runs its ``fuji`` extension)."""
+        return self.model == "fuji-x"
 
     def connect(self) -> Camera:
         """Another open Camera on the same VirtualCamera, over the same transport."""
@@ -208,6 +215,7 @@ def make_rig(transport: str, model: str, card: Path) -> Iterator[Callable[..., R
     with contextlib.ExitStack() as stack:
 
         def make(vcam: VirtualCamera | None = None) -> Rig:
+            named = model if vcam is None else model_of(vcam)
             if vcam is None:
                 vcam = VirtualCamera(card, personality=personality_for(model))
             stack.callback(vcam.close)
@@ -217,7 +225,7 @@ def make_rig(transport: str, model: str, card: Path) -> Iterator[Callable[..., R
                 vcam=vcam,
                 transport=transport,
                 connector=connector,
-                model=model_of(vcam),
+                model=named,
             )
             rig.cameras.append(rig.cam)
 

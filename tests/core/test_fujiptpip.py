@@ -433,6 +433,22 @@ def test_multi_megabyte_data_phase() -> None:
     assert bytes(coalesce(got)[1].chunk) == payload  # type: ignore[union-attr]
 
 
+def test_a_data_phase_read_at_once_comes_in_bounded_events() -> None:
+    """One read may bring a whole data phase (a fast link, a 4 MiB receive buffer): it still
+    comes as events of at most DATA_EVENT_BYTES, so a download reports progress along the way."""
+    payload = os.urandom(3 * fuji.DATA_EVENT_BYTES + 5)
+    framing = fuji.FujiPtpIpFraming()
+    framing.receive_data(struct.pack("<IHHI", 12 + len(payload), 2, 0x1009, 7) + payload)
+    start = framing.next_event()
+    assert isinstance(start, DataStart)
+    assert start.total_bytes == len(payload)
+    sizes = []
+    while isinstance(event := framing.next_event(), Data):
+        sizes.append(len(event.chunk))
+    assert sizes == [fuji.DATA_EVENT_BYTES] * 3 + [5]
+    assert isinstance(event, DataEnd)
+
+
 # -- the live-view stream -------------------------------------------------------------------------
 
 

@@ -264,6 +264,27 @@ def test_usb_capture_as_libgphoto2_drives_it(camera: VirtualCamera, usb: Camera)
     assert xt.fuji_state(camera).captured[-1][0] == "DSCF0002.JPG"
 
 
+def test_the_self_timer_delays_the_picture(
+    camera: VirtualCamera, cam: Camera, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CaptureDelay 0x5012 is the X body's self-timer (ptp-ip FujiSelfTimer): InitiateCapture is
+    answered at once, the picture and its events come when the timer runs out."""
+    assert (xt.SELF_TIMER_SECONDS[2], xt.SELF_TIMER_SECONDS[4]) == (2.0, 10.0)
+    monkeypatch.setattr(xt, "SELF_TIMER_SECONDS", {2: 0.5})  # "2 seconds", shortened here
+    assert camera.properties[xt.SELF_TIMER].set(2)
+    started = time.monotonic()
+    assert cam.transaction(0x100E, [0, 0]).ok
+    assert xt.fuji_state(camera).captured == []  # not yet
+    added = cam.next_event(timeout_s=5)
+    assert added is not None
+    assert added.code == xt.EC_OBJECT_ADDED
+    assert time.monotonic() - started >= 0.45
+    assert xt.fuji_state(camera).captured[-1][0] == "DSCF0001.JPG"
+    complete = cam.next_event(timeout_s=5)
+    assert complete is not None
+    assert complete.code == 0x400D
+
+
 def test_usb_live_view_object_after_initiate_open_capture(
     camera: VirtualCamera, usb: Camera
 ) -> None:

@@ -484,8 +484,17 @@ class Engine:
         """Cancel the transaction and drain what is left of it, so the link stays usable."""
         log.debug("cancelling transaction %d after %r", tid, cause)
         deadline = time.monotonic() + CANCEL_DRAIN_TIMEOUT_S
+        sending = conn.phase is Phase.INITIATOR_DATA
         try:
-            self.transport.cancel(conn.send(Cancel(transaction_id=tid)))
+            request = conn.send(Cancel(transaction_id=tid))
+            if sending and not any(len(part) for part in request):
+                # A link without a cancel (Fujifilm's PTP/IP) in the middle of our data: the
+                # camera waits for the rest, so no response would come to drain to. Given up at
+                # once (the next transaction says to reconnect), not after the drain's timeout.
+                log.debug("transaction %d: no cancel for a data phase sent in part", tid)
+                conn.phase = Phase.BROKEN
+                return
+            self.transport.cancel(request)
             while conn.phase is Phase.CANCELLING:
                 if self.transport.cancel_finished():
                     conn.finish_cancel()

@@ -300,6 +300,12 @@ class Transfers:
     def read(self, target: Entry | int | str, offset: int = 0, length: int | None = None) -> bytes:
         """Bytes of an object, all of it or a range, in memory (use download() for big files)."""
         entry = self.camera._as_entry(target)
+        if length is None and entry.size == SIZE_UNKNOWN_32:
+            # The size unknown (past 4 GiB, and no 64-bit size to ask: a Fujifilm): up to the end
+            # of the object's data, not up to byte 0xFFFFFFFF (nothing at all from past it).
+            window = WindowSink(offset, _UNBOUNDED)
+            self.camera._run(Op.GET_OBJECT, (entry.handle,), sink=window)
+            return window.getvalue()
         if length is None:
             length = max(0, entry.size - offset)
         elif entry.size != SIZE_UNKNOWN_32:
@@ -450,6 +456,10 @@ class Transfers:
             # DeleteObject(0xFFFFFFFF) deletes every object (ISO 15740, DeleteObject).
             raise UsageError(f"0x{entry.handle:08X} is a reserved handle, not one object")
         self.camera._call(ops.delete_object(entry.handle))
+
+
+#: A window with no end (a read to the end of an object whose size is unknown).
+_UNBOUNDED: Final = 2**64
 
 
 def _size_limit(entry: Entry, offset: int) -> int | None:

@@ -88,6 +88,9 @@ STREAM_PORT: Final = 55742
 
 #: The "protocol version" word of InitCommandRequest (ptp-ip PV_Fuji; libgphoto2 "magic").
 PROTOCOL_VERSION: Final = 0x8F53E4F2
+#: The most payload bytes one Data event carries (the data phase is one container: a read of the
+#: whole receive buffer would otherwise be one event, and a download's progress one call).
+DATA_EVENT_BYTES: Final = 256 * 1024
 #: The fixed sizes of the handshake packets (see the module docstring for their sources).
 INIT_REQUEST_BYTES: Final = 82
 INIT_ACK_BYTES: Final = 0x44
@@ -407,7 +410,9 @@ class FujiPtpIpFraming:
             if not len(inbox):
                 inbox.stash()
                 return NEED_DATA
-            chunk = inbox.take_upto(self._data_left)
+            # At most DATA_EVENT_BYTES per event: one read may bring megabytes (a fast link),
+            # and a download's progress comes by event, as the other framings give it.
+            chunk = inbox.take_upto(min(self._data_left, DATA_EVENT_BYTES))
             self._data_left -= len(chunk)
             return Data(transaction_id=self._data_tid, chunk=chunk)
         if len(inbox) < 8:

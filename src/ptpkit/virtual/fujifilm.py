@@ -94,6 +94,10 @@ MOVIE_REMAINING_TIME: Final = 0xD22A
 SHUTTER_SPEED: Final = 0xD240
 IMAGE_ASPECT_RATIO: Final = 0xD241  # ptp-ip: the image size
 BATTERY_LEVEL: Final = 0xD242
+#: The self-timer (CaptureDelay 0x5012 on an X body: ptp-ip FujiSelfTimer) and the seconds each
+#: setting waits before the shutter fires (codes/fuji_values.py SELF_TIMERS).
+SELF_TIMER: Final = 0x5012
+SELF_TIMER_SECONDS: Final[Mapping[int, float]] = {1: 1.0, 2: 2.0, 3: 5.0, 4: 10.0}
 #: ptp.h calls 0xD38C LensZoomPosCaps; libgphoto2 sets it to 1 as "PC mode" before a tethered
 #: capture (config.c camera_prepare_capture, "timelapse does: d38c -> 1 (PC Mode)").
 PC_MODE: Final = 0xD38C
@@ -674,6 +678,38 @@ def _operations(camera: VirtualCamera, state: FujiState) -> dict[int, Operation]
             conn.frame = None
         return Reply()
 
+    def shoot(session: ResponderSession, tid: int, wifi: bool) -> Reply:
+        """The shutter fires now (state.lock held): the picture, then (after the response) its
+        events, for the capture of transaction ``tid``."""
+        code, handle = take_picture(state)
+        state.af_reads_left = 0
+        state.put(AF_STATUS, AF_IDLE)
+        if code != Rc.OK or handle is None:
+            return error(code)
+        preview = _preview_of(state, state.captured[-1][0]) if wifi else b""
+        if wifi:
+            state.preview = _Preview(weakref.ref(session), tid, preview)
+
+        def announce() -> None:
+            if wifi:
+                # The event connection's records as an X-T1 sends them (ptp-ip
+                # ip/packets_fuji.go FujiEventPacket golden bytes, 28 bytes each): ObjectAdded
+                # then PreviewAvailable, the record's transaction id field 1, then four
+                # parameters: the capture's transaction id twice, the preview's size (0 in
+                # ObjectAdded), 0. Deviation: the first parameter of ObjectAdded is the new
+                # object's handle (libgphoto2 camera_fuji_capture reads it as one; the X-T1 sent
+                # the capture's transaction id there, which no client uses).
+                camera.emit(EC_OBJECT_ADDED, handle, tid, 0, 0, transaction_id=1)
+                camera.emit(EC_PREVIEW_AVAILABLE, tid, tid, len(preview), 0, transaction_id=1)
+            else:
+                # USB: ObjectAdded with the handle (library.c camera_fuji_capture takes
+                # PTP_EC_FUJI_ObjectAdded or PTP_EC_ObjectAdded with Param1), then
+                # CaptureComplete for the capture's transaction.
+                camera.emit(EC_OBJECT_ADDED, handle, transaction_id=tid)
+                camera.emit(Ec.CAPTURE_COMPLETE, transaction_id=tid)
+
+        return Reply(after=announce)
+
     def initiate_capture(ctx: OperationContext) -> Reply:
         session = ctx.session
         tid = ctx.request.transaction_id
@@ -703,34 +739,20 @@ def _operations(camera: VirtualCamera, state: FujiState) -> dict[int, Operation]
                 return Reply()
             if action == ACTION_BULB_ON:
                 return Reply()  # the shutter opens; ACTION_BULB_OFF closes it (the picture)
-            code, handle = take_picture(state)
-            state.af_reads_left = 0
-            state.put(AF_STATUS, AF_IDLE)
-            if code != Rc.OK or handle is None:
-                return error(code)
-            preview = _preview_of(state, state.captured[-1][0]) if wifi else b""
-            if wifi:
-                state.preview = _Preview(weakref.ref(session), tid, preview)
+            delay_s = SELF_TIMER_SECONDS.get(as_int(state.value(SELF_TIMER)), 0)
+            if delay_s:
+                # The self-timer: the answer now, the picture and its events when it runs out
+                # (a failure then is only logged: there is no response left to carry it).
+                def shoot_later() -> None:
+                    with state.lock:
+                        reply = shoot(session, tid, wifi)
+                    if reply.code != Rc.OK:
+                        log.warning("virtual X-T2: the self-timer's capture failed: %s", reply)
+                    elif reply.after is not None:
+                        reply.after()
 
-        def announce() -> None:
-            if wifi:
-                # The event connection's records as an X-T1 sends them (ptp-ip
-                # ip/packets_fuji.go FujiEventPacket golden bytes, 28 bytes each): ObjectAdded
-                # then PreviewAvailable, the record's transaction id field 1, then four
-                # parameters: the capture's transaction id twice, the preview's size (0 in
-                # ObjectAdded), 0. Deviation: the first parameter of ObjectAdded is the new
-                # object's handle (libgphoto2 camera_fuji_capture reads it as one; the X-T1 sent
-                # the capture's transaction id there, which no client uses).
-                camera.emit(EC_OBJECT_ADDED, handle, tid, 0, 0, transaction_id=1)
-                camera.emit(EC_PREVIEW_AVAILABLE, tid, tid, len(preview), 0, transaction_id=1)
-            else:
-                # USB: ObjectAdded with the handle (library.c camera_fuji_capture takes
-                # PTP_EC_FUJI_ObjectAdded or PTP_EC_ObjectAdded with Param1), then
-                # CaptureComplete for the capture's transaction.
-                camera.emit(EC_OBJECT_ADDED, handle, transaction_id=tid)
-                camera.emit(Ec.CAPTURE_COMPLETE, transaction_id=tid)
-
-        return Reply(after=announce)
+                return Reply(after=lambda: camera.after(delay_s, shoot_later))
+            return shoot(session, tid, wifi)
 
     def get_capture_preview(ctx: OperationContext) -> Reply:
         with state.lock:
