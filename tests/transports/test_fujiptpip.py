@@ -334,11 +334,12 @@ class ScriptedCamera:
             self.requests.append(data)
             self.script(client)
 
-    def transport(self, **options: object) -> FujiPtpIpTransport:
+    def transport(self, event_port: int | None = None, **options: object) -> FujiPtpIpTransport:
         options.setdefault("connect_timeout_s", 2.0)
         return FujiPtpIpTransport(
             "127.0.0.1",
             self.port,
+            event_port,
             guid=b"\x01" * 16,
             **options,  # type: ignore[arg-type]
         )
@@ -481,30 +482,35 @@ def test_a_refused_event_port_is_retried_until_the_deadline(
     scripted: Callable[[Callable[[socket.socket], None]], ScriptedCamera],
 ) -> None:
     camera = scripted(ack_then())
-    transport = camera.transport()
+    # The event port is one bound and not listening: refused again and again, for 0.5 s (port
+    # + 1 could be anyone's when tests run in parallel).
+    closed_port = socket.socket()
+    closed_port.bind(("127.0.0.1", 0))
+    transport = camera.transport(closed_port.getsockname()[1])
     transport.open()
     try:
-        # Nothing listens on port + 1: refused again and again, for 0.5 s.
         started = time.monotonic()
         with pytest.raises(ConnectError, match=r"refused the event.*InitiateOpenCapture"):
             transport.open_event_channel(timeout_s=0.5)
         assert time.monotonic() - started >= 0.4
     finally:
         transport.close()
+        closed_port.close()
 
 
 def test_a_late_event_port_is_connected_when_it_opens(
     scripted: Callable[[Callable[[socket.socket], None]], ScriptedCamera],
 ) -> None:
     camera = scripted(ack_then())
-    transport = camera.transport()
-    transport.open()
+    # Bound now (refusing connections until it listens), so no other test takes the port.
     events_listener = socket.socket()
+    events_listener.bind(("127.0.0.1", 0))
+    transport = camera.transport(events_listener.getsockname()[1])
+    transport.open()
     try:
 
         def listen_later() -> None:
             time.sleep(0.3)  # the camera starts listening a moment after InitiateOpenCapture
-            events_listener.bind(("127.0.0.1", camera.port + 1))
             events_listener.listen(1)
             conn, _ = events_listener.accept()
             conn.sendall(struct.pack("<IHHI", 16, 4, 0xC004, 1) + struct.pack("<I", 6))
