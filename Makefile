@@ -23,12 +23,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-# The suite on every core (pytest-xdist, see pyproject.toml), then the USB lab's tests alone: its
-# QEMU guest (TCG) takes both cores of a 2-core machine and starved the other worker's command-line
-# subprocesses into their timeouts when the two ran side by side.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest --ignore=tests/usblab
-	$(BIN)/python -m pytest -n0 tests/usblab
+	$(BIN)/python -m pytest
 
 # Every benchmark, or those named in BENCH (`make bench BENCH="download startup"`); BENCH_ROUNDS=N
 # sets the rounds of each (default 3 to 10 by benchmark; the whole run takes minutes).
