@@ -76,14 +76,12 @@ from ptpkit.core.datasets import (
 from ptpkit.core.datatypes import DataType, Value
 from ptpkit.errors import (
     AccessDeniedError,
-    BusyError,
     CaptureError,
     DecodeError,
     DeviceBusyError,
     LocalProtocolError,
     OperationNotSupportedError,
     PTPError,
-    RemoteProtocolError,
     ResponseError,
     TransportTimeout,
     UsageError,
@@ -101,6 +99,7 @@ from ptpkit.ext.base import (
 )
 from ptpkit.ext.keepalive import IdleKeepAlive
 from ptpkit.ext.mtp import checked_read_count
+from ptpkit.ext.polling import AdaptivePoller, adaptive_interval
 from ptpkit.timing import Clock
 
 log = logging.getLogger("ptpkit.ext.canon_eos")
@@ -440,43 +439,32 @@ def _announces(record: EosRecord) -> ObjectAdded | RequestObjectTransfer | None:
 # -- the poller ------------------------------------------------------------------------------------
 
 
-class EosEventPoller:
+class EosEventPoller(AdaptivePoller):
     """EOS_GetEvent on the camera's poller thread (:meth:`CanonEosExtension.event_poller`)."""
 
-    #: While a program waits for an event, at most this between polls (the camera's client
-    #: asks for the back-off only when nobody watches; see ptpkit.ext.base.EventPoller).
-    attentive_interval_s: float = POLL_FAST_S
+    fast_s, step_s, idle_s, trouble_s = POLL_FAST_S, POLL_STEP_S, POLL_IDLE_S, POLL_TROUBLE_S
+    # Never fatal, unlike "unknown EOS event" in other tools.
+    what = "EOS GetEvent data"
 
     def __init__(self, extension: CanonEosExtension) -> None:
         self.extension = extension
-        #: The interval the last poll returned.
-        self.interval_s = POLL_FAST_S
+        super().__init__()
 
-    def poll(self) -> float:
-        ext = self.extension
-        if ext.closing:
-            return POLL_IDLE_S
-        try:
-            # Not behind another transaction (a download of minutes, a capture polling on its
-            # own): that poll is taken at the next interval, and close() never waits for it.
-            count = ext.poll_events(wait_turn=False)
-        except BusyError:
-            return self.interval_s
-        except (DecodeError, RemoteProtocolError) as exc:
-            # A camera that sent something we cannot read has not ended the session: the next
-            # poll may be fine (never fatal, unlike "unknown EOS event" in other tools).
-            log.warning("%s: EOS GetEvent data not understood: %s", ext.session.label, exc)
-            self.interval_s = POLL_TROUBLE_S
-            return self.interval_s
-        self.interval_s = next_interval(self.interval_s, count)
-        return self.interval_s
+    def closing(self) -> bool:
+        return self.extension.closing
+
+    def poll_once(self) -> int:
+        return self.extension.poll_events(wait_turn=False)
+
+    def label(self) -> str:
+        return self.extension.session.label
 
 
 def next_interval(previous_s: float, records: int) -> float:
     """Fast while records come; 50 ms slower per empty answer, up to the idle bound."""
-    if records:
-        return POLL_FAST_S
-    return min(POLL_IDLE_S, max(POLL_FAST_S, previous_s) + POLL_STEP_S)
+    return adaptive_interval(
+        previous_s, records, fast_s=POLL_FAST_S, step_s=POLL_STEP_S, idle_s=POLL_IDLE_S
+    )
 
 
 # -- capture waiting -------------------------------------------------------------------------------

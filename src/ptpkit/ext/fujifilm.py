@@ -65,7 +65,6 @@ from ptpkit.errors import (
     ConnectError,
     DecodeError,
     PTPError,
-    RemoteProtocolError,
     ResponseError,
     TransportTimeout,
     UsageError,
@@ -79,6 +78,7 @@ from ptpkit.ext.base import (
     SideChannels,
 )
 from ptpkit.ext.lazy import LazyCodes
+from ptpkit.ext.polling import AdaptivePoller, adaptive_interval
 
 log = logging.getLogger("ptpkit.ext.fujifilm")
 
@@ -212,9 +212,9 @@ _STANDARD_WITH_FUJI_VALUES: Final = frozenset(
 
 def next_interval(previous_s: float, changed: int) -> float:
     """Fast while values change; one step slower per quiet poll, up to the idle bound."""
-    if changed:
-        return POLL_FAST_S
-    return min(POLL_IDLE_S, max(POLL_FAST_S, previous_s) + POLL_STEP_S)
+    return adaptive_interval(
+        previous_s, changed, fast_s=POLL_FAST_S, step_s=POLL_STEP_S, idle_s=POLL_IDLE_S
+    )
 
 
 def _as_datatype(value: int, datatype: DataType) -> Value:
@@ -229,29 +229,24 @@ def _as_datatype(value: int, datatype: DataType) -> Value:
         return value
 
 
-class FujiStatePoller:
+class FujiStatePoller(AdaptivePoller):
     """GetDevicePropValue(0xD212) on the camera's poller thread."""
 
-    attentive_interval_s: float = POLL_FAST_S
+    fast_s, step_s, idle_s, trouble_s = POLL_FAST_S, POLL_STEP_S, POLL_IDLE_S, POLL_TROUBLE_S
+    what = "Fujifilm state list"
 
     def __init__(self, extension: FujifilmExtension) -> None:
         self.extension = extension
-        self.interval_s = POLL_FAST_S
+        super().__init__()
 
-    def poll(self) -> float:
-        ext = self.extension
-        if ext.closing:
-            return POLL_IDLE_S
-        try:
-            changed = ext.poll_state(wait_turn=False)
-        except BusyError:
-            return self.interval_s  # a transaction is under way (a download): next time
-        except (DecodeError, RemoteProtocolError) as exc:
-            log.warning("%s: Fujifilm state list not understood: %s", ext.session.label, exc)
-            self.interval_s = POLL_TROUBLE_S
-            return self.interval_s
-        self.interval_s = next_interval(self.interval_s, changed)
-        return self.interval_s
+    def closing(self) -> bool:
+        return self.extension.closing
+
+    def poll_once(self) -> int:
+        return self.extension.poll_state(wait_turn=False)
+
+    def label(self) -> str:
+        return self.extension.session.label
 
 
 class FujiStreamLiveView:
