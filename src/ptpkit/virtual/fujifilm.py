@@ -51,15 +51,14 @@ from ptpkit.core.datasets import (
     DeviceInfo,
     EnumerationForm,
     ObjectInfo,
-    decode_value,
     encode_value,
 )
 from ptpkit.core.datatypes import DataType, Value, as_int
 from ptpkit.core.fujiptpip import FujiPtpIpFraming
-from ptpkit.errors import DecodeError, UsageError
+from ptpkit.errors import UsageError
 from ptpkit.virtual.camera import DEFAULT_STORAGE_ID, Personality, VirtualCamera
 from ptpkit.virtual.imaging import render_jpeg_bytes
-from ptpkit.virtual.operations import build_operations
+from ptpkit.virtual.operations import build_operations, settable_value
 from ptpkit.virtual.properties import VirtualProperty
 from ptpkit.virtual.responder import Operation, OperationContext, Reply, ResponderSession, error
 
@@ -611,16 +610,11 @@ def _operations(camera: VirtualCamera, state: FujiState) -> dict[int, Operation]
         return fallback(Op.GET_DEVICE_PROP_VALUE, ctx)
 
     def set_prop_value(ctx: OperationContext) -> Reply:
+        value = settable_value(ctx)
+        if isinstance(value, Reply):
+            return value
         code = ctx.param(0)
-        if code not in camera.properties:
-            return error(Rc.DEVICE_PROP_NOT_SUPPORTED)
         prop = camera.properties[code]
-        if not prop.writable:
-            return error(Rc.ACCESS_DENIED)
-        try:
-            value = decode_value(ctx.data, prop.datatype)
-        except DecodeError:
-            return error(Rc.INVALID_DEVICE_PROP_FORMAT)
         if code == APP_VERSION:
             # The client echoes the version it read (ptp-ip FujiInitCommandDataConn); a lower
             # one is the "please update the app" a body shows: refused.

@@ -450,20 +450,29 @@ def get_device_prop_value(ctx: OperationContext) -> Reply:
     return Reply(data=encode_value(prop.datatype, prop.current()))
 
 
-@operation(Op.SET_DEVICE_PROP_VALUE, data_out=True)
-def set_device_prop_value(ctx: OperationContext) -> Reply:
+def settable_value(ctx: OperationContext) -> Value | Reply:
+    """SetDevicePropValue's checks before the value itself is judged: the property exists
+    (DevicePropNotSupported), is writable (AccessDenied) and the data decodes by its type
+    (InvalidDevicePropFormat). The decoded value, or the error reply. Personalities with their
+    own SetDevicePropValue start with it."""
     code = ctx.param(0)
-    camera = ctx.camera
-    if code not in camera.properties:
+    if code not in ctx.camera.properties:
         return error(Rc.DEVICE_PROP_NOT_SUPPORTED)
-    prop = camera.properties[code]
+    prop = ctx.camera.properties[code]
     if not prop.writable:
         return error(Rc.ACCESS_DENIED)
     try:
-        value = decode_value(ctx.data, prop.datatype)
+        return decode_value(ctx.data, prop.datatype)
     except DecodeError:
         return error(Rc.INVALID_DEVICE_PROP_FORMAT)
-    return _change_property(camera, code, value)
+
+
+@operation(Op.SET_DEVICE_PROP_VALUE, data_out=True)
+def set_device_prop_value(ctx: OperationContext) -> Reply:
+    value = settable_value(ctx)
+    if isinstance(value, Reply):
+        return value
+    return _change_property(ctx.camera, ctx.param(0), value)
 
 
 def _change_property(camera: ServedCamera, code: int, value: Value) -> Reply:
