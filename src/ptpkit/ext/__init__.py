@@ -4,10 +4,10 @@ from ptpkit.ext.base import Extension, extensions_for, register, registered, unr
 from ptpkit.ext.canon_eos import CanonEosExtension
 from ptpkit.ext.fujifilm import FujifilmExtension
 from ptpkit.ext.mtp import MtpExtension
+from ptpkit.ext.nikon import NikonExtension
 from ptpkit.ext.vendors import (
     CanonExtension,
     FujiExtension,
-    NikonExtension,
     SonyExtension,
     register_builtins,
 )

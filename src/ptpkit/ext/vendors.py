@@ -20,6 +20,7 @@ from ptpkit.ext.fujifilm import FujifilmExtension
 from ptpkit.ext.keepalive import IdleKeepAlive
 from ptpkit.ext.lazy import LazyCodes
 from ptpkit.ext.mtp import MtpExtension
+from ptpkit.ext.nikon import NikonExtension
 
 #: The old private name of :class:`LazyCodes` (extensions written against it keep working).
 _LazyCodes = LazyCodes
@@ -98,13 +99,6 @@ def keep_canon_session_alive(session: Session) -> None:
     """One GetObjectHandles(all storages, any format, top level): an operation the camera counts
     as activity. Its response code is not checked (an error answer is activity too)."""
     session.run(Op.GET_OBJECT_HANDLES, (0xFFFFFFFF, 0, 0xFFFFFFFF), check=False)
-
-
-class NikonExtension(VendorExtension):
-    name = "nikon"
-    codes_module = "nikon"
-    vendor_id = VendorId.NIKON
-    manufacturer_words = ("nikon",)
 
 
 #: Fujifilm's codes and behaviour (:mod:`ptpkit.ext.fujifilm`), under its older name too.
