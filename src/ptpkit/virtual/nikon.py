@@ -114,7 +114,7 @@ KEEP_CAPTURED: Final = 16
 #: Nikon's shutter speeds (num<<16|den) and the standard ExposureTime (0.0001 s) of each.
 _SPEEDS: Final = (
     (1, 8000), (1, 4000), (1, 2000), (1, 1000), (1, 500), (1, 250), (1, 125), (1, 60),
-    (1, 30), (1, 15), (1, 8), (1, 4), (10, 25), (1, 2), (1, 1), (2, 1), (13, 10), (30, 1),
+    (1, 30), (1, 15), (1, 8), (1, 4), (10, 25), (1, 2), (1, 1), (13, 10), (2, 1), (30, 1),
 )  # fmt: skip
 SHUTTER_VALUES: Final = (*(num << 16 | den for num, den in _SPEEDS), nikon.BULB, nikon.TIME)
 
