@@ -146,7 +146,7 @@ def test_nikon_value_names_agree_with_libgphoto2(gphoto2: NikonGPhoto2) -> None:
 
 
 def test_set_config_iso_and_shutterspeed(gphoto2: NikonGPhoto2, served: Served) -> None:
-    assert "Current: 100\n" in gphoto2("--get-config", "iso").stdout
+    assert "Current: 200\n" in gphoto2("--get-config", "iso").stdout
     assert "Current: 1/125\n" in gphoto2("--get-config", "shutterspeed2").stdout
     gphoto2("--set-config", "iso=800", "--set-config", "shutterspeed=1/250")
     assert "Current: 800\n" in gphoto2("--get-config", "iso").stdout

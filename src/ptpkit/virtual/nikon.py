@@ -110,6 +110,11 @@ LIVE_VIEW_HEADER_BYTES: Final = 384
 #: asks must not grow the camera's memory).
 MAX_QUEUED_EVENTS: Final = 1024
 KEEP_CAPTURED: Final = 16
+#: The battery level the generic virtual camera reports too.
+BATTERY_PERCENT: Final = 87
+#: StillCaptureMode 0x5013's self-timer (vendors.md 2.6) and the delay this body uses.
+SELF_TIMER: Final = 0x8011
+SELF_TIMER_S: Final = 10.0
 
 #: Nikon's shutter speeds (num<<16|den) and the standard ExposureTime (0.0001 s) of each.
 _SPEEDS: Final = (
@@ -269,7 +274,7 @@ def _properties(camera: VirtualCamera, state: NikonState) -> list[VirtualPropert
             0x5001,
             DataType.UINT8,
             100,
-            76,
+            BATTERY_PERCENT,
             RangeForm(minimum=0, maximum=100, step=1),
             writable=False,
         ),
@@ -291,11 +296,7 @@ def _properties(camera: VirtualCamera, state: NikonState) -> list[VirtualPropert
         exposure,
         VirtualProperty(0x500E, DataType.UINT16, 1, 1, _enum(1, 2, 3, 4)),
         VirtualProperty(
-            0x500F,
-            DataType.UINT16,
-            100,
-            100,
-            _enum(64, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600),
+            0x500F, DataType.UINT16, 200, 200, _enum(100, 200, 400, 800, 1600, 3200, 6400)
         ),
         VirtualProperty(0x5010, DataType.INT16, 0, 0, EnumerationForm(values=thirds)),
         VirtualProperty(0x5011, DataType.STR, "", "", read_hook=clock.read, write_hook=clock.write),
@@ -468,14 +469,27 @@ def _operations(camera: VirtualCamera, state: NikonState) -> dict[int, Operation
         if autofocus and state.live_view:
             # libgphoto2: "if in liveview mode, we have to run non-af capture".
             return error(INVALID_STATUS)
-        if to_sdram:
-            _take_to_sdram(camera, state)
-        else:
-            code = _take_to_card(camera, state)
-            if code != Rc.OK:
-                return error(code)
+        if camera.properties[0x5013].current() == SELF_TIMER:
+            # The picture follows the self-timer; DeviceReady answers busy until then.
+            state.make_busy(state.busy_answers_after_capture, SELF_TIMER_S)
+
+            def shoot_later() -> None:
+                with camera.lock:
+                    take(to_sdram=to_sdram)
+
+            camera.after(SELF_TIMER_S, shoot_later)
+            return Reply()
+        code = take(to_sdram=to_sdram)
+        if code != Rc.OK:
+            return error(code)
         state.make_busy(state.busy_answers_after_capture, state.busy_after_capture_s)
         return Reply()
+
+    def take(*, to_sdram: bool) -> int:
+        if to_sdram:
+            _take_to_sdram(camera, state)
+            return Rc.OK
+        return _take_to_card(camera, state)
 
     def capture_in_media(ctx: OperationContext) -> Reply:
         af = ctx.param(0, NO_AF)
