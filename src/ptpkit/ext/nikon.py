@@ -361,7 +361,8 @@ class NikonLiveView:
     def _start_once(self) -> None:
         ext = self.extension
         deadline = ext.session.clock.monotonic() + self.timeout_s
-        reply = ext.retry_busy(START_LIVE_VIEW, (), deadline)
+        # Only busy is asked again: InvalidStatus here is a refusal (its reasons in 0xD1A4).
+        reply = ext.retry_busy(START_LIVE_VIEW, (), deadline, retry_on=(Rc.DEVICE_BUSY,))
         if reply.code not in (Rc.OK,):
             condition = None
             if ext.has_property(LIVE_VIEW_PROHIBIT_PROP):
@@ -548,9 +549,15 @@ class NikonExtension(LazyCodes):
             clock.sleep(min(delay, left))
             delay = min(delay * 2, READY_MAX_S)
 
-    def retry_busy(self, code: int, params: Sequence[int], deadline: float) -> Reply:
-        """``code`` asked again while the camera answers busy (library.c: up to 200 times),
-        within ``deadline``; the last answer (unchecked)."""
+    def retry_busy(
+        self,
+        code: int,
+        params: Sequence[int],
+        deadline: float,
+        retry_on: Collection[int] = _CAPTURE_RETRY_CODES,
+    ) -> Reply:
+        """``code`` asked again while the camera answers one of ``retry_on`` (library.c: up to
+        200 times), within ``deadline``; the last answer (unchecked)."""
         clock = self.session.clock
         delay = 0.002  # library.c waits 2 ms between attempts
         reply = None
@@ -559,7 +566,7 @@ class NikonExtension(LazyCodes):
             if left <= 0:
                 break
             reply = self.session.run(code, params, check=False, timeout_s=left)
-            if reply.code not in _CAPTURE_RETRY_CODES:
+            if reply.code not in retry_on:
                 return reply
             clock.sleep(min(delay, max(0.0, deadline - clock.monotonic())))
             delay = min(delay * 2, READY_MAX_S)
