@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+import ptpkit
 from ptpkit.cli.main import main
 from ptpkit.codes.common import Op
+from ptpkit.core.ptpip import InitCommandRequest, InitFail, InitFailReason, LinkEvent
+from ptpkit.identity import initiator_guid
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.nikon import SHUTTER_PROP, _take_to_sdram, nikon_state, personality
 from ptpkit.virtual.responder import OperationContext, Reply
@@ -141,3 +144,41 @@ def test_tether_downloads_what_the_camera_announces(
     name, data = state.captured[-1]
     assert (target / name).read_bytes() == data
     assert state.sdram is None
+
+
+class PairedNikon(PtpIpServer):
+    """A Nikon body over Wi-Fi that pairs with the first computer it meets and refuses any other
+    initiator GUID with InitFail (vendors.md 2.7: "unknown GUID -> InitFail", gphoto2#384)."""
+
+    def __init__(self, camera: VirtualCamera) -> None:
+        super().__init__(camera, "127.0.0.1", 0)
+        self.seen: list[bytes] = []
+
+    def _refusal(self, request: LinkEvent) -> LinkEvent | None:
+        assert isinstance(request, InitCommandRequest)
+        self.seen.append(request.guid)
+        if request.guid != self.seen[0]:
+            return InitFail(reason=InitFailReason.REJECTED_INITIATOR)
+        return super()._refusal(request)
+
+
+def test_a_paired_nikon_knows_ptpkit_again_by_its_stable_guid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ptpkit sends the one initiator GUID it keeps per user (ptpkit.identity) on every
+    connection, so a Nikon that paired with it accepts it again; another computer (another
+    config folder: another GUID) is refused with a clear message."""
+    monkeypatch.setenv("PTPKIT_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.delenv("PTPKIT_CAMERA", raising=False)
+    with VirtualCamera(personality=personality()) as camera, PairedNikon(camera) as server:
+        for _ in range(2):
+            with ptpkit.connect(server.url) as cam:
+                assert cam.device_info.model == "D850"
+        assert server.seen == [initiator_guid(), initiator_guid()]
+        assert initiator_guid() == initiator_guid(tmp_path / "config")  # kept on disk
+        monkeypatch.setenv("PTPKIT_CONFIG_DIR", str(tmp_path / "another-computer"))
+        status, _, err = run(capsys, "--camera", server.url, "info")
+        assert status != 0
+        assert "Traceback" not in err
+        assert "pair" in err.lower() or "reject" in err.lower(), err
+        assert len(set(server.seen)) == 2
