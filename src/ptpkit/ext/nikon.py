@@ -52,7 +52,7 @@ from ptpkit.codes.common import Ec, Rc
 from ptpkit.codes.properties import PropertySpec
 from ptpkit.core import nikon
 from ptpkit.core.buffer import Reader
-from ptpkit.core.datasets import DeviceInfo
+from ptpkit.core.datasets import DeviceInfo, ObjectInfo
 from ptpkit.core.datatypes import Value
 from ptpkit.core.nikon import NikonEvent
 from ptpkit.errors import (
@@ -145,8 +145,8 @@ _QUIET_POLLS_AFTER_OBJECT: Final = 3
 #: GetPartialObjectEx's step (libgphoto2 reads 10 MiB at a time; a bigger step is fewer round
 #: trips and the data still streams to the sink).
 READ_STEP_BYTES: Final = 64 * 1024 * 1024
-#: Live view: frames with no JPEG in a row before it is an error (the first frame after start is
-#: corrupt on an S9700: library.c skips it); NotLiveView restarts allowed per frame() call.
+#: Live view: how often one frame() call starts live view again after NotLiveView (a D7000 drops
+#: it after 14000 frames: library.c restarts it).
 _LIVE_VIEW_RESTARTS: Final = 1
 _U32_MAX: Final = 0xFFFFFFFF
 _CAPTURE_RECORD_LIMIT: Final = 256
@@ -635,19 +635,32 @@ class NikonExtension(LazyCodes):
                     break
                 left = remaining()
                 if not self.event_poller_supported():
-                    break
+                    # Bodies without GetEvent (libgphoto2 turns it off on the V1, J1, S1) push
+                    # their events: the transport's ObjectAdded / CaptureComplete.
+                    if not self._wait_pushed(watch, left):
+                        break
+                    continue
                 count = self.poll_events(timeout_s=left)
                 if count == 0:
                     quiet += 1
                     clock.sleep(min(POLL_FAST_S, max(0.0, deadline - clock.monotonic())))
-            if not watch.objects:
-                raise CaptureError(
-                    Rc.GENERAL_ERROR,
-                    name="no new object",
-                    operation=code,
-                    operation_name=name,
-                )
             return CaptureOutcome(objects=tuple(watch.objects), events=tuple(watch.answer))
+
+    def _wait_pushed(self, watch: _CaptureWatch, timeout_s: float) -> bool:
+        """One pushed event for the capture (fed to ``watch``); False when none came in
+        ``timeout_s`` after the object did (the capture is answered then)."""
+        wanted = (Ec.OBJECT_ADDED, OBJECT_ADDED_IN_SDRAM, Ec.CAPTURE_COMPLETE,
+                  CAPTURE_COMPLETE_REC_IN_SDRAM)  # fmt: skip
+        try:
+            event = self.session.wait_event(
+                wanted, min(timeout_s, POLL_IDLE_S) if watch.objects else timeout_s
+            )
+        except TransportTimeout:
+            if watch.objects:
+                return False
+            raise TransportTimeout("the camera did not report the capture in time") from None
+        watch.feed([NikonEvent(code=event.code, params=event.params)])
+        return True
 
     def event_poller_supported(self) -> bool:
         return self.supports(GET_EVENT) or self.supports(GET_EVENT_EX)
@@ -714,10 +727,9 @@ class NikonExtension(LazyCodes):
 
     # -- objects ---------------------------------------------------------------------------------
 
-    def object_size(self, handle: int, info: object) -> int | None:
+    def object_size(self, handle: int, info: ObjectInfo) -> int | None:
         """Past 4 GiB ObjectInfo says 0xFFFFFFFF: GetObjectSize 0x9421 gives the u64."""
-        size = getattr(info, "compressed_size", None)
-        if size != _U32_MAX or not self.supports(GET_OBJECT_SIZE):
+        if info.compressed_size != _U32_MAX or not self.supports(GET_OBJECT_SIZE):
             return None
         return nikon.decode_object_size(self.session.run(GET_OBJECT_SIZE, (handle,)).data)
 
