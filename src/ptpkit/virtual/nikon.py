@@ -195,8 +195,11 @@ class NikonState:
 
     def queue(self, camera: VirtualCamera, *events: NikonEvent) -> None:
         """Tell every connection, at its next GetEvent."""
+        # The camera's list first, outside this lock: a picture is queued under the camera's
+        # lock, so taking the two the other way round here could deadlock.
+        sessions = camera.sessions
         with self.lock:
-            for session in camera.sessions:
+            for session in sessions:
                 waiting = self._queues.setdefault(session, [])
                 waiting.extend(events)
                 del waiting[:-MAX_QUEUED_EVENTS]
