@@ -249,3 +249,16 @@ def test_device_busy_forever_is_a_named_error_not_a_hang(nikon: Rig) -> None:
     state(nikon).refuse_captures = 10_000
     with pytest.raises(DeviceBusyError):
         nikon.cam.capture(timeout_s=2)
+
+
+def test_the_seeds_flow_raw_capture_then_the_object_added_event(nikon: Rig) -> None:
+    """The Python ptpip tool's Nikon flow (../shared/seeds/002): InitiateCaptureRecInMedia
+    (0xFFFFFFFF, 0) sent raw, then the ObjectAdded the camera announces in GetEvent, here
+    delivered by the extension's poller, and GetObject of the handle it names."""
+    cam = nikon.cam
+    assert cam.transaction(0x9207, [0xFFFFFFFF, 0]).ok
+    event = wait_for(cam, Ec.OBJECT_ADDED)
+    handle = event.params[0]  # type: ignore[attr-defined]
+    name, data = state(nikon).captured[-1]
+    assert cam.transaction(0x1009, [handle]).data == data
+    assert cam.entry(handle).name == name
