@@ -262,3 +262,30 @@ def test_the_seeds_flow_raw_capture_then_the_object_added_event(nikon: Rig) -> N
     name, data = state(nikon).captured[-1]
     assert cam.transaction(0x1009, [handle]).data == data
     assert cam.entry(handle).name == name
+
+
+def test_an_older_body_with_get_event_only_and_a_64_byte_live_view_header(
+    make_rig: Callable[..., Rig], card: Path, tmp_path: Path
+) -> None:
+    """``virtual:?model=nikon&get_event_ex=0&live_view_header=64``: the client polls GetEvent
+    0x90C7 (not listed: GetEventEx) and finds the JPEG after the 64-byte header."""
+    from ptpkit.virtual import personality_for
+
+    vcam = VirtualCamera(
+        card, personality=personality_for("nikon", {"get_event_ex": "0", "live_view_header": "64"})
+    )
+    rig = make_rig(vcam)
+    assert 0x941C not in rig.cam.device_info.operations_supported
+    nikon_state(vcam).queue(vcam, NikonEvent(code=0xC10C, params=(1,)))
+    assert tuple(wait_for(rig.cam, 0xC10C).params) == (1,)  # type: ignore[attr-defined]
+    (entry,) = rig.cam.capture(timeout_s=20)
+    saved = tmp_path / entry.name
+    rig.cam.download(entry, saved)
+    assert saved.read_bytes() == nikon_state(vcam).captured[-1][1]
+    source = rig.cam.live_view()
+    source.start()
+    try:
+        frame = next(f for f in (source.frame() for _ in range(3)) if f is not None)
+    finally:
+        source.stop()
+    assert frame == nikon_state(vcam).last_frame

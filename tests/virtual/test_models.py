@@ -120,3 +120,13 @@ def test_a_nikon_by_name_and_its_usb_ids(tmp_path: Path, monkeypatch: pytest.Mon
         FunctionFsGadget(camera, tmp_path / "ffs").bind(gadget)
     assert (gadget / "idVendor").read_text() == "0x04B0\n"
     assert (gadget / "idProduct").read_text() == "0x0441\n"
+
+
+def test_the_nikon_options_in_a_url() -> None:
+    with ptpkit.connect("virtual:?model=nikon&get_event_ex=0") as cam:
+        assert 0x941C not in cam.device_info.operations_supported
+        assert 0x90C7 in cam.device_info.operations_supported
+    with pytest.raises(UsageError, match="live_view_header takes 384 or 64"):
+        ptpkit.connect("virtual:?model=nikon&live_view_header=100")
+    with pytest.raises(UsageError, match="no option 'colour'"):
+        personality_for("nikon", {"colour": "red"})

@@ -114,7 +114,9 @@ def virtual() -> None:
     multiple=True,
     metavar="KEY=VALUE",
     help="An option of the model (fuji-x: empty_device_info=1 for the empty DeviceInfo an "
-    "X-T4 gives over Wi-Fi; state=changes for a 0xD212 list of changes only). Repeatable.",
+    "X-T4 gives over Wi-Fi; state=changes for a 0xD212 list of changes only; nikon: "
+    "get_event_ex=0 for GetEvent 0x90C7 only, live_view_header=64 for older bodies). "
+    "Repeatable.",
 )
 @click.option(
     "--large-object",

@@ -40,7 +40,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -50,6 +50,7 @@ from ptpkit.core.buffer import Writer
 from ptpkit.core.datasets import EnumerationForm, ObjectInfo, RangeForm
 from ptpkit.core.datatypes import DataType, Value
 from ptpkit.core.nikon import LiveViewFrame, NikonEvent
+from ptpkit.errors import UsageError
 from ptpkit.virtual.camera import Personality, VirtualCamera
 from ptpkit.virtual.content import BytesData, ObjectData
 from ptpkit.virtual.imaging import render_jpeg_bytes
@@ -187,6 +188,8 @@ class NikonState:
         self.frames = 0
         self.last_frame = b""
         self.live_view_frame_limit: int | None = None
+        #: The live-view header's size: 384 (D800/D600/D500 and later) or 64 (D3X/D700/D90).
+        self.live_view_header_bytes = LIVE_VIEW_HEADER_BYTES
         #: LiveViewProhibitCondition 0xD1A4 (tests set the refusal bits).
         self.prohibit = 0
         self.clock: Callable[[], float] = time.monotonic
@@ -624,7 +627,10 @@ def _operations(camera: VirtualCamera, state: NikonState) -> dict[int, Operation
         )
         state.last_frame = jpeg
         width, height = LIVE_VIEW_SIZE
-        frame = LiveViewFrame(header=b"", jpeg=jpeg, width=width, height=height,
+        # The 384-byte header holds the sizes (vendors.md 2.4); the 64-byte form of older
+        # bodies is sent as zeros (its fields are not documented).
+        header = b"" if state.live_view_header_bytes == 384 else bytes(64)
+        frame = LiveViewFrame(header=header, jpeg=jpeg, width=width, height=height,
                               image_width=8256, image_height=5504)  # fmt: skip
         return Reply(data=nikon.encode_live_view(frame))
 
@@ -665,11 +671,15 @@ def _operations(camera: VirtualCamera, state: NikonState) -> dict[int, Operation
     }
 
 
-def install(camera: VirtualCamera) -> None:
+def install(camera: VirtualCamera, options: NikonOptions | None = None) -> None:
     """Give ``camera`` the Nikon operations and properties (Personality.install)."""
+    options = options or NikonOptions()
     state = NikonState()
+    state.live_view_header_bytes = options.live_view_header_bytes
     camera.properties.define(_properties(camera, state))
     camera.operations.update(_operations(camera, state))
+    if not options.get_event_ex:
+        del camera.operations[GET_EVENT_EX]
     # InitiateCapture stays: libgphoto2 uses it when the Nikon ones are not listed; a D850 lists
     # the standard properties in DeviceInfo and its own through GetVendorPropCodes.
     vendor = set(vendor_prop_codes(camera))
@@ -682,8 +692,48 @@ USB_VENDOR_ID: Final = 0x04B0
 USB_PRODUCT_ID: Final = 0x0441
 
 
-def personality() -> Personality:
-    """The ``nikon`` personality: a D850."""
+@dataclass(frozen=True)
+class NikonOptions:
+    """How this body differs from the default D850 (``virtual:?model=nikon&KEY=VALUE``)."""
+
+    #: GetEventEx 0x941C listed (libgphoto2 prefers it); without it only GetEvent 0x90C7.
+    get_event_ex: bool = True
+    #: The live-view header's size: 384 or 64.
+    live_view_header_bytes: int = LIVE_VIEW_HEADER_BYTES
+
+
+#: The options ``virtual:?model=nikon&...`` and ``--model-option`` take.
+OPTIONS: Final = {"get_event_ex": "0 or 1", "live_view_header": "384 or 64"}
+
+
+def parse_options(options: Mapping[str, str]) -> NikonOptions:
+    """URL or command-line options -> NikonOptions (UsageError for a bad one)."""
+    get_event_ex, header = True, LIVE_VIEW_HEADER_BYTES
+    for key, value in options.items():
+        text = value.strip().lower()
+        if key == "get_event_ex" and text in ("0", "1"):
+            get_event_ex = text == "1"
+        elif key == "live_view_header" and text in ("384", "64"):
+            header = int(text)
+        elif key in OPTIONS:
+            raise UsageError(f"nikon option {key} takes {OPTIONS[key]}, not {value!r}")
+        else:
+            raise UsageError(
+                f"model nikon has no option {key!r}; its options: {', '.join(OPTIONS)}"
+            )
+    return NikonOptions(get_event_ex=get_event_ex, live_view_header_bytes=header)
+
+
+def personality(options: Mapping[str, str] | None = None) -> Personality:
+    """The ``nikon`` personality: a D850 (options: :data:`OPTIONS`)."""
+    parsed = parse_options(options or {})
+    setup: Callable[[VirtualCamera], None] = install
+    if parsed != NikonOptions():
+        # Only a body that differs gets its own set-up (the default compares equal to itself:
+        # tests tell the model of a camera by its personality).
+        def setup(camera: VirtualCamera) -> None:
+            install(camera, parsed)
+
     return Personality(
         manufacturer="Nikon Corporation",
         model="D850",
@@ -692,7 +742,7 @@ def personality() -> Personality:
         vendor_extension_id=0x0000000A,  # Nikon (PTP_VENDOR_NIKON, libgphoto2 ptp.h)
         vendor_extension_version=100,
         vendor_extension_desc="",
-        install=install,
+        install=setup,
         usb_vendor_id=USB_VENDOR_ID,
         usb_product_id=USB_PRODUCT_ID,
     )
