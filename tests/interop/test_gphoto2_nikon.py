@@ -30,6 +30,7 @@ from ptpkit.virtual.nikon import (
     CHANGE_CAMERA_MODE,
     DEVICE_READY,
     END_LIVE_VIEW,
+    GET_EVENT,
     GET_EVENT_EX,
     GET_LIVE_VIEW_IMG,
     GET_VENDOR_PROP_CODES,
@@ -217,3 +218,40 @@ def test_get_all_files_is_byte_identical(gphoto2: NikonGPhoto2, served: Served) 
     gphoto2("--get-all-files")
     saved = {p.name: p.read_bytes() for p in gphoto2.work.iterdir() if p.is_file()}
     assert saved == _card_files(served.root)
+
+
+def test_capture_waits_out_a_busy_second(
+    gphoto2: NikonGPhoto2, served: Served, calls: Counter[tuple[int, tuple[int, ...]]]
+) -> None:
+    """DeviceReady answers DeviceBusy for a second after the release (a long exposure):
+    libgphoto2's nikon_wait_busy keeps asking, then downloads the picture."""
+    state = nikon_state(served.camera)
+    state.busy_after_capture_s = 1.0
+    gphoto2("--capture-image-and-download")
+    _, produced = state.captured[-1]
+    assert (gphoto2.work / "capt0000.jpg").read_bytes() == produced
+    assert _ran(calls, DEVICE_READY) >= 5  # libgphoto2 asks every 100 ms or so
+
+
+def test_an_older_body_with_get_event_only(tmp_path: Path) -> None:
+    """Without GetEventEx in DeviceInfo libgphoto2 polls GetEvent 0x90C7 for the capture's
+    ObjectAddedInSDRAM."""
+    with (
+        VirtualCamera(personality=personality({"get_event_ex": "0"})) as camera,
+        PtpIpServer(camera, "127.0.0.1", 0) as server,
+    ):
+        served = Served(camera, server)
+        seen: list[int] = []
+        for code, operation in list(camera.operations.items()):
+
+            def counted(ctx, _code=code, _handler=operation.handler):  # type: ignore[no-untyped-def]
+                seen.append(_code)
+                return _handler(ctx)
+
+            camera.operations[code] = replace(operation, handler=counted)
+        gphoto2 = NikonGPhoto2(require_tool("gphoto2"), served, tmp_path)
+        gphoto2("--capture-image-and-download")
+        _, produced = nikon_state(camera).captured[-1]
+        assert (gphoto2.work / "capt0000.jpg").read_bytes() == produced
+        assert GET_EVENT in seen
+        assert GET_EVENT_EX not in seen
