@@ -549,3 +549,19 @@ def test_live_view_busy_and_empty_frames_are_none_and_not_live_view_restarts() -
     source.start()
     assert [source.frame() for _ in range(4)] == [None, None, None, JPEG]
     assert session.codes().count(0x9201) == 2  # started again after NotLiveView
+
+
+def test_live_view_frames_without_a_picture_end_in_a_decode_error() -> None:
+    from ptpkit.errors import DecodeError
+
+    def handler(code: int, params: tuple[int, ...]) -> Reply | None:
+        if code == 0x9203:
+            return Reply(code=Rc.OK, data=bytes(400))
+        return None
+
+    source = extension(FakeSession(handler=handler)).live_view()
+    assert source is not None
+    source.start()
+    assert [source.frame() for _ in range(49)] == [None] * 49
+    with pytest.raises(DecodeError, match="no JPEG"):
+        source.frame()

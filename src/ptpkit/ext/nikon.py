@@ -148,6 +148,8 @@ READ_STEP_BYTES: Final = 64 * 1024 * 1024
 #: Live view: how often one frame() call starts live view again after NotLiveView (a D7000 drops
 #: it after 14000 frames: library.c restarts it).
 _LIVE_VIEW_RESTARTS: Final = 1
+#: Frames in a row without a JPEG before frame() gives up with the DecodeError.
+_FRAMES_WITHOUT_PICTURE: Final = 50
 _U32_MAX: Final = 0xFFFFFFFF
 _CAPTURE_RECORD_LIMIT: Final = 256
 
@@ -343,6 +345,7 @@ class NikonLiveView:
         self.timeout_s = timeout_s
         #: The header size this body sends (learnt from the first frame).
         self.header_bytes: int | None = None
+        self._without_picture = 0
 
     def start(self) -> None:
         ext = self.extension
@@ -388,9 +391,13 @@ class NikonLiveView:
             try:
                 decoded = nikon.decode_live_view(reply.data, self.header_bytes)
             except DecodeError:
-                if self.header_bytes is None:
-                    return None  # a frame without a picture (the first one on some bodies)
-                decoded = nikon.decode_live_view(reply.data)
+                # A frame without a picture (the first one after start on an S9700, an empty
+                # one on a Nikon 1: library.c skips them); many in a row is a broken camera.
+                self._without_picture += 1
+                if self._without_picture >= _FRAMES_WITHOUT_PICTURE:
+                    raise
+                return None
+            self._without_picture = 0
             self.header_bytes = len(decoded.header)
             return decoded.jpeg
         return None
