@@ -385,6 +385,7 @@ def test_property_codes_merge_get_vendor_prop_codes_once() -> None:
         (0x5004, 4, "NEF (Raw)"),
         (0x500A, 0x8012, "AF-A"),
         (0xD10B, 1, "SDRAM"),
+        (0x5013, 0x8011, "Timer"),
         (0xD1A4, 1 << 31 | 1 << 17, "the camera is too hot; the exposure mode is not P, A, S or M"),
         (0xD1A4, 0, "none"),
     ],

@@ -131,7 +131,7 @@ def test_nikon_value_names_agree_with_libgphoto2(gphoto2: NikonGPhoto2) -> None:
     extension names them the same way)."""
     choices = {
         name: re.findall(r"^Choice: \d+ (.+)$", gphoto2("--get-config", name).stdout, re.M)
-        for name in ("whitebalance", "imagequality", "focusmode", "liveviewaffocus")
+        for name in ("whitebalance", "imagequality", "focusmode", "liveviewaffocus", "capturemode")
     }
     assert choices["whitebalance"][-4:] == ["Cloudy", "Shade", "Color Temperature", "Preset"]
     assert choices["imagequality"] == [
@@ -139,6 +139,7 @@ def test_nikon_value_names_agree_with_libgphoto2(gphoto2: NikonGPhoto2) -> None:
         "NEF+Fine",
     ]  # fmt: skip
     assert choices["focusmode"][-3:] == ["AF-S", "AF-C", "AF-A"]
+    assert choices["capturemode"][-3:] == ["Continuous Low Speed", "Timer", "Quiet Release"]
     assert choices["liveviewaffocus"] == [
         "Single-servo AF",
         "Continuous-servo AF",

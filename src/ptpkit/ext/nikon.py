@@ -107,6 +107,7 @@ CAPTURE_COMPLETE_REC_IN_SDRAM: Final = 0xC102
 WHITE_BALANCE_PROP: Final = 0x5005
 COMPRESSION_PROP: Final = 0x5004
 FOCUS_MODE_PROP: Final = 0x500A
+STILL_CAPTURE_MODE_PROP: Final = 0x5013
 AF_MODE_LIVE_VIEW_PROP: Final = 0xD061
 SHUTTER_PROP: Final = 0xD100
 RECORDING_MEDIA_PROP: Final = 0xD10B
@@ -241,12 +242,17 @@ WHITE_BALANCE: Final = {0x8010: "Cloudy", 0x8011: "Shade", 0x8012: "Color Temper
 #: Nikon's own focus modes (0x500A above 0x8000: config.c).
 FOCUS_MODE: Final = {0x8010: "AF-S", 0x8011: "AF-C", 0x8012: "AF-A"}
 LIVE_VIEW_AF_MODE: Final = {0: "AF-S", 1: "AF-C", 4: "MF"}
+#: Nikon's own still capture modes (0x5013 above 0x8000): libgphoto2 config.c's names, as
+#: Debian's gphoto2 shows them for the virtual D850 (0x8012 from vendors.md 2.6).
+STILL_CAPTURE_MODE: Final = {0x8010: "Continuous Low Speed", 0x8011: "Timer",
+                             0x8012: "Mirror Up", 0x8016: "Quiet Release"}  # fmt: skip
 RECORDING_MEDIA: Final = {MEDIA_CARD: "card", MEDIA_SDRAM: "SDRAM"}
 LIVE_VIEW_STATUS: Final = {0: "off", 1: "on"}
 _TABLES: Final[dict[int, dict[int, str]]] = {
     COMPRESSION_PROP: COMPRESSION,
     WHITE_BALANCE_PROP: WHITE_BALANCE,
     FOCUS_MODE_PROP: FOCUS_MODE,
+    STILL_CAPTURE_MODE_PROP: STILL_CAPTURE_MODE,
     AF_MODE_LIVE_VIEW_PROP: LIVE_VIEW_AF_MODE,
     RECORDING_MEDIA_PROP: RECORDING_MEDIA,
     LIVE_VIEW_STATUS_PROP: LIVE_VIEW_STATUS,
