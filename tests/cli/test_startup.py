@@ -11,12 +11,16 @@ import sys
 import tracemalloc
 
 import click
+import pytest
 
 from ptpkit import codes, core
 from ptpkit.cli import main as cli_main
 from ptpkit.client import connect
 from ptpkit.ext import CanonExtension
 from ptpkit.ext.vendors import VendorExtension
+from ptpkit.virtual import VirtualCamera
+from ptpkit.virtual.models import personality_for
+from ptpkit.virtual.network import network_server
 
 from .conftest import Cli, Served
 
@@ -115,6 +119,27 @@ def test_what_a_ptpip_get_skips_still_loads_on_use(served: Served, cli: Cli) -> 
     code, modules = _modules_after(cli, "-v", *served.camera_args(), "get", "iso")
     assert code == 0
     assert "ptpkit.cli.verbose" in modules
+
+
+@pytest.mark.parametrize("model", ["canon-eos", "fuji-x"])
+def test_a_vendor_camera_s_commands_import_neither_the_virtual_camera_nor_pillow(
+    cli: Cli, model: str
+) -> None:
+    """The same rule with a vendor extension at work: a Canon EOS over PTP/IP and a Fujifilm
+    over its variant (fuji:), served by another process's worth of virtual camera here, for
+    the commands that reach the extensions' paths (properties, listing, the Fujifilm state)."""
+    with (
+        VirtualCamera(personality=personality_for(model)) as vcam,
+        network_server(vcam, port=0) as server,
+    ):
+        commands: list[tuple[str, ...]] = [("get", "iso"), ("ls", "-R"), ("info",)]
+        if model == "fuji-x":
+            commands.append(("state",))
+        for command in commands:
+            code, modules = _modules_after(cli, "--camera", server.url, *command)
+            assert code == 0, command
+            assert "ptpkit.client.camera" in modules
+            assert _loaded(modules, "ptpkit.virtual", "PIL") == [], command
 
 
 def test_a_usb_command_imports_neither_the_virtual_camera_nor_pillow(cli: Cli) -> None:
