@@ -78,7 +78,7 @@ def test_parse_url_refuses_nonsense(url: str) -> None:
     ],
 )
 def test_url_ports_are_read_as_every_other_number(url: str) -> None:
-    with pytest.raises(UsageError, match="out of range|not a Fujifilm PTP/IP URL"):
+    with pytest.raises(UsageError, match=r"out of range|not a Fujifilm PTP/IP URL"):
         parse_url(url)
 
 

@@ -212,7 +212,7 @@ def test_parse_url_refuses_nonsense(url: str) -> None:
 def test_url_ports_are_read_as_every_other_number(url: str) -> None:
     """Issue 11 (non-finite or absurd numbers refused with a clear message): the URL's ports
     too, in ASCII digits, 1 to 65535, whatever their length; leading zeros are only zeros."""
-    with pytest.raises(UsageError, match="out of range|not a PTP/IP URL"):
+    with pytest.raises(UsageError, match=r"out of range|not a PTP/IP URL"):
         parse_url(url)
     assert parse_url("ptpip:host:015740") == PtpIpAddress(host="host", port=15740)
 

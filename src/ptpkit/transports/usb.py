@@ -156,9 +156,10 @@ def parse_url(url: str) -> UsbSelector:
             f"{url!r} is not a USB camera URL: use usb:, usb:BUS,DEV, usb:VID:PID or usb:serial=..."
         )
     if match.group("bus"):
+        bus, address = match.group("bus", "address")
         return UsbSelector(
-            bus=url_number(match.group("bus"), url, what="bus", minimum=0, maximum=255),
-            address=url_number(match.group("address"), url, what="device address", minimum=0, maximum=255),
+            bus=url_number(bus, url, what="bus", minimum=0, maximum=255),
+            address=url_number(address, url, what="device address", minimum=0, maximum=255),
         )
     if match.group("vendor"):
         return UsbSelector(
