@@ -13,6 +13,9 @@ import pytest
 
 import ptpkit
 from ptpkit.cli.exitcodes import ExitCode
+from ptpkit.virtual import VirtualCamera
+from ptpkit.virtual.models import personality_for
+from ptpkit.virtual.network import network_server
 
 from .conftest import Cli, Served, one_line_error
 from .test_events import _wait_for
@@ -343,4 +346,49 @@ def test_readme_documents_every_json_field(served: Served, cli: Cli, tmp_path: P
     ]
     section = _json_section()
     missing = sorted({key for doc in docs for key in doc if f"`{key}`" not in section})
+    assert missing == [], f"README's JSON section does not name {missing}"
+
+
+def _field_names(doc: object, found: set[str]) -> set[str]:
+    """Every key of a JSON document, nested ones included (a capture's objects and downloads,
+    a describe's range, wait-event's property)."""
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            found.add(key)
+            _field_names(value, found)
+    elif isinstance(doc, list):
+        for value in doc:
+            _field_names(value, found)
+    return found
+
+
+@pytest.mark.parametrize("model", ["canon-eos", "fuji-x"])
+def test_readme_documents_every_json_field_of_a_vendor_camera(
+    cli: Cli, tmp_path: Path, model: str
+) -> None:
+    """The same rule, nested fields included, where the vendor extensions shape the answers
+    (the EOS's properties and capture, the Fujifilm's state and capture preview)."""
+    commands = [
+        ("info",),
+        ("describe", "iso"),
+        ("get", "iso"),
+        ("set", "iso", "400"),
+        ("ls", "-R"),
+        ("capture", "-n", "1", "--download", str(tmp_path / "shots")),
+        ("wait-event", "--duration", "0.2s"),
+    ]
+    if model == "fuji-x":
+        commands += [("state",), ("capture", str(tmp_path / "preview.jpg"))]
+    found: set[str] = set()
+    with (
+        VirtualCamera(personality=personality_for(model)) as vcam,
+        network_server(vcam, port=0) as server,
+    ):
+        for command in commands:
+            result = cli("--camera", server.url, *command, "--json")
+            assert result.code == 0, (command, result)
+            _field_names(result.json(), found)
+    assert {"objects", "downloads"} <= found  # the walk reached nested documents
+    section = _json_section()
+    missing = sorted(key for key in found if f"`{key}`" not in section)
     assert missing == [], f"README's JSON section does not name {missing}"
