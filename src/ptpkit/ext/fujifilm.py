@@ -79,6 +79,7 @@ from ptpkit.ext.base import (
     SideChannels,
 )
 from ptpkit.ext.lazy import LazyCodes
+from ptpkit.ext.matching import is_fujifilm
 from ptpkit.ext.polling import AdaptivePoller, adaptive_interval
 
 log = logging.getLogger("ptpkit.ext.fujifilm")
@@ -179,12 +180,6 @@ class FujiRemoteRefused(ConnectError):
 class FujiTetherUnsupported(ResponseError):
     """The body refused USB tethering (PC mode 0xD38C / PriorityMode 0xD207): bodies without a
     tether mode do (X-T30, X-E3, X100VI: libgphoto2#509, #484, #964)."""
-
-
-def is_fujifilm(info: DeviceInfo) -> bool:
-    """Fujifilm's vendor extension id 0x0000000E, or its name as the manufacturer."""
-    maker = info.manufacturer.lower()
-    return info.vendor_extension_id == VendorId.FUJI or "fujifilm" in maker or "fuji photo" in maker
 
 
 #: Friendly names: the Go tool's unified names among them ("iso", "effect", "focusmtr",
