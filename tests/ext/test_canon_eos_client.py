@@ -557,6 +557,42 @@ def test_capture_deadline_bounds_the_call_and_releases_the_buttons() -> None:
     assert (0x9129, (1,)) in session.calls
 
 
+@pytest.mark.parametrize("announces", [False, True])
+def test_a_camera_that_chatters_forever_ends_the_capture_at_its_deadline(announces: bool) -> None:
+    """Issue 11 section 2 (no camera can keep a call alive past its deadline, whatever it sends
+    meanwhile) on the EOS capture loop: every GetEvent answers a property change (each poll
+    taking 50 ms), before or after the picture, and after it the camera never says it is idle
+    again.
+    Without a picture the capture times out at its deadline; with one it returns it then."""
+    ext, session = opened()
+    step_s = 0.05
+
+    def chatter(code: int, params: tuple[int, ...], data: bytes | None) -> Reply | None:
+        if code == 0x9116:
+            session.clock.advance(step_s)
+            batch: list[EosRecord] = [PropValueChanged.of(ISO, 0x48 + len(session.calls) % 8)]
+            if announces and (0x9128, (2, 0)) in session.calls and not announced:
+                batch.append(ADDED)  # once, after the full press; busy from then on
+                announced.append(ADDED)
+            if announced:
+                batch.insert(0, CameraStatusChanged(status=1))
+            return Reply(code=Rc.OK, data=encode_get_event(batch))
+        return None
+
+    announced: list[EosRecord] = []
+    session.handler = chatter  # type: ignore[assignment]
+    start = session.clock.monotonic()
+    if announces:
+        outcome = ext.capture(timeout_s=3)
+        assert outcome is not None
+        assert [o.handle for o in outcome.objects] == [0x30]
+    else:
+        with pytest.raises(TransportTimeout, match="within 3 s"):
+            ext.capture(timeout_s=3)
+    assert session.clock.monotonic() - start <= 3 + step_s + 1e-9
+    assert (0x9129, (1,)) in session.calls  # the buttons released all the same
+
+
 def test_old_body_remote_release_and_its_failure_codes() -> None:
     ops = tuple(op for op in EOS_OPS if op not in (0x9128, 0x9129))
     ext, session = opened(FakeSession(device_info=eos_info(ops)))

@@ -5,6 +5,8 @@ camera's records, GetObjectInfoEx listing, live view, unknown records, the tear-
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +18,14 @@ from ptpkit.codes.common import Ec
 from ptpkit.core.canon_eos import ObjectAdded, PropValueChanged, UnknownRecord
 from ptpkit.ext.base import CapturedObject
 from ptpkit.virtual import VirtualCamera, generated_bytes
-from ptpkit.virtual.canon_eos import EosState, eos_state, personality, take_picture
+from ptpkit.virtual.canon_eos import (
+    GET_OBJECT_INFO_EX,
+    EosState,
+    eos_state,
+    personality,
+    take_picture,
+)
+from ptpkit.virtual.responder import OperationContext, Reply
 
 if TYPE_CHECKING:
     from conftest import Rig
@@ -220,3 +229,36 @@ def test_standard_names_keep_their_standard_meaning_elsewhere() -> None:
     with ptpkit.connect("virtual:", vendors=("canon",)) as cam:
         assert cam.property_code("iso") == 0x500F
         assert cam.property_code("shutter") == 0x500D
+
+
+def test_a_folder_listing_that_does_not_decode_is_listed_object_by_object(
+    eos: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11 section 1 (one object the camera describes wrongly never ends a listing) on
+    the EOS listing: a GetObjectInfoEx answer with an entry of a bad size cannot be decoded
+    past it, so that folder is listed the standard way (GetObjectHandles, GetObjectInfo each),
+    as libgphoto2's ptp_list_folder does when ptp_list_folder_eos fails. It ended walk(),
+    ls -R and download --all with a DecodeError."""
+    cam, vcam = eos.cam, eos.vcam
+    walked = list(cam.walk())
+    clean = [(entry.path, entry.size) for entry in walked]
+    assert any(path.endswith(".JPG") for path, _ in clean)
+    dcim = next(entry for entry in walked if entry.path == "/store_00010001/DCIM")
+    get_info_ex = vcam.operations[GET_OBJECT_INFO_EX]
+
+    def bad_entry_in_dcim(ctx: OperationContext) -> Reply:
+        reply = get_info_ex.handler(ctx)
+        if ctx.param(1) != dcim.handle or not isinstance(reply.data, bytes):
+            return reply
+        data = bytearray(reply.data)
+        data[4:8] = (3).to_bytes(4, "little")  # the first entry's size: below 56
+        return dataclasses.replace(reply, data=bytes(data))
+
+    vcam.operations[GET_OBJECT_INFO_EX] = dataclasses.replace(
+        get_info_ex, handler=bad_entry_in_dcim
+    )
+    skipped: list[object] = []
+    with caplog.at_level(logging.WARNING, logger="ptpkit"):
+        assert [(e.path, e.size) for e in cam.walk(on_error=skipped.append)] == clean
+    assert skipped == []
+    assert "listing it object by object" in caplog.text

@@ -32,6 +32,7 @@ from ptpkit.errors import (
     PTPError,
     RemoteProtocolError,
     ResponseError,
+    SessionError,
     UsageError,
 )
 from ptpkit.ext.base import Extension
@@ -133,7 +134,20 @@ class _SlowLister:
 
     def children(self, storage_id: int, key: int) -> Collection[int]:
         for extension in self._cam.extensions:  # in order; the first that lists it
-            listed = extension.list_folder(storage_id, key)
+            try:
+                listed = extension.list_folder(storage_id, key)
+            except (DecodeError, ResponseError) as exc:
+                if isinstance(exc, SessionError):
+                    raise
+                # One answer the camera got wrong (an entry of a bad size ends the decoding of
+                # the whole folder) must not end the listing: the folder is listed the
+                # standard way, each object its own GetObjectInfo, so only a bad object is
+                # skipped (libgphoto2 ptp_list_folder falls back the same way when
+                # ptp_list_folder_eos fails). A link failure is not caught here.
+                log.warning("listing folder 0x%08X of storage 0x%08X the %s way failed (%s); "
+                            "listing it object by object", key, storage_id, extension.name,
+                            exc)  # fmt: skip
+                continue
             if listed is not None:
                 break
         else:

@@ -253,6 +253,13 @@ class Extension:
             raise UsageError(f"{cls.__name__} has no option {', '.join(unknown)}")
         return type(cls.__name__, (cls,), dict(options))
 
+    @classmethod
+    def loaded(cls) -> type[Extension]:
+        """The class that makes this extension's instances: itself, except for a built-in
+        registered before its module is imported (:class:`ptpkit.ext.lazy.LazyExtension`: its
+        ``matches()`` is cheap, and its module loads only for a camera that chooses it)."""
+        return cls
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -420,7 +427,7 @@ def extensions_for(
     for factory in [*registered(), *extra]:
         try:
             if factory.name in wanted or factory.matches(info):
-                chosen.append(factory)
+                chosen.append(factory.loaded())
         except Exception:  # a broken third-party extension must not break the connection
             log.exception("extension %r failed in matches(); ignoring it", factory.name)
     # Vendor behaviour overrides MTP's, which overrides the standard (issue 12).

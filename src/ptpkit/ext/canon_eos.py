@@ -36,7 +36,6 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from ptpkit.codes import VendorId
 from ptpkit.codes import canon_eos_values as values
 from ptpkit.codes.common import Ec, Ofc, Rc
 from ptpkit.codes.properties import PropertySpec
@@ -98,6 +97,7 @@ from ptpkit.ext.base import (
     SideChannels,
 )
 from ptpkit.ext.keepalive import IdleKeepAlive
+from ptpkit.ext.matching import is_eos
 from ptpkit.ext.mtp import checked_read_count
 from ptpkit.ext.polling import AdaptivePoller, adaptive_interval
 from ptpkit.timing import Clock
@@ -255,13 +255,6 @@ _Remaining = Callable[[], float]
 
 #: Properties asked once at session start with RequestDevicePropValue (vendors.md 1.1 step 6).
 _REQUESTED_AT_START: Final = (OWNER_PROP, ARTIST_PROP, COPYRIGHT_PROP, SERIAL_NUMBER_PROP)
-
-
-def is_eos(info: DeviceInfo) -> bool:
-    """A Canon (vendor id 0xB or manufacturer) that lists EOS_GetEvent: libgphoto2's test for
-    its EOS paths (``ptp_operation_issupported(params, PTP_OC_CANON_EOS_GetEvent)``)."""
-    canon = info.vendor_extension_id == VendorId.CANON or "canon" in info.manufacturer.lower()
-    return canon and GET_EVENT in info.operations_supported
 
 
 #: Friendly names: libgphoto2's (gphoto2 --get-config iso ...) with an ``eos-`` form first, which

@@ -47,7 +47,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from ptpkit.codes import STANDARD_CODES, VendorId, Vocabulary
+from ptpkit.codes import STANDARD_CODES, Vocabulary
 from ptpkit.codes.common import Ec, Rc
 from ptpkit.codes.properties import PropertySpec
 from ptpkit.core import nikon
@@ -78,6 +78,7 @@ from ptpkit.ext.base import (
     Session,
 )
 from ptpkit.ext.lazy import LazyCodes
+from ptpkit.ext.matching import is_nikon
 from ptpkit.ext.mtp import checked_read_count
 from ptpkit.ext.polling import AdaptivePoller
 
@@ -423,18 +424,15 @@ class NikonExtension(LazyCodes):
     name = "nikon"
     codes_module = "nikon"
     properties = NIKON_PROPERTIES
-    vendor_id: int = VendorId.NIKON
-    manufacturer_words: tuple[str, ...] = ("nikon",)
     #: Focus before a capture (0x9207 p1 0xFFFFFFFE); never while live view is on (library.c).
     autofocus: bool = True
 
     @classmethod
     def matches(cls, info: DeviceInfo) -> bool:
         # Nikon PTP/IP bodies sometimes report the MTP vendor id: the manufacturer decides then
-        # (library.c forces Nikon on "Nikon" in the manufacturer).
-        if info.vendor_extension_id == cls.vendor_id:
-            return True
-        return any(word in info.manufacturer.lower() for word in cls.manufacturer_words)
+        # (library.c forces Nikon on "Nikon" in the manufacturer). The registry's stand-in
+        # (ptpkit.ext.vendors) asks the same function before this module is imported.
+        return is_nikon(info)
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)

@@ -9,18 +9,23 @@ own vendor operations, so a vendor is also recognised from the manufacturer stri
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ptpkit.codes import VendorId
 from ptpkit.codes.common import Op
 from ptpkit.core.datasets import DeviceInfo
 from ptpkit.ext.base import Extension, Session, register
-from ptpkit.ext.canon_eos import CanonEosExtension, is_eos
-from ptpkit.ext.fujifilm import FujifilmExtension
 from ptpkit.ext.keepalive import IdleKeepAlive
-from ptpkit.ext.lazy import LazyCodes
+from ptpkit.ext.lazy import LazyCodes, LazyExtension
+from ptpkit.ext.matching import is_eos, is_fujifilm, is_nikon
 from ptpkit.ext.mtp import MtpExtension
-from ptpkit.ext.nikon import NikonExtension
+
+if TYPE_CHECKING:
+    from ptpkit.ext.canon_eos import CanonEosExtension  # noqa: F401  (on use: __getattr__)
+    from ptpkit.ext.fujifilm import FujifilmExtension
+    from ptpkit.ext.nikon import NikonExtension  # noqa: F401  (on use: __getattr__)
+
+    FujiExtension = FujifilmExtension
 
 #: The old private name of :class:`LazyCodes` (extensions written against it keep working).
 _LazyCodes = LazyCodes
@@ -101,8 +106,54 @@ def keep_canon_session_alive(session: Session) -> None:
     session.run(Op.GET_OBJECT_HANDLES, (0xFFFFFFFF, 0, 0xFFFFFFFF), check=False)
 
 
-#: Fujifilm's codes and behaviour (:mod:`ptpkit.ext.fujifilm`), under its older name too.
-FujiExtension = FujifilmExtension
+class _CanonEos(LazyExtension):
+    """:class:`ptpkit.ext.canon_eos.CanonEosExtension`, registered before it is imported."""
+
+    name = "canon-eos"
+    target = "ptpkit.ext.canon_eos:CanonEosExtension"
+
+    @classmethod
+    def matches(cls, info: DeviceInfo) -> bool:
+        return is_eos(info)
+
+
+class _Nikon(LazyExtension):
+    """:class:`ptpkit.ext.nikon.NikonExtension`, registered before it is imported."""
+
+    name = "nikon"
+    target = "ptpkit.ext.nikon:NikonExtension"
+
+    @classmethod
+    def matches(cls, info: DeviceInfo) -> bool:
+        return is_nikon(info)
+
+
+class _Fujifilm(LazyExtension):
+    """:class:`ptpkit.ext.fujifilm.FujifilmExtension`, registered before it is imported."""
+
+    name = "fuji"
+    target = "ptpkit.ext.fujifilm:FujifilmExtension"
+
+    @classmethod
+    def matches(cls, info: DeviceInfo) -> bool:
+        return is_fujifilm(info)
+
+
+#: The classes whose modules load on first use (start-up time); FujiExtension is Fujifilm's
+#: codes and behaviour (:mod:`ptpkit.ext.fujifilm`) under its older name.
+_LAZY: Final = {
+    "CanonEosExtension": _CanonEos,
+    "FujifilmExtension": _Fujifilm,
+    "FujiExtension": _Fujifilm,
+    "NikonExtension": _Nikon,
+}
+
+
+def __getattr__(name: str) -> Any:
+    stub = _LAZY.get(name)
+    if stub is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return stub.loaded()
 
 
 class SonyExtension(VendorExtension):
@@ -115,9 +166,9 @@ class SonyExtension(VendorExtension):
 BUILTIN: tuple[type[Extension], ...] = (
     MtpExtension,
     CanonExtension,
-    CanonEosExtension,
-    NikonExtension,
-    FujiExtension,
+    _CanonEos,
+    _Nikon,
+    _Fujifilm,
     SonyExtension,
 )
 
