@@ -36,12 +36,12 @@ each one.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from ptpkit._log import get_logger
 from ptpkit.codes import CodeSet
 from ptpkit.codes.properties import PropertySpec
 from ptpkit.core.buffer import BytesLike
@@ -51,7 +51,7 @@ from ptpkit.errors import ResponseError, UsageError
 from ptpkit.ext.listing import PropListIndex
 from ptpkit.timing import Clock
 
-log = logging.getLogger("ptpkit.ext")
+log = get_logger("ptpkit.ext")
 
 ENTRY_POINT_GROUP = "ptpkit.extensions"
 
