@@ -47,6 +47,7 @@ from ptpkit.core.canon_eos import (
     CameraStatusChanged,
     CtgInfoCheckComplete,
     EosRecord,
+    FolderListing,
     ImageFormat,
     ObjectAdded,
     ObjectContentChanged,
@@ -58,8 +59,8 @@ from ptpkit.core.canon_eos import (
     RequestObjectTransfer,
     StorageChanged,
     UnknownRecord,
+    decode_folder_listing,
     decode_get_event,
-    decode_object_info_ex,
     decode_prop_value,
     decode_viewfinder_data,
     encode_set_prop_value_ex,
@@ -92,6 +93,7 @@ from ptpkit.ext.base import (
     DataSink,
     Extension,
     FrameSource,
+    ListedObjects,
     Reply,
     Session,
     SideChannels,
@@ -562,6 +564,44 @@ def viewfinder_jpeg(data: bytes) -> bytes | None:
 # -- the extension ---------------------------------------------------------------------------------
 
 
+class _EosListing(ListedObjects):
+    """A folder as EOS_GetObjectInfoEx lists it, each entry made an ObjectInfo when asked."""
+
+    __slots__ = ("_entries", "_parent")
+
+    def __init__(self, entries: FolderListing, parent: int) -> None:
+        self._entries = entries
+        self._parent = parent
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def handle(self, index: int) -> int:
+        return self._entries.handle(index)
+
+    def info(self, index: int) -> ObjectInfo:
+        entry = self._entries[index]
+        stamp = ""
+        if entry.time:
+            # A POSIX time: libgphoto2 stores it as the object's time_t (ptp.c
+            # ptp_list_folder_eos), as it does the ObjectInfo date it reads as local time; so
+            # the camera's wall clock is the local one here too, and a file listed here shows
+            # the date GetObjectInfo gives it (UTC would shift it by the host's offset).
+            when = _dt.datetime.fromtimestamp(entry.time)
+            stamp = when.strftime("%Y%m%dT%H%M%S")
+        parent = self._parent
+        return ObjectInfo(
+            storage_id=entry.storage_id,
+            object_format=entry.format,
+            compressed_size=entry.size,
+            parent_object=entry.parent or (0 if parent in (0, _U32_MAX) else parent),
+            association_type=1 if entry.format == Ofc.ASSOCIATION else 0,
+            filename=entry.name,
+            capture_date=stamp,
+            modification_date=stamp,
+        )
+
+
 class CanonEosExtension(Extension):
     """Canon EOS behaviour (see the module's docstring)."""
 
@@ -929,36 +969,16 @@ class CanonEosExtension(Extension):
 
     # -- objects ---------------------------------------------------------------------------------
 
-    def list_folder(self, storage_id: int, parent: int) -> list[tuple[int, ObjectInfo]] | None:
+    def list_folder(self, storage_id: int, parent: int) -> ListedObjects | None:
         """One EOS_GetObjectInfoEx per folder (vendors.md 1.8); the top level is 0xFFFFFFFF
-        as libgphoto2 asks it."""
+        as libgphoto2 asks it. The entries stay compact and are described one by one as the
+        walk reaches them (:class:`~ptpkit.core.canon_eos.FolderListing`): one answer can be
+        64 MiB."""
         if not self.supports(GET_OBJECT_INFO_EX):
             return None
         asked = _U32_MAX if parent == 0 else parent
         reply = self.session.run(GET_OBJECT_INFO_EX, (storage_id, asked, LIST_MAX_ENTRIES))
-        out = []
-        for entry in decode_object_info_ex(reply.data):
-            stamp = ""
-            if entry.time:
-                # A POSIX time: libgphoto2 stores it as the object's time_t (ptp.c
-                # ptp_list_folder_eos), as it does the ObjectInfo date it reads as local time;
-                # so the camera's wall clock is the local one here too, and a file listed
-                # here shows the date GetObjectInfo gives it (UTC would shift it by the
-                # host's offset).
-                when = _dt.datetime.fromtimestamp(entry.time)
-                stamp = when.strftime("%Y%m%dT%H%M%S")
-            info = ObjectInfo(
-                storage_id=entry.storage_id,
-                object_format=entry.format,
-                compressed_size=entry.size,
-                parent_object=entry.parent or (0 if parent in (0, _U32_MAX) else parent),
-                association_type=1 if entry.format == Ofc.ASSOCIATION else 0,
-                filename=entry.name,
-                capture_date=stamp,
-                modification_date=stamp,
-            )
-            out.append((entry.handle, info))
-        return out
+        return _EosListing(decode_folder_listing(reply.data), parent)
 
     def object_size(self, handle: int, info: ObjectInfo) -> int | None:
         """Past 4 GiB: the size a 64-bit record gave, else EOS_GetObjectInfo64."""
