@@ -321,3 +321,37 @@ def test_the_walk_of_a_huge_eos_folder_describes_one_object_at_a_time(
     big = _eos_walk_peak_bytes(tmp_path, 20_000)
     answer_growth = 15_000 * 56
     assert big - small < 3 * answer_growth, (small, big)
+
+
+def test_a_64_mib_eos_folder_answer_costs_its_size_through_the_session(tmp_path: Path) -> None:
+    """The biggest answer a folder can have (the 64 MiB data limit, ~1.2 million entries),
+    received through the real session: the listing keeps the bytes as received, never a copy
+    (136 MiB at the peak when the data phase was kept as bytes; ~0.9 GB decoded at once)."""
+    answer_bytes = 64 << 20
+    count = (answer_bytes - 4) // 56
+    template = encode_object_info_ex(
+        [FolderEntry(handle=0, storage_id=0x00010001, format=0x3801, size=1, name="IMG.JPG")]
+    )[4:]
+    answer = count.to_bytes(4, "little") + template * count
+    with VirtualCamera(tmp_path, personality=personality()) as vcam:
+        get_info_ex = vcam.operations[GET_OBJECT_INFO_EX]
+
+        def top_folder(ctx: OperationContext) -> Reply:
+            reply = get_info_ex.handler(ctx)
+            if ctx.param(1) != 0xFFFFFFFF:
+                return reply
+            return dataclasses.replace(reply, data=answer)
+
+        vcam.operations[GET_OBJECT_INFO_EX] = dataclasses.replace(get_info_ex, handler=top_folder)
+        with ptpkit.connect("virtual:", camera=vcam) as cam:
+            eos_ext = next(ext for ext in cam.extensions if ext.name == "canon-eos")
+            tracemalloc.start()
+            try:
+                listed = eos_ext.list_folder(0x00010001, 0)
+                assert listed is not None
+                assert len(listed) == count
+                assert listed[count - 1][1].filename == "IMG.JPG"
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+    assert peak < answer_bytes + (16 << 20), peak

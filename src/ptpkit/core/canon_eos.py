@@ -948,7 +948,7 @@ _PLAIN_RUN: Final = 1 << 14
 _PLAIN_SIZES: Final = array.array("I", [FOLDER_ENTRY_SIZE]) * _PLAIN_RUN
 
 
-def _all_entries_plain(view: bytes, start: int, count: int) -> bool:
+def _all_entries_plain(view: bytes | bytearray, start: int, count: int) -> bool:
     """Whether the ``count`` entries from ``start`` are all 56 bytes (as cameras send them),
     checked in C a run at a time: a 64 MiB answer is ~1.2 million entries."""
     if array.array("I").itemsize != 4 or sys.byteorder != "little":
@@ -970,8 +970,10 @@ def decode_folder_listing(data: BytesLike) -> FolderListing:
     against the bytes present (each entry takes at least 56 bytes), then every entry's size,
     before any entry is read: an entry size below 56 or past the data is a DecodeError (the
     entries after it cannot be found). Bytes after the last entry and inside an entry past its
-    56 known bytes are ignored. Memory: see :class:`FolderListing`."""
-    view = data if isinstance(data, bytes) else bytes(data)
+    56 known bytes are ignored. Memory: see :class:`FolderListing`; a bytearray given here is
+    kept as it is (not copied), so the caller must not change it after."""
+    # Not copied: bytes, or a bytearray its caller hands over (the client's listing sink).
+    view = data if isinstance(data, (bytes, bytearray)) else bytes(data)
     what = "EOS GetObjectInfoEx data"
     if not view:
         return FolderListing(b"", 0, _FE_KNOWN.size, 0)  # an empty folder: some send no data

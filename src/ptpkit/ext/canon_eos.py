@@ -82,6 +82,7 @@ from ptpkit.errors import (
     LocalProtocolError,
     OperationNotSupportedError,
     PTPError,
+    RemoteProtocolError,
     ResponseError,
     TransportTimeout,
     UsageError,
@@ -237,6 +238,9 @@ PC_HDD_CAPACITY_PARAMS: Final = (0x0FFFFFFF, 0x00001000, 0x00000001)
 VIEWFINDER_PARAMS: Final = (0x00200000, 0, 0)
 #: GetObjectInfoEx's "max entries" (libgphoto2 passes 0x100000).
 LIST_MAX_ENTRIES: Final = 0x100000
+#: The most a folder's GetObjectInfoEx answer may hold: the client's limit for data kept in
+#: memory (ptpkit.client.streams.DEFAULT_MEMORY_LIMIT), ~1.2 million entries.
+LIST_MAX_BYTES: Final = 64 << 20
 #: One GetPartialObjectEX64 asks at most this much (the length parameter is 32 bits).
 READ_STEP_BYTES: Final = 0x7FFFFFFF
 _U32_MAX: Final = 0xFFFFFFFF
@@ -562,6 +566,35 @@ def viewfinder_jpeg(data: bytes) -> bytes | None:
 
 
 # -- the extension ---------------------------------------------------------------------------------
+
+
+class _ListingSink:
+    """Keeps a GetObjectInfoEx answer in one bytearray that the listing then holds as it is:
+    kept in memory the usual way, the answer was copied to bytes at its end (two 64 MiB copies
+    at once for the biggest answer)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.started = False
+
+    def start(self, total_bytes: int | None) -> None:
+        if total_bytes is not None and total_bytes > LIST_MAX_BYTES:
+            raise RemoteProtocolError(
+                f"the camera announced a folder listing of {total_bytes} bytes, more than "
+                f"the {LIST_MAX_BYTES}-byte limit for data kept in memory"
+            )
+        self.started = True
+
+    def write(self, chunk: BytesLike) -> None:
+        if len(self.data) + len(chunk) > LIST_MAX_BYTES:
+            raise RemoteProtocolError(
+                f"the camera sent a folder listing of more than {LIST_MAX_BYTES} bytes, the "
+                "limit for data kept in memory"
+            )
+        self.data += chunk
+
+    def finish(self) -> None:
+        pass
 
 
 class _EosListing(ListedObjects):
@@ -977,8 +1010,14 @@ class CanonEosExtension(Extension):
         if not self.supports(GET_OBJECT_INFO_EX):
             return None
         asked = _U32_MAX if parent == 0 else parent
-        reply = self.session.run(GET_OBJECT_INFO_EX, (storage_id, asked, LIST_MAX_ENTRIES))
-        return _EosListing(decode_folder_listing(reply.data), parent)
+        answer = _ListingSink()
+        reply = self.session.run(
+            GET_OBJECT_INFO_EX, (storage_id, asked, LIST_MAX_ENTRIES), sink=answer
+        )
+        # A session may keep the data itself (a test's, another front end's) rather than
+        # pass it on to the sink.
+        data = answer.data if answer.started else reply.data
+        return _EosListing(decode_folder_listing(data), parent)
 
     def object_size(self, handle: int, info: ObjectInfo) -> int | None:
         """Past 4 GiB: the size a 64-bit record gave, else EOS_GetObjectInfo64."""
