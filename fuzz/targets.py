@@ -693,6 +693,10 @@ def _check_folder_entries(entries: tuple[eos.FolderEntry, ...], data: bytes) -> 
     check(len(entries) <= len(data) // 56, "eos-entry-count", "{} entries", len(entries))
     for entry in entries:
         _check_safe_name(safe_filename(entry.name), entry.name)
+    # The listing the client walks (entry by entry, handles alone) agrees with the whole decode.
+    listing = eos.decode_folder_listing(data)
+    handles = [listing.handle(i) for i in range(len(listing))]
+    check(handles == [e.handle for e in entries], "eos-listing-handles", "{}", handles)
 
 
 def _eos_prop_value(data: bytes) -> None:

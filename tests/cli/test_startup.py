@@ -13,8 +13,11 @@ import tracemalloc
 import click
 import pytest
 
+import ptpkit.client
 from ptpkit import codes, core
 from ptpkit.cli import main as cli_main
+from ptpkit.cli.exitcodes import ExitCode
+from ptpkit.client import camera as client_camera
 from ptpkit.client import connect
 from ptpkit.ext import CanonExtension
 from ptpkit.ext.vendors import VendorExtension
@@ -99,6 +102,18 @@ _NOT_FOR_A_PTPIP_GET = (
     "decimal",
     "platformdirs",
     "json",
+    # No config file (PTPKIT_CONFIG_DIR is empty): its parser loads with a file to read.
+    "configparser",
+    # Nothing is logged without -v: the library's loggers (ptpkit._log) load logging, and
+    # what it loads, once logging is loaded or a record could be shown.
+    "logging",
+    "traceback",
+    # The camera's listing, transfer and capture services, the file machinery and their
+    # dataclasses load with the first command that uses them (ptpkit.client.camera._LAZY).
+    "ptpkit.client.files",
+    "ptpkit.client.objects",
+    "ptpkit.client.transfers",
+    "ptpkit.client.capture",
 )
 
 
@@ -126,6 +141,16 @@ def test_what_a_ptpip_get_skips_still_loads_on_use(served: Served, cli: Cli) -> 
 
     assert OwnWithCodes.code_sets == (codes.SONY_CODES,)
     assert core.UsbFraming.__module__ == "ptpkit.core.usb"
+    # The client's names that load on use.
+    assert client_camera.SkippedObject.__module__ == "ptpkit.client.objects"
+    assert client_camera.CaptureResult.__module__ == "ptpkit.client.capture"
+    assert client_camera.object_time.__module__ == "ptpkit.client.transfers"
+    assert client_camera.RESUME_CHECK_BYTES > 0 < client_camera.SORTED_FOLDER_LIMIT
+    assert ptpkit.client.Entry.__module__ == "ptpkit.client.files"
+    assert ptpkit.client.safe_filename("a/b") != "a/b"
+    assert set(client_camera.__all__) <= set(dir(client_camera)) | set(client_camera._LAZY)
+    with pytest.raises(AttributeError):
+        _ = client_camera.NoSuchName
     assert set(core.__all__) <= set(dir(core)) | set(core._LAZY)
     code, modules = _modules_after(cli, "-v", *served.camera_args(), "get", "iso")
     assert code == 0
@@ -203,3 +228,53 @@ def test_a_connection_allocates_no_read_buffer_until_reads_need_it(served: Serve
         assert len(view) == camera.transport.read_size >= 1 << 20
         assert peak < 1 << 20  # was the whole buffer: bytearray(read_size)
         view.release()
+
+
+#: ``ptpkit`` as the console script runs it (main() without arguments reads sys.argv), with an
+#: atexit function of the program's own that must still run.
+_AS_A_PROGRAM = """
+import atexit, sys
+atexit.register(lambda: print("atexit ran", flush=True))
+sys.argv = ["ptpkit", *sys.argv[1:]]
+from ptpkit.cli.main import main
+main()
+"""
+
+
+def _as_a_program(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _AS_A_PROGRAM, *args],
+        capture_output=True,
+        text=True,
+        env=cli.env,
+        cwd=cli.cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_program_that_ends_without_python_s_teardown_loses_nothing(
+    served: Served, cli: Cli
+) -> None:
+    """main() ends the process at once (Python's teardown cost 10-15 ms of every command): its
+    output is whole, atexit functions run, and the exit code is the command's."""
+    done = _as_a_program(cli, *served.camera_args(), "get", "iso")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "atexit ran"
+    assert done.stdout.splitlines()[0].strip() != ""
+    listing = _as_a_program(cli, "--help")
+    assert listing.returncode == 0
+    assert listing.stdout.startswith("Usage: ptpkit")
+    assert "Exit codes:" in listing.stdout  # the whole help, the epilog included
+    assert listing.stdout.endswith("atexit ran\n")
+    refused = _as_a_program(cli, "no-such-command")
+    assert refused.returncode == ExitCode.INVALID_ARGUMENTS
+    assert "no-such-command" in refused.stderr
+    assert refused.stdout == "atexit ran\n"
+
+
+def test_main_with_arguments_raises_systemexit_and_leaves_the_process_alone() -> None:
+    """Called with arguments (tests, a program of its own), main() raises SystemExit."""
+    with pytest.raises(SystemExit) as raised:
+        cli_main.main(["--version"])
+    assert raised.value.code == 0

@@ -44,7 +44,6 @@ its response, so the link stays usable either way.
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
 import select
 import socket
@@ -54,6 +53,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ptpkit._log import get_logger
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection, ConnectionEvent
 from ptpkit.core.events import NEED_DATA, Event, _NeedData
@@ -92,7 +92,7 @@ from ptpkit.transports.base import (
     url_number,
 )
 
-log = logging.getLogger("ptpkit.ptpip")
+log = get_logger("ptpkit.ptpip")
 
 #: Receive buffer for the command connection: big reads mean few system calls per gigabyte.
 READ_BYTES: Final = 4 << 20
