@@ -140,8 +140,10 @@ def answers(script: dict[int, list[int]]) -> Handler:
     return handler
 
 
-def extension(session: FakeSession) -> NikonExtension:
-    ext = NikonExtension(session)  # type: ignore[arg-type]
+def extension(session: FakeSession, **options: object) -> NikonExtension:
+    factory = NikonExtension.with_options(**options) if options else NikonExtension
+    ext = factory(session)  # type: ignore[arg-type]
+    assert isinstance(ext, NikonExtension)
     ext.open_session()
     return ext
 
@@ -200,7 +202,7 @@ def test_capture_to_sdram_golden_transactions() -> None:
         handler=answers({0x9207: [Rc.DEVICE_BUSY, 0xA004], 0x90C8: [Rc.DEVICE_BUSY]}),
         events=[[], [NikonEvent(code=0xC101, params=(0,)), NikonEvent(code=0xC102, params=(0,))]],
     )
-    ext = extension(session)
+    ext = extension(session, autofocus=True)
     outcome = ext.capture(timeout_s=30)
     assert outcome is not None
     assert outcome.objects[0].handle == SDRAM_HANDLE  # 0 in the event means 0xFFFF0001
@@ -231,7 +233,7 @@ def test_capture_to_the_card_and_the_object_added() -> None:
     outcome = ext.capture(timeout_s=30)
     assert outcome is not None
     assert [(o.handle, o.in_memory) for o in outcome.objects] == [(0x42, False)]
-    assert (0x9207, (0xFFFFFFFE, 0)) in session.calls
+    assert (0x9207, (0xFFFFFFFF, 0)) in session.calls  # no AF by default, as gphoto2
     # No CaptureComplete came: three quiet polls after the object end the wait.
     assert session.codes().count(0x90C7) == 5
 
@@ -239,7 +241,7 @@ def test_capture_to_the_card_and_the_object_added() -> None:
 def test_capture_in_live_view_is_without_af() -> None:
     session = FakeSession(events=[[], [NikonEvent(code=0xC101, params=(SDRAM_HANDLE,))]])
     session.values[0xD1A2] = b"\x01"
-    extension(session).capture(timeout_s=30)
+    extension(session, autofocus=True).capture(timeout_s=30)
     assert (0x9207, (0xFFFFFFFF, 1)) in session.calls
 
 

@@ -424,8 +424,11 @@ class NikonExtension(LazyCodes):
     name = "nikon"
     codes_module = "nikon"
     properties = NIKON_PROPERTIES
-    #: Focus before a capture (0x9207 p1 0xFFFFFFFE); never while live view is on (library.c).
-    autofocus: bool = True
+    #: Focus before a capture (0x9207 p1 0xFFFFFFFE; never while live view is on: library.c).
+    #: Off by default, as Debian's gphoto2 (its "autofocus" setting) and the seed's ptpip tool
+    #: send 0xFFFFFFFF: a body that cannot focus would refuse the shot (OutOfFocus 0xA002).
+    #: ``register(NikonExtension.with_options(autofocus=True), replace=True)`` turns it on.
+    autofocus: bool = False
 
     @classmethod
     def matches(cls, info: DeviceInfo) -> bool:
