@@ -13,6 +13,7 @@ from ptpkit.codes.properties import STANDARD_PROPERTIES
 from ptpkit.core import canon_eos as eos
 from ptpkit.core import fuji_datasets as fuji_ds
 from ptpkit.core import fujiptpip as fuji
+from ptpkit.core import nikon
 from ptpkit.core.buffer import Writer
 from ptpkit.core.connection import Connection, OutgoingEvent
 from ptpkit.core.datasets import (
@@ -810,3 +811,39 @@ def eos_value_parse() -> list[bytes]:
              "0x68", "card", "computer", "RAW + Large Fine JPEG", "cRAW",
              "Small 1 Normal JPEG"]  # fmt: skip
     return [bytes([index % 8]) + utf8(text) for index, text in enumerate(texts)]
+
+
+# -- Nikon ---------------------------------------------------------------------------------------
+
+
+def nikon_get_event() -> list[bytes]:
+    """GetEvent answers: a capture's ObjectAddedInSDRAM + CaptureComplete, none, empty data."""
+    events = [
+        nikon.NikonEvent(code=0xC101, params=(0xFFFF0001,)),
+        nikon.NikonEvent(code=0x400D, params=(0,)),
+        nikon.NikonEvent(code=0x4006, params=(0x5007,)),
+    ]
+    return [nikon.encode_get_event(events), nikon.encode_get_event([]), b""]
+
+
+def nikon_get_event_ex() -> list[bytes]:
+    events = [
+        nikon.NikonEvent(code=0x4002, params=(0x10001,)),
+        nikon.NikonEvent(code=0xC102, params=()),
+        nikon.NikonEvent(code=0xC10C, params=(1, 2, 3, 4, 5)),
+    ]
+    return [nikon.encode_get_event_ex(events), nikon.encode_get_event_ex([]), b""]
+
+
+def nikon_live_view() -> list[bytes]:
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(12) + b"\xff\xd9"
+    return [
+        nikon.encode_live_view(nikon.LiveViewFrame(header=b"", jpeg=jpeg, width=640, height=424)),
+        nikon.encode_live_view(nikon.LiveViewFrame(header=bytes(64), jpeg=jpeg)),
+        bytes(12),
+    ]
+
+
+def nikon_shutter_parse() -> list[bytes]:
+    texts = ["1/250", "1/2.5", "30s", '30"', "1.3s", "10/25", "Bulb", "time", "flash sync", "0"]
+    return [text.encode() for text in texts]

@@ -30,6 +30,7 @@ from ptpkit.codes.properties import STANDARD_PROPERTIES, ValueParseError
 from ptpkit.core import canon_eos as eos
 from ptpkit.core import fuji_datasets as fuji_ds
 from ptpkit.core import fujiptpip as fuji
+from ptpkit.core import nikon
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.datasets import (
@@ -588,6 +589,27 @@ def _selftest_broken(data: bytes) -> None:
         raise RemoteProtocolError("an allowed error")
 
 
+# -- Nikon wire formats --------------------------------------------------------------------------
+
+
+def _nikon_live_view(data: bytes) -> None:
+    try:
+        frame = nikon.decode_live_view(data)
+    except DecodeError as exc:
+        _check_offset(exc, data)
+        raise
+    # The JPEG is a piece of the data after the header, starting where a JPEG starts.
+    check(frame.jpeg[:3] == b"\xff\xd8\xff", "nikon-lv-soi", "{!r}", frame.jpeg[:3])
+    check(data[len(frame.header) :].startswith(frame.jpeg), "nikon-lv-slice")
+
+
+def _nikon_shutter_parse(data: bytes) -> None:
+    value = nikon.parse_shutter(as_text(data))
+    check(0 <= value <= 0xFFFFFFFF, "nikon-shutter-range", "{:#x}", value)
+    text = nikon.format_shutter(value)
+    check(nikon.parse_shutter(text) == value, "nikon-shutter-text", "{!r} -> {!r}", value, text)
+
+
 # -- the table -----------------------------------------------------------------------------------
 
 _BINARY = (RemoteProtocolError,)
@@ -906,6 +928,29 @@ _ALL: Final = [
         "fuji_prop_desc_list",
         "fuji_datasets.decode_prop_desc_list: Fujifilm 0x902B descriptions (+ round trip)",
         _decoder(fuji_ds.decode_prop_desc_list, fuji_ds.encode_prop_desc_list, may_refuse=True),
+    ),
+    _target(
+        "nikon_get_event",
+        "nikon.decode_get_event: Nikon GetEvent 0x90C7 records (+ round trip)",
+        _decoder(nikon.decode_get_event, nikon.encode_get_event),
+    ),
+    _target(
+        "nikon_get_event_ex",
+        "nikon.decode_get_event_ex: Nikon GetEventEx 0x941C records (+ round trip)",
+        _decoder(nikon.decode_get_event_ex, nikon.encode_get_event_ex),
+    ),
+    _target(
+        "nikon_live_view",
+        "nikon.decode_live_view: Nikon GetLiveViewImg header + JPEG",
+        _nikon_live_view,
+    ),
+    _target(
+        "nikon_shutter_parse",
+        "nikon.parse_shutter / format_shutter: Nikon 0xD100 shutter text (ValueError only)",
+        _nikon_shutter_parse,
+        allowed=(ValueError,),
+        tokens=(*_TEXT_TOKENS, b"s", b"bulb", b"time", b"flash sync", b'"', b"."),
+        max_len=64,
     ),
     _target(
         "eos_value_parse",

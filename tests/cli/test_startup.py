@@ -94,6 +94,8 @@ _NOT_FOR_A_PTPIP_GET = (
     "ptpkit.ext.fujifilm",
     "ptpkit.core.fuji_datasets",
     "ptpkit.codes.fuji_values",
+    "ptpkit.ext.nikon",
+    "ptpkit.core.nikon",
     "ptpkit.cli.verbose",
     "hashlib",
     "fractions",

@@ -252,6 +252,10 @@ def test_device_info_and_supported_names(rig: Rig) -> None:
         assert (info.manufacturer, info.model) == ("FUJIFILM", "X-T2")
         assert info.serial_number == "PTPKIT-XT2-0001"
         assert info.vendor_extension_id == 0x0000000E  # Fujifilm
+    elif rig.nikon:
+        assert (info.manufacturer, info.model) == ("Nikon Corporation", "D850")
+        assert info.serial_number == "PTPKIT-NIKON-0001"
+        assert info.vendor_extension_id == 0x0000000A  # Nikon
     else:
         assert (info.manufacturer, info.model) == ("ptpkit", "Virtual Camera")
         assert info.serial_number == "PTPKIT-0001"
@@ -270,6 +274,14 @@ def test_device_info_and_supported_names(rig: Rig) -> None:
     elif rig.fuji:  # no MTP listing, no 64-bit reads; the capture preview of its own
         expected_operations += ["0x9022 GetCapturePreview", "0x101C InitiateOpenCapture"]
         assert not operations & {"0x9805 GetObjPropList", "0x95C1 Android_GetPartialObject64"}
+    elif rig.nikon:  # named by the Nikon vocabulary; its own 64-bit reads, no MTP listing
+        expected_operations += [
+            "0x90C7 GetEvent",
+            "0x90C8 DeviceReady",
+            "0x9207 InitiateCaptureRecInMedia",
+            "0x9421 GetObjectSize",
+            "0x9431 GetPartialObjectEx",
+        ]
     else:
         expected_operations += ["0x9805 GetObjPropList", "0x95C1 Android_GetPartialObject64"]
     for expected in expected_operations:
@@ -291,7 +303,8 @@ def test_device_info_and_supported_names(rig: Rig) -> None:
     assert cam.supports(Op.GET_PARTIAL_OBJECT)
     assert not cam.supports(0x9999)
     names = [ext.name for ext in cam.extensions]
-    assert names == (["canon", "canon-eos"] if rig.eos else ["fuji"] if rig.fuji else ["mtp"])
+    expected_names = {"canon-eos": ["canon", "canon-eos"], "fuji-x": ["fuji"], "nikon": ["nikon"]}
+    assert names == expected_names.get(rig.model, ["mtp"])
 
 
 def test_storages(rig: Rig) -> None:
@@ -320,14 +333,14 @@ def test_walk_lists_the_whole_sample_card(rig: Rig, transactions: TransactionLog
         assert names.count("EOS_GetObjectInfoEx") == folders
         assert "GetObjectInfo" not in names
         assert "GetObjectHandles" not in names
-    elif rig.fuji:
+    elif rig.fuji or rig.nikon:
         # No MTP, no vendor listing: GetObjectHandles per folder, GetObjectInfo per object.
         assert "GetObjPropList" not in names
         assert names.count("GetObjectInfo") == len(entries)
         assert names.count("GetObjectHandles") == 1 + sum(e.is_folder for e in entries)
     else:
         assert names.count("GetObjPropList") == 1  # the fast path: one transaction
-    if rig.fuji:
+    if rig.fuji or rig.nikon:
         assert all(e.info is not None for e in entries)  # the ObjectInfo is the listing
     else:
         assert all(e.info is None for e in entries)  # neither fetches the full ObjectInfo
@@ -349,9 +362,10 @@ def test_fast_and_slow_listing_agree(rig: Rig, transactions: TransactionLog) -> 
     # The camera's own listing: MTP's whole-card index, or the EOS folder by folder (its
     # 32-bit size field says 0xFFFFFFFF for BIG.MOV: EOS_GetObjectInfo64 gives the size).
     listing = "EOS_GetObjectInfoEx" if rig.eos else "GetObjPropList"
-    if rig.fuji:
+    if rig.fuji or rig.nikon:
         # No listing of its own (no MTP): walk() is the ObjectInfo path already, and a size
-        # over 4 GiB stays unknown (0xFFFFFFFF: no 64-bit size to ask for).
+        # over 4 GiB stays unknown on a Fujifilm (0xFFFFFFFF: no 64-bit size to ask for); a
+        # Nikon asks GetObjectSize 0x9421 for it.
         assert listing not in transactions.names()
         assert all(e.info is not None for e in fast)
     else:
@@ -726,6 +740,10 @@ def test_describe_property_by_friendly_name_code_and_ptp_name(
         listed = set(cam.device_info.device_properties_supported)
         assert set(cam.property_codes()) - listed == {FUJI_CAMERA_STATE}
         assert listed <= set(cam.property_codes())
+    elif rig.nikon:
+        # DeviceInfo's, and the vendor ones GetVendorPropCodes 0x90CA lists (vendors.md 2).
+        listed = set(cam.device_info.device_properties_supported)
+        assert set(cam.property_codes()) - listed == {0xD061, 0xD100, 0xD10B, 0xD1A2, 0xD1A4}
     else:
         assert len(cam.property_codes()) == len(cam.device_info.device_properties_supported)
 
@@ -907,6 +925,12 @@ def test_unknown_property_name(rig: Rig) -> None:
 
 def test_capture_returns_the_new_picture(rig: Rig) -> None:
     cam = rig.cam
+    if rig.nikon:
+        # A Nikon shoots to its memory (SDRAM) unless RecordingMedia says the card; the change
+        # comes back through the client's GetEvent poller.
+        cam.set_property("recordingmedia", "card")
+        event = cam.wait_event([Ec.DEVICE_PROP_CHANGED], timeout_s=5)
+        assert event.params == (0xD10B,)
     drain_events(cam)
     new = cam.capture(timeout_s=10)
     # A Fujifilm files its pictures as DCF does: DSCFnnnn.JPG in 100_FUJI.
@@ -956,6 +980,8 @@ def test_close_from_another_thread_ends_a_capture_and_a_download(rig: Rig) -> No
     # self-timer, CaptureDelay in its own values).
     if rig.eos:
         cam.set_property("drive", "Timer 10 s")
+    elif rig.nikon:
+        cam.set_property("still-capture-mode", 0x8011)  # Nikon's self-timer (vendors.md 2.6)
     else:
         cam.set_property(Dpc.CAPTURE_DELAY, "10 seconds" if rig.fuji else 10_000)
     handle = rig.vcam.add_generated_object(256 * 1024 * 1024, seed=11)
@@ -1104,6 +1130,8 @@ _reference_sha256 = functools.cache(generated_sha256)
 @pytest.mark.models_over("canon-eos", "virtual+usb")
 # A Fujifilm reads it with one GetObject: over USB, whose data phase says 0xFFFFFFFF.
 @pytest.mark.models_over("fuji-x", "virtual+usb")
+# A Nikon reads it with GetPartialObjectEx pieces, whatever the transport.
+@pytest.mark.models_over("nikon", "virtual+usb")
 def test_download_of_an_object_over_4_gib(
     rig: Rig, monkeypatch: pytest.MonkeyPatch, transactions: TransactionLog
 ) -> None:
@@ -1124,7 +1152,9 @@ def test_download_of_an_object_over_4_gib(
             assert "GetObjectPropValue" not in transactions.names()
         else:
             assert entry.size == size  # MTP ObjectSize can, and EOS_GetObjectInfo64
-            read_size = "EOS_GetObjectInfo64" if rig.eos else "GetObjectPropValue"
+            read_size = {"canon-eos": "EOS_GetObjectInfo64", "nikon": "GetObjectSize"}.get(
+                rig.model, "GetObjectPropValue"
+            )
             assert read_size in transactions.names()
 
         headers: list[tuple[int, int, int]] = []
@@ -1165,6 +1195,18 @@ def test_download_of_an_object_over_4_gib(
         assert [r.params for r in transactions.named("GetObject")] == [(handle,)]
         assert "GetPartialObject" not in transactions.names()
         assert (0xFFFFFFFF, 2, Op.GET_OBJECT) in headers
+    elif rig.nikon:
+        # A Nikon reads it with GetPartialObjectEx 0x9431 (handle, offset low, offset high, max
+        # low, max high) in pieces of the extension's step (64 MiB).
+        step = 64 * 2**20
+        pieces = [(offset, min(step, size - offset)) for offset in range(0, size, step)]
+        assert [r.params for r in transactions.named("GetPartialObjectEx")] == [
+            (handle, offset & 0xFFFFFFFF, offset >> 32, length, 0) for offset, length in pieces
+        ]
+        assert "GetObject" not in transactions.names()
+        if headers:
+            data = [h for h in headers if h[2] == 0x9431]
+            assert data == [(12 + length, 2, 0x9431) for _, length in pieces]
     elif isinstance(engine.connection.framing, UsbFraming):
         # Over USB a data phase over 4 GiB announces the length 0xFFFFFFFF.
         assert (0xFFFFFFFF, 2, Op.GET_OBJECT) in headers
@@ -1193,13 +1235,23 @@ def test_read_past_4_gib_uses_get_partial_object_64(rig: Rig, transactions: Tran
     offset = 4 * 2**30 + 12_345
     assert rig.cam.read(handle, offset, 5000) == expected(offset, 5000)
     # MTP's Android op, or the EOS one (handle, offset low, offset high, max: vendors.md 1.9).
-    read_64 = "EOS_GetPartialObjectEX64" if rig.eos else "Android_GetPartialObject64"
-    assert transactions.named(read_64)[-1].params == (
-        handle,
-        offset & 0xFFFFFFFF,
-        offset >> 32,
-        5000,
-    )
+    if rig.nikon:
+        # Nikon's GetPartialObjectEx: (handle, offset low, offset high, max low, max high).
+        assert transactions.named("GetPartialObjectEx")[-1].params == (
+            handle,
+            offset & 0xFFFFFFFF,
+            offset >> 32,
+            5000,
+            0,
+        )
+    else:
+        read_64 = "EOS_GetPartialObjectEX64" if rig.eos else "Android_GetPartialObject64"
+        assert transactions.named(read_64)[-1].params == (
+            handle,
+            offset & 0xFFFFFFFF,
+            offset >> 32,
+            5000,
+        )
     # The last bytes of the object, and a range across the 4 GiB line.
     assert rig.cam.read(handle, size - 7) == expected(size - 7, 7)
     assert rig.cam.read(handle, 2**32 - 10, 20) == expected(2**32 - 10, 20)

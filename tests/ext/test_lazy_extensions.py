@@ -12,6 +12,7 @@ from ptpkit.ext import base, vendors
 from ptpkit.ext.canon_eos import CanonEosExtension
 from ptpkit.ext.fujifilm import FujifilmExtension
 from ptpkit.ext.lazy import LazyExtension
+from ptpkit.ext.nikon import NikonExtension
 
 EOS_OPS = (0x1001, 0x1002, 0x9101, 0x9116)
 DEVICES = [
@@ -21,6 +22,7 @@ DEVICES = [
     DeviceInfo(vendor_extension_id=0xE, manufacturer="FUJIFILM"),
     DeviceInfo(vendor_extension_id=6, manufacturer="Fuji Photo Film Co., Ltd."),
     DeviceInfo(vendor_extension_id=0xA, manufacturer="Nikon Corporation"),
+    DeviceInfo(vendor_extension_id=6, manufacturer="NIKON"),
     DeviceInfo(manufacturer="ptpkit"),
 ]
 
@@ -31,7 +33,11 @@ def _stand_ins() -> list[type[LazyExtension]]:
 
 def test_the_stand_ins_are_the_real_classes_by_name_and_by_match() -> None:
     stand_ins = _stand_ins()
-    assert {f.loaded() for f in stand_ins} == {CanonEosExtension, FujifilmExtension}
+    assert {f.loaded() for f in stand_ins} == {
+        CanonEosExtension,
+        FujifilmExtension,
+        NikonExtension,
+    }
     for stand_in in stand_ins:
         real = stand_in.loaded()
         assert stand_in.name == real.name
@@ -41,13 +47,18 @@ def test_the_stand_ins_are_the_real_classes_by_name_and_by_match() -> None:
 
 @pytest.mark.parametrize(
     ("info", "expected"),
-    [(DEVICES[0], ["canon", "canon-eos"]), (DEVICES[3], ["fuji"]), (DEVICES[6], [])],
+    [
+        (DEVICES[0], ["canon", "canon-eos"]),
+        (DEVICES[3], ["fuji"]),
+        (DEVICES[5], ["nikon"]),
+        (DEVICES[7], []),
+    ],
 )
 def test_a_camera_gets_the_real_classes(info: DeviceInfo, expected: list[str]) -> None:
     chosen = base.extensions_for(info)
     assert [f.name for f in chosen] == expected
     assert not any(issubclass(f, LazyExtension) for f in chosen)
-    forced = base.extensions_for(DEVICES[6], forced=["canon-eos"])
+    forced = base.extensions_for(DEVICES[7], forced=["canon-eos"])
     assert forced == [CanonEosExtension]
 
 
@@ -56,6 +67,7 @@ def test_the_public_names_give_the_real_classes() -> None:
     assert ptpkit.ext.FujifilmExtension is FujifilmExtension
     assert ptpkit.ext.FujiExtension is FujifilmExtension
     assert vendors.FujiExtension is FujifilmExtension
+    assert ptpkit.ext.NikonExtension is NikonExtension
     with pytest.raises(AttributeError):
         _ = ptpkit.ext.NoSuchExtension  # type: ignore[attr-defined]
 

@@ -6,7 +6,6 @@ from ptpkit.ext.base import Extension, extensions_for, register, registered, unr
 from ptpkit.ext.mtp import MtpExtension
 from ptpkit.ext.vendors import (
     CanonExtension,
-    NikonExtension,
     SonyExtension,
     register_builtins,
 )
@@ -14,12 +13,13 @@ from ptpkit.ext.vendors import (
 if TYPE_CHECKING:
     from ptpkit.ext.canon_eos import CanonEosExtension
     from ptpkit.ext.fujifilm import FujifilmExtension
+    from ptpkit.ext.nikon import NikonExtension
     from ptpkit.ext.vendors import FujiExtension
 
 register_builtins()
 
 #: Imported on first use, not with ptpkit.ext (start-up time: ptpkit.ext.lazy.LazyExtension).
-_ON_USE = frozenset({"CanonEosExtension", "FujifilmExtension", "FujiExtension"})
+_ON_USE = frozenset({"CanonEosExtension", "FujifilmExtension", "FujiExtension", "NikonExtension"})
 
 
 def __getattr__(name: str) -> Any:

@@ -27,4 +27,11 @@ def is_fujifilm(info: DeviceInfo) -> bool:
     return info.vendor_extension_id == VendorId.FUJI or "fujifilm" in maker or "fuji photo" in maker
 
 
-__all__ = ["EOS_GET_EVENT", "is_eos", "is_fujifilm"]
+def is_nikon(info: DeviceInfo) -> bool:
+    """Nikon's vendor extension id 0x0000000A, or "Nikon" in the manufacturer: Nikon PTP/IP
+    bodies sometimes report the MTP vendor id, and libgphoto2 then goes by the manufacturer
+    (library.c; vendors.md 2.7)."""
+    return info.vendor_extension_id == VendorId.NIKON or "nikon" in info.manufacturer.lower()
+
+
+__all__ = ["EOS_GET_EVENT", "is_eos", "is_fujifilm", "is_nikon"]

@@ -17,12 +17,13 @@ from ptpkit.core.datasets import DeviceInfo
 from ptpkit.ext.base import Extension, Session, register
 from ptpkit.ext.keepalive import IdleKeepAlive
 from ptpkit.ext.lazy import LazyCodes, LazyExtension
-from ptpkit.ext.matching import is_eos, is_fujifilm
+from ptpkit.ext.matching import is_eos, is_fujifilm, is_nikon
 from ptpkit.ext.mtp import MtpExtension
 
 if TYPE_CHECKING:
     from ptpkit.ext.canon_eos import CanonEosExtension  # noqa: F401  (on use: __getattr__)
     from ptpkit.ext.fujifilm import FujifilmExtension
+    from ptpkit.ext.nikon import NikonExtension  # noqa: F401  (on use: __getattr__)
 
     FujiExtension = FujifilmExtension
 
@@ -105,13 +106,6 @@ def keep_canon_session_alive(session: Session) -> None:
     session.run(Op.GET_OBJECT_HANDLES, (0xFFFFFFFF, 0, 0xFFFFFFFF), check=False)
 
 
-class NikonExtension(VendorExtension):
-    name = "nikon"
-    codes_module = "nikon"
-    vendor_id = VendorId.NIKON
-    manufacturer_words = ("nikon",)
-
-
 class _CanonEos(LazyExtension):
     """:class:`ptpkit.ext.canon_eos.CanonEosExtension`, registered before it is imported."""
 
@@ -121,6 +115,17 @@ class _CanonEos(LazyExtension):
     @classmethod
     def matches(cls, info: DeviceInfo) -> bool:
         return is_eos(info)
+
+
+class _Nikon(LazyExtension):
+    """:class:`ptpkit.ext.nikon.NikonExtension`, registered before it is imported."""
+
+    name = "nikon"
+    target = "ptpkit.ext.nikon:NikonExtension"
+
+    @classmethod
+    def matches(cls, info: DeviceInfo) -> bool:
+        return is_nikon(info)
 
 
 class _Fujifilm(LazyExtension):
@@ -140,6 +145,7 @@ _LAZY: Final = {
     "CanonEosExtension": _CanonEos,
     "FujifilmExtension": _Fujifilm,
     "FujiExtension": _Fujifilm,
+    "NikonExtension": _Nikon,
 }
 
 
@@ -161,7 +167,7 @@ BUILTIN: tuple[type[Extension], ...] = (
     MtpExtension,
     CanonExtension,
     _CanonEos,
-    NikonExtension,
+    _Nikon,
     _Fujifilm,
     SonyExtension,
 )
