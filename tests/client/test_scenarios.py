@@ -1370,6 +1370,21 @@ def test_device_busy_gives_up(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None
     assert rig.cam.get_property("iso") == start_iso(rig)
 
 
+def test_device_busy_retries_end_at_the_calls_timeout(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A timeout bounds the whole call, busy retries and their pauses included: with 20 retries
+    # allowed (about 16 s of back-off) a call given 0.4 s ends by then with the busy answer.
+    attempts = busy_then_ok(monkeypatch, rig.vcam, Op.GET_STORAGE_IDS, busy_times=1000)
+    rig.cam.busy_retries = 20
+    started = time.monotonic()
+    result = rig.cam.transaction(Op.GET_STORAGE_IDS, timeout_s=0.4)
+    elapsed_s = time.monotonic() - started
+    assert result.code == Rc.DEVICE_BUSY
+    assert 2 <= len(attempts) < 21
+    assert elapsed_s < 2.0  # 0.4 s and the last answer's round trip; no retry past the deadline
+
+
 # -- concurrency ------------------------------------------------------------------------------
 
 

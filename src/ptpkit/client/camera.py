@@ -451,17 +451,27 @@ class Camera:
             # ClosedError, and closing the link ends the session anyway.
             wait_turn = False
         delay = 0.05
+        # A timeout bounds the whole call, busy retries included: the retries and their pauses
+        # fit in what is left of it (an extension's own back-off loop, e.g. Nikon DeviceReady,
+        # must not be overrun by ours).
+        deadline = None if timeout_s is None else self.clock.monotonic() + timeout_s
+        attempt_timeout_s = timeout_s
         for attempt in range(self.busy_retries + 1):
             response, _ = engine.run(
                 code,
                 params,
                 data_out=data_out,
                 sink=sink,
-                timeout_s=timeout_s,
+                timeout_s=attempt_timeout_s,
                 wait_turn=wait_turn,
             )
             if response.code != Rc.DEVICE_BUSY or attempt == self.busy_retries:
                 break
+            if deadline is not None:
+                left_s = deadline - self.clock.monotonic() - delay
+                if left_s <= 0:
+                    break  # no time left to wait and ask again: the busy answer stands
+                attempt_timeout_s = left_s
             # Only retry what can be repeated: not after a data-out phase was consumed, nor
             # after a data phase reached the sink (a busy answer normally comes before either).
             if data_out is not None or getattr(sink, "started", False):
