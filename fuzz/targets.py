@@ -30,6 +30,7 @@ from ptpkit.codes.properties import STANDARD_PROPERTIES, ValueParseError
 from ptpkit.core import canon_eos as eos
 from ptpkit.core import fuji_datasets as fuji_ds
 from ptpkit.core import fujiptpip as fuji
+from ptpkit.core import sony
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.datasets import (
@@ -673,6 +674,11 @@ def _check_folder_entries(entries: tuple[eos.FolderEntry, ...], data: bytes) -> 
         _check_safe_name(safe_filename(entry.name), entry.name)
 
 
+def _check_sony_live_view(frame: sony.LiveViewFrame, data: bytes) -> None:
+    check(frame.jpeg[:2] == b"\xff\xd8", "sony-jpeg-start", "{!r}", frame.jpeg[:4])
+    check(frame.jpeg in data, "sony-jpeg-inside", "the JPEG is not a slice of the data")
+
+
 def _eos_prop_value(data: bytes) -> None:
     """decode_prop_value never raises; a decoded value re-encodes to bytes that decode the same."""
     props = golden._EOS_PROPS
@@ -902,6 +908,26 @@ _ALL: Final = [
         "fuji_prop_desc_list",
         "fuji_datasets.decode_prop_desc_list: Fujifilm 0x902B descriptions (+ round trip)",
         _decoder(fuji_ds.decode_prop_desc_list, fuji_ds.encode_prop_desc_list, may_refuse=True),
+    ),
+    _target(
+        "sony_ext_device_info",
+        "sony.decode_ext_device_info: Sony 0x9202 code arrays (+ round trip)",
+        _decoder(sony.decode_ext_device_info, sony.encode_ext_device_info),
+    ),
+    _target(
+        "sony_all_prop_info",
+        "sony.decode_all_prop_info: Sony 0x9209 descriptors (+ round trip)",
+        _decoder(sony.decode_all_prop_info, sony.encode_all_prop_info, may_refuse=True),
+    ),
+    _target(
+        "sony_live_view",
+        "sony.decode_live_view: the 0xFFFFC002 header or a scan for FF D8",
+        _decoder(sony.decode_live_view, None, also=_check_sony_live_view),
+    ),
+    _target(
+        "sony_wifi_block",
+        "sony.decode_wifi_block: Sony 0x9280 data (+ round trip)",
+        _decoder(sony.decode_wifi_block, sony.encode_wifi_block),
     ),
     _target(
         "eos_value_parse",
