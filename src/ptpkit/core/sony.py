@@ -169,21 +169,30 @@ def _pull_sony_desc(reader: Reader, raw: bytes) -> SonyPropDesc:
     if reader.at_end():
         # A last descriptor cut after its current value: no form (lenient, as libgphoto2 is
         # with a standard DevicePropDesc).
-        return SonyPropDesc(code=code, datatype=datatype, get_set=get_set,
-                            is_enabled=is_enabled, factory_default=default, current=current)  # fmt: skip
+        return SonyPropDesc(
+            code=code,
+            datatype=datatype,
+            get_set=get_set,
+            is_enabled=is_enabled,
+            factory_default=default,
+            current=current,
+        )
     form = pull_form(reader, datatype)
     second: tuple[Value, ...] | None = None
     at = reader.offset
     # Peek: a u16 below 0x200 is a second list's count, anything else the next code.
-    if isinstance(form, EnumerationForm) and reader.remaining >= 2:
-        if int.from_bytes(raw[at : at + 2], "little") < SECOND_LIST_BELOW:
-            count = reader.uint16()
-            if count > reader.remaining:
-                raise reader.fail(
-                    f"property 0x{code:04X}: second list claims {count} values, "
-                    f"only {reader.remaining} bytes left"
-                )
-            second = tuple(pull_value(reader, datatype) for _ in range(count))
+    if (
+        isinstance(form, EnumerationForm)
+        and reader.remaining >= 2
+        and int.from_bytes(raw[at : at + 2], "little") < SECOND_LIST_BELOW
+    ):
+        count = reader.uint16()
+        if count > reader.remaining:
+            raise reader.fail(
+                f"property 0x{code:04X}: second list claims {count} values, "
+                f"only {reader.remaining} bytes left"
+            )
+        second = tuple(pull_value(reader, datatype) for _ in range(count))
     return SonyPropDesc(
         code=code,
         datatype=datatype,
