@@ -20,6 +20,7 @@ from ptpkit.ext.fujifilm import FujifilmExtension
 from ptpkit.ext.keepalive import IdleKeepAlive
 from ptpkit.ext.lazy import LazyCodes
 from ptpkit.ext.mtp import MtpExtension
+from ptpkit.ext.sony import SonyExtension as SonyExt
 
 #: The old private name of :class:`LazyCodes` (extensions written against it keep working).
 _LazyCodes = LazyCodes
@@ -111,11 +112,8 @@ class NikonExtension(VendorExtension):
 FujiExtension = FujifilmExtension
 
 
-class SonyExtension(VendorExtension):
-    name = "sony"
-    codes_module = "sony"
-    vendor_id = VendorId.SONY
-    manufacturer_words = ("sony",)
+#: Sony's codes and behaviour: :mod:`ptpkit.ext.sony`.
+SonyExtension = SonyExt
 
 
 BUILTIN: tuple[type[Extension], ...] = (
