@@ -243,6 +243,9 @@ class SonyExtension(LazyCodes):
     focus_wait_s: float = FOCUS_WAIT_S
     image_wait_s: float = IMAGE_WAIT_S
     live_view_frame_timeout_s: float = LIVE_VIEW_FRAME_TIMEOUT_S
+    #: False: no poller thread (events only as the transport pushes them); tests on a fake
+    #: clock call :meth:`poll` themselves.
+    poll_events: bool = True
 
     @classmethod
     def matches(cls, info: DeviceInfo) -> bool:
@@ -402,7 +405,7 @@ class SonyExtension(LazyCodes):
         return len(changed)
 
     def event_poller(self) -> SonyPoller | None:
-        return SonyPoller(self) if self.remote else None
+        return SonyPoller(self) if self.remote and self.poll_events else None
 
     def property_codes(self) -> Collection[int] | None:
         if not self.remote:

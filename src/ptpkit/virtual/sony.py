@@ -646,15 +646,11 @@ def _operations(camera: VirtualCamera, state: SonyState) -> dict[int, Operation]
                 if not state.in_memory:
                     state.early_reads += 1
                     return error(Rc.INVALID_OBJECT_HANDLE)
-                picture = state.in_memory[0]
-
-                def fetched() -> None:
-                    with state.lock:
-                        if state.in_memory and state.in_memory[0] is picture:
-                            state.in_memory.pop(0)
-                            state.update_in_memory()
-
-                return Reply(data=picture.data, after=fetched)
+                # Read: the camera lets it go (ObjectInMemory counts down). Done now, not after
+                # the response: the next request must see the count without it.
+                picture = state.in_memory.pop(0)
+                state.update_in_memory()
+                return Reply(data=picture.data)
             if handle == LIVE_VIEW_HANDLE:
                 conn = state.connection(ctx.session)
                 frame = live_frame(ctx)
