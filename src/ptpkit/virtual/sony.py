@@ -321,6 +321,8 @@ class SonyState:
     #: Reads of 0xFFFFC001 refused because no picture was ready.
     early_reads: int = 0
     frames: int = 0
+    #: The last live-view JPEG made (tests compare a client's frame with it).
+    last_frame: bytes = b""
     number: int = 0
 
     def connection(self, session: ResponderSession) -> _Connection:
@@ -421,6 +423,7 @@ class SonyState:
                 model=self.camera.personality.model,
                 quality=70,
             )
+            self.last_frame = jpeg
             return jpeg
 
 
