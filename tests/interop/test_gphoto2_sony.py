@@ -87,9 +87,9 @@ def test_summary_shows_the_sony_after_the_sdio_handshake(
     assert calls[0x9202] >= 1
     assert calls[0x9201] == 3 * calls[0x9202]
     assert calls[0x9209] >= 1
-    # "Open" at each init; Debian's libgphoto2 2.5.30 sends no "close" at exit (newer library.c
-    # does).
-    assert calls[0x9280] == calls[0x9202]
+    # "Open" before file access; Debian's libgphoto2 2.5.30 sends no "close" at exit (newer
+    # library.c does).
+    assert calls[0x9280] >= 1
 
 
 def test_list_config_shows_the_sony_widgets(gphoto2: SonyGPhoto2) -> None:
