@@ -149,6 +149,11 @@ class Rig:
         """The camera is the virtual Fujifilm X-T2 (the client runs its ``fuji`` extension)."""
         return self.model == "fuji-x"
 
+    @property
+    def sony(self) -> bool:
+        """The camera is the virtual Sony ILCE-7M3 (the client runs its ``sony`` extension)."""
+        return self.model == "sony"
+
     def connect(self) -> Camera:
         """Another open Camera on the same VirtualCamera, over the same transport."""
         camera = self.connector()

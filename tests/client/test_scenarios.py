@@ -70,6 +70,8 @@ FUJI_BATTERY, FUJI_BATTERY_4_OF_5, FUJI_CAMERA_STATE = 0xD242, 0xA, 0xDF00
 #: The X-T2's count of objects on the card (0xD222), which 0xD212 reports after a capture, and its
 #: capture events: 0xC004 (ObjectAdded), 0xC001 (PreviewAvailable, over Wi-Fi only).
 FUJI_OBJECT_COUNT, FUJI_OBJECT_ADDED, FUJI_PREVIEW_AVAILABLE = 0xD222, 0xC004, 0xC001
+#: The virtual Sony's ISO (0xD21E: 0xFFFFFF is Auto, where it starts) and its ISO list.
+SONY_ISO, SONY_ISO_AUTO = 0xD21E, 0xFFFFFF
 
 
 #: Every virtual camera model. The Fujifilm X-T2 (fuji-x) joins with its own ways, asserted where
@@ -94,6 +96,8 @@ def model(request: pytest.FixtureRequest) -> str:
 
 def start_iso(rig: Rig) -> int:
     """The camera's ISO value at start, as get_property("iso") gives it."""
+    if rig.sony:
+        return SONY_ISO_AUTO
     return EOS_ISO_100 if rig.eos else 200
 
 
@@ -252,6 +256,10 @@ def test_device_info_and_supported_names(rig: Rig) -> None:
         assert (info.manufacturer, info.model) == ("FUJIFILM", "X-T2")
         assert info.serial_number == "PTPKIT-XT2-0001"
         assert info.vendor_extension_id == 0x0000000E  # Fujifilm
+    elif rig.sony:
+        assert (info.manufacturer, info.model) == ("Sony Corporation", "ILCE-7M3")
+        # Sony's id (over PTP/IP the body says MTP's; the client takes it as libgphoto2 does).
+        assert info.vendor_extension_id == 0x00000011
     else:
         assert (info.manufacturer, info.model) == ("ptpkit", "Virtual Camera")
         assert info.serial_number == "PTPKIT-0001"
@@ -270,6 +278,11 @@ def test_device_info_and_supported_names(rig: Rig) -> None:
     elif rig.fuji:  # no MTP listing, no 64-bit reads; the capture preview of its own
         expected_operations += ["0x9022 GetCapturePreview", "0x101C InitiateOpenCapture"]
         assert not operations & {"0x9805 GetObjPropList", "0x95C1 Android_GetPartialObject64"}
+    elif rig.sony:  # no MTP listing, no 64-bit reads; the SDIO operations
+        # (by code: over PTP/IP MTP's vocabulary, which joins there, names 0x92xx its way)
+        assert all(cam.supports(code) for code in (0x9201, 0x9202, 0x9205, 0x9207, 0x9209))
+        assert not cam.supports(0x9805)
+        assert not cam.supports(0x95C1)
     else:
         expected_operations += ["0x9805 GetObjPropList", "0x95C1 Android_GetPartialObject64"]
     for expected in expected_operations:
@@ -285,13 +298,21 @@ def test_device_info_and_supported_names(rig: Rig) -> None:
         assert set(info.device_properties_supported) == {0x5001, 0xD402}
         assert properties >= {"BatteryLevel", "EOS_ISOSpeed", "EOS_Aperture", "EOS_ShutterSpeed"}
         assert "ExposureIndex" not in properties
+    elif rig.sony:
+        # Every one from SDIO_GetExtDeviceInfo 0x9202 (DeviceInfo lists none).
+        assert properties >= {"ISO", "ShutterSpeed", "FNumber", "StillImageStoreDestination"}
+        assert "ExposureIndex" not in properties
     else:
         assert properties >= {"ExposureIndex", "FNumber"}
     assert cam.supports("GetObject")
     assert cam.supports(Op.GET_PARTIAL_OBJECT)
     assert not cam.supports(0x9999)
     names = [ext.name for ext in cam.extensions]
-    assert names == (["canon", "canon-eos"] if rig.eos else ["fuji"] if rig.fuji else ["mtp"])
+    if rig.sony:
+        # Over PTP/IP the body reports MTP's vendor id: MTP's extension joins, after Sony's.
+        assert names == (["sony", "mtp"] if rig.transport == "ptpip" else ["sony"])
+    else:
+        assert names == (["canon", "canon-eos"] if rig.eos else ["fuji"] if rig.fuji else ["mtp"])
 
 
 def test_storages(rig: Rig) -> None:
@@ -320,14 +341,14 @@ def test_walk_lists_the_whole_sample_card(rig: Rig, transactions: TransactionLog
         assert names.count("EOS_GetObjectInfoEx") == folders
         assert "GetObjectInfo" not in names
         assert "GetObjectHandles" not in names
-    elif rig.fuji:
+    elif rig.fuji or rig.sony:
         # No MTP, no vendor listing: GetObjectHandles per folder, GetObjectInfo per object.
         assert "GetObjPropList" not in names
         assert names.count("GetObjectInfo") == len(entries)
         assert names.count("GetObjectHandles") == 1 + sum(e.is_folder for e in entries)
     else:
         assert names.count("GetObjPropList") == 1  # the fast path: one transaction
-    if rig.fuji:
+    if rig.fuji or rig.sony:
         assert all(e.info is not None for e in entries)  # the ObjectInfo is the listing
     else:
         assert all(e.info is None for e in entries)  # neither fetches the full ObjectInfo
@@ -349,7 +370,7 @@ def test_fast_and_slow_listing_agree(rig: Rig, transactions: TransactionLog) -> 
     # The camera's own listing: MTP's whole-card index, or the EOS folder by folder (its
     # 32-bit size field says 0xFFFFFFFF for BIG.MOV: EOS_GetObjectInfo64 gives the size).
     listing = "EOS_GetObjectInfoEx" if rig.eos else "GetObjPropList"
-    if rig.fuji:
+    if rig.fuji or rig.sony:
         # No listing of its own (no MTP): walk() is the ObjectInfo path already, and a size
         # over 4 GiB stays unknown (0xFFFFFFFF: no 64-bit size to ask for).
         assert listing not in transactions.names()
@@ -363,7 +384,7 @@ def test_fast_and_slow_listing_agree(rig: Rig, transactions: TransactionLog) -> 
     assert without_info(fast) == without_info(slow)
     assert all(e.info is not None for e in slow)
     big = next(e for e in slow if e.name == "BIG.MOV")
-    assert big.size == (SIZE_UNKNOWN_32 if rig.fuji else 5 * 2**30 + 3)
+    assert big.size == (SIZE_UNKNOWN_32 if rig.fuji or rig.sony else 5 * 2**30 + 3)
     assert big.info is not None
     assert big.info.compressed_size == SIZE_UNKNOWN_32
 
@@ -700,6 +721,16 @@ def test_describe_property_by_friendly_name_code_and_ptp_name(
         assert by_name.allowed[:3] == (0x00, 0x48, 0x4B)  # Auto, 100, 125
         assert "Auto, ISO 100, ISO 125" in by_name.allowed_text()
         others: tuple[int | str, ...] = (EOS_ISO, "EOS_ISOSpeed", "0xD103", "eos-iso")
+    elif rig.sony:
+        # "iso" names Sony's ISO 0xD21E (no ExposureIndex), from GetAllExtDevicePropInfo 0x9209.
+        assert by_name.code == SONY_ISO
+        assert by_name.name == "ISO"
+        assert by_name.friendly_name == "sony-iso"
+        assert by_name.current == SONY_ISO_AUTO
+        assert by_name.current_text == "Auto"
+        assert by_name.allowed is not None
+        assert by_name.allowed[:3] == (SONY_ISO_AUTO, 50, 100)
+        others = (SONY_ISO, "ISO", "0xD21E", "sony-iso")
     else:
         assert by_name.code == Dpc.EXPOSURE_INDEX
         assert by_name.name == "ExposureIndex"
@@ -721,6 +752,10 @@ def test_describe_property_by_friendly_name_code_and_ptp_name(
         # The EOS ones from the event cache; GetDevicePropDesc only for DeviceInfo's.
         asked = {r.params[0] for r in transactions.named("GetDevicePropDesc")}
         assert asked == set(cam.device_info.device_properties_supported)
+    elif rig.sony:
+        # The 0x9202 codes merged into DeviceInfo, described from 0x9209, never one by one.
+        assert set(cam.property_codes()) == set(cam.device_info.device_properties_supported)
+        assert "GetDevicePropDesc" not in transactions.names()
     elif rig.fuji:
         # DeviceInfo's, and what the 0xD212 state list reports besides (CameraState 0xDF00).
         listed = set(cam.device_info.device_properties_supported)
@@ -737,6 +772,9 @@ def test_set_property_by_name_code_and_raw_value(rig: Rig, transactions: Transac
         # EOS codes (ISO 400 is 0x58, 800 0x60, 1600 0x68), set with SetDevicePropValueEx.
         iso, name = EOS_ISO, "EOS_ISOSpeed"
         steps = ((0x58, "ISO 400"), (0x60, 0x60), (0x68, "1600"))
+    elif rig.sony:
+        iso, name = SONY_ISO, "ISO"
+        steps = ((400, 400), (800, 800), (1600, "1600"))
     else:
         iso, name = Dpc.EXPOSURE_INDEX, "ExposureIndex"
         steps = ((400, 400), (800, 800), (1600, "1600"))
@@ -753,6 +791,10 @@ def test_set_property_by_name_code_and_raw_value(rig: Rig, transactions: Transac
     names = transactions.names()
     if rig.eos:
         assert names.count("EOS_SetDevicePropValueEx") == 3
+        assert "SetDevicePropValue" not in names
+    elif rig.sony:
+        # SetControlDeviceA 0x9205 (named so by Sony's vocabulary; over PTP/IP MTP's names none).
+        assert len([n for n in names if n in ("SDIO_SetExtDevicePropValue", "0x9205")]) == 3
         assert "SetDevicePropValue" not in names
     else:
         assert names.count("SetDevicePropValue") == 3
@@ -802,6 +844,16 @@ _TEXT_ROWS = [
         "RAW + Large Fine JPEG",
     ),
     ("canon-eos", "artist", "Zoe Otake", "Zoe Otake", "Zoe Otake"),
+    # Sony's encodings (codes/sony_values.py): shutter num << 16 | den, ISO with Auto 0xFFFFFF.
+    ("sony", "shutter", "1/250", 0x000100FA, "1/250"),
+    ("sony", "shutter", '2.5"', 0x0019000A, "2.5"),
+    ("sony", "iso", "auto", 0xFFFFFF, "Auto"),
+    ("sony", "iso", "3200", 3200, "3200"),
+    ("sony", "f-number", "f/8", 800, "f/8"),
+    ("sony", "exp-bias", "+2/3", 700, "+0.7"),
+    ("sony", "exp-bias", "-1 1/3", -1300, "-1.3"),
+    ("sony", "white-balance", "shade", 0x8011, "shade"),
+    ("sony", "capturetarget", "camera+computer", 0x0011, "camera+computer"),
 ]
 
 
@@ -824,6 +876,10 @@ def test_refused_value_lists_the_allowed_ones(rig: Rig) -> None:
         # 300 is off the X-T2's third-stop grid (250, 320); its slowest shutter time is 30 s.
         off_grid, iso_allowed = 300, r"allowed: 100, 200, 250, 320, 400, 500"
         too_fast, not_a_value = "1/16000", "allowed"
+    elif rig.sony:
+        # 300 is off the Alpha's third-stop grid; its fastest shutter is 1/8000.
+        off_grid, iso_allowed = 300, r"allowed: Auto, 50, 100, 125, 160, 200, 250, 320"
+        too_fast, not_a_value = "1/16000", "an ISO"
     else:
         off_grid, iso_allowed = 250, r"allowed: 100, 200, 400, 800, 1600, 3200, 6400"
         too_fast, not_a_value = "1/3", "allowed"

@@ -161,8 +161,13 @@ class GadgetRun:
 
 
 # Both gphoto2-over-USB tests in one guest boot, one script each (a boot is ~15 s under TCG).
-GPHOTO2_GADGET_SCRIPTS = {"generic": "gadget_gphoto2.py", "canon-eos": "gadget_gphoto2_eos.py"}
-GPHOTO2_GADGET_TIMEOUT = 560  # s, for both: the EOS script alone runs a dozen gphoto2 commands
+GPHOTO2_GADGET_SCRIPTS = {
+    "generic": "gadget_gphoto2.py",
+    "canon-eos": "gadget_gphoto2_eos.py",
+    "sony": "gadget_gphoto2_sony.py",
+}
+# s, for all: the EOS script alone runs a dozen gphoto2 commands, the Sony one ten.
+GPHOTO2_GADGET_TIMEOUT = 800
 
 
 @pytest.fixture(scope="session")

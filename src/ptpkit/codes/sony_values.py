@@ -120,8 +120,7 @@ def _number(text: str) -> float:
 
 
 def _pick(value: int, allowed: Sequence[int] | None, text: str) -> int:
-    if allowed is not None and value not in allowed:
-        raise ValueError(f"{text!r} is not a value the camera offers now")
+    # Whether the camera offers it now is the caller's check (it lists what is allowed).
     return value
 
 
@@ -141,7 +140,8 @@ def format_shutter(value: int) -> str:
 
 def parse_shutter(text: str, allowed: Sequence[int] | None = None) -> int:
     """``1/250``, ``2.5``, ``2.5"``, ``30s``, ``bulb``: the camera's value for it. With
-    ``allowed`` the value must be one of them (a time is matched to the value of equal length)."""
+    ``allowed`` a time is matched to the offered value of equal length; one not offered is
+    encoded anyway (the caller refuses it, listing what is allowed)."""
     clean = text.strip().lower().rstrip('"').removesuffix("s").strip()
     if clean == "bulb":
         return _pick(SHUTTER_BULB, allowed, text)
@@ -160,7 +160,6 @@ def parse_shutter(text: str, allowed: Sequence[int] | None = None) -> int:
                 and Fraction(numerator, denominator) == seconds
             ):
                 return value
-        raise ValueError(f"{text!r} is not a shutter speed the camera offers now")
     if seconds < 1 and seconds.numerator == 1:
         return 1 << 16 | seconds.denominator
     tenths = seconds * 10
@@ -209,9 +208,8 @@ def parse_ev(text: str, allowed: Sequence[int] | None = None) -> int:
     thousandths = float(sign * stops * 1000)
     if allowed:
         best = min(allowed, key=lambda v: abs(v - thousandths))
-        if abs(best - thousandths) > 60:
-            raise ValueError(f"{text!r} is not an exposure compensation the camera offers now")
-        return best
+        if abs(best - thousandths) <= 60:
+            return best
     return round(thousandths)
 
 

@@ -719,9 +719,8 @@ def _device_info(camera: VirtualCamera, state: SonyState) -> Callable[[], Device
 
     def device_info() -> DeviceInfo:
         info = base()
-        ops = tuple(code for code in info.operations_supported if code not in SDIO_OPERATIONS)
-        if state.options.mode == "remote":
-            ops = (*ops, *SDIO_OPERATIONS)
+        # The operation table holds the SDIO ones only in PC Remote mode (install()).
+        ops = info.operations_supported
         return DeviceInfo(
             standard_version=info.standard_version,
             vendor_extension_id=info.vendor_extension_id,
