@@ -44,6 +44,7 @@ from ptpkit.errors import (
 )
 from ptpkit.virtual import DEFAULT_STORAGE_ID, MODELS, VirtualCamera
 from ptpkit.virtual.canon_eos import eos_state
+from ptpkit.virtual.sony import sony_state
 from ptpkit.virtual.content import GeneratedData, generated_bytes, generated_sha256
 from ptpkit.virtual.responder import OperationContext, Reply, error
 
@@ -71,7 +72,10 @@ FUJI_BATTERY, FUJI_BATTERY_4_OF_5, FUJI_CAMERA_STATE = 0xD242, 0xA, 0xDF00
 #: capture events: 0xC004 (ObjectAdded), 0xC001 (PreviewAvailable, over Wi-Fi only).
 FUJI_OBJECT_COUNT, FUJI_OBJECT_ADDED, FUJI_PREVIEW_AVAILABLE = 0xD222, 0xC004, 0xC001
 #: The virtual Sony's ISO (0xD21E: 0xFFFFFF is Auto, where it starts) and its ISO list.
-SONY_ISO, SONY_ISO_AUTO = 0xD21E, 0xFFFFFF
+SONY_ISO, SONY_ISO_AUTO, SONY_BATTERY = 0xD21E, 0xFFFFFF, 0xD20E
+#: Sony's own events (a property changed, naming it; an object ready in memory): pushed by the
+#: body, and besides them the client's 0x9209 poller reports DevicePropChanged with values.
+SONY_NEWS = frozenset({0xC203, 0xC201, Ec.DEVICE_PROP_CHANGED})
 
 
 #: Every virtual camera model. The Fujifilm X-T2 (fuji-x) joins with its own ways, asserted where
@@ -901,9 +905,15 @@ def test_read_only_property_cannot_be_set(rig: Rig) -> None:
     cam = rig.cam
     battery = cam.describe_property("battery")
     assert not battery.writable
-    # A Fujifilm's battery is its own property (0xD242) in bars: 0xA is four of five.
-    level, text = (FUJI_BATTERY_4_OF_5, "4/5") if rig.fuji else (87, "87%")
-    assert battery.code == (FUJI_BATTERY if rig.fuji else Dpc.BATTERY_LEVEL)
+    # A Fujifilm's battery is its own property (0xD242) in bars: 0xA is four of five. A Sony's
+    # is its own too (0xD20E), a number.
+    if rig.sony:
+        level, text, code = 80, "80", SONY_BATTERY
+    elif rig.fuji:
+        level, text, code = FUJI_BATTERY_4_OF_5, "4/5", FUJI_BATTERY
+    else:
+        level, text, code = 87, "87%", Dpc.BATTERY_LEVEL
+    assert battery.code == code
     assert battery.current_text == text
     with pytest.raises(UsageError, match="read-only"):
         cam.set_property("battery", 50)
@@ -939,6 +949,11 @@ def test_device_prop_changed_follows_a_set(rig: Rig) -> None:
                 # f-number: its cache took the value at the set, and its own change is no news.
                 assert cam.extensions[0].state[Dpc.F_NUMBER] == 1100  # type: ignore[attr-defined]
                 continue
+            if rig.sony:
+                # Not pushed with its value (Sony's 0xC203 names the property only): the
+                # client's 0x9209 poller saw the value change and reports it with the value.
+                wait_fuji_value(cam, Dpc.F_NUMBER, 1100)
+                continue
             event = cam.wait_event([Ec.DEVICE_PROP_CHANGED], timeout_s=5)
             if rig.fuji:
                 # Not pushed by the camera: the client's 0xD212 poller saw the value change and
@@ -965,6 +980,20 @@ def test_capture_returns_the_new_picture(rig: Rig) -> None:
     cam = rig.cam
     drain_events(cam)
     new = cam.capture(timeout_s=10)
+    if rig.sony:
+        # Still Image Save Destination "PC": the picture is in the camera's memory (0xFFFFC001),
+        # on no card, read once ObjectInMemory said so; the camera lets it go once read.
+        state = sony_state(rig.vcam)
+        name, data = state.captured[-1]
+        assert [(e.name, e.handle, e.in_memory) for e in new] == [(name, 0xFFFFC001, True)]
+        assert new[0].size == len(data)
+        assert new[0].path not in {e.path for e in cam.walk()}
+        assert cam.read(new[0]) == data
+        assert state.early_reads == 0
+        assert not state.in_memory
+        # Sony's news of the capture (buttons, focus, the object in memory) and the poller's.
+        assert {e.code for e in cam.events(timeout_s=0.3)} <= SONY_NEWS
+        return
     # A Fujifilm files its pictures as DCF does: DSCFnnnn.JPG in 100_FUJI.
     shot = "DCIM/100_FUJI/DSCF0001.JPG" if rig.fuji else "DCIM/100PTPKT/IMG_0005.JPG"
     assert [e.path for e in new] == [f"{STORE}/{shot}"]
@@ -1012,6 +1041,10 @@ def test_close_from_another_thread_ends_a_capture_and_a_download(rig: Rig) -> No
     # self-timer, CaptureDelay in its own values).
     if rig.eos:
         cam.set_property("drive", "Timer 10 s")
+    elif rig.sony:
+        # A Sony has the picture ready when ObjectInMemory says so: not for a long while here.
+        state = sony_state(rig.vcam)
+        state.options = dataclasses.replace(state.options, ready_polls=100_000)
     else:
         cam.set_property(Dpc.CAPTURE_DELAY, "10 seconds" if rig.fuji else 10_000)
     handle = rig.vcam.add_generated_object(256 * 1024 * 1024, seed=11)
@@ -1080,6 +1113,8 @@ def test_capture_leaves_other_events_queued(rig: Rig) -> None:
     rig.vcam.emit(Ec.STORE_FULL, 0x00010001)
     assert len(new) == 1
     seen = [event.code for event in not_focus(list(cam.events(timeout_s=0.5)))]
+    if rig.sony:
+        seen = [code for code in seen if code not in SONY_NEWS]
     assert seen == [Ec.DEVICE_INFO_CHANGED, Ec.STORE_FULL]
 
 
@@ -1134,6 +1169,12 @@ def test_raw_transactions(rig: Rig) -> None:
         assert sent.ok
         wait_eos_value(cam, EOS_ISO, 0x70)
         assert cam.get_property("iso") == 0x70
+    elif rig.sony:
+        # SetControlDeviceA by hand: the client learns the value from its next 0x9209 read.
+        sent = cam.transaction(0x9205, [SONY_ISO], data=encode_value(DataType.UINT32, 3200))
+        assert sent.ok
+        wait_fuji_value(cam, SONY_ISO, 3200)
+        assert cam.get_property("iso") == 3200
     else:
         value = encode_value(DataType.UINT16, 3200)
         sent = cam.transaction(Op.SET_DEVICE_PROP_VALUE, [Dpc.EXPOSURE_INDEX], data=value)
@@ -1160,6 +1201,8 @@ _reference_sha256 = functools.cache(generated_sha256)
 @pytest.mark.models_over("canon-eos", "virtual+usb")
 # A Fujifilm reads it with one GetObject: over USB, whose data phase says 0xFFFFFFFF.
 @pytest.mark.models_over("fuji-x", "virtual+usb")
+# A Sony likewise (no 64-bit size or read ptpkit knows of on it).
+@pytest.mark.models_over("sony", "virtual+usb")
 def test_download_of_an_object_over_4_gib(
     rig: Rig, monkeypatch: pytest.MonkeyPatch, transactions: TransactionLog
 ) -> None:
@@ -1173,7 +1216,7 @@ def test_download_of_an_object_over_4_gib(
         entry = rig.cam.entry(handle)
         assert entry.info is not None
         assert entry.info.compressed_size == 0xFFFFFFFF  # ObjectInfo cannot hold the size
-        if rig.fuji:
+        if rig.fuji or rig.sony:
             # No 64-bit size on a Fujifilm (no MTP ObjectSize, no vendor operation): unknown,
             # and the download takes what GetObject brings.
             assert entry.size == SIZE_UNKNOWN_32
@@ -1217,7 +1260,7 @@ def test_download_of_an_object_over_4_gib(
         if headers:
             data = [h for h in headers if h[2] == 0x9174]
             assert data == [(12 + length, 2, 0x9174) for _, length in pieces]
-    elif rig.fuji:
+    elif rig.fuji or rig.sony:
         assert [r.params for r in transactions.named("GetObject")] == [(handle,)]
         assert "GetPartialObject" not in transactions.names()
         assert (0xFFFFFFFF, 2, Op.GET_OBJECT) in headers
@@ -1228,6 +1271,7 @@ def test_download_of_an_object_over_4_gib(
 
 # A Fujifilm reads the whole object for a range (no GetPartialObject): on one transport only.
 @pytest.mark.models_over("fuji-x", "virtual")
+@pytest.mark.models_over("sony", "virtual")
 def test_read_past_4_gib_uses_get_partial_object_64(rig: Rig, transactions: TransactionLog) -> None:
     size, seed = 5 * 2**30 + 3, 12
     handle = rig.vcam.add_generated_object(size, name="HUGE.MOV", seed=seed)
@@ -1244,6 +1288,14 @@ def test_read_past_4_gib_uses_get_partial_object_64(rig: Rig, transactions: Tran
         assert rig.cam.read(handle, size - 7) == expected(size - 7, 7)
         assert [r.params for r in transactions.named("GetObject")] == [(handle,), (handle,)]
         assert not {"GetPartialObject", "Android_GetPartialObject64"} & set(transactions.names())
+        return
+    if rig.sony:
+        # GetPartialObject below 4 GiB; past it no 64-bit operation (SDIO_GetPartialLargeObject
+        # 0x9211 is not modelled): refused in words, nothing read wrong.
+        assert rig.cam.read(handle, 2**32 - 30, 20) == expected(2**32 - 30, 20)
+        with pytest.raises(UsageError, match="cannot read part of an object"):
+            rig.cam.read(handle, 2**32 + 10, 20)
+        assert "Android_GetPartialObject64" not in transactions.names()
         return
 
     offset = 4 * 2**30 + 12_345

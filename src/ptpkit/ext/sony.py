@@ -162,6 +162,8 @@ SONY_PROPERTIES: Final = tuple(
                                    "capture-target", "save-destination"),
          "still image save destination"),
         (values.PRIORITY_MODE, ("priority-mode", "prioritymode"), "priority mode"),
+        (values.BATTERY_LEVEL, ("sony-battery", "battery", "battery-level", "batterylevel"),
+         "battery level"),
         (values.OBJECT_IN_MEMORY, ("objects-in-memory", "object-in-memory"),
          "objects in memory"),
         (values.FOCUS_FOUND, ("focus-found", "focus-status"), "focus status"),
