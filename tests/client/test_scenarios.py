@@ -44,9 +44,9 @@ from ptpkit.errors import (
 )
 from ptpkit.virtual import DEFAULT_STORAGE_ID, MODELS, VirtualCamera
 from ptpkit.virtual.canon_eos import eos_state
-from ptpkit.virtual.sony import sony_state
 from ptpkit.virtual.content import GeneratedData, generated_bytes, generated_sha256
 from ptpkit.virtual.responder import OperationContext, Reply, error
+from ptpkit.virtual.sony import sony_state
 
 if TYPE_CHECKING:
     from conftest import Rig, TransactionLog
