@@ -416,7 +416,10 @@ class SonyExtension(LazyCodes):
 
     def describe_property(self, code: int) -> DevicePropDesc | None:
         if not self.remote:
-            return None
+            if code in self.session.device_info.device_properties_supported:
+                return None  # a standard property of an MTP-mode body: standard PTP
+            # A Sony's settings are read with 0x9209 only, which needs PC Remote mode.
+            raise remote_mode_error(f"reading property 0x{code:04X}", GET_ALL_EXT_DEVICE_PROP_INFO)
         desc = self.read_descs().get(code)
         return None if desc is None else desc.to_standard()
 
