@@ -5,12 +5,15 @@ what the camera's own shutter button took, and the errors Sony users hit, in wor
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.cli.conftest import Cli
 
+import ptpkit
 from ptpkit.cli.main import main
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.models import personality_for
@@ -100,3 +103,25 @@ def test_mtp_mode_says_pc_remote(capsys) -> None:  # type: ignore[no-untyped-def
     assert '"PC Remote"' in error
     assert "USB Connection" in error
     assert "Traceback" not in error
+
+
+def test_virtual_serve_model_sony_speaks_standard_ptpip(cli: Cli) -> None:
+    server = cli.popen("virtual", "serve", "--model", "sony", "--port", "0")
+    try:
+        assert server.stdout is not None
+        lines = []
+        for line in server.stdout:
+            lines.append(line)
+            if "gphoto2" in line:
+                break
+        url = next(line.split()[-1] for line in lines if line.startswith("listening on "))
+        assert url.startswith("ptpip:127.0.0.1:")
+        with ptpkit.connect(url) as cam:
+            assert (cam.device_info.manufacturer, cam.device_info.model) == (
+                "Sony Corporation",
+                "ILCE-7M3",
+            )
+            assert cam.get_property_text("iso") == "Auto"
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=15)

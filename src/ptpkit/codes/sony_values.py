@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from fractions import Fraction
 from typing import Final
 
 SHUTTER_SPEED: Final = 0xD20D
@@ -143,6 +142,8 @@ def parse_shutter(text: str, allowed: Sequence[int] | None = None) -> int:
     """``1/250``, ``2.5``, ``2.5"``, ``30s``, ``bulb``: the camera's value for it. With
     ``allowed`` a time is matched to the offered value of equal length; one not offered is
     encoded anyway (the caller refuses it, listing what is allowed)."""
+    from fractions import Fraction  # noqa: PLC0415 - parsing only: not loaded at start-up
+
     clean = text.strip().lower().rstrip('"').removesuffix("s").strip()
     if clean == "bulb":
         return _pick(SHUTTER_BULB, allowed, text)
@@ -199,6 +200,8 @@ def format_ev(value: int) -> str:
 def parse_ev(text: str, allowed: Sequence[int] | None = None) -> int:
     """``+0.7``, ``-1.3``, ``+2/3``, ``-1 1/3``, ``0``: thousandths, matched to the nearest value
     the camera offers (Sony rounds thirds: 0.3, 0.7)."""
+    from fractions import Fraction  # noqa: PLC0415 - parsing only: not loaded at start-up
+
     clean = text.strip().replace(" ", "+") if " " in text.strip() else text.strip()
     sign = -1 if clean.startswith("-") else 1
     body = clean.lstrip("+-")
