@@ -5,7 +5,8 @@ models table gives the Alpha 7 III in PC Control mode (0x054C:0x0C34, "Sony Alph
 Control)"), so gphoto2 detects it on its own and drives it through its Sony code paths (the SDIO
 handshake, 0x9209, SetControlDeviceB notches and buttons, 0xFFFFC001 / 0xFFFFC002), as over
 PTP/IP in tests/interop/test_gphoto2_sony.py. The guest boot is the one the other gphoto2 gadget
-tests share (conftest.py GPHOTO2_GADGET_SCRIPTS). A missing lab skips on a developer's machine
+tests share (conftest.py GPHOTO2_GADGET_SCRIPTS); after gphoto2, ptpkit's own client drives the
+same gadget over the guest's USB stack. A missing lab skips on a developer's machine
 and fails in CI.
 """
 
@@ -73,3 +74,12 @@ def test_gphoto2_drives_the_virtual_sony_over_usb(
         assert re.search(rf"#\d+\s+{re.escape(name)}\s", listing["out"]), name
     assert result["get_all"]["rc"] == 0, result["get_all"]
     assert result["saved"] == on_host == result["card"], "gphoto2's downloads differ"
+
+    # ptpkit's own client on the same gadget over the guest's USB stack (PyUSB): the sony
+    # extension sets with SetControlDeviceA, captures into memory, takes a live-view frame.
+    mine = result["ptpkit"]
+    assert "error" not in mine, mine
+    assert mine["extensions"] == ["sony"]
+    assert (mine["iso"], mine["iso_on_camera"]) == ("1600", 1600)
+    assert mine["captured"] == mine["produced"]
+    assert mine["frame"] == mine["last_frame"]

@@ -43,6 +43,31 @@ def saved(folder):
     return {p.name: sha(p.read_bytes()) for p in folder.iterdir() if p.is_file()}
 
 
+def ptpkit_client(state):
+    """ptpkit's own client (PyUSB, the sony extension) on the same gadget, after gphoto2."""
+    import ptpkit  # noqa: PLC0415 - only for this part
+
+    out = {}
+    try:
+        with ptpkit.connect("usb:054c:0c34") as cam:
+            out["extensions"] = [ext.name for ext in cam.extensions]
+            cam.set_property("iso", "1600")
+            out["iso"] = cam.get_property_text("iso")
+            out["iso_on_camera"] = state.value(0xD21E)
+            (entry,) = cam.capture()
+            out["captured"] = [entry.name, sha(cam.read(entry))]
+            out["produced"] = [state.captured[-1][0], sha(state.captured[-1][1])]
+            source = cam.live_view()
+            source.start()
+            frame = source.frame()
+            source.stop()
+            out["frame"] = sha(frame or b"")
+            out["last_frame"] = sha(state.last_frame)
+    except Exception as exc:  # reported to the host-side test, which fails on it
+        out["error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
 def main():
     result = {}
     with VirtualCamera(CARD, personality=personality_for("sony")) as camera:
@@ -90,6 +115,7 @@ def main():
         result["get_all"] = gphoto2("--get-all-files", cwd=str(downloads))
         result["saved"] = saved(downloads)
         result["card"] = {p.name: sha(p.read_bytes()) for p in CARD.rglob("*") if p.is_file()}
+        result["ptpkit"] = ptpkit_client(state)
         gadget.close()
     print("RESULT " + json.dumps(result), flush=True)
 
