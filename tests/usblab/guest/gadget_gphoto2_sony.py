@@ -45,7 +45,7 @@ def saved(folder):
 
 def ptpkit_client(state):
     """ptpkit's own client (PyUSB, the sony extension) on the same gadget, after gphoto2."""
-    import ptpkit  # noqa: PLC0415 - only for this part
+    import ptpkit
 
     out = {}
     try:
