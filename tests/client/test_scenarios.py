@@ -1100,6 +1100,10 @@ def test_wait_event_keeps_what_it_skipped_first_and_the_newest(rig: Rig) -> None
     assert event.params == (0x500F,)
     rig.vcam.emit(Ec.OBJECT_ADDED, 1)
     seen = [event.code for event in cam.events(timeout_s=0.5)]
+    if rig.sony:
+        # Sony's own news of its set-up (0xC203 for PriorityMode) may reach the queue after
+        # drain_events over USB's interrupt endpoint: not what this checks.
+        seen = [code for code in seen if code != 0xC203]
     assert seen == [Ec.DEVICE_INFO_CHANGED, Ec.STORE_FULL, Ec.OBJECT_ADDED]
 
 
