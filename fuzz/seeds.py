@@ -856,6 +856,12 @@ def sony_wifi_block() -> list[bytes]:
     return [sony.encode_wifi_block(sony.WIFI_OPEN), sony.encode_wifi_block(sony.WIFI_CLOSE), b""]
 
 
+def sony_value_parse() -> list[bytes]:
+    texts = ["1/250", '2.5"', "30", "bulb", "auto", "ISO 3200", "f/8", "5.6", "+2/3", "-1 1/3",
+             "0", "computer", "card+sdram", "AF-C", "mf", "shade", "0x8011"]  # fmt: skip
+    return [bytes([index % 7]) + utf8(text) for index, text in enumerate(texts)]
+
+
 def eos_value_parse() -> list[bytes]:
     texts = ["f/5.6", "5.6", "1/125", "30s", '0.5"', "ISO 400", "Auto", "+1/3", "-1 2/3",
              "0x68", "card", "computer", "RAW + Large Fine JPEG", "cRAW",

@@ -26,6 +26,7 @@ from fuzz.conn import STATES, local_action, start
 from fuzz.script import split_script
 from ptpkit.client.files import MAX_NAME_BYTES, PART_SUFFIX, safe_filename
 from ptpkit.codes import canon_eos_values as eos_values
+from ptpkit.codes import sony_values
 from ptpkit.codes.properties import STANDARD_PROPERTIES, ValueParseError
 from ptpkit.core import canon_eos as eos
 from ptpkit.core import fuji_datasets as fuji_ds
@@ -710,6 +711,35 @@ def _eos_value_parse(data: bytes) -> None:
     check(eos_values.parse_value(prop, shown, allowed=[code]) == code, "eos-value-text", shown)
 
 
+_SONY_TEXT_PROPS: Final = (
+    sony_values.SHUTTER_SPEED,
+    sony_values.ISO,
+    sony_values.F_NUMBER,
+    sony_values.EXPOSURE_COMPENSATION,
+    sony_values.SAVE_DESTINATION,
+    sony_values.FOCUS_MODE,
+    sony_values.WHITE_BALANCE,
+)
+
+
+def _sony_value_parse(data: bytes) -> None:
+    """codes.sony_values.parse_value raises only ValueError; a value it gives formats to a text
+    that parses back to the same value (ints within u32)."""
+    prop = _SONY_TEXT_PROPS[data[0] % len(_SONY_TEXT_PROPS)] if data else sony_values.ISO
+    value = sony_values.parse_value(prop, as_text(data[1:]))
+    check(value is not None, "sony-value-none")
+    assert value is not None
+    if not 0 <= value <= 0xFFFFFFFF or (prop == sony_values.EXPOSURE_COMPENSATION):
+        return  # outside what the camera's types hold: nothing to show
+    shown = sony_values.format_value(prop, value)
+    check(shown is not None, "sony-value-format")
+    assert shown is not None
+    if shown.startswith("0x") or shown in ("Bulb",):
+        return
+    again = sony_values.parse_value(prop, shown, [value])
+    check(again == value, "sony-value-text", "{!r} -> {!r} -> {!r}", value, shown, again)
+
+
 _ALL: Final = [
     # What the device sends: datasets, containers, packets, the framings, the connection.
     _target(
@@ -935,6 +965,14 @@ _ALL: Final = [
         _eos_value_parse,
         allowed=(ValueError,),
         tokens=(*_TEXT_TOKENS, b"f/", b"s", b"ISO", b"RAW", b" JPEG", b"Fine", b" + "),
+        max_len=256,
+    ),
+    _target(
+        "sony_value_parse",
+        "codes.sony_values parse/format of Sony value text (ValueError only)",
+        _sony_value_parse,
+        allowed=(ValueError,),
+        tokens=(*_TEXT_TOKENS, b"f/", b"1/", b'"', b"auto", b"+", b"-", b" 1/3", b"shade"),
         max_len=256,
     ),
     _target(

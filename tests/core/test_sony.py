@@ -225,3 +225,41 @@ def test_wifi_block_round_trip(additional: int, d2: int, d3: int, d4: int, x: in
         x = y = 0
     block = sony.WifiBlock(additional=additional, data2=d2, data3=d3, data4=d4, x=x, y=y)
     assert sony.decode_wifi_block(sony.encode_wifi_block(block)) == block
+
+
+# -- value texts (codes.sony_values) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "value", "shown"),
+    [
+        (0xD20D, "1/250", 0x000100FA, "1/250"),
+        (0xD20D, '2.5"', 0x0019000A, "2.5"),
+        (0xD20D, "30s", 0x012C000A, "30"),
+        (0xD20D, "bulb", 0, "Bulb"),
+        (0xD21E, "auto", 0xFFFFFF, "Auto"),
+        (0xD21E, "ISO 3200", 3200, "3200"),
+        (0x5007, "f/5.6", 560, "f/5.6"),
+        (0x5010, "+2/3", 667, "+0.7"),
+        (0x5010, "-1 1/3", -1333, "-1.3"),
+        (0xD222, "card+sdram", 0x0011, "camera+computer"),
+        (0x500A, "AF-C", 0x8004, "AF-C"),
+    ],
+)
+def test_value_texts(code: int, text: str, value: int, shown: str) -> None:
+    from ptpkit.codes import sony_values
+
+    assert sony_values.parse_value(code, text) == value
+    assert sony_values.format_value(code, value) == shown
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [(0xD20D, "1e999999"), (0xD20D, "-1/4"), (0x5007, "inf"), (0x5007, "nan"),
+     (0xD21E, "fast"), (0x5010, "9e99"), (0xD222, "sd card")],
+)  # fmt: skip
+def test_bad_value_texts_are_value_errors(code: int, text: str) -> None:
+    from ptpkit.codes import sony_values
+
+    with pytest.raises(ValueError, match="not"):
+        sony_values.parse_value(code, text)

@@ -17,6 +17,7 @@ the Sony capture target table; vendors.md section 3):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Final
@@ -59,6 +60,9 @@ _ALIASES: Final[Mapping[int, Mapping[str, int]]] = {
     WHITE_BALANCE: {"awb": 0x0002, "incandescent": 0x0006},
 }  # fmt: skip
 
+_SECONDS: Final = re.compile(r"\d{1,6}(\.\d{1,4})?(/\d{1,6})?")
+_STOPS: Final = re.compile(r"\d{1,2}(\.\d{1,4})?(/\d{1,2})?")
+
 _TABLES: Final = frozenset({SHUTTER_SPEED, ISO, F_NUMBER, EXPOSURE_COMPENSATION, *_NAMED})
 
 
@@ -90,6 +94,8 @@ def parse_value(code: int, text: str, allowed: Sequence[int] | None = None) -> i
         return parse_iso(text, allowed)
     if code == F_NUMBER:
         number = _number(text.strip().lower().removeprefix("f/").removeprefix("f"))
+        if not 0 < number * 100 <= 0xFFFF:
+            raise ValueError(f"{text!r} is not an f-number (f/2.8, 8)")
         return _pick(round(number * 100), allowed, text)
     if code == EXPOSURE_COMPENSATION:
         return parse_ev(text, allowed)
@@ -114,9 +120,12 @@ def _slug(text: str) -> str:
 
 def _number(text: str) -> float:
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{text!r} is not a number")
+    return number
 
 
 def _pick(value: int, allowed: Sequence[int] | None, text: str) -> int:
@@ -147,6 +156,9 @@ def parse_shutter(text: str, allowed: Sequence[int] | None = None) -> int:
     clean = text.strip().lower().rstrip('"').removesuffix("s").strip()
     if clean == "bulb":
         return _pick(SHUTTER_BULB, allowed, text)
+    # Plain numbers only (no exponents: "1e999999" must not become a huge fraction).
+    if not _SECONDS.fullmatch(clean):
+        raise ValueError(f"{text!r} is not a shutter speed (1/250, 2.5, 30, bulb)")
     try:
         seconds = Fraction(clean)
     except (ValueError, ZeroDivisionError):
@@ -185,7 +197,7 @@ def parse_iso(text: str, allowed: Sequence[int] | None = None) -> int:
     clean = text.strip().lower().removeprefix("iso").strip()
     if clean in ("auto", "a"):
         return _pick(ISO_AUTO, allowed, text)
-    if not clean.isdigit():
+    if not (clean.isascii() and clean.isdigit()) or int(clean) > ISO_AUTO:
         raise ValueError(f"{text!r} is not an ISO (100, 3200, auto)")
     return _pick(int(clean), allowed, text)
 
@@ -205,11 +217,15 @@ def parse_ev(text: str, allowed: Sequence[int] | None = None) -> int:
     clean = text.strip().replace(" ", "+") if " " in text.strip() else text.strip()
     sign = -1 if clean.startswith("-") else 1
     body = clean.lstrip("+-")
+    if not all(_STOPS.fullmatch(part) for part in body.split("+") if part):
+        raise ValueError(f"{text!r} is not an exposure compensation (+0.7, -1 1/3)")
     try:
         stops = sum((Fraction(part) for part in body.split("+") if part), Fraction(0))
     except (ValueError, ZeroDivisionError):
         raise ValueError(f"{text!r} is not an exposure compensation (+0.7, -1 1/3)") from None
     thousandths = float(sign * stops * 1000)
+    if abs(thousandths) > 0x7FFF:
+        raise ValueError(f"{text!r} is not an exposure compensation (+0.7, -1 1/3)")
     if allowed:
         best = min(allowed, key=lambda v: abs(v - thousandths))
         if abs(best - thousandths) <= 60:
