@@ -50,6 +50,15 @@ def test_get_and_set_with_sonys_texts(served, capsys) -> None:  # type: ignore[n
     assert (shown["hex"], shown["value"], shown["text"]) == ("0xD20D", 0x000100FA, "1/250")
 
 
+def test_state_shows_sonys_shutter_and_iso(served, capsys) -> None:  # type: ignore[no-untyped-def]
+    url, _ = served
+    assert run("--camera", url, "state") == 0
+    shown = capsys.readouterr().out
+    assert "1/125" in shown
+    assert "Auto" in shown
+    assert "f/5.6" in shown
+
+
 def test_capture_download_saves_the_picture_from_memory(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url, camera = served
     out = tmp_path / "shots"

@@ -94,6 +94,16 @@ PRIORITY_APPLICATION: Final = 1
 #: Set directly only in protocol 3.00 (vendors.md 3.1: "direct-set shutter/ISO/f-stop").
 NOTCH_ONLY: Final = frozenset({values.SHUTTER_SPEED, values.ISO, values.F_NUMBER})
 
+#: What ``state`` shows, in this order.
+EXPOSURE_STATE: Final = (
+    0x500E,
+    values.SHUTTER_SPEED,
+    values.F_NUMBER,
+    values.ISO,
+    values.EXPOSURE_COMPENSATION,
+    values.WHITE_BALANCE,
+    values.FOCUS_MODE,
+)
 #: libgphoto2 asks 0x9202 up to 20 times while the answer is empty.
 EXT_INFO_TRIES: Final = 20
 EXT_INFO_RETRY_S: Final = 0.05
@@ -465,6 +475,14 @@ class SonyExtension(LazyCodes):
         if current != value:
             raise ResponseError(Rc.INVALID_DEVICE_PROP_VALUE, operation=SET_CONTROL_DEVICE_B,
                                 operation_name=f"stepping 0x{desc.code:04X}")  # fmt: skip
+
+    def exposure_state(self) -> Sequence[tuple[int, Value]] | None:
+        """The exposure settings from one 0x9209 read: program, shutter speed (Sony's 0xD20D),
+        f-number, ISO (0xD21E), EV, white balance, focus mode, where the body has them."""
+        if not self.remote:
+            return None
+        descs = self.read_descs(fresh=True)
+        return [(code, descs[code].current) for code in EXPOSURE_STATE if code in descs]
 
     def format_value(self, code: int, value: Value) -> str | None:
         if not isinstance(value, int) or isinstance(value, bool) or not values.has_table(code):
