@@ -209,9 +209,21 @@ def test_capture_presses_waits_and_reads_only_when_ready(make, tmp_path) -> None
     assert virtual.properties[0xD215].current() == 0  # fetched: the camera dropped it
 
 
+def test_the_first_capture_waits_until_3_s_after_connecting(make) -> None:  # type: ignore[no-untyped-def]
+    # library.c camera_sony_capture: an A7 III (and other recent bodies) right after connecting.
+    cam, _virtual, _state, clock = make(ready_polls="0")
+    connected = clock.monotonic()
+    cam.capture()
+    assert clock.monotonic() - connected == pytest.approx(3.0, abs=0.01)
+    started = clock.monotonic()
+    cam.capture()  # later ones do not wait
+    assert clock.monotonic() - started < 0.5
+
+
 def test_capture_with_manual_focus_does_not_wait_for_focus(make) -> None:  # type: ignore[no-untyped-def]
     cam, _virtual, _state, clock = make(ready_polls="0")
     cam.set_property("focusmode", "manual")
+    clock.advance(5.0)  # past the settle time after connecting
     started = clock.monotonic()
     cam.capture()
     assert clock.monotonic() == started  # no focus wait, the picture was ready at once
@@ -226,6 +238,7 @@ def test_a_stale_picture_is_read_out_before_the_capture(make) -> None:  # type: 
 
 def test_a_picture_never_ready_times_out_under_one_deadline(make) -> None:  # type: ignore[no-untyped-def]
     cam, _virtual, state, clock = make(ready_polls="100")
+    clock.advance(5.0)  # past the settle time after connecting
     started = clock.monotonic()
     with pytest.raises(TransportTimeout, match="picture ready"):
         cam.capture(timeout_s=2.0)

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from typing import Final
 
@@ -117,6 +117,14 @@ POLL_TROUBLE_S: Final = 2.0
 FOCUS_WAIT_S: Final = 1.0
 IMAGE_WAIT_S: Final = 35.0
 CAPTURE_POLL_S: Final = 0.05
+#: Bodies that take no picture in their first seconds after the handshake: library.c
+#: camera_sony_capture waits until 3 s after connecting for these (vendors.md 3.4: ZV-1,
+#: RX100M7, A7RM4, A7M3/4/5, A7SM3, A9M2, A1, A7C, ZV-E10, RX0M2), as their model strings.
+SETTLE_MODELS: Final = frozenset({
+    "ZV-1", "DSC-RX100M7", "ILCE-7RM4", "ILCE-7RM4A", "ILCE-7M3", "ILCE-7M4", "ILCE-7M5",
+    "ILCE-7SM3", "ILCE-9M2", "ILCE-1", "ILCE-7C", "ZV-E10", "DSC-RX0M2",
+})  # fmt: skip
+SETTLE_S: Final = 3.0
 #: Stale pictures read out before a capture, at most.
 MAX_DRAIN: Final = 16
 #: Live view (library.c): InvalidObjectHandle -> 50 ms, AccessDenied -> 20 ms, 50 tries, 1 s.
@@ -277,6 +285,8 @@ class SonyExtension(LazyCodes):
         self._seen: dict[int, Value] = {}
         self._capturing = False
         self._wifi_open = False
+        #: When the handshake ended (the settle wait counts from it).
+        self._connected_at: float | None = None
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -305,6 +315,7 @@ class SonyExtension(LazyCodes):
         self.ext_info = self._ext_device_info()
         run(SDIO_CONNECT, (3, 0, 0))
         self.remote = True
+        self._connected_at = self.session.clock.monotonic()
         priority = encode_value(DataType.UINT8, PRIORITY_APPLICATION)
         reply = run(SET_CONTROL_DEVICE_A, (values.PRIORITY_MODE,), data=priority, check=False)
         if reply.code != Rc.OK:
@@ -537,6 +548,7 @@ class SonyExtension(LazyCodes):
                 f"would never reach this computer; {SAVE_DESTINATION_FIX}",
             )
             raise error
+        self._settle(remaining)
         self._capturing = True
         try:
             self._drain()
@@ -559,6 +571,17 @@ class SonyExtension(LazyCodes):
         return CaptureOutcome(
             objects=(CapturedObject(handle=CAPTURE_HANDLE, info=info, in_memory=True),)
         )
+
+    def _settle(self, remaining: Callable[[], float]) -> None:
+        """The bodies of SETTLE_MODELS right after connecting: wait until SETTLE_S have passed,
+        reading 0x9209 meanwhile as libgphoto2 does (within the capture's deadline)."""
+        if self.session.device_info.model not in SETTLE_MODELS or self._connected_at is None:
+            return
+        clock = self.session.clock
+        until = self._connected_at + SETTLE_S
+        while clock.monotonic() < until:
+            self.read_descs(fresh=True)
+            clock.sleep(min(CAPTURE_POLL_S * 4, until - clock.monotonic(), remaining()))
 
     def _button(self, code: int, value: int) -> None:
         self.session.run(SET_CONTROL_DEVICE_B, (code,), data=encode_value(DataType.UINT16, value))
