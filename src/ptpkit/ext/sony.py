@@ -132,6 +132,8 @@ LIVE_VIEW_NOT_READY_S: Final = 0.05
 LIVE_VIEW_TOO_FAST_S: Final = 0.02
 LIVE_VIEW_TRIES: Final = 50
 LIVE_VIEW_FRAME_TIMEOUT_S: Final = 1.0
+#: The least time a live-view transaction gets once started.
+TRANSFER_MIN_S: Final = 2.0
 #: Notches at most when stepping a protocol-2.00 setting.
 MAX_NOTCHES: Final = 64
 
@@ -227,12 +229,15 @@ class SonyLiveView:
             left = deadline - clock.monotonic()
             if left <= 0:
                 return None
+            # The frame's deadline decides whether to try again; a transaction already under way
+            # gets at least TRANSFER_MIN_S (cut short, a USB transfer would break the session).
             info = session.run(Op.GET_OBJECT_INFO, (LIVE_VIEW_HANDLE,), check=False,
-                               timeout_s=left)  # fmt: skip
+                               timeout_s=max(left, TRANSFER_MIN_S))  # fmt: skip
             code = info.code
             if code == Rc.OK:
+                after_s = max(deadline - clock.monotonic(), TRANSFER_MIN_S)
                 data = session.run(Op.GET_OBJECT, (LIVE_VIEW_HANDLE,), check=False,
-                                   timeout_s=max(deadline - clock.monotonic(), 0.001))  # fmt: skip
+                                   timeout_s=after_s)  # fmt: skip
                 code = data.code
                 if code == Rc.OK:
                     return sony.decode_live_view(data.data).jpeg
