@@ -78,7 +78,7 @@ def test_gphoto2_drives_the_virtual_sony_over_usb(
     # ptpkit's own client on the same gadget over the guest's USB stack (PyUSB): the sony
     # extension sets with SetControlDeviceA, captures into memory, takes a live-view frame.
     mine = result["ptpkit"]
-    assert "error" not in mine, mine
+    assert "error" not in mine, mine.get("error")
     assert mine["extensions"] == ["sony"]
     assert (mine["iso"], mine["iso_on_camera"]) == ("1600", 1600)
     assert mine["captured"] == mine["produced"]
