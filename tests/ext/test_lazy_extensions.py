@@ -13,6 +13,7 @@ from ptpkit.ext.canon_eos import CanonEosExtension
 from ptpkit.ext.fujifilm import FujifilmExtension
 from ptpkit.ext.lazy import LazyExtension
 from ptpkit.ext.nikon import NikonExtension
+from ptpkit.ext.sony import SonyExtension
 
 EOS_OPS = (0x1001, 0x1002, 0x9101, 0x9116)
 DEVICES = [
@@ -23,6 +24,8 @@ DEVICES = [
     DeviceInfo(vendor_extension_id=6, manufacturer="Fuji Photo Film Co., Ltd."),
     DeviceInfo(vendor_extension_id=0xA, manufacturer="Nikon Corporation"),
     DeviceInfo(vendor_extension_id=6, manufacturer="NIKON"),
+    DeviceInfo(vendor_extension_id=0x11, manufacturer="Sony Corporation"),
+    DeviceInfo(vendor_extension_id=0xFFFFFFFF, manufacturer="Sony Corporation"),
     DeviceInfo(manufacturer="ptpkit"),
 ]
 
@@ -37,6 +40,7 @@ def test_the_stand_ins_are_the_real_classes_by_name_and_by_match() -> None:
         CanonEosExtension,
         FujifilmExtension,
         NikonExtension,
+        SonyExtension,
     }
     for stand_in in stand_ins:
         real = stand_in.loaded()
@@ -51,14 +55,16 @@ def test_the_stand_ins_are_the_real_classes_by_name_and_by_match() -> None:
         (DEVICES[0], ["canon", "canon-eos"]),
         (DEVICES[3], ["fuji"]),
         (DEVICES[5], ["nikon"]),
-        (DEVICES[7], []),
+        (DEVICES[7], ["sony"]),
+        (DEVICES[8], ["sony", "mtp"]),  # over PTP/IP: MTP's id, "Sony Corporation"
+        (DEVICES[9], []),
     ],
 )
 def test_a_camera_gets_the_real_classes(info: DeviceInfo, expected: list[str]) -> None:
     chosen = base.extensions_for(info)
     assert [f.name for f in chosen] == expected
     assert not any(issubclass(f, LazyExtension) for f in chosen)
-    forced = base.extensions_for(DEVICES[7], forced=["canon-eos"])
+    forced = base.extensions_for(DEVICES[9], forced=["canon-eos"])
     assert forced == [CanonEosExtension]
 
 
@@ -68,6 +74,7 @@ def test_the_public_names_give_the_real_classes() -> None:
     assert ptpkit.ext.FujiExtension is FujifilmExtension
     assert vendors.FujiExtension is FujifilmExtension
     assert ptpkit.ext.NikonExtension is NikonExtension
+    assert ptpkit.ext.SonyExtension is SonyExtension
     with pytest.raises(AttributeError):
         _ = ptpkit.ext.NoSuchExtension  # type: ignore[attr-defined]
 

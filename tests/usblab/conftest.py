@@ -165,10 +165,11 @@ GPHOTO2_GADGET_SCRIPTS = {
     "generic": "gadget_gphoto2.py",
     "canon-eos": "gadget_gphoto2_eos.py",
     "nikon": "gadget_gphoto2_nikon.py",
+    "sony": "gadget_gphoto2_sony.py",
 }
-# s, for all: the EOS script alone runs a dozen gphoto2 commands; the Nikon one ten (about 30 s
-# measured alone in the guest, on a loaded 2-core machine).
-GPHOTO2_GADGET_TIMEOUT = 560 + 200
+# s, for all: the EOS script alone runs a dozen gphoto2 commands, the Nikon and Sony ones ten
+# each (about 30 s each measured alone in the guest, on a loaded 2-core machine).
+GPHOTO2_GADGET_TIMEOUT = 1000
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from ptpkit.virtual.models import parse_virtual_url
 
 
 def test_the_python_api_names_the_models() -> None:
-    assert MODELS == ("generic", "canon-eos", "fuji-x", "nikon")
+    assert MODELS == ("generic", "canon-eos", "fuji-x", "nikon", "sony")
     assert personality_for("generic") is GENERIC
     eos = personality_for("Canon-EOS")
     assert eos.vendor_extension_id == 0x0000000B

@@ -1,7 +1,8 @@
 """Which devices the built-in vendor extensions are for, apart from the extensions themselves:
 the registry asks every registered extension ``matches()`` for every camera, so these tests must
-not import what they test for (a Canon EOS or Fujifilm extension, with its codecs' ~20 frozen
-dataclasses, loads only for a camera that chooses it: :class:`ptpkit.ext.lazy.LazyExtension`)."""
+not import what they test for (a Canon EOS, Nikon, Fujifilm or Sony extension, with its codecs'
+frozen dataclasses, loads only for a camera that chooses it:
+:class:`ptpkit.ext.lazy.LazyExtension`)."""
 
 from __future__ import annotations
 
@@ -34,4 +35,11 @@ def is_nikon(info: DeviceInfo) -> bool:
     return info.vendor_extension_id == VendorId.NIKON or "nikon" in info.manufacturer.lower()
 
 
-__all__ = ["EOS_GET_EVENT", "is_eos", "is_fujifilm", "is_nikon"]
+def is_sony(info: DeviceInfo) -> bool:
+    """Sony's vendor extension id 0x00000011, or "Sony" in the manufacturer: over PTP/IP Sony
+    bodies report MTP's vendor id with "Sony Corporation", which libgphoto2 takes for Sony
+    (library.c; vendors.md 3.6)."""
+    return info.vendor_extension_id == VendorId.SONY or "sony" in info.manufacturer.lower()
+
+
+__all__ = ["EOS_GET_EVENT", "is_eos", "is_fujifilm", "is_nikon", "is_sony"]

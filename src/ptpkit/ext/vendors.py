@@ -17,13 +17,14 @@ from ptpkit.core.datasets import DeviceInfo
 from ptpkit.ext.base import Extension, Session, register
 from ptpkit.ext.keepalive import IdleKeepAlive
 from ptpkit.ext.lazy import LazyCodes, LazyExtension
-from ptpkit.ext.matching import is_eos, is_fujifilm, is_nikon
+from ptpkit.ext.matching import is_eos, is_fujifilm, is_nikon, is_sony
 from ptpkit.ext.mtp import MtpExtension
 
 if TYPE_CHECKING:
     from ptpkit.ext.canon_eos import CanonEosExtension  # noqa: F401  (on use: __getattr__)
     from ptpkit.ext.fujifilm import FujifilmExtension
     from ptpkit.ext.nikon import NikonExtension  # noqa: F401  (on use: __getattr__)
+    from ptpkit.ext.sony import SonyExtension  # noqa: F401  (on use: __getattr__)
 
     FujiExtension = FujifilmExtension
 
@@ -128,6 +129,17 @@ class _Nikon(LazyExtension):
         return is_nikon(info)
 
 
+class _Sony(LazyExtension):
+    """:class:`ptpkit.ext.sony.SonyExtension`, registered before it is imported."""
+
+    name = "sony"
+    target = "ptpkit.ext.sony:SonyExtension"
+
+    @classmethod
+    def matches(cls, info: DeviceInfo) -> bool:
+        return is_sony(info)
+
+
 class _Fujifilm(LazyExtension):
     """:class:`ptpkit.ext.fujifilm.FujifilmExtension`, registered before it is imported."""
 
@@ -146,6 +158,7 @@ _LAZY: Final = {
     "FujifilmExtension": _Fujifilm,
     "FujiExtension": _Fujifilm,
     "NikonExtension": _Nikon,
+    "SonyExtension": _Sony,
 }
 
 
@@ -156,20 +169,13 @@ def __getattr__(name: str) -> Any:
     return stub.loaded()
 
 
-class SonyExtension(VendorExtension):
-    name = "sony"
-    codes_module = "sony"
-    vendor_id = VendorId.SONY
-    manufacturer_words = ("sony",)
-
-
 BUILTIN: tuple[type[Extension], ...] = (
     MtpExtension,
     CanonExtension,
     _CanonEos,
     _Nikon,
     _Fujifilm,
-    SonyExtension,
+    _Sony,
 )
 
 
