@@ -69,6 +69,49 @@ def test_capture_download_saves_the_picture_from_memory(served, tmp_path: Path) 
     assert not sony_state(camera).in_memory  # read: the camera let it go
 
 
+def test_capture_download_saves_a_waiting_picture_next_to_the_new_one(
+    tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    # The body's own shutter in "PC only" (or a capture nobody downloaded): a picture waits in
+    # the camera's memory. libgphoto2 reads it out and throws it away; ptpkit saves it.
+    camera = VirtualCamera(personality=personality_for("sony", {"ready_polls": "0"}))
+    with camera, PtpIpServer(camera, "127.0.0.1", 0) as server:
+        state = sony_state(camera)
+        with state.lock:
+            state.fire()
+        out = tmp_path / "shots"
+        url = f"ptpip:127.0.0.1:{server.port}"
+        assert run("--camera", url, "capture", "--download", str(out), "--json") == 0
+        (shot,) = json.loads(capsys.readouterr().out)
+        waiting, new = state.captured[-2:]
+        assert waiting[0] != new[0]
+        # Both saved, byte for byte, in the order the camera gave them: the waiting one first.
+        assert [Path(d["file"]).name for d in shot["downloads"]] == [waiting[0], new[0]]
+        assert [d["status"] for d in shot["downloads"]] == ["downloaded", "downloaded"]
+        assert [o["path"].rsplit("/", 1)[-1] for o in shot["objects"]] == [waiting[0], new[0]]
+        assert (out / waiting[0]).read_bytes() == waiting[1]
+        assert (out / new[0]).read_bytes() == new[1]
+        assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
+            [waiting[0], new[0]]
+        )
+        assert not state.in_memory
+
+
+def test_tether_downloads_two_shots_taken_between_polls(tmp_path: Path) -> None:
+    camera = VirtualCamera(personality=personality_for("sony", {"ready_polls": "0"}))
+    with camera, PtpIpServer(camera, "127.0.0.1", 0) as server:
+        state = sony_state(camera)
+        with state.lock:  # taken before tethering: waiting in memory, both delivered
+            state.fire()
+            state.fire()
+        out = tmp_path / "tether"
+        url = f"ptpip:127.0.0.1:{server.port}"
+        assert run("--camera", url, "tether", "--download", str(out), "--count", "2") == 0
+        for name, data in state.captured[-2:]:
+            assert (out / name).read_bytes() == data
+        assert not state.in_memory
+
+
 def test_tether_downloads_what_the_cameras_button_took(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url, camera = served
     state = sony_state(camera)

@@ -491,7 +491,8 @@ def plan_stream(
     #: of a card.
     folders: dict[int, PurePosixPath] = {}
     for entry in entries:
-        if not book.first_time(entry.handle):
+        # Pictures handed out in turn share one handle (Sony 0xFFFFC001): each is its own.
+        if not entry.in_turn and not book.first_time(entry.handle):
             continue
         folder = folders.get(entry.parent) if tree else None
         if folder is None:  # a root, or the top of the card
@@ -709,10 +710,21 @@ def _download_one(
     out: Output,
 ) -> Outcome:
     entry = item.entry
+    relative = item.relative
+    if entry.in_turn:
+        # Its turn (a Sony picture at 0xFFFFC001): described just before it is read, and
+        # saved under its own name, not the handle's that stood for it in the plan.
+        try:
+            entry = cam.describe_now(entry)
+        except ResponseError as exc:
+            if not refused_by_camera(exc):
+                raise
+            out.text(f"not downloaded {entry.path}: {exc}")
+            return Outcome(entry, "failed", None, camera_reason(exc))
+        relative = relative.with_name(entry.local_name)
     if policy.only_new and log.has(entry):
         out.text(f"skipped {entry.path}: downloaded before")
         return Outcome(entry, "skipped", None, "downloaded before")
-    relative = item.relative
     final = target.joinpath(*relative.parts)
     overwrite = False
     if os.path.lexists(final):

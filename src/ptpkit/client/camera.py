@@ -728,6 +728,12 @@ class Camera:
             keep_time=keep_time,
         )
 
+    def describe_now(self, entry: Entry) -> Entry:
+        """An entry a capture could not describe yet (:attr:`Entry.in_turn`: one of several
+        pictures a Sony hands out in turn at 0xFFFFC001) described now, just before it is read;
+        any other entry as it is. :meth:`download` does this itself."""
+        return self._capture.describe_now(entry)
+
     def _downloaded(self, entry: Entry) -> None:
         self._capture.downloaded(entry)
 
