@@ -83,6 +83,20 @@ def count_calls(virtual: VirtualCamera) -> Counter[int]:
     return counter
 
 
+def log_calls(virtual: VirtualCamera, codes: set[int]) -> list[tuple[int, int]]:
+    """(operation, first parameter) of each of ``codes`` the camera answers, in order."""
+    calls: list[tuple[int, int]] = []
+    for code in codes:
+        operation = virtual.operations[code]
+
+        def logged(ctx, _code=code, _handler=operation.handler):  # type: ignore[no-untyped-def]
+            calls.append((_code, ctx.param(0)))
+            return _handler(ctx)
+
+        virtual.operations[code] = replace(operation, handler=logged)
+    return calls
+
+
 def sony_ext(cam: Camera) -> SonyExtension:
     return next(ext for ext in cam.extensions if isinstance(ext, SonyExtension))
 
@@ -256,8 +270,12 @@ def test_a_waiting_picture_is_delivered_with_the_capture_and_none_is_dropped(
     assert old.name == state.captured[-2][0]
     assert not old.in_turn
     assert new.in_turn
+    calls = log_calls(virtual, {Op.GET_OBJECT_INFO, Op.GET_OBJECT})
     saved = [cam.download(entry, tmp_path) for entry in result]
     assert [(path.name, path.read_bytes()) for path in saved if path] == state.captured[-2:]
+    # The second is described in its turn: GetObjectInfo just before its GetObject.
+    info, get = (Op.GET_OBJECT_INFO, CAPTURE_HANDLE), (Op.GET_OBJECT, CAPTURE_HANDLE)
+    assert calls == [get, info, get]
     assert virtual.properties[0xD215].current() == 0  # both fetched: the camera let them go
 
 
