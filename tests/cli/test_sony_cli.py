@@ -14,11 +14,18 @@ import pytest
 from tests.cli.conftest import Cli
 
 import ptpkit
+from ptpkit.cli import downloads
 from ptpkit.cli.main import main
+from ptpkit.cli.output import capture_output
+from ptpkit.client.camera import Camera
+from ptpkit.transports.inprocess import InProcessTransport
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.models import personality_for
 from ptpkit.virtual.server import PtpIpServer
 from ptpkit.virtual.sony import ISO, SHUTTER_SPEED, shutter, sony_state
+
+
+KEEP = downloads.Policy(rename_existing=True)
 
 
 @pytest.fixture
@@ -110,6 +117,31 @@ def test_tether_downloads_two_shots_taken_between_polls(tmp_path: Path) -> None:
         for name, data in state.captured[-2:]:
             assert (out / name).read_bytes() == data
         assert not state.in_memory
+
+
+def test_a_picture_in_turn_fetched_already_is_skipped_in_words(tmp_path: Path) -> None:
+    # An ObjectAdded of 0xFFFFC001 announced before a capture that delivered (and downloaded)
+    # its picture: when its turn comes nothing waits there, which is no failure.
+    camera = VirtualCamera(personality=personality_for("sony", {"ready_polls": "0"}))
+    with camera, Camera(InProcessTransport(camera, url="virtual:sony"), timeout_s=10) as cam:
+        state = sony_state(camera)
+        with state.lock:
+            state.fire()
+        result = cam.capture()
+        assert [entry.in_turn for entry in result] == [False, True]
+        stale = result[1]
+        (tmp_path / "first").mkdir()
+        for entry in result:
+            cam.download(entry, tmp_path / "first")
+        out, text = capture_output(json_mode=False)
+        planned = downloads.plan(cam, [stale], tree=False)
+        (outcome,) = downloads.run(cam, planned, tmp_path / "again", KEEP, out)
+    assert outcome.status == "skipped"
+    assert outcome.reason == downloads.FETCHED_REASON
+    assert "fetched already" in text.getvalue()
+    assert sorted(p.name for p in (tmp_path / "first").iterdir()) == sorted(
+        name for name, _ in state.captured[-2:]
+    )
 
 
 def test_tether_downloads_what_the_cameras_button_took(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -59,6 +59,7 @@ from ptpkit.client.files import (
     storage_folder,
     unique_path,
 )
+from ptpkit.codes.common import Rc
 from ptpkit.errors import ResponseError, SessionError, TransactionCancelled
 
 log = logging.getLogger("ptpkit")
@@ -519,6 +520,8 @@ def _with_contents(
 
 #: Why a file was not downloaded when another download holds its ``.part``.
 BUSY_REASON: Final = "another download is writing it"
+#: Why a picture handed out in turn (Sony 0xFFFFC001) was not downloaded: none waits any more.
+FETCHED_REASON: Final = "no picture waits in the camera's memory any more (fetched already)"
 #: How the reason of a file the camera refused begins.
 CAMERA_REASON: Final = "the camera answered"
 
@@ -719,6 +722,11 @@ def _download_one(
         except ResponseError as exc:
             if not refused_by_camera(exc):
                 raise
+            if exc.code == Rc.INVALID_OBJECT_HANDLE:
+                # Nothing waits there any more: the picture this entry stood for was fetched
+                # already (a capture that delivered it, in a shell before this tether).
+                out.text(f"skipped {entry.path}: {FETCHED_REASON}")
+                return Outcome(entry, "skipped", None, FETCHED_REASON)
             out.text(f"not downloaded {entry.path}: {exc}")
             return Outcome(entry, "failed", None, camera_reason(exc))
         relative = relative.with_name(entry.local_name)
