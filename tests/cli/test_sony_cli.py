@@ -24,7 +24,6 @@ from ptpkit.virtual.models import personality_for
 from ptpkit.virtual.server import PtpIpServer
 from ptpkit.virtual.sony import ISO, SHUTTER_SPEED, shutter, sony_state
 
-
 KEEP = downloads.Policy(rename_existing=True)
 
 
