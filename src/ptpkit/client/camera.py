@@ -857,6 +857,11 @@ class Camera:
         in the result's ``events`` and not queued again for :meth:`events`; any other event is.
         ``storage_id`` is InitiateCapture's (0: where the camera chooses). The wait is on the
         camera's clock.
+
+        A Sony delivers the pictures that were waiting in its memory too, oldest first, then the
+        new one, all at 0xFFFFC001: only the first is described; the others are
+        :attr:`Entry.in_turn` and are described when downloaded (:meth:`describe_now`), so
+        download them in the order given.
         """
         return self._capture.capture(timeout_s=timeout_s, storage_id=storage_id)
 
