@@ -14,11 +14,17 @@ import pytest
 from tests.cli.conftest import Cli
 
 import ptpkit
+from ptpkit.cli import downloads
 from ptpkit.cli.main import main
+from ptpkit.cli.output import capture_output
+from ptpkit.client.camera import Camera
+from ptpkit.transports.inprocess import InProcessTransport
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.models import personality_for
 from ptpkit.virtual.server import PtpIpServer
 from ptpkit.virtual.sony import ISO, SHUTTER_SPEED, shutter, sony_state
+
+KEEP = downloads.Policy(rename_existing=True)
 
 
 @pytest.fixture
@@ -67,6 +73,74 @@ def test_capture_download_saves_the_picture_from_memory(served, tmp_path: Path) 
     assert (out / name).read_bytes() == data
     assert not list(out.glob("*.ptpkit-part"))
     assert not sony_state(camera).in_memory  # read: the camera let it go
+
+
+def test_capture_download_saves_a_waiting_picture_next_to_the_new_one(
+    tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    # The body's own shutter in "PC only" (or a capture nobody downloaded): a picture waits in
+    # the camera's memory. libgphoto2 reads it out and throws it away; ptpkit saves it.
+    camera = VirtualCamera(personality=personality_for("sony", {"ready_polls": "0"}))
+    with camera, PtpIpServer(camera, "127.0.0.1", 0) as server:
+        state = sony_state(camera)
+        with state.lock:
+            state.fire()
+        out = tmp_path / "shots"
+        url = f"ptpip:127.0.0.1:{server.port}"
+        assert run("--camera", url, "capture", "--download", str(out), "--json") == 0
+        (shot,) = json.loads(capsys.readouterr().out)
+        waiting, new = state.captured[-2:]
+        assert waiting[0] != new[0]
+        # Both saved, byte for byte, in the order the camera gave them: the waiting one first.
+        assert [Path(d["file"]).name for d in shot["downloads"]] == [waiting[0], new[0]]
+        assert [d["status"] for d in shot["downloads"]] == ["downloaded", "downloaded"]
+        assert [o["path"].rsplit("/", 1)[-1] for o in shot["objects"]] == [waiting[0], new[0]]
+        assert (out / waiting[0]).read_bytes() == waiting[1]
+        assert (out / new[0]).read_bytes() == new[1]
+        assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
+            [waiting[0], new[0]]
+        )
+        assert not state.in_memory
+
+
+def test_tether_downloads_two_shots_taken_between_polls(tmp_path: Path) -> None:
+    camera = VirtualCamera(personality=personality_for("sony", {"ready_polls": "0"}))
+    with camera, PtpIpServer(camera, "127.0.0.1", 0) as server:
+        state = sony_state(camera)
+        with state.lock:  # taken before tethering: waiting in memory, both delivered
+            state.fire()
+            state.fire()
+        out = tmp_path / "tether"
+        url = f"ptpip:127.0.0.1:{server.port}"
+        assert run("--camera", url, "tether", "--download", str(out), "--count", "2") == 0
+        for name, data in state.captured[-2:]:
+            assert (out / name).read_bytes() == data
+        assert not state.in_memory
+
+
+def test_a_picture_in_turn_fetched_already_is_skipped_in_words(tmp_path: Path) -> None:
+    # An ObjectAdded of 0xFFFFC001 announced before a capture that delivered (and downloaded)
+    # its picture: when its turn comes nothing waits there, which is no failure.
+    camera = VirtualCamera(personality=personality_for("sony", {"ready_polls": "0"}))
+    with camera, Camera(InProcessTransport(camera, url="virtual:sony"), timeout_s=10) as cam:
+        state = sony_state(camera)
+        with state.lock:
+            state.fire()
+        result = cam.capture()
+        assert [entry.in_turn for entry in result] == [False, True]
+        stale = result[1]
+        (tmp_path / "first").mkdir()
+        for entry in result:
+            cam.download(entry, tmp_path / "first")
+        out, text = capture_output(json_mode=False)
+        planned = downloads.plan(cam, [stale], tree=False)
+        (outcome,) = downloads.run(cam, planned, tmp_path / "again", KEEP, out)
+    assert outcome.status == "skipped"
+    assert outcome.reason == downloads.FETCHED_REASON
+    assert "fetched already" in text.getvalue()
+    assert sorted(p.name for p in (tmp_path / "first").iterdir()) == sorted(
+        name for name, _ in state.captured[-2:]
+    )
 
 
 def test_tether_downloads_what_the_cameras_button_took(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

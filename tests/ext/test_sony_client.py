@@ -83,6 +83,20 @@ def count_calls(virtual: VirtualCamera) -> Counter[int]:
     return counter
 
 
+def log_calls(virtual: VirtualCamera, codes: set[int]) -> list[tuple[int, int]]:
+    """(operation, first parameter) of each of ``codes`` the camera answers, in order."""
+    calls: list[tuple[int, int]] = []
+    for code in codes:
+        operation = virtual.operations[code]
+
+        def logged(ctx, _code=code, _handler=operation.handler):  # type: ignore[no-untyped-def]
+            calls.append((_code, ctx.param(0)))
+            return _handler(ctx)
+
+        virtual.operations[code] = replace(operation, handler=logged)
+    return calls
+
+
 def sony_ext(cam: Camera) -> SonyExtension:
     return next(ext for ext in cam.extensions if isinstance(ext, SonyExtension))
 
@@ -229,11 +243,91 @@ def test_capture_with_manual_focus_does_not_wait_for_focus(make) -> None:  # typ
     assert clock.monotonic() == started  # no focus wait, the picture was ready at once
 
 
-def test_a_stale_picture_is_read_out_before_the_capture(make) -> None:  # type: ignore[no-untyped-def]
+def ready_now(state: SonyState) -> None:
+    """The picture the camera is processing reaches memory now (as after its 0x9209 reads)."""
+    with state.lock:
+        assert state.processing is not None
+        _, picture = state.processing
+        state.processing = None
+        state.finish(picture)
+
+
+def test_a_waiting_picture_is_delivered_with_the_capture_and_none_is_dropped(
+    make, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    cam, virtual, state, _ = make(ready_polls="0")
+    state.fire()  # the camera's own shutter in "PC only": a picture nobody fetched yet
+    calls = count_calls(virtual)
+    result = cam.capture()
+    # libgphoto2 would have read the first one out and thrown it away: nothing is read here.
+    assert calls[Op.GET_OBJECT] == 0
+    assert [p.name for p in state.in_memory] == [name for name, _ in state.captured[-2:]]
+    old, new = result
+    assert (old.handle, new.handle) == (CAPTURE_HANDLE, CAPTURE_HANDLE)
+    assert old.in_memory
+    assert new.in_memory
+    # The oldest is described now; the next only in its turn (0xFFFFC001 hands out the oldest).
+    assert old.name == state.captured[-2][0]
+    assert not old.in_turn
+    assert new.in_turn
+    calls = log_calls(virtual, {Op.GET_OBJECT_INFO, Op.GET_OBJECT})
+    saved = [cam.download(entry, tmp_path) for entry in result]
+    assert [(path.name, path.read_bytes()) for path in saved if path] == state.captured[-2:]
+    # The second is described in its turn: GetObjectInfo just before its GetObject.
+    info, get = (Op.GET_OBJECT_INFO, CAPTURE_HANDLE), (Op.GET_OBJECT, CAPTURE_HANDLE)
+    assert calls == [get, info, get]
+    assert virtual.properties[0xD215].current() == 0  # both fetched: the camera let them go
+
+
+def test_several_waiting_pictures_come_oldest_first_then_the_new_one(make, tmp_path) -> None:  # type: ignore[no-untyped-def]
     cam, _virtual, state, _ = make(ready_polls="0")
-    state.fire()  # the camera's own shutter: a picture nobody fetched
-    (entry,) = cam.capture()
-    assert entry.name == state.captured[-1][0] != state.captured[-2][0]
+    state.fire()
+    state.fire()
+    result = cam.capture()
+    assert len(result) == 3
+    # read() also describes an entry in its turn just before reading it.
+    assert [cam.read(entry) for entry in result] == [data for _, data in state.captured[-3:]]
+    assert not state.in_memory
+
+
+def test_a_capture_not_downloaded_is_delivered_by_the_next_capture(make, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cam, _virtual, state, _ = make(ready_polls="0")
+    (first,) = cam.capture()
+    second = cam.capture()  # the first picture was not downloaded: still in the camera
+    assert [entry.in_turn for entry in second] == [False, True]
+    assert second[0].name == first.name == state.captured[-2][0]
+    names = [path.name for path in (cam.download(e, tmp_path) for e in second) if path]
+    assert names == [name for name, _ in state.captured[-2:]]
+
+
+def test_the_wait_for_the_new_picture_does_not_end_on_the_waiting_one(make, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cam, virtual, state, clock = make(ready_polls="3")
+    clock.advance(5.0)  # past the settle time after connecting
+    state.fire()
+    ready_now(state)  # one picture waiting: ObjectInMemory 0x8001 before the press
+    calls = count_calls(virtual)
+    result = cam.capture()
+    # The new picture took 3 reads of 0x9209 to reach memory; the capture waited for it (the
+    # waiting one alone, count > 0, would have ended the wait at the first read).
+    assert state.processing is None
+    assert len(state.in_memory) == 2
+    assert calls[GET_ALL] >= 4
+    assert len(result) == 2
+    assert [cam.read(entry) for entry in result] == [data for _, data in state.captured[-2:]]
+
+
+def test_the_deadline_bounds_the_capture_with_pictures_waiting(make) -> None:  # type: ignore[no-untyped-def]
+    cam, virtual, state, clock = make(ready_polls="100")
+    clock.advance(5.0)
+    state.fire()
+    ready_now(state)
+    calls = count_calls(virtual)
+    started = clock.monotonic()
+    with pytest.raises(TransportTimeout, match="picture ready"):
+        cam.capture(timeout_s=2.0)
+    assert clock.monotonic() - started == pytest.approx(2.0, abs=0.06)
+    assert calls[Op.GET_OBJECT] == 0
+    assert [p.name for p in state.in_memory] == [state.captured[-2][0]]  # kept, not read
 
 
 def test_a_picture_never_ready_times_out_under_one_deadline(make) -> None:  # type: ignore[no-untyped-def]
@@ -277,7 +371,27 @@ def test_the_camera_shutter_button_is_an_object_added_for_tether(make) -> None: 
     assert [e.params[0] for e in added] == [CAPTURE_HANDLE]
     entry = cam.event_entry(added[0])
     assert entry.in_memory
-    assert entry.name == state.captured[-1][0]
+    assert entry.in_turn  # described just before it is read
+    assert cam.describe_now(entry).name == state.captured[-1][0]
+
+
+def test_two_shots_between_polls_are_two_object_added_downloaded_in_turn(make, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cam, _virtual, state, _ = make(ready_polls="0")
+    ext = sony_ext(cam)
+    ext.poll()
+    state.fire()
+    state.fire()
+    ext.poll()
+    added = [e for e in iter(lambda: cam.next_event(0), None) if e.code == Ec.OBJECT_ADDED]
+    assert [e.params[0] for e in added] == [CAPTURE_HANDLE, CAPTURE_HANDLE]
+    saved = []
+    for event in added:  # as tether does: each described just before it is read
+        path = cam.download(cam.event_entry(event), tmp_path)
+        assert path is not None
+        saved.append((path.name, path.read_bytes()))
+    assert saved == state.captured[-2:]
+    ext.poll()  # the count going down is no new picture
+    assert not [e for e in iter(lambda: cam.next_event(0), None) if e.code == Ec.OBJECT_ADDED]
 
 
 # -- live view -------------------------------------------------------------------------------------

@@ -137,7 +137,8 @@ def _capture(console: Console, cam: Camera, target: Path) -> None:
     console.rule("Capture")
     new = cam.capture()
     events = [str(e) for e in new.events]
-    for entry in new:
+    for taken in new:
+        entry = cam.describe_now(taken)  # a Sony's pictures in turn: named just before read
         saved = cam.download(entry, unique_path(target, entry.local_name))
         console.print(f"new picture {entry.path} ({format_size(entry.size)}) -> {saved}")
     console.print("events: " + (", ".join(events) or "none"))

@@ -59,6 +59,7 @@ from ptpkit.client.files import (
     storage_folder,
     unique_path,
 )
+from ptpkit.codes.common import Rc
 from ptpkit.errors import ResponseError, SessionError, TransactionCancelled
 
 log = logging.getLogger("ptpkit")
@@ -491,7 +492,8 @@ def plan_stream(
     #: of a card.
     folders: dict[int, PurePosixPath] = {}
     for entry in entries:
-        if not book.first_time(entry.handle):
+        # Pictures handed out in turn share one handle (Sony 0xFFFFC001): each is its own.
+        if not entry.in_turn and not book.first_time(entry.handle):
             continue
         folder = folders.get(entry.parent) if tree else None
         if folder is None:  # a root, or the top of the card
@@ -518,6 +520,8 @@ def _with_contents(
 
 #: Why a file was not downloaded when another download holds its ``.part``.
 BUSY_REASON: Final = "another download is writing it"
+#: Why a picture handed out in turn (Sony 0xFFFFC001) was not downloaded: none waits any more.
+FETCHED_REASON: Final = "no picture waits in the camera's memory any more (fetched already)"
 #: How the reason of a file the camera refused begins.
 CAMERA_REASON: Final = "the camera answered"
 
@@ -709,10 +713,26 @@ def _download_one(
     out: Output,
 ) -> Outcome:
     entry = item.entry
+    relative = item.relative
+    if entry.in_turn:
+        # Its turn (a Sony picture at 0xFFFFC001): described just before it is read, and
+        # saved under its own name, not the handle's that stood for it in the plan.
+        try:
+            entry = cam.describe_now(entry)
+        except ResponseError as exc:
+            if not refused_by_camera(exc):
+                raise
+            if exc.code == Rc.INVALID_OBJECT_HANDLE:
+                # Nothing waits there any more: the picture this entry stood for was fetched
+                # already (a capture that delivered it, in a shell before this tether).
+                out.text(f"skipped {entry.path}: {FETCHED_REASON}")
+                return Outcome(entry, "skipped", None, FETCHED_REASON)
+            out.text(f"not downloaded {entry.path}: {exc}")
+            return Outcome(entry, "failed", None, camera_reason(exc))
+        relative = relative.with_name(entry.local_name)
     if policy.only_new and log.has(entry):
         out.text(f"skipped {entry.path}: downloaded before")
         return Outcome(entry, "skipped", None, "downloaded before")
-    relative = item.relative
     final = target.joinpath(*relative.parts)
     overwrite = False
     if os.path.lexists(final):

@@ -728,6 +728,12 @@ class Camera:
             keep_time=keep_time,
         )
 
+    def describe_now(self, entry: Entry) -> Entry:
+        """An entry a capture could not describe yet (:attr:`Entry.in_turn`: one of several
+        pictures a Sony hands out in turn at 0xFFFFC001) described now, just before it is read;
+        any other entry as it is. :meth:`download` does this itself."""
+        return self._capture.describe_now(entry)
+
     def _downloaded(self, entry: Entry) -> None:
         self._capture.downloaded(entry)
 
@@ -851,6 +857,11 @@ class Camera:
         in the result's ``events`` and not queued again for :meth:`events`; any other event is.
         ``storage_id`` is InitiateCapture's (0: where the camera chooses). The wait is on the
         camera's clock.
+
+        A Sony delivers the pictures that were waiting in its memory too, oldest first, then the
+        new one, all at 0xFFFFC001: only the first is described; the others are
+        :attr:`Entry.in_turn` and are described when downloaded (:meth:`describe_now`), so
+        download them in the order given.
         """
         return self._capture.capture(timeout_s=timeout_s, storage_id=storage_id)
 

@@ -14,7 +14,7 @@ from typing import Final, Protocol, TypeVar
 from ptpkit._sync import Latch
 from ptpkit.client import operations as ops
 from ptpkit.client.events import CameraEvent, EventStream
-from ptpkit.client.files import Entry
+from ptpkit.client.files import Entry, storage_folder
 from ptpkit.codes import Vocabulary
 from ptpkit.codes.common import Ec, Rc
 from ptpkit.core.datasets import DeviceInfo, ObjectInfo
@@ -64,6 +64,8 @@ class _Camera(Protocol):
     def _ask(self, hook: Callable[[Extension], _T | None]) -> _T | None: ...
 
     def entry(self, handle: int) -> Entry: ...
+
+    def object_info(self, handle: int) -> ObjectInfo: ...
 
     def _entry_at(self, handle: int, info: ObjectInfo, *, in_memory: bool = False) -> Entry: ...
 
@@ -177,10 +179,34 @@ class Capture:
             self._in_memory[captured.handle] = captured
             while len(self._in_memory) > IN_MEMORY_LIMIT:
                 del self._in_memory[next(iter(self._in_memory))]
+        if captured.in_turn:
+            # Not described yet (its turn comes when the ones before it are read): a name from
+            # its handle until :meth:`describe_now`.
+            name = f"object_{captured.handle:08x}"
+            return Entry(
+                handle=captured.handle,
+                storage_id=0,
+                parent=0,
+                name=name,
+                path=f"/{storage_folder(0)}/{name}",
+                size=0,
+                is_folder=False,
+                object_format=0,
+                in_memory=captured.in_memory,
+                in_turn=True,
+            )
         if captured.info is None:
             entry = self._camera.entry(captured.handle)
             return dataclasses.replace(entry, in_memory=True) if captured.in_memory else entry
         return self._camera._entry_at(captured.handle, captured.info, in_memory=captured.in_memory)
+
+    def describe_now(self, entry: Entry) -> Entry:
+        """An entry whose turn has come (:attr:`Entry.in_turn`) described now, with
+        GetObjectInfo just before it is read; any other entry as it is."""
+        if not entry.in_turn:
+            return entry
+        info = self._camera.object_info(entry.handle)
+        return self._camera._entry_at(entry.handle, info, in_memory=entry.in_memory)
 
     def downloaded(self, entry: Entry) -> None:
         """A download is complete: an object in the camera's memory (capture to PC) is

@@ -79,6 +79,11 @@ class Entry:
     #: A capture's object held in the camera's memory for the computer to fetch (capture to
     #: PC), not on a card: after it is downloaded the camera is told it may drop it.
     in_memory: bool = False
+    #: Not described yet: one of several objects the camera hands out in turn at one handle
+    #: (Sony 0xFFFFC001), whose name and size are known only when its turn comes; a download
+    #: describes it just before reading it (:meth:`Camera.describe_now`), so download such
+    #: entries in the order the capture gave them.
+    in_turn: bool = False
 
     @property
     def folder(self) -> str:

@@ -91,6 +91,8 @@ class _Camera(Protocol):
 
     def _downloaded(self, entry: Entry) -> None: ...
 
+    def describe_now(self, entry: Entry) -> Entry: ...
+
 
 class Transfers:
     """The transfer service of one camera."""
@@ -125,7 +127,9 @@ class Transfers:
         ``keep_time``: the file gets the object's modification time (else its capture time) as
         its modification and access time, as gphoto2 does.
         """
-        entry = self.camera._as_entry(target)
+        # One of several pictures handed out in turn at one handle (Sony 0xFFFFC001) is
+        # described just before it is read: its name and size are known only now.
+        entry = self.camera.describe_now(self.camera._as_entry(target))
         if entry.is_folder:
             raise UsageError(f"{entry.path} is a folder; download the files in it")
         if hasattr(dest, "write"):
@@ -299,7 +303,7 @@ class Transfers:
 
     def read(self, target: Entry | int | str, offset: int = 0, length: int | None = None) -> bytes:
         """Bytes of an object, all of it or a range, in memory (use download() for big files)."""
-        entry = self.camera._as_entry(target)
+        entry = self.camera.describe_now(self.camera._as_entry(target))
         if length is None and entry.size == SIZE_UNKNOWN_32:
             # The size unknown (past 4 GiB, and no 64-bit size to ask: a Fujifilm): up to the end
             # of the object's data, not up to byte 0xFFFFFFFF (nothing at all from past it).

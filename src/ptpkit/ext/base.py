@@ -190,6 +190,10 @@ class CapturedObject:
     handle: int
     info: ObjectInfo | None = None
     in_memory: bool = False
+    #: One of several objects the camera hands out in turn at one handle (Sony 0xFFFFC001:
+    #: the oldest picture in memory, the next once it is read): it cannot be described before
+    #: its turn, so it is described (GetObjectInfo) just before it is read; read them in order.
+    in_turn: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

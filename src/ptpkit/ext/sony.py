@@ -23,15 +23,17 @@ camera_sony_capture, the Sony live view; ptp.c; config.c); wire codecs in
   2.00 body, shutter speed, ISO and f-number move by notches only: SetControlDeviceB 0x9207 with
   a signed byte, one notch at a time, re-reading 0x9209 until the value is reached (bounded).
 - **Capture** (library.c camera_sony_capture): Still Image Save Destination must include the
-  computer (else :class:`SonySaveDestinationError`); a picture still in memory from before is
-  read out first (libgphoto2 drains it; it is logged, by name); half press 0xD2C1 (2), full
-  press 0xD2C2 (2); unless the focus mode is manual, up to ``focus_wait_s`` for FocusFound 0xD213
-  = 2 (or the picture); release 0xD2C2 (1), 0xD2C1 (1); then 0x9209 polled until
-  ObjectInMemory 0xD215 >= 0x8000, all under the capture's one deadline; only then
-  GetObjectInfo(0xFFFFC001) (reading it earlier "will crash the firmware").
+  computer (else :class:`SonySaveDestinationError`); half press 0xD2C1 (2), full press 0xD2C2
+  (2); unless the focus mode is manual, up to ``focus_wait_s`` for FocusFound 0xD213 = 2 (or
+  the picture); release 0xD2C2 (1), 0xD2C1 (1); then 0x9209 polled until ObjectInMemory 0xD215
+  counts more pictures than before the press, all under the capture's one deadline; only then
+  GetObjectInfo(0xFFFFC001) (reading it earlier "will crash the firmware"). Pictures already
+  waiting in memory (the body's own shutter in "PC only", a capture not downloaded) are
+  delivered with it, oldest first, as the camera hands them out: libgphoto2 reads them out
+  and throws them away; ptpkit loses no picture (see :meth:`SonyExtension.capture`).
 - **Events**: a poller re-reads 0x9209; each changed value is a DevicePropChanged(code, value),
-  and a picture appearing in memory (the camera's own shutter button) an ObjectAdded of
-  0xFFFFC001 described as an in-memory object, so ``tether`` downloads it.
+  and each picture appearing in memory (the camera's own shutter button) an ObjectAdded of
+  0xFFFFC001 as an in-memory object, so ``tether`` downloads every one, in order.
 - **Live view**: GetObjectInfo + GetObject of 0xFFFFC002 (InvalidObjectHandle: again after
   50 ms, AccessDenied 0x200F "too fast": again after 20 ms; at most 50 tries within
   ``live_view_frame_timeout_s``), the JPEG found through the header (core.sony.decode_live_view).
@@ -126,8 +128,6 @@ SETTLE_MODELS: Final = frozenset({
     "ILCE-7SM3", "ILCE-9M2", "ILCE-1", "ILCE-7C", "ZV-E10", "DSC-RX0M2",
 })  # fmt: skip
 SETTLE_S: Final = 3.0
-#: Stale pictures read out before a capture, at most.
-MAX_DRAIN: Final = 16
 #: Live view (library.c): InvalidObjectHandle -> 50 ms, AccessDenied -> 20 ms, 50 tries, 1 s.
 LIVE_VIEW_NOT_READY_S: Final = 0.05
 LIVE_VIEW_TOO_FAST_S: Final = 0.02
@@ -326,6 +326,9 @@ class SonyExtension(LazyCodes):
             self._wifi(sony.WIFI_OPEN)
             self._wifi_open = True
         self._seen = {code: desc.current for code, desc in self.read_descs(fresh=True).items()}
+        # Pictures already waiting in memory (taken with the body's button before we came)
+        # are news too: the first poll announces them, so that ``tether`` fetches them.
+        self._seen[values.OBJECT_IN_MEMORY] = 0
 
     def _ext_device_info(self) -> sony.ExtDeviceInfo:
         """0x9202: protocol 3.00 asked first, 2.00 when the body refuses it; asked again while
@@ -420,12 +423,12 @@ class SonyExtension(LazyCodes):
         now = descs.get(values.OBJECT_IN_MEMORY)
         if now is not None and not self._capturing:
             count, was = _in_memory(now.current), _in_memory(before)
-            if count > was:
-                info = self._captured_info()
+            # One ObjectAdded per new picture (two shots between reads are two). 0xFFFFC001
+            # hands out the oldest, and which one that is when the event is handled depends on
+            # what was read meanwhile: each is described in its turn, just before it is read.
+            for _ in range(was, count):
                 self.session.emit(
-                    Ec.OBJECT_ADDED,
-                    (CAPTURE_HANDLE,),
-                    details=CapturedObject(handle=CAPTURE_HANDLE, info=info, in_memory=True),
+                    Ec.OBJECT_ADDED, (CAPTURE_HANDLE,), details=_in_memory_object(None)
                 )
         return len(changed)
 
@@ -553,26 +556,41 @@ class SonyExtension(LazyCodes):
         self._settle(remaining)
         self._capturing = True
         try:
-            self._drain()
+            # libgphoto2 (library.c camera_sony_capture, vendors.md 3.4 step 2): while
+            # ObjectInMemory >= 0x8000 before the press, GetObjectInfo + GetObject 0xFFFFC001
+            # and the data thrown away, so that the next picture read there is the capture's.
+            # That loses a picture taken with the body's own shutter in "PC only" (or a
+            # capture nobody downloaded) for good. ptpkit loses nothing: the waiting pictures
+            # are counted here, stay in the camera, and are delivered with this capture's,
+            # oldest first, as 0xFFFFC001 hands them out (the next once one is read).
+            waiting = self._in_memory_now()
+            if waiting:
+                log.info("%s: %d earlier picture(s) still in the camera's memory are delivered "
+                         "with this capture", session.label, waiting)  # fmt: skip
             manual = _current(descs, values.FOCUS_MODE) == MANUAL_FOCUS
             try:
                 self._button(HALF_PRESS, PRESS)
                 self._button(FULL_PRESS, PRESS)
                 if not manual:
-                    self._wait_focus(min(self.focus_wait_s, remaining()))
+                    self._wait_focus(min(self.focus_wait_s, remaining()), waiting)
             finally:
                 self._button(FULL_PRESS, RELEASE)
                 self._button(HALF_PRESS, RELEASE)
-            while self._in_memory_now() == 0:
+            # This capture's picture is in memory when the count grows past what was waiting
+            # (a count above zero would be the earlier pictures).
+            count = self._in_memory_now()
+            while count <= waiting:
                 clock.sleep(min(CAPTURE_POLL_S, remaining()))
+                count = self._in_memory_now()
+            # Only the oldest can be described now; the others in their turn, each just before
+            # it is read (CapturedObject.in_turn).
             info = self._captured_info()
         finally:
             self._capturing = False
             self._forget()
-        self._seen[values.OBJECT_IN_MEMORY] = IN_MEMORY_BASE + 1
-        return CaptureOutcome(
-            objects=(CapturedObject(handle=CAPTURE_HANDLE, info=info, in_memory=True),)
-        )
+        self._seen[values.OBJECT_IN_MEMORY] = IN_MEMORY_BASE + count
+        first = _in_memory_object(info)
+        return CaptureOutcome(objects=(first, *(_in_memory_object(None) for _ in range(count - 1))))
 
     def _settle(self, remaining: Callable[[], float]) -> None:
         """The bodies of SETTLE_MODELS right after connecting: wait until SETTLE_S have passed,
@@ -588,15 +606,16 @@ class SonyExtension(LazyCodes):
     def _button(self, code: int, value: int) -> None:
         self.session.run(SET_CONTROL_DEVICE_B, (code,), data=encode_value(DataType.UINT16, value))
 
-    def _wait_focus(self, wait_s: float) -> None:
-        """Up to ``wait_s`` for FocusFound = 2 or the picture (library.c: 1 s)."""
+    def _wait_focus(self, wait_s: float, waiting: int) -> None:
+        """Up to ``wait_s`` for FocusFound = 2 or the picture, i.e. more than the ``waiting``
+        pictures in memory (library.c: 1 s)."""
         clock = self.session.clock
         end = clock.monotonic() + wait_s
         while True:
             descs = self.read_descs(fresh=True)
             if _current(descs, values.FOCUS_FOUND) == FOCUS_FOUND_VALUE:
                 return
-            if _in_memory(_current(descs, values.OBJECT_IN_MEMORY)):
+            if _in_memory(_current(descs, values.OBJECT_IN_MEMORY)) > waiting:
                 return
             left = end - clock.monotonic()
             if left <= 0:
@@ -605,39 +624,16 @@ class SonyExtension(LazyCodes):
                 return
             clock.sleep(min(CAPTURE_POLL_S, left))
 
-    def _drain(self) -> None:
-        """Pictures left in memory from before (not downloaded) are read out first, as
-        libgphoto2 does: the next one read at 0xFFFFC001 must be this capture's."""
-        for _ in range(MAX_DRAIN):
-            if not self._in_memory_now():
-                return
-            info = self._captured_info()
-            name = info.filename if info is not None else "?"
-            log.warning(
-                "%s: an earlier picture (%s) was still in the camera's memory; it is read out "
-                "and dropped before this capture",
-                self.session.label,
-                name,
-            )
-            self.session.run(Op.GET_OBJECT, (CAPTURE_HANDLE,), sink=_Discard())
-
     # -- live view -------------------------------------------------------------------------------
 
     def live_view(self) -> FrameSource | None:
         return SonyLiveView(self) if self.remote else None
 
 
-class _Discard:
-    """A data sink that keeps nothing (a stale picture read out)."""
-
-    def start(self, total_bytes: int | None) -> None:
-        return
-
-    def write(self, chunk: object) -> None:
-        return
-
-    def finish(self) -> None:
-        return
+def _in_memory_object(info: ObjectInfo | None) -> CapturedObject:
+    """A picture in memory at 0xFFFFC001: described by ``info`` when it is the oldest (the one
+    0xFFFFC001 hands out now), else described in its turn (``in_turn``)."""
+    return CapturedObject(handle=CAPTURE_HANDLE, info=info, in_memory=True, in_turn=info is None)
 
 
 def _current(descs: dict[int, sony.SonyPropDesc], code: int) -> int:

@@ -26,16 +26,31 @@ from ptpkit.client.files import write_file
 from ptpkit.codes import Kind, UnknownNameError
 from ptpkit.codes.common import Ec
 from ptpkit.errors import ResponseError, UsageError
+from ptpkit.ext.base import CapturedObject
 
 #: How often a wait without a deadline wakes up (so Ctrl-C is seen at once on every platform).
 _POLL_S = 0.5
 
 
-def drain(cam: Camera) -> None:
+def drain(cam: Camera) -> list[CameraEvent]:
     """Forget events that came before this command (a shell's earlier capture, say): these
-    commands are about what happens from now on."""
-    while cam.next_event(0) is not None:
-        pass
+    commands are about what happens from now on. Returned: those among them that announce a
+    picture waiting in the camera's memory (:func:`waiting_in_memory`), for ``tether``."""
+    kept: list[CameraEvent] = []
+    while (event := cam.next_event(0)) is not None:
+        if waiting_in_memory(event):
+            kept.append(event)
+    return kept
+
+
+def waiting_in_memory(event: CameraEvent) -> bool:
+    """An ObjectAdded of a picture in the camera's memory for the computer to fetch (a Sony's
+    0xFFFFC001 after its own shutter button): not news from before but a picture not fetched
+    yet, which a Sony hands out oldest first (the next one is read only after it)."""
+    details = event.details
+    return (
+        event.code == Ec.OBJECT_ADDED and isinstance(details, CapturedObject) and details.in_memory
+    )
 
 
 #: New pictures are always kept: a name already in the folder gets a " (2)" twin.
@@ -258,6 +273,11 @@ def _shoot(
         started = time.monotonic()
         new = cam.capture()
         for entry in new:
+            if entry.in_turn:
+                # A Sony's next picture at 0xFFFFC001: named only when its turn comes.
+                out.text(f"shot {number}: a picture in the camera's memory (0x{entry.handle:08X}"
+                         ", named when downloaded)")  # fmt: skip
+                continue
             out.text(
                 f"shot {number}: {entry.path} (0x{entry.handle:08X}, {format_size(entry.size)})"
             )
@@ -275,10 +295,12 @@ def _shoot(
             saved = downloads.run(cam, planned, download_dir, _KEEP_EVERYTHING, out)
             for outcome in saved:
                 tally.add(outcome)
+        # Entries described at their download (Sony pictures in turn) as they were described.
+        described = [o.entry for o in saved] if len(saved) == len(new) else list(new)
         shots.append(
             {
                 "shot": number,
-                "objects": [schema.entry(entry, cam) for entry in new],
+                "objects": [schema.entry(entry, cam) for entry in described],
                 "downloads": [outcome.doc() for outcome in saved],
                 "preview": preview_doc,
             }
@@ -439,7 +461,9 @@ def tether(session: Session, download_dir: Path, count: int | None, as_json: boo
     With --json, one JSON document per picture, one per line."""
     out = session.out(as_json)
     cam = session.camera()
-    drain(cam)
+    # Pictures already waiting in the camera's memory are downloaded first: nothing is lost,
+    # and a Sony hands out its pictures oldest first.
+    waiting = drain(cam)
     out.note(
         f"tethered to {cam.device_info.model}: new pictures go to {download_dir} (Ctrl-C stops)"
     )
@@ -447,7 +471,7 @@ def tether(session: Session, download_dir: Path, count: int | None, as_json: boo
     try:
         with stop_on_sigterm():
             while count is None or done < count:
-                event = cam.next_event(_POLL_S)
+                event = waiting.pop(0) if waiting else cam.next_event(_POLL_S)
                 if event is None or event.code != Ec.OBJECT_ADDED or not event.params:
                     continue
                 try:
