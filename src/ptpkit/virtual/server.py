@@ -305,7 +305,9 @@ class PtpIpServer:
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        for thread in list(self._threads):
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=5.0)
 
@@ -337,9 +339,11 @@ class PtpIpServer:
                     self._threads.discard(threading.current_thread())
 
         thread = threading.Thread(target=run, name=name, daemon=True)
+        # Added and started under the lock: close() takes its list under it too, so it never
+        # joins a thread not yet started (a RuntimeError), nor misses one about to start.
         with self._lock:
             self._threads.add(thread)
-        thread.start()
+            thread.start()
 
     # -- accepting -------------------------------------------------------------------------------
 
