@@ -27,6 +27,7 @@ on the virtual Canon EOS (ids such as ``[ptpip-canon-eos]``).
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import hashlib
 import logging
@@ -105,6 +106,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "models_over(model, *transports): run this test on that camera model over those "
         "transports only (the rest of its transport x model grid is deselected)",
     )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile ptpkit's bytecode once, before the tests start their hundreds of ``python -m
+    ptpkit`` processes. CI sets PYTHONDONTWRITEBYTECODE, so without it each of them compiled the
+    whole package from source again (about a third of its start-up), as no installed copy ever
+    does (pip compiles at install). In the controller only: pytest-xdist's workers start after."""
+    if not hasattr(session.config, "workerinput"):
+        compileall.compile_dir(Path(ptpkit.__file__).parent, quiet=1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
