@@ -133,6 +133,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    # The USB lab's tests first (a stable sort: the rest keep their order): their guest boots
+    # are the longest work of the run, held by one pytest-xdist worker (xdist_group "usb-lab");
+    # collected last, they ran after the rest, the other worker idle for their two minutes.
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
 
 
 #: The signals whose handlers the command line sets while a command runs (cli/interrupts.py).
