@@ -13,6 +13,7 @@ from ptpkit.codes.properties import STANDARD_PROPERTIES
 from ptpkit.core import canon_eos as eos
 from ptpkit.core import fuji_datasets as fuji_ds
 from ptpkit.core import fujiptpip as fuji
+from ptpkit.core import nikon, sony
 from ptpkit.core.buffer import Writer
 from ptpkit.core.connection import Connection, OutgoingEvent
 from ptpkit.core.datasets import (
@@ -805,8 +806,100 @@ def eos_viewfinder_data() -> list[bytes]:
     ]
 
 
+def sony_ext_device_info() -> list[bytes]:
+    """Sony 0x9202 answers: protocol 3.00 with both arrays, 2.00 with one, empty arrays."""
+    full = sony.ExtDeviceInfo(version=sony.PROTOCOL_3_00, property_codes=(0x5007, 0xD20D, 0xD21E),
+                              control_codes=(0xD2C1, 0xD2C2, 0x9209, 0xC201))  # fmt: skip
+    return [
+        sony.encode_ext_device_info(full),
+        sony.encode_ext_device_info(sony.ExtDeviceInfo(version=sony.PROTOCOL_2_00))[:6],
+        sony.encode_ext_device_info(sony.ExtDeviceInfo(version=sony.PROTOCOL_2_00)),
+        b"",
+    ]
+
+
+def sony_all_prop_info() -> list[bytes]:
+    """Sony 0x9209 answers: enumerations (one with a 2024 second list), a range, a string, a
+    descriptor cut after its current value, none."""
+    descs = [
+        sony.SonyPropDesc(code=0xD21E, datatype=DataType.UINT32, factory_default=0xFFFFFF,
+                          current=400, form=EnumerationForm(values=(0xFFFFFF, 100, 400)),
+                          second_values=(100, 400)),
+        sony.SonyPropDesc(code=0x5010, datatype=DataType.INT16, current=-300,
+                          form=RangeForm(minimum=-3000, maximum=3000, step=300)),
+        sony.SonyPropDesc(code=0xD215, datatype=DataType.UINT16, get_set=0, current=0x8001),
+        sony.SonyPropDesc(code=0xD2C1, datatype=DataType.UINT16, get_set=0x81, current=1,
+                          form=EnumerationForm(values=(1, 2))),
+        sony.SonyPropDesc(code=0xD20D, datatype=DataType.UINT32, current=0x0001007D,
+                          form=EnumerationForm(values=(0x0001007D, 0x000A0001))),
+        sony.SonyPropDesc(code=0xD2FE, datatype=DataType.STR, is_enabled=2,
+                          factory_default="", current="ILCE"),
+    ]  # fmt: skip
+    whole = sony.encode_all_prop_info(descs)
+    return [whole, whole[:-1], sony.encode_all_prop_info([]), sony.encode_all_prop_info(descs[:1])]
+
+
+def sony_live_view() -> list[bytes]:
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(12) + b"\xff\xd9"
+    frame = sony.LiveViewFrame(jpeg=jpeg)
+    return [
+        sony.encode_live_view(frame),
+        sony.encode_live_view(
+            sony.LiveViewFrame(jpeg=jpeg, focal_frame=b"\x01\x02"), padding_bytes=8
+        ),
+        b"\x00\xff\xd8\x00" + jpeg,
+        b"",
+    ]
+
+
+def sony_wifi_block() -> list[bytes]:
+    return [sony.encode_wifi_block(sony.WIFI_OPEN), sony.encode_wifi_block(sony.WIFI_CLOSE), b""]
+
+
+def sony_value_parse() -> list[bytes]:
+    texts = ["1/250", '2.5"', "30", "bulb", "auto", "ISO 3200", "f/8", "5.6", "+2/3", "-1 1/3",
+             "0", "computer", "card+sdram", "AF-C", "mf", "shade", "0x8011"]  # fmt: skip
+    return [bytes([index % 7]) + utf8(text) for index, text in enumerate(texts)]
+
+
 def eos_value_parse() -> list[bytes]:
     texts = ["f/5.6", "5.6", "1/125", "30s", '0.5"', "ISO 400", "Auto", "+1/3", "-1 2/3",
              "0x68", "card", "computer", "RAW + Large Fine JPEG", "cRAW",
              "Small 1 Normal JPEG"]  # fmt: skip
     return [bytes([index % 8]) + utf8(text) for index, text in enumerate(texts)]
+
+
+# -- Nikon ---------------------------------------------------------------------------------------
+
+
+def nikon_get_event() -> list[bytes]:
+    """GetEvent answers: a capture's ObjectAddedInSDRAM + CaptureComplete, none, empty data."""
+    events = [
+        nikon.NikonEvent(code=0xC101, params=(0xFFFF0001,)),
+        nikon.NikonEvent(code=0x400D, params=(0,)),
+        nikon.NikonEvent(code=0x4006, params=(0x5007,)),
+    ]
+    return [nikon.encode_get_event(events), nikon.encode_get_event([]), b""]
+
+
+def nikon_get_event_ex() -> list[bytes]:
+    events = [
+        nikon.NikonEvent(code=0x4002, params=(0x10001,)),
+        nikon.NikonEvent(code=0xC102, params=()),
+        nikon.NikonEvent(code=0xC10C, params=(1, 2, 3, 4, 5)),
+    ]
+    return [nikon.encode_get_event_ex(events), nikon.encode_get_event_ex([]), b""]
+
+
+def nikon_live_view() -> list[bytes]:
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(12) + b"\xff\xd9"
+    return [
+        nikon.encode_live_view(nikon.LiveViewFrame(header=b"", jpeg=jpeg, width=640, height=424)),
+        nikon.encode_live_view(nikon.LiveViewFrame(header=bytes(64), jpeg=jpeg)),
+        bytes(12),
+    ]
+
+
+def nikon_shutter_parse() -> list[bytes]:
+    texts = ["1/250", "1/2.5", "30s", '30"', "1.3s", "10/25", "Bulb", "time", "flash sync", "0"]
+    return [text.encode() for text in texts]

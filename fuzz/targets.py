@@ -26,10 +26,12 @@ from fuzz.conn import STATES, local_action, start
 from fuzz.script import split_script
 from ptpkit.client.files import MAX_NAME_BYTES, PART_SUFFIX, safe_filename
 from ptpkit.codes import canon_eos_values as eos_values
+from ptpkit.codes import sony_values
 from ptpkit.codes.properties import STANDARD_PROPERTIES, ValueParseError
 from ptpkit.core import canon_eos as eos
 from ptpkit.core import fuji_datasets as fuji_ds
 from ptpkit.core import fujiptpip as fuji
+from ptpkit.core import nikon, sony
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.datasets import (
@@ -588,6 +590,27 @@ def _selftest_broken(data: bytes) -> None:
         raise RemoteProtocolError("an allowed error")
 
 
+# -- Nikon wire formats --------------------------------------------------------------------------
+
+
+def _nikon_live_view(data: bytes) -> None:
+    try:
+        frame = nikon.decode_live_view(data)
+    except DecodeError as exc:
+        _check_offset(exc, data)
+        raise
+    # The JPEG is a piece of the data after the header, starting where a JPEG starts.
+    check(frame.jpeg[:3] == b"\xff\xd8\xff", "nikon-lv-soi", "{!r}", frame.jpeg[:3])
+    check(data[len(frame.header) :].startswith(frame.jpeg), "nikon-lv-slice")
+
+
+def _nikon_shutter_parse(data: bytes) -> None:
+    value = nikon.parse_shutter(as_text(data))
+    check(0 <= value <= 0xFFFFFFFF, "nikon-shutter-range", "{:#x}", value)
+    text = nikon.format_shutter(value)
+    check(nikon.parse_shutter(text) == value, "nikon-shutter-text", "{!r} -> {!r}", value, text)
+
+
 # -- the table -----------------------------------------------------------------------------------
 
 _BINARY = (RemoteProtocolError,)
@@ -671,6 +694,15 @@ def _check_folder_entries(entries: tuple[eos.FolderEntry, ...], data: bytes) -> 
     check(len(entries) <= len(data) // 56, "eos-entry-count", "{} entries", len(entries))
     for entry in entries:
         _check_safe_name(safe_filename(entry.name), entry.name)
+    # The listing the client walks (entry by entry, handles alone) agrees with the whole decode.
+    listing = eos.decode_folder_listing(data)
+    handles = [listing.handle(i) for i in range(len(listing))]
+    check(handles == [e.handle for e in entries], "eos-listing-handles", "{}", handles)
+
+
+def _check_sony_live_view(frame: sony.LiveViewFrame, data: bytes) -> None:
+    check(frame.jpeg[:2] == b"\xff\xd8", "sony-jpeg-start", "{!r}", frame.jpeg[:4])
+    check(frame.jpeg in data, "sony-jpeg-inside", "the JPEG is not a slice of the data")
 
 
 def _eos_prop_value(data: bytes) -> None:
@@ -702,6 +734,35 @@ def _eos_value_parse(data: bytes) -> None:
     code = eos_values.parse_value(prop, text)
     shown = eos_values.format_value(prop, code)
     check(eos_values.parse_value(prop, shown, allowed=[code]) == code, "eos-value-text", shown)
+
+
+_SONY_TEXT_PROPS: Final = (
+    sony_values.SHUTTER_SPEED,
+    sony_values.ISO,
+    sony_values.F_NUMBER,
+    sony_values.EXPOSURE_COMPENSATION,
+    sony_values.SAVE_DESTINATION,
+    sony_values.FOCUS_MODE,
+    sony_values.WHITE_BALANCE,
+)
+
+
+def _sony_value_parse(data: bytes) -> None:
+    """codes.sony_values.parse_value raises only ValueError; a value it gives formats to a text
+    that parses back to the same value (ints within u32)."""
+    prop = _SONY_TEXT_PROPS[data[0] % len(_SONY_TEXT_PROPS)] if data else sony_values.ISO
+    value = sony_values.parse_value(prop, as_text(data[1:]))
+    check(value is not None, "sony-value-none")
+    assert value is not None
+    if not 0 <= value <= 0xFFFFFFFF or (prop == sony_values.EXPOSURE_COMPENSATION):
+        return  # outside what the camera's types hold: nothing to show
+    shown = sony_values.format_value(prop, value)
+    check(shown is not None, "sony-value-format")
+    assert shown is not None
+    if shown.startswith("0x") or shown in ("Bulb",):
+        return
+    again = sony_values.parse_value(prop, shown, [value])
+    check(again == value, "sony-value-text", "{!r} -> {!r} -> {!r}", value, shown, again)
 
 
 _ALL: Final = [
@@ -904,11 +965,62 @@ _ALL: Final = [
         _decoder(fuji_ds.decode_prop_desc_list, fuji_ds.encode_prop_desc_list, may_refuse=True),
     ),
     _target(
+        "nikon_get_event",
+        "nikon.decode_get_event: Nikon GetEvent 0x90C7 records (+ round trip)",
+        _decoder(nikon.decode_get_event, nikon.encode_get_event),
+    ),
+    _target(
+        "nikon_get_event_ex",
+        "nikon.decode_get_event_ex: Nikon GetEventEx 0x941C records (+ round trip)",
+        _decoder(nikon.decode_get_event_ex, nikon.encode_get_event_ex),
+    ),
+    _target(
+        "nikon_live_view",
+        "nikon.decode_live_view: Nikon GetLiveViewImg header + JPEG",
+        _nikon_live_view,
+    ),
+    _target(
+        "nikon_shutter_parse",
+        "nikon.parse_shutter / format_shutter: Nikon 0xD100 shutter text (ValueError only)",
+        _nikon_shutter_parse,
+        allowed=(ValueError,),
+        tokens=(*_TEXT_TOKENS, b"s", b"bulb", b"time", b"flash sync", b'"', b"."),
+        max_len=64,
+    ),
+    _target(
+        "sony_ext_device_info",
+        "sony.decode_ext_device_info: Sony 0x9202 code arrays (+ round trip)",
+        _decoder(sony.decode_ext_device_info, sony.encode_ext_device_info),
+    ),
+    _target(
+        "sony_all_prop_info",
+        "sony.decode_all_prop_info: Sony 0x9209 descriptors (+ round trip)",
+        _decoder(sony.decode_all_prop_info, sony.encode_all_prop_info, may_refuse=True),
+    ),
+    _target(
+        "sony_live_view",
+        "sony.decode_live_view: the 0xFFFFC002 header or a scan for FF D8",
+        _decoder(sony.decode_live_view, None, also=_check_sony_live_view),
+    ),
+    _target(
+        "sony_wifi_block",
+        "sony.decode_wifi_block: Sony 0x9280 data (+ round trip)",
+        _decoder(sony.decode_wifi_block, sony.encode_wifi_block),
+    ),
+    _target(
         "eos_value_parse",
         "codes.canon_eos_values parse/format of EOS value text (ValueError only)",
         _eos_value_parse,
         allowed=(ValueError,),
         tokens=(*_TEXT_TOKENS, b"f/", b"s", b"ISO", b"RAW", b" JPEG", b"Fine", b" + "),
+        max_len=256,
+    ),
+    _target(
+        "sony_value_parse",
+        "codes.sony_values parse/format of Sony value text (ValueError only)",
+        _sony_value_parse,
+        allowed=(ValueError,),
+        tokens=(*_TEXT_TOKENS, b"f/", b"1/", b'"', b"auto", b"+", b"-", b" 1/3", b"shade"),
         max_len=256,
     ),
     _target(

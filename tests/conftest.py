@@ -201,6 +201,16 @@ class Rig:
         """The camera is the virtual Fujifilm X-T2 (the client runs its ``fuji`` extension)."""
         return self.model == "fuji-x"
 
+    @property
+    def nikon(self) -> bool:
+        """The camera is the virtual Nikon D850 (the client runs its ``nikon`` extension)."""
+        return self.model == "nikon"
+
+    @property
+    def sony(self) -> bool:
+        """The camera is the virtual Sony ILCE-7M3 (the client runs its ``sony`` extension)."""
+        return self.model == "sony"
+
     def connect(self) -> Camera:
         """Another open Camera on the same VirtualCamera, over the same transport."""
         camera = self.connector()

@@ -5,14 +5,17 @@ the Go tool's names and values, and its INI file with ``vendor = "fuji"``."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.ext.fuji_scripted import FILM, ISO, PROGRAM, FujiScript, scripted_camera
 
-from ptpkit.cli.commands.events import preview_names
+from ptpkit.cli.commands.events import preview_names, save_preview
+from ptpkit.cli.errors import CliError
 from ptpkit.cli.main import main
 from ptpkit.virtual.fujiserver import FujiPtpIpServer
 from ptpkit.virtual.network import network_server
@@ -89,6 +92,35 @@ def test_capture_preview_never_overwrites_unless_asked(
     assert code == 0, err
     assert target.read_bytes() == script.preview
     assert script.captures == 1
+
+
+def test_a_preview_is_saved_by_the_download_machinery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11 section 3 on the Fujifilm preview files: ptpkit's marked partial file (a
+    ``.ptpkit-part`` of another program's is left alone), and on a file system without hard
+    links (FAT, exFAT cards) the preview is still saved, never over an existing file. The
+    preview writer had its own temporary-file code, whose hard link failed there ("cannot
+    write")."""
+    theirs = tmp_path / "p.jpg.ptpkit-part"
+    theirs.write_bytes(b"not ptpkit's")
+    save_preview(b"one", tmp_path / "p.jpg", overwrite=False)
+    assert (tmp_path / "p.jpg").read_bytes() == b"one"
+    assert theirs.read_bytes() == b"not ptpkit's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jpg", "p.jpg.ptpkit-part"]
+
+    def no_links(src: object, dst: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    save_preview(b"two", tmp_path / "q.jpg", overwrite=False)
+    assert (tmp_path / "q.jpg").read_bytes() == b"two"
+    with pytest.raises(CliError, match="already exists"):
+        save_preview(b"three", tmp_path / "q.jpg", overwrite=False)
+    assert (tmp_path / "q.jpg").read_bytes() == b"two"
+    save_preview(b"three", tmp_path / "q.jpg", overwrite=True)
+    assert (tmp_path / "q.jpg").read_bytes() == b"three"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jpg", "p.jpg.ptpkit-part", "q.jpg"]
 
 
 def test_capture_json_reports_the_preview_and_the_new_file(

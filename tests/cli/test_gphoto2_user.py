@@ -4,7 +4,9 @@ code, storages by hex id, gphoto2's config names, and one JSON vocabulary."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -12,7 +14,11 @@ from pathlib import Path
 import pytest
 
 import ptpkit
+from ptpkit.cli import main as cli_main
 from ptpkit.cli.exitcodes import ExitCode
+from ptpkit.virtual import VirtualCamera
+from ptpkit.virtual.models import personality_for
+from ptpkit.virtual.network import network_server
 
 from .conftest import Cli, Served, one_line_error
 from .test_events import _wait_for
@@ -344,3 +350,88 @@ def test_readme_documents_every_json_field(served: Served, cli: Cli, tmp_path: P
     section = _json_section()
     missing = sorted({key for doc in docs for key in doc if f"`{key}`" not in section})
     assert missing == [], f"README's JSON section does not name {missing}"
+
+
+def _field_names(doc: object, found: set[str]) -> set[str]:
+    """Every key of a JSON document, nested ones included (a capture's objects and downloads,
+    a describe's range, wait-event's property)."""
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            found.add(key)
+            _field_names(value, found)
+    elif isinstance(doc, list):
+        for value in doc:
+            _field_names(value, found)
+    return found
+
+
+@pytest.mark.parametrize("model", ["canon-eos", "fuji-x"])
+def test_readme_documents_every_json_field_of_a_vendor_camera(
+    cli: Cli, tmp_path: Path, model: str
+) -> None:
+    """The same rule, nested fields included, where the vendor extensions shape the answers
+    (the EOS's properties and capture, the Fujifilm's state and capture preview)."""
+    commands = [
+        ("info",),
+        ("describe", "iso"),
+        ("get", "iso"),
+        ("set", "iso", "400"),
+        ("ls", "-R"),
+        ("capture", "-n", "1", "--download", str(tmp_path / "shots")),
+        ("wait-event", "--duration", "0.2s"),
+    ]
+    if model == "fuji-x":
+        commands += [("state",), ("capture", str(tmp_path / "preview.jpg"))]
+    found: set[str] = set()
+    with (
+        VirtualCamera(personality=personality_for(model)) as vcam,
+        network_server(vcam, port=0) as server,
+    ):
+        for command in commands:
+            result = cli("--camera", server.url, *command, "--json")
+            assert result.code == 0, (command, result)
+            _field_names(result.json(), found)
+    assert {"objects", "downloads"} <= found  # the walk reached nested documents
+    section = _json_section()
+    missing = sorted(key for key in found if f"`{key}`" not in section)
+    assert missing == [], f"README's JSON section does not name {missing}"
+
+
+# -- README: coming from gphoto2 -------------------------------------------------------------------
+
+
+def _options_of(command_name: str) -> set[str]:
+    module_name, _help = cli_main.COMMANDS[command_name]
+    module = importlib.import_module(module_name)
+    (command,) = [c for c in module.COMMANDS if c.name == command_name]
+    return {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+
+
+def test_readme_gphoto2_table_names_real_commands_and_options() -> None:
+    """Issue 11 section 5 (README: a table "gphoto2 command -> ptpkit command"): every ptpkit
+    command the table gives is a command, and every option given after it is one of its
+    options, so the table cannot drift from the command line."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("| gphoto2 | ptpkit |")
+    rows = readme[start : readme.index("\n\n", start)].splitlines()[2:]
+    global_options = {opt for param in cli_main.cli.params for opt in param.opts}
+    checked = 0
+    for row in rows:
+        ptpkit_cell = re.split(r"(?<!\\)\|", row)[2]
+        if ptpkit_cell.strip().startswith("not yet"):
+            continue  # what to do meanwhile, loosely (`-o DIR`, `--tree` of download)
+        command_options: set[str] = set()  # of the last command the cell named
+        for code in re.findall(r"`([^`]+)`", ptpkit_cell):
+            first, *rest = code.split()
+            if first.startswith("-"):  # a global option, or one of the command just named
+                assert first in global_options | command_options | {"-vv", "-vvv"}, (row, code)
+                continue
+            if not re.fullmatch(r"[a-z][a-z-]*", first):  # PTPKIT_CAMERA, a path's `/`
+                continue
+            assert first in cli_main.COMMANDS, (row, code)
+            options = command_options = _options_of(first)
+            for word in rest:
+                if word.startswith("-"):
+                    assert word in options, (row, code, word)
+            checked += 1
+    assert checked >= 20

@@ -11,12 +11,19 @@ import sys
 import tracemalloc
 
 import click
+import pytest
 
+import ptpkit.client
 from ptpkit import codes, core
 from ptpkit.cli import main as cli_main
+from ptpkit.cli.exitcodes import ExitCode
+from ptpkit.client import camera as client_camera
 from ptpkit.client import connect
 from ptpkit.ext import CanonExtension
 from ptpkit.ext.vendors import VendorExtension
+from ptpkit.virtual import VirtualCamera
+from ptpkit.virtual.models import personality_for
+from ptpkit.virtual.network import network_server
 
 from .conftest import Cli, Served
 
@@ -64,10 +71,11 @@ def test_a_ptpip_command_imports_neither_the_virtual_camera_nor_pillow(
 
 
 #: What a ``get`` over PTP/IP has no use for, each loaded on use elsewhere (start-up time): the
-#: USB framing and transport, the tables of vendors other than the camera's (the virtual camera
-#: says it is no Canon, Nikon, Fuji or Sony), the terminal tables, the partial-file mark's digest,
-#: value parsing's fractions, platformdirs (PTPKIT_CONFIG_DIR is set), json (no --json). Not
-#: tempfile: the first run writes the extensions' entry point cache with it (ptpkit.ext.installed).
+#: USB framing and transport, the tables and extensions of vendors other than the camera's (the
+#: virtual camera says it is no Canon, Nikon, Fuji or Sony), the terminal tables, the
+#: partial-file mark's digest, value parsing's fractions, platformdirs (PTPKIT_CONFIG_DIR is
+#: set), json (no --json). Not tempfile: the first run writes the extensions' entry point cache
+#: with it (ptpkit.ext.installed).
 _NOT_FOR_A_PTPIP_GET = (
     "ptpkit.virtual",
     "PIL",
@@ -78,12 +86,37 @@ _NOT_FOR_A_PTPIP_GET = (
     "ptpkit.codes.nikon",
     "ptpkit.codes.fuji",
     "ptpkit.codes.sony",
+    # The vendor extensions the camera does not choose (ptpkit.ext.lazy.LazyExtension): their
+    # codecs' dataclasses took ~15 ms of every command once the EOS and Fujifilm ones came.
+    "ptpkit.ext.canon_eos",
+    "ptpkit.core.canon_eos",
+    "ptpkit.codes.canon_eos_values",
+    "ptpkit.ext.fujifilm",
+    "ptpkit.core.fuji_datasets",
+    "ptpkit.codes.fuji_values",
+    "ptpkit.ext.nikon",
+    "ptpkit.core.nikon",
+    "ptpkit.ext.sony",
+    "ptpkit.core.sony",
+    "ptpkit.codes.sony_values",
     "ptpkit.cli.verbose",
     "hashlib",
     "fractions",
     "decimal",
     "platformdirs",
     "json",
+    # No config file (PTPKIT_CONFIG_DIR is empty): its parser loads with a file to read.
+    "configparser",
+    # Nothing is logged without -v: the library's loggers (ptpkit._log) load logging, and
+    # what it loads, once logging is loaded or a record could be shown.
+    "logging",
+    "traceback",
+    # The camera's listing, transfer and capture services, the file machinery and their
+    # dataclasses load with the first command that uses them (ptpkit.client.camera._LAZY).
+    "ptpkit.client.files",
+    "ptpkit.client.objects",
+    "ptpkit.client.transfers",
+    "ptpkit.client.capture",
 )
 
 
@@ -111,10 +144,41 @@ def test_what_a_ptpip_get_skips_still_loads_on_use(served: Served, cli: Cli) -> 
 
     assert OwnWithCodes.code_sets == (codes.SONY_CODES,)
     assert core.UsbFraming.__module__ == "ptpkit.core.usb"
+    # The client's names that load on use.
+    assert client_camera.SkippedObject.__module__ == "ptpkit.client.objects"
+    assert client_camera.CaptureResult.__module__ == "ptpkit.client.capture"
+    assert client_camera.object_time.__module__ == "ptpkit.client.transfers"
+    assert client_camera.RESUME_CHECK_BYTES > 0 < client_camera.SORTED_FOLDER_LIMIT
+    assert ptpkit.client.Entry.__module__ == "ptpkit.client.files"
+    assert ptpkit.client.safe_filename("a/b") != "a/b"
+    assert set(client_camera.__all__) <= set(dir(client_camera)) | set(client_camera._LAZY)
+    with pytest.raises(AttributeError):
+        _ = client_camera.NoSuchName
     assert set(core.__all__) <= set(dir(core)) | set(core._LAZY)
     code, modules = _modules_after(cli, "-v", *served.camera_args(), "get", "iso")
     assert code == 0
     assert "ptpkit.cli.verbose" in modules
+
+
+@pytest.mark.parametrize("model", ["canon-eos", "fuji-x"])
+def test_a_vendor_camera_s_commands_import_neither_the_virtual_camera_nor_pillow(
+    cli: Cli, model: str
+) -> None:
+    """The same rule with a vendor extension at work: a Canon EOS over PTP/IP and a Fujifilm
+    over its variant (fuji:), served by another process's worth of virtual camera here, for
+    the commands that reach the extensions' paths (properties, listing, the Fujifilm state)."""
+    with (
+        VirtualCamera(personality=personality_for(model)) as vcam,
+        network_server(vcam, port=0) as server,
+    ):
+        commands: list[tuple[str, ...]] = [("get", "iso"), ("ls", "-R"), ("info",)]
+        if model == "fuji-x":
+            commands.append(("state",))
+        for command in commands:
+            code, modules = _modules_after(cli, "--camera", server.url, *command)
+            assert code == 0, command
+            assert "ptpkit.client.camera" in modules
+            assert _loaded(modules, "ptpkit.virtual", "PIL") == [], command
 
 
 def test_a_usb_command_imports_neither_the_virtual_camera_nor_pillow(cli: Cli) -> None:
@@ -167,3 +231,53 @@ def test_a_connection_allocates_no_read_buffer_until_reads_need_it(served: Serve
         assert len(view) == camera.transport.read_size >= 1 << 20
         assert peak < 1 << 20  # was the whole buffer: bytearray(read_size)
         view.release()
+
+
+#: ``ptpkit`` as the console script runs it (main() without arguments reads sys.argv), with an
+#: atexit function of the program's own that must still run.
+_AS_A_PROGRAM = """
+import atexit, sys
+atexit.register(lambda: print("atexit ran", flush=True))
+sys.argv = ["ptpkit", *sys.argv[1:]]
+from ptpkit.cli.main import main
+main()
+"""
+
+
+def _as_a_program(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _AS_A_PROGRAM, *args],
+        capture_output=True,
+        text=True,
+        env=cli.env,
+        cwd=cli.cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_program_that_ends_without_python_s_teardown_loses_nothing(
+    served: Served, cli: Cli
+) -> None:
+    """main() ends the process at once (Python's teardown cost 10-15 ms of every command): its
+    output is whole, atexit functions run, and the exit code is the command's."""
+    done = _as_a_program(cli, *served.camera_args(), "get", "iso")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "atexit ran"
+    assert done.stdout.splitlines()[0].strip() != ""
+    listing = _as_a_program(cli, "--help")
+    assert listing.returncode == 0
+    assert listing.stdout.startswith("Usage: ptpkit")
+    assert "Exit codes:" in listing.stdout  # the whole help, the epilog included
+    assert listing.stdout.endswith("atexit ran\n")
+    refused = _as_a_program(cli, "no-such-command")
+    assert refused.returncode == ExitCode.INVALID_ARGUMENTS
+    assert "no-such-command" in refused.stderr
+    assert refused.stdout == "atexit ran\n"
+
+
+def test_main_with_arguments_raises_systemexit_and_leaves_the_process_alone() -> None:
+    """Called with arguments (tests, a program of its own), main() raises SystemExit."""
+    with pytest.raises(SystemExit) as raised:
+        cli_main.main(["--version"])
+    assert raised.value.code == 0

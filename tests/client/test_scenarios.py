@@ -46,6 +46,7 @@ from ptpkit.virtual import DEFAULT_STORAGE_ID, MODELS, VirtualCamera
 from ptpkit.virtual.canon_eos import eos_state
 from ptpkit.virtual.content import GeneratedData, generated_bytes, generated_sha256
 from ptpkit.virtual.responder import OperationContext, Reply, error
+from ptpkit.virtual.sony import sony_state
 
 if TYPE_CHECKING:
     from conftest import Rig, TransactionLog
@@ -70,6 +71,11 @@ FUJI_BATTERY, FUJI_BATTERY_4_OF_5, FUJI_CAMERA_STATE = 0xD242, 0xA, 0xDF00
 #: The X-T2's count of objects on the card (0xD222), which 0xD212 reports after a capture, and its
 #: capture events: 0xC004 (ObjectAdded), 0xC001 (PreviewAvailable, over Wi-Fi only).
 FUJI_OBJECT_COUNT, FUJI_OBJECT_ADDED, FUJI_PREVIEW_AVAILABLE = 0xD222, 0xC004, 0xC001
+#: The virtual Sony's ISO (0xD21E: 0xFFFFFF is Auto, where it starts) and its ISO list.
+SONY_ISO, SONY_ISO_AUTO, SONY_BATTERY = 0xD21E, 0xFFFFFF, 0xD20E
+#: Sony's own events (a property changed, naming it; an object ready in memory): pushed by the
+#: body, and besides them the client's 0x9209 poller reports DevicePropChanged with values.
+SONY_NEWS = frozenset({0xC203, 0xC201, Ec.DEVICE_PROP_CHANGED})
 
 
 #: Every virtual camera model. The Fujifilm X-T2 (fuji-x) joins with its own ways, asserted where
@@ -94,6 +100,8 @@ def model(request: pytest.FixtureRequest) -> str:
 
 def start_iso(rig: Rig) -> int:
     """The camera's ISO value at start, as get_property("iso") gives it."""
+    if rig.sony:
+        return SONY_ISO_AUTO
     return EOS_ISO_100 if rig.eos else 200
 
 
@@ -252,6 +260,14 @@ def test_device_info_and_supported_names(rig: Rig) -> None:
         assert (info.manufacturer, info.model) == ("FUJIFILM", "X-T2")
         assert info.serial_number == "PTPKIT-XT2-0001"
         assert info.vendor_extension_id == 0x0000000E  # Fujifilm
+    elif rig.nikon:
+        assert (info.manufacturer, info.model) == ("Nikon Corporation", "D850")
+        assert info.serial_number == "PTPKIT-NIKON-0001"
+        assert info.vendor_extension_id == 0x0000000A  # Nikon
+    elif rig.sony:
+        assert (info.manufacturer, info.model) == ("Sony Corporation", "ILCE-7M3")
+        # Sony's id (over PTP/IP the body says MTP's; the client takes it as libgphoto2 does).
+        assert info.vendor_extension_id == 0x00000011
     else:
         assert (info.manufacturer, info.model) == ("ptpkit", "Virtual Camera")
         assert info.serial_number == "PTPKIT-0001"
@@ -270,6 +286,19 @@ def test_device_info_and_supported_names(rig: Rig) -> None:
     elif rig.fuji:  # no MTP listing, no 64-bit reads; the capture preview of its own
         expected_operations += ["0x9022 GetCapturePreview", "0x101C InitiateOpenCapture"]
         assert not operations & {"0x9805 GetObjPropList", "0x95C1 Android_GetPartialObject64"}
+    elif rig.nikon:  # named by the Nikon vocabulary; its own 64-bit reads, no MTP listing
+        expected_operations += [
+            "0x90C7 GetEvent",
+            "0x90C8 DeviceReady",
+            "0x9207 InitiateCaptureRecInMedia",
+            "0x9421 GetObjectSize",
+            "0x9431 GetPartialObjectEx",
+        ]
+    elif rig.sony:  # no MTP listing, no 64-bit reads; the SDIO operations
+        # (by code: over PTP/IP MTP's vocabulary, which joins there, names 0x92xx its way)
+        assert all(cam.supports(code) for code in (0x9201, 0x9202, 0x9205, 0x9207, 0x9209))
+        assert not cam.supports(0x9805)
+        assert not cam.supports(0x95C1)
     else:
         expected_operations += ["0x9805 GetObjPropList", "0x95C1 Android_GetPartialObject64"]
     for expected in expected_operations:
@@ -285,13 +314,26 @@ def test_device_info_and_supported_names(rig: Rig) -> None:
         assert set(info.device_properties_supported) == {0x5001, 0xD402}
         assert properties >= {"BatteryLevel", "EOS_ISOSpeed", "EOS_Aperture", "EOS_ShutterSpeed"}
         assert "ExposureIndex" not in properties
+    elif rig.sony:
+        # Every one from SDIO_GetExtDeviceInfo 0x9202 (DeviceInfo lists none).
+        assert properties >= {"ISO", "ShutterSpeed", "FNumber", "StillImageStoreDestination"}
+        assert "ExposureIndex" not in properties
     else:
         assert properties >= {"ExposureIndex", "FNumber"}
     assert cam.supports("GetObject")
     assert cam.supports(Op.GET_PARTIAL_OBJECT)
     assert not cam.supports(0x9999)
     names = [ext.name for ext in cam.extensions]
-    assert names == (["canon", "canon-eos"] if rig.eos else ["fuji"] if rig.fuji else ["mtp"])
+    if rig.sony:
+        # Over PTP/IP the body reports MTP's vendor id: MTP's extension joins, after Sony's.
+        assert names == (["sony", "mtp"] if rig.transport == "ptpip" else ["sony"])
+    else:
+        expected_names = {
+            "canon-eos": ["canon", "canon-eos"],
+            "fuji-x": ["fuji"],
+            "nikon": ["nikon"],
+        }
+        assert names == expected_names.get(rig.model, ["mtp"])
 
 
 def test_storages(rig: Rig) -> None:
@@ -320,14 +362,14 @@ def test_walk_lists_the_whole_sample_card(rig: Rig, transactions: TransactionLog
         assert names.count("EOS_GetObjectInfoEx") == folders
         assert "GetObjectInfo" not in names
         assert "GetObjectHandles" not in names
-    elif rig.fuji:
+    elif rig.fuji or rig.nikon or rig.sony:
         # No MTP, no vendor listing: GetObjectHandles per folder, GetObjectInfo per object.
         assert "GetObjPropList" not in names
         assert names.count("GetObjectInfo") == len(entries)
         assert names.count("GetObjectHandles") == 1 + sum(e.is_folder for e in entries)
     else:
         assert names.count("GetObjPropList") == 1  # the fast path: one transaction
-    if rig.fuji:
+    if rig.fuji or rig.nikon or rig.sony:
         assert all(e.info is not None for e in entries)  # the ObjectInfo is the listing
     else:
         assert all(e.info is None for e in entries)  # neither fetches the full ObjectInfo
@@ -349,9 +391,10 @@ def test_fast_and_slow_listing_agree(rig: Rig, transactions: TransactionLog) -> 
     # The camera's own listing: MTP's whole-card index, or the EOS folder by folder (its
     # 32-bit size field says 0xFFFFFFFF for BIG.MOV: EOS_GetObjectInfo64 gives the size).
     listing = "EOS_GetObjectInfoEx" if rig.eos else "GetObjPropList"
-    if rig.fuji:
+    if rig.fuji or rig.nikon or rig.sony:
         # No listing of its own (no MTP): walk() is the ObjectInfo path already, and a size
-        # over 4 GiB stays unknown (0xFFFFFFFF: no 64-bit size to ask for).
+        # over 4 GiB stays unknown on a Fujifilm (0xFFFFFFFF: no 64-bit size to ask for); a
+        # Nikon asks GetObjectSize 0x9421 for it.
         assert listing not in transactions.names()
         assert all(e.info is not None for e in fast)
     else:
@@ -363,7 +406,7 @@ def test_fast_and_slow_listing_agree(rig: Rig, transactions: TransactionLog) -> 
     assert without_info(fast) == without_info(slow)
     assert all(e.info is not None for e in slow)
     big = next(e for e in slow if e.name == "BIG.MOV")
-    assert big.size == (SIZE_UNKNOWN_32 if rig.fuji else 5 * 2**30 + 3)
+    assert big.size == (SIZE_UNKNOWN_32 if rig.fuji or rig.sony else 5 * 2**30 + 3)
     assert big.info is not None
     assert big.info.compressed_size == SIZE_UNKNOWN_32
 
@@ -700,6 +743,16 @@ def test_describe_property_by_friendly_name_code_and_ptp_name(
         assert by_name.allowed[:3] == (0x00, 0x48, 0x4B)  # Auto, 100, 125
         assert "Auto, ISO 100, ISO 125" in by_name.allowed_text()
         others: tuple[int | str, ...] = (EOS_ISO, "EOS_ISOSpeed", "0xD103", "eos-iso")
+    elif rig.sony:
+        # "iso" names Sony's ISO 0xD21E (no ExposureIndex), from GetAllExtDevicePropInfo 0x9209.
+        assert by_name.code == SONY_ISO
+        assert by_name.name == "ISO"
+        assert by_name.friendly_name == "sony-iso"
+        assert by_name.current == SONY_ISO_AUTO
+        assert by_name.current_text == "Auto"
+        assert by_name.allowed is not None
+        assert by_name.allowed[:3] == (SONY_ISO_AUTO, 50, 100)
+        others = (SONY_ISO, "ISO", "0xD21E", "sony-iso")
     else:
         assert by_name.code == Dpc.EXPOSURE_INDEX
         assert by_name.name == "ExposureIndex"
@@ -721,11 +774,19 @@ def test_describe_property_by_friendly_name_code_and_ptp_name(
         # The EOS ones from the event cache; GetDevicePropDesc only for DeviceInfo's.
         asked = {r.params[0] for r in transactions.named("GetDevicePropDesc")}
         assert asked == set(cam.device_info.device_properties_supported)
+    elif rig.sony:
+        # The 0x9202 codes merged into DeviceInfo, described from 0x9209, never one by one.
+        assert set(cam.property_codes()) == set(cam.device_info.device_properties_supported)
+        assert "GetDevicePropDesc" not in transactions.names()
     elif rig.fuji:
         # DeviceInfo's, and what the 0xD212 state list reports besides (CameraState 0xDF00).
         listed = set(cam.device_info.device_properties_supported)
         assert set(cam.property_codes()) - listed == {FUJI_CAMERA_STATE}
         assert listed <= set(cam.property_codes())
+    elif rig.nikon:
+        # DeviceInfo's, and the vendor ones GetVendorPropCodes 0x90CA lists (vendors.md 2).
+        listed = set(cam.device_info.device_properties_supported)
+        assert set(cam.property_codes()) - listed == {0xD061, 0xD100, 0xD10B, 0xD1A2, 0xD1A4}
     else:
         assert len(cam.property_codes()) == len(cam.device_info.device_properties_supported)
 
@@ -737,6 +798,9 @@ def test_set_property_by_name_code_and_raw_value(rig: Rig, transactions: Transac
         # EOS codes (ISO 400 is 0x58, 800 0x60, 1600 0x68), set with SetDevicePropValueEx.
         iso, name = EOS_ISO, "EOS_ISOSpeed"
         steps = ((0x58, "ISO 400"), (0x60, 0x60), (0x68, "1600"))
+    elif rig.sony:
+        iso, name = SONY_ISO, "ISO"
+        steps = ((400, 400), (800, 800), (1600, "1600"))
     else:
         iso, name = Dpc.EXPOSURE_INDEX, "ExposureIndex"
         steps = ((400, 400), (800, 800), (1600, "1600"))
@@ -753,6 +817,10 @@ def test_set_property_by_name_code_and_raw_value(rig: Rig, transactions: Transac
     names = transactions.names()
     if rig.eos:
         assert names.count("EOS_SetDevicePropValueEx") == 3
+        assert "SetDevicePropValue" not in names
+    elif rig.sony:
+        # SetControlDeviceA 0x9205 (named so by Sony's vocabulary; over PTP/IP MTP's names none).
+        assert len([n for n in names if n in ("SDIO_SetExtDevicePropValue", "0x9205")]) == 3
         assert "SetDevicePropValue" not in names
     else:
         assert names.count("SetDevicePropValue") == 3
@@ -802,6 +870,16 @@ _TEXT_ROWS = [
         "RAW + Large Fine JPEG",
     ),
     ("canon-eos", "artist", "Zoe Otake", "Zoe Otake", "Zoe Otake"),
+    # Sony's encodings (codes/sony_values.py): shutter num << 16 | den, ISO with Auto 0xFFFFFF.
+    ("sony", "shutter", "1/250", 0x000100FA, "1/250"),
+    ("sony", "shutter", '2.5"', 0x0019000A, "2.5"),
+    ("sony", "iso", "auto", 0xFFFFFF, "Auto"),
+    ("sony", "iso", "3200", 3200, "3200"),
+    ("sony", "f-number", "f/8", 800, "f/8"),
+    ("sony", "exp-bias", "+2/3", 700, "+0.7"),
+    ("sony", "exp-bias", "-1 1/3", -1300, "-1.3"),
+    ("sony", "white-balance", "shade", 0x8011, "shade"),
+    ("sony", "capturetarget", "camera+computer", 0x0011, "camera+computer"),
 ]
 
 
@@ -824,6 +902,10 @@ def test_refused_value_lists_the_allowed_ones(rig: Rig) -> None:
         # 300 is off the X-T2's third-stop grid (250, 320); its slowest shutter time is 30 s.
         off_grid, iso_allowed = 300, r"allowed: 100, 200, 250, 320, 400, 500"
         too_fast, not_a_value = "1/16000", "allowed"
+    elif rig.sony:
+        # 300 is off the Alpha's third-stop grid; its fastest shutter is 1/8000.
+        off_grid, iso_allowed = 300, r"allowed: Auto, 50, 100, 125, 160, 200, 250, 320"
+        too_fast, not_a_value = "1/16000", "an ISO"
     else:
         off_grid, iso_allowed = 250, r"allowed: 100, 200, 400, 800, 1600, 3200, 6400"
         too_fast, not_a_value = "1/3", "allowed"
@@ -845,9 +927,15 @@ def test_read_only_property_cannot_be_set(rig: Rig) -> None:
     cam = rig.cam
     battery = cam.describe_property("battery")
     assert not battery.writable
-    # A Fujifilm's battery is its own property (0xD242) in bars: 0xA is four of five.
-    level, text = (FUJI_BATTERY_4_OF_5, "4/5") if rig.fuji else (87, "87%")
-    assert battery.code == (FUJI_BATTERY if rig.fuji else Dpc.BATTERY_LEVEL)
+    # A Fujifilm's battery is its own property (0xD242) in bars: 0xA is four of five. A Sony's
+    # is its own too (0xD20E), a number.
+    if rig.sony:
+        level, text, code = 80, "80", SONY_BATTERY
+    elif rig.fuji:
+        level, text, code = FUJI_BATTERY_4_OF_5, "4/5", FUJI_BATTERY
+    else:
+        level, text, code = 87, "87%", Dpc.BATTERY_LEVEL
+    assert battery.code == code
     assert battery.current_text == text
     with pytest.raises(UsageError, match="read-only"):
         cam.set_property("battery", 50)
@@ -883,6 +971,11 @@ def test_device_prop_changed_follows_a_set(rig: Rig) -> None:
                 # f-number: its cache took the value at the set, and its own change is no news.
                 assert cam.extensions[0].state[Dpc.F_NUMBER] == 1100  # type: ignore[attr-defined]
                 continue
+            if rig.sony:
+                # Not pushed with its value (Sony's 0xC203 names the property only): the
+                # client's 0x9209 poller saw the value change and reports it with the value.
+                wait_fuji_value(cam, Dpc.F_NUMBER, 1100)
+                continue
             event = cam.wait_event([Ec.DEVICE_PROP_CHANGED], timeout_s=5)
             if rig.fuji:
                 # Not pushed by the camera: the client's 0xD212 poller saw the value change and
@@ -907,8 +1000,28 @@ def test_unknown_property_name(rig: Rig) -> None:
 
 def test_capture_returns_the_new_picture(rig: Rig) -> None:
     cam = rig.cam
+    if rig.nikon:
+        # A Nikon shoots to its memory (SDRAM) unless RecordingMedia says the card; the change
+        # comes back through the client's GetEvent poller.
+        cam.set_property("recordingmedia", "card")
+        event = cam.wait_event([Ec.DEVICE_PROP_CHANGED], timeout_s=5)
+        assert event.params == (0xD10B,)
     drain_events(cam)
     new = cam.capture(timeout_s=10)
+    if rig.sony:
+        # Still Image Save Destination "PC": the picture is in the camera's memory (0xFFFFC001),
+        # on no card, read once ObjectInMemory said so; the camera lets it go once read.
+        state = sony_state(rig.vcam)
+        name, data = state.captured[-1]
+        assert [(e.name, e.handle, e.in_memory) for e in new] == [(name, 0xFFFFC001, True)]
+        assert new[0].size == len(data)
+        assert new[0].path not in {e.path for e in cam.walk()}
+        assert cam.read(new[0]) == data
+        assert state.early_reads == 0
+        assert not state.in_memory
+        # Sony's news of the capture (buttons, focus, the object in memory) and the poller's.
+        assert {e.code for e in cam.events(timeout_s=0.3)} <= SONY_NEWS
+        return
     # A Fujifilm files its pictures as DCF does: DSCFnnnn.JPG in 100_FUJI.
     shot = "DCIM/100_FUJI/DSCF0001.JPG" if rig.fuji else "DCIM/100PTPKT/IMG_0005.JPG"
     assert [e.path for e in new] == [f"{STORE}/{shot}"]
@@ -956,6 +1069,12 @@ def test_close_from_another_thread_ends_a_capture_and_a_download(rig: Rig) -> No
     # self-timer, CaptureDelay in its own values).
     if rig.eos:
         cam.set_property("drive", "Timer 10 s")
+    elif rig.nikon:
+        cam.set_property("still-capture-mode", 0x8011)  # Nikon's self-timer (vendors.md 2.6)
+    elif rig.sony:
+        # A Sony has the picture ready when ObjectInMemory says so: not for a long while here.
+        state = sony_state(rig.vcam)
+        state.options = dataclasses.replace(state.options, ready_polls=100_000)
     else:
         cam.set_property(Dpc.CAPTURE_DELAY, "10 seconds" if rig.fuji else 10_000)
     handle = rig.vcam.add_generated_object(256 * 1024 * 1024, seed=11)
@@ -1011,6 +1130,10 @@ def test_wait_event_keeps_what_it_skipped_first_and_the_newest(rig: Rig) -> None
     assert event.params == (0x500F,)
     rig.vcam.emit(Ec.OBJECT_ADDED, 1)
     seen = [event.code for event in cam.events(timeout_s=0.5)]
+    if rig.sony:
+        # Sony's own news of its set-up (0xC203 for PriorityMode) may reach the queue after
+        # drain_events over USB's interrupt endpoint: not what this checks.
+        seen = [code for code in seen if code != 0xC203]
     assert seen == [Ec.DEVICE_INFO_CHANGED, Ec.STORE_FULL, Ec.OBJECT_ADDED]
 
 
@@ -1024,6 +1147,8 @@ def test_capture_leaves_other_events_queued(rig: Rig) -> None:
     rig.vcam.emit(Ec.STORE_FULL, 0x00010001)
     assert len(new) == 1
     seen = [event.code for event in not_focus(list(cam.events(timeout_s=0.5)))]
+    if rig.sony:
+        seen = [code for code in seen if code not in SONY_NEWS]
     assert seen == [Ec.DEVICE_INFO_CHANGED, Ec.STORE_FULL]
 
 
@@ -1078,6 +1203,12 @@ def test_raw_transactions(rig: Rig) -> None:
         assert sent.ok
         wait_eos_value(cam, EOS_ISO, 0x70)
         assert cam.get_property("iso") == 0x70
+    elif rig.sony:
+        # SetControlDeviceA by hand: the client learns the value from its next 0x9209 read.
+        sent = cam.transaction(0x9205, [SONY_ISO], data=encode_value(DataType.UINT32, 3200))
+        assert sent.ok
+        wait_fuji_value(cam, SONY_ISO, 3200)
+        assert cam.get_property("iso") == 3200
     else:
         value = encode_value(DataType.UINT16, 3200)
         sent = cam.transaction(Op.SET_DEVICE_PROP_VALUE, [Dpc.EXPOSURE_INDEX], data=value)
@@ -1104,6 +1235,10 @@ _reference_sha256 = functools.cache(generated_sha256)
 @pytest.mark.models_over("canon-eos", "virtual+usb")
 # A Fujifilm reads it with one GetObject: over USB, whose data phase says 0xFFFFFFFF.
 @pytest.mark.models_over("fuji-x", "virtual+usb")
+# A Nikon reads it with GetPartialObjectEx pieces, whatever the transport.
+@pytest.mark.models_over("nikon", "virtual+usb")
+# A Sony reads it with one GetObject too (no 64-bit size or read ptpkit knows of on it).
+@pytest.mark.models_over("sony", "virtual+usb")
 def test_download_of_an_object_over_4_gib(
     rig: Rig, monkeypatch: pytest.MonkeyPatch, transactions: TransactionLog
 ) -> None:
@@ -1117,14 +1252,16 @@ def test_download_of_an_object_over_4_gib(
         entry = rig.cam.entry(handle)
         assert entry.info is not None
         assert entry.info.compressed_size == 0xFFFFFFFF  # ObjectInfo cannot hold the size
-        if rig.fuji:
+        if rig.fuji or rig.sony:
             # No 64-bit size on a Fujifilm (no MTP ObjectSize, no vendor operation): unknown,
             # and the download takes what GetObject brings.
             assert entry.size == SIZE_UNKNOWN_32
             assert "GetObjectPropValue" not in transactions.names()
         else:
             assert entry.size == size  # MTP ObjectSize can, and EOS_GetObjectInfo64
-            read_size = "EOS_GetObjectInfo64" if rig.eos else "GetObjectPropValue"
+            read_size = {"canon-eos": "EOS_GetObjectInfo64", "nikon": "GetObjectSize"}.get(
+                rig.model, "GetObjectPropValue"
+            )
             assert read_size in transactions.names()
 
         headers: list[tuple[int, int, int]] = []
@@ -1161,10 +1298,22 @@ def test_download_of_an_object_over_4_gib(
         if headers:
             data = [h for h in headers if h[2] == 0x9174]
             assert data == [(12 + length, 2, 0x9174) for _, length in pieces]
-    elif rig.fuji:
+    elif rig.fuji or rig.sony:
         assert [r.params for r in transactions.named("GetObject")] == [(handle,)]
         assert "GetPartialObject" not in transactions.names()
         assert (0xFFFFFFFF, 2, Op.GET_OBJECT) in headers
+    elif rig.nikon:
+        # A Nikon reads it with GetPartialObjectEx 0x9431 (handle, offset low, offset high, max
+        # low, max high) in pieces of the extension's step (64 MiB).
+        step = 64 * 2**20
+        pieces = [(offset, min(step, size - offset)) for offset in range(0, size, step)]
+        assert [r.params for r in transactions.named("GetPartialObjectEx")] == [
+            (handle, offset & 0xFFFFFFFF, offset >> 32, length, 0) for offset, length in pieces
+        ]
+        assert "GetObject" not in transactions.names()
+        if headers:
+            data = [h for h in headers if h[2] == 0x9431]
+            assert data == [(12 + length, 2, 0x9431) for _, length in pieces]
     elif isinstance(engine.connection.framing, UsbFraming):
         # Over USB a data phase over 4 GiB announces the length 0xFFFFFFFF.
         assert (0xFFFFFFFF, 2, Op.GET_OBJECT) in headers
@@ -1172,6 +1321,7 @@ def test_download_of_an_object_over_4_gib(
 
 # A Fujifilm reads the whole object for a range (no GetPartialObject): on one transport only.
 @pytest.mark.models_over("fuji-x", "virtual")
+@pytest.mark.models_over("sony", "virtual")
 def test_read_past_4_gib_uses_get_partial_object_64(rig: Rig, transactions: TransactionLog) -> None:
     size, seed = 5 * 2**30 + 3, 12
     handle = rig.vcam.add_generated_object(size, name="HUGE.MOV", seed=seed)
@@ -1189,17 +1339,35 @@ def test_read_past_4_gib_uses_get_partial_object_64(rig: Rig, transactions: Tran
         assert [r.params for r in transactions.named("GetObject")] == [(handle,), (handle,)]
         assert not {"GetPartialObject", "Android_GetPartialObject64"} & set(transactions.names())
         return
+    if rig.sony:
+        # GetPartialObject below 4 GiB; past it no 64-bit operation (SDIO_GetPartialLargeObject
+        # 0x9211 is not modelled): refused in words, nothing read wrong.
+        assert rig.cam.read(handle, 2**32 - 30, 20) == expected(2**32 - 30, 20)
+        with pytest.raises(UsageError, match="cannot read part of an object"):
+            rig.cam.read(handle, 2**32 + 10, 20)
+        assert "Android_GetPartialObject64" not in transactions.names()
+        return
 
     offset = 4 * 2**30 + 12_345
     assert rig.cam.read(handle, offset, 5000) == expected(offset, 5000)
     # MTP's Android op, or the EOS one (handle, offset low, offset high, max: vendors.md 1.9).
-    read_64 = "EOS_GetPartialObjectEX64" if rig.eos else "Android_GetPartialObject64"
-    assert transactions.named(read_64)[-1].params == (
-        handle,
-        offset & 0xFFFFFFFF,
-        offset >> 32,
-        5000,
-    )
+    if rig.nikon:
+        # Nikon's GetPartialObjectEx: (handle, offset low, offset high, max low, max high).
+        assert transactions.named("GetPartialObjectEx")[-1].params == (
+            handle,
+            offset & 0xFFFFFFFF,
+            offset >> 32,
+            5000,
+            0,
+        )
+    else:
+        read_64 = "EOS_GetPartialObjectEX64" if rig.eos else "Android_GetPartialObject64"
+        assert transactions.named(read_64)[-1].params == (
+            handle,
+            offset & 0xFFFFFFFF,
+            offset >> 32,
+            5000,
+        )
     # The last bytes of the object, and a range across the 4 GiB line.
     assert rig.cam.read(handle, size - 7) == expected(size - 7, 7)
     assert rig.cam.read(handle, 2**32 - 10, 20) == expected(2**32 - 10, 20)
@@ -1316,6 +1484,21 @@ def test_device_busy_gives_up(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None
     assert "GetStorageIDs" in str(caught.value)
     assert len(attempts) == 3
     assert rig.cam.get_property("iso") == start_iso(rig)
+
+
+def test_device_busy_retries_end_at_the_calls_timeout(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A timeout bounds the whole call, busy retries and their pauses included: with 20 retries
+    # allowed (about 16 s of back-off) a call given 0.4 s ends by then with the busy answer.
+    attempts = busy_then_ok(monkeypatch, rig.vcam, Op.GET_STORAGE_IDS, busy_times=1000)
+    rig.cam.busy_retries = 20
+    started = time.monotonic()
+    result = rig.cam.transaction(Op.GET_STORAGE_IDS, timeout_s=0.4)
+    elapsed_s = time.monotonic() - started
+    assert result.code == Rc.DEVICE_BUSY
+    assert 2 <= len(attempts) < 21
+    assert elapsed_s < 2.0  # 0.4 s and the last answer's round trip; no retry past the deadline
 
 
 # -- concurrency ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ptpkit.core.canon_eos import (
     CameraStatusChanged,
     CtgInfoCheckComplete,
     FolderEntry,
+    FolderListing,
     ImageFormat,
     ImageFormatEntry,
     ObjectAdded,
@@ -37,6 +38,7 @@ from ptpkit.core.canon_eos import (
     SetPropValueEx,
     StorageChanged,
     UnknownRecord,
+    decode_folder_listing,
     decode_get_event,
     decode_object_info_ex,
     decode_prop_value,
@@ -653,6 +655,84 @@ folder_entries = st.builds(
 @given(st.lists(folder_entries, max_size=5))
 def test_object_info_ex_round_trip(entries: list[FolderEntry]) -> None:
     assert decode_object_info_ex(encode_object_info_ex(entries)) == tuple(entries)
+
+
+def _padded(entry: bytes, extra: bytes) -> bytes:
+    """One entry that says it is ``len(extra)`` bytes longer, with those bytes after its 56."""
+    return u32(len(entry) + len(extra)) + entry[4:] + extra
+
+
+def test_folder_listing_golden_entry_by_entry() -> None:
+    """The listing decodes each entry when asked, from the answer itself (every entry 56
+    bytes: no copy), and gives handles without decoding the rest."""
+    data = u32(2) + IMG_0199 + MISC
+    listing = decode_folder_listing(data)
+    assert isinstance(listing, FolderListing)
+    assert len(listing) == 2
+    assert [listing.handle(0), listing.handle(1), listing.handle(-1)] == [
+        0x92740C72,
+        0xA0080000,
+        0xA0080000,
+    ]
+    assert tuple(listing) == decode_object_info_ex(data)
+    assert listing[1] == listing[-1] == decode_object_info_ex(data)[1]
+    assert listing[0].name == "IMG_0199.JPG"
+    assert listing[0].time == 0x4D987C10
+    assert listing[::-1] == tuple(reversed(decode_object_info_ex(data)))
+    assert listing._data is data  # kept, not copied
+    for bad in (2, -3):
+        with pytest.raises(IndexError):
+            listing[bad]
+        with pytest.raises(IndexError):
+            listing.handle(bad)
+    assert len(decode_folder_listing(b"")) == len(decode_folder_listing(u32(0))) == 0
+
+
+def test_folder_listing_keeps_52_bytes_of_an_entry_that_says_it_is_bigger() -> None:
+    """An entry that claims more than its 56 bytes (ignored, as libgphoto2 does) keeps none of
+    its extra bytes: the listing packs the known ones (a camera cannot make the listing hold
+    more than 52 bytes an entry, whatever sizes it sends)."""
+    big = _padded(IMG_0199, bytes(range(200)))
+    data = u32(3) + big + MISC + _padded(MISC, b"\xff" * 9)
+    listing = decode_folder_listing(data)
+    assert len(listing._data) == 3 * 52
+    golden = decode_object_info_ex(u32(2) + IMG_0199 + MISC)
+    assert tuple(listing) == (*golden, golden[1])
+    assert [listing.handle(i) for i in range(3)] == [0x92740C72, 0xA0080000, 0xA0080000]
+
+
+def test_folder_listing_checks_every_size_before_any_entry() -> None:
+    """A bad size anywhere is a DecodeError of the whole answer at that entry's offset (the
+    entries after it cannot be found), raised before anything is listed: the EOS listing then
+    lists the folder object by object."""
+    bad = u32(0x30) + MISC[4:]
+    data = u32(3) + IMG_0199 + MISC + bad
+    with pytest.raises(DecodeError) as info:
+        decode_folder_listing(data)
+    assert info.value.offset == 4 + 2 * 0x38
+    past = u32(0x38 + 1) + MISC[4:]
+    with pytest.raises(DecodeError) as info:
+        decode_folder_listing(u32(2) + _padded(IMG_0199, b"x") + past)
+    assert info.value.offset == 4 + 0x39
+    # The first entry's size leaves too few bytes for the second's (found by the fuzzer).
+    data = u32(2) + _padded(IMG_0199, bytes(56 - 2)) + u32(0x38)[:2]
+    with pytest.raises(DecodeError) as info:
+        decode_folder_listing(data)
+    assert info.value.offset == len(data) - 2
+
+
+@given(st.lists(st.tuples(folder_entries, st.binary(max_size=70)), max_size=6))
+def test_folder_listing_of_padded_entries_is_the_unpadded_one(
+    padded: list[tuple[FolderEntry, bytes]],
+) -> None:
+    entries = [entry for entry, _ in padded]
+    plain = encode_object_info_ex(entries)
+    data = u32(len(entries)) + b"".join(
+        _padded(plain[4 + 56 * i : 4 + 56 * (i + 1)], extra) for i, (_, extra) in enumerate(padded)
+    )
+    listing = decode_folder_listing(data)
+    assert tuple(listing) == decode_object_info_ex(plain) == tuple(entries)
+    assert [listing.handle(i) for i in range(len(listing))] == [e.handle for e in entries]
 
 
 @settings(max_examples=300)

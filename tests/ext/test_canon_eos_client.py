@@ -5,6 +5,8 @@ record type as an event, the property cache, value texts, listing, 64-bit reads,
 from __future__ import annotations
 
 import time
+import tracemalloc
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -557,6 +559,42 @@ def test_capture_deadline_bounds_the_call_and_releases_the_buttons() -> None:
     assert (0x9129, (1,)) in session.calls
 
 
+@pytest.mark.parametrize("announces", [False, True])
+def test_a_camera_that_chatters_forever_ends_the_capture_at_its_deadline(announces: bool) -> None:
+    """Issue 11 section 2 (no camera can keep a call alive past its deadline, whatever it sends
+    meanwhile) on the EOS capture loop: every GetEvent answers a property change (each poll
+    taking 50 ms), before or after the picture, and after it the camera never says it is idle
+    again.
+    Without a picture the capture times out at its deadline; with one it returns it then."""
+    ext, session = opened()
+    step_s = 0.05
+
+    def chatter(code: int, params: tuple[int, ...], data: bytes | None) -> Reply | None:
+        if code == 0x9116:
+            session.clock.advance(step_s)
+            batch: list[EosRecord] = [PropValueChanged.of(ISO, 0x48 + len(session.calls) % 8)]
+            if announces and (0x9128, (2, 0)) in session.calls and not announced:
+                batch.append(ADDED)  # once, after the full press; busy from then on
+                announced.append(ADDED)
+            if announced:
+                batch.insert(0, CameraStatusChanged(status=1))
+            return Reply(code=Rc.OK, data=encode_get_event(batch))
+        return None
+
+    announced: list[EosRecord] = []
+    session.handler = chatter  # type: ignore[assignment]
+    start = session.clock.monotonic()
+    if announces:
+        outcome = ext.capture(timeout_s=3)
+        assert outcome is not None
+        assert [o.handle for o in outcome.objects] == [0x30]
+    else:
+        with pytest.raises(TransportTimeout, match="within 3 s"):
+            ext.capture(timeout_s=3)
+    assert session.clock.monotonic() - start <= 3 + step_s + 1e-9
+    assert (0x9129, (1,)) in session.calls  # the buttons released all the same
+
+
 def test_old_body_remote_release_and_its_failure_codes() -> None:
     ops = tuple(op for op in EOS_OPS if op not in (0x9128, 0x9129))
     ext, session = opened(FakeSession(device_info=eos_info(ops)))
@@ -760,3 +798,65 @@ def test_a_camera_busy_forever_times_out_before_the_release() -> None:
     with pytest.raises(TransportTimeout):
         ext.capture(timeout_s=1)
     assert 0x9128 not in session.codes()
+
+
+#: The most data one folder's answer can carry (the client's in-memory data limit).
+_ANSWER_BYTES = 64 << 20
+
+
+def _huge_folder_answer(entry_bytes: int, answer_bytes: int = _ANSWER_BYTES) -> bytes:
+    """A GetObjectInfoEx answer as big as a data phase can be: entries of ``entry_bytes``
+    (56, or more: bytes past the 56 known ones are ignored), handles 1, 2, 3 ..."""
+    template = bytearray(
+        encode_object_info_ex(
+            [FolderEntry(handle=0, storage_id=0x20001, format=0x3801, size=1 << 20,
+                         parent=5, name="IMG_0001.JPG", time=1_700_000_000)]
+        )[4:]
+    )  # fmt: skip
+    template[0:4] = entry_bytes.to_bytes(4, "little")
+    template += bytes(entry_bytes - len(template))
+    count = (answer_bytes - 4) // entry_bytes
+    data = bytearray(count.to_bytes(4, "little")) + template * count
+    words = memoryview(data)[4:].cast("I")  # every entry is a whole number of u32s here
+    words[1 :: entry_bytes // 4] = array("I", range(1, count + 1))
+    words.release()
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("entry_bytes", "answer_bytes"),
+    # Entries that say they are bigger take the packing path, a loop per entry in Python: a
+    # smaller answer keeps the test quick (the memory per entry is what is checked).
+    [(56, _ANSWER_BYTES), (112, _ANSWER_BYTES // 16)],
+)
+def test_a_64_mib_folder_listing_is_held_compact(entry_bytes: int, answer_bytes: int) -> None:
+    """Issue 11 (memory stays bounded however large the card): a hostile EOS answers one
+    folder with a whole data phase of entries (~1.2 million). Decoded at once they took ~780
+    bytes each (~0.9 GB); the listing keeps the answer's 52 known bytes an entry (the answer
+    itself when entries are 56 bytes) and describes an object when it is reached."""
+    data = _huge_folder_answer(entry_bytes, answer_bytes)
+    count = (answer_bytes - 4) // entry_bytes
+    ext, session = opened()
+    session.handler = lambda code, params, _: (  # type: ignore[assignment]
+        Reply(code=Rc.OK, data=data) if code == 0x9109 else None
+    )
+    tracemalloc.start()
+    try:
+        listed = ext.list_folder(0x20001, 5)
+        assert listed is not None
+        assert len(listed) == count
+        # What a walk does, object after object (each described, then dropped).
+        for position in range(0, count, 997):
+            handle, info = listed[position]
+            assert handle == position + 1
+            assert info.filename == "IMG_0001.JPG"
+            assert info.parent_object == 5
+        assert listed.handle(count - 1) == count  # type: ignore[attr-defined]
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Held: the answer as received (56-byte entries), else only the packed entries; at the
+    # peak, the answer and the packed entries while they are packed.
+    held = len(data) if entry_bytes == 56 else count * 52
+    assert current < held + (1 << 20), current
+    assert peak < len(data) + count * 52 * (entry_bytes != 56) + (4 << 20), peak  # was ~0.9 GB

@@ -5,18 +5,36 @@ camera's records, GetObjectInfoEx listing, live view, unknown records, the tear-
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+import ptpkit
+from ptpkit.client import objects as objects_module
 from ptpkit.client.camera import Camera
 from ptpkit.codes.common import Ec
-from ptpkit.core.canon_eos import ObjectAdded, PropValueChanged, UnknownRecord
+from ptpkit.core.canon_eos import (
+    FolderEntry,
+    ObjectAdded,
+    PropValueChanged,
+    UnknownRecord,
+    encode_object_info_ex,
+)
 from ptpkit.ext.base import CapturedObject
 from ptpkit.virtual import VirtualCamera, generated_bytes
-from ptpkit.virtual.canon_eos import EosState, eos_state, personality, take_picture
+from ptpkit.virtual.canon_eos import (
+    GET_OBJECT_INFO_EX,
+    EosState,
+    eos_state,
+    personality,
+    take_picture,
+)
+from ptpkit.virtual.responder import OperationContext, Reply
 
 if TYPE_CHECKING:
     from conftest import Rig
@@ -220,3 +238,120 @@ def test_standard_names_keep_their_standard_meaning_elsewhere() -> None:
     with ptpkit.connect("virtual:", vendors=("canon",)) as cam:
         assert cam.property_code("iso") == 0x500F
         assert cam.property_code("shutter") == 0x500D
+
+
+def test_a_folder_listing_that_does_not_decode_is_listed_object_by_object(
+    eos: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11 section 1 (one object the camera describes wrongly never ends a listing) on
+    the EOS listing: a GetObjectInfoEx answer with an entry of a bad size cannot be decoded
+    past it, so that folder is listed the standard way (GetObjectHandles, GetObjectInfo each),
+    as libgphoto2's ptp_list_folder does when ptp_list_folder_eos fails. It ended walk(),
+    ls -R and download --all with a DecodeError."""
+    cam, vcam = eos.cam, eos.vcam
+    walked = list(cam.walk())
+    clean = [(entry.path, entry.size) for entry in walked]
+    assert any(path.endswith(".JPG") for path, _ in clean)
+    dcim = next(entry for entry in walked if entry.path == "/store_00010001/DCIM")
+    get_info_ex = vcam.operations[GET_OBJECT_INFO_EX]
+
+    def bad_entry_in_dcim(ctx: OperationContext) -> Reply:
+        reply = get_info_ex.handler(ctx)
+        if ctx.param(1) != dcim.handle or not isinstance(reply.data, bytes):
+            return reply
+        data = bytearray(reply.data)
+        data[4:8] = (3).to_bytes(4, "little")  # the first entry's size: below 56
+        return dataclasses.replace(reply, data=bytes(data))
+
+    vcam.operations[GET_OBJECT_INFO_EX] = dataclasses.replace(
+        get_info_ex, handler=bad_entry_in_dcim
+    )
+    skipped: list[object] = []
+    with caplog.at_level(logging.WARNING, logger="ptpkit"):
+        assert [(e.path, e.size) for e in cam.walk(on_error=skipped.append)] == clean
+    assert skipped == []
+    assert "listing it object by object" in caplog.text
+
+
+def _eos_walk_peak_bytes(tmp_path: Path, files: int) -> int:
+    """Peak traced memory of walking a card whose top folder the camera lists as ``files``
+    JPEGs in one GetObjectInfoEx answer (made before tracing: the camera's side is not the
+    client's)."""
+    answer = encode_object_info_ex(
+        [
+            FolderEntry(handle=0x1000 + n, storage_id=0x00010001, format=0x3801, size=n,
+                        name=f"IMG_{n % 10000:04d}.JPG", time=1_700_000_000)
+            for n in range(files)
+        ]
+    )  # fmt: skip
+    card = tmp_path / f"card{files}"
+    card.mkdir()
+    with VirtualCamera(card, personality=personality()) as vcam:
+        get_info_ex = vcam.operations[GET_OBJECT_INFO_EX]
+
+        def top_folder(ctx: OperationContext) -> Reply:
+            reply = get_info_ex.handler(ctx)
+            if ctx.param(1) != 0xFFFFFFFF:
+                return reply
+            return dataclasses.replace(reply, data=answer)
+
+        vcam.operations[GET_OBJECT_INFO_EX] = dataclasses.replace(get_info_ex, handler=top_folder)
+        with ptpkit.connect("virtual:", camera=vcam) as cam:
+            tracemalloc.start()
+            try:
+                base = tracemalloc.get_traced_memory()[0]
+                count = sum(1 for entry in cam.walk() if entry.path.endswith(".JPG"))
+                peak = tracemalloc.get_traced_memory()[1] - base
+            finally:
+                tracemalloc.stop()
+    assert count == files
+    return peak
+
+
+def test_the_walk_of_a_huge_eos_folder_describes_one_object_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11 (memory bounded however large the card) on the EOS listing: the walk's memory
+    grows with a folder's answer (56 bytes an entry, the data phase), not with ObjectInfos for
+    every entry at once (~780 bytes each: +11.6 MB for the 15,000 more objects here; now
+    +1.8 MB: the answer, as received and as kept)."""
+    # A folder of more than 100 objects is streamed (a test cannot list a million).
+    monkeypatch.setattr(objects_module, "SORTED_FOLDER_LIMIT", 100)
+    small = _eos_walk_peak_bytes(tmp_path, 5_000)
+    big = _eos_walk_peak_bytes(tmp_path, 20_000)
+    answer_growth = 15_000 * 56
+    assert big - small < 3 * answer_growth, (small, big)
+
+
+def test_a_64_mib_eos_folder_answer_costs_its_size_through_the_session(tmp_path: Path) -> None:
+    """The biggest answer a folder can have (the 64 MiB data limit, ~1.2 million entries),
+    received through the real session: the listing keeps the bytes as received, never a copy
+    (136 MiB at the peak when the data phase was kept as bytes; ~0.9 GB decoded at once)."""
+    answer_bytes = 64 << 20
+    count = (answer_bytes - 4) // 56
+    template = encode_object_info_ex(
+        [FolderEntry(handle=0, storage_id=0x00010001, format=0x3801, size=1, name="IMG.JPG")]
+    )[4:]
+    answer = count.to_bytes(4, "little") + template * count
+    with VirtualCamera(tmp_path, personality=personality()) as vcam:
+        get_info_ex = vcam.operations[GET_OBJECT_INFO_EX]
+
+        def top_folder(ctx: OperationContext) -> Reply:
+            reply = get_info_ex.handler(ctx)
+            if ctx.param(1) != 0xFFFFFFFF:
+                return reply
+            return dataclasses.replace(reply, data=answer)
+
+        vcam.operations[GET_OBJECT_INFO_EX] = dataclasses.replace(get_info_ex, handler=top_folder)
+        with ptpkit.connect("virtual:", camera=vcam) as cam:
+            eos_ext = next(ext for ext in cam.extensions if ext.name == "canon-eos")
+            tracemalloc.start()
+            try:
+                listed = eos_ext.list_folder(0x00010001, 0)
+                assert listed is not None
+                assert len(listed) == count
+                assert listed[count - 1][1].filename == "IMG.JPG"
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+    assert peak < answer_bytes + (16 << 20), peak

@@ -10,6 +10,7 @@ its preview, live view, downloads."""
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +36,13 @@ from ptpkit.core.fujiptpip import encode_stream_frame
 from ptpkit.errors import (
     BusyError,
     ConnectError,
+    ConnectTimeout,
     ResponseError,
     TransportTimeout,
     UsageError,
 )
 from ptpkit.ext import FujifilmExtension, extensions_for
+from ptpkit.ext import fujifilm as fujifilm_ext
 from ptpkit.ext.base import AnswerEvent, Reply
 from ptpkit.ext.fujifilm import (
     LIVE_VIEW_HANDLE,
@@ -52,6 +55,7 @@ from ptpkit.ext.fujifilm import (
     next_interval,
 )
 from ptpkit.testing import FakeClock
+from ptpkit.transports.fujiptpip import FujiPtpIpTransport
 from ptpkit.transports.inprocess import InProcessTransport
 from ptpkit.virtual.network import network_server
 
@@ -123,6 +127,8 @@ class FakeSession:
     sent: list[tuple[int, bytes]] = field(default_factory=list)
     emitted: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
     channels: FakeChannels | None = None
+    #: Each run()'s timeout_s, in the order of ``calls``.
+    timeouts: list[float | None] = field(default_factory=list)
 
     @property
     def transactions_run(self) -> int:
@@ -144,6 +150,7 @@ class FakeSession:
         wait_turn: bool = True,
     ) -> Reply:
         self.calls.append((code, tuple(params)))
+        self.timeouts.append(timeout_s)
         if data is not None:
             self.sent.append((code, bytes(data)))
         reply = self.handler(code, tuple(params), data) if self.handler else None
@@ -261,6 +268,70 @@ def test_a_refused_set_up_is_a_named_error() -> None:
     with pytest.raises(FujiRemoteRefused, match="accept this computer") as info:
         FujifilmExtension(session).open_session()  # type: ignore[arg-type]
     assert isinstance(info.value, ConnectError)
+
+
+class PairingChannels(FakeChannels):
+    """Side channels of a link with a pairing wait, as FujiPtpIpTransport has them."""
+
+    def __init__(self, pairing_timeout_s: float) -> None:
+        super().__init__()
+        self.pairing_timeout_s = pairing_timeout_s
+        self.notices: list[float] = []
+        self.noticed = threading.Event()
+        self.on_pairing_wait: Callable[[float], None] | None = self._notice
+
+    def _notice(self, pairing_timeout_s: float) -> None:
+        self.notices.append(pairing_timeout_s)
+        self.noticed.set()
+
+
+def test_init_sequence_waits_the_links_pairing_timeout_and_says_so() -> None:
+    """Issue 11 section 2 on Fujifilm's variant: the user's accept prompt comes with
+    InitSequence (vendors.md 4.1 step 3), so that transaction gets --pairing-timeout (the
+    transport's pairing_timeout_s; it was a fixed 60 s whatever the user asked), and past
+    accept_notice_s the link's notice runs once (the command line's "waiting for the camera
+    to accept this computer..."). The other transactions keep the session's timeout."""
+    channels = PairingChannels(pairing_timeout_s=7.5)
+
+    def slow_accept(code: int, params: tuple[int, ...], data: bytes | None) -> Reply | None:
+        if params == (0xDF01,):
+            assert channels.noticed.wait(10)  # the user is told while the camera asks
+        return None
+
+    session = FakeSession(transport_kind="fujiptpip", channels=channels, handler=slow_accept)
+    ext = FujifilmExtension.with_options(accept_notice_s=0.0)(session)  # type: ignore[arg-type]
+    ext.open_session()
+    assert session.calls[0] == (Op.SET_DEVICE_PROP_VALUE, (0xDF01,))
+    assert session.timeouts[:4] == [7.5, None, None, None]
+    assert channels.notices == [7.5]
+
+
+def test_an_instant_accept_says_nothing_and_an_own_accept_timeout_wins() -> None:
+    channels = PairingChannels(pairing_timeout_s=7.5)
+    session = FakeSession(transport_kind="fujiptpip", channels=channels)
+    FujifilmExtension.with_options(accept_timeout_s=3.0)(session).open_session()  # type: ignore[arg-type]
+    assert session.timeouts[0] == 3.0
+    assert channels.notices == []  # answered before the notice was due (1 s)
+
+
+def test_an_unanswered_init_sequence_ends_at_the_pairing_timeout_naming_it() -> None:
+    def never(code: int, params: tuple[int, ...], data: bytes | None) -> Reply | None:
+        if params == (0xDF01,):
+            raise TransportTimeout("no answer")
+        return None
+
+    channels = PairingChannels(pairing_timeout_s=2.0)
+    session = FakeSession(transport_kind="fujiptpip", channels=channels, handler=never)
+    with pytest.raises(ConnectTimeout, match=r"within 2 s.*--pairing-timeout"):
+        FujifilmExtension(session).open_session()  # type: ignore[arg-type]
+
+
+def test_the_fujifilm_transport_offers_its_pairing_wait() -> None:
+    """What the extension looks for (ext.fujifilm._PairingLink) is what the transport has."""
+    transport = FujiPtpIpTransport("127.0.0.1", pairing_timeout_s=9.0, on_pairing_wait=print)
+    assert isinstance(transport, fujifilm_ext._PairingLink)
+    assert transport.pairing_timeout_s == 9.0
+    assert transport.on_pairing_wait is print
 
 
 def test_device_info_synthesised_when_empty() -> None:

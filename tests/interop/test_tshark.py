@@ -190,3 +190,50 @@ def test_wireshark_decodes_every_request_response_and_startdata(
     assert start_by_tid[read_tid] == len(b"notes " * 1000)
     set_tid = tids[next(i for i, line in enumerate(sent) if "SetDevicePropValue" in line)]
     assert start_by_tid[set_tid] == 2  # ExposureIndex is a UINT16
+
+
+def test_wireshark_decodes_a_sony_session(capture: Capture, tmp_path: Path) -> None:
+    """The virtual Sony with ptpkit's sony extension: the SDIO handshake, 0x9280's 18-byte data
+    out and 0x9281 (PTP/IP), 0x9209 reads and a SetControlDeviceA, all well formed to Wireshark."""
+    from ptpkit.virtual.models import personality_for
+
+    port = capture.port
+    card = tmp_path / "card"
+    card.mkdir()
+    (card / "NOTES.TXT").write_bytes(b"notes " * 100)
+    recorder = _Recorder()
+    logger = logging.getLogger("ptpkit.transaction")
+    logger.addHandler(recorder)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with (
+            VirtualCamera(card, personality=personality_for("sony")) as camera,
+            PtpIpServer(camera, "127.0.0.1", port, packet_per_write=True),
+            ptpkit.connect(f"ptpip:127.0.0.1:{port}") as cam,
+        ):
+            cam.set_property("iso", "800")
+            assert cam.get_property_text("iso") == "800"
+            list(cam.walk())
+    finally:
+        logger.removeHandler(recorder)
+        capture.stop()
+
+    sent = [line for line in recorder.lines if line.startswith("-> ")]
+    tids = [int(line.rsplit("tid=", 1)[1].split()[0]) for line in sent]
+    rows = _decode(capture.tshark, capture.pcap, port)
+    assert not [r for r in rows if r["_ws.malformed"]], "Wireshark marked frames malformed"
+    assert not [r for r in rows if r["_ws.expert.severity"]], "Wireshark raised expert info"
+    requests = [r for r in rows if r["ptpip.pktType"] and _number(r["ptpip.pktType"]) == 6]
+    starts = [r for r in rows if r["ptpip.pktType"] and _number(r["ptpip.pktType"]) == 9]
+    assert [_number(r["ptpip.transactionID"]) for r in requests] == tids
+    opcodes = [_number(r["ptpip.opcode"]) for r in requests]
+    assert opcodes.count(0x9201) == 3
+    assert {0x9202, 0x9205, 0x9209, 0x9280, 0x9281} <= set(opcodes)
+    start_by_tid = {_number(r["ptpip.transactionID"]): int(r["ptpip.datalen"]) for r in starts}
+    by_op = {op: _number(r["ptpip.transactionID"]) for op, r in zip(opcodes, requests, strict=True)}
+    # 0x9280 "open" then "close" (the last one): 18 and 16 bytes; SetControlDeviceA's u8/u32.
+    pairs = list(zip(opcodes, requests, strict=True))
+    first_9280 = next(_number(r["ptpip.transactionID"]) for op, r in pairs if op == 0x9280)
+    assert start_by_tid[first_9280] == 18
+    assert start_by_tid[by_op[0x9280]] == 16
+    assert start_by_tid[by_op[0x9205]] == 4  # ISO 800 as a u32, the last SetControlDeviceA

@@ -69,6 +69,19 @@ def test_parse_url_refuses_nonsense(url: str) -> None:
         parse_url(url)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "fuji:cam:" + "9" * 5000,  # was a bare ValueError (int()'s 4,300-digit limit)
+        "fuji:cam:55740:55741:" + "7" * 5000,
+        "fuji:cam:\u0665\u0665\u0667\u0664\u0660",  # Arabic-Indic 55740: int() took it
+    ],
+)
+def test_url_ports_are_read_as_every_other_number(url: str) -> None:
+    with pytest.raises(UsageError, match=r"out of range|not a Fujifilm PTP/IP URL"):
+        parse_url(url)
+
+
 def test_the_scheme_is_registered_and_options_are_checked() -> None:
     transport = transport_for("fuji:127.0.0.1", friendly_name="a" * 40, guid=str(uuid.UUID(int=1)))
     assert isinstance(transport, FujiPtpIpTransport)

@@ -199,6 +199,24 @@ def test_parse_url_refuses_nonsense(url: str) -> None:
         parse_url(url)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ptpip:host:" + "9" * 5000,  # was a bare ValueError (int()'s 4,300-digit limit)
+        "ptpip:host:15740:" + "1" * 5000,
+        "ptpip:host:\u0661\u0665\u0667\u0664\u0660",  # Arabic-Indic 15740: int() took it
+        "ptpip:host:0",
+        "ptpip:host:000000000000000000065536",
+    ],
+)
+def test_url_ports_are_read_as_every_other_number(url: str) -> None:
+    """Issue 11 (non-finite or absurd numbers refused with a clear message): the URL's ports
+    too, in ASCII digits, 1 to 65535, whatever their length; leading zeros are only zeros."""
+    with pytest.raises(UsageError, match=r"out of range|not a PTP/IP URL"):
+        parse_url(url)
+    assert parse_url("ptpip:host:015740") == PtpIpAddress(host="host", port=15740)
+
+
 def test_url_round_trips() -> None:
     for url in ("ptpip:10.0.0.2", "ptpip:10.0.0.2:5000", "ptpip:10.0.0.2:5000:5001"):
         assert parse_url(url).url == url

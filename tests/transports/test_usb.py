@@ -67,6 +67,7 @@ def _sha(data: bytes) -> str:
     [
         ("usb:", UsbSelector()),
         ("usb:3,17", UsbSelector(bus=3, address=17)),
+        ("usb:001,005", UsbSelector(bus=1, address=5)),  # gphoto2 --auto-detect's form
         ("usb:04a9:3218", UsbSelector(vendor_id=0x04A9, product_id=0x3218)),
         ("usb:serial=ABC123", UsbSelector(serial="ABC123")),
     ],
@@ -75,7 +76,19 @@ def test_parse_url(url: str, selector: UsbSelector) -> None:
     assert parse_url(url) == selector
 
 
-@pytest.mark.parametrize("url", ["usb:1", "usb:x,y", "usb:04a9", "usb:serial=", "ptpip:1.2.3.4"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "usb:1",
+        "usb:x,y",
+        "usb:04a9",
+        "usb:serial=",
+        "ptpip:1.2.3.4",
+        "usb:1," + "5" * 5000,  # was a bare ValueError (int()'s 4,300-digit limit)
+        "usb:256,1",
+        "usb:\u0661,\u0662",  # Arabic-Indic digits: int() took them
+    ],
+)
 def test_parse_url_refuses_nonsense(url: str) -> None:
     with pytest.raises(UsageError):
         parse_url(url)

@@ -160,9 +160,16 @@ class GadgetRun:
     card: Path
 
 
-# Both gphoto2-over-USB tests in one guest boot, one script each (a boot is ~15 s under TCG).
-GPHOTO2_GADGET_SCRIPTS = {"generic": "gadget_gphoto2.py", "canon-eos": "gadget_gphoto2_eos.py"}
-GPHOTO2_GADGET_TIMEOUT = 560  # s, for both: the EOS script alone runs a dozen gphoto2 commands
+# The gphoto2-over-USB tests in one guest boot, one script each (a boot is ~15 s under TCG).
+GPHOTO2_GADGET_SCRIPTS = {
+    "generic": "gadget_gphoto2.py",
+    "canon-eos": "gadget_gphoto2_eos.py",
+    "nikon": "gadget_gphoto2_nikon.py",
+    "sony": "gadget_gphoto2_sony.py",
+}
+# s, for all: the EOS script alone runs a dozen gphoto2 commands, the Nikon and Sony ones ten
+# each (about 30 s each measured alone in the guest, on a loaded 2-core machine).
+GPHOTO2_GADGET_TIMEOUT = 1000
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from ptpkit.virtual.models import parse_virtual_url
 
 
 def test_the_python_api_names_the_models() -> None:
-    assert MODELS == ("generic", "canon-eos", "fuji-x")
+    assert MODELS == ("generic", "canon-eos", "fuji-x", "nikon", "sony")
     assert personality_for("generic") is GENERIC
     eos = personality_for("Canon-EOS")
     assert eos.vendor_extension_id == 0x0000000B
@@ -98,3 +98,35 @@ def test_virtual_usb_shows_canons_ids() -> None:
         device = VirtualUsbDevice(camera)
         assert device.device_descriptor.idVendor == 0x04A9  # type: ignore[attr-defined]
         assert device.device_descriptor.idProduct == 0x3250  # type: ignore[attr-defined]
+
+
+def test_a_nikon_by_name_and_its_usb_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``nikon``: a D850 with Nikon's vendor extension id; as a gadget and over virtual+usb it
+    shows 0x04B0:0x0441, what libgphoto2's models table calls "Nikon:DSC D850"."""
+    from ptpkit.virtual.usb_device import VirtualUsbDevice
+
+    nikon = personality_for("Nikon")
+    assert nikon.vendor_extension_id == 0x0000000A
+    with ptpkit.connect("virtual+usb:?model=nikon") as cam:
+        assert cam.device_info.model == "D850"
+        assert [ext.name for ext in cam.extensions] == ["nikon"]
+    with VirtualCamera(personality=nikon) as camera:
+        device = VirtualUsbDevice(camera)
+        assert device.device_descriptor.idVendor == 0x04B0  # type: ignore[attr-defined]
+        assert device.device_descriptor.idProduct == 0x0441  # type: ignore[attr-defined]
+        gadget = tmp_path / "g"
+        gadget.mkdir()
+        monkeypatch.setattr("ptpkit.virtual.ffs_gadget.os.listdir", lambda path: ["dummy_udc.0"])
+        FunctionFsGadget(camera, tmp_path / "ffs").bind(gadget)
+    assert (gadget / "idVendor").read_text() == "0x04B0\n"
+    assert (gadget / "idProduct").read_text() == "0x0441\n"
+
+
+def test_the_nikon_options_in_a_url() -> None:
+    with ptpkit.connect("virtual:?model=nikon&get_event_ex=0") as cam:
+        assert 0x941C not in cam.device_info.operations_supported
+        assert 0x90C7 in cam.device_info.operations_supported
+    with pytest.raises(UsageError, match="live_view_header takes 384 or 64"):
+        ptpkit.connect("virtual:?model=nikon&live_view_header=100")
+    with pytest.raises(UsageError, match="no option 'colour'"):
+        personality_for("nikon", {"colour": "red"})

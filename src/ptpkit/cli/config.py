@@ -38,10 +38,9 @@ ignored); ``stream_port`` is the Fujifilm live-view port, unused by standard PTP
 
 from __future__ import annotations
 
-import configparser
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ptpkit import PTPIP_PORT
 from ptpkit.cli.errors import CliError
@@ -55,6 +54,9 @@ from ptpkit.cli.numbers import (
 )
 from ptpkit.errors import UsageError
 from ptpkit.identity import config_dir, parse_guid
+
+if TYPE_CHECKING:
+    import configparser
 
 #: The Go tool's default responder host (its ``-h`` flag): a camera's own access point.
 GO_DEFAULT_HOST: Final = "192.168.0.1"
@@ -161,6 +163,10 @@ def load_config(path: Path | None) -> Config:
         if not default.is_file():
             return Config()
         path = default
+    # configparser (and its regular expressions) only for a file to read: start-up time of
+    # every command without one (tests/cli/test_startup.py).
+    import configparser  # noqa: PLC0415
+
     parser = configparser.ConfigParser(interpolation=None, strict=True)
     try:
         with path.open(encoding="utf-8") as file:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ptpkit import AccessCapability, FilesystemType, StorageType, Value
 from ptpkit.client.camera import (
@@ -23,9 +23,12 @@ from ptpkit.client.camera import (
     Storage,
     TransactionResult,
 )
-from ptpkit.client.files import Entry
 from ptpkit.codes import Kind
 from ptpkit.codes.common import Ec
+
+if TYPE_CHECKING:
+    # Only as a type: a command without files (get, set) loads no file machinery.
+    from ptpkit.client.files import Entry
 
 Doc = dict[str, Any]
 

@@ -18,15 +18,17 @@
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ptpkit.cli.errors import Hinted
 from ptpkit.client.camera import Camera, PropertyDescription
-from ptpkit.client.files import Entry, parse_storage_folder
 from ptpkit.codes import Kind, UnknownNameError
 from ptpkit.codes.common import Rc
 from ptpkit.codes.properties import config_name
 from ptpkit.errors import NotFoundError, ResponseError, UsageError
+
+if TYPE_CHECKING:
+    from ptpkit.client.files import Entry
 
 _HANDLE: Final = re.compile(r"^(0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10})$")
 _HEX: Final = re.compile(r"^(0[xX])?[0-9a-fA-F]{1,8}$")
@@ -93,6 +95,9 @@ def named_storage(cam: Camera, text: str) -> int | None:
     with or without slashes), or None when it names something else. A storage folder the camera
     does not have is NotFoundError."""
     cleaned = text.strip().strip("/")
+    # The file machinery loads with a command that uses files (start-up time of the others).
+    from ptpkit.client.files import parse_storage_folder  # noqa: PLC0415
+
     folder = parse_storage_folder(cleaned)
     if folder is not None:
         if folder not in cam.storage_ids():
@@ -141,6 +146,9 @@ def parse_hex(text: str, what: str) -> int:
 
 
 def parse_storage(text: str) -> int:
+    # The file machinery loads with a command that uses files (start-up time of the others).
+    from ptpkit.client.files import parse_storage_folder  # noqa: PLC0415
+
     folder = parse_storage_folder(text.strip().strip("/"))
     if folder is not None:
         return folder

@@ -95,7 +95,7 @@ def virtual() -> None:
     "--model",
     # ptpkit.virtual.MODELS, written out so that loading the command line does not import the
     # virtual camera (a test checks they agree).
-    type=click.Choice(["generic", "canon-eos", "fuji-x"]),
+    type=click.Choice(["generic", "canon-eos", "fuji-x", "nikon", "sony"]),
     default="generic",
     show_default=True,
     help="What the camera says it is: generic PTP, a Canon EOS (EOS operations and events: "
@@ -103,8 +103,13 @@ def virtual() -> None:
     "white balance, drive mode, image format, capture target; GetObjectInfoEx listing; "
     "RemoteReleaseOn/Off capture to the card or the computer; live view; Canon's USB ids with "
     "--usb-gadget), or a Fujifilm X-T2 (Fujifilm's PTP/IP variant on 55740-55742, its session "
-    "set-up, properties, 0xD212 state list, capture with the preview, live view). The same "
-    "names work in URLs: virtual:?model=canon-eos.",
+    "set-up, properties, 0xD212 state list, capture with the preview, live view), a Nikon "
+    "D850 (GetEvent polling, DeviceReady, InitiateCaptureRecInMedia to SDRAM or the card, "
+    "Nikon properties, live view, 64-bit reads; Nikon's USB ids with --usb-gadget), or a "
+    "Sony Alpha 7 III in PC Remote mode (SDIO handshake, 0x9209 properties, "
+    "SetControlDeviceA/B, capture into memory at 0xFFFFC001, live view at 0xFFFFC002, 0x9280 "
+    "over PTP/IP; Sony's USB ids with --usb-gadget). The same names work in URLs: "
+    "virtual:?model=canon-eos.",
 )
 @click.option(
     "--model-option",
@@ -112,7 +117,10 @@ def virtual() -> None:
     multiple=True,
     metavar="KEY=VALUE",
     help="An option of the model (fuji-x: empty_device_info=1 for the empty DeviceInfo an "
-    "X-T4 gives over Wi-Fi; state=changes for a 0xD212 list of changes only). Repeatable.",
+    "X-T4 gives over Wi-Fi; state=changes for a 0xD212 list of changes only; nikon: "
+    "get_event_ex=0 for GetEvent 0x90C7 only, live_view_header=64 for older bodies; sony: "
+    "protocol=200, mode=mtp, save=camera|both, empty_ext_info=N, busy_frames=N, "
+    "ready_polls=N). Repeatable.",
 )
 @click.option(
     "--large-object",

@@ -24,25 +24,17 @@ pure specs in :mod:`~ptpkit.client.operations`, shared with any other front end.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
+from ptpkit._log import get_logger
 from ptpkit.client import operations as ops
-from ptpkit.client.capture import Capture, CaptureResult
 from ptpkit.client.engine import Engine
 from ptpkit.client.events import EVENT_QUEUE_LIMIT, CameraEvent, EventStream
-from ptpkit.client.files import Entry, storage_folder
-from ptpkit.client.objects import (
-    SORTED_FOLDER_LIMIT,
-    Objects,
-    SkipCallback,
-    SkippedObject,
-)
 from ptpkit.client.operations import ALL_STORAGES, ROOT, Operation
 from ptpkit.client.properties import Properties, PropertyDescription
 from ptpkit.client.session import CameraSession
@@ -57,7 +49,6 @@ from ptpkit.client.streams import (
     ProgressCallback,
     file_size,
 )
-from ptpkit.client.transfers import RESUME_CHECK_BYTES, Transfers, object_time
 from ptpkit.codes import STANDARD, Kind, Vocabulary
 from ptpkit.codes.common import Op, Rc
 from ptpkit.codes.properties import (
@@ -88,6 +79,39 @@ from ptpkit.ext.base import (
 from ptpkit.timing import SYSTEM_CLOCK, Clock
 from ptpkit.transports.base import Transport
 
+if TYPE_CHECKING:
+    from ptpkit.client.capture import Capture, CaptureResult
+    from ptpkit.client.files import Entry
+    from ptpkit.client.objects import (
+        SORTED_FOLDER_LIMIT,
+        Objects,
+        SkipCallback,
+        SkippedObject,
+    )
+    from ptpkit.client.transfers import RESUME_CHECK_BYTES, Transfers, object_time
+
+#: Names this module gives from the services it loads on first use (start-up time: a command
+#: that reads a property loads neither the listing, the transfers nor the capture, nor their
+#: dataclasses; tests/cli/test_startup.py holds it).
+_LAZY: dict[str, str] = {
+    "CaptureResult": "ptpkit.client.capture",
+    "SORTED_FOLDER_LIMIT": "ptpkit.client.objects",
+    "SkipCallback": "ptpkit.client.objects",
+    "SkippedObject": "ptpkit.client.objects",
+    "RESUME_CHECK_BYTES": "ptpkit.client.transfers",
+    "object_time": "ptpkit.client.transfers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib  # noqa: PLC0415
+
+    return getattr(importlib.import_module(module), name)
+
+
 __all__ = [
     "ALL_STORAGES",
     "EVENT_QUEUE_LIMIT",
@@ -107,7 +131,7 @@ __all__ = [
     "object_time",
 ]
 
-log = logging.getLogger("ptpkit")
+log = get_logger("ptpkit")
 
 _T = TypeVar("_T")
 
@@ -162,6 +186,8 @@ class Storage:
     @property
     def folder(self) -> str:
         """The first component of this storage's paths (``store_00010001``)."""
+        from ptpkit.client.files import storage_folder  # noqa: PLC0415  (see _LAZY)
+
         return storage_folder(self.storage_id)
 
     @property
@@ -218,14 +244,43 @@ class Camera:
         #: A whole-card index (MTP GetObjPropList) failed on this camera: folder by folder from
         #: now on (the object service reads and sets it).
         self._fast_listing_failed = False
-        self._capture = Capture(self, self._event_stream)
         self._properties = Properties(self)
-        self._objects = Objects(self)
-        self._transfers = Transfers(self)
+        # The listing, transfer and capture services are made on first use (see _LAZY).
+        self._services_lock = threading.Lock()
+        self._capture_service: Capture | None = None
+        self._objects_service: Objects | None = None
+        self._transfers_service: Transfers | None = None
         self._opened = False
         self._closed = False
         #: The thread running close(): its transactions do not wait for their turn.
         self._closing_thread: int | None = None
+
+    @property
+    def _capture(self) -> Capture:
+        with self._services_lock:
+            if self._capture_service is None:
+                from ptpkit.client.capture import Capture  # noqa: PLC0415  (see _LAZY)
+
+                self._capture_service = Capture(self, self._event_stream)
+            return self._capture_service
+
+    @property
+    def _objects(self) -> Objects:
+        with self._services_lock:
+            if self._objects_service is None:
+                from ptpkit.client.objects import Objects  # noqa: PLC0415  (see _LAZY)
+
+                self._objects_service = Objects(self)
+            return self._objects_service
+
+    @property
+    def _transfers(self) -> Transfers:
+        with self._services_lock:
+            if self._transfers_service is None:
+                from ptpkit.client.transfers import Transfers  # noqa: PLC0415  (see _LAZY)
+
+                self._transfers_service = Transfers(self)
+            return self._transfers_service
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -396,17 +451,27 @@ class Camera:
             # ClosedError, and closing the link ends the session anyway.
             wait_turn = False
         delay = 0.05
+        # A timeout bounds the whole call, busy retries included: the retries and their pauses
+        # fit in what is left of it (an extension's own back-off loop, e.g. Nikon DeviceReady,
+        # must not be overrun by ours).
+        deadline = None if timeout_s is None else self.clock.monotonic() + timeout_s
+        attempt_timeout_s = timeout_s
         for attempt in range(self.busy_retries + 1):
             response, _ = engine.run(
                 code,
                 params,
                 data_out=data_out,
                 sink=sink,
-                timeout_s=timeout_s,
+                timeout_s=attempt_timeout_s,
                 wait_turn=wait_turn,
             )
             if response.code != Rc.DEVICE_BUSY or attempt == self.busy_retries:
                 break
+            if deadline is not None:
+                left_s = deadline - self.clock.monotonic() - delay
+                if left_s <= 0:
+                    break  # no time left to wait and ask again: the busy answer stands
+                attempt_timeout_s = left_s
             # Only retry what can be repeated: not after a data-out phase was consumed, nor
             # after a data phase reached the sink (a busy answer normally comes before either).
             if data_out is not None or getattr(sink, "started", False):

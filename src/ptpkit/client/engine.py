@@ -18,12 +18,13 @@ only), and the link's reset under the connection's (:meth:`Engine.reset`).
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from ptpkit import _log
+from ptpkit._log import get_logger
 from ptpkit.client.streams import BytesSink, DataSink, DataSource
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
@@ -51,10 +52,9 @@ from ptpkit.errors import (
 )
 from ptpkit.transports.base import Transport
 
-log = logging.getLogger("ptpkit.transaction")
-#: Below DEBUG: hex dumps of what goes over the wire.
-TRACE: Final = 5
-logging.addLevelName(TRACE, "TRACE")
+log = get_logger("ptpkit.transaction")
+#: Below DEBUG: hex dumps of what goes over the wire (logging calls it "TRACE": ptpkit._log).
+TRACE: Final = _log.TRACE
 
 #: Bytes read from an upload source per chunk.
 UPLOAD_CHUNK_BYTES: Final = 1 << 20
@@ -318,7 +318,7 @@ class Engine:
             params=params,
             data_phase=DataPhase.OUT if data_out is not None else DataPhase.NONE_OR_IN,
         )
-        if log.isEnabledFor(logging.DEBUG):
+        if log.isEnabledFor(_log.DEBUG):
             log.debug(
                 "-> %s(%s) tid=%d%s",
                 self.operation_name(code),
@@ -348,7 +348,7 @@ class Engine:
             # Idle again unless the transaction broke the link (it stays busy until a reset).
             if conn.phase is Phase.IDLE:
                 self.transport.set_idle(True)
-        if log.isEnabledFor(logging.DEBUG):
+        if log.isEnabledFor(_log.DEBUG):
             log.debug(
                 "<- %s (0x%04X)%s tid=%d",
                 self.response_name(response.code),

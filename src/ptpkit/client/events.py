@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
+from ptpkit._log import get_logger
 from ptpkit._sync import Latch, Wakeup
 from ptpkit.core.events import Event
 from ptpkit.errors import ClosedError, PTPError, ResponseError, TransportTimeout
 from ptpkit.ext.base import EventPoller
 from ptpkit.timing import Clock
 
-log = logging.getLogger("ptpkit")
+log = get_logger("ptpkit")
 
 #: Objects kept in the event queue before the oldest are dropped (an event flood must not eat RAM).
 EVENT_QUEUE_LIMIT: Final = 100_000

@@ -32,9 +32,10 @@ from ptpkit.errors import (
     PTPError,
     RemoteProtocolError,
     ResponseError,
+    SessionError,
     UsageError,
 )
-from ptpkit.ext.base import Extension
+from ptpkit.ext.base import Extension, ListedObjects
 from ptpkit.ext.listing import ROOT_PARENTS, HandleTable, ObjectProps, PropListIndex
 
 log = logging.getLogger("ptpkit")
@@ -116,6 +117,30 @@ class _Listed:
     info: ObjectInfo
 
 
+class _ListedKeys(Collection[int]):
+    """The handles of a :class:`ListedObjects` folder, read from it as they are taken (no
+    copy); each one taken is noted on the lister, which describes it from the listing."""
+
+    __slots__ = ("lister", "listing", "whole")
+
+    def __init__(self, lister: _SlowLister, listing: ListedObjects, whole: bool) -> None:
+        self.lister = lister
+        self.listing = listing
+        self.whole = whole
+
+    def __len__(self) -> int:
+        return len(self.listing)
+
+    def __iter__(self) -> Iterator[int]:
+        listing = self.listing
+        for position in range(len(listing)):
+            self.lister.last_listed = (self, position)
+            yield listing.handle(position)
+
+    def __contains__(self, key: object) -> bool:
+        return any(self.listing.handle(i) == key for i in range(len(self.listing)))
+
+
 class _SlowLister:
     """Folder by folder: the first extension that lists a folder (:meth:`Extension.list_folder`,
     Canon EOS GetObjectInfoEx: one transaction), else GetObjectHandles per folder and
@@ -130,23 +155,56 @@ class _SlowLister:
         #: What an extension gave with a folder's handles, until the object is described: a
         #: whole ObjectInfo, or a _Listed one.
         self._described: dict[int, ObjectInfo | _Listed] = {}
+        #: The key a :class:`ListedObjects` listing gave last, and where in it: described from
+        #: the listing (else, as any other handle, with GetObjectInfo).
+        self.last_listed: tuple[_ListedKeys, int] | None = None
 
     def children(self, storage_id: int, key: int) -> Collection[int]:
         for extension in self._cam.extensions:  # in order; the first that lists it
-            listed = extension.list_folder(storage_id, key)
+            try:
+                listed = extension.list_folder(storage_id, key)
+            except (DecodeError, ResponseError) as exc:
+                if isinstance(exc, SessionError):
+                    raise
+                # One answer the camera got wrong (an entry of a bad size ends the decoding of
+                # the whole folder) must not end the listing: the folder is listed the
+                # standard way, each object its own GetObjectInfo, so only a bad object is
+                # skipped (libgphoto2 ptp_list_folder falls back the same way when
+                # ptp_list_folder_eos fails). A link failure is not caught here.
+                log.warning("listing folder 0x%08X of storage 0x%08X the %s way failed (%s); "
+                            "listing it object by object", key, storage_id, extension.name,
+                            exc)  # fmt: skip
+                continue
             if listed is not None:
                 break
         else:
             return self._cam._call(ops.get_object_handles(storage_id, parent=key))
         whole = extension.lists_whole_object_info
+        if isinstance(listed, ListedObjects):
+            return _ListedKeys(self, listed, whole)
         handles = array("I")
         for handle, info in listed:
             handles.append(handle)
             self._described[handle] = info if whole else _Listed(info)
         return handles
 
+    def _from_listing(self, key: int) -> ObjectInfo | _Listed | None:
+        """What a :class:`ListedObjects` says of ``key`` when it is the handle its keys gave
+        last (the walk describes each key as it takes it), made now: one object at a time."""
+        last = self.last_listed
+        if last is None:
+            return None
+        keys, position = last
+        if keys.listing.handle(position) != key:
+            return None
+        self.last_listed = None
+        info = keys.listing.info(position)
+        return info if keys.whole else _Listed(info)
+
     def describe(self, key: int, folder: str, on_error: SkipCallback | None) -> _Item | None:
         known = self._described.pop(key, None)
+        if known is None:
+            known = self._from_listing(key)
         if not self._seen.add(key) or _reserved(key, folder, on_error):
             return None
         if isinstance(known, _Listed):

@@ -8,11 +8,11 @@ the description (GetDevicePropDesc, or a Canon EOS's event cache), the current v
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from ptpkit._log import get_logger
 from ptpkit.client import operations as ops
 from ptpkit.codes import Kind, UnknownNameError, Vocabulary
 from ptpkit.codes.common import Op
@@ -28,7 +28,7 @@ from ptpkit.core.datatypes import DataType, Value
 from ptpkit.errors import DecodeError, PTPError, ResponseError, UsageError
 from ptpkit.ext.base import Extension
 
-log = logging.getLogger("ptpkit")
+log = get_logger("ptpkit")
 
 _T = TypeVar("_T")
 

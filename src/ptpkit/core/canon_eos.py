@@ -18,7 +18,9 @@ Public functions (bytes in, frozen dataclasses out, and back):
 - :func:`decode_set_prop_value_ex` / :func:`encode_set_prop_value_ex`: the data phase of
   EOS_SetDevicePropValueEx (:class:`SetPropValueEx`).
 - :func:`decode_object_info_ex` / :func:`encode_object_info_ex`: the data phase of
-  EOS_GetObjectInfoEx (0x9109), a tuple of :class:`FolderEntry`.
+  EOS_GetObjectInfoEx (0x9109), a tuple of :class:`FolderEntry`;
+  :func:`decode_folder_listing`: the same as a :class:`FolderListing`, decoded entry by entry
+  from compact bytes (a folder's answer can be 64 MiB).
 - :class:`ImageFormat` with :meth:`ImageFormat.code` / :meth:`ImageFormat.from_code`
   (libgphoto2's 16-bit summary), :func:`pull_image_format` / :func:`push_image_format`.
 
@@ -40,11 +42,13 @@ Lenient where cameras are sloppy, strict on lengths:
 
 from __future__ import annotations
 
+import array
 import enum
 import struct
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Final
+from typing import ClassVar, Final, overload
 
 from ptpkit.core.buffer import BytesLike, Reader, Writer
 from ptpkit.errors import DecodeError, LocalProtocolError
@@ -874,43 +878,142 @@ class FolderEntry:
     time: int = 0
 
 
-def decode_object_info_ex(data: BytesLike) -> tuple[FolderEntry, ...]:
+#: The 52 bytes of an entry after its size field that are read: handle, storage, format (u16),
+#: 6 unknown, flags (u8), 3 unknown, size, parent, 4 unknown, name (16), time.
+_FE_KNOWN: Final = struct.Struct("<IIH6xB3xII4x16sI")
+_U32_FIELD: Final = struct.Struct("<I")
+
+
+class FolderListing(Sequence[FolderEntry]):
+    """The entries of one EOS_GetObjectInfoEx answer, decoded one at a time when asked for.
+
+    A folder's answer is one data phase (up to the 64 MiB data limit: ~1.2 million entries); as
+    FolderEntry objects it took ~780 bytes an entry (~0.9 GB). Kept here as each entry's 52 known
+    bytes: the answer itself when every entry is 56 bytes (no copy), else those bytes packed
+    (an entry that says it is bigger keeps none of its extra bytes). The framing was checked
+    whole by :func:`decode_folder_listing`, so every entry decodes."""
+
+    __slots__ = ("_count", "_data", "_first", "_stride")
+
+    def __init__(self, data: bytes | bytearray, first: int, stride: int, count: int) -> None:
+        self._data = data
+        self._first = first
+        self._stride = stride
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _at(self, index: int) -> int:
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError("folder listing index out of range")
+        return self._first + index * self._stride
+
+    @overload
+    def __getitem__(self, index: int) -> FolderEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[FolderEntry, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> FolderEntry | tuple[FolderEntry, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(self._count)))
+        handle, storage, fmt, flags, size, parent, name, time = _FE_KNOWN.unpack_from(
+            self._data, self._at(index)
+        )
+        return FolderEntry(
+            handle=handle,
+            storage_id=storage,
+            format=fmt,
+            flags=flags,
+            size=size,
+            parent=parent,
+            name=_c_string(name),
+            time=time,
+        )
+
+    def __iter__(self) -> Iterator[FolderEntry]:
+        for index in range(self._count):
+            yield self[index]
+
+    def handle(self, index: int) -> int:
+        """The handle of entry ``index``, without decoding the rest of it."""
+        return int(_U32_FIELD.unpack_from(self._data, self._at(index))[0])
+
+
+#: Entries whose sizes :func:`_all_entries_plain` compares at a time.
+_PLAIN_RUN: Final = 1 << 14
+_PLAIN_SIZES: Final = array.array("I", [FOLDER_ENTRY_SIZE]) * _PLAIN_RUN
+
+
+def _all_entries_plain(view: bytes | bytearray, start: int, count: int) -> bool:
+    """Whether the ``count`` entries from ``start`` are all 56 bytes (as cameras send them),
+    checked in C a run at a time: a 64 MiB answer is ~1.2 million entries."""
+    if array.array("I").itemsize != 4 or sys.byteorder != "little":
+        return False  # the u32 view below is native; the other path reads little-endian
+    if (len(view) - start) // FOLDER_ENTRY_SIZE < count:
+        return False
+    words = FOLDER_ENTRY_SIZE // 4
+    with memoryview(view)[start : start + count * FOLDER_ENTRY_SIZE] as raw, raw.cast("I") as u32:
+        for run in range(0, count, _PLAIN_RUN):
+            length = min(_PLAIN_RUN, count - run)
+            expected = _PLAIN_SIZES if length == _PLAIN_RUN else _PLAIN_SIZES[:length]
+            if u32[run * words : (run + length) * words : words] != expected:
+                return False
+    return True
+
+
+def decode_folder_listing(data: BytesLike) -> FolderListing:
     """A u32 count, then ``count`` entries each starting with its own size. The count is checked
-    against the bytes present (each entry takes at least 56 bytes) before any entry is read;
-    an entry size below 56 or past the data is a DecodeError. Bytes after the last entry and
-    inside an entry past its 56 known bytes are ignored."""
-    view = bytes(data)
+    against the bytes present (each entry takes at least 56 bytes), then every entry's size,
+    before any entry is read: an entry size below 56 or past the data is a DecodeError (the
+    entries after it cannot be found). Bytes after the last entry and inside an entry past its
+    56 known bytes are ignored. Memory: see :class:`FolderListing`; a bytearray given here is
+    kept as it is (not copied), so the caller must not change it after."""
+    # Not copied: bytes, or a bytearray its caller hands over (the client's listing sink).
+    view = data if isinstance(data, (bytes, bytearray)) else bytes(data)
     what = "EOS GetObjectInfoEx data"
     if not view:
-        return ()  # some cameras answer an empty folder with no data at all
+        return FolderListing(b"", 0, _FE_KNOWN.size, 0)  # an empty folder: some send no data
     reader = Reader(view, what=what)
     count = reader.uint32()
     if count > reader.remaining // FOLDER_ENTRY_SIZE:
         raise reader.fail(f"{count} entries cannot fit in {reader.remaining} bytes")
-    entries = []
+    first = reader.offset + 4  # past the first entry's size field
+    if _all_entries_plain(view, reader.offset, count):
+        return FolderListing(view, first, FOLDER_ENTRY_SIZE, count)
+    end = len(view)
+    offset = reader.offset
     for _ in range(count):
-        start = reader.offset
-        size = reader.uint32()
-        if size < FOLDER_ENTRY_SIZE or size - 4 > reader.remaining:
+        if end - offset < _U32_FIELD.size:  # an earlier entry's size took the bytes
             raise DecodeError(
-                f"entry size {size} is below 56 or past the {reader.remaining + 4} bytes left",
-                offset=start,
+                f"an entry's size needs 4 bytes; {end - offset} left", offset=offset, what=what
+            )
+        size = _U32_FIELD.unpack_from(view, offset)[0]
+        if size < FOLDER_ENTRY_SIZE or size > end - offset:
+            raise DecodeError(
+                f"entry size {size} is below 56 or past the {end - offset} bytes left",
+                offset=offset,
                 what=what,
             )
-        body = reader.raw(size - 4)
-        entries.append(
-            FolderEntry(
-                handle=_u32(body, 0),
-                storage_id=_u32(body, 4),
-                format=_u16(body, 8),
-                flags=body[16],
-                size=_u32(body, 20),
-                parent=_u32(body, 24),
-                name=_c_string(body[32 : 32 + _FE_NAME_LEN]),
-                time=_u32(body, 48),
-            )
-        )
-    return tuple(entries)
+        offset += size
+    known = _FE_KNOWN.size
+    packed = bytearray(count * known)
+    source = memoryview(view)
+    offset = reader.offset
+    for index in range(count):
+        size = _U32_FIELD.unpack_from(view, offset)[0]
+        packed[index * known : (index + 1) * known] = source[offset + 4 : offset + 4 + known]
+        offset += size
+    source.release()
+    return FolderListing(packed, 0, known, count)
+
+
+def decode_object_info_ex(data: BytesLike) -> tuple[FolderEntry, ...]:
+    """Every entry of :func:`decode_folder_listing` at once (small answers, tests)."""
+    return tuple(decode_folder_listing(data))
 
 
 def encode_object_info_ex(entries: Sequence[FolderEntry]) -> bytes:

@@ -36,12 +36,13 @@ each one.
 
 from __future__ import annotations
 
-import logging
+import abc
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, overload, runtime_checkable
 
+from ptpkit._log import get_logger
 from ptpkit.codes import CodeSet
 from ptpkit.codes.properties import PropertySpec
 from ptpkit.core.buffer import BytesLike
@@ -51,7 +52,7 @@ from ptpkit.errors import ResponseError, UsageError
 from ptpkit.ext.listing import PropListIndex
 from ptpkit.timing import Clock
 
-log = logging.getLogger("ptpkit.ext")
+log = get_logger("ptpkit.ext")
 
 ENTRY_POINT_GROUP = "ptpkit.extensions"
 
@@ -225,6 +226,40 @@ class FrameSource(Protocol):
     def stop(self) -> None: ...
 
 
+class ListedObjects(Sequence[tuple[int, ObjectInfo]]):
+    """A folder listing (:meth:`Extension.list_folder`) that describes its objects one at a
+    time, when asked: (handle, ObjectInfo) pairs, with the handles alone for the cost of
+    reading them. A folder's answer can hold a million entries (Canon EOS GetObjectInfoEx, up
+    to the 64 MiB data limit); as ObjectInfos at once they took ~0.9 GB, so the listing keeps
+    the answer compact and the walk makes each ObjectInfo as it reaches the object."""
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def __len__(self) -> int: ...
+
+    @abc.abstractmethod
+    def handle(self, index: int) -> int:
+        """The handle of the object at ``index``."""
+
+    @abc.abstractmethod
+    def info(self, index: int) -> ObjectInfo:
+        """What the listing says of the object at ``index``."""
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, ObjectInfo]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[tuple[int, ObjectInfo], ...]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> tuple[int, ObjectInfo] | tuple[tuple[int, ObjectInfo], ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        return self.handle(index), self.info(index)
+
+
 # -- the extension ---------------------------------------------------------------------------------
 
 
@@ -252,6 +287,13 @@ class Extension:
         if unknown:
             raise UsageError(f"{cls.__name__} has no option {', '.join(unknown)}")
         return type(cls.__name__, (cls,), dict(options))
+
+    @classmethod
+    def loaded(cls) -> type[Extension]:
+        """The class that makes this extension's instances: itself, except for a built-in
+        registered before its module is imported (:class:`ptpkit.ext.lazy.LazyExtension`: its
+        ``matches()`` is cheap, and its module loads only for a camera that chooses it)."""
+        return cls
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -328,10 +370,12 @@ class Extension:
     #: None, as on the fast MTP listing, rather than pass zeros for facts never read.
     lists_whole_object_info: ClassVar[bool] = True
 
-    def list_folder(self, storage_id: int, parent: int) -> list[tuple[int, ObjectInfo]] | None:
+    def list_folder(self, storage_id: int, parent: int) -> Sequence[tuple[int, ObjectInfo]] | None:
         """Every object in one folder as (handle, info), in as few transactions as the vendor
         allows (Canon EOS GetObjectInfoEx: one); None: not mine. See
-        :attr:`lists_whole_object_info`."""
+        :attr:`lists_whole_object_info`. A :class:`ListedObjects` is described one object at a
+        time as the walk reaches it (memory bounded for a folder of any size); any other
+        sequence is read whole when the folder is listed."""
         return None
 
     def object_size(self, handle: int, info: ObjectInfo) -> int | None:
@@ -420,7 +464,7 @@ def extensions_for(
     for factory in [*registered(), *extra]:
         try:
             if factory.name in wanted or factory.matches(info):
-                chosen.append(factory)
+                chosen.append(factory.loaded())
         except Exception:  # a broken third-party extension must not break the connection
             log.exception("extension %r failed in matches(); ignoring it", factory.name)
     # Vendor behaviour overrides MTP's, which overrides the standard (issue 12).

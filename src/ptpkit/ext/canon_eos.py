@@ -36,7 +36,6 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from ptpkit.codes import VendorId
 from ptpkit.codes import canon_eos_values as values
 from ptpkit.codes.common import Ec, Ofc, Rc
 from ptpkit.codes.properties import PropertySpec
@@ -48,6 +47,7 @@ from ptpkit.core.canon_eos import (
     CameraStatusChanged,
     CtgInfoCheckComplete,
     EosRecord,
+    FolderListing,
     ImageFormat,
     ObjectAdded,
     ObjectContentChanged,
@@ -59,8 +59,8 @@ from ptpkit.core.canon_eos import (
     RequestObjectTransfer,
     StorageChanged,
     UnknownRecord,
+    decode_folder_listing,
     decode_get_event,
-    decode_object_info_ex,
     decode_prop_value,
     decode_viewfinder_data,
     encode_set_prop_value_ex,
@@ -82,6 +82,7 @@ from ptpkit.errors import (
     LocalProtocolError,
     OperationNotSupportedError,
     PTPError,
+    RemoteProtocolError,
     ResponseError,
     TransportTimeout,
     UsageError,
@@ -93,11 +94,13 @@ from ptpkit.ext.base import (
     DataSink,
     Extension,
     FrameSource,
+    ListedObjects,
     Reply,
     Session,
     SideChannels,
 )
 from ptpkit.ext.keepalive import IdleKeepAlive
+from ptpkit.ext.matching import is_eos
 from ptpkit.ext.mtp import checked_read_count
 from ptpkit.ext.polling import AdaptivePoller, adaptive_interval
 from ptpkit.timing import Clock
@@ -235,6 +238,9 @@ PC_HDD_CAPACITY_PARAMS: Final = (0x0FFFFFFF, 0x00001000, 0x00000001)
 VIEWFINDER_PARAMS: Final = (0x00200000, 0, 0)
 #: GetObjectInfoEx's "max entries" (libgphoto2 passes 0x100000).
 LIST_MAX_ENTRIES: Final = 0x100000
+#: The most a folder's GetObjectInfoEx answer may hold: the client's limit for data kept in
+#: memory (ptpkit.client.streams.DEFAULT_MEMORY_LIMIT), ~1.2 million entries.
+LIST_MAX_BYTES: Final = 64 << 20
 #: One GetPartialObjectEX64 asks at most this much (the length parameter is 32 bits).
 READ_STEP_BYTES: Final = 0x7FFFFFFF
 _U32_MAX: Final = 0xFFFFFFFF
@@ -255,13 +261,6 @@ _Remaining = Callable[[], float]
 
 #: Properties asked once at session start with RequestDevicePropValue (vendors.md 1.1 step 6).
 _REQUESTED_AT_START: Final = (OWNER_PROP, ARTIST_PROP, COPYRIGHT_PROP, SERIAL_NUMBER_PROP)
-
-
-def is_eos(info: DeviceInfo) -> bool:
-    """A Canon (vendor id 0xB or manufacturer) that lists EOS_GetEvent: libgphoto2's test for
-    its EOS paths (``ptp_operation_issupported(params, PTP_OC_CANON_EOS_GetEvent)``)."""
-    canon = info.vendor_extension_id == VendorId.CANON or "canon" in info.manufacturer.lower()
-    return canon and GET_EVENT in info.operations_supported
 
 
 #: Friendly names: libgphoto2's (gphoto2 --get-config iso ...) with an ``eos-`` form first, which
@@ -567,6 +566,73 @@ def viewfinder_jpeg(data: bytes) -> bytes | None:
 
 
 # -- the extension ---------------------------------------------------------------------------------
+
+
+class _ListingSink:
+    """Keeps a GetObjectInfoEx answer in one bytearray that the listing then holds as it is:
+    kept in memory the usual way, the answer was copied to bytes at its end (two 64 MiB copies
+    at once for the biggest answer)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.started = False
+
+    def start(self, total_bytes: int | None) -> None:
+        if total_bytes is not None and total_bytes > LIST_MAX_BYTES:
+            raise RemoteProtocolError(
+                f"the camera announced a folder listing of {total_bytes} bytes, more than "
+                f"the {LIST_MAX_BYTES}-byte limit for data kept in memory"
+            )
+        self.started = True
+
+    def write(self, chunk: BytesLike) -> None:
+        if len(self.data) + len(chunk) > LIST_MAX_BYTES:
+            raise RemoteProtocolError(
+                f"the camera sent a folder listing of more than {LIST_MAX_BYTES} bytes, the "
+                "limit for data kept in memory"
+            )
+        self.data += chunk
+
+    def finish(self) -> None:
+        pass
+
+
+class _EosListing(ListedObjects):
+    """A folder as EOS_GetObjectInfoEx lists it, each entry made an ObjectInfo when asked."""
+
+    __slots__ = ("_entries", "_parent")
+
+    def __init__(self, entries: FolderListing, parent: int) -> None:
+        self._entries = entries
+        self._parent = parent
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def handle(self, index: int) -> int:
+        return self._entries.handle(index)
+
+    def info(self, index: int) -> ObjectInfo:
+        entry = self._entries[index]
+        stamp = ""
+        if entry.time:
+            # A POSIX time: libgphoto2 stores it as the object's time_t (ptp.c
+            # ptp_list_folder_eos), as it does the ObjectInfo date it reads as local time; so
+            # the camera's wall clock is the local one here too, and a file listed here shows
+            # the date GetObjectInfo gives it (UTC would shift it by the host's offset).
+            when = _dt.datetime.fromtimestamp(entry.time)
+            stamp = when.strftime("%Y%m%dT%H%M%S")
+        parent = self._parent
+        return ObjectInfo(
+            storage_id=entry.storage_id,
+            object_format=entry.format,
+            compressed_size=entry.size,
+            parent_object=entry.parent or (0 if parent in (0, _U32_MAX) else parent),
+            association_type=1 if entry.format == Ofc.ASSOCIATION else 0,
+            filename=entry.name,
+            capture_date=stamp,
+            modification_date=stamp,
+        )
 
 
 class CanonEosExtension(Extension):
@@ -936,36 +1002,22 @@ class CanonEosExtension(Extension):
 
     # -- objects ---------------------------------------------------------------------------------
 
-    def list_folder(self, storage_id: int, parent: int) -> list[tuple[int, ObjectInfo]] | None:
+    def list_folder(self, storage_id: int, parent: int) -> ListedObjects | None:
         """One EOS_GetObjectInfoEx per folder (vendors.md 1.8); the top level is 0xFFFFFFFF
-        as libgphoto2 asks it."""
+        as libgphoto2 asks it. The entries stay compact and are described one by one as the
+        walk reaches them (:class:`~ptpkit.core.canon_eos.FolderListing`): one answer can be
+        64 MiB."""
         if not self.supports(GET_OBJECT_INFO_EX):
             return None
         asked = _U32_MAX if parent == 0 else parent
-        reply = self.session.run(GET_OBJECT_INFO_EX, (storage_id, asked, LIST_MAX_ENTRIES))
-        out = []
-        for entry in decode_object_info_ex(reply.data):
-            stamp = ""
-            if entry.time:
-                # A POSIX time: libgphoto2 stores it as the object's time_t (ptp.c
-                # ptp_list_folder_eos), as it does the ObjectInfo date it reads as local time;
-                # so the camera's wall clock is the local one here too, and a file listed
-                # here shows the date GetObjectInfo gives it (UTC would shift it by the
-                # host's offset).
-                when = _dt.datetime.fromtimestamp(entry.time)
-                stamp = when.strftime("%Y%m%dT%H%M%S")
-            info = ObjectInfo(
-                storage_id=entry.storage_id,
-                object_format=entry.format,
-                compressed_size=entry.size,
-                parent_object=entry.parent or (0 if parent in (0, _U32_MAX) else parent),
-                association_type=1 if entry.format == Ofc.ASSOCIATION else 0,
-                filename=entry.name,
-                capture_date=stamp,
-                modification_date=stamp,
-            )
-            out.append((entry.handle, info))
-        return out
+        answer = _ListingSink()
+        reply = self.session.run(
+            GET_OBJECT_INFO_EX, (storage_id, asked, LIST_MAX_ENTRIES), sink=answer
+        )
+        # A session may keep the data itself (a test's, another front end's) rather than
+        # pass it on to the sink.
+        data = answer.data if answer.started else reply.data
+        return _EosListing(decode_folder_listing(data), parent)
 
     def object_size(self, handle: int, info: ObjectInfo) -> int | None:
         """Past 4 GiB: the size a 64-bit record gave, else EOS_GetObjectInfo64."""

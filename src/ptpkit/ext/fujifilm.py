@@ -42,9 +42,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 from ptpkit.codes import VendorId
 from ptpkit.codes import fuji_values as values
@@ -63,6 +63,7 @@ from ptpkit.core.fuji_datasets import StateEntry, decode_prop_desc_list, decode_
 from ptpkit.errors import (
     BusyError,
     ConnectError,
+    ConnectTimeout,
     DecodeError,
     PTPError,
     ResponseError,
@@ -78,9 +79,25 @@ from ptpkit.ext.base import (
     SideChannels,
 )
 from ptpkit.ext.lazy import LazyCodes
+from ptpkit.ext.matching import is_fujifilm
 from ptpkit.ext.polling import AdaptivePoller, adaptive_interval
 
 log = logging.getLogger("ptpkit.ext.fujifilm")
+
+
+@runtime_checkable
+class _PairingLink(Protocol):
+    """A link with a wait for its user's accept (ptpkit.transports.fujiptpip's transport):
+    ``--pairing-timeout`` / ``pairing_timeout_s``, and what to call (once) when that wait goes
+    on (the command line's "waiting for the camera to accept this computer...")."""
+
+    pairing_timeout_s: float
+    on_pairing_wait: Callable[[float], None] | None
+
+
+#: Seconds InitSequence may take before the user is told the camera may be asking them (as
+#: the PTP/IP handshake's notice, ptpkit.transports.ptpip PAIRING_NOTICE_S).
+ACCEPT_NOTICE_S: Final = 1.0
 
 # -- codes (libgphoto2 ptp.h; names in codes/fuji.py) ------------------------------------------
 
@@ -163,12 +180,6 @@ class FujiRemoteRefused(ConnectError):
 class FujiTetherUnsupported(ResponseError):
     """The body refused USB tethering (PC mode 0xD38C / PriorityMode 0xD207): bodies without a
     tether mode do (X-T30, X-E3, X100VI: libgphoto2#509, #484, #964)."""
-
-
-def is_fujifilm(info: DeviceInfo) -> bool:
-    """Fujifilm's vendor extension id 0x0000000E, or its name as the manufacturer."""
-    maker = info.manufacturer.lower()
-    return info.vendor_extension_id == VendorId.FUJI or "fujifilm" in maker or "fuji photo" in maker
 
 
 #: Friendly names: the Go tool's unified names among them ("iso", "effect", "focusmtr",
@@ -339,8 +350,11 @@ class FujifilmExtension(LazyCodes):
     #: Seconds a live-view frame may take.
     live_view_frame_timeout_s: float = LIVE_VIEW_FRAME_TIMEOUT_S
     #: Seconds InitSequence may take to be answered: the body may first ask its user to accept
-    #: this computer (ptp-ip waits 30 s; ptpkit's PTP/IP pairing wait is 60 s).
-    accept_timeout_s: float = 60.0
+    #: this computer (ptp-ip waits 30 s). None: the link's pairing wait (``--pairing-timeout``,
+    #: the transport's ``pairing_timeout_s``, 60 s by default), as for a PTP/IP handshake.
+    accept_timeout_s: float | None = None
+    #: Seconds InitSequence may take before the link's notice runs (the user is told).
+    accept_notice_s: float = ACCEPT_NOTICE_S
     #: Seconds the event and live-view connections may take to open.
     channel_timeout_s: float = 5.0
 
@@ -402,14 +416,7 @@ class FujifilmExtension(LazyCodes):
         """ptp-ip FujiInitCommandDataConn steps 2-6, then the event connection."""
         run = self.session.run
         try:
-            # The camera may ask its user to accept this computer now (ptp-ip waits 30 s for
-            # the answer): this transaction gets the user's time, not a transaction's.
-            run(
-                Op.SET_DEVICE_PROP_VALUE,
-                (values.INIT_SEQUENCE,),
-                data=encode_value(DataType.UINT16, self.init_sequence),
-                timeout_s=self.accept_timeout_s,
-            )
+            self._init_sequence()
             version = run(Op.GET_DEVICE_PROP_VALUE, (values.APP_VERSION,))
             # Echoed as the camera sent it (ptp-ip: "acknowledge it by setting it to the same").
             answer = version.data
@@ -426,6 +433,38 @@ class FujifilmExtension(LazyCodes):
         channels = self.session.side_channels
         if channels is not None:
             channels.open_event_channel(timeout_s=self.channel_timeout_s)
+
+    def _init_sequence(self) -> None:
+        """InitSequence 0xDF01. The camera may ask its user to accept this computer now
+        (vendors.md 4.1 step 3; ptp-ip waits 30 s for the answer): this transaction gets the
+        user's time, the link's pairing wait, not a transaction's; past accept_notice_s the
+        link's notice says so (the command line's "waiting for the camera to accept...")."""
+        link: object = self.session.side_channels  # the transport, when it has side channels
+        pairing = link if isinstance(link, _PairingLink) else None
+        timeout_s = self.accept_timeout_s
+        if timeout_s is None:
+            timeout_s = pairing.pairing_timeout_s if pairing is not None else 60.0
+        notice = None
+        if pairing is not None and pairing.on_pairing_wait is not None:
+            notice = threading.Timer(self.accept_notice_s, pairing.on_pairing_wait, (timeout_s,))
+            notice.daemon = True
+            notice.start()
+        try:
+            self.session.run(
+                Op.SET_DEVICE_PROP_VALUE,
+                (values.INIT_SEQUENCE,),
+                data=encode_value(DataType.UINT16, self.init_sequence),
+                timeout_s=timeout_s,
+            )
+        except TransportTimeout as exc:
+            raise ConnectTimeout(
+                f"{self.session.label}: InitSequence unanswered within {timeout_s:g} s: the "
+                "camera did not accept this computer. If it asks, accept it on the camera "
+                "(more time: --pairing-timeout, or pairing_timeout_s)"
+            ) from exc
+        finally:
+            if notice is not None:
+                notice.cancel()
 
     def _read_descriptions(self) -> None:
         """Every property's description from 0x902B (on Wi-Fi, a GetDevicePropDesc asked

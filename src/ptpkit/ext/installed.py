@@ -19,15 +19,15 @@ does.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 from pathlib import Path
 from typing import Final
 
+from ptpkit._log import get_logger
 from ptpkit.identity import cache_dir
 
-log = logging.getLogger("ptpkit.ext")
+log = get_logger("ptpkit.ext")
 
 #: The cache file, in :func:`ptpkit.identity.cache_dir`.
 CACHE_FILE: Final = "entry-points.txt"

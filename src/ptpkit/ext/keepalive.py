@@ -22,15 +22,15 @@ gone: the failure is logged at DEBUG, and the next user call reports it).
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
+from ptpkit._log import get_logger
 from ptpkit._sync import Latch
 from ptpkit.errors import PTPError
 from ptpkit.ext.base import Session
 
-log = logging.getLogger("ptpkit.ext")
+log = get_logger("ptpkit.ext")
 
 KeepAliveAction = Callable[[Session], object]
 

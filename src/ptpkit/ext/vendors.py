@@ -9,17 +9,24 @@ own vendor operations, so a vendor is also recognised from the manufacturer stri
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ptpkit.codes import VendorId
 from ptpkit.codes.common import Op
 from ptpkit.core.datasets import DeviceInfo
 from ptpkit.ext.base import Extension, Session, register
-from ptpkit.ext.canon_eos import CanonEosExtension, is_eos
-from ptpkit.ext.fujifilm import FujifilmExtension
 from ptpkit.ext.keepalive import IdleKeepAlive
-from ptpkit.ext.lazy import LazyCodes
+from ptpkit.ext.lazy import LazyCodes, LazyExtension
+from ptpkit.ext.matching import is_eos, is_fujifilm, is_nikon, is_sony
 from ptpkit.ext.mtp import MtpExtension
+
+if TYPE_CHECKING:
+    from ptpkit.ext.canon_eos import CanonEosExtension  # noqa: F401  (on use: __getattr__)
+    from ptpkit.ext.fujifilm import FujifilmExtension
+    from ptpkit.ext.nikon import NikonExtension  # noqa: F401  (on use: __getattr__)
+    from ptpkit.ext.sony import SonyExtension  # noqa: F401  (on use: __getattr__)
+
+    FujiExtension = FujifilmExtension
 
 #: The old private name of :class:`LazyCodes` (extensions written against it keep working).
 _LazyCodes = LazyCodes
@@ -100,31 +107,75 @@ def keep_canon_session_alive(session: Session) -> None:
     session.run(Op.GET_OBJECT_HANDLES, (0xFFFFFFFF, 0, 0xFFFFFFFF), check=False)
 
 
-class NikonExtension(VendorExtension):
+class _CanonEos(LazyExtension):
+    """:class:`ptpkit.ext.canon_eos.CanonEosExtension`, registered before it is imported."""
+
+    name = "canon-eos"
+    target = "ptpkit.ext.canon_eos:CanonEosExtension"
+
+    @classmethod
+    def matches(cls, info: DeviceInfo) -> bool:
+        return is_eos(info)
+
+
+class _Nikon(LazyExtension):
+    """:class:`ptpkit.ext.nikon.NikonExtension`, registered before it is imported."""
+
     name = "nikon"
-    codes_module = "nikon"
-    vendor_id = VendorId.NIKON
-    manufacturer_words = ("nikon",)
+    target = "ptpkit.ext.nikon:NikonExtension"
+
+    @classmethod
+    def matches(cls, info: DeviceInfo) -> bool:
+        return is_nikon(info)
 
 
-#: Fujifilm's codes and behaviour (:mod:`ptpkit.ext.fujifilm`), under its older name too.
-FujiExtension = FujifilmExtension
+class _Sony(LazyExtension):
+    """:class:`ptpkit.ext.sony.SonyExtension`, registered before it is imported."""
 
-
-class SonyExtension(VendorExtension):
     name = "sony"
-    codes_module = "sony"
-    vendor_id = VendorId.SONY
-    manufacturer_words = ("sony",)
+    target = "ptpkit.ext.sony:SonyExtension"
+
+    @classmethod
+    def matches(cls, info: DeviceInfo) -> bool:
+        return is_sony(info)
+
+
+class _Fujifilm(LazyExtension):
+    """:class:`ptpkit.ext.fujifilm.FujifilmExtension`, registered before it is imported."""
+
+    name = "fuji"
+    target = "ptpkit.ext.fujifilm:FujifilmExtension"
+
+    @classmethod
+    def matches(cls, info: DeviceInfo) -> bool:
+        return is_fujifilm(info)
+
+
+#: The classes whose modules load on first use (start-up time); FujiExtension is Fujifilm's
+#: codes and behaviour (:mod:`ptpkit.ext.fujifilm`) under its older name.
+_LAZY: Final = {
+    "CanonEosExtension": _CanonEos,
+    "FujifilmExtension": _Fujifilm,
+    "FujiExtension": _Fujifilm,
+    "NikonExtension": _Nikon,
+    "SonyExtension": _Sony,
+}
+
+
+def __getattr__(name: str) -> Any:
+    stub = _LAZY.get(name)
+    if stub is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return stub.loaded()
 
 
 BUILTIN: tuple[type[Extension], ...] = (
     MtpExtension,
     CanonExtension,
-    CanonEosExtension,
-    NikonExtension,
-    FujiExtension,
-    SonyExtension,
+    _CanonEos,
+    _Nikon,
+    _Fujifilm,
+    _Sony,
 )
 
 

@@ -49,7 +49,7 @@ from collections.abc import Callable, Sequence
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.events import Event
 from ptpkit.core.framing import Framing
-from ptpkit.errors import PTPError, TransportError
+from ptpkit.errors import PTPError, TransportError, UsageError
 
 #: Called with each event from the event channel, from whatever thread reads it.
 EventCallback = Callable[[Event], None]
@@ -58,6 +58,23 @@ EventErrorCallback = Callable[[PTPError], None]
 #: Told how many more bytes the camera has taken during a write; returns the seconds left from
 #: now for the rest of it (None: no limit). The engine's low-speed rule for a data-out phase.
 WriteProgress = Callable[[int], float | None]
+
+
+def url_number(
+    text: str, url: str, *, what: str = "port", minimum: int = 1, maximum: int = 65535
+) -> int:
+    """A decimal number of a camera URL (a port, a USB bus or address): ASCII digits only
+    (``int()`` alone takes any script's digits and "1_5740", and raises a bare ValueError past
+    4,300 digits), ``minimum`` to ``maximum``; UsageError naming the URL otherwise. The URL
+    patterns match ``[0-9]+`` and leave the bounds to this."""
+    if not (text.isascii() and text.isdigit()):
+        raise UsageError(f"{url!r}: {what} {text!r} is not a number")
+    digits = text.lstrip("0") or "0"
+    value = int(digits) if len(digits) <= len(str(maximum)) else maximum + 1
+    if not minimum <= value <= maximum:
+        shown = digits if len(digits) <= 12 else digits[:12] + "..."
+        raise UsageError(f"{url!r}: {what} {shown} is out of range ({minimum} to {maximum})")
+    return value
 
 
 class WriteDeadline:

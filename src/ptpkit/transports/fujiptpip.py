@@ -83,6 +83,7 @@ from ptpkit.transports.base import (
     Transport,
     WriteDeadline,
     WriteProgress,
+    url_number,
 )
 
 log = logging.getLogger("ptpkit.fujiptpip")
@@ -104,7 +105,7 @@ PairingWaitCallback = Callable[[float], None]
 
 _URL: Final = re.compile(
     r"^fuji:(?://)?(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:/\[\]]+))"
-    r"(?::(?P<port>\d+))?(?::(?P<event_port>\d+))?(?::(?P<stream_port>\d+))?/?$",
+    r"(?::(?P<port>[0-9]+))?(?::(?P<event_port>[0-9]+))?(?::(?P<stream_port>[0-9]+))?/?$",
     re.IGNORECASE,
 )
 
@@ -147,10 +148,7 @@ def parse_url(url: str) -> FujiAddress:
         )
     host = match.group("v6") or match.group("host")
     ports = [match.group(name) for name in ("port", "event_port", "stream_port")]
-    values = [int(p) if p else None for p in ports]
-    for value in values:
-        if value is not None and not 0 < value < 65536:
-            raise UsageError(f"{url!r}: port {value} is out of range")
+    values = [url_number(p, url) if p else None for p in ports]
     address = FujiAddress(host, values[0] or COMMAND_PORT, values[1], values[2])
     if address.stream > 65535:
         raise UsageError(f"{url!r}: the event or stream port after {address.port} is out of range")

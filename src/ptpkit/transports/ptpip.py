@@ -44,7 +44,6 @@ its response, so the link stays usable either way.
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
 import select
 import socket
@@ -54,6 +53,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ptpkit._log import get_logger
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection, ConnectionEvent
 from ptpkit.core.events import NEED_DATA, Event, _NeedData
@@ -89,9 +89,10 @@ from ptpkit.transports.base import (
     Transport,
     WriteDeadline,
     WriteProgress,
+    url_number,
 )
 
-log = logging.getLogger("ptpkit.ptpip")
+log = get_logger("ptpkit.ptpip")
 
 #: Receive buffer for the command connection: big reads mean few system calls per gigabyte.
 READ_BYTES: Final = 4 << 20
@@ -110,7 +111,7 @@ PairingWaitCallback = Callable[[float], None]
 
 _URL: Final = re.compile(
     r"^ptpip:(?://)?(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:/\[\]]+))"
-    r"(?::(?P<port>\d+))?(?::(?P<event_port>\d+))?/?$",
+    r"(?::(?P<port>[0-9]+))?(?::(?P<event_port>[0-9]+))?/?$",
     re.IGNORECASE,
 )
 
@@ -138,11 +139,8 @@ def parse_url(url: str) -> PtpIpAddress:
     if not match:
         raise UsageError(f"{url!r} is not a PTP/IP URL: use ptpip:HOST[:PORT[:EVENTPORT]]")
     host = match.group("v6") or match.group("host")
-    port = int(match.group("port") or DEFAULT_PORT)
-    event_port = int(match.group("event_port")) if match.group("event_port") else None
-    for value in (port, event_port):
-        if value is not None and not 0 < value < 65536:
-            raise UsageError(f"{url!r}: port {value} is out of range")
+    port = url_number(match.group("port"), url) if match.group("port") else DEFAULT_PORT
+    event_port = url_number(match.group("event_port"), url) if match.group("event_port") else None
     return PtpIpAddress(host=host, port=port, event_port=event_port)
 
 

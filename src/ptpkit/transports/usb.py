@@ -81,6 +81,7 @@ from ptpkit.transports.base import (
     Transport,
     WriteDeadline,
     WriteProgress,
+    url_number,
 )
 
 log = logging.getLogger("ptpkit.usb")
@@ -130,7 +131,7 @@ UDEV_RULE: Final = (
 
 _URL: Final = re.compile(
     r"^usb:(?:"
-    r"(?P<bus>\d+),(?P<address>\d+)"
+    r"(?P<bus>[0-9]+),(?P<address>[0-9]+)"
     r"|(?P<vendor>[0-9a-fA-F]{4}):(?P<product>[0-9a-fA-F]{4})"
     r"|serial=(?P<serial>.+)"
     r")?$"
@@ -155,7 +156,11 @@ def parse_url(url: str) -> UsbSelector:
             f"{url!r} is not a USB camera URL: use usb:, usb:BUS,DEV, usb:VID:PID or usb:serial=..."
         )
     if match.group("bus"):
-        return UsbSelector(bus=int(match.group("bus")), address=int(match.group("address")))
+        bus, address = match.group("bus", "address")
+        return UsbSelector(
+            bus=url_number(bus, url, what="bus", minimum=0, maximum=255),
+            address=url_number(address, url, what="device address", minimum=0, maximum=255),
+        )
     if match.group("vendor"):
         return UsbSelector(
             vendor_id=int(match.group("vendor"), 16), product_id=int(match.group("product"), 16)

@@ -18,7 +18,7 @@ from typing import Final
 from urllib.parse import parse_qsl
 
 from ptpkit.errors import UsageError
-from ptpkit.virtual import canon_eos, fujifilm
+from ptpkit.virtual import canon_eos, fujifilm, nikon, sony
 from ptpkit.virtual.camera import GENERIC, Personality
 
 
@@ -35,9 +35,15 @@ _MODELS: Final[dict[str, Callable[[Mapping[str, str]], Personality]]] = {
     "generic": _generic,
     "canon-eos": _canon_eos,
     "fuji-x": fujifilm.personality,
+    "nikon": nikon.personality,
+    "sony": sony.personality,
 }
 #: The options each model takes (others take none).
-_MODEL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {"fuji-x": tuple(fujifilm.OPTIONS)}
+_MODEL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
+    "fuji-x": tuple(fujifilm.OPTIONS),
+    "nikon": tuple(nikon.OPTIONS),
+    "sony": tuple(sony.OPTIONS),
+}
 
 #: The model names, default first (``ptpkit virtual serve --model`` lists the same).
 MODELS: Final = tuple(_MODELS)

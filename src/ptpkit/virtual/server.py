@@ -339,8 +339,8 @@ class PtpIpServer:
                     self._threads.discard(threading.current_thread())
 
         thread = threading.Thread(target=run, name=name, daemon=True)
-        # Added and started under the lock: close() takes its list under it too, so it never
-        # joins a thread not yet started (a RuntimeError), nor misses one about to start.
+        # Added and started under the lock, so close() never sees a thread it cannot join yet
+        # (joining an unstarted thread raises) nor the set changing while it copies it.
         with self._lock:
             self._threads.add(thread)
             thread.start()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from ptpkit.cli.numbers import Count, NumberError, Seconds, parse_count, parse_s
 from ptpkit.cli.output import Output, format_size
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
 from ptpkit.client.camera import Camera, CameraEvent
+from ptpkit.client.files import write_file
 from ptpkit.codes import Kind, UnknownNameError
 from ptpkit.codes.common import Ec
 from ptpkit.errors import ResponseError, UsageError
@@ -195,34 +194,21 @@ def _refuse_existing(paths: list[Path]) -> None:
 
 
 def save_preview(data: bytes, final: Path, *, overwrite: bool) -> None:
-    """Write ``data`` to a temporary file beside ``final``, then rename it there, as every
-    ptpkit download: a reader never sees half a preview. Without ``overwrite`` an existing
-    file is kept (the link fails) and this raises CliError."""
-    directory = final.parent if str(final.parent) else Path(".")
-    fd, temp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".ptpkit-part",
-                                     dir=directory)  # fmt: skip
-    temp = Path(temp_name)
+    """Save a shot's preview as ``final`` with a download's guarantees (ptpkit.client.files
+    write_file: a marked partial file of ours, synced, then published): a reader never sees half
+    a preview, a file ptpkit did not make is never touched, and without ``overwrite`` an
+    existing ``final`` is kept (also one made since the check before the shots, and on a file
+    system without hard links) and this raises CliError."""
     try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        if overwrite:
-            os.replace(temp, final)
-        else:
-            try:
-                os.link(temp, final)  # atomic, and fails when the name is taken meanwhile
-            except FileExistsError:
-                raise CliError(
-                    f"{final} already exists",
-                    ExitCode.FILE_ERROR,
-                    hint="choose another name, or --force-overwrite to replace it",
-                ) from None
+        write_file(final, data, overwrite=overwrite)
+    except FileExistsError:
+        raise CliError(
+            f"{final} already exists",
+            ExitCode.FILE_ERROR,
+            hint="choose another name, or --force-overwrite to replace it",
+        ) from None
     except OSError as exc:
         raise CliError(f"cannot write {final}: {exc.strerror or exc}", ExitCode.FILE_ERROR) from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
 
 
 @contextlib.contextmanager
