@@ -27,12 +27,14 @@ on the virtual Canon EOS (ids such as ``[ptpip-canon-eos]``).
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import hashlib
 import logging
 import os
 import re
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,12 +85,36 @@ TRANSPORTS: dict[str, TransportFactory] = {
 }
 
 
+def interruptible_children() -> None:
+    """Give SIGINT back its Python handler when this process started with it ignored.
+
+    A shell without job control (``cmd &`` in a script, a CI runner's background step) starts its
+    background commands with SIGINT and SIGQUIT ignored, and an ignored signal stays ignored
+    through fork and exec: every ``python -m ptpkit virtual serve`` the tests start would then
+    ignore the SIGINT that is their way to stop it, and each such test would hang to its timeout
+    (pytest-xdist's workers inherit it from the controller as well). Python installs its SIGINT
+    handler only where SIGINT was not ignored at start-up; putting it back here makes the children
+    start with SIGINT at its default (a handler set from Python becomes SIG_DFL on exec)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    interruptible_children()
     config.addinivalue_line(
         "markers",
         "models_over(model, *transports): run this test on that camera model over those "
         "transports only (the rest of its transport x model grid is deselected)",
     )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile ptpkit's bytecode once, before the tests start their hundreds of ``python -m
+    ptpkit`` processes. CI sets PYTHONDONTWRITEBYTECODE, so without it each of them compiled the
+    whole package from source again (about a third of its start-up), as no installed copy ever
+    does (pip compiles at install). In the controller only: pytest-xdist's workers start after."""
+    if not hasattr(session.config, "workerinput"):
+        compileall.compile_dir(Path(ptpkit.__file__).parent, quiet=1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -107,6 +133,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    # The USB lab's tests first (a stable sort: the rest keep their order): their guest boots
+    # are the longest work of the run, held by one pytest-xdist worker (xdist_group "usb-lab");
+    # collected last, they ran after the rest, the other worker idle for their two minutes.
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
+
+
+#: The signals whose handlers the command line sets while a command runs (cli/interrupts.py).
+_GUARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_put_back() -> Iterator[None]:
+    """A test (an in-process command) that leaves a signal handler changed fails, and the
+    handler is put back: a SIGINT left ignored, or a SIGTERM handler closing a server long gone,
+    would otherwise be inherited by every later test of the process and the processes they
+    start (the SIGINT a test sends to its server would go unheard)."""
+    before = {signum: signal.getsignal(signum) for signum in _GUARDED_SIGNALS}
+    yield
+    changed = []
+    for signum, handler in before.items():
+        if signal.getsignal(signum) != handler:
+            changed.append(f"{signum.name}: {handler!r} -> {signal.getsignal(signum)!r}")
+            if handler is not None:  # None: set outside Python, cannot be put back
+                signal.signal(signum, handler)  # type: ignore[arg-type]
+    if changed:
+        pytest.fail("signal handlers left changed: " + "; ".join(changed))
 
 
 @pytest.fixture(autouse=True, scope="session")

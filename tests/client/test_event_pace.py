@@ -95,5 +95,6 @@ def test_a_waiter_arriving_cuts_the_idle_wait_short() -> None:
         assert len(times) >= 2
     finally:
         stream.stop()
+        stream.wake()  # as Camera.close() does: the waiter sees the stream closed at once
         waiter.join(5)
     assert not waiter.is_alive()

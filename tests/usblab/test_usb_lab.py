@@ -17,7 +17,7 @@ from tests.usblab.conftest import GPHOTO2_GADGET_TIMEOUT, GadgetRun, GuestRun, U
 
 # An emulated machine (no KVM): ~12 s for a boot, and Python and gphoto2 run many times slower
 # inside it than on the host. Two boots here: the client scenarios, and the gphoto2 tests.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("usb-lab"), pytest.mark.timeout(420)]
 
 
 def _sha(data: bytes) -> str:

@@ -18,7 +18,11 @@ from tests.usblab.conftest import GPHOTO2_GADGET_TIMEOUT, GadgetRun
 # A dozen gphoto2 runs, each much slower under emulation; a capture waits about 2 s for focus
 # information in libgphoto2. The guest boot that runs them also runs test_usb_lab.py's gphoto2
 # test (conftest.py): the first of the two to run waits for both.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(GPHOTO2_GADGET_TIMEOUT + 120)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("usb-lab"),  # one worker: its guest boot is shared (conftest.py)
+    pytest.mark.timeout(GPHOTO2_GADGET_TIMEOUT + 120),
+]
 
 
 def _sha(data: bytes) -> str:

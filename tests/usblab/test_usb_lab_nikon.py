@@ -14,7 +14,11 @@ import hashlib
 import pytest
 from tests.usblab.conftest import GPHOTO2_GADGET_TIMEOUT, GadgetRun
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(GPHOTO2_GADGET_TIMEOUT + 120)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("usb-lab"),  # one worker: its guest boot is shared (conftest.py)
+    pytest.mark.timeout(GPHOTO2_GADGET_TIMEOUT + 120),
+]
 
 
 def _sha(data: bytes) -> str:

@@ -7,14 +7,11 @@ address and how to connect to it.
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 import time
-from collections.abc import Iterator
 
 import click
 
+from ptpkit.cli.interrupts import on_sigterm
 from ptpkit.cli.numbers import Port
 from ptpkit.discovery.canon_pairing import (
     DESCRIPTION_PORT,
@@ -113,7 +110,7 @@ def canon_pair(
     # SIGTERM is handled before anything is printed, so whoever reads our output can stop us as
     # soon as it sees it; closed in `finally` too, should printing fail (a closed pipe, Ctrl-C).
     try:
-        with _close_on_sigterm(responder):
+        with on_sigterm(responder.close):
             where = f"{listen or '*'}:{responder.ssdp.port}"
             click.echo(f"Canon pairing responder for {responder.name!r}")
             click.echo(f"  pairing UUID {responder.uuid} (kept in {config_dir() / UUID_FILE})")
@@ -127,22 +124,6 @@ def canon_pair(
             responder.serve_forever()
     finally:
         responder.close()
-
-
-@contextlib.contextmanager
-def _close_on_sigterm(responder: CanonPairingResponder) -> Iterator[None]:
-    """SIGTERM (a service manager, `timeout`) stops as cleanly as Ctrl-C while this runs; the
-    previous handler is put back after, as main() may run in a process that goes on (tests, an
-    application). Signal handlers can only be set from the main thread; elsewhere, nothing is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, lambda *_: responder.close())
-    try:
-        yield
-    finally:
-        # None: a handler not set from Python, which cannot be put back.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 COMMANDS = [canon_pair]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from ptpkit import PTPIP_PORT
+from ptpkit.cli.interrupts import on_sigterm
 from ptpkit.cli.numbers import Count, Port, Seconds
 from ptpkit.errors import UsageError
 
@@ -349,8 +349,8 @@ def serve(
         click.echo(f"  gphoto2 {_gphoto2_args(server)} --summary")
         # SIGTERM (a service manager, `timeout`) stops as cleanly as Ctrl-C: the temporary card
         # is removed on the way out.
-        signal.signal(signal.SIGTERM, lambda *_: server.close())
         with contextlib.ExitStack() as stack:
+            stack.enter_context(on_sigterm(server.close))  # put back when serving ends
             stack.callback(server.close)  # also when advertising fails to start
             if advertise_port is not None:
                 from ptpkit.discovery import advertise_server  # noqa: PLC0415
@@ -379,9 +379,9 @@ def _serve_usb_gadget(camera: VirtualCamera, mount: Path, bind_gadget: Path | No
     if bind_gadget is not None:
         controller = gadget.bind(bind_gadget)
         click.echo(f"bound {bind_gadget} to USB device controller {controller}")
-    signal.signal(signal.SIGTERM, lambda *_: gadget.close())
     click.echo("Ctrl-C to stop", err=True)
-    gadget.serve_forever()
+    with on_sigterm(gadget.close):  # put back when serving ends
+        gadget.serve_forever()
 
 
 COMMANDS = [virtual]

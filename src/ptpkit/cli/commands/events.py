@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import re
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from ptpkit._sync import Latch
 from ptpkit.cli import downloads, schema
 from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
-from ptpkit.cli.interrupts import stop_on_sigterm
+from ptpkit.cli.interrupts import handling, stop_on_sigterm
 from ptpkit.cli.numbers import Count, NumberError, Seconds, parse_count, parse_seconds
 from ptpkit.cli.output import Output, format_size
 from ptpkit.cli.session import Session, json_option, pass_session, session_command
@@ -230,23 +229,17 @@ def save_preview(data: bytes, final: Path, *, overwrite: bool) -> None:
 @contextlib.contextmanager
 def _stop_between_shots() -> Iterator[Latch]:
     """Ctrl-C and SIGTERM ask the capture loop to stop after the shot in progress, so a picture
-    the camera took is always reported (and downloaded); a second one stops at once."""
+    the camera took is always reported (and downloaded); a second one stops at once. Outside the
+    main thread (a command server's client) no handler is set (signal handlers belong to it)."""
     stop = Latch()  # set from a signal handler, waited on by the main thread
-    if threading.current_thread() is not threading.main_thread():
-        yield stop  # signal handlers belong to the main thread (a command server's client)
-        return
 
     def request(signum: int, frame: object) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
 
-    previous = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handling(request, signal.SIGINT, signal.SIGTERM):
         yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _shoot(
