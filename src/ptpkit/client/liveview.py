@@ -203,11 +203,21 @@ class LiveView:
     def next_frame(self, timeout_s: float | None = None) -> LiveFrame:
         """The newest frame not yet delivered, waiting for one up to ``timeout_s`` (default:
         ``frame_timeout_s``); TransportTimeout when none comes, the reader's error when the
-        camera failed."""
+        camera failed, ClosedError once closed."""
+        limit_s = self.frame_timeout_s if timeout_s is None else timeout_s
+        frame = self.poll_frame(limit_s)
+        if frame is None:
+            raise TransportTimeout(f"no live-view frame from {self.label} within {limit_s:g} s")
+        return frame
+
+    def poll_frame(self, timeout_s: float) -> LiveFrame | None:
+        """Like :meth:`next_frame`, but None when no frame came within ``timeout_s`` (a loop
+        that also watches something else, a Ctrl-C or a deadline, waits in short steps; the
+        reader still fails with TransportTimeout when the camera sends nothing for
+        ``frame_timeout_s``)."""
         if not self._started and not self._closed:
             self.start()
-        limit_s = self.frame_timeout_s if timeout_s is None else timeout_s
-        deadline = time.monotonic() + limit_s
+        deadline = time.monotonic() + timeout_s
         with self._cond:
             while self._pending is None:
                 if self._error is not None:
@@ -216,9 +226,7 @@ class LiveView:
                     raise ClosedError("the live view is closed")
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TransportTimeout(
-                        f"no live-view frame from {self.label} within {limit_s:g} s"
-                    )
+                    return None
                 self._cond.wait(left)
             received, self._pending = self._pending, None
             sequence = self._sequence
