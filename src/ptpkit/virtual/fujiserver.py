@@ -36,6 +36,7 @@ import datetime as _dt
 import logging
 import select
 import socket
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -56,6 +57,8 @@ log = logging.getLogger("ptpkit.virtual")
 
 #: Live-view frames per second on the stream connection (a camera sends about this many).
 FRAME_INTERVAL_S: Final = 0.1
+#: Longest a new live-view connection waits for the session's previous one to end.
+STREAM_HANDOVER_S: Final = 0.5
 #: With port 0: tries at finding three free consecutive ports.
 _PORT_ATTEMPTS: Final = 32
 
@@ -271,10 +274,21 @@ class FujiPtpIpServer(PtpIpServer):
     def _serve_stream(self, sock: socket.socket, peer: str, accepted_at: float) -> None:
         with self._lock:
             self._pending.pop(sock, None)
-            link = self._match(peer, lambda link: link.number in self._streaming)
-            if link is not None:
-                self._streaming.add(link.number)
-                self.stream_connections += 1
+        # A client that closes its live-view connection and opens the next at once (live view
+        # stopped and started again) may find the old one still streaming for a moment (until
+        # its loop sees the close, within a frame): it waits for that, briefly.
+        give_up = time.monotonic() + STREAM_HANDOVER_S
+        while True:
+            with self._lock:
+                link = self._match(peer, lambda link: link.number in self._streaming)
+                if link is not None:
+                    self._streaming.add(link.number)
+                    self.stream_connections += 1
+                    break
+                busy = self._match(peer, lambda link: False) is not None
+            if not busy or time.monotonic() >= give_up or self._closed.is_set():
+                break
+            time.sleep(0.005)
         if link is None:
             log.info("Fujifilm live-view connection from %s matches no session ready for it", peer)
             return
