@@ -136,7 +136,11 @@ class LivePicture:
                 if now < due:
                     self._sleep((due - now) / 1e9)
                     now = self._clock_ns()
-            self._last_ns = now
+                # On the frame grid while requests keep up (a sleep's overshoot must not slow
+                # the pace: 60 fps, not 59); a request that came late starts the grid afresh.
+                self._last_ns = due if now - due < self._interval_ns else now
+            else:
+                self._last_ns = now
             number = self.frames
             self.frames += 1
             jpeg = self.render(number, now)
