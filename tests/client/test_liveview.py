@@ -81,7 +81,16 @@ def test_frames_count_up_and_decode(live: Rig, model: str) -> None:
     for frame in frames:
         assert (frame.width, frame.height) == SIZE
         assert decoded(frame) == SIZE
-        assert frame.side_data == {}
+        if model == "nikon":
+            # The 384-byte header's sizes: the live view's and the sensor image's (the zoom).
+            assert frame.side_data == {
+                "live_view_width": SIZE[0],
+                "live_view_height": SIZE[1],
+                "image_width": 8256,
+                "image_height": 5504,
+            }
+        else:
+            assert frame.side_data == {}  # nothing besides the JPEG
     times = [frame.timestamp_s for frame in frames]
     assert times == sorted(times)
     assert view.fps > 0
