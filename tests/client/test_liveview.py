@@ -207,6 +207,9 @@ def test_a_camera_that_stops_sending_times_out(live: Rig) -> None:
         with pytest.raises(TransportTimeout, match="no live-view frame"):
             until_it_fails()
     assert camera_live_state(live, "canon-eos") == 0  # stopped all the same
+    with pytest.raises(TransportTimeout, match="no live-view frame within 0.3 s"):
+        live.cam.capture_preview(timeout_s=0.3)
+    assert camera_live_state(live, "canon-eos") == 0
 
 
 @pytest.mark.parametrize("model", ["generic"])

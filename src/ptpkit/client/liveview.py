@@ -330,23 +330,34 @@ def preview_frame(source: FrameSource, *, timeout_s: float = FRAME_TIMEOUT_S) ->
     deadline = time.monotonic() + timeout_s
     source.start()
     try:
-        while True:
-            jpeg = source.frame()
-            now = time.monotonic()
-            if jpeg is not None:
-                try:
-                    width, height = jpeg_size(jpeg)
-                except DecodeError:
-                    if now >= deadline:
-                        raise
-                    continue
-                return LiveFrame(jpeg=jpeg, width=width, height=height, sequence=0,
-                                 timestamp_s=now, side_data=_side_data(source))  # fmt: skip
-            if now >= deadline:
-                raise TransportTimeout(f"no live-view frame within {timeout_s:g} s")
-            time.sleep(min(NOT_READY_PAUSE_S, deadline - now))
-    finally:
-        source.stop()
+        frame = _first_frame(source, deadline, timeout_s)
+    except BaseException:
+        # The error that ended the wait is the one the caller sees; live view still ends.
+        try:
+            source.stop()
+        except PTPError as stop_error:
+            log.warning("could not end live view: %s", stop_error)
+        raise
+    source.stop()
+    return frame
+
+
+def _first_frame(source: FrameSource, deadline: float, timeout_s: float) -> LiveFrame:
+    while True:
+        jpeg = source.frame()
+        now = time.monotonic()
+        if jpeg is not None:
+            try:
+                width, height = jpeg_size(jpeg)
+            except DecodeError:
+                if now >= deadline:
+                    raise
+                continue
+            return LiveFrame(jpeg=jpeg, width=width, height=height, sequence=0,
+                             timestamp_s=now, side_data=_side_data(source))  # fmt: skip
+        if now >= deadline:
+            raise TransportTimeout(f"no live-view frame within {timeout_s:g} s")
+        time.sleep(min(NOT_READY_PAUSE_S, deadline - now))
 
 
 __all__ = ["FRAME_TIMEOUT_S", "LiveFrame", "LiveView", "jpeg_size", "preview_frame"]
