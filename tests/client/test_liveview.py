@@ -8,6 +8,7 @@ The frames are small (320x240) to keep the tests quick; the default size is chec
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import threading
 from collections.abc import Callable
@@ -19,8 +20,9 @@ from PIL import Image
 from ptpkit.client.liveview import LiveFrame, LiveView, jpeg_size
 from ptpkit.errors import DecodeError, OperationNotSupportedError, TransportTimeout
 from ptpkit.virtual import VirtualCamera, personality_for
-from ptpkit.virtual.canon_eos import eos_state
+from ptpkit.virtual.canon_eos import GET_VIEWFINDER_DATA, OBJECT_NOT_READY, eos_state
 from ptpkit.virtual.livepicture import frame_stamp
+from ptpkit.virtual.responder import error
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -118,11 +120,12 @@ def test_a_slow_consumer_gets_the_newest_frame(live: Rig) -> None:
     original = view.source.frame
 
     def counting() -> bytes | None:
+        if count["after"] >= 3:
+            # The reader asks for the next frame only once it has handed the last one over.
+            arrived.set()
         jpeg = original()
         if jpeg is not None and arrived_first.is_set():
             count["after"] += 1
-            if count["after"] >= 3:
-                arrived.set()
         return jpeg
 
     arrived_first = threading.Event()
@@ -207,7 +210,12 @@ def test_a_camera_that_stops_sending_times_out(live: Rig) -> None:
         with pytest.raises(TransportTimeout, match="no live-view frame"):
             until_it_fails()
     assert camera_live_state(live, "canon-eos") == 0  # stopped all the same
-    with pytest.raises(TransportTimeout, match="no live-view frame within 0.3 s"):
+    # A body that never has a frame again, even after live view is switched on anew.
+    operation = live.vcam.operations[GET_VIEWFINDER_DATA]
+    live.vcam.operations[GET_VIEWFINDER_DATA] = dataclasses.replace(
+        operation, handler=lambda ctx: error(OBJECT_NOT_READY)
+    )
+    with pytest.raises(TransportTimeout, match=r"no live-view frame within 0\.3 s"):
         live.cam.capture_preview(timeout_s=0.3)
     assert camera_live_state(live, "canon-eos") == 0
 
