@@ -163,11 +163,11 @@ class LivePicture:
         x = (number * step) % width
         bar = max(4, width // 64)
         draw.rectangle((x, 0, x + bar, height), fill=(255, 210, 0))
-        draw.text((width // 24, height // 3), f"#{number}", fill=(255, 255, 255), font=big,
-                  stroke_width=2, stroke_fill=(0, 0, 0))  # fmt: skip
+        # On the background's dark panel: no outline needed (an outlined text costs 2.5x).
+        draw.text((width // 24, height // 3), f"#{number}", fill=(255, 255, 255), font=big)
         stamp_text = f"t={stamp_ns / 1e9:.3f} s  {self.settings.fps:g} fps"
         draw.text((width // 24, height // 3 + height // 6), stamp_text, fill=(255, 255, 255),
-                  font=small, stroke_width=1, stroke_fill=(0, 0, 0))  # fmt: skip
+                  font=small)  # fmt: skip
         out = io.BytesIO()
         image.save(
             out, "JPEG", quality=QUALITY, comment=b"%s%d %d" % (STAMP_PREFIX, number, stamp_ns)
@@ -201,6 +201,9 @@ class LivePicture:
             draw.line((x, 0, x, height), fill=(90, 110, 140))
         for y in range(0, height, grid):
             draw.line((0, y, width, y), fill=(90, 110, 140))
+        # The panel the frame number and time stamp are drawn on, readable over any colour.
+        draw.rectangle((width // 48, height // 3 - height // 48, width * 11 // 24,
+                        height // 3 + height // 6 + height // 12), fill=(15, 15, 25))  # fmt: skip
         cx, cy, r = width // 2, height // 2, min(width, height) // 8
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=(255, 255, 255), width=3)
         draw.text((width // 24, height // 24), f"{self.label}  {width}x{height}",
