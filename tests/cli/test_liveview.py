@@ -9,6 +9,7 @@ import io
 import json
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,3 +168,22 @@ def test_ctrl_c_ends_the_stream_with_the_file_complete(
     assert all(decodes(frame) == SIZE for frame in frames)
     assert not state.live_view  # EndLiveView was sent
     assert sorted(p.name for p in cli.cwd.iterdir()) == ["live.mjpeg"]
+
+
+def test_a_terminal_sees_the_status_line(cli: Cli) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "ptpkit", "--camera", NIKON, "liveview", "--frames", "20", "-o", "t.mjpeg"],
+        env=cli.env,
+        cwd=str(cli.cwd),
+        encoding="utf-8",
+        timeout=RUN_TIMEOUT_S,
+    )
+    # frames, fps, frame size and dropped frames, rewritten in place (\r) on stderr
+    child.expect(r"\r\d+ frames +\d+\.\d fps  160x120  .*dropped \d+")
+    child.expect("20 frames")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert len(split_mjpeg((cli.cwd / "t.mjpeg").read_bytes())) == 20
