@@ -399,7 +399,7 @@ def test_two_shots_between_polls_are_two_object_added_downloaded_in_turn(make, t
 
 def test_live_view_retries_while_starting_and_when_asked_too_fast(make) -> None:  # type: ignore[no-untyped-def]
     cam, _virtual, _state, clock = make(busy_frames="2")
-    source = cam.live_view()
+    source = cam.live_view_source()
     source.start()
     first = source.frame()
     second = source.frame()
@@ -415,7 +415,7 @@ def test_live_view_retries_while_starting_and_when_asked_too_fast(make) -> None:
 
 def test_live_view_gives_up_after_its_tries(make) -> None:  # type: ignore[no-untyped-def]
     cam, _virtual, _state, _clock = make(busy_frames="100")
-    source = cam.live_view()
+    source = cam.live_view_source()
     source.start()
     assert source.frame() is not None
     assert source.frame() is None  # 50 tries, 20 ms each: the 1 s frame deadline passes
