@@ -349,6 +349,7 @@ class LiveViewServer(ThreadingHTTPServer):
         self.stream_sndbuf_bytes = stream_sndbuf_bytes
         self._lock = threading.Lock()
         self._viewers = 0
+        self._streams = 0
         self._connections = 0
         #: Streams refused (too many) and dropped (stalled), for diagnostics and tests.
         self.viewers_refused = 0
@@ -369,13 +370,19 @@ class LiveViewServer(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
+    @property
+    def streams(self) -> int:
+        """MJPEG streams open now (viewers counts server-sent event streams too)."""
+        return self._streams
+
     @contextlib.contextmanager
-    def viewer_place(self) -> Iterator[bool]:
+    def viewer_place(self, *, mjpeg: bool) -> Iterator[bool]:
         """A place for one stream: yields False when all are taken."""
         with self._lock:
             granted = self._viewers < self.max_viewers
             if granted:
                 self._viewers += 1
+                self._streams += mjpeg
             else:
                 self.viewers_refused += 1
         try:
@@ -384,6 +391,7 @@ class LiveViewServer(ThreadingHTTPServer):
             if granted:
                 with self._lock:
                     self._viewers -= 1
+                    self._streams -= mjpeg
 
     def process_request(self, request: Any, client_address: Any) -> None:
         # In the accepting thread: a thread per connection, so their number is bounded here.
@@ -423,9 +431,10 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "ptpkit"
 
     def setup(self) -> None:
-        # The request must arrive, and every write complete, within send_timeout_s.
-        self.timeout = self.server.send_timeout_s
         super().setup()
+        # The request must arrive, and every write complete, within send_timeout_s
+        # (StreamRequestHandler's class-wide `timeout`, set per connection here).
+        self.connection.settimeout(self.server.send_timeout_s)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("liveview http %s: " + format, self.address_string(), *args)
@@ -488,7 +497,7 @@ class _Handler(BaseHTTPRequestHandler):
             "sequence": None if frame is None else frame.sequence,
             "width": None if frame is None else frame.width,
             "height": None if frame is None else frame.height,
-            "viewers": self.server.viewers,
+            "viewers": self.server.streams,
             "running": not hub.closed,
             "error": None if hub.error is None else str(hub.error),
         }
@@ -512,7 +521,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self) -> None:
         server = self.server
-        with server.viewer_place() as granted:
+        with server.viewer_place(mjpeg=True) as granted:
             if not granted:
                 self._refuse_full()
                 return
@@ -521,6 +530,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
+            # Each part is followed by the next boundary at once: a browser shows a part when
+            # it sees the boundary after it (Chromium does), so a frame is shown as it is sent,
+            # not one frame late.
+            self.wfile.write(f"--{BOUNDARY}\r\n".encode("ascii"))
             seen = 0
             while not server.stopping:
                 try:
@@ -532,7 +545,6 @@ class _Handler(BaseHTTPRequestHandler):
                     continue
                 seen, frame = got
                 head = (
-                    f"--{BOUNDARY}\r\n"
                     "Content-Type: image/jpeg\r\n"
                     f"Content-Length: {len(frame.jpeg)}\r\n"
                     f"X-Frame-Sequence: {frame.sequence}\r\n"
@@ -541,11 +553,11 @@ class _Handler(BaseHTTPRequestHandler):
                 ).encode("ascii")
                 # One write per part: the socket's timeout bounds each (sendall's timeout is
                 # for the whole buffer, Python 3.5+).
-                self.wfile.write(head + frame.jpeg + b"\r\n")
+                self.wfile.write(head + frame.jpeg + f"\r\n--{BOUNDARY}\r\n".encode("ascii"))
 
     def _events(self) -> None:
         server = self.server
-        with server.viewer_place() as granted:
+        with server.viewer_place(mjpeg=False) as granted:
             if not granted:
                 self._refuse_full()
                 return

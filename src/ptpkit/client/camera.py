@@ -900,7 +900,7 @@ class Camera:
             try:
                 observer(event)
             except Exception:
-                log.warning("event observer %r failed", observer, exc_info=True)
+                log.exception("event observer %r failed", observer)
             return False  # seen, not consumed
 
         with self._event_stream.listening(listener, Latch()):
