@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import eos, inprocess, listing, listing_scale, ptpip, startup, usb
+from bench import eos, inprocess, listing, listing_scale, liveview, ptpip, startup, usb
 
 #: Every benchmark by name, in the order ``python -m bench`` runs them. One line registers one.
 BENCHMARKS: dict[str, Callable[[], None]] = {
@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "usb": usb.run,
     "eos-capture": eos.capture_to_file,
     "eos-events": eos.event_latency,
+    "liveview": liveview.run,
 }
 
 

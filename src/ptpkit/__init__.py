@@ -57,6 +57,8 @@ _EXPORTS = {
     "Value": "ptpkit.core.datatypes",
     "PTPIP_PORT": "ptpkit.core.ptpip:DEFAULT_PORT",
     "TRACE": "ptpkit.client.engine",
+    "LiveFrame": "ptpkit.client.liveview",
+    "LiveView": "ptpkit.client.liveview",
 }
 
 __all__ = [
@@ -75,6 +77,8 @@ __all__ = [
     "DiscoveredCamera",
     "Entry",
     "FilesystemType",
+    "LiveFrame",
+    "LiveView",
     "LocalProtocolError",
     "NotFoundError",
     "PTPError",
@@ -119,6 +123,7 @@ if TYPE_CHECKING:
     from ptpkit.client.connect import connect
     from ptpkit.client.engine import TRACE
     from ptpkit.client.files import Entry
+    from ptpkit.client.liveview import LiveFrame, LiveView
     from ptpkit.core.datasets import AccessCapability, FilesystemType, StorageType
     from ptpkit.core.datatypes import Value
     from ptpkit.core.ptpip import DEFAULT_PORT as PTPIP_PORT

@@ -194,7 +194,7 @@ def test_no_answer_means_standard_ptp(
         assert transactions.names() == ["GetObjectPropValue"]  # MTP's ObjectSize
 
         with pytest.raises(OperationNotSupportedError, match="no live view") as refused:
-            cam.live_view()
+            cam.live_view_source()
         assert "first, second, mtp" in str(refused.value)
         assert hooks(calls, "live_view") == ["first", "second"]
 
@@ -559,7 +559,7 @@ class Frames:
 def test_live_view_comes_from_an_extension(vcam: VirtualCamera) -> None:
     frames = Frames()
     with connect(vcam, recording("viewer", live_view=lambda self: frames)) as cam:
-        source = cam.live_view()
+        source = cam.live_view_source()
         assert source is frames
         source.start()
         assert source.frame() == b"\xff\xd8frame\xff\xd9"

@@ -52,6 +52,7 @@ from ptpkit.ext.canon_eos import (
     POLL_FAST_S,
     POLL_IDLE_S,
     POLL_TROUBLE_S,
+    EosLiveView,
     EosObjectNotReady,
     is_eos,
     next_interval,
@@ -734,6 +735,9 @@ def test_live_view_waits_through_not_ready() -> None:
     assert session.calls == [(0x9110, ())]
     assert session.sent[-1] == encode_set_prop_value_ex(0xD1B0, 2)
     assert [source.frame(), source.frame(), source.frame()] == [None, None, jpeg]
+    # The answer's other blob (type 5) is the frame's side data.
+    assert isinstance(source, EosLiveView)
+    assert source.side_data == {"blobs": {"blob_0x5": bytes(4)}}
     source.stop()
     assert session.sent[-1] == encode_set_prop_value_ex(0xD1B0, 0)
 

@@ -185,7 +185,7 @@ def test_listing_with_get_object_info_ex(eos: Rig) -> None:
 
 
 def test_live_view_frames_after_warm_up(eos: Rig) -> None:
-    source = eos.cam.live_view()
+    source = eos.cam.live_view_source()
     source.start()
     try:
         frames = [source.frame() for _ in range(6)]

@@ -777,7 +777,7 @@ def test_flow_poller_events(inprocess: tuple[Camera, FujiScript]) -> None:
 
 def test_flow_usb_style_live_view_in_process(inprocess: tuple[Camera, FujiScript]) -> None:
     cam, script = inprocess
-    source = cam.live_view()
+    source = cam.live_view_source()
     source.start()
     assert source.frame() == script.preview
     assert script.live_view_polls == 3  # not there, busy, then the frame
@@ -801,7 +801,7 @@ def test_flow_over_the_fujifilm_variant_with_an_empty_device_info() -> None:
         result = cam.capture(timeout_s=10)
         assert result.preview == script.preview
         assert [e.code for e in result.events] == [0xC004, 0xC001, Ec.CAPTURE_COMPLETE]
-        source = cam.live_view()
+        source = cam.live_view_source()
         source.start()
         frame = source.frame()
         source.stop()

@@ -128,7 +128,7 @@ def test_a_change_made_elsewhere_is_an_event() -> None:
 
 
 def test_live_view_frames(camera: Camera) -> None:
-    source = camera.live_view()
+    source = camera.live_view_source()
     source.start()
     try:
         frames = [source.frame() for _ in range(2)]

@@ -201,7 +201,7 @@ def test_an_object_past_4_gib_is_sized_and_read_with_the_64_bit_operations(
 
 
 def test_live_view_frames(nikon: Rig) -> None:
-    source = nikon.cam.live_view()
+    source = nikon.cam.live_view_source()
     source.start()
     try:
         assert state(nikon).live_view
@@ -217,7 +217,7 @@ def test_live_view_frames(nikon: Rig) -> None:
 
 def test_live_view_restarts_after_not_live_view(nikon: Rig) -> None:
     state(nikon).live_view_frame_limit = 2
-    source = nikon.cam.live_view()
+    source = nikon.cam.live_view_source()
     source.start()
     try:
         frames = [source.frame() for _ in range(5)]
@@ -228,7 +228,7 @@ def test_live_view_restarts_after_not_live_view(nikon: Rig) -> None:
 
 def test_live_view_refused_in_words(nikon: Rig) -> None:
     state(nikon).prohibit = 1 << 14 | 1 << 24  # no card; lens retracting does not refuse
-    source = nikon.cam.live_view()
+    source = nikon.cam.live_view_source()
     with pytest.raises(NikonLiveViewRefused, match="there is no memory card") as caught:
         source.start()
     assert "the lens is retracting" in caught.value.reasons
@@ -236,7 +236,7 @@ def test_live_view_refused_in_words(nikon: Rig) -> None:
 
 
 def test_live_view_on_means_capture_without_af(nikon: Rig) -> None:
-    source = nikon.cam.live_view()
+    source = nikon.cam.live_view_source()
     source.start()
     try:
         (entry,) = nikon.cam.capture(timeout_s=20)  # the camera refuses AF in live view
@@ -282,7 +282,7 @@ def test_an_older_body_with_get_event_only_and_a_64_byte_live_view_header(
     saved = tmp_path / entry.name
     rig.cam.download(entry, saved)
     assert saved.read_bytes() == nikon_state(vcam).captured[-1][1]
-    source = rig.cam.live_view()
+    source = rig.cam.live_view_source()
     source.start()
     try:
         frame = next(f for f in (source.frame() for _ in range(3)) if f is not None)

@@ -285,7 +285,7 @@ def test_the_camera_shutter_button_is_an_object_added_for_tether(make) -> None: 
 
 def test_live_view_retries_while_starting_and_when_asked_too_fast(make) -> None:  # type: ignore[no-untyped-def]
     cam, _virtual, _state, clock = make(busy_frames="2")
-    source = cam.live_view()
+    source = cam.live_view_source()
     source.start()
     first = source.frame()
     second = source.frame()
@@ -301,7 +301,7 @@ def test_live_view_retries_while_starting_and_when_asked_too_fast(make) -> None:
 
 def test_live_view_gives_up_after_its_tries(make) -> None:  # type: ignore[no-untyped-def]
     cam, _virtual, _state, _clock = make(busy_frames="100")
-    source = cam.live_view()
+    source = cam.live_view_source()
     source.start()
     assert source.frame() is not None
     assert source.frame() is None  # 50 tries, 20 ms each: the 1 s frame deadline passes

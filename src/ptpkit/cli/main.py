@@ -106,6 +106,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "ptpkit.cli.commands.events",
         "Download each new picture as it appears (shoot on the camera) until interrupted.",
     ),
+    "liveview": (
+        "ptpkit.cli.commands.liveview",
+        "Stream the camera's live view as MJPEG to a file or standard output (-o), or as "
+        "numbered JPEG files (--frames-dir), until --frames, --duration or Ctrl-C.",
+    ),
+    "capture-preview": (
+        "ptpkit.cli.commands.liveview",
+        "Save one live-view frame as a JPEG file (gphoto2's --capture-preview): live view is "
+        "switched on, the first frame taken, and live view switched off.",
+    ),
     "opreq": (
         "ptpkit.cli.commands.raw",
         "Run a raw transaction: OPCODE (hex or name) and up to 5 PARAMS in hex, e.g.",
@@ -348,6 +358,7 @@ COMMAND_MODULES = (
     "ptpkit.cli.commands.files",
     "ptpkit.cli.commands.events",
     "ptpkit.cli.commands.raw",
+    "ptpkit.cli.commands.liveview",
     "ptpkit.cli.shell",
     "ptpkit.cli.server",
     "ptpkit.cli.usb",

@@ -120,7 +120,8 @@ def virtual() -> None:
     "X-T4 gives over Wi-Fi; state=changes for a 0xD212 list of changes only; nikon: "
     "get_event_ex=0 for GetEvent 0x90C7 only, live_view_header=64 for older bodies; sony: "
     "protocol=200, mode=mtp, save=camera|both, empty_ext_info=N, busy_frames=N, "
-    "ready_polls=N). Repeatable.",
+    "ready_polls=N; every model with live view: liveview_size=WIDTHxHEIGHT (default 1024x680), "
+    "liveview_fps=N (default 60)). Repeatable.",
 )
 @click.option(
     "--large-object",

@@ -84,6 +84,7 @@ from ptpkit.transports.base import Transport
 if TYPE_CHECKING:
     from ptpkit.client.capture import Capture, CaptureResult
     from ptpkit.client.files import Entry
+    from ptpkit.client.liveview import LiveFrame, LiveView
     from ptpkit.client.objects import (
         SORTED_FOLDER_LIMIT,
         Objects,
@@ -856,10 +857,43 @@ class Camera:
         """
         return self._capture.capture(timeout_s=timeout_s, storage_id=storage_id)
 
-    def live_view(self) -> FrameSource:
-        """The camera's live-view frames (start(), frame(), stop()), from the first extension
-        that has them. Raises OperationNotSupportedError when none has (standard PTP defines no
-        live view)."""
+    def live_view(self, *, frame_timeout_s: float | None = None) -> LiveView:
+        """Live view: a context manager and iterator of :class:`ptpkit.LiveFrame` (see
+        :mod:`ptpkit.client.liveview`)::
+
+            with cam.live_view() as lv:
+                for frame in lv:
+                    ...
+
+        It starts live view on the camera on entry and ends it on exit; a reader thread keeps
+        the next frame request in flight and keeps only the newest frame; other transactions
+        (property changes, capture) run between its frames. ``frame_timeout_s``: longest wait
+        for a frame (TransportTimeout after it). Raises OperationNotSupportedError when no
+        extension of the camera has live view (standard PTP defines none)."""
+        from ptpkit.client.liveview import FRAME_TIMEOUT_S, LiveView  # noqa: PLC0415
+
+        source = self._capture.live_view()
+        engine = self._require_engine()
+        return LiveView(
+            source,
+            frame_timeout_s=FRAME_TIMEOUT_S if frame_timeout_s is None else frame_timeout_s,
+            waiting=lambda: engine.waiting,
+            label=self.device_info.model or "camera",
+        )
+
+    def capture_preview(self, *, timeout_s: float | None = None) -> LiveFrame:
+        """One live-view frame (gphoto2's ``--capture-preview``): live view started, the first
+        frame the camera has, live view ended. TransportTimeout when none comes within
+        ``timeout_s`` (default: the live view's frame timeout)."""
+        from ptpkit.client.liveview import FRAME_TIMEOUT_S, preview_frame  # noqa: PLC0415
+
+        source = self._capture.live_view()
+        return preview_frame(source, timeout_s=FRAME_TIMEOUT_S if timeout_s is None else timeout_s)
+
+    def live_view_source(self) -> FrameSource:
+        """The first extension's live-view frame source itself (start(), frame(), stop(): no
+        thread, no pacing; :meth:`live_view` is built on it). Raises
+        OperationNotSupportedError when none has one."""
         return self._capture.live_view()
 
     def _deliver_event(self, event: Event, details: object = None) -> None:

@@ -72,6 +72,8 @@ _TIMER_SLACK_S: Final = 0.05
 #: At the deadline, one last read waits this long: an answer already there is taken (the
 #: in-process camera answers inside the request's write, however long its work took).
 _LAST_LOOK_S: Final = 0.001
+#: Guards the engines' counts of waiting threads (taken briefly, only when a thread must wait).
+_WAITING_LOCK: Final = threading.Lock()
 
 NameFunc = Callable[[int], str]
 
@@ -216,6 +218,9 @@ class Engine:
         self.response_name: NameFunc = response_name or (lambda code: f"0x{code:04X}")
         self._lock = threading.Lock()
         self._owner: int | None = None
+        #: Threads blocked waiting for their turn (read without the lock: a hint for a loop
+        #: that would take the lock again at once, live view's reader, to step aside).
+        self._waiting = 0
         self._view = transport.receive_buffer()
         #: The command channel's sans-IO connection: the transport's framing as open() left it
         #: (after PTP/IP's handshake, ready for transactions).
@@ -223,6 +228,11 @@ class Engine:
         self.closed = False
         #: Transactions run so far (benchmarks and diagnostics count round trips with it).
         self.transactions = 0
+
+    @property
+    def waiting(self) -> int:
+        """Threads waiting for their turn to run a transaction."""
+        return self._waiting
 
     @property
     def idle(self) -> bool:
@@ -252,11 +262,20 @@ class Engine:
                 f"cannot start {self.operation_name(code)} while another transaction is under "
                 "way in this thread (called from a progress callback or data sink?)"
             )
-        if not self._lock.acquire(blocking=wait_turn):
-            raise BusyError(
-                f"cannot start {self.operation_name(code)}: another thread's transaction is "
-                "under way"
-            )
+        if not self._lock.acquire(blocking=False):
+            if wait_turn:
+                with _WAITING_LOCK:
+                    self._waiting += 1
+                try:
+                    self._lock.acquire()
+                finally:
+                    with _WAITING_LOCK:
+                        self._waiting -= 1
+            else:
+                raise BusyError(
+                    f"cannot start {self.operation_name(code)}: another thread's transaction is "
+                    "under way"
+                )
         self._owner = threading.get_ident()
         try:
             return self._run_locked(code, tuple(params), data_out, sink, timeout_s)

@@ -215,7 +215,10 @@ class CaptureOutcome:
 
 
 class FrameSource(Protocol):
-    """Live-view frames (the live-view issue builds the product on it)."""
+    """Live-view frames (:class:`ptpkit.client.liveview.LiveView` is built on it). A source may
+    also have a ``side_data`` attribute: a mapping of what the camera sent with the last frame
+    besides the JPEG (Nikon's live-view sizes, Sony's focus frame, EOS's other blobs), read
+    after each :meth:`frame`."""
 
     def start(self) -> None: ...
 

@@ -533,6 +533,8 @@ class EosLiveView:
 
     def __init__(self, extension: CanonEosExtension) -> None:
         self.extension = extension
+        #: The last answer's other blobs (not the JPEG), by type: LiveFrame.side_data.
+        self.side_data: dict[str, object] = {}
 
     def start(self) -> None:
         ext = self.extension
@@ -553,7 +555,11 @@ class EosLiveView:
             cls = ext.response_error(reply.code) or ResponseError
             raise cls(reply.code, operation=GET_VIEWFINDER_DATA,
                       operation_name="EOS_GetViewFinderData")  # fmt: skip
-        return viewfinder_jpeg(reply.data)
+        blobs = decode_viewfinder_data(reply.data)
+        jpeg = next((blob.payload for blob in blobs if blob.is_jpeg), None)
+        others = {f"blob_0x{blob.type:X}": blob.payload for blob in blobs if not blob.is_jpeg}
+        self.side_data = {"blobs": others} if others else {}
+        return jpeg
 
     def stop(self) -> None:
         self.extension.set_eos_property(EVF_OUTPUT_DEVICE_PROP, 0)

@@ -353,6 +353,9 @@ class NikonLiveView:
         #: The header size this body sends (learnt from the first frame).
         self.header_bytes: int | None = None
         self._without_picture = 0
+        #: The last frame's header fields (the 384-byte header's live-view and image sizes:
+        #: the zoom), for LiveFrame.side_data.
+        self.side_data: dict[str, object] = {}
 
     def start(self) -> None:
         ext = self.extension
@@ -406,6 +409,13 @@ class NikonLiveView:
                 return None
             self._without_picture = 0
             self.header_bytes = len(decoded.header)
+            fields = {
+                "live_view_width": decoded.width,
+                "live_view_height": decoded.height,
+                "image_width": decoded.image_width,
+                "image_height": decoded.image_height,
+            }
+            self.side_data = {name: value for name, value in fields.items() if value}
             return decoded.jpeg
         return None
 

@@ -213,6 +213,8 @@ class SonyLiveView:
 
     def __init__(self, extension: SonyExtension) -> None:
         self.extension = extension
+        #: The last frame's focus frame information (its raw bytes), for LiveFrame.side_data.
+        self.side_data: dict[str, object] = {}
 
     def start(self) -> None:
         self.extension.require_remote("live view", GET_ALL_EXT_DEVICE_PROP_INFO)
@@ -237,7 +239,9 @@ class SonyLiveView:
                                    timeout_s=after_s)  # fmt: skip
                 code = data.code
                 if code == Rc.OK:
-                    return sony.decode_live_view(data.data).jpeg
+                    frame = sony.decode_live_view(data.data)
+                    self.side_data = {"focal_frame": frame.focal_frame} if frame.focal_frame else {}
+                    return frame.jpeg
             if code == Rc.INVALID_OBJECT_HANDLE:
                 # Live view starting ("can persist for up to 1 second on the ZV-1").
                 clock.sleep(min(LIVE_VIEW_NOT_READY_S, max(0.0, deadline - clock.monotonic())))

@@ -31,6 +31,7 @@ from ptpkit.core.events import NO_TRANSACTION_ID, Event
 from ptpkit.core.ptpip import PtpIpFraming
 from ptpkit.core.usb import UsbFraming
 from ptpkit.virtual.imaging import render_jpeg
+from ptpkit.virtual.livepicture import DEFAULT_LIVE_VIEW, LivePicture, LiveViewSettings
 from ptpkit.virtual.misbehave import HOSTILE_NAMES, Misbehavior, Mode
 from ptpkit.virtual.operations import build_operations
 from ptpkit.virtual.properties import DeviceProperties
@@ -76,6 +77,9 @@ class Personality:
     #: :func:`ptpkit.virtual.network.network_server`): "standard" (CIPA DC-X005 on 15740) or
     #: "fuji" (Fujifilm's variant on 55740-55742, :mod:`ptpkit.virtual.fujiserver`).
     ptpip_variant: str = "standard"
+    #: Size and pace of the live-view picture (:mod:`ptpkit.virtual.livepicture`; the
+    #: ``liveview_size`` and ``liveview_fps`` model options).
+    live_view: LiveViewSettings = DEFAULT_LIVE_VIEW
 
 
 GENERIC: Final = Personality()
@@ -139,6 +143,7 @@ class VirtualCamera:
         #: Live-view JPEG number n for a network server's stream (the Fujifilm variant's 55742
         #: connection), set by a personality; None: the server's generated frames.
         self.live_view_frames: Callable[[int], bytes | None] | None = None
+        self._live_picture: LivePicture | None = None
         if synthetic is not None:
             install_synthetic(self, self.stores[DEFAULT_STORAGE_ID])  # type: ignore[arg-type]
         self._sessions: list[ResponderSession] = []
@@ -153,6 +158,16 @@ class VirtualCamera:
                 store.add_generated(name, 1000 + index, seed=index)
 
     # -- identity --------------------------------------------------------------------------------
+
+    @property
+    def live_picture(self) -> LivePicture:
+        """The live-view picture every personality's live view shows (made on first use)."""
+        with self.lock:
+            if self._live_picture is None:
+                self._live_picture = LivePicture(
+                    self.personality.live_view, label=self.personality.model
+                )
+            return self._live_picture
 
     @property
     def root(self) -> Path:

@@ -983,15 +983,7 @@ def _operations(camera: VirtualCamera, state: EosState) -> dict[int, Operation]:
             state.warmup_left -= 1
             return error(OBJECT_NOT_READY)
         state.frames += 1
-        frame = render_jpeg_bytes(
-            title=f"live view {state.frames}",
-            taken=camera.properties.clock.now(),
-            size=LIVE_VIEW_SIZE,
-            seed=state.frames % 16,
-            model=camera.personality.model,
-            make=camera.personality.manufacturer,
-            quality=70,
-        )
+        frame = camera.live_picture.next_frame()
         state.last_frame = frame
         blob = Writer()
         blob.uint32(8 + len(frame))

@@ -470,19 +470,13 @@ class FujiState:
 
     def live_view_frame(self, counter: int) -> bytes:
         """A live-view JPEG (the 55742 stream's, and the USB object 0x80000001's)."""
+        # The camera's live-view picture numbers its frames itself (counter is the
+        # caller's count); it waits for the next frame to be due, outside this lock.
+        frame = self.camera.live_picture.next_frame()
         with self.lock:
             self.frames += 1
-            frame = render_jpeg_bytes(
-                title=f"X-T2 live view {counter}",
-                taken=self.camera.properties.clock.now(),
-                size=LIVE_VIEW_SIZE,
-                seed=counter % 8,
-                make=self.camera.personality.manufacturer,
-                model=self.camera.personality.model,
-                quality=70,
-            )
             self.last_frame = frame
-            return frame
+        return frame
 
 
 _STATES: weakref.WeakKeyDictionary[VirtualCamera, FujiState] = weakref.WeakKeyDictionary()
@@ -782,8 +776,8 @@ def _operations(camera: VirtualCamera, state: FujiState) -> dict[int, Operation]
             storage_id=0,
             object_format=Ofc.EXIF_JPEG,
             compressed_size=len(frame),
-            image_pix_width=LIVE_VIEW_SIZE[0],
-            image_pix_height=LIVE_VIEW_SIZE[1],
+            image_pix_width=camera.live_picture.size[0],
+            image_pix_height=camera.live_picture.size[1],
             filename="LIVEVIEW.JPG",
             capture_date=stamp,
             modification_date=stamp,

@@ -25,7 +25,8 @@ connection from the same host that has none yet, once that session's InitiateOpe
 answered OK (a camera listens on them only then; a camera without the operation matches at once).
 A connection that matches nothing is closed: the nearest a server shared by all clients can come
 to the refused connection a camera gives. The live-view connection then carries a frame every
-``frame_interval_s``: the JPEG of ``frame_source`` (by default a generated picture) behind the
+``frame_interval_s`` (by default: as fast as the personality's live-view picture is paced): the
+JPEG of ``frame_source`` (by default the personality's, else a generated picture) behind the
 14-byte header, as long as the session lasts.
 """
 
@@ -35,6 +36,7 @@ import datetime as _dt
 import logging
 import select
 import socket
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -55,6 +57,8 @@ log = logging.getLogger("ptpkit.virtual")
 
 #: Live-view frames per second on the stream connection (a camera sends about this many).
 FRAME_INTERVAL_S: Final = 0.1
+#: Longest a new live-view connection waits for the session's previous one to end.
+STREAM_HANDOVER_S: Final = 0.5
 #: With port 0: tries at finding three free consecutive ports.
 _PORT_ATTEMPTS: Final = 32
 
@@ -102,14 +106,19 @@ class FujiPtpIpServer(PtpIpServer):
         port: int = fuji.COMMAND_PORT,
         *,
         frame_source: FrameSource | None = None,
-        frame_interval_s: float = FRAME_INTERVAL_S,
+        frame_interval_s: float | None = None,
         **options: Any,
     ) -> None:
         super().__init__(camera, host, port, **options)
         # The ack's name field holds 19 characters (0x44-byte packet).
         self.name = fuji.fit_name(self.name, fuji.MAX_ACK_NAME_UNITS)
-        if not 0 < frame_interval_s < float("inf"):
-            raise ValueError(f"frame_interval_s must be a positive number, not {frame_interval_s}")
+        if frame_interval_s is None:
+            # The personality's frames come at the camera's own pace (its live-view picture,
+            # ptpkit.virtual.livepicture, waits for each frame to be due): no pause of our own.
+            paced = frame_source is None and camera.live_view_frames is not None
+            frame_interval_s = 0.0 if paced else FRAME_INTERVAL_S
+        if not 0 <= frame_interval_s < float("inf"):
+            raise ValueError(f"frame_interval_s must be a number >= 0, not {frame_interval_s}")
         self.frame_interval_s = frame_interval_s
         # The personality's frames (Fujifilm X: ptpkit.virtual.fujifilm), else generated ones.
         self.frame_source = frame_source or camera.live_view_frames or self._generated_frame
@@ -265,10 +274,21 @@ class FujiPtpIpServer(PtpIpServer):
     def _serve_stream(self, sock: socket.socket, peer: str, accepted_at: float) -> None:
         with self._lock:
             self._pending.pop(sock, None)
-            link = self._match(peer, lambda link: link.number in self._streaming)
-            if link is not None:
-                self._streaming.add(link.number)
-                self.stream_connections += 1
+        # A client that closes its live-view connection and opens the next at once (live view
+        # stopped and started again) may find the old one still streaming for a moment (until
+        # its loop sees the close, within a frame): it waits for that, briefly.
+        give_up = time.monotonic() + STREAM_HANDOVER_S
+        while True:
+            with self._lock:
+                link = self._match(peer, lambda link: link.number in self._streaming)
+                if link is not None:
+                    self._streaming.add(link.number)
+                    self.stream_connections += 1
+                    break
+                busy = self._match(peer, lambda link: False) is not None
+            if not busy or time.monotonic() >= give_up or self._closed.is_set():
+                break
+            time.sleep(0.005)
         if link is None:
             log.info("Fujifilm live-view connection from %s matches no session ready for it", peer)
             return

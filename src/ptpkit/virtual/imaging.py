@@ -124,6 +124,10 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
+#: Pillow's built-in font at a size (the live-view picture's text, ptpkit.virtual.livepicture).
+font = _font
+
+
 def image_meta(path: Path) -> ImageMeta | None:
     """Size, bit depth and EXIF capture time of an image file; None when it is not an image."""
     try:

@@ -8,17 +8,19 @@
 
 A virtual URL is ``virtual:[CARD_FOLDER][?model=NAME[&OPTION=VALUE...]]``:
 :func:`parse_virtual_url` splits it and :func:`virtual_url_options` gives the options, which only
-some models take (``fuji-x``: ``empty_device_info``, ``state``).
+some models take (``fuji-x``: ``empty_device_info``, ``state``; every model with live view:
+``liveview_size=640x480``, ``liveview_fps=30``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Final
 from urllib.parse import parse_qsl
 
 from ptpkit.errors import UsageError
-from ptpkit.virtual import canon_eos, fujifilm, nikon, sony
+from ptpkit.virtual import canon_eos, fujifilm, livepicture, nikon, sony
 from ptpkit.virtual.camera import GENERIC, Personality
 
 
@@ -44,6 +46,17 @@ _MODEL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
     "nikon": tuple(nikon.OPTIONS),
     "sony": tuple(sony.OPTIONS),
 }
+#: The models with live view, which also take the live-view options (liveview_size,
+#: liveview_fps: ptpkit.virtual.livepicture.OPTIONS).
+_LIVE_VIEW_MODELS: Final = ("canon-eos", "fuji-x", "nikon", "sony")
+
+
+def model_options(model: str) -> tuple[str, ...]:
+    """The option names ``model`` takes (its own, then the live-view ones)."""
+    name = model.strip().lower()
+    live = tuple(livepicture.OPTIONS) if name in _LIVE_VIEW_MODELS else ()
+    return _MODEL_OPTIONS.get(name, ()) + live
+
 
 #: The model names, default first (``ptpkit virtual serve --model`` lists the same).
 MODELS: Final = tuple(_MODELS)
@@ -57,9 +70,15 @@ def personality_for(model: str, options: Mapping[str, str] | None = None) -> Per
     if make is None:
         raise UsageError(f"unknown virtual camera model {model!r}; known: {', '.join(MODELS)}")
     options = dict(options or {})
-    if options and name not in _MODEL_OPTIONS:
+    if options and not model_options(name):
         raise UsageError(f"virtual camera model {name} takes no options ({', '.join(options)})")
-    return make(options)
+    if name not in _LIVE_VIEW_MODELS:
+        return make(options)
+    settings, rest = livepicture.parse_options(options)
+    if rest and name not in _MODEL_OPTIONS:
+        known = ", ".join(model_options(name))
+        raise UsageError(f"model {name} has no option {next(iter(rest))!r}; its options: {known}")
+    return dataclasses.replace(make(rest), live_view=settings)
 
 
 def _split_query(url: str) -> tuple[str | None, str, dict[str, str]]:
@@ -80,9 +99,9 @@ def _split_query(url: str) -> tuple[str | None, str, dict[str, str]]:
     if query and not seen:
         raise UsageError(f"{url!r}: a virtual camera URL takes ?model=NAME")
     if options:
-        allowed = _MODEL_OPTIONS.get(model, ())
+        allowed = model_options(model)
         unknown = [key for key in options if key not in allowed]
-        if unknown and not allowed:
+        if unknown and not _MODEL_OPTIONS.get(model):
             raise UsageError(f"{url!r}: a virtual camera URL takes ?model=NAME, not {unknown[0]!r}")
         personality_for(model, options)  # the model's own check of names and values
     return (root or None), model, options

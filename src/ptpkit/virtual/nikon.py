@@ -616,17 +616,10 @@ def _operations(camera: VirtualCamera, state: NikonState) -> dict[int, Operation
             state.live_view = False  # the body dropped live view (a D7000 after 14000 frames)
             return error(NOT_LIVE_VIEW)
         state.frames += 1
-        jpeg = render_jpeg_bytes(
-            title=f"live view {state.frames}",
-            taken=camera.properties.clock.now(),
-            size=LIVE_VIEW_SIZE,
-            seed=state.frames % 16,
-            model=camera.personality.model,
-            make=camera.personality.manufacturer,
-            quality=70,
-        )
+        picture = camera.live_picture
+        jpeg = picture.next_frame()
         state.last_frame = jpeg
-        width, height = LIVE_VIEW_SIZE
+        width, height = picture.size
         # The 384-byte header holds the sizes (vendors.md 2.4); the 64-byte form of older
         # bodies is sent as zeros (its fields are not documented).
         header = b"" if state.live_view_header_bytes == 384 else bytes(64)

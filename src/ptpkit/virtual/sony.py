@@ -412,19 +412,13 @@ class SonyState:
     # -- live view ---------------------------------------------------------------------------
 
     def live_view_frame(self, counter: int) -> bytes:
+        # The camera's live-view picture numbers its frames itself (counter is the
+        # caller's count); it waits for the next frame to be due, outside this lock.
+        frame = self.camera.live_picture.next_frame()
         with self.lock:
             self.frames += 1
-            jpeg = render_jpeg_bytes(
-                title=f"ILCE-7M3 live view {counter}",
-                taken=self.camera.properties.clock.now(),
-                size=LIVE_VIEW_SIZE,
-                seed=counter % 8,
-                make=self.camera.personality.manufacturer,
-                model=self.camera.personality.model,
-                quality=70,
-            )
-            self.last_frame = jpeg
-            return jpeg
+            self.last_frame = frame
+        return frame
 
 
 _STATES: weakref.WeakKeyDictionary[VirtualCamera, SonyState] = weakref.WeakKeyDictionary()

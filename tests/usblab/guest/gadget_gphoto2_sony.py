@@ -57,7 +57,7 @@ def ptpkit_client(state):
             (entry,) = cam.capture()
             out["captured"] = [entry.name, sha(cam.read(entry))]
             out["produced"] = [state.captured[-1][0], sha(state.captured[-1][1])]
-            source = cam.live_view()
+            source = cam.live_view_source()
             source.start()
             frame = source.frame()
             source.stop()
