@@ -59,7 +59,7 @@ class FedReader:
         self.frames.put(frame)
         return frame
 
-    def next_frame(self, timeout_s: float | None = None) -> FakeFrame | None:
+    def poll_frame(self, timeout_s: float) -> FakeFrame | None:
         try:
             return self.frames.get(timeout=timeout_s)
         except queue.Empty:

@@ -101,7 +101,7 @@ class FrameReader(Protocol):
     def fps(self) -> float: ...
     @property
     def dropped(self) -> int: ...
-    def next_frame(self, timeout_s: float | None = None) -> Frame | None: ...
+    def poll_frame(self, timeout_s: float) -> Frame | None: ...
 
 
 class Closed(Exception):
@@ -166,12 +166,12 @@ class FrameHub:
                     return None
                 sleep(remaining)
 
-    def pump(self, reader: FrameReader, stop: Latch, *, poll_s: float = 0.5) -> None:
+    def pump(self, reader: FrameReader, stop: Latch, *, poll_s: float = 0.2) -> None:
         """Publish ``reader``'s frames until ``stop`` is set or the reader fails (the failure
         is kept in :attr:`error` and ends every viewer's stream)."""
         try:
             while not stop.is_set():
-                frame = reader.next_frame(timeout_s=poll_s)
+                frame = reader.poll_frame(poll_s)
                 self.fps, self.dropped = reader.fps, reader.dropped
                 if frame is not None:
                     self.publish(frame)
