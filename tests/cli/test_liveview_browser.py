@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +24,11 @@ import pytest
 from PIL import Image
 
 from ptpkit.cli import liveview_http
+from ptpkit.virtual import VirtualCamera, personality_for
+from ptpkit.virtual.nikon import nikon_state
+from ptpkit.virtual.server import PtpIpServer
 
+from .conftest import Cli
 from .test_liveview_http import WAIT_S, FakeFrame, FedCamera, fed, running
 
 __all__ = ["fed"]  # the fixture, used by name below
@@ -143,3 +149,63 @@ def test_the_page_shows_the_frames_and_the_state(fed: FedCamera, browser: Any) -
         fed.cam.set_property("iso", 1600)
         wait.until(lambda driver: iso_text(driver).endswith("1600"))
     assert isinstance(served, liveview_http.Running)
+
+
+#: A digest of the <img>'s current picture (its pixels, drawn on a canvas).
+_PICTURE_DIGEST = """
+const img = document.getElementById("stream");
+if (img.naturalWidth === 0) { return null; }
+const canvas = document.createElement("canvas");
+canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+const ctx = canvas.getContext("2d");
+ctx.drawImage(img, 0, 0);
+const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+let digest = 0;
+for (let i = 0; i < data.length; i += 7) { digest = (digest * 31 + data[i]) >>> 0; }
+return [img.naturalWidth, img.naturalHeight, digest];
+"""
+
+
+def test_the_page_of_the_liveview_command_on_the_virtual_nikon(
+    cli: Cli, card: Path, browser: Any
+) -> None:
+    """``ptpkit liveview --http`` as users run it, against the virtual Nikon's animated live
+    view over PTP/IP: the browser's picture has the camera's frame size and keeps changing, and
+    the overlay shows the camera's ISO."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    personality = personality_for("nikon", {"liveview_size": "160x120"})
+    with (
+        VirtualCamera(card, personality=personality) as vcam,
+        PtpIpServer(vcam, host="127.0.0.1", port=0) as server,
+    ):
+        process = cli.popen("--camera", server.url, "liveview", "--http", "127.0.0.1:0")
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.match(r"serving live view at (http://127\.0\.0\.1:\d+/)$", line.strip())
+        assert match, line
+        browser.get(match.group(1))
+        wait = WebDriverWait(browser, WAIT_S)
+        first = wait.until(lambda driver: driver.execute_script(_PICTURE_DIGEST))
+        assert first[:2] == [160, 120]
+        # The picture moves and carries its frame number: a new digest is a new frame shown.
+        digests = {first[2]}
+        while len(digests) < 4:
+            digests.add(wait.until(lambda driver: driver.execute_script(_PICTURE_DIGEST))[2])
+
+        def iso_text(driver: Any) -> str:
+            return str(
+                driver.execute_script(
+                    "const e = document.querySelector('#exposure [data-key=\"iso\"]');"
+                    'return e ? e.textContent : "";'
+                )
+            )
+
+        # The overlay's item: its label, then the camera's value ("ISO" "200").
+        iso = wait.until(iso_text)
+        assert iso.startswith("ISO")
+        assert iso[3:].strip().isdigit()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=WAIT_S * 2)
+        assert process.returncode == 0, stderr
+        assert not nikon_state(vcam).live_view
