@@ -45,7 +45,7 @@ def _missing(message: str) -> None:
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -54,8 +54,9 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     for path in (CHROMIUM, CHROMEDRIVER):
         if shutil.which(path) is None:
             _missing(f"{path} is missing (.ci/run installs chromium and chromium-driver)")
-    # Belt and braces: were Selenium Manager to run anyway, it must not go online.
-    os.environ["SE_OFFLINE"] = "true"
+    # Selenium skips its Manager when the Service names the driver (selenium's
+    # driver_finder.py); were it to run anyway, it must not go online.
+    monkeypatch.setenv("SE_OFFLINE", "true")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     # The page's <img> is a stream that never ends loading: get() returns at DOMContentLoaded.
