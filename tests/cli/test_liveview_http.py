@@ -22,7 +22,7 @@ from PIL import Image
 import ptpkit
 from ptpkit.cli import liveview_http
 from ptpkit.client.camera import Camera
-from ptpkit.virtual import VirtualCamera
+from ptpkit.virtual import VirtualCamera, personality_for
 
 WAIT_S = 20.0
 
@@ -309,3 +309,44 @@ def test_stop_ends_the_streams_and_the_live_view(fed: FedCamera) -> None:
     # The stream ended (after the boundary that closed the last part).
     assert viewer.response.fp.read() in (b"", f"--{liveview_http.BOUNDARY}\r\n".encode())
     viewer.close()
+
+
+@pytest.mark.parametrize("model", ["canon-eos", "nikon", "sony", "fuji-x"])
+def test_every_live_view_personality_streams_and_follows_its_iso(model: str) -> None:
+    """The real live view of each virtual personality (in process): frames through the stream,
+    and the overlay's ISO follows a change made on the camera meanwhile (the vendor's own ISO
+    property: the overlay picks it by name)."""
+    options = {"liveview_size": "160x120"}
+    with (
+        VirtualCamera(personality=personality_for(model, options)) as vcam,
+        ptpkit.connect("virtual:", camera=vcam) as cam,
+        running(cam, state_interval_s=0.2) as served,
+    ):
+        port = served.address[1]
+        viewer = Viewer(port)
+        found = []
+        for _ in range(3):
+            headers, body = viewer.part()
+            with Image.open(io.BytesIO(body)) as image:
+                image.load()
+                assert image.size == (160, 120)
+            found.append(int(headers["x-frame-sequence"]))
+        assert found == sorted(set(found))
+        state = json.loads(fetch(port, "/state.json")[2])
+        iso = next(item for item in state["exposure"] if item["key"] == "iso")
+        description = cam.describe_property(iso["code"])
+        allowed = [v for v in description.allowed or () if v != description.current]
+        assert allowed, f"{model}: no other ISO to set"
+        cam.set_property(iso["code"], allowed[-1])
+        wanted = cam.describe_property(iso["code"]).current_text
+        assert wanted != iso["text"]
+        version = state["version"]
+        while True:
+            version = served.state.wait_changed(version, WAIT_S)
+            state = json.loads(fetch(port, "/state.json")[2])
+            texts = {item["key"]: item["text"] for item in state["exposure"]}
+            if texts["iso"] == wanted:
+                break
+        # Frames still come after the change.
+        assert int(viewer.part()[0]["x-frame-sequence"]) > found[-1]
+        viewer.close()

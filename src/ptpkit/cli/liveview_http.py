@@ -46,7 +46,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Protocol
 
 from ptpkit._sync import Latch, Wakeup
-from ptpkit.codes.common import Dpc
 from ptpkit.errors import PTPError
 
 log = logging.getLogger("ptpkit.cli.liveview_http")
@@ -65,16 +64,19 @@ BOUNDARY: Final = "ptpkitframe"
 #: Requests besides the streams (the page, state.json) served at once.
 _EXTRA_CONNECTIONS: Final = 16
 
-#: The exposure settings the overlay shows where the camera has no report of its own (the
-#: ``state`` command's reading, :mod:`ptpkit.cli.commands.device`), with the overlay's keys.
-_STANDARD_STATE: Final = (
-    ("program", Dpc.EXPOSURE_PROGRAM_MODE),
-    ("shutter", Dpc.EXPOSURE_TIME),
-    ("aperture", Dpc.F_NUMBER),
-    ("iso", Dpc.EXPOSURE_INDEX),
-    ("exposure_compensation", Dpc.EXPOSURE_BIAS_COMPENSATION),
+#: What the overlay shows (the Go ptpip tool's viewfinder: exposure settings, battery), each
+#: as the first of these property names the camera has, in its vendor's vocabulary (names, not
+#: codes: vendors reuse codes, 0xD02A is a Fujifilm's ISO and a Canon's zoom). Vendor names
+#: first: a Fujifilm lists ExposureTime beside the ShutterSpeed2 it uses (codes/fuji.py,
+#: codes/canon.py, codes/sony.py).
+OVERLAY: Final = (
+    ("program", "Program", ("EOS_AutoExposureMode", "ExposureProgramMode")),
+    ("shutter", "Shutter", ("EOS_ShutterSpeed", "ShutterSpeed2", "ShutterSpeed", "ExposureTime")),
+    ("aperture", "Aperture", ("EOS_Aperture", "FNumber")),
+    ("iso", "ISO", ("EOS_ISOSpeed", "ISO", "ExposureIndex")),
+    ("exposure_compensation", "EV", ("EOS_ExpCompensation", "ExposureBiasCompensation")),
 )
-_KEYS_BY_CODE: Final = {int(code): key for key, code in _STANDARD_STATE}
+BATTERY_NAMES: Final = ("EOS_BatteryPower", "BatteryLevel")
 #: StorageInfo's FreeSpaceInImages when the camera does not say (ISO 15740 §5.5.3).
 _UNKNOWN_IMAGES: Final = 0xFFFFFFFF
 
@@ -188,47 +190,40 @@ class FrameHub:
 class StateCamera(Protocol):
     """What the state watcher reads (a :class:`ptpkit.Camera`)."""
 
-    def exposure_state(self) -> Any: ...
+    def property_codes(self) -> tuple[int, ...]: ...
     def describe_property(self, prop: int | str) -> Any: ...
     def storages(self) -> Any: ...
+    @property
+    def vocabulary(self) -> Any: ...
     @property
     def device_info(self) -> Any: ...
 
 
+def _pick(names: tuple[str, ...], by_name: Mapping[str, int]) -> int | None:
+    return next((by_name[name] for name in names if name in by_name), None)
+
+
 def read_state(cam: StateCamera) -> dict[str, Any]:
-    """The overlay's document: the exposure settings as text (shutter, aperture, ISO,
-    exposure compensation, program; in the camera's own report where it has one, as
-    ``ptpkit state`` shows them), battery level and shots left. What the camera does not have
-    is left out; a read the camera refuses leaves that item out, not the whole state."""
-    info = cam.device_info
-    supported = set(info.device_properties_supported)
+    """The overlay's document: the exposure settings as the camera writes them (shutter,
+    aperture, ISO, exposure compensation, program), battery level and shots left (the free
+    space in images of the storages that say). What the camera does not have is left out; a
+    read the camera refuses leaves that item out, not the whole state."""
+    by_name: dict[str, int] = {}
+    for code in cam.property_codes():
+        by_name.setdefault(cam.vocabulary.property_name(code), code)
     items: list[dict[str, Any]] = []
-    reported = None
-    with contextlib.suppress(PTPError):
-        reported = cam.exposure_state()
-    if reported is not None:
-        # Fujifilm 0xD212, Sony 0x9209: the camera's own list (which depends on its program).
-        for item in reported:
-            items.append(
-                {
-                    "key": _KEYS_BY_CODE.get(item.code, f"0x{item.code:04x}"),
-                    "label": item.label,
-                    "text": item.text,
-                }
-            )
-    else:
-        for key, code in _STANDARD_STATE:
-            if code not in supported:
-                continue
-            with contextlib.suppress(PTPError):
-                description = cam.describe_property(code)
-                items.append(
-                    {"key": key, "label": description.label, "text": description.current_text}
-                )
-    battery = None
-    if Dpc.BATTERY_LEVEL in supported:
+    for key, label, names in OVERLAY:
+        found = _pick(names, by_name)
+        if found is None:
+            continue
         with contextlib.suppress(PTPError):
-            battery = cam.describe_property(Dpc.BATTERY_LEVEL).current_text
+            text = cam.describe_property(found).current_text
+            items.append({"key": key, "label": label, "text": text, "code": found})
+    battery = None
+    battery_code = _pick(BATTERY_NAMES, by_name)
+    if battery_code is not None:
+        with contextlib.suppress(PTPError):
+            battery = cam.describe_property(battery_code).current_text
     shots_left = None
     with contextlib.suppress(PTPError):
         counts = [
@@ -239,7 +234,7 @@ def read_state(cam: StateCamera) -> dict[str, Any]:
         if counts:
             shots_left = sum(counts)
     return {
-        "model": str(info.model),
+        "model": str(cam.device_info.model),
         "exposure": items,
         "battery": battery,
         "shots_left": shots_left,
