@@ -377,8 +377,9 @@ def _serve_http(
     with _stop_on_signals() as stop:
         running = _start_http(cam, listen, max_viewers=max_viewers)
         try:
-            # The address on standard output (a script reads the port it got for PORT 0).
-            click.echo(f"serving live view at {running.url}")
+            # The address on standard output (a script reads the port it got for PORT 0); with
+            # --json on standard error, so that standard output is the one JSON document.
+            click.echo(f"serving live view at {running.url}", err=out.json_mode)
             out.note("open it in a web browser; Ctrl-C stops")
             end_s = None if duration_s is None else time.monotonic() + duration_s
             while not stop.is_set() and not running.ended.is_set():
