@@ -33,9 +33,10 @@ from .test_liveview_http import WAIT_S, FakeFrame, FedCamera, fed, running
 
 __all__ = ["fed"]  # the fixture, used by name below
 
-#: Where Debian's packages put them (chromium's wrapper script; chromium-driver's link).
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+#: Where Debian's packages put them (chromium's wrapper script; chromium-driver's link);
+#: another system names its own with these variables.
+CHROMIUM = os.environ.get("PTPKIT_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("PTPKIT_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
 def _missing(message: str) -> None:
