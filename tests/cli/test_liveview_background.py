@@ -10,6 +10,7 @@ import json
 import re
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,9 +115,10 @@ def test_serve_commands_runs_liveview_in_the_background(
         assert client.text("get iso") == (["800"], "OK")
         after = picture_numbers(viewer, 3)
         assert after[0] > before[-1]
-        iso = state_iso(url)
-        while iso != "800":  # read at once on the camera's DevicePropChanged; else each second
-            iso = state_iso(url)
+        # Read again at once on the camera's DevicePropChanged (else each second).
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while (iso := state_iso(url)) != "800":
+            assert time.monotonic() < deadline, f"the page's ISO stayed {iso}"
         assert client.text("liveview")[1].startswith("ERROR 2 live view is running already")
         lines, status = client.text("liveview status")
         assert status == "OK"
@@ -146,7 +148,9 @@ def test_serve_commands_liveview_to_a_file_while_setting_properties(
         for value in ("400", "800", "1600"):
             assert client.json(f"set iso {value}")["ok"]
         status = client.json("liveview status")["result"]
+        deadline = time.monotonic() + RUN_TIMEOUT_S
         while status["frames"] < 5:
+            assert time.monotonic() < deadline, status
             status = client.json("liveview status")["result"]
         done = client.json("liveview stop")
         assert done["ok"], done
@@ -185,7 +189,9 @@ def test_shell_runs_liveview_in_the_background(
     assert run("liveview --frames-dir frames").startswith("live view running in the background")
     assert run("set iso 800") == "iso: 200 -> 800"
     frames = cli.cwd / "frames"
+    deadline = time.monotonic() + RUN_TIMEOUT_S
     while len(list(frames.glob("frame-*.jpg"))) < 3:
+        assert time.monotonic() < deadline, "no frames written"
         assert run("get iso") == "800"  # commands answered while frames are written
     stopped = run("liveview stop")
     assert stopped.startswith("live view stopped:"), stopped
