@@ -132,7 +132,7 @@ def test_serve_commands_runs_liveview_in_the_background(
         client.close()
 
 
-def test_serve_commands_liveview_to_a_file_while_setting_properties(
+def test_serve_commands_liveview_to_a_file_while_setting_properties_and_capturing(
     cli: Cli, nikon: tuple[VirtualCamera, PtpIpServer]
 ) -> None:
     vcam, server = nikon
@@ -147,6 +147,9 @@ def test_serve_commands_liveview_to_a_file_while_setting_properties(
         assert answer["result"]["running"] is True
         for value in ("400", "800", "1600"):
             assert client.json(f"set iso {value}")["ok"]
+        # A picture taken during live view (the Nikon takes it without AF there).
+        shot = client.json("capture")
+        assert shot["ok"], shot
         status = client.json("liveview status")["result"]
         deadline = time.monotonic() + RUN_TIMEOUT_S
         while status["frames"] < 5:
