@@ -13,8 +13,8 @@ Paths:
 - ``/``: a page (HTML and a little JavaScript, nothing fetched from elsewhere) showing the stream
   with the state over it;
 - ``/stream.mjpg``: ``multipart/x-mixed-replace`` MJPEG, the format browsers show in an ``<img>``
-  and ffmpeg, VLC and OpenCV read; each part carries ``X-Frame-Sequence`` (the camera's frame
-  number) and ``X-Frame-Timestamp`` (seconds, monotonic);
+  and ffmpeg, VLC and OpenCV read; each part carries ``X-Frame-Sequence`` (``LiveFrame.sequence``:
+  gaps are frames this viewer skipped) and ``X-Frame-Timestamp`` (``LiveFrame.timestamp_s``);
 - ``/frame.jpg``: the newest frame, once;
 - ``/state.json`` and ``/events``: the state, as above.
 
@@ -670,15 +670,6 @@ def start(
     server_thread.daemon = True
     server_thread.start()
     return Running(server, hub, watcher, stop, [reader_thread, server_thread], ended)
-
-
-def describe_viewers(state: Mapping[str, Any]) -> str:
-    """One line for a status: frames, rate, viewers."""
-    live = state.get("live", {})
-    return (
-        f"{live.get('frames', 0)} frames, {live.get('fps', 0):g} fps, "
-        f"{live.get('viewers', 0)} viewer(s)"
-    )
 
 
 #: The page: the stream in an <img>, the state over it, fed by server-sent events (polling
