@@ -730,6 +730,11 @@ function poll() {
   fetch("state.json", { cache: "no-store" }).then((r) => r.json()).then(show)
     .catch(() => {}).finally(() => setTimeout(poll, 1000));
 }
+// A stream that broke (the server restarted, the network hiccuped) is asked for again.
+const stream = document.getElementById("stream");
+stream.addEventListener("error", () => setTimeout(() => {
+  stream.src = "stream.mjpg?" + Date.now();
+}, 2000));
 if (window.EventSource) {
   const source = new EventSource("events");
   source.addEventListener("state", (event) => show(JSON.parse(event.data)));
