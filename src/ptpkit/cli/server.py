@@ -122,7 +122,7 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, port
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -489,6 +489,7 @@ def serve(
         host = configured.address or DEFAULT_ADDRESS
         port = configured.port if configured.port is not None else PTPIP_PORT
     cam = session.camera()  # as the Go tool: connect first, then open the socket
+    session.background = True  # `liveview` runs until a client sends `liveview stop`
     runner = Runner(group, session, excluded=_NOT_OVER_TCP)
     try:
         server = CommandServer(
@@ -505,7 +506,7 @@ def serve(
             hint="choose another port with --listen HOST:PORT",
         ) from None
     bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
-    if not _is_loopback(str(bound_host)):
+    if not is_loopback(str(bound_host)):
         click.echo(
             f"warning: listening on {bound_host}, not loopback: anyone who can reach it controls "
             "the camera",
@@ -521,6 +522,7 @@ def serve(
         pass  # the way to stop a server: not an error
     finally:
         server.server_close()
+        session.stop_jobs()  # live view ends on the camera before the session closes
 
 
 COMMANDS = [serve_commands]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 
@@ -27,6 +27,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 SESSION_COMMANDS: set[str] = set()
 
 
+class Job(Protocol):
+    """A command running in the background of the shell or the command server."""
+
+    def stop(self) -> None: ...
+
+
 class Session:
     def __init__(self, selection: Selection, output: Output, *, json_mode: bool = False) -> None:
         self.selection = selection
@@ -38,6 +44,11 @@ class Session:
         #: How long a command that waits for events waits when not told (None: until
         #: interrupted). The command server sets one: a wait holds the session from other clients.
         self.default_wait_s: float | None = None
+        #: Set by the shell and the command server: a command that runs until stopped
+        #: (``liveview``) runs in the background there, and the next commands go on meanwhile.
+        self.background = False
+        #: Those commands at work, by name; each has a ``stop()`` that waits for it to end.
+        self.jobs: dict[str, Job] = {}
         self._camera: Camera | None = None
 
     def out(self, as_json: bool = False) -> Output:
@@ -57,7 +68,15 @@ class Session:
             )
         return self._camera
 
+    def stop_jobs(self) -> None:
+        """Stop the background commands (before the camera closes: live view ends on it)."""
+        while self.jobs:
+            _, job = self.jobs.popitem()
+            with contextlib.suppress(PTPError, OSError):
+                job.stop()
+
     def close(self) -> None:
+        self.stop_jobs()
         camera, self._camera = self._camera, None
         if camera is not None:
             # Closing a camera that is already gone leaves nothing to tell the user.

@@ -37,12 +37,16 @@ def shell(ctx: click.Context) -> None:
     assert isinstance(group, click.Group)
     runner = Runner(group, session)
     cam = session.camera()  # connect first: a camera that cannot be reached is exit 105, as always
-    if sys.stdin.isatty() and sys.stdout.isatty():
-        _interactive(runner, session, cam)
-    else:
-        code = _scripted(runner, session, sys.stdin)
-        if code != ExitCode.OK:
-            ctx.exit(code)
+    session.background = True  # `liveview` runs until `liveview stop`, the prompt stays
+    try:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            _interactive(runner, session, cam)
+        else:
+            code = _scripted(runner, session, sys.stdin)
+            if code != ExitCode.OK:
+                ctx.exit(code)
+    finally:
+        session.stop_jobs()  # live view ends on the camera before the session closes
 
 
 def _report(error: str | None) -> None:

@@ -24,6 +24,7 @@ pure specs in :mod:`~ptpkit.client.operations`, shared with any other front end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from ptpkit._log import get_logger
+from ptpkit._sync import Latch
 from ptpkit.client import operations as ops
 from ptpkit.client.engine import Engine
 from ptpkit.client.events import EVENT_QUEUE_LIMIT, CameraEvent, EventStream
@@ -931,3 +933,20 @@ class Camera:
         """The next event with one of ``codes`` (any event if None); other events are kept for
         later. Raises TransportTimeout."""
         return self._event_stream.wait_event(codes, timeout_s=timeout_s)
+
+    @contextlib.contextmanager
+    def observing_events(self, observer: Callable[[CameraEvent], None]) -> Iterator[None]:
+        """Show ``observer`` each event as it arrives while the block runs, without taking it
+        from the queue :meth:`next_event` and :meth:`wait_event` read (a live-view overlay
+        watches the camera's state while a program waits for its events). The observer runs on
+        the thread that delivers events: it must return at once; what it raises is logged."""
+
+        def listener(event: CameraEvent) -> bool:
+            try:
+                observer(event)
+            except Exception:
+                log.exception("event observer %r failed", observer)
+            return False  # seen, not consumed
+
+        with self._event_stream.listening(listener, Latch()):
+            yield
