@@ -102,7 +102,7 @@ from ptpkit.ext.base import (
 from ptpkit.ext.keepalive import IdleKeepAlive
 from ptpkit.ext.matching import is_eos
 from ptpkit.ext.mtp import checked_read_count
-from ptpkit.ext.polling import AdaptivePoller, adaptive_interval
+from ptpkit.ext.polling import ExtensionPoller, adaptive_interval
 from ptpkit.timing import Clock
 
 log = logging.getLogger("ptpkit.ext.canon_eos")
@@ -438,7 +438,7 @@ def _announces(record: EosRecord) -> ObjectAdded | RequestObjectTransfer | None:
 # -- the poller ------------------------------------------------------------------------------------
 
 
-class EosEventPoller(AdaptivePoller):
+class EosEventPoller(ExtensionPoller):
     """EOS_GetEvent on the camera's poller thread (:meth:`CanonEosExtension.event_poller`)."""
 
     fast_s, step_s, idle_s, trouble_s = POLL_FAST_S, POLL_STEP_S, POLL_IDLE_S, POLL_TROUBLE_S
@@ -446,17 +446,7 @@ class EosEventPoller(AdaptivePoller):
     what = "EOS GetEvent data"
 
     def __init__(self, extension: CanonEosExtension) -> None:
-        self.extension = extension
-        super().__init__()
-
-    def closing(self) -> bool:
-        return self.extension.closing
-
-    def poll_once(self) -> int:
-        return self.extension.poll_events(wait_turn=False)
-
-    def label(self) -> str:
-        return self.extension.session.label
+        super().__init__(extension, extension.poll_events)
 
 
 def next_interval(previous_s: float, records: int) -> float:

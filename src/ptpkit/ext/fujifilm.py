@@ -80,7 +80,7 @@ from ptpkit.ext.base import (
 )
 from ptpkit.ext.lazy import LazyCodes
 from ptpkit.ext.matching import is_fujifilm
-from ptpkit.ext.polling import AdaptivePoller, adaptive_interval
+from ptpkit.ext.polling import ExtensionPoller, adaptive_interval
 
 log = logging.getLogger("ptpkit.ext.fujifilm")
 
@@ -240,24 +240,14 @@ def _as_datatype(value: int, datatype: DataType) -> Value:
         return value
 
 
-class FujiStatePoller(AdaptivePoller):
+class FujiStatePoller(ExtensionPoller):
     """GetDevicePropValue(0xD212) on the camera's poller thread."""
 
     fast_s, step_s, idle_s, trouble_s = POLL_FAST_S, POLL_STEP_S, POLL_IDLE_S, POLL_TROUBLE_S
     what = "Fujifilm state list"
 
     def __init__(self, extension: FujifilmExtension) -> None:
-        self.extension = extension
-        super().__init__()
-
-    def closing(self) -> bool:
-        return self.extension.closing
-
-    def poll_once(self) -> int:
-        return self.extension.poll_state(wait_turn=False)
-
-    def label(self) -> str:
-        return self.extension.session.label
+        super().__init__(extension, extension.poll_state)
 
 
 class FujiStreamLiveView:

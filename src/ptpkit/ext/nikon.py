@@ -80,7 +80,7 @@ from ptpkit.ext.base import (
 from ptpkit.ext.lazy import LazyCodes
 from ptpkit.ext.matching import is_nikon
 from ptpkit.ext.mtp import checked_read_count
-from ptpkit.ext.polling import AdaptivePoller
+from ptpkit.ext.polling import ExtensionPoller
 
 log = logging.getLogger("ptpkit.ext.nikon")
 
@@ -291,24 +291,14 @@ def _lookup(table: dict[int, str], text: str) -> int | None:
 # -- events ----------------------------------------------------------------------------------------
 
 
-class NikonEventPoller(AdaptivePoller):
+class NikonEventPoller(ExtensionPoller):
     """GetEvent (or GetEventEx) on the camera's poller thread."""
 
     fast_s, step_s, idle_s, trouble_s = POLL_FAST_S, POLL_STEP_S, POLL_IDLE_S, POLL_TROUBLE_S
     what = "Nikon GetEvent data"
 
     def __init__(self, extension: NikonExtension) -> None:
-        self.extension = extension
-        super().__init__()
-
-    def closing(self) -> bool:
-        return self.extension.closing
-
-    def poll_once(self) -> int:
-        return self.extension.poll_events(wait_turn=False)
-
-    def label(self) -> str:
-        return self.extension.session.label
+        super().__init__(extension, extension.poll_events)
 
 
 @dataclass

@@ -1,14 +1,17 @@
 """An event poller whose pace follows the camera: fast while things change, one step slower per
 quiet poll up to an idle bound, a pause after an answer it cannot read (never fatal).
 
-Vendors that report events only when asked (Canon EOS GetEvent 0x9116, Fujifilm's 0xD212 list)
-subclass it with their pace and one poll; the camera's poller thread calls :meth:`poll` and
+Vendors that report events only when asked (Canon EOS GetEvent 0x9116, Nikon GetEvent 0x90C7,
+Fujifilm's 0xD212 list, Sony's 0x9209) subclass :class:`ExtensionPoller` with their pace and
+their extension's poll method; the camera's poller thread calls :meth:`poll` and
 sleeps the interval it returns (:class:`ptpkit.ext.base.EventPoller`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Protocol
 
 from ptpkit.errors import BusyError, DecodeError, RemoteProtocolError
 
@@ -74,4 +77,38 @@ class AdaptivePoller:
         return self.interval_s
 
 
-__all__ = ["AdaptivePoller", "adaptive_interval"]
+class _Labelled(Protocol):
+    @property
+    def label(self) -> str: ...
+
+
+class PolledExtension(Protocol):
+    """What :class:`ExtensionPoller` needs of its extension."""
+
+    @property
+    def closing(self) -> bool: ...
+
+    @property
+    def session(self) -> _Labelled: ...
+
+
+class ExtensionPoller(AdaptivePoller):
+    """The adaptive pace around one poll method of an extension (``poll(wait_turn=False)`` ->
+    the changes it brought); a vendor's poller only sets its pace and ``what``."""
+
+    def __init__(self, extension: PolledExtension, poll: Callable[..., int]) -> None:
+        self.extension = extension
+        self._poll = poll
+        super().__init__()
+
+    def closing(self) -> bool:
+        return self.extension.closing
+
+    def poll_once(self) -> int:
+        return self._poll(wait_turn=False)
+
+    def label(self) -> str:
+        return self.extension.session.label
+
+
+__all__ = ["AdaptivePoller", "ExtensionPoller", "PolledExtension", "adaptive_interval"]

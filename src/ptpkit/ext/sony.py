@@ -66,7 +66,7 @@ from ptpkit.errors import (
 from ptpkit.ext.base import CapturedObject, CaptureOutcome, FrameSource, Session
 from ptpkit.ext.lazy import LazyCodes
 from ptpkit.ext.matching import is_sony
-from ptpkit.ext.polling import AdaptivePoller
+from ptpkit.ext.polling import ExtensionPoller
 
 log = logging.getLogger("ptpkit.ext.sony")
 
@@ -188,24 +188,14 @@ SONY_PROPERTIES: Final = tuple(
 )  # fmt: skip
 
 
-class SonyPoller(AdaptivePoller):
+class SonyPoller(ExtensionPoller):
     """GetAllExtDevicePropInfo on the camera's poller thread."""
 
     fast_s, step_s, idle_s, trouble_s = POLL_FAST_S, POLL_STEP_S, POLL_IDLE_S, POLL_TROUBLE_S
     what = "Sony property list (0x9209)"
 
     def __init__(self, extension: SonyExtension) -> None:
-        self.extension = extension
-        super().__init__()
-
-    def closing(self) -> bool:
-        return self.extension.closing
-
-    def poll_once(self) -> int:
-        return self.extension.poll(wait_turn=False)
-
-    def label(self) -> str:
-        return self.extension.session.label
+        super().__init__(extension, extension.poll)
 
 
 class SonyLiveView:
