@@ -226,6 +226,38 @@ def test_remote_control_payloads() -> None:
         cu.encode_remote_payload(0x04, 1, 2)
     with pytest.raises(KeyError):
         cu.remote_sub(0x02)
+    # Class 6 (RemoteControl2 0x25) appends one zero byte; SetExtParams (0x15) holds 5 bytes.
+    assert cu.encode_remote_payload(0x04, new_protocol=True) == bytes.fromhex("040000000000000000")
+    assert cu.encode_remote_payload(0x13) == bytes.fromhex("1300000000")
+    assert cu.remote_reply_bytes(0x00) == 0x5C
+    spec, word0, word1 = cu.decode_remote_payload(bytes.fromhex("090000000400000002000000"))
+    assert (spec.name, word0, word1) == ("SetTransferMode", 4, 2)
+    assert cu.decode_remote_payload(bytes.fromhex("040000000000000000"))[0].name == "Release"
+    for bad in ("0200000000000000", "04000000000000", "0400000000000000000000"):
+        with pytest.raises(DecodeError):
+            cu.decode_remote_payload(bytes.fromhex(bad))
+
+
+@given(st.sampled_from(cu.REMOTE_SUBS), st.integers(0, 0xFFFFFFFF), st.booleans())
+def test_remote_payload_round_trip(spec: cu.RemoteSub, word0: int, new: bool) -> None:
+    size = spec.command_length - 0x10
+    word0 = word0 if size >= 8 else 0
+    payload = cu.encode_remote_payload(spec.sub, word0, new_protocol=new)
+    assert len(payload) == size + new
+    assert cu.decode_remote_payload(payload) == (spec, word0, 0)
+
+
+def test_reply_read_helpers() -> None:
+    # usb.c canon_usb_dialogue_full: 0x9C is read as 0x80 then 0x1C; 0x40 in one read.
+    assert cu.split_reply_read(0x9C) == (0x80, 0x1C)
+    assert cu.split_reply_read(0x40) == (0x40, 0)
+    first = GET_TIME_REPLY[:0x40]
+    assert cu.reported_reply_bytes(first) == 0x60
+    zero_first = bytes(4) + GET_TIME_REPLY[4:0x50]
+    assert cu.reported_reply_bytes(zero_first) == 0x60
+    assert cu.reported_reply_bytes(zero_first[:0x40]) is None
+    with pytest.raises(DecodeError):
+        cu.reported_reply_bytes(b"\x01\x00")
 
 
 # -- variable replies ----------------------------------------------------------------------------
@@ -345,7 +377,10 @@ def test_image_ready_fields() -> None:
     assert message.raw[0x0C:0x10] == bytes.fromhex("04030201")
     assert message.raw[0x11:0x15] == struct.pack("<I", 123_456)
     assert cu.decode_interrupt(message.raw) == message
-    for cut in range(len(message.raw)):
+    # libgphoto2 reads the fields of a message of another length (it only logs it): a message
+    # cut after the size still decodes, one cut inside the fields does not.
+    assert cu.decode_interrupt(message.raw[:0x15]).size == 123_456
+    for cut in range(0x15):
         with pytest.raises(DecodeError):
             cu.decode_interrupt(message.raw[:cut])
 
@@ -422,6 +457,8 @@ _DECODERS = [
     cu.decode_time,
     cu.decode_disk_info,
     cu.decode_power_status,
+    cu.decode_remote_payload,
+    cu.reported_reply_bytes,
 ]
 
 

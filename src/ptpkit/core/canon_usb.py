@@ -98,6 +98,7 @@ __all__ = [
     "decode_init_packet",
     "decode_interrupt",
     "decode_power_status",
+    "decode_remote_payload",
     "decode_reply",
     "decode_time",
     "decode_variable_header",
@@ -119,7 +120,10 @@ __all__ = [
     "init_write_block",
     "iter_dirents",
     "lookup_command",
+    "remote_reply_bytes",
     "remote_sub",
+    "reported_reply_bytes",
+    "split_reply_read",
     "status_text",
 ]
 
@@ -677,6 +681,7 @@ CAPTURE_DONE: Final = 0x1D
 CAPTURE_FAILED: Final = 0x0A
 #: Image-ready messages (0x08 / 0x0C / 0x10) are 0x17 bytes: key u32@0x0C, size u32@0x11.
 IMAGE_READY_BYTES: Final = 0x17
+_READY_FIELDS_END: Final = 0x15
 _READY_TYPES: Final = frozenset(
     {
         InterruptType.THUMBNAIL_READY,
@@ -712,10 +717,12 @@ def decode_interrupt(data: BytesLike) -> InterruptMessage:
         raise reader.fail(f"an interrupt message has its type at byte 4; only {len(raw)} bytes")
     kind = raw[4]
     if kind in _READY_TYPES:
-        if len(raw) < IMAGE_READY_BYTES:
+        # libgphoto2 only logs an image-ready message of another length than 0x17 and reads
+        # its fields anyway (usb.c canon_usb_capture_dialogue): the fields must be there.
+        if len(raw) < _READY_FIELDS_END:
             raise reader.fail(
-                f"an image-ready message (0x{kind:02X}) is {IMAGE_READY_BYTES:#x} bytes, "
-                f"not {len(raw):#x}"
+                f"an image-ready message (0x{kind:02X}) carries its size at 0x11..0x14; "
+                f"only {len(raw):#x} bytes"
             )
         (key,) = struct.unpack_from("<I", raw, 0x0C)
         (size,) = struct.unpack_from("<I", raw, 0x11)
@@ -930,14 +937,73 @@ def remote_sub(sub: int) -> RemoteSub:
     return _SUB_BY_CODE[sub]
 
 
-def encode_remote_payload(sub: int, *words: int) -> bytes:
-    """A RemoteControl payload: u32 subcmd then the words, zero-filled (or cut) to the
-    subcommand's command length - 0x10."""
+def encode_remote_payload(sub: int, *words: int, new_protocol: bool = False) -> bytes:
+    """A RemoteControl payload: u32 subcmd, then word0 and word1 as far as the subcommand's
+    command length - 0x10 holds them, zeros after (canon.c canon_int_pack_control_subcmd).
+    ``new_protocol`` (class 6, RemoteControl2 0x25): one more zero byte at the end
+    (canon.c canon_int_do_control_command)."""
     spec = remote_sub(sub)
     size = spec.command_length - 0x10
+    if len(words) > 2:
+        raise LocalProtocolError(f"a RemoteControl payload has at most two words, not {len(words)}")
     for word in words:
         _check_u32(word, "a RemoteControl word")
-    body = struct.pack(f"<I{len(words)}I", sub, *words)
-    if len(body) > size and any(body[size:]):
-        raise LocalProtocolError(f"{spec.name} carries {size} bytes; the words do not fit")
-    return body[:size].ljust(size, b"\x00")
+    fitting = max(0, size // 4 - 1)
+    if any(words[fitting:]):
+        raise LocalProtocolError(f"{spec.name} carries {size} bytes; word {fitting} does not fit")
+    body = struct.pack(f"<I{len(words)}I", sub, *words)[:size].ljust(size, b"\x00")
+    return body + b"\x00" if new_protocol else body
+
+
+def decode_remote_payload(payload: BytesLike) -> tuple[RemoteSub, int, int]:
+    """The subcommand and its two words (0 where the payload is too short to hold them) of a
+    RemoteControl payload, as the camera reads it; the payload must be the subcommand's length
+    (+1 for the new protocol's extra zero byte)."""
+    reader = Reader(payload, what="Canon RemoteControl payload")
+    sub = reader.uint32()
+    spec = _SUB_BY_CODE.get(sub)
+    if spec is None:
+        raise DecodeError(f"unknown RemoteControl subcommand 0x{sub:X}", offset=0, what=reader.what)
+    size = spec.command_length - 0x10
+    if len(payload) not in (size, size + 1):
+        raise DecodeError(
+            f"{spec.name} carries {size} bytes (or {size + 1}), not {len(payload)}",
+            offset=0,
+            what=reader.what,
+        )
+    word0 = reader.uint32() if size >= 8 else 0
+    word1 = reader.uint32() if size >= 12 else 0
+    return spec, word0, word1
+
+
+def remote_reply_bytes(sub: int) -> int:
+    """The whole reply to a RemoteControl subcommand: 0x40 (the table's base) + the
+    subcommand's extra length (usb.c canon_usb_dialogue_full)."""
+    return 0x40 + remote_sub(sub).reply_extra
+
+
+# -- reading a fixed reply (usb.c canon_usb_dialogue_full) --------------------------------------
+
+
+def split_reply_read(reply_bytes: int) -> tuple[int, int]:
+    """The two bulk reads of a fixed reply on the old protocol: the length rounded down to a
+    multiple of 0x40, then the rest (0 = no second read). Class 6 and replies over 0x400 are
+    read in one piece instead (usb.c canon_usb_dialogue_full: the D30 refuses one read)."""
+    if reply_bytes < 0:
+        raise LocalProtocolError(f"a reply length is not negative: {reply_bytes}")
+    first = reply_bytes - reply_bytes % 0x40
+    return first, reply_bytes - first
+
+
+def reported_reply_bytes(first: BytesLike) -> int | None:
+    """The whole reply length a camera reports in the first read of a fixed reply: u32@0 +
+    0x40, or when that is 0, u32@0x48 + 0x40 if the read reached it; None if neither is there.
+    libgphoto2 trusts this over its table (the picture-abilities length varies by model) and
+    reads the rest accordingly (usb.c canon_usb_dialogue_full)."""
+    reader = Reader(first, what="Canon reply (first read)")
+    if len(first) < 4:
+        raise reader.fail(f"the length word needs 4 bytes, only {len(first)}")
+    length = reader.uint32()
+    if length == 0 and len(first) >= HEADER_BYTES:
+        (length,) = struct.unpack_from("<I", first, 0x48)
+    return length + _LENGTH_BASE if length else None
