@@ -616,7 +616,14 @@ def _nikon_shutter_parse(data: bytes) -> None:
 
 def _check_canon_dirents(entries: Any, data: bytes) -> None:
     # The streaming decoder and the collected one agree; names are bounded and NUL-free.
-    check(tuple(canon_usb.iter_dirents(data)) == entries, "canon-usb-dirents-stream")
+    check(tuple(canon_usb.iter_dirents(data)) == entries, "canon-usb-dirents-iter")
+    # Fed in pieces (7 bytes: every entry straddles a boundary), the stream gives the same.
+    stream = canon_usb.DirentStream()
+    streamed: list[Any] = []
+    for at in range(0, len(data), 7):
+        streamed += stream.feed(data[at : at + 7])
+    stream.close()
+    check(tuple(streamed) == entries, "canon-usb-dirents-stream", "{!r}", streamed)
     for entry in entries:
         check(b"\x00" not in entry.name, "canon-usb-dirent-nul", "{!r}", entry.name)
         check(len(entry.name) <= canon_usb.MAX_NAME_BYTES, "canon-usb-dirent-name-bound")

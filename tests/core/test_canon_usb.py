@@ -327,10 +327,81 @@ def test_dirents_cut_inside_an_entry_are_refused_with_the_offset() -> None:
         assert 0 <= caught.value.offset <= cut
 
 
+def _stream(data: bytes, sizes: list[int]) -> tuple[list[Dirent], int]:
+    """Feed ``data`` in pieces of these sizes (the last repeated); the entries and the largest
+    buffer the stream held between feeds."""
+    stream = cu.DirentStream()
+    entries: list[Dirent] = []
+    pos, index, held = 0, 0, 0
+    while pos < len(data):
+        size = sizes[min(index, len(sizes) - 1)]
+        entries += stream.feed(data[pos : pos + size])
+        held = max(held, len(stream._buffer))
+        pos, index = pos + size, index + 1
+    stream.close()
+    return entries, held
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 10, 11, 64, 0x1400])
+def test_dirent_stream_gives_the_same_entries_in_any_pieces(size: int) -> None:
+    data = cu.encode_dirents(ENTRIES) + b"after the end"
+    entries, held = _stream(data, [size])
+    assert entries == list(ENTRIES)
+    # Only the unfinished entry is kept between pieces.
+    assert held < max(len(e.name) for e in ENTRIES) + 11 + size
+
+
+def test_dirent_stream_of_a_large_card_stays_bounded() -> None:
+    card = [
+        Dirent(attrs=0x20, size=index, time=index + 1, name=b"IMG_%04d.JPG" % index)
+        for index in range(5000)
+    ]
+    entries, held = _stream(cu.encode_dirents(card), [0x1400])
+    assert entries == card
+    assert held < 64
+
+
+def test_dirent_stream_refuses_a_listing_cut_inside_an_entry() -> None:
+    data = cu.encode_dirents(ENTRIES)[:-15]  # inside the ".." entry
+    stream = cu.DirentStream()
+    assert stream.feed(data) == list(ENTRIES[:3])
+    with pytest.raises(DecodeError) as caught:
+        stream.close()
+    assert caught.value.offset == len(data) - 9  # the ".." entry's start, counted overall
+    assert not stream.done
+
+
+def test_dirent_stream_ignores_bytes_after_the_terminator() -> None:
+    stream = cu.DirentStream()
+    stream.feed(cu.encode_dirents(ENTRIES[:1]))
+    assert stream.done
+    assert stream.feed(b"\xff" * 50) == []
+    stream.close()
+
+
+@given(
+    st.lists(
+        st.builds(
+            Dirent,
+            attrs=st.integers(1, 0xFFFF),
+            size=st.integers(0, 0xFFFFFFFF),
+            time=st.integers(0, 0xFFFFFFFF),
+            name=st.binary(max_size=40).map(lambda b: b.replace(b"\x00", b"_")),
+        ),
+        max_size=10,
+    ),
+    st.lists(st.integers(1, 50), min_size=1, max_size=20),
+)
+def test_dirent_stream_round_trip_in_random_pieces(entries: list[Dirent], sizes: list[int]) -> None:
+    assert _stream(cu.encode_dirents(entries), sizes)[0] == entries
+
+
 def test_dirent_name_too_long_is_refused_without_scanning_everything() -> None:
     data = struct.pack("<HII", 0x20, 1, 1) + b"A" * 5000 + b"\x00"
     with pytest.raises(DecodeError, match="longer than"):
         cu.decode_dirents(data)
+    with pytest.raises(DecodeError, match="longer than"):
+        cu.DirentStream().feed(data[:2000])  # refused before the NUL arrives
 
 
 def test_dirent_encoder_refusals() -> None:

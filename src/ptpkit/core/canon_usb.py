@@ -81,6 +81,7 @@ __all__ = [
     "Command",
     "CommandSpec",
     "Dirent",
+    "DirentStream",
     "DiskInfo",
     "Identity",
     "InitPacket",
@@ -595,42 +596,102 @@ def _is_terminator(attrs: int, size: int, time: int) -> bool:
     return attrs == 0 and size == 0 and time == 0
 
 
-def iter_dirents(data: BytesLike, *, base_offset: int = 0) -> Iterator[Dirent]:
-    """Entries of a GetDirEntries listing, one at a time, up to the all-zero terminator. Bytes
-    after the terminator are ignored. A listing that ends without a terminator ends where the
-    data ends, as libgphoto2 stops at the end of the buffer (canon.c canon_int_list_directory),
-    but an entry cut inside is a DecodeError. ``base_offset`` is added to error offsets (for a
-    caller feeding a long listing piece by piece)."""
+_DIRENT_WHAT: Final = "Canon directory entry"
+#: What :func:`_pull_dirent` returns when the bytes so far end inside an entry.
+_NEED_MORE: Final = None
+
+
+def _pull_dirent(view: BytesLike, pos: int, *, final: bool, base: int) -> tuple[Dirent, int] | None:
+    """The entry at ``pos`` and the offset after it; None when the bytes end inside it and more
+    may come (``final`` False). The all-zero terminator comes back as an entry with attrs,
+    size and time zero (the caller stops there). ``base`` is added to error offsets."""
+    end = len(view)
+    if end - pos < _DIRENT.size:
+        if not final:
+            return _NEED_MORE
+        raise DecodeError(
+            f"an entry needs {_DIRENT.size} bytes before its name, {end - pos} are left",
+            offset=base + pos,
+            what=_DIRENT_WHAT,
+        )
+    attrs, size, time = _DIRENT.unpack_from(view, pos)
+    name_at = pos + _DIRENT.size
+    limit = min(end, name_at + MAX_NAME_BYTES + 1)
+    nul = bytes(view[name_at:limit]).find(b"\x00")
+    if nul < 0:
+        if limit == name_at + MAX_NAME_BYTES + 1:
+            # A bound on what one entry may hold, so a stream without NULs is refused early
+            # (libgphoto2 canon.c canon_int_list_dir gives up on names over 256 bytes).
+            raise DecodeError(
+                f"a name longer than {MAX_NAME_BYTES} bytes",
+                offset=base + name_at,
+                what=_DIRENT_WHAT,
+            )
+        if not final:
+            return _NEED_MORE
+        raise DecodeError(
+            "the name has no terminating NUL", offset=base + name_at, what=_DIRENT_WHAT
+        )
+    name = bytes(view[name_at : name_at + nul])
+    return Dirent(attrs=attrs, size=size, time=time, name=name), name_at + nul + 1
+
+
+def iter_dirents(data: BytesLike) -> Iterator[Dirent]:
+    """Entries of a GetDirEntries listing held whole, one at a time, up to the all-zero
+    terminator (attrs, size, time zero: canon.c canon_int_find_new_image stops there). Bytes
+    after the terminator are ignored. A listing without a terminator ends where the data ends
+    (canon.c canon_int_list_dir walks to the end of the buffer), but an entry cut inside is a
+    DecodeError, as there. For a listing read in pieces, :class:`DirentStream`."""
     view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
     pos = 0
-    end = len(view)
-    what = "Canon directory entry"
-    while pos < end:
-        if end - pos < _DIRENT.size:
-            raise DecodeError(
-                f"an entry needs {_DIRENT.size} bytes before its name, {end - pos} are left",
-                offset=base_offset + pos,
-                what=what,
-            )
-        attrs, size, time = _DIRENT.unpack_from(view, pos)
-        name_at = pos + _DIRENT.size
-        limit = min(end, name_at + MAX_NAME_BYTES + 1)
-        nul = bytes(view[name_at:limit]).find(b"\x00")
-        if nul < 0:
-            if limit < end:
-                raise DecodeError(
-                    f"a name longer than {MAX_NAME_BYTES} bytes",
-                    offset=base_offset + name_at,
-                    what=what,
-                )
-            raise DecodeError(
-                "the name has no terminating NUL", offset=base_offset + name_at, what=what
-            )
-        name = bytes(view[name_at : name_at + nul])
-        if _is_terminator(attrs, size, time):
+    while pos < len(view):
+        pulled = _pull_dirent(view, pos, final=True, base=0)
+        assert pulled is not None  # final: never "need more"
+        entry, pos = pulled
+        if _is_terminator(entry.attrs, entry.size, entry.time):
             return
-        yield Dirent(attrs=attrs, size=size, time=time, name=name)
-        pos = name_at + nul + 1
+        yield entry
+
+
+class DirentStream:
+    """A listing fed in the pieces the bulk reads bring (0x1400 bytes or the camera's transfer
+    length): :meth:`feed` returns the entries completed so far and keeps only the unfinished
+    one, so a whole card is listed in memory bounded by one read and one entry."""
+
+    __slots__ = ("_buffer", "_consumed", "done")
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        #: Bytes of the listing already decoded and dropped (for error offsets).
+        self._consumed = 0
+        #: True once the terminator has been read; later bytes are ignored.
+        self.done = False
+
+    def feed(self, chunk: BytesLike) -> list[Dirent]:
+        if self.done:
+            return []
+        self._buffer += chunk
+        entries: list[Dirent] = []
+        pos = 0
+        while pos < len(self._buffer):
+            pulled = _pull_dirent(self._buffer, pos, final=False, base=self._consumed)
+            if pulled is None:
+                break
+            entry, pos = pulled
+            if _is_terminator(entry.attrs, entry.size, entry.time):
+                self.done = True
+                self._buffer.clear()
+                return entries
+            entries.append(entry)
+        del self._buffer[:pos]
+        self._consumed += pos
+        return entries
+
+    def close(self) -> None:
+        """The listing's data has ended: refused if it ended inside an entry."""
+        if not self.done and self._buffer:
+            _pull_dirent(bytes(self._buffer), 0, final=True, base=self._consumed)
+        self._buffer.clear()
 
 
 def decode_dirents(data: BytesLike) -> tuple[Dirent, ...]:
