@@ -182,6 +182,12 @@ def test_identity_golden_fields() -> None:
     assert len(data) + 0x54 == cu.lookup_command("IdentifyCamera").reply_bytes
     with pytest.raises(DecodeError):
         cu.decode_identity(data[:-1])
+    # Longer data: libgphoto2 logs it and reads the fields anyway.
+    assert cu.decode_identity(data + b"\x00\x00") == identity
+    # GetOwner2 (class 6): the owner alone after the status.
+    assert cu.decode_owner(b"Ansel".ljust(32, b"\0")) == "Ansel"
+    assert cu.encode_owner("Ansel") == b"Ansel".ljust(32, b"\0")
+    assert len(cu.encode_owner("Ansel")) + 0x54 == cu.lookup_command("GetOwner2").reply_bytes
     with pytest.raises(LocalProtocolError):
         cu.encode_identity(cu.Identity(firmware=bytes(4), model="x" * 32, owner=""))
 
@@ -512,6 +518,9 @@ def test_camstat_and_control_constants() -> None:
     assert cu.control_request(1) == 0x0C
     assert cu.init_bulk_is_tx(bytes(0x40) + b"Tx\x00\x00")
     assert not cu.init_bulk_is_tx(bytes(0x44))
+    assert cu.init_bulk_more(b"\x04" + bytes(0x3F)) == 4
+    with pytest.raises(DecodeError):
+        cu.init_bulk_more(bytes(0x3F))
 
 
 # -- any bytes -----------------------------------------------------------------------------------
@@ -528,6 +537,8 @@ _DECODERS = [
     cu.decode_time,
     cu.decode_disk_info,
     cu.decode_power_status,
+    cu.decode_owner,
+    cu.init_bulk_more,
     cu.decode_remote_payload,
     cu.reported_reply_bytes,
 ]

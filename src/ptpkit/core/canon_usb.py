@@ -98,6 +98,7 @@ __all__ = [
     "decode_identity",
     "decode_init_packet",
     "decode_interrupt",
+    "decode_owner",
     "decode_power_status",
     "decode_remote_payload",
     "decode_reply",
@@ -110,6 +111,7 @@ __all__ = [
     "encode_identity",
     "encode_init_packet",
     "encode_interrupt",
+    "encode_owner",
     "encode_power_status",
     "encode_remote_payload",
     "encode_reply",
@@ -118,6 +120,7 @@ __all__ = [
     "find_command",
     "image_ready",
     "init_bulk_is_tx",
+    "init_bulk_more",
     "init_write_block",
     "iter_dirents",
     "lookup_command",
@@ -235,6 +238,15 @@ def init_write_block(packet: InitPacket) -> bytes:
     0-0x3F zeroed, byte 0 = 0x10, bytes 0x48-0x57 copied to 0x40-0x4F (lgc usb.c:195-425)."""
     raw = packet.raw
     return b"\x10" + bytes(0x3F) + raw[0x48:0x58]
+
+
+def init_bulk_more(first: BytesLike) -> int:
+    """How many more bytes the first 0x40 of the post-init bulk read announce (u32 at 0; 4 is
+    expected, libgphoto2 reads 4 whatever it says: usb.c canon_usb_camera_init)."""
+    reader = Reader(first, what="Canon init bulk read")
+    if len(first) != 0x40:
+        raise reader.fail(f"the first init bulk read is 0x40 bytes, not {len(first):#x}")
+    return reader.uint32()
 
 
 def init_bulk_is_tx(data: BytesLike) -> bool:
@@ -858,14 +870,33 @@ _IDENTITY_DATA_BYTES: Final = 0x9C - HEADER_BYTES - 4
 
 
 def decode_identity(data: bytes) -> Identity:
+    """IdentifyCamera's data after the status. Longer data is accepted and the rest ignored:
+    libgphoto2 logs an unexpected length and reads the fields anyway (canon.c
+    canon_int_identify_camera, "continuing"); shorter data lacks fields and is refused."""
     reader = Reader(data, what="Canon IdentifyCamera reply")
-    if len(data) != _IDENTITY_DATA_BYTES:
-        raise reader.fail(f"IdentifyCamera data is {_IDENTITY_DATA_BYTES} bytes, not {len(data)}")
+    if len(data) < _IDENTITY_DATA_BYTES:
+        raise reader.fail(
+            f"IdentifyCamera data is {_IDENTITY_DATA_BYTES} bytes, only {len(data)} came"
+        )
     reader.raw(4)
     firmware = reader.raw(4)
     model = _text(reader.raw(_TEXT_FIELD_BYTES))
     owner = _text(reader.raw(_TEXT_FIELD_BYTES))
     return Identity(firmware=firmware, model=model, owner=owner)
+
+
+#: GetOwner2 (0x05/0x12, reply 0x74, class 6): the owner, 32 bytes after the status
+#: (canon.c canon_int_identify_camera reads msg + 4).
+_OWNER_DATA_BYTES: Final = 0x74 - HEADER_BYTES - 4
+
+
+def decode_owner(data: bytes) -> str:
+    reader = _words(data, "Canon GetOwner reply", _OWNER_DATA_BYTES)
+    return _text(reader.raw(_TEXT_FIELD_BYTES))
+
+
+def encode_owner(owner: str) -> bytes:
+    return _pad_text(owner, "the owner")
 
 
 def encode_identity(identity: Identity) -> bytes:
