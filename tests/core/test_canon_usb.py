@@ -1,9 +1,11 @@
 """Canon's pre-PTP USB protocol (ptpkit.core.canon_usb): golden bytes, round trips, refusals.
 
-Golden bytes: where vendors.md section 5 quotes bytes (the variable-reply header "02 03 84 24 19
-00", the camera ids, the 300D's first interrupt message) they are used as quoted; the command
-blocks, fixed replies, directory listings and image-ready messages are built here field by field
-from the documented layouts (vendors.md 5.4, 5.5, 5.7, 5.8), not captured from a camera.
+Golden bytes: a PowerShot G3's IdentifyCamera command and reply are real bytes, captured by
+canon-remote (its docs, index.rst "Internals"); where vendors.md section 5 quotes bytes (the
+variable-reply header "02 03 84 24 19 00", the camera ids, the 300D's first interrupt message)
+they are used as quoted. The other command blocks, fixed replies, directory listings and
+image-ready messages are built here field by field from the documented layouts (vendors.md 5.4,
+5.5, 5.7, 5.8, confirmed in libgphoto2 camlibs/canon usb.c and canon.c), not captured.
 """
 
 from __future__ import annotations
@@ -27,6 +29,46 @@ IDENTIFY_BLOCK = (
     + bytes(0x38)
     + bytes.fromhex("02000000010000121000000044332211")
 )
+
+
+# A PowerShot G3's IdentifyCamera exchange as captured by canon-remote (its docs, index.rst
+# "Internals": the control write, then the bulk reads of 0x80 and 0x1C bytes). Real bytes.
+G3_IDENTIFY_COMMAND = bytes.fromhex(
+    "10 00 00 00 01 02 00 00  00 00 00 00 00 00 00 00"
+    + " 00" * 48
+    + "02 00 00 00 01 00 00 12  10 00 00 00 0c 00 12 00"
+)
+G3_IDENTIFY_REPLY = bytes.fromhex(
+    "5c 00 00 00 01 03 00 00  00 00 00 00 00 00 00 00"
+    + " 00" * 48
+    + "02 00 00 00 01 00 00 22  5c 00 00 00 0c 00 12 00"
+    + "00 00 00 00 01 06 15 83  00 02 00 01 43 61 6e 6f"
+    + "6e 20 50 6f 77 65 72 53  68 6f 74 20 47 33 00 00"
+    + "00 00 00 00 00 00 00 00  00 00 00 00 4b 69 72 69"
+    + "6c 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00"
+    + "00 00 00 00 00 00 00 00  00 00 00 00"
+)
+
+
+def test_command_block_golden_bytes_from_a_g3() -> None:
+    command = cu.decode_command(G3_IDENTIFY_COMMAND)
+    assert command == Command(cmd1=0x01, cmd2=0x12, cmd3=0x201, serial=0x0012000C)
+    assert cu.encode_command(command) == G3_IDENTIFY_COMMAND
+
+
+def test_identify_reply_golden_bytes_from_a_g3() -> None:
+    assert len(G3_IDENTIFY_REPLY) == 0x9C
+    assert cu.split_reply_read(0x9C) == (0x80, 0x1C)  # as canon-remote read it
+    assert cu.reported_reply_bytes(G3_IDENTIFY_REPLY[:0x80]) == 0x9C
+    reply = cu.decode_reply(G3_IDENTIFY_REPLY, reply_bytes=0x9C)
+    assert (reply.cmd1, reply.cmd2, reply.serial, reply.status) == (0x01, 0x12, 0x0012000C, 0)
+    identity = cu.decode_identity(reply.data)
+    assert identity.model == "Canon PowerShot G3"
+    assert identity.owner == "Kiril"
+    assert identity.firmware_text == "1.0.2.0"
+    assert identity.camera_id == bytes.fromhex("01061583")
+    assert cu.encode_reply(reply) == G3_IDENTIFY_REPLY
+    assert cu.encode_identity(identity) == reply.data
 
 
 def test_command_block_golden_bytes() -> None:

@@ -860,6 +860,9 @@ class Identity:
     firmware: bytes
     model: str
     owner: str
+    #: The 4 bytes at +4, which libgphoto2 does not read; a G3 sends 01 06 15 83 there, its
+    #: init packet's id (canon-remote's docs, index.rst, a captured IdentifyCamera reply).
+    camera_id: bytes = bytes(4)
 
     @property
     def firmware_text(self) -> str:
@@ -878,11 +881,11 @@ def decode_identity(data: bytes) -> Identity:
         raise reader.fail(
             f"IdentifyCamera data is {_IDENTITY_DATA_BYTES} bytes, only {len(data)} came"
         )
-    reader.raw(4)
+    camera_id = reader.raw(4)
     firmware = reader.raw(4)
     model = _text(reader.raw(_TEXT_FIELD_BYTES))
     owner = _text(reader.raw(_TEXT_FIELD_BYTES))
-    return Identity(firmware=firmware, model=model, owner=owner)
+    return Identity(firmware=firmware, model=model, owner=owner, camera_id=camera_id)
 
 
 #: GetOwner2 (0x05/0x12, reply 0x74, class 6): the owner, 32 bytes after the status
@@ -900,10 +903,13 @@ def encode_owner(owner: str) -> bytes:
 
 
 def encode_identity(identity: Identity) -> bytes:
-    if len(identity.firmware) != 4:
-        raise LocalProtocolError(f"the firmware version is 4 bytes, not {identity.firmware!r}")
+    if len(identity.firmware) != 4 or len(identity.camera_id) != 4:
+        raise LocalProtocolError(
+            f"the firmware and the id are 4 bytes each: {identity.firmware!r}, "
+            f"{identity.camera_id!r}"
+        )
     return (
-        bytes(4)
+        identity.camera_id
         + identity.firmware
         + _pad_text(identity.model, "the model")
         + _pad_text(identity.owner, "the owner")
