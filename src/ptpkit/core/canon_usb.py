@@ -1,25 +1,33 @@
 """Canon's pre-PTP USB protocol (PowerShot G1-G6, S/A series, early EOS), sans-IO.
 
 Facts from vendors.md section 5 (libgphoto2 ``camlibs/canon``: ``usb.c``, ``canon.h``,
-``canon.c``, ``doc/Protocol.xml``); ``lgc`` below = libgphoto2 ``camlibs/canon/``.
+``canon.c``, ``doc/Protocol.xml``), checked against libgphoto2's usb.c and canon.c (the
+functions are named where a fact is used); ``lgc`` below = libgphoto2 ``camlibs/canon/``.
 
 - **Command block** (:class:`Command`): a 0x50-byte header and a payload, sent by the host as one
-  vendor control write with wValue 0x10 (lgc usb.c:1440-1460). Encoded by the initiator, decoded
-  by the responder (the virtual PowerShot): one layout, two roles.
+  vendor control write with wValue 0x10 (lgc usb.c:1440-1460 canon_usb_dialogue_full). Encoded
+  by the initiator, decoded by the responder (the virtual PowerShot): one layout, two roles.
 - **Fixed replies** (:class:`Reply`, cmd3 0x201): the same 0x50-byte header, cmd3 and cmd2
   answered with +0x100 / +0x10, a u32 status at 0x50, command-specific data after it; the
-  length is the command table's (:data:`COMMANDS`, lgc usb.c:88-142).
+  length is the command table's (:data:`COMMANDS`, lgc usb.c:88-142) or what the camera reports
+  (:func:`reported_reply_bytes`). Identify, time, disk info, power status, owner decoded.
 - **Variable replies** (cmd3 0x202): a 0x40-byte header whose u32 at 6 is the number of data
   bytes that follow (lgc usb.c canon_usb_long_dialogue), no status.
-- **Directory entries** (:func:`iter_dirents`): packed ``u16 attrs, u32 size, u32 time, name
-  NUL`` records ended by an all-zero entry (lgc canon.h CANON_DIRENT_*), decoded one at a time.
+- **Directory entries** (:func:`iter_dirents` over a whole listing, :class:`DirentStream` fed
+  as the bulk reads arrive): packed ``u16 attrs, u32 size, u32 time, name NUL`` records ended
+  by an all-zero entry (lgc canon.h CANON_DIRENT_*), decoded one at a time.
+- **RemoteControl** payloads and subcommand lengths (lgc usb.c canon_usb_control_cmd, canon.c
+  canon_int_pack_control_subcmd).
 - **Interrupt messages** (:class:`InterruptMessage`): remote capture's notifications, type at
-  byte 4 (lgc canon.c canon_int_capture_image).
-- **Wake-up** constants and the 0x58-byte init packet (lgc usb.c:195-425).
+  byte 4 (lgc usb.c canon_usb_capture_dialogue).
+- **Wake-up** constants and the 0x58-byte init packet (lgc usb.c:195-425
+  canon_usb_camera_init).
 
 Strict on every length: a header's two length fields must agree with the bytes given, a fixed
-reply must be as long as the table says. Lenient where the source says devices are sloppy: a
-fixed reply whose first length word is 0 (some models; vendors.md 5.5).
+reply must be as long as the table says when the caller gives that length. Lenient where the
+source shows devices are sloppy: a fixed reply whose first length word is 0 (libgphoto2 then
+takes the one at 0x48), an IdentifyCamera answer longer than expected, an image-ready interrupt
+message of another length than 0x17 (libgphoto2 logs both and reads on).
 """
 
 from __future__ import annotations
