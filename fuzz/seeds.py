@@ -11,9 +11,9 @@ from fuzz.conn import GET_OBJECT, OBJECT_ADDED, OK, OPEN_SESSION, STATES, local_
 from fuzz.script import Piece, make_script, split_script
 from ptpkit.codes.properties import STANDARD_PROPERTIES
 from ptpkit.core import canon_eos as eos
+from ptpkit.core import canon_usb, nikon, sony
 from ptpkit.core import fuji_datasets as fuji_ds
 from ptpkit.core import fujiptpip as fuji
-from ptpkit.core import nikon, sony
 from ptpkit.core.buffer import Writer
 from ptpkit.core.connection import Connection, OutgoingEvent
 from ptpkit.core.datasets import (
@@ -867,6 +867,84 @@ def eos_value_parse() -> list[bytes]:
              "0x68", "card", "computer", "RAW + Large Fine JPEG", "cRAW",
              "Small 1 Normal JPEG"]  # fmt: skip
     return [bytes([index % 8]) + utf8(text) for index, text in enumerate(texts)]
+
+
+# -- Canon PowerShot pre-PTP USB protocol (vendors.md section 5) --------------------------------
+
+
+def canon_usb_command() -> list[bytes]:
+    """IdentifyCamera, GetDirEntries of the whole card (class 6 flags), SetOwner."""
+    return [
+        canon_usb.encode_command(canon_usb.Command(cmd1=0x01, cmd2=0x12, cmd3=0x201, serial=1)),
+        canon_usb.encode_command(
+            canon_usb.Command(
+                cmd1=0x0B, cmd2=0x11, cmd3=0x202, serial=2, flags=0x20,
+                payload=b"\x0fD:\\\x00\x00\x00",
+            )
+        ),
+        canon_usb.encode_command(
+            canon_usb.Command(cmd1=0x05, cmd2=0x12, cmd3=0x201, payload=b"Ansel\x00")
+        ),
+    ]  # fmt: skip
+
+
+def canon_usb_reply() -> list[bytes]:
+    """IdentifyCamera's answer, a file-not-found status, a reply with 0 in its first length."""
+    identity = canon_usb.encode_identity(
+        canon_usb.Identity(firmware=bytes((0, 2, 0, 1)), model="Canon PowerShot G3", owner="")
+    )
+    answer = canon_usb.encode_reply(canon_usb.Reply(cmd1=0x01, cmd2=0x12, serial=1, data=identity))
+    missing = canon_usb.encode_reply(canon_usb.Reply(cmd1=0x0D, cmd2=0x11, status=0x02000022))
+    return [answer, missing, bytes(4) + missing[4:]]
+
+
+def canon_usb_dirents() -> list[bytes]:
+    """A recursive listing of a card: DCIM entered, 100CANON entered, a JPEG and a movie."""
+    entries = [
+        canon_usb.Dirent(attrs=0x80, size=0, time=0x3C000000, name=b"D:\\DCIM"),
+        canon_usb.Dirent(attrs=0x80, size=0, time=0x3C000000, name=b".\\100CANON"),
+        canon_usb.Dirent(attrs=0x20, size=1_234_567, time=0x3C000100, name=b"IMG_0001.JPG"),
+        canon_usb.Dirent(attrs=0x21, size=9_876_543, time=0x3C000200, name=b"MVI_0002.AVI"),
+        canon_usb.Dirent(attrs=0x80, size=0, time=0, name=b".."),
+        canon_usb.Dirent(attrs=0x80, size=0, time=0, name=b".."),
+    ]
+    return [canon_usb.encode_dirents(entries), canon_usb.encode_dirents([]), b""]
+
+
+def canon_usb_interrupt() -> list[bytes]:
+    """The 300D's wake-up message, image-ready, capture done and a failure."""
+    ready = canon_usb.image_ready(canon_usb.InterruptType.FULL_IMAGE_READY, key=7, size=99_999)
+    failed = bytearray(0x14)
+    failed[4], failed[0x0C], failed[0x10] = 0x0A, 0x0A, 1
+    done = bytearray(0x10)
+    done[4], done[0x0C] = 0x0A, 0x1D
+    return [
+        bytes.fromhex("02000000200000001000000000000000"),
+        ready.raw,
+        bytes(failed),
+        bytes(done),
+    ]
+
+
+def canon_usb_init_packet() -> list[bytes]:
+    """A G3-like init packet (id 01 06 15 83, default transfer length) and a G1-like one."""
+    seeds = []
+    for camera_id, xfer in ((b"\x01\x06\x15\x83", 0xFFFFFFFF), (b"\x00\x05\x07\x00", 0x3000)):
+        packet = bytearray(0x58)
+        packet[0x40:0x44] = camera_id
+        packet[0x44:0x48] = bytes.fromhex("a9046e30")
+        packet[0x4C:0x50] = xfer.to_bytes(4, "little")
+        seeds.append(bytes(packet))
+    return seeds
+
+
+def canon_usb_remote_payload() -> list[bytes]:
+    return [
+        canon_usb.encode_remote_payload(0x00),
+        canon_usb.encode_remote_payload(0x09, 4, 0x2),
+        canon_usb.encode_remote_payload(0x04, new_protocol=True),
+        canon_usb.encode_remote_payload(0x13),
+    ]
 
 
 # -- Nikon ---------------------------------------------------------------------------------------

@@ -29,9 +29,9 @@ from ptpkit.codes import canon_eos_values as eos_values
 from ptpkit.codes import sony_values
 from ptpkit.codes.properties import STANDARD_PROPERTIES, ValueParseError
 from ptpkit.core import canon_eos as eos
+from ptpkit.core import canon_usb, nikon, sony
 from ptpkit.core import fuji_datasets as fuji_ds
 from ptpkit.core import fujiptpip as fuji
-from ptpkit.core import nikon, sony
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.datasets import (
@@ -611,6 +611,45 @@ def _nikon_shutter_parse(data: bytes) -> None:
     check(nikon.parse_shutter(text) == value, "nikon-shutter-text", "{!r} -> {!r}", value, text)
 
 
+# -- Canon PowerShot pre-PTP USB protocol --------------------------------------------------------
+
+
+def _check_canon_dirents(entries: Any, data: bytes) -> None:
+    # The streaming decoder and the collected one agree; names are bounded and NUL-free.
+    check(tuple(canon_usb.iter_dirents(data)) == entries, "canon-usb-dirents-iter")
+    # Fed in pieces (7 bytes: every entry straddles a boundary), the stream gives the same.
+    stream = canon_usb.DirentStream()
+    streamed: list[Any] = []
+    for at in range(0, len(data), 7):
+        streamed += stream.feed(data[at : at + 7])
+    stream.close()
+    check(tuple(streamed) == entries, "canon-usb-dirents-stream", "{!r}", streamed)
+    for entry in entries:
+        check(b"\x00" not in entry.name, "canon-usb-dirent-nul", "{!r}", entry.name)
+        check(len(entry.name) <= canon_usb.MAX_NAME_BYTES, "canon-usb-dirent-name-bound")
+
+
+def _check_canon_init_packet(packet: Any, data: bytes) -> None:
+    block = canon_usb.init_write_block(packet)
+    check(len(block) == canon_usb.INIT_WRITE_BYTES, "canon-usb-init-write", "{}", len(block))
+    check(block[0x40:] == data[0x48:0x58], "canon-usb-init-write-copy")
+
+
+def _canon_usb_remote_payload(data: bytes) -> None:
+    try:
+        spec, word0, word1 = canon_usb.decode_remote_payload(data)
+    except DecodeError as exc:
+        _check_offset(exc, data)
+        raise
+    new = len(data) == spec.command_length - 0x10 + 1
+    try:
+        again = canon_usb.encode_remote_payload(spec.sub, word0, word1, new_protocol=new)
+    except LocalProtocolError:
+        raise InvariantViolation("round-trip", f"{data!r} decoded but cannot be encoded") from None
+    decoded = canon_usb.decode_remote_payload(again)
+    check(decoded == (spec, word0, word1), "round-trip", "{!r} came back as {!r}", data, decoded)
+
+
 # -- the table -----------------------------------------------------------------------------------
 
 _BINARY = (RemoteProtocolError,)
@@ -986,6 +1025,45 @@ _ALL: Final = [
         allowed=(ValueError,),
         tokens=(*_TEXT_TOKENS, b"s", b"bulb", b"time", b"flash sync", b'"', b"."),
         max_len=64,
+    ),
+    _target(
+        "canon_usb_command",
+        "canon_usb.decode_command: PowerShot command block, responder side (+ round trip)",
+        _decoder(canon_usb.decode_command, canon_usb.encode_command),
+    ),
+    _target(
+        "canon_usb_reply",
+        "canon_usb.decode_reply: PowerShot fixed reply with status (+ round trip)",
+        _decoder(canon_usb.decode_reply, canon_usb.encode_reply),
+    ),
+    _target(
+        "canon_usb_dirents",
+        "canon_usb.iter_dirents/decode_dirents: PowerShot directory entries (+ round trip)",
+        _decoder(canon_usb.decode_dirents, canon_usb.encode_dirents, also=_check_canon_dirents),
+        tokens=(b"\x00" * 11, b"\x80\x00", b"\x20\x00", b"..\x00", b"D:\\DCIM\\", b".\\"),
+        max_len=8192,
+    ),
+    _target(
+        "canon_usb_interrupt",
+        "canon_usb.decode_interrupt: PowerShot interrupt messages (+ round trip)",
+        _decoder(canon_usb.decode_interrupt, canon_usb.encode_interrupt),
+        max_len=64,
+    ),
+    _target(
+        "canon_usb_init_packet",
+        "canon_usb.decode_init_packet: PowerShot wake-up packet and the 0x11 write (+ round trip)",
+        _decoder(
+            canon_usb.decode_init_packet,
+            canon_usb.encode_init_packet,
+            also=_check_canon_init_packet,
+        ),
+        max_len=128,
+    ),
+    _target(
+        "canon_usb_remote_payload",
+        "canon_usb.decode_remote_payload: PowerShot RemoteControl payloads (+ round trip)",
+        _canon_usb_remote_payload,
+        max_len=128,
     ),
     _target(
         "sony_ext_device_info",
