@@ -49,6 +49,10 @@ def saved(folder):
 def main():
     result = {}
     with VirtualCamera(CARD, personality=personality_for("canon-eos")) as camera:
+        # The live-view picture's first frame loads Pillow, its font and draws the background:
+        # seconds on the guest's emulated CPU under load, past gphoto2's 5 s USB timeout for the
+        # preview's first read. Done before gphoto2 starts (a real body's sensor is ready).
+        camera.live_picture.render(0, 0)
         gadget = FunctionFsGadget(camera, os.environ["FFS"]).start()
         result["udc"] = gadget.bind(os.environ["GADGET"])
         gadget_dir = Path(os.environ["GADGET"])
