@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from tests.helpers import watch_operations
 
 from ptpkit.client.camera import Camera
 from ptpkit.codes.common import Ec
@@ -181,16 +182,9 @@ def test_an_object_past_4_gib_is_sized_and_read_with_the_64_bit_operations(
     vcam = VirtualCamera(card, personality=personality())
     handle = vcam.add_generated_object(size, seed=3)
     calls: list[int] = []
-    for code in (GET_OBJECT_SIZE, GET_PARTIAL_OBJECT_EX):
-        operation = vcam.operations[code]
-
-        def counted(ctx, _code=code, _handler=operation.handler):  # type: ignore[no-untyped-def]
-            calls.append(_code)
-            return _handler(ctx)
-
-        from dataclasses import replace
-
-        vcam.operations[code] = replace(operation, handler=counted)
+    watch_operations(
+        vcam, lambda ctx: calls.append(ctx.request.code), (GET_OBJECT_SIZE, GET_PARTIAL_OBJECT_EX)
+    )
     rig = make_rig(vcam)
     entry = rig.cam.entry(handle)
     assert entry.size == size  # ObjectInfo's 0xFFFFFFFF, then GetObjectSize's u64

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 import pytest
+from tests.helpers import watch_operations
 
 import ptpkit
 from ptpkit.client.camera import Camera
@@ -73,27 +73,14 @@ def make() -> Iterator[Callable[..., tuple[Camera, VirtualCamera, SonyState, Fak
 
 def count_calls(virtual: VirtualCamera) -> Counter[int]:
     counter: Counter[int] = Counter()
-    for code, operation in list(virtual.operations.items()):
-
-        def counted(ctx, _code=code, _handler=operation.handler):  # type: ignore[no-untyped-def]
-            counter[_code] += 1
-            return _handler(ctx)
-
-        virtual.operations[code] = replace(operation, handler=counted)
+    watch_operations(virtual, lambda ctx: counter.update([ctx.request.code]))
     return counter
 
 
 def log_calls(virtual: VirtualCamera, codes: set[int]) -> list[tuple[int, int]]:
     """(operation, first parameter) of each of ``codes`` the camera answers, in order."""
     calls: list[tuple[int, int]] = []
-    for code in codes:
-        operation = virtual.operations[code]
-
-        def logged(ctx, _code=code, _handler=operation.handler):  # type: ignore[no-untyped-def]
-            calls.append((_code, ctx.param(0)))
-            return _handler(ctx)
-
-        virtual.operations[code] = replace(operation, handler=logged)
+    watch_operations(virtual, lambda ctx: calls.append((ctx.request.code, ctx.param(0))), codes)
     return calls
 
 

@@ -55,6 +55,11 @@ class GPhoto2:
     """Runs Debian's gphoto2 against the served camera, in its own HOME (gphoto2 writes its
     GUID to ~/.gphoto/settings) with C-locale output; files it saves go to ``work``."""
 
+    #: gphoto2's ``--camera`` model to use (None: it detects the camera), and the default
+    #: timeout of one command in seconds.
+    camera_model: str | None = None
+    timeout_s: float = 60.0
+
     def __init__(self, executable: str, served: Served, tmp_path: Path) -> None:
         self.executable = executable
         self.served = served
@@ -65,15 +70,16 @@ class GPhoto2:
         self.env = {**os.environ, "HOME": str(home), "LANG": "C", "LC_ALL": "C"}
 
     def __call__(
-        self, *args: str, timeout: float = 60.0, check: bool = True
+        self, *args: str, timeout: float | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
+        model = ("--camera", self.camera_model) if self.camera_model else ()
         result = subprocess.run(
-            [self.executable, "--port", self.served.port_spec, *args],
+            [self.executable, "--port", self.served.port_spec, *model, *args],
             cwd=self.work,
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=self.timeout_s if timeout is None else timeout,
             check=False,
         )
         if check and result.returncode != 0:

@@ -12,13 +12,12 @@ which operations it used.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tests.helpers import watch_operations
 from tests.interop.conftest import GPhoto2, Served, require_tool
 
 from ptpkit.codes.common import Op
@@ -44,10 +43,8 @@ CAPTURE_TARGET = 0xD11C
 class EosGPhoto2(GPhoto2):
     """gphoto2 with ``--camera "Canon EOS (WLAN)"``."""
 
-    def __call__(
-        self, *args: str, timeout: float = 90.0, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        return super().__call__("--camera", MODEL, *args, timeout=timeout, check=check)
+    camera_model = MODEL
+    timeout_s = 90.0
 
 
 @pytest.fixture
@@ -68,14 +65,7 @@ def gphoto2(tmp_path: Path, served: Served) -> EosGPhoto2:
 def calls(served: Served) -> Counter[int]:
     """How often each operation ran on the virtual camera (a wrapper around every handler)."""
     counter: Counter[int] = Counter()
-    operations = served.camera.operations
-    for code, operation in list(operations.items()):
-
-        def counted(ctx, _code=code, _handler=operation.handler):  # type: ignore[no-untyped-def]
-            counter[_code] += 1
-            return _handler(ctx)
-
-        operations[code] = replace(operation, handler=counted)
+    watch_operations(served.camera, lambda ctx: counter.update([ctx.request.code]))
     return counter
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -56,10 +55,8 @@ class FujiServed(Served):
 class FujiGPhoto2(GPhoto2):
     """gphoto2 told to use its Fujifilm Wi-Fi driver."""
 
-    def __call__(
-        self, *args: str, timeout: float = 60.0, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        return super().__call__("--camera", MODEL, *args, timeout=timeout, check=check)
+    camera_model = MODEL
+    timeout_s = 60.0
 
 
 @pytest.fixture

@@ -15,13 +15,12 @@ holds or produced, and which operations it used.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tests.helpers import watch_operations
 from tests.interop.conftest import GPhoto2, Served, require_tool
 
 from ptpkit.codes.common import Op
@@ -48,10 +47,8 @@ MODEL = "Nikon DSLR (WLAN)"
 class NikonGPhoto2(GPhoto2):
     """gphoto2 with ``--camera "Nikon DSLR (WLAN)"``."""
 
-    def __call__(
-        self, *args: str, timeout: float = 90.0, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        return super().__call__("--camera", MODEL, *args, timeout=timeout, check=check)
+    camera_model = MODEL
+    timeout_s = 90.0
 
 
 @pytest.fixture
@@ -72,14 +69,9 @@ def gphoto2(tmp_path: Path, served: Served) -> NikonGPhoto2:
 def calls(served: Served) -> Counter[tuple[int, tuple[int, ...]]]:
     """Each operation that ran on the virtual camera, with its parameters, and how often."""
     counter: Counter[tuple[int, tuple[int, ...]]] = Counter()
-    operations = served.camera.operations
-    for code, operation in list(operations.items()):
-
-        def counted(ctx, _code=code, _handler=operation.handler):  # type: ignore[no-untyped-def]
-            counter[(_code, tuple(ctx.request.params))] += 1
-            return _handler(ctx)
-
-        operations[code] = replace(operation, handler=counted)
+    watch_operations(
+        served.camera, lambda ctx: counter.update([(ctx.request.code, tuple(ctx.request.params))])
+    )
     return counter
 
 
@@ -243,13 +235,7 @@ def test_an_older_body_with_get_event_only(tmp_path: Path) -> None:
     ):
         served = Served(camera, server)
         seen: list[int] = []
-        for code, operation in list(camera.operations.items()):
-
-            def counted(ctx, _code=code, _handler=operation.handler):  # type: ignore[no-untyped-def]
-                seen.append(_code)
-                return _handler(ctx)
-
-            camera.operations[code] = replace(operation, handler=counted)
+        watch_operations(camera, lambda ctx: seen.append(ctx.request.code))
         gphoto2 = NikonGPhoto2(require_tool("gphoto2"), served, tmp_path)
         gphoto2("--capture-image-and-download")
         _, produced = nikon_state(camera).captured[-1]

@@ -12,13 +12,12 @@ against what the virtual camera holds or produced, and which operations it used.
 
 from __future__ import annotations
 
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tests.helpers import watch_operations
 from tests.interop.conftest import GPhoto2, Served, require_tool
 
 from ptpkit.core import sony as sony_core
@@ -40,10 +39,8 @@ MODEL = "PTP/IP Camera"
 
 
 class SonyGPhoto2(GPhoto2):
-    def __call__(
-        self, *args: str, timeout: float = 90.0, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        return super().__call__("--camera", MODEL, *args, timeout=timeout, check=check)
+    camera_model = MODEL
+    timeout_s = 90.0
 
 
 @pytest.fixture
@@ -63,14 +60,7 @@ def gphoto2(tmp_path: Path, served: Served) -> SonyGPhoto2:
 @pytest.fixture
 def calls(served: Served) -> Counter[int]:
     counter: Counter[int] = Counter()
-    operations = served.camera.operations
-    for code, operation in list(operations.items()):
-
-        def counted(ctx, _code=code, _handler=operation.handler):  # type: ignore[no-untyped-def]
-            counter[_code] += 1
-            return _handler(ctx)
-
-        operations[code] = replace(operation, handler=counted)
+    watch_operations(served.camera, lambda ctx: counter.update([ctx.request.code]))
     return counter
 
 
