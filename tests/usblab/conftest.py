@@ -27,6 +27,8 @@ from ptpkit.virtual.samplecard import make_sample_card
 
 REPO = Path(__file__).resolve().parents[2]
 GUEST_SCRIPTS = Path(__file__).parent / "guest"
+#: The module the gadget scripts import (guest/gadget_common.py).
+GUEST_COMMON = "gadget_common.py"
 
 
 def lab_dir() -> Path:
@@ -103,7 +105,8 @@ class UsbLab:
             *(",".join((label, *command)) for label, command in scripts.items()),
             mode=mode,
             timeout=timeout,
-            add=(*add, *(GUEST_SCRIPTS / name for name in names)),
+            # The scripts, and what the gadget scripts share (found beside them in /test).
+            add=(*add, *(GUEST_SCRIPTS / name for name in names), GUEST_SCRIPTS / GUEST_COMMON),
             **dirs,
         )
         preamble: list[str] = []

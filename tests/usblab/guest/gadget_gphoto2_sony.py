@@ -8,39 +8,12 @@ gphoto2 runs as a separate program: --auto-detect, --summary, --list-config, --s
 the files it saved, of the card's and of what the camera produced.
 """
 
-import hashlib
 import json
-import os
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
+
+from gadget_common import CARD, WORK, gphoto2, saved, serve_gadget, sha
 
 from ptpkit.virtual import VirtualCamera, personality_for
-from ptpkit.virtual.ffs_gadget import FunctionFsGadget
 from ptpkit.virtual.sony import sony_state
-
-CARD = Path(sys.argv[1] if len(sys.argv) > 1 else "/test/card")
-WORK = Path(tempfile.mkdtemp())
-
-
-def sha(data):
-    return hashlib.sha256(data).hexdigest()
-
-
-def gphoto2(*args, cwd=None):
-    cwd = cwd or str(WORK)
-    started = time.monotonic()
-    done = subprocess.run(
-        ["gphoto2", *args], cwd=cwd, capture_output=True, text=True, timeout=180, check=False
-    )
-    took = round(time.monotonic() - started, 2)
-    return {"rc": done.returncode, "out": done.stdout, "s": took, "err": done.stderr[-3000:]}
-
-
-def saved(folder):
-    return {p.name: sha(p.read_bytes()) for p in folder.iterdir() if p.is_file()}
 
 
 def ptpkit_client(state):
@@ -71,25 +44,8 @@ def ptpkit_client(state):
 def main():
     result = {}
     with VirtualCamera(CARD, personality=personality_for("sony")) as camera:
-        # The live-view picture's first frame loads Pillow, its font and draws the background:
-        # seconds on the guest's emulated CPU under load, past gphoto2's 5 s USB timeout for the
-        # preview's first read. Done before gphoto2 starts (a real body's sensor is ready).
-        camera.live_picture.render(0, 0)
         state = sony_state(camera)
-        gadget = FunctionFsGadget(camera, os.environ["FFS"]).start()
-        result["udc"] = gadget.bind(os.environ["GADGET"])
-        gadget_dir = Path(os.environ["GADGET"])
-        result["ids"] = [
-            (gadget_dir / "idVendor").read_text().strip(),
-            (gadget_dir / "idProduct").read_text().strip(),
-        ]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            detect = gphoto2("--auto-detect")
-            if "usb:" in detect["out"]:
-                break
-            time.sleep(0.5)
-        result["detect"] = detect
+        gadget = serve_gadget(camera, result)
         result["summary"] = gphoto2("--summary")
         result["list_config"] = gphoto2("--list-config")
         for name, value in (("iso", "800"), ("shutterspeed", "1/250")):
