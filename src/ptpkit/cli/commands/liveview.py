@@ -20,6 +20,7 @@ from ptpkit._sync import Latch
 from ptpkit.cli import liveview_http
 from ptpkit.cli.errors import CliError
 from ptpkit.cli.exitcodes import ExitCode
+from ptpkit.cli.interrupts import handling
 from ptpkit.cli.numbers import Count, Seconds
 from ptpkit.cli.output import Output, format_size
 from ptpkit.cli.server import is_loopback, parse_listen
@@ -40,23 +41,17 @@ PREVIEW_NAME: Final = "capture_preview.jpg"
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[Latch]:
     """Ctrl-C and SIGTERM end the stream after the frame in hand, so the file is complete and
-    live view ends on the camera; a second one stops at once."""
+    live view ends on the camera; a second one stops at once. (Outside the main thread, a
+    command server's client, no handler is set: interrupts.handling.)"""
     stop = Latch()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop  # signal handlers belong to the main thread (a command server's client)
-        return
 
     def request(signum: int, frame: object) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
 
-    previous = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handling(request, signal.SIGINT, signal.SIGTERM):
         yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 class _Status:
