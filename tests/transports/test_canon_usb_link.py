@@ -76,7 +76,7 @@ class ScriptedCanon:
     address: int = 7
 
     @property
-    def idProduct(self) -> int:  # noqa: N802
+    def idProduct(self) -> int:
         return self.product
 
     def ctrl_transfer(
@@ -215,7 +215,9 @@ def test_wake_up_of_a_sleeping_g3_is_libgphoto2s_sequence(
     assert link.wake_message == WAKE_MESSAGE
     assert link.identity == IDENTITY
     assert link.identity.firmware_text == "1.0.2.0"
-    assert link.power is not None and link.power.ok and link.power.on_battery
+    assert link.power is not None
+    assert link.power.ok
+    assert link.power.on_battery
     assert link.xfer_bytes == 0x1400
 
 

@@ -207,7 +207,11 @@ def _virtual_powershot(url: str, options: dict[str, Any], model: str) -> Transpo
         )
     owned = None
     if camera is None:
-        owned = camera = _own_virtual_camera(url)
+        from ptpkit.virtual import VirtualCamera  # noqa: PLC0415
+
+        # Its card: the URL's folder, else a generated sample card (as for virtual:).
+        root = url.partition(":")[2].partition("?")[0]
+        owned = camera = VirtualCamera(root or None)
     try:
         device = PowerShotDevice(camera, model=model)
         found = select_camera(UsbSelector(), make_powershot_backend(device), kinds=("canon",))
@@ -222,11 +226,24 @@ def _virtual_powershot(url: str, options: dict[str, Any], model: str) -> Transpo
 
 
 def _powershot_model(url: str) -> str | None:
-    """The PowerShot model a ``virtual:``/``virtual+usb:`` URL asks for, or None."""
-    from ptpkit.virtual.models import parse_virtual_url  # noqa: PLC0415
+    """The PowerShot a ``virtual:[FOLDER]?model=powershot-...`` URL asks for, or None (then
+    the URL is the PTP virtual camera's, checked by ptpkit.virtual.models)."""
+    from urllib.parse import parse_qsl  # noqa: PLC0415
 
-    _, model = parse_virtual_url(url)
-    return model if model and model.lower().startswith("powershot-") else None
+    query = url.partition("?")[2]
+    pairs = parse_qsl(query, keep_blank_values=True)
+    models = [value.strip().lower() for key, value in pairs if key == "model"]
+    if len(models) != 1 or not models[0].startswith("powershot-"):
+        return None
+    from ptpkit.virtual.powershot import POWERSHOT_PERSONALITIES  # noqa: PLC0415
+
+    if models[0] not in POWERSHOT_PERSONALITIES:
+        known = ", ".join(sorted(POWERSHOT_PERSONALITIES))
+        raise UsageError(f"{url!r}: unknown virtual PowerShot {models[0]!r}; known: {known}")
+    others = [key for key, _ in pairs if key != "model"]
+    if others:
+        raise UsageError(f"{url!r}: a virtual PowerShot takes ?model=NAME only, not {others[0]!r}")
+    return models[0]
 
 
 def _own_virtual_camera(url: str) -> VirtualCamera:

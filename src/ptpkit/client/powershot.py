@@ -30,7 +30,6 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import enum
-import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -38,6 +37,7 @@ from typing import Any, Final
 from ptpkit import _log
 from ptpkit.codes.powershot_models import PowerShotModel
 from ptpkit.core import canon_usb as cu
+from ptpkit.core import canon_usb_requests as cr
 from ptpkit.errors import (
     LocalProtocolError,
     RemoteProtocolError,
@@ -76,8 +76,6 @@ REMOTE_INIT_TIMEOUT_S: Final = 15.0
 #: File kinds libgphoto2 counts as images when it looks for the captured file (canon.c is_image).
 IMAGE_SUFFIXES: Final = (".JPG", ".JPEG", ".CRW", ".CR2", ".THM")
 _MOVIE_SUFFIXES: Final = (".AVI", ".MOV")
-#: A path in a command payload: libgphoto2's payload buffers hold about 100 bytes.
-MAX_PATH_BYTES: Final = 0x80
 
 
 class CaptureFailedError(ResponseError):
@@ -173,16 +171,6 @@ class _Kind(enum.Enum):
     THUMBNAIL = 1
 
 
-def _payload_path(path: str) -> bytes:
-    try:
-        raw = path.encode("ascii")
-    except UnicodeEncodeError:
-        raise UsageError(f"a PowerShot path is ASCII: {path!r}") from None
-    if b"\x00" in raw or len(raw) > MAX_PATH_BYTES:
-        raise UsageError(f"a PowerShot path of at most {MAX_PATH_BYTES} bytes: {path!r}")
-    return raw
-
-
 class PowerShot:
     """The native API of one PowerShot over an open link (see the module's docstring).
     Every method takes ``timeout_s``, the deadline of that whole call (default: the one given
@@ -256,10 +244,11 @@ class PowerShot:
         return self.identify(timeout_s=timeout_s).owner
 
     def set_owner(self, owner: str, *, timeout_s: float | None = None) -> None:
-        """Set the owner name (ASCII, at most 31 characters; lgc canon.c canon_int_set_owner_name)."""
+        """Set the owner name (ASCII, at most 31 characters; lgc canon.c
+        canon_int_set_owner_name)."""
         cu.encode_owner(owner)  # the same bounds IdentifyCamera's field has
         name = "SetOwner2" if self.link.protocol_class == 6 else "SetOwner"
-        self.link.dialogue(name, owner.encode("ascii") + b"\x00", timeout_s=self._t(timeout_s))
+        self.link.dialogue(name, cr.encode_path(owner), timeout_s=self._t(timeout_s))
         self.identify(timeout_s=timeout_s)
 
     # -- time ------------------------------------------------------------------------------------
@@ -305,7 +294,7 @@ class PowerShot:
         new = self.link.protocol_class == 6
         reply = self.link.dialogue(
             "DiskInfo2" if new else "DiskInfo",
-            _payload_path(drive + "\\") + b"\x00",
+            cr.encode_path(drive + "\\"),
             timeout_s=self._t(timeout_s),
         )
         info = cu.decode_disk_info(reply.data)
@@ -335,7 +324,7 @@ class PowerShot:
         return list(self._listing(folder, depth=0, timeout_s=timeout_s))
 
     def _listing(self, folder: str, *, depth: int, timeout_s: float | None) -> Iterator[CardEntry]:
-        payload = bytes((depth,)) + _payload_path(folder) + b"\x00\x00\x00"
+        payload = cr.encode_dirents_request(cr.DirentsRequest(path=folder, depth=depth))
         reply = self.link.stream(
             "GetDirEntries", payload, timeout_s=self._t(timeout_s), max_bytes=MAX_LISTING_BYTES
         )
@@ -344,7 +333,7 @@ class PowerShot:
         # entered directory (0x80) appends its name (its leading "." dropped), ".." pops one.
         path = ""
         first = True
-        with _closing(reply) as chunks:
+        with _Closing(reply) as chunks:
             for chunk in chunks:
                 for dirent in stream.feed(chunk):
                     entry, path, first = _step(dirent, path, first, folder)
@@ -375,13 +364,12 @@ class PowerShot:
         """Start GetFile for ``path`` (its thumbnail with ``thumbnail``): the reply's ``length``
         and its ``chunks`` as they are read (iterate to the end or close them)."""
         kind = _Kind.THUMBNAIL if thumbnail else _Kind.FILE
-        raw = _payload_path(path) + b"\x00"
-        if self.link.protocol_class == 6:
-            # Class 6: flag, path, two NULs, no chunk size (vendors.md 5.6).
-            payload = struct.pack("<I", kind.value) + raw + b"\x00"
-        else:
-            # u32 file/thumbnail, u32 chunk size (libgphoto2 sends USB_BULK_READ_SIZE), path.
-            payload = struct.pack("<II", kind.value, cu.BULK_READ_BYTES) + raw
+        # u32 file/thumbnail, u32 chunk size (libgphoto2 sends USB_BULK_READ_SIZE), the path;
+        # class 6 sends no chunk size (vendors.md 5.6).
+        chunk = None if self.link.protocol_class == 6 else cu.BULK_READ_BYTES
+        payload = cr.encode_get_file_request(
+            cr.GetFileRequest(path=path, thumbnail=thumbnail, chunk_bytes=chunk)
+        )
         limit = self._size_limit(path, kind) if max_bytes is None else max_bytes
         return self.link.stream("GetFile", payload, timeout_s=self._t(timeout_s), max_bytes=limit)
 
@@ -396,7 +384,7 @@ class PowerShot:
         """The file (or its thumbnail) to ``sink`` chunk by chunk, as the camera sends it;
         returns its length. (``ptpkit download`` writes through ptpkit's ``.part`` machinery.)"""
         reply = self.open_file(path, thumbnail=thumbnail, timeout_s=timeout_s)
-        with _closing(reply) as chunks:
+        with _Closing(reply) as chunks:
             for chunk in chunks:
                 sink(chunk)
         return reply.length
@@ -410,7 +398,7 @@ class PowerShot:
         if cls == 6:
             raise UsageError("deleting on class 6 PowerShots (DeleteFile2) is not implemented")
         folder, name = canon_split(path)
-        payload = _payload_path(folder) + b"\x00" + _payload_path(name) + b"\x00\x00"
+        payload = cr.encode_delete_request(cr.DeleteRequest(folder=folder, name=name))
         self.link.dialogue("DeleteFile", payload, timeout_s=self._t(timeout_s))
 
     def set_attributes(self, path: str, attrs: int, *, timeout_s: float | None = None) -> None:
@@ -421,12 +409,8 @@ class PowerShot:
         if not 0 <= attrs <= 0xFFFFFFFF:
             raise LocalProtocolError(f"attributes are a u32, not {attrs}")
         folder, name = canon_split(path)
-        payload = (
-            struct.pack("<I", attrs)
-            + _payload_path(folder)
-            + b"\x00"
-            + _payload_path(name)
-            + b"\x00"
+        payload = cr.encode_attributes_request(
+            cr.AttributesRequest(attrs=attrs, folder=folder, name=name)
         )
         self.link.dialogue("SetFileAttributes", payload, timeout_s=self._t(timeout_s))
 
@@ -438,10 +422,10 @@ class PowerShot:
             )
 
     def mkdir(self, path: str, *, timeout_s: float | None = None) -> None:
-        self.link.dialogue("MakeDir", _payload_path(path) + b"\x00", timeout_s=self._t(timeout_s))
+        self.link.dialogue("MakeDir", cr.encode_path(path), timeout_s=self._t(timeout_s))
 
     def rmdir(self, path: str, *, timeout_s: float | None = None) -> None:
-        self.link.dialogue("RemoveDir", _payload_path(path) + b"\x00", timeout_s=self._t(timeout_s))
+        self.link.dialogue("RemoveDir", cr.encode_path(path), timeout_s=self._t(timeout_s))
 
     # -- remote capture --------------------------------------------------------------------------
 
@@ -568,7 +552,7 @@ def _capture_timeout(timeout_s: float, messages: list[cu.InterruptMessage]) -> T
     )
 
 
-class _closing:
+class _Closing:
     """Iterate a variable reply's chunks; closing early drops the rest (the link stays in
     step)."""
 

@@ -330,7 +330,9 @@ class CanonUsbLink:
         try:
             camstat = cu.decode_camstat(raw)
         except DecodeError as exc:
-            raise ConnectError(f"{self.url}: the camera's first answer is not understood: {exc}")
+            raise ConnectError(
+                f"{self.url}: the camera's first answer is not understood: {exc}"
+            ) from exc
         if camstat in (cu.CamStat.ERROR_I, cu.CamStat.ERROR_E):
             raise ConnectError(
                 f"{self.url}: the camera reports an error at wake-up (camstat {camstat.value!r}); "
@@ -425,7 +427,7 @@ class CanonUsbLink:
         skips it for class 4, whose keys lock around capture)."""
         cls = self.protocol_class
         timeout_s = self._left_s(deadline)
-        if cls == 0 or cls == 4:
+        if cls in {0, 4}:
             return
         if cls in (1, 2, 3):
             # GetPicAbilities first; its length varies by model ("We will continue").
