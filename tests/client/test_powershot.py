@@ -24,7 +24,7 @@ from ptpkit.transports.canon_usb import CanonUsbLink
 from ptpkit.transports.usb import UsbSelector, select_camera
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.powershot import PowerShotDevice
-from ptpkit.virtual.powershot_usb import make_powershot_backend
+from ptpkit.virtual.powershot_usb import PowerShotUsbDevice, make_powershot_backend
 
 MODELS = ["powershot-g3", "powershot-g2"]
 NAMES = {"powershot-g3": "Canon PowerShot G3", "powershot-g2": "Canon PowerShot G2"}
@@ -357,3 +357,61 @@ def test_cli_vvv_shows_the_native_commands_and_their_bytes(
     assert "ptpkit.canon: control read 0x55: 1 bytes" in err
     assert "  0000  43" in err  # the camstat 'C'
     assert "ptpkit.canon: <- IdentifyCamera #1 status 0x00000000 (OK)" in err
+
+
+# -- a camera that goes away, discovery --------------------------------------------------------
+
+
+class _UnpluggedMidFile(PowerShotDevice):
+    """Pulls its own cable once ``after_bytes`` of a file have gone out (armed by the test)."""
+
+    usb: PowerShotUsbDevice | None = None
+    armed = False
+    after_bytes = 12000  # a few of the link's 0x1400-byte reads get through
+    sent = 0
+
+    def read_bulk_in(self, max_bytes: int, timeout_s: float | None) -> tuple[bytes, bool]:
+        data, ended = super().read_bulk_in(max_bytes, timeout_s)
+        if self.armed and len(data) > 0x40:
+            self.sent += len(data)
+            if self.sent >= self.after_bytes and self.usb is not None:
+                self.usb.unplug()
+        return data, ended
+
+
+def test_a_camera_unplugged_mid_download_leaves_only_a_part_file(
+    card: tuple[Path, dict[str, bytes]], tmp_path: Path
+) -> None:
+    root, files = card
+    out = tmp_path / "out"
+    out.mkdir()
+    with VirtualCamera(root) as virtual:
+        device = _UnpluggedMidFile(virtual, model="powershot-g3")
+        device.usb = PowerShotUsbDevice(device)
+        backend = make_powershot_backend(device.usb)
+        with ptpkit.connect("canon-usb:", backend=backend) as cam:
+            movie = cam.find("/store_00010001/DCIM/100CANON/MVI_0003.AVI")
+            device.armed = True
+            with pytest.raises(ptpkit.errors.DisconnectedError):
+                cam.download(movie, out)
+    assert not (out / "MVI_0003.AVI").exists()
+    (part,) = [p for p in out.iterdir() if p.name.endswith(".ptpkit-part")]
+    assert 0 < part.stat().st_size < len(files["DCIM/100CANON/MVI_0003.AVI"])
+    # Plugged in again: the download resumes (GetPartialObject, read up to the offset and
+    # dropped by the gateway) and the file is whole.
+    with ptpkit.connect(f"virtual+usb:{root}?model=powershot-g3") as cam:
+        cam.download("/store_00010001/DCIM/100CANON/MVI_0003.AVI", out)
+    assert (out / "MVI_0003.AVI").read_bytes() == files["DCIM/100CANON/MVI_0003.AVI"]
+    assert not part.exists()
+
+
+def test_discovery_names_a_powershot_with_its_canon_usb_url(
+    card: tuple[Path, dict[str, bytes]],
+) -> None:
+    from ptpkit.discovery.usb import find_cameras  # noqa: PLC0415
+
+    with VirtualCamera(card[0]) as virtual:
+        backend = make_powershot_backend(PowerShotDevice(virtual, model="powershot-g2"))
+        (found,) = find_cameras(backend)
+    assert found.url.startswith("canon-usb:")
+    assert "PowerShot G2" in found.name

@@ -515,6 +515,11 @@ class PowerShot:
                 f"capture: unknown interrupt message type 0x{kind:02x} (libgphoto2 gives up too)"
             )
 
+    def next_interrupt(self, timeout_s: float | None = None) -> cu.InterruptMessage | None:
+        """The next message of the interrupt endpoint (a capture's notifications, an EOS's
+        "new file" 0x0E: lgc usb.c canon_usb_wait_for_event), or None within ``timeout_s``."""
+        return self.link.read_interrupt(self._t(timeout_s))
+
     # -- closing ---------------------------------------------------------------------------------
 
     def close(self) -> None:

@@ -327,7 +327,9 @@ class PowerShotTransport(Transport):
             filled = 0
             ended = False
             while filled < len(buffer) and not ended:
-                if not self._outbox and not self._advance():
+                # The camera is asked for more only while nothing is ready to hand over: a
+                # failure of its next read never takes bytes already read with it.
+                if not self._outbox and (filled or not self._advance()):
                     break
                 view, boundary = self._outbox[0]
                 step = min(len(view), len(buffer) - filled)
@@ -497,10 +499,10 @@ class PowerShotTransport(Transport):
         ]
         if cam.link.protocol_class not in (3, 6):  # class 3 cannot delete; 6 not implemented
             operations.append(Op.DELETE_OBJECT)
-        events = [Ec.OBJECT_REMOVED]
+        events: list[int] = []
         if cam.link.model.capture_capable:
             operations.append(Op.INITIATE_CAPTURE)
-            events[:0] = [Ec.OBJECT_ADDED, Ec.CAPTURE_COMPLETE]
+            events += [Ec.OBJECT_ADDED, Ec.CAPTURE_COMPLETE]
         return DeviceInfo(
             standard_version=100,
             vendor_extension_id=0,

@@ -410,6 +410,11 @@ def select_camera(
                 f"{selector.serial!r}; " + permission_message(unreadable[0].device)
             )
         what = "matching USB camera" if selector != UsbSelector() else "USB camera"
+        if kinds is not None and set(kinds) == {"canon"}:
+            raise ConnectError(
+                f"no {what.replace('USB camera', 'PowerShot')} found on USB in Canon's native "
+                "mode: is it on, in playback mode, and connected with a data cable?"
+            )
         raise ConnectError(
             f"no {what} found: is the camera on, connected with a data cable, and set to "
             "PTP/MTP (or 'PC connection') mode?"
