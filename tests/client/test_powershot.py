@@ -408,7 +408,7 @@ def test_a_camera_unplugged_mid_download_leaves_only_a_part_file(
 def test_discovery_names_a_powershot_with_its_canon_usb_url(
     card: tuple[Path, dict[str, bytes]],
 ) -> None:
-    from ptpkit.discovery.usb import find_cameras  # noqa: PLC0415
+    from ptpkit.discovery.usb import find_cameras
 
     with VirtualCamera(card[0]) as virtual:
         backend = make_powershot_backend(PowerShotDevice(virtual, model="powershot-g2"))
