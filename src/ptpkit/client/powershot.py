@@ -447,16 +447,15 @@ class PowerShot:
         total_s = CAPTURE_TIMEOUT_S if timeout_s is None else timeout_s
         before = {e.path for e in self.walk(timeout_s=timeout_s) if not e.is_dir}
         if not self._in_remote:
+            # Init: "extends camera lens, puts us in remote capture mode".
             self._control(0x00, timeout_s=max(total_s, REMOTE_INIT_TIMEOUT_S))
             self._in_remote = True
-        step_s = self._t(None)
-        self._control(0x09, 0x04, TRANSFER_FULL_TO_DRIVE, timeout_s=step_s)
-        self._control(0x0A, 0x00, 0, timeout_s=step_s)
-        self._control(0x0A, 0x04, 0, timeout_s=step_s)
-        self.link.drain_interrupts()
-        reply = self._control(0x04, timeout_s=max(total_s, REMOTE_INIT_TIMEOUT_S))
-        log.debug("release answered, %d bytes", len(reply.data))
-        messages = self._capture_messages(total_s)
+        try:
+            messages = self._release(total_s)
+        except BaseException:
+            # "Try to leave camera in a usable state" (canon_int_end_remote_control).
+            self._leave_remote()
+            raise
         new = [
             e
             for e in self.walk(timeout_s=timeout_s)
@@ -467,6 +466,40 @@ class PowerShot:
                 "the camera reported the picture taken, but no new image appeared on the card"
             )
         return CaptureResult(entry=new[0], messages=messages)
+
+    def _release(self, total_s: float) -> tuple[cu.InterruptMessage, ...]:
+        step_s = self._t(None)
+        mode = TRANSFER_FULL_TO_DRIVE
+        self._control(0x09, 0x04, mode, timeout_s=step_s)
+        # The release parameters, read twice "just to see if that helps" (canon.c); the second
+        # time libgphoto2 passes (4, mode), of which the 0x18-byte command carries only the 4
+        # (canon_int_pack_control_subcmd).
+        self._control(0x0A, 0x00, timeout_s=step_s)
+        self._control(0x0A, 0x04, timeout_s=step_s)
+        if self.link.protocol_class in (4, 6):
+            self.link.lock_keys(timeout_s=step_s)
+        self.link.drain_interrupts()
+        reply = self._control(0x04, timeout_s=max(total_s, REMOTE_INIT_TIMEOUT_S))
+        log.debug("release answered, %d bytes", len(reply.data))
+        if self.link.protocol_class == 6:
+            # "Don't know what this command does, but the Windows software issues it here"
+            # (usb.c canon_usb_capture_dialogue); its failure is only logged there too.
+            try:
+                self.link.dialogue("Unknown22", (0x0F).to_bytes(4, "little"), timeout_s=step_s)
+            except CanonStatusError as exc:
+                log.debug("command 0x22 after the release: %s; continuing", exc)
+        return self._capture_messages(total_s)
+
+    def _leave_remote(self) -> None:
+        if not self._in_remote:
+            return
+        self._in_remote = False
+        try:
+            self._control(0x01, timeout_s=self.timeout_s)
+        except (CanonStatusError, RemoteProtocolError) as exc:
+            log.debug("leaving remote mode: %s", exc)
+        except Exception as exc:  # the link may be gone already: what failed first is the news
+            log.debug("leaving remote mode failed: %r", exc)
 
     def _capture_messages(self, timeout_s: float) -> tuple[cu.InterruptMessage, ...]:
         """The interrupt messages after a release, up to 0x0A/0x1D (PowerShots end there; lgc
@@ -529,14 +562,7 @@ class PowerShot:
             return
         self._closed = True
         try:
-            if self._in_remote:
-                self._in_remote = False
-                try:
-                    self._control(0x01, timeout_s=self.timeout_s)
-                except (CanonStatusError, RemoteProtocolError) as exc:
-                    log.debug("leaving remote mode: %s", exc)
-                except Exception as exc:  # the link may be gone already: closing goes on
-                    log.debug("leaving remote mode failed: %r", exc)
+            self._leave_remote()
         finally:
             self.link.close()
 

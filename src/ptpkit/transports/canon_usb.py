@@ -422,12 +422,15 @@ class CanonUsbLink:
             f"failed: {last}"
         )
 
-    def _lock_keys(self, deadline: _Deadline) -> None:
+    def _lock_keys(self, deadline: _Deadline, *, eos: bool = False) -> None:
         """The key lock of the model's class (lgc usb.c canon_usb_lock_keys; canon_usb_init
-        skips it for class 4, whose keys lock around capture)."""
+        skips it for class 4, whose keys lock before a release: ``eos``)."""
         cls = self.protocol_class
         timeout_s = self._left_s(deadline)
-        if cls in {0, 4}:
+        if cls == 0 or (cls == 4 and not eos):
+            return
+        if cls == 4:
+            self.dialogue("EOSLockKeys", (6).to_bytes(4, "little"), timeout_s=timeout_s)
             return
         if cls in (1, 2, 3):
             # GetPicAbilities first; its length varies by model ("We will continue").
@@ -444,6 +447,13 @@ class CanonUsbLink:
             except CanonStatusError as exc:
                 log.debug("%s: GetPicAbilities2: %s; continuing", self.url, exc)
             self.dialogue("LockKeys2", (6).to_bytes(4, "little"), timeout_s=self._left_s(deadline))
+
+    def lock_keys(self, *, timeout_s: float | None = None) -> None:
+        """Lock the camera's keys (and turn its LCD off) the way its class does; before a
+        release on classes 4 and 6 (lgc canon.c canon_int_capture_image "Lock keys here for
+        EOS")."""
+        with self._lock:
+            self._lock_keys(_Deadline(self._clock, timeout_s, "locking the keys"), eos=True)
 
     # -- commands of the wake-up that the API also uses -----------------------------------------
 
