@@ -442,3 +442,70 @@ def test_usage_errors_come_before_any_io(monkeypatch: pytest.MonkeyPatch, clock:
     with pytest.raises(UsageError):
         link.dialogue("SetOwner", b"x" * 2000)
     assert len(camera.commands) == sent
+
+
+# -- remote capture against a scripted camera (what the virtual PowerShot never does) ----------
+
+
+def capturing_g3(interrupts: deque[bytes], after_release: list[bytes]) -> Responder:
+    """A G3 that lists an empty card, answers RemoteControl, and after the release queues
+    ``after_release`` on the interrupt endpoint."""
+
+    def answers(command: cu.Command) -> list[bytes]:
+        if (command.cmd1, command.cmd2) == (0x0B, cu.STORAGE):
+            root = cu.Dirent(attrs=cu.ATTR_DIR_ENTERED, size=0, time=1, name=b"D:")
+            listing = cu.encode_dirents([root])
+            return [cu.encode_variable_header(len(listing)), listing]
+        if (command.cmd1, command.cmd2) == (0x13, cu.CONTROL):
+            sub = struct.unpack_from("<I", command.payload)[0]
+            size = cu.remote_reply_bytes(sub) - cu.HEADER_BYTES - 4
+            if sub == 0x04:
+                interrupts.extend(after_release)
+            return [fixed_reply(command, struct.pack("<I", sub) + bytes(size - 4))]
+        return g3_answers(command)
+
+    return answers
+
+
+def test_a_photographic_failure_is_an_error_and_remote_mode_is_left(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    from ptpkit.client.powershot import CaptureFailedError, PowerShot
+    from ptpkit.core import canon_usb_requests as cr
+
+    camera = ScriptedCanon(clock, camstat=b"A")
+    failure = [
+        cu.encode_interrupt(cr.capture_status(cu.CAPTURE_FIRST)),
+        cu.encode_interrupt(cr.capture_status(cu.CAPTURE_FAILED, failure=1)),
+    ]
+    camera.respond = capturing_g3(camera.interrupts, failure)
+    link = make_link(monkeypatch, camera)
+    link.open(5.0)
+    shot = PowerShot(link, timeout_s=5.0)
+    with pytest.raises(CaptureFailedError, match="autofocus failed"):
+        shot.capture(timeout_s=10.0)
+    subs = [struct.unpack_from("<I", c.payload)[0] for c in camera.commands if c.cmd1 == 0x13]
+    # Init, transfer mode, release parameters twice, release; then Exit (canon.c's way out).
+    assert subs == [0x00, 0x09, 0x0A, 0x0A, 0x04, 0x01]
+
+
+def test_capture_messages_out_of_sequence_or_missing_are_errors(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    from ptpkit.client.powershot import PowerShot
+    from ptpkit.core import canon_usb_requests as cr
+
+    camera = ScriptedCanon(clock, camstat=b"A")
+    done_first = [cu.encode_interrupt(cr.capture_status(cu.CAPTURE_DONE))]
+    camera.respond = capturing_g3(camera.interrupts, done_first)
+    link = make_link(monkeypatch, camera)
+    link.open(5.0)
+    shot = PowerShot(link, timeout_s=5.0)
+    with pytest.raises(RemoteProtocolError, match="out of sequence"):
+        shot.capture(timeout_s=10.0)
+    # A camera that never says "done": the capture's deadline, on the clock.
+    camera.respond = capturing_g3(camera.interrupts, [])
+    start = clock.monotonic()
+    with pytest.raises(TransportTimeout, match="did not finish within 10 s"):
+        shot.capture(timeout_s=10.0)
+    assert clock.monotonic() - start == pytest.approx(10.0, abs=0.5)
