@@ -32,11 +32,13 @@ from ptpkit.virtual.imaging import (
     with_exif_thumbnail,
 )
 from ptpkit.virtual.powershot import (
+    CARD_FOLDER,
     POWERSHOT_MODELS,
     POWERSHOT_PERSONALITIES,
     PowerShotDevice,
     Stall,
     card_path,
+    open_powershot,
 )
 from ptpkit.virtual.powershot_usb import make_powershot_backend
 
@@ -354,7 +356,7 @@ def _walk(entries: list[cu.Dirent]) -> tuple[dict[str, cu.Dirent], list[str]]:
 
 def _card_files(card: Path) -> dict[str, int]:
     return {
-        "D:\\" + str(p.relative_to(card)).replace("/", "\\"): p.stat().st_size
+        "D:\\" + str(p.relative_to(card)).replace("/", "\\").upper(): p.stat().st_size
         for p in card.rglob("*")
         if p.is_file()
     }
@@ -365,7 +367,8 @@ def test_recursive_listing_is_the_card(host: Host, card: Path) -> None:
     assert entries[0].name == b"D:"
     files, folders = _walk(entries)
     assert {path: e.size for path, e in files.items()} == _card_files(card)
-    assert "D:\\MISC\\nested\\level2\\level3" in folders
+    # Names as DOS shows them: upper case ("nested" is NESTED on the wire).
+    assert "D:\\MISC\\NESTED\\LEVEL2\\LEVEL3" in folders
     # Nobody has downloaded anything yet: the 0x20 bit on every file.
     assert all(e.attrs & cu.ATTR_NOT_DOWNLOADED for e in files.values())
     assert all(e.time > 0 for e in files.values())
@@ -716,3 +719,46 @@ def test_on_ready_is_called(camera: VirtualCamera) -> None:
     device.close()
     assert device.read_bulk_in(0x40, None) == (b"", False)
     assert device.read_interrupt(None) is None
+
+
+# -- a PowerShot's own card ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_open_powershot_makes_a_powershot_card(name: str) -> None:
+    device = open_powershot(name, owner="Kiril")
+    root = device.camera.root
+    try:
+        host = Host(device)
+        host.wake()
+        files, folders = _walk(host.listing("D:", cr.RECURSE_ALL))
+        assert folders == ["D:\\DCIM", "D:\\DCIM\\100CANON"]
+        assert sorted(files) == [
+            f"D:\\DCIM\\100CANON\\{n}"
+            for n in (
+                "IMG_0001.JPG",
+                "IMG_0002.JPG",
+                "IMG_0003.JPG",
+                "MVI_0004.AVI",
+                "MVI_0004.THM",
+            )
+        ]
+        picture = host.get_file("D:\\DCIM\\100CANON\\IMG_0001.JPG")
+        assert picture == (root / CARD_FOLDER / "IMG_0001.JPG").read_bytes()
+        assert host.get_file("D:\\DCIM\\100CANON\\IMG_0001.JPG", thumbnail=True) == (
+            exif_thumbnail_bytes(picture)
+        )
+        movie = host.get_file("D:\\DCIM\\100CANON\\MVI_0004.AVI")
+        assert movie[:4] == b"RIFF"
+        assert movie[8:12] == b"AVI "
+        assert b"MJPG" in movie[:512]
+        thm = host.get_file("D:\\DCIM\\100CANON\\MVI_0004.AVI", thumbnail=True)
+        assert thm == (root / CARD_FOLDER / "MVI_0004.THM").read_bytes()
+        # Captures go on in the same folder, under the next number.
+        before = set(files)
+        _release(host, cu.TRANSFER_FULL_TO_CARD)
+        after, _ = _walk(host.listing("D:", cr.RECURSE_ALL))
+        assert sorted(set(after) - before) == ["D:\\DCIM\\100CANON\\IMG_0005.JPG"]
+    finally:
+        device.close()
+    assert not root.exists()  # the temporary card went with the device

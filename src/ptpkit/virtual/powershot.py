@@ -56,6 +56,7 @@ import logging
 import os
 import re
 import struct
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -72,6 +73,7 @@ from ptpkit.virtual.camera import DEFAULT_STORAGE_ID, VirtualCamera
 from ptpkit.virtual.content import BytesData, FileData, ObjectData
 from ptpkit.virtual.imaging import (
     exif_thumbnail,
+    mjpeg_avi,
     render_jpeg_bytes,
     thumbnail_of_bytes,
     with_exif_thumbnail,
@@ -79,11 +81,15 @@ from ptpkit.virtual.imaging import (
 from ptpkit.virtual.storage import Store, StoredObject
 
 __all__ = [
+    "CARD_FOLDER",
     "POWERSHOT_MODELS",
     "POWERSHOT_PERSONALITIES",
     "PowerShotDevice",
     "PowerShotPersonality",
     "Stall",
+    "card_path",
+    "make_powershot_card",
+    "open_powershot",
     "personality_for",
 ]
 
@@ -343,6 +349,7 @@ class PowerShotDevice:
         self._remote = _RemoteState()
         #: Attribute bytes the host set (SetFileAttributes), by card path.
         self._attrs: dict[PurePosixPath, int] = {}
+        self._owned: tuple[VirtualCamera, tempfile.TemporaryDirectory[str] | None] | None = None
         #: The last commands answered, by name (for tests and logs).
         self.log: deque[str] = deque(maxlen=256)
 
@@ -426,6 +433,22 @@ class PowerShotDevice:
             self._closed = True
             self._awake = False
             self._cond.notify_all()
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            camera, holder = owned
+            camera.close()
+            if holder is not None:
+                holder.cleanup()
+
+    def owns(self, camera: VirtualCamera, holder: tempfile.TemporaryDirectory[str] | None) -> None:
+        """Close ``camera`` (and remove ``holder``'s folder) when the device closes."""
+        self._owned = (camera, holder)
+
+    def __enter__(self) -> PowerShotDevice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -601,7 +624,7 @@ class PowerShotDevice:
         for part in parts:
             wanted = part.upper()
             found = next(
-                (o for o in self._store.children(parent) if _wire(o.name).upper() == wanted),
+                (o for o in self._store.children(parent) if _wire(o.name) == wanted),
                 None,
             )
             if found is None:
@@ -695,7 +718,7 @@ class PowerShotDevice:
         return cu.encode_dirents(entries)
 
     def _list_into(self, entries: list[cu.Dirent], parent: int, depth: int) -> None:
-        children = sorted(self._store.children(parent), key=lambda o: _wire(o.name).upper())
+        children = sorted(self._store.children(parent), key=lambda o: _wire(o.name))
         # Files first, then folders (DOS directory order is creation order; files before
         # subfolders keeps a folder's new picture at the end of its own entries).
         for obj in (c for c in children if not c.is_folder):
@@ -1052,8 +1075,10 @@ def _words(payload: bytes) -> tuple[int, int]:
 
 
 def _wire(name: str) -> str:
-    """A card name as the camera sends it (Latin-1; what does not fit becomes "_")."""
-    return name.encode("latin-1", errors="replace").decode("latin-1").replace("?", "_")
+    """A card name as the camera sends it: upper case, as DOS shows FAT names (the camera
+    knows no long names; libgphoto2's gphoto2canonpath upper-cases every path it sends and
+    calls lower case "not allowed"), Latin-1 ("?" for what does not fit)."""
+    return name.upper().encode("latin-1", errors="replace").decode("latin-1")
 
 
 def _safe_name(name: str) -> bool:
@@ -1073,3 +1098,88 @@ def card_path(device: PowerShotDevice, relpath: str | Path) -> str:
     """A card file's camera path: "DCIM/100CANON/IMG_0001.JPG" -> "D:\\DCIM\\100CANON\\...".
     (For tests and clients that know a file by its place on the card.)"""
     return device._camera_path(PurePosixPath(str(relpath)))
+
+
+# -- a PowerShot's card ------------------------------------------------------------------------
+
+#: Where a PowerShot of this time keeps its pictures (DCF: three digits, "CANON").
+CARD_FOLDER: Final = "DCIM/100CANON"
+_MOVIE_SIZE: Final = (320, 240)
+_MOVIE_FRAMES: Final = 15
+
+
+def make_powershot_card(
+    root: Path,
+    model: str | PowerShotModel | PowerShotPersonality = "powershot-g3",
+    *,
+    now: _dt.datetime | None = None,
+) -> None:
+    """Fill ``root`` as a PowerShot leaves its card: DCIM/100CANON with three JPEGs (EXIF with
+    the camera's make and model and an embedded thumbnail, as the camera writes them), a
+    Motion-JPEG movie MVI_0004.AVI (320x240, 15 frames: the G3's movie format) and its
+    MVI_0004.THM thumbnail, a day apart; the files' times are their pictures' times."""
+    personality = personality_for(model)
+    now = (now or _dt.datetime.now()).replace(microsecond=0)
+    folder = root / CARD_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    start = now - _dt.timedelta(days=4)
+    for index in range(1, 4):
+        taken = start + _dt.timedelta(days=index - 1, hours=index)
+        picture = render_jpeg_bytes(
+            title=f"{personality.identify_name}  IMG_{index:04d}",
+            taken=taken,
+            size=personality.image_size,
+            seed=500 + index,
+            make="Canon",
+            model=personality.identify_name,
+        )
+        path = folder / f"IMG_{index:04d}.JPG"
+        path.write_bytes(with_exif_thumbnail(picture, thumbnail_of_bytes(picture)))
+        _touch(path, taken)
+    taken = start + _dt.timedelta(days=3, hours=4)
+    frames = [
+        render_jpeg_bytes(
+            title=f"MVI_0004 {frame + 1:02d}",
+            taken=taken,
+            size=_MOVIE_SIZE,
+            seed=600,
+            make="Canon",
+            model=personality.identify_name,
+            quality=70,
+        )
+        for frame in range(_MOVIE_FRAMES)
+    ]
+    movie = folder / "MVI_0004.AVI"
+    movie.write_bytes(mjpeg_avi(frames, size=_MOVIE_SIZE, fps=15))
+    thm = folder / "MVI_0004.THM"
+    thm.write_bytes(with_exif_thumbnail(frames[0], thumbnail_of_bytes(frames[0])))
+    _touch(movie, taken)
+    _touch(thm, taken)
+
+
+def _touch(path: Path, when: _dt.datetime) -> None:
+    stamp = when.timestamp()
+    os.utime(path, (stamp, stamp))
+
+
+def open_powershot(
+    model: str | PowerShotModel | PowerShotPersonality = "powershot-g3",
+    root: str | Path | None = None,
+    *,
+    owner: str | None = None,
+) -> PowerShotDevice:
+    """A virtual PowerShot with a card of its own: ``root`` (an existing folder), or a new
+    temporary PowerShot card (:func:`make_powershot_card`). Closing the device closes the
+    camera it made (and removes a temporary card)."""
+    personality = personality_for(model)
+    if root is None:
+        holder = tempfile.TemporaryDirectory(prefix="ptpkit-powershot-")
+        make_powershot_card(Path(holder.name), personality)
+        camera = VirtualCamera(holder.name)
+        device = PowerShotDevice(camera, personality, owner=owner)
+        device.owns(camera, holder)
+        return device
+    camera = VirtualCamera(root)
+    device = PowerShotDevice(camera, personality, owner=owner)
+    device.owns(camera, None)
+    return device
