@@ -997,6 +997,18 @@ def canon_usb_file_time_request() -> list[bytes]:
     return [canon_req.encode_file_time_request(request)]
 
 
+def canon_usb_upload_block() -> list[bytes]:
+    """A first block and a later one (usb.c canon_usb_put_file)."""
+    return [
+        canon_req.encode_upload_block(
+            canon_req.UploadBlock(path=_CANON_IMG, offset=0, data=b"\xff\xd8\xff\xe1", serial=3)
+        ),
+        canon_req.encode_upload_block(
+            canon_req.UploadBlock(path=_CANON_IMG, offset=0x1400, data=bytes(100), serial=5)
+        ),
+    ]
+
+
 def canon_usb_retrieve_request() -> list[bytes]:
     return [canon_req.encode_retrieve_request(canon_req.RetrieveRequest(key=0x81818181))]
 

@@ -1119,6 +1119,13 @@ _ALL: Final = [
         max_len=256,
     ),
     _target(
+        "canon_usb_upload_block",
+        "canon_usb_requests.decode_upload_block: PowerShot upload block (+ round trip)",
+        _decoder(canon_req.decode_upload_block, canon_req.encode_upload_block),
+        tokens=(b"\x03\x04", b"\x02", b"\x11", b"D:\\", b"\x00"),
+        max_len=512,
+    ),
+    _target(
         "canon_usb_retrieve_request",
         "canon_usb_requests.decode_retrieve_request: RetrieveCapture payload (+ round trip)",
         _decoder(canon_req.decode_retrieve_request, canon_req.encode_retrieve_request),

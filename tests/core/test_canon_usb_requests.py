@@ -196,3 +196,59 @@ def test_one_path_payloads_round_trip(path: str, depth: int, when: int) -> None:
     stamp = cr.FileTimeRequest(time=when, path=path)
     assert cr.decode_file_time_request(cr.encode_file_time_request(stamp)) == stamp
     assert cr.decode_path(cr.encode_path(path)) == path
+
+
+def test_upload_golden_bytes() -> None:
+    # usb.c canon_usb_put_file: the announcement (03 02 at 4, len1 + 0x40 at 6) and the block
+    # (len1 at 0 and 0x48, 03 04, 02/03/11 at 0x40/0x44/0x47, serial, offset, length, path).
+    path = "D:\\DCIM\\100CANON\\AUT_0001.JPG"
+    data = bytes(range(16))
+    len1 = len(data) + 0x1C + len(path) + 1
+    announce = cr.encode_upload_announce(len1 + 0x40)
+    assert announce == bytes(4) + b"\x03\x02" + struct.pack("<I", len1 + 0x40) + bytes(0x36)
+    assert cr.decode_upload_announce(announce) == len1 + 0x40
+    golden = bytearray(0x5C)
+    struct.pack_into("<I", golden, 0, len1)
+    golden[4:6] = b"\x03\x04"
+    golden[0x40], golden[0x44], golden[0x47] = 2, 3, 0x11
+    struct.pack_into("<II", golden, 0x48, len1, 7)
+    struct.pack_into("<II", golden, 0x54, 0x2800, len(data))
+    golden += path.encode() + b"\x00" + data
+    block = cr.UploadBlock(path=path, offset=0x2800, data=data, serial=7)
+    assert cr.encode_upload_block(block) == bytes(golden)
+    assert len(golden) == len1 + 0x40
+    assert cr.decode_upload_block(bytes(golden)) == block
+
+
+def test_upload_refusals() -> None:
+    good = cr.encode_upload_block(cr.UploadBlock(path="D:\\A.JPG", offset=0, data=b"xyz"))
+    with pytest.raises(DecodeError):
+        cr.decode_upload_block(good[:-1])  # one data byte missing
+    with pytest.raises(DecodeError):
+        cr.decode_upload_block(good + b"!")
+    wrong_code = bytearray(good)
+    wrong_code[5] = 2
+    with pytest.raises(DecodeError):
+        cr.decode_upload_block(bytes(wrong_code))
+    for cut in range(0x5E):
+        with pytest.raises(DecodeError):
+            cr.decode_upload_block(good[:cut])
+    with pytest.raises(DecodeError):
+        cr.decode_upload_announce(bytes(0x40))
+    with pytest.raises(DecodeError):
+        cr.decode_upload_announce(cr.encode_upload_announce(0x100)[:0x3F])
+    with pytest.raises(LocalProtocolError):
+        cr.encode_upload_block(cr.UploadBlock(path="D:\\A", offset=0, data=bytes(0x1401)))
+
+
+@given(
+    path=_NAMES,
+    offset=st.integers(0, 0xFFFFFFFF),
+    data=st.binary(max_size=64),
+    serial=st.integers(0, 0xFFFFFFFF),
+)
+def test_upload_round_trip(path: str, offset: int, data: bytes, serial: int) -> None:
+    block = cr.UploadBlock(path=path, offset=offset, data=data, serial=serial)
+    raw = cr.encode_upload_block(block)
+    assert cr.decode_upload_block(raw) == block
+    assert cr.decode_upload_announce(cr.encode_upload_announce(len(raw))) == len(raw)

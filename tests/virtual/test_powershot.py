@@ -762,3 +762,67 @@ def test_open_powershot_makes_a_powershot_card(name: str) -> None:
     finally:
         device.close()
     assert not root.exists()  # the temporary card went with the device
+
+
+# -- upload (libgphoto2's CANON_EXPERIMENTAL_UPLOAD wire format) -----------------------------
+
+
+def _upload(host: Host, path: str, data: bytes) -> list[cu.Reply]:
+    """usb.c canon_usb_put_file's blocks: announce, read 0x40, the block on bulk OUT, read
+    0x40 + 0x1C."""
+    replies = []
+    for offset in range(0, len(data), cr.UPLOAD_BLOCK_DATA_BYTES):
+        host.serial += 1
+        block = cr.encode_upload_block(
+            cr.UploadBlock(
+                path=path,
+                offset=offset,
+                data=data[offset : offset + cr.UPLOAD_BLOCK_DATA_BYTES],
+                serial=host.serial,
+            )
+        )
+        host.ctrl_out(cu.VALUE_COMMAND, cr.encode_upload_announce(len(block)))
+        assert len(host.read(0x40)) == 0x40
+        # In two writes, as a transport may deliver it.
+        host.usb.write(0x02, block[:100], TIMEOUT_MS)
+        host.usb.write(0x02, block[100:], TIMEOUT_MS)
+        reply = cu.decode_reply(host.read(0x40) + host.read(0x1C), reply_bytes=0x5C)
+        assert reply.serial == host.serial
+        replies.append(reply)
+    return replies
+
+
+def test_upload(g3: Host, card: Path) -> None:
+    data = hashlib.sha256(b"seed").digest() * 700  # 22400 bytes: five blocks, the last short
+    path = "D:\\DCIM\\100PTPKT\\AUT_0001.JPG"
+    assert all(r.ok for r in _upload(g3, path, data))
+    # Not there until the host finishes it (as canon_usb_put_file does: time, attributes).
+    names = [e.name for e in g3.listing("D:\\DCIM\\100PTPKT", 0)]
+    assert b"AUT_0001.JPG" not in names
+    assert not (card / "DCIM/100PTPKT/AUT_0001.JPG").exists()
+    stamp = cr.FileTimeRequest(time=1_100_000_000, path=path)
+    assert g3.fixed("SetFileTime", cr.encode_file_time_request(stamp)).ok
+    attrs = cr.AttributesRequest(attrs=0, folder="D:\\DCIM\\100PTPKT\\", name="AUT_0001.JPG")
+    assert g3.fixed("SetFileAttributes", cr.encode_attributes_request(attrs)).ok
+    assert (card / "DCIM/100PTPKT/AUT_0001.JPG").read_bytes() == data
+    entry = next(e for e in g3.listing("D:\\DCIM\\100PTPKT", 0) if e.name == b"AUT_0001.JPG")
+    assert (entry.size, entry.time, entry.attrs) == (len(data), 1_100_000_000, 0)
+    assert g3.get_file(path) == data
+    assert not [p for p in card.rglob("*") if p.name.startswith(".ptpkit-upload-")]
+
+
+def test_upload_refusals_and_an_interrupted_upload(g3: Host, card: Path) -> None:
+    existing = _upload(g3, "D:\\DCIM\\100PTPKT\\IMG_0001.JPG", b"x" * 10)
+    assert existing[0].status == 0x02000086  # the name is taken
+    nowhere = _upload(g3, "D:\\NOPE\\A.JPG", b"x" * 10)
+    assert nowhere[0].status == 0x02000086
+    # An upload cut short by a reset leaves nothing, not even its temporary file.
+    assert _upload(g3, "D:\\MISC\\HALF.JPG", b"y" * 0x2000)[0].ok
+    assert any(p.name.startswith(".ptpkit-upload-") for p in (card / "MISC").iterdir())
+    g3.usb.reset()
+    assert not any(p.name.startswith(".ptpkit-upload-") for p in (card / "MISC").iterdir())
+    assert not (card / "MISC/HALF.JPG").exists()
+    g3.wake()
+    # Bytes on bulk OUT nobody announced are dropped; the camera goes on.
+    g3.usb.write(0x02, b"stray", TIMEOUT_MS)
+    assert g3.fixed("IdentifyCamera").ok

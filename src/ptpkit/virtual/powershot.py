@@ -43,9 +43,13 @@ What the camera does, and where each behaviour comes from (``lgc`` = libgphoto2
   0x1D ("done", where a PowerShot ends). A picture kept on the card appears there (the newest
   DCF folder, the next number), so a listing before and after finds it, as libgphoto2 does;
   RetrieveCapture fetches a part by its key.
-- **Upload** is not offered: libgphoto2's canon_usb_put_file is compiled only with
-  CANON_EXPERIMENTAL_UPLOAD (usb.c: without it, GP_ERROR_NOT_SUPPORTED), so neither gphoto2 nor
-  canon-remote sends a file this way; the bulk-OUT endpoint takes nothing.
+- **Upload** in the wire format of libgphoto2's canon_usb_put_file, which is compiled only with
+  CANON_EXPERIMENTAL_UPLOAD (without it: GP_ERROR_NOT_SUPPORTED; Debian's gphoto2 does not
+  upload to these cameras): per block a 0x40-byte control write announcing it, 0x40 bytes
+  back, the block on bulk OUT (the path, the offset, at most 0x1400 bytes), a 0x5C-byte reply.
+  The file grows in a hidden temporary file and takes its name when the host sets its time or
+  attributes (what canon_usb_put_file does after the last block); a reset or a close drops an
+  unfinished one, so no partial file is ever left under its name.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ from ptpkit.virtual.imaging import (
     thumbnail_of_bytes,
     with_exif_thumbnail,
 )
-from ptpkit.virtual.storage import Store, StoredObject
+from ptpkit.virtual.storage import UPLOAD_PREFIX, Store, StoredObject, unsafe_name_reason
 
 __all__ = [
     "CARD_FOLDER",
@@ -201,6 +205,10 @@ _DCF_FILE: Final = re.compile(r"^[A-Z_]{4}(\d{4})\.", re.IGNORECASE)
 _THUMB_SIBLING: Final = ".THM"
 
 
+#: The longest upload block: the header, a path of the longest kind, 0x1400 bytes of data.
+_MAX_UPLOAD_BLOCK: Final = 0x5C + cr.MAX_PATH_BYTES + 1 + cr.UPLOAD_BLOCK_DATA_BYTES
+
+
 # -- bulk-IN transfers -------------------------------------------------------------------------
 
 
@@ -286,6 +294,15 @@ _Target = StoredObject | _Root
 
 
 @dataclass
+class _Upload:
+    """A file being uploaded: its hidden temporary file until the host finishes it."""
+
+    temp: Path
+    relpath: PurePosixPath
+    size: int = 0
+
+
+@dataclass
 class _Capture:
     """A picture remote capture took: its parts, kept for RetrieveCapture by key."""
 
@@ -350,6 +367,11 @@ class PowerShotDevice:
         #: Attribute bytes the host set (SetFileAttributes), by card path.
         self._attrs: dict[PurePosixPath, int] = {}
         self._owned: tuple[VirtualCamera, tempfile.TemporaryDirectory[str] | None] | None = None
+        #: Upload: the block length announced and the bytes of it received so far; the files
+        #: being uploaded, by their camera path in upper case.
+        self._upload_expect: int | None = None
+        self._upload_buffer = bytearray()
+        self._uploads: dict[str, _Upload] = {}
         #: The last commands answered, by name (for tests and logs).
         self.log: deque[str] = deque(maxlen=256)
 
@@ -385,6 +407,8 @@ class PowerShotDevice:
         self._check_request(request)
         if value == cu.VALUE_INIT_WRITE:
             self._wake(bytes(data))
+        elif value == cu.VALUE_COMMAND and len(data) == cr.UPLOAD_ANNOUNCE_BYTES:
+            self._announce(bytes(data))
         elif value == cu.VALUE_COMMAND:
             self._command(bytes(data))
         else:
@@ -407,9 +431,22 @@ class PowerShotDevice:
             return data, ended
 
     def write_bulk_out(self, data: bytes) -> None:
-        """Bulk OUT: the protocol's upload is not offered (see the module's notes); what comes
-        is dropped, as from a camera that reads its OUT pipe without acting on it."""
-        _log.debug("bulk OUT of %d bytes ignored: upload is not offered", len(data))
+        """Bulk OUT: an upload block, after its announcement (in as many pieces as the
+        transport delivers). Bytes nobody announced are dropped, as a camera does."""
+        with self._cond:
+            expect = self._upload_expect
+            if expect is None:
+                _log.debug("bulk OUT of %d bytes without an announcement: dropped", len(data))
+                return
+            self._upload_buffer += data
+            if len(self._upload_buffer) < expect:
+                return
+            block = bytes(self._upload_buffer[:expect])
+            self._upload_buffer.clear()
+            self._upload_expect = None
+        with self.camera.lock:
+            items, interrupts = self._upload_block(block)
+        self._queue(*items, interrupts=interrupts)
 
     def read_interrupt(self, timeout_s: float | None) -> bytes | None:
         """The next interrupt message, or None when none came within ``timeout_s``."""
@@ -422,6 +459,7 @@ class PowerShotDevice:
         """A USB reset (or the cable pulled and put back): asleep, nothing pending."""
         with self._cond:
             self._drop_pending()
+            self._drop_uploads()
             self._awake = False
             self._keys_locked = False
             self._remote.active = False
@@ -430,6 +468,7 @@ class PowerShotDevice:
     def close(self) -> None:
         with self._cond:
             self._drop_pending()
+            self._drop_uploads()
             self._closed = True
             self._awake = False
             self._cond.notify_all()
@@ -464,6 +503,14 @@ class PowerShotDevice:
             pending.close()
         self._bulk_in.clear()
 
+    def _drop_uploads(self) -> None:
+        """Unfinished uploads go, temporary files and all (nothing partial is kept)."""
+        self._upload_expect = None
+        self._upload_buffer.clear()
+        for upload in self._uploads.values():
+            upload.temp.unlink(missing_ok=True)
+        self._uploads.clear()
+
     def _drop_pending(self) -> None:
         self._drop_bulk()
         self._interrupts.clear()
@@ -484,6 +531,25 @@ class PowerShotDevice:
             self._drop_pending()
             self._awake = True
         self._queue(_Transfer(_INIT_BULK), interrupts=(_WAKE_INTERRUPT,))
+
+    def _announce(self, data: bytes) -> None:
+        """An upload block announced (0x40 bytes, too short for a command block)."""
+        with self._cond:
+            awake = self._awake
+        if not awake:
+            raise Stall("an upload before the wake-up")
+        try:
+            length = cr.decode_upload_announce(data)
+        except DecodeError as exc:
+            raise Stall(f"an announcement that does not decode: {exc}") from None
+        if length > _MAX_UPLOAD_BLOCK:
+            raise Stall(f"a block of {length} bytes is more than a block holds")
+        with self._cond:
+            self._drop_bulk()
+            self._upload_expect = length
+            self._upload_buffer.clear()
+        # What the camera reads back is not documented (libgphoto2 checks only its 0x40 bytes).
+        self._queue(_Transfer(bytes(cr.UPLOAD_ANNOUNCE_BYTES)))
 
     def _command(self, block: bytes) -> None:
         with self._cond:
@@ -807,6 +873,7 @@ class PowerShotDevice:
             request = cr.decode_attributes_request(command.payload)
         except DecodeError:
             return self._fixed(command, STATUS_INVALID)
+        self._finish_upload(request.folder.rstrip("\\") + "\\" + request.name)
         obj = self._find_in(request.folder, request.name)
         if obj is None:
             return self._fixed(command, STATUS_NOT_FOUND)
@@ -820,6 +887,7 @@ class PowerShotDevice:
             request = cr.decode_file_time_request(command.payload)
         except DecodeError:
             return self._fixed(command, STATUS_INVALID)
+        self._finish_upload(request.path)
         target = self._find(request.path)
         if not isinstance(target, StoredObject) or target.relpath is None:
             return self._fixed(command, STATUS_NOT_FOUND)
@@ -857,6 +925,69 @@ class PowerShotDevice:
             return self._fixed(command, STATUS_INVALID)  # DOS rmdir: only an empty folder
         self._store.delete(target)
         return self._fixed(command)
+
+    # -- upload ----------------------------------------------------------------------------
+
+    def _upload_reply(self, serial: int, status: int) -> _Answer:
+        """The 0x5C-byte answer to a block (usb.c reads 0x40 + 0x1C); its header is a fixed
+        reply's, as nothing else is documented of it."""
+        self.log.append("UploadBlock")
+        reply = cu.Reply(
+            cmd1=cr.UPLOAD_CMD1,
+            cmd2=cu.STORAGE,
+            serial=serial,
+            status=status,
+            data=bytes(cr.UPLOAD_REPLY_BYTES - _BARE_REPLY),
+        )
+        return (_Transfer(cu.encode_reply(reply)),), ()
+
+    def _upload_block(self, raw: bytes) -> _Answer:
+        try:
+            block = cr.decode_upload_block(raw)
+        except DecodeError as exc:
+            _log.debug("an upload block that does not decode: %s", exc)
+            return self._upload_reply(0, STATUS_INVALID)
+        key = block.path.upper()
+        upload = self._uploads.get(key)
+        store = self._store
+        if upload is None:
+            parts = self._split(block.path)
+            if not parts or block.offset != 0:
+                return self._upload_reply(block.serial, STATUS_INVALID)
+            folder = self._find("\\".join([self.personality.drive, *parts[:-1]]))
+            name = parts[-1]
+            if folder is None or (isinstance(folder, StoredObject) and not folder.is_folder):
+                return self._upload_reply(block.serial, STATUS_INVALID)
+            if self._find(block.path) is not None or unsafe_name_reason(name) is not None:
+                return self._upload_reply(block.serial, STATUS_INVALID)
+            if store.read_only:
+                return self._upload_reply(block.serial, STATUS_PROTECTED)
+            base_rel = folder.relpath if isinstance(folder, StoredObject) else None
+            relpath = (base_rel or PurePosixPath()) / name
+            temp = store.root / str(relpath.parent) / f"{UPLOAD_PREFIX}{name}"
+            temp.write_bytes(b"")
+            upload = self._uploads[key] = _Upload(temp=temp, relpath=relpath)
+        if block.offset != upload.size:
+            return self._upload_reply(block.serial, STATUS_INVALID)
+        if store.storage_info().free_space_bytes < upload.size + len(block.data):
+            return self._upload_reply(block.serial, STATUS_CARD_FULL)
+        with upload.temp.open("r+b") as file:
+            file.seek(block.offset)
+            file.write(block.data)
+        upload.size += len(block.data)
+        return self._upload_reply(block.serial, cu.STATUS_OK)
+
+    def _finish_upload(self, path: str) -> None:
+        """The host names a file it uploaded (its time, its attributes): it is complete."""
+        upload = self._uploads.pop(path.upper(), None)
+        if upload is None:
+            return
+        final = self._store.root / str(upload.relpath)
+        if final.exists():
+            upload.temp.unlink(missing_ok=True)
+            return
+        os.replace(upload.temp, final)
+        self._store.add_file(str(upload.relpath))
 
     # -- control commands --------------------------------------------------------------------
 
