@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
 import shutil
 import struct
 import threading
@@ -445,12 +446,18 @@ def test_thumbnail_is_the_exif_thumbnail(g3: Host, card: Path, camera: VirtualCa
     thumb = thumbnail_of_bytes(picture)
     (card / "DCIM/100PTPKT/IMG_0050.JPG").write_bytes(with_exif_thumbnail(picture, thumb))
     camera.stores[0x00010001].scan()
+    whole = g3.get_file("D:\\DCIM\\100PTPKT\\IMG_0050.JPG")
     got = g3.get_file("D:\\DCIM\\100PTPKT\\IMG_0050.JPG", thumbnail=True)
-    assert got == thumb
-    assert exif_thumbnail_bytes(g3.get_file("D:\\DCIM\\100PTPKT\\IMG_0050.JPG")) == thumb
-    # A picture without one gets a thumbnail made from it (a JPEG).
+    # The head of the file through its EXIF block, which holds the thumbnail (libgphoto2
+    # canon.c canon_int_get_thumbnail hands it to libexif).
+    assert whole.startswith(got)
+    assert got[:2] == b"\xff\xd8"
+    assert exif_thumbnail_bytes(got) == thumb == exif_thumbnail_bytes(whole)
+    # A picture without one: its EXIF head with a thumbnail made from it.
     made = g3.get_file("D:\\DCIM\\100PTPKT\\IMG_0001.JPG", thumbnail=True)
-    assert made[:2] == b"\xff\xd8"
+    small = exif_thumbnail_bytes(made)
+    assert small is not None
+    assert small[:2] == b"\xff\xd8"
     assert len(made) < 100 * 1024
     # Text has no thumbnail.
     assert g3.get_file("D:\\MISC\\README.TXT", thumbnail=True) == b""
@@ -623,6 +630,22 @@ def _release(host: Host, mode: int) -> list[cu.InterruptMessage]:
             return messages
 
 
+def test_captures_leave_folder_times_alone(host: Host, card: Path) -> None:
+    """libgphoto2 canon.c canon_int_find_new_image names a capture's file by walking the
+    listings before and after it side by side: the first picture at a mismatch is the new one.
+    A folder whose time moved with its new file would be that mismatch, and gphoto2 would take
+    the folder's first picture for the capture: the camera's FAT keeps folder times."""
+    os.utime(card / "DCIM/101PTPKT", (1e9, 1e9))  # 2001: each capture moves it to now
+    for expected in ("IMG_0102.JPG", "IMG_0103.JPG"):
+        before = host.listing("D:", cr.RECURSE_ALL)
+        _release(host, cu.TRANSFER_FULL_TO_CARD)
+        after = host.listing("D:", cr.RECURSE_ALL)
+        assert host.remote(0x01).ok  # Exit
+        first = next(i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b)
+        assert after[first].name.decode() == expected
+        assert before[first].is_parent  # the old folder's end, where the new file now is
+
+
 def test_capture_to_the_card(host: Host, card: Path) -> None:
     before, _ = _walk(host.listing("D:", cr.RECURSE_ALL))
     messages = _release(host, cu.TRANSFER_FULL_TO_CARD)
@@ -633,7 +656,9 @@ def test_capture_to_the_card(host: Host, card: Path) -> None:
     data = host.get_file(new[0])
     assert data == (card / "DCIM/101PTPKT/IMG_0102.JPG").read_bytes()
     assert after[new[0]].size == len(data)
-    assert exif_thumbnail_bytes(data) == host.get_file(new[0], thumbnail=True)
+    head = host.get_file(new[0], thumbnail=True)  # the picture's head through EXIF
+    assert data.startswith(head)
+    assert exif_thumbnail_bytes(data) == exif_thumbnail_bytes(head) is not None
     assert host.remote(0x01).ok  # Exit
 
 
@@ -745,15 +770,17 @@ def test_open_powershot_makes_a_powershot_card(name: str) -> None:
         ]
         picture = host.get_file("D:\\DCIM\\100CANON\\IMG_0001.JPG")
         assert picture == (root / CARD_FOLDER / "IMG_0001.JPG").read_bytes()
-        assert host.get_file("D:\\DCIM\\100CANON\\IMG_0001.JPG", thumbnail=True) == (
-            exif_thumbnail_bytes(picture)
-        )
+        head = host.get_file("D:\\DCIM\\100CANON\\IMG_0001.JPG", thumbnail=True)
+        assert picture.startswith(head)
+        assert _extract_jpeg_thumb(head) == exif_thumbnail_bytes(picture)
         movie = host.get_file("D:\\DCIM\\100CANON\\MVI_0004.AVI")
         assert movie[:4] == b"RIFF"
         assert movie[8:12] == b"AVI "
         assert b"MJPG" in movie[:512]
         thm = host.get_file("D:\\DCIM\\100CANON\\MVI_0004.AVI", thumbnail=True)
         assert thm == (root / CARD_FOLDER / "MVI_0004.THM").read_bytes()
+        # libgphoto2 takes a movie's preview from its THM file the same way.
+        assert _extract_jpeg_thumb(thm) == exif_thumbnail_bytes(thm)
         # Captures go on in the same folder, under the next number.
         before = set(files)
         _release(host, cu.TRANSFER_FULL_TO_CARD)
@@ -826,3 +853,23 @@ def test_upload_refusals_and_an_interrupted_upload(g3: Host, card: Path) -> None
     # Bytes on bulk OUT nobody announced are dropped; the camera goes on.
     g3.usb.write(0x02, b"stray", TIMEOUT_MS)
     assert g3.fixed("IdentifyCamera").ok
+
+
+def _extract_jpeg_thumb(data: bytes) -> bytes:
+    """What libgphoto2 does with a thumbnail answer when it does not use libexif (canon.c
+    canon_int_extract_jpeg_thumb): after the outer SOI, the inner JPEG from its SOI to the
+    first EOI."""
+    assert data[:2] == b"\xff\xd8"
+    start = data.index(b"\xff\xd8", 3)
+    return data[start : data.index(b"\xff\xd9", start) + 2]
+
+
+def test_thumbnail_as_libgphoto2_extracts_it(g3: Host, card: Path, camera: VirtualCamera) -> None:
+    """Both ways libgphoto2 gets a picture's thumbnail out of the answer find the same JPEG:
+    libexif's IFD1 and canon_int_extract_jpeg_thumb's scan for the inner SOI/EOI."""
+    made = g3.get_file("D:\\DCIM\\100PTPKT\\IMG_0002.JPG", thumbnail=True)
+    assert len(made) >= 256  # library.c get_file_func refuses less
+    store = camera.stores[0x00010001]
+    obj = store.find("DCIM/100PTPKT/IMG_0002.JPG")
+    assert obj is not None
+    assert exif_thumbnail_bytes(made) == _extract_jpeg_thumb(made) == store.thumbnail(obj)
