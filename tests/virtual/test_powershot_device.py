@@ -502,6 +502,14 @@ def test_big_download_streams(g3: Host, camera: VirtualCamera) -> None:
     assert peak < 4 * 1024 * 1024  # a few chunks, never the 24 MiB
 
 
+def test_an_object_over_4_gib_is_not_served(g3: Host, camera: VirtualCamera) -> None:
+    camera.add_generated_object(5 * 1024**3, name="HUGE.MOV")
+    entry = next(e for e in g3.listing("D:", 0) if e.name == b"HUGE.MOV")
+    assert entry.size == 0xFFFFFFFF  # the u32 saturates
+    assert g3.get_file("D:\\HUGE.MOV") == b""  # announced as nothing, not a wrapped length
+    assert g3.fixed("IdentifyCamera").ok
+
+
 # -- transfers as libusb sees them ------------------------------------------------------------
 
 

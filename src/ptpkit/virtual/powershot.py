@@ -648,14 +648,16 @@ class PowerShotDevice:
     def _variable(self, command: cu.Command, data: bytes | ObjectData, chunk: int) -> _Answer:
         """A variable reply: the 0x40-byte header, then the data in transfers of ``chunk``."""
         self.log.append(self._name(command))
-        if isinstance(data, bytes):
-            size = len(data)
-            body: _Pending = _Stream(BytesData(data), chunk)
-        else:
-            size = data.size
-            body = _Stream(data, chunk)
-        header = _Transfer(cu.encode_variable_header(min(size, 0xFFFFFFFF)))
-        return (header, body), ()
+        source: ObjectData = BytesData(data) if isinstance(data, bytes) else data
+        if source.size > 0xFFFFFFFF:
+            # The header counts in a u32, and these cameras' FAT holds nothing larger: an
+            # object of 4 GiB or more (a generated one) is announced as no data at all.
+            _log.debug(
+                "%s: %d bytes do not fit the reply's length word", self._name(command), source.size
+            )
+            source = BytesData(b"")
+        header = _Transfer(cu.encode_variable_header(source.size))
+        return (header, _Stream(source, chunk)), ()
 
     def _chunk(self, asked: int | None) -> int:
         """The transfer size to serve a variable reply in: what the host asked for, else the
