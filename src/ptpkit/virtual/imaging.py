@@ -254,6 +254,26 @@ def exif_thumbnail_bytes(jpeg: bytes) -> bytes | None:
     return tiff[offset : offset + length]
 
 
+def exif_head(jpeg: bytes) -> bytes | None:
+    """The JPEG's start through its EXIF APP1 segment (SOI, the segments before it, APP1), or
+    None when it has no EXIF block."""
+    for marker, start, end in _jpeg_segments(jpeg):
+        if marker == _APP1 and jpeg[start + 4 : start + 10] == _EXIF_HEADER:
+            return jpeg[:end]
+    return None
+
+
+#: SOI and an EXIF APP1 segment with an empty IFD0: the head of a picture that had none, for
+#: :func:`with_exif_thumbnail` to put a thumbnail in.
+EMPTY_EXIF_HEAD: Final = (
+    b"\xff\xd8\xff\xe1"
+    + struct.pack(">H", 2 + 6 + 14)
+    + b"Exif\0\0"
+    + b"II*\0"
+    + struct.pack("<IHI", 8, 0, 0)  # IFD0 at 8: no entries, no next IFD
+)
+
+
 def exif_thumbnail(path: Path) -> bytes | None:
     """The EXIF thumbnail of a JPEG file (its APP1 segment is read, not the picture)."""
     try:
@@ -310,3 +330,66 @@ def thumbnail_of_bytes(jpeg: bytes, max_size: tuple[int, int] = THUMB_SIZE) -> b
         out = io.BytesIO()
         small.save(out, "JPEG", quality=80)
     return out.getvalue()
+
+
+def mjpeg_avi(frames: list[bytes], *, size: tuple[int, int], fps: int = 15) -> bytes:
+    """A Motion-JPEG AVI of ``frames`` (JPEGs of ``size``), as the PowerShots of the G3's time
+    record movies: RIFF 'AVI ' with an 'avih' header, one 'vids'/'MJPG' stream, the frames as
+    '00dc' chunks in 'movi' and an 'idx1' index (Microsoft's AVI RIFF reference)."""
+    width, height = size
+
+    def chunk(fourcc: bytes, body: bytes) -> bytes:
+        return fourcc + struct.pack("<I", len(body)) + body + (b"\x00" if len(body) % 2 else b"")
+
+    def riff_list(kind: bytes, fourcc: bytes, body: bytes) -> bytes:
+        return kind + struct.pack("<I", len(body) + 4) + fourcc + body
+
+    largest = max((len(f) for f in frames), default=0)
+    avih = struct.pack(
+        "<10I4I",
+        1_000_000 // fps,  # dwMicroSecPerFrame
+        largest * fps,  # dwMaxBytesPerSec
+        0,  # dwPaddingGranularity
+        0x10,  # AVIF_HASINDEX
+        len(frames),
+        0,  # dwInitialFrames
+        1,  # dwStreams
+        largest,  # dwSuggestedBufferSize
+        width,
+        height,
+        0,
+        0,
+        0,
+        0,
+    )
+    strh = b"vidsMJPG" + struct.pack(
+        "<IHHIIIIIIII4h",
+        0,  # dwFlags
+        0,  # wPriority
+        0,  # wLanguage
+        0,  # dwInitialFrames
+        1,  # dwScale
+        fps,  # dwRate
+        0,  # dwStart
+        len(frames),  # dwLength
+        largest,  # dwSuggestedBufferSize
+        0xFFFFFFFF,  # dwQuality: default
+        0,  # dwSampleSize
+        0,
+        0,
+        width,
+        height,
+    )
+    strf = struct.pack(
+        "<IiiHH4sIiiII", 40, width, height, 1, 24, b"MJPG", width * height * 3, 0, 0, 0, 0
+    )
+    strl = riff_list(b"LIST", b"strl", chunk(b"strh", strh) + chunk(b"strf", strf))
+    hdrl = riff_list(b"LIST", b"hdrl", chunk(b"avih", avih) + strl)
+    movi_body = bytearray()
+    index = bytearray()
+    for frame in frames:
+        offset = 4 + len(movi_body)  # from the 'movi' fourcc
+        movi_body += chunk(b"00dc", frame)
+        index += b"00dc" + struct.pack("<III", 0x10, offset, len(frame))  # AVIIF_KEYFRAME
+    movi = riff_list(b"LIST", b"movi", bytes(movi_body))
+    return riff_list(b"RIFF", b"AVI ", hdrl + movi + chunk(b"idx1", bytes(index)))
