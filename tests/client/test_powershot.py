@@ -23,7 +23,8 @@ from ptpkit.errors import UsageError
 from ptpkit.transports.canon_usb import CanonUsbLink
 from ptpkit.transports.usb import UsbSelector, select_camera
 from ptpkit.virtual import VirtualCamera
-from ptpkit.virtual.powershot import PowerShotDevice
+from ptpkit.virtual.imaging import exif_thumbnail_bytes
+from ptpkit.virtual.powershot import PowerShotDevice, make_powershot_card
 from ptpkit.virtual.powershot_usb import PowerShotUsbDevice, make_powershot_backend
 
 MODELS = ["powershot-g3", "powershot-g2"]
@@ -31,24 +32,18 @@ NAMES = {"powershot-g3": "Canon PowerShot G3", "powershot-g2": "Canon PowerShot 
 
 
 def make_card(root: Path) -> dict[str, bytes]:
-    """A small DCF card: two folders, JPEGs (the virtual camera gives them EXIF thumbnails),
-    a movie. Returns the files by their path under the card."""
-    from ptpkit.virtual.imaging import render_jpeg_bytes
-
-    def jpeg(title: str, size: tuple[int, int]) -> bytes:
-        return render_jpeg_bytes(title=title, taken=_dt.datetime(2003, 5, 1, 12), size=size)
-
-    files = {
-        "DCIM/100CANON/IMG_0001.JPG": jpeg("one", (320, 240)),
-        "DCIM/100CANON/IMG_0002.JPG": jpeg("two", (640, 480)),
-        "DCIM/100CANON/MVI_0003.AVI": bytes(range(256)) * 300 + b"movie-end",
-        "DCIM/101CANON/IMG_0101.JPG": jpeg("three", (320, 240)),
+    """A PowerShot's card as the virtual one makes it (JPEGs with EXIF thumbnails, a movie
+    and its THM in DCIM/100CANON), plus a second folder. Returns the files by their path
+    under the card."""
+    make_powershot_card(root)
+    extra = root / "DCIM/101CANON/IMG_0101.JPG"
+    extra.parent.mkdir(parents=True)
+    extra.write_bytes((root / "DCIM/100CANON/IMG_0001.JPG").read_bytes())
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
-    for name, data in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return files
 
 
 @pytest.fixture(params=MODELS)
@@ -108,7 +103,7 @@ def test_walk_lists_the_whole_card(
     order = [e.path for e in entries]
     assert order.index("D:\\DCIM\\100CANON") < order.index("D:\\DCIM\\100CANON\\IMG_0001.JPG")
     names = [e.name for e in powershot.list_folder("D:\\DCIM\\100CANON") if not e.is_dir]
-    assert sorted(names) == ["IMG_0001.JPG", "IMG_0002.JPG", "MVI_0003.AVI"]
+    assert sorted(names) == [Path(n).name for n in sorted(files) if n.startswith("DCIM/100")]
 
 
 def test_download_thumbnail_delete_and_attributes(
@@ -116,12 +111,13 @@ def test_download_thumbnail_delete_and_attributes(
 ) -> None:
     root, files = card
     got = bytearray()
-    length = powershot.download("D:\\DCIM\\100CANON\\MVI_0003.AVI", got.extend)
+    length = powershot.download("D:\\DCIM\\100CANON\\MVI_0004.AVI", got.extend)
     assert length == len(got)
-    assert bytes(got) == files["DCIM/100CANON/MVI_0003.AVI"]
-    thumb = bytearray()
-    powershot.download("D:\\DCIM\\100CANON\\IMG_0001.JPG", thumb.extend, thumbnail=True)
-    assert thumb[:2] == b"\xff\xd8"
+    assert bytes(got) == files["DCIM/100CANON/MVI_0004.AVI"]
+    # The thumbnail is the JPEG inside the picture's EXIF block, as libgphoto2 extracts it.
+    thumb = powershot.thumbnail("D:\\DCIM\\100CANON\\IMG_0001.JPG")
+    assert thumb is not None
+    assert thumb == exif_thumbnail_bytes(files["DCIM/100CANON/IMG_0001.JPG"])
     entry = next(e for e in powershot.walk() if e.name == "IMG_0002.JPG")
     powershot.mark_downloaded(entry)
     again = next(e for e in powershot.walk() if e.name == "IMG_0002.JPG")
@@ -218,8 +214,8 @@ def test_a_partial_download_resumes(
     camera: ptpkit.Camera, card: tuple[Path, dict[str, bytes]]
 ) -> None:
     _, files = card
-    movie = camera.find("/store_00010001/DCIM/100CANON/MVI_0003.AVI")
-    data = files["DCIM/100CANON/MVI_0003.AVI"]
+    movie = camera.find("/store_00010001/DCIM/100CANON/MVI_0004.AVI")
+    data = files["DCIM/100CANON/MVI_0004.AVI"]
     part = camera.read(movie, offset=1000, length=5000)
     assert part == data[1000:6000]
     # And the link is in step afterwards (the rest of the file was read and dropped).
@@ -314,7 +310,7 @@ def test_cli_thumb_rm_and_capture_download(
     img = "/store_00010001/DCIM/100CANON/IMG_0001.JPG"
     assert run("--camera", where, "thumb", img, "-o", str(thumbs)) == 0
     (thumb,) = thumbs.glob("*.jpg")
-    assert thumb.read_bytes()[:2] == b"\xff\xd8"
+    assert thumb.read_bytes() == exif_thumbnail_bytes(card[1]["DCIM/100CANON/IMG_0001.JPG"])
     assert run("--camera", where, "rm", img) == 0
     assert not (root / "DCIM/100CANON/IMG_0001.JPG").exists()
     shots = tmp_path / "shots"
@@ -390,18 +386,18 @@ def test_a_camera_unplugged_mid_download_leaves_only_a_part_file(
         device.usb = PowerShotUsbDevice(device)
         backend = make_powershot_backend(device.usb)
         with ptpkit.connect("canon-usb:", backend=backend) as cam:
-            movie = cam.find("/store_00010001/DCIM/100CANON/MVI_0003.AVI")
+            movie = cam.find("/store_00010001/DCIM/100CANON/MVI_0004.AVI")
             device.armed = True
             with pytest.raises(ptpkit.errors.DisconnectedError):
                 cam.download(movie, out)
-    assert not (out / "MVI_0003.AVI").exists()
+    assert not (out / "MVI_0004.AVI").exists()
     (part,) = [p for p in out.iterdir() if p.name.endswith(".ptpkit-part")]
-    assert 0 < part.stat().st_size < len(files["DCIM/100CANON/MVI_0003.AVI"])
+    assert 0 < part.stat().st_size < len(files["DCIM/100CANON/MVI_0004.AVI"])
     # Plugged in again: the download resumes (GetPartialObject, read up to the offset and
     # dropped by the gateway) and the file is whole.
     with ptpkit.connect(f"virtual+usb:{root}?model=powershot-g3") as cam:
-        cam.download("/store_00010001/DCIM/100CANON/MVI_0003.AVI", out)
-    assert (out / "MVI_0003.AVI").read_bytes() == files["DCIM/100CANON/MVI_0003.AVI"]
+        cam.download("/store_00010001/DCIM/100CANON/MVI_0004.AVI", out)
+    assert (out / "MVI_0004.AVI").read_bytes() == files["DCIM/100CANON/MVI_0004.AVI"]
     assert not part.exists()
 
 

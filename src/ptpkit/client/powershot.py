@@ -39,6 +39,7 @@ from ptpkit.codes.powershot_models import PowerShotModel
 from ptpkit.core import canon_usb as cu
 from ptpkit.core import canon_usb_requests as cr
 from ptpkit.errors import (
+    DecodeError,
     LocalProtocolError,
     RemoteProtocolError,
     ResponseError,
@@ -381,13 +382,38 @@ class PowerShot:
         thumbnail: bool = False,
         timeout_s: float | None = None,
     ) -> int:
-        """The file (or its thumbnail) to ``sink`` chunk by chunk, as the camera sends it;
-        returns its length. (``ptpkit download`` writes through ptpkit's ``.part`` machinery.)"""
-        reply = self.open_file(path, thumbnail=thumbnail, timeout_s=timeout_s)
+        """The file to ``sink`` chunk by chunk, as the camera sends it (with ``thumbnail``, its
+        thumbnail, :meth:`thumbnail`, in one piece); returns its length. (``ptpkit download``
+        writes through ptpkit's ``.part`` machinery.)"""
+        if thumbnail:
+            thumb = self.thumbnail(path, timeout_s=timeout_s)
+            if thumb is None:
+                raise RemoteProtocolError(f"{path}: the camera sent no thumbnail JPEG")
+            sink(thumb)
+            return len(thumb)
+        reply = self.open_file(path, timeout_s=timeout_s)
         with _Closing(reply) as chunks:
             for chunk in chunks:
                 sink(chunk)
         return reply.length
+
+    def thumbnail(self, path: str, *, timeout_s: float | None = None) -> bytes | None:
+        """A picture's thumbnail: GetFile with the thumbnail flag answers the head of the file
+        through its EXIF block, and the JPEG inside it is the thumbnail (lgc canon.c
+        canon_int_get_thumbnail, canon_int_extract_jpeg_thumb); a camera that answers the bare
+        thumbnail JPEG gives it as it is. None when the answer holds no JPEG."""
+        data = bytearray()
+        reply = self.open_file(path, thumbnail=True, timeout_s=timeout_s)
+        with _Closing(reply) as chunks:
+            for chunk in chunks:
+                data += chunk
+        raw = bytes(data)
+        try:
+            return cu.extract_jpeg_thumbnail(raw)
+        except DecodeError:
+            if raw[:2] == b"\xff\xd8" and raw[-2:] == b"\xff\xd9":
+                return raw
+            return None
 
     def delete(self, path: str, *, timeout_s: float | None = None) -> None:
         """Delete a file (DeleteFile 0x0D: folder NUL name NUL NUL; lgc canon.c

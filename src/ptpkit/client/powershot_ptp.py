@@ -626,10 +626,12 @@ class PowerShotTransport(Transport):
         if _format(node.entry) != EXIF_JPEG:
             return _error(Rc.NO_THUMBNAIL_PRESENT)
         try:
-            reply = self._open(node.entry, thumbnail=True)
+            thumb = self._camera().thumbnail(node.entry.path, timeout_s=self._time_s())
         except CanonStatusError:
             return _error(Rc.NO_THUMBNAIL_PRESENT)
-        return _Answer(stream=reply)
+        if thumb is None:
+            return _error(Rc.NO_THUMBNAIL_PRESENT)
+        return _Answer(data=thumb)
 
     def _op_delete(self, request: Request, data: bytes) -> _Answer:
         handle = _param(request, 0)
