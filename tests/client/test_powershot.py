@@ -180,9 +180,10 @@ def test_the_gateway_is_an_ordinary_camera(camera: ptpkit.Camera, model: str) ->
     info = camera.device_info
     assert (info.manufacturer, info.model) == ("Canon Inc.", NAMES[model])
     assert info.device_version in ("1.0.2.0", "1.0.1.0")
-    # Only what the gateway answers: no live view, upload, partial 64-bit reads, formatting.
-    assert Op.GET_PARTIAL_OBJECT in info.operations_supported
-    for absent in (Op.SEND_OBJECT_INFO, Op.FORMAT_STORE, Op.INITIATE_OPEN_CAPTURE):
+    # Only what the gateway answers: no live view, formatting, 64-bit reads, protection.
+    for present in (Op.GET_PARTIAL_OBJECT, Op.SEND_OBJECT_INFO, Op.SEND_OBJECT, Op.DELETE_OBJECT):
+        assert present in info.operations_supported
+    for absent in (Op.FORMAT_STORE, Op.INITIATE_OPEN_CAPTURE, Op.SET_OBJECT_PROTECTION):
         assert absent not in info.operations_supported
     assert set(info.device_properties_supported) == {Dpc.BATTERY_LEVEL, Dpc.DATE_TIME, OWNER_PROP}
     camera.set_property("owner", "Marcus")
@@ -411,3 +412,43 @@ def test_discovery_names_a_powershot_with_its_canon_usb_url(
         (found,) = find_cameras(backend)
     assert found.url.startswith("canon-usb:")
     assert "PowerShot G2" in found.name
+
+
+# -- upload (libgphoto2's CANON_EXPERIMENTAL_UPLOAD format) -----------------------------------
+
+
+def test_upload_writes_the_file_in_blocks(
+    powershot: PowerShot, card: tuple[Path, dict[str, bytes]]
+) -> None:
+    import io
+
+    root, _ = card
+    data = bytes(range(256)) * 41 + b"end"  # three blocks of 0x1400 and a short one
+    when = _dt.datetime(2004, 6, 7, 8, 9, 10)
+    entry = powershot.upload(io.BytesIO(data), "D:\\DCIM\\100CANON", "NEW_0001.JPG", modified=when)
+    assert entry.path == "D:\\DCIM\\100CANON\\NEW_0001.JPG"
+    assert entry.size == len(data)
+    assert (root / "DCIM/100CANON/NEW_0001.JPG").read_bytes() == data
+    listed = next(e for e in powershot.walk() if e.name == "NEW_0001.JPG")
+    assert listed.size == len(data)
+    assert listed.modified == when
+    # A name that is taken is refused by the camera, and nothing is left half-written.
+    with pytest.raises(ptpkit.errors.ResponseError):
+        powershot.upload(io.BytesIO(b"x" * 10), "D:\\DCIM\\100CANON", "NEW_0001.JPG")
+    assert (root / "DCIM/100CANON/NEW_0001.JPG").read_bytes() == data
+    with pytest.raises(UsageError):
+        powershot.upload(io.BytesIO(b""), "D:\\DCIM\\100CANON", "EMPTY.JPG")
+
+
+def test_cli_upload_through_the_gateway(
+    card: tuple[Path, dict[str, bytes]], model: str, tmp_path: Path
+) -> None:
+    root, _ = card
+    local = tmp_path / "UP_0001.TXT"
+    local.write_bytes(b"PowerShot upload " * 1000)
+    where = url(card, model)
+    folder = "/store_00010001/DCIM/101CANON"
+    assert run("--camera", where, "upload", "--folder", folder, str(local)) == 0
+    assert (root / "DCIM/101CANON/UP_0001.TXT").read_bytes() == local.read_bytes()
+    # Again: the camera refuses a name that is taken (one line, exit code not 0).
+    assert run("--camera", where, "upload", "--folder", folder, str(local)) != 0
