@@ -219,6 +219,11 @@ def test_a_partial_download_resumes(
     data = files["DCIM/100CANON/MVI_0004.AVI"]
     part = camera.read(movie, offset=1000, length=5000)
     assert part == data[1000:6000]
+    # GetPartialObject says how much it sent: all asked, the rest near the end, none past it.
+    for offset, asked, sent in ((10, 100, 100), (len(data) - 7, 100, 7), (len(data) + 5, 10, 0)):
+        result = camera.transaction(Op.GET_PARTIAL_OBJECT, [movie.handle, offset, asked])
+        assert result.params == (sent,)
+        assert result.data == data[offset : offset + sent]
     # And the link is in step afterwards (the rest of the file was read and dropped).
     assert camera.get_property("owner") == ""
 

@@ -433,7 +433,11 @@ class PowerShotTransport(Transport):
             log.debug("%s: %s", self._url, exc)
             answer = _error(Rc.OPERATION_NOT_SUPPORTED)
         conn = self._conn
-        response = Response(code=answer.code, transaction_id=tid, params=answer.params)
+        params = answer.params
+        if answer.stream is not None and answer.count is not None:
+            # GetPartialObject answers how many bytes it sent (ISO 15740 §10.5.22).
+            params = (min(answer.count, max(0, answer.stream.length - answer.skip)),)
+        response = Response(code=answer.code, transaction_id=tid, params=params)
         if answer.stream is not None:
             yield from self._stream_data(tid, answer)
         elif answer.data is not None:
@@ -636,7 +640,7 @@ class PowerShotTransport(Transport):
             return node
         offset, count = _param(request, 1), _param(request, 2)
         reply = self._open(node.entry)
-        return _Answer(stream=reply, skip=offset, count=count, params=())
+        return _Answer(stream=reply, skip=offset, count=count)
 
     def _op_thumb(self, request: Request, data: bytes) -> _Answer:
         node = self._file_node(_param(request, 0))
