@@ -457,3 +457,16 @@ def test_cli_upload_through_the_gateway(
     assert (root / "DCIM/101CANON/UP_0001.TXT").read_bytes() == local.read_bytes()
     # Again: the camera refuses a name that is taken (one line, exit code not 0).
     assert run("--camera", where, "upload", "--folder", folder, str(local)) != 0
+
+
+def test_folders_made_and_deleted_with_their_contents(
+    camera: ptpkit.Camera, card: tuple[Path, dict[str, bytes]]
+) -> None:
+    root, _ = card
+    made = camera.make_folder("102CANON", folder="/store_00010001/DCIM")
+    assert made.is_folder
+    assert made.path == "/store_00010001/DCIM/102CANON"
+    assert (root / "DCIM/102CANON").is_dir()
+    camera.delete("/store_00010001/DCIM/101CANON")  # a folder with a picture in it
+    assert not (root / "DCIM/101CANON").exists()
+    assert "/store_00010001/DCIM/101CANON/IMG_0101.JPG" not in {e.path for e in camera.walk()}

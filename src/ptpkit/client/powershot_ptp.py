@@ -663,17 +663,34 @@ class PowerShotTransport(Transport):
         node = self._node(handle)
         if node is None:
             return _error(Rc.INVALID_OBJECT_HANDLE)
+        if not node.entry.is_dir and node.entry.write_protected:
+            return _error(Rc.OBJECT_WRITE_PROTECTED)
+        # A folder goes with everything in it (ISO 15740 DeleteObject): files first, then each
+        # folder once empty; what the camera keeps (protected files) makes it partial.
+        kept = self._delete_tree(node)
+        return _error(Rc.PARTIAL_DELETION) if kept else _Answer()
+
+    def _delete_tree(self, node: _Node) -> int:
+        """Delete ``node`` and what is under it; returns how many objects stayed."""
         cam = self._camera()
+        kept = 0
         if node.entry.is_dir:
-            if self._index.children.get(handle):
-                return _error(Rc.PARTIAL_DELETION)
+            for child in list(self._index.children.get(node.handle, ())):
+                kept += self._delete_tree(self._index.nodes[child])
+            if kept:
+                return kept + 1
             cam.rmdir(node.entry.path, timeout_s=self._time_s())
+        elif node.entry.write_protected:
+            return 1
         else:
-            if node.entry.write_protected:
-                return _error(Rc.OBJECT_WRITE_PROTECTED)
-            cam.delete(node.entry.path, timeout_s=self._time_s())
-        self._index.remove(handle)
-        return _Answer()
+            try:
+                cam.delete(node.entry.path, timeout_s=self._time_s())
+            except CanonStatusError as exc:
+                if exc.code != 0x02000029:  # protected: kept, the rest goes on
+                    raise
+                return 1
+        self._index.remove(node.handle)
+        return 0
 
     def _op_capture(self, request: Request, data: bytes) -> _Answer:
         if _param(request, 0) not in (0, STORAGE_ID):
@@ -701,8 +718,6 @@ class PowerShotTransport(Transport):
             info = ObjectInfo.from_bytes(data)
         except DecodeError:
             return _error(Rc.INVALID_DATASET)
-        if info.object_format == ASSOCIATION:
-            return _error(Rc.INVALID_DATASET)  # folders: no mkdir through PTP here
         cam = self._camera()
         if parent in (0, _TOP):
             folder = cam.drive(timeout_s=self._time_s())
@@ -715,6 +730,15 @@ class PowerShotTransport(Transport):
         name = info.filename
         if not name or "\\" in name or "/" in name or not name.isascii():
             return _error(Rc.INVALID_DATASET)
+        if info.object_format == ASSOCIATION:
+            # A folder: MakeDir now (a folder has no SendObject after it).
+            cam.mkdir(canon_join(folder, name), timeout_s=self._time_s())
+            self._load()
+            node = self._index.add(
+                cam.drive(),
+                CardEntry(path=canon_join(folder, name), size=0, time=0, attrs=0, is_dir=True),
+            )
+            return _Answer(params=(STORAGE_ID, parent or _TOP, node.handle))
         modified = parse_ptp_datetime(info.modification_date or info.capture_date)
         self._send_target = _SendTarget(
             folder=folder,
