@@ -470,3 +470,22 @@ def test_folders_made_and_deleted_with_their_contents(
     camera.delete("/store_00010001/DCIM/101CANON")  # a folder with a picture in it
     assert not (root / "DCIM/101CANON").exists()
     assert "/store_00010001/DCIM/101CANON/IMG_0101.JPG" not in {e.path for e in camera.walk()}
+
+
+def test_a_download_broken_off_by_the_caller_leaves_the_link_in_step(
+    camera: ptpkit.Camera, tmp_path: Path
+) -> None:
+    class Stop(Exception):
+        pass
+
+    def progress(done: int, total: int | None) -> None:
+        raise Stop
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(Stop):
+        camera.download("/store_00010001/DCIM/100CANON/MVI_0004.AVI", out, progress=progress)
+    # The engine cancelled; the gateway read and dropped the rest of the file: the next
+    # commands get their own answers.
+    assert camera.get_property("owner") == ""
+    assert camera.read("/store_00010001/DCIM/100CANON/MVI_0004.THM")[:2] == b"\xff\xd8"

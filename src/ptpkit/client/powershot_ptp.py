@@ -483,9 +483,12 @@ class PowerShotTransport(Transport):
                 yield out, conn.phase is Phase.DATA_DONE or left == 0
         finally:
             # The rest of the camera's data (GetPartialObject's tail, a cancel) is read and
-            # dropped here, so the link stays in step.
-            reply.allow(self._time_s())
-            chunks.close()
+            # dropped here, so the link stays in step; not when the link is closing.
+            if self._closed:
+                chunks.abandon()
+            else:
+                reply.allow(self._time_s())
+                chunks.close()
 
     def _answer(self, request: Request, data: bytes) -> _Answer:
         handler = _HANDLERS.get(request.code)

@@ -217,6 +217,10 @@ class _Chunks(Iterator[bytes]):
         finally:
             self._finish()
 
+    def abandon(self) -> None:
+        """Stop without reading the rest (the link is being closed: nothing follows)."""
+        self._finish()
+
     def _finish(self) -> None:
         if not self._done:
             self._done = True
