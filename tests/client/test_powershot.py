@@ -489,3 +489,40 @@ def test_a_download_broken_off_by_the_caller_leaves_the_link_in_step(
     # commands get their own answers.
     assert camera.get_property("owner") == ""
     assert camera.read("/store_00010001/DCIM/100CANON/MVI_0004.THM")[:2] == b"\xff\xd8"
+
+
+#: The card and devices of test_cli_with_no_camera_named_picks_the_powershot's backend.
+_CLI_CARDS: list[Path] = []
+_CLI_DEVICES: list[PowerShotDevice] = []
+
+
+def cli_backend() -> object:
+    """A PyUSB backend with a virtual PowerShot G2 on it, for ``--usb-backend MODULE:cli_backend``."""
+    from ptpkit.virtual.powershot import open_powershot  # noqa: PLC0415
+
+    device = open_powershot("powershot-g2", _CLI_CARDS[-1])
+    _CLI_DEVICES.append(device)
+    return make_powershot_backend(device)
+
+
+def test_cli_with_no_camera_named_picks_the_powershot(
+    card: tuple[Path, dict[str, bytes]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("PTPKIT_CAMERA", raising=False)
+    monkeypatch.setenv("PTPKIT_CONFIG_DIR", str(tmp_path / "config"))
+    _CLI_CARDS.append(card[0])
+    try:
+        # No --camera: the backend's only camera, "usb:", is a PowerShot by its ids, so the
+        # canon-usb link and the gateway take it (never PTP).
+        assert run("--usb-backend", f"{__name__}:cli_backend", "info") == 0
+        shown = capsys.readouterr().out
+        assert "Canon PowerShot G2" in shown
+        assert "Canon Inc." in shown
+    finally:
+        for device in _CLI_DEVICES:
+            device.close()
+        _CLI_DEVICES.clear()
+        _CLI_CARDS.clear()
