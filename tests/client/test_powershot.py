@@ -497,7 +497,7 @@ _CLI_DEVICES: list[PowerShotDevice] = []
 
 
 def cli_backend() -> object:
-    """A PyUSB backend with a virtual PowerShot G2 on it, for ``--usb-backend MODULE:cli_backend``."""
+    """A PyUSB backend with a virtual PowerShot G2 (``--usb-backend MODULE:cli_backend``)."""
     from ptpkit.virtual.powershot import open_powershot
 
     device = open_powershot("powershot-g2", _CLI_CARDS[-1])
