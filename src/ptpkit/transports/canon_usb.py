@@ -72,7 +72,6 @@ __all__ = [
     "CanonStatusError",
     "CanonUsbLink",
     "VariableReply",
-    "hexdump",
     "open_url",
 ]
 
@@ -108,20 +107,6 @@ class CanonStatusError(ResponseError):
         super().__init__(status, name=cu.status_text(status), operation_name=command)
         # ResponseError's text shows a PTP code's 4 digits; a Canon status has 8.
         self.args = (f"{command} failed: the camera answered 0x{status:08X} {self.name}",)
-
-
-def hexdump(data: BytesLike, limit: int = 256) -> str:
-    """The engine's hex-dump lines (offset, 16 bytes, ASCII), as ``-vvv`` shows PTP traffic."""
-    view = bytes(data[:limit])
-    lines = []
-    for offset in range(0, len(view), 16):
-        row = view[offset : offset + 16]
-        hexes = " ".join(f"{b:02x}" for b in row)
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
-        lines.append(f"  {offset:04x}  {hexes:<47}  {text}")
-    if len(data) > limit:
-        lines.append(f"  ... {len(data) - limit} more bytes")
-    return "\n".join(lines)
 
 
 class _Deadline:
@@ -784,7 +769,7 @@ class CanonUsbLink:
 
     def _trace(self, what: str, data: BytesLike) -> None:
         if log.isEnabledFor(TRACE):
-            log.log(TRACE, "%s %d bytes\n%s", what, len(data), hexdump(data))
+            log.log(TRACE, "%s %d bytes\n%s", what, len(data), _log.hexdump(data))
 
     def _control_in(self, value: int, length: int, deadline: _Deadline) -> bytes:
         import usb.core  # noqa: PLC0415
