@@ -526,3 +526,23 @@ def test_cli_with_no_camera_named_picks_the_powershot(
             device.close()
         _CLI_DEVICES.clear()
         _CLI_CARDS.clear()
+
+
+def test_a_protected_picture_is_kept(card: tuple[Path, dict[str, bytes]]) -> None:
+    from ptpkit.core import canon_usb as cu  # noqa: PLC0415
+
+    root, _ = card
+    with VirtualCamera(root) as virtual:
+        backend = make_powershot_backend(PowerShotDevice(virtual, model="powershot-g3"))
+        with PowerShot.open("canon-usb:", backend=backend) as cam:
+            cam.set_attributes("D:\\DCIM\\100CANON\\IMG_0002.JPG", cu.ATTR_WRITE_PROTECTED)
+            entry = next(e for e in cam.walk() if e.name == "IMG_0002.JPG")
+            assert entry.write_protected
+            with pytest.raises(ptpkit.errors.ResponseError, match="0x02000029 file protected"):
+                cam.delete(entry.path)
+        # Through the gateway (the protection lasts while this virtual camera runs).
+        with ptpkit.connect("canon-usb:", backend=backend) as camera:
+            protected = camera.find("/store_00010001/DCIM/100CANON/IMG_0002.JPG")
+            with pytest.raises(ptpkit.errors.ResponseError, match="ObjectWriteProtected"):
+                camera.delete(protected)
+    assert (root / "DCIM/100CANON/IMG_0002.JPG").exists()
