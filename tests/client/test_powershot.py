@@ -529,7 +529,7 @@ def test_cli_with_no_camera_named_picks_the_powershot(
 
 
 def test_a_protected_picture_is_kept(card: tuple[Path, dict[str, bytes]]) -> None:
-    from ptpkit.core import canon_usb as cu  # noqa: PLC0415
+    from ptpkit.core import canon_usb as cu
 
     root, _ = card
     with VirtualCamera(root) as virtual:
