@@ -391,6 +391,7 @@ class PowerShotTransport(Transport):
             job, self._job = self._job, None
             self._outbox.clear()
             self._pending = None
+            self._sending = None  # an unfinished upload: the camera drops it (no time set)
             self._conn.finish_cancel()
             self._cancel_done = True
         if job is not None:
@@ -407,6 +408,8 @@ class PowerShotTransport(Transport):
             job, self._job = self._job, None
             self._outbox.clear()
             self._pending = None
+            self._sending = None
+            self._send_target = None
             self._conn.reset()
         if job is not None:
             job.close()
@@ -889,6 +892,10 @@ class _Sending:
         except CanonStatusError as exc:
             log.debug("upload refused: %s", exc)
             self.refusal = _STATUS_RC.get(exc.code, Rc.GENERAL_ERROR)
+        except BaseException:
+            # The link failed (the engine hears of it from this write): nothing more goes out.
+            self.refusal = Rc.GENERAL_ERROR
+            raise
 
     def finish(self, timeout_s: float | None) -> CardEntry:
         assert self.upload is not None
