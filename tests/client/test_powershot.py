@@ -189,6 +189,10 @@ def test_the_gateway_is_an_ordinary_camera(camera: ptpkit.Camera, model: str) ->
     camera.set_property("owner", "Marcus")
     assert camera.get_property("owner") == "Marcus"
     assert camera.get_property("batterylevel") == 100
+    # DateTime 0x5011 is the camera's clock (its local time, no zone), set and read back.
+    camera.set_property("datetime", "20040607T080910")
+    shown = str(camera.get_property("datetime"))
+    assert shown[:13] in ("20040607T0809", "20040607T0810")
 
 
 def test_handles_are_stable_per_path(camera: ptpkit.Camera) -> None:
