@@ -254,6 +254,12 @@ def test_usb_with_no_selector_picks_a_powershot_by_its_ids(
             assert cam.device_info.model == "Canon PowerShot G3"
         with ptpkit.connect("canon-usb:", backend=backend) as cam:
             assert cam.device_info.manufacturer == "Canon Inc."
+        # The usb: selectors, for both schemes.
+        for where in ("usb:04a9:306e", "canon-usb:04A9:306E", found.url):
+            with ptpkit.connect(where, backend=backend) as cam:
+                assert cam.device_info.model == "Canon PowerShot G3", where
+        with pytest.raises(ptpkit.errors.ConnectError, match="no matching PowerShot"):
+            ptpkit.connect("canon-usb:04a9:3055", backend=backend)
         with pytest.raises(UsageError):
             ptpkit.connect("canon-usb:nonsense", backend=backend)
 
