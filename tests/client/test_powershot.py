@@ -556,3 +556,15 @@ def test_a_protected_picture_is_kept(card: tuple[Path, dict[str, bytes]]) -> Non
             with pytest.raises(ptpkit.errors.ResponseError, match="ObjectWriteProtected"):
                 camera.delete(protected)
     assert (root / "DCIM/100CANON/IMG_0002.JPG").exists()
+
+
+def test_a_command_inside_a_listing_loop_is_refused_until_the_listing_ends(
+    powershot: PowerShot,
+) -> None:
+    walk = powershot.walk()
+    next(walk)
+    # The listing's bytes are still coming: another command now would read them.
+    with pytest.raises(ptpkit.errors.BusyError, match="GetDirEntries is still being read"):
+        powershot.get_time()
+    walk.close()  # the rest is read and dropped
+    assert powershot.get_owner() == ""

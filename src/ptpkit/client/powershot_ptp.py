@@ -37,6 +37,7 @@ it, so the engine's deadlines (and its progress rule for data phases) bound the 
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as _dt
 import itertools
 import threading
@@ -270,7 +271,10 @@ class PowerShotTransport(Transport):
             job, self._job = self._job, None
         try:
             if job is not None:
-                job.close()
+                # Its rest is not read (the link closes); a job running in another thread
+                # (the engine's read) ends with the link's error instead.
+                with contextlib.suppress(ValueError):
+                    job.close()
         finally:
             try:
                 if self.powershot is not None:
