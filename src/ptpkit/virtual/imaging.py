@@ -254,6 +254,26 @@ def exif_thumbnail_bytes(jpeg: bytes) -> bytes | None:
     return tiff[offset : offset + length]
 
 
+def exif_head(jpeg: bytes) -> bytes | None:
+    """The JPEG's start through its EXIF APP1 segment (SOI, the segments before it, APP1), or
+    None when it has no EXIF block."""
+    for marker, start, end in _jpeg_segments(jpeg):
+        if marker == _APP1 and jpeg[start + 4 : start + 10] == _EXIF_HEADER:
+            return jpeg[:end]
+    return None
+
+
+#: SOI and an EXIF APP1 segment with an empty IFD0: the head of a picture that had none, for
+#: :func:`with_exif_thumbnail` to put a thumbnail in.
+EMPTY_EXIF_HEAD: Final = (
+    b"\xff\xd8\xff\xe1"
+    + struct.pack(">H", 2 + 6 + 14)
+    + b"Exif\0\0"
+    + b"II*\0"
+    + struct.pack("<IHI", 8, 0, 0)  # IFD0 at 8: no entries, no next IFD
+)
+
+
 def exif_thumbnail(path: Path) -> bytes | None:
     """The EXIF thumbnail of a JPEG file (its APP1 segment is read, not the picture)."""
     try:

@@ -71,7 +71,9 @@ from ptpkit.errors import DecodeError
 from ptpkit.virtual.camera import DEFAULT_STORAGE_ID, VirtualCamera
 from ptpkit.virtual.content import BytesData, FileData, ObjectData
 from ptpkit.virtual.imaging import (
-    exif_thumbnail,
+    EMPTY_EXIF_HEAD,
+    exif_head,
+    exif_thumbnail_bytes,
     render_jpeg_bytes,
     thumbnail_of_bytes,
     with_exif_thumbnail,
@@ -343,6 +345,8 @@ class PowerShotDevice:
         self._remote = _RemoteState()
         #: Attribute bytes the host set (SetFileAttributes), by card path.
         self._attrs: dict[PurePosixPath, int] = {}
+        #: Folder times as first listed (FAT does not move them when files are added).
+        self._folder_times: dict[PurePosixPath, int] = {}
         #: The last commands answered, by name (for tests and logs).
         self.log: deque[str] = deque(maxlen=256)
 
@@ -639,6 +643,18 @@ class PowerShotDevice:
             local = obj.created
         return _local_seconds(local)
 
+    def _folder_time(self, obj: StoredObject) -> int:
+        """A folder's time as the camera's FAT keeps it: set when the folder is first seen and
+        unchanged as files come and go (a host folder's mtime moves with every capture, which
+        would derail libgphoto2's canon_int_find_new_image: it compares the listings before and
+        after a capture entry by entry and takes the first picture after a mismatch)."""
+        key = obj.relpath if obj.relpath is not None else PurePosixPath(f"#{obj.handle}")
+        with self._cond:
+            when = self._folder_times.get(key)
+            if when is None:
+                when = self._folder_times[key] = self._time_of(obj) or 1
+        return when
+
     # -- storage commands --------------------------------------------------------------------
 
     def _flash_device_ident(self, command: cu.Command) -> _Answer:
@@ -708,7 +724,7 @@ class PowerShotDevice:
                 )
             )
         for obj in (c for c in children if c.is_folder):
-            when = self._time_of(obj) or 1
+            when = self._folder_time(obj)
             name = _wire(obj.name).encode("latin-1")
             if depth > 0:
                 entries.append(
@@ -735,18 +751,24 @@ class PowerShotDevice:
         return self._variable(command, self._store.open_data(target), chunk)
 
     def _thumbnail(self, obj: StoredObject) -> bytes:
-        """GetFile flag 1: a JPEG's EXIF thumbnail (what these cameras embed and send); a
-        picture without one gets one made from it; a movie its .THM sibling (lgc canon.c
+        """GetFile flag 1. A JPEG's answer is the head of the file, SOI through the EXIF block
+        that holds the thumbnail, not the thumbnail alone: libgphoto2 canon.c
+        canon_int_get_thumbnail ("the first 10813 bytes of the image (most oftenly the EXIF
+        header with thumbnail data in it)"), which hands it to libexif. A picture without an
+        EXIF thumbnail gets one made from it in that head; a movie its .THM sibling (lgc canon.c
         canon_int_filename2thumbname); anything else nothing."""
         store = self._store
         if obj.relpath is not None:
             path = store.path_of(obj)
-            embedded = exif_thumbnail(path)
-            if embedded is not None:
-                return embedded
+            head = _file_exif_head(path)
+            if head is not None and exif_thumbnail_bytes(head) is not None:
+                return head
             made = store.thumbnail(obj)
             if made is not None:
-                return made
+                try:
+                    return with_exif_thumbnail(head or EMPTY_EXIF_HEAD, made)
+                except ValueError:  # an EXIF block that has a broken IFD1: a fresh head
+                    return with_exif_thumbnail(EMPTY_EXIF_HEAD, made)
             sibling = self._find_in(
                 self._camera_path(obj.relpath.parent), PurePosixPath(obj.name).stem + _THUMB_SIBLING
             )
@@ -1073,3 +1095,14 @@ def card_path(device: PowerShotDevice, relpath: str | Path) -> str:
     """A card file's camera path: "DCIM/100CANON/IMG_0001.JPG" -> "D:\\DCIM\\100CANON\\...".
     (For tests and clients that know a file by its place on the card.)"""
     return device._camera_path(PurePosixPath(str(relpath)))
+
+
+def _file_exif_head(path: Path) -> bytes | None:
+    """The head of a JPEG file through its EXIF block (APP1 is at most 64 KiB, and comes
+    first)."""
+    try:
+        with path.open("rb") as file:
+            start = file.read(1 << 17)
+    except OSError:
+        return None
+    return exif_head(start)
