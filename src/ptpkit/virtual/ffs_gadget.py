@@ -134,6 +134,8 @@ def control_events(ep0: int, stopped: Callable[[], bool]) -> Iterator[ControlEve
                 continue
             log.warning("FunctionFS ep0: %s", exc)
             return
+        if not raw:
+            return  # not FunctionFS's ep0 any more (its reads block until an event comes)
         for offset in range(0, len(raw) - _EVENT.size + 1, _EVENT.size):
             request_type, request, value, index, length, kind = _EVENT.unpack_from(raw, offset)
             yield ControlEvent(kind, request_type, request, value, index, length)
