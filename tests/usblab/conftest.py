@@ -12,6 +12,7 @@ but its nested (PVM) KVM does not run Debian's stock kernel (QEMU aborts setting
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 from tests.usblab.fastboot import fast_outdir, precompiled_copy
 
+from ptpkit.virtual.imaging import render_jpeg_bytes, thumbnail_of_bytes, with_exif_thumbnail
 from ptpkit.virtual.samplecard import make_sample_card
 
 REPO = Path(__file__).resolve().parents[2]
@@ -169,6 +171,7 @@ GPHOTO2_GADGET_SCRIPTS = {
     "canon-eos": "gadget_gphoto2_eos.py",
     "nikon": "gadget_gphoto2_nikon.py",
     "sony": "gadget_gphoto2_sony.py",
+    "powershot": "gadget_gphoto2_powershot.py",
 }
 # s, for all: the EOS script alone runs a dozen gphoto2 commands, the Nikon and Sony ones ten
 # each (about 30 s each measured alone in the guest, on a loaded 2-core machine).
@@ -189,6 +192,8 @@ def gphoto2_gadget_runs(
         make_sample_card(card)
         big = card / "DCIM" / "100PTPKT" / "MVI_0002.MOV"
         big.write_bytes(os.urandom(2 * 1024 * 1024 + 11))  # read in several pieces
+        if personality == "powershot":
+            powershot_card(card)
         cards[personality] = card
     runs = usb_lab.run_several(
         {
@@ -200,3 +205,26 @@ def gphoto2_gadget_runs(
         add=tuple(cards.values()),
     )
     return {personality: GadgetRun(runs[personality], card) for personality, card in cards.items()}
+
+
+def powershot_card(card: Path) -> None:
+    """Make a sample card look like a PowerShot G3's: pictures with EXIF thumbnails, the movie
+    an AVI with its .THM thumbnail beside it (libgphoto2's canon driver lists only .JPG, .CRW,
+    .AVI, .WAV... and shows a movie's .THM as its thumbnail), and upper-case names as the
+    camera's FAT short names are (the driver refuses lower-case paths)."""
+    for picture in card.rglob("*.JPG"):
+        data = picture.read_bytes()
+        picture.write_bytes(with_exif_thumbnail(data, thumbnail_of_bytes(data)))
+    folder = card / "DCIM" / "100PTPKT"
+    (folder / "MVI_0002.MOV").rename(folder / "MVI_0002.AVI")
+    # A THM is a 160x120 JPEG with its own EXIF thumbnail, as a G3 writes beside a movie. That
+    # thumbnail starts with its quantization table (no JFIF APP0), which is what libgphoto2's
+    # canon.c canon_int_extract_jpeg_thumb looks for to find it (FF D8 FF DB).
+    still = render_jpeg_bytes(title="MVI_0002", taken=dt.datetime(2003, 3, 3), size=(160, 120))
+    small = thumbnail_of_bytes(still)
+    if small[2:4] == b"\xff\xe0":
+        small = small[:2] + small[4 + int.from_bytes(small[4:6], "big") :]
+    (folder / "MVI_0002.THM").write_bytes(with_exif_thumbnail(still, small))
+    for path in sorted(card.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.name != path.name.upper():
+            path.rename(path.with_name(path.name.upper()))
