@@ -24,6 +24,8 @@ them, paired pull/push, so the host (``ptpkit.client.powershot``) and the virtua
   failure with its code at 0x10) built field by field (lgc usb.c canon_usb_capture_dialogue).
 - **The init packet** (control read 0x01) built from its documented fields (lgc usb.c
   canon_usb_camera_init; vendors.md 5.3).
+- **Upload** blocks and their announcement (lgc usb.c canon_usb_put_file, compiled only with
+  CANON_EXPERIMENTAL_UPLOAD: libgphoto2 as distributed does not upload).
 
 Decoders are strict on lengths (a payload that ends inside a field, a path without its NUL where
 libgphoto2 always sends one) and bounded (paths of at most :data:`MAX_PATH_BYTES`). Paths and names
@@ -59,12 +61,17 @@ __all__ = [
     "GET_FILE_THUMBNAIL",
     "MAX_PATH_BYTES",
     "RECURSE_ALL",
+    "UPLOAD_ANNOUNCE_BYTES",
+    "UPLOAD_BLOCK_DATA_BYTES",
+    "UPLOAD_CMD1",
+    "UPLOAD_REPLY_BYTES",
     "AttributesRequest",
     "DeleteRequest",
     "DirentsRequest",
     "FileTimeRequest",
     "GetFileRequest",
     "RetrieveRequest",
+    "UploadBlock",
     "capture_status",
     "decode_attributes_request",
     "decode_delete_request",
@@ -73,6 +80,8 @@ __all__ = [
     "decode_get_file_request",
     "decode_path",
     "decode_retrieve_request",
+    "decode_upload_announce",
+    "decode_upload_block",
     "encode_attributes_request",
     "encode_delete_request",
     "encode_dirents_request",
@@ -80,6 +89,8 @@ __all__ = [
     "encode_get_file_request",
     "encode_path",
     "encode_retrieve_request",
+    "encode_upload_announce",
+    "encode_upload_block",
     "make_init_packet",
 ]
 
@@ -383,3 +394,107 @@ def make_init_packet(
     struct.pack_into("<HH", raw, 0x44, id_vendor, id_product)
     struct.pack_into("<I", raw, 0x4C, xfer_word)
     return decode_init_packet(bytes(raw))
+
+
+# -- upload (lgc usb.c canon_usb_put_file, compiled only with CANON_EXPERIMENTAL_UPLOAD) --------
+# Per block: a 0x40-byte control write (wValue 0x10) announcing the block, 0x40 bytes read back,
+# the block on bulk OUT, then a 0x5C-byte reply read as 0x40 + 0x1C. Blocks carry at most
+# USB_BULK_WRITE_SIZE (0x1400, usb.h) bytes of the file, each with the whole path and its offset.
+
+#: The announcement's length, and the most file bytes one block carries (usb.h).
+UPLOAD_ANNOUNCE_BYTES: Final = 0x40
+UPLOAD_BLOCK_DATA_BYTES: Final = 0x1400
+#: The reply to a block (read as 0x40 then 0x1C).
+UPLOAD_REPLY_BYTES: Final = 0x5C
+#: Bytes 4-5 of the announcement (03 02) and of the block (03 04), as usb.c writes them.
+_ANNOUNCE_CODE: Final = b"\x03\x02"
+_BLOCK_CODE: Final = b"\x03\x04"
+#: The block's fixed part: the 0x50-byte header, a zero word, offset, length; the path at 0x5C.
+_BLOCK_HEAD: Final = 0x5C
+#: cmd1 / cmd2 of a block (usb.c: packet[0x44] = 3, packet[0x47] = 0x11).
+UPLOAD_CMD1: Final = 0x03
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UploadBlock:
+    """One block of an upload: ``data`` goes at ``offset`` of the file at ``path``."""
+
+    path: str
+    offset: int
+    data: bytes
+    serial: int = 0
+
+
+def encode_upload_announce(block_bytes: int) -> bytes:
+    """The 0x40-byte control write before a block: 03 02 at 4, the block's whole length (u32 at
+    6); the rest zero (usb.c writes its serial at 0x4C, past the 0x40 bytes it sends)."""
+    _check_u32(block_bytes, "the block length")
+    return bytes(4) + _ANNOUNCE_CODE + struct.pack("<I", block_bytes) + bytes(0x36)
+
+
+def decode_upload_announce(data: BytesLike) -> int:
+    """The length of the block an announcement announces."""
+    where = "Canon upload announcement"
+    raw = bytes(data)
+    if len(raw) != UPLOAD_ANNOUNCE_BYTES:
+        raise DecodeError(f"an announcement is 0x40 bytes, not {len(raw):#x}", offset=0, what=where)
+    if raw[4:6] != _ANNOUNCE_CODE:
+        raise DecodeError(f"bytes 4-5 are 03 02, not {raw[4:6].hex()}", offset=4, what=where)
+    (length,) = struct.unpack_from("<I", raw, 6)
+    if length < _BLOCK_HEAD + 2:
+        raise DecodeError(f"a block of {length} bytes cannot hold a path", offset=6, what=where)
+    return int(length)
+
+
+def encode_upload_block(block: UploadBlock) -> bytes:
+    """A block as usb.c canon_usb_put_file sends it on bulk OUT."""
+    path = _text_bytes(block.path, "the path")
+    _check_u32(block.offset, "the offset")
+    _check_u32(block.serial, "the serial")
+    if len(block.data) > UPLOAD_BLOCK_DATA_BYTES:
+        raise LocalProtocolError(f"a block carries at most 0x1400 bytes, not {len(block.data)}")
+    body = len(block.data) + 0x1C + len(path) + 1  # usb.c len1: the bytes after 0x40
+    head = bytearray(_BLOCK_HEAD)
+    struct.pack_into("<I", head, 0, body)
+    head[4:6] = _BLOCK_CODE
+    head[0x40] = 2
+    head[0x44] = UPLOAD_CMD1
+    head[0x47] = 0x11
+    struct.pack_into("<II", head, 0x48, body, block.serial)
+    struct.pack_into("<II", head, 0x54, block.offset, len(block.data))
+    return bytes(head) + path + b"\x00" + block.data
+
+
+def decode_upload_block(data: BytesLike) -> UploadBlock:
+    """A block as the camera receives it: both length words and the data length must agree
+    with the bytes, the path NUL-terminated."""
+    where = "Canon upload block"
+    raw = bytes(data)
+    reader = Reader(raw, what=where)
+    if len(raw) < _BLOCK_HEAD + 2:
+        raise reader.fail(f"a block is at least {_BLOCK_HEAD + 2:#x} bytes, not {len(raw):#x}")
+    (body,) = struct.unpack_from("<I", raw, 0)
+    body48, serial = struct.unpack_from("<II", raw, 0x48)
+    offset, count = struct.unpack_from("<II", raw, 0x54)
+    if raw[4:6] != _BLOCK_CODE:
+        raise DecodeError(f"bytes 4-5 are 03 04, not {raw[4:6].hex()}", offset=4, what=where)
+    if (raw[0x40], raw[0x44], raw[0x47]) != (2, UPLOAD_CMD1, 0x11):
+        raise DecodeError("bytes 0x40/0x44/0x47 are 02/03/11", offset=0x40, what=where)
+    if body != len(raw) - 0x40 or body48 != body:
+        raise DecodeError(
+            f"the length words say {body:#x}/{body48:#x}, the block has {len(raw) - 0x40:#x}",
+            offset=0,
+            what=where,
+        )
+    if count > UPLOAD_BLOCK_DATA_BYTES:
+        raise DecodeError(
+            f"a block carries at most 0x1400 bytes, not {count}", offset=0x58, what=where
+        )
+    path, pos = _text_at(raw, _BLOCK_HEAD, "the path", where=where)
+    if len(raw) - pos != count:
+        raise DecodeError(
+            f"the block says {count} data bytes, {len(raw) - pos} follow the path",
+            offset=0x58,
+            what=where,
+        )
+    return UploadBlock(path=path, offset=offset, data=raw[pos:], serial=serial)

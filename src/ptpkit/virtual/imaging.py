@@ -330,3 +330,66 @@ def thumbnail_of_bytes(jpeg: bytes, max_size: tuple[int, int] = THUMB_SIZE) -> b
         out = io.BytesIO()
         small.save(out, "JPEG", quality=80)
     return out.getvalue()
+
+
+def mjpeg_avi(frames: list[bytes], *, size: tuple[int, int], fps: int = 15) -> bytes:
+    """A Motion-JPEG AVI of ``frames`` (JPEGs of ``size``), as the PowerShots of the G3's time
+    record movies: RIFF 'AVI ' with an 'avih' header, one 'vids'/'MJPG' stream, the frames as
+    '00dc' chunks in 'movi' and an 'idx1' index (Microsoft's AVI RIFF reference)."""
+    width, height = size
+
+    def chunk(fourcc: bytes, body: bytes) -> bytes:
+        return fourcc + struct.pack("<I", len(body)) + body + (b"\x00" if len(body) % 2 else b"")
+
+    def riff_list(kind: bytes, fourcc: bytes, body: bytes) -> bytes:
+        return kind + struct.pack("<I", len(body) + 4) + fourcc + body
+
+    largest = max((len(f) for f in frames), default=0)
+    avih = struct.pack(
+        "<10I4I",
+        1_000_000 // fps,  # dwMicroSecPerFrame
+        largest * fps,  # dwMaxBytesPerSec
+        0,  # dwPaddingGranularity
+        0x10,  # AVIF_HASINDEX
+        len(frames),
+        0,  # dwInitialFrames
+        1,  # dwStreams
+        largest,  # dwSuggestedBufferSize
+        width,
+        height,
+        0,
+        0,
+        0,
+        0,
+    )
+    strh = b"vidsMJPG" + struct.pack(
+        "<IHHIIIIIIII4h",
+        0,  # dwFlags
+        0,  # wPriority
+        0,  # wLanguage
+        0,  # dwInitialFrames
+        1,  # dwScale
+        fps,  # dwRate
+        0,  # dwStart
+        len(frames),  # dwLength
+        largest,  # dwSuggestedBufferSize
+        0xFFFFFFFF,  # dwQuality: default
+        0,  # dwSampleSize
+        0,
+        0,
+        width,
+        height,
+    )
+    strf = struct.pack(
+        "<IiiHH4sIiiII", 40, width, height, 1, 24, b"MJPG", width * height * 3, 0, 0, 0, 0
+    )
+    strl = riff_list(b"LIST", b"strl", chunk(b"strh", strh) + chunk(b"strf", strf))
+    hdrl = riff_list(b"LIST", b"hdrl", chunk(b"avih", avih) + strl)
+    movi_body = bytearray()
+    index = bytearray()
+    for frame in frames:
+        offset = 4 + len(movi_body)  # from the 'movi' fourcc
+        movi_body += chunk(b"00dc", frame)
+        index += b"00dc" + struct.pack("<III", 0x10, offset, len(frame))  # AVIIF_KEYFRAME
+    movi = riff_list(b"LIST", b"movi", bytes(movi_body))
+    return riff_list(b"RIFF", b"AVI ", hdrl + movi + chunk(b"idx1", bytes(index)))

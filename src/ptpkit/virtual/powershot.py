@@ -23,7 +23,10 @@ What the camera does, and where each behaviour comes from (``lgc`` = libgphoto2
   reply (status at 0x50, the serial echoed, as long as libgphoto2's table says whatever the
   status), or a variable reply's 0x40-byte header and then its data in transfers of the chunk
   size the host asked for (GetFile's second word, RetrieveCapture's; else the camera's transfer
-  length). Files are streamed from the card, never held whole.
+  length). Files are streamed from the card, never held whole. A picture's thumbnail (GetFile
+  flag 1) is the head of the file through its EXIF block, which holds the thumbnail: libgphoto2
+  extracts it from there (canon.c canon_int_get_thumbnail, canon_int_extract_jpeg_thumb;
+  library.c hands it to libexif). Folder times stay as first listed, as FAT keeps them.
 - **Commands by protocol class** (lgc canon.h CANON_CLASS_*, usb.c canon_usb_lock_keys): class 1
   answers GetPicAbilities (0x1F) and GenericLockKeys (0x20); class 5 the lock, not the
   abilities (canon.c: the S45 "will cause an error if issued"); class 4 the EOS lock/unlock
@@ -43,9 +46,13 @@ What the camera does, and where each behaviour comes from (``lgc`` = libgphoto2
   0x1D ("done", where a PowerShot ends). A picture kept on the card appears there (the newest
   DCF folder, the next number), so a listing before and after finds it, as libgphoto2 does;
   RetrieveCapture fetches a part by its key.
-- **Upload** is not offered: libgphoto2's canon_usb_put_file is compiled only with
-  CANON_EXPERIMENTAL_UPLOAD (usb.c: without it, GP_ERROR_NOT_SUPPORTED), so neither gphoto2 nor
-  canon-remote sends a file this way; the bulk-OUT endpoint takes nothing.
+- **Upload** in the wire format of libgphoto2's canon_usb_put_file, which is compiled only with
+  CANON_EXPERIMENTAL_UPLOAD (without it: GP_ERROR_NOT_SUPPORTED; Debian's gphoto2 does not
+  upload to these cameras): per block a 0x40-byte control write announcing it, 0x40 bytes
+  back, the block on bulk OUT (the path, the offset, at most 0x1400 bytes), a 0x5C-byte reply.
+  The file grows in a hidden temporary file and takes its name when the host sets its time or
+  attributes (what canon_usb_put_file does after the last block); a reset or a close drops an
+  unfinished one, so no partial file is ever left under its name.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ import logging
 import os
 import re
 import struct
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -74,18 +82,23 @@ from ptpkit.virtual.imaging import (
     EMPTY_EXIF_HEAD,
     exif_head,
     exif_thumbnail_bytes,
+    mjpeg_avi,
     render_jpeg_bytes,
     thumbnail_of_bytes,
     with_exif_thumbnail,
 )
-from ptpkit.virtual.storage import Store, StoredObject
+from ptpkit.virtual.storage import UPLOAD_PREFIX, Store, StoredObject, unsafe_name_reason
 
 __all__ = [
+    "CARD_FOLDER",
     "POWERSHOT_MODELS",
     "POWERSHOT_PERSONALITIES",
     "PowerShotDevice",
     "PowerShotPersonality",
     "Stall",
+    "card_path",
+    "make_powershot_card",
+    "open_powershot",
     "personality_for",
 ]
 
@@ -197,6 +210,10 @@ _DCF_FILE: Final = re.compile(r"^[A-Z_]{4}(\d{4})\.", re.IGNORECASE)
 _THUMB_SIBLING: Final = ".THM"
 
 
+#: The longest upload block: the header, a path of the longest kind, 0x1400 bytes of data.
+_MAX_UPLOAD_BLOCK: Final = 0x5C + cr.MAX_PATH_BYTES + 1 + cr.UPLOAD_BLOCK_DATA_BYTES
+
+
 # -- bulk-IN transfers -------------------------------------------------------------------------
 
 
@@ -282,6 +299,15 @@ _Target = StoredObject | _Root
 
 
 @dataclass
+class _Upload:
+    """A file being uploaded: its hidden temporary file until the host finishes it."""
+
+    temp: Path
+    relpath: PurePosixPath
+    size: int = 0
+
+
+@dataclass
 class _Capture:
     """A picture remote capture took: its parts, kept for RetrieveCapture by key."""
 
@@ -345,6 +371,12 @@ class PowerShotDevice:
         self._remote = _RemoteState()
         #: Attribute bytes the host set (SetFileAttributes), by card path.
         self._attrs: dict[PurePosixPath, int] = {}
+        self._owned: tuple[VirtualCamera, tempfile.TemporaryDirectory[str] | None] | None = None
+        #: Upload: the block length announced and the bytes of it received so far; the files
+        #: being uploaded, by their camera path in upper case.
+        self._upload_expect: int | None = None
+        self._upload_buffer = bytearray()
+        self._uploads: dict[str, _Upload] = {}
         #: Folder times as first listed (FAT does not move them when files are added).
         self._folder_times: dict[PurePosixPath, int] = {}
         #: The last commands answered, by name (for tests and logs).
@@ -382,6 +414,8 @@ class PowerShotDevice:
         self._check_request(request)
         if value == cu.VALUE_INIT_WRITE:
             self._wake(bytes(data))
+        elif value == cu.VALUE_COMMAND and len(data) == cr.UPLOAD_ANNOUNCE_BYTES:
+            self._announce(bytes(data))
         elif value == cu.VALUE_COMMAND:
             self._command(bytes(data))
         else:
@@ -404,9 +438,22 @@ class PowerShotDevice:
             return data, ended
 
     def write_bulk_out(self, data: bytes) -> None:
-        """Bulk OUT: the protocol's upload is not offered (see the module's notes); what comes
-        is dropped, as from a camera that reads its OUT pipe without acting on it."""
-        _log.debug("bulk OUT of %d bytes ignored: upload is not offered", len(data))
+        """Bulk OUT: an upload block, after its announcement (in as many pieces as the
+        transport delivers). Bytes nobody announced are dropped, as a camera does."""
+        with self._cond:
+            expect = self._upload_expect
+            if expect is None:
+                _log.debug("bulk OUT of %d bytes without an announcement: dropped", len(data))
+                return
+            self._upload_buffer += data
+            if len(self._upload_buffer) < expect:
+                return
+            block = bytes(self._upload_buffer[:expect])
+            self._upload_buffer.clear()
+            self._upload_expect = None
+        with self.camera.lock:
+            items, interrupts = self._upload_block(block)
+        self._queue(*items, interrupts=interrupts)
 
     def read_interrupt(self, timeout_s: float | None) -> bytes | None:
         """The next interrupt message, or None when none came within ``timeout_s``."""
@@ -419,6 +466,7 @@ class PowerShotDevice:
         """A USB reset (or the cable pulled and put back): asleep, nothing pending."""
         with self._cond:
             self._drop_pending()
+            self._drop_uploads()
             self._awake = False
             self._keys_locked = False
             self._remote.active = False
@@ -427,9 +475,26 @@ class PowerShotDevice:
     def close(self) -> None:
         with self._cond:
             self._drop_pending()
+            self._drop_uploads()
             self._closed = True
             self._awake = False
             self._cond.notify_all()
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            camera, holder = owned
+            camera.close()
+            if holder is not None:
+                holder.cleanup()
+
+    def owns(self, camera: VirtualCamera, holder: tempfile.TemporaryDirectory[str] | None) -> None:
+        """Close ``camera`` (and remove ``holder``'s folder) when the device closes."""
+        self._owned = (camera, holder)
+
+    def __enter__(self) -> PowerShotDevice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -444,6 +509,14 @@ class PowerShotDevice:
         for pending in self._bulk_in:
             pending.close()
         self._bulk_in.clear()
+
+    def _drop_uploads(self) -> None:
+        """Unfinished uploads go, temporary files and all (nothing partial is kept)."""
+        self._upload_expect = None
+        self._upload_buffer.clear()
+        for upload in self._uploads.values():
+            upload.temp.unlink(missing_ok=True)
+        self._uploads.clear()
 
     def _drop_pending(self) -> None:
         self._drop_bulk()
@@ -465,6 +538,25 @@ class PowerShotDevice:
             self._drop_pending()
             self._awake = True
         self._queue(_Transfer(_INIT_BULK), interrupts=(_WAKE_INTERRUPT,))
+
+    def _announce(self, data: bytes) -> None:
+        """An upload block announced (0x40 bytes, too short for a command block)."""
+        with self._cond:
+            awake = self._awake
+        if not awake:
+            raise Stall("an upload before the wake-up")
+        try:
+            length = cr.decode_upload_announce(data)
+        except DecodeError as exc:
+            raise Stall(f"an announcement that does not decode: {exc}") from None
+        if length > _MAX_UPLOAD_BLOCK:
+            raise Stall(f"a block of {length} bytes is more than a block holds")
+        with self._cond:
+            self._drop_bulk()
+            self._upload_expect = length
+            self._upload_buffer.clear()
+        # What the camera reads back is not documented (libgphoto2 checks only its 0x40 bytes).
+        self._queue(_Transfer(bytes(cr.UPLOAD_ANNOUNCE_BYTES)))
 
     def _command(self, block: bytes) -> None:
         with self._cond:
@@ -556,14 +648,16 @@ class PowerShotDevice:
     def _variable(self, command: cu.Command, data: bytes | ObjectData, chunk: int) -> _Answer:
         """A variable reply: the 0x40-byte header, then the data in transfers of ``chunk``."""
         self.log.append(self._name(command))
-        if isinstance(data, bytes):
-            size = len(data)
-            body: _Pending = _Stream(BytesData(data), chunk)
-        else:
-            size = data.size
-            body = _Stream(data, chunk)
-        header = _Transfer(cu.encode_variable_header(min(size, 0xFFFFFFFF)))
-        return (header, body), ()
+        source: ObjectData = BytesData(data) if isinstance(data, bytes) else data
+        if source.size > 0xFFFFFFFF:
+            # The header counts in a u32, and these cameras' FAT holds nothing larger: an
+            # object of 4 GiB or more (a generated one) is announced as no data at all.
+            _log.debug(
+                "%s: %d bytes do not fit the reply's length word", self._name(command), source.size
+            )
+            source = BytesData(b"")
+        header = _Transfer(cu.encode_variable_header(source.size))
+        return (header, _Stream(source, chunk)), ()
 
     def _chunk(self, asked: int | None) -> int:
         """The transfer size to serve a variable reply in: what the host asked for, else the
@@ -605,7 +699,7 @@ class PowerShotDevice:
         for part in parts:
             wanted = part.upper()
             found = next(
-                (o for o in self._store.children(parent) if _wire(o.name).upper() == wanted),
+                (o for o in self._store.children(parent) if _wire(o.name) == wanted),
                 None,
             )
             if found is None:
@@ -697,7 +791,7 @@ class PowerShotDevice:
         canon_int_find_new_image walks such a listing)."""
         folder = target if isinstance(target, StoredObject) else None
         root_handle = folder.handle if folder is not None else 0
-        own_time = self._time_of(folder) if folder is not None else 0
+        own_time = self._folder_time(folder) if folder is not None else 0
         entries = [
             cu.Dirent(
                 attrs=cu.ATTR_DIR_ENTERED,
@@ -711,7 +805,7 @@ class PowerShotDevice:
         return cu.encode_dirents(entries)
 
     def _list_into(self, entries: list[cu.Dirent], parent: int, depth: int) -> None:
-        children = sorted(self._store.children(parent), key=lambda o: _wire(o.name).upper())
+        children = sorted(self._store.children(parent), key=lambda o: _wire(o.name))
         # Files first, then folders (DOS directory order is creation order; files before
         # subfolders keeps a folder's new picture at the end of its own entries).
         for obj in (c for c in children if not c.is_folder):
@@ -806,6 +900,7 @@ class PowerShotDevice:
             request = cr.decode_attributes_request(command.payload)
         except DecodeError:
             return self._fixed(command, STATUS_INVALID)
+        self._finish_upload(request.folder.rstrip("\\") + "\\" + request.name)
         obj = self._find_in(request.folder, request.name)
         if obj is None:
             return self._fixed(command, STATUS_NOT_FOUND)
@@ -819,6 +914,7 @@ class PowerShotDevice:
             request = cr.decode_file_time_request(command.payload)
         except DecodeError:
             return self._fixed(command, STATUS_INVALID)
+        self._finish_upload(request.path)
         target = self._find(request.path)
         if not isinstance(target, StoredObject) or target.relpath is None:
             return self._fixed(command, STATUS_NOT_FOUND)
@@ -856,6 +952,69 @@ class PowerShotDevice:
             return self._fixed(command, STATUS_INVALID)  # DOS rmdir: only an empty folder
         self._store.delete(target)
         return self._fixed(command)
+
+    # -- upload ----------------------------------------------------------------------------
+
+    def _upload_reply(self, serial: int, status: int) -> _Answer:
+        """The 0x5C-byte answer to a block (usb.c reads 0x40 + 0x1C); its header is a fixed
+        reply's, as nothing else is documented of it."""
+        self.log.append("UploadBlock")
+        reply = cu.Reply(
+            cmd1=cr.UPLOAD_CMD1,
+            cmd2=cu.STORAGE,
+            serial=serial,
+            status=status,
+            data=bytes(cr.UPLOAD_REPLY_BYTES - _BARE_REPLY),
+        )
+        return (_Transfer(cu.encode_reply(reply)),), ()
+
+    def _upload_block(self, raw: bytes) -> _Answer:
+        try:
+            block = cr.decode_upload_block(raw)
+        except DecodeError as exc:
+            _log.debug("an upload block that does not decode: %s", exc)
+            return self._upload_reply(0, STATUS_INVALID)
+        key = block.path.upper()
+        upload = self._uploads.get(key)
+        store = self._store
+        if upload is None:
+            parts = self._split(block.path)
+            if not parts or block.offset != 0:
+                return self._upload_reply(block.serial, STATUS_INVALID)
+            folder = self._find("\\".join([self.personality.drive, *parts[:-1]]))
+            name = parts[-1]
+            if folder is None or (isinstance(folder, StoredObject) and not folder.is_folder):
+                return self._upload_reply(block.serial, STATUS_INVALID)
+            if self._find(block.path) is not None or unsafe_name_reason(name) is not None:
+                return self._upload_reply(block.serial, STATUS_INVALID)
+            if store.read_only:
+                return self._upload_reply(block.serial, STATUS_PROTECTED)
+            base_rel = folder.relpath if isinstance(folder, StoredObject) else None
+            relpath = (base_rel or PurePosixPath()) / name
+            temp = store.root / str(relpath.parent) / f"{UPLOAD_PREFIX}{name}"
+            temp.write_bytes(b"")
+            upload = self._uploads[key] = _Upload(temp=temp, relpath=relpath)
+        if block.offset != upload.size:
+            return self._upload_reply(block.serial, STATUS_INVALID)
+        if store.storage_info().free_space_bytes < upload.size + len(block.data):
+            return self._upload_reply(block.serial, STATUS_CARD_FULL)
+        with upload.temp.open("r+b") as file:
+            file.seek(block.offset)
+            file.write(block.data)
+        upload.size += len(block.data)
+        return self._upload_reply(block.serial, cu.STATUS_OK)
+
+    def _finish_upload(self, path: str) -> None:
+        """The host names a file it uploaded (its time, its attributes): it is complete."""
+        upload = self._uploads.pop(path.upper(), None)
+        if upload is None:
+            return
+        final = self._store.root / str(upload.relpath)
+        if final.exists():
+            upload.temp.unlink(missing_ok=True)
+            return
+        os.replace(upload.temp, final)
+        self._store.add_file(str(upload.relpath))
 
     # -- control commands --------------------------------------------------------------------
 
@@ -1074,8 +1233,10 @@ def _words(payload: bytes) -> tuple[int, int]:
 
 
 def _wire(name: str) -> str:
-    """A card name as the camera sends it (Latin-1; what does not fit becomes "_")."""
-    return name.encode("latin-1", errors="replace").decode("latin-1").replace("?", "_")
+    """A card name as the camera sends it: upper case, as DOS shows FAT names (the camera
+    knows no long names; libgphoto2's gphoto2canonpath upper-cases every path it sends and
+    calls lower case "not allowed"), Latin-1 ("?" for what does not fit)."""
+    return name.upper().encode("latin-1", errors="replace").decode("latin-1")
 
 
 def _safe_name(name: str) -> bool:
@@ -1095,6 +1256,91 @@ def card_path(device: PowerShotDevice, relpath: str | Path) -> str:
     """A card file's camera path: "DCIM/100CANON/IMG_0001.JPG" -> "D:\\DCIM\\100CANON\\...".
     (For tests and clients that know a file by its place on the card.)"""
     return device._camera_path(PurePosixPath(str(relpath)))
+
+
+# -- a PowerShot's card ------------------------------------------------------------------------
+
+#: Where a PowerShot of this time keeps its pictures (DCF: three digits, "CANON").
+CARD_FOLDER: Final = "DCIM/100CANON"
+_MOVIE_SIZE: Final = (320, 240)
+_MOVIE_FRAMES: Final = 15
+
+
+def make_powershot_card(
+    root: Path,
+    model: str | PowerShotModel | PowerShotPersonality = "powershot-g3",
+    *,
+    now: _dt.datetime | None = None,
+) -> None:
+    """Fill ``root`` as a PowerShot leaves its card: DCIM/100CANON with three JPEGs (EXIF with
+    the camera's make and model and an embedded thumbnail, as the camera writes them), a
+    Motion-JPEG movie MVI_0004.AVI (320x240, 15 frames: the G3's movie format) and its
+    MVI_0004.THM thumbnail, a day apart; the files' times are their pictures' times."""
+    personality = personality_for(model)
+    now = (now or _dt.datetime.now()).replace(microsecond=0)
+    folder = root / CARD_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    start = now - _dt.timedelta(days=4)
+    for index in range(1, 4):
+        taken = start + _dt.timedelta(days=index - 1, hours=index)
+        picture = render_jpeg_bytes(
+            title=f"{personality.identify_name}  IMG_{index:04d}",
+            taken=taken,
+            size=personality.image_size,
+            seed=500 + index,
+            make="Canon",
+            model=personality.identify_name,
+        )
+        path = folder / f"IMG_{index:04d}.JPG"
+        path.write_bytes(with_exif_thumbnail(picture, thumbnail_of_bytes(picture)))
+        _touch(path, taken)
+    taken = start + _dt.timedelta(days=3, hours=4)
+    frames = [
+        render_jpeg_bytes(
+            title=f"MVI_0004 {frame + 1:02d}",
+            taken=taken,
+            size=_MOVIE_SIZE,
+            seed=600,
+            make="Canon",
+            model=personality.identify_name,
+            quality=70,
+        )
+        for frame in range(_MOVIE_FRAMES)
+    ]
+    movie = folder / "MVI_0004.AVI"
+    movie.write_bytes(mjpeg_avi(frames, size=_MOVIE_SIZE, fps=15))
+    thm = folder / "MVI_0004.THM"
+    thm.write_bytes(with_exif_thumbnail(frames[0], thumbnail_of_bytes(frames[0])))
+    _touch(movie, taken)
+    _touch(thm, taken)
+
+
+def _touch(path: Path, when: _dt.datetime) -> None:
+    stamp = when.timestamp()
+    os.utime(path, (stamp, stamp))
+
+
+def open_powershot(
+    model: str | PowerShotModel | PowerShotPersonality = "powershot-g3",
+    root: str | Path | None = None,
+    *,
+    owner: str | None = None,
+) -> PowerShotDevice:
+    """A virtual PowerShot with a card of its own: ``root`` (an existing folder), or a new
+    temporary PowerShot card (:func:`make_powershot_card`). Closing the device closes the
+    camera it made (and removes a temporary card)."""
+    personality = personality_for(model)
+    if root is None:
+        holder = tempfile.TemporaryDirectory(prefix="ptpkit-powershot-")
+        make_powershot_card(Path(holder.name), personality)
+        camera = VirtualCamera(holder.name)
+        device = PowerShotDevice(camera, personality, owner=owner)
+        device.owns(camera, holder)
+        return device
+    camera = VirtualCamera(root)
+    device = PowerShotDevice(camera, personality, owner=owner)
+    device.owns(camera, None)
+    return device
 
 
 def _file_exif_head(path: Path) -> bytes | None:

@@ -33,11 +33,13 @@ from ptpkit.virtual.imaging import (
     with_exif_thumbnail,
 )
 from ptpkit.virtual.powershot import (
+    CARD_FOLDER,
     POWERSHOT_MODELS,
     POWERSHOT_PERSONALITIES,
     PowerShotDevice,
     Stall,
     card_path,
+    open_powershot,
 )
 from ptpkit.virtual.powershot_usb import make_powershot_backend
 
@@ -355,7 +357,7 @@ def _walk(entries: list[cu.Dirent]) -> tuple[dict[str, cu.Dirent], list[str]]:
 
 def _card_files(card: Path) -> dict[str, int]:
     return {
-        "D:\\" + str(p.relative_to(card)).replace("/", "\\"): p.stat().st_size
+        "D:\\" + str(p.relative_to(card)).replace("/", "\\").upper(): p.stat().st_size
         for p in card.rglob("*")
         if p.is_file()
     }
@@ -366,7 +368,8 @@ def test_recursive_listing_is_the_card(host: Host, card: Path) -> None:
     assert entries[0].name == b"D:"
     files, folders = _walk(entries)
     assert {path: e.size for path, e in files.items()} == _card_files(card)
-    assert "D:\\MISC\\nested\\level2\\level3" in folders
+    # Names as DOS shows them: upper case ("nested" is NESTED on the wire).
+    assert "D:\\MISC\\NESTED\\LEVEL2\\LEVEL3" in folders
     # Nobody has downloaded anything yet: the 0x20 bit on every file.
     assert all(e.attrs & cu.ATTR_NOT_DOWNLOADED for e in files.values())
     assert all(e.time > 0 for e in files.values())
@@ -497,6 +500,14 @@ def test_big_download_streams(g3: Host, camera: VirtualCamera) -> None:
         tracemalloc.stop()
     assert digest.hexdigest() == generated_sha256(size, seed=5)
     assert peak < 4 * 1024 * 1024  # a few chunks, never the 24 MiB
+
+
+def test_an_object_over_4_gib_is_not_served(g3: Host, camera: VirtualCamera) -> None:
+    camera.add_generated_object(5 * 1024**3, name="HUGE.MOV")
+    entry = next(e for e in g3.listing("D:", 0) if e.name == b"HUGE.MOV")
+    assert entry.size == 0xFFFFFFFF  # the u32 saturates
+    assert g3.get_file("D:\\HUGE.MOV") == b""  # announced as nothing, not a wrapped length
+    assert g3.fixed("IdentifyCamera").ok
 
 
 # -- transfers as libusb sees them ------------------------------------------------------------
@@ -741,3 +752,132 @@ def test_on_ready_is_called(camera: VirtualCamera) -> None:
     device.close()
     assert device.read_bulk_in(0x40, None) == (b"", False)
     assert device.read_interrupt(None) is None
+
+
+# -- a PowerShot's own card ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_open_powershot_makes_a_powershot_card(name: str) -> None:
+    device = open_powershot(name, owner="Kiril")
+    root = device.camera.root
+    try:
+        host = Host(device)
+        host.wake()
+        files, folders = _walk(host.listing("D:", cr.RECURSE_ALL))
+        assert folders == ["D:\\DCIM", "D:\\DCIM\\100CANON"]
+        assert sorted(files) == [
+            f"D:\\DCIM\\100CANON\\{n}"
+            for n in (
+                "IMG_0001.JPG",
+                "IMG_0002.JPG",
+                "IMG_0003.JPG",
+                "MVI_0004.AVI",
+                "MVI_0004.THM",
+            )
+        ]
+        picture = host.get_file("D:\\DCIM\\100CANON\\IMG_0001.JPG")
+        assert picture == (root / CARD_FOLDER / "IMG_0001.JPG").read_bytes()
+        head = host.get_file("D:\\DCIM\\100CANON\\IMG_0001.JPG", thumbnail=True)
+        assert picture.startswith(head)
+        assert _extract_jpeg_thumb(head) == exif_thumbnail_bytes(picture)
+        movie = host.get_file("D:\\DCIM\\100CANON\\MVI_0004.AVI")
+        assert movie[:4] == b"RIFF"
+        assert movie[8:12] == b"AVI "
+        assert b"MJPG" in movie[:512]
+        thm = host.get_file("D:\\DCIM\\100CANON\\MVI_0004.AVI", thumbnail=True)
+        assert thm == (root / CARD_FOLDER / "MVI_0004.THM").read_bytes()
+        # libgphoto2 takes a movie's preview from its THM file the same way.
+        assert _extract_jpeg_thumb(thm) == exif_thumbnail_bytes(thm)
+        # Captures go on in the same folder, under the next number.
+        before = set(files)
+        _release(host, cu.TRANSFER_FULL_TO_CARD)
+        after, _ = _walk(host.listing("D:", cr.RECURSE_ALL))
+        assert sorted(set(after) - before) == ["D:\\DCIM\\100CANON\\IMG_0005.JPG"]
+    finally:
+        device.close()
+    assert not root.exists()  # the temporary card went with the device
+
+
+# -- upload (libgphoto2's CANON_EXPERIMENTAL_UPLOAD wire format) -----------------------------
+
+
+def _upload(host: Host, path: str, data: bytes) -> list[cu.Reply]:
+    """usb.c canon_usb_put_file's blocks: announce, read 0x40, the block on bulk OUT, read
+    0x40 + 0x1C."""
+    replies = []
+    for offset in range(0, len(data), cr.UPLOAD_BLOCK_DATA_BYTES):
+        host.serial += 1
+        block = cr.encode_upload_block(
+            cr.UploadBlock(
+                path=path,
+                offset=offset,
+                data=data[offset : offset + cr.UPLOAD_BLOCK_DATA_BYTES],
+                serial=host.serial,
+            )
+        )
+        host.ctrl_out(cu.VALUE_COMMAND, cr.encode_upload_announce(len(block)))
+        assert len(host.read(0x40)) == 0x40
+        # In two writes, as a transport may deliver it.
+        host.usb.write(0x02, block[:100], TIMEOUT_MS)
+        host.usb.write(0x02, block[100:], TIMEOUT_MS)
+        reply = cu.decode_reply(host.read(0x40) + host.read(0x1C), reply_bytes=0x5C)
+        assert reply.serial == host.serial
+        replies.append(reply)
+    return replies
+
+
+def test_upload(g3: Host, card: Path) -> None:
+    data = hashlib.sha256(b"seed").digest() * 700  # 22400 bytes: five blocks, the last short
+    path = "D:\\DCIM\\100PTPKT\\AUT_0001.JPG"
+    assert all(r.ok for r in _upload(g3, path, data))
+    # Not there until the host finishes it (as canon_usb_put_file does: time, attributes).
+    names = [e.name for e in g3.listing("D:\\DCIM\\100PTPKT", 0)]
+    assert b"AUT_0001.JPG" not in names
+    assert not (card / "DCIM/100PTPKT/AUT_0001.JPG").exists()
+    stamp = cr.FileTimeRequest(time=1_100_000_000, path=path)
+    assert g3.fixed("SetFileTime", cr.encode_file_time_request(stamp)).ok
+    attrs = cr.AttributesRequest(attrs=0, folder="D:\\DCIM\\100PTPKT\\", name="AUT_0001.JPG")
+    assert g3.fixed("SetFileAttributes", cr.encode_attributes_request(attrs)).ok
+    assert (card / "DCIM/100PTPKT/AUT_0001.JPG").read_bytes() == data
+    entry = next(e for e in g3.listing("D:\\DCIM\\100PTPKT", 0) if e.name == b"AUT_0001.JPG")
+    assert (entry.size, entry.time, entry.attrs) == (len(data), 1_100_000_000, 0)
+    assert g3.get_file(path) == data
+    assert not [p for p in card.rglob("*") if p.name.startswith(".ptpkit-upload-")]
+
+
+def test_upload_refusals_and_an_interrupted_upload(g3: Host, card: Path) -> None:
+    existing = _upload(g3, "D:\\DCIM\\100PTPKT\\IMG_0001.JPG", b"x" * 10)
+    assert existing[0].status == 0x02000086  # the name is taken
+    nowhere = _upload(g3, "D:\\NOPE\\A.JPG", b"x" * 10)
+    assert nowhere[0].status == 0x02000086
+    # An upload cut short by a reset leaves nothing, not even its temporary file.
+    assert _upload(g3, "D:\\MISC\\HALF.JPG", b"y" * 0x2000)[0].ok
+    assert any(p.name.startswith(".ptpkit-upload-") for p in (card / "MISC").iterdir())
+    g3.usb.reset()
+    assert not any(p.name.startswith(".ptpkit-upload-") for p in (card / "MISC").iterdir())
+    assert not (card / "MISC/HALF.JPG").exists()
+    g3.wake()
+    # Bytes on bulk OUT nobody announced are dropped; the camera goes on.
+    g3.usb.write(0x02, b"stray", TIMEOUT_MS)
+    assert g3.fixed("IdentifyCamera").ok
+
+
+def _extract_jpeg_thumb(data: bytes) -> bytes:
+    """What libgphoto2 does with a thumbnail answer when it does not use libexif (canon.c
+    canon_int_extract_jpeg_thumb): after the outer SOI, the inner JPEG from its SOI to the
+    first EOI."""
+    assert data[:2] == b"\xff\xd8"
+    start = data.index(b"\xff\xd8", 3)
+    return data[start : data.index(b"\xff\xd9", start) + 2]
+
+
+def test_thumbnail_as_libgphoto2_extracts_it(g3: Host, card: Path, camera: VirtualCamera) -> None:
+    """Both ways libgphoto2 gets a picture's thumbnail out of the answer find the same JPEG:
+    libexif's IFD1 and canon_int_extract_jpeg_thumb's scan for the inner SOI/EOI."""
+    made = g3.get_file("D:\\DCIM\\100PTPKT\\IMG_0002.JPG", thumbnail=True)
+    assert len(made) >= 256  # library.c get_file_func refuses less
+    store = camera.stores[0x00010001]
+    obj = store.find("DCIM/100PTPKT/IMG_0002.JPG")
+    assert obj is not None
+    assert exif_thumbnail_bytes(made) == _extract_jpeg_thumb(made) == store.thumbnail(obj)
