@@ -213,8 +213,8 @@ def gphoto2_gadget_runs(
 def powershot_card(card: Path) -> None:
     """Make a sample card look like a PowerShot G3's: pictures with EXIF thumbnails, the movie
     an AVI with its .THM thumbnail beside it (libgphoto2's canon driver lists only .JPG, .CRW,
-    .AVI, .WAV... and shows a movie's .THM as its thumbnail), and upper-case names as the
-    camera's FAT short names are (the driver refuses lower-case paths)."""
+    .AVI, .WAV... and shows a movie's .THM as its thumbnail). Its lower-case folders stay: the
+    camera shows every name in upper case, as DOS does (the driver refuses lower-case paths)."""
     for picture in card.rglob("*.JPG"):
         data = picture.read_bytes()
         picture.write_bytes(with_exif_thumbnail(data, thumbnail_of_bytes(data)))
@@ -228,6 +228,3 @@ def powershot_card(card: Path) -> None:
     if small[2:4] == b"\xff\xe0":
         small = small[:2] + small[4 + int.from_bytes(small[4:6], "big") :]
     (folder / "MVI_0002.THM").write_bytes(with_exif_thumbnail(still, small))
-    for path in sorted(card.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if path.name != path.name.upper():
-            path.rename(path.with_name(path.name.upper()))

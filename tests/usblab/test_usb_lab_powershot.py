@@ -158,8 +158,8 @@ def test_ptpkit_canon_usb_client_drives_the_virtual_powershot_over_usb(
     assert client["power_ok"] is True
 
     # The whole card listed (every file: the native API hides nothing) and read byte for byte.
-    def canon(path: str) -> str:
-        return "D:\\" + path.replace("/", "\\")
+    def canon(path: str) -> str:  # DOS names: upper case (the card has lower-case folders)
+        return "D:\\" + path.replace("/", "\\").upper()
 
     assert client["files"] == {canon(path): len(data) for path, data in on_host.items()}
     assert client["native_sha"] == {canon(path): _sha(data) for path, data in on_host.items()}
@@ -185,7 +185,7 @@ def test_ptpkit_canon_usb_client_drives_the_virtual_powershot_over_usb(
     assert client["url"].startswith("canon-usb:")
     expected = {path: digest for path, digest in after.items() if path != result_path(client)}
     assert client["gateway_sha"] == {
-        f"/store_00010001/{path}": digest for path, digest in expected.items()
+        f"/store_00010001/{path.upper()}": digest for path, digest in expected.items()
     }
     shot, events = client["gateway_capture"]
     assert events == ["ObjectAdded", "CaptureComplete"]

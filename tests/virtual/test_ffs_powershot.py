@@ -120,3 +120,62 @@ def test_close_is_safe_before_start(tmp_path: Path, device: PowerShotDevice) -> 
     gadget.close()
     gadget.close()
     assert not os.path.exists(tmp_path / "ep0")
+
+
+class _Endpoint:
+    """Stands in for ep1 (bulk IN): records each write, one USB transfer request each."""
+
+    def __init__(self, gadget: PowerShotGadget, total: int) -> None:
+        self.writes: list[bytes] = []
+        self.gadget = gadget
+        self.total = total
+
+    def write(self, data: bytes | bytearray) -> int:
+        self.writes.append(bytes(data))
+        if sum(map(len, self.writes)) >= self.total:
+            self.gadget._stop.set()  # everything came: let _feed_bulk_in return
+        return len(data)
+
+
+def test_bulk_in_sends_a_reply_as_the_device_queues_it(
+    tmp_path: Path, device: PowerShotDevice
+) -> None:
+    """A GetFile reply: the 0x40-byte header is a transfer of its own, then the file's bytes
+    in writes of whole packets (a short packet would end the host's read early), the last
+    write ending the transfer; no zero-length packets."""
+    from ptpkit.core import canon_usb_requests as cr
+
+    picture = bytes(range(256)) * 1000 + b"tail"  # 256,004 bytes: not whole packets
+    store = device.camera.root / "DCIM" / "100PTPKT"
+    store.mkdir(parents=True, exist_ok=True)
+    (store / "BIG_0001.JPG").write_bytes(picture)
+    device.camera.stores[0x00010001].scan()
+    device.control_in(0x0C, cu.VALUE_CAMSTAT, 0, 1)
+    packet = cu.decode_init_packet(device.control_in(0x04, cu.VALUE_INIT_READ, 0, 0x58))
+    device.control_out(0x04, cu.VALUE_INIT_WRITE, 0, cu.init_write_block(packet))
+    gadget = PowerShotGadget(device, tmp_path)
+    wake = _Endpoint(gadget, 0x44)
+    gadget._feed_bulk_in(wake)  # type: ignore[arg-type]
+    # One transfer of 0x44 bytes: at full speed a 64-byte packet and a 4-byte one, which the
+    # host reads as libgphoto2 asks, 0x40 then 4 (at high speed the first read would overflow:
+    # why the gadget is a full-speed device).
+    assert [len(w) for w in wake.writes] == [0x44]
+    assert wake.writes[0][0x40:] == cu.INIT_BULK_TX
+    spec = cu.lookup_command("GetFile")
+    request = cr.GetFileRequest(path="D:\\DCIM\\100PTPKT\\BIG_0001.JPG", chunk_bytes=0x1400)
+    command = cu.Command(
+        cmd1=spec.cmd1,
+        cmd2=spec.cmd2,
+        cmd3=spec.cmd3,
+        serial=1,
+        payload=cr.encode_get_file_request(request),
+    )
+    device.control_out(0x04, cu.VALUE_COMMAND, 0, cu.encode_command(command))
+    gadget._stop = type(gadget._stop)()
+    endpoint = _Endpoint(gadget, 0x40 + len(picture))
+    gadget._feed_bulk_in(endpoint)  # type: ignore[arg-type]
+    header, *data = endpoint.writes
+    assert cu.decode_variable_header(header) == len(picture)
+    assert b"".join(data) == picture
+    assert all(len(w) % 512 == 0 for w in data[:-1])
+    assert all(data)
