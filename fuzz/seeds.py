@@ -912,6 +912,14 @@ def canon_usb_dirents() -> list[bytes]:
     return [canon_usb.encode_dirents(entries), canon_usb.encode_dirents([]), b""]
 
 
+def canon_usb_thumbnail() -> list[bytes]:
+    """A picture's head with its EXIF thumbnail, an A50-style one (DHT first), a THM, nothing."""
+    thumb = bytes.fromhex("ffd8ffdb000400010203ffd9")
+    head = bytes.fromhex("ffd8ffe10024") + b"Exif\x00\x00" + thumb + bytes.fromhex("ffdb0043")
+    a50 = bytes.fromhex("ffd800ffd8ffc4000201ffd9")
+    return [head, a50, thumb + b"\x00" * 8, b"\xff\xd8"]
+
+
 def canon_usb_interrupt() -> list[bytes]:
     """The 300D's wake-up message, image-ready, capture done and a failure."""
     ready = canon_usb.image_ready(canon_usb.InterruptType.FULL_IMAGE_READY, key=7, size=99_999)

@@ -636,6 +636,13 @@ def _check_canon_init_packet(packet: Any, data: bytes) -> None:
     check(block[0x40:] == data[0x48:0x58], "canon-usb-init-write-copy")
 
 
+def _canon_usb_thumbnail(data: bytes) -> None:
+    thumb = canon_usb.extract_jpeg_thumbnail(data)
+    check(thumb[:2] == b"\xff\xd8", "canon-usb-thumbnail-soi")
+    check(thumb[-2:] == b"\xff\xd9", "canon-usb-thumbnail-eoi")
+    check(data.find(thumb, 3) >= 3, "canon-usb-thumbnail-inside")
+
+
 def _canon_usb_remote_payload(data: bytes) -> None:
     try:
         spec, word0, word1 = canon_usb.decode_remote_payload(data)
@@ -1049,6 +1056,13 @@ _ALL: Final = [
         "canon_usb.decode_interrupt: PowerShot interrupt messages (+ round trip)",
         _decoder(canon_usb.decode_interrupt, canon_usb.encode_interrupt),
         max_len=64,
+    ),
+    _target(
+        "canon_usb_thumbnail",
+        "canon_usb.extract_jpeg_thumbnail: the JPEG inside a PowerShot picture's head or .THM",
+        _canon_usb_thumbnail,
+        tokens=(b"\xff\xd8", b"\xff\xd9", b"\xff\xdb", b"\xff\xc4", b"\xff\xe1", b"Exif\x00\x00"),
+        max_len=4096,
     ),
     _target(
         "canon_usb_init_packet",

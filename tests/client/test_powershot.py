@@ -23,7 +23,8 @@ from ptpkit.errors import UsageError
 from ptpkit.transports.canon_usb import CanonUsbLink
 from ptpkit.transports.usb import UsbSelector, select_camera
 from ptpkit.virtual import VirtualCamera
-from ptpkit.virtual.powershot import PowerShotDevice
+from ptpkit.virtual.imaging import exif_thumbnail_bytes
+from ptpkit.virtual.powershot import PowerShotDevice, make_powershot_card
 from ptpkit.virtual.powershot_usb import PowerShotUsbDevice, make_powershot_backend
 
 MODELS = ["powershot-g3", "powershot-g2"]
@@ -31,24 +32,18 @@ NAMES = {"powershot-g3": "Canon PowerShot G3", "powershot-g2": "Canon PowerShot 
 
 
 def make_card(root: Path) -> dict[str, bytes]:
-    """A small DCF card: two folders, JPEGs (the virtual camera gives them EXIF thumbnails),
-    a movie. Returns the files by their path under the card."""
-    from ptpkit.virtual.imaging import render_jpeg_bytes
-
-    def jpeg(title: str, size: tuple[int, int]) -> bytes:
-        return render_jpeg_bytes(title=title, taken=_dt.datetime(2003, 5, 1, 12), size=size)
-
-    files = {
-        "DCIM/100CANON/IMG_0001.JPG": jpeg("one", (320, 240)),
-        "DCIM/100CANON/IMG_0002.JPG": jpeg("two", (640, 480)),
-        "DCIM/100CANON/MVI_0003.AVI": bytes(range(256)) * 300 + b"movie-end",
-        "DCIM/101CANON/IMG_0101.JPG": jpeg("three", (320, 240)),
+    """A PowerShot's card as the virtual one makes it (JPEGs with EXIF thumbnails, a movie
+    and its THM in DCIM/100CANON), plus a second folder. Returns the files by their path
+    under the card."""
+    make_powershot_card(root)
+    extra = root / "DCIM/101CANON/IMG_0101.JPG"
+    extra.parent.mkdir(parents=True)
+    extra.write_bytes((root / "DCIM/100CANON/IMG_0001.JPG").read_bytes())
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
-    for name, data in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return files
 
 
 @pytest.fixture(params=MODELS)
@@ -108,7 +103,7 @@ def test_walk_lists_the_whole_card(
     order = [e.path for e in entries]
     assert order.index("D:\\DCIM\\100CANON") < order.index("D:\\DCIM\\100CANON\\IMG_0001.JPG")
     names = [e.name for e in powershot.list_folder("D:\\DCIM\\100CANON") if not e.is_dir]
-    assert sorted(names) == ["IMG_0001.JPG", "IMG_0002.JPG", "MVI_0003.AVI"]
+    assert sorted(names) == [Path(n).name for n in sorted(files) if n.startswith("DCIM/100")]
 
 
 def test_download_thumbnail_delete_and_attributes(
@@ -116,12 +111,13 @@ def test_download_thumbnail_delete_and_attributes(
 ) -> None:
     root, files = card
     got = bytearray()
-    length = powershot.download("D:\\DCIM\\100CANON\\MVI_0003.AVI", got.extend)
+    length = powershot.download("D:\\DCIM\\100CANON\\MVI_0004.AVI", got.extend)
     assert length == len(got)
-    assert bytes(got) == files["DCIM/100CANON/MVI_0003.AVI"]
-    thumb = bytearray()
-    powershot.download("D:\\DCIM\\100CANON\\IMG_0001.JPG", thumb.extend, thumbnail=True)
-    assert thumb[:2] == b"\xff\xd8"
+    assert bytes(got) == files["DCIM/100CANON/MVI_0004.AVI"]
+    # The thumbnail is the JPEG inside the picture's EXIF block, as libgphoto2 extracts it.
+    thumb = powershot.thumbnail("D:\\DCIM\\100CANON\\IMG_0001.JPG")
+    assert thumb is not None
+    assert thumb == exif_thumbnail_bytes(files["DCIM/100CANON/IMG_0001.JPG"])
     entry = next(e for e in powershot.walk() if e.name == "IMG_0002.JPG")
     powershot.mark_downloaded(entry)
     again = next(e for e in powershot.walk() if e.name == "IMG_0002.JPG")
@@ -184,9 +180,10 @@ def test_the_gateway_is_an_ordinary_camera(camera: ptpkit.Camera, model: str) ->
     info = camera.device_info
     assert (info.manufacturer, info.model) == ("Canon Inc.", NAMES[model])
     assert info.device_version in ("1.0.2.0", "1.0.1.0")
-    # Only what the gateway answers: no live view, upload, partial 64-bit reads, formatting.
-    assert Op.GET_PARTIAL_OBJECT in info.operations_supported
-    for absent in (Op.SEND_OBJECT_INFO, Op.FORMAT_STORE, Op.INITIATE_OPEN_CAPTURE):
+    # Only what the gateway answers: no live view, formatting, 64-bit reads, protection.
+    for present in (Op.GET_PARTIAL_OBJECT, Op.SEND_OBJECT_INFO, Op.SEND_OBJECT, Op.DELETE_OBJECT):
+        assert present in info.operations_supported
+    for absent in (Op.FORMAT_STORE, Op.INITIATE_OPEN_CAPTURE, Op.SET_OBJECT_PROTECTION):
         assert absent not in info.operations_supported
     assert set(info.device_properties_supported) == {Dpc.BATTERY_LEVEL, Dpc.DATE_TIME, OWNER_PROP}
     camera.set_property("owner", "Marcus")
@@ -218,10 +215,15 @@ def test_a_partial_download_resumes(
     camera: ptpkit.Camera, card: tuple[Path, dict[str, bytes]]
 ) -> None:
     _, files = card
-    movie = camera.find("/store_00010001/DCIM/100CANON/MVI_0003.AVI")
-    data = files["DCIM/100CANON/MVI_0003.AVI"]
+    movie = camera.find("/store_00010001/DCIM/100CANON/MVI_0004.AVI")
+    data = files["DCIM/100CANON/MVI_0004.AVI"]
     part = camera.read(movie, offset=1000, length=5000)
     assert part == data[1000:6000]
+    # GetPartialObject says how much it sent: all asked, the rest near the end, none past it.
+    for offset, asked, sent in ((10, 100, 100), (len(data) - 7, 100, 7), (len(data) + 5, 10, 0)):
+        result = camera.transaction(Op.GET_PARTIAL_OBJECT, [movie.handle, offset, asked])
+        assert result.params == (sent,)
+        assert result.data == data[offset : offset + sent]
     # And the link is in step afterwards (the rest of the file was read and dropped).
     assert camera.get_property("owner") == ""
 
@@ -314,7 +316,7 @@ def test_cli_thumb_rm_and_capture_download(
     img = "/store_00010001/DCIM/100CANON/IMG_0001.JPG"
     assert run("--camera", where, "thumb", img, "-o", str(thumbs)) == 0
     (thumb,) = thumbs.glob("*.jpg")
-    assert thumb.read_bytes()[:2] == b"\xff\xd8"
+    assert thumb.read_bytes() == exif_thumbnail_bytes(card[1]["DCIM/100CANON/IMG_0001.JPG"])
     assert run("--camera", where, "rm", img) == 0
     assert not (root / "DCIM/100CANON/IMG_0001.JPG").exists()
     shots = tmp_path / "shots"
@@ -390,18 +392,18 @@ def test_a_camera_unplugged_mid_download_leaves_only_a_part_file(
         device.usb = PowerShotUsbDevice(device)
         backend = make_powershot_backend(device.usb)
         with ptpkit.connect("canon-usb:", backend=backend) as cam:
-            movie = cam.find("/store_00010001/DCIM/100CANON/MVI_0003.AVI")
+            movie = cam.find("/store_00010001/DCIM/100CANON/MVI_0004.AVI")
             device.armed = True
             with pytest.raises(ptpkit.errors.DisconnectedError):
                 cam.download(movie, out)
-    assert not (out / "MVI_0003.AVI").exists()
+    assert not (out / "MVI_0004.AVI").exists()
     (part,) = [p for p in out.iterdir() if p.name.endswith(".ptpkit-part")]
-    assert 0 < part.stat().st_size < len(files["DCIM/100CANON/MVI_0003.AVI"])
+    assert 0 < part.stat().st_size < len(files["DCIM/100CANON/MVI_0004.AVI"])
     # Plugged in again: the download resumes (GetPartialObject, read up to the offset and
     # dropped by the gateway) and the file is whole.
     with ptpkit.connect(f"virtual+usb:{root}?model=powershot-g3") as cam:
-        cam.download("/store_00010001/DCIM/100CANON/MVI_0003.AVI", out)
-    assert (out / "MVI_0003.AVI").read_bytes() == files["DCIM/100CANON/MVI_0003.AVI"]
+        cam.download("/store_00010001/DCIM/100CANON/MVI_0004.AVI", out)
+    assert (out / "MVI_0004.AVI").read_bytes() == files["DCIM/100CANON/MVI_0004.AVI"]
     assert not part.exists()
 
 
@@ -415,3 +417,43 @@ def test_discovery_names_a_powershot_with_its_canon_usb_url(
         (found,) = find_cameras(backend)
     assert found.url.startswith("canon-usb:")
     assert "PowerShot G2" in found.name
+
+
+# -- upload (libgphoto2's CANON_EXPERIMENTAL_UPLOAD format) -----------------------------------
+
+
+def test_upload_writes_the_file_in_blocks(
+    powershot: PowerShot, card: tuple[Path, dict[str, bytes]]
+) -> None:
+    import io
+
+    root, _ = card
+    data = bytes(range(256)) * 41 + b"end"  # three blocks of 0x1400 and a short one
+    when = _dt.datetime(2004, 6, 7, 8, 9, 10)
+    entry = powershot.upload(io.BytesIO(data), "D:\\DCIM\\100CANON", "NEW_0001.JPG", modified=when)
+    assert entry.path == "D:\\DCIM\\100CANON\\NEW_0001.JPG"
+    assert entry.size == len(data)
+    assert (root / "DCIM/100CANON/NEW_0001.JPG").read_bytes() == data
+    listed = next(e for e in powershot.walk() if e.name == "NEW_0001.JPG")
+    assert listed.size == len(data)
+    assert listed.modified == when
+    # A name that is taken is refused by the camera, and nothing is left half-written.
+    with pytest.raises(ptpkit.errors.ResponseError):
+        powershot.upload(io.BytesIO(b"x" * 10), "D:\\DCIM\\100CANON", "NEW_0001.JPG")
+    assert (root / "DCIM/100CANON/NEW_0001.JPG").read_bytes() == data
+    with pytest.raises(UsageError):
+        powershot.upload(io.BytesIO(b""), "D:\\DCIM\\100CANON", "EMPTY.JPG")
+
+
+def test_cli_upload_through_the_gateway(
+    card: tuple[Path, dict[str, bytes]], model: str, tmp_path: Path
+) -> None:
+    root, _ = card
+    local = tmp_path / "UP_0001.TXT"
+    local.write_bytes(b"PowerShot upload " * 1000)
+    where = url(card, model)
+    folder = "/store_00010001/DCIM/101CANON"
+    assert run("--camera", where, "upload", "--folder", folder, str(local)) == 0
+    assert (root / "DCIM/101CANON/UP_0001.TXT").read_bytes() == local.read_bytes()
+    # Again: the camera refuses a name that is taken (one line, exit code not 0).
+    assert run("--camera", where, "upload", "--folder", folder, str(local)) != 0

@@ -192,11 +192,13 @@ def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
 
 def _virtual_powershot(url: str, options: dict[str, Any], model: str) -> Transport:
     """The virtual PowerShot (ptpkit.virtual.powershot) on its PyUSB backend, behind the PTP
-    gateway: the whole client path of a real one (link, wake-up, native commands, gateway)."""
+    gateway: the whole client path of a real one (link, wake-up, native commands, gateway).
+    Its card: the URL's folder, else a new PowerShot card of its own (JPEGs with EXIF
+    thumbnails, a movie and its THM); ``camera=`` a VirtualCamera of the caller's instead."""
     from ptpkit.client.powershot_ptp import PowerShotTransport  # noqa: PLC0415
     from ptpkit.transports.canon_usb import CanonUsbLink  # noqa: PLC0415
     from ptpkit.transports.usb import UsbSelector, select_camera  # noqa: PLC0415
-    from ptpkit.virtual.powershot import PowerShotDevice  # noqa: PLC0415
+    from ptpkit.virtual.powershot import PowerShotDevice, open_powershot  # noqa: PLC0415
     from ptpkit.virtual.powershot_usb import make_powershot_backend  # noqa: PLC0415
 
     camera = options.pop("camera", None)
@@ -205,15 +207,14 @@ def _virtual_powershot(url: str, options: dict[str, Any], model: str) -> Transpo
             f"{url.partition(':')[0]}: a virtual PowerShot takes camera=, not "
             f"{', '.join(sorted(options))}"
         )
-    owned = None
-    if camera is None:
-        from ptpkit.virtual import VirtualCamera  # noqa: PLC0415
-
-        # Its card: the URL's folder, else a generated sample card (as for virtual:).
-        root = url.partition(":")[2].partition("?")[0]
-        owned = camera = VirtualCamera(root or None)
-    try:
+    root = url.partition(":")[2].partition("?")[0]
+    if camera is not None:
         device = PowerShotDevice(camera, model=model)
+        owned = None
+    else:
+        # The device owns the camera it makes (and a temporary card): closed with the link.
+        device = owned = open_powershot(model, root or None)
+    try:
         found = select_camera(UsbSelector(), make_powershot_backend(device), kinds=("canon",))
         transport = PowerShotTransport(
             CanonUsbLink(found, url=url), url=url, on_close=owned.close if owned else None

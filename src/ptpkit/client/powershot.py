@@ -21,8 +21,9 @@ carries as Unix-like seconds of local time (libgphoto2 canon.c canon_int_set_tim
 offset before sending): naive :class:`datetime.datetime` values here.
 
 Facts from vendors.md section 5 and libgphoto2 ``camlibs/canon`` (``canon.c``, ``usb.c``), named
-where used. Upload is not offered: libgphoto2's ``canon_usb_put_file`` answers "Not implemented"
-(usb.c), so there is no known wire format for it.
+where used. Upload follows libgphoto2's ``canon_usb_put_file`` as compiled with
+CANON_EXPERIMENTAL_UPLOAD (distributed builds answer "not supported"): its wire format is known,
+its use on real cameras rare; ptpkit checks it against the virtual PowerShot only.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ import datetime as _dt
 import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 from ptpkit import _log
 from ptpkit.codes.powershot_models import PowerShotModel
 from ptpkit.core import canon_usb as cu
 from ptpkit.core import canon_usb_requests as cr
 from ptpkit.errors import (
+    DecodeError,
     LocalProtocolError,
     RemoteProtocolError,
     ResponseError,
@@ -54,6 +56,7 @@ __all__ = [
     "CardEntry",
     "DiskSpace",
     "PowerShot",
+    "Upload",
     "canon_join",
     "canon_split",
 ]
@@ -381,13 +384,65 @@ class PowerShot:
         thumbnail: bool = False,
         timeout_s: float | None = None,
     ) -> int:
-        """The file (or its thumbnail) to ``sink`` chunk by chunk, as the camera sends it;
-        returns its length. (``ptpkit download`` writes through ptpkit's ``.part`` machinery.)"""
-        reply = self.open_file(path, thumbnail=thumbnail, timeout_s=timeout_s)
+        """The file to ``sink`` chunk by chunk, as the camera sends it (with ``thumbnail``, its
+        thumbnail, :meth:`thumbnail`, in one piece); returns its length. (``ptpkit download``
+        writes through ptpkit's ``.part`` machinery.)"""
+        if thumbnail:
+            thumb = self.thumbnail(path, timeout_s=timeout_s)
+            if thumb is None:
+                raise RemoteProtocolError(f"{path}: the camera sent no thumbnail JPEG")
+            sink(thumb)
+            return len(thumb)
+        reply = self.open_file(path, timeout_s=timeout_s)
         with _Closing(reply) as chunks:
             for chunk in chunks:
                 sink(chunk)
         return reply.length
+
+    def thumbnail(self, path: str, *, timeout_s: float | None = None) -> bytes | None:
+        """A picture's thumbnail: GetFile with the thumbnail flag answers the head of the file
+        through its EXIF block, and the JPEG inside it is the thumbnail (lgc canon.c
+        canon_int_get_thumbnail, canon_int_extract_jpeg_thumb); a camera that answers the bare
+        thumbnail JPEG gives it as it is. None when the answer holds no JPEG."""
+        data = bytearray()
+        reply = self.open_file(path, thumbnail=True, timeout_s=timeout_s)
+        with _Closing(reply) as chunks:
+            for chunk in chunks:
+                data += chunk
+        raw = bytes(data)
+        try:
+            return cu.extract_jpeg_thumbnail(raw)
+        except DecodeError:
+            if raw[:2] == b"\xff\xd8" and raw[-2:] == b"\xff\xd9":
+                return raw
+            return None
+
+    def upload(
+        self,
+        source: BinaryIO,
+        folder: str,
+        name: str,
+        *,
+        modified: _dt.datetime | None = None,
+        timeout_s: float | None = None,
+    ) -> CardEntry:
+        """Write ``source`` (read to its end) to ``folder``\\``name`` on the card, as
+        libgphoto2's canon_usb_put_file does it (CANON_EXPERIMENTAL_UPLOAD): blocks of at most
+        0x1400 bytes, then the file's time (``modified``, default now; SetFileTime) and its
+        attributes (0; SetFileAttributes), which complete it. ``timeout_s`` bounds each block.
+        Returns the new entry."""
+        uploader = self.start_upload(folder, name)
+        while chunk := source.read(cr.UPLOAD_BLOCK_DATA_BYTES):
+            uploader.send(chunk, timeout_s=self._t(timeout_s))
+        return uploader.finish(modified, timeout_s=self._t(timeout_s))
+
+    def start_upload(self, folder: str, name: str) -> Upload:
+        """An upload to ``folder``\\``name`` fed piece by piece (:class:`Upload`)."""
+        if self.link.protocol_class == 6:
+            raise UsageError("uploading to class 6 PowerShots is not implemented")
+        if not name or "\\" in name:
+            raise UsageError(f"a file name without backslashes, not {name!r}")
+        return Upload(self, folder.rstrip("\\"), name)
 
     def delete(self, path: str, *, timeout_s: float | None = None) -> None:
         """Delete a file (DeleteFile 0x0D: folder NUL name NUL NUL; lgc canon.c
@@ -574,6 +629,57 @@ class PowerShot:
 
     def __repr__(self) -> str:
         return f"<PowerShot {self.link.url} {self.link.model.display_name}>"
+
+
+class Upload:
+    """One file being uploaded: :meth:`send` takes its bytes in any pieces (blocks of 0x1400
+    go out as they fill), :meth:`finish` sends the rest and completes the file."""
+
+    def __init__(self, camera: PowerShot, folder: str, name: str) -> None:
+        self._camera = camera
+        self.folder = folder
+        self.name = name
+        self.path = canon_join(folder, name)
+        self.offset = 0
+        self._pending = bytearray()
+
+    def send(self, data: bytes, *, timeout_s: float | None = None) -> None:
+        self._pending += data
+        while len(self._pending) >= cr.UPLOAD_BLOCK_DATA_BYTES:
+            block = bytes(self._pending[: cr.UPLOAD_BLOCK_DATA_BYTES])
+            del self._pending[: cr.UPLOAD_BLOCK_DATA_BYTES]
+            self._block(block, timeout_s)
+
+    def _block(self, block: bytes, timeout_s: float | None) -> None:
+        self._camera.link.upload_block(self.path, self.offset, block, timeout_s=timeout_s)
+        self.offset += len(block)
+
+    def finish(
+        self, modified: _dt.datetime | None = None, *, timeout_s: float | None = None
+    ) -> CardEntry:
+        """The last block, then the file's time and attributes (canon_usb_put_file ends with
+        canon_usb_set_file_time and canon_usb_set_file_attributes: the camera names the file
+        only then)."""
+        if self._pending:
+            self._block(bytes(self._pending), timeout_s)
+            self._pending.clear()
+        if self.offset == 0:
+            raise UsageError(f"{self.path}: an empty file cannot be uploaded (no block to send)")
+        link = self._camera.link
+        seconds = camera_seconds(modified or _dt.datetime.now().replace(microsecond=0))
+        link.dialogue(
+            "SetFileTime",
+            cr.encode_file_time_request(cr.FileTimeRequest(time=seconds, path=self.path)),
+            timeout_s=timeout_s,
+        )
+        link.dialogue(
+            "SetFileAttributes",
+            cr.encode_attributes_request(
+                cr.AttributesRequest(attrs=0, folder=self.folder + "\\", name=self.name)
+            ),
+            timeout_s=timeout_s,
+        )
+        return CardEntry(path=self.path, size=self.offset, time=seconds, attrs=0, is_dir=False)
 
 
 def _capture_timeout(timeout_s: float, messages: list[cu.InterruptMessage]) -> TransportTimeout:

@@ -6,8 +6,8 @@ decoded by the core in the responder role, as the in-process virtual camera's ar
 each from the :class:`~ptpkit.client.powershot.PowerShot` API. So ``connect("canon-usb:")``
 returns an ordinary :class:`ptpkit.Camera`, and ``info``, ``storage``, ``ls -R``, ``download``
 (``.part``, resume), ``thumb``, ``rm``, ``capture [--download]``, ``get/set owner``,
-``get/set datetime`` work unchanged. What the protocol cannot do is absent from the DeviceInfo
-the gateway reports, so the client's "not supported" answers apply (live view, upload,
+``get/set datetime``, ``upload`` work unchanged. What the protocol cannot do is absent from the
+DeviceInfo the gateway reports, so the client's "not supported" answers apply (live view,
 formatting, protection).
 
 What maps to what:
@@ -22,6 +22,9 @@ What maps to what:
 - GetObject / GetThumb: GetFile streamed; GetPartialObject: GetFile read from the start, the
   bytes before the offset dropped (the protocol has no offset), so ``.part`` files resume.
 - DeleteObject: DeleteFile (a folder: RemoveDir, which an empty folder only allows).
+- SendObjectInfo / SendObject: an upload in libgphoto2's experimental canon_usb_put_file format,
+  its blocks sent as the data arrives (within each write's time), completed by the file's time
+  and attributes.
 - Properties: BatteryLevel 0x5001 (PowerStatus: 100 good, 0 low), DateTime 0x5011
   (GetTime/SetTime), Canon CameraOwner 0xD033 (IdentifyCamera / SetOwner).
 - InitiateCapture: :meth:`PowerShot.capture`, then ObjectAdded (the new file's handle) and
@@ -42,7 +45,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ptpkit import _log
-from ptpkit.client.powershot import CaptureFailedError, CardEntry, PowerShot
+from ptpkit.client.powershot import CaptureFailedError, CardEntry, PowerShot, Upload, canon_join
 from ptpkit.codes.common import Dpc, Ec, Op, Rc
 from ptpkit.codes.formats import ASSOCIATION, EXIF_JPEG, format_for_name
 from ptpkit.core import canon_usb as cu
@@ -231,6 +234,10 @@ class PowerShotTransport(Transport):
         self._index = _Index()
         self._lock = threading.RLock()
         self._closed = False
+        #: SendObjectInfo's object, until SendObject sends it; the upload under way.
+        self._send_target: _SendTarget | None = None
+        self._sending: _Sending | None = None
+        self._write_timeout_s: float | None = None
 
     # -- Transport --------------------------------------------------------------------------------
 
@@ -289,6 +296,8 @@ class PowerShotTransport(Transport):
         data = b"".join(bytes(b) for b in buffers)
         with self._lock:
             self._camera()
+            # An upload's blocks go to the camera as its data arrives, within this write's time.
+            self._write_timeout_s = timeout_s
             self._conn.receive_data(data, transfer_ended=ends_transfer)
             while (event := self._conn.next_event()) is not NEED_DATA:
                 self._handle(event)
@@ -297,12 +306,20 @@ class PowerShotTransport(Transport):
 
     def _handle(self, event: object) -> None:
         if isinstance(event, Request):
+            if event.code == Op.SEND_OBJECT:
+                self._start_send_object(event)
+                return
             if event.code in _DATA_OUT:
                 self._pending = (event, bytearray())
                 return
             self._job = self._respond(event, b"")
         elif isinstance(event, DataStart):
             return
+        elif isinstance(event, Data) and self._sending is not None:
+            self._sending.feed(event.chunk, self._write_timeout_s)
+        elif isinstance(event, DataEnd) and self._sending is not None:
+            sending, self._sending = self._sending, None
+            self._job = self._respond_send_object(sending)
         elif isinstance(event, Data):
             if self._pending is not None:
                 buffer = self._pending[1]
@@ -416,7 +433,11 @@ class PowerShotTransport(Transport):
             log.debug("%s: %s", self._url, exc)
             answer = _error(Rc.OPERATION_NOT_SUPPORTED)
         conn = self._conn
-        response = Response(code=answer.code, transaction_id=tid, params=answer.params)
+        params = answer.params
+        if answer.stream is not None and answer.count is not None:
+            # GetPartialObject answers how many bytes it sent (ISO 15740 §10.5.22).
+            params = (min(answer.count, max(0, answer.stream.length - answer.skip)),)
+        response = Response(code=answer.code, transaction_id=tid, params=params)
         if answer.stream is not None:
             yield from self._stream_data(tid, answer)
         elif answer.data is not None:
@@ -499,6 +520,8 @@ class PowerShotTransport(Transport):
         ]
         if cam.link.protocol_class not in (3, 6):  # class 3 cannot delete; 6 not implemented
             operations.append(Op.DELETE_OBJECT)
+        if cam.link.protocol_class != 6:  # libgphoto2's upload format (not for class 6)
+            operations += [Op.SEND_OBJECT_INFO, Op.SEND_OBJECT]
         events: list[int] = []
         if cam.link.model.capture_capable:
             operations.append(Op.INITIATE_CAPTURE)
@@ -617,7 +640,7 @@ class PowerShotTransport(Transport):
             return node
         offset, count = _param(request, 1), _param(request, 2)
         reply = self._open(node.entry)
-        return _Answer(stream=reply, skip=offset, count=count, params=())
+        return _Answer(stream=reply, skip=offset, count=count)
 
     def _op_thumb(self, request: Request, data: bytes) -> _Answer:
         node = self._file_node(_param(request, 0))
@@ -626,10 +649,12 @@ class PowerShotTransport(Transport):
         if _format(node.entry) != EXIF_JPEG:
             return _error(Rc.NO_THUMBNAIL_PRESENT)
         try:
-            reply = self._open(node.entry, thumbnail=True)
+            thumb = self._camera().thumbnail(node.entry.path, timeout_s=self._time_s())
         except CanonStatusError:
             return _error(Rc.NO_THUMBNAIL_PRESENT)
-        return _Answer(stream=reply)
+        if thumb is None:
+            return _error(Rc.NO_THUMBNAIL_PRESENT)
+        return _Answer(data=thumb)
 
     def _op_delete(self, request: Request, data: bytes) -> _Answer:
         handle = _param(request, 0)
@@ -663,6 +688,67 @@ class PowerShotTransport(Transport):
                 Event(code=Ec.CAPTURE_COMPLETE, transaction_id=request.transaction_id),
             )
         )
+
+    # -- upload -----------------------------------------------------------------------------------
+
+    def _op_send_object_info(self, request: Request, data: bytes) -> _Answer:
+        storage, parent = _param(request, 0), _param(request, 1)
+        if storage not in (0, STORAGE_ID):
+            return _error(Rc.INVALID_STORAGE_ID)
+        if len(data) > MAX_PROPERTY_BYTES:
+            return _error(Rc.INVALID_DATASET)
+        try:
+            info = ObjectInfo.from_bytes(data)
+        except DecodeError:
+            return _error(Rc.INVALID_DATASET)
+        if info.object_format == ASSOCIATION:
+            return _error(Rc.INVALID_DATASET)  # folders: no mkdir through PTP here
+        cam = self._camera()
+        if parent in (0, _TOP):
+            folder = cam.drive(timeout_s=self._time_s())
+            parent = 0
+        else:
+            node = self._node(parent)
+            if node is None or not node.entry.is_dir:
+                return _error(Rc.INVALID_PARENT_OBJECT)
+            folder = node.entry.path
+        name = info.filename
+        if not name or "\\" in name or "/" in name or not name.isascii():
+            return _error(Rc.INVALID_DATASET)
+        modified = parse_ptp_datetime(info.modification_date or info.capture_date)
+        self._send_target = _SendTarget(
+            folder=folder,
+            name=name,
+            size=info.compressed_size,
+            modified=_camera_local(modified) if modified is not None else None,
+            parent=parent,
+        )
+        handle = self._index.handle_for(canon_join(folder, name))
+        return _Answer(params=(STORAGE_ID, parent or _TOP, handle))
+
+    def _start_send_object(self, request: Request) -> None:
+        target, self._send_target = self._send_target, None
+        self._sending = _Sending(request=request, target=target, camera=self._camera())
+
+    def _respond_send_object(self, sending: _Sending) -> _Output:
+        request = sending.request
+        answer: _Answer
+        if sending.refusal is not None:
+            answer = _error(sending.refusal)
+        else:
+            try:
+                entry = sending.finish(self._write_timeout_s)
+                self._load()
+                self._index.add(self._camera().drive(), entry)
+                answer = _Answer()
+            except CanonStatusError as exc:
+                log.debug("%s: %s", self._url, exc)
+                answer = _error(_STATUS_RC.get(exc.code, Rc.GENERAL_ERROR))
+            except (UsageError, LocalProtocolError) as exc:
+                log.debug("%s: %s", self._url, exc)
+                answer = _error(Rc.INVALID_DATASET)
+        response = Response(code=answer.code, transaction_id=request.transaction_id)
+        yield self._conn.send(response), True
 
     # -- properties -------------------------------------------------------------------------------
 
@@ -742,6 +828,47 @@ class PowerShotTransport(Transport):
         return f"<PowerShotTransport {self._url} {state}>"
 
 
+@dataclass(frozen=True)
+class _SendTarget:
+    folder: str
+    name: str
+    size: int
+    modified: _dt.datetime | None
+    parent: int
+
+
+class _Sending:
+    """SendObject's data on its way to the camera as upload blocks; a refusal (no
+    SendObjectInfo first, the camera's error) still takes the rest of the data, then answers."""
+
+    def __init__(self, *, request: Request, target: _SendTarget | None, camera: PowerShot) -> None:
+        self.request = request
+        self.target = target
+        self.refusal: int | None = None if target is not None else Rc.NO_VALID_OBJECT_INFO
+        self.upload: Upload | None = None
+        if target is not None:
+            try:
+                self.upload = camera.start_upload(target.folder, target.name)
+            except UsageError:
+                self.refusal = Rc.OPERATION_NOT_SUPPORTED
+        self.received = 0
+
+    def feed(self, chunk: BytesLike, timeout_s: float | None) -> None:
+        self.received += len(chunk)
+        if self.refusal is not None or self.upload is None:
+            return
+        try:
+            self.upload.send(bytes(chunk), timeout_s=timeout_s)
+        except CanonStatusError as exc:
+            log.debug("upload refused: %s", exc)
+            self.refusal = _STATUS_RC.get(exc.code, Rc.GENERAL_ERROR)
+
+    def finish(self, timeout_s: float | None) -> CardEntry:
+        assert self.upload is not None
+        assert self.target is not None
+        return self.upload.finish(self.target.modified, timeout_s=timeout_s)
+
+
 def _camera_local(when: _dt.datetime) -> _dt.datetime:
     """A PTP date-time as the camera's wall clock: with a zone, converted to this computer's
     local time; without, taken as it is (PTP's DateTime is the device's local time)."""
@@ -798,4 +925,5 @@ _HANDLERS: Final[dict[int, _Handler]] = {
     Op.GET_DEVICE_PROP_DESC: PowerShotTransport._op_prop_desc,
     Op.GET_DEVICE_PROP_VALUE: PowerShotTransport._op_prop_value,
     Op.SET_DEVICE_PROP_VALUE: PowerShotTransport._op_set_prop,
+    Op.SEND_OBJECT_INFO: PowerShotTransport._op_send_object_info,
 }

@@ -41,6 +41,7 @@ from typing import Any, Final
 from ptpkit import _log
 from ptpkit.codes.powershot_models import PowerShotModel, model_for_ids
 from ptpkit.core import canon_usb as cu
+from ptpkit.core import canon_usb_requests as cr
 from ptpkit.core.buffer import BytesLike
 from ptpkit.errors import (
     ClosedError,
@@ -255,6 +256,7 @@ class CanonUsbLink:
         self._closed = False
         self._serial = 0
         self._bulk_in: Any = None
+        self._bulk_out: Any = None
         self._interrupt_in: Any = None
         #: What the wake-up learnt: the camstat byte, the init packet, the first identity.
         self.camstat: cu.CamStat | None = None
@@ -320,7 +322,7 @@ class CanonUsbLink:
             self._claimed = True
         except usb.core.USBError as exc:
             raise map_usb_error(exc, "opening the camera", self._device) from exc
-        _, self._bulk_in, self._interrupt_in = endpoints(interface)
+        self._bulk_out, self._bulk_in, self._interrupt_in = endpoints(interface)
         if self._interrupt_in is None:
             raise ConnectError(f"{self.url}: the camera's interface has no interrupt endpoint")
 
@@ -664,6 +666,71 @@ class CanonUsbLink:
                 if sink is not None:
                     sink(chunk)
         return reply.length
+
+    # -- upload ----------------------------------------------------------------------------------
+
+    def upload_block(
+        self, path: str, offset: int, data: bytes, *, timeout_s: float | None = None
+    ) -> None:
+        """One block of an upload (at most 0x1400 bytes of the file at ``offset``), in the wire
+        format of libgphoto2's canon_usb_put_file (usb.c, compiled with
+        CANON_EXPERIMENTAL_UPLOAD): a 0x40-byte control write (wValue 0x10) announcing the
+        block, 0x40 bytes read back, the block on bulk OUT, a 0x5C-byte reply read as 0x40 +
+        0x1C whose status other than 0 is a CanonStatusError (libgphoto2 only logs it)."""
+        serial = self._next_serial()
+        block = cr.encode_upload_block(
+            cr.UploadBlock(path=path, offset=offset, data=data, serial=serial)
+        )
+        deadline = _Deadline(self._clock, timeout_s, "UploadBlock")
+        with self._lock:
+            self._check_open()
+            log.debug("-> UploadBlock %s at %d, %d bytes #%d", path, offset, len(data), serial)
+            self._control_out(cu.VALUE_COMMAND, cr.encode_upload_announce(len(block)), deadline)
+            echo = self._bulk_read(0x40, deadline, "the answer to an upload announcement")
+            if len(echo) != 0x40:
+                raise RemoteProtocolError(
+                    f"UploadBlock: the camera answered the announcement with {len(echo)} bytes, "
+                    "not 0x40"
+                )
+            self._bulk_write(block, deadline)
+            first = self._bulk_read(0x40, deadline, "the UploadBlock reply")
+            rest = self._bulk_read(0x1C, deadline, "the rest of the UploadBlock reply")
+        raw = first + rest
+        if len(raw) != cr.UPLOAD_REPLY_BYTES:
+            raise RemoteProtocolError(
+                f"UploadBlock: the camera's reply is {len(raw):#x} bytes, not 0x5c"
+            )
+        try:
+            reply = cu.decode_reply(raw)
+        except DecodeError as exc:
+            raise RemoteProtocolError(
+                f"UploadBlock: the camera's reply is malformed: {exc}"
+            ) from exc
+        log.debug(
+            "<- UploadBlock #%d status 0x%08x (%s)",
+            serial,
+            reply.status,
+            cu.status_text(reply.status),
+        )
+        if not reply.ok:
+            raise CanonStatusError(reply.status, "UploadBlock")
+
+    def _bulk_write(self, data: bytes, deadline: _Deadline) -> None:
+        import usb.core  # noqa: PLC0415
+
+        self._check_open()
+        self._trace("bulk write", data)
+        try:
+            sent = int(self._device.write(self._bulk_out, data, deadline.remaining_ms()))
+        except usb.core.USBError as exc:
+            if is_timeout(exc):
+                raise TransportTimeout(
+                    f"canon-usb: {deadline.what}: the camera did not take {len(data)} bytes "
+                    f"within {deadline.timeout_s:g} s"
+                ) from exc
+            raise map_usb_error(exc, "sending an upload block", self._device) from exc
+        if sent != len(data):
+            raise TransportError(f"{self.url}: the camera took {sent} of {len(data)} bytes")
 
     # -- interrupt endpoint ----------------------------------------------------------------------
 
