@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from tests.usblab.conftest import GPHOTO2_GADGET_TIMEOUT, GadgetRun
 
-from ptpkit.virtual.imaging import exif_head, exif_thumbnail_bytes
+from ptpkit.virtual.imaging import exif_thumbnail_bytes
 
 pytestmark = [
     pytest.mark.slow,
@@ -106,6 +106,12 @@ def test_gphoto2_canon_driver_drives_the_virtual_powershot_over_usb(
     assert deleted
     assert result["after_delete"] == before
 
+    # Upload: Debian builds libgphoto2 without CANON_EXPERIMENTAL_UPLOAD; nothing is written.
+    upload = result["upload"]
+    assert upload["rc"] != 0
+    assert "File upload not implemented for USB yet" in upload["err"]
+    assert result["after_upload"] == result["after_delete"]
+
     # Remote capture to the card: the driver lists the card before and after and names the
     # new file from the difference (the protocol never names it).
     capture = result["capture"]
@@ -146,7 +152,9 @@ def test_ptpkit_canon_usb_client_drives_the_virtual_powershot_over_usb(
     the native API (PowerShot.open("canon-usb:")) and the PTP gateway (ptpkit.connect)."""
     result, on_host = _client_result(gphoto2_gadget_runs)
     client = result["client"]
-    assert result["card_before"] == {path: _sha(data) for path, data in on_host.items()}
+    before = result["card_before"]
+    assert before == {path: _sha(data) for path, data in on_host.items()}
+    after = result["card_after"]
 
     # Identify, owner set and read back, time, drive, disk, power.
     assert (client["model"], client["firmware"]) == ("Canon PowerShot G3", "1.0.2.0")
@@ -163,51 +171,54 @@ def test_ptpkit_canon_usb_client_drives_the_virtual_powershot_over_usb(
 
     assert client["files"] == {canon(path): len(data) for path, data in on_host.items()}
     assert client["native_sha"] == {canon(path): _sha(data) for path, data in on_host.items()}
-    # GetFile flag 1 as the camera sends it: the picture's head through its EXIF block.
-    head = exif_head(on_host["DCIM/100PTPKT/IMG_0001.JPG"])
-    assert head is not None
-    assert client["thumb"] == [len(head), _sha(head)]
+    # The thumbnail: the JPEG in the EXIF head the camera answers GetFile flag 1 with, by the
+    # native API and through the gateway's GetThumb alike.
+    thumbnail = exif_thumbnail_bytes(on_host["DCIM/100PTPKT/IMG_0001.JPG"])
+    assert thumbnail is not None
+    assert client["thumb"] == [len(thumbnail), _sha(thumbnail)]
+    assert client["native_thumbnail"] == client["gateway_thumb"] == _sha(thumbnail)
+
+    # Upload in libgphoto2's experimental format: its blocks went out on bulk OUT (the
+    # gadget's ep2), then SetFileTime and SetFileAttributes completed the file.
+    path, size, digest = client["native_upload"]
+    assert path == "D:\\DCIM\\100PTPKT\\UPL_0001.JPG"
+    assert after["DCIM/100PTPKT/UPL_0001.JPG"] == digest
+    assert size == 3 * 0x1400 + 77
 
     # Delete and a capture to the card, found by listing before and after.
     assert client["deleted"] == "D:\\DCIM\\101PTPKT\\IMG_0101.JPG"
-    after = result["card_after"]
     assert "DCIM/101PTPKT/IMG_0101.JPG" not in after
     path, size = client["native_capture"]
     assert path.startswith("D:\\DCIM\\")
     assert path.endswith(".JPG")
     native_shot = path[3:].replace("\\", "/")
     assert native_shot in after
-    assert native_shot not in result["card_before"]
+    assert native_shot not in before
     assert size > 1000
 
-    # The PTP gateway: an ordinary Camera over the same link.
+    # The PTP gateway: an ordinary Camera over the same link, every file byte for byte (the
+    # native API's upload and capture included), a capture, an upload.
     assert client["gateway"] == ["Canon Inc.", "Canon PowerShot G3", "1.0.2.0"]
     assert client["url"].startswith("canon-usb:")
-    expected = {path: digest for path, digest in after.items() if path != result_path(client)}
-    assert client["gateway_sha"] == {
-        f"/store_00010001/{path.upper()}": digest for path, digest in expected.items()
-    }
     shot, events = client["gateway_capture"]
     assert events == ["ObjectAdded", "CaptureComplete"]
-    assert shot.removeprefix("/store_00010001/") == result_path(client)
-    assert set(after) - set(result["card_before"]) == {native_shot, result_path(client)}
+    gateway_shot = _card_path(shot)
+    uploaded, size, digest = client["gateway_upload"]
+    assert _card_path(uploaded) == "DCIM/101PTPKT/UPL_0002.TXT"
+    assert after["DCIM/101PTPKT/UPL_0002.TXT"] == digest
+    assert size == 13200
+    walked = {p: d for p, d in after.items() if p not in (gateway_shot, _card_path(uploaded))}
+    assert client["gateway_sha"] == {
+        f"/store_00010001/{path.upper()}": digest for path, digest in walked.items()
+    }
+    assert set(after) - set(before) == {
+        native_shot,
+        "DCIM/100PTPKT/UPL_0001.JPG",
+        gateway_shot,
+        "DCIM/101PTPKT/UPL_0002.TXT",
+    }
 
 
-def result_path(client: dict[str, Any]) -> str:
-    """The card path of the gateway's capture."""
-    return str(client["gateway_capture"][0]).removeprefix("/store_00010001/")
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="the PTP gateway's GetThumb passes on the camera's answer to GetFile flag 1 (the "
-    "picture's head through its EXIF block, as libgphoto2's canon driver expects it) instead "
-    "of the thumbnail inside it (client/powershot_ptp.py _op_thumb)",
-)
-def test_ptpkit_gateway_thumbnail_is_the_exif_thumbnail(
-    gphoto2_gadget_runs: dict[str, GadgetRun],
-) -> None:
-    result, on_host = _client_result(gphoto2_gadget_runs)
-    thumbnail = exif_thumbnail_bytes(on_host["DCIM/100PTPKT/IMG_0001.JPG"])
-    assert thumbnail is not None
-    assert result["client"]["gateway_thumb"] == _sha(thumbnail)
+def _card_path(gateway_path: str) -> str:
+    """A gateway path as a path under the card."""
+    return gateway_path.removeprefix("/store_00010001/")

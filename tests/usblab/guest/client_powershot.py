@@ -1,8 +1,8 @@
 """Runs inside the USB-lab guest (mode ffs): ptpkit's own client against ptpkit's virtual
 PowerShot G3 as a FunctionFS gadget, through the guest kernel's USB stack and libusb: the
 native API (``PowerShot.open("canon-usb:")``: identify, owner, time, drive, disk, power,
-listing, downloads, thumbnail, delete, capture) and the PTP gateway (``ptpkit.connect(
-"canon-usb:")``: DeviceInfo, walk, downloads byte for byte, capture).
+listing, downloads, thumbnail, upload, delete, capture) and the PTP gateway (``ptpkit.connect(
+"canon-usb:")``: DeviceInfo, walk, downloads byte for byte, thumbnail, capture, upload).
 
 The gadget is served by this process; the client runs as a child process of it (``--client``),
 as another program would. Prints ``RESULT {json}`` with what the client saw and what the card
@@ -11,6 +11,7 @@ held before and after; the card is the folder the host copied in (first argument
 
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -59,6 +60,11 @@ def client():
         thumb = bytearray()
         cam.download("D:\\DCIM\\100PTPKT\\IMG_0001.JPG", thumb.extend, thumbnail=True)
         out["thumb"] = [len(thumb), sha(bytes(thumb))]
+        out["native_thumbnail"] = sha(cam.thumbnail("D:\\DCIM\\100PTPKT\\IMG_0001.JPG") or b"")
+        # Upload (libgphoto2's experimental format): blocks on bulk OUT, then time and attributes.
+        data = bytes((i * 7) % 251 for i in range(3 * 0x1400 + 77))
+        entry = cam.upload(io.BytesIO(data), "D:\\DCIM\\100PTPKT", "UPL_0001.JPG")
+        out["native_upload"] = [entry.path, entry.size, sha(data)]
         cam.delete("D:\\DCIM\\101PTPKT\\IMG_0101.JPG")
         out["deleted"] = "D:\\DCIM\\101PTPKT\\IMG_0101.JPG"
         shot = cam.capture(timeout_s=60.0)
@@ -77,6 +83,10 @@ def client():
                 out["gateway_sha"][entry.path] = sha(saved.read_bytes())
         shots = cam.capture(timeout_s=60.0)
         out["gateway_capture"] = [shots[0].path, [event.name for event in shots.events]]
+        source = work / "UPL_0002.TXT"
+        source.write_bytes(b"uploaded through the PTP gateway " * 400)
+        entry = cam.upload(source, folder=cam.find("/store_00010001/DCIM/101PTPKT"))
+        out["gateway_upload"] = [entry.path, entry.size, sha(source.read_bytes())]
     print("CLIENT " + json.dumps(out), flush=True)
 
 

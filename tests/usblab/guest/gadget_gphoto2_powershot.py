@@ -55,6 +55,12 @@ def main():
         result["delete"] = gphoto2("--folder=/DCIM/101PTPKT", "--delete-file=1")
         result["after_delete"] = card_files()
 
+        # Debian builds libgphoto2 without CANON_EXPERIMENTAL_UPLOAD: the driver says so.
+        upload = WORK / "UPL_0009.JPG"
+        upload.write_bytes(b"not for the camera" * 100)
+        result["upload"] = gphoto2("--folder=/DCIM/100PTPKT", f"--upload-file={upload}")
+        result["after_upload"] = card_files()
+
         result["capture"] = gphoto2("--capture-image")
         result["after_capture"] = card_files()
         captured = WORK / "captured"
