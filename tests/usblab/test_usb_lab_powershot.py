@@ -134,6 +134,16 @@ def test_gphoto2_canon_driver_drives_the_virtual_powershot_over_usb(
     assert size > 1000
     assert result["after_capture_download"] == result["after_capture"]
 
+    # The command line serves the same camera; SIGTERM stops it cleanly, the gadget unbound.
+    cli = result["cli"]
+    assert "Canon PowerShot G3 (normal mode)" in cli["detect"]["out"], cli
+    assert cli["summary"]["rc"] == 0, cli
+    assert "Model: Canon:PowerShot G3 (normal mode)" in cli["summary"]["out"]
+    assert cli["server"]["rc"] == 0, cli["server"]
+    assert "USB function ready at /dev/ffs-ptp (USB id 04a9:306e)" in cli["server"]["out"]
+    assert "Traceback" not in cli["server"]["err"]
+    assert cli["udc_after"] == ""
+
 
 def _client_result(runs: dict[str, GadgetRun]) -> tuple[dict[str, Any], dict[str, bytes]]:
     card = runs["powershot-client"].card

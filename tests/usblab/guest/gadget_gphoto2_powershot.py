@@ -7,12 +7,18 @@ requests on ep0, replies on bulk IN, capture news on interrupt IN.
 The gadget runs in this process (so that what the camera holds can be compared with what gphoto2
 saved); gphoto2 runs as a separate program: --auto-detect, --summary, --list-files,
 --get-all-files, --get-all-thumbnails, --show-exif (the canon driver reads a JPEG's thumbnail
-from its EXIF block), --delete-file, --capture-image and --capture-image-and-download. Prints
+from its EXIF block), --delete-file, --upload-file, --capture-image and
+--capture-image-and-download; then the same camera served by ``ptpkit virtual serve
+--usb-gadget --model powershot-g3``. Prints
 ``RESULT {json}`` with what gphoto2 printed, SHA-256 of the files it saved and of the card's.
 """
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from gadget_common import CARD, WORK, gphoto2, saved, sha, show_to_gphoto2
@@ -72,7 +78,38 @@ def main():
         }
         result["after_capture_download"] = card_files()
         gadget.close()
+    result["cli"] = serve_from_the_command_line()
     print("RESULT " + json.dumps(result), flush=True)
+
+
+def serve_from_the_command_line():
+    """The same camera from ``ptpkit virtual serve --usb-gadget --model powershot-g3 --bind``,
+    seen by gphoto2, then stopped with SIGTERM (as a service manager stops it)."""
+    out = {}
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "ptpkit", "virtual", "serve", "--model", MODEL,
+            "--usb-gadget", "--ffs", os.environ["FFS"], "--bind", os.environ["GADGET"],
+            "--root", str(CARD),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            out["detect"] = gphoto2("--auto-detect")
+            if "usb:" in out["detect"]["out"]:
+                break
+            time.sleep(0.5)
+        out["summary"] = gphoto2("--summary")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        stdout, stderr = server.communicate(timeout=60)
+    out["server"] = {"rc": server.returncode, "out": stdout, "err": stderr[-3000:]}
+    out["udc_after"] = Path(os.environ["GADGET"], "UDC").read_text().strip()
+    return out
 
 
 if __name__ == "__main__":
