@@ -172,12 +172,15 @@ GPHOTO2_GADGET_SCRIPTS = {
     "nikon": "gadget_gphoto2_nikon.py",
     "sony": "gadget_gphoto2_sony.py",
     "powershot": "gadget_gphoto2_powershot.py",
+    "powershot-g2": "gadget_gphoto2_powershot.py",  # with the model as its argument
     # Not gphoto2: ptpkit's own canon-usb: client against the same gadget, sharing the boot.
     "powershot-client": "client_powershot.py",
 }
+# Arguments of a script after its card, by the name above.
+GADGET_SCRIPT_ARGS: dict[str, tuple[str, ...]] = {"powershot-g2": ("powershot-g2",)}
 # s, for all: the EOS script alone runs a dozen gphoto2 commands, the Nikon and Sony ones ten
 # each (about 30 s each measured alone in the guest, on a loaded 2-core machine); the PowerShot
-# ones about 35 s and 20 s.
+# ones about 50 s (G3, G2) and 20 s (ptpkit's client).
 GPHOTO2_GADGET_TIMEOUT = 1100
 
 
@@ -200,7 +203,11 @@ def gphoto2_gadget_runs(
         cards[personality] = card
     runs = usb_lab.run_several(
         {
-            personality: (script, f"/test/{cards[personality].name}")
+            personality: (
+                script,
+                f"/test/{cards[personality].name}",
+                *GADGET_SCRIPT_ARGS.get(personality, ()),
+            )
             for personality, script in GPHOTO2_GADGET_SCRIPTS.items()
         },
         mode="ffs",

@@ -6,8 +6,9 @@ ffs_powershot) with the G3's ids, 0x04A9:0x306E, so libgphoto2's canon camlib de
 "Canon PowerShot G3 (normal mode)" and drives it: the wake-up with vendor control reads and
 writes on ep0, every command a vendor control write, replies on bulk IN, capture news on
 interrupt IN. The card is a sample card made to look like a G3's (conftest.powershot_card). It
-runs in the same guest boot as the other gphoto2 gadget scripts (conftest.py). A missing lab
-skips on a developer's machine and fails in CI.
+runs in the same guest boot as the other gphoto2 gadget scripts (conftest.py), and again as
+the G2 (0x04A9:0x3055, protocol class 1), followed by ptpkit's own canon-usb: client. A missing
+lab skips on a developer's machine and fails in CI.
 """
 
 from __future__ import annotations
@@ -35,11 +36,21 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# The virtual models gphoto2 drives: the run's name (conftest.py), the USB product id, the name
+# gphoto2's --auto-detect shows and the one its summary shows.
+MODELS = {
+    "powershot": (0x306E, "Canon PowerShot G3 (normal mode)", "Canon:PowerShot G3 (normal mode)"),
+    "powershot-g2": (0x3055, "Canon PowerShot G2", "Canon:PowerShot G2"),  # class 1
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
 def test_gphoto2_canon_driver_drives_the_virtual_powershot_over_usb(
-    gphoto2_gadget_runs: dict[str, GadgetRun],
+    gphoto2_gadget_runs: dict[str, GadgetRun], name: str
 ) -> None:
-    card = gphoto2_gadget_runs["powershot"].card
-    run = gphoto2_gadget_runs["powershot"].run
+    product_id, detected, summarized = MODELS[name]
+    card = gphoto2_gadget_runs[name].card
+    run = gphoto2_gadget_runs[name].run
     assert run.returncode == 0, run.stdout + run.stderr
     result = run.result()
     on_host = {str(p.relative_to(card)): p.read_bytes() for p in card.rglob("*") if p.is_file()}
@@ -53,16 +64,16 @@ def test_gphoto2_canon_driver_drives_the_virtual_powershot_over_usb(
     # Debian's libgphoto2 has the canon camlib, and its table the G3 in its native protocol.
     assert result["camlibs"] == ["canon.so"]
     assert '"Canon PowerShot G3 (normal mode)"' in result["g3_models"]
-    # The G3's ids on the bus; gphoto2 names the camera from them.
-    assert [int(x, 16) for x in result["ids"]] == [0x04A9, 0x306E]
-    assert "Canon PowerShot G3 (normal mode)" in result["detect"]["out"], result["detect"]
+    # The model's ids on the bus; gphoto2 names the camera from them.
+    assert [int(x, 16) for x in result["ids"]] == [0x04A9, product_id]
+    assert detected in result["detect"]["out"], result["detect"]
     assert "usb:" in result["detect"]["out"]
 
     # Wake-up, IdentifyCamera, FlashDeviceIdent, DiskInfo, PowerStatus, SetTime, GetTime.
     summary = result["summary"]
     assert summary["rc"] == 0, summary
     for line in (
-        "Model: Canon:PowerShot G3 (normal mode)",
+        f"Model: {summarized}",
         "Power status: on battery (power OK)",
         "Drive D:",
         "bytes available",
@@ -136,11 +147,11 @@ def test_gphoto2_canon_driver_drives_the_virtual_powershot_over_usb(
 
     # The command line serves the same camera; SIGTERM stops it cleanly, the gadget unbound.
     cli = result["cli"]
-    assert "Canon PowerShot G3 (normal mode)" in cli["detect"]["out"], cli
+    assert detected in cli["detect"]["out"], cli
     assert cli["summary"]["rc"] == 0, cli
-    assert "Model: Canon:PowerShot G3 (normal mode)" in cli["summary"]["out"]
+    assert f"Model: {summarized}" in cli["summary"]["out"]
     assert cli["server"]["rc"] == 0, cli["server"]
-    assert "USB function ready at /dev/ffs-ptp (USB id 04a9:306e)" in cli["server"]["out"]
+    assert f"ready at /dev/ffs-ptp (USB id 04a9:{product_id:04x})" in cli["server"]["out"]
     assert "Traceback" not in cli["server"]["err"]
     assert cli["udc_after"] == ""
 

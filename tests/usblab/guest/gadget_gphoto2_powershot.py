@@ -27,7 +27,8 @@ from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.ffs_powershot import PowerShotGadget
 from ptpkit.virtual.powershot import PowerShotDevice
 
-MODEL = "powershot-g3"
+# The virtual model (second argument): powershot-g3 by default.
+MODEL = sys.argv[2] if len(sys.argv) > 2 else "powershot-g3"
 
 
 def card_files():
