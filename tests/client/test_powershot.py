@@ -189,6 +189,10 @@ def test_the_gateway_is_an_ordinary_camera(camera: ptpkit.Camera, model: str) ->
     camera.set_property("owner", "Marcus")
     assert camera.get_property("owner") == "Marcus"
     assert camera.get_property("batterylevel") == 100
+    # DateTime 0x5011 is the camera's clock (its local time, no zone), set and read back.
+    camera.set_property("datetime", "20040607T080910")
+    shown = str(camera.get_property("datetime"))
+    assert shown[:13] in ("20040607T0809", "20040607T0810")
 
 
 def test_handles_are_stable_per_path(camera: ptpkit.Camera) -> None:
@@ -250,6 +254,12 @@ def test_usb_with_no_selector_picks_a_powershot_by_its_ids(
             assert cam.device_info.model == "Canon PowerShot G3"
         with ptpkit.connect("canon-usb:", backend=backend) as cam:
             assert cam.device_info.manufacturer == "Canon Inc."
+        # The usb: selectors, for both schemes.
+        for where in ("usb:04a9:306e", "canon-usb:04A9:306E", found.url):
+            with ptpkit.connect(where, backend=backend) as cam:
+                assert cam.device_info.model == "Canon PowerShot G3", where
+        with pytest.raises(ptpkit.errors.ConnectError, match="no matching PowerShot"):
+            ptpkit.connect("canon-usb:04a9:3055", backend=backend)
         with pytest.raises(UsageError):
             ptpkit.connect("canon-usb:nonsense", backend=backend)
 
@@ -457,3 +467,104 @@ def test_cli_upload_through_the_gateway(
     assert (root / "DCIM/101CANON/UP_0001.TXT").read_bytes() == local.read_bytes()
     # Again: the camera refuses a name that is taken (one line, exit code not 0).
     assert run("--camera", where, "upload", "--folder", folder, str(local)) != 0
+
+
+def test_folders_made_and_deleted_with_their_contents(
+    camera: ptpkit.Camera, card: tuple[Path, dict[str, bytes]]
+) -> None:
+    root, _ = card
+    made = camera.make_folder("102CANON", folder="/store_00010001/DCIM")
+    assert made.is_folder
+    assert made.path == "/store_00010001/DCIM/102CANON"
+    assert (root / "DCIM/102CANON").is_dir()
+    camera.delete("/store_00010001/DCIM/101CANON")  # a folder with a picture in it
+    assert not (root / "DCIM/101CANON").exists()
+    assert "/store_00010001/DCIM/101CANON/IMG_0101.JPG" not in {e.path for e in camera.walk()}
+
+
+def test_a_download_broken_off_by_the_caller_leaves_the_link_in_step(
+    camera: ptpkit.Camera, tmp_path: Path
+) -> None:
+    class Stop(Exception):
+        pass
+
+    def progress(done: int, total: int | None) -> None:
+        raise Stop
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(Stop):
+        camera.download("/store_00010001/DCIM/100CANON/MVI_0004.AVI", out, progress=progress)
+    # The engine cancelled; the gateway read and dropped the rest of the file: the next
+    # commands get their own answers.
+    assert camera.get_property("owner") == ""
+    assert camera.read("/store_00010001/DCIM/100CANON/MVI_0004.THM")[:2] == b"\xff\xd8"
+
+
+#: The card and devices of test_cli_with_no_camera_named_picks_the_powershot's backend.
+_CLI_CARDS: list[Path] = []
+_CLI_DEVICES: list[PowerShotDevice] = []
+
+
+def cli_backend() -> object:
+    """A PyUSB backend with a virtual PowerShot G2 (``--usb-backend MODULE:cli_backend``)."""
+    from ptpkit.virtual.powershot import open_powershot
+
+    device = open_powershot("powershot-g2", _CLI_CARDS[-1])
+    _CLI_DEVICES.append(device)
+    return make_powershot_backend(device)
+
+
+def test_cli_with_no_camera_named_picks_the_powershot(
+    card: tuple[Path, dict[str, bytes]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("PTPKIT_CAMERA", raising=False)
+    monkeypatch.setenv("PTPKIT_CONFIG_DIR", str(tmp_path / "config"))
+    _CLI_CARDS.append(card[0])
+    try:
+        # No --camera: the backend's only camera, "usb:", is a PowerShot by its ids, so the
+        # canon-usb link and the gateway take it (never PTP).
+        assert run("--usb-backend", f"{__name__}:cli_backend", "info") == 0
+        shown = capsys.readouterr().out
+        assert "Canon PowerShot G2" in shown
+        assert "Canon Inc." in shown
+    finally:
+        for device in _CLI_DEVICES:
+            device.close()
+        _CLI_DEVICES.clear()
+        _CLI_CARDS.clear()
+
+
+def test_a_protected_picture_is_kept(card: tuple[Path, dict[str, bytes]]) -> None:
+    from ptpkit.core import canon_usb as cu
+
+    root, _ = card
+    with VirtualCamera(root) as virtual:
+        backend = make_powershot_backend(PowerShotDevice(virtual, model="powershot-g3"))
+        with PowerShot.open("canon-usb:", backend=backend) as cam:
+            cam.set_attributes("D:\\DCIM\\100CANON\\IMG_0002.JPG", cu.ATTR_WRITE_PROTECTED)
+            entry = next(e for e in cam.walk() if e.name == "IMG_0002.JPG")
+            assert entry.write_protected
+            with pytest.raises(ptpkit.errors.ResponseError, match="0x02000029 file protected"):
+                cam.delete(entry.path)
+        # Through the gateway (the protection lasts while this virtual camera runs).
+        with ptpkit.connect("canon-usb:", backend=backend) as camera:
+            protected = camera.find("/store_00010001/DCIM/100CANON/IMG_0002.JPG")
+            with pytest.raises(ptpkit.errors.ResponseError, match="ObjectWriteProtected"):
+                camera.delete(protected)
+    assert (root / "DCIM/100CANON/IMG_0002.JPG").exists()
+
+
+def test_a_command_inside_a_listing_loop_is_refused_until_the_listing_ends(
+    powershot: PowerShot,
+) -> None:
+    walk = powershot.walk()
+    next(walk)
+    # The listing's bytes are still coming: another command now would read them.
+    with pytest.raises(ptpkit.errors.BusyError, match="GetDirEntries is still being read"):
+        powershot.get_time()
+    walk.close()  # the rest is read and dropped
+    assert powershot.get_owner() == ""

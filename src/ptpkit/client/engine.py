@@ -78,17 +78,7 @@ _WAITING_LOCK: Final = threading.Lock()
 NameFunc = Callable[[int], str]
 
 
-def _hexdump(data: BytesLike, limit: int = 256) -> str:
-    view = bytes(data[:limit])
-    lines = []
-    for offset in range(0, len(view), 16):
-        row = view[offset : offset + 16]
-        hexes = " ".join(f"{b:02x}" for b in row)
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
-        lines.append(f"  {offset:04x}  {hexes:<47}  {text}")
-    if len(data) > limit:
-        lines.append(f"  ... {len(data) - limit} more bytes")
-    return "\n".join(lines)
+_hexdump = _log.hexdump
 
 
 class _Window:

@@ -37,6 +37,7 @@ it, so the engine's deadlines (and its progress rule for data phases) bound the 
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as _dt
 import itertools
 import threading
@@ -270,7 +271,10 @@ class PowerShotTransport(Transport):
             job, self._job = self._job, None
         try:
             if job is not None:
-                job.close()
+                # Its rest is not read (the link closes); a job running in another thread
+                # (the engine's read) ends with the link's error instead.
+                with contextlib.suppress(ValueError):
+                    job.close()
         finally:
             try:
                 if self.powershot is not None:
@@ -391,6 +395,7 @@ class PowerShotTransport(Transport):
             job, self._job = self._job, None
             self._outbox.clear()
             self._pending = None
+            self._sending = None  # an unfinished upload: the camera drops it (no time set)
             self._conn.finish_cancel()
             self._cancel_done = True
         if job is not None:
@@ -407,6 +412,8 @@ class PowerShotTransport(Transport):
             job, self._job = self._job, None
             self._outbox.clear()
             self._pending = None
+            self._sending = None
+            self._send_target = None
             self._conn.reset()
         if job is not None:
             job.close()
@@ -483,9 +490,12 @@ class PowerShotTransport(Transport):
                 yield out, conn.phase is Phase.DATA_DONE or left == 0
         finally:
             # The rest of the camera's data (GetPartialObject's tail, a cancel) is read and
-            # dropped here, so the link stays in step.
-            reply.allow(self._time_s())
-            chunks.close()
+            # dropped here, so the link stays in step; not when the link is closing.
+            if self._closed:
+                chunks.abandon()
+            else:
+                reply.allow(self._time_s())
+                chunks.close()
 
     def _answer(self, request: Request, data: bytes) -> _Answer:
         handler = _HANDLERS.get(request.code)
@@ -663,17 +673,34 @@ class PowerShotTransport(Transport):
         node = self._node(handle)
         if node is None:
             return _error(Rc.INVALID_OBJECT_HANDLE)
+        if not node.entry.is_dir and node.entry.write_protected:
+            return _error(Rc.OBJECT_WRITE_PROTECTED)
+        # A folder goes with everything in it (ISO 15740 DeleteObject): files first, then each
+        # folder once empty; what the camera keeps (protected files) makes it partial.
+        kept = self._delete_tree(node)
+        return _error(Rc.PARTIAL_DELETION) if kept else _Answer()
+
+    def _delete_tree(self, node: _Node) -> int:
+        """Delete ``node`` and what is under it; returns how many objects stayed."""
         cam = self._camera()
+        kept = 0
         if node.entry.is_dir:
-            if self._index.children.get(handle):
-                return _error(Rc.PARTIAL_DELETION)
+            for child in list(self._index.children.get(node.handle, ())):
+                kept += self._delete_tree(self._index.nodes[child])
+            if kept:
+                return kept + 1
             cam.rmdir(node.entry.path, timeout_s=self._time_s())
+        elif node.entry.write_protected:
+            return 1
         else:
-            if node.entry.write_protected:
-                return _error(Rc.OBJECT_WRITE_PROTECTED)
-            cam.delete(node.entry.path, timeout_s=self._time_s())
-        self._index.remove(handle)
-        return _Answer()
+            try:
+                cam.delete(node.entry.path, timeout_s=self._time_s())
+            except CanonStatusError as exc:
+                if exc.code != 0x02000029:  # protected: kept, the rest goes on
+                    raise
+                return 1
+        self._index.remove(node.handle)
+        return 0
 
     def _op_capture(self, request: Request, data: bytes) -> _Answer:
         if _param(request, 0) not in (0, STORAGE_ID):
@@ -701,8 +728,6 @@ class PowerShotTransport(Transport):
             info = ObjectInfo.from_bytes(data)
         except DecodeError:
             return _error(Rc.INVALID_DATASET)
-        if info.object_format == ASSOCIATION:
-            return _error(Rc.INVALID_DATASET)  # folders: no mkdir through PTP here
         cam = self._camera()
         if parent in (0, _TOP):
             folder = cam.drive(timeout_s=self._time_s())
@@ -715,6 +740,15 @@ class PowerShotTransport(Transport):
         name = info.filename
         if not name or "\\" in name or "/" in name or not name.isascii():
             return _error(Rc.INVALID_DATASET)
+        if info.object_format == ASSOCIATION:
+            # A folder: MakeDir now (a folder has no SendObject after it).
+            cam.mkdir(canon_join(folder, name), timeout_s=self._time_s())
+            self._load()
+            node = self._index.add(
+                cam.drive(),
+                CardEntry(path=canon_join(folder, name), size=0, time=0, attrs=0, is_dir=True),
+            )
+            return _Answer(params=(STORAGE_ID, parent or _TOP, node.handle))
         modified = parse_ptp_datetime(info.modification_date or info.capture_date)
         self._send_target = _SendTarget(
             folder=folder,
@@ -862,6 +896,10 @@ class _Sending:
         except CanonStatusError as exc:
             log.debug("upload refused: %s", exc)
             self.refusal = _STATUS_RC.get(exc.code, Rc.GENERAL_ERROR)
+        except BaseException:
+            # The link failed (the engine hears of it from this write): nothing more goes out.
+            self.refusal = Rc.GENERAL_ERROR
+            raise
 
     def finish(self, timeout_s: float | None) -> CardEntry:
         assert self.upload is not None

@@ -44,6 +44,7 @@ from ptpkit.core import canon_usb as cu
 from ptpkit.core import canon_usb_requests as cr
 from ptpkit.core.buffer import BytesLike
 from ptpkit.errors import (
+    BusyError,
     ClosedError,
     ConnectError,
     DecodeError,
@@ -72,7 +73,6 @@ __all__ = [
     "CanonStatusError",
     "CanonUsbLink",
     "VariableReply",
-    "hexdump",
     "open_url",
 ]
 
@@ -108,20 +108,6 @@ class CanonStatusError(ResponseError):
         super().__init__(status, name=cu.status_text(status), operation_name=command)
         # ResponseError's text shows a PTP code's 4 digits; a Canon status has 8.
         self.args = (f"{command} failed: the camera answered 0x{status:08X} {self.name}",)
-
-
-def hexdump(data: BytesLike, limit: int = 256) -> str:
-    """The engine's hex-dump lines (offset, 16 bytes, ASCII), as ``-vvv`` shows PTP traffic."""
-    view = bytes(data[:limit])
-    lines = []
-    for offset in range(0, len(view), 16):
-        row = view[offset : offset + 16]
-        hexes = " ".join(f"{b:02x}" for b in row)
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
-        lines.append(f"  {offset:04x}  {hexes:<47}  {text}")
-    if len(data) > limit:
-        lines.append(f"  ... {len(data) - limit} more bytes")
-    return "\n".join(lines)
 
 
 class _Deadline:
@@ -176,9 +162,9 @@ class VariableReply:
 
 class _Chunks(Iterator[bytes]):
     """A variable reply's data, one bulk read per item: reads of the transfer length, the
-    remainder last; a short read is taken and reading goes on (libgphoto2 only warns). Holds
-    the link from the command until its end or :meth:`close` (which reads and drops the rest,
-    so the next command finds a quiet pipe)."""
+    remainder last; a short read is taken and reading goes on (libgphoto2 only warns). Until
+    its end or :meth:`close` (which reads and drops the rest, so the next command finds a
+    quiet pipe) the link takes no other command: its bytes would come after these."""
 
     def __init__(self, link: CanonUsbLink, command: str, length: int, deadline: _Deadline) -> None:
         self._link = link
@@ -196,7 +182,8 @@ class _Chunks(Iterator[bytes]):
             raise StopIteration
         want = min(self._link.xfer_bytes, self._length - self.received)
         try:
-            chunk = self._link._bulk_read(want, self._deadline, f"{self._command} data")
+            with self._link._lock:
+                chunk = self._link._bulk_read(want, self._deadline, f"{self._command} data")
         except BaseException:
             self._finish()
             raise
@@ -212,15 +199,20 @@ class _Chunks(Iterator[bytes]):
         if self._done:
             return
         try:
-            with contextlib.suppress(PTPError):
+            with contextlib.suppress(PTPError), self._link._lock:
                 self._link._drop(self._length - self.received, self._deadline)
         finally:
             self._finish()
 
+    def abandon(self) -> None:
+        """Stop without reading the rest (the link is being closed: nothing follows)."""
+        self._finish()
+
     def _finish(self) -> None:
         if not self._done:
             self._done = True
-            self._link._lock.release()
+            if self._link._reading is self:
+                self._link._reading = None
 
 
 class CanonUsbLink:
@@ -251,6 +243,8 @@ class CanonUsbLink:
         self._device = device
         self._lock = threading.RLock()
         self._interrupt_lock = threading.Lock()
+        #: The variable reply whose data is still to be read (no command may go out before).
+        self._reading: _Chunks | None = None
         self._claimed = False
         self._detached = False
         self._closed = False
@@ -531,7 +525,7 @@ class CanonUsbLink:
                 raise UsageError(f"{spec.name}: unknown subcommand {payload[:4].hex()}") from None
         deadline = _Deadline(self._clock, timeout_s, spec.name)
         with self._lock:
-            self._check_open()
+            self._check_idle(spec.name)
             serial = self._send_command(spec, payload, deadline)
             raw = self._read_fixed(spec, reply_bytes, deadline)
         try:
@@ -608,14 +602,14 @@ class CanonUsbLink:
         comes as the returned reply's ``chunks`` are iterated, all within ``timeout_s`` from
         this call. A length over ``max_bytes`` is refused (the rest read and dropped first, so
         the link stays in step, if it fits the deadline). The link is held until the data is
-        read or the iterator closed: iterate it to its end or close it."""
+        read or the iterator closed: iterate it to its end or close it (another command before
+        that is a BusyError)."""
         spec = self.command(command)
         if spec.cmd3 != cu.VARIABLE:
             raise UsageError(f"{spec.name} has a fixed reply: use dialogue()")
         deadline = _Deadline(self._clock, timeout_s, spec.name)
-        self._lock.acquire()
-        try:
-            self._check_open()
+        with self._lock:
+            self._check_idle(spec.name)
             serial = self._send_command(spec, payload, deadline)
             header = self._bulk_read(cu.VARIABLE_HEADER_BYTES, deadline, f"the {spec.name} header")
             if len(header) != cu.VARIABLE_HEADER_BYTES:
@@ -632,15 +626,20 @@ class CanonUsbLink:
                     f"{spec.name}: the camera announces {length} bytes, more than the "
                     f"{max_bytes} this command can return"
                 )
-        except BaseException:
-            self._lock.release()
-            raise
-        return VariableReply(
-            command=spec.name,
-            length=length,
-            chunks=_Chunks(self, spec.name, length, deadline),
-            deadline=deadline,
-        )
+            chunks = _Chunks(self, spec.name, length, deadline)
+            if length:
+                self._reading = chunks
+        return VariableReply(command=spec.name, length=length, chunks=chunks, deadline=deadline)
+
+    def _check_idle(self, command: str) -> None:
+        """Commands go out one at a time, each after the whole answer of the one before."""
+        self._check_open()
+        reading = self._reading
+        if reading is not None:
+            raise BusyError(
+                f"{command}: the data of {reading._command} is still being read; finish or "
+                "close it first (e.g. the loop over PowerShot.walk())"
+            )
 
     def _drop(self, count: int, deadline: _Deadline) -> None:
         while count > 0:
@@ -683,7 +682,7 @@ class CanonUsbLink:
         )
         deadline = _Deadline(self._clock, timeout_s, "UploadBlock")
         with self._lock:
-            self._check_open()
+            self._check_idle("UploadBlock")
             log.debug("-> UploadBlock %s at %d, %d bytes #%d", path, offset, len(data), serial)
             self._control_out(cu.VALUE_COMMAND, cr.encode_upload_announce(len(block)), deadline)
             echo = self._bulk_read(0x40, deadline, "the answer to an upload announcement")
@@ -780,7 +779,7 @@ class CanonUsbLink:
 
     def _trace(self, what: str, data: BytesLike) -> None:
         if log.isEnabledFor(TRACE):
-            log.log(TRACE, "%s %d bytes\n%s", what, len(data), hexdump(data))
+            log.log(TRACE, "%s %d bytes\n%s", what, len(data), _log.hexdump(data))
 
     def _control_in(self, value: int, length: int, deadline: _Deadline) -> bytes:
         import usb.core  # noqa: PLC0415
