@@ -8,7 +8,9 @@ and 5.2, from libgphoto2's camlibs/canon/usb.c and canon-remote). ``ptpkit virtu
 such a device on a FunctionFS function of a configfs gadget:
 
 - ``ep0``: vendor requests with any recipient (``FUNCTIONFS_ALL_CTRL_RECIP``: without it the
-  kernel's composite layer refuses device-recipient requests, the only kind the camera gets).
+  kernel's composite layer refuses device-recipient requests, the only kind the camera gets; in
+  the USB lab the first wake-up read then stalls and gphoto2 says "Could not establish initial
+  contact with camera").
   An IN request is answered by writing the device's reply to ep0, an OUT one by reading its data
   from ep0; anything else stalls. ``FUNCTIONFS_CONFIG0_SETUP`` is not needed: the host's kernel
   selects the only configuration when it enumerates the device, before any program talks to it;
