@@ -670,6 +670,24 @@ def test_capture_to_the_card(host: Host, card: Path) -> None:
     assert host.remote(0x01).ok  # Exit
 
 
+def test_numbering_goes_on_after_the_newest_picture_is_deleted(host: Host, card: Path) -> None:
+    """Canon's continuous file numbering: the camera remembers the last number it gave, and a
+    new folder's pictures go on from the highest number on the card, so a capture never takes
+    the name of a picture the card (or a computer that downloaded it) already has."""
+
+    def delete(name: str) -> None:
+        request = cr.DeleteRequest(folder="D:\\DCIM\\101PTPKT", name=name)
+        assert host.fixed("DeleteFile", cr.encode_delete_request(request)).ok
+
+    delete("IMG_0101.JPG")  # 101PTPKT is now empty
+    _release(host, cu.TRANSFER_FULL_TO_CARD)
+    assert (card / "DCIM/101PTPKT/IMG_0005.JPG").is_file()  # after 100PTPKT's IMG_0004
+    delete("IMG_0005.JPG")
+    _release(host, cu.TRANSFER_FULL_TO_CARD)
+    assert (card / "DCIM/101PTPKT/IMG_0006.JPG").is_file()  # not IMG_0005 again
+    assert host.remote(0x01).ok  # Exit
+
+
 def test_capture_to_the_pc(g3: Host, card: Path) -> None:
     before = _card_files(card)
     mode = cu.TRANSFER_THUMB_TO_PC | cu.TRANSFER_FULL_TO_PC

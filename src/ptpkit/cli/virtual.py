@@ -317,6 +317,10 @@ def serve(
             raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="--model-option")
         options[key.strip()] = value
     powershot = model.startswith("powershot-")
+    if powershot and capacity is None:
+        from ptpkit.virtual.powershot import CARD_CAPACITY_BYTES  # noqa: PLC0415
+
+        capacity_bytes = CARD_CAPACITY_BYTES  # a card of its time: DiskInfo's u32 holds it
     if powershot and not usb_gadget:
         raise click.UsageError(
             f"{model} speaks Canon's USB protocol, not PTP/IP: serve it with --usb-gadget "

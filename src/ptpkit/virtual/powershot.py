@@ -90,6 +90,7 @@ from ptpkit.virtual.imaging import (
 from ptpkit.virtual.storage import UPLOAD_PREFIX, Store, StoredObject, unsafe_name_reason
 
 __all__ = [
+    "CARD_CAPACITY_BYTES",
     "CARD_FOLDER",
     "POWERSHOT_MODELS",
     "POWERSHOT_PERSONALITIES",
@@ -333,6 +334,8 @@ class _RemoteState:
     params: bytearray = field(default_factory=_default_params)
     captures: dict[int, _Capture] = field(default_factory=dict)
     next_key: int = 0x10
+    #: The last file number given (the camera remembers it: numbering goes on after a delete).
+    last_number: int = 0
 
 
 # -- the device --------------------------------------------------------------------------------
@@ -1186,7 +1189,12 @@ class PowerShotDevice:
         return _Capture(key=state.next_key, full=full, thumbnail=thumb)
 
     def _next_capture_slot(self) -> tuple[str, int]:
-        """The newest DCF folder under DCIM (or DCIM/100CANON) and the next file number."""
+        """The newest DCF folder under DCIM (or DCIM/100CANON) and the next file number.
+
+        Numbered on from the highest number in any DCF folder and from the last one this camera
+        gave (Canon's default "File numbering: Continuous"): a capture after the newest
+        picture was deleted, or into a folder of its own, never takes a number the card or the
+        camera has already used."""
         store = self._store
         dcim = next(
             (o for o in store.children(0) if o.is_folder and o.name.upper() == "DCIM"), None
@@ -1196,13 +1204,18 @@ class PowerShotDevice:
             if dcim is not None
             else []
         )
-        if dcim is None or not folders:
-            return "DCIM/100CANON", 1
-        newest = max(folders, key=lambda o: (int(o.name[:3]), o.name.upper()))
         numbers = [
-            int(m.group(1)) for o in store.children(newest.handle) if (m := _DCF_FILE.match(o.name))
+            int(m.group(1))
+            for folder in folders
+            for o in store.children(folder.handle)
+            if (m := _DCF_FILE.match(o.name))
         ]
-        return f"{dcim.name}/{newest.name}", max(numbers, default=0) + 1
+        number = max(self._remote.last_number, *numbers, 0) % 9999 + 1
+        self._remote.last_number = number
+        if dcim is None or not folders:
+            return "DCIM/100CANON", number
+        newest = max(folders, key=lambda o: (int(o.name[:3]), o.name.upper()))
+        return f"{dcim.name}/{newest.name}", number
 
     def _retrieve_capture(self, command: cu.Command) -> _Answer:
         try:
@@ -1320,6 +1333,12 @@ def _touch(path: Path, when: _dt.datetime) -> None:
     os.utime(path, (stamp, stamp))
 
 
+#: The card of a virtual PowerShot made here: 1 GiB, a CompactFlash card (or IBM Microdrive) of
+#: the G3's time. Its DiskInfo words (u32 bytes on the old protocol) then hold the real figures,
+#: where the virtual camera's default 64 GB card would be clipped to 4 GiB.
+CARD_CAPACITY_BYTES: Final = 1 << 30
+
+
 def open_powershot(
     model: str | PowerShotModel | PowerShotPersonality = "powershot-g3",
     root: str | Path | None = None,
@@ -1333,11 +1352,11 @@ def open_powershot(
     if root is None:
         holder = tempfile.TemporaryDirectory(prefix="ptpkit-powershot-")
         make_powershot_card(Path(holder.name), personality)
-        camera = VirtualCamera(holder.name)
+        camera = VirtualCamera(holder.name, capacity_bytes=CARD_CAPACITY_BYTES)
         device = PowerShotDevice(camera, personality, owner=owner)
         device.owns(camera, holder)
         return device
-    camera = VirtualCamera(root)
+    camera = VirtualCamera(root, capacity_bytes=CARD_CAPACITY_BYTES)
     device = PowerShotDevice(camera, personality, owner=owner)
     device.owns(camera, None)
     return device

@@ -93,10 +93,10 @@ def client():
 def main():
     from ptpkit.virtual import VirtualCamera
     from ptpkit.virtual.ffs_powershot import PowerShotGadget
-    from ptpkit.virtual.powershot import PowerShotDevice
+    from ptpkit.virtual.powershot import CARD_CAPACITY_BYTES, PowerShotDevice
 
     result = {"card_before": card_files()}
-    with VirtualCamera(CARD) as camera:
+    with VirtualCamera(CARD, capacity_bytes=CARD_CAPACITY_BYTES) as camera:
         gadget = PowerShotGadget(PowerShotDevice(camera, "powershot-g3"), os.environ["FFS"])
         gadget.start()
         result["udc"] = gadget.bind(os.environ["GADGET"])

@@ -25,7 +25,7 @@ from gadget_common import CARD, WORK, gphoto2, saved, sha, show_to_gphoto2
 
 from ptpkit.virtual import VirtualCamera
 from ptpkit.virtual.ffs_powershot import PowerShotGadget
-from ptpkit.virtual.powershot import PowerShotDevice
+from ptpkit.virtual.powershot import CARD_CAPACITY_BYTES, PowerShotDevice
 
 # The virtual model (second argument): powershot-g3 by default.
 MODEL = sys.argv[2] if len(sys.argv) > 2 else "powershot-g3"
@@ -41,7 +41,7 @@ def main():
     result["camlibs"] = sorted(p.name for p in Path("/usr/lib").glob("*/libgphoto2/*/canon.so"))
     listed = gphoto2("--list-cameras")["out"].splitlines()
     result["g3_models"] = [line.strip() for line in listed if "PowerShot G3" in line]
-    with VirtualCamera(CARD) as camera:
+    with VirtualCamera(CARD, capacity_bytes=CARD_CAPACITY_BYTES) as camera:
         device = PowerShotDevice(camera, MODEL)
         gadget = show_to_gphoto2(PowerShotGadget(device, os.environ["FFS"]).start(), result)
         result["summary"] = gphoto2("--summary")
