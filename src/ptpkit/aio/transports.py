@@ -751,7 +751,12 @@ class ThreadedTransport(AsyncTransport):
         await self._in_thread(False, functools.partial(self._link.cancel, held))
 
     def cancel_finished(self) -> bool:
-        return self._link.cancel_finished()
+        if not self._link.cancel_finished():
+            return False
+        # Over without a response (USB: the device dropped the rest): what a read brought
+        # after its caller left belongs to the cancelled transaction too.
+        self._kept = None
+        return True
 
     def set_idle(self, idle: bool) -> None:
         self._link.set_idle(idle)  # read from any thread (Transport.set_idle)
