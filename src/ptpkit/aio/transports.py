@@ -37,7 +37,7 @@ import asyncio
 import contextlib
 import functools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
@@ -179,9 +179,175 @@ def _on_loop(loop: asyncio.AbstractEventLoop, call: Callable[[Any], None]) -> Ca
 # -- PTP/IP on asyncio streams ---------------------------------------------------------------------
 
 
+#: A read buffer with less room than this left is not offered to the socket: reading pauses
+#: until the engine has taken what is in it, and the buffer starts over.
+_MIN_ROOM_BYTES: Final = 64 * 1024
+
+
+class CommandChannel(asyncio.BufferedProtocol):
+    """The command connection as a buffered protocol: the kernel's bytes are received straight
+    into one buffer (``recv_into``, no copy per read, as the blocking transport does) and handed
+    to the engine as views of it; writes go to the transport, waiting only when its buffer is
+    over the high-water mark.
+
+    The buffer is one region: bytes arrive at its end and are handed out in order. A view
+    handed out stays valid until the next :meth:`receive` (the engine's contract), so the
+    buffer starts over only when everything in it has been handed out and the engine asks for
+    more; when the room left is small, reading pauses until then (TCP's window holds the
+    camera back meanwhile)."""
+
+    def __init__(self, size: int) -> None:
+        self._buffer = memoryview(bytearray(size))
+        #: Bytes [0, _given) were handed out; [_given, _filled) wait for the engine.
+        self._given = 0
+        self._filled = 0
+        self._paused_reading = False
+        self._transport: asyncio.Transport | None = None
+        #: Set when bytes arrive, the connection ends, or writing may go on.
+        self._waiter: asyncio.Future[None] | None = None
+        self._write_waiter: asyncio.Future[None] | None = None
+        self._paused_writing = False
+        self._eof = False
+        self._error: Exception | None = None
+        self.heard_at = 0.0
+
+    # -- asyncio's side --------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buffer[self._filled :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._filled += nbytes
+        if len(self._buffer) - self._filled < _MIN_ROOM_BYTES and not self._paused_reading:
+            assert self._transport is not None
+            self._transport.pause_reading()
+            self._paused_reading = True
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._error = exc
+        self._wake()
+        waiter, self._write_waiter = self._write_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._paused_writing = True
+
+    def resume_writing(self) -> None:
+        self._paused_writing = False
+        waiter, self._write_waiter = self._write_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- the engine's side -----------------------------------------------------------------------
+
+    @property
+    def closing(self) -> bool:
+        return self._transport is None or self._transport.is_closing()
+
+    async def _wait(self, timeout_s: float | None) -> bool:
+        """Wait for bytes (or the end) at most ``timeout_s``; False on timeout."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiter = waiter
+        timer = None if timeout_s is None else loop.call_later(max(0.0, timeout_s), self._wake)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if self._waiter is waiter:
+                self._waiter = None
+        return self._filled > self._given or self._eof
+
+    def _restart(self) -> None:
+        """Everything handed out was used: the buffer starts over, reading goes on."""
+        if self._given == self._filled:
+            self._given = self._filled = 0
+            if self._paused_reading and self._transport is not None:
+                self._paused_reading = False
+                self._transport.resume_reading()
+
+    async def receive(self, timeout_s: float | None) -> memoryview | None:
+        """The bytes that came since the last call (at least one), None on timeout; raises
+        EOFError (or the connection's error) at the end."""
+        self._restart()
+        if self._filled == self._given:
+            if self._eof:
+                raise self._error or EOFError()
+            if not await self._wait(timeout_s):
+                return None
+            if self._filled == self._given:
+                raise self._error or EOFError()
+        start, self._given = self._given, self._filled
+        self.heard_at = asyncio.get_running_loop().time()
+        return self._buffer[start : self._filled]
+
+    async def read_exactly(self, count: int, timeout_s: float | None) -> bytes:
+        """Exactly ``count`` bytes (a handshake packet), no more taken; None never: timeout is
+        asyncio.TimeoutError, the end EOFError."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while self._filled - self._given < count:
+            if self._eof:
+                raise self._error or EOFError()
+            if len(self._buffer) - self._given < count:
+                raise ConnectError(f"a handshake packet of {count} bytes does not fit")
+            left = None if deadline is None else deadline - loop.time()
+            if (left is not None and left <= 0) or not await self._wait(left):
+                raise asyncio.TimeoutError
+        start = self._given
+        self._given += count
+        return bytes(self._buffer[start : self._given])
+
+    def write(self, buffers: Sequence[BytesLike]) -> None:
+        if self._transport is None or self._transport.is_closing():
+            raise ConnectionResetError("the connection is closed")
+        self._transport.writelines(buffers)
+
+    async def drain(self, timeout_s: float | None) -> None:
+        """Wait until the transport's buffer is under its high-water mark (at once when it
+        is); asyncio.TimeoutError after ``timeout_s``."""
+        if self._error is not None:
+            raise self._error
+        if not self._paused_writing:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._write_waiter = waiter
+        await bounded(waiter, timeout_s)
+        if self._error is not None:
+            raise self._error
+        if self._eof and self.closing:
+            raise ConnectionResetError("the connection is closed")
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
 class AsyncPtpIpTransport(AsyncTransport):
-    """One PTP/IP camera (CIPA DC-X005) on asyncio streams: the handshake, deadlines and
-    probe rules of :class:`ptpkit.transports.ptpip.PtpIpTransport`, without a thread."""
+    """One PTP/IP camera (CIPA DC-X005) on the event loop: the handshake, deadlines and probe
+    rules of :class:`ptpkit.transports.ptpip.PtpIpTransport`, without a thread. The command
+    connection is a :class:`CommandChannel` (bytes received into one buffer, no copy per read:
+    a download is the link's speed, not the stream reader's); the event connection, a few
+    bytes per event, an asyncio stream read by a task."""
 
     kind = "ptpip"
 
@@ -213,26 +379,25 @@ class AsyncPtpIpTransport(AsyncTransport):
             send_timeout_s=send_timeout_s,
             probe_interval_s=probe_interval_s,
         )
+        if read_bytes < 2 * _MIN_ROOM_BYTES:
+            raise UsageError(f"read_bytes must be at least {2 * _MIN_ROOM_BYTES}")
         self.connect_timeout_s = connect_timeout_s
         self.pairing_timeout_s = pairing_timeout_s
         self.on_pairing_wait = on_pairing_wait
         self.probe_interval_s = probe_interval_s
         self.probe_timeout_s = probe_timeout_s
         self.send_timeout_s = send_timeout_s
-        #: Most bytes one read takes from the stream (and the stream's buffer before it pauses
-        #: the socket): big reads mean few wake-ups per gigabyte.
+        #: The command connection's receive buffer: big reads mean few wake-ups per gigabyte.
         self.read_bytes = read_bytes
         self.probes_answered = 0
         self.probes_missed = 0
         self.responder_name = ""
         self.responder_guid = b""
         self.connection_number: int | None = None
-        self._command: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._command: CommandChannel | None = None
         self._events: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._event_connection: Connection | None = None
         self._event_task: asyncio.Task[None] | None = None
-        #: When the command connection last brought bytes (loop time): traffic is liveness.
-        self._command_heard_at = 0.0
         self._closed = False
 
     @property
@@ -244,16 +409,13 @@ class AsyncPtpIpTransport(AsyncTransport):
 
     # -- opening ---------------------------------------------------------------------------------
 
-    async def _connect(
-        self, port: int, what: str, deadline: float
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connect(self, port: int, what: str, deadline: float, opening: Any) -> Any:
+        """``opening`` (a connection being made to ``port``) within the handshake's deadline,
+        its errors as ConnectError; the socket tuned as the blocking transport's."""
         host = self.address.host
         loop = asyncio.get_running_loop()
         try:
-            reader, writer = await bounded(
-                asyncio.open_connection(host, port, limit=self.read_bytes),
-                deadline - loop.time(),
-            )
+            made = await bounded(opening, deadline - loop.time())
         except asyncio.TimeoutError as exc:
             raise ConnectTimeout(
                 f"no answer from {host}:{port} ({what} connection) within "
@@ -266,7 +428,9 @@ class AsyncPtpIpTransport(AsyncTransport):
             ) from exc
         except OSError as exc:
             raise ConnectError(f"cannot reach {host}:{port}: {exc.strerror or exc}") from exc
-        sock = writer.get_extra_info("socket")
+        # (transport, protocol) from create_connection, (reader, writer) from open_connection.
+        carrier = made[1] if isinstance(made[0], asyncio.StreamReader) else made[0]
+        sock = carrier.get_extra_info("socket")
         if sock is not None:
             tune_socket(
                 sock,
@@ -274,25 +438,34 @@ class AsyncPtpIpTransport(AsyncTransport):
                 probe_timeout_s=self.probe_timeout_s,
                 send_timeout_s=self.send_timeout_s,
             )
-        return reader, writer
+        return made
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.connect_timeout_s
-        self._command = await self._connect(self.address.port, "command", deadline)
-        reader, writer = self._command
+        port = self.address.port
+        channel = CommandChannel(self.read_bytes)
+        await self._connect(
+            port,
+            "command",
+            deadline,
+            loop.create_connection(lambda: channel, self.address.host, port),
+        )
+        self._command = channel
         # The handshake's own connection, thrown away after it (as the blocking transport's).
         greeting = Connection(Role.INITIATOR, PtpIpFraming())
         try:
-            writer.writelines(
+            channel.write(
                 greeting.send(InitCommandRequest(guid=self.guid, friendly_name=self.friendly_name))
             )
-            await self._drain(writer, deadline - loop.time(), "InitCommandRequest")
+            await self._drain(channel.drain(deadline - loop.time()), "InitCommandRequest")
             # The user's time to accept this computer is not the handshake's.
             started = loop.time()
-            first = await self._await_acceptance(reader)
+            first = await self._await_acceptance(channel)
             deadline += loop.time() - started
-            ack = await self._read_packet(reader, greeting, deadline, "InitCommandAck", first)
+            ack = await self._read_packet(
+                channel.read_exactly, greeting, deadline, "InitCommandAck", first
+            )
             if isinstance(ack, InitFail):
                 raise init_fail_error(self.url, self.guid, ack)
             if not isinstance(ack, InitCommandAck):
@@ -307,35 +480,35 @@ class AsyncPtpIpTransport(AsyncTransport):
                 ack.connection_number,
             )
             await self._open_events(ack.connection_number, deadline)
-            self._command_heard_at = loop.time()
+            channel.heard_at = loop.time()
         except BaseException:
             await self.close()
             raise
 
-    async def _await_acceptance(self, reader: asyncio.StreamReader) -> bytes:
+    async def _await_acceptance(self, channel: CommandChannel) -> bytes:
         """The first byte of the answer to InitCommandRequest: a camera may ask its user to
         accept this computer first (``on_pairing_wait`` is told after a second of that)."""
         try:
             if self.on_pairing_wait is not None:
                 try:
-                    return await bounded(reader.readexactly(1), PAIRING_NOTICE_S)
+                    return await channel.read_exactly(1, PAIRING_NOTICE_S)
                 except asyncio.TimeoutError:
                     self.on_pairing_wait(self.pairing_timeout_s)
-            return await bounded(reader.readexactly(1), self.pairing_timeout_s)
+            return await channel.read_exactly(1, self.pairing_timeout_s)
         except asyncio.TimeoutError as exc:
             raise ConnectTimeout(
                 f"{self.url}: no InitCommandAck within {self.pairing_timeout_s:g} s: the "
                 "camera did not accept this computer. If it asks, accept it on the camera "
                 "(more time: pairing_timeout_s)"
             ) from exc
-        except (asyncio.IncompleteReadError, OSError) as exc:
+        except (EOFError, OSError) as exc:
             raise ConnectError(
                 f"{self.url}: the camera closed the connection instead of sending InitCommandAck"
             ) from exc
 
     async def _read_packet(
         self,
-        reader: asyncio.StreamReader,
+        read_exactly: Callable[[int, float], Awaitable[bytes]],
         conn: Connection,
         deadline: float,
         what: str,
@@ -343,7 +516,7 @@ class AsyncPtpIpTransport(AsyncTransport):
     ) -> ConnectionEvent:
         """The next handshake packet, by the handshake's ``deadline``. Whole packets only
         (header, then the length it gives, once the framing has judged it), so no byte past
-        the packet is taken from the stream: what follows is the engine's."""
+        the packet is taken: what follows is the engine's."""
         loop = asyncio.get_running_loop()
         late = (
             f"{self.url}: the PTP/IP handshake did not finish within "
@@ -351,24 +524,23 @@ class AsyncPtpIpTransport(AsyncTransport):
         )
         try:
             while True:
-                header = first + await bounded(
-                    reader.readexactly(HEADER_SIZE - len(first)), deadline - loop.time()
+                header = first + await read_exactly(
+                    HEADER_SIZE - len(first), deadline - loop.time()
                 )
                 first = b""
                 conn.receive_data(header)
                 event = conn.next_event()  # judges the header: a bad length raises here
                 if event is NEED_DATA:
                     length = HEADER.unpack(header)[0]
-                    body = await bounded(
-                        reader.readexactly(length - HEADER_SIZE), deadline - loop.time()
+                    conn.receive_data(
+                        await read_exactly(length - HEADER_SIZE, deadline - loop.time())
                     )
-                    conn.receive_data(body)
                     event = conn.next_event()
                 if event is not NEED_DATA:
                     return event  # type: ignore[return-value]
         except asyncio.TimeoutError as exc:
             raise ConnectTimeout(late) from exc
-        except asyncio.IncompleteReadError as exc:
+        except (EOFError, asyncio.IncompleteReadError) as exc:
             raise ConnectError(
                 f"{self.url}: the camera closed the connection instead of sending {what}"
             ) from exc
@@ -377,9 +549,15 @@ class AsyncPtpIpTransport(AsyncTransport):
 
     async def _open_events(self, connection_number: int, deadline: float) -> None:
         port = self.address.event_port or self.address.port
+        loop = asyncio.get_running_loop()
         for attempt in range(EVENT_CONNECT_ATTEMPTS):
             try:
-                self._events = await self._connect(port, "event", deadline)
+                self._events = await self._connect(
+                    port,
+                    "event",
+                    deadline,
+                    asyncio.open_connection(self.address.host, port),
+                )
                 break
             except ConnectError as exc:
                 # libgphoto2 retries a refused event connection ("seen on Ricoh Theta").
@@ -393,16 +571,20 @@ class AsyncPtpIpTransport(AsyncTransport):
         conn = Connection(Role.INITIATOR, PtpIpFraming())
         self._event_connection = conn
         writer.writelines(conn.send(InitEventRequest(connection_number=connection_number)))
-        await self._drain(writer, deadline - asyncio.get_running_loop().time(), "InitEventRequest")
-        answer = await self._read_packet(reader, conn, deadline, "InitEventAck")
+        await self._drain(bounded(writer.drain(), deadline - loop.time()), "InitEventRequest")
+
+        async def read_exactly(count: int, timeout_s: float) -> bytes:
+            return await bounded(reader.readexactly(count), timeout_s)
+
+        answer = await self._read_packet(read_exactly, conn, deadline, "InitEventAck")
         if isinstance(answer, InitFail):
             raise init_fail_error(self.url, self.guid, answer)
         if not isinstance(answer, InitEventAck):
             raise ConnectError(f"the camera answered InitEventRequest with {answer!r}")
 
-    async def _drain(self, writer: asyncio.StreamWriter, timeout_s: float, what: str) -> None:
+    async def _drain(self, draining: Awaitable[None], what: str) -> None:
         try:
-            await bounded(writer.drain(), timeout_s)
+            await draining
         except asyncio.TimeoutError as exc:
             raise ConnectTimeout(f"{self.url}: the camera did not take {what} in time") from exc
         except OSError as exc:
@@ -410,7 +592,7 @@ class AsyncPtpIpTransport(AsyncTransport):
 
     # -- the command connection ------------------------------------------------------------------
 
-    def _streams(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    def _channel(self) -> CommandChannel:
         if self._command is None:
             raise DisconnectedError(f"{self.url}: not connected")
         return self._command
@@ -423,39 +605,38 @@ class AsyncPtpIpTransport(AsyncTransport):
         *,
         ends_transfer: bool = True,
     ) -> None:
-        writer = self._streams()[1]
-        if writer.is_closing():
-            raise DisconnectedError(f"{self.url}: the command connection is closed")
-        writer.writelines(buffers)
+        channel = self._channel()
         # A camera that takes nothing for send_timeout_s is gone, whatever the caller allows;
         # the caller's deadline otherwise (the engine's window).
         limit = self.send_timeout_s if timeout_s is None else min(timeout_s, self.send_timeout_s)
         try:
-            await bounded(writer.drain(), limit)
+            channel.write(buffers)
+            await channel.drain(limit)
         except asyncio.TimeoutError as exc:
             raise TransportTimeout(f"{self.url}: the camera did not take the data in time") from exc
         except OSError as exc:
             raise DisconnectedError(f"{self.url}: connection lost while sending: {exc}") from exc
         if progress is not None:
-            # Taken once the stream's buffer drained below its mark: the camera's TCP took it.
+            # Taken once the transport's buffer is under its mark: the camera's TCP took it.
             progress(sum(len(b) for b in buffers))
 
     async def receive(
         self, timeout_s: float | None, *, in_data: bool = False
     ) -> tuple[BytesLike, bool]:
-        reader = self._streams()[0]
+        channel = self._channel()
         try:
-            data = await bounded(reader.read(self.read_bytes), timeout_s)
-        except asyncio.TimeoutError as exc:
+            data = await channel.receive(timeout_s)
+        except EOFError:
+            raise DisconnectedError(
+                f"{self.url}: the camera closed the command connection"
+            ) from None
+        except OSError as exc:
+            raise DisconnectedError(f"{self.url}: connection lost: {exc}") from exc
+        if data is None:
             raise TransportTimeout(
                 f"{self.url}: the camera sent nothing for {timeout_s:g} s (waiting for "
                 "data or a response)"
-            ) from exc
-        except OSError as exc:
-            raise DisconnectedError(f"{self.url}: connection lost: {exc}") from exc
-        if not data:
-            raise DisconnectedError(f"{self.url}: the camera closed the command connection")
-        self._command_heard_at = asyncio.get_running_loop().time()
+            )
         return data, False
 
     async def cancel(self, request: Sequence[BytesLike]) -> None:
@@ -471,6 +652,9 @@ class AsyncPtpIpTransport(AsyncTransport):
             self._event_loop(self._events, self._event_connection, on_event, on_error),
             name=f"ptpkit-events-{self.address.host}",
         )
+
+    def _command_heard_at(self) -> float:
+        return self._command.heard_at if self._command is not None else 0.0
 
     async def _event_loop(
         self,
@@ -491,7 +675,7 @@ class AsyncPtpIpTransport(AsyncTransport):
         try:
             while True:
                 now = loop.time()
-                if answer_due is not None and self._command_heard_at > probe_sent_at:
+                if answer_due is not None and self._command_heard_at() > probe_sent_at:
                     answer_due = None  # the command connection answered: the camera is there
                 if answer_due is not None and now >= answer_due:
                     answer_due = None
@@ -505,7 +689,7 @@ class AsyncPtpIpTransport(AsyncTransport):
                         )
                 wait: float | None = None
                 if interval is not None:
-                    next_probe = max(heard_at, self._command_heard_at) + interval
+                    next_probe = max(heard_at, self._command_heard_at()) + interval
                     if now >= next_probe and answer_due is None:
                         writer.writelines(conn.send(ProbeRequest()))
                         await bounded(writer.drain(), self.send_timeout_s)
@@ -556,13 +740,15 @@ class AsyncPtpIpTransport(AsyncTransport):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for streams in (self._command, self._events):
-            if streams is not None:
-                writer = streams[1]
-                writer.close()
-                with contextlib.suppress(OSError, asyncio.TimeoutError):
-                    await bounded(writer.wait_closed(), 1.0)
-        self._command = self._events = None
+        if self._command is not None:
+            self._command.close()
+        if self._events is not None:
+            writer = self._events[1]
+            writer.close()
+            with contextlib.suppress(OSError, asyncio.TimeoutError):
+                await bounded(writer.wait_closed(), 1.0)
+        self._command = None
+        self._events = None
 
 
 _PTPIP_OPTIONS: Final = frozenset(
