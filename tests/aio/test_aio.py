@@ -224,6 +224,17 @@ def test_a_cancelled_download_leaves_the_session_usable_and_no_file(
     said = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("cancelling transaction") for m in said)
     assert not any(m.startswith("cancel of transaction") for m in said)  # the drain worked
+    ended = [m for m in said if m.startswith("transaction") and " cancelled: " in m]
+    if rig.transport == "ptpip":
+        # The PTP/IP Cancel packet reached the camera mid-data: it ended the transaction with
+        # TransactionCancelled (CIPA DC-X005), not with the rest of the object.
+        assert ended == [ended[0]]
+        assert ended[0].endswith("the camera answered TransactionCanceled")
+    else:
+        # USB's Cancel class request (and the in-process link's twin of it): the device drops
+        # the rest and says so in its status, no response.
+        assert len(ended) == 1
+        assert ended[0].endswith("the link says it is over")
     # The second download resumed the partial file (GetPartialObject from where it ended).
     assert any(m.startswith("-> GetPartialObject") for m in said)
     assert final.read_bytes() == generated_bytes(size, 9)

@@ -385,6 +385,7 @@ class AsyncEngine:
             while conn.phase is Phase.CANCELLING:
                 if self.transport.cancel_finished():
                     conn.finish_cancel()
+                    log.debug("transaction %d cancelled: the link says it is over", tid)
                     break
                 event = conn.next_event()
                 if event is NEED_DATA:
@@ -396,6 +397,12 @@ class AsyncEngine:
                         )
                     data, ended = await self.transport.receive(remaining)
                     conn.receive_data(data, transfer_ended=ended)
+                elif isinstance(event, Response):
+                    log.debug(
+                        "transaction %d cancelled: the camera answered %s",
+                        tid,
+                        self.response_name(event.code),
+                    )
                 elif isinstance(event, Event) and self.on_event:
                     self.on_event(event)
                 elif isinstance(event, ProbeRequest):
