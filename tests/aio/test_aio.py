@@ -35,7 +35,7 @@ from ptpkit.errors import (
     TransportTimeout,
     UsageError,
 )
-from ptpkit.virtual import DEFAULT_STORAGE_ID, VirtualCamera
+from ptpkit.virtual import DEFAULT_STORAGE_ID, VirtualCamera, personality_for
 from ptpkit.virtual.content import generated_bytes
 from ptpkit.virtual.misbehave import Misbehavior
 from ptpkit.virtual.server import PtpIpServer
@@ -549,3 +549,38 @@ def test_connect_is_awaitable_and_refuses_a_bad_url() -> None:
             ptpkit.aio.connect("ptpip:127.0.0.1", bogus=1)
 
     run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("model", "extension", "vendor_operation"),
+    [
+        ("canon-eos", "canon-eos", (0x9116, "EOS_GetEvent")),
+        ("nikon", "nikon", (0x90C7, "GetEvent")),
+        ("sony", "sony", (0x9209, "SDIO_GetAllExtDevicePropInfo")),
+    ],
+)
+def test_standard_ptp_on_the_vendor_personalities(
+    card: Path, tmp_path: Path, model: str, extension: str, vendor_operation: tuple[int, str]
+) -> None:
+    """The vendors' cameras (in process) over ptpkit.aio: standard PTP works on them (listing
+    as the blocking Camera lists, downloads, InitiateCapture), and the matching extensions'
+    names are known (their behaviour is the blocking Camera's)."""
+    code, name = vendor_operation
+    with VirtualCamera(card, personality=personality_for(model)) as vcam:
+        with ptpkit.connect("virtual:", camera=vcam) as blocking:
+            expected = [(e.path, e.handle) for e in blocking.walk()]
+
+        async def scenario() -> None:
+            async with ptpkit.aio.connect("virtual:", camera=vcam) as cam:
+                assert extension in cam.extension_names
+                assert cam.vocabulary.operation_name(code) == name
+                walked = [e async for e in cam.walk()]
+                assert [(e.path, e.handle) for e in walked] == expected
+                picture = next(e for e in walked if e.name == "IMG_0001.JPG")
+                saved = await cam.download(picture, tmp_path)
+                assert saved is not None
+                assert saved.read_bytes() == (card / "DCIM/100PTPKT/IMG_0001.JPG").read_bytes()
+                new = await cam.capture(timeout_s=10)
+                assert [e.name for e in new] == ["IMG_0005.JPG"]
+
+        run(scenario)

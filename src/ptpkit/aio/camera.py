@@ -94,6 +94,7 @@ from ptpkit.errors import (
     UsageError,
     response_error_class,
 )
+from ptpkit.ext.base import extensions_for
 from ptpkit.ext.listing import HandleTable
 
 log = get_logger("ptpkit")
@@ -121,9 +122,11 @@ class Camera:
         self.session_id = session_id
         #: How often an operation answered DeviceBusy is tried again (with back-off).
         self.busy_retries = busy_retries
-        #: Standard PTP's names (vendor vocabularies come with the blocking Camera's extensions).
+        #: Standard PTP's names and those of the matching extensions (see _configure).
         self.vocabulary: Vocabulary = STANDARD
         self.catalog: PropertyCatalog = STANDARD_CATALOG
+        #: The registered extensions that match the camera (names only: see _configure).
+        self.extension_names: tuple[str, ...] = ()
         self._engine: AsyncEngine | None = None
         self._device_info: DeviceInfo | None = None
         self._events = AsyncEventStream(lambda code: self.vocabulary.event_name(code))  # noqa: PLW0108
@@ -163,12 +166,12 @@ class Camera:
             )
             self.transport.start_events(self._events.deliver, self._events.fail)
             try:
-                self._device_info = await self._call(ops.get_device_info())
+                self._configure(await self._call(ops.get_device_info()))
             except SessionError:
                 # GetDeviceInfo outside a session is refused by some responders (umtprd):
                 # libgphoto2 opens the session first, so do that (as the blocking Camera).
                 await self._open_session()
-                self._device_info = await self._call(ops.get_device_info())
+                self._configure(await self._call(ops.get_device_info()))
             else:
                 await self._open_session()
             self._opened = True
@@ -176,6 +179,22 @@ class Camera:
             await self._shutdown(close_session=False)
             raise
         return self
+
+    def _configure(self, info: DeviceInfo) -> None:
+        """DeviceInfo, and the names of the extensions that match it: their code sets and
+        property specs are data (vendor operation, response, event and property names for the
+        raw :meth:`transaction`, the log and :meth:`property_code`); their behaviour is the
+        blocking Camera's (see the module docstring)."""
+        self._device_info = info
+        factories = extensions_for(info)
+        self.extension_names = tuple(factory.name for factory in factories)
+        self.vocabulary = STANDARD.with_sets(*(cs for f in factories for cs in f.code_sets))
+        self.catalog = STANDARD_CATALOG.with_specs(
+            spec for factory in factories for spec in factory.properties
+        )
+        engine = self._require_engine()
+        engine.operation_name = self.vocabulary.operation_name
+        engine.response_name = self.vocabulary.response_name
 
     async def _open_session(self) -> None:
         opening, closing = ops.open_session(self.session_id), ops.close_session()
@@ -361,8 +380,8 @@ class Camera:
 
     async def refresh_device_info(self) -> DeviceInfo:
         """Read DeviceInfo again (it can change, e.g. after a mode switch)."""
-        self._device_info = await self._call(ops.get_device_info())
-        return self._device_info
+        self._configure(await self._call(ops.get_device_info()))
+        return self.device_info
 
     def supports(self, operation: int | str) -> bool:
         code = (
