@@ -98,6 +98,33 @@ SORTED_FOLDER_LIMIT: Final = 10_000
 _Item = tuple[str, int, Any]
 
 
+def entry_from_info(
+    handle: int, info: ObjectInfo, path: str, storage_id: int, *, size: int | None = None
+) -> Entry:
+    """The entry of ``handle`` from its ObjectInfo, at ``path`` (every front end's rule).
+    ``size``: the 64-bit size where ObjectInfo's says unknown (0xFFFFFFFF) and an extension
+    could tell it."""
+    # A folder's size is 0 whatever the camera says (QEMU's MTP device reports 4096, a
+    # directory's size on its host): the fast listing path reports 0 too.
+    if info.is_folder:
+        size = 0
+    elif size is None:
+        size = info.compressed_size
+    return Entry(
+        handle=handle,
+        storage_id=storage_id,
+        parent=info.parent_object,
+        name=info.filename,
+        path=path,
+        size=size,
+        is_folder=info.is_folder,
+        object_format=info.object_format,
+        captured=info.capture_datetime,
+        modified=info.modification_datetime,
+        info=info,
+    )
+
+
 class _Lister(Protocol):
     def children(self, storage_id: int, key: int) -> Collection[int]: ...
 
@@ -415,24 +442,10 @@ class Objects:
         return size
 
     def make_entry(self, handle: int, info: ObjectInfo, path: str, storage_id: int) -> Entry:
-        # A folder's size is 0 whatever the camera says (QEMU's MTP device reports 4096, a
-        # directory's size on its host): the fast listing path reports 0 too.
-        size = 0 if info.is_folder else info.compressed_size
-        if size == SIZE_UNKNOWN_32:
-            size = self.object_size(handle, info) or size
-        return Entry(
-            handle=handle,
-            storage_id=storage_id,
-            parent=info.parent_object,
-            name=info.filename,
-            path=path,
-            size=size,
-            is_folder=info.is_folder,
-            object_format=info.object_format,
-            captured=info.capture_datetime,
-            modified=info.modification_datetime,
-            info=info,
-        )
+        size = None
+        if not info.is_folder and info.compressed_size == SIZE_UNKNOWN_32:
+            size = self.object_size(handle, info) or None
+        return entry_from_info(handle, info, path, storage_id, size=size)
 
     def entry(self, handle: int) -> Entry:
         """The entry of one object, with its full path (reads its parents' ObjectInfo, however

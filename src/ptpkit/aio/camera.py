@@ -1,0 +1,996 @@
+"""The asyncio Camera: ``async with ptpkit.aio.connect(url) as cam: ...``.
+
+::
+
+    async with ptpkit.aio.connect("ptpip:192.168.1.1") as cam:
+        print(cam.device_info.model)
+        async for entry in cam.walk():
+            if not entry.is_folder:
+                await cam.download(entry, "photos/")
+        await cam.set_property("iso", 400)
+        new = await cam.capture()
+
+The same operations and names as :class:`ptpkit.Camera`, each a coroutine, run by the asyncio
+engine (:mod:`ptpkit.aio.engine`) from the same operation specs
+(:mod:`ptpkit.client.operations`) and the same pure rules (entries and paths of
+:mod:`ptpkit.client.objects`, downloads to a partial file of ours published only when complete
+by :func:`ptpkit.client.files.writing`, property names, values and checks of
+:mod:`ptpkit.client.properties`). No thread per camera (PTP/IP, in-process).
+
+What it does is standard PTP (ISO 15740): vendor extensions (Canon EOS events and capture,
+Nikon, Sony, Fujifilm, MTP's whole-card listing) run on the blocking :class:`ptpkit.Camera`
+only: their hooks are blocking calls. A vendor's operations are reachable here through the raw
+:meth:`Camera.transaction`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterable, Sequence
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+from typing import BinaryIO, TypeVar
+
+from ptpkit._log import get_logger
+from ptpkit.aio.engine import AnySink, AnySource, AsyncEngine
+from ptpkit.aio.events import AsyncEventStream
+from ptpkit.aio.transports import AsyncTransport
+from ptpkit.client import operations as ops
+from ptpkit.client.camera import NamedCode, Storage, TransactionResult
+from ptpkit.client.capture import CaptureResult
+from ptpkit.client.events import CameraEvent
+from ptpkit.client.files import Entry, parse_storage_folder, storage_folder, writing
+from ptpkit.client.objects import (
+    RESERVED_HANDLES,
+    SORTED_FOLDER_LIMIT,
+    SkipCallback,
+    SkippedObject,
+    _skipped,
+    entry_from_info,
+)
+from ptpkit.client.operations import ALL_STORAGES, ROOT, Operation
+from ptpkit.client.properties import (
+    PropertyDescription,
+    describe,
+    property_code,
+    value_to_set,
+)
+from ptpkit.client.streams import (
+    DEFAULT_MEMORY_LIMIT,
+    BytesSink,
+    BytesSource,
+    DataSource,
+    FileSink,
+    FileSource,
+    ProgressCallback,
+    file_size,
+)
+from ptpkit.client.transfers import (
+    RESUME_CHECK_BYTES,
+    download_path,
+    folder_info,
+    object_time,
+    part_owner,
+    size_limit,
+    upload_info,
+)
+from ptpkit.codes import STANDARD, Kind, Vocabulary
+from ptpkit.codes.common import Ec, Op, Rc
+from ptpkit.codes.properties import STANDARD_CATALOG, PropertyCatalog
+from ptpkit.core.datasets import SIZE_UNKNOWN_32, DeviceInfo, ObjectInfo, StorageInfo
+from ptpkit.core.datatypes import DataType, Value
+from ptpkit.core.events import Event, Response
+from ptpkit.core.state import Phase
+from ptpkit.errors import (
+    ClosedError,
+    DecodeError,
+    NotFoundError,
+    PTPError,
+    RemoteProtocolError,
+    ResponseError,
+    SessionError,
+    TransportTimeout,
+    UsageError,
+    response_error_class,
+)
+from ptpkit.ext.base import extensions_for
+from ptpkit.ext.listing import HandleTable
+
+log = get_logger("ptpkit")
+
+_T = TypeVar("_T")
+
+#: The largest read GetPartialObject can ask for in one transaction (a uint32 length).
+_MAX_PARTIAL = 0xFFFFFFFF
+
+
+class Camera:
+    """One camera over one asyncio link. ``async with`` it, or ``await open()`` and
+    ``await close()``. Transactions from several tasks are serialised (one at a time)."""
+
+    def __init__(
+        self,
+        transport: AsyncTransport,
+        *,
+        timeout_s: float | None = 20.0,
+        session_id: int = 1,
+        busy_retries: int = 5,
+    ) -> None:
+        self.transport = transport
+        self.timeout_s = timeout_s
+        self.session_id = session_id
+        #: How often an operation answered DeviceBusy is tried again (with back-off).
+        self.busy_retries = busy_retries
+        #: Standard PTP's names and those of the matching extensions (see _configure).
+        self.vocabulary: Vocabulary = STANDARD
+        self.catalog: PropertyCatalog = STANDARD_CATALOG
+        #: The registered extensions that match the camera (names only: see _configure).
+        self.extension_names: tuple[str, ...] = ()
+        self._engine: AsyncEngine | None = None
+        self._device_info: DeviceInfo | None = None
+        self._events = AsyncEventStream(lambda code: self.vocabulary.event_name(code))  # noqa: PLW0108
+        #: Each property's data type, from its description (GetDevicePropValue is decoded by it).
+        self._datatypes: dict[int, DataType] = {}
+        self._opened = False
+        self._closed = False
+
+    # -- life ------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.transport.url
+
+    @property
+    def transactions_run(self) -> int:
+        return self._engine.transactions if self._engine is not None else 0
+
+    @property
+    def link_idle(self) -> bool:
+        return self._engine is None or self._engine.idle
+
+    async def open(self) -> Camera:
+        """Open the link, read DeviceInfo and open a session."""
+        if self._closed:
+            raise ClosedError("this Camera was closed; connect again")
+        if self._opened:
+            return self
+        await self.transport.open()
+        try:
+            self._engine = AsyncEngine(
+                self.transport,
+                timeout_s=self.timeout_s,
+                on_event=self._events.deliver,
+                operation_name=self.vocabulary.operation_name,
+                response_name=self.vocabulary.response_name,
+            )
+            self.transport.start_events(self._events.deliver, self._events.fail)
+            try:
+                self._configure(await self._call(ops.get_device_info()))
+            except SessionError:
+                # GetDeviceInfo outside a session is refused by some responders (umtprd):
+                # libgphoto2 opens the session first, so do that (as the blocking Camera).
+                await self._open_session()
+                self._configure(await self._call(ops.get_device_info()))
+            else:
+                await self._open_session()
+            self._opened = True
+        except BaseException:
+            await self._shutdown(close_session=False)
+            raise
+        return self
+
+    def _configure(self, info: DeviceInfo) -> None:
+        """DeviceInfo, and the names of the extensions that match it: their code sets and
+        property specs are data (vendor operation, response, event and property names for the
+        raw :meth:`transaction`, the log and :meth:`property_code`); their behaviour is the
+        blocking Camera's (see the module docstring)."""
+        self._device_info = info
+        factories = extensions_for(info)
+        self.extension_names = tuple(factory.name for factory in factories)
+        self.vocabulary = STANDARD.with_sets(*(cs for f in factories for cs in f.code_sets))
+        self.catalog = STANDARD_CATALOG.with_specs(
+            spec for factory in factories for spec in factory.properties
+        )
+        engine = self._require_engine()
+        engine.operation_name = self.vocabulary.operation_name
+        engine.response_name = self.vocabulary.response_name
+
+    async def _open_session(self) -> None:
+        opening, closing = ops.open_session(self.session_id), ops.close_session()
+        response = await self._run(opening.code, opening.params, check=False)
+        if response.code == Rc.SESSION_ALREADY_OPEN:
+            # A session left open by an earlier program: close it and open ours.
+            await self._run(closing.code, closing.params, check=False)
+            response = await self._run(opening.code, opening.params, check=False)
+        self._check(Op.OPEN_SESSION, response)
+
+    async def close(self) -> None:
+        """Close the session and the link. Safe to call more than once."""
+        if self._closed:
+            return
+        await self._shutdown(close_session=self._opened)
+
+    async def _shutdown(self, *, close_session: bool) -> None:
+        self._closed = True
+        self._events.stop()
+        engine = self._engine
+        try:
+            if close_session and engine is not None:
+                conn = engine.connection
+                if conn.session_id is not None and conn.phase is Phase.IDLE:
+                    closing = ops.close_session()
+                    try:
+                        await engine.run(closing.code, closing.params, wait_turn=False)
+                    except PTPError as exc:
+                        log.debug("CloseSession failed: %s", exc)
+        finally:
+            if engine is not None:
+                engine.close()
+            await self.transport.close()
+
+    async def __aenter__(self) -> Camera:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open" if self._opened else "new"
+        return f"<ptpkit.aio.Camera {self.url} {state}>"
+
+    # -- running transactions --------------------------------------------------------------------
+
+    def _require_engine(self) -> AsyncEngine:
+        if self._closed or self._engine is None:
+            raise ClosedError("the camera is closed" if self._closed else "the camera is not open")
+        return self._engine
+
+    async def _run(
+        self,
+        code: int,
+        params: Sequence[int] = (),
+        *,
+        data_out: AnySource | None = None,
+        sink: AnySink | None = None,
+        timeout_s: float | None = None,
+        check: bool = True,
+    ) -> Response:
+        """One operation, tried again while the camera answers DeviceBusy (the blocking
+        Camera's rule: back-off from 50 ms to 1 s, within what is left of ``timeout_s``; never
+        after a data phase was sent or began to arrive)."""
+        engine = self._require_engine()
+        loop = asyncio.get_running_loop()
+        delay = 0.05
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        attempt_timeout_s = timeout_s
+        for attempt in range(self.busy_retries + 1):
+            response, _ = await engine.run(
+                code, params, data_out=data_out, sink=sink, timeout_s=attempt_timeout_s
+            )
+            if response.code != Rc.DEVICE_BUSY or attempt == self.busy_retries:
+                break
+            if deadline is not None:
+                left_s = deadline - loop.time() - delay
+                if left_s <= 0:
+                    break
+                attempt_timeout_s = left_s
+            if data_out is not None or getattr(sink, "started", False):
+                break
+            log.debug(
+                "%s: device busy, retry %d in %.2f s",
+                self.vocabulary.operation_name(code),
+                attempt + 1,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        if check:
+            self._check(code, response)
+        return response
+
+    def _check(self, code: int, response: Response) -> None:
+        if response.code != Rc.OK:
+            raise response_error_class(response.code)(
+                response.code,
+                name=self.vocabulary.response_name(response.code),
+                operation=code,
+                operation_name=self.vocabulary.operation_name(code),
+                params=response.params,
+            )
+
+    async def _call(self, operation: Operation[_T], *, limit: int = DEFAULT_MEMORY_LIMIT) -> _T:
+        """Run an operation spec and parse its answer (the camera's data kept in memory, at
+        most ``limit`` bytes)."""
+        if operation.data is not None:
+            response = await self._run(
+                operation.code, operation.params, data_out=BytesSource(operation.data)
+            )
+            return operation.parse(b"", response.params)
+        sink = BytesSink(limit)
+        response = await self._run(operation.code, operation.params, sink=sink)
+        return operation.parse(sink.getvalue(), response.params)
+
+    async def transaction(
+        self,
+        code: int,
+        params: Sequence[int] = (),
+        data: bytes | BinaryIO | AnySource | None = None,
+        *,
+        into: BinaryIO | AnySink | None = None,
+        timeout_s: float | None = None,
+        max_data_bytes: int = DEFAULT_MEMORY_LIMIT,
+    ) -> TransactionResult:
+        """A raw transaction (see :meth:`ptpkit.Camera.transaction`): the response code is
+        returned, not raised. ``data``: bytes, a seekable binary file, or a source (``size``
+        and ``read``, which may be a coroutine); ``into``: a binary file, or a sink whose
+        methods may be coroutines, instead of ``.data``."""
+        source: AnySource | None
+        if data is None:
+            source = None
+        elif isinstance(data, bytes | bytearray | memoryview):
+            source = BytesSource(data)
+        elif hasattr(data, "size") and hasattr(data, "read"):
+            source = data
+        elif hasattr(data, "read") and hasattr(data, "seekable") and data.seekable():
+            size = file_size(data)  # type: ignore[arg-type]
+            if size < 0:
+                raise UsageError("the data file is positioned past its end")
+            source = FileSource(data, size)  # type: ignore[arg-type]
+        else:
+            raise UsageError(
+                f"data must be bytes, a seekable binary file or a source, not "
+                f"{type(data).__name__} (PTP sends a data phase's length first)"
+            )
+        sink: AnySink
+        if into is None:
+            sink = BytesSink(max_data_bytes)
+        elif hasattr(into, "start") and hasattr(into, "finish"):
+            sink = into
+        else:
+            sink = FileSink(into)
+        response = await self._run(
+            code, params, data_out=source, sink=sink, timeout_s=timeout_s, check=False
+        )
+        kept = sink.getvalue() if isinstance(sink, BytesSink) else b""
+        return TransactionResult(
+            code=response.code,
+            name=self.vocabulary.response_name(response.code),
+            params=response.params,
+            data=kept,
+            data_size=sink.written
+            if isinstance(sink, FileSink)
+            else len(kept)
+            if isinstance(sink, BytesSink)
+            else 0,
+        )
+
+    # -- what the camera is ----------------------------------------------------------------------
+
+    @property
+    def device_info(self) -> DeviceInfo:
+        if self._device_info is None:
+            raise ClosedError("the camera is not open")
+        return self._device_info
+
+    async def refresh_device_info(self) -> DeviceInfo:
+        """Read DeviceInfo again (it can change, e.g. after a mode switch)."""
+        self._configure(await self._call(ops.get_device_info()))
+        return self.device_info
+
+    def supports(self, operation: int | str) -> bool:
+        code = (
+            operation
+            if isinstance(operation, int)
+            else self.vocabulary.code(Kind.OPERATION, operation)
+        )
+        return code in self.device_info.operations_supported
+
+    def _named(self, kind: Kind, codes: Iterable[int]) -> list[NamedCode]:
+        return [NamedCode(code, self.vocabulary.name(kind, code)) for code in codes]
+
+    def operations_supported(self) -> list[NamedCode]:
+        return self._named(Kind.OPERATION, self.device_info.operations_supported)
+
+    def events_supported(self) -> list[NamedCode]:
+        return self._named(Kind.EVENT, self.device_info.events_supported)
+
+    def properties_supported(self) -> list[NamedCode]:
+        return self._named(Kind.PROPERTY, self.property_codes())
+
+    # -- storages and objects --------------------------------------------------------------------
+
+    async def storage_ids(self) -> tuple[int, ...]:
+        return await self._call(ops.get_storage_ids())
+
+    async def storage_info(self, storage_id: int) -> StorageInfo:
+        return await self._call(ops.get_storage_info(storage_id))
+
+    async def storages(self) -> list[Storage]:
+        return [
+            Storage(storage_id=s, info=await self.storage_info(s)) for s in await self.storage_ids()
+        ]
+
+    async def object_handles(
+        self, storage_id: int = ALL_STORAGES, *, object_format: int = 0, parent: int | None = None
+    ) -> tuple[int, ...]:
+        """Handles of objects: all (``parent=None``), the top of the storage (``ROOT``), or
+        one folder's."""
+        return await self._call(
+            ops.get_object_handle_tuple(
+                storage_id, object_format=object_format, parent=0 if parent is None else parent
+            )
+        )
+
+    async def object_info(self, handle: int) -> ObjectInfo:
+        return await self._call(ops.get_object_info(handle))
+
+    async def entry(self, handle: int) -> Entry:
+        """The entry of one object with its full path (its parents read; a cycle of parents is
+        a RemoteProtocolError). Its storage is the one that lists its top-level folder, the
+        rule of :meth:`walk` (see :meth:`ptpkit.Camera.entry`)."""
+        return await self._entry_at(handle, await self.object_info(handle))
+
+    async def _entry_at(self, handle: int, info: ObjectInfo) -> Entry:
+        names = [info.filename]
+        top, top_info = handle, info
+        parent = info.parent_object
+        climbed = HandleTable()
+        climbed.add(handle)
+        while parent not in (0, ROOT):
+            if not climbed.add(parent):
+                raise RemoteProtocolError(
+                    f"object 0x{handle:08X}: the camera's ParentObject links form a cycle "
+                    f"(0x{parent:08X} again)"
+                )
+            top, top_info = parent, await self.object_info(parent)
+            names.append(top_info.filename)
+            parent = top_info.parent_object
+        storage_id = await self._path_storage(top, top_info.storage_id)
+        names.append(storage_folder(storage_id))
+        names.reverse()
+        return entry_from_info(handle, info, "/" + "/".join(names), storage_id)
+
+    async def _path_storage(self, top: int, claimed: int) -> int:
+        ids = await self.storage_ids()
+        if len(ids) == 1:
+            return ids[0]
+        for sid in sorted(ids, key=lambda sid: sid != claimed):
+            if top in await self._call(ops.get_object_handles(sid, parent=ROOT)):
+                return sid
+        return claimed
+
+    async def _as_entry(self, target: Entry | int | str) -> Entry:
+        if isinstance(target, Entry):
+            return target
+        if isinstance(target, int):
+            return await self.entry(target)
+        return await self.find(target)
+
+    async def _describe(
+        self, handle: int, folder: str, on_error: SkipCallback | None, seen: HandleTable
+    ) -> ObjectInfo | None:
+        """One listed object's ObjectInfo, or None when it is passed over: listed before (a
+        folder inside itself), a reserved handle, or one the camera cannot describe (reported
+        to ``on_error`` as the blocking walk does)."""
+        if not seen.add(handle):
+            return None
+        if handle in RESERVED_HANDLES:
+            reason = f"the camera lists the reserved handle 0x{handle:08X} as an object"
+            _skipped(SkippedObject(handle=handle, folder=folder, reason=reason,
+                                error=RemoteProtocolError(reason)), on_error)  # fmt: skip
+            return None
+        try:
+            return await self.object_info(handle)
+        except (DecodeError, ResponseError) as exc:
+            if isinstance(exc, SessionError):
+                raise
+            _skipped(
+                SkippedObject(handle=handle, folder=folder, reason=str(exc), error=exc), on_error
+            )
+            return None
+
+    async def _folder(
+        self,
+        storage_id: int,
+        parent: int,
+        path: str,
+        on_error: SkipCallback | None,
+        seen: HandleTable,
+    ) -> AsyncIterator[Entry]:
+        """The entries directly in one folder: sorted by name up to SORTED_FOLDER_LIMIT
+        objects (equal names in the camera's order), a bigger folder in the camera's order."""
+        handles = await self._call(ops.get_object_handles(storage_id, parent=parent))
+        if len(handles) > SORTED_FOLDER_LIMIT:
+            for handle in handles:
+                info = await self._describe(handle, path, on_error, seen)
+                if info is not None:
+                    yield entry_from_info(handle, info, f"{path}/{info.filename}", storage_id)
+            return
+        described = []
+        for handle in handles:
+            info = await self._describe(handle, path, on_error, seen)
+            if info is not None:
+                described.append((info.filename, handle, info))
+        described.sort(key=lambda item: item[0])
+        for name, handle, info in described:
+            yield entry_from_info(handle, info, f"{path}/{name}", storage_id)
+
+    async def walk(
+        self,
+        storage_id: int | None = None,
+        *,
+        folder: Entry | int | str | None = None,
+        on_error: SkipCallback | None = None,
+    ) -> AsyncIterator[Entry]:
+        """Every folder and file, depth first, each folder before what it contains, folder by
+        folder (GetObjectHandles, GetObjectInfo): the order, path and skipping rules of
+        :meth:`ptpkit.Camera.walk`. Entries come as they are read; an explicit stack, so any
+        depth works."""
+        if folder is not None:
+            start = await self._as_entry(folder)
+            if not start.is_folder:
+                raise UsageError(f"{start.path} is not a folder")
+            tops = [(start.storage_id, start.handle, start.path)]
+        else:
+            ids = await self.storage_ids() if storage_id is None else (storage_id,)
+            tops = [(sid, ROOT, "/" + storage_folder(sid)) for sid in ids]
+        seen = HandleTable()
+        for sid, parent, prefix in tops:
+            stack = [self._folder(sid, parent, prefix, on_error, seen)]
+            while stack:
+                try:
+                    entry = await stack[-1].__anext__()
+                except StopAsyncIteration:
+                    stack.pop()
+                    continue
+                yield entry
+                if entry.is_folder:
+                    stack.append(self._folder(sid, entry.handle, entry.path, on_error, seen))
+
+    async def list_folder(
+        self, folder: Entry | int | str | None = None, *, on_error: SkipCallback | None = None
+    ) -> list[Entry]:
+        """The objects directly inside a folder (None: the top of every storage)."""
+        seen = HandleTable()
+        if folder is None:
+            out = []
+            for sid in await self.storage_ids():
+                out += [
+                    e
+                    async for e in self._folder(
+                        sid, ROOT, "/" + storage_folder(sid), on_error, seen
+                    )
+                ]
+            return out
+        start = await self._as_entry(folder)
+        if not start.is_folder:
+            raise UsageError(f"{start.path} is not a folder")
+        return [
+            e
+            async for e in self._folder(start.storage_id, start.handle, start.path, on_error, seen)
+        ]
+
+    async def find(self, path: str) -> Entry:
+        """The entry at a path (``/store_00010001/DCIM/IMG_0001.JPG``, or without the storage
+        on a camera with one). Raises NotFoundError."""
+        parts = [p for p in PurePosixPath(path).parts if p not in ("/", "")]
+        if not parts:
+            raise NotFoundError(f"{path!r} names no object")
+        ids = await self.storage_ids()
+        storage_id = parse_storage_folder(parts[0])
+        if storage_id is not None:
+            if storage_id not in ids:
+                raise NotFoundError(f"{path!r}: the camera has no storage {parts[0]}")
+            parts = parts[1:]
+        elif len(ids) != 1:
+            raise NotFoundError(
+                f"{path!r}: this camera has {len(ids)} storages; start the path with one of "
+                + ", ".join(storage_folder(s) for s in ids)
+            )
+        else:
+            storage_id = ids[0]
+        if not parts:
+            raise NotFoundError(f"{path!r} is a storage, not an object")
+        parent, prefix = ROOT, "/" + storage_folder(storage_id)
+        found: Entry | None = None
+        for part in parts:
+            seen = HandleTable()
+            for handle in await self._call(ops.get_object_handles(storage_id, parent=parent)):
+                info = await self._describe(handle, prefix, None, seen)
+                if info is not None and info.filename == part:
+                    prefix = f"{prefix}/{part}"
+                    found = entry_from_info(handle, info, prefix, storage_id)
+                    parent = handle
+                    break
+            else:
+                raise NotFoundError(f"no {part!r} in {prefix} on the camera")
+        assert found is not None
+        return found
+
+    # -- reading objects -------------------------------------------------------------------------
+
+    async def download(
+        self,
+        target: Entry | int | str,
+        dest: str | os.PathLike[str] | BinaryIO,
+        *,
+        progress: ProgressCallback | None = None,
+        resume: bool = True,
+        overwrite: bool = False,
+        fsync: bool = True,
+        keep_time: bool = True,
+    ) -> Path | None:
+        """Copy an object to ``dest`` (a folder, a file path, or a binary file object) with
+        the blocking Camera's guarantees (:meth:`ptpkit.Camera.download`): streamed into a
+        partial file of ours, published under the final name only when complete, an existing
+        file never replaced unless ``overwrite``, a file ptpkit did not make never touched, a
+        partial file of the same object resumed with GetPartialObject. A cancelled download
+        (``task.cancel()``) is cancelled on the camera and leaves no final file; its partial
+        file stays for a resume, as after any failure."""
+        entry = await self._as_entry(target)
+        if entry.is_folder:
+            raise UsageError(f"{entry.path} is a folder; download the files in it")
+        if hasattr(dest, "write"):
+            sink = FileSink(
+                dest,  # type: ignore[arg-type]
+                progress=progress,
+                total_bytes=entry.size,
+                limit=size_limit(entry, 0),
+            )
+            await self._read_object(entry, 0, sink)
+            return None
+        final = download_path(entry, dest)
+        with writing(
+            final,
+            overwrite=overwrite,
+            fsync=fsync,
+            resumable=True,
+            owner=part_owner(self.device_info, entry),
+            mtime=object_time(entry) if keep_time else None,
+        ) as file:
+            await self._fill_part(entry, file, final, resume=resume, progress=progress)
+        return final
+
+    async def _fill_part(
+        self,
+        entry: Entry,
+        file: BinaryIO,
+        final: Path,
+        *,
+        resume: bool,
+        progress: ProgressCallback | None,
+    ) -> None:
+        """:meth:`ptpkit.client.transfers.Transfers._fill_part` on the loop: resume what the
+        partial file holds when its end matches the camera's bytes there."""
+        have = os.fstat(file.fileno()).st_size
+        offset = 0
+        if have and resume and self._can_resume(entry, have):
+            if await self._resume_check(entry, file, have):
+                offset = have
+                log.info("resuming %s at byte %d of %d", entry.path, offset, entry.size)
+            else:
+                log.warning(
+                    "%s: the partial file of %s holds other bytes; starting over",
+                    entry.path,
+                    final,
+                )
+        if offset < have:
+            file.truncate(offset)
+        file.seek(offset)
+        sink = FileSink(
+            file,
+            progress=progress,
+            offset=offset,
+            total_bytes=entry.size,
+            limit=size_limit(entry, offset),
+        )
+        try:
+            await self._read_object(entry, offset, sink)
+        except ResponseError as exc:
+            if not offset or sink.started or isinstance(exc, SessionError):
+                raise
+            log.warning("%s: the camera refused to resume (%s); starting over", entry.path, exc)
+            file.truncate(0)
+            file.seek(0)
+            sink = FileSink(
+                file, progress=progress, total_bytes=entry.size, limit=size_limit(entry, 0)
+            )
+            await self._read_object(entry, 0, sink)
+        size = file.tell()
+        if entry.size not in (SIZE_UNKNOWN_32, size):
+            kept = "; the partial file stays for a resume" if size else ""
+            raise RemoteProtocolError(f"{entry.path}: got {size} of {entry.size} bytes{kept}")
+
+    def _can_resume(self, entry: Entry, have: int) -> bool:
+        if entry.size == SIZE_UNKNOWN_32 or not 0 < have < entry.size:
+            return False
+        return have <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT)
+
+    async def _resume_check(self, entry: Entry, part: BinaryIO, have: int) -> bool:
+        length = min(have, RESUME_CHECK_BYTES)
+        part.seek(have - length)
+        ours = part.read(length)
+        try:
+            return await self.read(entry, have - length, length) == ours
+        except ResponseError as exc:
+            if isinstance(exc, SessionError):
+                raise
+            log.warning("%s: the camera refused a partial read (%s)", entry.path, exc)
+            return False
+
+    async def _read_object(self, entry: Entry, offset: int, sink: AnySink) -> None:
+        if offset == 0:
+            await self._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
+        else:
+            await self._read_range(entry.handle, offset, entry.size - offset, sink)
+
+    async def _read_range(self, handle: int, offset: int, length: int, sink: AnySink) -> None:
+        """GetPartialObject in as few transactions as its 32-bit length allows."""
+        if not self.supports(Op.GET_PARTIAL_OBJECT) or offset + length > _MAX_PARTIAL + 1:
+            raise UsageError("the camera cannot read this part of an object (GetPartialObject)")
+        end = offset + length
+        while offset < end:
+            step = min(end - offset, _MAX_PARTIAL)
+            response = await self._run(Op.GET_PARTIAL_OBJECT, (handle, offset, step), sink=sink)
+            sent = response.params[0] if response.params else step
+            if sent == 0:
+                raise RemoteProtocolError(f"the camera sent no bytes at offset {offset}")
+            if sent > step:
+                raise RemoteProtocolError(
+                    f"the camera says it sent {sent} bytes at offset {offset}; {step} were asked"
+                )
+            offset += sent
+
+    async def read(
+        self, target: Entry | int | str, offset: int = 0, length: int | None = None
+    ) -> bytes:
+        """Bytes of an object, all of it or a range, in memory (download() for big files)."""
+        entry = await self._as_entry(target)
+        if length is None:
+            length = max(0, entry.size - offset)
+        elif entry.size != SIZE_UNKNOWN_32:
+            length = max(0, min(length, entry.size - offset))
+        sink = BytesSink(limit=max(length, 1))
+        if offset == 0 and length >= entry.size:
+            await self._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
+        elif length:
+            await self._read_range(entry.handle, offset, length, sink)
+        return sink.getvalue()
+
+    async def thumbnail(self, target: Entry | int | str) -> bytes:
+        """The object's thumbnail (usually a small JPEG)."""
+        entry = await self._as_entry(target)
+        return await self._call(ops.get_thumb(entry.handle))
+
+    # -- changing objects ------------------------------------------------------------------------
+
+    async def _folder_handle(self, folder: Entry | int | str | None) -> tuple[int | None, int]:
+        if folder is None:
+            return None, ROOT
+        entry = await self._as_entry(folder)
+        if not entry.is_folder:
+            raise UsageError(f"{entry.path} is not a folder")
+        return entry.storage_id, entry.handle
+
+    async def upload(
+        self,
+        source: str | os.PathLike[str] | BinaryIO,
+        *,
+        name: str | None = None,
+        storage_id: int | None = None,
+        folder: Entry | int | str | None = None,
+        object_format: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Entry:
+        """Send a file to the camera (SendObjectInfo, then SendObject streamed from it)."""
+        folder_storage, parent = await self._folder_handle(folder)
+        if hasattr(source, "read"):
+            if name is None:
+                raise UsageError("uploading from a file object needs name=")
+            return await self._upload_file(
+                source,  # type: ignore[arg-type]
+                name=name,
+                storage_id=folder_storage or storage_id,
+                parent=parent,
+                object_format=object_format,
+                progress=progress,
+                modified=None,
+            )
+        path = Path(source)
+        if not path.is_file():
+            raise UsageError(f"{path} is not a file")
+        with path.open("rb") as file:
+            return await self._upload_file(
+                file,
+                name=name or path.name,
+                storage_id=folder_storage or storage_id,
+                parent=parent,
+                object_format=object_format,
+                progress=progress,
+                modified=path.stat().st_mtime,
+            )
+
+    async def _upload_file(
+        self,
+        file: BinaryIO,
+        *,
+        name: str,
+        storage_id: int | None,
+        parent: int,
+        object_format: int | None,
+        progress: ProgressCallback | None,
+        modified: float | None,
+    ) -> Entry:
+        size = file_size(file)
+        storage = storage_id if storage_id is not None else (await self.storage_ids())[0]
+        info = upload_info(
+            name,
+            size,
+            storage=storage,
+            parent=parent,
+            object_format=object_format,
+            modified=modified,
+        )
+        handle = await self._call(ops.send_object_info(storage, parent, info))
+        source: DataSource = FileSource(file, size, progress=progress)
+        await self._run(Op.SEND_OBJECT, data_out=source)
+        try:
+            return await self.entry(handle)
+        except (ResponseError, DecodeError, RemoteProtocolError) as exc:
+            # Done; some devices describe the new handle only a moment later (the blocking
+            # Camera's rule): the entry from what was sent.
+            log.debug("new object 0x%08X not described yet (%s)", handle, exc)
+            prefix = "/" + storage_folder(storage)
+            path_storage = storage
+            if parent != ROOT:
+                try:
+                    above = await self.entry(parent)
+                    prefix, path_storage = above.path, above.storage_id
+                except (ResponseError, DecodeError, RemoteProtocolError):
+                    pass
+            return entry_from_info(handle, info, f"{prefix}/{name}", path_storage, size=size)
+
+    async def make_folder(
+        self, name: str, *, folder: Entry | int | str | None = None, storage_id: int | None = None
+    ) -> Entry:
+        """Create a folder (SendObjectInfo of an Association, no data)."""
+        folder_storage, parent = await self._folder_handle(folder)
+        storage = folder_storage or storage_id or (await self.storage_ids())[0]
+        info = folder_info(name, storage, parent)
+        return await self.entry(await self._call(ops.send_object_info(storage, parent, info)))
+
+    async def delete(self, target: Entry | int | str) -> None:
+        """Delete an object; a folder goes with everything in it."""
+        entry = await self._as_entry(target)
+        if entry.handle in RESERVED_HANDLES:
+            # DeleteObject(0xFFFFFFFF) deletes every object (ISO 15740, DeleteObject).
+            raise UsageError(f"0x{entry.handle:08X} is a reserved handle, not one object")
+        await self._call(ops.delete_object(entry.handle))
+
+    # -- properties ------------------------------------------------------------------------------
+
+    def property_codes(self) -> tuple[int, ...]:
+        """Every property DeviceInfo lists."""
+        return tuple(self.device_info.device_properties_supported)
+
+    def property_code(self, prop: int | str) -> int:
+        """The code of a property given by code, friendly name ("iso"), PTP name
+        ("ExposureIndex") or hex ("0x500F")."""
+        return property_code(prop, self.catalog, self.vocabulary, self.property_codes)
+
+    async def describe_property(self, prop: int | str) -> PropertyDescription:
+        """A property's description (GetDevicePropDesc)."""
+        self._require_engine()
+        code = self.property_code(prop)
+        desc = await self._call(ops.get_device_prop_desc(code))
+        self._datatypes[code] = desc.datatype
+        return describe(code, desc, self.vocabulary, self.catalog)
+
+    async def properties(self) -> list[PropertyDescription]:
+        """Every property the camera lists, described (one that fails to describe is skipped)."""
+        out = []
+        for code in self.property_codes():
+            try:
+                out.append(await self.describe_property(code))
+            except (ResponseError, DecodeError) as exc:
+                log.info("property 0x%04X could not be described: %s", code, exc)
+        return out
+
+    async def get_property(self, prop: int | str) -> Value:
+        """The current value, decoded by the property's data type."""
+        self._require_engine()
+        code = self.property_code(prop)
+        if code not in self._datatypes or not self.supports(Op.GET_DEVICE_PROP_VALUE):
+            description = await self.describe_property(code)
+            if not self.supports(Op.GET_DEVICE_PROP_VALUE):
+                return description.current
+        return await self._call(ops.get_device_prop_value(code, self._datatypes[code]))
+
+    async def get_property_text(self, prop: int | str) -> str:
+        code = self.property_code(prop)
+        return self.catalog.format(code, await self.get_property(code))
+
+    async def set_property(self, prop: int | str, value: Value, *, check: bool = True) -> None:
+        """Set a property: a raw value, or text people would type ("1/125", "f/5.6"); with
+        ``check`` a value outside the allowed ones is refused here, listing them (the rules of
+        :meth:`ptpkit.Camera.set_property`)."""
+        description = await self.describe_property(prop)
+        _, operation = value_to_set(description, value, check=check)
+        await self._call(operation)
+
+    # -- capture and events ----------------------------------------------------------------------
+
+    async def capture(self, *, timeout_s: float = 30.0, storage_id: int = 0) -> CaptureResult:
+        """Take a picture (standard InitiateCapture) and return the new objects: ObjectAdded
+        events until CaptureComplete (or the first ObjectAdded on a camera that does not send
+        CaptureComplete), as :meth:`ptpkit.Camera.capture`. Those events are the answer (in
+        the result's ``events``), not queued again for :meth:`events`."""
+        added: list[CameraEvent] = []
+        answer: list[CameraEvent] = []
+        done = False
+        capture_tid: list[int] = []
+        has_complete = Ec.CAPTURE_COMPLETE in self.device_info.events_supported
+
+        def listen(event: CameraEvent) -> bool:
+            nonlocal done
+            if done:
+                return False
+            if event.code == Ec.OBJECT_ADDED and event.params:
+                added.append(event)
+                answer.append(event)
+                if not has_complete:
+                    done = True
+                return True
+            if event.code == Ec.CAPTURE_COMPLETE and (
+                not capture_tid or event.transaction_id in (capture_tid[0], 0xFFFFFFFF)
+            ):
+                answer.append(event)
+                done = True
+                return True
+            return False
+
+        loop = asyncio.get_running_loop()
+        with self._events.listening(listen):
+            initiate = ops.initiate_capture(storage_id)
+            response = await self._run(initiate.code, initiate.params)
+            capture_tid.append(response.transaction_id)
+            deadline = loop.time() + timeout_s
+            while not done:
+                self._events.raise_if_ended()
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TransportTimeout(
+                        f"the camera did not report the capture within {timeout_s:g} s "
+                        f"({len(added)} new object(s) so far)"
+                    )
+                await self._events.changed(remaining)
+        entries = [await self.entry(event.params[0]) for event in added]
+        return CaptureResult(entries, answer)
+
+    async def next_event(self, timeout_s: float | None = None) -> CameraEvent | None:
+        """The next event, waiting up to ``timeout_s`` (None: forever); None on timeout."""
+        return await self._events.next_event(timeout_s)
+
+    def events(self, timeout_s: float | None = None) -> AsyncIterator[CameraEvent]:
+        """``async for event in cam.events():`` events as they come; ends when none arrives
+        within ``timeout_s`` (None: never)."""
+        return self._events.events(timeout_s)
+
+    async def wait_event(
+        self, codes: Iterable[int] | None = None, *, timeout_s: float = 10.0
+    ) -> CameraEvent:
+        """The next event with one of ``codes`` (any if None); the others are kept for later.
+        Raises TransportTimeout."""
+        return await self._events.wait_event(codes, timeout_s=timeout_s)
+
+    def _deliver_event(self, event: Event, details: object = None) -> None:
+        self._events.deliver(event, details)
+
+
+__all__ = ["Camera"]
