@@ -32,6 +32,7 @@ from ptpkit.errors import (
     ClosedError,
     NotFoundError,
     ObjectError,
+    OperationNotSupportedError,
     TransportTimeout,
     UsageError,
 )
@@ -331,7 +332,7 @@ def test_properties_by_name_code_and_text(rig: AioRig) -> None:
             with pytest.raises(UsageError, match="allowed"):
                 await cam.set_property("iso", 123)
             with pytest.raises(UsageError, match="unknown property"):
-                cam.property_code("no-such-thing")
+                await cam.property_code("no-such-thing")
             listed = await cam.properties()
             assert Dpc.EXPOSURE_INDEX in {p.code for p in listed}
             # Every connection hears of a change, the one that made it too.
@@ -562,16 +563,17 @@ def test_connect_is_awaitable_and_refuses_a_bad_url() -> None:
 def test_standard_ptp_on_the_vendor_personalities(
     card: Path, tmp_path: Path, model: str, extension: str, vendor_operation: tuple[int, str]
 ) -> None:
-    """The vendors' cameras (in process) over ptpkit.aio: standard PTP works on them (listing
-    as the blocking Camera lists, downloads, InitiateCapture), and the matching extensions'
-    names are known (their behaviour is the blocking Camera's)."""
+    """The vendors' cameras (in process) over ptpkit.aio with ``extensions=False``: standard
+    PTP works on them (listing as the blocking Camera lists, downloads, InitiateCapture), and
+    the matching extensions' names are known, their behaviour not used."""
     code, name = vendor_operation
     with VirtualCamera(card, personality=personality_for(model)) as vcam:
         with ptpkit.connect("virtual:", camera=vcam) as blocking:
             expected = [(e.path, e.handle) for e in blocking.walk()]
 
         async def scenario() -> None:
-            async with ptpkit.aio.connect("virtual:", camera=vcam) as cam:
+            async with ptpkit.aio.connect("virtual:", camera=vcam, extensions=False) as cam:
+                assert cam.extensions == []
                 assert extension in cam.extension_names
                 assert cam.vocabulary.operation_name(code) == name
                 walked = [e async for e in cam.walk()]
@@ -584,3 +586,62 @@ def test_standard_ptp_on_the_vendor_personalities(
                 assert [e.name for e in new] == ["IMG_0005.JPG"]
 
         run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("model", "transport", "iso", "shot"),
+    [
+        ("canon-eos", "virtual", ("ISO 400", 0x58, "ISO 400"), "IMG_0005.JPG"),
+        ("canon-eos", "ptpip", ("ISO 400", 0x58, "ISO 400"), "IMG_0005.JPG"),
+        ("nikon", "virtual", ("400", 400, "400"), "DSC_0001.JPG"),
+        ("nikon", "ptpip", ("400", 400, "400"), "DSC_0001.JPG"),
+        ("sony", "virtual", ("400", 400, "400"), "DSC00001.JPG"),
+    ],
+)
+def test_vendor_extensions_run_over_aio(
+    card: Path, model: str, transport: str, iso: tuple[str, int, str], shot: str
+) -> None:
+    """The vendors' extensions under ptpkit.aio (their hooks in worker threads, their
+    transactions on the loop): set-up, vendor properties, vendor capture, the event poller and
+    live view; the camera closes cleanly with its threads gone."""
+    given, raw, shown = iso
+
+    async def scenario(rig: AioRig) -> None:
+        async with rig.connect() as cam:
+            assert model in [extension.name for extension in cam.extensions]
+            await cam.set_property("iso", given)
+            assert await cam.get_property("iso") == raw
+            assert await cam.get_property_text("iso") == shown
+            new = await cam.capture(timeout_s=10)
+            assert [e.name for e in new] == [shot]
+            if model != "sony":  # a Sony's capture answers in its property poll, not events
+                assert new.events  # the vendor's answer events, kept with the result
+            async with cam.live_view() as lv:
+                frames = [await lv.next_frame() for _ in range(3)]
+            assert [f.sequence for f in frames] == [0, 1, 2]
+            assert all(f.jpeg[:2] == b"\xff\xd8" and f.width > 0 for f in frames)
+            # Transactions of the program still run between the poller's.
+            assert await cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+
+    before = set(threading.enumerate())
+    with (
+        VirtualCamera(card, personality=personality_for(model)) as vcam,
+        _rig(vcam, transport) as rig,
+    ):
+        run(lambda: scenario(rig))
+    hook_threads = [
+        t for t in threading.enumerate() if t not in before and t.name.startswith("ptpkit-ext")
+    ]
+    for thread in hook_threads:
+        thread.join(timeout=5)  # let go at close (idle workers end at once)
+    assert not any(t.is_alive() for t in hook_threads)
+
+
+def test_no_live_view_on_a_standard_camera(rig: AioRig) -> None:
+    async def scenario() -> None:
+        async with rig.connect() as cam:
+            with pytest.raises(OperationNotSupportedError, match="no live view"):
+                async with cam.live_view():
+                    pass
+
+    run(scenario)

@@ -17,17 +17,20 @@ engine (:mod:`ptpkit.aio.engine`) from the same operation specs
 by :func:`ptpkit.client.files.writing`, property names, values and checks of
 :mod:`ptpkit.client.properties`). No thread per camera (PTP/IP, in-process).
 
-What it does is standard PTP (ISO 15740): vendor extensions (Canon EOS events and capture,
-Nikon, Sony, Fujifilm, MTP's whole-card listing) run on the blocking :class:`ptpkit.Camera`
-only: their hooks are blocking calls. A vendor's operations are reachable here through the raw
-:meth:`Camera.transaction`.
+Vendor extensions are the blocking Camera's own objects (:mod:`ptpkit.aio.vendor`): their
+set-up and tear-down, event poller (Canon EOS, Nikon GetEvent), properties, capture and live
+view run in a few worker threads of the camera's, their transactions on this camera's engine.
+The listing stays folder by folder (standard GetObjectHandles / GetObjectInfo: no vendor
+listing, no MTP whole-card index, no 64-bit reads past 4 GiB yet), as do reads of objects.
+``extensions=False`` gives standard PTP only (no thread at all).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import BinaryIO, TypeVar
@@ -35,12 +38,15 @@ from typing import BinaryIO, TypeVar
 from ptpkit._log import get_logger
 from ptpkit.aio.engine import AnySink, AnySource, AsyncEngine
 from ptpkit.aio.events import AsyncEventStream
+from ptpkit.aio.liveview import AsyncLiveView
 from ptpkit.aio.transports import AsyncTransport
+from ptpkit.aio.vendor import VendorBridge
 from ptpkit.client import operations as ops
 from ptpkit.client.camera import NamedCode, Storage, TransactionResult
-from ptpkit.client.capture import CaptureResult
+from ptpkit.client.capture import CaptureResult, capture_event
 from ptpkit.client.events import CameraEvent
 from ptpkit.client.files import Entry, parse_storage_folder, storage_folder, writing
+from ptpkit.client.liveview import FRAME_TIMEOUT_S
 from ptpkit.client.objects import (
     RESERVED_HANDLES,
     SORTED_FOLDER_LIMIT,
@@ -86,6 +92,7 @@ from ptpkit.errors import (
     ClosedError,
     DecodeError,
     NotFoundError,
+    OperationNotSupportedError,
     PTPError,
     RemoteProtocolError,
     ResponseError,
@@ -94,7 +101,7 @@ from ptpkit.errors import (
     UsageError,
     response_error_class,
 )
-from ptpkit.ext.base import extensions_for
+from ptpkit.ext.base import CaptureOutcome, Extension, FrameSource, extensions_for
 from ptpkit.ext.listing import HandleTable
 
 log = get_logger("ptpkit")
@@ -116,8 +123,12 @@ class Camera:
         timeout_s: float | None = 20.0,
         session_id: int = 1,
         busy_retries: int = 5,
+        extensions: bool = True,
     ) -> None:
         self.transport = transport
+        #: Use the matching vendor extensions' behaviour (else their names only).
+        self.use_extensions = extensions
+        self._vendor: VendorBridge | None = None
         self.timeout_s = timeout_s
         self.session_id = session_id
         #: How often an operation answered DeviceBusy is tried again (with back-off).
@@ -146,6 +157,12 @@ class Camera:
         return self._engine.transactions if self._engine is not None else 0
 
     @property
+    def extensions(self) -> list[Extension]:
+        """This camera's extension instances, in the order they are asked (vendor, then MTP);
+        empty with ``extensions=False``."""
+        return self._vendor.extensions if self._vendor is not None else []
+
+    @property
     def link_idle(self) -> bool:
         return self._engine is None or self._engine.idle
 
@@ -157,6 +174,8 @@ class Camera:
             return self
         await self.transport.open()
         try:
+            if self.use_extensions:
+                self._vendor = VendorBridge(self)
             self._engine = AsyncEngine(
                 self.transport,
                 timeout_s=self.timeout_s,
@@ -175,6 +194,9 @@ class Camera:
             else:
                 await self._open_session()
             self._opened = True
+            if self._vendor is not None:
+                self._events.on_wait = self._vendor.attention
+                await self._vendor.open()
         except BaseException:
             await self._shutdown(close_session=False)
             raise
@@ -188,6 +210,8 @@ class Camera:
         self._device_info = info
         factories = extensions_for(info)
         self.extension_names = tuple(factory.name for factory in factories)
+        if self._vendor is not None:
+            self._vendor.configure(factories)
         self.vocabulary = STANDARD.with_sets(*(cs for f in factories for cs in f.code_sets))
         self.catalog = STANDARD_CATALOG.with_specs(
             spec for factory in factories for spec in factory.properties
@@ -212,10 +236,16 @@ class Camera:
         await self._shutdown(close_session=self._opened)
 
     async def _shutdown(self, *, close_session: bool) -> None:
-        self._closed = True
         self._events.stop()
         engine = self._engine
         try:
+            if self._vendor is not None:
+                # Its tear-down still runs transactions (Canon EOS: its documented order).
+                if close_session and engine is not None:
+                    await self._vendor.close()
+                else:
+                    await self._vendor.settle()
+            self._closed = True
             if close_session and engine is not None:
                 conn = engine.connection
                 if conn.session_id is not None and conn.phase is Phase.IDLE:
@@ -225,6 +255,7 @@ class Camera:
                     except PTPError as exc:
                         log.debug("CloseSession failed: %s", exc)
         finally:
+            self._closed = True
             if engine is not None:
                 engine.close()
             await self.transport.close()
@@ -260,6 +291,7 @@ class Camera:
         sink: AnySink | None = None,
         timeout_s: float | None = None,
         check: bool = True,
+        wait_turn: bool = True,
     ) -> Response:
         """One operation, tried again while the camera answers DeviceBusy (the blocking
         Camera's rule: back-off from 50 ms to 1 s, within what is left of ``timeout_s``; never
@@ -271,7 +303,12 @@ class Camera:
         attempt_timeout_s = timeout_s
         for attempt in range(self.busy_retries + 1):
             response, _ = await engine.run(
-                code, params, data_out=data_out, sink=sink, timeout_s=attempt_timeout_s
+                code,
+                params,
+                data_out=data_out,
+                sink=sink,
+                timeout_s=attempt_timeout_s,
+                wait_turn=wait_turn,
             )
             if response.code != Rc.DEVICE_BUSY or attempt == self.busy_retries:
                 break
@@ -296,7 +333,14 @@ class Camera:
 
     def _check(self, code: int, response: Response) -> None:
         if response.code != Rc.OK:
-            raise response_error_class(response.code)(
+            vendor = (
+                self._vendor.ask_now(
+                    "response_error", lambda extension: extension.response_error(response.code)
+                )
+                if self._vendor is not None
+                else None
+            )
+            raise (vendor or response_error_class(response.code))(
                 response.code,
                 name=self.vocabulary.response_name(response.code),
                 operation=code,
@@ -400,8 +444,8 @@ class Camera:
     def events_supported(self) -> list[NamedCode]:
         return self._named(Kind.EVENT, self.device_info.events_supported)
 
-    def properties_supported(self) -> list[NamedCode]:
-        return self._named(Kind.PROPERTY, self.property_codes())
+    async def properties_supported(self) -> list[NamedCode]:
+        return self._named(Kind.PROPERTY, await self.property_codes())
 
     # -- storages and objects --------------------------------------------------------------------
 
@@ -875,27 +919,52 @@ class Camera:
 
     # -- properties ------------------------------------------------------------------------------
 
-    def property_codes(self) -> tuple[int, ...]:
-        """Every property DeviceInfo lists."""
-        return tuple(self.device_info.device_properties_supported)
+    def _ask_now(self, hook: str, call: Callable[[Extension], _T | None]) -> _T | None:
+        return self._vendor.ask_now(hook, call) if self._vendor is not None else None
 
-    def property_code(self, prop: int | str) -> int:
+    async def _ask(self, hook: str, call: Callable[[Extension], _T | None]) -> _T | None:
+        return await self._vendor.ask(hook, call) if self._vendor is not None else None
+
+    async def property_codes(self) -> tuple[int, ...]:
+        """Every property the camera has: DeviceInfo's list, then those its extensions add
+        (a Canon EOS reports some only in its events; a Sony's list is read from the camera)."""
+        codes = dict.fromkeys(self.device_info.device_properties_supported)
+        if self._vendor is not None:
+            for extension in self._vendor.overriding("property_codes"):
+                listed: Collection[int] | None = await self._vendor.call(extension.property_codes)
+                codes.update(dict.fromkeys(listed or ()))
+        return tuple(codes)
+
+    async def property_code(self, prop: int | str) -> int:
         """The code of a property given by code, friendly name ("iso"), PTP name
         ("ExposureIndex") or hex ("0x500F")."""
-        return property_code(prop, self.catalog, self.vocabulary, self.property_codes)
+        if isinstance(prop, int):
+            return prop
+        candidates = self.catalog.candidates(prop)
+        # One name, several properties (standard and vendor): the one this camera has.
+        have = await self.property_codes() if len(candidates) > 1 else ()
+        return property_code(prop, self.catalog, self.vocabulary, lambda: have)
+
+    def _format_value(self, code: int, value: Value) -> str | None:
+        return self._ask_now("format_value", lambda extension: extension.format_value(code, value))
 
     async def describe_property(self, prop: int | str) -> PropertyDescription:
-        """A property's description (GetDevicePropDesc)."""
+        """A property's description: from the first extension that describes it (a Canon
+        EOS's event cache), else GetDevicePropDesc."""
         self._require_engine()
-        code = self.property_code(prop)
-        desc = await self._call(ops.get_device_prop_desc(code))
+        code = await self.property_code(prop)
+        desc = await self._ask(
+            "describe_property", lambda extension: extension.describe_property(code)
+        )
+        if desc is None:
+            desc = await self._call(ops.get_device_prop_desc(code))
         self._datatypes[code] = desc.datatype
-        return describe(code, desc, self.vocabulary, self.catalog)
+        return describe(code, desc, self.vocabulary, self.catalog, self._format_value)
 
     async def properties(self) -> list[PropertyDescription]:
         """Every property the camera lists, described (one that fails to describe is skipped)."""
         out = []
-        for code in self.property_codes():
+        for code in await self.property_codes():
             try:
                 out.append(await self.describe_property(code))
             except (ResponseError, DecodeError) as exc:
@@ -903,9 +972,16 @@ class Camera:
         return out
 
     async def get_property(self, prop: int | str) -> Value:
-        """The current value, decoded by the property's data type."""
+        """The current value, decoded by the property's data type (from the first extension
+        that describes the property, else GetDevicePropValue)."""
         self._require_engine()
-        code = self.property_code(prop)
+        code = await self.property_code(prop)
+        desc = await self._ask(
+            "describe_property", lambda extension: extension.describe_property(code)
+        )
+        if desc is not None:
+            self._datatypes[code] = desc.datatype
+            return desc.current
         if code not in self._datatypes or not self.supports(Op.GET_DEVICE_PROP_VALUE):
             description = await self.describe_property(code)
             if not self.supports(Op.GET_DEVICE_PROP_VALUE):
@@ -913,15 +989,24 @@ class Camera:
         return await self._call(ops.get_device_prop_value(code, self._datatypes[code]))
 
     async def get_property_text(self, prop: int | str) -> str:
-        code = self.property_code(prop)
-        return self.catalog.format(code, await self.get_property(code))
+        code = await self.property_code(prop)
+        value = await self.get_property(code)
+        text = self._format_value(code, value)
+        return text if text is not None else self.catalog.format(code, value)
 
     async def set_property(self, prop: int | str, value: Value, *, check: bool = True) -> None:
         """Set a property: a raw value, or text people would type ("1/125", "f/5.6"); with
         ``check`` a value outside the allowed ones is refused here, listing them (the rules of
-        :meth:`ptpkit.Camera.set_property`)."""
+        :meth:`ptpkit.Camera.set_property`). The first extension that sets it its vendor's
+        way does (Canon EOS SetDevicePropValueEx), else SetDevicePropValue."""
         description = await self.describe_property(prop)
-        _, operation = value_to_set(description, value, check=check)
+        raw, operation = value_to_set(description, value, check=check, extensions=self.extensions)
+        if self._vendor is not None:
+            for extension in self._vendor.overriding("set_property"):
+                if await self._vendor.call(
+                    extension.set_property, description.code, raw, description.datatype
+                ):
+                    return
         await self._call(operation)
 
     # -- capture and events ----------------------------------------------------------------------
@@ -931,6 +1016,11 @@ class Camera:
         events until CaptureComplete (or the first ObjectAdded on a camera that does not send
         CaptureComplete), as :meth:`ptpkit.Camera.capture`. Those events are the answer (in
         the result's ``events``), not queued again for :meth:`events`."""
+        outcome = await self._ask(
+            "capture", lambda extension: extension.capture(timeout_s=timeout_s)
+        )
+        if outcome is not None:
+            return await self._captured(outcome)
         added: list[CameraEvent] = []
         answer: list[CameraEvent] = []
         done = False
@@ -973,6 +1063,55 @@ class Camera:
         entries = [await self.entry(event.params[0]) for event in added]
         return CaptureResult(entries, answer)
 
+    async def _captured(self, outcome: CaptureOutcome) -> CaptureResult:
+        """A capture an extension made: entries from the ObjectInfo it gave (else
+        GetObjectInfo), in the camera's memory marked so (:attr:`Entry.in_memory`)."""
+        entries = []
+        for captured in outcome.objects:
+            if captured.in_turn:
+                raise _not_supported(
+                    "capture",
+                    "pictures handed out in turn (Sony's 0xFFFFC001) are not read by "
+                    "ptpkit.aio yet; use the blocking Camera",
+                )
+            if captured.info is not None:
+                entry = await self._entry_at(captured.handle, captured.info)
+            else:
+                entry = await self.entry(captured.handle)
+            entries.append(dataclasses.replace(entry, in_memory=captured.in_memory))
+        now = asyncio.get_running_loop().time()
+        events = [capture_event(item, self.vocabulary, now) for item in outcome.events]
+        return CaptureResult(entries, events, outcome.preview)
+
+    def live_view(self, *, frame_timeout_s: float | None = None) -> AsyncLiveView:
+        """Live view from the camera's extension (standard PTP has none)::
+
+            async with cam.live_view() as lv:
+                async for frame in lv:
+                    ...
+
+        Live view starts on entry and ends on exit (also after an error or a cancel); each
+        frame is asked for when the loop wants it (no reader ahead). Entering raises
+        OperationNotSupportedError when no extension of the camera has live view."""
+        return AsyncLiveView(
+            self._live_view_source,
+            self._vendor.call if self._vendor is not None else _no_hooks,
+            frame_timeout_s=FRAME_TIMEOUT_S if frame_timeout_s is None else frame_timeout_s,
+            label=self.url,
+        )
+
+    async def _live_view_source(self) -> FrameSource:
+        source = await self._ask("live_view", lambda extension: extension.live_view())
+        if source is None:
+            names = ", ".join(e.name for e in self.extensions) or "none"
+            raise _not_supported(
+                "live view",
+                f"{self.device_info.model or 'this camera'} has no live view ptpkit can use: "
+                f"standard PTP has none, and no extension of this camera offers one "
+                f"(extensions: {names})",
+            )
+        return source
+
     async def next_event(self, timeout_s: float | None = None) -> CameraEvent | None:
         """The next event, waiting up to ``timeout_s`` (None: forever); None on timeout."""
         return await self._events.next_event(timeout_s)
@@ -991,6 +1130,19 @@ class Camera:
 
     def _deliver_event(self, event: Event, details: object = None) -> None:
         self._events.deliver(event, details)
+
+
+async def _no_hooks(function: Callable[..., _T], *args: object) -> _T:
+    """The hook runner of a camera without extensions: never reached (no frame source)."""
+    raise ClosedError("this camera runs no extension")
+
+
+def _not_supported(what: str, message: str) -> OperationNotSupportedError:
+    error = OperationNotSupportedError(
+        Rc.OPERATION_NOT_SUPPORTED, name="OperationNotSupported", operation_name=what
+    )
+    error.args = (message,)
+    return error
 
 
 __all__ = ["Camera"]

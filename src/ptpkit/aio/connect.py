@@ -57,6 +57,7 @@ def connect(
     timeout_s: float | None = 20.0,
     session_id: int = 1,
     busy_retries: int = 5,
+    extensions: bool = True,
     **options: Any,
 ) -> _Connecting:
     """An asyncio camera for ``url``::
@@ -66,8 +67,15 @@ def connect(
 
     Other keywords go to the URL's transport (``virtual:`` takes ``camera=``, a
     VirtualCamera; ``ptpip:`` the keywords of
-    :class:`~ptpkit.aio.transports.AsyncPtpIpTransport`)."""
+    :class:`~ptpkit.aio.transports.AsyncPtpIpTransport`). ``extensions=False``: standard PTP
+    only, the matching vendor extensions' names without their behaviour (no thread at all)."""
     transport = transport_for(url, **options)
     return _Connecting(
-        Camera(transport, timeout_s=timeout_s, session_id=session_id, busy_retries=busy_retries)
+        Camera(
+            transport,
+            timeout_s=timeout_s,
+            session_id=session_id,
+            busy_retries=busy_retries,
+            extensions=extensions,
+        )
     )

@@ -35,6 +35,10 @@ class AsyncEventStream:
         self._error: PTPError | None = None
         self._closed = False
         self._listeners: list[Listener] = []
+        #: Tasks waiting for an event now (an attentive poller polls faster meanwhile).
+        self.waiting = 0
+        #: Called when a task begins to wait (the poller's attention).
+        self.on_wait: Callable[[], None] | None = None
 
     def deliver(self, event: Event, details: object = None) -> None:
         camera_event = CameraEvent(
@@ -80,10 +84,15 @@ class AsyncEventStream:
         """Wait until an event arrives (or no more can), at most ``timeout_s``; False on
         timeout."""
         self._arrived.clear()
+        self.waiting += 1
         try:
+            if self.on_wait is not None:
+                self.on_wait()
             await bounded(self._arrived.wait(), timeout_s)
         except asyncio.TimeoutError:
             return False
+        finally:
+            self.waiting -= 1
         return True
 
     async def next_event(self, timeout_s: float | None = None) -> CameraEvent | None:
