@@ -1,0 +1,159 @@
+"""Fan-out for the page: messages to every open event stream (:class:`Broadcaster`) and a
+camera's live-view frames to every viewer (:class:`FrameHub`), both with bounded memory.
+
+A slow page never holds the camera up: a subscriber whose queue is full is dropped (its
+stream ends and the page reconnects and reloads its state), and a viewer is sent the newest
+frame there is when it is ready for one, never a backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Final, Protocol
+
+from ptpkit._log import get_logger
+
+log = get_logger("ptpkit.web")
+
+#: Messages a page may be behind by before it is dropped.
+SUBSCRIBER_QUEUE: Final = 512
+#: Messages kept for the event log of a page that opens later.
+LOG_KEPT: Final = 200
+
+
+class Broadcaster:
+    """Messages (JSON-able dicts) to every subscriber, and the last :data:`LOG_KEPT` log
+    entries."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self.log: deque[dict[str, Any]] = deque(maxlen=LOG_KEPT)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._queues)
+
+    def publish(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "log":
+            self.log.append(message)
+        for queue in list(self._queues):
+            try:
+                queue.put_nowait(message)
+            except asyncio.QueueFull:
+                # Too far behind: end its stream (None) rather than hold messages for it.
+                self._queues.discard(queue)
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+                queue.put_nowait(None)
+
+    async def messages(self) -> AsyncIterator[dict[str, Any]]:
+        """Every message from now on, until the subscriber falls behind or the caller stops."""
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self._queues.add(queue)
+        try:
+            while (message := await queue.get()) is not None:
+                yield message
+        finally:
+            self._queues.discard(queue)
+
+    def close(self) -> None:
+        for queue in list(self._queues):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+        self._queues.clear()
+
+
+class Frame(Protocol):
+    """A live-view frame (:class:`ptpkit.LiveFrame`)."""
+
+    @property
+    def jpeg(self) -> bytes: ...
+    @property
+    def sequence(self) -> int: ...
+
+
+#: Opens the camera's live view: an async context manager that iterates frames.
+LiveViewOpener = Callable[[], AbstractAsyncContextManager[AsyncIterator[Frame]]]
+
+
+class FrameHub:
+    """One camera's live view, read once for every viewer while there is at least one: the
+    reader starts with the first viewer and stops (live view ends on the camera) when the last
+    one leaves."""
+
+    def __init__(self, open_live_view: LiveViewOpener, on_error: Callable[[str], None]) -> None:
+        self._open = open_live_view
+        self._on_error = on_error
+        self._viewers = 0
+        self._newest: Frame | None = None
+        self._count = 0
+        self._changed = asyncio.Condition()
+        self._reader: asyncio.Task[None] | None = None
+        #: Why the last reader stopped (None: it did not fail).
+        self.error: str | None = None
+
+    @property
+    def viewers(self) -> int:
+        return self._viewers
+
+    @property
+    def frames_read(self) -> int:
+        return self._count
+
+    async def _read(self) -> None:
+        try:
+            async with self._open() as frames:
+                async for frame in frames:
+                    async with self._changed:
+                        self._newest = frame
+                        self._count += 1
+                        self._changed.notify_all()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a camera's failure ends the streams
+            self.error = str(exc) or type(exc).__name__
+            self._on_error(f"live view stopped: {self.error}")
+        finally:
+            async with self._changed:
+                if self._reader is asyncio.current_task():
+                    self._reader = None
+                self._changed.notify_all()
+
+    async def frames(self) -> AsyncIterator[Frame]:
+        """Frames for one viewer: the newest each time it asks, each at most once; ends when
+        the camera's live view ends."""
+        self._viewers += 1
+        if self._reader is None:
+            self.error = None
+            self._reader = asyncio.create_task(self._read())
+        seen = [self._count]
+        try:
+            while True:
+                async with self._changed:
+                    await self._changed.wait_for(
+                        lambda: self._count != seen[0] or self._reader is None
+                    )
+                    if self._count == seen[0]:
+                        return
+                    seen[0] = self._count
+                    frame = self._newest
+                assert frame is not None
+                yield frame
+        finally:
+            self._viewers -= 1
+            if self._viewers == 0 and self._reader is not None:
+                reader, self._reader = self._reader, None
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
