@@ -122,7 +122,17 @@ class Guard:
             reason = self.refusal(request)
             if reason is not None:
                 raise web.HTTPForbidden(text=reason + "\n")
-            return await handler(request)
+            response = await handler(request)
+            if (
+                self.token is not None
+                and request.query.get(TOKEN_PARAM) == self.token
+                and not response.prepared
+            ):
+                # The page's own requests then carry it (never to another site: Strict).
+                response.set_cookie(
+                    TOKEN_COOKIE, self.token, httponly=True, samesite="Strict", path="/"
+                )
+            return response
 
         return guard
 
@@ -137,7 +147,3 @@ class Guard:
             "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
             "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         )
-        if self.token is not None and request.query.get(TOKEN_PARAM) == self.token:
-            response.set_cookie(
-                TOKEN_COOKIE, self.token, httponly=True, samesite="Strict", path="/"
-            )
