@@ -109,7 +109,10 @@ def entry_json(entry: Entry, info: ObjectInfo | None = None) -> dict[str, Any]:
         "storage": entry.storage_id,
         "key": folder_key(entry.storage_id, entry.parent),
         "captured": entry.captured.isoformat() if entry.captured else None,
-        "thumb": bool(info and info.thumb_format and info.thumb_compressed_size),
+        # Pictures have thumbnails on every camera seen; the page falls back to an icon when
+        # GetThumb fails.
+        "thumb": bool(info and info.thumb_format and info.thumb_compressed_size)
+        or entry.object_format in _IMAGE_FORMATS,
         "image": entry.object_format in _IMAGE_FORMATS,
     }
 

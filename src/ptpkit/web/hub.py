@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Final, Protocol
 
@@ -50,7 +50,7 @@ class Broadcaster:
                     queue.get_nowait()
                 queue.put_nowait(None)
 
-    async def messages(self) -> AsyncIterator[dict[str, Any]]:
+    async def messages(self) -> AsyncGenerator[dict[str, Any], None]:
         """Every message from now on, until the subscriber falls behind or the caller stops."""
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
         self._queues.add(queue)
@@ -123,7 +123,7 @@ class FrameHub:
                     self._reader = None
                 self._changed.notify_all()
 
-    async def frames(self) -> AsyncIterator[Frame]:
+    async def frames(self) -> AsyncGenerator[Frame, None]:
         """Frames for one viewer: the newest each time it asks, each at most once; ends when
         the camera's live view ends."""
         self._viewers += 1

@@ -10,6 +10,7 @@ complete).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import mimetypes
 import tempfile
@@ -196,11 +197,14 @@ async def events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
     )
-    messages = _manager(request).broadcaster.messages()
-    await response.prepare(request)
-    await response.write(b"retry: 1000\n: ready\n\n")
-    async for message in messages:
-        await response.write(f"data: {json.dumps(message)}\n\n".encode())
+    # Subscribed before the first byte: a page that has seen ": ready" misses nothing after.
+    # aclosing: the subscription ends as soon as the page goes away (a write fails).
+    async with contextlib.aclosing(_manager(request).broadcaster.messages()) as messages:
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionResetError):
+            await response.write(b"retry: 1000\n: ready\n\n")
+            async for message in messages:
+                await response.write(f"data: {json.dumps(message)}\n\n".encode())
     return response
 
 
@@ -252,14 +256,19 @@ async def live(request: web.Request) -> web.StreamResponse:
             "Cache-Control": "no-store",
         }
     )
-    async for frame in slot.hub.frames():
-        if not response.prepared:
-            await response.prepare(request)
-        head = (
-            f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(frame.jpeg)}\r\n"
-            f"X-Frame-Sequence: {frame.sequence}\r\n\r\n"
-        )
-        await response.write(head.encode() + frame.jpeg + b"\r\n")
+    # aclosing: this viewer leaves the hub as soon as it goes away (the last one's leaving
+    # ends live view on the camera).
+    async with contextlib.aclosing(slot.hub.frames()) as frames:
+        with contextlib.suppress(ConnectionResetError):
+            async for frame in frames:
+                if not response.prepared:
+                    await response.prepare(request)
+                head = (
+                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                    f"Content-Length: {len(frame.jpeg)}\r\n"
+                    f"X-Frame-Sequence: {frame.sequence}\r\n\r\n"
+                )
+                await response.write(head.encode() + frame.jpeg + b"\r\n")
     if not response.prepared:
         raise web.HTTPServiceUnavailable(text=f"no live view: {slot.hub.error}\n")
     return response

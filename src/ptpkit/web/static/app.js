@@ -306,6 +306,12 @@ function itemTile(item) {
       img.loading = "lazy";          // fetched only when scrolled into view
       img.alt = item.name;
       img.src = cam(`/thumb/${item.handle}`);
+      img.addEventListener("error", () => {
+        const icon = document.createElement("div");
+        icon.className = "icon";
+        icon.textContent = (item.name.split(".").pop() || "?").slice(0, 4);
+        img.replaceWith(icon);
+      });
       tile.appendChild(img);
     } else {
       const icon = document.createElement("div");
@@ -386,7 +392,7 @@ function objectAdded(entry) {
   state.total += 1;
   if (state.offset === 0 && !document.querySelector(`.item[data-handle="${entry.handle}"]`)) {
     const gallery = $("gallery");
-    const firstFile = [...gallery.children].find((t) => !t.querySelector(".icon") || t.querySelector("input"));
+    const firstFile = [...gallery.children].find((t) => t.querySelector("input"));
     gallery.insertBefore(itemTile(entry), entry.folder ? gallery.firstChild : firstFile || null);
   }
   drawPager();
