@@ -40,6 +40,7 @@ from ptpkit.virtual import DEFAULT_STORAGE_ID, VirtualCamera, personality_for
 from ptpkit.virtual.content import generated_bytes
 from ptpkit.virtual.misbehave import Misbehavior
 from ptpkit.virtual.server import PtpIpServer
+from ptpkit.virtual.sony import sony_state
 
 STORE = "/store_00010001"
 _T = TypeVar("_T")
@@ -616,6 +617,20 @@ def test_vendor_extensions_run_over_aio(
             assert [e.name for e in new] == [shot]
             if model != "sony":  # a Sony's capture answers in its property poll, not events
                 assert new.events  # the vendor's answer events, kept with the result
+            picture = io.BytesIO()
+            await cam.download(new[0], picture)
+            assert picture.getvalue()[:2] == b"\xff\xd8"
+            assert len(picture.getvalue()) == new[0].size
+            if model == "sony":
+                # Still Image Save Destination "PC": in the camera's memory, on no card.
+                assert new[0].in_memory
+                assert not sony_state(rig.vcam).in_memory  # read once, it let it go
+            if model == "nikon":
+                # In SDRAM (the camera's memory) until downloaded; told so (after_download),
+                # the extension deletes it there, as libgphoto2 does.
+                assert new[0].in_memory
+                with pytest.raises(ObjectError):
+                    await cam.object_info(new[0].handle)
             async with cam.live_view() as lv:
                 frames = [await lv.next_frame() for _ in range(3)]
             assert [f.sequence for f in frames] == [0, 1, 2]

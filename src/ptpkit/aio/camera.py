@@ -101,7 +101,13 @@ from ptpkit.errors import (
     UsageError,
     response_error_class,
 )
-from ptpkit.ext.base import CaptureOutcome, Extension, FrameSource, extensions_for
+from ptpkit.ext.base import (
+    CapturedObject,
+    CaptureOutcome,
+    Extension,
+    FrameSource,
+    extensions_for,
+)
 from ptpkit.ext.listing import HandleTable
 
 log = get_logger("ptpkit")
@@ -688,6 +694,7 @@ class Camera:
                 limit=size_limit(entry, 0),
             )
             await self._read_object(entry, 0, sink)
+            await self._downloaded(entry)
             return None
         final = download_path(entry, dest)
         with writing(
@@ -699,7 +706,17 @@ class Camera:
             mtime=object_time(entry) if keep_time else None,
         ) as file:
             await self._fill_part(entry, file, final, resume=resume, progress=progress)
+        await self._downloaded(entry)
         return final
+
+    async def _downloaded(self, entry: Entry) -> None:
+        """A download is complete: an object in the camera's memory (capture to PC) is
+        reported to the extensions (:meth:`Extension.after_download`: the camera may drop it)."""
+        if not entry.in_memory or self._vendor is None:
+            return
+        captured = CapturedObject(handle=entry.handle, info=entry.info, in_memory=True)
+        for extension in self._vendor.overriding("after_download"):
+            await self._vendor.call(extension.after_download, captured)
 
     async def _fill_part(
         self,
