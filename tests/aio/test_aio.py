@@ -39,6 +39,7 @@ from ptpkit.errors import (
 from ptpkit.virtual import DEFAULT_STORAGE_ID, VirtualCamera, personality_for
 from ptpkit.virtual.content import generated_bytes
 from ptpkit.virtual.misbehave import Misbehavior
+from ptpkit.virtual.network import network_server
 from ptpkit.virtual.server import PtpIpServer
 from ptpkit.virtual.sony import sony_state
 
@@ -74,7 +75,11 @@ class AioRig:
 
 @contextlib.contextmanager
 def _rig(vcam: VirtualCamera, transport: str) -> Iterator[AioRig]:
-    if transport == "ptpip":
+    if transport == "fuji":
+        with network_server(vcam, host="127.0.0.1", port=0) as fuji:
+            assert fuji.url.startswith("fuji:")
+            yield AioRig(vcam, transport, fuji.url)
+    elif transport == "ptpip":
         with PtpIpServer(vcam, host="127.0.0.1", port=0) as server:
             yield AioRig(vcam, transport, server.url)
     else:
@@ -597,6 +602,10 @@ def test_standard_ptp_on_the_vendor_personalities(
         ("nikon", "virtual", ("400", 400, "400"), "DSC_0001.JPG"),
         ("nikon", "ptpip", ("400", 400, "400"), "DSC_0001.JPG"),
         ("sony", "virtual", ("400", 400, "400"), "DSC00001.JPG"),
+        ("fuji-x", "virtual", ("400", 400, "400"), "DSCF0001.JPG"),
+        # Fujifilm's own PTP/IP variant (fuji:HOST:P:P+1:P+2): its blocking transport in a
+        # worker thread, the extension's hooks in the camera's hook threads.
+        ("fuji-x", "fuji", ("400", 400, "400"), "DSCF0001.JPG"),
     ],
 )
 def test_vendor_extensions_run_over_aio(
@@ -609,7 +618,8 @@ def test_vendor_extensions_run_over_aio(
 
     async def scenario(rig: AioRig) -> None:
         async with rig.connect() as cam:
-            assert model in [extension.name for extension in cam.extensions]
+            named = {"fuji-x": "fuji"}.get(model, model)  # the extension of the X-T2's
+            assert named in [extension.name for extension in cam.extensions]
             await cam.set_property("iso", given)
             assert await cam.get_property("iso") == raw
             assert await cam.get_property_text("iso") == shown
