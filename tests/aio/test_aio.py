@@ -37,7 +37,7 @@ from ptpkit.errors import (
     UsageError,
 )
 from ptpkit.virtual import DEFAULT_STORAGE_ID, VirtualCamera, personality_for
-from ptpkit.virtual.content import generated_bytes
+from ptpkit.virtual.content import GeneratedData, generated_bytes
 from ptpkit.virtual.misbehave import Misbehavior
 from ptpkit.virtual.network import network_server
 from ptpkit.virtual.server import PtpIpServer
@@ -670,3 +670,42 @@ def test_no_live_view_on_a_standard_camera(rig: AioRig) -> None:
                     pass
 
     run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("model", "read_64"),
+    [
+        ("generic", "Android_GetPartialObject64"),
+        ("canon-eos", "EOS_GetPartialObjectEX64"),
+        ("nikon", "GetPartialObjectEx"),
+    ],
+)
+def test_past_4_gib_the_extensions_size_and_read(
+    card: Path, caplog: pytest.LogCaptureFixture, model: str, read_64: str
+) -> None:
+    """An object over 4 GiB: its 64-bit size from the extension (ObjectInfo says 0xFFFFFFFF),
+    a range past the 4 GiB line read with the extension's 64-bit operation, and ranges
+    across the line and at the end (as the blocking Camera)."""
+    caplog.set_level(logging.DEBUG, logger="ptpkit.transaction")
+    size, seed = 5 * 2**30 + 3, 12
+    content = GeneratedData(size, seed)
+
+    def expected(offset: int, length: int) -> bytes:
+        return b"".join(bytes(c) for c in content.chunks(offset, length))
+
+    offset = 4 * 2**30 + 12_345
+    with VirtualCamera(card, personality=personality_for(model)) as vcam:
+        handle = vcam.add_generated_object(size, name="HUGE.MOV", seed=seed)
+
+        async def scenario() -> None:
+            async with ptpkit.aio.connect("virtual:", camera=vcam) as cam:
+                entry = await cam.entry(handle)
+                assert entry.size == size
+                assert (await cam.find(entry.path)).size == size
+                assert await cam.read(entry, offset, 5000) == expected(offset, 5000)
+                assert await cam.read(entry, size - 7) == expected(size - 7, 7)
+                assert await cam.read(entry, 2**32 - 10, 20) == expected(2**32 - 10, 20)
+
+        run(scenario)
+    asked = [r.getMessage() for r in caplog.records if r.getMessage().startswith("-> ")]
+    assert any(m.startswith(f"-> {read_64}(") for m in asked)

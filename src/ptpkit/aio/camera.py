@@ -70,6 +70,7 @@ from ptpkit.client.streams import (
     FileSink,
     FileSource,
     ProgressCallback,
+    WindowSink,
     file_size,
 )
 from ptpkit.client.transfers import (
@@ -116,6 +117,8 @@ _T = TypeVar("_T")
 
 #: The largest read GetPartialObject can ask for in one transaction (a uint32 length).
 _MAX_PARTIAL = 0xFFFFFFFF
+#: A window with no end (a read to the end of an object whose size is unknown).
+_UNBOUNDED = 2**64
 
 
 class Camera:
@@ -504,7 +507,8 @@ class Camera:
         storage_id = await self._path_storage(top, top_info.storage_id)
         names.append(storage_folder(storage_id))
         names.reverse()
-        return entry_from_info(handle, info, "/" + "/".join(names), storage_id)
+        size = await self._sized(handle, info)
+        return entry_from_info(handle, info, "/" + "/".join(names), storage_id, size=size)
 
     async def _path_storage(self, top: int, claimed: int) -> int:
         ids = await self.storage_ids()
@@ -560,7 +564,9 @@ class Camera:
             for handle in handles:
                 info = await self._describe(handle, path, on_error, seen)
                 if info is not None:
-                    yield entry_from_info(handle, info, f"{path}/{info.filename}", storage_id)
+                    size = await self._sized(handle, info)
+                    path_of = f"{path}/{info.filename}"
+                    yield entry_from_info(handle, info, path_of, storage_id, size=size)
             return
         described = []
         for handle in handles:
@@ -569,7 +575,8 @@ class Camera:
                 described.append((info.filename, handle, info))
         described.sort(key=lambda item: item[0])
         for name, handle, info in described:
-            yield entry_from_info(handle, info, f"{path}/{name}", storage_id)
+            size = await self._sized(handle, info)
+            yield entry_from_info(handle, info, f"{path}/{name}", storage_id, size=size)
 
     async def walk(
         self,
@@ -655,7 +662,8 @@ class Camera:
                 info = await self._describe(handle, prefix, None, seen)
                 if info is not None and info.filename == part:
                     prefix = f"{prefix}/{part}"
-                    found = entry_from_info(handle, info, prefix, storage_id)
+                    size = await self._sized(handle, info)
+                    found = entry_from_info(handle, info, prefix, storage_id, size=size)
                     parent = handle
                     break
             else:
@@ -771,7 +779,11 @@ class Camera:
     def _can_resume(self, entry: Entry, have: int) -> bool:
         if entry.size == SIZE_UNKNOWN_32 or not 0 < have < entry.size:
             return False
-        return have <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT)
+        if not all(extension.partial_reads for extension in self.extensions):
+            return False  # GetPartialObject not to be trusted (Fujifilm: libgphoto2#653)
+        return (have <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT)) or bool(
+            self._ask_now("reads_from", lambda extension: extension.reads_from(have) or None)
+        )
 
     async def _resume_check(self, entry: Entry, part: BinaryIO, have: int) -> bool:
         length = min(have, RESUME_CHECK_BYTES)
@@ -792,13 +804,19 @@ class Camera:
             await self._read_range(entry.handle, offset, entry.size - offset, sink)
 
     async def _read_range(self, handle: int, offset: int, length: int, sink: AnySink) -> None:
-        """GetPartialObject in as few transactions as its 32-bit length allows."""
-        if not self.supports(Op.GET_PARTIAL_OBJECT) or offset + length > _MAX_PARTIAL + 1:
-            raise UsageError("the camera cannot read this part of an object (GetPartialObject)")
+        """``length`` bytes from ``offset`` with GetPartialObject, in as few transactions as its
+        32-bit fields allow; what its 32-bit offset cannot reach (past 4 GiB) is asked of the
+        extensions (MTP's GetPartialObject64, a vendor's 64-bit read), as the blocking
+        Camera does."""
         end = offset + length
         while offset < end:
             step = min(end - offset, _MAX_PARTIAL)
-            response = await self._run(Op.GET_PARTIAL_OBJECT, (handle, offset, step), sink=sink)
+            if offset <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT):
+                response = await self._run(Op.GET_PARTIAL_OBJECT, (handle, offset, step), sink=sink)
+            elif await self._extension_read(handle, offset, end - offset, sink):
+                return
+            else:
+                raise UsageError("the camera cannot read part of an object (no GetPartialObject)")
             sent = response.params[0] if response.params else step
             if sent == 0:
                 raise RemoteProtocolError(f"the camera sent no bytes at offset {offset}")
@@ -808,18 +826,46 @@ class Camera:
                 )
             offset += sent
 
+    async def _extension_read(self, handle: int, offset: int, length: int, sink: AnySink) -> bool:
+        """Whether an extension read the range its way (64-bit operations), asked in order."""
+        if self._vendor is None:
+            return False
+        for extension in self._vendor.overriding("read_object"):
+            if await self._vendor.call(extension.read_object, handle, offset, length, sink):
+                return True
+        return False
+
+    async def _sized(self, handle: int, info: ObjectInfo) -> int | None:
+        """The 64-bit size of an object whose ObjectInfo says 0xFFFFFFFF (past 4 GiB), where
+        an extension can tell it (MTP's ObjectSize); None otherwise."""
+        if info.is_folder or info.compressed_size != SIZE_UNKNOWN_32:
+            return None
+        return await self._ask("object_size", lambda extension: extension.object_size(handle, info))
+
     async def read(
         self, target: Entry | int | str, offset: int = 0, length: int | None = None
     ) -> bytes:
         """Bytes of an object, all of it or a range, in memory (download() for big files)."""
         entry = await self._as_entry(target)
+        if length is None and entry.size == SIZE_UNKNOWN_32:
+            # The size unknown (past 4 GiB, no 64-bit size to ask): to the end of the data.
+            window = WindowSink(offset, _UNBOUNDED)
+            await self._run(Op.GET_OBJECT, (entry.handle,), sink=window)
+            return window.getvalue()
         if length is None:
             length = max(0, entry.size - offset)
         elif entry.size != SIZE_UNKNOWN_32:
+            # A range past the end reads what is there, as a file read does.
             length = max(0, min(length, entry.size - offset))
         sink = BytesSink(limit=max(length, 1))
         if offset == 0 and length >= entry.size:
             await self._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
+        elif length and not all(extension.partial_reads for extension in self.extensions):
+            # GetPartialObject not to be trusted (Fujifilm: libgphoto2#653): the whole object
+            # read, the range of it kept.
+            window = WindowSink(offset, length)
+            await self._run(Op.GET_OBJECT, (entry.handle,), sink=window)
+            return window.getvalue()
         elif length:
             await self._read_range(entry.handle, offset, length, sink)
         return sink.getvalue()
