@@ -709,3 +709,29 @@ def test_past_4_gib_the_extensions_size_and_read(
         run(scenario)
     asked = [r.getMessage() for r in caplog.records if r.getMessage().startswith("-> ")]
     assert any(m.startswith(f"-> {read_64}(") for m in asked)
+
+
+def test_a_canon_eos_is_listed_its_way(card: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """EOS_GetObjectInfoEx per folder (one transaction each, no GetObjectInfo per object), the
+    same entries as the blocking walk; with extensions=False the standard way, same paths."""
+    with VirtualCamera(card, personality=personality_for("canon-eos")) as vcam:
+        with ptpkit.connect("virtual:", camera=vcam) as blocking:
+            entries = list(blocking.walk())
+        expected = [(e.path, e.handle, e.size, e.info is None) for e in entries]
+        folders = 1 + sum(e.is_folder for e in entries)  # the top, and each folder
+        caplog.set_level(logging.DEBUG, logger="ptpkit.transaction")
+
+        async def walk(extensions: bool) -> list[tuple[str, int, int, bool]]:
+            async with ptpkit.aio.connect("virtual:", camera=vcam, extensions=extensions) as cam:
+                caplog.clear()
+                return [(e.path, e.handle, e.size, e.info is None) async for e in cam.walk()]
+
+        assert run(lambda: walk(True)) == expected
+        asked = [r.getMessage().split("(")[0] for r in caplog.records]
+        assert asked.count("-> EOS_GetObjectInfoEx") == folders
+        assert "-> GetObjectInfo" not in asked
+        standard = run(lambda: walk(False))
+        assert [item[:3] for item in standard] == [item[:3] for item in expected]
+        assert "-> EOS_GetObjectInfoEx" not in [
+            r.getMessage().split("(")[0] for r in caplog.records
+        ]

@@ -549,6 +549,59 @@ class Camera:
             )
             return None
 
+    async def _vendor_listing(
+        self, storage_id: int, parent: int
+    ) -> tuple[Sequence[tuple[int, ObjectInfo]], bool] | None:
+        """The first extension's listing of a folder (Canon EOS GetObjectInfoEx: one
+        transaction for the folder) and whether it gives whole ObjectInfos; None: none lists
+        it (GetObjectHandles and GetObjectInfo then). A listing the camera got wrong falls
+        back to the standard way, as in the blocking walk (libgphoto2 ptp_list_folder)."""
+        if self._vendor is None:
+            return None
+        for extension in self._vendor.overriding("list_folder"):
+            try:
+                listed = await self._vendor.call(extension.list_folder, storage_id, parent)
+            except (DecodeError, ResponseError) as exc:
+                if isinstance(exc, SessionError):
+                    raise
+                log.warning("listing folder 0x%08X of storage 0x%08X the %s way failed (%s); "
+                            "listing it object by object", parent, storage_id, extension.name,
+                            exc)  # fmt: skip
+                continue
+            if listed is not None:
+                return listed, extension.lists_whole_object_info
+        return None
+
+    async def _listed(
+        self,
+        storage_id: int,
+        parent: int,
+        path: str,
+        on_error: SkipCallback | None,
+        seen: HandleTable,
+    ) -> AsyncIterator[tuple[int, ObjectInfo, bool]]:
+        """The objects of one folder as they are read: (handle, ObjectInfo, whole), from the
+        vendor's listing or GetObjectInfo each; passed over: repeats, reserved handles and
+        objects the camera cannot describe (to ``on_error``)."""
+        vendor = await self._vendor_listing(storage_id, parent)
+        if vendor is None:
+            for handle in await self._call(ops.get_object_handles(storage_id, parent=parent)):
+                info = await self._describe(handle, path, on_error, seen)
+                if info is not None:
+                    yield handle, info, True
+            return
+        listing, whole = vendor
+        for position in range(len(listing)):
+            handle, info = listing[position]
+            if not seen.add(handle):
+                continue
+            if handle in RESERVED_HANDLES:
+                reason = f"the camera lists the reserved handle 0x{handle:08X} as an object"
+                _skipped(SkippedObject(handle=handle, folder=path, reason=reason,
+                                       error=RemoteProtocolError(reason)), on_error)  # fmt: skip
+                continue
+            yield handle, info, whole
+
     async def _folder(
         self,
         storage_id: int,
@@ -558,25 +611,32 @@ class Camera:
         seen: HandleTable,
     ) -> AsyncIterator[Entry]:
         """The entries directly in one folder: sorted by name up to SORTED_FOLDER_LIMIT
-        objects (equal names in the camera's order), a bigger folder in the camera's order."""
-        handles = await self._call(ops.get_object_handles(storage_id, parent=parent))
-        if len(handles) > SORTED_FOLDER_LIMIT:
-            for handle in handles:
-                info = await self._describe(handle, path, on_error, seen)
-                if info is not None:
-                    size = await self._sized(handle, info)
-                    path_of = f"{path}/{info.filename}"
-                    yield entry_from_info(handle, info, path_of, storage_id, size=size)
-            return
-        described = []
-        for handle in handles:
-            info = await self._describe(handle, path, on_error, seen)
-            if info is not None:
-                described.append((info.filename, handle, info))
-        described.sort(key=lambda item: item[0])
-        for name, handle, info in described:
-            size = await self._sized(handle, info)
-            yield entry_from_info(handle, info, f"{path}/{name}", storage_id, size=size)
+        objects (equal names in the camera's order), a bigger folder in the camera's order.
+        An entry from a vendor listing that is not a whole ObjectInfo has ``info`` None (as in
+        the blocking walk: :meth:`entry` reads the whole one)."""
+        listed = self._listed(storage_id, parent, path, on_error, seen)
+        described: list[tuple[str, int, ObjectInfo, bool]] = []
+        async for handle, info, whole in listed:
+            described.append((info.filename, handle, info, whole))
+            if len(described) > SORTED_FOLDER_LIMIT:
+                break
+        big = len(described) > SORTED_FOLDER_LIMIT
+        if not big:
+            described.sort(key=lambda item: item[0])
+        for name, handle, info, whole in described:
+            yield await self._listed_entry(handle, info, f"{path}/{name}", storage_id, whole)
+        if big:  # the rest in the camera's order, as read
+            async for handle, info, whole in listed:
+                path_of = f"{path}/{info.filename}"
+                yield await self._listed_entry(handle, info, path_of, storage_id, whole)
+
+    async def _listed_entry(
+        self, handle: int, info: ObjectInfo, path: str, storage_id: int, whole: bool
+    ) -> Entry:
+        entry = entry_from_info(
+            handle, info, path, storage_id, size=await self._sized(handle, info)
+        )
+        return entry if whole else dataclasses.replace(entry, info=None)
 
     async def walk(
         self,
