@@ -19,10 +19,11 @@ by :func:`ptpkit.client.files.writing`, property names, values and checks of
 
 Vendor extensions are the blocking Camera's own objects (:mod:`ptpkit.aio.vendor`): their
 set-up and tear-down, event poller (Canon EOS, Nikon GetEvent), properties, capture and live
-view run in a few worker threads of the camera's, their transactions on this camera's engine.
-The listing stays folder by folder (standard GetObjectHandles / GetObjectInfo: no vendor
-listing, no MTP whole-card index, no 64-bit reads past 4 GiB yet), as do reads of objects.
-``extensions=False`` gives standard PTP only (no thread at all).
+view, folder listings (Canon EOS GetObjectInfoEx), 64-bit sizes and reads past 4 GiB run in a
+few worker threads of the camera's, their transactions on this camera's engine. Not yet: MTP's
+whole-card GetObjPropList index (an MTP device is listed folder by folder), pictures handed
+out in turn (Sony's 0xFFFFC001 queue), exposure_state(), observing_events(),
+capture_preview(). ``extensions=False`` gives standard PTP only (no thread at all).
 """
 
 from __future__ import annotations
