@@ -23,6 +23,7 @@ import pytest
 
 import ptpkit
 import ptpkit.aio
+from ptpkit.client.events import CameraEvent
 from ptpkit.client.files import PART_SUFFIX, Entry
 from ptpkit.codes.common import Dpc, Ec, Op, Rc
 from ptpkit.core.datasets import DeviceInfo, encode_value
@@ -135,6 +136,11 @@ def test_walk_gives_what_the_blocking_camera_gives(rig: AioRig) -> None:
             walked = [(e.path, e.handle, e.size, e.is_folder) async for e in cam.walk()]
             assert walked == expected
             assert [e.path for e in await cam.list_folder("DCIM/100PTPKT")] == folder
+            assert [e.path async for e in cam.iter_folder("DCIM/100PTPKT")] == folder
+            tops = [e.path async for e in cam.iter_folder()]
+            assert tops == [p for p, *_ in expected if p.count("/") == 2]
+            picture = await cam.find("DCIM/100PTPKT/IMG_0001.JPG")
+            assert await cam.object_size(picture.handle) == picture.size
             below = [e.path async for e in cam.walk(folder="MISC")]
             assert below == [p for p, *_ in expected if p.startswith(f"{STORE}/MISC/")]
             found = await cam.find("DCIM/100PTPKT/IMG_0002.JPG")
@@ -358,16 +364,21 @@ def test_capture_and_events(rig: AioRig) -> None:
         async with rig.connect() as cam, rig.connect() as other:
             async for _ in cam.events(timeout_s=0.2):
                 pass  # what opening the session said
-            new = await cam.capture(timeout_s=10)
+            seen: list[CameraEvent] = []
+            with cam.observing_events(seen.append):
+                new = await cam.capture(timeout_s=10)
             assert [e.path for e in new] == [f"{STORE}/DCIM/100PTPKT/IMG_0005.JPG"]
+            # The observer saw the capture's answer go by without taking it.
+            assert [e.code for e in seen][:2] == [Ec.OBJECT_ADDED, Ec.CAPTURE_COMPLETE]
             assert (rig.card / "DCIM/100PTPKT/IMG_0005.JPG").read_bytes()[:2] == b"\xff\xd8"
             assert [e.code for e in new.events] == [Ec.OBJECT_ADDED, Ec.CAPTURE_COMPLETE]
             # The capture's answer is not queued again.
             assert Ec.OBJECT_ADDED not in {e.code async for e in cam.events(timeout_s=0.3)}
             # Another connection hears of the new picture and of its deletion, in order.
-            await cam.delete(new[0])
             added = await other.wait_event([Ec.OBJECT_ADDED], timeout_s=5)
             assert added.params[:1] == (new[0].handle,)
+            assert (await other.event_entry(added)).path == new[0].path
+            await cam.delete(new[0])
             removed = await other.wait_event([Ec.OBJECT_REMOVED], timeout_s=5)
             assert removed.params == (new[0].handle,)
             assert removed.received >= added.received
@@ -643,6 +654,13 @@ def test_vendor_extensions_run_over_aio(
                     await cam.object_info(new[0].handle)
             async with cam.live_view() as lv:
                 frames = [await lv.next_frame() for _ in range(3)]
+            preview = await cam.capture_preview()
+            assert preview.jpeg[:2] == b"\xff\xd8"
+            state = await cam.exposure_state()
+            if model == "fuji-x":  # Fujifilm's 0xD212 list, each value with its text
+                assert state
+            if state is not None:
+                assert all(item.text and item.label for item in state)
             assert [f.sequence for f in frames] == [0, 1, 2]
             assert all(f.jpeg[:2] == b"\xff\xd8" and f.width > 0 for f in frames)
             # Transactions of the program still run between the poller's.

@@ -29,9 +29,10 @@ capture_preview(). ``extensions=False`` gives standard PTP only (no thread at al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import BinaryIO, TypeVar
@@ -43,11 +44,11 @@ from ptpkit.aio.liveview import AsyncLiveView
 from ptpkit.aio.transports import AsyncTransport
 from ptpkit.aio.vendor import VendorBridge
 from ptpkit.client import operations as ops
-from ptpkit.client.camera import NamedCode, Storage, TransactionResult
+from ptpkit.client.camera import NamedCode, StateValue, Storage, TransactionResult
 from ptpkit.client.capture import CaptureResult, capture_event
 from ptpkit.client.events import CameraEvent
 from ptpkit.client.files import Entry, parse_storage_folder, storage_folder, writing
-from ptpkit.client.liveview import FRAME_TIMEOUT_S
+from ptpkit.client.liveview import FRAME_TIMEOUT_S, LiveFrame
 from ptpkit.client.objects import (
     RESERVED_HANDLES,
     SORTED_FOLDER_LIMIT,
@@ -671,28 +672,37 @@ class Camera:
                 if entry.is_folder:
                     stack.append(self._folder(sid, entry.handle, entry.path, on_error, seen))
 
+    async def iter_folder(
+        self, folder: Entry | int | str | None = None, *, on_error: SkipCallback | None = None
+    ) -> AsyncIterator[Entry]:
+        """The objects directly inside a folder (None: the top of every storage), as they are
+        read: :meth:`list_folder` without holding them all."""
+        seen = HandleTable()
+        if folder is None:
+            for sid in await self.storage_ids():
+                async for entry in self._folder(
+                    sid, ROOT, "/" + storage_folder(sid), on_error, seen
+                ):
+                    yield entry
+            return
+        start = await self._as_entry(folder)
+        if not start.is_folder:
+            raise UsageError(f"{start.path} is not a folder")
+        async for entry in self._folder(start.storage_id, start.handle, start.path, on_error, seen):
+            yield entry
+
     async def list_folder(
         self, folder: Entry | int | str | None = None, *, on_error: SkipCallback | None = None
     ) -> list[Entry]:
         """The objects directly inside a folder (None: the top of every storage)."""
-        seen = HandleTable()
-        if folder is None:
-            out = []
-            for sid in await self.storage_ids():
-                out += [
-                    e
-                    async for e in self._folder(
-                        sid, ROOT, "/" + storage_folder(sid), on_error, seen
-                    )
-                ]
-            return out
-        start = await self._as_entry(folder)
-        if not start.is_folder:
-            raise UsageError(f"{start.path} is not a folder")
-        return [
-            e
-            async for e in self._folder(start.storage_id, start.handle, start.path, on_error, seen)
-        ]
+        return [entry async for entry in self.iter_folder(folder, on_error=on_error)]
+
+    async def object_size(self, handle: int, info: ObjectInfo | None = None) -> int | None:
+        """The object's size in bytes, 64-bit where the camera can tell (None when unknown)."""
+        info = info or await self.object_info(handle)
+        if info.compressed_size != SIZE_UNKNOWN_32:
+            return info.compressed_size
+        return await self._sized(handle, info)
 
     async def find(self, path: str) -> Entry:
         """The entry at a path (``/store_00010001/DCIM/IMG_0001.JPG``, or without the storage
@@ -1235,6 +1245,66 @@ class Camera:
                 f"(extensions: {names})",
             )
         return source
+
+    async def capture_preview(self, *, timeout_s: float | None = None) -> LiveFrame:
+        """One live-view frame (gphoto2's ``--capture-preview``): live view started, its
+        first frame, live view ended. TransportTimeout when none comes within ``timeout_s``."""
+        async with self.live_view(frame_timeout_s=timeout_s) as view:
+            return await view.next_frame()
+
+    async def event_entry(self, event: CameraEvent) -> Entry:
+        """The entry of the object an ObjectAdded event announces: from the event's details
+        when an extension described the object there (no GetObjectInfo), else read from the
+        camera (see :meth:`ptpkit.Camera.event_entry`)."""
+        details = event.details
+        if isinstance(details, CapturedObject):
+            if details.info is None:
+                entry = await self.entry(details.handle)
+            else:
+                entry = await self._entry_at(details.handle, details.info)
+            return dataclasses.replace(entry, in_memory=details.in_memory)
+        if not event.params:
+            raise UsageError(f"event {event} names no object")
+        if isinstance(details, ObjectInfo):
+            return await self._entry_at(event.params[0], details)
+        return await self.entry(event.params[0])
+
+    async def exposure_state(self) -> list[StateValue] | None:
+        """The exposure state as the camera reports it, in its order (Fujifilm's 0xD212
+        list), each value with its text; None when no extension has such a report."""
+        pairs = await self._ask("exposure_state", lambda extension: extension.exposure_state())
+        if pairs is None:
+            return None
+        out = []
+        for code, value in pairs:
+            spec = self.catalog.get(code)
+            text = self._format_value(code, value)
+            out.append(
+                StateValue(
+                    code=code,
+                    name=self.vocabulary.property_name(code),
+                    label=spec.label if spec is not None else self.vocabulary.property_name(code),
+                    value=value,
+                    text=text if text is not None else self.catalog.format(code, value),
+                )
+            )
+        return out
+
+    @contextlib.contextmanager
+    def observing_events(self, observer: Callable[[CameraEvent], None]) -> Iterator[None]:
+        """Show ``observer`` each event as it arrives while the block runs, without taking it
+        from the queue :meth:`next_event` reads (a live-view overlay watching the camera's
+        state). It runs on the loop: it must return at once; what it raises is logged."""
+
+        def listener(event: CameraEvent) -> bool:
+            try:
+                observer(event)
+            except Exception:
+                log.exception("event observer %r failed", observer)
+            return False  # seen, not consumed
+
+        with self._events.listening(listener):
+            yield
 
     async def next_event(self, timeout_s: float | None = None) -> CameraEvent | None:
         """The next event, waiting up to ``timeout_s`` (None: forever); None on timeout."""
