@@ -22,8 +22,8 @@ set-up and tear-down, event poller (Canon EOS, Nikon GetEvent), properties, capt
 view, folder listings (Canon EOS GetObjectInfoEx), 64-bit sizes and reads past 4 GiB run in a
 few worker threads of the camera's, their transactions on this camera's engine. Not yet: MTP's
 whole-card GetObjPropList index (an MTP device is listed folder by folder), pictures handed
-out in turn (Sony's 0xFFFFC001 queue), exposure_state(), observing_events(),
-capture_preview(). ``extensions=False`` gives standard PTP only (no thread at all).
+out in turn (Sony's 0xFFFFC001 queue). ``extensions=False`` gives standard PTP only (no thread
+at all).
 """
 
 from __future__ import annotations
