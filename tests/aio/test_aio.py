@@ -23,6 +23,7 @@ import pytest
 
 import ptpkit
 import ptpkit.aio
+from ptpkit.client.events import CameraEvent
 from ptpkit.client.files import PART_SUFFIX, Entry
 from ptpkit.codes.common import Dpc, Ec, Op, Rc
 from ptpkit.core.datasets import DeviceInfo, encode_value
@@ -37,9 +38,11 @@ from ptpkit.errors import (
     UsageError,
 )
 from ptpkit.virtual import DEFAULT_STORAGE_ID, VirtualCamera, personality_for
-from ptpkit.virtual.content import generated_bytes
+from ptpkit.virtual.content import GeneratedData, generated_bytes
 from ptpkit.virtual.misbehave import Misbehavior
+from ptpkit.virtual.network import network_server
 from ptpkit.virtual.server import PtpIpServer
+from ptpkit.virtual.sony import sony_state
 
 STORE = "/store_00010001"
 _T = TypeVar("_T")
@@ -73,7 +76,11 @@ class AioRig:
 
 @contextlib.contextmanager
 def _rig(vcam: VirtualCamera, transport: str) -> Iterator[AioRig]:
-    if transport == "ptpip":
+    if transport == "fuji":
+        with network_server(vcam, host="127.0.0.1", port=0) as fuji:
+            assert fuji.url.startswith("fuji:")
+            yield AioRig(vcam, transport, fuji.url)
+    elif transport == "ptpip":
         with PtpIpServer(vcam, host="127.0.0.1", port=0) as server:
             yield AioRig(vcam, transport, server.url)
     else:
@@ -129,6 +136,11 @@ def test_walk_gives_what_the_blocking_camera_gives(rig: AioRig) -> None:
             walked = [(e.path, e.handle, e.size, e.is_folder) async for e in cam.walk()]
             assert walked == expected
             assert [e.path for e in await cam.list_folder("DCIM/100PTPKT")] == folder
+            assert [e.path async for e in cam.iter_folder("DCIM/100PTPKT")] == folder
+            tops = [e.path async for e in cam.iter_folder()]
+            assert tops == [p for p, *_ in expected if p.count("/") == 2]
+            picture = await cam.find("DCIM/100PTPKT/IMG_0001.JPG")
+            assert await cam.object_size(picture.handle) == picture.size
             below = [e.path async for e in cam.walk(folder="MISC")]
             assert below == [p for p, *_ in expected if p.startswith(f"{STORE}/MISC/")]
             found = await cam.find("DCIM/100PTPKT/IMG_0002.JPG")
@@ -352,16 +364,21 @@ def test_capture_and_events(rig: AioRig) -> None:
         async with rig.connect() as cam, rig.connect() as other:
             async for _ in cam.events(timeout_s=0.2):
                 pass  # what opening the session said
-            new = await cam.capture(timeout_s=10)
+            seen: list[CameraEvent] = []
+            with cam.observing_events(seen.append):
+                new = await cam.capture(timeout_s=10)
             assert [e.path for e in new] == [f"{STORE}/DCIM/100PTPKT/IMG_0005.JPG"]
+            # The observer saw the capture's answer go by without taking it.
+            assert [e.code for e in seen][:2] == [Ec.OBJECT_ADDED, Ec.CAPTURE_COMPLETE]
             assert (rig.card / "DCIM/100PTPKT/IMG_0005.JPG").read_bytes()[:2] == b"\xff\xd8"
             assert [e.code for e in new.events] == [Ec.OBJECT_ADDED, Ec.CAPTURE_COMPLETE]
             # The capture's answer is not queued again.
             assert Ec.OBJECT_ADDED not in {e.code async for e in cam.events(timeout_s=0.3)}
             # Another connection hears of the new picture and of its deletion, in order.
-            await cam.delete(new[0])
             added = await other.wait_event([Ec.OBJECT_ADDED], timeout_s=5)
             assert added.params[:1] == (new[0].handle,)
+            assert (await other.event_entry(added)).path == new[0].path
+            await cam.delete(new[0])
             removed = await other.wait_event([Ec.OBJECT_REMOVED], timeout_s=5)
             assert removed.params == (new[0].handle,)
             assert removed.received >= added.received
@@ -596,6 +613,10 @@ def test_standard_ptp_on_the_vendor_personalities(
         ("nikon", "virtual", ("400", 400, "400"), "DSC_0001.JPG"),
         ("nikon", "ptpip", ("400", 400, "400"), "DSC_0001.JPG"),
         ("sony", "virtual", ("400", 400, "400"), "DSC00001.JPG"),
+        ("fuji-x", "virtual", ("400", 400, "400"), "DSCF0001.JPG"),
+        # Fujifilm's own PTP/IP variant (fuji:HOST:P:P+1:P+2): its blocking transport in a
+        # worker thread, the extension's hooks in the camera's hook threads.
+        ("fuji-x", "fuji", ("400", 400, "400"), "DSCF0001.JPG"),
     ],
 )
 def test_vendor_extensions_run_over_aio(
@@ -608,7 +629,8 @@ def test_vendor_extensions_run_over_aio(
 
     async def scenario(rig: AioRig) -> None:
         async with rig.connect() as cam:
-            assert model in [extension.name for extension in cam.extensions]
+            named = {"fuji-x": "fuji"}.get(model, model)  # the extension of the X-T2's
+            assert named in [extension.name for extension in cam.extensions]
             await cam.set_property("iso", given)
             assert await cam.get_property("iso") == raw
             assert await cam.get_property_text("iso") == shown
@@ -616,8 +638,29 @@ def test_vendor_extensions_run_over_aio(
             assert [e.name for e in new] == [shot]
             if model != "sony":  # a Sony's capture answers in its property poll, not events
                 assert new.events  # the vendor's answer events, kept with the result
+            picture = io.BytesIO()
+            await cam.download(new[0], picture)
+            assert picture.getvalue()[:2] == b"\xff\xd8"
+            assert len(picture.getvalue()) == new[0].size
+            if model == "sony":
+                # Still Image Save Destination "PC": in the camera's memory, on no card.
+                assert new[0].in_memory
+                assert not sony_state(rig.vcam).in_memory  # read once, it let it go
+            if model == "nikon":
+                # In SDRAM (the camera's memory) until downloaded; told so (after_download),
+                # the extension deletes it there, as libgphoto2 does.
+                assert new[0].in_memory
+                with pytest.raises(ObjectError):
+                    await cam.object_info(new[0].handle)
             async with cam.live_view() as lv:
                 frames = [await lv.next_frame() for _ in range(3)]
+            preview = await cam.capture_preview()
+            assert preview.jpeg[:2] == b"\xff\xd8"
+            state = await cam.exposure_state()
+            if model == "fuji-x":  # Fujifilm's 0xD212 list, each value with its text
+                assert state
+            if state is not None:
+                assert all(item.text and item.label for item in state)
             assert [f.sequence for f in frames] == [0, 1, 2]
             assert all(f.jpeg[:2] == b"\xff\xd8" and f.width > 0 for f in frames)
             # Transactions of the program still run between the poller's.
@@ -645,3 +688,68 @@ def test_no_live_view_on_a_standard_camera(rig: AioRig) -> None:
                     pass
 
     run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("model", "read_64"),
+    [
+        ("generic", "Android_GetPartialObject64"),
+        ("canon-eos", "EOS_GetPartialObjectEX64"),
+        ("nikon", "GetPartialObjectEx"),
+    ],
+)
+def test_past_4_gib_the_extensions_size_and_read(
+    card: Path, caplog: pytest.LogCaptureFixture, model: str, read_64: str
+) -> None:
+    """An object over 4 GiB: its 64-bit size from the extension (ObjectInfo says 0xFFFFFFFF),
+    a range past the 4 GiB line read with the extension's 64-bit operation, and ranges
+    across the line and at the end (as the blocking Camera)."""
+    caplog.set_level(logging.DEBUG, logger="ptpkit.transaction")
+    size, seed = 5 * 2**30 + 3, 12
+    content = GeneratedData(size, seed)
+
+    def expected(offset: int, length: int) -> bytes:
+        return b"".join(bytes(c) for c in content.chunks(offset, length))
+
+    offset = 4 * 2**30 + 12_345
+    with VirtualCamera(card, personality=personality_for(model)) as vcam:
+        handle = vcam.add_generated_object(size, name="HUGE.MOV", seed=seed)
+
+        async def scenario() -> None:
+            async with ptpkit.aio.connect("virtual:", camera=vcam) as cam:
+                entry = await cam.entry(handle)
+                assert entry.size == size
+                assert (await cam.find(entry.path)).size == size
+                assert await cam.read(entry, offset, 5000) == expected(offset, 5000)
+                assert await cam.read(entry, size - 7) == expected(size - 7, 7)
+                assert await cam.read(entry, 2**32 - 10, 20) == expected(2**32 - 10, 20)
+
+        run(scenario)
+    asked = [r.getMessage() for r in caplog.records if r.getMessage().startswith("-> ")]
+    assert any(m.startswith(f"-> {read_64}(") for m in asked)
+
+
+def test_a_canon_eos_is_listed_its_way(card: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """EOS_GetObjectInfoEx per folder (one transaction each, no GetObjectInfo per object), the
+    same entries as the blocking walk; with extensions=False the standard way, same paths."""
+    with VirtualCamera(card, personality=personality_for("canon-eos")) as vcam:
+        with ptpkit.connect("virtual:", camera=vcam) as blocking:
+            entries = list(blocking.walk())
+        expected = [(e.path, e.handle, e.size, e.info is None) for e in entries]
+        folders = 1 + sum(e.is_folder for e in entries)  # the top, and each folder
+        caplog.set_level(logging.DEBUG, logger="ptpkit.transaction")
+
+        async def walk(extensions: bool) -> list[tuple[str, int, int, bool]]:
+            async with ptpkit.aio.connect("virtual:", camera=vcam, extensions=extensions) as cam:
+                caplog.clear()
+                return [(e.path, e.handle, e.size, e.info is None) async for e in cam.walk()]
+
+        assert run(lambda: walk(True)) == expected
+        asked = [r.getMessage().split("(")[0] for r in caplog.records]
+        assert asked.count("-> EOS_GetObjectInfoEx") == folders
+        assert "-> GetObjectInfo" not in asked
+        standard = run(lambda: walk(False))
+        assert [item[:3] for item in standard] == [item[:3] for item in expected]
+        assert "-> EOS_GetObjectInfoEx" not in [
+            r.getMessage().split("(")[0] for r in caplog.records
+        ]

@@ -12,10 +12,11 @@
 
     asyncio.run(main())
 
-Links: ``ptpip:`` on asyncio streams (no thread: many cameras in one loop), ``virtual:`` (the
+Links: ``ptpip:`` on the event loop (no thread: many cameras in one loop), ``virtual:`` (the
 in-process virtual camera) inline, and any other scheme of :func:`ptpkit.connect` (``usb:``,
 ``virtual+usb:``, ``fuji:``) through its blocking transport in one worker thread per camera.
-asyncio only (see :mod:`ptpkit.aio.connect`).
+Vendor extensions run their blocking hooks in worker threads of the camera's
+(:mod:`ptpkit.aio.vendor`). asyncio only (see :mod:`ptpkit.aio.connect`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 from ptpkit.aio.camera import Camera
 from ptpkit.aio.connect import connect, transport_for
 from ptpkit.aio.engine import AsyncEngine
+from ptpkit.aio.liveview import AsyncLiveView
 from ptpkit.aio.transports import (
     AsyncInProcessTransport,
     AsyncPtpIpTransport,
@@ -33,6 +35,7 @@ from ptpkit.aio.transports import (
 __all__ = [
     "AsyncEngine",
     "AsyncInProcessTransport",
+    "AsyncLiveView",
     "AsyncPtpIpTransport",
     "AsyncTransport",
     "Camera",

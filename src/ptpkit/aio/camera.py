@@ -19,18 +19,20 @@ by :func:`ptpkit.client.files.writing`, property names, values and checks of
 
 Vendor extensions are the blocking Camera's own objects (:mod:`ptpkit.aio.vendor`): their
 set-up and tear-down, event poller (Canon EOS, Nikon GetEvent), properties, capture and live
-view run in a few worker threads of the camera's, their transactions on this camera's engine.
-The listing stays folder by folder (standard GetObjectHandles / GetObjectInfo: no vendor
-listing, no MTP whole-card index, no 64-bit reads past 4 GiB yet), as do reads of objects.
-``extensions=False`` gives standard PTP only (no thread at all).
+view, folder listings (Canon EOS GetObjectInfoEx), 64-bit sizes and reads past 4 GiB run in a
+few worker threads of the camera's, their transactions on this camera's engine. Not yet: MTP's
+whole-card GetObjPropList index (an MTP device is listed folder by folder), pictures handed
+out in turn (Sony's 0xFFFFC001 queue). ``extensions=False`` gives standard PTP only (no thread
+at all).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import BinaryIO, TypeVar
@@ -42,11 +44,11 @@ from ptpkit.aio.liveview import AsyncLiveView
 from ptpkit.aio.transports import AsyncTransport
 from ptpkit.aio.vendor import VendorBridge
 from ptpkit.client import operations as ops
-from ptpkit.client.camera import NamedCode, Storage, TransactionResult
+from ptpkit.client.camera import NamedCode, StateValue, Storage, TransactionResult
 from ptpkit.client.capture import CaptureResult, capture_event
 from ptpkit.client.events import CameraEvent
 from ptpkit.client.files import Entry, parse_storage_folder, storage_folder, writing
-from ptpkit.client.liveview import FRAME_TIMEOUT_S
+from ptpkit.client.liveview import FRAME_TIMEOUT_S, LiveFrame
 from ptpkit.client.objects import (
     RESERVED_HANDLES,
     SORTED_FOLDER_LIMIT,
@@ -70,6 +72,7 @@ from ptpkit.client.streams import (
     FileSink,
     FileSource,
     ProgressCallback,
+    WindowSink,
     file_size,
 )
 from ptpkit.client.transfers import (
@@ -101,7 +104,13 @@ from ptpkit.errors import (
     UsageError,
     response_error_class,
 )
-from ptpkit.ext.base import CaptureOutcome, Extension, FrameSource, extensions_for
+from ptpkit.ext.base import (
+    CapturedObject,
+    CaptureOutcome,
+    Extension,
+    FrameSource,
+    extensions_for,
+)
 from ptpkit.ext.listing import HandleTable
 
 log = get_logger("ptpkit")
@@ -110,6 +119,8 @@ _T = TypeVar("_T")
 
 #: The largest read GetPartialObject can ask for in one transaction (a uint32 length).
 _MAX_PARTIAL = 0xFFFFFFFF
+#: A window with no end (a read to the end of an object whose size is unknown).
+_UNBOUNDED = 2**64
 
 
 class Camera:
@@ -498,7 +509,8 @@ class Camera:
         storage_id = await self._path_storage(top, top_info.storage_id)
         names.append(storage_folder(storage_id))
         names.reverse()
-        return entry_from_info(handle, info, "/" + "/".join(names), storage_id)
+        size = await self._sized(handle, info)
+        return entry_from_info(handle, info, "/" + "/".join(names), storage_id, size=size)
 
     async def _path_storage(self, top: int, claimed: int) -> int:
         ids = await self.storage_ids()
@@ -539,6 +551,59 @@ class Camera:
             )
             return None
 
+    async def _vendor_listing(
+        self, storage_id: int, parent: int
+    ) -> tuple[Sequence[tuple[int, ObjectInfo]], bool] | None:
+        """The first extension's listing of a folder (Canon EOS GetObjectInfoEx: one
+        transaction for the folder) and whether it gives whole ObjectInfos; None: none lists
+        it (GetObjectHandles and GetObjectInfo then). A listing the camera got wrong falls
+        back to the standard way, as in the blocking walk (libgphoto2 ptp_list_folder)."""
+        if self._vendor is None:
+            return None
+        for extension in self._vendor.overriding("list_folder"):
+            try:
+                listed = await self._vendor.call(extension.list_folder, storage_id, parent)
+            except (DecodeError, ResponseError) as exc:
+                if isinstance(exc, SessionError):
+                    raise
+                log.warning("listing folder 0x%08X of storage 0x%08X the %s way failed (%s); "
+                            "listing it object by object", parent, storage_id, extension.name,
+                            exc)  # fmt: skip
+                continue
+            if listed is not None:
+                return listed, extension.lists_whole_object_info
+        return None
+
+    async def _listed(
+        self,
+        storage_id: int,
+        parent: int,
+        path: str,
+        on_error: SkipCallback | None,
+        seen: HandleTable,
+    ) -> AsyncIterator[tuple[int, ObjectInfo, bool]]:
+        """The objects of one folder as they are read: (handle, ObjectInfo, whole), from the
+        vendor's listing or GetObjectInfo each; passed over: repeats, reserved handles and
+        objects the camera cannot describe (to ``on_error``)."""
+        vendor = await self._vendor_listing(storage_id, parent)
+        if vendor is None:
+            for handle in await self._call(ops.get_object_handles(storage_id, parent=parent)):
+                info = await self._describe(handle, path, on_error, seen)
+                if info is not None:
+                    yield handle, info, True
+            return
+        listing, whole = vendor
+        for position in range(len(listing)):
+            handle, info = listing[position]
+            if not seen.add(handle):
+                continue
+            if handle in RESERVED_HANDLES:
+                reason = f"the camera lists the reserved handle 0x{handle:08X} as an object"
+                _skipped(SkippedObject(handle=handle, folder=path, reason=reason,
+                                       error=RemoteProtocolError(reason)), on_error)  # fmt: skip
+                continue
+            yield handle, info, whole
+
     async def _folder(
         self,
         storage_id: int,
@@ -548,22 +613,32 @@ class Camera:
         seen: HandleTable,
     ) -> AsyncIterator[Entry]:
         """The entries directly in one folder: sorted by name up to SORTED_FOLDER_LIMIT
-        objects (equal names in the camera's order), a bigger folder in the camera's order."""
-        handles = await self._call(ops.get_object_handles(storage_id, parent=parent))
-        if len(handles) > SORTED_FOLDER_LIMIT:
-            for handle in handles:
-                info = await self._describe(handle, path, on_error, seen)
-                if info is not None:
-                    yield entry_from_info(handle, info, f"{path}/{info.filename}", storage_id)
-            return
-        described = []
-        for handle in handles:
-            info = await self._describe(handle, path, on_error, seen)
-            if info is not None:
-                described.append((info.filename, handle, info))
-        described.sort(key=lambda item: item[0])
-        for name, handle, info in described:
-            yield entry_from_info(handle, info, f"{path}/{name}", storage_id)
+        objects (equal names in the camera's order), a bigger folder in the camera's order.
+        An entry from a vendor listing that is not a whole ObjectInfo has ``info`` None (as in
+        the blocking walk: :meth:`entry` reads the whole one)."""
+        listed = self._listed(storage_id, parent, path, on_error, seen)
+        described: list[tuple[str, int, ObjectInfo, bool]] = []
+        async for handle, info, whole in listed:
+            described.append((info.filename, handle, info, whole))
+            if len(described) > SORTED_FOLDER_LIMIT:
+                break
+        big = len(described) > SORTED_FOLDER_LIMIT
+        if not big:
+            described.sort(key=lambda item: item[0])
+        for name, handle, info, whole in described:
+            yield await self._listed_entry(handle, info, f"{path}/{name}", storage_id, whole)
+        if big:  # the rest in the camera's order, as read
+            async for handle, info, whole in listed:
+                path_of = f"{path}/{info.filename}"
+                yield await self._listed_entry(handle, info, path_of, storage_id, whole)
+
+    async def _listed_entry(
+        self, handle: int, info: ObjectInfo, path: str, storage_id: int, whole: bool
+    ) -> Entry:
+        entry = entry_from_info(
+            handle, info, path, storage_id, size=await self._sized(handle, info)
+        )
+        return entry if whole else dataclasses.replace(entry, info=None)
 
     async def walk(
         self,
@@ -597,28 +672,37 @@ class Camera:
                 if entry.is_folder:
                     stack.append(self._folder(sid, entry.handle, entry.path, on_error, seen))
 
+    async def iter_folder(
+        self, folder: Entry | int | str | None = None, *, on_error: SkipCallback | None = None
+    ) -> AsyncIterator[Entry]:
+        """The objects directly inside a folder (None: the top of every storage), as they are
+        read: :meth:`list_folder` without holding them all."""
+        seen = HandleTable()
+        if folder is None:
+            for sid in await self.storage_ids():
+                async for entry in self._folder(
+                    sid, ROOT, "/" + storage_folder(sid), on_error, seen
+                ):
+                    yield entry
+            return
+        start = await self._as_entry(folder)
+        if not start.is_folder:
+            raise UsageError(f"{start.path} is not a folder")
+        async for entry in self._folder(start.storage_id, start.handle, start.path, on_error, seen):
+            yield entry
+
     async def list_folder(
         self, folder: Entry | int | str | None = None, *, on_error: SkipCallback | None = None
     ) -> list[Entry]:
         """The objects directly inside a folder (None: the top of every storage)."""
-        seen = HandleTable()
-        if folder is None:
-            out = []
-            for sid in await self.storage_ids():
-                out += [
-                    e
-                    async for e in self._folder(
-                        sid, ROOT, "/" + storage_folder(sid), on_error, seen
-                    )
-                ]
-            return out
-        start = await self._as_entry(folder)
-        if not start.is_folder:
-            raise UsageError(f"{start.path} is not a folder")
-        return [
-            e
-            async for e in self._folder(start.storage_id, start.handle, start.path, on_error, seen)
-        ]
+        return [entry async for entry in self.iter_folder(folder, on_error=on_error)]
+
+    async def object_size(self, handle: int, info: ObjectInfo | None = None) -> int | None:
+        """The object's size in bytes, 64-bit where the camera can tell (None when unknown)."""
+        info = info or await self.object_info(handle)
+        if info.compressed_size != SIZE_UNKNOWN_32:
+            return info.compressed_size
+        return await self._sized(handle, info)
 
     async def find(self, path: str) -> Entry:
         """The entry at a path (``/store_00010001/DCIM/IMG_0001.JPG``, or without the storage
@@ -649,7 +733,8 @@ class Camera:
                 info = await self._describe(handle, prefix, None, seen)
                 if info is not None and info.filename == part:
                     prefix = f"{prefix}/{part}"
-                    found = entry_from_info(handle, info, prefix, storage_id)
+                    size = await self._sized(handle, info)
+                    found = entry_from_info(handle, info, prefix, storage_id, size=size)
                     parent = handle
                     break
             else:
@@ -688,6 +773,7 @@ class Camera:
                 limit=size_limit(entry, 0),
             )
             await self._read_object(entry, 0, sink)
+            await self._downloaded(entry)
             return None
         final = download_path(entry, dest)
         with writing(
@@ -699,7 +785,17 @@ class Camera:
             mtime=object_time(entry) if keep_time else None,
         ) as file:
             await self._fill_part(entry, file, final, resume=resume, progress=progress)
+        await self._downloaded(entry)
         return final
+
+    async def _downloaded(self, entry: Entry) -> None:
+        """A download is complete: an object in the camera's memory (capture to PC) is
+        reported to the extensions (:meth:`Extension.after_download`: the camera may drop it)."""
+        if not entry.in_memory or self._vendor is None:
+            return
+        captured = CapturedObject(handle=entry.handle, info=entry.info, in_memory=True)
+        for extension in self._vendor.overriding("after_download"):
+            await self._vendor.call(extension.after_download, captured)
 
     async def _fill_part(
         self,
@@ -754,7 +850,11 @@ class Camera:
     def _can_resume(self, entry: Entry, have: int) -> bool:
         if entry.size == SIZE_UNKNOWN_32 or not 0 < have < entry.size:
             return False
-        return have <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT)
+        if not all(extension.partial_reads for extension in self.extensions):
+            return False  # GetPartialObject not to be trusted (Fujifilm: libgphoto2#653)
+        return (have <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT)) or bool(
+            self._ask_now("reads_from", lambda extension: extension.reads_from(have) or None)
+        )
 
     async def _resume_check(self, entry: Entry, part: BinaryIO, have: int) -> bool:
         length = min(have, RESUME_CHECK_BYTES)
@@ -775,13 +875,19 @@ class Camera:
             await self._read_range(entry.handle, offset, entry.size - offset, sink)
 
     async def _read_range(self, handle: int, offset: int, length: int, sink: AnySink) -> None:
-        """GetPartialObject in as few transactions as its 32-bit length allows."""
-        if not self.supports(Op.GET_PARTIAL_OBJECT) or offset + length > _MAX_PARTIAL + 1:
-            raise UsageError("the camera cannot read this part of an object (GetPartialObject)")
+        """``length`` bytes from ``offset`` with GetPartialObject, in as few transactions as its
+        32-bit fields allow; what its 32-bit offset cannot reach (past 4 GiB) is asked of the
+        extensions (MTP's GetPartialObject64, a vendor's 64-bit read), as the blocking
+        Camera does."""
         end = offset + length
         while offset < end:
             step = min(end - offset, _MAX_PARTIAL)
-            response = await self._run(Op.GET_PARTIAL_OBJECT, (handle, offset, step), sink=sink)
+            if offset <= _MAX_PARTIAL and self.supports(Op.GET_PARTIAL_OBJECT):
+                response = await self._run(Op.GET_PARTIAL_OBJECT, (handle, offset, step), sink=sink)
+            elif await self._extension_read(handle, offset, end - offset, sink):
+                return
+            else:
+                raise UsageError("the camera cannot read part of an object (no GetPartialObject)")
             sent = response.params[0] if response.params else step
             if sent == 0:
                 raise RemoteProtocolError(f"the camera sent no bytes at offset {offset}")
@@ -791,18 +897,46 @@ class Camera:
                 )
             offset += sent
 
+    async def _extension_read(self, handle: int, offset: int, length: int, sink: AnySink) -> bool:
+        """Whether an extension read the range its way (64-bit operations), asked in order."""
+        if self._vendor is None:
+            return False
+        for extension in self._vendor.overriding("read_object"):
+            if await self._vendor.call(extension.read_object, handle, offset, length, sink):
+                return True
+        return False
+
+    async def _sized(self, handle: int, info: ObjectInfo) -> int | None:
+        """The 64-bit size of an object whose ObjectInfo says 0xFFFFFFFF (past 4 GiB), where
+        an extension can tell it (MTP's ObjectSize); None otherwise."""
+        if info.is_folder or info.compressed_size != SIZE_UNKNOWN_32:
+            return None
+        return await self._ask("object_size", lambda extension: extension.object_size(handle, info))
+
     async def read(
         self, target: Entry | int | str, offset: int = 0, length: int | None = None
     ) -> bytes:
         """Bytes of an object, all of it or a range, in memory (download() for big files)."""
         entry = await self._as_entry(target)
+        if length is None and entry.size == SIZE_UNKNOWN_32:
+            # The size unknown (past 4 GiB, no 64-bit size to ask): to the end of the data.
+            window = WindowSink(offset, _UNBOUNDED)
+            await self._run(Op.GET_OBJECT, (entry.handle,), sink=window)
+            return window.getvalue()
         if length is None:
             length = max(0, entry.size - offset)
         elif entry.size != SIZE_UNKNOWN_32:
+            # A range past the end reads what is there, as a file read does.
             length = max(0, min(length, entry.size - offset))
         sink = BytesSink(limit=max(length, 1))
         if offset == 0 and length >= entry.size:
             await self._run(Op.GET_OBJECT, (entry.handle,), sink=sink)
+        elif length and not all(extension.partial_reads for extension in self.extensions):
+            # GetPartialObject not to be trusted (Fujifilm: libgphoto2#653): the whole object
+            # read, the range of it kept.
+            window = WindowSink(offset, length)
+            await self._run(Op.GET_OBJECT, (entry.handle,), sink=window)
+            return window.getvalue()
         elif length:
             await self._read_range(entry.handle, offset, length, sink)
         return sink.getvalue()
@@ -1111,6 +1245,66 @@ class Camera:
                 f"(extensions: {names})",
             )
         return source
+
+    async def capture_preview(self, *, timeout_s: float | None = None) -> LiveFrame:
+        """One live-view frame (gphoto2's ``--capture-preview``): live view started, its
+        first frame, live view ended. TransportTimeout when none comes within ``timeout_s``."""
+        async with self.live_view(frame_timeout_s=timeout_s) as view:
+            return await view.next_frame()
+
+    async def event_entry(self, event: CameraEvent) -> Entry:
+        """The entry of the object an ObjectAdded event announces: from the event's details
+        when an extension described the object there (no GetObjectInfo), else read from the
+        camera (see :meth:`ptpkit.Camera.event_entry`)."""
+        details = event.details
+        if isinstance(details, CapturedObject):
+            if details.info is None:
+                entry = await self.entry(details.handle)
+            else:
+                entry = await self._entry_at(details.handle, details.info)
+            return dataclasses.replace(entry, in_memory=details.in_memory)
+        if not event.params:
+            raise UsageError(f"event {event} names no object")
+        if isinstance(details, ObjectInfo):
+            return await self._entry_at(event.params[0], details)
+        return await self.entry(event.params[0])
+
+    async def exposure_state(self) -> list[StateValue] | None:
+        """The exposure state as the camera reports it, in its order (Fujifilm's 0xD212
+        list), each value with its text; None when no extension has such a report."""
+        pairs = await self._ask("exposure_state", lambda extension: extension.exposure_state())
+        if pairs is None:
+            return None
+        out = []
+        for code, value in pairs:
+            spec = self.catalog.get(code)
+            text = self._format_value(code, value)
+            out.append(
+                StateValue(
+                    code=code,
+                    name=self.vocabulary.property_name(code),
+                    label=spec.label if spec is not None else self.vocabulary.property_name(code),
+                    value=value,
+                    text=text if text is not None else self.catalog.format(code, value),
+                )
+            )
+        return out
+
+    @contextlib.contextmanager
+    def observing_events(self, observer: Callable[[CameraEvent], None]) -> Iterator[None]:
+        """Show ``observer`` each event as it arrives while the block runs, without taking it
+        from the queue :meth:`next_event` reads (a live-view overlay watching the camera's
+        state). It runs on the loop: it must return at once; what it raises is logged."""
+
+        def listener(event: CameraEvent) -> bool:
+            try:
+                observer(event)
+            except Exception:
+                log.exception("event observer %r failed", observer)
+            return False  # seen, not consumed
+
+        with self._events.listening(listener):
+            yield
 
     async def next_event(self, timeout_s: float | None = None) -> CameraEvent | None:
         """The next event, waiting up to ``timeout_s`` (None: forever); None on timeout."""

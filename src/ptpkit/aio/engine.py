@@ -75,7 +75,9 @@ NameFunc = Callable[[int], str]
 
 class AnySink(Protocol):
     """Where a data phase from the camera goes: a :class:`~ptpkit.client.streams.DataSink`,
-    or the same three methods as coroutines."""
+    or the same three methods as coroutines. A chunk given to ``write`` is a view of the
+    link's receive buffer, valid until ``write`` returns (or its coroutine ends): a sink that
+    keeps it copies it (``bytes(chunk)``)."""
 
     def start(self, total_bytes: int | None) -> Any: ...
 

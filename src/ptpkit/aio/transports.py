@@ -784,16 +784,24 @@ def open_ptpip_url(url: str, options: dict[str, Any]) -> AsyncPtpIpTransport:
 # -- the in-process virtual camera -----------------------------------------------------------------
 
 
+#: The in-process link gives the loop a turn after this many bytes (one 1 MiB read, or a few
+#: hundred small answers).
+_YIELD_EVERY_BYTES: Final = 1 << 20
+
+
 class AsyncInProcessTransport(AsyncTransport):
     """The in-process responder (``virtual:``) for the loop. Its link never blocks (the
-    responder answers inside each write), so calls run inline; each read yields to the loop
-    once, so a long download lets other tasks (and a cancel) in between its reads."""
+    responder answers inside each write), so calls run inline, giving the loop a turn every
+    :data:`_YIELD_EVERY_BYTES` read: a long download lets other tasks (and a cancel) in
+    between its reads."""
 
     kind = "inprocess"
 
     def __init__(self, link: InProcessTransport) -> None:
         self._link = link
         self._view = link.receive_buffer()
+        #: Bytes read since the loop last had a turn.
+        self._unyielded = 0
 
     @property
     def url(self) -> str:
@@ -821,8 +829,13 @@ class AsyncInProcessTransport(AsyncTransport):
     async def receive(
         self, timeout_s: float | None, *, in_data: bool = False
     ) -> tuple[BytesLike, bool]:
-        await asyncio.sleep(0)
+        if self._unyielded >= _YIELD_EVERY_BYTES:
+            # A long data phase lets other tasks (and a cancel) in between its reads; a small
+            # transaction's two reads do not pay a turn of the loop each.
+            self._unyielded = 0
+            await asyncio.sleep(0)
         count, ended = self._link.read_into(self._view, timeout_s, in_data=in_data)
+        self._unyielded += max(count, 1)
         return self._view[:count], ended
 
     async def cancel(self, request: Sequence[BytesLike]) -> None:
