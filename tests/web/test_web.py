@@ -28,6 +28,7 @@ import ptpkit.aio
 from ptpkit.client.files import Entry
 from ptpkit.codes.common import Ec
 from ptpkit.virtual import VirtualCamera, personality_for
+from ptpkit.virtual.canon_eos import EVF_OUTPUT_DEVICE_PROP, EVF_PC, eos_state
 from ptpkit.web import CameraManager, Guard, create_app, parse_listen
 from ptpkit.web.cameras import browser_may_open
 from ptpkit.web.routes import upload_name
@@ -427,6 +428,12 @@ def test_live_view_is_mjpeg_and_a_camera_without_says_so(tmp_path: Path) -> None
         assert hub is not None
         assert hub.viewers == 1
         response.close()
+        # The last viewer gone, the reader stops and live view ends on the camera.
+        await hub.wait_idle()
+        assert hub.viewers == 0
+        output = eos_state(eos).value(EVF_OUTPUT_DEVICE_PROP)
+        assert isinstance(output, int)
+        assert not output & EVF_PC
 
     run(tmp_path, scenario, camera=eos)
 
@@ -575,3 +582,28 @@ def test_the_aio_camera_is_what_the_server_uses(tmp_path: Path) -> None:
         assert isinstance(s.manager.get("c1").camera(), ptpkit.aio.Camera)
 
     run(tmp_path, scenario)
+
+
+def test_half_press_where_the_vendor_has_it(tmp_path: Path) -> None:
+    from ptpkit.virtual.nikon import nikon_state
+
+    nikon = VirtualCamera(personality=personality_for("nikon"))
+
+    async def scenario(s: Served) -> None:
+        [summary] = await s.json("GET", "/api/cameras")
+        assert summary["half_press"] is True
+        assert await s.post("/api/c/c1/focus") == {"focused": True}
+        assert nikon_state(nikon).af_drives == 1
+        # The camera is busy until focused (DeviceReady): the next operation waits it out.
+        assert (await s.json("GET", "/api/c/c1/status"))["battery"]
+
+    run(tmp_path, scenario, camera=nikon)
+
+    async def generic(s: Served) -> None:
+        [summary] = await s.json("GET", "/api/cameras")
+        assert summary["half_press"] is False
+        refused = await s.client.post("/api/c/c1/focus", headers=s.csrf)
+        assert refused.status == 501
+        assert "half-press" in (await refused.json())["error"]
+
+    run(tmp_path, generic)

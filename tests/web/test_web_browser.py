@@ -125,8 +125,8 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def wait_for(what: str, check: Callable[[], _T | None]) -> _T:
-    """``check()``'s first true answer, looked for until WAIT_S (no fixed sleeps: each look
-    costs a round trip to the browser or the camera)."""
+    """``check()``'s first true answer, looked for until WAIT_S (no sleeps: each look is a
+    round trip to the browser or to the server's loop)."""
     deadline = time.monotonic() + WAIT_S
     while True:
         found = check()
@@ -134,7 +134,6 @@ def wait_for(what: str, check: Callable[[], _T | None]) -> _T:
             return found
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)  # a pause between looks, not a wait for an outcome
 
 
 def screenshot(browser: Any, tmp_path: Path, name: str) -> None:
@@ -160,6 +159,16 @@ return Array.from(ctx.getImageData(0, 0, canvas.width, canvas.height).data
 """
 
 
+#: The gallery's names, in the page's order.
+_NAMES = 'return [...document.querySelectorAll(".item")].map((t) => t.dataset.name);'
+#: Clicks the gallery tile of this name, if it is there.
+_CLICK_TILE = """
+const tile = [...document.querySelectorAll(".item")].find((t) => t.dataset.name === arguments[0]);
+if (tile) { tile.click(); return true; }
+return false;
+"""
+
+
 def test_the_page_in_a_browser(browser: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -168,6 +177,10 @@ def test_the_page_in_a_browser(browser: Any, tmp_path: Path) -> None:
     nikon = VirtualCamera(personality=personality_for("nikon"))
     cameras = [("virtual:", {"camera": eos}), ("virtual:?model=nikon", {"camera": nikon})]
     with Server(cameras, tmp_path / "saved") as server:
+
+        def names() -> list[str]:
+            return list(browser.execute_script(_NAMES))
+
         assert server.manager is not None
         slot = server.manager.get("c1")
         cam = slot.camera()
@@ -224,28 +237,21 @@ def test_the_page_in_a_browser(browser: Any, tmp_path: Path) -> None:
         # -- the gallery: into DCIM/100PTPKT, where the EOS puts its pictures.
         browser.find_element(By.ID, "tab-gallery").click()
         for folder in ("DCIM", "100PTPKT"):
-            tile = wait_for(folder, lambda f=folder: [  # type: ignore[misc]
-                t for t in browser.find_elements(By.CSS_SELECTOR, ".item")
-                if t.get_attribute("data-name") == f])  # fmt: skip
-            tile[0].click()
-        wait_for("the folder's files", lambda: len(browser.find_elements(By.CSS_SELECTOR,
-                 ".item input")) == 4)  # fmt: skip
+            # Found and clicked in one script: the gallery is redrawn as pages arrive.
+            wait_for(folder, lambda f=folder: browser.execute_script(_CLICK_TILE, f))  # type: ignore[misc]
+        wait_for("the folder's files", lambda: names() == [
+            "IMG_0004.JPG", "IMG_0003.JPG", "IMG_0002.JPG", "IMG_0001.JPG"])  # fmt: skip
 
         # -- a capture from the camera view appears in the gallery (through its event).
         browser.find_element(By.ID, "tab-camera").click()
         browser.find_element(By.ID, "capture").click()
         browser.find_element(By.ID, "tab-gallery").click()
-
-        def names() -> list[str]:
-            return [
-                str(t.get_attribute("data-name"))
-                for t in browser.find_elements(By.CSS_SELECTOR, ".item")
-            ]
-
         wait_for("the new picture in the gallery", lambda: len(names()) == 5)
         assert names()[0] == "IMG_0005.JPG"  # newest first
-        assert eos.find(int(browser.find_elements(By.CSS_SELECTOR, ".item")[0]
-                            .get_attribute("data-handle"))) is not None  # fmt: skip
+        new_handle = browser.execute_script(
+            'return Number(document.querySelector(".item").dataset.handle);'
+        )
+        assert eos.find(new_handle) is not None
 
         # -- select two pictures, download them as a zip.
         tiles = browser.find_elements(By.CSS_SELECTOR, ".item input")

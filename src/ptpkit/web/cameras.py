@@ -21,6 +21,7 @@ from typing import Any, Final, Protocol
 
 from ptpkit.aio import Camera
 from ptpkit.aio import connect as aio_connect
+from ptpkit.client.events import CameraEvent
 from ptpkit.client.files import Entry, storage_folder
 from ptpkit.client.objects import entry_from_info
 from ptpkit.client.operations import ROOT
@@ -28,6 +29,7 @@ from ptpkit.client.properties import PropertyDescription
 from ptpkit.codes.common import Ec, Ofc
 from ptpkit.core.datasets import ObjectInfo
 from ptpkit.errors import PTPError, UsageError
+from ptpkit.web.focus import half_press_operations
 from ptpkit.web.hub import Broadcaster, FrameHub
 
 #: What the live-view overlay shows, each as the first of these property names the camera has
@@ -174,6 +176,9 @@ class Slot:
             "model": model,
             "overlay": [{"label": label, "code": code} for label, code in self.overlay],
             "live_view": self.hub is not None,
+            "half_press": self.cam is not None
+            and self.state == "connected"
+            and half_press_operations(self.cam) is not None,
         }
 
 
@@ -299,7 +304,7 @@ class CameraManager:
                 params = ", ".join(f"0x{p:08X}" for p in event.params)
                 self.note(f"0x{event.code:04X} {event.name}({params})", camera=slot.id)
                 try:
-                    await self._on_event(slot, event.code, event.name, event.params)
+                    await self._on_event(slot, event)
                 except PTPError as exc:
                     self.note(f"after {event.name}: {exc}", camera=slot.id, level="error")
         except PTPError as exc:
@@ -307,15 +312,17 @@ class CameraManager:
             self.note(f"connection lost: {exc}", camera=slot.id, level="error")
             self._publish(slot, "camera", camera_info=slot.summary())
 
-    async def _on_event(self, slot: Slot, code: int, name: str, params: tuple[int, ...]) -> None:
+    async def _on_event(self, slot: Slot, event: CameraEvent) -> None:
         cam = slot.camera()
+        code, name, params = event.code, event.name, event.params
         # DevicePropChanged, or a vendor's own (Canon EOS 0xC189 EOS_PropValueChanged: property,
         # value), for a property the page shows.
         changed = params[0] if params and (
             code == Ec.DEVICE_PROP_CHANGED or name.endswith("PropValueChanged")
         ) else None  # fmt: skip
         if code == Ec.OBJECT_ADDED and params:
-            await self.announce(slot, [await cam.entry(params[0])])
+            # From the event's details where the extension described the object there.
+            await self.announce(slot, [await cam.event_entry(event)])
         elif code == Ec.OBJECT_REMOVED and params:
             slot.infos.pop(params[0], None)
             self._publish(slot, "removed-object", handle=params[0])

@@ -150,6 +150,13 @@ class FrameHub:
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reader
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def wait_idle(self) -> None:
+        """Return once no viewer is left and the reader has stopped (live view ended)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._viewers == 0 and self._reader is None)
 
     async def close(self) -> None:
         if self._reader is not None:

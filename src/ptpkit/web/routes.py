@@ -33,6 +33,7 @@ from ptpkit.errors import (
     response_error_class,
 )
 from ptpkit.web.cameras import CameraManager, Slot, browser_may_open, entry_json
+from ptpkit.web.focus import half_press
 from ptpkit.web.hub import log
 from ptpkit.web.security import Guard
 from ptpkit.web.zipstream import MemberSink, stream_zip
@@ -242,6 +243,15 @@ async def capture(request: web.Request) -> web.Response:
     manager.note(f"captured {', '.join(e.name for e in result) or 'nothing'}", camera=slot.id)
     await manager.announce(slot, result)
     return web.json_response([entry_json(entry) for entry in result])
+
+
+@routes.post("/api/c/{cid}/focus")
+async def focus(request: web.Request) -> web.Response:
+    """Half-press: autofocus, where the vendor has an operation for it."""
+    manager, slot = _manager(request), _slot(request)
+    await half_press(slot.camera())
+    manager.note("focused (half-press)", camera=slot.id)
+    return web.json_response({"focused": True})
 
 
 @routes.get("/api/c/{cid}/live.mjpg")

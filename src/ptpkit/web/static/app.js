@@ -102,8 +102,10 @@ async function choose(id) {
   $("overlay").replaceChildren();
   $("gallery").replaceChildren();
   setLive();
+  $("focus").classList.add("hidden");
   if (!id) { showStatus({ state: "no camera" }); return; }
   const c = state.cameras.get(id);
+  $("focus").classList.toggle("hidden", !c.half_press);
   if (c.state !== "connected") { showStatus({ state: `${c.state} ${c.error || ""}` }); return; }
   await Promise.all([loadProperties(), refreshStatus()]);
   if (state.view === "gallery") { await openTop(); }
@@ -216,6 +218,10 @@ $("capture").addEventListener("click", async () => {
   $("capture").disabled = true;
   try { await api("POST", cam("/capture")); } catch (e) { /* logged */ }
   finally { $("capture").disabled = false; }
+});
+
+$("focus").addEventListener("click", async () => {
+  try { await api("POST", cam("/focus")); } catch (e) { /* logged */ }
 });
 
 $("live-toggle").addEventListener("click", () => { state.live = !state.live; setLive(); });
