@@ -27,7 +27,6 @@ from ptpkit.client.objects import entry_from_info
 from ptpkit.client.operations import ROOT
 from ptpkit.client.properties import PropertyDescription
 from ptpkit.codes.common import Ec, Ofc
-from ptpkit.core.datasets import ObjectInfo
 from ptpkit.errors import PTPError, UsageError
 from ptpkit.web.focus import half_press_operations
 from ptpkit.web.hub import Broadcaster, FrameHub
@@ -45,8 +44,10 @@ OVERLAY: Final = (
 BATTERY_NAMES: Final = ("EOS_BatteryPower", "BatteryLevel")
 #: StorageInfo's FreeSpaceInImages when the camera does not say (ISO 15740 §5.5.3).
 _UNKNOWN_IMAGES: Final = 0xFFFFFFFF
-#: Object descriptions kept per camera (a few hundred bytes each).
-INFO_CACHE: Final = 4096
+#: Object entries kept per camera (with their ObjectInfo: a few hundred bytes each).
+ENTRY_CACHE: Final = 4096
+#: ObjectCompressedSize of an object of 4 GiB or more (ISO 15740 §5.5.2: 32 bits).
+_SIZE_UNKNOWN: Final = 0xFFFFFFFF
 #: The largest gallery page.
 MAX_PAGE: Final = 500
 #: How long connecting to a camera may take.
@@ -101,8 +102,8 @@ def folder_key(storage_id: int, parent: int) -> str:
     return f"{storage_id:08X}:{ROOT if parent in (0, ROOT) else parent:08X}"
 
 
-def entry_json(entry: Entry, info: ObjectInfo | None = None) -> dict[str, Any]:
-    info = info or entry.info
+def entry_json(entry: Entry) -> dict[str, Any]:
+    info = entry.info
     return {
         "handle": entry.handle,
         "name": entry.name,
@@ -156,7 +157,7 @@ class Slot:
     battery_code: int | None = None
     property_codes: frozenset[int] = frozenset()
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    infos: OrderedDict[int, ObjectInfo] = field(default_factory=OrderedDict)
+    entries: OrderedDict[int, Entry] = field(default_factory=OrderedDict)
 
     def camera(self) -> Camera:
         if self.cam is None or self.state != "connected":
@@ -324,7 +325,7 @@ class CameraManager:
             # From the event's details where the extension described the object there.
             await self.announce(slot, [await cam.event_entry(event)])
         elif code == Ec.OBJECT_REMOVED and params:
-            slot.infos.pop(params[0], None)
+            slot.entries.pop(params[0], None)
             self._publish(slot, "removed-object", handle=params[0])
         elif changed is not None and changed in slot.property_codes:
             desc = await cam.describe_property(changed)
@@ -336,7 +337,7 @@ class CameraManager:
         """Tell the pages of new objects (a capture's, or ObjectAdded's)."""
         for entry in entries:
             if entry.info is not None:
-                self._remember(slot, entry.handle, entry.info)
+                self._remember(slot, entry)
             self._publish(slot, "object", entry=entry_json(entry))
 
     # -- what the page asks ----------------------------------------------------------------------
@@ -395,25 +396,29 @@ class CameraManager:
             for s in (await self.status(slot))["storages"]
         ]
 
-    def _remember(self, slot: Slot, handle: int, info: ObjectInfo) -> None:
-        slot.infos[handle] = info
-        slot.infos.move_to_end(handle)
-        while len(slot.infos) > INFO_CACHE:
-            slot.infos.popitem(last=False)
+    def _remember(self, slot: Slot, entry: Entry) -> None:
+        slot.entries[entry.handle] = entry
+        slot.entries.move_to_end(entry.handle)
+        while len(slot.entries) > ENTRY_CACHE:
+            slot.entries.popitem(last=False)
 
-    async def object_info(self, slot: Slot, handle: int) -> ObjectInfo:
-        info = slot.infos.get(handle)
-        if info is None:
-            info = await slot.camera().object_info(handle)
-            self._remember(slot, handle, info)
-        else:
-            slot.infos.move_to_end(handle)
-        return info
-
-    async def entry(self, slot: Slot, handle: int) -> Entry:
-        info = await self.object_info(slot, handle)
-        # The name is all the page needs; the path is never used as a local path.
-        return entry_from_info(handle, info, "/" + info.filename, info.storage_id)
+    async def entry(self, slot: Slot, handle: int, storage_id: int | None = None) -> Entry:
+        """An object's entry from one GetObjectInfo (kept in the slot's bounded cache). Its
+        path is only its name: the page needs no more, and it never becomes a local path."""
+        cached = slot.entries.get(handle)
+        if cached is not None:
+            slot.entries.move_to_end(handle)
+            return cached
+        cam = slot.camera()
+        info = await cam.object_info(handle)
+        size = None
+        if info.compressed_size == _SIZE_UNKNOWN:
+            # 4 GiB or more: the 64-bit size where the camera can tell it.
+            size = await cam.object_size(handle, info)
+        sid = info.storage_id if storage_id is None else storage_id
+        entry = entry_from_info(handle, info, "/" + info.filename, sid, size=size)
+        self._remember(slot, entry)
+        return entry
 
     async def folder_page(
         self, slot: Slot, storage_id: int, parent: int, offset: int, limit: int
@@ -428,12 +433,11 @@ class CameraManager:
         items = []
         for handle in page:
             try:
-                info = await self.object_info(slot, handle)
+                entry = await self.entry(slot, handle, storage_id)
             except PTPError as exc:
                 self.note(f"object 0x{handle:08X}: {exc}", camera=slot.id, level="error")
                 continue
-            entry = entry_from_info(handle, info, "/" + info.filename, storage_id)
-            items.append(entry_json(entry, info))
+            items.append(entry_json(entry))
         # Folders first, as a file manager shows them.
         items.sort(key=lambda item: not item["folder"])
         return {

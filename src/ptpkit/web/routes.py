@@ -54,6 +54,8 @@ BOUNDARY: Final = "ptpkitframe"
 UPLOAD_SPOOL_BYTES: Final = 8 * 1024 * 1024
 #: How many objects one zip, delete or save request may name.
 MAX_SELECTION: Final = 10_000
+#: An object's size when the camera could not tell it (4 GiB or more, no 64-bit size).
+_SIZE_UNKNOWN: Final = 0xFFFFFFFF
 #: How long discovery searches when the page asks.
 DISCOVERY_S: Final = 3.0
 
@@ -360,7 +362,8 @@ async def object_(request: web.Request) -> web.StreamResponse:
             "Cache-Control": "private, max-age=600",
         }
     )
-    response.content_length = entry.size
+    if entry.size != _SIZE_UNKNOWN:
+        response.content_length = entry.size
     await response.prepare(request)
     await _read_into(slot, entry, _ResponseSink(response))
     return response
@@ -400,7 +403,7 @@ async def delete(request: web.Request) -> web.Response:
     deleted = []
     for handle in handles:
         await slot.camera().delete(handle)
-        slot.infos.pop(handle, None)
+        slot.entries.pop(handle, None)
         deleted.append(handle)
         manager.broadcaster.publish({"type": "removed-object", "camera": slot.id, "handle": handle})
     manager.note(f"deleted {len(deleted)} object(s)", camera=slot.id)

@@ -87,6 +87,8 @@ async def stream_zip(entries: list[Entry], read: ReadObject, send: Send) -> int:
             when = max(when.replace(tzinfo=None), _ZIP_EPOCH)
             info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
             info.compress_type = zipfile.ZIP_STORED
+            # ZIP64 from the start for a member that may pass 4 GiB (an unknown size is
+            # 0xFFFFFFFF): zipfile cannot switch after writing the member's header.
             with zf.open(info, "w", force_zip64=entry.size >= 0xFFFFFFFF) as member:
                 sink = MemberSink(member, pipe, send)
                 await read(entry, sink)
