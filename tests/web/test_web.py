@@ -607,3 +607,39 @@ def test_half_press_where_the_vendor_has_it(tmp_path: Path) -> None:
         assert "half-press" in (await refused.json())["error"]
 
     run(tmp_path, generic)
+
+
+def test_which_cameras_the_command_opens(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ptpkit.cli import web as cli_web
+    from ptpkit.cli.camera_select import Selection
+
+    @dataclass
+    class Found:
+        url: str
+        name: str = "a camera"
+        source: str = "test"
+
+    looked: list[float] = []
+
+    def discover(timeout_s: float) -> list[Found]:
+        looked.append(timeout_s)
+        return found
+
+    monkeypatch.setattr(cli_web, "discover_cameras", discover)
+    monkeypatch.delenv("PTPKIT_CAMERA", raising=False)
+    found: list[Found] = []
+    # Nothing named, nothing found: the virtual camera.
+    assert cli_web.cameras_to_open(Selection(), ()) == [("virtual:", {})]
+    # Every camera found.
+    found = [Found("ptpip:192.0.2.1"), Found("usb:001,004")]
+    assert [url for url, _ in cli_web.cameras_to_open(Selection(), ())] == [
+        "ptpip:192.0.2.1",
+        "usb:001,004",
+    ]
+    assert len(looked) == 2
+    # Named by the command, or by the global options / environment: no discovery.
+    opened = cli_web.cameras_to_open(Selection(), ("virtual:", "ptpip:192.0.2.9"))
+    assert [url for url, _ in opened] == ["virtual:", "ptpip:192.0.2.9"]
+    monkeypatch.setenv("PTPKIT_CAMERA", "ptpip:192.0.2.5")
+    assert [url for url, _ in cli_web.cameras_to_open(Selection(), ())] == ["ptpip:192.0.2.5"]
+    assert len(looked) == 2
