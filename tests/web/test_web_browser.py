@@ -263,7 +263,12 @@ def test_the_page_in_a_browser(browser: Any, tmp_path: Path) -> None:
         browser.find_element(By.ID, "zip").click()
 
         def finished() -> list[Path]:
-            return [p for p in browser.downloads.iterdir() if p.suffix == ".zip"]
+            # Chromium may show the final name before the last bytes are in: a zip is
+            # complete when its central directory (written last) is there.
+            files = list(browser.downloads.iterdir())
+            if any(p.suffix == ".crdownload" for p in files):
+                return []
+            return [p for p in files if p.suffix == ".zip" and zipfile.is_zipfile(p)]
 
         [archive_path] = wait_for("the zip download", finished)
         with zipfile.ZipFile(archive_path) as archive:
