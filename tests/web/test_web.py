@@ -231,9 +231,9 @@ def test_a_picture_shot_on_the_camera_appears_through_its_event(tmp_path: Path) 
     run(tmp_path, scenario)
 
 
-def test_a_folder_of_thousands_costs_one_listing_and_one_page(tmp_path: Path) -> None:
+def test_a_folder_of_ten_thousand_costs_one_listing_and_one_page(tmp_path: Path) -> None:
     vcam = VirtualCamera()
-    for index in range(2000):
+    for index in range(10_000):
         vcam.add_generated_object(10, name=f"F{index:05d}.JPG", seed=index)
 
     async def scenario(s: Served) -> None:
@@ -241,17 +241,18 @@ def test_a_folder_of_thousands_costs_one_listing_and_one_page(tmp_path: Path) ->
         storage = (await s.json("GET", "/api/c/c1/storages"))[0]["storage"]
         before = slot.camera().transactions_run
         page = await s.json("GET", f"/api/c/c1/folder?storage={storage}&offset=0&limit=50")
-        assert page["total"] >= 2000
+        assert page["total"] >= 10_000
         assert len(page["items"]) == 50
         # One GetObjectHandles and a GetObjectInfo per object on the page, nothing more.
         assert slot.camera().transactions_run - before == 1 + 50
-        assert page["items"][0]["name"] == "F01999.JPG"
+        assert page["items"][0]["name"] == "F09999.JPG"
         before = slot.camera().transactions_run
         again = await s.json("GET", f"/api/c/c1/folder?storage={storage}&offset=0&limit=50")
         assert again["items"] == page["items"]
         assert slot.camera().transactions_run - before == 1  # descriptions cached
-        last = await s.json("GET", f"/api/c/c1/folder?storage={storage}&offset=1990&limit=50")
-        assert len(last["items"]) == page["total"] - 1990
+        offset = page["total"] - 10
+        last = await s.json("GET", f"/api/c/c1/folder?storage={storage}&offset={offset}&limit=50")
+        assert len(last["items"]) == 10
 
     run(tmp_path, scenario, camera=vcam)
 

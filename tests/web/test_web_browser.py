@@ -159,6 +159,18 @@ return Array.from(ctx.getImageData(0, 0, canvas.width, canvas.height).data
 """
 
 
+#: Drops a file (name, text) on the page's drop zone, as a user's drag and drop does.
+_DROP_FILE = """
+const data = new DataTransfer();
+data.items.add(new File([arguments[1]], arguments[0], {type: "text/plain"}));
+const zone = document.getElementById("drop");
+zone.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+"""
+#: Ticks the checkbox of the gallery tile of this name.
+_CLICK_CHECKBOX = """
+const tile = [...document.querySelectorAll(".item")].find((t) => t.dataset.name === arguments[0]);
+tile.querySelector("input").click();
+"""
 #: The gallery's names, in the page's order.
 _NAMES = 'return [...document.querySelectorAll(".item")].map((t) => t.dataset.name);'
 #: Clicks the gallery tile of this name, if it is there.
@@ -276,6 +288,20 @@ def test_the_page_in_a_browser(browser: Any, tmp_path: Path) -> None:
             for name in chosen:
                 entry = server.call(cam.find(f"/DCIM/100PTPKT/{name}"))
                 assert archive.read(name) == server.call(cam.read(entry))
+
+        # -- upload by drag and drop: a file dropped on the page lands in the open folder.
+        browser.execute_script(_DROP_FILE, "NOTE.TXT", "dropped on the page")
+        wait_for("the uploaded file in the gallery", lambda: "NOTE.TXT" in names())
+        note = server.call(cam.find("/DCIM/100PTPKT/NOTE.TXT"))
+        assert server.call(cam.read(note)) == b"dropped on the page"
+
+        # -- delete, after the page's confirmation (answered yes here).
+        browser.execute_script("window.confirm = () => true;")
+        browser.find_element(By.ID, "select-none").click()
+        browser.execute_script(_CLICK_CHECKBOX, "NOTE.TXT")
+        browser.find_element(By.ID, "delete").click()
+        wait_for("the deleted file gone from the page", lambda: "NOTE.TXT" not in names())
+        assert eos.find(note.handle) is None
 
         # -- every camera's live view at once.
         browser.find_element(By.ID, "tab-grid").click()
