@@ -279,6 +279,13 @@ def test_the_zip_of_a_selection_holds_the_files(tmp_path: Path) -> None:
         assert archive.namelist() == [e.name for e in files]
         for entry in files:
             assert archive.read(entry.name) == await cam.read(entry)
+        # A selection kept first (any length), then its zip.
+        many = [e.handle for e in files]
+        kept = await s.post("/api/c/c1/selection", {"handles": many})
+        again = await s.client.get(f"/api/c/c1/zip?selection={kept['selection']}")
+        assert zipfile.ZipFile(io.BytesIO(await again.read())).namelist() == archive.namelist()
+        gone = await s.client.get("/api/c/c1/zip?selection=nothing")
+        assert gone.status == 400
         assert (await s.client.get("/api/c/c1/zip?handles=")).status == 400
         assert (await s.client.get("/api/c/c1/zip?handles=0")).status == 400
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -50,6 +51,8 @@ ENTRY_CACHE: Final = 4096
 _SIZE_UNKNOWN: Final = 0xFFFFFFFF
 #: The largest gallery page.
 MAX_PAGE: Final = 500
+#: Selections kept for downloads (each at most routes.MAX_SELECTION handles).
+SELECTIONS_KEPT: Final = 32
 #: How long connecting to a camera may take.
 CONNECT_TIMEOUT_S: Final = 30.0
 #: Events that change what the status bar shows.
@@ -64,6 +67,10 @@ _STATUS_EVENTS: Final = frozenset(
         Ec.CAPTURE_COMPLETE,
     }
 )
+
+
+class UnknownCameraError(LookupError):
+    """No camera of that id on this server."""
 
 
 class Discovered(Protocol):
@@ -204,6 +211,8 @@ class CameraManager:
         self._ids = itertools.count(1)
         #: URLs the last discovery found (the page may open these as they are).
         self.discovered: dict[str, str] = {}
+        #: Selections kept for a download: name -> (camera, handles).
+        self.selections: OrderedDict[str, tuple[str, list[int]]] = OrderedDict()
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -221,7 +230,22 @@ class CameraManager:
         try:
             return self.slots[slot_id]
         except KeyError:
-            raise KeyError(slot_id) from None
+            raise UnknownCameraError(slot_id) from None
+
+    def keep_selection(self, slot: Slot, handles: list[int]) -> str:
+        """Keep a selection for a later GET (a zip the browser downloads by following a
+        link: a long selection does not fit in a URL). The newest :data:`SELECTIONS_KEPT`."""
+        name = secrets.token_urlsafe(12)
+        self.selections[name] = (slot.id, handles)
+        while len(self.selections) > SELECTIONS_KEPT:
+            self.selections.popitem(last=False)
+        return name
+
+    def selection(self, slot: Slot, name: str) -> list[int]:
+        kept = self.selections.get(name)
+        if kept is None or kept[0] != slot.id:
+            raise UsageError("that selection is gone; select the files again")
+        return kept[1]
 
     async def add(self, url: str, options: dict[str, Any] | None = None) -> Slot:
         """Open a camera (its failure is the slot's state and error, not an exception)."""

@@ -32,7 +32,13 @@ from ptpkit.errors import (
     UsageError,
     response_error_class,
 )
-from ptpkit.web.cameras import CameraManager, Slot, browser_may_open, entry_json
+from ptpkit.web.cameras import (
+    CameraManager,
+    Slot,
+    UnknownCameraError,
+    browser_may_open,
+    entry_json,
+)
 from ptpkit.web.focus import half_press
 from ptpkit.web.hub import log
 from ptpkit.web.security import Guard
@@ -69,7 +75,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """ptpkit's errors as JSON with a status that says whose fault it was."""
     try:
         return await handler(request)
-    except KeyError as exc:
+    except UnknownCameraError as exc:
         raise web.HTTPNotFound(
             text=json.dumps({"error": f"no camera {exc.args[0]}"}), content_type="application/json"
         ) from None
@@ -369,12 +375,25 @@ async def object_(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@routes.post("/api/c/{cid}/selection")
+async def keep_selection(request: web.Request) -> web.Response:
+    """Keep a selection for ``GET zip?selection=NAME`` (any length; a URL is not)."""
+    manager, slot = _manager(request), _slot(request)
+    handles = _handles((await _json_body(request)).get("handles"))
+    return web.json_response({"selection": manager.keep_selection(slot, handles)})
+
+
 @routes.get("/api/c/{cid}/zip")
 async def zip_(request: web.Request) -> web.StreamResponse:
-    """The selected objects as one zip, streamed (``?handles=1,2,3``)."""
+    """The selected objects as one zip, streamed (``?handles=1,2,3``, or
+    ``?selection=NAME`` from ``POST selection``)."""
     manager, slot = _manager(request), _slot(request)
-    raw = request.query.get("handles", "")
-    handles = _handles([_int(h, "handle") for h in raw.split(",") if h])
+    kept = request.query.get("selection")
+    if kept is not None:
+        handles = manager.selection(slot, kept)
+    else:
+        raw = request.query.get("handles", "")
+        handles = _handles([_int(h, "handle") for h in raw.split(",") if h])
     entries = [await manager.entry(slot, h) for h in handles]
     files = [e for e in entries if not e.is_folder]
     if not files:

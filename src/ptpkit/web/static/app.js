@@ -345,7 +345,7 @@ function drawSelection() {
   const handles = [...state.selected];
   const zip = $("zip");
   zip.classList.toggle("disabled", handles.length === 0);
-  zip.href = handles.length ? cam(`/zip?handles=${handles.join(",")}`) : "#";
+  zip.href = handles.length ? "#zip" : "#";
   zip.textContent = `Download zip (${handles.length})`;
 }
 
@@ -355,6 +355,21 @@ function showObject(item) {
   $("viewer-img").src = item.image ? cam(`/object/${item.handle}`) : "";
   $("viewer").classList.remove("hidden");
 }
+
+// The selection goes to the server first (a long one does not fit in a URL), then the
+// browser follows a link to its zip, which it saves as a download.
+$("zip").addEventListener("click", async (event) => {
+  event.preventDefault();
+  const handles = [...state.selected];
+  if (!handles.length) { return; }
+  const kept = await api("POST", cam("/selection"), { handles });
+  const link = document.createElement("a");
+  link.href = cam(`/zip?selection=${encodeURIComponent(kept.selection)}`);
+  link.download = "";
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+});
 
 $("viewer-close").addEventListener("click", () => {
   $("viewer").classList.add("hidden");
