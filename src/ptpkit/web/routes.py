@@ -410,7 +410,13 @@ async def zip_(request: web.Request) -> web.StreamResponse:
     async def read(entry: Entry, sink: MemberSink) -> None:
         await _read_into(slot, entry, sink)
 
-    total = await stream_zip(files, read, response.write)
+    try:
+        total = await stream_zip(files, read, response.write)
+    except PTPError as exc:
+        # The response has begun: the browser sees the download fail (the connection ends
+        # without the zip's directory), the event log says why.
+        manager.note(f"zip stopped: {exc}", camera=slot.id, level="error")
+        raise
     manager.note(f"zip of {len(files)} file(s), {total} bytes sent", camera=slot.id)
     return response
 
