@@ -93,6 +93,8 @@ class FrameHub:
         self._count = 0
         self._changed = asyncio.Condition()
         self._reader: asyncio.Task[None] | None = None
+        #: The reader was told to stop (no viewer left) and is ending live view.
+        self._stopping = False
         #: Why the last reader stopped (None: it did not fail).
         self.error: str | None = None
 
@@ -121,37 +123,40 @@ class FrameHub:
             async with self._changed:
                 if self._reader is asyncio.current_task():
                     self._reader = None
+                    self._stopping = False
                 self._changed.notify_all()
 
     async def frames(self) -> AsyncGenerator[Frame, None]:
         """Frames for one viewer: the newest each time it asks, each at most once; ends when
         the camera's live view ends."""
         self._viewers += 1
-        if self._reader is None:
-            self.error = None
-            self._reader = asyncio.create_task(self._read())
-        seen = [self._count]
         try:
+            async with self._changed:
+                # A reader whose last viewer left is still ending live view on the camera:
+                # wait for it, then start anew.
+                await self._changed.wait_for(lambda: not self._stopping)
+                if self._reader is None:
+                    self.error = None
+                    self._reader = asyncio.create_task(self._read())
+                seen = self._count
             while True:
                 async with self._changed:
                     await self._changed.wait_for(
-                        lambda: self._count != seen[0] or self._reader is None
+                        lambda seen=seen: self._count != seen or self._reader is None  # type: ignore[misc]
                     )
-                    if self._count == seen[0]:
+                    if self._count == seen:
                         return
-                    seen[0] = self._count
+                    seen = self._count
                     frame = self._newest
                 assert frame is not None
                 yield frame
         finally:
             self._viewers -= 1
-            if self._viewers == 0 and self._reader is not None:
-                reader, self._reader = self._reader, None
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
-            async with self._changed:
-                self._changed.notify_all()
+            if self._viewers == 0 and self._reader is not None and not self._stopping:
+                # Not awaited here: this viewer's task may itself be cancelled (the page went
+                # away), and its cancellation must not reach the reader's ending of live view.
+                self._stopping = True
+                self._reader.cancel()
 
     async def wait_idle(self) -> None:
         """Return once no viewer is left and the reader has stopped (live view ended)."""
@@ -159,8 +164,10 @@ class FrameHub:
             await self._changed.wait_for(lambda: self._viewers == 0 and self._reader is None)
 
     async def close(self) -> None:
-        if self._reader is not None:
-            reader, self._reader = self._reader, None
+        """Stop reading (live view ends on the camera) and wait for it."""
+        reader = self._reader
+        if reader is not None:
+            self._stopping = True
             reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            # asyncio.wait: a cancel of the caller does not reach the reader's ending.
+            await asyncio.wait([reader])
