@@ -295,11 +295,11 @@ class CameraManager:
         self.broadcaster.publish({"type": "removed", "camera": slot_id})
 
     async def _close(self, slot: Slot) -> None:
-        for task in list(slot.tasks):
+        tasks = list(slot.tasks)
+        for task in tasks:
             task.cancel()
-        for task in list(slot.tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            await asyncio.wait(tasks)
         if slot.hub is not None:
             await slot.hub.close()
         if slot.cam is not None:
