@@ -651,3 +651,25 @@ def test_which_cameras_the_command_opens(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("PTPKIT_CAMERA", "ptpip:192.0.2.5")
     assert [url for url, _ in cli_web.cameras_to_open(Selection(), ())] == ["ptpip:192.0.2.5"]
     assert len(looked) == 2
+
+
+def test_a_page_that_falls_behind_is_dropped_not_buffered() -> None:
+    from ptpkit.web.hub import LOG_KEPT, SUBSCRIBER_QUEUE, Broadcaster
+
+    async def scenario() -> None:
+        hub = Broadcaster()
+        slow = hub.messages()
+        first = asyncio.ensure_future(slow.__anext__())
+        await asyncio.sleep(0)  # let it subscribe (one turn of the loop, no clock)
+        assert hub.subscribers == 1
+        for number in range(SUBSCRIBER_QUEUE + 10):
+            hub.publish({"type": "log", "text": str(number)})
+        # Dropped when its queue filled: no more is kept for it, and its stream ends.
+        assert hub.subscribers == 0
+        received = [int((await first)["text"])] + [int(m["text"]) async for m in slow]
+        # What it had queued, in order (the oldest gave its place to the end of the stream).
+        assert received == list(range(received[0], received[0] + len(received)))
+        assert len(received) < SUBSCRIBER_QUEUE
+        assert len(hub.log) == LOG_KEPT
+
+    asyncio.run(scenario())
