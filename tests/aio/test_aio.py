@@ -753,3 +753,28 @@ def test_a_canon_eos_is_listed_its_way(card: Path, caplog: pytest.LogCaptureFixt
         assert "-> EOS_GetObjectInfoEx" not in [
             r.getMessage().split("(")[0] for r in caplog.records
         ]
+
+
+def test_sony_pictures_handed_out_in_turn(tmp_path: Path) -> None:
+    """Two pictures taken on a Sony between its polls wait in its memory at one handle
+    (0xFFFFC001): the poller announces both, and each is described just before it is read,
+    in order, as the blocking Camera's tether does."""
+    with VirtualCamera(personality=personality_for("sony", {"ready_polls": "0"})) as vcam:
+        state = sony_state(vcam)
+
+        async def scenario() -> list[tuple[str, bytes]]:
+            async with ptpkit.aio.connect("virtual:", camera=vcam) as cam:
+                async for _ in cam.events(timeout_s=0.3):
+                    pass
+                state.fire()
+                state.fire()
+                added = [await cam.wait_event([Ec.OBJECT_ADDED], timeout_s=10) for _ in range(2)]
+                saved = []
+                for event in added:
+                    entry = await cam.event_entry(event)
+                    path = await cam.download(entry, tmp_path)
+                    assert path is not None
+                    saved.append((path.name, path.read_bytes()))
+                return saved
+
+        assert run(scenario) == state.captured[-2:]

@@ -21,9 +21,8 @@ Vendor extensions are the blocking Camera's own objects (:mod:`ptpkit.aio.vendor
 set-up and tear-down, event poller (Canon EOS, Nikon GetEvent), properties, capture and live
 view, folder listings (Canon EOS GetObjectInfoEx), 64-bit sizes and reads past 4 GiB run in a
 few worker threads of the camera's, their transactions on this camera's engine. Not yet: MTP's
-whole-card GetObjPropList index (an MTP device is listed folder by folder), pictures handed
-out in turn (Sony's 0xFFFFC001 queue). ``extensions=False`` gives standard PTP only (no thread
-at all).
+whole-card GetObjPropList index (an MTP device is listed folder by folder).
+``extensions=False`` gives standard PTP only (no thread at all).
 """
 
 from __future__ import annotations
@@ -762,7 +761,8 @@ class Camera:
         partial file of the same object resumed with GetPartialObject. A cancelled download
         (``task.cancel()``) is cancelled on the camera and leaves no final file; its partial
         file stays for a resume, as after any failure."""
-        entry = await self._as_entry(target)
+        # One of several pictures handed out in turn is described just before it is read.
+        entry = await self.describe_now(await self._as_entry(target))
         if entry.is_folder:
             raise UsageError(f"{entry.path} is a folder; download the files in it")
         if hasattr(dest, "write"):
@@ -917,7 +917,7 @@ class Camera:
         self, target: Entry | int | str, offset: int = 0, length: int | None = None
     ) -> bytes:
         """Bytes of an object, all of it or a range, in memory (download() for big files)."""
-        entry = await self._as_entry(target)
+        entry = await self.describe_now(await self._as_entry(target))
         if length is None and entry.size == SIZE_UNKNOWN_32:
             # The size unknown (past 4 GiB, no 64-bit size to ask): to the end of the data.
             window = WindowSink(offset, _UNBOUNDED)
@@ -1200,22 +1200,42 @@ class Camera:
     async def _captured(self, outcome: CaptureOutcome) -> CaptureResult:
         """A capture an extension made: entries from the ObjectInfo it gave (else
         GetObjectInfo), in the camera's memory marked so (:attr:`Entry.in_memory`)."""
-        entries = []
-        for captured in outcome.objects:
-            if captured.in_turn:
-                raise _not_supported(
-                    "capture",
-                    "pictures handed out in turn (Sony's 0xFFFFC001) are not read by "
-                    "ptpkit.aio yet; use the blocking Camera",
-                )
-            if captured.info is not None:
-                entry = await self._entry_at(captured.handle, captured.info)
-            else:
-                entry = await self.entry(captured.handle)
-            entries.append(dataclasses.replace(entry, in_memory=captured.in_memory))
+        entries = [await self._captured_entry(captured) for captured in outcome.objects]
         now = asyncio.get_running_loop().time()
         events = [capture_event(item, self.vocabulary, now) for item in outcome.events]
         return CaptureResult(entries, events, outcome.preview)
+
+    async def _captured_entry(self, captured: CapturedObject) -> Entry:
+        """The entry of a captured object. One of several pictures a camera hands out in turn
+        at one handle (Sony's 0xFFFFC001) cannot be described before its turn: a name from its
+        handle until :meth:`describe_now` (download() and read() call it)."""
+        if captured.in_turn:
+            name = f"object_{captured.handle:08x}"
+            return Entry(
+                handle=captured.handle,
+                storage_id=0,
+                parent=0,
+                name=name,
+                path=f"/{storage_folder(0)}/{name}",
+                size=0,
+                is_folder=False,
+                object_format=0,
+                in_memory=captured.in_memory,
+                in_turn=True,
+            )
+        if captured.info is None:
+            entry = await self.entry(captured.handle)
+        else:
+            entry = await self._entry_at(captured.handle, captured.info)
+        return dataclasses.replace(entry, in_memory=captured.in_memory)
+
+    async def describe_now(self, entry: Entry) -> Entry:
+        """An entry whose turn has come (:attr:`Entry.in_turn`) described now, just before it
+        is read; any other entry as it is."""
+        if not entry.in_turn:
+            return entry
+        described = await self._entry_at(entry.handle, await self.object_info(entry.handle))
+        return dataclasses.replace(described, in_memory=entry.in_memory)
 
     def live_view(self, *, frame_timeout_s: float | None = None) -> AsyncLiveView:
         """Live view from the camera's extension (standard PTP has none)::
@@ -1258,11 +1278,7 @@ class Camera:
         camera (see :meth:`ptpkit.Camera.event_entry`)."""
         details = event.details
         if isinstance(details, CapturedObject):
-            if details.info is None:
-                entry = await self.entry(details.handle)
-            else:
-                entry = await self._entry_at(details.handle, details.info)
-            return dataclasses.replace(entry, in_memory=details.in_memory)
+            return await self._captured_entry(details)
         if not event.params:
             raise UsageError(f"event {event} names no object")
         if isinstance(details, ObjectInfo):
