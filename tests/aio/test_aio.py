@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import logging
 import os
@@ -41,6 +42,7 @@ from ptpkit.virtual import DEFAULT_STORAGE_ID, VirtualCamera, personality_for
 from ptpkit.virtual.content import GeneratedData, generated_bytes
 from ptpkit.virtual.misbehave import Misbehavior
 from ptpkit.virtual.network import network_server
+from ptpkit.virtual.responder import error
 from ptpkit.virtual.server import PtpIpServer
 from ptpkit.virtual.sony import sony_state
 
@@ -778,3 +780,43 @@ def test_sony_pictures_handed_out_in_turn(tmp_path: Path) -> None:
                 return saved
 
         assert run(scenario) == state.captured[-2:]
+
+
+@pytest.mark.parametrize("transport", ["virtual", "ptpip"])
+def test_an_mtp_camera_is_listed_in_one_transaction(
+    card: Path, caplog: pytest.LogCaptureFixture, transport: str
+) -> None:
+    """MTP's whole-card GetObjPropList (run on the engine, no hook thread): one transaction,
+    the same entries as the blocking walk; below a folder too; a camera that refuses it is
+    listed folder by folder from then on."""
+    with VirtualCamera(card) as vcam, _rig(vcam, transport) as rig:
+        with ptpkit.connect("virtual:", camera=vcam) as blocking:
+            expected = [(e.path, e.handle, e.size, e.is_folder) for e in blocking.walk()]
+            below = [e.path for e in blocking.walk(folder="DCIM")]
+        caplog.set_level(logging.DEBUG, logger="ptpkit.transaction")
+
+        async def scenario() -> None:
+            async with rig.connect() as cam:
+                caplog.clear()
+                walked = [(e.path, e.handle, e.size, e.is_folder) async for e in cam.walk()]
+                assert walked == expected
+                asked = [r.getMessage().split("(")[0] for r in caplog.records]
+                assert asked.count("-> GetObjPropList") == 1
+                assert "-> GetObjectInfo" not in asked
+                assert [e.path async for e in cam.walk(folder="DCIM")] == below
+                hook_threads = [t for t in threading.enumerate() if t.name.startswith("ptpkit-")]
+                assert hook_threads == []
+
+                def refuse(ctx: Any) -> Any:
+                    return error(Rc.OPERATION_NOT_SUPPORTED)
+
+                vcam.operations[Op.GET_OBJ_PROP_LIST] = dataclasses.replace(
+                    vcam.operations[Op.GET_OBJ_PROP_LIST], handler=refuse
+                )
+                assert [e.path async for e in cam.walk()] == [p for p, *_ in expected]
+                caplog.clear()
+                assert [e.path async for e in cam.walk()] == [p for p, *_ in expected]
+                asked = [r.getMessage().split("(")[0] for r in caplog.records]
+                assert "-> GetObjPropList" not in asked  # not asked again
+
+        run(scenario)

@@ -55,6 +55,8 @@ from ptpkit.client.objects import (
     SkippedObject,
     _skipped,
     entry_from_info,
+    overrides,
+    walk_index,
 )
 from ptpkit.client.operations import ALL_STORAGES, ROOT, Operation
 from ptpkit.client.properties import (
@@ -110,7 +112,8 @@ from ptpkit.ext.base import (
     FrameSource,
     extensions_for,
 )
-from ptpkit.ext.listing import HandleTable
+from ptpkit.ext.listing import HandleTable, PropListIndex, SpoolSink
+from ptpkit.ext.mtp import PROPLIST_LIMIT_BYTES, MtpExtension, proplist_request
 
 log = get_logger("ptpkit")
 
@@ -118,6 +121,8 @@ _T = TypeVar("_T")
 
 #: The largest read GetPartialObject can ask for in one transaction (a uint32 length).
 _MAX_PARTIAL = 0xFFFFFFFF
+#: A whole-card listing gives the loop a turn after this many entries.
+_LISTING_TURN = 256
 #: A window with no end (a read to the end of an object whose size is unknown).
 _UNBOUNDED = 2**64
 
@@ -153,6 +158,8 @@ class Camera:
         self._events = AsyncEventStream(lambda code: self.vocabulary.event_name(code))  # noqa: PLW0108
         #: Each property's data type, from its description (GetDevicePropValue is decoded by it).
         self._datatypes: dict[int, DataType] = {}
+        #: A whole-card index failed on this camera: folder by folder from now on.
+        self._fast_listing_failed = False
         self._opened = False
         self._closed = False
 
@@ -639,6 +646,69 @@ class Camera:
         )
         return entry if whole else dataclasses.replace(entry, info=None)
 
+    async def _index(self, parent: int) -> PropListIndex | None:
+        """The whole-card index of everything below ``parent`` (MTP GetObjPropList: one
+        transaction, spooled to a temporary file), in the extensions' order (an extension
+        that lists folders its own way, before it, wins: None). MTP's request is run here on
+        the engine (no hook thread: :func:`ptpkit.ext.mtp.proplist_request`); another
+        extension's ``index_objects`` in a hook thread. A camera that fails it is listed
+        folder by folder from then on (as the blocking Camera)."""
+        if self._vendor is None or self._fast_listing_failed:
+            return None
+        try:
+            for extension in self.extensions:
+                if isinstance(extension, MtpExtension):
+                    if not self.supports(Op.GET_OBJ_PROP_LIST):
+                        continue
+                    sink = SpoolSink(PROPLIST_LIMIT_BYTES)
+                    try:
+                        code, params = proplist_request(parent)
+                        await self._run(code, params, sink=sink)
+                        return PropListIndex(sink.file, sink.size)
+                    except BaseException:
+                        sink.close()
+                        raise
+                if overrides(extension, "index_objects"):
+                    index = await self._vendor.call(extension.index_objects, parent)
+                    if index is not None:
+                        return index
+                if overrides(extension, "list_folder"):
+                    return None
+        except (ResponseError, DecodeError, RemoteProtocolError) as exc:
+            if isinstance(exc, SessionError):
+                raise
+            log.info("fast listing failed (%s); listing object by object", exc)
+            self._fast_listing_failed = True
+        return None
+
+    async def _walk_index(
+        self,
+        index: PropListIndex,
+        storage_id: int | None,
+        start: Entry | None,
+        on_error: SkipCallback | None,
+    ) -> AsyncIterator[Entry]:
+        """:func:`ptpkit.client.objects.walk_index` (no I/O) after the storages' top-level
+        handles it needs; the loop gets a turn every few hundred entries."""
+        try:
+            ids: tuple[int, ...] = ()
+            top_handles: list[Collection[int]] = []
+            if start is None:
+                ids = await self.storage_ids()
+                if len(ids) > 1:
+                    for sid in ids:
+                        top = await self._call(ops.get_object_handles(sid, parent=ROOT))
+                        top_handles.append(top)
+            entries = walk_index(
+                index, storage_id, start, on_error, ids=ids, top_handles=top_handles
+            )
+            for count, entry in enumerate(entries, 1):
+                yield entry
+                if count % _LISTING_TURN == 0:
+                    await asyncio.sleep(0)
+        finally:
+            index.close()
+
     async def walk(
         self,
         storage_id: int | None = None,
@@ -646,14 +716,22 @@ class Camera:
         folder: Entry | int | str | None = None,
         on_error: SkipCallback | None = None,
     ) -> AsyncIterator[Entry]:
-        """Every folder and file, depth first, each folder before what it contains, folder by
-        folder (GetObjectHandles, GetObjectInfo): the order, path and skipping rules of
-        :meth:`ptpkit.Camera.walk`. Entries come as they are read; an explicit stack, so any
-        depth works."""
+        """Every folder and file, depth first, each folder before what it contains: the
+        order, path and skipping rules of :meth:`ptpkit.Camera.walk`. A whole-card index
+        where the camera has one (MTP GetObjPropList), else folder by folder (a vendor's
+        listing, or GetObjectHandles and GetObjectInfo). Entries come as they are read; an
+        explicit stack, so any depth works."""
+        start: Entry | None = None
         if folder is not None:
             start = await self._as_entry(folder)
             if not start.is_folder:
                 raise UsageError(f"{start.path} is not a folder")
+        index = await self._index(ROOT if start is None else start.handle)
+        if index is not None:
+            async for entry in self._walk_index(index, storage_id, start, on_error):
+                yield entry
+            return
+        if start is not None:
             tops = [(start.storage_id, start.handle, start.path)]
         else:
             ids = await self.storage_ids() if storage_id is None else (storage_id,)
