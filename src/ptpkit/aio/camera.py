@@ -20,9 +20,9 @@ by :func:`ptpkit.client.files.writing`, property names, values and checks of
 Vendor extensions are the blocking Camera's own objects (:mod:`ptpkit.aio.vendor`): their
 set-up and tear-down, event poller (Canon EOS, Nikon GetEvent), properties, capture and live
 view, folder listings (Canon EOS GetObjectInfoEx), 64-bit sizes and reads past 4 GiB run in a
-few worker threads of the camera's, their transactions on this camera's engine. Not yet: MTP's
-whole-card GetObjPropList index (an MTP device is listed folder by folder).
-``extensions=False`` gives standard PTP only (no thread at all).
+few worker threads of the camera's, their transactions on this camera's engine; MTP's
+whole-card GetObjPropList runs on the engine itself (no thread). ``extensions=False`` gives
+standard PTP only (no thread at all).
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ from ptpkit.client.objects import (
     SORTED_FOLDER_LIMIT,
     SkipCallback,
     SkippedObject,
-    _skipped,
     entry_from_info,
     overrides,
+    report_skipped,
     walk_index,
 )
 from ptpkit.client.operations import ALL_STORAGES, ROOT, Operation
@@ -544,7 +544,7 @@ class Camera:
             return None
         if handle in RESERVED_HANDLES:
             reason = f"the camera lists the reserved handle 0x{handle:08X} as an object"
-            _skipped(SkippedObject(handle=handle, folder=folder, reason=reason,
+            report_skipped(SkippedObject(handle=handle, folder=folder, reason=reason,
                                 error=RemoteProtocolError(reason)), on_error)  # fmt: skip
             return None
         try:
@@ -552,7 +552,7 @@ class Camera:
         except (DecodeError, ResponseError) as exc:
             if isinstance(exc, SessionError):
                 raise
-            _skipped(
+            report_skipped(
                 SkippedObject(handle=handle, folder=folder, reason=str(exc), error=exc), on_error
             )
             return None
@@ -605,7 +605,7 @@ class Camera:
                 continue
             if handle in RESERVED_HANDLES:
                 reason = f"the camera lists the reserved handle 0x{handle:08X} as an object"
-                _skipped(SkippedObject(handle=handle, folder=path, reason=reason,
+                report_skipped(SkippedObject(handle=handle, folder=path, reason=reason,
                                        error=RemoteProtocolError(reason)), on_error)  # fmt: skip
                 continue
             yield handle, info, whole

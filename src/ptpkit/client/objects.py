@@ -71,7 +71,7 @@ def _reserved(handle: int, folder: str, on_error: SkipCallback | None) -> bool:
     if handle not in RESERVED_HANDLES:
         return False
     reason = f"the camera lists the reserved handle 0x{handle:08X} as an object"
-    _skipped(
+    report_skipped(
         SkippedObject(
             handle=handle, folder=folder, reason=reason, error=RemoteProtocolError(reason)
         ),
@@ -80,7 +80,7 @@ def _reserved(handle: int, folder: str, on_error: SkipCallback | None) -> bool:
     return True
 
 
-def _skipped(skipped: SkippedObject, on_error: SkipCallback | None) -> None:
+def report_skipped(skipped: SkippedObject, on_error: SkipCallback | None) -> None:
     if on_error is not None:
         on_error(skipped)
     else:
@@ -243,7 +243,9 @@ class _SlowLister:
         except (DecodeError, ResponseError) as exc:
             # One object the camera cannot describe must not hide the rest of the card
             # (libgphoto2 goes on past it too). A link failure is not caught here.
-            _skipped(SkippedObject(handle=key, folder=folder, reason=str(exc), error=exc), on_error)
+            report_skipped(
+                SkippedObject(handle=key, folder=folder, reason=str(exc), error=exc), on_error
+            )
             return None
         return info.filename, key, info
 
@@ -301,7 +303,7 @@ class _FastLister:
             except DecodeError as exc:
                 problem, error = str(exc), exc
         if problem is not None:
-            _skipped(
+            report_skipped(
                 SkippedObject(
                     handle=index.handles[key], folder=folder, reason=problem, error=error
                 ),
@@ -416,7 +418,7 @@ def walk_index(
     lister = _FastLister(index)
     for orphan in index.without_parent():
         # Not placeable in any folder: reported, not listed.
-        _skipped(
+        report_skipped(
             SkippedObject(
                 handle=index.handles[orphan],
                 folder=start.path if start is not None else "/",
@@ -438,7 +440,7 @@ def walk_index(
             f"its ParentObject 0x{index.parents[lost]:08X} is not a folder this listing "
             "reaches (missing, a file, or a cycle of parents)"
         )
-        _skipped(
+        report_skipped(
             SkippedObject(
                 handle=handle, folder="/", reason=reason, error=RemoteProtocolError(reason)
             ),
@@ -476,7 +478,7 @@ def fast_groups(
     for top in tops:
         problem = index.problem(top, top=True)
         if problem is not None:
-            _skipped(
+            report_skipped(
                 SkippedObject(
                     handle=index.handles[top],
                     folder="/",
