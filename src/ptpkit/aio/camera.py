@@ -220,10 +220,10 @@ class Camera:
         return self
 
     def _configure(self, info: DeviceInfo) -> None:
-        """DeviceInfo, and the names of the extensions that match it: their code sets and
-        property specs are data (vendor operation, response, event and property names for the
-        raw :meth:`transaction`, the log and :meth:`property_code`); their behaviour is the
-        blocking Camera's (see the module docstring)."""
+        """DeviceInfo, and the extensions that match it: their code sets and property specs
+        (vendor operation, response, event and property names for :meth:`transaction`, the
+        log and :meth:`property_code`) always; their instances (one per camera, kept when
+        DeviceInfo is read again) unless ``extensions=False``."""
         self._device_info = info
         factories = extensions_for(info)
         self.extension_names = tuple(factory.name for factory in factories)
