@@ -820,3 +820,30 @@ def test_an_mtp_camera_is_listed_in_one_transaction(
                 assert "-> GetObjPropList" not in asked  # not asked again
 
         run(scenario)
+
+
+@pytest.mark.parametrize("modes", ["", "ignore-probes"])
+def test_an_idle_ptpip_camera_is_probed(card: Path, modes: str) -> None:
+    """The event connection's task probes an idle camera every ``probe_interval_s``; one that
+    ignores probes (libgphoto2 answers none) stays usable, its misses counted."""
+
+    async def scenario(url: str) -> tuple[int, int]:
+        async with ptpkit.aio.connect(url, probe_interval_s=0.05, probe_timeout_s=0.05) as cam:
+            link = cam.transport
+            assert isinstance(link, ptpkit.aio.AsyncPtpIpTransport)
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + 10
+            while link.probes_answered + link.probes_missed < 3 and loop.time() < give_up:
+                await cam.next_event(timeout_s=0.05)  # idle: the loop runs the probes
+            assert await cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+            return link.probes_answered, link.probes_missed
+
+    with (
+        VirtualCamera(card, misbehavior=Misbehavior.parse(modes)) as vcam,
+        _rig(vcam, "ptpip") as rig,
+    ):
+        answered, missed = run(lambda: scenario(rig.url))
+    if modes:
+        assert (answered, missed >= 3) == (0, True)
+    else:
+        assert (answered >= 3, missed) == (True, 0)
