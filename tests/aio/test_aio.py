@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import logging
 import os
@@ -41,6 +42,7 @@ from ptpkit.virtual import DEFAULT_STORAGE_ID, VirtualCamera, personality_for
 from ptpkit.virtual.content import GeneratedData, generated_bytes
 from ptpkit.virtual.misbehave import Misbehavior
 from ptpkit.virtual.network import network_server
+from ptpkit.virtual.responder import error
 from ptpkit.virtual.server import PtpIpServer
 from ptpkit.virtual.sony import sony_state
 
@@ -753,3 +755,95 @@ def test_a_canon_eos_is_listed_its_way(card: Path, caplog: pytest.LogCaptureFixt
         assert "-> EOS_GetObjectInfoEx" not in [
             r.getMessage().split("(")[0] for r in caplog.records
         ]
+
+
+def test_sony_pictures_handed_out_in_turn(tmp_path: Path) -> None:
+    """Two pictures taken on a Sony between its polls wait in its memory at one handle
+    (0xFFFFC001): the poller announces both, and each is described just before it is read,
+    in order, as the blocking Camera's tether does."""
+    with VirtualCamera(personality=personality_for("sony", {"ready_polls": "0"})) as vcam:
+        state = sony_state(vcam)
+
+        async def scenario() -> list[tuple[str, bytes]]:
+            async with ptpkit.aio.connect("virtual:", camera=vcam) as cam:
+                async for _ in cam.events(timeout_s=0.3):
+                    pass
+                state.fire()
+                state.fire()
+                added = [await cam.wait_event([Ec.OBJECT_ADDED], timeout_s=10) for _ in range(2)]
+                saved = []
+                for event in added:
+                    entry = await cam.event_entry(event)
+                    path = await cam.download(entry, tmp_path)
+                    assert path is not None
+                    saved.append((path.name, path.read_bytes()))
+                return saved
+
+        assert run(scenario) == state.captured[-2:]
+
+
+@pytest.mark.parametrize("transport", ["virtual", "ptpip"])
+def test_an_mtp_camera_is_listed_in_one_transaction(
+    card: Path, caplog: pytest.LogCaptureFixture, transport: str
+) -> None:
+    """MTP's whole-card GetObjPropList (run on the engine, no hook thread): one transaction,
+    the same entries as the blocking walk; below a folder too; a camera that refuses it is
+    listed folder by folder from then on."""
+    with VirtualCamera(card) as vcam, _rig(vcam, transport) as rig:
+        with ptpkit.connect("virtual:", camera=vcam) as blocking:
+            expected = [(e.path, e.handle, e.size, e.is_folder) for e in blocking.walk()]
+            below = [e.path for e in blocking.walk(folder="DCIM")]
+        caplog.set_level(logging.DEBUG, logger="ptpkit.transaction")
+
+        async def scenario() -> None:
+            async with rig.connect() as cam:
+                caplog.clear()
+                walked = [(e.path, e.handle, e.size, e.is_folder) async for e in cam.walk()]
+                assert walked == expected
+                asked = [r.getMessage().split("(")[0] for r in caplog.records]
+                assert asked.count("-> GetObjPropList") == 1
+                assert "-> GetObjectInfo" not in asked
+                assert [e.path async for e in cam.walk(folder="DCIM")] == below
+                hook_threads = [t for t in threading.enumerate() if t.name.startswith("ptpkit-")]
+                assert hook_threads == []
+
+                def refuse(ctx: Any) -> Any:
+                    return error(Rc.OPERATION_NOT_SUPPORTED)
+
+                vcam.operations[Op.GET_OBJ_PROP_LIST] = dataclasses.replace(
+                    vcam.operations[Op.GET_OBJ_PROP_LIST], handler=refuse
+                )
+                assert [e.path async for e in cam.walk()] == [p for p, *_ in expected]
+                caplog.clear()
+                assert [e.path async for e in cam.walk()] == [p for p, *_ in expected]
+                asked = [r.getMessage().split("(")[0] for r in caplog.records]
+                assert "-> GetObjPropList" not in asked  # not asked again
+
+        run(scenario)
+
+
+@pytest.mark.parametrize("modes", ["", "ignore-probes"])
+def test_an_idle_ptpip_camera_is_probed(card: Path, modes: str) -> None:
+    """The event connection's task probes an idle camera every ``probe_interval_s``; one that
+    ignores probes (libgphoto2 answers none) stays usable, its misses counted."""
+
+    async def scenario(url: str) -> tuple[int, int]:
+        async with ptpkit.aio.connect(url, probe_interval_s=0.05, probe_timeout_s=0.05) as cam:
+            link = cam.transport
+            assert isinstance(link, ptpkit.aio.AsyncPtpIpTransport)
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + 10
+            while link.probes_answered + link.probes_missed < 3 and loop.time() < give_up:
+                await cam.next_event(timeout_s=0.05)  # idle: the loop runs the probes
+            assert await cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+            return link.probes_answered, link.probes_missed
+
+    with (
+        VirtualCamera(card, misbehavior=Misbehavior.parse(modes)) as vcam,
+        _rig(vcam, "ptpip") as rig,
+    ):
+        answered, missed = run(lambda: scenario(rig.url))
+    if modes:
+        assert (answered, missed >= 3) == (0, True)
+    else:
+        assert (answered >= 3, missed) == (True, 0)

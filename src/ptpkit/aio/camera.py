@@ -20,10 +20,9 @@ by :func:`ptpkit.client.files.writing`, property names, values and checks of
 Vendor extensions are the blocking Camera's own objects (:mod:`ptpkit.aio.vendor`): their
 set-up and tear-down, event poller (Canon EOS, Nikon GetEvent), properties, capture and live
 view, folder listings (Canon EOS GetObjectInfoEx), 64-bit sizes and reads past 4 GiB run in a
-few worker threads of the camera's, their transactions on this camera's engine. Not yet: MTP's
-whole-card GetObjPropList index (an MTP device is listed folder by folder), pictures handed
-out in turn (Sony's 0xFFFFC001 queue). ``extensions=False`` gives standard PTP only (no thread
-at all).
+few worker threads of the camera's, their transactions on this camera's engine; MTP's
+whole-card GetObjPropList runs on the engine itself (no thread). ``extensions=False`` gives
+standard PTP only (no thread at all).
 """
 
 from __future__ import annotations
@@ -54,8 +53,10 @@ from ptpkit.client.objects import (
     SORTED_FOLDER_LIMIT,
     SkipCallback,
     SkippedObject,
-    _skipped,
     entry_from_info,
+    overrides,
+    report_skipped,
+    walk_index,
 )
 from ptpkit.client.operations import ALL_STORAGES, ROOT, Operation
 from ptpkit.client.properties import (
@@ -111,7 +112,8 @@ from ptpkit.ext.base import (
     FrameSource,
     extensions_for,
 )
-from ptpkit.ext.listing import HandleTable
+from ptpkit.ext.listing import HandleTable, PropListIndex, SpoolSink
+from ptpkit.ext.mtp import PROPLIST_LIMIT_BYTES, MtpExtension, proplist_request
 
 log = get_logger("ptpkit")
 
@@ -119,6 +121,8 @@ _T = TypeVar("_T")
 
 #: The largest read GetPartialObject can ask for in one transaction (a uint32 length).
 _MAX_PARTIAL = 0xFFFFFFFF
+#: A whole-card listing gives the loop a turn after this many entries.
+_LISTING_TURN = 256
 #: A window with no end (a read to the end of an object whose size is unknown).
 _UNBOUNDED = 2**64
 
@@ -154,6 +158,8 @@ class Camera:
         self._events = AsyncEventStream(lambda code: self.vocabulary.event_name(code))  # noqa: PLW0108
         #: Each property's data type, from its description (GetDevicePropValue is decoded by it).
         self._datatypes: dict[int, DataType] = {}
+        #: A whole-card index failed on this camera: folder by folder from now on.
+        self._fast_listing_failed = False
         self._opened = False
         self._closed = False
 
@@ -214,10 +220,10 @@ class Camera:
         return self
 
     def _configure(self, info: DeviceInfo) -> None:
-        """DeviceInfo, and the names of the extensions that match it: their code sets and
-        property specs are data (vendor operation, response, event and property names for the
-        raw :meth:`transaction`, the log and :meth:`property_code`); their behaviour is the
-        blocking Camera's (see the module docstring)."""
+        """DeviceInfo, and the extensions that match it: their code sets and property specs
+        (vendor operation, response, event and property names for :meth:`transaction`, the
+        log and :meth:`property_code`) always; their instances (one per camera, kept when
+        DeviceInfo is read again) unless ``extensions=False``."""
         self._device_info = info
         factories = extensions_for(info)
         self.extension_names = tuple(factory.name for factory in factories)
@@ -538,7 +544,7 @@ class Camera:
             return None
         if handle in RESERVED_HANDLES:
             reason = f"the camera lists the reserved handle 0x{handle:08X} as an object"
-            _skipped(SkippedObject(handle=handle, folder=folder, reason=reason,
+            report_skipped(SkippedObject(handle=handle, folder=folder, reason=reason,
                                 error=RemoteProtocolError(reason)), on_error)  # fmt: skip
             return None
         try:
@@ -546,7 +552,7 @@ class Camera:
         except (DecodeError, ResponseError) as exc:
             if isinstance(exc, SessionError):
                 raise
-            _skipped(
+            report_skipped(
                 SkippedObject(handle=handle, folder=folder, reason=str(exc), error=exc), on_error
             )
             return None
@@ -599,7 +605,7 @@ class Camera:
                 continue
             if handle in RESERVED_HANDLES:
                 reason = f"the camera lists the reserved handle 0x{handle:08X} as an object"
-                _skipped(SkippedObject(handle=handle, folder=path, reason=reason,
+                report_skipped(SkippedObject(handle=handle, folder=path, reason=reason,
                                        error=RemoteProtocolError(reason)), on_error)  # fmt: skip
                 continue
             yield handle, info, whole
@@ -640,6 +646,69 @@ class Camera:
         )
         return entry if whole else dataclasses.replace(entry, info=None)
 
+    async def _index(self, parent: int) -> PropListIndex | None:
+        """The whole-card index of everything below ``parent`` (MTP GetObjPropList: one
+        transaction, spooled to a temporary file), in the extensions' order (an extension
+        that lists folders its own way, before it, wins: None). MTP's request is run here on
+        the engine (no hook thread: :func:`ptpkit.ext.mtp.proplist_request`); another
+        extension's ``index_objects`` in a hook thread. A camera that fails it is listed
+        folder by folder from then on (as the blocking Camera)."""
+        if self._vendor is None or self._fast_listing_failed:
+            return None
+        try:
+            for extension in self.extensions:
+                if isinstance(extension, MtpExtension):
+                    if not self.supports(Op.GET_OBJ_PROP_LIST):
+                        continue
+                    sink = SpoolSink(PROPLIST_LIMIT_BYTES)
+                    try:
+                        code, params = proplist_request(parent)
+                        await self._run(code, params, sink=sink)
+                        return PropListIndex(sink.file, sink.size)
+                    except BaseException:
+                        sink.close()
+                        raise
+                if overrides(extension, "index_objects"):
+                    index = await self._vendor.call(extension.index_objects, parent)
+                    if index is not None:
+                        return index
+                if overrides(extension, "list_folder"):
+                    return None
+        except (ResponseError, DecodeError, RemoteProtocolError) as exc:
+            if isinstance(exc, SessionError):
+                raise
+            log.info("fast listing failed (%s); listing object by object", exc)
+            self._fast_listing_failed = True
+        return None
+
+    async def _walk_index(
+        self,
+        index: PropListIndex,
+        storage_id: int | None,
+        start: Entry | None,
+        on_error: SkipCallback | None,
+    ) -> AsyncIterator[Entry]:
+        """:func:`ptpkit.client.objects.walk_index` (no I/O) after the storages' top-level
+        handles it needs; the loop gets a turn every few hundred entries."""
+        try:
+            ids: tuple[int, ...] = ()
+            top_handles: list[Collection[int]] = []
+            if start is None:
+                ids = await self.storage_ids()
+                if len(ids) > 1:
+                    for sid in ids:
+                        top = await self._call(ops.get_object_handles(sid, parent=ROOT))
+                        top_handles.append(top)
+            entries = walk_index(
+                index, storage_id, start, on_error, ids=ids, top_handles=top_handles
+            )
+            for count, entry in enumerate(entries, 1):
+                yield entry
+                if count % _LISTING_TURN == 0:
+                    await asyncio.sleep(0)
+        finally:
+            index.close()
+
     async def walk(
         self,
         storage_id: int | None = None,
@@ -647,14 +716,22 @@ class Camera:
         folder: Entry | int | str | None = None,
         on_error: SkipCallback | None = None,
     ) -> AsyncIterator[Entry]:
-        """Every folder and file, depth first, each folder before what it contains, folder by
-        folder (GetObjectHandles, GetObjectInfo): the order, path and skipping rules of
-        :meth:`ptpkit.Camera.walk`. Entries come as they are read; an explicit stack, so any
-        depth works."""
+        """Every folder and file, depth first, each folder before what it contains: the
+        order, path and skipping rules of :meth:`ptpkit.Camera.walk`. A whole-card index
+        where the camera has one (MTP GetObjPropList), else folder by folder (a vendor's
+        listing, or GetObjectHandles and GetObjectInfo). Entries come as they are read; an
+        explicit stack, so any depth works."""
+        start: Entry | None = None
         if folder is not None:
             start = await self._as_entry(folder)
             if not start.is_folder:
                 raise UsageError(f"{start.path} is not a folder")
+        index = await self._index(ROOT if start is None else start.handle)
+        if index is not None:
+            async for entry in self._walk_index(index, storage_id, start, on_error):
+                yield entry
+            return
+        if start is not None:
             tops = [(start.storage_id, start.handle, start.path)]
         else:
             ids = await self.storage_ids() if storage_id is None else (storage_id,)
@@ -762,7 +839,8 @@ class Camera:
         partial file of the same object resumed with GetPartialObject. A cancelled download
         (``task.cancel()``) is cancelled on the camera and leaves no final file; its partial
         file stays for a resume, as after any failure."""
-        entry = await self._as_entry(target)
+        # One of several pictures handed out in turn is described just before it is read.
+        entry = await self.describe_now(await self._as_entry(target))
         if entry.is_folder:
             raise UsageError(f"{entry.path} is a folder; download the files in it")
         if hasattr(dest, "write"):
@@ -917,7 +995,7 @@ class Camera:
         self, target: Entry | int | str, offset: int = 0, length: int | None = None
     ) -> bytes:
         """Bytes of an object, all of it or a range, in memory (download() for big files)."""
-        entry = await self._as_entry(target)
+        entry = await self.describe_now(await self._as_entry(target))
         if length is None and entry.size == SIZE_UNKNOWN_32:
             # The size unknown (past 4 GiB, no 64-bit size to ask): to the end of the data.
             window = WindowSink(offset, _UNBOUNDED)
@@ -1200,22 +1278,42 @@ class Camera:
     async def _captured(self, outcome: CaptureOutcome) -> CaptureResult:
         """A capture an extension made: entries from the ObjectInfo it gave (else
         GetObjectInfo), in the camera's memory marked so (:attr:`Entry.in_memory`)."""
-        entries = []
-        for captured in outcome.objects:
-            if captured.in_turn:
-                raise _not_supported(
-                    "capture",
-                    "pictures handed out in turn (Sony's 0xFFFFC001) are not read by "
-                    "ptpkit.aio yet; use the blocking Camera",
-                )
-            if captured.info is not None:
-                entry = await self._entry_at(captured.handle, captured.info)
-            else:
-                entry = await self.entry(captured.handle)
-            entries.append(dataclasses.replace(entry, in_memory=captured.in_memory))
+        entries = [await self._captured_entry(captured) for captured in outcome.objects]
         now = asyncio.get_running_loop().time()
         events = [capture_event(item, self.vocabulary, now) for item in outcome.events]
         return CaptureResult(entries, events, outcome.preview)
+
+    async def _captured_entry(self, captured: CapturedObject) -> Entry:
+        """The entry of a captured object. One of several pictures a camera hands out in turn
+        at one handle (Sony's 0xFFFFC001) cannot be described before its turn: a name from its
+        handle until :meth:`describe_now` (download() and read() call it)."""
+        if captured.in_turn:
+            name = f"object_{captured.handle:08x}"
+            return Entry(
+                handle=captured.handle,
+                storage_id=0,
+                parent=0,
+                name=name,
+                path=f"/{storage_folder(0)}/{name}",
+                size=0,
+                is_folder=False,
+                object_format=0,
+                in_memory=captured.in_memory,
+                in_turn=True,
+            )
+        if captured.info is None:
+            entry = await self.entry(captured.handle)
+        else:
+            entry = await self._entry_at(captured.handle, captured.info)
+        return dataclasses.replace(entry, in_memory=captured.in_memory)
+
+    async def describe_now(self, entry: Entry) -> Entry:
+        """An entry whose turn has come (:attr:`Entry.in_turn`) described now, just before it
+        is read; any other entry as it is."""
+        if not entry.in_turn:
+            return entry
+        described = await self._entry_at(entry.handle, await self.object_info(entry.handle))
+        return dataclasses.replace(described, in_memory=entry.in_memory)
 
     def live_view(self, *, frame_timeout_s: float | None = None) -> AsyncLiveView:
         """Live view from the camera's extension (standard PTP has none)::
@@ -1258,11 +1356,7 @@ class Camera:
         camera (see :meth:`ptpkit.Camera.event_entry`)."""
         details = event.details
         if isinstance(details, CapturedObject):
-            if details.info is None:
-                entry = await self.entry(details.handle)
-            else:
-                entry = await self._entry_at(details.handle, details.info)
-            return dataclasses.replace(entry, in_memory=details.in_memory)
+            return await self._captured_entry(details)
         if not event.params:
             raise UsageError(f"event {event} names no object")
         if isinstance(details, ObjectInfo):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from ptpkit._log import get_logger
 from ptpkit.aio._timeouts import bounded
+from ptpkit.client.objects import overrides
 from ptpkit.client.streams import BytesSink, BytesSource
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.datasets import DeviceInfo
@@ -96,11 +97,6 @@ _REFUSED_POLL_RETRY_S: Final = 1.0
 _SETTLE_S: Final = 10.0
 #: A hook's thread looks this often whether the loop it waits for is gone.
 _LOOP_CHECK_S: Final = 1.0
-
-
-def overrides(extension: Extension, hook: str) -> bool:
-    """Whether ``extension`` has its own ``hook`` (not the base class's "not mine")."""
-    return getattr(type(extension), hook) is not getattr(Extension, hook)
 
 
 class BridgeSession:
