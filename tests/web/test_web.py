@@ -673,3 +673,33 @@ def test_a_page_that_falls_behind_is_dropped_not_buffered() -> None:
         assert len(hub.log) == LOG_KEPT
 
     asyncio.run(scenario())
+
+
+def test_a_camera_that_goes_away_is_shown_disconnected(tmp_path: Path) -> None:
+    from ptpkit.virtual.server import PtpIpServer
+
+    other = VirtualCamera()
+    server = PtpIpServer(other, host="127.0.0.1", port=0).start()
+
+    async def scenario(s: Served) -> None:
+        try:
+            async with Messages(s) as messages:
+                added = await s.post("/api/cameras", {"url": server.url})
+                assert added["state"] == "connected"
+                # The camera goes away (switched off, out of Wi-Fi range).
+                await asyncio.to_thread(server.close)
+                lost = await messages.next(
+                    lambda m: (
+                        m["type"] == "camera"
+                        and m["camera"] == added["id"]
+                        and m["camera_info"]["state"] == "disconnected"
+                    )
+                )
+                assert lost["camera_info"]["error"]
+            refused = await s.client.get(f"/api/c/{added['id']}/status")
+            assert refused.status == 400
+            assert "disconnected" in (await refused.json())["error"]
+        finally:
+            server.close()
+
+    run(tmp_path, scenario)
