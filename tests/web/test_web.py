@@ -703,3 +703,37 @@ def test_a_camera_that_goes_away_is_shown_disconnected(tmp_path: Path) -> None:
             server.close()
 
     run(tmp_path, scenario)
+
+
+def test_every_camera_s_live_view_on_one_websocket(tmp_path: Path) -> None:
+    from aiohttp import WSMsgType, WSServerHandshakeError
+
+    eos = VirtualCamera(personality=personality_for("canon-eos"))
+
+    async def scenario(s: Served) -> None:
+        added = await s.post("/api/cameras", {"url": "virtual:?model=nikon"})
+        socket = await s.client.ws_connect(f"/api/live.ws?csrf={s.guard.csrf}")
+        await socket.send_str(json.dumps(["c1", added["id"], "c99"]))
+        seen: dict[str, int] = {}
+        while min(seen.get("c1", 0), seen.get(added["id"], 0)) < 2:
+            message = await socket.receive()
+            assert message.type == WSMsgType.BINARY
+            data: bytes = message.data
+            name = data[1 : 1 + data[0]].decode()
+            assert data[1 + data[0] : 3 + data[0]] == b"\xff\xd8"  # a JPEG
+            seen[name] = seen.get(name, 0) + 1
+        assert set(seen) == {"c1", added["id"]}
+        await socket.close()
+        hub = s.manager.get("c1").hub
+        assert hub is not None
+        await hub.wait_idle()
+        # Another site's page cannot open it, nor one without the page's CSRF token.
+        for path, headers in (
+            (f"/api/live.ws?csrf={s.guard.csrf}", {"Origin": "http://evil.example"}),
+            ("/api/live.ws", {}),
+        ):
+            with pytest.raises(WSServerHandshakeError) as refused:
+                await s.client.ws_connect(path, headers=headers)
+            assert refused.value.status == 403
+
+    run(tmp_path, scenario, camera=eos)

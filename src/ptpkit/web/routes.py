@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any, Final
 from urllib.parse import quote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 from ptpkit.client.files import Entry, safe_filename
 from ptpkit.client.operations import ROOT
@@ -290,6 +290,68 @@ async def live(request: web.Request) -> web.StreamResponse:
     if not response.prepared:
         raise web.HTTPServiceUnavailable(text=f"no live view: {slot.hub.error}\n")
     return response
+
+
+#: The most cameras one live-view WebSocket follows.
+MAX_SOCKET_CAMERAS: Final = 64
+
+
+@routes.get("/api/live.ws")
+async def live_socket(request: web.Request) -> web.WebSocketResponse:
+    """Several cameras' live views on one connection (the grid: a browser opens at most six
+    HTTP/1.1 connections to a server, one MJPEG stream each would starve the page). The page
+    sends the camera ids it shows (a JSON list); each binary message is one frame: a byte with
+    the id's length, the id, the JPEG. Each camera's newest frame is sent when the connection
+    can take it; older ones are skipped."""
+    manager = _manager(request)
+    socket = web.WebSocketResponse(heartbeat=30.0, max_msg_size=64 * 1024)
+    await socket.prepare(request)
+    newest: dict[str, bytes] = {}
+    fresh = asyncio.Event()
+    feeders: dict[str, asyncio.Task[None]] = {}
+
+    async def feed(slot: Slot) -> None:
+        assert slot.hub is not None
+        async with contextlib.aclosing(slot.hub.frames()) as frames:
+            async for frame in frames:
+                newest[slot.id] = frame.jpeg
+                fresh.set()
+
+    async def send() -> None:
+        while True:
+            await fresh.wait()
+            fresh.clear()
+            while newest:
+                slot_id, jpeg = newest.popitem()
+                name = slot_id.encode()
+                await socket.send_bytes(bytes([len(name)]) + name + jpeg)
+
+    sender = asyncio.create_task(send())
+    try:
+        async for message in socket:
+            if message.type != WSMsgType.TEXT:
+                continue
+            try:
+                wanted = json.loads(message.data)
+            except json.JSONDecodeError:
+                break
+            if not isinstance(wanted, list) or len(wanted) > MAX_SOCKET_CAMERAS:
+                break
+            chosen = {
+                manager.slots[w].id
+                for w in wanted
+                if isinstance(w, str) and w in manager.slots and manager.slots[w].hub is not None
+            }
+            for slot_id in set(feeders) - chosen:
+                feeders.pop(slot_id).cancel()
+            for slot_id in chosen - set(feeders):
+                feeders[slot_id] = asyncio.create_task(feed(manager.slots[slot_id]))
+    finally:
+        tasks = [sender, *feeders.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+    return socket
 
 
 # -- the gallery ----------------------------------------------------------------------------------

@@ -107,6 +107,15 @@ class Guard:
         )
         if site in ("cross-site", "same-site") and not navigation:
             return "cross-site request refused"
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            # A WebSocket carries no custom header: the page's CSRF token comes in the query,
+            # and a browser always sends the Origin (cross-site WebSocket hijacking).
+            origin = request.headers.get("Origin")
+            if origin is not None and origin != f"{request.scheme}://{request.host}":
+                return "cross-origin request refused"
+            given = request.query.get("csrf", "")
+            if not hmac.compare_digest(given.encode(), self.csrf.encode()):
+                return "missing or wrong CSRF token (reload the page)"
         if request.method not in _SAFE_METHODS:
             origin = request.headers.get("Origin")
             if origin is not None and origin != f"{request.scheme}://{request.host}":

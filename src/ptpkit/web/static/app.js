@@ -425,9 +425,40 @@ function objectRemoved(handle) {
   if (state.selected.delete(handle)) { drawSelection(); }
 }
 
-// -- all cameras ----------------------------------------------------------------------------------
+// -- all cameras: every live view over one WebSocket (a browser opens at most six HTTP/1.1
+// connections to a server: one MJPEG stream per camera would starve the page) ----------------------------------------------------------------------------------
+
+let gridSocket = null;
+
+function gridCameras() {
+  return [...state.cameras.values()].filter((c) => c.state === "connected").map((c) => c.id);
+}
+
+function openGridSocket() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/live.ws?csrf=${encodeURIComponent(CSRF)}`);
+  socket.binaryType = "arraybuffer";
+  socket.onopen = () => socket.send(JSON.stringify(gridCameras()));
+  socket.onmessage = (event) => {
+    const bytes = new Uint8Array(event.data);
+    const id = new TextDecoder().decode(bytes.subarray(1, 1 + bytes[0]));
+    const img = document.querySelector(`.tile[data-camera="${id}"] img`);
+    if (!img) { return; }
+    const old = img.src;
+    img.src = URL.createObjectURL(new Blob([bytes.subarray(1 + bytes[0])], { type: "image/jpeg" }));
+    if (old.startsWith("blob:")) { URL.revokeObjectURL(old); }
+  };
+  socket.onclose = () => { if (gridSocket === socket) { gridSocket = null; } };
+  return socket;
+}
+
+function closeGridSocket() {
+  if (gridSocket) { gridSocket.close(); gridSocket = null; }
+}
 
 function showGrid() {
+  if (!gridSocket) { gridSocket = openGridSocket(); }
+  else if (gridSocket.readyState === WebSocket.OPEN) { gridSocket.send(JSON.stringify(gridCameras())); }
   const grid = $("grid");
   const tiles = new Map([...grid.children].map((t) => [t.dataset.camera, t]));
   for (const [id, c] of state.cameras) {
@@ -437,7 +468,6 @@ function showGrid() {
     tile.dataset.camera = id;
     const img = document.createElement("img");
     img.alt = `live view of ${id}`;
-    if (c.state === "connected") { img.src = `/api/c/${id}/live.mjpg`; }
     const label = document.createElement("div");
     label.className = "label";
     label.textContent = `${id}: ${c.model || c.url}`;
@@ -488,7 +518,7 @@ function switchView(view) {
   for (const section of document.querySelectorAll(".view")) { section.classList.toggle("hidden", section.id !== `view-${view}`); }
   setLive();
   if (view === "gallery" && state.current && !state.folder) { openTop(); }
-  if (view === "grid") { showGrid(); } else { $("grid").replaceChildren(); }
+  if (view === "grid") { showGrid(); } else { closeGridSocket(); $("grid").replaceChildren(); }
 }
 
 for (const tab of document.querySelectorAll(".tab")) {
