@@ -737,3 +737,32 @@ def test_every_camera_s_live_view_on_one_websocket(tmp_path: Path) -> None:
             assert refused.value.status == 403
 
     run(tmp_path, scenario, camera=eos)
+
+
+def test_the_command_says_when_it_cannot_listen(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ptpkit",
+                "web",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--camera",
+                "virtual:",
+                "--no-browser",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=WAIT_S,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
