@@ -847,3 +847,24 @@ def test_an_idle_ptpip_camera_is_probed(card: Path, modes: str) -> None:
         assert (answered, missed >= 3) == (0, True)
     else:
         assert (answered >= 3, missed) == (True, 0)
+
+
+def test_a_fujifilm_with_an_empty_device_info_over_its_variant(card: Path) -> None:
+    """Over Wi-Fi an X-T answers GetDeviceInfo empty: the link (Fujifilm's PTP/IP variant)
+    chooses the extension, which synthesises the DeviceInfo (again after a refresh); its
+    properties and capture work over aio, as on the blocking Camera."""
+    personality = personality_for("fuji-x", {"empty_device_info": "1"})
+    with VirtualCamera(card, personality=personality) as vcam, _rig(vcam, "fuji") as rig:
+
+        async def scenario() -> None:
+            async with rig.connect(timeout_s=10) as cam:
+                assert cam.transport.kind == "fujiptpip"
+                assert [e.name for e in cam.extensions] == ["fuji"]  # chosen by the link
+                assert cam.device_info.manufacturer == "FUJIFILM"  # synthesised
+                assert cam.device_info.operations_supported
+                assert (await cam.refresh_device_info()).manufacturer == "FUJIFILM"
+                assert await cam.get_property_text("iso") == "200"
+                new = await cam.capture(timeout_s=10)
+                assert [e.name for e in new] == ["DSCF0001.JPG"]
+
+        run(scenario)

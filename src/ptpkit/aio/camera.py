@@ -111,6 +111,7 @@ from ptpkit.ext.base import (
     Extension,
     FrameSource,
     extensions_for,
+    registered,
 )
 from ptpkit.ext.listing import HandleTable, PropListIndex, SpoolSink
 from ptpkit.ext.mtp import PROPLIST_LIMIT_BYTES, MtpExtension, proplist_request
@@ -214,6 +215,7 @@ class Camera:
             if self._vendor is not None:
                 self._events.on_wait = self._vendor.attention
                 await self._vendor.open()
+                await self._synthesise_device_info()
         except BaseException:
             await self._shutdown(close_session=False)
             raise
@@ -225,7 +227,17 @@ class Camera:
         log and :meth:`property_code`) always; their instances (one per camera, kept when
         DeviceInfo is read again) unless ``extensions=False``."""
         self._device_info = info
-        factories = extensions_for(info)
+        # A link only one vendor speaks names its extension, used when the body's DeviceInfo
+        # is empty (a Fujifilm over Wi-Fi), as the blocking Camera does.
+        hint = self.transport.vendor_hint
+        forced = (
+            {hint}
+            if hint is not None
+            and not info.operations_supported
+            and hint in {factory.name for factory in registered()}
+            else set()
+        )
+        factories = extensions_for(info, forced=forced)
         self.extension_names = tuple(factory.name for factory in factories)
         if self._vendor is not None:
             self._vendor.configure(factories)
@@ -236,6 +248,24 @@ class Camera:
         engine = self._require_engine()
         engine.operation_name = self.vocabulary.operation_name
         engine.response_name = self.vocabulary.response_name
+
+    async def _synthesise_device_info(self) -> None:
+        """An extension's DeviceInfo in place of an empty one the body sent (Fujifilm over
+        Wi-Fi); extensions it brings in are set up too."""
+        if self._vendor is None:
+            return
+        device_info = self.device_info
+        info = await self._vendor.ask(
+            "synthesise_device_info",
+            lambda extension: extension.synthesise_device_info(device_info),
+        )
+        if info is None:
+            return
+        before = list(self.extensions)
+        self._configure(info)
+        for extension in self.extensions:
+            if all(extension is not old for old in before) and overrides(extension, "open_session"):
+                await self._vendor.call(extension.open_session)
 
     async def _open_session(self) -> None:
         opening, closing = ops.open_session(self.session_id), ops.close_session()
@@ -442,6 +472,7 @@ class Camera:
     async def refresh_device_info(self) -> DeviceInfo:
         """Read DeviceInfo again (it can change, e.g. after a mode switch)."""
         self._configure(await self._call(ops.get_device_info()))
+        await self._synthesise_device_info()
         return self.device_info
 
     def supports(self, operation: int | str) -> bool:

@@ -103,6 +103,9 @@ class AsyncTransport(abc.ABC):
     """One link to one camera, for the asyncio engine (see the module docstring)."""
 
     kind: str = "unknown"
+    #: The extension a link of one vendor's own protocol always needs (Fujifilm's PTP/IP
+    #: variant: "fuji"), as :attr:`ptpkit.transports.base.Transport.vendor_hint`.
+    vendor_hint: str | None = None
 
     @property
     @abc.abstractmethod
@@ -865,6 +868,7 @@ class ThreadedTransport(AsyncTransport):
     def __init__(self, link: Transport) -> None:
         self._link = link
         self.kind = link.kind
+        self.vendor_hint = link.vendor_hint
         self._view = link.receive_buffer()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ptpkit-{link.kind}")
         #: The blocking call whose caller stopped waiting (a cancelled task), still running.
