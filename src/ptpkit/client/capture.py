@@ -49,6 +49,26 @@ class CaptureResult(list[Entry]):
         self.preview = preview
 
 
+def capture_event(item: object, vocabulary: Vocabulary, now: float) -> CameraEvent:
+    """One of an extension's capture answer events as a CameraEvent: a PTP event (or anything
+    with an int ``code`` and ``params``) by its code; a vendor record of another shape is kept
+    whole in ``details``. ``now``: when it arrived (monotonic seconds)."""
+    if isinstance(item, CameraEvent):
+        return item
+    code = getattr(item, "code", None)
+    if not isinstance(code, int):
+        return CameraEvent(code=0, name="vendor record", received=now, details=item)
+    details = getattr(item, "details", None)
+    return CameraEvent(
+        code=code,
+        name=vocabulary.event_name(code),
+        params=tuple(getattr(item, "params", ())),
+        transaction_id=getattr(item, "transaction_id", 0xFFFFFFFF),
+        received=now,
+        details=details if details is not None or isinstance(item, Event) else item,
+    )
+
+
 class _Camera(Protocol):
     """What the capture service uses of its camera (declared here: camera.py imports this)."""
 
@@ -139,24 +159,7 @@ class Capture:
         )
 
     def _camera_event(self, item: object) -> CameraEvent:
-        """One of an extension's capture answer events as a CameraEvent: a PTP event (or
-        anything with an int ``code`` and ``params``) by its code; a vendor record of another
-        shape is kept whole in ``details``."""
-        if isinstance(item, CameraEvent):
-            return item
-        now = self._camera.clock.monotonic()
-        code = getattr(item, "code", None)
-        if not isinstance(code, int):
-            return CameraEvent(code=0, name="vendor record", received=now, details=item)
-        details = getattr(item, "details", None)
-        return CameraEvent(
-            code=code,
-            name=self._camera.vocabulary.event_name(code),
-            params=tuple(getattr(item, "params", ())),
-            transaction_id=getattr(item, "transaction_id", 0xFFFFFFFF),
-            received=now,
-            details=details if details is not None or isinstance(item, Event) else item,
-        )
+        return capture_event(item, self._camera.vocabulary, self._camera.clock.monotonic())
 
     # -- the objects it made ---------------------------------------------------------------------
 

@@ -78,10 +78,11 @@ _WAITING_LOCK: Final = threading.Lock()
 NameFunc = Callable[[int], str]
 
 
-_hexdump = _log.hexdump
+#: Shared with ptpkit.aio's engine and the PowerShot link (ptpkit._log.hexdump).
+hexdump = _log.hexdump
 
 
-class _Window:
+class TransactionWindow:
     """The deadline of one transaction, and what went and came meanwhile (for the message).
 
     The same rules both ways: the request and the wait for the answer share one deadline; a
@@ -335,7 +336,7 @@ class Engine:
                 tid,
                 f" + {data_out.size} bytes" if data_out is not None else "",
             )
-        window = _Window(self._clock(), timeout, self.min_progress_bytes)
+        window = TransactionWindow(self._clock(), timeout, self.min_progress_bytes)
         self.transport.set_idle(False)
         try:
             # One deadline from here: the request's write, the data out, the wait for the answer.
@@ -370,14 +371,18 @@ class Engine:
         return response, sink
 
     def _write(
-        self, buffers: list[BytesLike], window: _Window, code: int, what: str = "the request"
+        self,
+        buffers: list[BytesLike],
+        window: TransactionWindow,
+        code: int,
+        what: str = "the request",
     ) -> None:
         """Write within the transaction's deadline. In a data-out phase the camera's progress
         moves it (the low-speed rule of :meth:`_receive`, with bytes taken for bytes received);
         any other write (the request, a probe's answer) gets what is left of it."""
         if log.isEnabledFor(TRACE):
             for buf in buffers:
-                log.log(TRACE, "write %d bytes\n%s", len(buf), _hexdump(buf))
+                log.log(TRACE, "write %d bytes\n%s", len(buf), hexdump(buf))
         clock = self._clock
         remaining = window.remaining(clock())
         if remaining is not None and remaining <= 0:
@@ -408,7 +413,7 @@ class Engine:
             window.writing = ""
 
     def _send_data(
-        self, conn: Connection, tid: int, source: DataSource, window: _Window, code: int
+        self, conn: Connection, tid: int, source: DataSource, window: TransactionWindow, code: int
     ) -> None:
         out = conn.send(DataStart(transaction_id=tid, total_bytes=source.size))
         window.start_data(source.size, self._clock(), out=True)
@@ -431,7 +436,9 @@ class Engine:
             self._write(out, window, code)
         window.end_data(self._clock())
 
-    def _receive(self, conn: Connection, code: int, sink: DataSink, window: _Window) -> Response:
+    def _receive(
+        self, conn: Connection, code: int, sink: DataSink, window: TransactionWindow
+    ) -> Response:
         """Read until the response, within the transaction's deadline (``window``).
 
         Waiting for the response (or the start of the data) is bounded by ``timeout_s`` overall:
@@ -466,7 +473,7 @@ class Engine:
                     raise window.timeout_error(self.operation_name(code)) from exc
                 window.heard(count)
                 if log.isEnabledFor(TRACE):
-                    log.log(TRACE, "read %d bytes\n%s", count, _hexdump(view[:count]))
+                    log.log(TRACE, "read %d bytes\n%s", count, hexdump(view[:count]))
                 conn.receive_data(view[:count], transfer_ended=ended)
                 continue
             if isinstance(event, Data):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from array import array
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Final, Protocol, TypeVar
@@ -71,7 +71,7 @@ def _reserved(handle: int, folder: str, on_error: SkipCallback | None) -> bool:
     if handle not in RESERVED_HANDLES:
         return False
     reason = f"the camera lists the reserved handle 0x{handle:08X} as an object"
-    _skipped(
+    report_skipped(
         SkippedObject(
             handle=handle, folder=folder, reason=reason, error=RemoteProtocolError(reason)
         ),
@@ -80,7 +80,7 @@ def _reserved(handle: int, folder: str, on_error: SkipCallback | None) -> bool:
     return True
 
 
-def _skipped(skipped: SkippedObject, on_error: SkipCallback | None) -> None:
+def report_skipped(skipped: SkippedObject, on_error: SkipCallback | None) -> None:
     if on_error is not None:
         on_error(skipped)
     else:
@@ -96,6 +96,33 @@ SORTED_FOLDER_LIMIT: Final = 10_000
 
 #: One object of a folder being listed: (name, key, what its entry is made from).
 _Item = tuple[str, int, Any]
+
+
+def entry_from_info(
+    handle: int, info: ObjectInfo, path: str, storage_id: int, *, size: int | None = None
+) -> Entry:
+    """The entry of ``handle`` from its ObjectInfo, at ``path`` (every front end's rule).
+    ``size``: the 64-bit size where ObjectInfo's says unknown (0xFFFFFFFF) and an extension
+    could tell it."""
+    # A folder's size is 0 whatever the camera says (QEMU's MTP device reports 4096, a
+    # directory's size on its host): the fast listing path reports 0 too.
+    if info.is_folder:
+        size = 0
+    elif size is None:
+        size = info.compressed_size
+    return Entry(
+        handle=handle,
+        storage_id=storage_id,
+        parent=info.parent_object,
+        name=info.filename,
+        path=path,
+        size=size,
+        is_folder=info.is_folder,
+        object_format=info.object_format,
+        captured=info.capture_datetime,
+        modified=info.modification_datetime,
+        info=info,
+    )
 
 
 class _Lister(Protocol):
@@ -216,7 +243,9 @@ class _SlowLister:
         except (DecodeError, ResponseError) as exc:
             # One object the camera cannot describe must not hide the rest of the card
             # (libgphoto2 goes on past it too). A link failure is not caught here.
-            _skipped(SkippedObject(handle=key, folder=folder, reason=str(exc), error=exc), on_error)
+            report_skipped(
+                SkippedObject(handle=key, folder=folder, reason=str(exc), error=exc), on_error
+            )
             return None
         return info.filename, key, info
 
@@ -274,7 +303,7 @@ class _FastLister:
             except DecodeError as exc:
                 problem, error = str(exc), exc
         if problem is not None:
-            _skipped(
+            report_skipped(
                 SkippedObject(
                     handle=index.handles[key], folder=folder, reason=problem, error=error
                 ),
@@ -373,7 +402,102 @@ def _depth_first(
             )
 
 
-def _overrides(extension: Extension, hook: str) -> bool:
+def walk_index(
+    index: PropListIndex,
+    storage_id: int | None,
+    start: Entry | None,
+    on_error: SkipCallback | None,
+    *,
+    ids: Sequence[int],
+    top_handles: Sequence[Collection[int]],
+) -> Iterator[Entry]:
+    """The entries of a whole-card index (MTP GetObjPropList) below ``start`` (None: the whole
+    card, of ``storage_id`` or every storage), depth first, with no I/O: every front end's
+    fast walk. For the whole card, ``ids`` are the camera's storages and ``top_handles`` the
+    handles at the top of each (needed only with more than one: :func:`fast_groups`)."""
+    lister = _FastLister(index)
+    for orphan in index.without_parent():
+        # Not placeable in any folder: reported, not listed.
+        report_skipped(
+            SkippedObject(
+                handle=index.handles[orphan],
+                folder=start.path if start is not None else "/",
+                reason="GetObjPropList left out its ParentObject",
+                error=RemoteProtocolError("no ParentObject"),
+            ),
+            on_error,
+        )
+    top_parents = ROOT_PARENTS if start is None else (start.handle,)
+    lister.first_child, lister.next_sibling, tops = index.tree(top_parents)
+    # Only for the whole card: for one folder, a camera may answer with more than
+    # what is below it (the folder itself, or everything), which is not lost.
+    lost_objects = (
+        index.unplaced(lister.first_child, lister.next_sibling, tops) if start is None else ()
+    )
+    for lost in lost_objects:
+        handle = index.handles[lost]
+        reason = (
+            f"its ParentObject 0x{index.parents[lost]:08X} is not a folder this listing "
+            "reaches (missing, a file, or a cycle of parents)"
+        )
+        report_skipped(
+            SkippedObject(
+                handle=handle, folder="/", reason=reason, error=RemoteProtocolError(reason)
+            ),
+            on_error,
+        )
+    if start is not None:
+        groups: list[tuple[int, str, Collection[int]]] = [(start.storage_id, start.path, tops)]
+    else:
+        groups = fast_groups(index, tops, on_error, ids, top_handles)
+    for sid, path, keys in groups:
+        if storage_id is not None and sid != storage_id:
+            continue
+        yield from _depth_first(lister, sid, path, keys, on_error)
+
+
+def fast_groups(
+    index: PropListIndex,
+    tops: Collection[int],
+    on_error: SkipCallback | None,
+    ids: Sequence[int],
+    top_handles: Sequence[Collection[int]],
+) -> list[tuple[int, str, Collection[int]]]:
+    """The top-level objects grouped by storage (ascending), by the rule of
+    :meth:`Objects._path_storage`: the storage that lists the object at its top
+    (``top_handles``, one collection per storage of ``ids``), not the StorageID the object
+    claims (a camera that claims another storage in ObjectInfo can do so in GetObjPropList
+    too), so that walk(), entry() and find() give one object one path."""
+    listed_in = HandleTable()  # top-level handle -> its position in ids
+    if len(ids) > 1:
+        for position, handles in enumerate(top_handles):
+            for handle in handles:
+                if listed_in.get(handle) < 0:
+                    listed_in.put(handle, position)
+    by_storage: dict[int, array[int]] = {}
+    for top in tops:
+        problem = index.problem(top, top=True)
+        if problem is not None:
+            report_skipped(
+                SkippedObject(
+                    handle=index.handles[top],
+                    folder="/",
+                    reason=problem,
+                    error=RemoteProtocolError(problem),
+                ),
+                on_error,
+            )
+            continue
+        if len(ids) == 1:
+            sid = ids[0]
+        else:
+            position = listed_in.get(index.handles[top])
+            sid = ids[position] if position >= 0 else index.storages[top]
+        by_storage.setdefault(sid, array("i")).append(top)
+    return [(sid, "/" + storage_folder(sid), by_storage[sid]) for sid in sorted(by_storage)]
+
+
+def overrides(extension: Extension, hook: str) -> bool:
     """Whether ``extension`` has its own ``hook`` (not the base class's "not mine")."""
     return getattr(type(extension), hook) is not getattr(Extension, hook)
 
@@ -415,24 +539,10 @@ class Objects:
         return size
 
     def make_entry(self, handle: int, info: ObjectInfo, path: str, storage_id: int) -> Entry:
-        # A folder's size is 0 whatever the camera says (QEMU's MTP device reports 4096, a
-        # directory's size on its host): the fast listing path reports 0 too.
-        size = 0 if info.is_folder else info.compressed_size
-        if size == SIZE_UNKNOWN_32:
-            size = self.object_size(handle, info) or size
-        return Entry(
-            handle=handle,
-            storage_id=storage_id,
-            parent=info.parent_object,
-            name=info.filename,
-            path=path,
-            size=size,
-            is_folder=info.is_folder,
-            object_format=info.object_format,
-            captured=info.capture_datetime,
-            modified=info.modification_datetime,
-            info=info,
-        )
+        size = None
+        if not info.is_folder and info.compressed_size == SIZE_UNKNOWN_32:
+            size = self.object_size(handle, info) or None
+        return entry_from_info(handle, info, path, storage_id, size=size)
 
     def entry(self, handle: int) -> Entry:
         """The entry of one object, with its full path (reads its parents' ObjectInfo, however
@@ -541,7 +651,7 @@ class Objects:
             index = extension.index_objects(parent)
             if index is not None:
                 return index
-            if _overrides(extension, "list_folder"):
+            if overrides(extension, "list_folder"):
                 return None
         return None
 
@@ -553,90 +663,20 @@ class Objects:
         on_error: SkipCallback | None,
     ) -> Iterator[Entry]:
         try:
-            lister = _FastLister(index)
-            for orphan in index.without_parent():
-                # Not placeable in any folder: reported, not listed.
-                _skipped(
-                    SkippedObject(
-                        handle=index.handles[orphan],
-                        folder=start.path if start is not None else "/",
-                        reason="GetObjPropList left out its ParentObject",
-                        error=RemoteProtocolError("no ParentObject"),
-                    ),
-                    on_error,
-                )
-            top_parents = ROOT_PARENTS if start is None else (start.handle,)
-            lister.first_child, lister.next_sibling, tops = index.tree(top_parents)
-            # Only for the whole card: for one folder, a camera may answer with more than
-            # what is below it (the folder itself, or everything), which is not lost.
-            lost_objects = (
-                index.unplaced(lister.first_child, lister.next_sibling, tops)
-                if start is None
-                else ()
+            ids: tuple[int, ...] = ()
+            top_handles: list[Collection[int]] = []
+            if start is None:
+                # The storages the top-level objects are listed in (see fast_groups).
+                ids = self.camera.storage_ids()
+                if len(ids) > 1:
+                    for sid in ids:
+                        top = self.camera._call(ops.get_object_handles(sid, parent=ROOT))
+                        top_handles.append(top)
+            yield from walk_index(
+                index, storage_id, start, on_error, ids=ids, top_handles=top_handles
             )
-            for lost in lost_objects:
-                handle = index.handles[lost]
-                reason = (
-                    f"its ParentObject 0x{index.parents[lost]:08X} is not a folder this listing "
-                    "reaches (missing, a file, or a cycle of parents)"
-                )
-                _skipped(
-                    SkippedObject(
-                        handle=handle,
-                        folder="/",
-                        reason=reason,
-                        error=RemoteProtocolError(reason),
-                    ),
-                    on_error,
-                )
-            if start is not None:
-                groups: list[tuple[int, str, Collection[int]]] = [
-                    (start.storage_id, start.path, tops)
-                ]
-            else:
-                groups = self._fast_tops(index, tops, on_error)
-            for sid, path, keys in groups:
-                if storage_id is not None and sid != storage_id:
-                    continue
-                yield from _depth_first(lister, sid, path, keys, on_error)
         finally:
             index.close()
-
-    def _fast_tops(
-        self, index: PropListIndex, tops: Collection[int], on_error: SkipCallback | None
-    ) -> list[tuple[int, str, Collection[int]]]:
-        """The top-level objects grouped by storage (ascending), by the rule of
-        :meth:`_path_storage`: the storage that lists the object at its top, not the StorageID
-        the object claims (a camera that claims another storage in ObjectInfo can do so in
-        GetObjPropList too), so that walk(), entry() and find() give one object one path."""
-        ids = self.camera.storage_ids()
-        listed_in = HandleTable()  # top-level handle -> its position in ids
-        if len(ids) > 1:
-            for position, sid in enumerate(ids):
-                for handle in self.camera._call(ops.get_object_handles(sid, parent=ROOT)):
-                    if listed_in.get(handle) < 0:
-                        listed_in.put(handle, position)
-        by_storage: dict[int, array[int]] = {}
-        for top in tops:
-            problem = index.problem(top, top=True)
-            if problem is not None:
-                _skipped(
-                    SkippedObject(
-                        handle=index.handles[top],
-                        folder="/",
-                        reason=problem,
-                        error=RemoteProtocolError(problem),
-                    ),
-                    on_error,
-                )
-                continue
-            if len(ids) == 1:
-                sid = ids[0]
-            else:
-                position = listed_in.get(index.handles[top])
-                sid = ids[position] if position >= 0 else index.storages[top]
-            by_storage.setdefault(sid, array("i")).append(top)
-        return [(sid, "/" + storage_folder(sid), by_storage[sid]) for sid in sorted(by_storage)]
 
     def _walk_slow(
         self, storage_id: int | None, start: Entry | None, on_error: SkipCallback | None

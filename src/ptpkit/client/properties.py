@@ -8,7 +8,7 @@ the description (GetDevicePropDesc, or a Canon EOS's event cache), the current v
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -133,22 +133,9 @@ class Properties:
     def property_code(self, prop: int | str) -> int:
         """The code of a property given by code, friendly name ("iso"), PTP name
         ("ExposureIndex") or hex ("0x500F")."""
-        if isinstance(prop, int):
-            return prop
-        candidates = self._camera.catalog.candidates(prop)
-        if len(candidates) > 1:
-            # One name, several properties (standard and vendor): the one this camera has.
-            have = set(self.property_codes())
-            for spec in candidates:
-                if spec.code in have:
-                    return spec.code
-        if candidates:
-            return candidates[0].code
-        try:
-            return self._camera.vocabulary.code(Kind.PROPERTY, prop)
-        except UnknownNameError:
-            known = ", ".join(self._camera.catalog.names())
-            raise UsageError(f"unknown property {prop!r} (friendly names: {known})") from None
+        return property_code(
+            prop, self._camera.catalog, self._camera.vocabulary, self.property_codes
+        )
 
     def property_codes(self) -> tuple[int, ...]:
         """Every property the camera has: DeviceInfo's list, then those its extensions add
@@ -168,12 +155,8 @@ class Properties:
         if desc is None:
             desc = self._camera._call(ops.get_device_prop_desc(code))
         self._datatypes[code] = desc.datatype
-        return PropertyDescription(
-            code=code,
-            name=self._camera.vocabulary.property_name(code),
-            desc=desc,
-            spec=self._camera.catalog.get(code),
-            formatter=self._format_value,
+        return describe(
+            code, desc, self._camera.vocabulary, self._camera.catalog, self._format_value
         )
 
     def _format_value(self, code: int, value: Value) -> str | None:
@@ -220,62 +203,127 @@ class Properties:
         "f/5.6", "+1/3", "daylight", "now"). With ``check``, a value outside the camera's allowed
         values is refused here with the list of allowed ones."""
         description = self.describe_property(prop)
-        if check and not description.writable:
-            # Checked here like the allowed values: the camera would only answer AccessDenied.
-            raise UsageError(f"{description.friendly_name} is read-only on this camera")
-        raw = self._parse_value(description, value)
-        if check and not description.desc.allows(raw):
-            raise UsageError(
-                f"{description.friendly_name} cannot be {self._show(description, value)}; "
-                f"allowed: {description.allowed_text()}"
-            )
-        try:
-            # Encoded first whoever sets it: a value its type cannot hold is refused here.
-            operation = ops.set_device_prop_value(description.code, description.datatype, raw)
-        except PTPError as exc:
-            raise UsageError(f"{description.friendly_name}: {exc}") from None
+        raw, operation = value_to_set(
+            description, value, check=check, extensions=self._camera.extensions
+        )
         for extension in self._camera.extensions:
             # The vendor's way first (Canon EOS SetDevicePropValueEx), in order.
             if extension.set_property(description.code, raw, description.datatype):
                 return
         self._camera._call(operation)
 
-    @staticmethod
-    def _show(description: PropertyDescription, value: Value) -> str:
-        return value if isinstance(value, str) else description.format(value)
-
     def _parse_value(self, description: PropertyDescription, value: Value) -> Value:
-        """The raw value for what the caller passed: raw values pass through; text is matched
-        against the allowed values as they are shown, then parsed by the property's spec."""
-        if not isinstance(value, str):
-            return value
-        # The extensions' reading first (EOS "f/5.6" is an encoded byte, not 560).
-        for extension in self._camera.extensions:
-            parsed_by_extension = extension.parse_value(
-                description.code, value, description.allowed
-            )
-            if parsed_by_extension is not None:
-                return parsed_by_extension
-        spec = description.spec
-        if description.datatype is DataType.STR and (spec is None or spec.parser is None):
-            return value
-        if description.allowed is not None:
-            for allowed in description.allowed:
-                if description.format(allowed).lower() == value.strip().lower():
-                    return allowed
-            # "0.3" is the "+0.3" the allowed list shows (333): shown forms round, so a value
-            # also matches the allowed one whose shown form reads as it does.
-            if spec is not None:
-                matched = spec.match(value, description.allowed)
-                if matched is not None:
-                    return matched
-        try:
-            parsed = spec.parse(value) if spec is not None else parse_plain(value)
-        except ValueParseError as exc:
-            raise UsageError(str(exc)) from None
-        if description.datatype is not DataType.STR and isinstance(parsed, str):
-            raise UsageError(
-                f"{value!r} is not a value of {description.friendly_name}; "
-                f"allowed: {description.allowed_text()}"
-            )
-        return parsed
+        return parse_value(description, value, self._camera.extensions)
+
+
+def property_code(
+    prop: int | str,
+    catalog: PropertyCatalog,
+    vocabulary: Vocabulary,
+    have: Callable[[], Collection[int]],
+) -> int:
+    """The code of a property given by code, friendly name ("iso"), PTP name ("ExposureIndex")
+    or hex ("0x500F"); ``have`` gives the camera's properties (asked only when one name means
+    several: standard and vendor)."""
+    if isinstance(prop, int):
+        return prop
+    candidates = catalog.candidates(prop)
+    if len(candidates) > 1:
+        # One name, several properties (standard and vendor): the one this camera has.
+        codes = set(have())
+        for spec in candidates:
+            if spec.code in codes:
+                return spec.code
+    if candidates:
+        return candidates[0].code
+    try:
+        return vocabulary.code(Kind.PROPERTY, prop)
+    except UnknownNameError:
+        known = ", ".join(catalog.names())
+        raise UsageError(f"unknown property {prop!r} (friendly names: {known})") from None
+
+
+def describe(
+    code: int,
+    desc: DevicePropDesc,
+    vocabulary: Vocabulary,
+    catalog: PropertyCatalog,
+    formatter: Callable[[int, Value], str | None] | None = None,
+) -> PropertyDescription:
+    """The description of property ``code`` from its DevicePropDesc."""
+    return PropertyDescription(
+        code=code,
+        name=vocabulary.property_name(code),
+        desc=desc,
+        spec=catalog.get(code),
+        formatter=formatter,
+    )
+
+
+def value_to_set(
+    description: PropertyDescription,
+    value: Value,
+    *,
+    check: bool,
+    extensions: Sequence[Extension] = (),
+) -> tuple[Value, ops.Operation[None]]:
+    """The raw value for setting a property to ``value`` (raw, or text people would type),
+    and the SetDevicePropValue that sets it the standard way. With ``check``, a read-only
+    property or a value outside the allowed ones is a UsageError listing the allowed ones; a
+    value the property's type cannot hold always is."""
+    if check and not description.writable:
+        # Checked here like the allowed values: the camera would only answer AccessDenied.
+        raise UsageError(f"{description.friendly_name} is read-only on this camera")
+    raw = parse_value(description, value, extensions)
+    if check and not description.desc.allows(raw):
+        raise UsageError(
+            f"{description.friendly_name} cannot be {_show(description, value)}; "
+            f"allowed: {description.allowed_text()}"
+        )
+    try:
+        # Encoded first whoever sets it: a value its type cannot hold is refused here.
+        operation = ops.set_device_prop_value(description.code, description.datatype, raw)
+    except PTPError as exc:
+        raise UsageError(f"{description.friendly_name}: {exc}") from None
+    return raw, operation
+
+
+def _show(description: PropertyDescription, value: Value) -> str:
+    return value if isinstance(value, str) else description.format(value)
+
+
+def parse_value(
+    description: PropertyDescription, value: Value, extensions: Sequence[Extension] = ()
+) -> Value:
+    """The raw value for what the caller passed: raw values pass through; text is matched
+    against the allowed values as they are shown, then parsed by the property's spec."""
+    if not isinstance(value, str):
+        return value
+    # The extensions' reading first (EOS "f/5.6" is an encoded byte, not 560).
+    for extension in extensions:
+        parsed_by_extension = extension.parse_value(description.code, value, description.allowed)
+        if parsed_by_extension is not None:
+            return parsed_by_extension
+    spec = description.spec
+    if description.datatype is DataType.STR and (spec is None or spec.parser is None):
+        return value
+    if description.allowed is not None:
+        for allowed in description.allowed:
+            if description.format(allowed).lower() == value.strip().lower():
+                return allowed
+        # "0.3" is the "+0.3" the allowed list shows (333): shown forms round, so a value
+        # also matches the allowed one whose shown form reads as it does.
+        if spec is not None:
+            matched = spec.match(value, description.allowed)
+            if matched is not None:
+                return matched
+    try:
+        parsed = spec.parse(value) if spec is not None else parse_plain(value)
+    except ValueParseError as exc:
+        raise UsageError(str(exc)) from None
+    if description.datatype is not DataType.STR and isinstance(parsed, str):
+        raise UsageError(
+            f"{value!r} is not a value of {description.friendly_name}; "
+            f"allowed: {description.allowed_text()}"
+        )
+    return parsed

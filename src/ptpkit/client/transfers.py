@@ -137,17 +137,12 @@ class Transfers:
                 dest,  # type: ignore[arg-type]
                 progress=progress,
                 total_bytes=entry.size,
-                limit=_size_limit(entry, 0),
+                limit=size_limit(entry, 0),
             )
             self._read_object(entry, 0, sink)
             self.camera._downloaded(entry)
             return None
-        dest_path = Path(dest)
-        # "photos/" names a folder even before it exists (Path() drops the trailing slash, and
-        # the object would otherwise be written to a file called "photos").
-        if not dest_path.is_dir() and os.fspath(dest).endswith(("/", os.sep)):
-            dest_path.mkdir(parents=True, exist_ok=True)
-        final = dest_path / entry.local_name if dest_path.is_dir() else dest_path
+        final = download_path(entry, dest)
         with writing(
             final,
             overwrite=overwrite,
@@ -161,20 +156,7 @@ class Transfers:
         return final
 
     def part_owner(self, entry: Entry) -> str:
-        """What a partial file is the download of: this camera, and the object by its path,
-        size and times (handles change between sessions; a card that restarted its numbering
-        gives a new picture the old one's path but rarely its size and time too)."""
-        info = self.camera.device_info
-        return "\n".join(
-            [
-                info.manufacturer,
-                info.model,
-                info.serial_number,
-                entry.path,
-                str(entry.size),
-                str(entry.modified or entry.captured or ""),
-            ]
-        )
+        return part_owner(self.camera.device_info, entry)
 
     def _fill_part(
         self,
@@ -208,7 +190,7 @@ class Transfers:
             progress=progress,
             offset=offset,
             total_bytes=entry.size,
-            limit=_size_limit(entry, offset),
+            limit=size_limit(entry, offset),
         )
         try:
             self._read_object(entry, offset, sink)
@@ -221,7 +203,7 @@ class Transfers:
             file.truncate(0)
             file.seek(0)
             sink = FileSink(
-                file, progress=progress, total_bytes=entry.size, limit=_size_limit(entry, 0)
+                file, progress=progress, total_bytes=entry.size, limit=size_limit(entry, 0)
             )
             self._read_object(entry, 0, sink)
         size = file.tell()
@@ -399,16 +381,13 @@ class Transfers:
     ) -> Entry:
         size = file_size(file)
         storage = storage_id if storage_id is not None else self.camera.storage_ids()[0]
-        when = _dt.datetime.fromtimestamp(modified) if modified is not None else _dt.datetime.now()
-        stamp = format_datetime(when.replace(microsecond=0))
-        info = ObjectInfo(
-            storage_id=storage,
-            object_format=object_format if object_format is not None else format_for_name(name),
-            compressed_size=min(size, SIZE_UNKNOWN_32),
-            parent_object=0 if parent == ROOT else parent,
-            filename=name,
-            capture_date=stamp,
-            modification_date=stamp,
+        info = upload_info(
+            name,
+            size,
+            storage=storage,
+            parent=parent,
+            object_format=object_format,
+            modified=modified,
         )
         handle = self.camera._call(ops.send_object_info(storage, parent, info))
         self.camera._run(Op.SEND_OBJECT, data_out=FileSource(file, size, progress=progress))
@@ -444,13 +423,7 @@ class Transfers:
         """Create a folder (SendObjectInfo of an Association, no data)."""
         folder_storage, parent = self._folder_handle(folder)
         storage = folder_storage or storage_id or self.camera.storage_ids()[0]
-        info = ObjectInfo(
-            storage_id=storage,
-            object_format=ASSOCIATION,
-            association_type=1,
-            parent_object=0 if parent == ROOT else parent,
-            filename=name,
-        )
+        info = folder_info(name, storage, parent)
         return self.camera.entry(self.camera._call(ops.send_object_info(storage, parent, info)))
 
     def delete(self, target: Entry | int | str) -> None:
@@ -462,11 +435,74 @@ class Transfers:
         self.camera._call(ops.delete_object(entry.handle))
 
 
+def part_owner(device: DeviceInfo, entry: Entry) -> str:
+    """What a partial file is the download of: the camera, and the object by its path, size
+    and times (handles change between sessions; a card that restarted its numbering gives a
+    new picture the old one's path but rarely its size and time too)."""
+    return "\n".join(
+        [
+            device.manufacturer,
+            device.model,
+            device.serial_number,
+            entry.path,
+            str(entry.size),
+            str(entry.modified or entry.captured or ""),
+        ]
+    )
+
+
+def download_path(entry: Entry, dest: str | os.PathLike[str]) -> Path:
+    """Where a download of ``entry`` to ``dest`` goes: inside ``dest`` under the object's safe
+    name when ``dest`` is a folder (made when it ends with a slash), else ``dest`` itself."""
+    dest_path = Path(dest)
+    # "photos/" names a folder even before it exists (Path() drops the trailing slash, and
+    # the object would otherwise be written to a file called "photos").
+    if not dest_path.is_dir() and os.fspath(dest).endswith(("/", os.sep)):
+        dest_path.mkdir(parents=True, exist_ok=True)
+    return dest_path / entry.local_name if dest_path.is_dir() else dest_path
+
+
+def upload_info(
+    name: str,
+    size: int,
+    *,
+    storage: int,
+    parent: int,
+    object_format: int | None,
+    modified: float | None,
+) -> ObjectInfo:
+    """The ObjectInfo SendObjectInfo announces for an upload of ``size`` bytes named ``name``
+    into ``parent`` (ROOT: the top) of ``storage``; ``modified``: the file's time (seconds
+    since the epoch; None: now)."""
+    when = _dt.datetime.fromtimestamp(modified) if modified is not None else _dt.datetime.now()
+    stamp = format_datetime(when.replace(microsecond=0))
+    return ObjectInfo(
+        storage_id=storage,
+        object_format=object_format if object_format is not None else format_for_name(name),
+        compressed_size=min(size, SIZE_UNKNOWN_32),
+        parent_object=0 if parent == ROOT else parent,
+        filename=name,
+        capture_date=stamp,
+        modification_date=stamp,
+    )
+
+
+def folder_info(name: str, storage: int, parent: int) -> ObjectInfo:
+    """The ObjectInfo of a new folder (an Association, no data) named ``name`` in ``parent``."""
+    return ObjectInfo(
+        storage_id=storage,
+        object_format=ASSOCIATION,
+        association_type=1,
+        parent_object=0 if parent == ROOT else parent,
+        filename=name,
+    )
+
+
 #: A window with no end (a read to the end of an object whose size is unknown).
 _UNBOUNDED: Final = 2**64
 
 
-def _size_limit(entry: Entry, offset: int) -> int | None:
+def size_limit(entry: Entry, offset: int) -> int | None:
     """The most bytes a read of ``entry`` from ``offset`` may bring: what is left of its
     declared size (None when the camera does not know the size)."""
     if entry.size == SIZE_UNKNOWN_32:

@@ -51,13 +51,10 @@ class MtpExtension(LazyCodes):
     def index_objects(self, parent: int) -> PropListIndex | None:
         if not self._supports(Op.GET_OBJ_PROP_LIST):
             return None
-        # Depth 0 from the root folder is the whole card; below a folder, every level
-        # (0xFFFFFFFF). Format 0: any; property 0xFFFFFFFF: all of them; group 0 (MTP 1.1
-        # §D.2.27). The answer can be hundreds of MiB: it goes to a temporary file.
-        depth = 0 if parent == _ALL else 0xFFFFFFFF
+        # The answer can be hundreds of MiB: it goes to a temporary file.
         sink = SpoolSink(PROPLIST_LIMIT_BYTES)
         try:
-            self.session.run(Op.GET_OBJ_PROP_LIST, (parent, 0, _ALL, 0, depth), sink=sink)
+            self.session.run(*proplist_request(parent), sink=sink)
             # Indexed now, so that a camera that fails it fails before anything is listed.
             return PropListIndex(sink.file, sink.size)
         except BaseException:
@@ -94,6 +91,16 @@ class MtpExtension(LazyCodes):
             )
             offset += checked_read_count(reply.params, step, offset)
         return True
+
+
+def proplist_request(parent: int) -> tuple[int, tuple[int, ...]]:
+    """GetObjPropList of everything below ``parent`` (ROOT: the whole card), every property:
+    the operation and parameters :meth:`MtpExtension.index_objects` sends (and ``ptpkit.aio``,
+    which runs it on its own engine). Depth 0 from the root folder is the whole card; below a
+    folder, every level (0xFFFFFFFF). Format 0: any; property 0xFFFFFFFF: all of them; group 0
+    (MTP 1.1 §D.2.27)."""
+    depth = 0 if parent == _ALL else 0xFFFFFFFF
+    return Op.GET_OBJ_PROP_LIST, (parent, 0, _ALL, 0, depth)
 
 
 def checked_read_count(params: tuple[int, ...], step: int, offset: int) -> int:

@@ -277,6 +277,9 @@ class SonyExtension(LazyCodes):
         self.ext_info: sony.ExtDeviceInfo | None = None
         self._descs: dict[int, sony.SonyPropDesc] = {}
         self._read_at: float | None = None
+        #: Bumped by each change this extension makes (_forget): a read that began before it
+        #: holds the old values and must not stand as the fresh answer.
+        self._generation = 0
         #: Values the poller last saw (to report changes).
         self._seen: dict[int, Value] = {}
         self._capturing = False
@@ -391,16 +394,23 @@ class SonyExtension(LazyCodes):
             recent = self._read_at is not None and clock.monotonic() - self._read_at < self.fresh_s
             if recent and not fresh:
                 return dict(self._descs)
+            generation = self._generation
         reply = self.session.run(GET_ALL_EXT_DEVICE_PROP_INFO, wait_turn=wait_turn)
         descs = {desc.code: desc for desc in sony.decode_all_prop_info(reply.data)}
         with self._lock:
-            self._descs = descs
-            self._read_at = clock.monotonic()
+            # The poller's read can be under way while another thread sets a property: an
+            # answer from before the set is not cached as fresh (the next get would return
+            # the old value: seen with ptpkit.aio's hook threads, possible with the blocking
+            # Camera's poller thread too).
+            if generation == self._generation:
+                self._descs = descs
+                self._read_at = clock.monotonic()
         return dict(descs)
 
     def _forget(self) -> None:
         with self._lock:
             self._read_at = None
+            self._generation += 1
 
     def poll(self, *, wait_turn: bool = True) -> int:
         """One 0x9209 read: each changed value a DevicePropChanged(code, value); a picture newly
@@ -452,16 +462,21 @@ class SonyExtension(LazyCodes):
         if desc is None:
             return False
         self._forget()
-        if code in BUTTONS:
-            self.session.run(
-                SET_CONTROL_DEVICE_B, (code,), data=encode_value(DataType.UINT16, value)
-            )
+        try:
+            if code in BUTTONS:
+                self.session.run(
+                    SET_CONTROL_DEVICE_B, (code,), data=encode_value(DataType.UINT16, value)
+                )
+                return True
+            if self.protocol != sony.PROTOCOL_3_00 and code in NOTCH_ONLY:
+                self._step_to(desc, value)
+                return True
+            self.session.run(SET_CONTROL_DEVICE_A, (code,), data=encode_value(desc.datatype, value))
             return True
-        if self.protocol != sony.PROTOCOL_3_00 and code in NOTCH_ONLY:
-            self._step_to(desc, value)
-            return True
-        self.session.run(SET_CONTROL_DEVICE_A, (code,), data=encode_value(desc.datatype, value))
-        return True
+        finally:
+            # Again once changed: a poll that read between the first forget and the change
+            # holds the old value (see read_descs).
+            self._forget()
 
     def _step_to(self, desc: sony.SonyPropDesc, value: Value) -> None:
         """Protocol 2.00: one notch at a time (SetControlDeviceB, a signed byte) toward

@@ -160,6 +160,57 @@ _INIT_FAIL_HINTS: Final = {
 }
 
 
+def tune_socket(
+    sock: socket.socket,
+    *,
+    probe_interval_s: float | None,
+    probe_timeout_s: float,
+    send_timeout_s: float,
+) -> None:
+    """A PTP/IP connection's socket options (the blocking transport's and ``ptpkit.aio``'s):
+    no Nagle delay (small requests and responses go at once), big kernel buffers (a download
+    moves in few system calls), and TCP keep-alive on the probe schedule: the camera's TCP stack
+    answers these even when its PTP/IP code ignores probes, so a camera that is really gone is
+    found (the kernel's default waits two hours). Keep-alive stays quiet while sent bytes await
+    their ACK (a probe to a vanished camera), so TCP_USER_TIMEOUT (Linux) ends that after
+    ``send_timeout_s`` instead of TCP's ~15 minutes of retries. Where the system lacks an
+    option, its default stays."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for buffer_option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, buffer_option, SOCKET_BUFFER_BYTES)
+    idle_s = max(1, round(probe_interval_s or 10.0))
+    interval_s = max(1, round(probe_timeout_s))
+    idle_option = getattr(socket, "TCP_KEEPIDLE", None) or getattr(
+        socket, "TCP_KEEPALIVE", None
+    )  # TCP_KEEPALIVE is macOS's name for it
+    for option, value in (
+        (idle_option, idle_s),
+        (getattr(socket, "TCP_KEEPINTVL", None), interval_s),
+        (getattr(socket, "TCP_KEEPCNT", None), KEEPALIVE_PROBES),
+        (getattr(socket, "TCP_USER_TIMEOUT", None), round(send_timeout_s * 1000)),
+    ):
+        if option is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
+def init_fail_error(url: str, guid: bytes, fail: InitFail) -> ConnectError:
+    """The error for a camera's InitFail, with what to do about its reason."""
+    hint = _INIT_FAIL_HINTS.get(fail.reason, f"the camera refused (InitFail reason {fail.reason})")
+    return ConnectError(f"{url}: {hint}. This computer's GUID is {format_guid(guid)}")
+
+
+def check_options(
+    **seconds: float | None,
+) -> None:
+    """PTP/IP's time options must be positive, finite numbers of seconds (None: never)."""
+    for label, value in seconds.items():
+        if value is not None and not 0 < value < float("inf"):
+            raise UsageError(f"{label} must be a positive number of seconds, not {value!r}")
+
+
 class PtpIpTransport(Transport):
     """One PTP/IP camera."""
 
@@ -187,15 +238,13 @@ class PtpIpTransport(Transport):
         if len(self.guid) != 16:
             raise UsageError("a PTP/IP GUID is 16 bytes")
         self.friendly_name = friendly_name or default_friendly_name()
-        for label, value in (
-            ("connect_timeout_s", connect_timeout_s),
-            ("pairing_timeout_s", pairing_timeout_s),
-            ("probe_timeout_s", probe_timeout_s),
-            ("send_timeout_s", send_timeout_s),
-            ("probe_interval_s", probe_interval_s),
-        ):
-            if value is not None and not 0 < value < float("inf"):
-                raise UsageError(f"{label} must be a positive number of seconds, not {value!r}")
+        check_options(
+            connect_timeout_s=connect_timeout_s,
+            pairing_timeout_s=pairing_timeout_s,
+            probe_timeout_s=probe_timeout_s,
+            send_timeout_s=send_timeout_s,
+            probe_interval_s=probe_interval_s,
+        )
         #: The whole handshake (connects, InitCommandAck, InitEventAck) within this, the wait
         #: for the camera to accept this computer apart.
         self.connect_timeout_s = connect_timeout_s
@@ -254,35 +303,13 @@ class PtpIpTransport(Transport):
             raise ConnectError(f"cannot resolve {host!r}: {exc.strerror}") from exc
         except OSError as exc:
             raise ConnectError(f"cannot reach {host}:{port}: {exc.strerror or exc}") from exc
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER_BYTES)
-        self._tune_keepalive(sock)
+        tune_socket(
+            sock,
+            probe_interval_s=self.probe_interval_s,
+            probe_timeout_s=self.probe_timeout_s,
+            send_timeout_s=self.send_timeout_s,
+        )
         return sock
-
-    def _tune_keepalive(self, sock: socket.socket) -> None:
-        """TCP keep-alive on the probe schedule: the camera's TCP stack answers these even when
-        its PTP/IP code ignores probes, so a camera that is really gone is found (the kernel's
-        default waits two hours). Keep-alive stays quiet while sent bytes await their ACK (a
-        probe to a vanished camera), so TCP_USER_TIMEOUT (Linux) ends that after
-        ``send_timeout_s`` instead of TCP's ~15 minutes of retries. Where the system lacks an
-        option, its default stays."""
-        idle_s = max(1, round(self.probe_interval_s or 10.0))
-        interval_s = max(1, round(self.probe_timeout_s))
-        idle_option = getattr(socket, "TCP_KEEPIDLE", None) or getattr(
-            socket, "TCP_KEEPALIVE", None
-        )  # TCP_KEEPALIVE is macOS's name for it
-        for option, value in (
-            (idle_option, idle_s),
-            (getattr(socket, "TCP_KEEPINTVL", None), interval_s),
-            (getattr(socket, "TCP_KEEPCNT", None), KEEPALIVE_PROBES),
-            (getattr(socket, "TCP_USER_TIMEOUT", None), round(self.send_timeout_s * 1000)),
-        ):
-            if option is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
     def framing(self) -> Framing:
         """The command connection's framing after the handshake ``open()`` ran: ready for
@@ -377,10 +404,7 @@ class PtpIpTransport(Transport):
             raise ConnectError(f"the camera answered InitEventRequest with {answer!r}")
 
     def _init_fail(self, fail: InitFail) -> ConnectError:
-        hint = _INIT_FAIL_HINTS.get(
-            fail.reason, f"the camera refused (InitFail reason {fail.reason})"
-        )
-        return ConnectError(f"{self.url}: {hint}. This computer's GUID is {format_guid(self.guid)}")
+        return init_fail_error(self.url, self.guid, fail)
 
     def _read_link(
         self,

@@ -274,7 +274,13 @@ class VirtualCamera:
             index = max(numbers, default=0) + 1
             name = f"IMG_{index:04d}.JPG"
             settings = self.properties
-            exposure = as_int(settings[0x500D].current())
+
+            def setting(code: int, default: int) -> int:
+                # A personality without the standard exposure properties (the virtual Sony
+                # keeps its own) still shoots: its standard InitiateCapture raised KeyError.
+                return as_int(settings[code].current()) if code in settings else default
+
+            exposure = setting(0x500D, 0)
             render_jpeg(
                 folder / name,
                 title=f"ptpkit  capture {index}",
@@ -283,8 +289,8 @@ class VirtualCamera:
                 model=self.personality.model,
                 make=self.personality.manufacturer,
                 exposure=(exposure, 10000) if exposure else None,
-                f_number=(as_int(settings[0x5007].current()), 100),
-                iso=as_int(settings[0x500F].current()),
+                f_number=(setting(0x5007, 560), 100),
+                iso=setting(0x500F, 100),
             )
             return store.add_file(f"{CAPTURE_FOLDER}/{name}")
 

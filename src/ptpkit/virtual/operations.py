@@ -518,7 +518,13 @@ def initiate_capture(ctx: OperationContext) -> Reply:
     if any(store.read_only for store in camera.stores.values()):
         return error(Rc.STORE_READ_ONLY)
     tid = ctx.request.transaction_id
-    delay_ms = as_int(camera.properties[Dpc.CAPTURE_DELAY].current())
+    # A personality without CaptureDelay (the virtual Nikon, Sony) shoots at once: it raised
+    # KeyError here, answered GeneralError with a traceback on the server's log.
+    delay_ms = (
+        as_int(camera.properties[Dpc.CAPTURE_DELAY].current())
+        if Dpc.CAPTURE_DELAY in camera.properties
+        else 0
+    )
 
     def announce(handle: int) -> None:
         # ObjectAdded for the new picture, then CaptureComplete quoting the capture's

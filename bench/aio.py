@@ -1,0 +1,164 @@
+"""``ptpkit.aio`` against the blocking ``ptpkit.Camera``, on the same work over PTP/IP on
+loopback, against ``ptpkit virtual serve`` in its own process (bench/ptpip.py's ``_served``):
+
+- a 1 GiB download streamed to a counting sink (no disk: the link and the engines only);
+- 2,000 GetDevicePropValue round trips on one camera;
+- 16 cameras' round trips interleaved in one process (16 sessions on the served camera): the
+  blocking Camera with a thread per camera, the asyncio one with 16 cameras in one event loop
+  and no thread.
+
+Library contenders keep their sessions open (the asyncio ones on one loop kept across runs) and
+are timed on the work alone; contenders alternate each round (bench/harness.py). Issue 17's
+target: asyncio within 10% of the blocking Camera on one camera, ahead with many.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import ptpkit
+import ptpkit.aio
+from bench.common import CountingWriter, GiB, MiB
+from bench.harness import Contender, compare, header, note, rounds, table
+from bench.ptpip import _served
+
+BIG = 1 * GiB
+BIG_PATH = "DCIM/100PTPKT/MVI_0001.MOV"
+ROUND_TRIPS = 2000
+CAMERAS = 16
+#: Round trips each of the CAMERAS cameras makes per run.
+EACH = 250
+
+
+def _write_big(card: Path) -> None:
+    big = card / BIG_PATH
+    big.parent.mkdir(parents=True)
+    with big.open("wb") as file:
+        block = os.urandom(4 * MiB)
+        for _ in range(BIG // len(block)):
+            file.write(block)
+
+
+def run() -> None:
+    count = rounds(3)
+    header("ptpkit.aio vs ptpkit.Camera over PTP/IP (loopback)", count)
+    loop = asyncio.new_event_loop()
+    with tempfile.TemporaryDirectory(prefix="ptpkit-bench-") as tmp_name:
+        card = Path(tmp_name) / "card"
+        _write_big(card)
+        with contextlib.ExitStack() as stack:
+            stack.callback(loop.close)
+            server = stack.enter_context(_served(card))
+            cam = stack.enter_context(ptpkit.connect(server.url))
+            acam = loop.run_until_complete(ptpkit.aio.connect(server.url))
+            stack.callback(lambda: loop.run_until_complete(acam.close()))
+            entry = cam.find(BIG_PATH)
+            cam.get_property(0x500F)  # each learns the datatype once
+            loop.run_until_complete(acam.get_property(0x500F))
+
+            def blocking_download() -> None:
+                sink = CountingWriter()
+                cam.download(entry, sink)  # type: ignore[arg-type]
+                assert sink.count == BIG
+
+            def async_download() -> None:
+                sink = CountingWriter()
+                loop.run_until_complete(acam.download(entry, sink))  # type: ignore[arg-type]
+                assert sink.count == BIG
+
+            results = compare(
+                [
+                    Contender("Camera.download, 1 GiB to a counting sink", blocking_download),
+                    Contender("aio Camera.download, same", async_download),
+                ],
+                count,
+            )
+            rows = list(results.values())
+            table("1 GiB download", rows, work=BIG, unit="MiB/s", versus=[("Camera", rows[0])])
+
+            def blocking_reads() -> None:
+                for _ in range(ROUND_TRIPS):
+                    cam.get_property(0x500F)
+
+            async def reads() -> None:
+                for _ in range(ROUND_TRIPS):
+                    await acam.get_property(0x500F)
+
+            results = compare(
+                [
+                    Contender("Camera.get_property(0x500F)", blocking_reads),
+                    Contender(
+                        "aio Camera.get_property(0x500F)", lambda: loop.run_until_complete(reads())
+                    ),
+                ],
+                count,
+            )
+            rows = list(results.values())
+            table(
+                f"{ROUND_TRIPS:,} round trips, one camera",
+                rows,
+                work=ROUND_TRIPS,
+                unit="/s",
+                versus=[("Camera", rows[0])],
+            )
+
+            many = [stack.enter_context(ptpkit.connect(server.url)) for _ in range(CAMERAS)]
+            amany = [
+                loop.run_until_complete(ptpkit.aio.connect(server.url)) for _ in range(CAMERAS)
+            ]
+
+            def close_all() -> None:
+                for each in amany:
+                    loop.run_until_complete(each.close())
+
+            stack.callback(close_all)
+            for one in many:
+                one.get_property(0x500F)
+
+            async def learn() -> None:
+                await asyncio.gather(*(a.get_property(0x500F) for a in amany))
+
+            loop.run_until_complete(learn())
+
+            def threads() -> None:
+                def work(camera: ptpkit.Camera) -> None:
+                    for _ in range(EACH):
+                        camera.get_property(0x500F)
+
+                running = [threading.Thread(target=work, args=(c,)) for c in many]
+                for thread in running:
+                    thread.start()
+                for thread in running:
+                    thread.join()
+
+            async def interleaved() -> None:
+                async def work(camera: ptpkit.aio.Camera) -> None:
+                    for _ in range(EACH):
+                        await camera.get_property(0x500F)
+
+                await asyncio.gather(*(work(a) for a in amany))
+
+            results = compare(
+                [
+                    Contender(f"{CAMERAS} Cameras, a thread each", threads),
+                    Contender(
+                        f"{CAMERAS} aio Cameras, one loop",
+                        lambda: loop.run_until_complete(interleaved()),
+                    ),
+                ],
+                count,
+            )
+            rows = list(results.values())
+            table(
+                f"{CAMERAS} cameras x {EACH} round trips, interleaved",
+                rows,
+                work=CAMERAS * EACH,
+                unit="/s",
+                versus=[("threads", rows[0])],
+            )
+    note("ratios: >1x is faster than the blocking Camera (target: >= 0.9x on one camera)")
