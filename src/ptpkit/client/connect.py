@@ -25,9 +25,7 @@ from ptpkit.timing import SYSTEM_CLOCK, Clock
 from ptpkit.transports.base import Transport
 
 if TYPE_CHECKING:
-    from ptpkit.transports.canon_usb import CanonUsbLink
     from ptpkit.virtual import VirtualCamera
-    from ptpkit.virtual.powershot import PowerShotDevice
 
 #: Makes a transport for a URL of its scheme; ``options`` are connect()'s extra keywords.
 TransportFactory = Callable[[str, dict[str, Any]], Transport]
@@ -97,9 +95,10 @@ def connect(
 
 def _virtual(url: str, options: dict[str, Any]) -> Transport:
     # Imported here: the virtual camera (and Pillow) load only when a virtual: URL is used.
+    from ptpkit.client.virtual_powershot import powershot_model  # noqa: PLC0415
     from ptpkit.transports.inprocess import InProcessTransport  # noqa: PLC0415
 
-    model = _powershot_model(url)
+    model = powershot_model(url)
     if model is not None:
         # The PowerShot protocol exists over USB only: the virtual one is always on USB.
         return _virtual_powershot(url, options, model)
@@ -156,10 +155,11 @@ def _canon_usb(url: str, options: dict[str, Any]) -> Transport:
 def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
     """``virtual+usb:`` the virtual camera as a USB device: the whole USB transport runs through
     PyUSB, against a backend that is the virtual camera (options: camera=, faults=)."""
+    from ptpkit.client.virtual_powershot import powershot_model  # noqa: PLC0415
     from ptpkit.transports.usb import UsbSelector, UsbTransport, select_camera  # noqa: PLC0415
     from ptpkit.virtual.usb_device import VirtualUsbDevice, make_backend  # noqa: PLC0415
 
-    model = _powershot_model(url)
+    model = powershot_model(url)
     if model is not None:
         return _virtual_powershot(url, options, model)
     camera = options.pop("camera", None)
@@ -196,71 +196,10 @@ def _virtual_powershot(url: str, options: dict[str, Any], model: str) -> Transpo
     """The virtual PowerShot (ptpkit.virtual.powershot) on its PyUSB backend, behind the PTP
     gateway: the whole client path of a real one (link, wake-up, native commands, gateway)."""
     from ptpkit.client.powershot_ptp import PowerShotTransport  # noqa: PLC0415
+    from ptpkit.client.virtual_powershot import virtual_powershot_link  # noqa: PLC0415
 
     link, owned = virtual_powershot_link(url, options, model)
     return PowerShotTransport(link, url=url, on_close=owned.close if owned else None)
-
-
-def virtual_powershot_link(
-    url: str, options: dict[str, Any], model: str
-) -> tuple[CanonUsbLink, PowerShotDevice | None]:
-    """A link (not yet woken) to the virtual PowerShot a ``virtual[+usb]:[FOLDER]?model=...``
-    URL names, on its PyUSB backend, and the device when the link's user must close it.
-    Its card: the URL's folder, else a new PowerShot card of its own (JPEGs with EXIF
-    thumbnails, a movie and its THM); ``camera=`` a VirtualCamera of the caller's instead."""
-    from ptpkit.transports.canon_usb import CanonUsbLink  # noqa: PLC0415
-    from ptpkit.transports.usb import UsbSelector, select_camera  # noqa: PLC0415
-    from ptpkit.virtual.powershot import PowerShotDevice, open_powershot  # noqa: PLC0415
-    from ptpkit.virtual.powershot_usb import make_powershot_backend  # noqa: PLC0415
-
-    camera = options.pop("camera", None)
-    if options:
-        raise UsageError(
-            f"{url.partition(':')[0]}: a virtual PowerShot takes camera=, not "
-            f"{', '.join(sorted(options))}"
-        )
-    root = url.partition(":")[2].partition("?")[0]
-    if camera is not None:
-        device = PowerShotDevice(camera, model=model)
-        owned = None
-    else:
-        # The device owns the camera it makes (and a temporary card): closed with the link.
-        device = owned = open_powershot(model, root or None)
-    try:
-        found = select_camera(UsbSelector(), make_powershot_backend(device), kinds=("canon",))
-        link = CanonUsbLink(found, url=url)
-    except BaseException:
-        if owned is not None:
-            owned.close()
-        raise
-    return link, owned
-
-
-def virtual_powershot_model(url: str) -> str | None:
-    """The virtual PowerShot a ``virtual:`` / ``virtual+usb:`` URL names, or None."""
-    scheme = url.partition(":")[0].lower()
-    return _powershot_model(url) if scheme in ("virtual", "virtual+usb") else None
-
-
-def _powershot_model(url: str) -> str | None:
-    """The PowerShot a ``virtual:[FOLDER]?model=powershot-...`` URL asks for, or None (then
-    the URL is the PTP virtual camera's, checked by ptpkit.virtual.models)."""
-    from urllib.parse import parse_qsl  # noqa: PLC0415
-
-    query = url.partition("?")[2]
-    pairs = parse_qsl(query, keep_blank_values=True)
-    models = [value.strip().lower() for key, value in pairs if key == "model"]
-    if len(models) != 1 or not models[0].startswith("powershot-"):
-        return None
-    from ptpkit.virtual.powershot import POWERSHOT_PERSONALITIES  # noqa: PLC0415
-
-    if models[0] not in POWERSHOT_PERSONALITIES:
-        known = ", ".join(sorted(POWERSHOT_PERSONALITIES))
-        raise UsageError(f"{url!r}: unknown virtual PowerShot {models[0]!r}; known: {known}")
-    others = [key for key, _ in pairs if key != "model"]
-    if others:
-        raise UsageError(f"{url!r}: a virtual PowerShot takes ?model=NAME only, not {others[0]!r}")
-    return models[0]
 
 
 def _own_virtual_camera(url: str) -> VirtualCamera:

@@ -196,7 +196,7 @@ class PowerShot:
         and return its API. ``backend``: a PyUSB backend or its name. The virtual PowerShot's
         URLs (``virtual+usb:?model=powershot-g3``, ``virtual:?model=powershot-g2``) open it,
         on a card of its own (or the URL's folder), closed with this API."""
-        from ptpkit.client.connect import (  # noqa: PLC0415
+        from ptpkit.client.virtual_powershot import (  # noqa: PLC0415
             virtual_powershot_link,
             virtual_powershot_model,
         )
