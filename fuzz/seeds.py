@@ -12,6 +12,7 @@ from fuzz.script import Piece, make_script, split_script
 from ptpkit.codes.properties import STANDARD_PROPERTIES
 from ptpkit.core import canon_eos as eos
 from ptpkit.core import canon_usb, nikon, sony
+from ptpkit.core import canon_usb_requests as canon_req
 from ptpkit.core import fuji_datasets as fuji_ds
 from ptpkit.core import fujiptpip as fuji
 from ptpkit.core.buffer import Writer
@@ -911,6 +912,14 @@ def canon_usb_dirents() -> list[bytes]:
     return [canon_usb.encode_dirents(entries), canon_usb.encode_dirents([]), b""]
 
 
+def canon_usb_thumbnail() -> list[bytes]:
+    """A picture's head with its EXIF thumbnail, an A50-style one (DHT first), a THM, nothing."""
+    thumb = bytes.fromhex("ffd8ffdb000400010203ffd9")
+    head = bytes.fromhex("ffd8ffe10024") + b"Exif\x00\x00" + thumb + bytes.fromhex("ffdb0043")
+    a50 = bytes.fromhex("ffd800ffd8ffc4000201ffd9")
+    return [head, a50, thumb + b"\x00" * 8, b"\xff\xd8"]
+
+
 def canon_usb_interrupt() -> list[bytes]:
     """The 300D's wake-up message, image-ready, capture done and a failure."""
     ready = canon_usb.image_ready(canon_usb.InterruptType.FULL_IMAGE_READY, key=7, size=99_999)
@@ -945,6 +954,71 @@ def canon_usb_remote_payload() -> list[bytes]:
         canon_usb.encode_remote_payload(0x04, new_protocol=True),
         canon_usb.encode_remote_payload(0x13),
     ]
+
+
+_CANON_IMG = "D:\\DCIM\\100CANON\\IMG_0001.JPG"
+
+
+def canon_usb_get_file_request() -> list[bytes]:
+    """A file and a thumbnail as libgphoto2 asks for them (usb.c canon_usb_get_file)."""
+    return [
+        canon_req.encode_get_file_request(canon_req.GetFileRequest(path=_CANON_IMG)),
+        canon_req.encode_get_file_request(
+            canon_req.GetFileRequest(path=_CANON_IMG, thumbnail=True, chunk_bytes=0x3000)
+        ),
+    ]
+
+
+def canon_usb_get_file_request_new() -> list[bytes]:
+    """Class 6: no chunk size, two NULs."""
+    request = canon_req.GetFileRequest(path=_CANON_IMG, thumbnail=True, chunk_bytes=None)
+    return [canon_req.encode_get_file_request(request)]
+
+
+def canon_usb_dirents_request() -> list[bytes]:
+    """The whole card (depth 0x0F) and one folder."""
+    return [
+        canon_req.encode_dirents_request(canon_req.DirentsRequest(path="D:", depth=0x0F)),
+        canon_req.encode_dirents_request(canon_req.DirentsRequest(path="D:\\DCIM")),
+    ]
+
+
+def canon_usb_path() -> list[bytes]:
+    """MakeDir's path, an owner name, class 6's DiskInfo without its NUL."""
+    return [canon_req.encode_path("D:\\DCIM\\101CANON"), canon_req.encode_path("Ansel"), b"D:"]
+
+
+def canon_usb_delete_request() -> list[bytes]:
+    request = canon_req.DeleteRequest(folder="D:\\DCIM\\100CANON", name="IMG_0001.JPG")
+    return [canon_req.encode_delete_request(request)]
+
+
+def canon_usb_attributes_request() -> list[bytes]:
+    request = canon_req.AttributesRequest(
+        attrs=0x20, folder="D:\\DCIM\\100CANON", name="IMG_0001.JPG"
+    )
+    return [canon_req.encode_attributes_request(request)]
+
+
+def canon_usb_file_time_request() -> list[bytes]:
+    request = canon_req.FileTimeRequest(time=1_050_000_000, path=_CANON_IMG)
+    return [canon_req.encode_file_time_request(request)]
+
+
+def canon_usb_upload_block() -> list[bytes]:
+    """A first block and a later one (usb.c canon_usb_put_file)."""
+    return [
+        canon_req.encode_upload_block(
+            canon_req.UploadBlock(path=_CANON_IMG, offset=0, data=b"\xff\xd8\xff\xe1", serial=3)
+        ),
+        canon_req.encode_upload_block(
+            canon_req.UploadBlock(path=_CANON_IMG, offset=0x1400, data=bytes(100), serial=5)
+        ),
+    ]
+
+
+def canon_usb_retrieve_request() -> list[bytes]:
+    return [canon_req.encode_retrieve_request(canon_req.RetrieveRequest(key=0x81818181))]
 
 
 # -- Nikon ---------------------------------------------------------------------------------------

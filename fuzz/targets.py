@@ -30,6 +30,7 @@ from ptpkit.codes import sony_values
 from ptpkit.codes.properties import STANDARD_PROPERTIES, ValueParseError
 from ptpkit.core import canon_eos as eos
 from ptpkit.core import canon_usb, nikon, sony
+from ptpkit.core import canon_usb_requests as canon_req
 from ptpkit.core import fuji_datasets as fuji_ds
 from ptpkit.core import fujiptpip as fuji
 from ptpkit.core.buffer import BytesLike
@@ -635,6 +636,13 @@ def _check_canon_init_packet(packet: Any, data: bytes) -> None:
     check(block[0x40:] == data[0x48:0x58], "canon-usb-init-write-copy")
 
 
+def _canon_usb_thumbnail(data: bytes) -> None:
+    thumb = canon_usb.extract_jpeg_thumbnail(data)
+    check(thumb[:2] == b"\xff\xd8", "canon-usb-thumbnail-soi")
+    check(thumb[-2:] == b"\xff\xd9", "canon-usb-thumbnail-eoi")
+    check(data.find(thumb, 3) >= 3, "canon-usb-thumbnail-inside")
+
+
 def _canon_usb_remote_payload(data: bytes) -> None:
     try:
         spec, word0, word1 = canon_usb.decode_remote_payload(data)
@@ -1050,6 +1058,13 @@ _ALL: Final = [
         max_len=64,
     ),
     _target(
+        "canon_usb_thumbnail",
+        "canon_usb.extract_jpeg_thumbnail: the JPEG inside a PowerShot picture's head or .THM",
+        _canon_usb_thumbnail,
+        tokens=(b"\xff\xd8", b"\xff\xd9", b"\xff\xdb", b"\xff\xc4", b"\xff\xe1", b"Exif\x00\x00"),
+        max_len=4096,
+    ),
+    _target(
         "canon_usb_init_packet",
         "canon_usb.decode_init_packet: PowerShot wake-up packet and the 0x11 write (+ round trip)",
         _decoder(
@@ -1064,6 +1079,71 @@ _ALL: Final = [
         "canon_usb.decode_remote_payload: PowerShot RemoteControl payloads (+ round trip)",
         _canon_usb_remote_payload,
         max_len=128,
+    ),
+    _target(
+        "canon_usb_get_file_request",
+        "canon_usb_requests.decode_get_file_request: PowerShot GetFile payload (+ round trip)",
+        _decoder(canon_req.decode_get_file_request, canon_req.encode_get_file_request),
+        tokens=(b"D:\\", b"\\", b"\x00", b"\x01\x00\x00\x00", b"\x00\x14\x00\x00"),
+        max_len=256,
+    ),
+    _target(
+        "canon_usb_get_file_request_new",
+        "canon_usb_requests.decode_get_file_request(new_protocol): class 6 GetFile (+ round trip)",
+        _decoder(
+            lambda data: canon_req.decode_get_file_request(data, new_protocol=True),
+            canon_req.encode_get_file_request,
+        ),
+        tokens=(b"D:\\", b"\\", b"\x00", b"\x01\x00\x00\x00"),
+        max_len=256,
+    ),
+    _target(
+        "canon_usb_dirents_request",
+        "canon_usb_requests.decode_dirents_request: PowerShot GetDirEntries payload (+ round trip)",
+        _decoder(canon_req.decode_dirents_request, canon_req.encode_dirents_request),
+        tokens=(b"D:\\", b"\\", b"\x00", b"\x0f"),
+        max_len=256,
+    ),
+    _target(
+        "canon_usb_path",
+        "canon_usb_requests.decode_path: PowerShot path / owner payloads (+ round trip)",
+        _decoder(canon_req.decode_path, canon_req.encode_path),
+        tokens=(b"D:\\", b"\\", b"\x00"),
+        max_len=256,
+    ),
+    _target(
+        "canon_usb_delete_request",
+        "canon_usb_requests.decode_delete_request: PowerShot DeleteFile payload (+ round trip)",
+        _decoder(canon_req.decode_delete_request, canon_req.encode_delete_request),
+        tokens=(b"D:\\", b"\\", b"\x00", b".JPG"),
+        max_len=256,
+    ),
+    _target(
+        "canon_usb_attributes_request",
+        "canon_usb_requests.decode_attributes_request: SetFileAttributes payload (+ round trip)",
+        _decoder(canon_req.decode_attributes_request, canon_req.encode_attributes_request),
+        tokens=(b"D:\\", b"\\", b"\x00", b"\x20\x00\x00\x00"),
+        max_len=256,
+    ),
+    _target(
+        "canon_usb_file_time_request",
+        "canon_usb_requests.decode_file_time_request: SetFileTime payload (+ round trip)",
+        _decoder(canon_req.decode_file_time_request, canon_req.encode_file_time_request),
+        tokens=(b"D:\\", b"\\", b"\x00"),
+        max_len=256,
+    ),
+    _target(
+        "canon_usb_upload_block",
+        "canon_usb_requests.decode_upload_block: PowerShot upload block (+ round trip)",
+        _decoder(canon_req.decode_upload_block, canon_req.encode_upload_block),
+        tokens=(b"\x03\x04", b"\x02", b"\x11", b"D:\\", b"\x00"),
+        max_len=512,
+    ),
+    _target(
+        "canon_usb_retrieve_request",
+        "canon_usb_requests.decode_retrieve_request: RetrieveCapture payload (+ round trip)",
+        _decoder(canon_req.decode_retrieve_request, canon_req.encode_retrieve_request),
+        max_len=64,
     ),
     _target(
         "sony_ext_device_info",

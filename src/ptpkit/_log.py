@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import logging
 
-__all__ = ["DEBUG", "TRACE", "WARNING", "LazyLogger", "get_logger"]
+__all__ = ["DEBUG", "TRACE", "WARNING", "LazyLogger", "get_logger", "hexdump"]
 
 #: Below DEBUG: hex dumps of every read and write (``-vvv``); logging calls it "TRACE".
 TRACE = 5
@@ -82,3 +82,19 @@ class LazyLogger:
 
 def get_logger(name: str) -> LazyLogger:
     return LazyLogger(name)
+
+
+def hexdump(data: bytes | bytearray | memoryview, limit: int = 256) -> str:
+    """The TRACE (``-vvv``) dump of bytes on the wire: offset, 16 bytes in hex, their ASCII;
+    past ``limit`` bytes, how many more there were. One format for every link (the engine's
+    PTP containers, the PowerShot link's control and bulk transfers)."""
+    view = bytes(data[:limit])
+    lines = []
+    for offset in range(0, len(view), 16):
+        row = view[offset : offset + 16]
+        hexes = " ".join(f"{b:02x}" for b in row)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
+        lines.append(f"  {offset:04x}  {hexes:<47}  {text}")
+    if len(data) > limit:
+        lines.append(f"  ... {len(data) - limit} more bytes")
+    return "\n".join(lines)

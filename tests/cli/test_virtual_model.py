@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 from .conftest import Cli
 
@@ -28,4 +29,23 @@ def test_serve_refuses_an_unknown_model_and_names_the_known_ones(cli: Cli) -> No
     assert result.code == 2
     assert "generic" in result.stderr
     assert "canon-eos" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_a_powershot_needs_the_usb_gadget(cli: Cli) -> None:
+    """The PowerShots speak Canon's USB protocol only: without --usb-gadget, one line says how
+    to serve them (the USB lab serves one as a gadget: tests/usblab/test_usb_lab_powershot.py)."""
+    result = cli("virtual", "serve", "--port", "0", "--model", "powershot-g3")
+    assert result.code == 2
+    assert "powershot-g3 speaks Canon's USB protocol, not PTP/IP" in result.stderr
+    assert "--usb-gadget" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_a_powershot_gadget_without_functionfs_says_so(cli: Cli, tmp_path: Path) -> None:
+    result = cli(
+        "virtual", "serve", "--model", "powershot-g3", "--usb-gadget", "--ffs", str(tmp_path)
+    )
+    assert result.code != 0
+    assert "cannot set up the FunctionFS function" in result.stderr
     assert "Traceback" not in result.stderr

@@ -597,3 +597,75 @@ def test_any_bytes_give_values_or_decode_error(data: bytes, decode: object) -> N
     else:
         assert value is not None
     assert offset is None or 0 <= offset <= len(data)
+
+
+# -- embedded thumbnails (lgc canon.c canon_int_extract_jpeg_thumb) ----------------------------
+
+
+def test_extract_jpeg_thumbnail_finds_the_embedded_jpeg() -> None:
+    thumb = bytes.fromhex("ffd8ffdb0004aabbccddffd9")
+    # A picture's head: SOI, an APP1 (EXIF) block that holds the thumbnail, more after it.
+    head = bytes.fromhex("ffd8ffe10020") + b"Exif\x00\x00" + thumb + bytes.fromhex("ffdb0043")
+    assert cu.extract_jpeg_thumbnail(head) == thumb
+    # An A50's thumbnails start with DHT (FF C4) after the SOI.
+    a50 = bytes.fromhex("ffd800ffd8ffc40001ffd9")
+    assert cu.extract_jpeg_thumbnail(a50) == bytes.fromhex("ffd8ffc40001ffd9")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"RIFF....AVI ", "not JFIF"),
+        (bytes.fromhex("ffd8ffe1000400"), "no embedded JPEG"),
+        (bytes.fromhex("ffd8ffe1ffd8ffdb0000"), "no end"),
+        (b"", "not JFIF"),
+    ],
+)
+def test_extract_jpeg_thumbnail_refuses_data_without_one(data: bytes, message: str) -> None:
+    with pytest.raises(DecodeError, match=message):
+        cu.extract_jpeg_thumbnail(data)
+
+
+@given(st.binary(max_size=256))
+def test_extract_jpeg_thumbnail_gives_a_jpeg_or_a_decode_error(data: bytes) -> None:
+    try:
+        thumb = cu.extract_jpeg_thumbnail(data)
+    except DecodeError:
+        return
+    assert thumb[:2] == b"\xff\xd8"
+    assert thumb[-2:] == b"\xff\xd9"
+    assert thumb in data
+
+
+def _exif_head(thumb: bytes, order: str = "<") -> bytes:
+    """A JPEG head whose EXIF block has IFD0 (one entry) and IFD1 pointing at ``thumb``."""
+    mark = b"II" if order == "<" else b"MM"
+    ifd0 = struct.pack(order + "H", 1) + struct.pack(order + "HHII", 0x0112, 3, 1, 1 << 16)
+    ifd1_at = 8 + len(ifd0) + 4
+    ifd1_entries = 2
+    thumb_at = ifd1_at + 2 + 12 * ifd1_entries + 4
+    ifd1 = (
+        struct.pack(order + "H", ifd1_entries)
+        + struct.pack(order + "HHII", 0x0201, 4, 1, thumb_at)
+        + struct.pack(order + "HHII", 0x0202, 4, 1, len(thumb))
+        + struct.pack(order + "I", 0)
+    )
+    tiff = mark + struct.pack(order + "HI", 42, 8) + ifd0 + struct.pack(order + "I", ifd1_at)
+    tiff += ifd1 + thumb
+    app1 = b"Exif\x00\x00" + tiff
+    return b"\xff\xd8\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + b"\xff\xdb\x00\x04"
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_extract_jpeg_thumbnail_reads_exif_ifd1_first(order: str) -> None:
+    # A JFIF-wrapped thumbnail (FF D8 FF E0): the scan alone would not find it; libexif does.
+    thumb = bytes.fromhex("ffd8ffe000104a464946000101") + bytes(8) + bytes.fromhex("ffd9")
+    assert cu.extract_jpeg_thumbnail(_exif_head(thumb, order)) == thumb
+
+
+def test_extract_jpeg_thumbnail_ignores_exif_pointing_outside_its_block() -> None:
+    head = bytearray(_exif_head(bytes.fromhex("ffd8ffdb0000ffd9")))
+    # JPEGInterchangeFormatLength far past the block: IFD1 is refused, the scan finds it.
+    at = head.find(struct.pack("<HHI", 0x0202, 4, 1))
+    struct.pack_into("<I", head, at + 8, 0xFFFFFF)
+    assert cu.extract_jpeg_thumbnail(bytes(head)) == bytes.fromhex("ffd8ffdb0000ffd9")

@@ -12,6 +12,7 @@ but its nested (PVM) KVM does not run Debian's stock kernel (QEMU aborts setting
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 from tests.usblab.fastboot import fast_outdir, precompiled_copy
 
+from ptpkit.virtual.imaging import render_jpeg_bytes, thumbnail_of_bytes, with_exif_thumbnail
 from ptpkit.virtual.samplecard import make_sample_card
 
 REPO = Path(__file__).resolve().parents[2]
@@ -169,10 +171,17 @@ GPHOTO2_GADGET_SCRIPTS = {
     "canon-eos": "gadget_gphoto2_eos.py",
     "nikon": "gadget_gphoto2_nikon.py",
     "sony": "gadget_gphoto2_sony.py",
+    "powershot": "gadget_gphoto2_powershot.py",
+    "powershot-g2": "gadget_gphoto2_powershot.py",  # with the model as its argument
+    # Not gphoto2: ptpkit's own canon-usb: client against the same gadget, sharing the boot.
+    "powershot-client": "client_powershot.py",
 }
+# Arguments of a script after its card, by the name above.
+GADGET_SCRIPT_ARGS: dict[str, tuple[str, ...]] = {"powershot-g2": ("powershot-g2",)}
 # s, for all: the EOS script alone runs a dozen gphoto2 commands, the Nikon and Sony ones ten
-# each (about 30 s each measured alone in the guest, on a loaded 2-core machine).
-GPHOTO2_GADGET_TIMEOUT = 1000
+# each (about 30 s each measured alone in the guest, on a loaded 2-core machine); the PowerShot
+# ones about 50 s (G3, G2) and 20 s (ptpkit's client).
+GPHOTO2_GADGET_TIMEOUT = 1100
 
 
 @pytest.fixture(scope="session")
@@ -189,10 +198,16 @@ def gphoto2_gadget_runs(
         make_sample_card(card)
         big = card / "DCIM" / "100PTPKT" / "MVI_0002.MOV"
         big.write_bytes(os.urandom(2 * 1024 * 1024 + 11))  # read in several pieces
+        if personality.startswith("powershot"):
+            powershot_card(card)
         cards[personality] = card
     runs = usb_lab.run_several(
         {
-            personality: (script, f"/test/{cards[personality].name}")
+            personality: (
+                script,
+                f"/test/{cards[personality].name}",
+                *GADGET_SCRIPT_ARGS.get(personality, ()),
+            )
             for personality, script in GPHOTO2_GADGET_SCRIPTS.items()
         },
         mode="ffs",
@@ -200,3 +215,23 @@ def gphoto2_gadget_runs(
         add=tuple(cards.values()),
     )
     return {personality: GadgetRun(runs[personality], card) for personality, card in cards.items()}
+
+
+def powershot_card(card: Path) -> None:
+    """Make a sample card look like a PowerShot G3's: pictures with EXIF thumbnails, the movie
+    an AVI with its .THM thumbnail beside it (libgphoto2's canon driver lists only .JPG, .CRW,
+    .AVI, .WAV... and shows a movie's .THM as its thumbnail). Its lower-case folders stay: the
+    camera shows every name in upper case, as DOS does (the driver refuses lower-case paths)."""
+    for picture in card.rglob("*.JPG"):
+        data = picture.read_bytes()
+        picture.write_bytes(with_exif_thumbnail(data, thumbnail_of_bytes(data)))
+    folder = card / "DCIM" / "100PTPKT"
+    (folder / "MVI_0002.MOV").rename(folder / "MVI_0002.AVI")
+    # A THM is a 160x120 JPEG with its own EXIF thumbnail, as a G3 writes beside a movie. That
+    # thumbnail starts with its quantization table (no JFIF APP0), which is what libgphoto2's
+    # canon.c canon_int_extract_jpeg_thumb looks for to find it (FF D8 FF DB).
+    still = render_jpeg_bytes(title="MVI_0002", taken=dt.datetime(2003, 3, 3), size=(160, 120))
+    small = thumbnail_of_bytes(still)
+    if small[2:4] == b"\xff\xe0":
+        small = small[:2] + small[4 + int.from_bytes(small[4:6], "big") :]
+    (folder / "MVI_0002.THM").write_bytes(with_exif_thumbnail(still, small))

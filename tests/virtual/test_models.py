@@ -66,7 +66,9 @@ def test_the_command_line_lists_the_same_models() -> None:
 
     option = next(p for p in serve.params if p.name == "model")
     assert isinstance(option.type, click.Choice)
-    assert tuple(option.type.choices) == MODELS
+    from ptpkit.virtual.powershot import POWERSHOT_PERSONALITIES
+
+    assert tuple(option.type.choices) == MODELS + tuple(POWERSHOT_PERSONALITIES)
 
 
 def test_a_canon_eos_gadget_shows_canons_usb_ids(

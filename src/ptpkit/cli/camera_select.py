@@ -104,7 +104,7 @@ def choose_camera(selection: Selection) -> CameraChoice:
     else:
         url, source = _the_only_camera(selection.timeout_s)
     options: dict[str, Any] = {}
-    if usb_backend and url.partition(":")[0].lower() == "usb":
+    if usb_backend and url.partition(":")[0].lower() in ("usb", "canon-usb"):
         options["backend"] = usb_backend  # resolved (and refused, exit 104) by connect()
     if url.partition(":")[0].lower() in _NETWORK_SCHEMES:
         guid = selection.guid or config.initiator.guid

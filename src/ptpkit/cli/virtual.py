@@ -95,7 +95,10 @@ def virtual() -> None:
     "--model",
     # ptpkit.virtual.MODELS, written out so that loading the command line does not import the
     # virtual camera (a test checks they agree).
-    type=click.Choice(["generic", "canon-eos", "fuji-x", "nikon", "sony"]),
+    # (ptpkit.virtual.MODELS, then ptpkit.virtual.powershot.POWERSHOT_PERSONALITIES)
+    type=click.Choice(
+        ["generic", "canon-eos", "fuji-x", "nikon", "sony", "powershot-g3", "powershot-g2"]
+    ),
     default="generic",
     show_default=True,
     help="What the camera says it is: generic PTP, a Canon EOS (EOS operations and events: "
@@ -108,8 +111,9 @@ def virtual() -> None:
     "Nikon properties, live view, 64-bit reads; Nikon's USB ids with --usb-gadget), or a "
     "Sony Alpha 7 III in PC Remote mode (SDIO handshake, 0x9209 properties, "
     "SetControlDeviceA/B, capture into memory at 0xFFFFC001, live view at 0xFFFFC002, 0x9280 "
-    "over PTP/IP; Sony's USB ids with --usb-gadget). The same names work in URLs: "
-    "virtual:?model=canon-eos.",
+    "over PTP/IP; Sony's USB ids with --usb-gadget), or a Canon PowerShot G3 or G2 speaking "
+    "Canon's pre-PTP USB protocol (with --usb-gadget only; gphoto2's canon driver). The same "
+    "names work in URLs: virtual:?model=canon-eos.",
 )
 @click.option(
     "--model-option",
@@ -312,8 +316,20 @@ def serve(
         if not sep or not key:
             raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="--model-option")
         options[key.strip()] = value
+    powershot = model.startswith("powershot-")
+    if powershot and capacity is None:
+        from ptpkit.virtual.powershot import CARD_CAPACITY_BYTES  # noqa: PLC0415
+
+        capacity_bytes = CARD_CAPACITY_BYTES  # a card of its time: DiskInfo's u32 holds it
+    if powershot and not usb_gadget:
+        raise click.UsageError(
+            f"{model} speaks Canon's USB protocol, not PTP/IP: serve it with --usb-gadget "
+            f"(or use it as virtual+usb:?model={model})"
+        )
     try:
-        chosen = personality_for(model, options)
+        # A PowerShot plays its protocol over a plain virtual camera's card (its personality
+        # only answers PTP, which the PowerShot never speaks).
+        chosen = personality_for("generic" if powershot else model, options)
     except UsageError as exc:
         raise click.BadParameter(str(exc), param_hint="--model-option") from None
     with VirtualCamera(
@@ -328,7 +344,10 @@ def serve(
         for index, size in enumerate(sizes):
             camera.add_generated_object(size, seed=index)
         if usb_gadget:
-            _serve_usb_gadget(camera, ffs_mount, bind_gadget)
+            if powershot:
+                _serve_powershot_gadget(camera, model, ffs_mount, bind_gadget)
+            else:
+                _serve_usb_gadget(camera, ffs_mount, bind_gadget)
             return
         server = network_server(
             camera,
@@ -377,6 +396,26 @@ def _serve_usb_gadget(camera: VirtualCamera, mount: Path, bind_gadget: Path | No
     gadget = FunctionFsGadget(camera, mount).start()
     click.echo(f"virtual camera {camera.personality.model!r} serving {camera.root}")
     click.echo(f"USB function ready at {mount}")
+    if bind_gadget is not None:
+        controller = gadget.bind(bind_gadget)
+        click.echo(f"bound {bind_gadget} to USB device controller {controller}")
+    click.echo("Ctrl-C to stop", err=True)
+    with on_sigterm(gadget.close):  # put back when serving ends
+        gadget.serve_forever()
+
+
+def _serve_powershot_gadget(
+    camera: VirtualCamera, model: str, mount: Path, bind_gadget: Path | None
+) -> None:
+    from ptpkit.virtual.ffs_powershot import PowerShotGadget  # noqa: PLC0415
+    from ptpkit.virtual.powershot import PowerShotDevice  # noqa: PLC0415
+
+    device = PowerShotDevice(camera, model)
+    gadget = PowerShotGadget(device, mount).start()
+    click.echo(f"virtual {device.model.display_name} serving {camera.root}")
+    click.echo(
+        f"USB function ready at {mount} (USB id {device.vendor_id:04x}:{device.product_id:04x})"
+    )
     if bind_gadget is not None:
         controller = gadget.bind(bind_gadget)
         click.echo(f"bound {bind_gadget} to USB device controller {controller}")

@@ -7,6 +7,10 @@ Schemes are registered by name, so each transport plugs in where it is written:
   ``ptpkit.virtual.MODELS``) chooses which camera it is (also for ``virtual+usb:``).
 - ``ptpip:HOST[:PORT]``, ``fuji:HOST[:CMDPORT[:EVENTPORT[:STREAMPORT]]]`` (Fujifilm's PTP/IP
   variant) and ``usb:...`` come with their transports.
+- ``canon-usb:`` (the ``usb:`` selectors) a PowerShot on Canon's native USB protocol, behind a
+  PTP gateway (``ptpkit.client.powershot_ptp``); ``usb:`` picks it too when its ids say so.
+  ``virtual:?model=powershot-g3`` / ``virtual+usb:?model=powershot-g3``: the virtual PowerShot
+  on its PyUSB backend (the protocol exists over USB only).
 """
 
 from __future__ import annotations
@@ -93,6 +97,10 @@ def _virtual(url: str, options: dict[str, Any]) -> Transport:
     # Imported here: the virtual camera (and Pillow) load only when a virtual: URL is used.
     from ptpkit.transports.inprocess import InProcessTransport  # noqa: PLC0415
 
+    model = _powershot_model(url)
+    if model is not None:
+        # The PowerShot protocol exists over USB only: the virtual one is always on USB.
+        return _virtual_powershot(url, options, model)
     camera = options.pop("camera", None)
     if options:
         unknown = ", ".join(sorted(options))
@@ -118,7 +126,29 @@ def _fuji(url: str, options: dict[str, Any]) -> Transport:
 def _usb(url: str, options: dict[str, Any]) -> Transport:
     from ptpkit.transports.usb import open_url  # noqa: PLC0415  (PyUSB loads when used)
 
-    return open_url(url, options)
+    return open_url(url, options, native={"canon": _powershot_gateway})
+
+
+def _powershot_gateway(camera: Any, url: str, backend: Any) -> Transport:
+    """A PowerShot found by ``usb:`` (its ids say it speaks Canon's native protocol, never
+    PTP): the PTP gateway over a canon-usb link (ptpkit.client.powershot_ptp)."""
+    from ptpkit.client.powershot_ptp import PowerShotTransport  # noqa: PLC0415
+    from ptpkit.transports.canon_usb import CanonUsbLink  # noqa: PLC0415
+
+    return PowerShotTransport(CanonUsbLink(camera), url=camera.url)
+
+
+def _canon_usb(url: str, options: dict[str, Any]) -> Transport:
+    """``canon-usb:`` a PowerShot on Canon's native USB protocol, behind the PTP gateway
+    (options: backend=, as for usb:)."""
+    from ptpkit.client.powershot_ptp import PowerShotTransport  # noqa: PLC0415
+    from ptpkit.transports.canon_usb import find_link  # noqa: PLC0415
+
+    backend = options.pop("backend", None)
+    if options:
+        raise UsageError(f"canon-usb: takes backend=, not {', '.join(sorted(options))}")
+    link = find_link(url, backend)
+    return PowerShotTransport(link, url=link.url)
 
 
 def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
@@ -127,6 +157,9 @@ def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
     from ptpkit.transports.usb import UsbSelector, UsbTransport, select_camera  # noqa: PLC0415
     from ptpkit.virtual.usb_device import VirtualUsbDevice, make_backend  # noqa: PLC0415
 
+    model = _powershot_model(url)
+    if model is not None:
+        return _virtual_powershot(url, options, model)
     camera = options.pop("camera", None)
     faults = options.pop("faults", None)
     read_bytes = _read_bytes(options.pop("read_bytes", 1 << 20))
@@ -157,6 +190,63 @@ def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
     return transport
 
 
+def _virtual_powershot(url: str, options: dict[str, Any], model: str) -> Transport:
+    """The virtual PowerShot (ptpkit.virtual.powershot) on its PyUSB backend, behind the PTP
+    gateway: the whole client path of a real one (link, wake-up, native commands, gateway).
+    Its card: the URL's folder, else a new PowerShot card of its own (JPEGs with EXIF
+    thumbnails, a movie and its THM); ``camera=`` a VirtualCamera of the caller's instead."""
+    from ptpkit.client.powershot_ptp import PowerShotTransport  # noqa: PLC0415
+    from ptpkit.transports.canon_usb import CanonUsbLink  # noqa: PLC0415
+    from ptpkit.transports.usb import UsbSelector, select_camera  # noqa: PLC0415
+    from ptpkit.virtual.powershot import PowerShotDevice, open_powershot  # noqa: PLC0415
+    from ptpkit.virtual.powershot_usb import make_powershot_backend  # noqa: PLC0415
+
+    camera = options.pop("camera", None)
+    if options:
+        raise UsageError(
+            f"{url.partition(':')[0]}: a virtual PowerShot takes camera=, not "
+            f"{', '.join(sorted(options))}"
+        )
+    root = url.partition(":")[2].partition("?")[0]
+    if camera is not None:
+        device = PowerShotDevice(camera, model=model)
+        owned = None
+    else:
+        # The device owns the camera it makes (and a temporary card): closed with the link.
+        device = owned = open_powershot(model, root or None)
+    try:
+        found = select_camera(UsbSelector(), make_powershot_backend(device), kinds=("canon",))
+        transport = PowerShotTransport(
+            CanonUsbLink(found, url=url), url=url, on_close=owned.close if owned else None
+        )
+    except BaseException:
+        if owned is not None:
+            owned.close()
+        raise
+    return transport
+
+
+def _powershot_model(url: str) -> str | None:
+    """The PowerShot a ``virtual:[FOLDER]?model=powershot-...`` URL asks for, or None (then
+    the URL is the PTP virtual camera's, checked by ptpkit.virtual.models)."""
+    from urllib.parse import parse_qsl  # noqa: PLC0415
+
+    query = url.partition("?")[2]
+    pairs = parse_qsl(query, keep_blank_values=True)
+    models = [value.strip().lower() for key, value in pairs if key == "model"]
+    if len(models) != 1 or not models[0].startswith("powershot-"):
+        return None
+    from ptpkit.virtual.powershot import POWERSHOT_PERSONALITIES  # noqa: PLC0415
+
+    if models[0] not in POWERSHOT_PERSONALITIES:
+        known = ", ".join(sorted(POWERSHOT_PERSONALITIES))
+        raise UsageError(f"{url!r}: unknown virtual PowerShot {models[0]!r}; known: {known}")
+    others = [key for key, _ in pairs if key != "model"]
+    if others:
+        raise UsageError(f"{url!r}: a virtual PowerShot takes ?model=NAME only, not {others[0]!r}")
+    return models[0]
+
+
 def _own_virtual_camera(url: str) -> VirtualCamera:
     """The camera a ``virtual:[FOLDER][?model=NAME]`` URL names (ptpkit.virtual.models)."""
     from ptpkit.virtual import VirtualCamera  # noqa: PLC0415
@@ -183,3 +273,4 @@ register_scheme("usb", _usb)
 register_scheme("virtual+usb", _virtual_usb)
 register_scheme("ptpip", _ptpip)
 register_scheme("fuji", _fuji)
+register_scheme("canon-usb", _canon_usb)

@@ -78,17 +78,7 @@ _WAITING_LOCK: Final = threading.Lock()
 NameFunc = Callable[[int], str]
 
 
-def hexdump(data: BytesLike, limit: int = 256) -> str:
-    view = bytes(data[:limit])
-    lines = []
-    for offset in range(0, len(view), 16):
-        row = view[offset : offset + 16]
-        hexes = " ".join(f"{b:02x}" for b in row)
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
-        lines.append(f"  {offset:04x}  {hexes:<47}  {text}")
-    if len(data) > limit:
-        lines.append(f"  ... {len(data) - limit} more bytes")
-    return "\n".join(lines)
+_hexdump = _log.hexdump
 
 
 class TransactionWindow:
@@ -391,7 +381,7 @@ class Engine:
         any other write (the request, a probe's answer) gets what is left of it."""
         if log.isEnabledFor(TRACE):
             for buf in buffers:
-                log.log(TRACE, "write %d bytes\n%s", len(buf), hexdump(buf))
+                log.log(TRACE, "write %d bytes\n%s", len(buf), _hexdump(buf))
         clock = self._clock
         remaining = window.remaining(clock())
         if remaining is not None and remaining <= 0:
@@ -482,7 +472,7 @@ class Engine:
                     raise window.timeout_error(self.operation_name(code)) from exc
                 window.heard(count)
                 if log.isEnabledFor(TRACE):
-                    log.log(TRACE, "read %d bytes\n%s", count, hexdump(view[:count]))
+                    log.log(TRACE, "read %d bytes\n%s", count, _hexdump(view[:count]))
                 conn.receive_data(view[:count], transfer_ended=ended)
                 continue
             if isinstance(event, Data):

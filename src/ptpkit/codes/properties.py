@@ -416,6 +416,15 @@ STANDARD_PROPERTIES: tuple[PropertySpec, ...] = (
 )
 
 
+#: Canon's own properties that PTP PowerShots (and the native-protocol gateway,
+#: ptpkit.client.powershot_ptp) use: CameraOwner 0xD033 (libgphoto2 ptp.h
+#: PTP_DPC_CANON_CameraOwner; config.c names it "ownername"). Added by the canon extension
+#: (0xD033 is another property on a Nikon).
+CANON_PROPERTIES: tuple[PropertySpec, ...] = (
+    PropertySpec(code=0xD033, names=("owner", "ownername", "camera-owner"), label="owner name"),
+)
+
+
 class PropertyCatalog:
     """Friendly specs by code and by name, for one camera (standard plus its extensions)."""
 

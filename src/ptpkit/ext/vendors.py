@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ptpkit.codes import VendorId
 from ptpkit.codes.common import Op
+from ptpkit.codes.properties import CANON_PROPERTIES
 from ptpkit.core.datasets import DeviceInfo
 from ptpkit.ext.base import Extension, Session, register
 from ptpkit.ext.keepalive import IdleKeepAlive
@@ -72,6 +73,7 @@ class CanonExtension(VendorExtension):
     codes_module = "canon"
     vendor_id = VendorId.CANON
     manufacturer_words = ("canon",)
+    properties = CANON_PROPERTIES
 
     #: Idle seconds before a keep-alive over PTP/IP; None: no keep-alive.
     keepalive_interval_s: float | None = CANON_KEEPALIVE_INTERVAL_S

@@ -49,11 +49,12 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from ptpkit.codes.powershot_models import is_powershot
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.connection import Connection
 from ptpkit.core.events import NEED_DATA, Event
@@ -129,8 +130,9 @@ UDEV_RULE: Final = (
     'ENV{ID_USB_INTERFACES}=="*:060101:*", MODE="0664", GROUP="plugdev", TAG+="uaccess"\n'
 )
 
+#: The selectors after the scheme's colon (``usb:`` and ``canon-usb:`` take the same ones).
 _URL: Final = re.compile(
-    r"^usb:(?:"
+    r"^(?:"
     r"(?P<bus>[0-9]+),(?P<address>[0-9]+)"
     r"|(?P<vendor>[0-9a-fA-F]{4}):(?P<product>[0-9a-fA-F]{4})"
     r"|serial=(?P<serial>.+)"
@@ -149,11 +151,16 @@ class UsbSelector:
     serial: str | None = None
 
 
-def parse_url(url: str) -> UsbSelector:
-    match = _URL.match(url.strip())
+def parse_url(url: str, scheme: str = "usb") -> UsbSelector:
+    """The selector of a ``usb:`` URL (or of another scheme with the same selectors, such as
+    ``canon-usb:``)."""
+    text = url.strip()
+    prefix = f"{scheme}:"
+    match = _URL.match(text[len(prefix) :]) if text.lower().startswith(prefix) else None
     if not match:
         raise UsageError(
-            f"{url!r} is not a USB camera URL: use usb:, usb:BUS,DEV, usb:VID:PID or usb:serial=..."
+            f"{url!r} is not a USB camera URL: use {prefix}, {prefix}BUS,DEV, {prefix}VID:PID "
+            f"or {prefix}serial=..."
         )
     if match.group("bus"):
         bus, address = match.group("bus", "address")
@@ -285,7 +292,7 @@ class UsbCamera:
 
     device: Any  # usb.core.Device
     interface: int
-    kind: str  # "ptp" or "mtp"
+    kind: str  # "ptp", "mtp", or "canon" (a PowerShot in native mode: transports.canon_usb)
 
     @property
     def bus(self) -> int:
@@ -297,7 +304,9 @@ class UsbCamera:
 
     @property
     def url(self) -> str:
-        return f"usb:{self.bus},{self.address}"
+        # A PowerShot in its native mode speaks Canon's own protocol, never PTP.
+        scheme = "canon-usb" if self.kind == "canon" else "usb"
+        return f"{scheme}:{self.bus},{self.address}"
 
     @property
     def ids(self) -> str:
@@ -332,12 +341,18 @@ def find_usb_cameras(backend: Any = None) -> list[UsbCamera]:
     try:
         devices = list(usb.core.find(find_all=True, backend=backend))
     except usb.core.USBError as exc:
-        raise _map_error(exc, "listing USB devices") from exc
+        raise map_usb_error(exc, "listing USB devices") from exc
     for device in devices:
         try:
             # The first configuration's descriptors are cached by libusb: no need to open.
             configuration = device[0]
         except (usb.core.USBError, IndexError):
+            continue
+        if is_powershot(int(device.idVendor), int(device.idProduct)):
+            # Known by its ids alone (libgphoto2's canon driver table); never opened as PTP.
+            interfaces = [i.bInterfaceNumber for i in configuration]
+            if interfaces:
+                found.append(UsbCamera(device, min(interfaces), "canon"))
             continue
         for interface in configuration:
             triple = (
@@ -366,8 +381,14 @@ def _interface_string(device: Any, index: int) -> str | None:
     return str(value) if value else None
 
 
-def select_camera(selector: UsbSelector, backend: Any = None) -> UsbCamera:
+def select_camera(
+    selector: UsbSelector, backend: Any = None, *, kinds: Collection[str] | None = None
+) -> UsbCamera:
+    """The one camera the selector means; ``kinds`` keeps only cameras of those kinds ("ptp",
+    "mtp", "canon")."""
     cameras = find_usb_cameras(backend)
+    if kinds is not None:
+        cameras = [c for c in cameras if c.kind in kinds]
     if selector.bus is not None:
         cameras = [c for c in cameras if (c.bus, c.address) == (selector.bus, selector.address)]
     if selector.vendor_id is not None:
@@ -389,6 +410,11 @@ def select_camera(selector: UsbSelector, backend: Any = None) -> UsbCamera:
                 f"{selector.serial!r}; " + permission_message(unreadable[0].device)
             )
         what = "matching USB camera" if selector != UsbSelector() else "USB camera"
+        if kinds is not None and set(kinds) == {"canon"}:
+            raise ConnectError(
+                f"no {what.replace('USB camera', 'PowerShot')} found on USB in Canon's native "
+                "mode: is it on, in playback mode, and connected with a data cable?"
+            )
         raise ConnectError(
             f"no {what} found: is the camera on, connected with a data cable, and set to "
             "PTP/MTP (or 'PC connection') mode?"
@@ -419,8 +445,9 @@ def is_timeout(exc: BaseException) -> bool:
     return code in (_LIBUSB_ERROR_TIMEOUT, -errno.ETIMEDOUT, -_LINUX_ETIMEDOUT)
 
 
-def _map_error(exc: Exception, what: str, device: Any = None) -> TransportError:
-    """One place where PyUSB's errors become ptpkit's (httpx's map_httpcore_exceptions idea)."""
+def map_usb_error(exc: Exception, what: str, device: Any = None) -> TransportError:
+    """One place where PyUSB's errors become ptpkit's (httpx's map_httpcore_exceptions idea);
+    the PowerShot link (transports.canon_usb) maps through it too."""
     if is_timeout(exc):
         return TransportTimeout(f"USB: nothing within the time allowed while {what}")
     code = getattr(exc, "errno", None)
@@ -556,26 +583,11 @@ class UsbTransport(Transport):
 
         device = self._device
         try:
-            with contextlib.suppress(NotImplementedError):
-                if device.is_kernel_driver_active(self._interface):
-                    # A kernel driver (usually none for PTP) holds it: take it, give it back later.
-                    device.detach_kernel_driver(self._interface)
-                    self._detached = True
-            try:
-                configuration = device.get_active_configuration()
-            except usb.core.USBError:
-                configuration = None
-            if configuration is None:
-                device.set_configuration()
-                configuration = device.get_active_configuration()
-            interface = usb.util.find_descriptor(configuration, bInterfaceNumber=self._interface)
-            if interface is None:
-                raise ConnectError(f"{self._label}: interface {self._interface} has gone")
-            usb.util.claim_interface(device, self._interface)
+            interface, self._detached = claim_interface(device, self._interface, self._label)
             self._claimed = True
         except usb.core.USBError as exc:
-            raise _map_error(exc, "opening the camera", device) from exc
-        self._bulk_out, self._bulk_in, self._interrupt_in = _endpoints(interface)
+            raise map_usb_error(exc, "opening the camera", device) from exc
+        self._bulk_out, self._bulk_in, self._interrupt_in = endpoints(interface)
         self.max_packet = int(self._bulk_in.wMaxPacketSize) or 512
         #: The zero-length packet rule is about the OUT endpoint's packets.
         self._out_packet = int(self._bulk_out.wMaxPacketSize) or 512
@@ -670,7 +682,7 @@ class UsbTransport(Transport):
                         f"{timeout_ms / 1000:g} s; the transfer is broken off"
                     ) from exc
                 if getattr(exc, "errno", None) != errno.EPIPE:
-                    raise _map_error(exc, "sending to the camera", self._device) from exc
+                    raise map_usb_error(exc, "sending to the camera", self._device) from exc
                 self._clear_halt(self._bulk_out)
                 if attempt == 1 and self._transfer_bytes == 0:
                     # Stalled before any byte of this transfer went: nothing can be sent twice,
@@ -692,7 +704,7 @@ class UsbTransport(Transport):
                 self._device.write(self._bulk_out, array.array("B"), timeout=timeout_ms)
         except usb.core.USBError as exc:
             if getattr(exc, "errno", None) != errno.EPIPE:
-                raise _map_error(exc, "ending a transfer", self._device) from exc
+                raise map_usb_error(exc, "ending a transfer", self._device) from exc
             # The USB spec ends a transfer of whole packets with a zero-length packet, but some
             # devices stall it (QEMU's usb-mtp rejects OUT transfers under 12 bytes): the data
             # is all there, so clear the halt and let the response say how it went.
@@ -778,7 +790,7 @@ class UsbTransport(Transport):
                         f"{self._label}: the camera stalled its data pipe in the middle of a "
                         "transfer; the data is incomplete (a partial download can be resumed)"
                     ) from exc
-                raise _map_error(exc, "reading from the camera", self._device) from exc
+                raise map_usb_error(exc, "reading from the camera", self._device) from exc
         raise AssertionError("unreachable")
 
     def _check_open(self) -> None:
@@ -808,7 +820,7 @@ class UsbTransport(Transport):
                     _CLASS_IN, ClassRequest.GET_DEVICE_STATUS, 0, self._interface, 64, 2000
                 )
         except usb.core.USBError as exc:
-            raise _map_error(exc, "reading the device status", self._device) from exc
+            raise map_usb_error(exc, "reading the device status", self._device) from exc
         return decode_device_status(bytes(data))
 
     def extended_event_data(self) -> ExtendedEvent:
@@ -822,7 +834,7 @@ class UsbTransport(Transport):
                     _CLASS_IN, ClassRequest.GET_EXTENDED_EVENT_DATA, 0, self._interface, 512, 2000
                 )
         except usb.core.USBError as exc:
-            raise _map_error(exc, "reading extended event data", self._device) from exc
+            raise map_usb_error(exc, "reading extended event data", self._device) from exc
         return decode_extended_event(bytes(data))
 
     def reset(self) -> None:
@@ -833,7 +845,7 @@ class UsbTransport(Transport):
         try:
             self._class_out(ClassRequest.DEVICE_RESET)
         except usb.core.USBError as exc:
-            raise _map_error(exc, "resetting the camera", self._device) from exc
+            raise map_usb_error(exc, "resetting the camera", self._device) from exc
         # Afresh both ways: OUT bytes a broken-off transfer left behind would otherwise go out
         # in front of the next request, and the device would read them as a container.
         self._out = array.array("B")
@@ -945,7 +957,7 @@ class UsbTransport(Transport):
                     self._clear_halt(endpoint)
                     self._closing.wait(EVENT_POLL_MS / 1000)  # not a busy loop
                     continue
-                on_error(_map_error(exc, "reading events", self._device))
+                on_error(map_usb_error(exc, "reading events", self._device))
                 return
             except Exception as exc:  # never let the thread die without a word
                 on_error(TransportError(f"{self._label}: reading events failed: {exc!r}"))
@@ -1000,20 +1012,63 @@ class UsbTransport(Transport):
             on_close()
 
     def _release(self) -> None:
-        import usb.util  # noqa: PLC0415
-
-        # Each step on its own: after an unplug the first fails, and the others still matter.
         if self._claimed:
+            release_interface(self._device, self._interface, detached=self._detached)
+        else:
+            release_interface(self._device, None, detached=False)
+
+
+def claim_interface(device: Any, number: int, label: str) -> tuple[Any, bool]:
+    """Configure the device if needed and claim interface ``number``, taking it from a kernel
+    driver that holds it: (its descriptor, whether a kernel driver was detached). PyUSB's
+    USBError passes through (:func:`map_usb_error` maps it)."""
+    import usb.core  # noqa: PLC0415
+    import usb.util  # noqa: PLC0415
+
+    detached = False
+    with contextlib.suppress(NotImplementedError):
+        if device.is_kernel_driver_active(number):
+            # A kernel driver (usually none for a camera) holds it: take it, give it back later.
+            device.detach_kernel_driver(number)
+            detached = True
+    try:
+        try:
+            configuration = device.get_active_configuration()
+        except usb.core.USBError:
+            configuration = None
+        if configuration is None:
+            device.set_configuration()
+            configuration = device.get_active_configuration()
+        interface = usb.util.find_descriptor(configuration, bInterfaceNumber=number)
+        if interface is None:
+            raise ConnectError(f"{label}: interface {number} has gone")
+        usb.util.claim_interface(device, number)
+    except BaseException:
+        if detached:  # given back to the kernel driver it was taken from
             with contextlib.suppress(Exception):
-                usb.util.release_interface(self._device, self._interface)
-        if self._detached:
-            with contextlib.suppress(Exception):
-                self._device.attach_kernel_driver(self._interface)
+                device.attach_kernel_driver(number)
+        raise
+    return interface, detached
+
+
+def release_interface(device: Any, number: int | None, *, detached: bool) -> None:
+    """Undo :func:`claim_interface` (``number`` None: nothing was claimed) and free the handle.
+    Each step on its own: after an unplug the first fails, and the others still matter."""
+    import usb.util  # noqa: PLC0415
+
+    if number is not None:
         with contextlib.suppress(Exception):
-            usb.util.dispose_resources(self._device)
+            usb.util.release_interface(device, number)
+        if detached:
+            with contextlib.suppress(Exception):
+                device.attach_kernel_driver(number)
+    with contextlib.suppress(Exception):
+        usb.util.dispose_resources(device)
 
 
-def _endpoints(interface: Any) -> tuple[Any, Any, Any]:
+def endpoints(interface: Any) -> tuple[Any, Any, Any]:
+    """The interface's first bulk OUT, bulk IN and interrupt IN endpoints (the last may be
+    None); ConnectError without bulk endpoints."""
     import usb.util  # noqa: PLC0415
 
     bulk_out = bulk_in = interrupt_in = None
@@ -1031,7 +1086,14 @@ def _endpoints(interface: Any) -> tuple[Any, Any, Any]:
     return bulk_out, bulk_in, interrupt_in
 
 
-def open_url(url: str, options: dict[str, Any]) -> UsbTransport:
+#: Makes the transport of a camera that speaks its own protocol (kind "canon"): the client
+#: registers it (``connect``), as the transports cannot import the client's gateway.
+NativeOpener = Callable[[UsbCamera, str, Any], Transport]
+
+
+def open_url(
+    url: str, options: dict[str, Any], native: dict[str, NativeOpener] | None = None
+) -> Transport:
     """The ``usb:`` scheme for :func:`ptpkit.connect`. Options: ``backend``, a PyUSB backend
     (``usb.backend.IBackend``) or its name (see :func:`resolve_backend`); ``events``, "auto",
     "thread" or "between" (see :func:`events_mode`); ``read_bytes``, bytes per bulk read (a
@@ -1051,4 +1113,10 @@ def open_url(url: str, options: dict[str, Any]) -> UsbTransport:
         raise UsageError(f"events={events!r}: use one of {', '.join(EVENT_MODES)}")
     events_mode(events, backend)  # a bad mode is refused before the bus is searched
     camera = select_camera(parse_url(url), backend)
+    if camera.kind not in ("ptp", "mtp"):
+        # A PowerShot in its native mode: never opened as PTP.
+        opener = (native or {}).get(camera.kind)
+        if opener is None:
+            raise ConnectError(f"{camera.describe()} does not speak PTP; use {camera.url}")
+        return opener(camera, url, backend)
     return UsbTransport(camera, url=camera.url, read_bytes=read_bytes, events=events)

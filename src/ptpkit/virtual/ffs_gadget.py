@@ -23,6 +23,8 @@ import logging
 import os
 import struct
 import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from io import FileIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -48,8 +50,11 @@ _DESCRIPTORS_MAGIC_V2: Final = 3
 _STRINGS_MAGIC: Final = 2
 _HAS_FS_DESC: Final = 1
 _HAS_HS_DESC: Final = 2
+#: Vendor and class requests to any recipient (the device too) reach the function's ep0.
+FUNCTIONFS_ALL_CTRL_RECIP: Final = 64
 _EVENT: Final = struct.Struct("<BBHHHB3x")  # usb_ctrlrequest, then the event type
-_BIND, _UNBIND, _ENABLE, _DISABLE, _SETUP, _SUSPEND, _RESUME = range(7)
+#: The kinds of ep0 events (enum usb_functionfs_event_type).
+BIND, UNBIND, ENABLE, DISABLE, SETUP, SUSPEND, RESUME = range(7)
 
 #: High-speed bulk packets (dummy_hcd and most device controllers are high speed).
 HS_BULK_PACKET: Final = 512
@@ -58,38 +63,106 @@ INTERRUPT_PACKET: Final = 64
 _READ_BYTES: Final = 1 << 20
 
 
+def interface_descriptor(interface_class: int, subclass: int, protocol: int) -> bytes:
+    """Interface 0, alternate setting 0, three endpoints, named by string 1."""
+    # bLength, bDescriptorType, bInterfaceNumber, bAlternateSetting, bNumEndpoints,
+    # bInterfaceClass, bInterfaceSubClass, bInterfaceProtocol, iInterface
+    return struct.pack("<BBBBBBBBB", 9, 4, 0, 0, 3, interface_class, subclass, protocol, 1)
+
+
+def endpoint_descriptor(address: int, attributes: int, max_packet: int, interval: int) -> bytes:
+    return struct.pack("<BBBBHB", 7, 5, address, attributes, max_packet, interval)
+
+
+def pack_descriptors(full: list[bytes], high: list[bytes], flags: int = 0) -> bytes:
+    """The v2 descriptors block: full-speed and high-speed descriptor lists, and ``flags``."""
+    body = struct.pack("<II", len(full), len(high)) + b"".join(full) + b"".join(high)
+    flags |= _HAS_FS_DESC | _HAS_HS_DESC
+    return struct.pack("<III", _DESCRIPTORS_MAGIC_V2, 12 + len(body), flags) + body
+
+
 def descriptors() -> bytes:
     """Interface 6/1/1 with bulk OUT, bulk IN and interrupt IN, at full and high speed."""
-
-    def interface() -> bytes:
-        # bLength, bDescriptorType, bInterfaceNumber, bAlternateSetting, bNumEndpoints,
-        # class 6 (still image), subclass 1, protocol 1, iInterface (string 1)
-        return struct.pack("<BBBBBBBBB", 9, 4, 0, 0, 3, 6, 1, 1, 1)
-
-    def endpoint(address: int, attributes: int, max_packet: int, interval: int) -> bytes:
-        return struct.pack("<BBBBHB", 7, 5, address, attributes, max_packet, interval)
-
-    full = (
-        interface()
-        + endpoint(0x01, 0x02, FS_BULK_PACKET, 0)
-        + endpoint(0x82, 0x02, FS_BULK_PACKET, 0)
-        + endpoint(0x83, 0x03, INTERRUPT_PACKET, 8)
-    )
-    high = (
-        interface()
-        + endpoint(0x01, 0x02, HS_BULK_PACKET, 0)
-        + endpoint(0x82, 0x02, HS_BULK_PACKET, 0)
-        + endpoint(0x83, 0x03, INTERRUPT_PACKET, 8)  # interval 8: 2^(8-1) microframes
-    )
-    body = struct.pack("<II", 4, 4) + full + high
-    head = struct.pack("<III", _DESCRIPTORS_MAGIC_V2, 12 + len(body), _HAS_FS_DESC | _HAS_HS_DESC)
-    return head + body
+    interface = interface_descriptor(6, 1, 1)  # still image, subclass 1, protocol 1
+    full = [
+        interface,
+        endpoint_descriptor(0x01, 0x02, FS_BULK_PACKET, 0),
+        endpoint_descriptor(0x82, 0x02, FS_BULK_PACKET, 0),
+        endpoint_descriptor(0x83, 0x03, INTERRUPT_PACKET, 8),
+    ]
+    high = [
+        interface,
+        endpoint_descriptor(0x01, 0x02, HS_BULK_PACKET, 0),
+        endpoint_descriptor(0x82, 0x02, HS_BULK_PACKET, 0),
+        endpoint_descriptor(0x83, 0x03, INTERRUPT_PACKET, 8),  # interval 8: 2^(8-1) microframes
+    ]
+    return pack_descriptors(full, high)
 
 
 def strings(interface_name: str = "PTP") -> bytes:
     """One language (en-US) with the interface's name."""
     body = struct.pack("<H", 0x0409) + interface_name.encode() + b"\0"
     return struct.pack("<IIII", _STRINGS_MAGIC, 16 + len(body), 1, 1) + body
+
+
+@dataclass(frozen=True)
+class ControlEvent:
+    """One event read from ep0: its kind (BIND, ENABLE, SETUP...) and, for SETUP, the request."""
+
+    kind: int
+    request_type: int
+    request: int
+    value: int
+    index: int
+    length: int
+
+    @property
+    def inward(self) -> bool:
+        """A request whose data stage goes to the host (answered by writing to ep0)."""
+        return bool(self.request_type & 0x80)
+
+
+def control_events(ep0: int, stopped: Callable[[], bool]) -> Iterator[ControlEvent]:
+    """The events of ``ep0`` until ``stopped()`` or the function goes away."""
+    while not stopped():
+        try:
+            raw = os.read(ep0, _EVENT.size * 4)
+        except OSError as exc:
+            if stopped():
+                return
+            if exc.errno in (errno.EINTR, errno.EAGAIN):
+                continue
+            log.warning("FunctionFS ep0: %s", exc)
+            return
+        if not raw:
+            return  # not FunctionFS's ep0 any more (its reads block until an event comes)
+        for offset in range(0, len(raw) - _EVENT.size + 1, _EVENT.size):
+            request_type, request, value, index, length, kind = _EVENT.unpack_from(raw, offset)
+            yield ControlEvent(kind, request_type, request, value, index, length)
+
+
+def stall(ep0: int, event: ControlEvent) -> None:
+    """Refuse a SETUP request: I/O on ep0 in the wrong direction halts it (functionfs.rst)."""
+    with contextlib.suppress(OSError):
+        if event.inward:
+            os.read(ep0, 0)
+        else:
+            os.write(ep0, b"")
+
+
+def bind_gadget(gadget: str | Path, vendor_id: int | None, product_id: int | None) -> str:
+    """Give the configfs ``gadget`` these USB ids (None: leave it) and bind it to the first USB
+    device controller; returns the controller's name."""
+    controllers = sorted(os.listdir("/sys/class/udc"))
+    if not controllers:
+        raise OSError(errno.ENODEV, "no USB device controller in /sys/class/udc")
+    # The gadget's attributes take new ids until it is bound.
+    if vendor_id is not None:
+        (Path(gadget) / "idVendor").write_text(f"0x{vendor_id:04X}\n")
+    if product_id is not None:
+        (Path(gadget) / "idProduct").write_text(f"0x{product_id:04X}\n")
+    (Path(gadget) / "UDC").write_text(controllers[0] + "\n")
+    return controllers[0]
 
 
 class FunctionFsGadget:
@@ -125,19 +198,10 @@ class FunctionFsGadget:
 
     def bind(self, gadget: str | Path) -> str:
         """Bind the configfs gadget to the first USB device controller; returns its name."""
-        controllers = sorted(os.listdir("/sys/class/udc"))
-        if not controllers:
-            raise OSError(errno.ENODEV, "no USB device controller in /sys/class/udc")
         personality = self.camera.personality
         # A camera that has its own USB ids (a Canon EOS: Canon's vendor id, an EOS product id
-        # that libgphoto2's table knows) shows them; the gadget's attributes take them until it
-        # is bound.
-        if personality.usb_vendor_id is not None:
-            (Path(gadget) / "idVendor").write_text(f"0x{personality.usb_vendor_id:04X}\n")
-        if personality.usb_product_id is not None:
-            (Path(gadget) / "idProduct").write_text(f"0x{personality.usb_product_id:04X}\n")
-        (Path(gadget) / "UDC").write_text(controllers[0] + "\n")
-        return controllers[0]
+        # that libgphoto2's table knows) shows them.
+        return bind_gadget(gadget, personality.usb_vendor_id, personality.usb_product_id)
 
     def _spawn(self, target: object, name: str) -> None:
         assert callable(target)
@@ -167,24 +231,13 @@ class FunctionFsGadget:
     # -- ep0: bus events and class requests --------------------------------------------------------
 
     def _control_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                raw = os.read(self._ep0, _EVENT.size * 4)
-            except OSError as exc:
-                if self._stop.is_set():
-                    return
-                if exc.errno in (errno.EINTR, errno.EAGAIN):
-                    continue
-                log.warning("FunctionFS ep0: %s", exc)
-                return
-            for offset in range(0, len(raw) - _EVENT.size + 1, _EVENT.size):
-                request_type, request, value, index, length, kind = _EVENT.unpack_from(raw, offset)
-                if kind == _ENABLE:
-                    self._on_enable()
-                elif kind in (_DISABLE, _UNBIND):
-                    self._enabled.clear()
-                elif kind == _SETUP:
-                    self._setup(request_type, request, value, index, length)
+        for event in control_events(self._ep0, self._stop.is_set):
+            if event.kind == ENABLE:
+                self._on_enable()
+            elif event.kind in (DISABLE, UNBIND):
+                self._enabled.clear()
+            elif event.kind == SETUP:
+                self._setup(event)
 
     def _on_enable(self) -> None:
         if self._session is None:
@@ -195,11 +248,11 @@ class FunctionFsGadget:
         self._enabled.set()
         log.info("USB host enabled the virtual camera")
 
-    def _setup(self, request_type: int, request: int, value: int, index: int, length: int) -> None:
+    def _setup(self, event: ControlEvent) -> None:
         session = self._session
-        inward = bool(request_type & 0x80)
+        request, length, inward = event.request, event.length, event.inward
         try:
-            if request_type & 0x60 != 0x20 or session is None:
+            if event.request_type & 0x60 != 0x20 or session is None:
                 raise _Stall
             if request == ClassRequest.GET_DEVICE_STATUS and inward:
                 halted = (0x82,) if self._bulk_in_halted else ()
@@ -214,14 +267,10 @@ class FunctionFsGadget:
             else:
                 raise _Stall
         except (_Stall, ValueError, OSError) as exc:
-            # Stalling: read for an IN request, write for an OUT one (the wrong direction halts
-            # ep0, as functionfs.rst describes).
-            log.debug("stalling control request 0x%02x/0x%02x: %r", request_type, request, exc)
-            with contextlib.suppress(OSError):
-                if inward:
-                    os.read(self._ep0, 0)
-                else:
-                    os.write(self._ep0, b"")
+            log.debug(
+                "stalling control request 0x%02x/0x%02x: %r", event.request_type, request, exc
+            )
+            stall(self._ep0, event)
 
     # -- bulk: requests in, answers out ----------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """What the guest scripts that serve a vendor's virtual camera as a FunctionFS gadget to Debian's
-gphoto2 share (gadget_gphoto2_eos.py, _nikon.py, _sony.py). Copied into the guest's /test beside
-them (tests/usblab/conftest.py), found there as the running script's folder."""
+gphoto2 share (gadget_gphoto2_eos.py, _nikon.py, _sony.py, _powershot.py). Copied into the
+guest's /test beside them (tests/usblab/conftest.py), found there as the running script's
+folder."""
 
 import hashlib
 import os
@@ -43,7 +44,13 @@ def serve_gadget(camera, result):
     # seconds on the guest's emulated CPU under load, past gphoto2's 5 s USB timeout for the
     # preview's first read. Done before gphoto2 starts (a real body's sensor is ready).
     camera.live_picture.render(0, 0)
-    gadget = FunctionFsGadget(camera, os.environ["FFS"]).start()
+    return show_to_gphoto2(FunctionFsGadget(camera, os.environ["FFS"]).start(), result)
+
+
+def show_to_gphoto2(gadget, result):
+    """Bind the started ``gadget`` (a FunctionFsGadget or PowerShotGadget) and wait until
+    gphoto2 sees it; ``result`` gets the UDC, the USB ids on the bus and gphoto2's
+    --auto-detect."""
     result["udc"] = gadget.bind(os.environ["GADGET"])
     gadget_dir = Path(os.environ["GADGET"])
     result["ids"] = [
