@@ -32,6 +32,7 @@ from ptpkit.core.datatypes import DataType
 from ptpkit.errors import (
     BusyError,
     ClosedError,
+    LocalProtocolError,
     NotFoundError,
     ObjectError,
     OperationNotSupportedError,
@@ -868,3 +869,56 @@ def test_a_fujifilm_with_an_empty_device_info_over_its_variant(card: Path) -> No
                 assert [e.name for e in new] == ["DSCF0001.JPG"]
 
         run(scenario)
+
+
+def test_a_cancelled_upload_leaves_the_session_usable(rig: AioRig, tmp_path: Path) -> None:
+    """task.cancel() while the data goes to the camera: the data phase is cancelled the
+    link's way (PTP/IP Cancel packet, USB Cancel request) and drained; the camera keeps no
+    complete object and the session goes on."""
+    size = 24 * 2**20
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(size))
+
+    async def scenario() -> None:
+        async with rig.connect() as cam:
+            task: asyncio.Task[Entry] | None = None
+
+            def progress(done: int, total: int | None) -> None:
+                assert task is not None
+                if done >= 2**20 and not task.cancelling():
+                    task.cancel()
+
+            task = asyncio.create_task(cam.upload(source, progress=progress))
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert cam.link_idle
+            assert await cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+            uploaded = rig.card / "big.bin"
+            assert not uploaded.exists() or uploaded.stat().st_size < size
+            again = await cam.upload(io.BytesIO(b"after\n"), name="AFTER.TXT")
+            assert await cam.read(again) == b"after\n"
+
+    run(scenario)
+
+
+def test_a_data_source_shorter_than_it_said_is_a_local_error(rig: AioRig) -> None:
+    """The length goes out first: a source that ends early is our error, at once, and the
+    link is still usable (the data phase cancelled and drained)."""
+
+    class Short:
+        size = 1000
+        given = False
+
+        async def read(self, max_bytes: int) -> bytes:
+            if self.given:
+                return b""
+            self.given = True
+            return b"x" * 10
+
+    async def scenario() -> None:
+        async with rig.connect() as cam:
+            with pytest.raises(LocalProtocolError, match="990 bytes short of the 1000"):
+                await cam.transaction(Op.SEND_OBJECT, data=Short())
+            assert await cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+
+    run(scenario)
