@@ -43,6 +43,7 @@ from ptpkit.virtual import DEFAULT_STORAGE_ID, VirtualCamera, personality_for
 from ptpkit.virtual.content import GeneratedData, generated_bytes
 from ptpkit.virtual.misbehave import Misbehavior
 from ptpkit.virtual.network import network_server
+from ptpkit.virtual.powershot import make_powershot_card
 from ptpkit.virtual.responder import error
 from ptpkit.virtual.server import PtpIpServer
 from ptpkit.virtual.sony import sony_state
@@ -920,5 +921,34 @@ def test_a_data_source_shorter_than_it_said_is_a_local_error(rig: AioRig) -> Non
             with pytest.raises(LocalProtocolError, match="990 bytes short of the 1000"):
                 await cam.transaction(Op.SEND_OBJECT, data=Short())
             assert await cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+
+    run(scenario)
+
+
+def test_a_powershot_behind_its_ptp_gateway(tmp_path: Path) -> None:
+    """A PowerShot G3 on Canon's native USB protocol (the virtual one through PyUSB): its PTP
+    gateway transport in a worker thread; listing as the blocking Camera lists, a download
+    byte-identical to the card, a capture answered by ObjectAdded and CaptureComplete."""
+    root = tmp_path / "card"
+    root.mkdir()
+    make_powershot_card(root)
+    url = f"virtual+usb:{root}?model=powershot-g3"
+    with ptpkit.connect(url) as blocking:
+        expected = [(e.path, e.size) for e in blocking.walk()]
+
+    async def scenario() -> None:
+        async with ptpkit.aio.connect(url) as cam:
+            assert cam.transport.kind == "canon-usb"
+            assert cam.device_info.model == "Canon PowerShot G3"
+            entries = [e async for e in cam.walk()]
+            assert [(e.path, e.size) for e in entries] == expected
+            picture = next(e for e in entries if e.name.endswith(".JPG"))
+            saved = await cam.download(picture, tmp_path / "out/")
+            assert saved is not None
+            on_card = root / picture.path.split("/", 2)[2]
+            assert saved.read_bytes() == on_card.read_bytes()
+            new = await cam.capture(timeout_s=30)
+            assert len(new) == 1
+            assert [e.name for e in new.events] == ["ObjectAdded", "CaptureComplete"]
 
     run(scenario)
