@@ -952,3 +952,47 @@ def test_a_powershot_behind_its_ptp_gateway(tmp_path: Path) -> None:
             assert [e.name for e in new.events] == ["ObjectAdded", "CaptureComplete"]
 
     run(scenario)
+
+
+def test_close_from_another_task_ends_a_capture_and_a_download(rig: AioRig) -> None:
+    """A waiting capture and a running download both end at once with ClosedError when
+    another task closes the camera: not a timeout, not an error blamed on the camera."""
+    handle = rig.vcam.add_generated_object(64 * 2**20, seed=11)
+
+    async def scenario() -> None:
+        async with rig.connect() as cam:
+            # The camera reports the picture in 10 s.
+            await cam.set_property(Dpc.CAPTURE_DELAY, 10_000)
+            before = cam.transactions_run
+            capture = asyncio.create_task(cam.capture(timeout_s=30))
+            while cam.transactions_run == before or not cam.link_idle:
+                await asyncio.sleep(0.01)  # until InitiateCapture is answered
+            assert not capture.done()  # waiting for the camera's events
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await cam.close()
+            with pytest.raises(ClosedError):
+                await capture
+            assert loop.time() - started < 5
+
+        async with rig.connect() as cam:
+            first = asyncio.Event()
+
+            class Slow:
+                def start(self, total_bytes: int | None) -> None:
+                    pass
+
+                async def write(self, chunk: Any) -> None:
+                    first.set()
+                    await asyncio.sleep(0.001)
+
+                def finish(self) -> None:
+                    pass
+
+            download = asyncio.create_task(cam.transaction(Op.GET_OBJECT, [handle], into=Slow()))
+            await first.wait()
+            await cam.close()
+            with pytest.raises(ClosedError):
+                await download
+
+    run(scenario)
