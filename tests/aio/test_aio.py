@@ -658,6 +658,19 @@ def test_vendor_extensions_run_over_aio(
                     await cam.object_info(new[0].handle)
             async with cam.live_view() as lv:
                 frames = [await lv.next_frame() for _ in range(3)]
+                async for frame in lv:  # the iterator form
+                    assert frame.sequence == 3
+                    break
+                assert lv.received >= 4
+                assert lv.fps > 0
+                # The program's transactions run between the reader's frames.
+                assert await cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+                # A slow consumer gets the newest frame; the ones it missed are dropped.
+                seen = lv.received
+                while lv.received < seen + 3:
+                    await asyncio.sleep(0.005)  # the reader keeps asking meanwhile
+                await lv.next_frame()
+                assert lv.dropped >= 2
             preview = await cam.capture_preview()
             assert preview.jpeg[:2] == b"\xff\xd8"
             state = await cam.exposure_state()
