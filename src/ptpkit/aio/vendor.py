@@ -249,7 +249,9 @@ class VendorBridge:
         # The thread's own future: a cancelled caller stops waiting, close() still waits for it.
         self._running.add(work)
         work.add_done_callback(self._running.discard)
-        return await asyncio.shield(asyncio.wrap_future(work))
+        waited = asyncio.wrap_future(work)
+        waited.add_done_callback(_retrieved)
+        return await asyncio.shield(waited)
 
     def overriding(self, hook: str) -> list[Extension]:
         return [extension for extension in self.extensions if overrides(extension, hook)]
@@ -338,3 +340,10 @@ class VendorBridge:
         if self._workers is not None:
             self._workers.shutdown(wait=False)
             self._workers = None
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Take a hook's outcome off a future nobody awaits any more (its caller was cancelled),
+    so asyncio does not log it as never retrieved; close() reports what matters."""
+    if not future.cancelled():
+        future.exception()
