@@ -80,6 +80,31 @@ def test_identify_owner_and_firmware(powershot: PowerShot, model: str) -> None:
         powershot.set_owner("x" * 40)
 
 
+def test_a_virtual_powershot_url_opens_the_native_api(
+    model: str, card: tuple[Path, dict[str, bytes]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """canon-remote's README, step by step, against the virtual PowerShot: find the camera,
+    read model, owner and firmware, set the owner, watch the log of the commands."""
+    with (
+        caplog.at_level(logging.DEBUG, logger="ptpkit.canon"),
+        PowerShot.open(f"virtual+usb:?model={model}") as cam,
+    ):
+        assert (cam.model, cam.firmware) == (NAMES[model], cam.identify().firmware_text)
+        cam.set_owner("me, not asdf")
+        assert cam.get_owner() == "me, not asdf"
+        first = next(iter(cam.walk()))  # its own PowerShot card
+        assert first.path.startswith("D:\\")
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(line.startswith("-> SetOwner (0x05 0x12 0x201)") for line in lines), lines
+    # The URL's folder is the card; a backend is refused for a virtual URL.
+    root, _ = card
+    with PowerShot.open(f"virtual:{root}?model={model}") as cam:
+        names = {entry.name for entry in cam.walk()}
+    assert "IMG_0001.JPG" in names
+    with pytest.raises(ptpkit.errors.UsageError, match="takes no backend"):
+        PowerShot.open("virtual+usb:?model=powershot-g3", backend="libusb1")
+
+
 def test_time_storage_and_power(powershot: PowerShot) -> None:
     when = _dt.datetime(2024, 2, 29, 13, 14, 15)
     powershot.set_time(when)

@@ -25,7 +25,9 @@ from ptpkit.timing import SYSTEM_CLOCK, Clock
 from ptpkit.transports.base import Transport
 
 if TYPE_CHECKING:
+    from ptpkit.transports.canon_usb import CanonUsbLink
     from ptpkit.virtual import VirtualCamera
+    from ptpkit.virtual.powershot import PowerShotDevice
 
 #: Makes a transport for a URL of its scheme; ``options`` are connect()'s extra keywords.
 TransportFactory = Callable[[str, dict[str, Any]], Transport]
@@ -192,10 +194,20 @@ def _virtual_usb(url: str, options: dict[str, Any]) -> Transport:
 
 def _virtual_powershot(url: str, options: dict[str, Any], model: str) -> Transport:
     """The virtual PowerShot (ptpkit.virtual.powershot) on its PyUSB backend, behind the PTP
-    gateway: the whole client path of a real one (link, wake-up, native commands, gateway).
+    gateway: the whole client path of a real one (link, wake-up, native commands, gateway)."""
+    from ptpkit.client.powershot_ptp import PowerShotTransport  # noqa: PLC0415
+
+    link, owned = virtual_powershot_link(url, options, model)
+    return PowerShotTransport(link, url=url, on_close=owned.close if owned else None)
+
+
+def virtual_powershot_link(
+    url: str, options: dict[str, Any], model: str
+) -> tuple[CanonUsbLink, PowerShotDevice | None]:
+    """A link (not yet woken) to the virtual PowerShot a ``virtual[+usb]:[FOLDER]?model=...``
+    URL names, on its PyUSB backend, and the device when the link's user must close it.
     Its card: the URL's folder, else a new PowerShot card of its own (JPEGs with EXIF
     thumbnails, a movie and its THM); ``camera=`` a VirtualCamera of the caller's instead."""
-    from ptpkit.client.powershot_ptp import PowerShotTransport  # noqa: PLC0415
     from ptpkit.transports.canon_usb import CanonUsbLink  # noqa: PLC0415
     from ptpkit.transports.usb import UsbSelector, select_camera  # noqa: PLC0415
     from ptpkit.virtual.powershot import PowerShotDevice, open_powershot  # noqa: PLC0415
@@ -216,14 +228,18 @@ def _virtual_powershot(url: str, options: dict[str, Any], model: str) -> Transpo
         device = owned = open_powershot(model, root or None)
     try:
         found = select_camera(UsbSelector(), make_powershot_backend(device), kinds=("canon",))
-        transport = PowerShotTransport(
-            CanonUsbLink(found, url=url), url=url, on_close=owned.close if owned else None
-        )
+        link = CanonUsbLink(found, url=url)
     except BaseException:
         if owned is not None:
             owned.close()
         raise
-    return transport
+    return link, owned
+
+
+def virtual_powershot_model(url: str) -> str | None:
+    """The virtual PowerShot a ``virtual:`` / ``virtual+usb:`` URL names, or None."""
+    scheme = url.partition(":")[0].lower()
+    return _powershot_model(url) if scheme in ("virtual", "virtual+usb") else None
 
 
 def _powershot_model(url: str) -> str | None:

@@ -78,7 +78,8 @@ _WAITING_LOCK: Final = threading.Lock()
 NameFunc = Callable[[int], str]
 
 
-_hexdump = _log.hexdump
+#: Shared with ptpkit.aio's engine and the PowerShot link (ptpkit._log.hexdump).
+hexdump = _log.hexdump
 
 
 class TransactionWindow:
@@ -381,7 +382,7 @@ class Engine:
         any other write (the request, a probe's answer) gets what is left of it."""
         if log.isEnabledFor(TRACE):
             for buf in buffers:
-                log.log(TRACE, "write %d bytes\n%s", len(buf), _hexdump(buf))
+                log.log(TRACE, "write %d bytes\n%s", len(buf), hexdump(buf))
         clock = self._clock
         remaining = window.remaining(clock())
         if remaining is not None and remaining <= 0:
@@ -472,7 +473,7 @@ class Engine:
                     raise window.timeout_error(self.operation_name(code)) from exc
                 window.heard(count)
                 if log.isEnabledFor(TRACE):
-                    log.log(TRACE, "read %d bytes\n%s", count, _hexdump(view[:count]))
+                    log.log(TRACE, "read %d bytes\n%s", count, hexdump(view[:count]))
                 conn.receive_data(view[:count], transfer_ended=ended)
                 continue
             if isinstance(event, Data):

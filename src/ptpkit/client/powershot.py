@@ -185,18 +185,41 @@ class PowerShot:
         self._drive: str | None = None
         self._in_remote = False
         self._closed = False
+        #: Runs after the link closes (the virtual PowerShot that open() made for a URL).
+        self._on_close: Callable[[], None] | None = None
 
     @classmethod
     def open(
         cls, url: str = "canon-usb:", *, backend: Any = None, timeout_s: float = 20.0
     ) -> PowerShot:
         """Find the PowerShot a ``canon-usb:`` URL names (the ``usb:`` selectors), wake it up
-        and return its API. ``backend``: a PyUSB backend or its name."""
+        and return its API. ``backend``: a PyUSB backend or its name. The virtual PowerShot's
+        URLs (``virtual+usb:?model=powershot-g3``, ``virtual:?model=powershot-g2``) open it,
+        on a card of its own (or the URL's folder), closed with this API."""
+        from ptpkit.client.connect import (  # noqa: PLC0415
+            virtual_powershot_link,
+            virtual_powershot_model,
+        )
         from ptpkit.transports.canon_usb import find_link  # noqa: PLC0415
 
-        link = find_link(url, backend)
-        link.open(timeout_s)
-        return cls(link, timeout_s=timeout_s)
+        model = virtual_powershot_model(url)
+        owned = None
+        if model is None:
+            link = find_link(url, backend)
+        else:
+            if backend is not None:
+                raise UsageError(f"{url!r} is the virtual PowerShot: it takes no backend")
+            link, owned = virtual_powershot_link(url, {}, model)
+        try:
+            link.open(timeout_s)
+        except BaseException:
+            link.close()
+            if owned is not None:
+                owned.close()
+            raise
+        api = cls(link, timeout_s=timeout_s)
+        api._on_close = owned.close if owned is not None else None
+        return api
 
     def _t(self, timeout_s: float | None) -> float:
         return self.timeout_s if timeout_s is None else timeout_s
@@ -619,7 +642,12 @@ class PowerShot:
         try:
             self._leave_remote()
         finally:
-            self.link.close()
+            try:
+                self.link.close()
+            finally:
+                on_close, self._on_close = self._on_close, None
+                if on_close is not None:
+                    on_close()
 
     def __enter__(self) -> PowerShot:
         return self

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ptpkit.core.buffer import BytesLike, Reader
+from ptpkit.core.exif import exif_thumbnail
 from ptpkit.errors import DecodeError, LocalProtocolError
 
 __all__ = [
@@ -1126,76 +1127,6 @@ _JPEG_EOI: Final = 0xD9
 _THUMB_MARKERS: Final = frozenset({0xDB, 0xC4})
 
 
-_APP1: Final = 0xE1
-_SOS: Final = 0xDA
-_EXIF_HEADER: Final = b"Exif\x00\x00"
-#: IFD1's JPEGInterchangeFormat / JPEGInterchangeFormatLength tags (EXIF 2.2 §4.6.5).
-_TAG_THUMB_OFFSET: Final = 0x0201
-_TAG_THUMB_LENGTH: Final = 0x0202
-_TIFF_SHORT: Final = 3
-_TIFF_LONG: Final = 4
-#: IFD entries looked at, at most (a real IFD1 has about six).
-_MAX_IFD_ENTRIES: Final = 256
-
-
-def _exif_block(view: bytes) -> bytes | None:
-    """The TIFF block of the JPEG's EXIF APP1 segment (the markers before the scan walked by
-    their lengths), or None."""
-    pos = 2
-    while pos + 4 <= len(view) and view[pos] == _JPEG_ESC:
-        marker = view[pos + 1]
-        if marker == _SOS:
-            return None
-        (length,) = struct.unpack_from(">H", view, pos + 2)
-        if length < 2:
-            return None
-        body = view[pos + 4 : pos + 2 + length]
-        if marker == _APP1 and body[:6] == _EXIF_HEADER:
-            return body[6:]
-        pos += 2 + length
-    return None
-
-
-def _exif_ifd1_thumbnail(view: bytes) -> bytes | None:
-    """The JPEG at IFD1's JPEGInterchangeFormat (what libexif hands libgphoto2: canon.c
-    canon_int_get_thumbnail), every offset checked against the block; None without one."""
-    tiff = _exif_block(view)
-    if tiff is None or len(tiff) < 8:
-        return None
-    order = {b"II": "<", b"MM": ">"}.get(bytes(tiff[:2]))
-    if order is None:
-        return None
-
-    def next_ifd(ifd: int) -> int | None:
-        if not 8 <= ifd <= len(tiff) - 2:
-            return None
-        (count,) = struct.unpack_from(order + "H", tiff, ifd)
-        pointer = ifd + 2 + 12 * count
-        if pointer + 4 > len(tiff):
-            return None
-        return int(struct.unpack_from(order + "I", tiff, pointer)[0])
-
-    (ifd0,) = struct.unpack_from(order + "I", tiff, 4)
-    ifd1 = next_ifd(ifd0)
-    if not ifd1 or next_ifd(ifd1) is None:
-        return None
-    (count,) = struct.unpack_from(order + "H", tiff, ifd1)
-    fields: dict[int, int] = {}
-    for index in range(min(count, _MAX_IFD_ENTRIES)):
-        at = ifd1 + 2 + 12 * index
-        tag, kind = struct.unpack_from(order + "HH", tiff, at)
-        if kind == _TIFF_SHORT:
-            fields[tag] = struct.unpack_from(order + "H", tiff, at + 8)[0]
-        elif kind == _TIFF_LONG:
-            fields[tag] = struct.unpack_from(order + "I", tiff, at + 8)[0]
-    offset, length = fields.get(_TAG_THUMB_OFFSET), fields.get(_TAG_THUMB_LENGTH)
-    if offset is None or not length or offset + length > len(tiff):
-        return None
-    thumb = bytes(tiff[offset : offset + length])
-    # A JPEG, whole: its SOI and its EOI (anything else is not a thumbnail to hand out).
-    return thumb if thumb[:2] == b"\xff\xd8" and thumb[-2:] == b"\xff\xd9" else None
-
-
 def extract_jpeg_thumbnail(data: BytesLike) -> bytes:
     """The JPEG embedded in a picture's head (what GetFile with the thumbnail flag answers) or
     in a movie's .THM file, found as libgphoto2 finds it (canon.c canon_int_get_thumbnail):
@@ -1207,9 +1138,9 @@ def extract_jpeg_thumbnail(data: BytesLike) -> bytes:
     view = bytes(data)
     if len(view) < 2 or view[0] != _JPEG_ESC or view[1] != _JPEG_SOI:
         raise DecodeError("the data is not JFIF (no FF D8 at its start)", offset=0, what=what)
-    exif = _exif_ifd1_thumbnail(view)
-    if exif is not None:
-        return exif
+    thumbnail = exif_thumbnail(view)
+    if thumbnail is not None:
+        return thumbnail
     start = None
     position = 3
     end = len(view)

@@ -16,6 +16,8 @@ from typing import Final
 
 from PIL import ExifTags, Image, ImageDraw, ImageFont, UnidentifiedImageError
 
+from ptpkit.core import exif
+
 #: Largest edge of a thumbnail (ISO 15740 suggests 160x120 for the classic thumbnail).
 THUMB_SIZE: Final = (160, 120)
 
@@ -174,93 +176,9 @@ def make_thumbnail(path: Path, max_size: tuple[int, int] = THUMB_SIZE) -> bytes 
 
 # -- EXIF thumbnails (what a camera embeds in its JPEGs, and what Canon's GetFile flag 1 sends) --
 
-_APP1: Final = 0xE1
-_SOS: Final = 0xDA
-_EXIF_HEADER: Final = b"Exif\x00\x00"
-#: TIFF tags of IFD1 (the thumbnail's IFD): Compression, JPEGInterchangeFormat(+Length).
-_TAG_COMPRESSION: Final = 0x0103
-_TAG_JPEG_OFFSET: Final = 0x0201
-_TAG_JPEG_LENGTH: Final = 0x0202
-_TIFF_SHORT: Final = 3
-_TIFF_LONG: Final = 4
-_COMPRESSION_JPEG: Final = 6
-
-
-def _jpeg_segments(jpeg: bytes) -> list[tuple[int, int, int]]:
-    """(marker, start, end) of the JPEG's segments before the scan data (SOS), each with its
-    marker and length bytes; [] for bytes that are not a JPEG."""
-    if jpeg[:2] != b"\xff\xd8":
-        return []
-    out: list[tuple[int, int, int]] = []
-    pos = 2
-    while pos + 4 <= len(jpeg) and jpeg[pos] == 0xFF:
-        marker = jpeg[pos + 1]
-        if marker == _SOS:
-            break
-        (length,) = struct.unpack_from(">H", jpeg, pos + 2)
-        end = pos + 2 + length
-        if length < 2 or end > len(jpeg):
-            return []
-        out.append((marker, pos, end))
-        pos = end
-    return out
-
-
-def _exif_tiff(jpeg: bytes) -> tuple[int, int] | None:
-    """(start, end) of the TIFF block inside the JPEG's EXIF APP1 segment."""
-    for marker, start, end in _jpeg_segments(jpeg):
-        body = start + 4
-        if marker == _APP1 and jpeg[body : body + 6] == _EXIF_HEADER:
-            return body + 6, end
-    return None
-
-
-def _ifd_next_pointer(tiff: bytes, endian: str, ifd: int) -> int | None:
-    """Where IFD ``ifd``'s next-IFD offset is stored; None when the IFD runs off the block."""
-    if ifd + 2 > len(tiff):
-        return None
-    (count,) = struct.unpack_from(endian + "H", tiff, ifd)
-    pointer = ifd + 2 + 12 * count
-    return pointer if pointer + 4 <= len(tiff) else None
-
-
-def exif_thumbnail_bytes(jpeg: bytes) -> bytes | None:
-    """The thumbnail JPEG embedded in a JPEG's EXIF data (IFD1's JPEGInterchangeFormat), or
-    None when there is none. Every offset is checked against the block: bad EXIF gives None."""
-    span = _exif_tiff(jpeg)
-    if span is None:
-        return None
-    tiff = jpeg[span[0] : span[1]]
-    endian = {b"II": "<", b"MM": ">"}.get(tiff[:2])
-    if endian is None or len(tiff) < 8:
-        return None
-    (ifd0,) = struct.unpack_from(endian + "I", tiff, 4)
-    pointer = _ifd_next_pointer(tiff, endian, ifd0)
-    if pointer is None:
-        return None
-    (ifd1,) = struct.unpack_from(endian + "I", tiff, pointer)
-    if ifd1 == 0 or _ifd_next_pointer(tiff, endian, ifd1) is None:
-        return None
-    (count,) = struct.unpack_from(endian + "H", tiff, ifd1)
-    fields: dict[int, int] = {}
-    for index in range(count):
-        tag, kind, _n, value = struct.unpack_from(endian + "HHII", tiff, ifd1 + 2 + 12 * index)
-        if kind == _TIFF_SHORT:
-            value = struct.unpack_from(endian + "H", tiff, ifd1 + 2 + 12 * index + 8)[0]
-        fields[tag] = value
-    offset, length = fields.get(_TAG_JPEG_OFFSET), fields.get(_TAG_JPEG_LENGTH)
-    if offset is None or not length or offset + length > len(tiff):
-        return None
-    return tiff[offset : offset + length]
-
-
-def exif_head(jpeg: bytes) -> bytes | None:
-    """The JPEG's start through its EXIF APP1 segment (SOI, the segments before it, APP1), or
-    None when it has no EXIF block."""
-    for marker, start, end in _jpeg_segments(jpeg):
-        if marker == _APP1 and jpeg[start + 4 : start + 10] == _EXIF_HEADER:
-            return jpeg[:end]
-    return None
+#: The reading side is ptpkit.core.exif's (the PowerShot client reads the same thumbnails).
+exif_thumbnail_bytes = exif.exif_thumbnail
+exif_head = exif.exif_head
 
 
 #: SOI and an EXIF APP1 segment with an empty IFD0: the head of a picture that had none, for
@@ -289,16 +207,16 @@ def with_exif_thumbnail(jpeg: bytes, thumbnail: bytes) -> bytes:
     IFD0's next-IFD pointer is set to a new IFD1 (Compression 6, JPEGInterchangeFormat and its
     length) appended to the TIFF block, the thumbnail after it. Pillow reads EXIF thumbnails
     but does not write them. The JPEG must have an EXIF block without an IFD1."""
-    span = _exif_tiff(jpeg)
+    span = exif.exif_tiff_span(jpeg)
     if span is None:
         raise ValueError("the JPEG has no EXIF block")
     start, end = span
     tiff = bytearray(jpeg[start:end])
-    endian = {b"II": "<", b"MM": ">"}.get(bytes(tiff[:2]))
-    if endian is None:
+    endian = exif.tiff_byte_order(bytes(tiff))
+    if endian is None or len(tiff) < 8:
         raise ValueError("the EXIF block is not TIFF")
     (ifd0,) = struct.unpack_from(endian + "I", tiff, 4)
-    pointer = _ifd_next_pointer(bytes(tiff), endian, ifd0)
+    pointer = exif.ifd_next_pointer(bytes(tiff), endian, ifd0)
     if pointer is None or struct.unpack_from(endian + "I", tiff, pointer)[0] != 0:
         raise ValueError("the EXIF block already has an IFD1 (or a broken IFD0)")
     if len(tiff) % 2:
@@ -308,12 +226,14 @@ def with_exif_thumbnail(jpeg: bytes, thumbnail: bytes) -> bytes:
     entries = 3
     data_at = ifd1 + 2 + 12 * entries + 4
     tiff += struct.pack(endian + "H", entries)
-    tiff += struct.pack(endian + "HHIHH", _TAG_COMPRESSION, _TIFF_SHORT, 1, _COMPRESSION_JPEG, 0)
-    tiff += struct.pack(endian + "HHII", _TAG_JPEG_OFFSET, _TIFF_LONG, 1, data_at)
-    tiff += struct.pack(endian + "HHII", _TAG_JPEG_LENGTH, _TIFF_LONG, 1, len(thumbnail))
+    tiff += struct.pack(
+        endian + "HHIHH", exif.TAG_COMPRESSION, exif.TIFF_SHORT, 1, exif.COMPRESSION_JPEG, 0
+    )
+    tiff += struct.pack(endian + "HHII", exif.TAG_JPEG_OFFSET, exif.TIFF_LONG, 1, data_at)
+    tiff += struct.pack(endian + "HHII", exif.TAG_JPEG_LENGTH, exif.TIFF_LONG, 1, len(thumbnail))
     tiff += struct.pack(endian + "I", 0)
     tiff += thumbnail
-    segment_body = _EXIF_HEADER + bytes(tiff)
+    segment_body = exif.EXIF_HEADER + bytes(tiff)
     if len(segment_body) + 2 > 0xFFFF:
         raise ValueError(f"a {len(thumbnail)}-byte thumbnail does not fit in APP1")
     app1_start = start - 6 - 4
