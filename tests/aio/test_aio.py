@@ -32,6 +32,7 @@ from ptpkit.core.datatypes import DataType
 from ptpkit.errors import (
     BusyError,
     ClosedError,
+    LocalProtocolError,
     NotFoundError,
     ObjectError,
     OperationNotSupportedError,
@@ -42,6 +43,7 @@ from ptpkit.virtual import DEFAULT_STORAGE_ID, VirtualCamera, personality_for
 from ptpkit.virtual.content import GeneratedData, generated_bytes
 from ptpkit.virtual.misbehave import Misbehavior
 from ptpkit.virtual.network import network_server
+from ptpkit.virtual.powershot import make_powershot_card
 from ptpkit.virtual.responder import error
 from ptpkit.virtual.server import PtpIpServer
 from ptpkit.virtual.sony import sony_state
@@ -656,6 +658,19 @@ def test_vendor_extensions_run_over_aio(
                     await cam.object_info(new[0].handle)
             async with cam.live_view() as lv:
                 frames = [await lv.next_frame() for _ in range(3)]
+                async for frame in lv:  # the iterator form
+                    assert frame.sequence == 3
+                    break
+                assert lv.received >= 4
+                assert lv.fps > 0
+                # The program's transactions run between the reader's frames.
+                assert await cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+                # A slow consumer gets the newest frame; the ones it missed are dropped.
+                seen = lv.received
+                while lv.received < seen + 3:
+                    await asyncio.sleep(0.005)  # the reader keeps asking meanwhile
+                await lv.next_frame()
+                assert lv.dropped >= 2
             preview = await cam.capture_preview()
             assert preview.jpeg[:2] == b"\xff\xd8"
             state = await cam.exposure_state()
@@ -868,3 +883,129 @@ def test_a_fujifilm_with_an_empty_device_info_over_its_variant(card: Path) -> No
                 assert [e.name for e in new] == ["DSCF0001.JPG"]
 
         run(scenario)
+
+
+def test_a_cancelled_upload_leaves_the_session_usable(rig: AioRig, tmp_path: Path) -> None:
+    """task.cancel() while the data goes to the camera: the data phase is cancelled the
+    link's way (PTP/IP Cancel packet, USB Cancel request) and drained; the camera keeps no
+    complete object and the session goes on."""
+    size = 24 * 2**20
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(size))
+
+    async def scenario() -> None:
+        async with rig.connect() as cam:
+            task: asyncio.Task[Entry] | None = None
+
+            def progress(done: int, total: int | None) -> None:
+                assert task is not None
+                if done >= 2**20 and not task.cancelling():
+                    task.cancel()
+
+            task = asyncio.create_task(cam.upload(source, progress=progress))
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert cam.link_idle
+            assert await cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+            uploaded = rig.card / "big.bin"
+            assert not uploaded.exists() or uploaded.stat().st_size < size
+            again = await cam.upload(io.BytesIO(b"after\n"), name="AFTER.TXT")
+            assert await cam.read(again) == b"after\n"
+
+    run(scenario)
+
+
+def test_a_data_source_shorter_than_it_said_is_a_local_error(rig: AioRig) -> None:
+    """The length goes out first: a source that ends early is our error, at once, and the
+    link is still usable (the data phase cancelled and drained)."""
+
+    class Short:
+        size = 1000
+        given = False
+
+        async def read(self, max_bytes: int) -> bytes:
+            if self.given:
+                return b""
+            self.given = True
+            return b"x" * 10
+
+    async def scenario() -> None:
+        async with rig.connect() as cam:
+            with pytest.raises(LocalProtocolError, match="990 bytes short of the 1000"):
+                await cam.transaction(Op.SEND_OBJECT, data=Short())
+            assert await cam.storage_ids() == (DEFAULT_STORAGE_ID,)
+
+    run(scenario)
+
+
+def test_a_powershot_behind_its_ptp_gateway(tmp_path: Path) -> None:
+    """A PowerShot G3 on Canon's native USB protocol (the virtual one through PyUSB): its PTP
+    gateway transport in a worker thread; listing as the blocking Camera lists, a download
+    byte-identical to the card, a capture answered by ObjectAdded and CaptureComplete."""
+    root = tmp_path / "card"
+    root.mkdir()
+    make_powershot_card(root)
+    url = f"virtual+usb:{root}?model=powershot-g3"
+    with ptpkit.connect(url) as blocking:
+        expected = [(e.path, e.size) for e in blocking.walk()]
+
+    async def scenario() -> None:
+        async with ptpkit.aio.connect(url) as cam:
+            assert cam.transport.kind == "canon-usb"
+            assert cam.device_info.model == "Canon PowerShot G3"
+            entries = [e async for e in cam.walk()]
+            assert [(e.path, e.size) for e in entries] == expected
+            picture = next(e for e in entries if e.name.endswith(".JPG"))
+            saved = await cam.download(picture, tmp_path / "out/")
+            assert saved is not None
+            on_card = root / picture.path.split("/", 2)[2]
+            assert saved.read_bytes() == on_card.read_bytes()
+            new = await cam.capture(timeout_s=30)
+            assert len(new) == 1
+            assert [e.name for e in new.events] == ["ObjectAdded", "CaptureComplete"]
+
+    run(scenario)
+
+
+def test_close_from_another_task_ends_a_capture_and_a_download(rig: AioRig) -> None:
+    """A waiting capture and a running download both end at once with ClosedError when
+    another task closes the camera: not a timeout, not an error blamed on the camera."""
+    handle = rig.vcam.add_generated_object(64 * 2**20, seed=11)
+
+    async def scenario() -> None:
+        async with rig.connect() as cam:
+            # The camera reports the picture in 10 s.
+            await cam.set_property(Dpc.CAPTURE_DELAY, 10_000)
+            before = cam.transactions_run
+            capture = asyncio.create_task(cam.capture(timeout_s=30))
+            while cam.transactions_run == before or not cam.link_idle:
+                await asyncio.sleep(0.01)  # until InitiateCapture is answered
+            assert not capture.done()  # waiting for the camera's events
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await cam.close()
+            with pytest.raises(ClosedError):
+                await capture
+            assert loop.time() - started < 5
+
+        async with rig.connect() as cam:
+            first = asyncio.Event()
+
+            class Slow:
+                def start(self, total_bytes: int | None) -> None:
+                    pass
+
+                async def write(self, chunk: Any) -> None:
+                    first.set()
+                    await asyncio.sleep(0.001)
+
+                def finish(self) -> None:
+                    pass
+
+            download = asyncio.create_task(cam.transaction(Op.GET_OBJECT, [handle], into=Slow()))
+            await first.wait()
+            await cam.close()
+            with pytest.raises(ClosedError):
+                await download
+
+    run(scenario)

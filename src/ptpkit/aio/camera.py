@@ -1353,9 +1353,10 @@ class Camera:
                 async for frame in lv:
                     ...
 
-        Live view starts on entry and ends on exit (also after an error or a cancel); each
-        frame is asked for when the loop wants it (no reader ahead). Entering raises
-        OperationNotSupportedError when no extension of the camera has live view."""
+        Live view starts on entry and ends on exit (also after an error or a cancel); a
+        reader task keeps the next frame request in flight and only the newest frame waits
+        (see :mod:`ptpkit.aio.liveview`). Entering raises OperationNotSupportedError when no
+        extension of the camera has live view."""
         return AsyncLiveView(
             self._live_view_source,
             self._vendor.call if self._vendor is not None else _no_hooks,

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from ptpkit import _log
-from ptpkit._log import get_logger
+from ptpkit._log import get_logger, hexdump
 from ptpkit.aio.transports import AsyncTransport
 from ptpkit.client.engine import _LAST_LOOK_S as LAST_LOOK_S
 from ptpkit.client.engine import (
@@ -40,7 +40,6 @@ from ptpkit.client.engine import (
     TRACE,
     UPLOAD_CHUNK_BYTES,
     TransactionWindow,
-    hexdump,
 )
 from ptpkit.client.streams import BytesSink
 from ptpkit.core.buffer import BytesLike

@@ -795,8 +795,8 @@ _YIELD_EVERY_BYTES: Final = 1 << 20
 class AsyncInProcessTransport(AsyncTransport):
     """The in-process responder (``virtual:``) for the loop. Its link never blocks (the
     responder answers inside each write), so calls run inline, giving the loop a turn every
-    :data:`_YIELD_EVERY_BYTES` read: a long download lets other tasks (and a cancel) in
-    between its reads."""
+    :data:`_YIELD_EVERY_BYTES` read or written: a long download or upload lets other tasks
+    (and a cancel) in between its chunks."""
 
     kind = "inprocess"
 
@@ -827,7 +827,12 @@ class AsyncInProcessTransport(AsyncTransport):
         *,
         ends_transfer: bool = True,
     ) -> None:
+        if self._unyielded >= _YIELD_EVERY_BYTES:
+            # An upload gives other tasks (and a cancel) a turn between its chunks too.
+            self._unyielded = 0
+            await asyncio.sleep(0)
         self._link.write(buffers, timeout_s, progress, ends_transfer=ends_transfer)
+        self._unyielded += sum(len(b) for b in buffers)
 
     async def receive(
         self, timeout_s: float | None, *, in_data: bool = False

@@ -224,9 +224,9 @@ class VendorBridge:
         #: The camera's extension instances, in the order they are asked (vendor, then MTP).
         self.extensions: list[Extension] = []
         self._workers: concurrent.futures.ThreadPoolExecutor | None = None
-        #: Hook calls under way (close() waits for them: a thread must not outlive the loop
-        #: it waits for).
-        self._running: set[asyncio.Future[Any]] = set()
+        #: Hook calls under way, their threads' futures (close() waits for them: a thread must
+        #: not outlive the loop it waits for).
+        self._running: set[concurrent.futures.Future[Any]] = set()
         self._poller: asyncio.Task[None] | None = None
         self._attention = asyncio.Event()
         self._closing = False
@@ -245,10 +245,13 @@ class VendorBridge:
             self._workers = concurrent.futures.ThreadPoolExecutor(
                 max_workers=HOOK_THREADS, thread_name_prefix=f"ptpkit-ext-{self._camera.url}"
             )
-        future = self._loop.run_in_executor(self._workers, function, *args)
-        self._running.add(future)
-        future.add_done_callback(self._running.discard)
-        return await future
+        work = self._workers.submit(function, *args)
+        # The thread's own future: a cancelled caller stops waiting, close() still waits for it.
+        self._running.add(work)
+        work.add_done_callback(self._running.discard)
+        waited = asyncio.wrap_future(work)
+        waited.add_done_callback(_retrieved)
+        return await asyncio.shield(waited)
 
     def overriding(self, hook: str) -> list[Extension]:
         return [extension for extension in self.extensions if overrides(extension, hook)]
@@ -331,8 +334,16 @@ class VendorBridge:
 
     async def settle(self) -> None:
         """Wait (bounded) for hook calls still running, then let the threads go."""
-        if self._running:
-            await asyncio.wait(list(self._running), timeout=_SETTLE_S)
+        running = [asyncio.wrap_future(work) for work in list(self._running)]
+        if running:
+            await asyncio.wait(running, timeout=_SETTLE_S)
         if self._workers is not None:
             self._workers.shutdown(wait=False)
             self._workers = None
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Take a hook's outcome off a future nobody awaits any more (its caller was cancelled),
+    so asyncio does not log it as never retrieved; close() reports what matters."""
+    if not future.cancelled():
+        future.exception()
