@@ -5,7 +5,10 @@ loopback, against ``ptpkit virtual serve`` in its own process (bench/ptpip.py's 
 - 2,000 GetDevicePropValue round trips on one camera;
 - 16 cameras' round trips interleaved in one process (16 sessions on the served camera): the
   blocking Camera with a thread per camera, the asyncio one with 16 cameras in one event loop
-  and no thread.
+  and no thread;
+- listing a card of 10,000 files (``walk()`` to the end; 100 folders of 100 small files served
+  by their own process: MTP's whole-card GetObjPropList, as both front ends list a camera that
+  offers it).
 
 Library contenders keep their sessions open (the asyncio ones on one loop kept across runs) and
 are timed on the work alone; contenders alternate each round (bench/harness.py). Issue 17's
@@ -31,6 +34,7 @@ BIG = 1 * GiB
 BIG_PATH = "DCIM/100PTPKT/MVI_0001.MOV"
 ROUND_TRIPS = 2000
 CAMERAS = 16
+LISTED = 10_000
 #: Round trips each of the CAMERAS cameras makes per run.
 EACH = 250
 
@@ -161,4 +165,47 @@ def run() -> None:
                 unit="/s",
                 versus=[("threads", rows[0])],
             )
+            _listing(loop, count)  # before the loop closes with this stack
     note("ratios: >1x is faster than the blocking Camera (target: >= 0.9x on one camera)")
+
+
+def _listing(loop: asyncio.AbstractEventLoop, count: int) -> None:
+    """Both front ends walk the same served card of LISTED files to the end."""
+    with tempfile.TemporaryDirectory(prefix="ptpkit-bench-") as tmp_name:
+        card = Path(tmp_name) / "card"
+        for index in range(LISTED):
+            folder = card / "DCIM" / f"{100 + index // 100:03d}PTPKT"
+            if index % 100 == 0:
+                folder.mkdir(parents=True)
+            (folder / f"IMG_{index:05d}.JPG").write_bytes(b"\xff\xd8" + bytes(62))
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(_served(card))
+            cam = stack.enter_context(ptpkit.connect(server.url))
+            acam = loop.run_until_complete(ptpkit.aio.connect(server.url))
+            stack.callback(lambda: loop.run_until_complete(acam.close()))
+
+            def blocking_walk() -> None:
+                files = sum(1 for entry in cam.walk() if not entry.is_folder)
+                assert files == LISTED, files
+
+            async def walk() -> None:
+                files = 0
+                async for entry in acam.walk():
+                    files += not entry.is_folder
+                assert files == LISTED, files
+
+            results = compare(
+                [
+                    Contender(f"Camera.walk(), {LISTED:,} files", blocking_walk),
+                    Contender("aio Camera.walk(), same", lambda: loop.run_until_complete(walk())),
+                ],
+                count,
+            )
+            rows = list(results.values())
+            table(
+                f"listing {LISTED:,} files",
+                rows,
+                work=LISTED,
+                unit="/s",
+                versus=[("Camera", rows[0])],
+            )
