@@ -128,6 +128,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "ptpkit.cli.server",
         "Take commands over TCP, one per line (the Go ptpip tool's server mode).",
     ),
+    "rig": (
+        "ptpkit.cli.rig",
+        "Many cameras as one: status, settings, synchronised capture, downloads, contact sheet.",
+    ),
     "udev-rules": (
         "ptpkit.cli.usb",
         "Print (or write) a udev rule that gives the logged-in user access to PTP cameras.",
@@ -362,6 +366,7 @@ COMMAND_MODULES = (
     "ptpkit.cli.shell",
     "ptpkit.cli.server",
     "ptpkit.cli.usb",
+    "ptpkit.cli.rig",
 )
 
 

@@ -94,6 +94,8 @@ class ShotFile:
     camera: str
     index: int
     shot: int
+    #: The object's handle in the session that captured it; 0: find it by :attr:`path` (a
+    #: handle means nothing in another session).
     handle: int
     #: The camera's name for it (untrusted: layouts make it safe) and its path on the camera.
     name: str

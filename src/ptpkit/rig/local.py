@@ -332,6 +332,10 @@ class LocalBackend:
 
         if not slots:
             return []
+        # The capture service is loaded on a camera's first capture: load it now, or the first
+        # shot's threads would queue on the import lock after the gate opens (7 ms of skew).
+        import ptpkit.client.capture  # noqa: F401, PLC0415
+
         pool = self._pool_for(len(slots))
         futures = [pool.submit(job, slot) for slot in slots]
         for _ in slots:  # every camera's thread parked at the gate (a busy camera waits here)
@@ -430,7 +434,8 @@ class LocalBackend:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             with slot.lock:
-                final = camera.download(item.handle, target, progress=report)
+                # Handle 0: a file named by its path (a handle of an earlier session means nothing).
+                final = camera.download(item.handle or item.path, target, progress=report)
         except (PTPError, OSError) as exc:
             why = describe_failure(exc)
             if isinstance(exc, PTPError):

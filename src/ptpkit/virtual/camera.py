@@ -17,6 +17,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +147,9 @@ class VirtualCamera:
         self._live_picture: LivePicture | None = None
         if synthetic is not None:
             install_synthetic(self, self.stores[DEFAULT_STORAGE_ID])  # type: ignore[arg-type]
+        #: Called with the wall-clock time (time.time_ns()) each time the shutter fires, before
+        #: the picture is made: ``virtual serve --capture-log`` and the rig bench record it.
+        self.on_capture: Callable[[int], None] | None = None
         self._sessions: list[ResponderSession] = []
         self._timers: list[threading.Timer] = []
         self.closed = False
@@ -264,6 +268,7 @@ class VirtualCamera:
 
     def capture(self) -> StoredObject:
         """Take a picture: a new JPEG in the capture folder, named after the last one."""
+        self.shutter_fired()
         with self.lock:
             store = self.stores[DEFAULT_STORAGE_ID]
             folder = store.root / CAPTURE_FOLDER
@@ -287,6 +292,14 @@ class VirtualCamera:
                 iso=as_int(settings[0x500F].current()),
             )
             return store.add_file(f"{CAPTURE_FOLDER}/{name}")
+
+    def shutter_fired(self) -> None:
+        """Tell :attr:`on_capture` the shutter fires now. A personality that makes its pictures
+        its own way (Canon EOS) calls it first thing, as :meth:`capture` does: a rig's skew is
+        measured here, on the wall clock, comparable across processes on one computer."""
+        hook = self.on_capture
+        if hook is not None:
+            hook(time.time_ns())
 
     def after(self, delay_s: float, action: Callable[[], None]) -> None:
         """Run ``action`` on a timer thread after ``delay_s`` (a capture delay)."""
