@@ -46,10 +46,13 @@ def test_a_camera_that_fails_to_open_never_stops_the_others(
     backend = LocalBackend(connect=in_process({"a": a}))
     with Rig(spec, backend=backend, lead_s=LEAD_S) as rig:
         status = {s.camera: s for s in rig.status()}
-        assert status["a"].state is CameraState.CONNECTED and status["a"].serial == "SN-A"
-        assert status["b"].state is CameraState.CONNECTED and status["b"].model is not None
+        assert status["a"].state is CameraState.CONNECTED
+        assert status["a"].serial == "SN-A"
+        assert status["b"].state is CameraState.CONNECTED
+        assert status["b"].model is not None
         assert status["gone"].state is CameraState.FAILED
-        assert status["gone"].error is not None and "ConnectError" in status["gone"].error
+        assert status["gone"].error is not None
+        assert "ConnectError" in status["gone"].error
         assert status["swapped"].state is CameraState.FAILED
         assert "serial number 'SN-B', not 'SN-Z'" in (status["swapped"].error or "")
         assert [s.ok for s in rig.status()] == [True, True, False, False]
@@ -85,8 +88,11 @@ def test_set_verifies_on_every_camera_and_names_those_that_differ(
         assert cams["g"].properties[0x500F].current() == 400
         # 125 is one of the Sony's ISO values, not the generic camera's.
         differ = {o.camera: o for o in rig.set("iso", "125")}
-        assert differ["s"].ok and differ["s"].value is not None and "125" in differ["s"].value
-        assert not differ["g"].ok and differ["g"].error
+        assert differ["s"].ok
+        assert differ["s"].value is not None
+        assert "125" in differ["s"].value
+        assert not differ["g"].ok
+        assert differ["g"].error
         assert cams["g"].properties[0x500F].current() == 400  # untouched
 
 
@@ -127,14 +133,16 @@ def test_capture_records_each_release_and_a_camera_that_dies_mid_capture(
         (shot,) = rig.capture(prepare=False)
         assert shot.delivered == ["a", "b", "c"]
         (failure,) = shot.failed
-        assert failure.camera == "d" and "DisconnectedError" in (failure.error or "")
+        assert failure.camera == "d"
+        assert "DisconnectedError" in (failure.error or "")
         for release in shot.releases:
             assert release.released_ns is not None
             # Parked at the gate, released at the deadline (not before).
             assert release.released_ns >= shot.deadline_ns
         # The release times recorded are the ones the skew is computed from.
         times = sorted(r.released_ns for r in shot.releases if r.released_ns is not None)
-        assert shot.skew is not None and shot.skew.max_ns == times[-1] - times[0]
+        assert shot.skew is not None
+        assert shot.skew.max_ns == times[-1] - times[0]
         # Each camera's shutter fired after its release was recorded.
         by_name = {r.camera: r for r in shot.releases}
         for name, at_ns in fired.items():
@@ -149,7 +157,8 @@ def test_capture_records_each_release_and_a_camera_that_dies_mid_capture(
         }
         # The rig goes on without it.
         (again,) = rig.capture(prepare=False)
-        assert again.shot == 2 and again.delivered == ["a", "b", "c"]
+        assert again.shot == 2
+        assert again.delivered == ["a", "b", "c"]
         assert [r.camera for r in again.releases] == ["a", "b", "c"]
         out = tmp_path / "out"
         done = rig.download([shot, again], out, layout="shots")
@@ -186,11 +195,14 @@ def test_downloads_land_in_the_layout_resume_and_never_overwrite(
         )
         result = {(o.camera, o.shot): o for o in first}
         assert len(result) == 4
-        assert not result[("b", 2)].ok and "exists" in (result[("b", 2)].error or "")
+        assert not result[("b", 2)].ok
+        assert "exists" in (result[("b", 2)].error or "")
         assert (out / "rig" / "5" / "0002.JPG").read_bytes() == b"mine"
         for key in [("a", 1), ("a", 2), ("b", 1)]:
             outcome = result[key]
-            assert outcome.ok and outcome.path is not None and not outcome.skipped
+            assert outcome.ok
+            assert outcome.path is not None
+            assert not outcome.skipped
             local = Path(outcome.path)
             assert local.stat().st_size == outcome.size
             with Image.open(local) as image:
@@ -202,7 +214,8 @@ def test_downloads_land_in_the_layout_resume_and_never_overwrite(
         assert not list(out.rglob("*.ptpkit-part"))
         # Run again: what is there is not fetched again.
         again = {(o.camera, o.shot): o for o in rig.download(shots, out, layout="meshroom")}
-        assert again[("a", 1)].ok and again[("a", 1)].skipped
+        assert again[("a", 1)].ok
+        assert again[("a", 1)].skipped
         # The same layout name for two files of one camera is refused for the second.
         clash = rig.download(shots, tmp_path / "clash", layout="{camera}/x_{stem}.{ext}")
         assert all(o.ok for o in clash)  # stems differ: no clash
@@ -233,7 +246,8 @@ def test_a_download_cut_short_is_reported_and_resumed(
         flaky.misbehavior = Misbehavior.parse("disconnect")
         first = {o.camera: o for o in rig.download([shot], out)}
         assert first["good"].ok
-        assert not first["flaky"].ok and first["flaky"].error
+        assert not first["flaky"].ok
+        assert first["flaky"].error
         assert not (out / "shot_0001" / "flaky.JPG").exists()
         assert list((out / "shot_0001").glob("flaky.JPG*.ptpkit-part"))
     # Plugged in again: a new rig, the file found by its path, the partial file resumed.
@@ -271,7 +285,8 @@ def test_cameras_are_found_by_serial_number_across_usb_re_enumeration(
     )
     with rig_on(first_bus) as rig:
         status = {s.camera: s for s in rig.status()}
-        assert status["left"].serial == "LEFT-1" and status["right"].serial == "RIGHT-2"
+        assert status["left"].serial == "LEFT-1"
+        assert status["right"].serial == "RIGHT-2"
         assert status["left"].url == "usb:serial=LEFT-1"
         (shot,) = rig.capture(prepare=False)
         by_camera = {f.camera: f for f in shot.files}
@@ -282,7 +297,8 @@ def test_cameras_are_found_by_serial_number_across_usb_re_enumeration(
     left_before = len(list(left.root.rglob("*.JPG")))
     with rig_on(second_bus) as rig:
         status = {s.camera: s for s in rig.status()}
-        assert status["left"].serial == "LEFT-1" and status["right"].serial == "RIGHT-2"
+        assert status["left"].serial == "LEFT-1"
+        assert status["right"].serial == "RIGHT-2"
         (shot2,) = rig.capture(prepare=False)
     assert len(list(left.root.rglob("*.JPG"))) == left_before + 1
     # Each camera's files came from the camera of that name.
@@ -300,9 +316,11 @@ def test_the_contact_sheet_has_a_tile_per_camera(make_camera: MakeCamera) -> Non
     with Rig(specs, backend=LocalBackend(connect=in_process(cams))) as rig:
         jpeg, frames = rig.contact_sheet(tile_width=200)
     result = {f.camera: f for f in frames}
-    assert result["eos"].ok and result["eos"].width == 320
+    assert result["eos"].ok
+    assert result["eos"].width == 320
     assert result["nikon"].ok
-    assert not result["plain"].ok and "live view" in (result["plain"].error or "")
+    assert not result["plain"].ok
+    assert "live view" in (result["plain"].error or "")
     with Image.open(io.BytesIO(jpeg)) as sheet:
         assert sheet.format == "JPEG"
         # Three tiles: two columns, two rows of 150 + a caption band.
@@ -311,7 +329,8 @@ def test_the_contact_sheet_has_a_tile_per_camera(make_camera: MakeCamera) -> Non
         # The third camera (no live view) has the grey tile, first in the second row; the
         # fourth place is empty; the first two show their pictures.
         grey = pixels.getpixel((20, 174 + 20))
-        assert isinstance(grey, tuple) and all(abs(c - 70) <= 3 for c in grey)
+        assert isinstance(grey, tuple)
+        assert all(abs(c - 70) <= 3 for c in grey)
         assert pixels.getpixel((200 + 20, 174 + 20)) == (24, 24, 24)
         middle = pixels.crop((0, 0, 400, 150)).getcolors(maxcolors=1 << 16)
         assert middle is None or len(middle) > 50  # a picture, not a flat tile

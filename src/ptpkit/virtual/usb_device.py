@@ -526,10 +526,6 @@ class _Handle:
             self.claimed = False
             self.device.release()
 
-    def __getattr__(self, name: str) -> Any:
-        # Transfers and requests go to the device itself.
-        return getattr(self.device, name)
-
 
 def make_backend(*devices: VirtualUsbDevice) -> Any:
     """A PyUSB backend whose bus holds ``devices``."""
@@ -578,17 +574,17 @@ def make_backend(*devices: VirtualUsbDevice) -> Any:
             dev_handle.let_go()
 
         def set_configuration(self, dev_handle: _Handle, config_value: int) -> None:
-            dev_handle.check()
+            dev_handle.device.check()
 
         def get_configuration(self, dev_handle: _Handle) -> int:
-            dev_handle.check()
+            dev_handle.device.check()
             return 1
 
         def set_interface_altsetting(self, dev_handle: _Handle, intf: int, altsetting: int) -> None:
-            dev_handle.check()
+            dev_handle.device.check()
 
         def claim_interface(self, dev_handle: _Handle, intf: int) -> None:
-            dev_handle.claim()
+            dev_handle.device.claim()
             dev_handle.claimed = True
 
         def release_interface(self, dev_handle: _Handle, intf: int) -> None:
@@ -597,17 +593,17 @@ def make_backend(*devices: VirtualUsbDevice) -> Any:
         def bulk_write(
             self, dev_handle: _Handle, ep: int, intf: int, data: Any, timeout: int
         ) -> int:
-            return dev_handle.bulk_write(data, timeout)
+            return dev_handle.device.bulk_write(data, timeout)
 
         def bulk_read(
             self, dev_handle: _Handle, ep: int, intf: int, buff: Any, timeout: int
         ) -> int:
-            return dev_handle.bulk_read(buff, timeout)
+            return dev_handle.device.bulk_read(buff, timeout)
 
         def intr_read(
             self, dev_handle: _Handle, ep: int, intf: int, buff: Any, timeout: int
         ) -> int:
-            return dev_handle.interrupt_read(buff, timeout)
+            return dev_handle.device.interrupt_read(buff, timeout)
 
         def ctrl_transfer(  # noqa: PLR0917  (PyUSB's IBackend signature)
             self,
@@ -619,15 +615,15 @@ def make_backend(*devices: VirtualUsbDevice) -> Any:
             data: Any,
             timeout: int,
         ) -> int:
-            return dev_handle.control(bmRequestType, bRequest, wValue, wIndex, data)
+            return dev_handle.device.control(bmRequestType, bRequest, wValue, wIndex, data)
 
         def clear_halt(self, dev_handle: _Handle, ep: int) -> None:
-            dev_handle.clear_halt(ep)
+            dev_handle.device.clear_halt(ep)
 
         def reset_device(self, dev_handle: _Handle) -> None:
-            dev_handle.check()
-            if dev_handle.session is not None:
-                dev_handle.session.reset()
+            dev_handle.device.check()
+            if dev_handle.device.session is not None:
+                dev_handle.device.session.reset()
 
         def is_kernel_driver_active(self, dev_handle: _Handle, intf: int) -> bool:
             return False
