@@ -14,6 +14,7 @@ from PIL import Image
 import ptpkit
 from ptpkit.rig import CameraSpec, CameraState, LocalBackend, Rig, RigSpec
 from ptpkit.virtual.misbehave import Misbehavior
+from ptpkit.virtual.sony import sony_state
 from ptpkit.virtual.usb_device import VirtualUsbDevice, make_backend
 
 from .conftest import MakeCamera, Serve, in_process
@@ -345,9 +346,12 @@ def test_prepare_half_presses_where_the_vendor_can(make_camera: MakeCamera) -> N
     specs = [CameraSpec(name=n, url=f"virtual:{n}", index=i) for i, n in enumerate(cams)]
     with Rig(specs, backend=LocalBackend(connect=in_process(cams)), lead_s=LEAD_S) as rig:
         prepared = {o.camera: o for o in rig.prepare()}
+        assert sony_state(cams["sony"]).half_pressed  # held until the release
         (shot,) = rig.capture(prepare=False)
     assert all(o.ok for o in prepared.values())
     assert prepared["eos"].detail == "autofocus (DoAf 0x9154)"
     assert prepared["nikon"].detail == "autofocus (AfDrive 0x90C1)"
-    assert "no half press" in (prepared["sony"].detail or "")
+    assert prepared["sony"].detail == "autofocus (half press 0x9207)"
     assert shot.delivered == ["eos", "nikon", "sony"]
+    # The Sony's capture pressed its button again and let go of it.
+    assert not sony_state(cams["sony"]).half_pressed

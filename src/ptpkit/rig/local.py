@@ -46,13 +46,27 @@ __all__ = ["HALF_PRESS", "LocalBackend", "describe_failure"]
 _T = TypeVar("_T")
 log = get_logger(__name__)
 
-#: Extension name -> (half press / autofocus operation, its name). Facts from libgphoto2's
-#: camlibs/ptp2/config.c: Canon EOS DoAf 0x9154 (_put_Canon_EOS_AutoFocus), Nikon AfDrive
-#: 0x90C1 (_put_Nikon_AFDrive; the camera answers DeviceBusy until it has focused, which the
-#: next operation's busy retries wait out). Standard PTP has no half press.
+
+@dataclass(frozen=True)
+class HalfPress:
+    """A vendor's half press: an operation, its parameters and data phase."""
+
+    code: int
+    name: str
+    params: tuple[int, ...] = ()
+    data: bytes | None = None
+
+
+#: Extension name -> its half press / autofocus. Facts from libgphoto2's camlibs/ptp2/config.c
+#: and library.c: Canon EOS DoAf 0x9154 (_put_Canon_EOS_AutoFocus); Nikon AfDrive 0x90C1
+#: (_put_Nikon_AFDrive; the camera answers DeviceBusy until it has focused, which the next
+#: operation's busy retries wait out); Sony SetControlDeviceB 0x9207 of the half-press button
+#: 0xD2C1 with 2, a u16 (camera_sony_capture; the capture presses it again and lets go of it).
+#: Standard PTP has no half press.
 HALF_PRESS: Final = {
-    "canon-eos": (0x9154, "DoAf"),
-    "nikon": (0x90C1, "AfDrive"),
+    "canon-eos": HalfPress(0x9154, "DoAf"),
+    "nikon": HalfPress(0x90C1, "AfDrive"),
+    "sony": HalfPress(0x9207, "half press", (0xD2C1,), b"\x02\x00"),
 }
 
 #: How long before the deadline the caller stops sleeping and spins on the clock: a sleep
@@ -257,10 +271,9 @@ class LocalBackend:
                     ok=True,
                     detail="no half press on this camera (standard PTP has none)",
                 )
-            code, op_name = found
             with slot.lock:
                 try:
-                    result = camera.transaction(code)
+                    result = camera.transaction(found.code, found.params, found.data)
                 except (PTPError, OSError) as exc:
                     why = self._fail(slot, exc)
                     return CameraOutcome(**self._outcome(slot), ok=False, error=why)  # type: ignore[arg-type]
@@ -268,12 +281,12 @@ class LocalBackend:
                 return CameraOutcome(
                     **self._outcome(slot),  # type: ignore[arg-type]
                     ok=False,
-                    error=f"{op_name} answered {result.name}",
+                    error=f"{found.name} answered {result.name}",
                 )
             return CameraOutcome(
                 **self._outcome(slot),  # type: ignore[arg-type]
                 ok=True,
-                detail=f"autofocus ({op_name} 0x{code:04X})",
+                detail=f"autofocus ({found.name} 0x{found.code:04X})",
             )
 
         return self._each(self._open_slots(), job)
@@ -499,11 +512,11 @@ def _close_quietly(camera: Camera, name: str) -> None:
         log.debug("rig camera %s: closing failed: %s", name, describe_failure(exc))
 
 
-def half_press_operation(camera: Camera) -> tuple[int, str] | None:
-    """The camera's half-press operation (code, name), or None when it has none."""
+def half_press_operation(camera: Camera) -> HalfPress | None:
+    """The camera's half press, or None when it has none."""
     for extension in camera.extensions:
         found = HALF_PRESS.get(type(extension).name)
-        if found is not None and camera.supports(found[0]):
+        if found is not None and camera.supports(found.code):
             return found
     return None
 
