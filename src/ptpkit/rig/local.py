@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat as _stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -129,6 +130,7 @@ class LocalBackend:
         self.clock_source = clock_source
         self._slots: list[_Slot] = []
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_threads = 0
 
     # -- running on every camera at once -----------------------------------------------------------
 
@@ -369,11 +371,12 @@ class LocalBackend:
     def _pool_for(self, count: int) -> ThreadPoolExecutor:
         """The worker threads: at least one per camera, so that every camera waits at once."""
         pool = self._pool
-        if pool is None or pool._max_workers < count:
+        if pool is None or self._pool_threads < count:
             if pool is not None:
                 pool.shutdown(wait=False)
+            self._pool_threads = max(count, 4)
             pool = self._pool = ThreadPoolExecutor(
-                max_workers=max(count, 4), thread_name_prefix="ptpkit-rig"
+                max_workers=self._pool_threads, thread_name_prefix="ptpkit-rig"
             )
         return pool
 
@@ -536,6 +539,4 @@ def _complete_copy(path: Path, size: int) -> bool:
         stat = path.lstat()
     except OSError:
         return False
-    import stat as _stat  # noqa: PLC0415
-
     return _stat.S_ISREG(stat.st_mode) and stat.st_size == size
