@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import aio, eos, inprocess, listing, listing_scale, liveview, ptpip, startup, usb
+from bench import aio, eos, inprocess, listing, listing_scale, liveview, ptpip, rig, startup, usb
 
 #: Every benchmark by name, in the order ``python -m bench`` runs them. One line registers one.
 BENCHMARKS: dict[str, Callable[[], None]] = {
@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "eos-events": eos.event_latency,
     "liveview": liveview.run,
     "aio": aio.run,
+    "rig": rig.run,
 }
 
 

@@ -31,6 +31,7 @@ _EXPORTS = {
     "TransactionResult": "ptpkit.client.camera",
     "Entry": "ptpkit.client.files",
     "VirtualCamera": "ptpkit.virtual.camera",
+    "Rig": "ptpkit.rig.rig",
     "discover": "ptpkit.discovery",
     "DiscoveredCamera": "ptpkit.discovery",
     "PTPError": "ptpkit.errors",
@@ -86,6 +87,7 @@ __all__ = [
     "ProtocolError",
     "RemoteProtocolError",
     "ResponseError",
+    "Rig",
     "SkippedObject",
     "Storage",
     "StorageType",
@@ -146,4 +148,5 @@ if TYPE_CHECKING:
         TransportTimeout,
         UsageError,
     )
+    from ptpkit.rig.rig import Rig
     from ptpkit.virtual.camera import VirtualCamera

@@ -132,6 +132,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "ptpkit.cli.web",
         "A browser UI: live view, capture, gallery, properties, several cameras.",
     ),
+    "rig": (
+        "ptpkit.cli.rig",
+        "Many cameras as one: status, settings, synchronised capture, downloads, contact sheet.",
+    ),
     "udev-rules": (
         "ptpkit.cli.usb",
         "Print (or write) a udev rule that gives the logged-in user access to PTP cameras.",
@@ -367,6 +371,7 @@ COMMAND_MODULES = (
     "ptpkit.cli.server",
     "ptpkit.cli.usb",
     "ptpkit.cli.web",
+    "ptpkit.cli.rig",
 )
 
 

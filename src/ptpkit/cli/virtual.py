@@ -171,6 +171,16 @@ def virtual() -> None:
     "handshake-stall, handshake-trickle, slow-accept[=S], slow-reader[=N], with tick=S "
     "(see ptpkit.virtual.misbehave).",
 )
+@click.option(
+    "--capture-log",
+    "capture_log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append a line to FILE at every shutter release, as it happens: when the capture "
+    "request reached the camera (the kernel's receive time, else the release's) and when the "
+    "shutter fired, in ns since the epoch: a rig's trigger skew measured at the camera "
+    "(bench/rig.py).",
+)
 # The defaults below are ptpkit.virtual.server's constants, written out so that loading the
 # command line does not import the virtual camera (start-up time; a test checks they agree).
 @click.option(
@@ -277,6 +287,7 @@ def serve(
     packet_per_write: bool,
     advertise_port: int | None,
     misbehave: str,
+    capture_log: Path | None,
     handshake_timeout_s: float,
     idle_timeout_s: float,
     max_sessions: int,
@@ -332,17 +343,30 @@ def serve(
         chosen = personality_for("generic" if powershot else model, options)
     except UsageError as exc:
         raise click.BadParameter(str(exc), param_hint="--model-option") from None
-    with VirtualCamera(
-        root,
-        personality=chosen,
-        friendly_name=name,
-        read_only=read_only,
-        misbehavior=misbehavior,
-        capacity_bytes=capacity_bytes,
-        synthetic=card,
-    ) as camera:
+    with (
+        VirtualCamera(
+            root,
+            personality=chosen,
+            friendly_name=name,
+            read_only=read_only,
+            misbehavior=misbehavior,
+            capacity_bytes=capacity_bytes,
+            synthetic=card,
+        ) as camera,
+        contextlib.ExitStack() as logging_captures,
+    ):
         for index, size in enumerate(sizes):
             camera.add_generated_object(size, seed=index)
+        if capture_log is not None:
+            log_file = logging_captures.enter_context(capture_log.open("a", encoding="ascii"))
+
+            def log_capture(fired_ns: int, arrived_ns: int | None) -> None:
+                # One line per release, flushed: a reader sees it as soon as it happens. The
+                # request's arrival first (the shutter's time where there is none).
+                log_file.write(f"{arrived_ns or fired_ns} {fired_ns}\n")
+                log_file.flush()
+
+            camera.on_capture = log_capture
         if usb_gadget:
             if powershot:
                 _serve_powershot_gadget(camera, model, ffs_mount, bind_gadget)

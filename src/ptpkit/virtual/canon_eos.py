@@ -552,6 +552,7 @@ def take_picture(camera: VirtualCamera, state: EosState) -> tuple[int, list[EosR
 
     Returns (a response code, the records announcing the picture). Runs under the camera's lock.
     """
+    camera.shutter_fired()
     store = camera.stores[DEFAULT_STORAGE_ID]
     to_pc = state.value(CAPTURE_TARGET_PROP) == CAPTURE_TO_PC
     if not to_pc and store.read_only:

@@ -9,7 +9,7 @@
 A virtual URL is ``virtual:[CARD_FOLDER][?model=NAME[&OPTION=VALUE...]]``:
 :func:`parse_virtual_url` splits it and :func:`virtual_url_options` gives the options, which only
 some models take (``fuji-x``: ``empty_device_info``, ``state``; every model with live view:
-``liveview_size=640x480``, ``liveview_fps=30``).
+``liveview_size=640x480``, ``liveview_fps=30``; every model: ``serial=TEXT``, its serial number).
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ _MODEL_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
     "nikon": tuple(nikon.OPTIONS),
     "sony": tuple(sony.OPTIONS),
 }
+#: The option every model takes: the serial number its DeviceInfo reports (``?serial=CAM-07``,
+#: ``virtual serve --model-option serial=CAM-07``); a PTP string holds 255 characters with NUL.
+SERIAL_OPTION: Final = "serial"
+MAX_SERIAL_CHARS: Final = 254
 #: The models with live view, which also take the live-view options (liveview_size,
 #: liveview_fps: ptpkit.virtual.livepicture.OPTIONS).
 _LIVE_VIEW_MODELS: Final = ("canon-eos", "fuji-x", "nikon", "sony")
@@ -70,15 +74,25 @@ def personality_for(model: str, options: Mapping[str, str] | None = None) -> Per
     if make is None:
         raise UsageError(f"unknown virtual camera model {model!r}; known: {', '.join(MODELS)}")
     options = dict(options or {})
+    # Every model takes serial= (a rig of virtual cameras tells them apart by serial number).
+    serial = options.pop(SERIAL_OPTION, None)
+    if serial is not None and not (0 < len(serial.strip()) <= MAX_SERIAL_CHARS):
+        raise UsageError(f"serial must be 1-{MAX_SERIAL_CHARS} characters, not {serial!r}")
     if options and not model_options(name):
         raise UsageError(f"virtual camera model {name} takes no options ({', '.join(options)})")
     if name not in _LIVE_VIEW_MODELS:
-        return make(options)
-    settings, rest = livepicture.parse_options(options)
-    if rest and name not in _MODEL_OPTIONS:
-        known = ", ".join(model_options(name))
-        raise UsageError(f"model {name} has no option {next(iter(rest))!r}; its options: {known}")
-    return dataclasses.replace(make(rest), live_view=settings)
+        made = make(options)
+    else:
+        settings, rest = livepicture.parse_options(options)
+        if rest and name not in _MODEL_OPTIONS:
+            known = ", ".join(model_options(name))
+            raise UsageError(
+                f"model {name} has no option {next(iter(rest))!r}; its options: {known}"
+            )
+        made = dataclasses.replace(make(rest), live_view=settings)
+    if serial is not None:
+        made = dataclasses.replace(made, serial_number=serial.strip())
+    return made
 
 
 def _split_query(url: str) -> tuple[str | None, str, dict[str, str]]:
@@ -100,7 +114,7 @@ def _split_query(url: str) -> tuple[str | None, str, dict[str, str]]:
         raise UsageError(f"{url!r}: a virtual camera URL takes ?model=NAME")
     if options:
         allowed = model_options(model)
-        unknown = [key for key in options if key not in allowed]
+        unknown = [key for key in options if key not in allowed and key != SERIAL_OPTION]
         if unknown and not _MODEL_OPTIONS.get(model):
             raise UsageError(f"{url!r}: a virtual camera URL takes ?model=NAME, not {unknown[0]!r}")
         personality_for(model, options)  # the model's own check of names and values
