@@ -214,3 +214,25 @@ def test_capture_preview_waits_out_the_warm_up_then_saves_the_frame(
     assert calls[GET_VIEWFINDER_DATA] == LIVE_VIEW_WARMUP_CALLS + 1
     # gphoto2 switched live view's output to the computer (EVFOutputDevice bit 1).
     assert state.value(0xD1B0) == 2
+
+
+def test_autofocusdrive_is_ptpkits_half_press(gphoto2: EosGPhoto2, served: Served) -> None:
+    """libgphoto2's "autofocusdrive" toggle (config.c _put_Canon_EOS_AutoFocus) sends the
+    operations of the EOS extension's half press: DoAf on, AfCancel off."""
+    from ptpkit.ext.canon_eos import CanonEosExtension
+
+    plan = CanonEosExtension.half_press(None)  # type: ignore[arg-type]  # pure: no session used
+    assert plan is not None
+    assert plan.release is not None
+    seen: list[int] = []
+    codes = (plan.press.code, plan.release.code)
+    watch_operations(served.camera, lambda ctx: seen.append(ctx.request.code), codes)
+    gphoto2("--set-config", "autofocusdrive=1")
+    # DoAf, then libgphoto2's EOS tear-down at exit (camera_unprepare_canon_eos_capture) lets
+    # go with AfCancel, as the extension's close_session does.
+    assert seen == [plan.press.code, plan.release.code]
+    assert eos_state(served.camera).af_drives == 1
+    del seen[:]
+    gphoto2("--set-config", "autofocusdrive=0")
+    assert seen == [plan.release.code, plan.release.code]  # the toggle's, then the tear-down's
+    assert not eos_state(served.camera).focusing

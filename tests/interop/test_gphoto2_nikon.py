@@ -242,3 +242,18 @@ def test_an_older_body_with_get_event_only(tmp_path: Path) -> None:
         assert (gphoto2.work / "capt0000.jpg").read_bytes() == produced
         assert GET_EVENT in seen
         assert GET_EVENT_EX not in seen
+
+
+def test_autofocusdrive_is_ptpkits_half_press(
+    gphoto2: NikonGPhoto2, served: Served, calls: Counter[tuple[int, tuple[int, ...]]]
+) -> None:
+    """libgphoto2's "autofocusdrive" (config.c _put_Nikon_AFDrive) sends the Nikon extension's
+    half press, AfDrive, and nothing to let go of it (the plan has no release)."""
+    from ptpkit.ext.nikon import NikonExtension
+
+    plan = NikonExtension.half_press(None)  # type: ignore[arg-type]  # pure: no session used
+    assert plan is not None
+    assert plan.release is None
+    gphoto2("--set-config", "autofocusdrive=1")
+    assert _ran(calls, plan.press.code) == 1
+    assert nikon_state(served.camera).af_drives == 1

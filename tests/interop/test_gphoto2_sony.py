@@ -22,6 +22,7 @@ from tests.interop.conftest import GPhoto2, Served, require_tool
 
 from ptpkit.core import sony as sony_core
 from ptpkit.virtual import VirtualCamera
+from ptpkit.virtual.responder import OperationContext
 from ptpkit.virtual.server import PtpIpServer
 from ptpkit.virtual.sony import (
     CAPTURE_HANDLE,
@@ -145,3 +146,30 @@ def test_wifi_blocks_are_libgphoto2s(gphoto2: SonyGPhoto2, served: Served) -> No
     gphoto2("--list-files")
     # ptp.c ptp_sony_9280(params, 4, 2,2,0,0, 1,1): the 18-byte "open" block, before file access.
     assert sony_state(served.camera).wifi_log == [sony_core.WIFI_OPEN]
+
+
+def test_autofocus_is_ptpkits_half_press(gphoto2: SonyGPhoto2, served: Served) -> None:
+    """libgphoto2's Sony "autofocus" toggle sends the Sony extension's half press: the
+    half-press button 0xD2C1 pressed (2) with SetControlDeviceB, let go (1) when set off.
+
+    Debian's libgphoto2 then also writes 0xD2C1 as a property (SetControlDeviceA, value 0),
+    which the virtual Sony refuses (DevicePropNotSupported: a button, not a setting), so
+    gphoto2 exits 1 after the press; what matters here is the press it sent."""
+    from ptpkit.ext.sony import SonyExtension
+
+    plan = SonyExtension.half_press(None)  # type: ignore[arg-type]  # pure: no session used
+    assert plan is not None
+    assert plan.release is not None
+    seen: list[tuple[int, tuple[int, ...], bytes]] = []
+
+    def record(ctx: OperationContext) -> None:
+        seen.append((ctx.request.code, tuple(ctx.request.params), bytes(ctx.data or b"")))
+
+    watch_operations(served.camera, record, [plan.press.code])
+    gphoto2("--set-config", "autofocus=1", check=False)
+    assert seen == [(plan.press.code, plan.press.params, plan.press.data)]
+    assert sony_state(served.camera).half_pressed
+    del seen[:]
+    gphoto2("--set-config", "autofocus=0", check=False)
+    assert seen == [(plan.release.code, plan.release.params, plan.release.data)]
+    assert not sony_state(served.camera).half_pressed

@@ -44,7 +44,13 @@ from ptpkit.aio.transports import AsyncTransport
 from ptpkit.aio.vendor import VendorBridge
 from ptpkit.client import operations as ops
 from ptpkit.client.camera import NamedCode, StateValue, Storage, TransactionResult
-from ptpkit.client.capture import CaptureResult, capture_event
+from ptpkit.client.capture import (
+    CaptureResult,
+    capture_event,
+    no_half_press,
+    step_source,
+    usable_half_press,
+)
 from ptpkit.client.events import CameraEvent
 from ptpkit.client.files import Entry, parse_storage_folder, storage_folder, writing
 from ptpkit.client.liveview import FRAME_TIMEOUT_S, LiveFrame
@@ -110,6 +116,8 @@ from ptpkit.ext.base import (
     CaptureOutcome,
     Extension,
     FrameSource,
+    HalfPress,
+    Step,
     extensions_for,
     registered,
 )
@@ -1345,6 +1353,44 @@ class Camera:
             return entry
         described = await self._entry_at(entry.handle, await self.object_info(entry.handle))
         return dataclasses.replace(described, in_memory=entry.in_memory)
+
+    # -- half press ------------------------------------------------------------------------------
+
+    def half_press_plan(self) -> HalfPress | None:
+        """The camera's half press as its extension gives it, when the camera lists its
+        operations; None when it has none (see :meth:`ptpkit.Camera.half_press_plan`). The
+        hook is pure data: asked inline, no hook thread."""
+        plan = self._ask_now("half_press", lambda extension: extension.half_press())
+        return usable_half_press(plan, self.device_info.operations_supported)
+
+    def _require_half_press(self) -> HalfPress:
+        plan = self._ask_now("half_press", lambda extension: extension.half_press())
+        usable = usable_half_press(plan, self.device_info.operations_supported)
+        if usable is None:
+            raise no_half_press(plan, self.device_info.model, self.extensions, self.vocabulary)
+        return usable
+
+    async def _send(self, step: Step) -> None:
+        await self._run(step.code, step.params, data_out=step_source(step))
+
+    async def half_press(self, *, hold: bool = False) -> HalfPress:
+        """Focus as a half-pressed shutter button does, the vendor's way; ``hold=True`` keeps
+        it until :meth:`release_half_press` or a capture (see :meth:`ptpkit.Camera.half_press`).
+        Raises OperationNotSupportedError when the camera has none. Returns the plan sent."""
+        self._require_engine()
+        plan = self._require_half_press()
+        await self._send(plan.press)
+        if not hold and plan.release is not None:
+            await self._send(plan.release)
+        return plan
+
+    async def release_half_press(self) -> HalfPress:
+        """Let go of a held half press: the vendor's release, where it has one."""
+        self._require_engine()
+        plan = self._require_half_press()
+        if plan.release is not None:
+            await self._send(plan.release)
+        return plan
 
     def live_view(self, *, frame_timeout_s: float | None = None) -> AsyncLiveView:
         """Live view from the camera's extension (standard PTP has none)::

@@ -98,6 +98,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "ptpkit.cli.commands.events",
         "Take pictures (InitiateCapture) and show, or download, the new files.",
     ),
+    "focus": (
+        "ptpkit.cli.commands.events",
+        "Half-press the shutter button: autofocus without a picture (Canon EOS, Nikon, Sony).",
+    ),
     "wait-event": (
         "ptpkit.cli.commands.events",
         "Wait for events from the camera and print them.",

@@ -76,6 +76,7 @@ from ptpkit.ext import Extension, extensions_for, registered
 from ptpkit.ext.base import (
     ExtensionFactory,
     FrameSource,
+    HalfPress,
     check_extension_names,
 )
 from ptpkit.timing import SYSTEM_CLOCK, Clock
@@ -867,6 +868,29 @@ class Camera:
         download them in the order given.
         """
         return self._capture.capture(timeout_s=timeout_s, storage_id=storage_id)
+
+    def half_press_plan(self) -> HalfPress | None:
+        """The camera's half press (autofocus without a picture) as its extension gives it
+        (:class:`ptpkit.ext.base.HalfPress`), when the camera lists its operations; None when
+        it has none (standard PTP has none)."""
+        return self._capture.half_press_plan()
+
+    def half_press(self, *, hold: bool = False) -> HalfPress:
+        """Focus as a half-pressed shutter button does, without taking a picture, the vendor's
+        way (Canon EOS DoAf, Nikon AfDrive, Sony's half-press button); returns the plan sent.
+
+        ``hold=False`` lets go at once where the vendor has a release (Canon EOS AfCancel, Sony
+        button up); ``hold=True`` keeps the button half pressed until :meth:`release_half_press`
+        or a capture (a Sony's capture lets go of it itself; a Nikon ends its AfDrive by itself,
+        answering DeviceBusy until focused, which the next operation's busy retries wait out).
+        Raises OperationNotSupportedError when the camera has none."""
+        return self._capture.half_press(hold=hold)
+
+    def release_half_press(self) -> HalfPress:
+        """Let go of a half press (:meth:`half_press` with ``hold=True``): the vendor's release,
+        where it has one (nothing is sent for a Nikon). Raises OperationNotSupportedError when
+        the camera has no half press."""
+        return self._capture.release_half_press()
 
     def live_view(self, *, frame_timeout_s: float | None = None) -> LiveView:
         """Live view: a context manager and iterator of :class:`ptpkit.LiveFrame` (see

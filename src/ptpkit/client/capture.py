@@ -1,26 +1,35 @@
 """Taking pictures: the vendor's way when an extension has one (:meth:`Extension.capture`,
 Canon EOS RemoteReleaseOn/Off), else standard InitiateCapture answered by ObjectAdded and
 CaptureComplete events; objects a capture leaves in the camera's memory (capture to PC), and
-telling the extensions when one has been downloaded. Also the live-view frame source, which
-comes from the same extensions (standard PTP has none).
+telling the extensions when one has been downloaded. Also the live-view frame source and the
+half press (autofocus without a picture), which come from the same extensions (standard PTP has
+neither).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Final, Protocol, TypeVar
 
 from ptpkit._sync import Latch
 from ptpkit.client import operations as ops
 from ptpkit.client.events import CameraEvent, EventStream
 from ptpkit.client.files import Entry, storage_folder
+from ptpkit.client.streams import BytesSource, DataSource
 from ptpkit.codes import Vocabulary
 from ptpkit.codes.common import Ec, Rc
 from ptpkit.core.datasets import DeviceInfo, ObjectInfo
 from ptpkit.core.events import Event, Response
 from ptpkit.errors import OperationNotSupportedError, TransportTimeout, UsageError
-from ptpkit.ext.base import CapturedObject, CaptureOutcome, Extension, FrameSource
+from ptpkit.ext.base import (
+    CapturedObject,
+    CaptureOutcome,
+    Extension,
+    FrameSource,
+    HalfPress,
+    Step,
+)
 from ptpkit.timing import Clock
 
 _T = TypeVar("_T")
@@ -69,6 +78,55 @@ def capture_event(item: object, vocabulary: Vocabulary, now: float) -> CameraEve
     )
 
 
+#: What a camera without a half press is refused (OperationNotSupportedError.operation_name).
+HALF_PRESS_WHAT: Final = "half-press (autofocus)"
+
+
+def usable_half_press(plan: HalfPress | None, operations: Collection[int]) -> HalfPress | None:
+    """An extension's half press when the camera lists its operations (``operations``:
+    DeviceInfo's), else None."""
+    if plan is None or plan.press.code not in operations:
+        return None
+    if plan.release is not None and plan.release.code not in operations:
+        return None
+    return plan
+
+
+def no_half_press(
+    plan: HalfPress | None, model: str, extensions: Sequence[Extension], vocabulary: Vocabulary
+) -> OperationNotSupportedError:
+    """The error for a camera without a usable half press: what it lacks, in words."""
+    error = OperationNotSupportedError(
+        Rc.OPERATION_NOT_SUPPORTED,
+        name=vocabulary.response_name(Rc.OPERATION_NOT_SUPPORTED),
+        operation_name=HALF_PRESS_WHAT,
+        operation=plan.press.code if plan is not None else None,
+    )
+    camera = model or "this camera"
+    if plan is None:
+        names = ", ".join(extension.name for extension in extensions) or "none"
+        error.args = (
+            f"{camera} has no half-press (autofocus without a picture) ptpkit can use: "
+            f"standard PTP has none, and no extension of this camera offers one "
+            f"(extensions: {names})",
+        )
+    else:
+        codes = [plan.press.code] + ([plan.release.code] if plan.release is not None else [])
+        listed = ", ".join(
+            f"{vocabulary.operation_name(c)} 0x{c:04X}" for c in dict.fromkeys(codes)
+        )
+        error.args = (
+            f"{camera} does not list {listed}, its vendor's half-press ({plan.name}), among "
+            "its operations",
+        )
+    return error
+
+
+def step_source(step: Step) -> DataSource | None:
+    """A plan step's data phase, if it has one."""
+    return None if step.data is None else BytesSource(step.data)
+
+
 class _Camera(Protocol):
     """What the capture service uses of its camera (declared here: camera.py imports this)."""
 
@@ -79,7 +137,9 @@ class _Camera(Protocol):
     @property
     def device_info(self) -> DeviceInfo: ...
 
-    def _run(self, code: int, params: Sequence[int] = ()) -> Response: ...
+    def _run(
+        self, code: int, params: Sequence[int] = (), *, data_out: DataSource | None = None
+    ) -> Response: ...
 
     def _ask(self, hook: Callable[[Extension], _T | None]) -> _T | None: ...
 
@@ -221,6 +281,37 @@ class Capture:
         )
         for extension in self._camera.extensions:
             extension.after_download(captured)
+
+    # -- half press ------------------------------------------------------------------------------
+
+    def half_press_plan(self) -> HalfPress | None:
+        cam = self._camera
+        plan = cam._ask(lambda extension: extension.half_press())
+        return usable_half_press(plan, cam.device_info.operations_supported)
+
+    def _require_half_press(self) -> HalfPress:
+        cam = self._camera
+        plan = cam._ask(lambda extension: extension.half_press())
+        usable = usable_half_press(plan, cam.device_info.operations_supported)
+        if usable is None:
+            raise no_half_press(plan, cam.device_info.model, cam.extensions, cam.vocabulary)
+        return usable
+
+    def _send(self, step: Step) -> None:
+        self._camera._run(step.code, step.params, data_out=step_source(step))
+
+    def half_press(self, *, hold: bool) -> HalfPress:
+        plan = self._require_half_press()
+        self._send(plan.press)
+        if not hold and plan.release is not None:
+            self._send(plan.release)
+        return plan
+
+    def release_half_press(self) -> HalfPress:
+        plan = self._require_half_press()
+        if plan.release is not None:
+            self._send(plan.release)
+        return plan
 
     # -- live view -------------------------------------------------------------------------------
 

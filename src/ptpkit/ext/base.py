@@ -218,6 +218,33 @@ class CaptureOutcome:
     preview: bytes = b""
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Step:
+    """One transaction of a plan: operation code, parameters, and the data sent (None: no data
+    phase)."""
+
+    code: int
+    params: tuple[int, ...] = ()
+    data: bytes | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HalfPress:
+    """A vendor's half press (autofocus without a picture), as data (:meth:`Extension.half_press`):
+    the camera front ends send it (``Camera.half_press`` / ``release_half_press``).
+
+    ``press`` starts focusing; ``release`` lets go (None: nothing to send, the camera ends it by
+    itself, e.g. Nikon AfDrive, whose DeviceBusy while it focuses the next operation's busy
+    retries wait out). ``capture_releases``: a capture made while it is held presses and lets go
+    of the same button itself (Sony), so nothing needs releasing after a capture."""
+
+    #: For people ("DoAf", "AfDrive", "half press").
+    name: str
+    press: Step
+    release: Step | None = None
+    capture_releases: bool = False
+
+
 class FrameSource(Protocol):
     """Live-view frames (:class:`ptpkit.client.liveview.LiveView` is built on it). A source may
     also have a ``side_data`` attribute: a mapping of what the camera sent with the last frame
@@ -339,6 +366,11 @@ class Extension:
 
     def after_download(self, captured: CapturedObject) -> None:
         """A captured object was downloaded (capture to PC: tell the camera it may drop it)."""
+
+    def half_press(self) -> HalfPress | None:
+        """This camera's half press (autofocus without a picture) as data, or None: not mine.
+        Standard PTP has none. A pure hook: no transaction (the front ends send the plan)."""
+        return None
 
     # -- properties ------------------------------------------------------------------------------
 

@@ -94,10 +94,12 @@ from ptpkit.ext.base import (
     DataSink,
     Extension,
     FrameSource,
+    HalfPress,
     ListedObjects,
     Reply,
     Session,
     SideChannels,
+    Step,
 )
 from ptpkit.ext.keepalive import IdleKeepAlive
 from ptpkit.ext.matching import is_eos
@@ -127,6 +129,7 @@ REMOTE_RELEASE_ON: Final = 0x9128
 REMOTE_RELEASE_OFF: Final = 0x9129
 SET_REQUEST_OLC_INFO_GROUP: Final = 0x913D
 GET_VIEWFINDER_DATA: Final = 0x9153
+DO_AF: Final = 0x9154
 AF_CANCEL: Final = 0x9160
 GET_OBJECT_INFO_64: Final = 0x9170
 GET_PARTIAL_OBJECT_EX_64: Final = 0x9174
@@ -1054,6 +1057,13 @@ class CanonEosExtension(Extension):
             )
             offset += checked_read_count(reply.params, step, offset)
         return True
+
+    # -- half press ------------------------------------------------------------------------------
+
+    def half_press(self) -> HalfPress | None:
+        # libgphoto2 config.c _put_Canon_EOS_AutoFocus: DoAf 0x9154 to focus, AfCancel 0x9160
+        # to let go (the "autofocusdrive" toggle on and off).
+        return HalfPress(name="DoAf", press=Step(code=DO_AF), release=Step(code=AF_CANCEL))
 
     # -- live view -------------------------------------------------------------------------------
 

@@ -771,6 +771,11 @@ class FujifilmExtension(LazyCodes):
         objects = tuple(CapturedObject(handle=handle) for handle in handles)
         return CaptureOutcome(objects=objects, events=tuple(answer), preview=preview)
 
+    # No half_press() (Extension.half_press) yet: libgphoto2's is not one operation
+    # (config.c _put_Fuji_AFDrive: 0xD208 = 0x9300 and InitiateCapture, 0xD209 AFStatus polled
+    # while 1 (3: no focus), then 0xD208 = 0x0005 and InitiateCapture to let go), and a press
+    # held into a capture would leave 0xD208 at "focus only", which this capture does not reset.
+
     # -- live view -------------------------------------------------------------------------------
 
     def live_view(self) -> FrameSource | None:

@@ -74,8 +74,10 @@ from ptpkit.ext.base import (
     CaptureOutcome,
     DataSink,
     FrameSource,
+    HalfPress,
     Reply,
     Session,
+    Step,
 )
 from ptpkit.ext.lazy import LazyCodes
 from ptpkit.ext.matching import is_nikon
@@ -767,6 +769,14 @@ class NikonExtension(LazyCodes):
             sent = reply.params[0] | (reply.params[1] << 32 if len(reply.params) > 1 else 0)
             offset += checked_read_count((sent,) if reply.params else (), step, offset)
         return True
+
+    # -- half press ------------------------------------------------------------------------------
+
+    def half_press(self) -> HalfPress | None:
+        # libgphoto2 config.c _put_Nikon_AFDrive: AfDrive 0x90C1, then nikon_wait_busy: the
+        # body answers DeviceBusy until it has focused, which the next operation's busy retries
+        # wait out. Nothing to let go of: the body ends the drive by itself.
+        return HalfPress(name="AfDrive", press=Step(code=AF_DRIVE))
 
     # -- live view -------------------------------------------------------------------------------
 

@@ -63,7 +63,14 @@ from ptpkit.errors import (
     TransportTimeout,
     UsageError,
 )
-from ptpkit.ext.base import CapturedObject, CaptureOutcome, FrameSource, Session
+from ptpkit.ext.base import (
+    CapturedObject,
+    CaptureOutcome,
+    FrameSource,
+    HalfPress,
+    Session,
+    Step,
+)
 from ptpkit.ext.lazy import LazyCodes
 from ptpkit.ext.matching import is_sony
 from ptpkit.ext.polling import ExtensionPoller
@@ -633,6 +640,21 @@ class SonyExtension(LazyCodes):
                 return
             clock.sleep(min(CAPTURE_POLL_S, left))
 
+    # -- half press ------------------------------------------------------------------------------
+
+    def half_press(self) -> HalfPress | None:
+        # libgphoto2 library.c camera_sony_capture: SetControlDeviceB 0x9207 of the half-press
+        # button 0xD2C1 with 2 (a u16) presses it, with 1 lets go. A capture while it is held
+        # presses 0xD2C1 again and lets go of it at its end (:meth:`capture`), so a held half
+        # press needs no release after a capture.
+        button = (HALF_PRESS,)
+        return HalfPress(
+            name="half press",
+            press=Step(code=SET_CONTROL_DEVICE_B, params=button, data=_u16(PRESS)),
+            release=Step(code=SET_CONTROL_DEVICE_B, params=button, data=_u16(RELEASE)),
+            capture_releases=True,
+        )
+
     # -- live view -------------------------------------------------------------------------------
 
     def live_view(self) -> FrameSource | None:
@@ -643,6 +665,10 @@ def _in_memory_object(info: ObjectInfo | None) -> CapturedObject:
     """A picture in memory at 0xFFFFC001: described by ``info`` when it is the oldest (the one
     0xFFFFC001 hands out now), else described in its turn (``in_turn``)."""
     return CapturedObject(handle=CAPTURE_HANDLE, info=info, in_memory=True, in_turn=info is None)
+
+
+def _u16(value: int) -> bytes:
+    return encode_value(DataType.UINT16, value)
 
 
 def _current(descs: dict[int, sony.SonyPropDesc], code: int) -> int:

@@ -42,33 +42,11 @@ from ptpkit.rig.spec import CameraSpec
 if TYPE_CHECKING:
     from ptpkit.client.camera import Camera
 
-__all__ = ["HALF_PRESS", "LocalBackend", "describe_failure"]
+__all__ = ["LocalBackend", "describe_failure"]
 
 _T = TypeVar("_T")
 log = get_logger(__name__)
 
-
-@dataclass(frozen=True)
-class HalfPress:
-    """A vendor's half press: an operation, its parameters and data phase."""
-
-    code: int
-    name: str
-    params: tuple[int, ...] = ()
-    data: bytes | None = None
-
-
-#: Extension name -> its half press / autofocus. Facts from libgphoto2's camlibs/ptp2/config.c
-#: and library.c: Canon EOS DoAf 0x9154 (_put_Canon_EOS_AutoFocus); Nikon AfDrive 0x90C1
-#: (_put_Nikon_AFDrive; the camera answers DeviceBusy until it has focused, which the next
-#: operation's busy retries wait out); Sony SetControlDeviceB 0x9207 of the half-press button
-#: 0xD2C1 with 2, a u16 (camera_sony_capture; the capture presses it again and lets go of it).
-#: Standard PTP has no half press.
-HALF_PRESS: Final = {
-    "canon-eos": HalfPress(0x9154, "DoAf"),
-    "nikon": HalfPress(0x90C1, "AfDrive"),
-    "sony": HalfPress(0x9207, "half press", (0xD2C1,), b"\x02\x00"),
-}
 
 #: How long before the deadline the caller stops sleeping and spins on the clock: a sleep
 #: overshoots by up to a scheduler tick.
@@ -266,8 +244,9 @@ class LocalBackend:
         def job(slot: _Slot) -> CameraOutcome:
             camera = slot.camera
             assert camera is not None
-            found = half_press_operation(camera)
-            if found is None:
+            # The camera's extension knows its vendor's half press (Camera.half_press); it is
+            # held until the capture (a Sony's capture presses and lets go of it itself).
+            if camera.half_press_plan() is None:
                 return CameraOutcome(
                     **self._outcome(slot),  # type: ignore[arg-type]
                     ok=True,
@@ -275,20 +254,14 @@ class LocalBackend:
                 )
             with slot.lock:
                 try:
-                    result = camera.transaction(found.code, found.params, found.data)
+                    plan = camera.half_press(hold=True)
                 except (PTPError, OSError) as exc:
                     why = self._fail(slot, exc)
                     return CameraOutcome(**self._outcome(slot), ok=False, error=why)  # type: ignore[arg-type]
-            if not result.ok:
-                return CameraOutcome(
-                    **self._outcome(slot),  # type: ignore[arg-type]
-                    ok=False,
-                    error=f"{found.name} answered {result.name}",
-                )
             return CameraOutcome(
                 **self._outcome(slot),  # type: ignore[arg-type]
                 ok=True,
-                detail=f"autofocus ({found.name} 0x{found.code:04X})",
+                detail=f"autofocus ({plan.name} 0x{plan.press.code:04X})",
             )
 
         return self._each(self._open_slots(), job)
@@ -513,15 +486,6 @@ def _close_quietly(camera: Camera, name: str) -> None:
         camera.close()
     except Exception as exc:
         log.debug("rig camera %s: closing failed: %s", name, describe_failure(exc))
-
-
-def half_press_operation(camera: Camera) -> HalfPress | None:
-    """The camera's half press, or None when it has none."""
-    for extension in camera.extensions:
-        found = HALF_PRESS.get(type(extension).name)
-        if found is not None and camera.supports(found.code):
-            return found
-    return None
 
 
 def _same_value(requested: str, text: str, raw: object) -> bool:

@@ -349,6 +349,9 @@ class EosState:
         self.last_number = 0
         #: Shutter button: bit 1 half pressed, bit 2 fully pressed (RemoteReleaseOn's p1).
         self.pressed = 0
+        #: Autofocus without a picture: DoAf calls so far, and whether it is on (AfCancel ends it).
+        self.af_drives = 0
+        self.focusing = False
         self.ui_locked = False
         #: GetViewFinderData calls still to answer ObjectNotReady; frames served so far.
         self.warmup_left = 0
@@ -701,6 +704,17 @@ def _operations(camera: VirtualCamera, state: EosState) -> dict[int, Operation]:
         state.full_dump_next(ctx.session)
         return Reply()
 
+    def do_af(ctx: OperationContext) -> Reply:
+        with state.lock:
+            state.af_drives += 1
+            state.focusing = True
+        return Reply()
+
+    def af_cancel(ctx: OperationContext) -> Reply:
+        with state.lock:
+            state.focusing = False
+        return Reply()
+
     def get_event(ctx: OperationContext) -> Reply:
         return Reply(data=encode_get_event(state.next_event(ctx.session)))
 
@@ -1024,8 +1038,8 @@ def _operations(camera: VirtualCamera, state: EosState) -> dict[int, Operation]:
         REMOTE_RELEASE_OFF: release_off,
         GET_PARTIAL_OBJECT_EX: get_partial_ex,
         GET_VIEWFINDER_DATA: viewfinder_data,
-        DO_AF: _ok,
-        AF_CANCEL: _ok,
+        DO_AF: do_af,
+        AF_CANCEL: af_cancel,
         GET_OBJECT_INFO_64: get_object_info_64,
         GET_OBJECT_64: whole,
         GET_PARTIAL_OBJECT_64: get_partial_64,

@@ -29,7 +29,6 @@ from ptpkit.client.operations import ROOT
 from ptpkit.client.properties import PropertyDescription
 from ptpkit.codes.common import Ec, Ofc
 from ptpkit.errors import PTPError, UsageError
-from ptpkit.web.focus import half_press_operations
 from ptpkit.web.hub import Broadcaster, FrameHub
 
 #: What the live-view overlay shows, each as the first of these property names the camera has
@@ -186,7 +185,7 @@ class Slot:
             "live_view": self.hub is not None,
             "half_press": self.cam is not None
             and self.state == "connected"
-            and half_press_operations(self.cam) is not None,
+            and self.cam.half_press_plan() is not None,
         }
 
 

@@ -39,7 +39,6 @@ from ptpkit.web.cameras import (
     browser_may_open,
     entry_json,
 )
-from ptpkit.web.focus import half_press
 from ptpkit.web.hub import log
 from ptpkit.web.security import Guard
 from ptpkit.web.zipstream import MemberSink, stream_zip
@@ -255,9 +254,10 @@ async def capture(request: web.Request) -> web.Response:
 
 @routes.post("/api/c/{cid}/focus")
 async def focus(request: web.Request) -> web.Response:
-    """Half-press: autofocus, where the vendor has an operation for it."""
+    """Half-press: autofocus, where the vendor has an operation for it (the camera's extension:
+    :meth:`ptpkit.aio.Camera.half_press`, let go at once); 501 where it has none."""
     manager, slot = _manager(request), _slot(request)
-    await half_press(slot.camera())
+    await slot.camera().half_press()
     manager.note("focused (half-press)", camera=slot.id)
     return web.json_response({"focused": True})
 

@@ -490,4 +490,29 @@ def tether(session: Session, download_dir: Path, count: int | None, as_json: boo
     out.note(f"tether stopped: {done} picture(s) downloaded")
 
 
-COMMANDS = [capture, wait_event, tether]
+@session_command
+@click.command()
+@click.option(
+    "--hold",
+    is_flag=True,
+    help="Keep the button half pressed (in the shell: until a capture or focus --release).",
+)
+@click.option("--release", is_flag=True, help="Let go of a held half press.")
+@json_option
+@pass_session
+def focus(session: Session, *, hold: bool, release: bool, as_json: bool) -> None:
+    """Half-press the shutter button: autofocus without a picture (Canon EOS, Nikon, Sony)."""
+    if hold and release:
+        raise click.UsageError("--hold or --release, not both")
+    out = session.out(as_json)
+    cam = session.camera()
+    plan = cam.release_half_press() if release else cam.half_press(hold=hold)
+    action = "release" if release else "hold" if hold else "focus"
+    out.data({"action": action, "half_press": plan.name, "operation": plan.press.code})
+    done = {"focus": "focused", "hold": "half pressed (held)", "release": "let go"}[action]
+    if release and plan.release is None:
+        done = "nothing to let go (the camera ends it by itself)"
+    out.text(f"{done}: {plan.name} (0x{plan.press.code:04X})")
+
+
+COMMANDS = [capture, wait_event, tether, focus]
