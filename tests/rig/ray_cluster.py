@@ -62,6 +62,9 @@ def local_cluster(hosts: Sequence[str], cameras_per_host: int) -> Iterator[dict[
     from ptpkit.rig.spec import CameraSpec
 
     client_port = _free_port()
+    # Ray Client starts a server process per client and gives it 30 s to come up: not enough on
+    # a loaded 2-core machine (other tests running). The nodes inherit this environment.
+    os.environ.setdefault("RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S", "180")
     cluster = Cluster(
         initialize_head=True,
         head_node_args={
@@ -237,8 +240,54 @@ def scenario_main(work: Path) -> dict[str, Any]:
         }
         rig.close()
         found["closed"] = True
+        found.update(_command_line(lab, work, ["a", "c"]))
     found.update(scenario_client())
     return found
+
+
+def _command_line(lab: dict[str, Any], work: Path, hosts: list[str]) -> dict[str, Any]:
+    """``ptpkit rig --ray ADDRESS --rig FILE --files controller capture --download DIR --json``
+    on the cameras of ``hosts`` (a rig file naming each camera's host)."""
+    import subprocess
+
+    rig_file = work / "rig.toml"
+    lines = []
+    for spec in lab["specs"]:
+        if spec.host in hosts:
+            lines += [
+                "[[camera]]",
+                f'name = "{spec.name}"',
+                f'url = "{spec.url}"',
+                f"index = {spec.index}",
+                f'host = "{spec.host}"',
+                "",
+            ]
+    rig_file.write_text("\n".join(lines), encoding="utf-8")
+    command = [
+        sys.executable,
+        "-m",
+        "ptpkit",
+        "rig",
+        "--ray",
+        lab["cluster"].address,
+        "--rig",
+        str(rig_file),
+        "--files",
+        "controller",
+        "capture",
+        "--download",
+        str(work / "cli"),
+        "--layout",
+        "shots",
+        "--json",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
+    return {
+        "cli_exit": done.returncode,
+        "cli_stderr": done.stderr[-2000:],
+        "cli_json": json.loads(done.stdout) if done.returncode == 0 else None,
+        "cli_files": sorted(str(p.relative_to(work)) for p in (work / "cli").rglob("*.JPG")),
+    }
 
 
 def scenario_client() -> dict[str, Any]:
@@ -315,6 +364,9 @@ def main(argv: list[str]) -> None:
         found = scenario_main(work)
     elif name == "client":
         found = scenario_client()
+    elif name == "cli":
+        with local_cluster(["a", "c"], 2) as lab:
+            found = _command_line(lab, work, ["a", "c"])
     elif name == "bench":
         found = scenario_bench(work, int(argv[2]), int(argv[3]), int(argv[4]))
     else:

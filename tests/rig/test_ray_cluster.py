@@ -139,3 +139,15 @@ def test_rig_cluster_through_ray_client(found: dict[str, Any]) -> None:
         assert shot["delivered"] == ["d0", "d1"]
         assert shot["skew"]["cameras"] == 2
     assert found["client_disconnected"]
+
+
+def test_command_line_rig_on_ray(found: dict[str, Any]) -> None:
+    # ptpkit rig --ray ADDRESS --rig FILE --files controller capture --download DIR --json
+    assert found["cli_exit"] == 0, found["cli_stderr"]
+    document = found["cli_json"]
+    (shot,) = document["shots"]
+    assert shot["delivered"] == ["a0", "a1", "c0", "c1"]
+    assert {camera["host"] for camera in shot["cameras"]} == {"a", "c"}
+    assert all("Cristian" in camera["detail"] for camera in shot["cameras"])
+    assert [d["host"] for d in document["downloads"]] == [found["controller_host"]] * 4
+    assert found["cli_files"] == [f"cli/shot_0001/{name}.JPG" for name in ("a0", "a1", "c0", "c1")]
