@@ -127,7 +127,13 @@ def _status_doc(status: CameraStatus) -> dict[str, Any]:
 
 
 def _file_doc(item: ShotFile) -> dict[str, Any]:
-    return {"handle": item.handle, "name": item.name, "path": item.path, "size": item.size}
+    return {
+        "handle": item.handle,
+        "name": item.name,
+        "path": item.path,
+        "size": item.size,
+        "in_memory": item.in_memory,
+    }
 
 
 def _release_doc(release: ReleaseOutcome) -> dict[str, Any]:
@@ -211,7 +217,7 @@ def rig(
     ray_address: str | None,
     files: str,
 ) -> None:
-    """Many cameras as one: status, settings, synchronised capture, downloads.
+    """Many cameras as one: status, settings, synchronised capture, downloads, contact sheet.
 
     \b
     The rig: --rig FILE.toml, else --camera URL (repeated), else the cameras found.
@@ -471,6 +477,7 @@ def _manifest_files(path: Path, shot_file: type[ShotFile]) -> list[ShotFile]:
                 name=str(item["name"]),
                 path=str(item["path"]),
                 size=int(item["size"]),
+                in_memory=bool(item.get("in_memory", False)),
             )
             for shot in document["shots"]
             for camera in shot["cameras"]

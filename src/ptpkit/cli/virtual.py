@@ -341,15 +341,18 @@ def serve(
         chosen = personality_for("generic" if powershot else model, options)
     except UsageError as exc:
         raise click.BadParameter(str(exc), param_hint="--model-option") from None
-    with VirtualCamera(
-        root,
-        personality=chosen,
-        friendly_name=name,
-        read_only=read_only,
-        misbehavior=misbehavior,
-        capacity_bytes=capacity_bytes,
-        synthetic=card,
-    ) as camera, contextlib.ExitStack() as logging_captures:
+    with (
+        VirtualCamera(
+            root,
+            personality=chosen,
+            friendly_name=name,
+            read_only=read_only,
+            misbehavior=misbehavior,
+            capacity_bytes=capacity_bytes,
+            synthetic=card,
+        ) as camera,
+        contextlib.ExitStack() as logging_captures,
+    ):
         for index, size in enumerate(sizes):
             camera.add_generated_object(size, seed=index)
         if capture_log is not None:

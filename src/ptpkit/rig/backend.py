@@ -103,6 +103,9 @@ class ShotFile:
     size: int
     #: The host whose camera holds it.
     host: str | None = None
+    #: Held in the camera's memory, not on a card (a Nikon's SDRAM capture): only the session
+    #: that captured it can fetch it, so download it in the same run (``capture --download``).
+    in_memory: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -317,6 +317,7 @@ class LocalBackend:
                         path=entry.path,
                         size=entry.size,
                         host=self.host,
+                        in_memory=entry.in_memory,
                     )
                     for entry in result
                     if not entry.is_folder
@@ -418,6 +419,12 @@ class LocalBackend:
         base = self._outcome(slot, shot=item.shot, source=item.path, size=item.size)
         if target is None:
             return DownloadOutcome(**base, ok=False, error=problem)  # type: ignore[arg-type]
+        if item.in_memory and not item.handle:
+            why = (
+                "the picture was held in the camera's memory by the session that took it "
+                "(download it in the same run: rig capture --download)"
+            )
+            return DownloadOutcome(**base, ok=False, error=why)  # type: ignore[arg-type]
         camera = slot.camera
         if camera is None:
             why = slot.error or "the camera is not open"

@@ -511,6 +511,22 @@ def _fill(buffer: array.array[int], data: bytes) -> int:
     return count
 
 
+class _Handle:
+    """One open of a device (libusb's device handle): what it claimed is released when it
+    closes, and only then. Without it, a second program (or thread) that opens the device just
+    to read its serial number, then closes it, released the first one's session: what a rig
+    opening USB cameras in parallel did (``usb:serial=`` reads every camera's serial number)."""
+
+    def __init__(self, device: VirtualUsbDevice) -> None:
+        self.device = device
+        self.claimed = False
+
+    def let_go(self) -> None:
+        if self.claimed:
+            self.claimed = False
+            self.device.release()
+
+
 def make_backend(*devices: VirtualUsbDevice) -> Any:
     """A PyUSB backend whose bus holds ``devices``."""
     import usb.backend  # noqa: PLC0415  (PyUSB loads only when this is used)
@@ -550,49 +566,48 @@ def make_backend(*devices: VirtualUsbDevice) -> Any:
         ) -> _Descriptor:
             return dev.endpoint_descriptors[ep]
 
-        def open_device(self, dev: VirtualUsbDevice) -> VirtualUsbDevice:
+        def open_device(self, dev: VirtualUsbDevice) -> _Handle:
             dev.check()
-            return dev
+            return _Handle(dev)
 
-        def close_device(self, dev_handle: VirtualUsbDevice) -> None:
-            dev_handle.release()
+        def close_device(self, dev_handle: _Handle) -> None:
+            dev_handle.let_go()
 
-        def set_configuration(self, dev_handle: VirtualUsbDevice, config_value: int) -> None:
-            dev_handle.check()
+        def set_configuration(self, dev_handle: _Handle, config_value: int) -> None:
+            dev_handle.device.check()
 
-        def get_configuration(self, dev_handle: VirtualUsbDevice) -> int:
-            dev_handle.check()
+        def get_configuration(self, dev_handle: _Handle) -> int:
+            dev_handle.device.check()
             return 1
 
-        def set_interface_altsetting(
-            self, dev_handle: VirtualUsbDevice, intf: int, altsetting: int
-        ) -> None:
-            dev_handle.check()
+        def set_interface_altsetting(self, dev_handle: _Handle, intf: int, altsetting: int) -> None:
+            dev_handle.device.check()
 
-        def claim_interface(self, dev_handle: VirtualUsbDevice, intf: int) -> None:
-            dev_handle.claim()
+        def claim_interface(self, dev_handle: _Handle, intf: int) -> None:
+            dev_handle.device.claim()
+            dev_handle.claimed = True
 
-        def release_interface(self, dev_handle: VirtualUsbDevice, intf: int) -> None:
-            dev_handle.release()
+        def release_interface(self, dev_handle: _Handle, intf: int) -> None:
+            dev_handle.let_go()
 
         def bulk_write(
-            self, dev_handle: VirtualUsbDevice, ep: int, intf: int, data: Any, timeout: int
+            self, dev_handle: _Handle, ep: int, intf: int, data: Any, timeout: int
         ) -> int:
-            return dev_handle.bulk_write(data, timeout)
+            return dev_handle.device.bulk_write(data, timeout)
 
         def bulk_read(
-            self, dev_handle: VirtualUsbDevice, ep: int, intf: int, buff: Any, timeout: int
+            self, dev_handle: _Handle, ep: int, intf: int, buff: Any, timeout: int
         ) -> int:
-            return dev_handle.bulk_read(buff, timeout)
+            return dev_handle.device.bulk_read(buff, timeout)
 
         def intr_read(
-            self, dev_handle: VirtualUsbDevice, ep: int, intf: int, buff: Any, timeout: int
+            self, dev_handle: _Handle, ep: int, intf: int, buff: Any, timeout: int
         ) -> int:
-            return dev_handle.interrupt_read(buff, timeout)
+            return dev_handle.device.interrupt_read(buff, timeout)
 
         def ctrl_transfer(  # noqa: PLR0917  (PyUSB's IBackend signature)
             self,
-            dev_handle: VirtualUsbDevice,
+            dev_handle: _Handle,
             bmRequestType: int,  # noqa: N803  (PyUSB's parameter names)
             bRequest: int,  # noqa: N803
             wValue: int,  # noqa: N803
@@ -600,23 +615,23 @@ def make_backend(*devices: VirtualUsbDevice) -> Any:
             data: Any,
             timeout: int,
         ) -> int:
-            return dev_handle.control(bmRequestType, bRequest, wValue, wIndex, data)
+            return dev_handle.device.control(bmRequestType, bRequest, wValue, wIndex, data)
 
-        def clear_halt(self, dev_handle: VirtualUsbDevice, ep: int) -> None:
-            dev_handle.clear_halt(ep)
+        def clear_halt(self, dev_handle: _Handle, ep: int) -> None:
+            dev_handle.device.clear_halt(ep)
 
-        def reset_device(self, dev_handle: VirtualUsbDevice) -> None:
-            dev_handle.check()
-            if dev_handle.session is not None:
-                dev_handle.session.reset()
+        def reset_device(self, dev_handle: _Handle) -> None:
+            dev_handle.device.check()
+            if dev_handle.device.session is not None:
+                dev_handle.device.session.reset()
 
-        def is_kernel_driver_active(self, dev_handle: VirtualUsbDevice, intf: int) -> bool:
+        def is_kernel_driver_active(self, dev_handle: _Handle, intf: int) -> bool:
             return False
 
-        def detach_kernel_driver(self, dev_handle: VirtualUsbDevice, intf: int) -> None:
+        def detach_kernel_driver(self, dev_handle: _Handle, intf: int) -> None:
             pass
 
-        def attach_kernel_driver(self, dev_handle: VirtualUsbDevice, intf: int) -> None:
+        def attach_kernel_driver(self, dev_handle: _Handle, intf: int) -> None:
             pass
 
     return VirtualUsbBackend()

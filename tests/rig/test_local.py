@@ -1,0 +1,336 @@
+"""The local rig against virtual cameras: opening in parallel with a status per camera, set and
+verify, synchronised capture with a camera that dies, downloads into layouts (resumable, never
+overwriting), identity by serial number across USB re-enumeration, the contact sheet."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+from pathlib import Path
+
+from PIL import Image
+
+import ptpkit
+from ptpkit.rig import CameraSpec, CameraState, LocalBackend, Rig, RigSpec
+from ptpkit.virtual.misbehave import Misbehavior
+from ptpkit.virtual.usb_device import VirtualUsbDevice, make_backend
+
+from .conftest import MakeCamera, Serve, in_process
+
+#: Release deadlines this far ahead: the only waiting these tests do.
+LEAD_S = 0.01
+
+
+def _closed_port() -> int:
+    """A port of 127.0.0.1 nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_camera_that_fails_to_open_never_stops_the_others(
+    make_camera: MakeCamera, serve: Serve
+) -> None:
+    a, b = make_camera("SN-A"), make_camera("SN-B", "nikon")
+    server = serve(b)
+    spec = RigSpec(
+        cameras=(
+            CameraSpec(name="a", url="virtual:a", serial="SN-A", index=0),
+            CameraSpec(name="b", url=server.url, serial="SN-B", index=1),
+            CameraSpec(name="gone", url=f"ptpip:127.0.0.1:{_closed_port()}", index=2),
+            # The camera answering at b's address is not the one the rig expects there.
+            CameraSpec(name="swapped", url=server.url, serial="SN-Z", index=3),
+        )
+    )
+    backend = LocalBackend(connect=in_process({"a": a}))
+    with Rig(spec, backend=backend, lead_s=LEAD_S) as rig:
+        status = {s.camera: s for s in rig.status()}
+        assert status["a"].state is CameraState.CONNECTED
+        assert status["a"].serial == "SN-A"
+        assert status["b"].state is CameraState.CONNECTED
+        assert status["b"].model is not None
+        assert status["gone"].state is CameraState.FAILED
+        assert status["gone"].error is not None
+        assert "ConnectError" in status["gone"].error
+        assert status["swapped"].state is CameraState.FAILED
+        assert "serial number 'SN-B', not 'SN-Z'" in (status["swapped"].error or "")
+        assert [s.ok for s in rig.status()] == [True, True, False, False]
+        shots = rig.capture(prepare=True)
+        assert shots[0].delivered == ["a", "b"]
+        # The Nikon's half press is its AfDrive; the generic camera has none.
+        prepared = {o.camera: o for o in rig.prepare()}
+        assert "AfDrive" in (prepared["b"].detail or "")
+        assert "no half press" in (prepared["a"].detail or "")
+    assert [s.state for s in rig.status()][:2] == [CameraState.CLOSED, CameraState.CLOSED]
+
+
+def test_set_verifies_on_every_camera_and_names_those_that_differ(
+    make_camera: MakeCamera,
+) -> None:
+    cams = {
+        "g": make_camera("G"),
+        "s": make_camera("S", "sony"),
+        "e": make_camera("E", "canon-eos"),
+    }
+    rig = Rig(
+        [CameraSpec(name=n, url=f"virtual:{n}", index=i) for i, n in enumerate(cams)],
+        backend=LocalBackend(connect=in_process(cams)),
+        lead_s=LEAD_S,
+    )
+    with rig:
+        same = rig.set("iso", 400)
+        assert [(o.camera, o.ok, o.verified) for o in same] == [
+            ("g", True, True),
+            ("s", True, True),
+            ("e", True, True),
+        ]
+        assert cams["g"].properties[0x500F].current() == 400
+        # 125 is one of the Sony's ISO values, not the generic camera's.
+        differ = {o.camera: o for o in rig.set("iso", "125")}
+        assert differ["s"].ok
+        assert differ["s"].value is not None
+        assert "125" in differ["s"].value
+        assert not differ["g"].ok
+        assert differ["g"].error
+        assert cams["g"].properties[0x500F].current() == 400  # untouched
+
+
+def test_settings_from_the_rig_file_are_applied_when_it_opens(make_camera: MakeCamera) -> None:
+    cams = {"a": make_camera("A"), "b": make_camera("B")}
+    spec = RigSpec(
+        cameras=(
+            CameraSpec(name="a", url="virtual:a", settings={"iso": "800"}),
+            CameraSpec(name="b", url="virtual:b", index=1),
+        ),
+        settings={"iso": "200", "whitebalance": "daylight"},
+    )
+    with Rig(spec, backend=LocalBackend(connect=in_process(cams))) as rig:
+        assert all(s.ok for s in rig.status())
+    assert cams["a"].properties[0x500F].current() == 800
+    assert cams["b"].properties[0x500F].current() == 200
+    assert cams["b"].properties[0x5005].current() == 4  # daylight
+
+
+def test_capture_records_each_release_and_a_camera_that_dies_mid_capture(
+    make_camera: MakeCamera, serve: Serve, tmp_path: Path
+) -> None:
+    cams = {name: make_camera(name.upper()) for name in ("a", "b", "c")}
+    dying = make_camera("D")
+    server = serve(dying)
+    fired: dict[str, int] = {}
+    for name, cam in cams.items():
+        cam.on_capture = lambda now_ns, name=name: fired.__setitem__(name, now_ns)
+
+    def die(now_ns: int) -> None:
+        # The camera hangs up as its shutter fires (a cable pulled, a battery gone).
+        threading.Thread(target=server.close).start()
+
+    dying.on_capture = die
+    specs = [CameraSpec(name=n, url=f"virtual:{n}", index=i) for i, n in enumerate(cams)]
+    specs.append(CameraSpec(name="d", url=server.url, index=3))
+    with Rig(specs, backend=LocalBackend(connect=in_process(cams)), lead_s=LEAD_S) as rig:
+        (shot,) = rig.capture(prepare=False)
+        assert shot.delivered == ["a", "b", "c"]
+        (failure,) = shot.failed
+        assert failure.camera == "d"
+        assert "DisconnectedError" in (failure.error or "")
+        for release in shot.releases:
+            assert release.released_ns is not None
+            # Parked at the gate, released at the deadline (not before).
+            assert release.released_ns >= shot.deadline_ns
+        # The release times recorded are the ones the skew is computed from.
+        times = sorted(r.released_ns for r in shot.releases if r.released_ns is not None)
+        assert shot.skew is not None
+        assert shot.skew.max_ns == times[-1] - times[0]
+        # Each camera's shutter fired after its release was recorded.
+        by_name = {r.camera: r for r in shot.releases}
+        for name, at_ns in fired.items():
+            assert at_ns >= (by_name[name].released_ns or 0)
+        assert {f.camera for f in shot.files} == {"a", "b", "c"}
+        status = {s.camera: s.state for s in rig.status()}
+        assert status == {
+            "a": CameraState.CONNECTED,
+            "b": CameraState.CONNECTED,
+            "c": CameraState.CONNECTED,
+            "d": CameraState.FAILED,
+        }
+        # The rig goes on without it.
+        (again,) = rig.capture(prepare=False)
+        assert again.shot == 2
+        assert again.delivered == ["a", "b", "c"]
+        assert [r.camera for r in again.releases] == ["a", "b", "c"]
+        out = tmp_path / "out"
+        done = rig.download([shot, again], out, layout="shots")
+        assert sorted(str(Path(o.path or "").relative_to(out)) for o in done if o.ok) == [
+            "shot_0001/a.JPG",
+            "shot_0001/b.JPG",
+            "shot_0001/c.JPG",
+            "shot_0002/a.JPG",
+            "shot_0002/b.JPG",
+            "shot_0002/c.JPG",
+        ]
+
+
+def test_downloads_land_in_the_layout_resume_and_never_overwrite(
+    make_camera: MakeCamera, serve: Serve, tmp_path: Path
+) -> None:
+    cams = {"a": make_camera("A"), "b": make_camera("B")}
+    specs = [
+        CameraSpec(name="a", url="virtual:a", index=0),
+        CameraSpec(name="b", url="virtual:b", index=5),
+    ]
+    out = tmp_path / "meshroom"
+    with Rig(specs, backend=LocalBackend(connect=in_process(cams)), lead_s=LEAD_S) as rig:
+        shots = rig.capture(2, prepare=False)
+        # A file the user put where a picture would go is never replaced.
+        (out / "rig" / "5").mkdir(parents=True)
+        (out / "rig" / "5" / "0002.JPG").write_bytes(b"mine")
+        seen: list[tuple[str, int, int]] = []
+        first = rig.download(
+            shots,
+            out,
+            layout="meshroom",
+            progress=lambda cam, src, done, total: seen.append((cam, done, total)),
+        )
+        result = {(o.camera, o.shot): o for o in first}
+        assert len(result) == 4
+        assert not result[("b", 2)].ok
+        assert "exists" in (result[("b", 2)].error or "")
+        assert (out / "rig" / "5" / "0002.JPG").read_bytes() == b"mine"
+        for key in [("a", 1), ("a", 2), ("b", 1)]:
+            outcome = result[key]
+            assert outcome.ok
+            assert outcome.path is not None
+            assert not outcome.skipped
+            local = Path(outcome.path)
+            assert local.stat().st_size == outcome.size
+            with Image.open(local) as image:
+                assert image.format == "JPEG"
+        assert (out / "rig" / "0" / "0001.JPG").is_file()
+        assert (out / "rig" / "5" / "0001.JPG").is_file()
+        assert {cam for cam, _, _ in seen} == {"a", "b"}
+        assert any(done == total for _, done, total in seen)
+        assert not list(out.rglob("*.ptpkit-part"))
+        # Run again: what is there is not fetched again.
+        again = {(o.camera, o.shot): o for o in rig.download(shots, out, layout="meshroom")}
+        assert again[("a", 1)].ok
+        assert again[("a", 1)].skipped
+        # The same layout name for two files of one camera is refused for the second.
+        clash = rig.download(shots, tmp_path / "clash", layout="{camera}/x_{stem}.{ext}")
+        assert all(o.ok for o in clash)  # stems differ: no clash
+        one = rig.download(
+            [f for s in shots for f in s.files if f.camera == "a"],
+            tmp_path / "one",
+            layout="{camera}/{index}_{ext}_{stem}",
+        )
+        assert all(o.ok for o in one)
+
+
+def test_a_download_cut_short_is_reported_and_resumed(
+    make_camera: MakeCamera, serve: Serve, tmp_path: Path
+) -> None:
+    good = make_camera("OK")
+    flaky = make_camera("FLAKY")
+    server = serve(flaky)
+    cams = {"good": good}
+    specs = [
+        CameraSpec(name="good", url="virtual:good", index=0),
+        CameraSpec(name="flaky", url=server.url, index=1),
+    ]
+    out = tmp_path / "out"
+    with Rig(specs, backend=LocalBackend(connect=in_process(cams)), lead_s=LEAD_S) as rig:
+        (shot,) = rig.capture(prepare=False)
+        assert shot.delivered == ["good", "flaky"]
+        # The camera hangs up half way through its picture's data.
+        flaky.misbehavior = Misbehavior.parse("disconnect")
+        first = {o.camera: o for o in rig.download([shot], out)}
+        assert first["good"].ok
+        assert not first["flaky"].ok
+        assert first["flaky"].error
+        assert not (out / "shot_0001" / "flaky.JPG").exists()
+        assert list((out / "shot_0001").glob("flaky.JPG*.ptpkit-part"))
+    # Plugged in again: a new rig, the file found by its path, the partial file resumed.
+    flaky.misbehavior = Misbehavior()
+    server2 = serve(flaky)
+    files = [f.__class__(**{**f.__dict__, "handle": 0}) for f in shot.files if f.camera == "flaky"]
+    specs2 = [CameraSpec(name="flaky", url=server2.url, index=1)]
+    with Rig(specs2, lead_s=LEAD_S) as rig:
+        (outcome,) = rig.download(files, out)
+    assert outcome.ok, outcome
+    assert Path(outcome.path or "").stat().st_size == outcome.size
+    assert not list(out.rglob("*.ptpkit-part"))
+
+
+def test_cameras_are_found_by_serial_number_across_usb_re_enumeration(
+    make_camera: MakeCamera,
+) -> None:
+    left, right = make_camera("LEFT-1"), make_camera("RIGHT-2")
+    spec = RigSpec(
+        cameras=(
+            CameraSpec(name="left", serial="LEFT-1", index=0),
+            CameraSpec(name="right", serial="RIGHT-2", index=1),
+        )
+    )
+
+    def rig_on(backend: object) -> Rig:
+        return Rig(
+            spec,
+            backend=LocalBackend(connect=lambda url: ptpkit.connect(url, backend=backend)),
+            lead_s=LEAD_S,
+        )
+
+    first_bus = make_backend(
+        VirtualUsbDevice(left, bus=1, address=4), VirtualUsbDevice(right, bus=1, address=5)
+    )
+    with rig_on(first_bus) as rig:
+        status = {s.camera: s for s in rig.status()}
+        assert status["left"].serial == "LEFT-1"
+        assert status["right"].serial == "RIGHT-2"
+        assert status["left"].url == "usb:serial=LEFT-1"
+        (shot,) = rig.capture(prepare=False)
+        by_camera = {f.camera: f for f in shot.files}
+    # Unplugged and plugged in again the other way round: new addresses, another order.
+    second_bus = make_backend(
+        VirtualUsbDevice(right, bus=2, address=9), VirtualUsbDevice(left, bus=3, address=2)
+    )
+    left_before = len(list(left.root.rglob("*.JPG")))
+    with rig_on(second_bus) as rig:
+        status = {s.camera: s for s in rig.status()}
+        assert status["left"].serial == "LEFT-1"
+        assert status["right"].serial == "RIGHT-2"
+        (shot2,) = rig.capture(prepare=False)
+    assert len(list(left.root.rglob("*.JPG"))) == left_before + 1
+    # Each camera's files came from the camera of that name.
+    assert by_camera["left"].camera == "left"
+    assert {f.camera for f in shot2.files} == {"left", "right"}
+
+
+def test_the_contact_sheet_has_a_tile_per_camera(make_camera: MakeCamera) -> None:
+    cams = {
+        "eos": make_camera("E1", "canon-eos", liveview_size="320x240"),
+        "nikon": make_camera("N1", "nikon", liveview_size="320x240"),
+        "plain": make_camera("P1"),  # standard PTP: no live view
+    }
+    specs = [CameraSpec(name=n, url=f"virtual:{n}", index=i) for i, n in enumerate(cams)]
+    with Rig(specs, backend=LocalBackend(connect=in_process(cams))) as rig:
+        jpeg, frames = rig.contact_sheet(tile_width=200)
+    result = {f.camera: f for f in frames}
+    assert result["eos"].ok
+    assert result["eos"].width == 320
+    assert result["nikon"].ok
+    assert not result["plain"].ok
+    assert "live view" in (result["plain"].error or "")
+    with Image.open(io.BytesIO(jpeg)) as sheet:
+        assert sheet.format == "JPEG"
+        # Three tiles: two columns, two rows of 150 + a caption band.
+        assert sheet.size == (400, 2 * (150 + 24))
+        pixels = sheet.convert("RGB")
+        # The third camera (no live view) has the grey tile, first in the second row; the
+        # fourth place is empty; the first two show their pictures.
+        grey = pixels.getpixel((20, 174 + 20))
+        assert isinstance(grey, tuple)
+        assert all(abs(c - 70) <= 3 for c in grey)
+        assert pixels.getpixel((200 + 20, 174 + 20)) == (24, 24, 24)
+        middle = pixels.crop((0, 0, 400, 150)).getcolors(maxcolors=1 << 16)
+        assert middle is None or len(middle) > 50  # a picture, not a flat tile
