@@ -86,9 +86,9 @@ def _open_rig(ctx: click.Context, out: Output) -> Iterator[Rig]:
     if options.ray is None:
         rig = Rig(spec)
     else:
-        from ptpkit.rig.ray_backend import MIN_LEAD_S, RayBackend  # noqa: PLC0415
+        from ptpkit.rig.ray_backend import RayBackend  # noqa: PLC0415
 
-        rig = Rig(spec, backend=RayBackend(options.ray, files=options.files), lead_s=MIN_LEAD_S)
+        rig = Rig(spec, backend=RayBackend(options.ray, files=options.files))
     try:
         statuses = rig.open()
         for status in statuses:
