@@ -37,6 +37,17 @@ class Rack:
         from ptpkit.virtual.server import PtpIpServer
 
         self.servers = [PtpIpServer(VirtualCamera(), "127.0.0.1", 0).start() for _ in range(count)]
+        #: Each camera's shutter times (wall clock, ns), as the camera saw them.
+        self.fired: list[list[int]] = [[] for _ in range(count)]
+        for server, times in zip(self.servers, self.fired, strict=True):
+            server.camera.on_capture = times.append
+
+    def shutter_times(self) -> list[list[int]]:
+        """Each camera's shutter times since the last call."""
+        out = [list(times) for times in self.fired]
+        for times in self.fired:
+            times.clear()
+        return out
 
     def urls(self) -> list[str]:
         return [server.url for server in self.servers]
@@ -308,8 +319,12 @@ def scenario_client() -> dict[str, Any]:
 
 
 def scenario_bench(work: Path, hosts: int, cameras_per_host: int, shots: int) -> dict[str, Any]:
-    """Shots across ``hosts`` nodes of ``cameras_per_host`` cameras: each shot's skew, and the
-    time from its deadline until every file is on the controller's disk."""
+    """Shots across ``hosts`` nodes of ``cameras_per_host`` cameras, files kept on the hosts
+    then gathered to the controller: each shot's skew at the cameras (their shutter times, one
+    machine's clock), the rig's own skew (release times, offsets applied), and the time from
+    the deadline until every file is on disk."""
+    import ray
+
     from ptpkit.rig import Rig, RigSpec
     from ptpkit.rig.ray_backend import RayBackend
 
@@ -318,27 +333,37 @@ def scenario_bench(work: Path, hosts: int, cameras_per_host: int, shots: int) ->
     started = time.monotonic()
     with local_cluster(names, cameras_per_host) as lab:
         out["cluster_s"] = time.monotonic() - started
+        racks = list(lab["racks"].values())
         for mode in ("host", "controller"):
             backend = RayBackend(lab["cluster"].address, files=mode, call_timeout_s=120)
-            with Rig(RigSpec(cameras=tuple(lab["specs"])), backend=backend, lead_s=0.3) as rig:
+            opened = time.monotonic()
+            with Rig(RigSpec(cameras=tuple(lab["specs"])), backend=backend) as rig:
+                out[f"open_{mode}_s"] = time.monotonic() - opened
+                ray.get([rack.shutter_times.remote() for rack in racks])
                 for number in range(shots):
                     shot = rig.capture(1)[0]
                     target = work / f"{mode}-{number}"
                     got = rig.download([shot], str(target), layout="shots")
                     on_disk_s = time.time() - shot.deadline_ns / 1e9
+                    fired = [
+                        t
+                        for per_rack in ray.get([rack.shutter_times.remote() for rack in racks])
+                        for per_camera in per_rack
+                        for t in per_camera
+                    ]
                     out["shots"].append(
                         {
                             "files": mode,
                             "delivered": len(shot.delivered),
                             "downloaded": sum(o.ok for o in got),
                             "bytes": sum(o.size for o in got if o.ok),
-                            "skew": shot.skew.as_ms() if shot.skew else None,
+                            "at_cameras_ms": [(t - min(fired)) / 1e6 for t in fired],
+                            "late_at_cameras_ms": (max(fired) - shot.deadline_ns) / 1e6,
+                            "rig_skew": shot.skew.as_ms() if shot.skew else None,
                             "bounds_ms": sorted(
-                                {
-                                    round(s.offset.bound_ns / 1e6, 3)
-                                    for s in backend.hosts()
-                                    if s.offset is not None
-                                }
+                                round(s.offset.bound_ns / 1e6, 3)
+                                for s in backend.hosts()
+                                if s.offset is not None
                             ),
                             "on_disk_s": on_disk_s,
                         }
