@@ -210,6 +210,9 @@ def scenario_main(work: Path) -> dict[str, Any]:
         found["controller_host"] = socket.gethostname()
         again = rig.download([first], str(work / "gathered"), layout="meshroom")
         found["gathered_again"] = [[o.ok, o.skipped] for o in again]
+        backend.files = "shared"
+        shared = rig.download([second], str(work / "shared"), layout="shots")
+        found["shared"] = [[o.camera, o.ok, o.host, o.path, o.detail] for o in shared]
         found["files_on_disk"] = sorted(
             str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()
         )
@@ -306,11 +309,15 @@ def scenario_client() -> dict[str, Any]:
     import ray
 
     from ptpkit.rig import Rig, RigSpec
+    from ptpkit.rig.spec import CameraSpec
 
     found: dict[str, Any] = {}
     with local_cluster(["d"], 2) as lab:
         ray.shutdown()  # the Rig connects by itself, through the client server
-        with Rig(RigSpec(cameras=tuple(lab["specs"])), cluster=lab["client_address"]) as rig:
+        # And a camera whose host no node offers: reported, the others go on.
+        stray = CameraSpec(name="z0", url="ptpip:127.0.0.1:9", index=9, host="zz")
+        cameras = (*lab["specs"], stray)
+        with Rig(RigSpec(cameras=cameras), cluster=lab["client_address"]) as rig:
             found["client_opened"] = {s.camera: [s.ok, s.error] for s in rig.status()}
             shots = rig.capture(2, interval_s=0.2)
             found["client_shots"] = [_release_summary(shot) for shot in shots]

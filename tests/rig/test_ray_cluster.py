@@ -105,7 +105,12 @@ def test_files_on_hosts_and_gathered_to_the_controller(found: dict[str, Any]) ->
         assert "/gathered/rig/" in path
         assert size > 1000
     assert found["gathered_again"] == [[True, True]] * 6
+    shared = found["shared"]
+    assert [[c, ok, host, detail] for c, ok, host, _, detail in shared] == [
+        [n, True, n[0], "in the shared folder"] for n in CAMERAS
+    ]
     on_disk = found["files_on_disk"]
+    assert {f"shared/shot_0002/{name}.JPG" for name in CAMERAS} <= set(on_disk)
     for index in range(6):
         for shot in (1, 2):
             assert f"gathered/rig/{index}/{shot:04d}.JPG" in on_disk
@@ -134,9 +139,15 @@ def test_a_lost_node_is_reported_and_the_rest_goes_on(found: dict[str, Any]) -> 
 
 
 def test_rig_cluster_through_ray_client(found: dict[str, Any]) -> None:
-    assert found["client_opened"] == {"d0": [True, None], "d1": [True, None]}
+    opened = found["client_opened"]
+    assert opened["d0"] == [True, None]
+    assert opened["d1"] == [True, None]
+    ok, error = opened["z0"]
+    assert not ok
+    assert error.startswith("camera host zz: no Ray node offers the resource ptpkit-host-zz")
     for shot in found["client_shots"]:
         assert shot["delivered"] == ["d0", "d1"]
+        assert list(shot["failed"]) == ["z0"]
         assert shot["skew"]["cameras"] == 2
     assert found["client_disconnected"]
 
