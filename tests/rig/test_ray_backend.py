@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ptpkit.errors import UsageError
+from ptpkit.errors import ConnectError, UsageError
 from ptpkit.rig.ray_backend import (
     CHUNK_BYTES,
     ClockOffset,
@@ -19,6 +19,7 @@ from ptpkit.rig.ray_backend import (
     RayBackend,
     cristian_offset,
     host_resource,
+    split_address,
 )
 from ptpkit.rig.spec import CameraSpec
 
@@ -164,3 +165,30 @@ def test_a_rig_on_ray_without_ray_says_how_to_install_it() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'ptpkit[ray]'" in done.stdout
+
+
+def test_ray_addresses() -> None:
+    assert split_address("10.0.0.1:6380") == ("10.0.0.1", 6380)
+    assert split_address("head") == ("head", 6379)
+    assert split_address("ray://head") == ("head", 10001)
+    assert split_address("ray://10.0.0.1:10002") == ("10.0.0.1", 10002)
+    assert split_address("[::1]:7000") == ("::1", 7000)
+    for bad in ("ray://", ":6379", "head:port", "head:0", "head:70000"):
+        with pytest.raises(UsageError):
+            split_address(bad)
+
+
+def test_nothing_at_the_address_is_a_prompt_connect_error() -> None:
+    # A port nobody listens on (bound, never listening): refused at once, not minutes of Ray's
+    # retries. Needs Ray only to get that far.
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        backend = RayBackend(f"127.0.0.1:{port}", connect_timeout_s=5)
+        started = time.monotonic()
+        with pytest.raises(ConnectError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
+            backend.open([CameraSpec(name="v0", url="virtual:", index=0)])
+        assert time.monotonic() - started < 5

@@ -87,6 +87,7 @@ __all__ = [
     "backend_for",
     "cristian_offset",
     "host_resource",
+    "split_address",
 ]
 
 log = logging.getLogger("ptpkit")
@@ -359,6 +360,7 @@ class RayBackend:
         capture_timeout_s: float = 30.0,
         namespace: str | None = None,
         clock_errors_ns: dict[str, int] | None = None,
+        connect_timeout_s: float = 10.0,
         wall_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         if files not in FILE_MODES:
@@ -373,6 +375,7 @@ class RayBackend:
         self.call_timeout_s = call_timeout_s
         self.capture_timeout_s = capture_timeout_s
         self.namespace = namespace
+        self.connect_timeout_s = connect_timeout_s
         self.clock_errors_ns = dict(clock_errors_ns or {})
         self.min_lead_s = MIN_LEAD_S
         self._wall_ns = wall_ns
@@ -390,6 +393,8 @@ class RayBackend:
         if ray.is_initialized():
             return ray
         address = None if self.cluster in ("", "auto") else self.cluster
+        if address is not None:
+            _probe(address, self.connect_timeout_s)
         try:
             ray.init(
                 address=address or "auto",
@@ -880,6 +885,45 @@ class RayBackend:
 
 class _HostDown(Exception):
     """A camera host did not answer (its agent died, is restarting, or timed out)."""
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``(host, port)`` of a Ray address: ``HOST:PORT`` (the head's GCS, 6379 when no port is
+    given) or ``ray://HOST:PORT`` (Ray Client, 10001); ``[::1]:PORT`` for IPv6."""
+    client = address.startswith("ray://")
+    rest = address[len("ray://") :] if client else address
+    default = 10001 if client else 6379
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        port_text = tail[1:] if tail.startswith(":") else ""
+    elif rest.count(":") == 1:
+        host, _, port_text = rest.partition(":")
+    else:
+        host, port_text = rest, ""
+    if not host:
+        raise UsageError(f"{address!r} is not a Ray address (auto, HOST:PORT, ray://HOST:PORT)")
+    try:
+        port = int(port_text) if port_text else default
+    except ValueError:
+        raise UsageError(f"{address!r}: the port must be a number") from None
+    if not 0 < port < 65536:
+        raise UsageError(f"{address!r}: the port must be 1 to 65535")
+    return host, port
+
+
+def _probe(address: str, timeout_s: float) -> None:
+    """A :class:`ConnectError` now when nothing answers at ``address``: Ray itself retries an
+    unreachable head for minutes, and a rig's call is bounded."""
+    host, port = split_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConnectError(
+            f"no Ray cluster answers at {address} ({reason}): is the head running "
+            "(ray start --head), and is the address right?"
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:
