@@ -13,7 +13,18 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import eos, inprocess, listing, listing_scale, liveview, ptpip, rig_ray, startup, usb
+from bench import (
+    eos,
+    inprocess,
+    listing,
+    listing_scale,
+    liveview,
+    ptpip,
+    rig,
+    rig_ray,
+    startup,
+    usb,
+)
 
 #: Every benchmark by name, in the order ``python -m bench`` runs them. One line registers one.
 BENCHMARKS: dict[str, Callable[[], None]] = {
@@ -30,6 +41,7 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "eos-capture": eos.capture_to_file,
     "eos-events": eos.event_latency,
     "liveview": liveview.run,
+    "rig": rig.run,
     "rig-ray": rig_ray.run,
 }
 

@@ -120,9 +120,9 @@ def test_capture_records_each_release_and_a_camera_that_dies_mid_capture(
     server = serve(dying)
     fired: dict[str, int] = {}
     for name, cam in cams.items():
-        cam.on_capture = lambda now_ns, name=name: fired.__setitem__(name, now_ns)
+        cam.on_capture = lambda now_ns, arrived_ns, name=name: fired.__setitem__(name, now_ns)
 
-    def die(now_ns: int) -> None:
+    def die(now_ns: int, arrived_ns: int | None) -> None:
         # The camera hangs up as its shutter fires (a cable pulled, a battery gone).
         threading.Thread(target=server.close).start()
 

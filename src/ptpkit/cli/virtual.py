@@ -176,8 +176,10 @@ def virtual() -> None:
     "capture_log",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Append the wall-clock time (ns since the epoch) of every shutter release to FILE, one "
-    "a line, as it happens: a rig's trigger skew measured at the camera (bench/rig.py).",
+    help="Append a line to FILE at every shutter release, as it happens: when the capture "
+    "request reached the camera (the kernel's receive time, else the release's) and when the "
+    "shutter fired, in ns since the epoch: a rig's trigger skew measured at the camera "
+    "(bench/rig.py).",
 )
 # The defaults below are ptpkit.virtual.server's constants, written out so that loading the
 # command line does not import the virtual camera (start-up time; a test checks they agree).
@@ -358,9 +360,10 @@ def serve(
         if capture_log is not None:
             log_file = logging_captures.enter_context(capture_log.open("a", encoding="ascii"))
 
-            def log_capture(fired_ns: int) -> None:
-                # One write per release, flushed: a reader sees it as soon as it happens.
-                log_file.write(f"{fired_ns}\n")
+            def log_capture(fired_ns: int, arrived_ns: int | None) -> None:
+                # One line per release, flushed: a reader sees it as soon as it happens. The
+                # request's arrival first (the shutter's time where there is none).
+                log_file.write(f"{arrived_ns or fired_ns} {fired_ns}\n")
                 log_file.flush()
 
             camera.on_capture = log_capture

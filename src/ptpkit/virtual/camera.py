@@ -53,6 +53,17 @@ DEFAULT_STORAGE_ID: Final = 0x00010001
 _CAPTURE_NAME = re.compile(r"^IMG_(\d{4})\.JPG$", re.IGNORECASE)
 
 
+#: The arrival time of the request the current thread is answering (see request_arrived).
+_request = threading.local()
+
+
+def request_arrived(arrived_ns: int | None) -> None:
+    """A server says when the request it is about to hand to a session (in this thread) reached
+    the camera (wall clock, ns), or None when it is done; :meth:`VirtualCamera.shutter_fired`
+    passes it on to :attr:`VirtualCamera.on_capture`."""
+    _request.arrived_ns = arrived_ns
+
+
 @dataclass(frozen=True, kw_only=True)
 class Personality:
     """What the virtual camera says it is in its DeviceInfo."""
@@ -147,9 +158,11 @@ class VirtualCamera:
         self._live_picture: LivePicture | None = None
         if synthetic is not None:
             install_synthetic(self, self.stores[DEFAULT_STORAGE_ID])  # type: ignore[arg-type]
-        #: Called with the wall-clock time (time.time_ns()) each time the shutter fires, before
-        #: the picture is made: ``virtual serve --capture-log`` and the rig bench record it.
-        self.on_capture: Callable[[int], None] | None = None
+        #: Called each time the shutter fires, before the picture is made, with the wall-clock
+        #: time (time.time_ns()) and the time the request that fired it reached the camera (the
+        #: kernel's arrival stamp of its packet where the server has one: PTP/IP on Linux; else
+        #: None): ``virtual serve --capture-log`` and the rig bench record them.
+        self.on_capture: Callable[[int, int | None], None] | None = None
         self._sessions: list[ResponderSession] = []
         self._timers: list[threading.Timer] = []
         self.closed = False
@@ -299,7 +312,7 @@ class VirtualCamera:
         measured here, on the wall clock, comparable across processes on one computer."""
         hook = self.on_capture
         if hook is not None:
-            hook(time.time_ns())
+            hook(time.time_ns(), getattr(_request, "arrived_ns", None))
 
     def after(self, delay_s: float, action: Callable[[], None]) -> None:
         """Run ``action`` on a timer thread after ``delay_s`` (a capture delay)."""

@@ -45,8 +45,11 @@ import contextlib
 import itertools
 import logging
 import math
+import platform
 import select
 import socket
+import struct
+import sys
 import threading
 import time
 import uuid
@@ -74,7 +77,7 @@ from ptpkit.core.ptpip import (
 )
 from ptpkit.core.state import Role
 from ptpkit.errors import ConnectError, PTPError
-from ptpkit.virtual.camera import VirtualCamera
+from ptpkit.virtual.camera import VirtualCamera, request_arrived
 from ptpkit.virtual.misbehave import Mode, send_handshake_answer
 from ptpkit.virtual.responder import ResponderSession
 
@@ -101,6 +104,41 @@ _RECV_BYTES: Final = 1 << 20
 
 #: Serves one accepted connection: (socket, peer address, when it was accepted).
 _Handler = Callable[[socket.socket, str, float], None]
+
+
+#: Linux stamps each received packet with the wall-clock time it arrived (SO_TIMESTAMPNS,
+#: socket(7)): a timespec of two native longs in an ancillary message of that type. Python does
+#: not name the option; 35 is its number in asm-generic/socket.h, which every Linux
+#: architecture but alpha, mips, parisc and sparc uses.
+_TIMESTAMPNS: Final = getattr(
+    socket,
+    "SO_TIMESTAMPNS",
+    35
+    if sys.platform == "linux"
+    and not platform.machine().lower().startswith(("alpha", "mips", "parisc", "sparc"))
+    else None,
+)
+_TIMESPEC: Final = struct.Struct("@ll")
+
+
+def _stamp_arrivals(sock: socket.socket) -> None:
+    """Ask the kernel to stamp what arrives on ``sock`` (where it can)."""
+    if _TIMESTAMPNS is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, _TIMESTAMPNS, 1)
+
+
+def _receive(sock: socket.socket, view: memoryview) -> tuple[int, int | None]:
+    """Read into ``view``: (bytes read, the kernel's arrival time of the data in ns, or None
+    where the kernel gives none)."""
+    if _TIMESTAMPNS is None:
+        return sock.recv_into(view), None
+    count, ancillary, _, _ = sock.recvmsg_into([view], socket.CMSG_SPACE(_TIMESPEC.size))
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == _TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            return count, seconds * 1_000_000_000 + nanoseconds
+    return count, None
 
 
 def _quick_ack(sock: socket.socket) -> None:
@@ -575,6 +613,7 @@ class PtpIpServer:
 
     def _command_loop(self, link: _Link) -> None:
         sock, session = link.command, link.session
+        _stamp_arrivals(sock)
         buffer = bytearray(_RECV_BYTES)
         view = memoryview(buffer)
         silent = False
@@ -602,12 +641,18 @@ class PtpIpServer:
             if sock not in readable:
                 continue
             budget = self.camera.misbehavior.read_budget(session.connection.phase)
-            count = sock.recv_into(buffer, budget or 0)
+            count, arrived_ns = _receive(sock, view[:budget] if budget else view)
             if count == 0:
                 return
             link.last_activity = link.last_heard = time.monotonic()
             _quick_ack(sock)
-            session.receive_data(view[:count])
+            # Requests answered in this call arrived at this (kernel) time: a capture's log
+            # says when its request reached the camera (VirtualCamera.on_capture).
+            request_arrived(arrived_ns)
+            try:
+                session.receive_data(view[:count])
+            finally:
+                request_arrived(None)
             if budget is not None:  # slow-reader: the next bytes are read a tick later
                 self._closed.wait(self.camera.misbehavior.tick_s)
 
@@ -624,10 +669,15 @@ class PtpIpServer:
             # A long data phase: look for a Cancel without blocking, between writes.
             readable, _, _ = select.select([sock], [], [], 0)
             if readable:
-                chunk = sock.recv(65536)
-                if not chunk:
+                chunk = bytearray(65536)
+                count, arrived_ns = _receive(sock, memoryview(chunk))
+                if not count:
                     return  # closed: the command loop sees it on its next read
-                session.receive_data(chunk)
+                request_arrived(arrived_ns)
+                try:
+                    session.receive_data(memoryview(chunk)[:count])
+                finally:
+                    request_arrived(None)
 
     # -- the event connection --------------------------------------------------------------------
 
