@@ -6,8 +6,9 @@ runs in a private network namespace with only ``lo`` up (``unshare -n``, as root
 ``unshare -rn``), built by tests/rig/ray_cluster.py; its virtual cameras are PTP/IP servers on
 their node and record when their shutters fire. Per shot, measured:
 
-- **skew at the cameras**: every camera's shutter time after the earliest one's (one machine,
-  one clock); median, p95 and max over every camera of every shot;
+- **skew at the cameras**: every camera's release request arrival (the kernel's receive stamp,
+  as bench/rig.py measures it) and shutter time after the earliest one's (one machine, one
+  clock); median, p95 and max over every camera of every shot;
 - **the rig's skew**: what ``Rig.capture`` reports from the agents' release times with their
   measured clock offsets applied (Cristian; the offsets' bounds are printed);
 - **deadline to files on disk**: from the release deadline until the rig's download returned,
@@ -68,6 +69,7 @@ def run() -> None:
         f"Rig on Ray: {HOSTS} nodes x {CAMERAS_PER_HOST} virtual cameras, {shots} shots per "
         "file mode  [local Ray cluster in a private network namespace]"
     )
+    note("skew figures: median / p95 / max")
     try:
         import ray  # noqa: F401, PLC0415
     except ImportError:
@@ -110,18 +112,19 @@ def run() -> None:
             continue
         at_cameras = [offset for shot in mine for offset in shot["at_cameras_ms"]]
         rig_max = [shot["rig_skew"]["max_ms"] for shot in mine if shot["rig_skew"]]
+        late = [shot["rig_skew"]["late_max_ms"] for shot in mine if shot["rig_skew"]]
         on_disk = [shot["on_disk_s"] for shot in mine]
         delivered = sum(shot["downloaded"] for shot in mine)
         total = HOSTS * CAMERAS_PER_HOST * len(mine)
         bounds = [bound for shot in mine for bound in shot["bounds_ms"]]
         byte_count = sum(shot["bytes"] for shot in mine)
         print(f"\n  files={mode}: rig opened in {found[f'open_{mode}_s']:.1f} s")
-        row(
-            "skew at the cameras (median / p95 / max)",
-            _ms(at_cameras),
-            f"{len(at_cameras)} shutters",
-        )
-        row("rig's skew, max per shot (median / p95 / max)", _ms(rig_max), "offsets applied")
+        arrivals = [o for shot in mine for o in (shot["arrivals_ms"] or [])]
+        if arrivals:
+            row("skew at the cameras: request arrival", _ms(arrivals), "kernel stamps")
+        row("skew at the cameras: shutter", _ms(at_cameras), f"{len(at_cameras)} shutters")
+        row("rig's skew: max per shot", _ms(rig_max), "offsets applied")
+        row("latest release after the deadline", _ms(late), "per shot")
         row("clock offset bound (half round trip)", f"{max(bounds):.3f} ms", "worst host")
         row(
             "deadline to files on disk",

@@ -37,13 +37,21 @@ class Rack:
         from ptpkit.virtual.server import PtpIpServer
 
         self.servers = [PtpIpServer(VirtualCamera(), "127.0.0.1", 0).start() for _ in range(count)]
-        #: Each camera's shutter times (wall clock, ns), as the camera saw them.
-        self.fired: list[list[int]] = [[] for _ in range(count)]
+        #: Each camera's releases as it saw them: (request arrival, by the kernel's stamp where
+        #: there is one, else None; shutter), wall clock ns.
+        self.fired: list[list[tuple[int | None, int]]] = [[] for _ in range(count)]
         for server, times in zip(self.servers, self.fired, strict=True):
-            server.camera.on_capture = times.append
+            server.camera.on_capture = self._recorder(times)
 
-    def shutter_times(self) -> list[list[int]]:
-        """Each camera's shutter times since the last call."""
+    @staticmethod
+    def _recorder(times: list[tuple[int | None, int]]) -> Any:
+        def record(fired_ns: int, arrived_ns: int | None) -> None:
+            times.append((arrived_ns, fired_ns))
+
+        return record
+
+    def shutter_times(self) -> list[list[tuple[int | None, int]]]:
+        """Each camera's (arrival, shutter) times since the last call."""
         out = [list(times) for times in self.fired]
         for times in self.fired:
             times.clear()
@@ -352,12 +360,14 @@ def scenario_bench(work: Path, hosts: int, cameras_per_host: int, shots: int) ->
                     target = work / f"{mode}-{number}"
                     got = rig.download([shot], str(target), layout="shots")
                     on_disk_s = time.time() - shot.deadline_ns / 1e9
-                    fired = [
-                        t
+                    seen = [
+                        pair
                         for per_rack in ray.get([rack.shutter_times.remote() for rack in racks])
                         for per_camera in per_rack
-                        for t in per_camera
+                        for pair in per_camera
                     ]
+                    fired = [shutter for _, shutter in seen]
+                    arrived = [a for a, _ in seen if a is not None]
                     out["shots"].append(
                         {
                             "files": mode,
@@ -365,6 +375,9 @@ def scenario_bench(work: Path, hosts: int, cameras_per_host: int, shots: int) ->
                             "downloaded": sum(o.ok for o in got),
                             "bytes": sum(o.size for o in got if o.ok),
                             "at_cameras_ms": [(t - min(fired)) / 1e6 for t in fired],
+                            "arrivals_ms": [(t - min(arrived)) / 1e6 for t in arrived]
+                            if len(arrived) == len(fired)
+                            else None,
                             "late_at_cameras_ms": (max(fired) - shot.deadline_ns) / 1e6,
                             "rig_skew": shot.skew.as_ms() if shot.skew else None,
                             "bounds_ms": sorted(
