@@ -79,16 +79,20 @@ def test_offsets_measured_and_skew_on_the_controller_clock(found: dict[str, Any]
     for shot in (trusting, corrected):
         assert shot["delivered"] == CAMERAS
         assert shot["sources"] == ["cristian"]
-        # Host c's clock runs 40 ms ahead: its offset is -40 ms; a and b share ours.
+        assert sorted(shot["bounds_ms"]) == CAMERAS
+        # Host c's clock runs 100 ms ahead: its offset is -100 ms; a and b share ours. One
+        # machine, one clock: Cristian's offset is within its bound (half the round trip).
         for name, offset_ms in shot["offsets_ms"].items():
-            expected = -40.0 if name.startswith("c") else 0.0
-            assert abs(offset_ms - expected) < 5.0, (name, offset_ms)
-    # Trusting its clock, host c fires 40 ms early on the controller's clock: the skew shows it.
-    assert trusting["skew"]["max_ms"] > 30.0
-    assert trusting["late_ms"]["c0"] < -30.0
-    # Its deadline shifted by the measured offset, it fires with the others.
-    assert corrected["late_ms"]["c0"] > -15.0
-    assert corrected["late_ms"]["c1"] > -15.0
+            expected = -100.0 if name.startswith("c") else 0.0
+            assert abs(offset_ms - expected) <= shot["bounds_ms"][name] + 0.001, name
+    # Trusting its clock, host c fires 100 ms early on the controller's clock, and the rig's
+    # skew (offsets applied) shows it (however late a loaded machine lets the others fire).
+    assert trusting["late_ms"]["c0"] < -50.0
+    assert trusting["late_ms"]["c1"] < -50.0
+    assert trusting["skew"]["max_ms"] > 50.0
+    # Its deadline shifted by the measured offset, no camera fires before the deadline.
+    for name in CAMERAS:
+        assert corrected["late_ms"][name] >= -0.001, name
 
 
 def test_files_on_hosts_and_gathered_to_the_controller(found: dict[str, Any]) -> None:
