@@ -80,16 +80,16 @@ def test_offsets_measured_and_skew_on_the_controller_clock(found: dict[str, Any]
         assert shot["delivered"] == CAMERAS
         assert shot["sources"] == ["cristian"]
         assert sorted(shot["bounds_ms"]) == CAMERAS
-        # Host c's clock runs 100 ms ahead: its offset is -100 ms; a and b share ours. One
+        # Host c's clock runs 1 s ahead: its offset is -1000 ms; a and b share ours. One
         # machine, one clock: Cristian's offset is within its bound (half the round trip).
         for name, offset_ms in shot["offsets_ms"].items():
-            expected = -100.0 if name.startswith("c") else 0.0
+            expected = -1000.0 if name.startswith("c") else 0.0
             assert abs(offset_ms - expected) <= shot["bounds_ms"][name] + 0.001, name
-    # Trusting its clock, host c fires 100 ms early on the controller's clock, and the rig's
-    # skew (offsets applied) shows it (however late a loaded machine lets the others fire).
-    assert trusting["late_ms"]["c0"] < -50.0
-    assert trusting["late_ms"]["c1"] < -50.0
-    assert trusting["skew"]["max_ms"] > 50.0
+    # Trusting its clock, host c fires 1 s early on the controller's clock, and the rig's skew
+    # (offsets applied) shows it (however late a loaded machine lets the cameras fire).
+    assert trusting["late_ms"]["c0"] < -500.0
+    assert trusting["late_ms"]["c1"] < -500.0
+    assert trusting["skew"]["max_ms"] > 500.0
     # Its deadline shifted by the measured offset, no camera fires before the deadline.
     for name in CAMERAS:
         assert corrected["late_ms"][name] >= -0.001, name
