@@ -14,6 +14,7 @@ from PIL import Image
 import ptpkit
 from ptpkit.rig import CameraSpec, CameraState, LocalBackend, Rig, RigSpec
 from ptpkit.virtual.misbehave import Misbehavior
+from ptpkit.virtual.sony import sony_state
 from ptpkit.virtual.usb_device import VirtualUsbDevice, make_backend
 
 from .conftest import MakeCamera, Serve, in_process
@@ -334,3 +335,23 @@ def test_the_contact_sheet_has_a_tile_per_camera(make_camera: MakeCamera) -> Non
         assert pixels.getpixel((200 + 20, 174 + 20)) == (24, 24, 24)
         middle = pixels.crop((0, 0, 400, 150)).getcolors(maxcolors=1 << 16)
         assert middle is None or len(middle) > 50  # a picture, not a flat tile
+
+
+def test_prepare_half_presses_where_the_vendor_can(make_camera: MakeCamera) -> None:
+    cams = {
+        "eos": make_camera("E2", "canon-eos"),
+        "nikon": make_camera("N2", "nikon"),
+        "sony": make_camera("S2", "sony"),
+    }
+    specs = [CameraSpec(name=n, url=f"virtual:{n}", index=i) for i, n in enumerate(cams)]
+    with Rig(specs, backend=LocalBackend(connect=in_process(cams)), lead_s=LEAD_S) as rig:
+        prepared = {o.camera: o for o in rig.prepare()}
+        assert sony_state(cams["sony"]).half_pressed  # held until the release
+        (shot,) = rig.capture(prepare=False)
+    assert all(o.ok for o in prepared.values())
+    assert prepared["eos"].detail == "autofocus (DoAf 0x9154)"
+    assert prepared["nikon"].detail == "autofocus (AfDrive 0x90C1)"
+    assert prepared["sony"].detail == "autofocus (half press 0x9207)"
+    assert shot.delivered == ["eos", "nikon", "sony"]
+    # The Sony's capture pressed its button again and let go of it.
+    assert not sony_state(cams["sony"]).half_pressed

@@ -2,9 +2,10 @@
 
 - ``meshroom``: Meshroom's multi-camera rig layout, one folder per camera by index,
   ``rig/<camera index>/<shot>.<ext>`` (``rig/0/0001.JPG``): Meshroom takes the sub-folders of
-  ``rig/`` as the rig's cameras and pairs the pictures of one shot by their common name
-  (AliceVision's rig support: "the same filename in each camera folder"), so every camera's
-  picture of shot 1 is named ``0001``.
+  ``rig/`` as the rig's cameras (by index, from 0) and links the pictures with the same name
+  in every camera's folder as one pose of the rig (Meshroom wiki, "Multi Camera Rig"), so every
+  camera's picture of shot 1 is named ``0001``. (Meshroom also wants each camera's EXIF body
+  serial number to differ, which real cameras' do.)
 - ``shots``: one folder per shot, ``shot_0001/<camera name>.<ext>``.
 - a pattern of your own, in Python's format syntax, with ``/`` between folders:
   ``{shot}``, ``{camera}``, ``{index}``, ``{serial}``, ``{name}`` (the camera's file name),

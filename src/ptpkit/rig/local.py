@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat as _stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -46,13 +47,27 @@ __all__ = ["HALF_PRESS", "LocalBackend", "describe_failure"]
 _T = TypeVar("_T")
 log = get_logger(__name__)
 
-#: Extension name -> (half press / autofocus operation, its name). Facts from libgphoto2's
-#: camlibs/ptp2/config.c: Canon EOS DoAf 0x9154 (_put_Canon_EOS_AutoFocus), Nikon AfDrive
-#: 0x90C1 (_put_Nikon_AFDrive; the camera answers DeviceBusy until it has focused, which the
-#: next operation's busy retries wait out). Standard PTP has no half press.
+
+@dataclass(frozen=True)
+class HalfPress:
+    """A vendor's half press: an operation, its parameters and data phase."""
+
+    code: int
+    name: str
+    params: tuple[int, ...] = ()
+    data: bytes | None = None
+
+
+#: Extension name -> its half press / autofocus. Facts from libgphoto2's camlibs/ptp2/config.c
+#: and library.c: Canon EOS DoAf 0x9154 (_put_Canon_EOS_AutoFocus); Nikon AfDrive 0x90C1
+#: (_put_Nikon_AFDrive; the camera answers DeviceBusy until it has focused, which the next
+#: operation's busy retries wait out); Sony SetControlDeviceB 0x9207 of the half-press button
+#: 0xD2C1 with 2, a u16 (camera_sony_capture; the capture presses it again and lets go of it).
+#: Standard PTP has no half press.
 HALF_PRESS: Final = {
-    "canon-eos": (0x9154, "DoAf"),
-    "nikon": (0x90C1, "AfDrive"),
+    "canon-eos": HalfPress(0x9154, "DoAf"),
+    "nikon": HalfPress(0x90C1, "AfDrive"),
+    "sony": HalfPress(0x9207, "half press", (0xD2C1,), b"\x02\x00"),
 }
 
 #: How long before the deadline the caller stops sleeping and spins on the clock: a sleep
@@ -115,6 +130,7 @@ class LocalBackend:
         self.clock_source = clock_source
         self._slots: list[_Slot] = []
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_threads = 0
 
     # -- running on every camera at once -----------------------------------------------------------
 
@@ -257,10 +273,9 @@ class LocalBackend:
                     ok=True,
                     detail="no half press on this camera (standard PTP has none)",
                 )
-            code, op_name = found
             with slot.lock:
                 try:
-                    result = camera.transaction(code)
+                    result = camera.transaction(found.code, found.params, found.data)
                 except (PTPError, OSError) as exc:
                     why = self._fail(slot, exc)
                     return CameraOutcome(**self._outcome(slot), ok=False, error=why)  # type: ignore[arg-type]
@@ -268,12 +283,12 @@ class LocalBackend:
                 return CameraOutcome(
                     **self._outcome(slot),  # type: ignore[arg-type]
                     ok=False,
-                    error=f"{op_name} answered {result.name}",
+                    error=f"{found.name} answered {result.name}",
                 )
             return CameraOutcome(
                 **self._outcome(slot),  # type: ignore[arg-type]
                 ok=True,
-                detail=f"autofocus ({op_name} 0x{code:04X})",
+                detail=f"autofocus ({found.name} 0x{found.code:04X})",
             )
 
         return self._each(self._open_slots(), job)
@@ -356,11 +371,12 @@ class LocalBackend:
     def _pool_for(self, count: int) -> ThreadPoolExecutor:
         """The worker threads: at least one per camera, so that every camera waits at once."""
         pool = self._pool
-        if pool is None or pool._max_workers < count:
+        if pool is None or self._pool_threads < count:
             if pool is not None:
                 pool.shutdown(wait=False)
+            self._pool_threads = max(count, 4)
             pool = self._pool = ThreadPoolExecutor(
-                max_workers=max(count, 4), thread_name_prefix="ptpkit-rig"
+                max_workers=self._pool_threads, thread_name_prefix="ptpkit-rig"
             )
         return pool
 
@@ -499,11 +515,11 @@ def _close_quietly(camera: Camera, name: str) -> None:
         log.debug("rig camera %s: closing failed: %s", name, describe_failure(exc))
 
 
-def half_press_operation(camera: Camera) -> tuple[int, str] | None:
-    """The camera's half-press operation (code, name), or None when it has none."""
+def half_press_operation(camera: Camera) -> HalfPress | None:
+    """The camera's half press, or None when it has none."""
     for extension in camera.extensions:
         found = HALF_PRESS.get(type(extension).name)
-        if found is not None and camera.supports(found[0]):
+        if found is not None and camera.supports(found.code):
             return found
     return None
 
@@ -523,6 +539,4 @@ def _complete_copy(path: Path, size: int) -> bool:
         stat = path.lstat()
     except OSError:
         return False
-    import stat as _stat  # noqa: PLC0415
-
     return _stat.S_ISREG(stat.st_mode) and stat.st_size == size
