@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -38,9 +39,21 @@ def _run(scenario: str, tmp_path: Path, *args: str) -> dict[str, Any]:
         pytest.skip("no unshare and ip: cannot isolate the Ray cluster's network")
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     env.pop("RAY_ADDRESS", None)
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=540, env=env, check=False
-    )
+    # A session of its own: on a timeout the whole cluster (raylets, workers) is killed with it.
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=540)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+    done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     lines = done.stdout.strip().splitlines()
     report = f"scenario {scenario}: {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
     assert done.returncode == 0, report
