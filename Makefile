@@ -8,10 +8,11 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint bench fuzz clean
 
+# The ray extra: the Ray rig's tests (tests/rig/test_ray_cluster.py) run a local Ray cluster.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -13,7 +13,19 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import aio, eos, inprocess, listing, listing_scale, liveview, ptpip, rig, startup, usb
+from bench import (
+    aio,
+    eos,
+    inprocess,
+    listing,
+    listing_scale,
+    liveview,
+    ptpip,
+    rig,
+    rig_ray,
+    startup,
+    usb,
+)
 
 #: Every benchmark by name, in the order ``python -m bench`` runs them. One line registers one.
 BENCHMARKS: dict[str, Callable[[], None]] = {
@@ -32,6 +44,7 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "liveview": liveview.run,
     "aio": aio.run,
     "rig": rig.run,
+    "rig-ray": rig_ray.run,
 }
 
 

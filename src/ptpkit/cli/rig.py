@@ -40,9 +40,18 @@ if TYPE_CHECKING:
 class _RigOptions:
     """The rig group's options, for its commands (the group context's object)."""
 
-    def __init__(self, rig_file: Path | None, cameras: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        rig_file: Path | None,
+        cameras: tuple[str, ...],
+        ray: str | None = None,
+        files: str = "host",
+    ) -> None:
         self.rig_file = rig_file
         self.cameras = cameras
+        #: The Ray cluster's address (ptpkit.rig.ray_backend), and where its files go.
+        self.ray = ray
+        self.files = files
 
 
 def _spec(options: _RigOptions, out: Output) -> RigSpec:
@@ -73,7 +82,13 @@ def _open_rig(ctx: click.Context, out: Output) -> Iterator[Rig]:
 
     options = ctx.find_object(_RigOptions)
     assert options is not None
-    rig = Rig(_spec(options, out))
+    spec = _spec(options, out)
+    if options.ray is None:
+        rig = Rig(spec)
+    else:
+        from ptpkit.rig.ray_backend import RayBackend  # noqa: PLC0415
+
+        rig = Rig(spec, backend=RayBackend(options.ray, files=options.files))
     try:
         statuses = rig.open()
         for status in statuses:
@@ -178,15 +193,37 @@ def _failed(names: Sequence[str], what: str) -> None:
     metavar="URL",
     help="A camera of the rig (repeat it); usb:serial=S finds a USB camera by serial number.",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    default=None,
+    metavar="ADDRESS",
+    help="Drive the cameras on the nodes of a Ray cluster: auto, ray://HOST:PORT or HOST:PORT "
+    "(each camera's host = the node offering the resource ptpkit-host-HOST; needs ptpkit[ray]).",
+)
+@click.option(
+    "--files",
+    type=click.Choice(["host", "controller", "shared"]),
+    default="host",
+    show_default=True,
+    help="With --ray: downloads stay on each camera host, are gathered here, or go to a "
+    "folder every host shares.",
+)
 @click.pass_context
-def rig(ctx: click.Context, rig_file: Path | None, cameras: tuple[str, ...]) -> None:
+def rig(
+    ctx: click.Context,
+    rig_file: Path | None,
+    cameras: tuple[str, ...],
+    ray_address: str | None,
+    files: str,
+) -> None:
     """Many cameras as one: status, settings, synchronised capture, downloads, contact sheet.
 
     \b
     The rig: --rig FILE.toml, else --camera URL (repeated), else the cameras found.
     Exit code 106 when a camera did not deliver (the others' results are still given).
     """
-    ctx.obj = _RigOptions(rig_file, cameras)
+    ctx.obj = _RigOptions(rig_file, cameras, ray_address, files)
 
 
 def _session_out(ctx: click.Context, as_json: bool) -> Output:

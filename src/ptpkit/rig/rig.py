@@ -143,7 +143,8 @@ class Rig:
                 module = importlib.import_module("ptpkit.rig.ray_backend")
                 backend = module.backend_for(cluster, self.spec)
         self.backend: RigBackend = backend
-        self.lead_s = lead_s
+        # A backend may need a longer lead (Ray's: the release must reach every host first).
+        self.lead_s = max(lead_s, float(getattr(backend, "min_lead_s", 0.0)))
         self._wall_ns = wall_ns
         self._sleep = sleep
         self._opened: list[CameraStatus] | None = None
