@@ -49,6 +49,8 @@ def test_gphoto2_canon_driver_drives_the_virtual_powershot_over_usb(
     gphoto2_gadget_runs: dict[str, GadgetRun], name: str
 ) -> None:
     product_id, detected, summarized = MODELS[name]
+    # The G2 runs the checks its protocol class changes (the guest script's FULL).
+    full = name == "powershot-g3"
     card = gphoto2_gadget_runs[name].card
     run = gphoto2_gadget_runs[name].run
     assert run.returncode == 0, run.stdout + run.stderr
@@ -107,10 +109,11 @@ def test_gphoto2_canon_driver_drives_the_virtual_powershot_over_usb(
     expected["thumb_MVI_0002.jpg"] = exif_thumbnail_bytes(on_host["DCIM/100PTPKT/MVI_0002.THM"])
     assert all(expected.values())
     assert result["thumbs"] == {name: _sha(data or b"") for name, data in expected.items()}
-    exif = result["exif"]
-    assert exif["rc"] == 0, exif
-    assert re.search(r"Make\s+\|ptpkit", exif["out"]), exif["out"]
-    assert re.search(r"Model\s+\|Virtual Camera", exif["out"]), exif["out"]
+    if full:
+        exif = result["exif"]
+        assert exif["rc"] == 0, exif
+        assert re.search(r"Make\s+\|ptpkit", exif["out"]), exif["out"]
+        assert re.search(r"Model\s+\|Virtual Camera", exif["out"]), exif["out"]
 
     # DeleteFile: the file is gone from the card, nothing else changed.
     assert result["delete"]["rc"] == 0, result["delete"]
@@ -119,11 +122,12 @@ def test_gphoto2_canon_driver_drives_the_virtual_powershot_over_usb(
     assert deleted
     assert result["after_delete"] == before
 
-    # Upload: Debian builds libgphoto2 without CANON_EXPERIMENTAL_UPLOAD; nothing is written.
-    upload = result["upload"]
-    assert upload["rc"] != 0
-    assert "File upload not implemented for USB yet" in upload["err"]
-    assert result["after_upload"] == result["after_delete"]
+    if full:
+        # Upload: Debian builds libgphoto2 without CANON_EXPERIMENTAL_UPLOAD; nothing written.
+        upload = result["upload"]
+        assert upload["rc"] != 0
+        assert "File upload not implemented for USB yet" in upload["err"]
+        assert result["after_upload"] == result["after_delete"]
 
     # Remote capture to the card: the driver lists the card before and after and names the
     # new file from the difference (the protocol never names it).
@@ -147,6 +151,8 @@ def test_gphoto2_canon_driver_drives_the_virtual_powershot_over_usb(
     assert size > 1000
     assert result["after_capture_download"] == result["after_capture"]
 
+    if not full:
+        return
     # The command line serves the same camera; SIGTERM stops it cleanly, the gadget unbound.
     cli = result["cli"]
     assert detected in cli["detect"]["out"], cli
