@@ -139,6 +139,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker under ``--dist loadgroup``: every test with an ``xdist_group``
+    mark must carry its group in its node id (xdist's way of keeping a group on one worker).
+    When it does not (pytest 9.2 with xdist 3.8), the USB lab's shared guest boots and the Ray
+    cluster run once per worker, in parallel: minutes more and a machine twice as loaded. Stop
+    with the reason instead."""
+    if not hasattr(session.config, "workerinput") or not session.config.getvalue("loadgroup"):
+        return
+    lost = [
+        item.nodeid
+        for item in session.items
+        if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid
+    ]
+    if lost:
+        raise pytest.UsageError(
+            f"pytest-xdist's loadgroup did not group {lost[0]} (and {len(lost) - 1} more): this "
+            "pytest and pytest-xdist do not work together (see the pytest pin in pyproject.toml)"
+        )
+
+
 #: The signals whose handlers the command line sets while a command runs (cli/interrupts.py).
 _GUARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
