@@ -899,3 +899,17 @@ def test_thumbnail_as_libgphoto2_extracts_it(g3: Host, card: Path, camera: Virtu
     obj = store.find("DCIM/100PTPKT/IMG_0002.JPG")
     assert obj is not None
     assert exif_thumbnail_bytes(made) == _extract_jpeg_thumb(made) == store.thumbnail(obj)
+
+
+def test_another_open_closing_does_not_release_the_first_ones_claim(camera: VirtualCamera) -> None:
+    """A handle per open (the virtual PTP camera's shared backend): a second program that opens
+    the PowerShot only to read its descriptors, then closes it, leaves the first one's claim."""
+    backend = make_powershot_backend(PowerShotDevice(camera, "powershot-g3"))
+    (device,) = backend.enumerate_devices()
+    first = backend.open_device(device)
+    backend.claim_interface(first, 0)
+    second = backend.open_device(device)
+    backend.close_device(second)
+    assert device.claimed
+    backend.release_interface(first, 0)
+    assert not device.claimed

@@ -26,7 +26,14 @@ import time
 from typing import Any, Final
 
 from ptpkit.virtual.powershot import PowerShotDevice, Stall
-from ptpkit.virtual.usb_device import _Descriptor, _endpoint, _fill, _timeout_error, _usb_error
+from ptpkit.virtual.usb_device import (
+    _Descriptor,
+    _endpoint,
+    _fill,
+    _timeout_error,
+    _usb_error,
+    make_bus_backend,
+)
 
 __all__ = [
     "BULK_IN",
@@ -231,112 +238,24 @@ class PowerShotUsbDevice:
     def release(self) -> None:
         self.claimed = False
 
+    #: Transfers may overlap (an interrupt read beside a bulk one), as on libusb1.
+    serialises_transfers: Final = False
+
+    def clear_halt(self, endpoint: int) -> None:
+        self.check()  # nothing halts here: a refused control request stalls ep0 only
+
+    def reset(self) -> None:
+        """USB's port reset: the camera drops what it was sending and waits for commands."""
+        self.check()
+        self.device.reset()
+
 
 def make_powershot_backend(*devices: PowerShotDevice | PowerShotUsbDevice) -> Any:
-    """A PyUSB backend whose bus holds these virtual PowerShots."""
-    import usb.backend  # noqa: PLC0415  (PyUSB loads only when this is used)
-
-    on_bus = [
-        d if isinstance(d, PowerShotUsbDevice) else PowerShotUsbDevice(d, address=9 + i)
-        for i, d in enumerate(devices)
-    ]
-
-    class PowerShotBackend(usb.backend.IBackend):  # type: ignore[misc]
-        """PyUSB's backend interface over virtual PowerShots (see usb.backend.IBackend)."""
-
-        def __init__(self) -> None:
-            self.devices = on_bus
-
-        def enumerate_devices(self) -> list[PowerShotUsbDevice]:
-            return [d for d in self.devices if not d.unplugged]
-
-        def get_parent(self, dev: PowerShotUsbDevice) -> None:
-            return None
-
-        def get_device_descriptor(self, dev: PowerShotUsbDevice) -> _Descriptor:
-            return dev.device_descriptor
-
-        def get_configuration_descriptor(self, dev: PowerShotUsbDevice, config: int) -> _Descriptor:
-            return dev.configuration_descriptor
-
-        def get_interface_descriptor(
-            self, dev: PowerShotUsbDevice, intf: int, alt: int, config: int
-        ) -> _Descriptor:
-            if intf != 0 or alt != 0:
-                raise IndexError("no such interface")
-            return dev.interface_descriptor
-
-        def get_endpoint_descriptor(
-            self, dev: PowerShotUsbDevice, ep: int, intf: int, alt: int, config: int
-        ) -> _Descriptor:
-            return dev.endpoint_descriptors[ep]
-
-        def open_device(self, dev: PowerShotUsbDevice) -> PowerShotUsbDevice:
-            dev.check()
-            return dev
-
-        def close_device(self, dev_handle: PowerShotUsbDevice) -> None:
-            dev_handle.release()
-
-        def set_configuration(self, dev_handle: PowerShotUsbDevice, config_value: int) -> None:
-            dev_handle.check()
-
-        def get_configuration(self, dev_handle: PowerShotUsbDevice) -> int:
-            dev_handle.check()
-            return 1
-
-        def set_interface_altsetting(
-            self, dev_handle: PowerShotUsbDevice, intf: int, altsetting: int
-        ) -> None:
-            dev_handle.check()
-
-        def claim_interface(self, dev_handle: PowerShotUsbDevice, intf: int) -> None:
-            dev_handle.claim()
-
-        def release_interface(self, dev_handle: PowerShotUsbDevice, intf: int) -> None:
-            dev_handle.release()
-
-        def bulk_write(
-            self, dev_handle: PowerShotUsbDevice, ep: int, intf: int, data: Any, timeout: int
-        ) -> int:
-            return dev_handle.bulk_write(data, timeout)
-
-        def bulk_read(
-            self, dev_handle: PowerShotUsbDevice, ep: int, intf: int, buff: Any, timeout: int
-        ) -> int:
-            return dev_handle.bulk_read(buff, timeout)
-
-        def intr_read(
-            self, dev_handle: PowerShotUsbDevice, ep: int, intf: int, buff: Any, timeout: int
-        ) -> int:
-            return dev_handle.interrupt_read(buff, timeout)
-
-        def ctrl_transfer(  # noqa: PLR0917  (PyUSB's IBackend signature)
-            self,
-            dev_handle: PowerShotUsbDevice,
-            bmRequestType: int,  # noqa: N803  (PyUSB's parameter names)
-            bRequest: int,  # noqa: N803
-            wValue: int,  # noqa: N803
-            wIndex: int,  # noqa: N803
-            data: Any,
-            timeout: int,
-        ) -> int:
-            return dev_handle.control(bmRequestType, bRequest, wValue, wIndex, data)
-
-        def clear_halt(self, dev_handle: PowerShotUsbDevice, ep: int) -> None:
-            dev_handle.check()
-
-        def reset_device(self, dev_handle: PowerShotUsbDevice) -> None:
-            dev_handle.check()
-            dev_handle.device.reset()
-
-        def is_kernel_driver_active(self, dev_handle: PowerShotUsbDevice, intf: int) -> bool:
-            return False
-
-        def detach_kernel_driver(self, dev_handle: PowerShotUsbDevice, intf: int) -> None:
-            pass
-
-        def attach_kernel_driver(self, dev_handle: PowerShotUsbDevice, intf: int) -> None:
-            pass
-
-    return PowerShotBackend()
+    """A PyUSB backend whose bus holds these virtual PowerShots (the virtual PTP camera's
+    backend, :func:`ptpkit.virtual.usb_device.make_bus_backend`: a handle per open)."""
+    return make_bus_backend(
+        [
+            d if isinstance(d, PowerShotUsbDevice) else PowerShotUsbDevice(d, address=9 + i)
+            for i, d in enumerate(devices)
+        ]
+    )

@@ -22,8 +22,9 @@ import contextlib
 import errno
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ptpkit.codes.common import Rc
 from ptpkit.core.events import Event
@@ -483,6 +484,17 @@ class VirtualUsbDevice:
             return _fill(data, encode_device_status(status))
         raise _usb_error("Pipe error", errno.EPIPE)  # Get Extended Event Data: not supported
 
+    @property
+    def serialises_transfers(self) -> bool:
+        """One transfer at a time, as libusb0, openusb and bridges (UsbFaults)."""
+        return self.faults.serialise_transfers
+
+    def reset(self) -> None:
+        """USB's port reset: the session goes back to its start (ISO 15740 D.7.2.4)."""
+        self.check()
+        if self.session is not None:
+            self.session.reset()
+
     def clear_halt(self, endpoint: int) -> None:
         self.check()
         if endpoint == BULK_IN:
@@ -511,13 +523,48 @@ def _fill(buffer: array.array[int], data: bytes) -> int:
     return count
 
 
+class BusDevice(Protocol):
+    """What :func:`make_bus_backend` needs of a virtual USB device (a PTP camera here, the
+    PowerShot of :mod:`ptpkit.virtual.powershot_usb`): its descriptors, its state, and its
+    transfers in PyUSB's terms (timeouts in ms, reads into ``array.array`` buffers)."""
+
+    unplugged: bool
+    device_descriptor: Any
+    configuration_descriptor: Any
+    interface_descriptor: Any
+    endpoint_descriptors: Any
+
+    @property
+    def serialises_transfers(self) -> bool: ...
+
+    def check(self) -> None: ...
+
+    def claim(self) -> None: ...
+
+    def release(self) -> None: ...
+
+    def bulk_write(self, data: array.array[int], timeout_ms: int) -> int: ...
+
+    def bulk_read(self, buffer: array.array[int], timeout_ms: int) -> int: ...
+
+    def interrupt_read(self, buffer: array.array[int], timeout_ms: int) -> int: ...
+
+    def control(
+        self, request_type: int, request: int, value: int, index: int, data: Any
+    ) -> int: ...
+
+    def clear_halt(self, endpoint: int) -> None: ...
+
+    def reset(self) -> None: ...
+
+
 class _Handle:
     """One open of a device (libusb's device handle): what it claimed is released when it
     closes, and only then. Without it, a second program (or thread) that opens the device just
     to read its serial number, then closes it, released the first one's session: what a rig
     opening USB cameras in parallel did (``usb:serial=`` reads every camera's serial number)."""
 
-    def __init__(self, device: VirtualUsbDevice) -> None:
+    def __init__(self, device: BusDevice) -> None:
         self.device = device
         self.claimed = False
 
@@ -529,6 +576,13 @@ class _Handle:
 
 def make_backend(*devices: VirtualUsbDevice) -> Any:
     """A PyUSB backend whose bus holds ``devices``."""
+    return make_bus_backend(devices)
+
+
+def make_bus_backend(devices: Sequence[BusDevice]) -> Any:
+    """A PyUSB backend (``usb.backend.IBackend``; pyusb's own test double is the pattern) whose
+    bus holds ``devices``: one interface each, its endpoints, a handle per open. The PTP
+    virtual camera and the virtual PowerShot share it."""
     import usb.backend  # noqa: PLC0415  (PyUSB loads only when this is used)
 
     class VirtualUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
@@ -540,33 +594,31 @@ def make_backend(*devices: VirtualUsbDevice) -> Any:
         @property
         def serialises_transfers(self) -> bool:
             """What ``events="auto"`` asks a backend (ptpkit.transports.usb.events_mode)."""
-            return any(d.faults.serialise_transfers for d in self.devices)
+            return any(d.serialises_transfers for d in self.devices)
 
-        def enumerate_devices(self) -> list[VirtualUsbDevice]:
+        def enumerate_devices(self) -> list[BusDevice]:
             return [d for d in self.devices if not d.unplugged]
 
-        def get_parent(self, dev: VirtualUsbDevice) -> None:
+        def get_parent(self, dev: BusDevice) -> None:
             return None
 
-        def get_device_descriptor(self, dev: VirtualUsbDevice) -> _Descriptor:
+        def get_device_descriptor(self, dev: BusDevice) -> Any:
             return dev.device_descriptor
 
-        def get_configuration_descriptor(self, dev: VirtualUsbDevice, config: int) -> _Descriptor:
+        def get_configuration_descriptor(self, dev: BusDevice, config: int) -> Any:
             return dev.configuration_descriptor
 
-        def get_interface_descriptor(
-            self, dev: VirtualUsbDevice, intf: int, alt: int, config: int
-        ) -> _Descriptor:
+        def get_interface_descriptor(self, dev: BusDevice, intf: int, alt: int, config: int) -> Any:
             if intf != 0 or alt != 0:
                 raise IndexError("no such interface")
             return dev.interface_descriptor
 
         def get_endpoint_descriptor(
-            self, dev: VirtualUsbDevice, ep: int, intf: int, alt: int, config: int
-        ) -> _Descriptor:
+            self, dev: BusDevice, ep: int, intf: int, alt: int, config: int
+        ) -> Any:
             return dev.endpoint_descriptors[ep]
 
-        def open_device(self, dev: VirtualUsbDevice) -> _Handle:
+        def open_device(self, dev: BusDevice) -> _Handle:
             dev.check()
             return _Handle(dev)
 
@@ -621,9 +673,7 @@ def make_backend(*devices: VirtualUsbDevice) -> Any:
             dev_handle.device.clear_halt(ep)
 
         def reset_device(self, dev_handle: _Handle) -> None:
-            dev_handle.device.check()
-            if dev_handle.device.session is not None:
-                dev_handle.device.session.reset()
+            dev_handle.device.reset()
 
         def is_kernel_driver_active(self, dev_handle: _Handle, intf: int) -> bool:
             return False
@@ -637,4 +687,4 @@ def make_backend(*devices: VirtualUsbDevice) -> Any:
     return VirtualUsbBackend()
 
 
-__all__ = ["UsbFaults", "VirtualUsbDevice", "make_backend"]
+__all__ = ["BusDevice", "UsbFaults", "VirtualUsbDevice", "make_backend", "make_bus_backend"]
