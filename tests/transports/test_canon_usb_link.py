@@ -296,8 +296,9 @@ def test_long_dialogue_streams_in_transfer_length_pieces(
                                 timeout_s=5.0, max_bytes=1 << 20)  # fmt: skip
     assert length == len(got) == 10244
     assert bytes(got) == bytes(range(256)) * 40 + b"tail"
-    # Header 0x40, then 0x1000, 0x1000, and the remainder 0x804.
-    assert camera.reads == [0x40, 0x1000, 0x1000, 0x804]
+    # Header 0x40, then 0x1000, 0x1000, the remainder rounded down to 0x40 and its last 4
+    # bytes (usb.c canon_usb_long_dialogue on the old protocol).
+    assert camera.reads == [0x40, 0x1000, 0x1000, 0x800, 0x4]
 
 
 def test_a_status_error_carries_its_text(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
