@@ -236,20 +236,9 @@ class PowerShot:
 
     def identify(self, *, timeout_s: float | None = None) -> cu.Identity:
         """IdentifyCamera again: model, owner and firmware as the camera says them now."""
+        # (class 6: the owner through GetOwner2, in the link's identify)
         identity = self.link.identify(timeout_s=self._t(timeout_s))
         self.link.identity = identity
-        if self.link.protocol_class == 6:
-            # Class 6 keeps the owner apart (lgc canon.c canon_int_identify_camera, GetOwner2).
-            owner = cu.decode_owner(
-                self.link.dialogue("GetOwner2", timeout_s=self._t(timeout_s)).data
-            )
-            identity = cu.Identity(
-                firmware=identity.firmware,
-                model=identity.model,
-                owner=owner,
-                camera_id=identity.camera_id,
-            )
-            self.link.identity = identity
         return identity
 
     def _identity(self) -> cu.Identity:

@@ -54,6 +54,7 @@ from ptpkit.core.canon_usb import (
 from ptpkit.errors import DecodeError, LocalProtocolError
 
 __all__ = [
+    "DELETE2_PATH_FIELD_BYTES",
     "DOWNLOAD_FULL",
     "DOWNLOAD_SECONDARY",
     "DOWNLOAD_THUMB",
@@ -83,6 +84,7 @@ __all__ = [
     "decode_retrieve_request",
     "decode_upload_announce",
     "decode_upload_block",
+    "eos_message",
     "encode_attributes_request",
     "encode_delete2_request",
     "encode_delete_request",
@@ -448,6 +450,17 @@ def capture_status(status: int, *, failure: int | None = None) -> InterruptMessa
     if failure is not None:
         _check_u32(failure, "the failure code")
         struct.pack_into("<I", buf, 0x10, failure)
+    return decode_interrupt(bytes(buf))
+
+
+def eos_message(kind: int) -> InterruptMessage:
+    """An EOS capture notification, 0x10 bytes: 0x0E (the picture is on the card) or 0x0F (the
+    final one of class 4). libgphoto2 reads only the type at byte 4 (usb.c
+    canon_usb_capture_dialogue); the undocumented bytes are zero."""
+    if kind not in (InterruptType.EOS_FLASH_WRITE_COMPLETE, InterruptType.EOS_FINAL):
+        raise LocalProtocolError(f"an EOS notification is 0x0E or 0x0F, not 0x{kind:X}")
+    buf = bytearray(INTERRUPT_BYTES)
+    buf[4] = kind
     return decode_interrupt(bytes(buf))
 
 

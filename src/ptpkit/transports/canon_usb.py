@@ -34,6 +34,7 @@ transport's (:mod:`ptpkit.transports.usb`): a PowerShot is listed there by its i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Final
@@ -495,8 +496,15 @@ class CanonUsbLink:
     # -- commands of the wake-up that the API also uses -----------------------------------------
 
     def identify(self, *, timeout_s: float | None = None) -> cu.Identity:
-        reply = self.dialogue("IdentifyCamera", timeout_s=timeout_s)
-        return cu.decode_identity(reply.data)
+        """IdentifyCamera; on class 6 the owner comes from GetOwner2 (lgc canon.c
+        canon_int_identify_camera: "Need to get owner explicitly"). One deadline for both."""
+        deadline = _Deadline(self._clock, timeout_s, "IdentifyCamera")
+        reply = self.dialogue("IdentifyCamera", timeout_s=self._left_s(deadline))
+        identity = cu.decode_identity(reply.data)
+        if self.protocol_class != CLASS_6:
+            return identity
+        owner = cu.decode_owner(self.dialogue("GetOwner2", timeout_s=self._left_s(deadline)).data)
+        return dataclasses.replace(identity, owner=owner)
 
     def power_status(self, *, timeout_s: float | None = None) -> cu.PowerStatus:
         name = "PowerStatus2" if self.protocol_class == CLASS_6 else "PowerStatus"
