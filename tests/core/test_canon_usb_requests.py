@@ -172,9 +172,7 @@ def test_make_init_packet() -> None:
 def test_delete2_request_golden_bytes() -> None:
     # canon.c canon_int_delete_file, class 6: folder "\\" name in a 0x30-byte field, then the
     # folder with a backslash at its end; the payload length stops there (0x30 + strlen + 1).
-    golden = (
-        b"D:\\DCIM\\100CANON\\IMG_0001.JPG".ljust(0x30, b"\x00") + b"D:\\DCIM\\100CANON\\"
-    )
+    golden = b"D:\\DCIM\\100CANON\\IMG_0001.JPG".ljust(0x30, b"\x00") + b"D:\\DCIM\\100CANON\\"
     request = cr.DeleteRequest(folder="D:\\DCIM\\100CANON", name="IMG_0001.JPG")
     assert cr.encode_delete2_request(request) == golden
     assert len(golden) == 0x30 + len("D:\\DCIM\\100CANON") + 1

@@ -122,7 +122,7 @@ def virtual() -> None:
     "Sony Alpha 7 III in PC Remote mode (SDIO handshake, 0x9209 properties, "
     "SetControlDeviceA/B, capture into memory at 0xFFFFC001, live view at 0xFFFFC002, 0x9280 "
     "over PTP/IP; Sony's USB ids with --usb-gadget), or a Canon PowerShot G3 or G2, EOS "
-    "350D (class 6, the \"new protocol\") or EOS D60 (class 4) speaking "
+    '350D (class 6, the "new protocol") or EOS D60 (class 4) speaking '
     "Canon's pre-PTP USB protocol (with --usb-gadget only; gphoto2's canon driver). The same "
     "names work in URLs: virtual:?model=canon-eos.",
 )

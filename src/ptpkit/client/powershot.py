@@ -647,7 +647,9 @@ class PowerShot:
                     # libgphoto2 gives up when they do not unlock.
                     self.link.unlock_keys(timeout_s=self._t(None))
                 elif step != 3:
-                    raise RemoteProtocolError("capture: the final EOS message (0x0F) out of sequence")
+                    raise RemoteProtocolError(
+                        "capture: the final EOS message (0x0F) out of sequence"
+                    )
                 return tuple(messages)
             raise RemoteProtocolError(
                 f"capture: unknown interrupt message type 0x{kind:02x} (libgphoto2 gives up too)"

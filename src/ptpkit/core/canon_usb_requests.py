@@ -84,7 +84,6 @@ __all__ = [
     "decode_retrieve_request",
     "decode_upload_announce",
     "decode_upload_block",
-    "eos_message",
     "encode_attributes_request",
     "encode_delete2_request",
     "encode_delete_request",
@@ -95,6 +94,7 @@ __all__ = [
     "encode_retrieve_request",
     "encode_upload_announce",
     "encode_upload_block",
+    "eos_message",
     "make_init_packet",
 ]
 
