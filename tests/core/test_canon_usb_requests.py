@@ -88,6 +88,9 @@ def test_path_payloads() -> None:
     assert cr.decode_path(b"D:\\DCIM\\101CANON\x00") == "D:\\DCIM\\101CANON"
     assert cr.decode_path(b"D:") == "D:"  # class 6's DiskInfo: no NUL
     assert cr.decode_path(b"Ansel\x00") == "Ansel"
+    # Class 6's DiskInfo2: the drive without its NUL (canon_int_get_disk_name_info).
+    assert cr.encode_path("D:", nul=False) == b"D:"
+    assert cr.decode_path(cr.encode_path("D:", nul=False)) == "D:"
     for bad in (b"", b"\x00", b"D:\x00x", b"D:\x00\x00\x00\x00"):
         with pytest.raises(DecodeError):
             cr.decode_path(bad)

@@ -524,7 +524,8 @@ EOS_D60 = 0x3060
 IDENTITY_20D = cu.Identity(firmware=bytes((0, 0, 0, 1)), model="Canon EOS 20D", owner="",
                            camera_id=G3_ID)  # fmt: skip
 CLASS_6_NAMES = ("IdentifyCamera", "GetOwner2", "GetBodyID2", "GetPicAbilities2", "PowerStatus2",
-                 "GetFile", "LockKeys2", "UnlockKeys2")  # fmt: skip
+                 "GetFile", "LockKeys2", "UnlockKeys2", "FlashDeviceIdent2", "DiskInfo2",
+                 "DeleteFile2", "SetFileAttributes2")  # fmt: skip
 
 
 def class_6_answers(command: cu.Command) -> list[bytes]:
@@ -551,6 +552,10 @@ def class_6_answers(command: cu.Command) -> list[bytes]:
         return [cu.encode_variable_header(len(data)), data]
     if name == "LockKeys2":
         return [fixed_reply(command, bytes(8))]
+    if name == "FlashDeviceIdent2":
+        return [cu.encode_variable_header(3), b"D:\x00"]
+    if name == "DiskInfo2":
+        return [fixed_reply(command, cu.encode_disk_info(cu.DiskInfo(capacity=4096, free=1024)))]
     return [fixed_reply(command, b"")]
 
 
@@ -654,3 +659,77 @@ def test_a_class_5_camera_is_never_sent_an_unlock(
     # usb.c canon_usb_unlock_keys: "Key unlocking not implemented for this camera model".
     assert not link.unlock_keys(timeout_s=1.0)
     assert len(camera.commands) == sent
+
+
+def test_class_6_payloads_through_the_api(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    """The PowerShot API's class 6 payloads, byte for byte as libgphoto2 builds them."""
+    from ptpkit.client.powershot import PowerShot  # noqa: PLC0415
+
+    camera = ScriptedCanon(clock, product=EOS_20D, camstat=b"A", respond=class_6_answers)
+    link = make_link(monkeypatch, camera)
+    link.open(5.0)
+    cam = PowerShot(link)
+    camera.commands.clear()
+    space = cam.disk_space(timeout_s=1.0)
+    # DiskInfo2: "D:" without its NUL; the answer in kilobytes (canon.c
+    # canon_int_get_disk_name_info).
+    assert camera.commands[-1].payload == b"D:"
+    assert (space.capacity_bytes, space.free_bytes) == (4096 * 1024, 1024 * 1024)
+    cam.delete("D:\\DCIM\\100CANON\\IMG_0001.JPG", timeout_s=1.0)
+    assert camera.commands[-1].payload == (
+        b"D:\\DCIM\\100CANON\\IMG_0001.JPG".ljust(0x30, b"\x00") + b"D:\\DCIM\\100CANON\\"
+    )
+    cam.set_attributes("D:\\DCIM\\100CANON\\IMG_0001.JPG", 0x20, timeout_s=1.0)
+    assert (camera.commands[-1].cmd1, camera.commands[-1].cmd2) == (0x07, cu.STORAGE)
+    assert (
+        camera.commands[-1].payload == b"\x20\x00\x00\x00D:\\DCIM\\100CANON\x00IMG_0001.JPG\x00\x00"
+    )
+
+
+def test_a_failed_eos_capture_unlocks_the_keys_and_leaves_remote_mode(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    """usb.c canon_usb_capture_dialogue FAIL2: a photographic failure (0x0A with 0x0A) unlocks
+    the keys locked before the release; canon.c then ends remote control."""
+    from ptpkit.client.powershot import CaptureFailedError, PowerShot  # noqa: PLC0415
+    from ptpkit.core import canon_usb_requests as cr  # noqa: PLC0415
+
+    camera: ScriptedCanon
+
+    def answers(command: cu.Command) -> list[bytes]:
+        key = (command.cmd1, command.cmd2)
+        if key == (0x0A, cu.STORAGE):  # FlashDeviceIdent
+            return [cu.encode_variable_header(3), b"D:\x00"]
+        if key == (0x0B, cu.STORAGE):  # GetDirEntries: an empty card
+            listing = cu.encode_dirents(
+                [
+                    cu.Dirent(attrs=cu.ATTR_DIR_ENTERED, size=0, time=0, name=b"D:"),
+                    cu.Dirent(attrs=cu.ATTR_DIR_ENTERED, size=0, time=0, name=b".."),
+                ]
+            )
+            return [cu.encode_variable_header(len(listing)), listing]
+        if key == (0x13, cu.CONTROL):  # RemoteControl
+            sub = struct.unpack_from("<I", command.payload)[0]
+            extra = cu.remote_reply_bytes(sub) - 0x54
+            if sub == 0x04:  # release: "first", then the failure (autofocus)
+                camera.interrupts.append(cr.capture_status(cu.CAPTURE_FIRST).raw)
+                camera.interrupts.append(cr.capture_status(cu.CAPTURE_FAILED, failure=1).raw)
+            return [fixed_reply(command, struct.pack("<I", sub).ljust(extra, b"\x00"))]
+        if key in ((0x1B, cu.CONTROL), (0x1C, cu.CONTROL)):
+            return [fixed_reply(command, b"")]
+        return g3_answers(command)
+
+    camera = ScriptedCanon(clock, product=EOS_D60, camstat=b"A", respond=answers)
+    link = make_link(monkeypatch, camera)
+    link.open(5.0)
+    cam = PowerShot(link)
+    camera.commands.clear()
+    with pytest.raises(CaptureFailedError, match="autofocus"):
+        cam.capture(timeout_s=5.0)
+    names = command_names(camera, new=False)
+    release = names.index("EOSLockKeys")
+    assert names[release:] == ["EOSLockKeys", "RemoteControl", "EOSUnlockKeys", "RemoteControl"]
+    assert struct.unpack_from("<I", camera.commands[-1].payload)[0] == 0x01  # Exit
+    assert not link.keys_locked

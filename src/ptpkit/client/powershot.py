@@ -310,10 +310,11 @@ class PowerShot:
         on class 6's DiskInfo2; vendors.md 5.6)."""
         drive = self.drive(timeout_s=timeout_s)
         new = self.link.protocol_class == 6
+        # The old protocol asks for "D:\\" and its NUL; class 6 for "D:" without a NUL
+        # (canon.c canon_int_get_disk_name_info).
+        payload = cr.encode_path(drive, nul=False) if new else cr.encode_path(drive + "\\")
         reply = self.link.dialogue(
-            "DiskInfo2" if new else "DiskInfo",
-            cr.encode_path(drive + "\\"),
-            timeout_s=self._t(timeout_s),
+            "DiskInfo2" if new else "DiskInfo", payload, timeout_s=self._t(timeout_s)
         )
         info = cu.decode_disk_info(reply.data)
         scale = 1024 if new else 1

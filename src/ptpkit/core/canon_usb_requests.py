@@ -167,9 +167,12 @@ def _zeros_from(data: bytes, pos: int, what: str, *, where: str, at_most: int) -
 # -- a path alone ----------------------------------------------------------------------------
 
 
-def encode_path(path: str) -> bytes:
-    """MakeDir, RemoveDir, DiskInfo (old protocol), SetOwner: the string and its NUL."""
-    return _text_bytes(path, "the path") + b"\x00"
+def encode_path(path: str, *, nul: bool = True) -> bytes:
+    """MakeDir, RemoveDir, DiskInfo (old protocol), SetOwner: the string and its NUL. Class 6's
+    DiskInfo2 sends the drive without its NUL (``nul=False``: canon.c
+    canon_int_get_disk_name_info strips the trailing backslash and sends strlen bytes)."""
+    raw = _text_bytes(path, "the path")
+    return raw + b"\x00" if nul else raw
 
 
 def decode_path(payload: BytesLike) -> str:
