@@ -665,7 +665,7 @@ def test_class_6_payloads_through_the_api(
     monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> None:
     """The PowerShot API's class 6 payloads, byte for byte as libgphoto2 builds them."""
-    from ptpkit.client.powershot import PowerShot  # noqa: PLC0415
+    from ptpkit.client.powershot import PowerShot
 
     camera = ScriptedCanon(clock, product=EOS_20D, camstat=b"A", respond=class_6_answers)
     link = make_link(monkeypatch, camera)
@@ -693,8 +693,8 @@ def test_a_failed_eos_capture_unlocks_the_keys_and_leaves_remote_mode(
 ) -> None:
     """usb.c canon_usb_capture_dialogue FAIL2: a photographic failure (0x0A with 0x0A) unlocks
     the keys locked before the release; canon.c then ends remote control."""
-    from ptpkit.client.powershot import CaptureFailedError, PowerShot  # noqa: PLC0415
-    from ptpkit.core import canon_usb_requests as cr  # noqa: PLC0415
+    from ptpkit.client.powershot import CaptureFailedError, PowerShot
+    from ptpkit.core import canon_usb_requests as cr
 
     camera: ScriptedCanon
 
