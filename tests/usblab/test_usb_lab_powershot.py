@@ -180,6 +180,8 @@ def test_gphoto2_canon_driver_drives_the_class_6_eos_350d_over_usb(
     result = run.result()
     on_host = {str(p.relative_to(card)): p.read_bytes() for p in card.rglob("*") if p.is_file()}
     assert [int(x, 16) for x in result["ids"]] == [0x04A9, 0x30EE]
+    # A USB 2.0 body at high speed (ffs_powershot: the new protocol reads replies whole).
+    assert result["speed"] == ["480"]
     # Three names share the id in libgphoto2's table; --auto-detect shows one of them.
     assert "(normal mode)" in result["detect"]["out"], result["detect"]
     assert "usb:" in result["detect"]["out"]

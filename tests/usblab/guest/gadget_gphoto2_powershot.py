@@ -101,6 +101,13 @@ def main():
 
 
 def reduced(device, result):
+    # The speed the guest's host side sees the camera at (a class 6 body is high speed).
+    devices = Path("/sys/bus/usb/devices")
+    result["speed"] = [
+        (d / "speed").read_text().strip()
+        for d in devices.iterdir()
+        if (d / "idProduct").is_file() and (d / "idProduct").read_text().strip() == "30ee"
+    ]
     result["list"] = gphoto2("--list-files")
     result["card"] = card_files()
     downloads = WORK / "downloads"
