@@ -905,8 +905,9 @@ class CanonUsbLink:
             raise ClosedError(f"{self.url}: the link is closed")
 
     def close(self) -> None:
-        """Release the interface (a camera whose keys were locked unlocks them itself when the
-        cable goes; libgphoto2 sends no unlock to PowerShots either). Safe to call twice."""
+        """Release the interface. No unlock here: PowerShots cannot be sent one (libgphoto2
+        sends none), and an EOS's keys are unlocked by ``PowerShot.close`` first, as
+        libgphoto2's camera_exit does (:meth:`unlock_keys`). Safe to call twice."""
         if self._closed:
             return
         self._closed = True

@@ -30,8 +30,14 @@ What the camera does, and where each behaviour comes from (``lgc`` = libgphoto2
 - **Commands by protocol class** (lgc canon.h CANON_CLASS_*, usb.c canon_usb_lock_keys): class 1
   answers GetPicAbilities (0x1F) and GenericLockKeys (0x20); class 5 the lock, not the
   abilities (canon.c: the S45 "will cause an error if issued"); class 4 the EOS lock/unlock
-  (0x1B/0x1C); class 3 cannot delete. The overloaded codes (0x0D/0x11, 0x0E/0x11, 0x0A/0x11,
-  0x13/0x12, 0x05/0x12) mean their old-protocol commands: these models are not class 6.
+  (0x1B/0x1C) and GetBodyID (0x1D); class 3 cannot delete. Class 6 (the EOS 350D, libgphoto2's
+  "new protocol") answers its own codes (usb.c canon_usb_cmd[] "(new)" rows: DeleteFile2,
+  SetFileAttributes2, DiskInfo2 in kilobytes, FlashDeviceIdent2, GetOwner2/SetOwner2,
+  PowerStatus2, RemoteControl2, RetrieveCapture2, GetBodyID2, GetPicAbilities2,
+  LockKeys2/UnlockKeys2, 0x22 after a release) and only blocks with its byte 0x46 set ("picky
+  about this byte": canon_usb_dialogue_full). The overloaded codes (0x0D/0x11, 0x0E/0x11,
+  0x0A/0x11, 0x13/0x12, 0x05/0x12) mean the class's own command: an old-protocol block sent to
+  a class 6 body gets the new command's answer or a refusal, and the other way round.
 - **Errors** are status codes (lgc usb.c canon_usb_status_table): 0x02000022 file not found,
   0x02000029 protected, 0x02000086 invalid parameters / path not found, 0x02000085 could not
   switch to capture mode. A command the model does not know gets a 0x54-byte reply with
@@ -43,9 +49,11 @@ What the camera does, and where each behaviour comes from (``lgc`` = libgphoto2
   RemoteControl Init / SetTransferMode / GetParams / Release / Exit. Release answers on bulk IN
   and then sends interrupt messages: 0x0A with 0x1C ("first"), an image-ready message per part
   the transfer mode sends to the PC (0x08 thumbnail, 0x0C full image: key and size), 0x0A with
-  0x1D ("done", where a PowerShot ends). A picture kept on the card appears there (the newest
-  DCF folder, the next number), so a listing before and after finds it, as libgphoto2 does;
-  RetrieveCapture fetches a part by its key.
+  0x1D ("done", where a PowerShot ends); an EOS then 0x0E once the picture is on the card, and
+  class 4 a final 0x0F; class 6 sends no 0x0A pair, only the image-ready messages and 0x0E
+  (the orders usb.c canon_usb_capture_dialogue accepts). A picture kept on the card appears
+  there (the newest DCF folder, the next number), so a listing before and after finds it, as
+  libgphoto2 does; RetrieveCapture fetches a part by its key.
 - **Upload** in the wire format of libgphoto2's canon_usb_put_file, which is compiled only with
   CANON_EXPERIMENTAL_UPLOAD (without it: GP_ERROR_NOT_SUPPORTED; Debian's gphoto2 does not
   upload to these cameras): per block a 0x40-byte control write announcing it, 0x40 bytes
