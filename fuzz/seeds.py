@@ -993,6 +993,13 @@ def canon_usb_delete_request() -> list[bytes]:
     return [canon_req.encode_delete_request(request)]
 
 
+def canon_usb_delete2_request() -> list[bytes]:
+    """Class 6's DeleteFile2 as libgphoto2 sends it, and with the two NULs its comment names."""
+    request = canon_req.DeleteRequest(folder="D:\\DCIM\\100CANON", name="IMG_0001.JPG")
+    data = canon_req.encode_delete2_request(request)
+    return [data, data + b"\x00\x00"]
+
+
 def canon_usb_attributes_request() -> list[bytes]:
     request = canon_req.AttributesRequest(
         attrs=0x20, folder="D:\\DCIM\\100CANON", name="IMG_0001.JPG"

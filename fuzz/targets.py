@@ -1119,6 +1119,13 @@ _ALL: Final = [
         max_len=256,
     ),
     _target(
+        "canon_usb_delete2_request",
+        "canon_usb_requests.decode_delete2_request: class 6 DeleteFile2 payload (+ round trip)",
+        _decoder(canon_req.decode_delete2_request, canon_req.encode_delete2_request),
+        tokens=(b"D:\\DCIM\\", b"\\", b"\x00" * 8, b".JPG"),
+        max_len=256,
+    ),
+    _target(
         "canon_usb_attributes_request",
         "canon_usb_requests.decode_attributes_request: SetFileAttributes payload (+ round trip)",
         _decoder(canon_req.decode_attributes_request, canon_req.encode_attributes_request),

@@ -1,8 +1,9 @@
 """PowerShots on Canon's native protocol, end to end against the virtual PowerShot on its PyUSB
 backend: the native API (:class:`ptpkit.client.powershot.PowerShot`), ``ptpkit.connect`` through
 the PTP gateway, and the command line in process (``main([...])``), for a G3 (class 5) and a G2
-(class 1). Every byte goes through the link, the backend and the virtual camera; the card is a
-folder of this test, compared byte for byte."""
+(class 1); the scenarios that differ by protocol class also for an EOS 350D (class 6, the "new
+protocol") and an EOS D60 (class 4). Every byte goes through the link, the backend and the
+virtual camera; the card is a folder of this test, compared byte for byte."""
 
 from __future__ import annotations
 
@@ -28,7 +29,22 @@ from ptpkit.virtual.powershot import PowerShotDevice, make_powershot_card
 from ptpkit.virtual.powershot_usb import PowerShotUsbDevice, make_powershot_backend
 
 MODELS = ["powershot-g3", "powershot-g2"]
-NAMES = {"powershot-g3": "Canon PowerShot G3", "powershot-g2": "Canon PowerShot G2"}
+#: The EOS bodies: what they do differently (commands, key locks, capture messages) is covered
+#: by the scenarios parametrised over ALL_MODELS; the rest runs on the two PowerShots only.
+EOS_MODELS = ["powershot-eos-350d", "powershot-eos-d60"]
+ALL_MODELS = MODELS + EOS_MODELS
+NAMES = {
+    "powershot-g3": "Canon PowerShot G3",
+    "powershot-g2": "Canon PowerShot G2",
+    "powershot-eos-350d": "Canon EOS 350D DIGITAL",
+    "powershot-eos-d60": "Canon EOS D60",
+}
+FIRMWARE = {
+    "powershot-g3": "1.0.2.0",
+    "powershot-g2": "1.0.1.0",
+    "powershot-eos-350d": "1.0.0.0",
+    "powershot-eos-d60": "1.6.0.0",
+}
 
 
 def make_card(root: Path) -> dict[str, bytes]:
@@ -70,9 +86,10 @@ def powershot(card: tuple[Path, dict[str, bytes]], model: str) -> Iterator[Power
 # -- the native API --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("model", ALL_MODELS)
 def test_identify_owner_and_firmware(powershot: PowerShot, model: str) -> None:
     assert powershot.model == NAMES[model]
-    assert powershot.firmware in ("1.0.2.0", "1.0.1.0")
+    assert powershot.firmware == FIRMWARE[model]
     powershot.set_owner("Kiril")
     assert powershot.get_owner() == "Kiril"
     assert powershot.owner == "Kiril"
@@ -105,6 +122,7 @@ def test_a_virtual_powershot_url_opens_the_native_api(
         PowerShot.open("virtual+usb:?model=powershot-g3", backend="libusb1")
 
 
+@pytest.mark.parametrize("model", ALL_MODELS)
 def test_time_storage_and_power(powershot: PowerShot) -> None:
     when = _dt.datetime(2024, 2, 29, 13, 14, 15)
     powershot.set_time(when)
@@ -131,6 +149,7 @@ def test_walk_lists_the_whole_card(
     assert sorted(names) == [Path(n).name for n in sorted(files) if n.startswith("DCIM/100")]
 
 
+@pytest.mark.parametrize("model", ALL_MODELS)
 def test_download_thumbnail_delete_and_attributes(
     powershot: PowerShot, card: tuple[Path, dict[str, bytes]]
 ) -> None:
@@ -147,12 +166,19 @@ def test_download_thumbnail_delete_and_attributes(
     powershot.mark_downloaded(entry)
     again = next(e for e in powershot.walk() if e.name == "IMG_0002.JPG")
     assert again.downloaded
+    # The write-protect bit, set and cleared (SetFileAttributes, class 6 SetFileAttributes2).
+    powershot.set_attributes(entry.path, 0x01)
+    assert next(e for e in powershot.walk() if e.name == "IMG_0002.JPG").attrs & 0x01
+    with pytest.raises(ptpkit.errors.ResponseError, match="0x02000029"):
+        powershot.delete(entry.path)
+    powershot.set_attributes(entry.path, 0x00)
     powershot.delete("D:\\DCIM\\100CANON\\IMG_0002.JPG")
     assert not (root / "DCIM/100CANON/IMG_0002.JPG").exists()
     with pytest.raises(ptpkit.errors.ResponseError, match="0x0200002"):
         powershot.delete("D:\\DCIM\\100CANON\\IMG_0002.JPG")
 
 
+@pytest.mark.parametrize("model", ALL_MODELS)
 def test_mkdir_and_rmdir(powershot: PowerShot, card: tuple[Path, dict[str, bytes]]) -> None:
     root, _ = card
     powershot.mkdir("D:\\DCIM\\102CANON")
@@ -161,8 +187,9 @@ def test_mkdir_and_rmdir(powershot: PowerShot, card: tuple[Path, dict[str, bytes
     assert not (root / "DCIM/102CANON").exists()
 
 
+@pytest.mark.parametrize("model", ALL_MODELS)
 def test_capture_finds_the_new_file(
-    powershot: PowerShot, card: tuple[Path, dict[str, bytes]]
+    powershot: PowerShot, card: tuple[Path, dict[str, bytes]], model: str
 ) -> None:
     root, _ = card
     before = {p for p in root.rglob("*") if p.is_file()}
@@ -172,8 +199,15 @@ def test_capture_finds_the_new_file(
     assert shot.path == "D:\\" + str(new.relative_to(root)).replace("/", "\\")
     assert shot.entry.size == new.stat().st_size
     kinds = [m.kind for m in shot.messages]
-    assert kinds[0] == 0x0A  # "first" ...
-    assert kinds[-1] == 0x0A  # ... "done"
+    # usb.c canon_usb_capture_dialogue: a PowerShot ends at 0x0A "done"; a class 6 body says
+    # 0x0E (on the card) alone; class 4 brackets with 0x0A, then 0x0E and its final 0x0F.
+    expected = {
+        "powershot-eos-350d": [0x0E],
+        "powershot-eos-d60": [0x0A, 0x0A, 0x0E, 0x0F],
+    }.get(model, [0x0A, 0x0A])
+    assert kinds == expected
+    # The keys EOS bodies lock before the release are unlocked again (0x0E).
+    assert not powershot.link.keys_locked or powershot.link.protocol_class not in (4, 6)
 
 
 def test_commands_are_logged_by_name_and_dumped_at_trace(
@@ -201,10 +235,11 @@ def camera(card: tuple[Path, dict[str, bytes]], model: str) -> Iterator[ptpkit.C
         yield cam
 
 
+@pytest.mark.parametrize("model", ALL_MODELS)
 def test_the_gateway_is_an_ordinary_camera(camera: ptpkit.Camera, model: str) -> None:
     info = camera.device_info
     assert (info.manufacturer, info.model) == ("Canon Inc.", NAMES[model])
-    assert info.device_version in ("1.0.2.0", "1.0.1.0")
+    assert info.device_version == FIRMWARE[model]
     # Only what the gateway answers: no live view, formatting, 64-bit reads, protection.
     for present in (Op.GET_PARTIAL_OBJECT, Op.SEND_OBJECT_INFO, Op.SEND_OBJECT, Op.DELETE_OBJECT):
         assert present in info.operations_supported
@@ -257,6 +292,7 @@ def test_a_partial_download_resumes(
     assert camera.get_property("owner") == ""
 
 
+@pytest.mark.parametrize("model", ALL_MODELS)
 def test_capture_answers_object_added_and_capture_complete(camera: ptpkit.Camera) -> None:
     before = {e.path for e in camera.walk()}
     shots = camera.capture(timeout_s=30.0)
@@ -457,6 +493,7 @@ def test_discovery_names_a_powershot_with_its_canon_usb_url(
 # -- upload (libgphoto2's CANON_EXPERIMENTAL_UPLOAD format) -----------------------------------
 
 
+@pytest.mark.parametrize("model", ALL_MODELS)
 def test_upload_writes_the_file_in_blocks(
     powershot: PowerShot, card: tuple[Path, dict[str, bytes]]
 ) -> None:
@@ -593,3 +630,51 @@ def test_a_command_inside_a_listing_loop_is_refused_until_the_listing_ends(
         powershot.get_time()
     walk.close()  # the rest is read and dropped
     assert powershot.get_owner() == ""
+
+
+# -- EOS bodies: the commands of their class, key locks --------------------------------------
+
+
+@pytest.mark.parametrize("model", EOS_MODELS)
+def test_eos_bodies_use_their_class_commands_and_unlock_their_keys(
+    card: tuple[Path, dict[str, bytes]], model: str
+) -> None:
+    """libgphoto2's class branches, as the camera logs them: class 6's own codes for delete,
+    attributes, upload and capture; class 4's EOS key lock; keys locked before a release are
+    unlocked when the picture is on the card (usb.c canon_usb_capture_dialogue), and again
+    at close if locked (camera_exit)."""
+    import io
+
+    root, _ = card
+    with VirtualCamera(root) as vcam:
+        device = PowerShotDevice(vcam, model=model)
+        backend = make_powershot_backend(device)
+        with PowerShot.open("canon-usb:", backend=backend, timeout_s=10.0) as cam:
+            wake = list(device.log)
+            cam.delete("D:\\DCIM\\100CANON\\IMG_0003.JPG")
+            cam.set_attributes("D:\\DCIM\\100CANON\\IMG_0001.JPG", 0)
+            cam.upload(io.BytesIO(b"u" * 100), "D:\\DCIM\\100CANON", "UP_0002.JPG")
+            files = list(device.log)[len(wake) :]
+            device.log.clear()
+            cam.capture(timeout_s=30.0)
+            release = list(device.log)
+    if model == "powershot-eos-350d":
+        # usb.c canon_usb_init for class 6: body id and abilities, no key lock.
+        assert wake[-3:] == ["GetBodyID2", "GetPicAbilities2", "PowerStatus2"]
+        assert "GetOwner2" in wake
+        lock, unlock, extra = ["GetPicAbilities2", "LockKeys2"], "UnlockKeys2", ["Unknown22"]
+        deleted, attributes = "DeleteFile2", "SetFileAttributes2"
+    else:
+        assert wake[-1] == "PowerStatus"
+        assert "EOSLockKeys" not in wake  # class 4 locks only before a release
+        lock, unlock, extra = ["EOSLockKeys"], "EOSUnlockKeys", []
+        deleted, attributes = "DeleteFile", "SetFileAttributes"
+    assert not (root / "DCIM/100CANON/IMG_0003.JPG").exists()
+    # delete; attributes; the upload's block, its time and its closing attributes.
+    assert files == [deleted, attributes, "UploadBlock", "SetFileTime", attributes]
+    i = release.index(lock[-1])
+    assert release[i - len(lock) + 1 : i + 1] == lock
+    after = release[release.index("RemoteControl2" if extra else "RemoteControl", i) :]
+    assert after[1 : 1 + len(extra)] == extra
+    assert unlock in release[i:]
+    assert (root / "DCIM/100CANON/UP_0002.JPG").read_bytes() == b"u" * 100

@@ -247,6 +247,36 @@ def test_disk_info_and_power_status() -> None:
         cu.decode_disk_info(bytes(7))
 
 
+def test_body_id() -> None:
+    # usb.c canon_usb_get_body_id: le32 right after the status of the 0x58-byte reply.
+    assert cu.decode_body_id(bytes.fromhex("d2029649")) == 0x499602D2
+    assert cu.encode_body_id(0x499602D2) == bytes.fromhex("d2029649")
+    assert len(cu.encode_body_id(1)) + 0x54 == cu.lookup_command("GetBodyID2").reply_bytes
+    with pytest.raises(DecodeError):
+        cu.decode_body_id(bytes(3))
+    with pytest.raises(LocalProtocolError):
+        cu.encode_body_id(-1)
+
+
+def test_long_read_bytes_by_protocol() -> None:
+    # usb.c canon_usb_long_dialogue: transfer-length reads, then (old protocol) the rest
+    # rounded down to 0x40 while over 0x40, the true rest last; class 6 the rest at once.
+    sizes: dict[bool, list[int]] = {}
+    for new in (False, True):
+        left, reads = 0x1400 * 2 + 0x1234, []
+        while left:
+            step = cu.long_read_bytes(left, 0x1400, new_protocol=new)
+            reads.append(step)
+            left -= step
+        sizes[new] = reads
+    assert sizes[False] == [0x1400, 0x1400, 0x1200, 0x34]
+    assert sizes[True] == [0x1400, 0x1400, 0x1234]
+    assert cu.long_read_bytes(0x40, 0x1400, new_protocol=False) == 0x40
+    assert cu.long_read_bytes(0x3F, 0x1400, new_protocol=False) == 0x3F
+    with pytest.raises(LocalProtocolError):
+        cu.long_read_bytes(0, 0x1400, new_protocol=True)
+
+
 def test_command_table_lookups_both_ways() -> None:
     spec = cu.lookup_command("GetDirEntries")
     assert (spec.cmd1, spec.cmd2, spec.cmd3, spec.reply_bytes) == (0x0B, 0x11, 0x202, None)
@@ -580,6 +610,7 @@ _DECODERS = [
     cu.decode_disk_info,
     cu.decode_power_status,
     cu.decode_owner,
+    cu.decode_body_id,
     cu.init_bulk_more,
     cu.decode_remote_payload,
     cu.reported_reply_bytes,

@@ -88,6 +88,9 @@ def test_path_payloads() -> None:
     assert cr.decode_path(b"D:\\DCIM\\101CANON\x00") == "D:\\DCIM\\101CANON"
     assert cr.decode_path(b"D:") == "D:"  # class 6's DiskInfo: no NUL
     assert cr.decode_path(b"Ansel\x00") == "Ansel"
+    # Class 6's DiskInfo2: the drive without its NUL (canon_int_get_disk_name_info).
+    assert cr.encode_path("D:", nul=False) == b"D:"
+    assert cr.decode_path(cr.encode_path("D:", nul=False)) == "D:"
     for bad in (b"", b"\x00", b"D:\x00x", b"D:\x00\x00\x00\x00"):
         with pytest.raises(DecodeError):
             cr.decode_path(bad)
@@ -167,6 +170,42 @@ def test_make_init_packet() -> None:
         cr.make_init_packet(camera_id=b"\x01", id_vendor=1, id_product=2)
     with pytest.raises(LocalProtocolError):
         cr.make_init_packet(camera_id=bytes(4), id_vendor=0x10000, id_product=2)
+
+
+def test_delete2_request_golden_bytes() -> None:
+    # canon.c canon_int_delete_file, class 6: folder "\\" name in a 0x30-byte field, then the
+    # folder with a backslash at its end; the payload length stops there (0x30 + strlen + 1).
+    golden = b"D:\\DCIM\\100CANON\\IMG_0001.JPG".ljust(0x30, b"\x00") + b"D:\\DCIM\\100CANON\\"
+    request = cr.DeleteRequest(folder="D:\\DCIM\\100CANON", name="IMG_0001.JPG")
+    assert cr.encode_delete2_request(request) == golden
+    assert len(golden) == 0x30 + len("D:\\DCIM\\100CANON") + 1
+    assert cr.decode_delete2_request(golden) == request
+    assert cr.decode_delete2_request(golden + b"\x00\x00") == request  # the comment's 2 NULs
+    # A folder given with its backslash encodes the same.
+    with_sep = cr.DeleteRequest(folder="D:\\DCIM\\100CANON\\", name="IMG_0001.JPG")
+    assert cr.encode_delete2_request(with_sep) == golden
+    for bad in (
+        golden[:0x30],  # no folder
+        b"X" * 0x30 + b"D:\\",  # no NUL in the path field
+        golden[:0x30] + b"D:\\OTHER\\",  # not the path's folder
+        golden[:0x2F] + b"\x01" + golden[0x30:],  # garbage in the padding
+        golden + b"\x00\x00\x00",  # more than two NULs at the end
+    ):
+        with pytest.raises(DecodeError):
+            cr.decode_delete2_request(bad)
+    with pytest.raises(LocalProtocolError):  # would not keep its NUL in the field
+        cr.encode_delete2_request(cr.DeleteRequest(folder="D:\\" + "A" * 30, name="B" * 20))
+
+
+@given(
+    folder=st.text(alphabet="ABCDEFGHIJ0123456789_\\", min_size=1, max_size=20).filter(
+        lambda f: f.strip("\\") != ""
+    ),
+    name=st.text(alphabet="ABCDEFGHIJ0123456789_.", min_size=1, max_size=12),
+)
+def test_delete2_round_trip(folder: str, name: str) -> None:
+    request = cr.DeleteRequest(folder=folder.rstrip("\\"), name=name)
+    assert cr.decode_delete2_request(cr.encode_delete2_request(request)) == request
 
 
 _NAMES = st.text(

@@ -66,6 +66,8 @@ class ScriptedCanon:
     #: Bytes of data per bulk read the camera sends at most (a slow camera), seconds per read.
     trickle_bytes: int | None = None
     trickle_s: float = 0.0
+    #: The init answer's 0x44 bytes as one transfer (class 6 reads them in one piece).
+    init_one_piece: bool = False
     bulk: deque[bytes] = field(default_factory=deque)
     interrupts: deque[bytes] = field(default_factory=deque)
     controls: list[tuple[int, int, int, bytes]] = field(default_factory=list)
@@ -93,8 +95,11 @@ class ScriptedCanon:
         block = bytes(data)
         self.controls.append((request_type, request, value, block))
         if value == cu.VALUE_INIT_WRITE:
-            self.bulk.append(struct.pack("<I", 4) + bytes(0x3C))
-            self.bulk.append(bytes(4))
+            if self.init_one_piece:
+                self.bulk.append(struct.pack("<I", 4) + bytes(0x40))
+            else:
+                self.bulk.append(struct.pack("<I", 4) + bytes(0x3C))
+                self.bulk.append(bytes(4))
             self.interrupts.append(WAKE_MESSAGE)
         elif value == cu.VALUE_COMMAND:
             command = cu.decode_command(block)
@@ -296,8 +301,9 @@ def test_long_dialogue_streams_in_transfer_length_pieces(
                                 timeout_s=5.0, max_bytes=1 << 20)  # fmt: skip
     assert length == len(got) == 10244
     assert bytes(got) == bytes(range(256)) * 40 + b"tail"
-    # Header 0x40, then 0x1000, 0x1000, and the remainder 0x804.
-    assert camera.reads == [0x40, 0x1000, 0x1000, 0x804]
+    # Header 0x40, then 0x1000, 0x1000, the remainder rounded down to 0x40 and its last 4
+    # bytes (usb.c canon_usb_long_dialogue on the old protocol).
+    assert camera.reads == [0x40, 0x1000, 0x1000, 0x800, 0x4]
 
 
 def test_a_status_error_carries_its_text(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
@@ -509,3 +515,221 @@ def test_capture_messages_out_of_sequence_or_missing_are_errors(
     with pytest.raises(TransportTimeout, match="did not finish within 10 s"):
         shot.capture(timeout_s=10.0)
     assert clock.monotonic() - start == pytest.approx(10.0, abs=0.5)
+
+
+# -- class 6 (the "new protocol") and the EOS key locks --------------------------------------
+
+EOS_20D = 0x30EB
+EOS_D60 = 0x3060
+IDENTITY_20D = cu.Identity(firmware=bytes((0, 0, 0, 1)), model="Canon EOS 20D", owner="",
+                           camera_id=G3_ID)  # fmt: skip
+CLASS_6_NAMES = ("IdentifyCamera", "GetOwner2", "GetBodyID2", "GetPicAbilities2", "PowerStatus2",
+                 "GetFile", "LockKeys2", "UnlockKeys2", "FlashDeviceIdent2", "DiskInfo2",
+                 "DeleteFile2", "SetFileAttributes2")  # fmt: skip
+
+
+def class_6_answers(command: cu.Command) -> list[bytes]:
+    """A 20D: new-protocol codes only, and picky about byte 0x46 (usb.c
+    canon_usb_dialogue_full)."""
+    name = next(
+        s.name
+        for s in cu.find_command(command.cmd1, command.cmd2, command.cmd3)
+        if s.name in CLASS_6_NAMES
+    )
+    assert command.flags == (0x20 if command.cmd3 == cu.VARIABLE else 0x10), name
+    if name == "IdentifyCamera":
+        return [fixed_reply(command, cu.encode_identity(IDENTITY_20D))]
+    if name == "GetOwner2":
+        return [fixed_reply(command, cu.encode_owner("Canon 20D owner"))]
+    if name == "GetBodyID2":
+        return [fixed_reply(command, cu.encode_body_id(1_234_567_890))]
+    if name == "GetPicAbilities2":
+        return [fixed_reply(command, bytes(0x424 - 4))]
+    if name == "PowerStatus2":
+        return [fixed_reply(command, cu.encode_power_status(cu.PowerStatus(status=6, flags=0)))]
+    if name == "GetFile":
+        data = bytes(range(256)) * 40 + b"tail"
+        return [cu.encode_variable_header(len(data)), data]
+    if name == "LockKeys2":
+        return [fixed_reply(command, bytes(8))]
+    if name == "FlashDeviceIdent2":
+        return [cu.encode_variable_header(3), b"D:\x00"]
+    if name == "DiskInfo2":
+        return [fixed_reply(command, cu.encode_disk_info(cu.DiskInfo(capacity=4096, free=1024)))]
+    return [fixed_reply(command, b"")]
+
+
+def command_names(camera: ScriptedCanon, *, new: bool) -> list[str]:
+    names = []
+    for c in camera.commands:
+        specs = cu.find_command(c.cmd1, c.cmd2, c.cmd3)
+        pick = [s for s in specs if s.name.endswith("2") == new] or list(specs)
+        names.append(pick[0].name)
+    return names
+
+
+def test_class_6_wake_up_is_the_new_protocols(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    camera = ScriptedCanon(clock, product=EOS_20D, respond=class_6_answers, init_one_piece=True)
+    link = make_link(monkeypatch, camera)
+    link.open(5.0)
+    # The 0x44-byte init answer in one read; every fixed reply in one read as well.
+    assert camera.reads[0] == 0x44
+    assert camera.reads[1:3] == [0x9C, 0x74]  # IdentifyCamera, GetOwner2
+    # usb.c canon_usb_init for class 6: body id, abilities, PowerStatus2 - and no key lock;
+    # canon.c canon_int_identify_camera: the owner apart, through GetOwner2.
+    assert command_names(camera, new=True) == [
+        "IdentifyCamera",
+        "GetOwner2",
+        "GetBodyID2",
+        "GetPicAbilities2",
+        "PowerStatus2",
+    ]
+    assert link.identity is not None
+    assert (link.identity.model, link.identity.owner) == ("Canon EOS 20D", "Canon 20D owner")
+    assert link.body_id == 1_234_567_890
+    assert not link.keys_locked
+    assert link.power is not None
+    assert link.power.ok
+
+
+def test_class_6_reads_the_rest_of_a_long_reply_at_once(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    camera = ScriptedCanon(clock, product=EOS_20D, camstat=b"A", respond=class_6_answers,
+                           packet=init_packet(0x1010))  # fmt: skip
+    link = make_link(monkeypatch, camera)
+    link.open(5.0)
+    camera.reads.clear()
+    got = bytearray()
+    length = link.long_dialogue("GetFile", b"\x00" * 4 + b"D:\\X.JPG\x00\x00", got.extend,
+                                timeout_s=5.0, max_bytes=1 << 20)  # fmt: skip
+    assert length == len(got) == 10244
+    # usb.c canon_usb_long_dialogue: no rounding of the last read on class 6 (0x804, not
+    # 0x800 + 4 as on the old protocol).
+    assert camera.reads == [0x40, 0x1000, 0x1000, 0x804]
+
+
+def test_class_6_keys_lock_with_abilities_and_unlock_with_unlock_keys_2(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    camera = ScriptedCanon(clock, product=EOS_20D, camstat=b"A", respond=class_6_answers)
+    link = make_link(monkeypatch, camera)
+    link.open(5.0)
+    camera.commands.clear()
+    assert not link.unlock_keys(timeout_s=1.0)  # nothing locked: nothing sent
+    assert camera.commands == []
+    link.lock_keys(timeout_s=1.0)
+    assert link.keys_locked
+    assert link.unlock_keys(timeout_s=1.0)
+    assert not link.keys_locked
+    assert command_names(camera, new=True) == ["GetPicAbilities2", "LockKeys2", "UnlockKeys2"]
+    assert [c.payload for c in camera.commands[1:]] == [(6).to_bytes(4, "little"), b""]
+
+
+def test_class_4_locks_before_a_release_only_and_unlocks_with_eos_unlock(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    def answers(command: cu.Command) -> list[bytes]:
+        if (command.cmd1, command.cmd2) in ((0x1B, cu.CONTROL), (0x1C, cu.CONTROL)):
+            return [fixed_reply(command, b"")]
+        return g3_answers(command)
+
+    camera = ScriptedCanon(clock, product=EOS_D60, respond=answers)
+    link = make_link(monkeypatch, camera)
+    link.open(5.0)
+    # usb.c canon_usb_init: class 4 locks no keys at wake-up.
+    assert command_names(camera, new=False) == ["IdentifyCamera", "PowerStatus"]
+    assert not link.keys_locked
+    link.lock_keys(timeout_s=1.0)
+    assert link.unlock_keys(timeout_s=1.0)
+    assert command_names(camera, new=False)[2:] == ["EOSLockKeys", "EOSUnlockKeys"]
+    assert camera.commands[2].payload == (6).to_bytes(4, "little")
+
+
+def test_a_class_5_camera_is_never_sent_an_unlock(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    camera = ScriptedCanon(clock, camstat=b"A", respond=g3_answers)
+    link = make_link(monkeypatch, camera)
+    link.open(5.0)
+    assert link.keys_locked  # GenericLockKeys at wake-up
+    sent = len(camera.commands)
+    # usb.c canon_usb_unlock_keys: "Key unlocking not implemented for this camera model".
+    assert not link.unlock_keys(timeout_s=1.0)
+    assert len(camera.commands) == sent
+
+
+def test_class_6_payloads_through_the_api(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    """The PowerShot API's class 6 payloads, byte for byte as libgphoto2 builds them."""
+    from ptpkit.client.powershot import PowerShot
+
+    camera = ScriptedCanon(clock, product=EOS_20D, camstat=b"A", respond=class_6_answers)
+    link = make_link(monkeypatch, camera)
+    link.open(5.0)
+    cam = PowerShot(link)
+    camera.commands.clear()
+    space = cam.disk_space(timeout_s=1.0)
+    # DiskInfo2: "D:" without its NUL; the answer in kilobytes (canon.c
+    # canon_int_get_disk_name_info).
+    assert camera.commands[-1].payload == b"D:"
+    assert (space.capacity_bytes, space.free_bytes) == (4096 * 1024, 1024 * 1024)
+    cam.delete("D:\\DCIM\\100CANON\\IMG_0001.JPG", timeout_s=1.0)
+    assert camera.commands[-1].payload == (
+        b"D:\\DCIM\\100CANON\\IMG_0001.JPG".ljust(0x30, b"\x00") + b"D:\\DCIM\\100CANON\\"
+    )
+    cam.set_attributes("D:\\DCIM\\100CANON\\IMG_0001.JPG", 0x20, timeout_s=1.0)
+    assert (camera.commands[-1].cmd1, camera.commands[-1].cmd2) == (0x07, cu.STORAGE)
+    assert (
+        camera.commands[-1].payload == b"\x20\x00\x00\x00D:\\DCIM\\100CANON\x00IMG_0001.JPG\x00\x00"
+    )
+
+
+def test_a_failed_eos_capture_unlocks_the_keys_and_leaves_remote_mode(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    """usb.c canon_usb_capture_dialogue FAIL2: a photographic failure (0x0A with 0x0A) unlocks
+    the keys locked before the release; canon.c then ends remote control."""
+    from ptpkit.client.powershot import CaptureFailedError, PowerShot
+    from ptpkit.core import canon_usb_requests as cr
+
+    camera: ScriptedCanon
+
+    def answers(command: cu.Command) -> list[bytes]:
+        key = (command.cmd1, command.cmd2)
+        if key == (0x0A, cu.STORAGE):  # FlashDeviceIdent
+            return [cu.encode_variable_header(3), b"D:\x00"]
+        if key == (0x0B, cu.STORAGE):  # GetDirEntries: an empty card
+            listing = cu.encode_dirents(
+                [
+                    cu.Dirent(attrs=cu.ATTR_DIR_ENTERED, size=0, time=0, name=b"D:"),
+                    cu.Dirent(attrs=cu.ATTR_DIR_ENTERED, size=0, time=0, name=b".."),
+                ]
+            )
+            return [cu.encode_variable_header(len(listing)), listing]
+        if key == (0x13, cu.CONTROL):  # RemoteControl
+            sub = struct.unpack_from("<I", command.payload)[0]
+            extra = cu.remote_reply_bytes(sub) - 0x54
+            if sub == 0x04:  # release: "first", then the failure (autofocus)
+                camera.interrupts.append(cr.capture_status(cu.CAPTURE_FIRST).raw)
+                camera.interrupts.append(cr.capture_status(cu.CAPTURE_FAILED, failure=1).raw)
+            return [fixed_reply(command, struct.pack("<I", sub).ljust(extra, b"\x00"))]
+        if key in ((0x1B, cu.CONTROL), (0x1C, cu.CONTROL)):
+            return [fixed_reply(command, b"")]
+        return g3_answers(command)
+
+    camera = ScriptedCanon(clock, product=EOS_D60, camstat=b"A", respond=answers)
+    link = make_link(monkeypatch, camera)
+    link.open(5.0)
+    cam = PowerShot(link)
+    camera.commands.clear()
+    with pytest.raises(CaptureFailedError, match="autofocus"):
+        cam.capture(timeout_s=5.0)
+    names = command_names(camera, new=False)
+    release = names.index("EOSLockKeys")
+    assert names[release:] == ["EOSLockKeys", "RemoteControl", "EOSUnlockKeys", "RemoteControl"]
+    assert struct.unpack_from("<I", camera.commands[-1].payload)[0] == 0x01  # Exit
+    assert not link.keys_locked

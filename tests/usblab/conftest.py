@@ -173,14 +173,20 @@ GPHOTO2_GADGET_SCRIPTS = {
     "sony": "gadget_gphoto2_sony.py",
     "powershot": "gadget_gphoto2_powershot.py",
     "powershot-g2": "gadget_gphoto2_powershot.py",  # with the model as its argument
+    # The EOS 350D, protocol class 6: a reduced run (list, one download, delete, capture).
+    "powershot-eos-350d": "gadget_gphoto2_powershot.py",
     # Not gphoto2: ptpkit's own canon-usb: client against the same gadget, sharing the boot.
     "powershot-client": "client_powershot.py",
 }
 # Arguments of a script after its card, by the name above.
-GADGET_SCRIPT_ARGS: dict[str, tuple[str, ...]] = {"powershot-g2": ("powershot-g2",)}
+GADGET_SCRIPT_ARGS: dict[str, tuple[str, ...]] = {
+    "powershot-g2": ("powershot-g2",),
+    "powershot-eos-350d": ("powershot-eos-350d",),
+}
 # s, for all: the EOS script alone runs a dozen gphoto2 commands, the Nikon and Sony ones ten
 # each (about 30 s each measured alone in the guest, on a loaded 2-core machine); the PowerShot
-# ones about 50 s (G3, G2) and 20 s (ptpkit's client).
+# ones about 50 s (G3, G2), 20 s (the EOS 350D's reduced run, measured alone: 19 s) and 20 s
+# (ptpkit's client).
 GPHOTO2_GADGET_TIMEOUT = 1100
 
 

@@ -7,8 +7,9 @@ ffs_powershot) with the G3's ids, 0x04A9:0x306E, so libgphoto2's canon camlib de
 writes on ep0, every command a vendor control write, replies on bulk IN, capture news on
 interrupt IN. The card is a sample card made to look like a G3's (conftest.powershot_card). It
 runs in the same guest boot as the other gphoto2 gadget scripts (conftest.py), and again as
-the G2 (0x04A9:0x3055, protocol class 1), followed by ptpkit's own canon-usb: client. A missing
-lab skips on a developer's machine and fails in CI.
+the G2 (0x04A9:0x3055, protocol class 1) and, reduced, as the EOS 350D (0x04A9:0x30EE, class 6,
+libgphoto2's "new protocol"), followed by ptpkit's own canon-usb: client. A missing lab skips on
+a developer's machine and fails in CI.
 """
 
 from __future__ import annotations
@@ -166,6 +167,67 @@ def test_gphoto2_canon_driver_drives_the_virtual_powershot_over_usb(
     assert f"ready at /dev/ffs-ptp (USB id 04a9:{product_id:04x})" in cli["server"]["out"]
     assert "Traceback" not in cli["server"]["err"]
     assert cli["udc_after"] == ""
+
+
+def test_gphoto2_canon_driver_drives_the_class_6_eos_350d_over_usb(
+    gphoto2_gadget_runs: dict[str, GadgetRun],
+) -> None:
+    """The reduced run (conftest.py): libgphoto2's class 6 branches against the virtual 350D,
+    shown by the commands the camera answered."""
+    card = gphoto2_gadget_runs["powershot-eos-350d"].card
+    run = gphoto2_gadget_runs["powershot-eos-350d"].run
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = run.result()
+    on_host = {str(p.relative_to(card)): p.read_bytes() for p in card.rglob("*") if p.is_file()}
+    assert [int(x, 16) for x in result["ids"]] == [0x04A9, 0x30EE]
+    # A USB 2.0 body at high speed (ffs_powershot: the new protocol reads replies whole).
+    assert result["speed"] == ["480"]
+    # Three names share the id in libgphoto2's table; --auto-detect shows one of them.
+    assert "(normal mode)" in result["detect"]["out"], result["detect"]
+    assert "usb:" in result["detect"]["out"]
+    commands = result["commands"]
+    # usb.c canon_usb_init, class 6: identify with the owner apart, body id, abilities, power.
+    assert commands[:5] == [
+        "IdentifyCamera",
+        "GetOwner2",
+        "GetBodyID2",
+        "GetPicAbilities2",
+        "PowerStatus2",
+    ]
+    assert "FlashDeviceIdent2" in commands
+    # No old-protocol command reached the camera (it would have refused it).
+    old = {"DeleteFile", "SetFileAttributes", "FlashDeviceIdent", "PowerStatus", "SetOwner"}
+    assert not old & set(commands), commands
+
+    listing = result["list"]
+    assert listing["rc"] == 0, listing
+    assert "There are 5 files in folder '/DCIM/100PTPKT'." in listing["out"]
+    assert "There is 1 file in folder '/DCIM/101PTPKT'." in listing["out"]
+
+    # One download, byte for byte; the driver then clears its "not downloaded" bit with
+    # SetFileAttributes2 (0x07).
+    assert result["get_one"]["rc"] == 0, result["get_one"]
+    assert result["saved"] == {"IMG_0001.JPG": _sha(on_host["DCIM/100PTPKT/IMG_0001.JPG"])}
+    assert commands[commands.index("GetFile") + 1] == "SetFileAttributes2"
+
+    # DeleteFile2 (0x0A/0x11): the file is gone, nothing else changed.
+    assert result["delete"]["rc"] == 0, result["delete"]
+    before = dict(result["card"])
+    assert before.pop("DCIM/101PTPKT/IMG_0101.JPG")
+    assert result["after_delete"] == before
+    assert "DeleteFile2" in commands
+
+    # Capture through RemoteControl2: keys locked before the release (abilities first), the
+    # 0x22 the Windows software sends after it, the keys unlocked at 0x0E; the new file named.
+    capture = result["capture"]
+    assert capture["rc"] == 0, capture
+    match = _NEW_FILE.search(capture["out"])
+    assert match, capture["out"]
+    assert set(result["after_capture"]) - set(before) == {f"{match[1]}/{match[2]}"}
+    at = commands.index("LockKeys2")
+    assert commands[at - 1] == "GetPicAbilities2"
+    assert commands[at + 1 :].count("Unknown22") == 1
+    assert commands.index("UnlockKeys2", at) > commands.index("Unknown22", at)
 
 
 def _client_result(runs: dict[str, GadgetRun]) -> tuple[dict[str, Any], dict[str, bytes]]:

@@ -72,6 +72,21 @@ def test_bind_shows_the_g3_as_a_full_speed_canon_device(
     assert (gadget / "UDC").read_text() == "dummy_udc.0\n"
 
 
+def test_bind_shows_a_class_6_body_at_high_speed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The new protocol reads every reply whole: 512-byte packets split none of its reads.
+    gadget = tmp_path / "g1"
+    gadget.mkdir()
+    monkeypatch.setattr("ptpkit.virtual.ffs_gadget.os.listdir", lambda path: ["dummy_udc.0"])
+    with VirtualCamera() as camera:
+        device = PowerShotDevice(camera, "powershot-eos-350d")
+        PowerShotGadget(device, tmp_path / "ffs").bind(gadget)
+        device.close()
+    assert (gadget / "idProduct").read_text() == "0x30EE\n"
+    assert (gadget / "max_speed").read_text() == "high-speed\n"
+
+
 def test_start_explains_a_missing_functionfs(tmp_path: Path, device: PowerShotDevice) -> None:
     with pytest.raises(OSError, match="cannot set up the FunctionFS function"):
         PowerShotGadget(device, tmp_path / "nothing-mounted").start()

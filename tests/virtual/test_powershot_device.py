@@ -43,7 +43,10 @@ from ptpkit.virtual.powershot import (
 )
 from ptpkit.virtual.powershot_usb import make_powershot_backend
 
-MODELS = sorted(POWERSHOT_MODELS)
+#: The old-protocol PowerShots this host (libgphoto2's classes 1-5 on the wire) drives through
+#: every test; the EOS bodies (class 4, class 6) have their own tests below and in
+#: tests/client/test_powershot.py.
+MODELS = sorted(k for k, m in POWERSHOT_MODELS.items() if not k.startswith("powershot-eos"))
 TIMEOUT_MS = 2000
 
 
@@ -58,6 +61,8 @@ class Host:
         self.usb.set_configuration()
         self.serial = 0x100
         self.xfer = 0x1400
+        #: Class 6: byte 0x46 of every block (canon_usb_dialogue_full) and one-piece reads.
+        self.new_protocol = False
 
     def ctrl_in(self, value: int, length: int) -> bytes:
         request = cu.control_request(length)
@@ -91,8 +96,14 @@ class Host:
     def send(self, name: str, payload: bytes = b"") -> int:
         spec = cu.lookup_command(name)
         self.serial += 1
+        flags = (0x20 if spec.cmd3 == cu.VARIABLE else 0x10) if self.new_protocol else 0
         command = cu.Command(
-            cmd1=spec.cmd1, cmd2=spec.cmd2, cmd3=spec.cmd3, serial=self.serial, payload=payload
+            cmd1=spec.cmd1,
+            cmd2=spec.cmd2,
+            cmd3=spec.cmd3,
+            serial=self.serial,
+            flags=flags,
+            payload=payload,
         )
         self.ctrl_out(cu.VALUE_COMMAND, cu.encode_command(command))
         return self.serial
@@ -101,7 +112,7 @@ class Host:
         serial = self.send(name, payload)
         total = length or cu.lookup_command(name).reply_bytes
         assert total is not None
-        first, rest = cu.split_reply_read(total)
+        first, rest = (total, 0) if self.new_protocol else cu.split_reply_read(total)
         data = self.read(first)
         reported = cu.reported_reply_bytes(data)
         if len(data) < first:
@@ -913,3 +924,51 @@ def test_another_open_closing_does_not_release_the_first_ones_claim(camera: Virt
     assert device.claimed
     backend.release_interface(first, 0)
     assert not device.claimed
+
+
+# -- EOS bodies: class 6 ("new protocol") and class 4 ----------------------------------------
+
+
+def test_class_6_body_answers_the_new_protocol_only(camera: VirtualCamera) -> None:
+    device = PowerShotDevice(camera, "powershot-eos-350d")
+    host = Host(device)
+    assert host.ctrl_in(cu.VALUE_CAMSTAT, 1) == b"C"
+    packet = cu.decode_init_packet(host.ctrl_in(cu.VALUE_INIT_READ, cu.INIT_PACKET_BYTES))
+    assert packet.id_product == 0x30EE
+    host.ctrl_out(cu.VALUE_INIT_WRITE, cu.init_write_block(packet))
+    # Class 6 reads the init answer in one piece (usb.c canon_usb_camera_init).
+    assert len(host.read(0x44)) == 0x44
+    assert len(host.interrupt(0x10)) == 0x10
+    # Without the new protocol's byte 0x46 a block is refused; with it, answered.
+    assert host.fixed("IdentifyCamera", length=0x54).status == 0x02000086
+    host.new_protocol = True
+    identity = cu.decode_identity(host.fixed("IdentifyCamera").data)
+    assert identity.model == "Canon EOS 350D DIGITAL"
+    assert identity.owner == ""  # class 6 answers it to GetOwner2
+    assert cu.decode_owner(host.fixed("GetOwner2").data) == device.owner
+    assert cu.decode_body_id(host.fixed("GetBodyID2").data) == 560_012_345
+    assert host.fixed("GetPicAbilities2").ok
+    assert cu.decode_power_status(host.fixed("PowerStatus2").data).ok
+    # DiskInfo2: the drive without its NUL, kilobytes back (canon_int_get_disk_name_info).
+    disk = cu.decode_disk_info(host.fixed("DiskInfo2", b"D:").data)
+    info = next(iter(camera.stores.values())).storage_info()
+    assert disk.capacity == min(info.max_capacity // 1024, 0xFFFFFFFF)
+    assert host.long("FlashDeviceIdent2").startswith(b"D:")
+    # The old protocol's codes: what a class 6 body makes of them.
+    assert host.fixed("PowerStatus", length=0x54).status == 0x02000086  # 0x0A/0x12: unknown
+    assert host.fixed("DiskInfo", cr.encode_path("D:\\"), length=0x54).status == 0x02000086
+    old_delete = cr.encode_delete_request(
+        cr.DeleteRequest(folder="D:\\DCIM\\100PTPKT", name="IMG_0001.JPG")
+    )
+    # 0x0D/0x11 is DiskInfo2 here: the old payload is no drive, so it is refused.
+    assert host.fixed("DiskInfo2", old_delete).status == 0x02000086
+    listing = host.long(
+        "GetDirEntries",
+        cr.encode_dirents_request(cr.DirentsRequest(path="D:\\DCIM\\100PTPKT", depth=0)),
+    )
+    names = [d.name for d in cu.iter_dirents(listing)]
+    assert b"IMG_0001.JPG" in names
+    request = cr.DeleteRequest(folder="D:\\DCIM\\100PTPKT", name="IMG_0001.JPG")
+    assert host.fixed("DeleteFile2", cr.encode_delete2_request(request)).ok
+    assert host.fixed("DeleteFile2", cr.encode_delete2_request(request)).status == 0x02000022
+    assert device.log[-1] == "DeleteFile2"

@@ -97,7 +97,17 @@ def virtual() -> None:
     # virtual camera (a test checks they agree).
     # (ptpkit.virtual.MODELS, then ptpkit.virtual.powershot.POWERSHOT_PERSONALITIES)
     type=click.Choice(
-        ["generic", "canon-eos", "fuji-x", "nikon", "sony", "powershot-g3", "powershot-g2"]
+        [
+            "generic",
+            "canon-eos",
+            "fuji-x",
+            "nikon",
+            "sony",
+            "powershot-g3",
+            "powershot-g2",
+            "powershot-eos-350d",
+            "powershot-eos-d60",
+        ]
     ),
     default="generic",
     show_default=True,
@@ -111,7 +121,8 @@ def virtual() -> None:
     "Nikon properties, live view, 64-bit reads; Nikon's USB ids with --usb-gadget), or a "
     "Sony Alpha 7 III in PC Remote mode (SDIO handshake, 0x9209 properties, "
     "SetControlDeviceA/B, capture into memory at 0xFFFFC001, live view at 0xFFFFC002, 0x9280 "
-    "over PTP/IP; Sony's USB ids with --usb-gadget), or a Canon PowerShot G3 or G2 speaking "
+    "over PTP/IP; Sony's USB ids with --usb-gadget), or a Canon PowerShot G3 or G2, EOS "
+    '350D (class 6, the "new protocol") or EOS D60 (class 4) speaking '
     "Canon's pre-PTP USB protocol (with --usb-gadget only; gphoto2's canon driver). The same "
     "names work in URLs: virtual:?model=canon-eos.",
 )

@@ -76,6 +76,9 @@ CAPTURE_TIMEOUT_S: Final = 60.0
 #: Entering remote mode extends the lens: ~5 s on a G2, ~10 s with the lens cap on (vendors.md
 #: 5.8); libgphoto2 allows 15 s.
 REMOTE_INIT_TIMEOUT_S: Final = 15.0
+#: Class 4 bodies whose capture ends at 0x0E (picture written) rather than waiting for 0x0F:
+#: EOS 10D and 300D (lgc usb.c canon_usb_capture_dialogue, "Special case ... EOS 300D").
+_EOS_ENDS_AT_0E: Final = frozenset({0x3083, 0x3084})
 #: File kinds libgphoto2 counts as images when it looks for the captured file (canon.c is_image).
 IMAGE_SUFFIXES: Final = (".JPG", ".JPEG", ".CRW", ".CR2", ".THM")
 _MOVIE_SUFFIXES: Final = (".AVI", ".MOV")
@@ -233,20 +236,9 @@ class PowerShot:
 
     def identify(self, *, timeout_s: float | None = None) -> cu.Identity:
         """IdentifyCamera again: model, owner and firmware as the camera says them now."""
+        # (class 6: the owner through GetOwner2, in the link's identify)
         identity = self.link.identify(timeout_s=self._t(timeout_s))
         self.link.identity = identity
-        if self.link.protocol_class == 6:
-            # Class 6 keeps the owner apart (lgc canon.c canon_int_identify_camera, GetOwner2).
-            owner = cu.decode_owner(
-                self.link.dialogue("GetOwner2", timeout_s=self._t(timeout_s)).data
-            )
-            identity = cu.Identity(
-                firmware=identity.firmware,
-                model=identity.model,
-                owner=owner,
-                camera_id=identity.camera_id,
-            )
-            self.link.identity = identity
         return identity
 
     def _identity(self) -> cu.Identity:
@@ -318,10 +310,11 @@ class PowerShot:
         on class 6's DiskInfo2; vendors.md 5.6)."""
         drive = self.drive(timeout_s=timeout_s)
         new = self.link.protocol_class == 6
+        # The old protocol asks for "D:\\" and its NUL; class 6 for "D:" without a NUL
+        # (canon.c canon_int_get_disk_name_info).
+        payload = cr.encode_path(drive, nul=False) if new else cr.encode_path(drive + "\\")
         reply = self.link.dialogue(
-            "DiskInfo2" if new else "DiskInfo",
-            cr.encode_path(drive + "\\"),
-            timeout_s=self._t(timeout_s),
+            "DiskInfo2" if new else "DiskInfo", payload, timeout_s=self._t(timeout_s)
         )
         info = cu.decode_disk_info(reply.data)
         scale = 1024 if new else 1
@@ -461,36 +454,40 @@ class PowerShot:
 
     def start_upload(self, folder: str, name: str) -> Upload:
         """An upload to ``folder``\\``name`` fed piece by piece (:class:`Upload`)."""
-        if self.link.protocol_class == 6:
-            raise UsageError("uploading to class 6 PowerShots is not implemented")
+        # No class branch: canon_usb_put_file sends the same blocks to every class, and only
+        # its closing SetFileAttributes is class 6's own (see Upload.finish).
         if not name or "\\" in name:
             raise UsageError(f"a file name without backslashes, not {name!r}")
         return Upload(self, folder.rstrip("\\"), name)
 
     def delete(self, path: str, *, timeout_s: float | None = None) -> None:
-        """Delete a file (DeleteFile 0x0D: folder NUL name NUL NUL; lgc canon.c
-        canon_int_delete_file). Class 3 cannot delete; class 6's layout is not implemented."""
+        """Delete a file (lgc canon.c canon_int_delete_file): DeleteFile 0x0D (folder NUL name
+        NUL NUL), or on class 6 DeleteFile2 0x0A (the whole path in a 0x30-byte field, the
+        folder again). Class 3 cannot delete."""
         cls = self.link.protocol_class
         if cls == 3:
             raise UsageError(f"{self.link.model.display_name} cannot delete files (class 3)")
-        if cls == 6:
-            raise UsageError("deleting on class 6 PowerShots (DeleteFile2) is not implemented")
         folder, name = canon_split(path)
-        payload = cr.encode_delete_request(cr.DeleteRequest(folder=folder, name=name))
-        self.link.dialogue("DeleteFile", payload, timeout_s=self._t(timeout_s))
+        request = cr.DeleteRequest(folder=folder, name=name)
+        if cls == 6:
+            payload = cr.encode_delete2_request(request)
+            self.link.dialogue("DeleteFile2", payload, timeout_s=self._t(timeout_s))
+        else:
+            payload = cr.encode_delete_request(request)
+            self.link.dialogue("DeleteFile", payload, timeout_s=self._t(timeout_s))
 
     def set_attributes(self, path: str, attrs: int, *, timeout_s: float | None = None) -> None:
-        """Set a file's attribute bits (SetFileAttributes 0x0E: u32 attrs, folder NUL, name NUL;
-        lgc usb.c canon_usb_set_file_attributes)."""
-        if self.link.protocol_class == 6:
-            raise UsageError("file attributes on class 6 PowerShots are not implemented")
+        """Set a file's attribute bits (SetFileAttributes 0x0E, class 6 SetFileAttributes2 0x07:
+        u32 attrs, folder NUL, name NUL; lgc usb.c canon_usb_set_file_attributes)."""
         if not 0 <= attrs <= 0xFFFFFFFF:
             raise LocalProtocolError(f"attributes are a u32, not {attrs}")
         folder, name = canon_split(path)
         payload = cr.encode_attributes_request(
             cr.AttributesRequest(attrs=attrs, folder=folder, name=name)
         )
-        self.link.dialogue("SetFileAttributes", payload, timeout_s=self._t(timeout_s))
+        self.link.dialogue(
+            _attributes_command(self.link.protocol_class), payload, timeout_s=self._t(timeout_s)
+        )
 
     def mark_downloaded(self, entry: CardEntry, *, timeout_s: float | None = None) -> None:
         """Clear the "not yet downloaded" bit (0x20), as libgphoto2 does after a download."""
@@ -531,7 +528,9 @@ class PowerShot:
         try:
             messages = self._release(total_s)
         except BaseException:
-            # "Try to leave camera in a usable state" (canon_int_end_remote_control).
+            # libgphoto2 unlocks the keys of a failed capture (usb.c canon_usb_capture_dialogue,
+            # FAIL2) and "Try to leave camera in a usable state" (canon_int_end_remote_control).
+            self._unlock_keys_quietly()
             self._leave_remote()
             raise
         new = [
@@ -567,6 +566,16 @@ class PowerShot:
             except CanonStatusError as exc:
                 log.debug("command 0x22 after the release: %s; continuing", exc)
         return self._capture_messages(total_s)
+
+    def _unlock_keys_quietly(self) -> None:
+        """Unlock the keys of an EOS-style camera (class 4 / 6) if this link locked them; a
+        failure is only logged, as libgphoto2 does where it unlocks on its own."""
+        try:
+            self.link.unlock_keys(timeout_s=self._t(None))
+        except (CanonStatusError, RemoteProtocolError) as exc:
+            log.debug("unlocking the keys: %s", exc)
+        except Exception as exc:  # the link may be gone already: what failed first is the news
+            log.debug("unlocking the keys failed: %r", exc)
 
     def _leave_remote(self) -> None:
         if not self._in_remote:
@@ -618,10 +627,31 @@ class PowerShot:
                     raise CaptureFailedError(message.failure or 0)
                 log.debug("capture: unknown status 0x%02x in a 0x0A message", message.status or 0)
                 continue
-            if kind in (cu.InterruptType.EOS_FLASH_WRITE_COMPLETE, cu.InterruptType.EOS_FINAL):
-                if kind == cu.InterruptType.EOS_FINAL or step >= 2:
+            if kind == cu.InterruptType.EOS_FLASH_WRITE_COMPLETE:
+                # The picture is on the card. Class 6 sends it without the 0x0A pair; class 4
+                # after "done" (usb.c canon_usb_capture_dialogue, case 0x0e).
+                cls = self.link.protocol_class
+                if step != 2 and cls != 6:
+                    raise RemoteProtocolError(
+                        "capture: 'written to the card' (0x0E) out of sequence"
+                    )
+                step = 3
+                # "Canon SDK unlocks the keys here for EOS cameras"; libgphoto2 ignores a
+                # failure ("known to not work on EOS 10D and 20D").
+                self._unlock_keys_quietly()
+                if cls == 6 or self.link.model.product_id in _EOS_ENDS_AT_0E:
                     return tuple(messages)
                 continue
+            if kind == cu.InterruptType.EOS_FINAL:
+                if step == 2:
+                    # No 0x0E came (nothing to the card): the keys are still locked, and here
+                    # libgphoto2 gives up when they do not unlock.
+                    self.link.unlock_keys(timeout_s=self._t(None))
+                elif step != 3:
+                    raise RemoteProtocolError(
+                        "capture: the final EOS message (0x0F) out of sequence"
+                    )
+                return tuple(messages)
             raise RemoteProtocolError(
                 f"capture: unknown interrupt message type 0x{kind:02x} (libgphoto2 gives up too)"
             )
@@ -640,6 +670,8 @@ class PowerShot:
             return
         self._closed = True
         try:
+            # libgphoto2's camera_exit: unlock the keys (classes 4 and 6), then leave remote.
+            self._unlock_keys_quietly()
             self._leave_remote()
         finally:
             try:
@@ -701,13 +733,19 @@ class Upload:
             timeout_s=timeout_s,
         )
         link.dialogue(
-            "SetFileAttributes",
+            _attributes_command(link.protocol_class),
             cr.encode_attributes_request(
                 cr.AttributesRequest(attrs=0, folder=self.folder + "\\", name=self.name)
             ),
             timeout_s=timeout_s,
         )
         return CardEntry(path=self.path, size=self.offset, time=seconds, attrs=0, is_dir=False)
+
+
+def _attributes_command(protocol_class: int) -> str:
+    """SetFileAttributes (0x0E/0x11), or SetFileAttributes2 (0x07/0x11) on class 6, with the
+    same payload (lgc usb.c canon_usb_set_file_attributes)."""
+    return "SetFileAttributes2" if protocol_class == 6 else "SetFileAttributes"
 
 
 def _capture_timeout(timeout_s: float, messages: list[cu.InterruptMessage]) -> TransportTimeout:

@@ -528,10 +528,11 @@ class PowerShotTransport(Transport):
             Op.GET_DEVICE_PROP_VALUE,
             Op.SET_DEVICE_PROP_VALUE,
         ]
-        if cam.link.protocol_class not in (3, 6):  # class 3 cannot delete; 6 not implemented
+        if cam.link.protocol_class != 3:  # class 3 cannot delete (canon.h CANON_CLASS_3)
             operations.append(Op.DELETE_OBJECT)
-        if cam.link.protocol_class != 6:  # libgphoto2's upload format (not for class 6)
-            operations += [Op.SEND_OBJECT_INFO, Op.SEND_OBJECT]
+        # libgphoto2's upload format (the same blocks for every class; class 6 closes the file
+        # with SetFileAttributes2).
+        operations += [Op.SEND_OBJECT_INFO, Op.SEND_OBJECT]
         events: list[int] = []
         if cam.link.model.capture_capable:
             operations.append(Op.INITIATE_CAPTURE)

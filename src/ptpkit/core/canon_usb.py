@@ -100,6 +100,7 @@ __all__ = [
     "RemoteSub",
     "Reply",
     "control_request",
+    "decode_body_id",
     "decode_camstat",
     "decode_command",
     "decode_dirents",
@@ -113,6 +114,7 @@ __all__ = [
     "decode_reply",
     "decode_time",
     "decode_variable_header",
+    "encode_body_id",
     "encode_command",
     "encode_dirent",
     "encode_dirents",
@@ -133,6 +135,7 @@ __all__ = [
     "init_bulk_more",
     "init_write_block",
     "iter_dirents",
+    "long_read_bytes",
     "lookup_command",
     "remote_reply_bytes",
     "remote_sub",
@@ -912,6 +915,20 @@ def encode_owner(owner: str) -> bytes:
     return _pad_text(owner, "the owner")
 
 
+#: GetBodyID (0x1D, class 4) / GetBodyID2 (0x23, class 6), reply 0x58: the body's serial
+#: number, a u32 right after the status (lgc usb.c canon_usb_get_body_id).
+_BODY_ID_DATA_BYTES: Final = 0x58 - HEADER_BYTES - 4
+
+
+def decode_body_id(data: bytes) -> int:
+    return _words(data, "Canon GetBodyID reply", _BODY_ID_DATA_BYTES).uint32()
+
+
+def encode_body_id(body_id: int) -> bytes:
+    _check_u32(body_id, "the body id")
+    return struct.pack("<I", body_id)
+
+
 def encode_identity(identity: Identity) -> bytes:
     if len(identity.firmware) != 4 or len(identity.camera_id) != 4:
         raise LocalProtocolError(
@@ -1101,6 +1118,20 @@ def split_reply_read(reply_bytes: int) -> tuple[int, int]:
         raise LocalProtocolError(f"a reply length is not negative: {reply_bytes}")
     first = reply_bytes - reply_bytes % 0x40
     return first, reply_bytes - first
+
+
+def long_read_bytes(left: int, xfer_bytes: int, *, new_protocol: bool) -> int:
+    """The next bulk read of a variable reply's data with ``left`` bytes to come (lgc usb.c
+    canon_usb_long_dialogue): the transfer length while more than it is left; then, on the
+    old protocol, what is left rounded down to a multiple of 0x40 while over 0x40, and the
+    rest last; class 6 reads what is left in one piece."""
+    if left <= 0 or xfer_bytes <= 0:
+        raise LocalProtocolError(f"nothing to read: {left} left, transfers of {xfer_bytes}")
+    if left > xfer_bytes:
+        return xfer_bytes
+    if left > 0x40 and not new_protocol:
+        return left - left % 0x40
+    return left
 
 
 def reported_reply_bytes(first: BytesLike) -> int | None:

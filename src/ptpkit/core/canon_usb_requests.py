@@ -54,6 +54,7 @@ from ptpkit.core.canon_usb import (
 from ptpkit.errors import DecodeError, LocalProtocolError
 
 __all__ = [
+    "DELETE2_PATH_FIELD_BYTES",
     "DOWNLOAD_FULL",
     "DOWNLOAD_SECONDARY",
     "DOWNLOAD_THUMB",
@@ -74,6 +75,7 @@ __all__ = [
     "UploadBlock",
     "capture_status",
     "decode_attributes_request",
+    "decode_delete2_request",
     "decode_delete_request",
     "decode_dirents_request",
     "decode_file_time_request",
@@ -83,6 +85,7 @@ __all__ = [
     "decode_upload_announce",
     "decode_upload_block",
     "encode_attributes_request",
+    "encode_delete2_request",
     "encode_delete_request",
     "encode_dirents_request",
     "encode_file_time_request",
@@ -91,6 +94,7 @@ __all__ = [
     "encode_retrieve_request",
     "encode_upload_announce",
     "encode_upload_block",
+    "eos_message",
     "make_init_packet",
 ]
 
@@ -163,9 +167,12 @@ def _zeros_from(data: bytes, pos: int, what: str, *, where: str, at_most: int) -
 # -- a path alone ----------------------------------------------------------------------------
 
 
-def encode_path(path: str) -> bytes:
-    """MakeDir, RemoveDir, DiskInfo (old protocol), SetOwner: the string and its NUL."""
-    return _text_bytes(path, "the path") + b"\x00"
+def encode_path(path: str, *, nul: bool = True) -> bytes:
+    """MakeDir, RemoveDir, DiskInfo (old protocol), SetOwner: the string and its NUL. Class 6's
+    DiskInfo2 sends the drive without its NUL (``nul=False``: canon.c
+    canon_int_get_disk_name_info strips the trailing backslash and sends strlen bytes)."""
+    raw = _text_bytes(path, "the path")
+    return raw + b"\x00" if nul else raw
 
 
 def decode_path(payload: BytesLike) -> str:
@@ -264,6 +271,78 @@ def decode_delete_request(payload: BytesLike) -> DeleteRequest:
     name, pos = _text_at(data, pos, "the name", where=where)
     _zeros_from(data, pos, "DeleteFile's payload", where=where, at_most=1)
     return DeleteRequest(folder=folder, name=name)
+
+
+# -- DeleteFile2 (new protocol, class 6) ----------------------------------------------------
+
+#: DeleteFile2's first field: the whole path, NUL-padded to 0x30 bytes (lgc canon.c
+#: canon_int_delete_file, class 6 branch: "full path name together, rather than directory and
+#: file as separate strings").
+DELETE2_PATH_FIELD_BYTES: Final = 0x30
+
+
+def encode_delete2_request(request: DeleteRequest) -> bytes:
+    """DeleteFile2 (0x0A/0x11, class 6), as libgphoto2's canon_int_delete_file builds it: the
+    folder, a backslash and the name in a 0x30-byte field, then the folder again with a
+    backslash at its end, and no NUL after it (the payload length libgphoto2 sends stops at
+    that backslash). Strict where libgphoto2 is sloppy: a path that would not keep its NUL in
+    the field (libgphoto2 would cut it) is refused, and the padding is zeros, not the bytes
+    after the name in libgphoto2's buffer."""
+    folder = _text_bytes(request.folder, "the folder")
+    name = _text_bytes(request.name, "the name")
+    if b"\\" in name:
+        raise LocalProtocolError(f"the name has no backslash: {request.name!r}")
+    folder_sep = folder if folder.endswith((b"\\", b"/")) else folder + b"\\"
+    whole = folder_sep + name
+    if len(whole) >= DELETE2_PATH_FIELD_BYTES:
+        raise LocalProtocolError(
+            f"DeleteFile2 holds a path of at most {DELETE2_PATH_FIELD_BYTES - 1} bytes, "
+            f"not {len(whole)}: {request.folder!r} {request.name!r}"
+        )
+    return whole.ljust(DELETE2_PATH_FIELD_BYTES, b"\x00") + folder_sep
+
+
+def decode_delete2_request(payload: BytesLike) -> DeleteRequest:
+    """DeleteFile2's payload: the path field (the file's whole path, NUL-terminated within
+    0x30 bytes, zeros after it), then the folder (a trailing NUL or two accepted); the folder
+    must be the path's own. Answers the folder without its trailing backslash."""
+    where = "Canon DeleteFile2 payload"
+    data = bytes(payload)
+    if len(data) < DELETE2_PATH_FIELD_BYTES + 1:
+        raise DecodeError(
+            f"DeleteFile2's payload is at least {DELETE2_PATH_FIELD_BYTES + 1} bytes, "
+            f"not {len(data)}",
+            offset=len(data),
+            what=where,
+        )
+    field = data[:DELETE2_PATH_FIELD_BYTES]
+    nul = field.find(b"\x00")
+    if nul <= 0:
+        raise DecodeError("the path field holds no NUL-terminated path", offset=0, what=where)
+    _zeros_from(field, nul, "the path field", where=where, at_most=DELETE2_PATH_FIELD_BYTES)
+    whole = field[:nul].decode("latin-1")
+    folder, pos = _text_at(
+        data, DELETE2_PATH_FIELD_BYTES, "the folder", where=where, nul_optional=True
+    )
+    _zeros_from(data, pos, "DeleteFile2's payload", where=where, at_most=1)
+    if not folder.endswith(("\\", "/")):
+        folder += "\\"
+    if len(folder) < 2:
+        raise DecodeError("the folder is a bare separator", offset=0x30, what=where)
+    if not whole.upper().startswith(folder.upper()) or len(whole) == len(folder):
+        raise DecodeError(
+            f"the path {whole!r} is not a file in the folder {folder!r}",
+            offset=DELETE2_PATH_FIELD_BYTES,
+            what=where,
+        )
+    name = whole[len(folder) :]
+    if "\\" in name or "/" in name:
+        raise DecodeError(
+            f"the path {whole!r} is not directly in the folder {folder!r}",
+            offset=DELETE2_PATH_FIELD_BYTES,
+            what=where,
+        )
+    return DeleteRequest(folder=folder[:-1], name=name)
 
 
 # -- SetFileAttributes -----------------------------------------------------------------------
@@ -374,6 +453,17 @@ def capture_status(status: int, *, failure: int | None = None) -> InterruptMessa
     if failure is not None:
         _check_u32(failure, "the failure code")
         struct.pack_into("<I", buf, 0x10, failure)
+    return decode_interrupt(bytes(buf))
+
+
+def eos_message(kind: int) -> InterruptMessage:
+    """An EOS capture notification, 0x10 bytes: 0x0E (the picture is on the card) or 0x0F (the
+    final one of class 4). libgphoto2 reads only the type at byte 4 (usb.c
+    canon_usb_capture_dialogue); the undocumented bytes are zero."""
+    if kind not in (InterruptType.EOS_FLASH_WRITE_COMPLETE, InterruptType.EOS_FINAL):
+        raise LocalProtocolError(f"an EOS notification is 0x0E or 0x0F, not 0x{kind:X}")
+    buf = bytearray(INTERRUPT_BYTES)
+    buf[4] = kind
     return decode_interrupt(bytes(buf))
 
 

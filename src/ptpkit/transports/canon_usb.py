@@ -34,6 +34,7 @@ transport's (:mod:`ptpkit.transports.usb`): a PowerShot is listed there by its i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Final
@@ -180,7 +181,11 @@ class _Chunks(Iterator[bytes]):
         if self.received >= self._length:
             self._finish()
             raise StopIteration
-        want = min(self._link.xfer_bytes, self._length - self.received)
+        want = cu.long_read_bytes(
+            self._length - self.received,
+            self._link.xfer_bytes,
+            new_protocol=self._link.protocol_class == CLASS_6,
+        )
         try:
             with self._link._lock:
                 chunk = self._link._bulk_read(want, self._deadline, f"{self._command} data")
@@ -257,6 +262,10 @@ class CanonUsbLink:
         self.init_packet: cu.InitPacket | None = None
         self.identity: cu.Identity | None = None
         self.power: cu.PowerStatus | None = None
+        #: The body's serial number (class 6 asks for it at wake-up: GetBodyID2).
+        self.body_id: int | None = None
+        #: Whether this link locked the camera's keys (libgphoto2's keys_locked).
+        self.keys_locked = False
         #: The interrupt message of the wake-up (16 bytes), as read.
         self.wake_message: bytes = b""
         #: Runs after the link closes (a virtual camera made for the link is closed with it).
@@ -288,7 +297,10 @@ class CanonUsbLink:
             with self._lock:
                 self._wake_up(deadline)
                 self._identify_with_retries(deadline)
-                self._lock_keys(deadline)
+                if self.protocol_class == CLASS_6:
+                    self._new_protocol_init(deadline)
+                else:
+                    self._lock_keys(deadline)
                 self.power = self.power_status(timeout_s=self._left_s(deadline))
         except BaseException:
             self.close()
@@ -418,6 +430,18 @@ class CanonUsbLink:
             f"failed: {last}"
         )
 
+    def _new_protocol_init(self, deadline: _Deadline) -> None:
+        """Class 6 after IdentifyCamera: GetBodyID2 (its failure ends the wake-up), then
+        GetPicAbilities2 (whose failure does not); no key lock here (lgc usb.c canon_usb_init,
+        "camera uses newer protocol")."""
+        reply = self.dialogue("GetBodyID2", timeout_s=self._left_s(deadline))
+        self.body_id = cu.decode_body_id(reply.data)
+        log.debug("%s: body id %010u", self.url, self.body_id)
+        try:
+            self.dialogue("GetPicAbilities2", timeout_s=self._left_s(deadline))
+        except CanonStatusError as exc:
+            log.debug("%s: GetPicAbilities2: %s; continuing", self.url, exc)
+
     def _lock_keys(self, deadline: _Deadline, *, eos: bool = False) -> None:
         """The key lock of the model's class (lgc usb.c canon_usb_lock_keys; canon_usb_init
         skips it for class 4, whose keys lock before a release: ``eos``)."""
@@ -427,6 +451,7 @@ class CanonUsbLink:
             return
         if cls == 4:
             self.dialogue("EOSLockKeys", (6).to_bytes(4, "little"), timeout_s=timeout_s)
+            self.keys_locked = True
             return
         if cls in (1, 2, 3):
             # GetPicAbilities first; its length varies by model ("We will continue").
@@ -443,6 +468,7 @@ class CanonUsbLink:
             except CanonStatusError as exc:
                 log.debug("%s: GetPicAbilities2: %s; continuing", self.url, exc)
             self.dialogue("LockKeys2", (6).to_bytes(4, "little"), timeout_s=self._left_s(deadline))
+        self.keys_locked = True
 
     def lock_keys(self, *, timeout_s: float | None = None) -> None:
         """Lock the camera's keys (and turn its LCD off) the way its class does; before a
@@ -451,11 +477,34 @@ class CanonUsbLink:
         with self._lock:
             self._lock_keys(_Deadline(self._clock, timeout_s, "locking the keys"), eos=True)
 
+    def unlock_keys(self, *, timeout_s: float | None = None) -> bool:
+        """Unlock keys this link locked, where the class can (lgc usb.c canon_usb_unlock_keys:
+        EOSUnlockKeys on class 4, UnlockKeys2 on class 6; the others cannot, or need not).
+        libgphoto2 sends it when an EOS says its picture is written (interrupt 0x0E), after a
+        failed capture and when it lets the camera go. True when the unlock was sent."""
+        if not self.keys_locked:
+            return False
+        cls = self.protocol_class
+        if cls not in (4, CLASS_6):
+            log.debug("%s: class %d keys are not unlocked (libgphoto2 cannot)", self.url, cls)
+            return False
+        name = "EOSUnlockKeys" if cls == 4 else "UnlockKeys2"
+        self.dialogue(name, timeout_s=timeout_s)
+        self.keys_locked = False
+        return True
+
     # -- commands of the wake-up that the API also uses -----------------------------------------
 
     def identify(self, *, timeout_s: float | None = None) -> cu.Identity:
-        reply = self.dialogue("IdentifyCamera", timeout_s=timeout_s)
-        return cu.decode_identity(reply.data)
+        """IdentifyCamera; on class 6 the owner comes from GetOwner2 (lgc canon.c
+        canon_int_identify_camera: "Need to get owner explicitly"). One deadline for both."""
+        deadline = _Deadline(self._clock, timeout_s, "IdentifyCamera")
+        reply = self.dialogue("IdentifyCamera", timeout_s=self._left_s(deadline))
+        identity = cu.decode_identity(reply.data)
+        if self.protocol_class != CLASS_6:
+            return identity
+        owner = cu.decode_owner(self.dialogue("GetOwner2", timeout_s=self._left_s(deadline)).data)
+        return dataclasses.replace(identity, owner=owner)
 
     def power_status(self, *, timeout_s: float | None = None) -> cu.PowerStatus:
         name = "PowerStatus2" if self.protocol_class == CLASS_6 else "PowerStatus"
@@ -856,8 +905,9 @@ class CanonUsbLink:
             raise ClosedError(f"{self.url}: the link is closed")
 
     def close(self) -> None:
-        """Release the interface (a camera whose keys were locked unlocks them itself when the
-        cable goes; libgphoto2 sends no unlock to PowerShots either). Safe to call twice."""
+        """Release the interface. No unlock here: PowerShots cannot be sent one (libgphoto2
+        sends none), and an EOS's keys are unlocked by ``PowerShot.close`` first, as
+        libgphoto2's camera_exit does (:meth:`unlock_keys`). Safe to call twice."""
         if self._closed:
             return
         self._closed = True

@@ -24,7 +24,10 @@ such a device on a FunctionFS function of a configfs gadget:
 The device controller decides the endpoint numbers the host finally sees (dummy_hcd has no
 interrupt endpoint 3: there it is 0x85); hosts find them in the descriptors. The gadget shows
 the model's USB ids and is a full-speed device, as a G3 (USB 1.1) is: 64-byte bulk packets, so
-that a host reading 0x40 bytes of a longer reply gets a whole packet, never an overflow.
+that a host reading 0x40 bytes of a longer reply gets a whole packet, never an overflow. A class 6
+body (EOS 20D, 350D: USB 2.0) is high speed: the new protocol reads every reply whole (lgc usb.c
+canon_usb_camera_init reads the init answer's 0x44 bytes at once, canon_usb_dialogue_full and
+canon_usb_long_dialogue their exact lengths), so 512-byte packets never split a read.
 """
 
 from __future__ import annotations
@@ -132,11 +135,13 @@ class PowerShotGadget:
         return self
 
     def bind(self, gadget: str | Path) -> str:
-        """Give the configfs gadget the model's USB ids, Canon's strings and full speed, and
-        bind it to the first USB device controller; returns the controller's name."""
+        """Give the configfs gadget the model's USB ids, Canon's strings and its speed (full;
+        high for class 6), and bind it to the first USB device controller; returns the
+        controller's name."""
         gadget = Path(gadget)
         # A G3 is a USB 1.1 device; the gadget's max_speed caps what it offers the host.
-        (gadget / "max_speed").write_text("full-speed\n")
+        speed = "high-speed" if self.device.model.protocol_class == 6 else "full-speed"
+        (gadget / "max_speed").write_text(speed + "\n")
         names = gadget / "strings" / "0x409"
         if names.is_dir():
             (names / "manufacturer").write_text(MANUFACTURER + "\n")

@@ -30,8 +30,14 @@ What the camera does, and where each behaviour comes from (``lgc`` = libgphoto2
 - **Commands by protocol class** (lgc canon.h CANON_CLASS_*, usb.c canon_usb_lock_keys): class 1
   answers GetPicAbilities (0x1F) and GenericLockKeys (0x20); class 5 the lock, not the
   abilities (canon.c: the S45 "will cause an error if issued"); class 4 the EOS lock/unlock
-  (0x1B/0x1C); class 3 cannot delete. The overloaded codes (0x0D/0x11, 0x0E/0x11, 0x0A/0x11,
-  0x13/0x12, 0x05/0x12) mean their old-protocol commands: these models are not class 6.
+  (0x1B/0x1C) and GetBodyID (0x1D); class 3 cannot delete. Class 6 (the EOS 350D, libgphoto2's
+  "new protocol") answers its own codes (usb.c canon_usb_cmd[] "(new)" rows: DeleteFile2,
+  SetFileAttributes2, DiskInfo2 in kilobytes, FlashDeviceIdent2, GetOwner2/SetOwner2,
+  PowerStatus2, RemoteControl2, RetrieveCapture2, GetBodyID2, GetPicAbilities2,
+  LockKeys2/UnlockKeys2, 0x22 after a release) and only blocks with its byte 0x46 set ("picky
+  about this byte": canon_usb_dialogue_full). The overloaded codes (0x0D/0x11, 0x0E/0x11,
+  0x0A/0x11, 0x13/0x12, 0x05/0x12) mean the class's own command: an old-protocol block sent to
+  a class 6 body gets the new command's answer or a refusal, and the other way round.
 - **Errors** are status codes (lgc usb.c canon_usb_status_table): 0x02000022 file not found,
   0x02000029 protected, 0x02000086 invalid parameters / path not found, 0x02000085 could not
   switch to capture mode. A command the model does not know gets a 0x54-byte reply with
@@ -43,9 +49,11 @@ What the camera does, and where each behaviour comes from (``lgc`` = libgphoto2
   RemoteControl Init / SetTransferMode / GetParams / Release / Exit. Release answers on bulk IN
   and then sends interrupt messages: 0x0A with 0x1C ("first"), an image-ready message per part
   the transfer mode sends to the PC (0x08 thumbnail, 0x0C full image: key and size), 0x0A with
-  0x1D ("done", where a PowerShot ends). A picture kept on the card appears there (the newest
-  DCF folder, the next number), so a listing before and after finds it, as libgphoto2 does;
-  RetrieveCapture fetches a part by its key.
+  0x1D ("done", where a PowerShot ends); an EOS then 0x0E once the picture is on the card, and
+  class 4 a final 0x0F; class 6 sends no 0x0A pair, only the image-ready messages and 0x0E
+  (the orders usb.c canon_usb_capture_dialogue accepts). A picture kept on the card appears
+  there (the newest DCF folder, the next number), so a listing before and after finds it, as
+  libgphoto2 does; RetrieveCapture fetches a part by its key.
 - **Upload** in the wire format of libgphoto2's canon_usb_put_file, which is compiled only with
   CANON_EXPERIMENTAL_UPLOAD (without it: GP_ERROR_NOT_SUPPORTED; Debian's gphoto2 does not
   upload to these cameras): per block a 0x40-byte control write announcing it, 0x40 bytes
@@ -130,6 +138,8 @@ class PowerShotPersonality:
     """What FlashDeviceIdent answers; paths start with it ("D:\\DCIM\\100CANON\\...")."""
     image_size: tuple[int, int] = (1024, 768)
     """Size of the pictures remote capture takes (small: they are rendered on the fly)."""
+    body_id: int = 0
+    """What an EOS answers to GetBodyID (class 4 0x1D, class 6 0x23): its serial number."""
 
 
 def _row(pid: int) -> PowerShotModel:
@@ -157,6 +167,28 @@ POWERSHOT_PERSONALITIES: Final[dict[str, PowerShotPersonality]] = {
         firmware=bytes((0x00, 0x01, 0x00, 0x01)),
         camera_id=bytes.fromhex("01000503"),
         xfer_word=0x1400,
+    ),
+    # Class 6 ("new protocol"): libgphoto2's EOS 350D row (0x30EE). Its identify name is the
+    # one its pictures' EXIF carries; id, firmware and body-id bytes are not documented anywhere
+    # libgphoto2 or vendors.md quote, so they are chosen (libgphoto2 only prints them).
+    "powershot-eos-350d": PowerShotPersonality(
+        key="powershot-eos-350d",
+        model=_row(0x30EE),
+        identify_name="Canon EOS 350D DIGITAL",
+        firmware=bytes((0x00, 0x00, 0x00, 0x01)),
+        camera_id=bytes.fromhex("01061583"),
+        body_id=560_012_345,
+    ),
+    # Class 4 (EOS lock/unlock keys, 0x0E/0x0F after a release): libgphoto2's EOS D60 row
+    # (0x3060); vendors.md 5.3's G2/D30 id bytes, firmware chosen.
+    "powershot-eos-d60": PowerShotPersonality(
+        key="powershot-eos-d60",
+        model=_row(0x3060),
+        identify_name="Canon EOS D60",
+        firmware=bytes((0x00, 0x00, 0x06, 0x01)),
+        camera_id=bytes.fromhex("01000503"),
+        xfer_word=0x1400,
+        body_id=0x04A90123,
     ),
 }
 
@@ -584,48 +616,86 @@ class PowerShotDevice:
     def _handler(self, command: cu.Command) -> Callable[[cu.Command], _Answer]:
         klass = self.model.protocol_class
         key = (command.cmd1, command.cmd2, command.cmd3)
-        storage: dict[tuple[int, int, int], Callable[[cu.Command], _Answer]] = {
+        if klass == 6 and command.flags != (0x20 if command.cmd3 == cu.VARIABLE else 0x10):
+            # "New style of protocol is picky about this byte" (lgc usb.c
+            # canon_usb_dialogue_full): a class 6 body does not take a block without it.
+            return self._unknown
+        table: dict[tuple[int, int, int], Callable[[cu.Command], _Answer]] = {
             (0x01, cu.STORAGE, cu.VARIABLE): self._get_file,
             (0x05, cu.STORAGE, cu.FIXED): self._make_dir,
             (0x06, cu.STORAGE, cu.FIXED): self._remove_dir,
-            (0x09, cu.STORAGE, cu.FIXED): self._disk_info,
-            (0x0A, cu.STORAGE, cu.VARIABLE): self._flash_device_ident,
             (0x0B, cu.STORAGE, cu.VARIABLE): self._get_dirents,
-            (0x0D, cu.STORAGE, cu.FIXED): self._delete_file,
-            (0x0E, cu.STORAGE, cu.FIXED): self._set_attributes,
             (0x0F, cu.STORAGE, cu.FIXED): self._set_file_time,
             (0x01, cu.CONTROL, cu.FIXED): self._identify,
             (0x03, cu.CONTROL, cu.FIXED): self._get_time,
             (0x04, cu.CONTROL, cu.FIXED): self._set_time,
-            (0x05, cu.CONTROL, cu.FIXED): self._set_owner,
-            (0x0A, cu.CONTROL, cu.FIXED): self._power_status,
-            (0x13, cu.CONTROL, cu.FIXED): self._remote_control,
-            (0x17, cu.CONTROL, cu.VARIABLE): self._retrieve_capture,
         }
+        if klass == 6:
+            # The new protocol's codes (lgc usb.c canon_usb_cmd[] "...(new)" rows); the
+            # overloaded ones mean their new command here, so an old-protocol block gets the
+            # new command's answer (e.g. old RemoteControl 0x13 is PowerStatus2), or a refusal.
+            table.update(
+                {
+                    (0x07, cu.STORAGE, cu.FIXED): self._set_attributes,
+                    (0x0A, cu.STORAGE, cu.FIXED): self._delete_file,
+                    (0x0D, cu.STORAGE, cu.FIXED): self._disk_info,
+                    (0x0E, cu.STORAGE, cu.VARIABLE): self._flash_device_ident,
+                    (0x05, cu.CONTROL, cu.FIXED): self._get_owner,
+                    (0x06, cu.CONTROL, cu.FIXED): self._set_owner,
+                    (0x13, cu.CONTROL, cu.FIXED): self._power_status,
+                    (0x22, cu.CONTROL, cu.FIXED): self._after_release,
+                    (0x23, cu.CONTROL, cu.FIXED): self._body_id,
+                    (0x24, cu.CONTROL, cu.FIXED): self._pic_abilities,
+                    (0x25, cu.CONTROL, cu.FIXED): self._remote_control,
+                    (0x26, cu.CONTROL, cu.VARIABLE): self._retrieve_capture,
+                    (0x35, cu.CONTROL, cu.FIXED): self._lock_keys,
+                    (0x36, cu.CONTROL, cu.FIXED): self._unlock_keys,
+                }
+            )
+        else:
+            table.update(
+                {
+                    (0x09, cu.STORAGE, cu.FIXED): self._disk_info,
+                    (0x0A, cu.STORAGE, cu.VARIABLE): self._flash_device_ident,
+                    (0x0D, cu.STORAGE, cu.FIXED): self._delete_file,
+                    (0x0E, cu.STORAGE, cu.FIXED): self._set_attributes,
+                    (0x05, cu.CONTROL, cu.FIXED): self._set_owner,
+                    (0x0A, cu.CONTROL, cu.FIXED): self._power_status,
+                    (0x13, cu.CONTROL, cu.FIXED): self._remote_control,
+                    (0x17, cu.CONTROL, cu.VARIABLE): self._retrieve_capture,
+                }
+            )
         if klass in (1, 2, 3):
-            storage[(0x1F, cu.CONTROL, cu.FIXED)] = self._pic_abilities
+            table[(0x1F, cu.CONTROL, cu.FIXED)] = self._pic_abilities
         if klass in (1, 2, 3, 5):
-            storage[(0x20, cu.CONTROL, cu.FIXED)] = self._lock_keys
+            table[(0x20, cu.CONTROL, cu.FIXED)] = self._lock_keys
         if klass == 4:
-            storage[(0x1B, cu.CONTROL, cu.FIXED)] = self._lock_keys
-            storage[(0x1C, cu.CONTROL, cu.FIXED)] = self._unlock_keys
-        handler = storage.get(key)
+            table[(0x1B, cu.CONTROL, cu.FIXED)] = self._lock_keys
+            table[(0x1C, cu.CONTROL, cu.FIXED)] = self._unlock_keys
+            table[(0x1D, cu.CONTROL, cu.FIXED)] = self._body_id
+        handler = table.get(key)
         if handler is None:
             return self._unknown
         return handler
 
-    def _name(self, command: cu.Command) -> str:
+    def _spec(self, command: cu.Command) -> cu.CommandSpec | None:
+        """The table row this model reads a block as: an overloaded code means the new
+        protocol's "...2" command on class 6, the old one on the others."""
         specs = cu.find_command(command.cmd1, command.cmd2, command.cmd3)
-        return specs[0].name if specs else f"0x{command.cmd1:02X}/0x{command.cmd2:02X}"
+        if len(specs) > 1:
+            new = self.model.protocol_class == 6
+            specs = tuple(s for s in specs if s.name.endswith("2") == new) or specs
+        return specs[0] if specs else None
+
+    def _name(self, command: cu.Command) -> str:
+        spec = self._spec(command)
+        return spec.name if spec else f"0x{command.cmd1:02X}/0x{command.cmd2:02X}"
 
     def _fixed(self, command: cu.Command, status: int = cu.STATUS_OK, data: bytes = b"") -> _Answer:
         """A fixed reply as long as libgphoto2's table has it for this command, data padded
         (an error status keeps the length: the host reads the table's length either way)."""
-        specs = cu.find_command(command.cmd1, command.cmd2, command.cmd3)
-        # Overloaded codes mean the old protocol's command on these models (not class 6): the
-        # table's "...2" rows are the new protocol's.
-        old = [s for s in specs if not s.name.endswith("2") and s.reply_bytes is not None]
-        total = old[0].reply_bytes if old and old[0].reply_bytes else _BARE_REPLY
+        spec = self._spec(command)
+        total = spec.reply_bytes if spec and spec.reply_bytes else _BARE_REPLY
         room = total - _BARE_REPLY
         if len(data) > room:
             raise AssertionError(f"{len(data)} data bytes do not fit a {total:#x}-byte reply")
@@ -767,10 +837,13 @@ class PowerShotDevice:
             return self._fixed(command, STATUS_INVALID)
         info = self._store.storage_info()
         # Bytes on the old protocol (libgphoto2 divides by 1024); a u32 caps them at 4 GiB,
-        # more than any card of these cameras' time held.
+        # more than any card of these cameras' time held. Class 6's DiskInfo2 counts kilobytes
+        # ("These newer cameras report sizes in K instead of bytes": canon.c
+        # canon_int_get_disk_name_info).
+        unit = 1024 if self.model.protocol_class == 6 else 1
         disk = cu.DiskInfo(
-            capacity=min(info.max_capacity, 0xFFFFFFFF),
-            free=min(info.free_space_bytes, 0xFFFFFFFF),
+            capacity=min(info.max_capacity // unit, 0xFFFFFFFF),
+            free=min(info.free_space_bytes // unit, 0xFFFFFFFF),
         )
         return self._fixed(command, cu.STATUS_OK, cu.encode_disk_info(disk))
 
@@ -836,7 +909,9 @@ class PowerShotDevice:
 
     def _get_file(self, command: cu.Command) -> _Answer:
         try:
-            request = cr.decode_get_file_request(command.payload)
+            request = cr.decode_get_file_request(
+                command.payload, new_protocol=self.model.protocol_class == 6
+            )
         except DecodeError:
             return self._variable(command, b"", 0x40)
         chunk = self._chunk(request.chunk_bytes)
@@ -880,8 +955,13 @@ class PowerShotDevice:
     def _delete_file(self, command: cu.Command) -> _Answer:
         if self.model.protocol_class == 3:
             return self._fixed(command, STATUS_INVALID)  # class 3 "can't delete image"
+        decode = (
+            cr.decode_delete2_request
+            if self.model.protocol_class == 6
+            else cr.decode_delete_request
+        )
         try:
-            request = cr.decode_delete_request(command.payload)
+            request = decode(command.payload)
         except DecodeError:
             return self._fixed(command, STATUS_INVALID)
         obj = self._find_in(request.folder, request.name)
@@ -1025,7 +1105,9 @@ class PowerShotDevice:
         identity = cu.Identity(
             firmware=self.personality.firmware,
             model=self.personality.identify_name,
-            owner=self.owner,
+            # Class 6 answers its owner apart, to GetOwner2 (canon.c canon_int_identify_camera:
+            # "Need to get owner explicitly").
+            owner="" if self.model.protocol_class == 6 else self.owner,
             camera_id=self.personality.camera_id,
         )
         return self._fixed(command, cu.STATUS_OK, cu.encode_identity(identity))
@@ -1053,6 +1135,17 @@ class PowerShotDevice:
         if owner is None or len(owner) > 31 or not owner.isascii():
             return self._fixed(command, STATUS_INVALID)
         self.owner = owner
+        return self._fixed(command)
+
+    def _get_owner(self, command: cu.Command) -> _Answer:
+        return self._fixed(command, cu.STATUS_OK, cu.encode_owner(self.owner))
+
+    def _body_id(self, command: cu.Command) -> _Answer:
+        return self._fixed(command, cu.STATUS_OK, cu.encode_body_id(self.personality.body_id))
+
+    def _after_release(self, command: cu.Command) -> _Answer:
+        # 0x22 with u32 0x0F, which libgphoto2 sends after a class 6 release because "the
+        # Windows software issues it here" (usb.c canon_usb_capture_dialogue): acknowledged.
         return self._fixed(command)
 
     def _power_status(self, command: cu.Command) -> _Answer:
@@ -1140,7 +1233,11 @@ class PowerShotDevice:
         mode = state.transfer_mode
         capture = self._take_picture(to_card=bool(mode & cu.TRANSFER_FULL_TO_CARD))
         answer, _ = self._remote_reply(command, 0x04, cu.STATUS_OK, b"")
-        messages = [cr.capture_status(cu.CAPTURE_FIRST).raw]
+        klass = self.model.protocol_class
+        # PowerShots and class 4 bracket the image-ready messages with 0x0A "first"/"done"; a
+        # class 6 body sends the image-ready ones and 0x0E alone (libgphoto2 accepts 0x0E at
+        # any step only from class 6: usb.c canon_usb_capture_dialogue).
+        messages = [] if klass == 6 else [cr.capture_status(cu.CAPTURE_FIRST).raw]
         if mode & cu.TRANSFER_THUMB_TO_PC:
             messages.append(
                 cu.image_ready(
@@ -1153,7 +1250,15 @@ class PowerShotDevice:
                     cu.InterruptType.FULL_IMAGE_READY, key=capture.key, size=len(capture.full)
                 ).raw
             )
-        messages.append(cr.capture_status(cu.CAPTURE_DONE).raw)
+        if klass != 6:
+            messages.append(cr.capture_status(cu.CAPTURE_DONE).raw)
+        if klass in (4, 6):
+            # EOS: 0x0E once the picture is on the card ("never seen if the transfer mode
+            # didn't include any local storage"), then class 4's final 0x0F.
+            if mode & (cu.TRANSFER_THUMB_TO_CARD | cu.TRANSFER_FULL_TO_CARD):
+                messages.append(cr.eos_message(cu.InterruptType.EOS_FLASH_WRITE_COMPLETE).raw)
+            if klass == 4:
+                messages.append(cr.eos_message(cu.InterruptType.EOS_FINAL).raw)
         if mode & (cu.TRANSFER_THUMB_TO_PC | cu.TRANSFER_FULL_TO_PC):
             # Kept for RetrieveCapture (the newest few only: bounded memory).
             state.captures[capture.key] = capture
