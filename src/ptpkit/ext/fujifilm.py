@@ -822,9 +822,17 @@ class FujifilmExtension(LazyCodes):
             error=FocusError,
             what="focusing",
         )
+        prepare: tuple[SetProperty, ...] = ()
+        if self.session.transport_kind == "usb" and not self._prepared:
+            # Over USB the body takes remote shutter actions once in PC mode with USB priority
+            # (prepare_remote; libgphoto2 has set both before its autofocusdrive can run).
+            prepare = (
+                SetProperty(code=values.PC_MODE, datatype=u16, value=PC_MODE_VALUE),
+                SetProperty(code=values.PRIORITY_MODE, datatype=u16, value=USB_PRIORITY_VALUE),
+            )
         return HalfPress(
             name="Fujifilm AF drive",
-            press=Steps(steps=(self._action(ACTION_AF_DRIVE), initiate, focus)),
+            press=Steps(steps=(*prepare, self._action(ACTION_AF_DRIVE), initiate, focus)),
             release=Steps(steps=(self._action(ACTION_RELEASE_FOCUS), initiate)),
             capture_releases=True,
         )
