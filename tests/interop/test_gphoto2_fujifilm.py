@@ -152,6 +152,10 @@ def test_capture_preview_reads_the_live_view_stream(
     assert xt.fuji_state(served.camera).frames >= 1  # the personality made the frame
 
 
+def _u16(value: int) -> bytes:
+    return struct.pack("<H", value)
+
+
 def _af_exchange(camera: VirtualCamera) -> list[tuple[int, tuple[int, ...], bytes]]:
     """What the camera is asked of the shutter action 0xD208, the AF status 0xD209 and
     InitiateCapture from now on, in order."""
@@ -179,13 +183,12 @@ def test_autofocusdrive_is_ptpkits_half_press(gphoto2: FujiGPhoto2, served: Fuji
     ours = list(seen)
     gphoto2("--set-config", "autofocusdrive=1")
     theirs = seen[len(ours) :]
-    u16 = lambda value: struct.pack("<H", value)  # noqa: E731
     expected = [
-        (0x1016, (0xD208,), u16(0x9300)),
+        (0x1016, (0xD208,), _u16(0x9300)),
         (0x100E, (0, 0), b""),
         (0x1015, (0xD209,), b""),  # 1: focusing
         (0x1015, (0xD209,), b""),  # 2: in focus
-        (0x1016, (0xD208,), u16(0x0005)),
+        (0x1016, (0xD208,), _u16(0x0005)),
         (0x100E, (0, 0), b""),
     ]
     assert ours == expected
