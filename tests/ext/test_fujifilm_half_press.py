@@ -20,7 +20,7 @@ import ptpkit.aio
 from ptpkit.client.camera import Camera
 from ptpkit.core.datasets import encode_value
 from ptpkit.core.datatypes import DataType
-from ptpkit.errors import FocusError, TransportTimeout
+from ptpkit.errors import FocusError, TransportTimeout, UsageError
 from ptpkit.ext import FujifilmExtension, register
 from ptpkit.ext.base import SetProperty, Steps, WaitProperty
 from ptpkit.ext.fujifilm import FOCUS_POLL_S, FOCUS_TIMEOUT_S
@@ -254,3 +254,10 @@ def test_aio_half_press(transport: str) -> None:
             else:
                 asyncio.run(failing(url, **options))
                 assert vcam.properties[xt.SHUTTER_ACTION].current() == xt.ACTION_RELEASE_FOCUS
+
+
+def test_the_af_option_of_the_virtual_body() -> None:
+    assert xt.parse_options({}).af == "ok"
+    assert xt.parse_options({"af": "Fail"}).af == "fail"
+    with pytest.raises(UsageError, match="af takes ok, fail or never, not 'sometimes'"):
+        xt.parse_options({"af": "sometimes"})
