@@ -22,7 +22,9 @@ The rules:
   a focus failure with the action still "focus"; the body then answers the next shot busy,
   library.c's comment "3 - means failed and initiatecapture will get busy"). With a deadline, a
   wait stops early enough to leave :data:`RELEASE_RESERVE_S` (at most a quarter of the call)
-  for that release.
+  for that release; a press whose transaction ran out of the call's time is still let go, with
+  that reserve of its own (the one way past the deadline, by at most the reserve: a camera
+  left focusing costs more than a late error).
 """
 
 from __future__ import annotations
