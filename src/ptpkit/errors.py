@@ -10,6 +10,7 @@
     ├── ResponseError             the device answered with a code other than OK
     │   ├── DeviceBusyError, SessionError, OperationNotSupportedError, InvalidParameterError,
     │   │   ObjectError, StorageError, AccessDeniedError, PropertyError, CaptureError
+│   │   └── FocusError        the camera could not focus (it said so: a code or a status)
     │   └── CancelledResponse     (also a TransactionCancelled) the device answered 0x201F
     ├── TransactionCancelled      the transaction was cancelled (by us or by the device)
     ├── TransportError            below the protocol; mapped once at the transport edge
@@ -146,6 +147,12 @@ class CaptureError(ResponseError):
     """Capture was already terminated (0x2018)."""
 
     codes = (0x2018,)
+
+
+class FocusError(CaptureError):
+    """The camera could not focus (a half press, or the autofocus before a shot), as it
+    reported: ``code`` is what it answered, a vendor response code or the value of its focus
+    status property (Fujifilm's AF status 0xD209 = 3); ``name`` says what that means."""
 
 
 class TransactionCancelled(PTPError):

@@ -39,6 +39,7 @@ from ptpkit.errors import (
     LocalProtocolError,
     NotFoundError,
     ObjectError,
+    OperationNotSupportedError,
     PropertyError,
     UsageError,
 )
@@ -1059,6 +1060,26 @@ def test_capture_returns_the_new_picture(rig: Rig) -> None:
         # capture made: PC mode, USB priority) as DevicePropChanged: one more object.
         wait_fuji_value(cam, FUJI_OBJECT_COUNT, 8)
     assert [e.name for e in not_focus(list(cam.events(timeout_s=0.3)))] == []
+
+
+def test_half_press_focuses_without_a_picture(rig: Rig) -> None:
+    """The vendor's half press (one plan runner for every vendor: Canon EOS DoAf, Nikon AfDrive,
+    Sony's button, Fujifilm's shutter action with its AF status polled) writes nothing; held,
+    the next capture still takes one picture. The generic camera has none."""
+    cam = rig.cam
+    if rig.model == "generic":
+        assert cam.half_press_plan() is None
+        with pytest.raises(OperationNotSupportedError, match="no half-press"):
+            cam.half_press()
+        return
+    on_card = sorted(p.relative_to(rig.card) for p in rig.card.rglob("*"))
+    plan = cam.half_press()
+    assert plan == cam.half_press_plan()
+    assert sorted(p.relative_to(rig.card) for p in rig.card.rglob("*")) == on_card
+    cam.half_press(hold=True)
+    if plan.release is not None and not plan.capture_releases:
+        cam.release_half_press()  # the vendor's capture would not let go of it (EOS)
+    assert len(cam.capture(timeout_s=10)) == 1
 
 
 def test_close_from_another_thread_ends_a_capture_and_a_download(rig: Rig) -> None:

@@ -13,17 +13,23 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.helpers import watch_operations
 from tests.interop.conftest import require_tool
 from tests.interop.test_gphoto2_fuji import FujiGPhoto2, FujiServed
 
+import ptpkit
+from ptpkit.errors import FocusError
 from ptpkit.virtual import VirtualCamera, personality_for
 from ptpkit.virtual import fujifilm as xt
 from ptpkit.virtual.livepicture import frame_stamp
 from ptpkit.virtual.network import network_server
+from ptpkit.virtual.responder import OperationContext
 
 SAMPLE_FILES = {
     "IMG_0001.JPG",
@@ -145,3 +151,80 @@ def test_capture_preview_reads_the_live_view_stream(
     # The live-view picture, numbered (ptpkit.virtual.livepicture), whole: the header cut.
     assert frame_stamp(jpeg) is not None
     assert xt.fuji_state(served.camera).frames >= 1  # the personality made the frame
+
+
+def _u16(value: int) -> bytes:
+    return struct.pack("<H", value)
+
+
+def _af_exchange(camera: VirtualCamera) -> list[tuple[int, tuple[int, ...], bytes]]:
+    """What the camera is asked of the shutter action 0xD208, the AF status 0xD209 and
+    InitiateCapture from now on, in order."""
+    seen: list[tuple[int, tuple[int, ...], bytes]] = []
+
+    def record(ctx: OperationContext) -> None:
+        params = tuple(ctx.request.params)
+        if ctx.request.code == 0x100E or (params and params[0] in (0xD208, 0xD209)):
+            seen.append((ctx.request.code, params, bytes(ctx.data or b"")))
+
+    watch_operations(camera, record, [0x1015, 0x1016, 0x100E])
+    return seen
+
+
+def test_autofocusdrive_is_ptpkits_half_press(gphoto2: FujiGPhoto2, served: FujiServed) -> None:
+    """libgphoto2's "Drive Fuji Autofocus" (config.c _put_Fuji_AFDrive, reached through the
+    Fujifilm Wi-Fi driver: the menu entry is chosen by the vendor extension 0xE) against the
+    same exchange ptpkit's Fujifilm half press sends: 0xD208 = 0x9300 and InitiateCapture,
+    0xD209 read while 1, 0xD208 = 0x0005 and InitiateCapture. No picture is taken."""
+    state = xt.fuji_state(served.camera)
+    seen = _af_exchange(served.camera)
+    with ptpkit.connect(served.server.url, timeout_s=10) as cam:
+        plan = cam.half_press()
+    assert plan.name == "Fujifilm AF drive"
+    ours = list(seen)
+    gphoto2("--set-config", "autofocusdrive=1")
+    theirs = seen[len(ours) :]
+    expected = [
+        (0x1016, (0xD208,), _u16(0x9300)),
+        (0x100E, (0, 0), b""),
+        (0x1015, (0xD209,), b""),  # 1: focusing
+        (0x1015, (0xD209,), b""),  # 2: in focus
+        (0x1016, (0xD208,), _u16(0x0005)),
+        (0x100E, (0, 0), b""),
+    ]
+    assert ours == expected
+    # gphoto2's calls are the same (its session set-up and capture preparation touch neither
+    # property nor InitiateCapture).
+    assert theirs == expected
+    assert state.af_runs == 2
+    assert state.captured == []
+    assert _value(served, xt.SHUTTER_ACTION) == xt.ACTION_RELEASE_FOCUS
+
+
+def test_autofocusdrive_that_finds_no_focus(tmp_path: Path) -> None:
+    """AF status 3: gphoto2 reports "Perhaps no auto-focus?" and returns with the shutter action
+    left at 0x9300 (config.c); ptpkit raises FocusError and lets go first (0x0005), so the
+    body does not answer the next shot busy."""
+    failing = personality_for("fuji-x", {"af": "fail"})
+    with (
+        VirtualCamera(personality=failing) as camera,
+        network_server(camera, port=0) as server,
+    ):
+        served = FujiServed(camera, server)
+        gphoto2 = FujiGPhoto2(require_tool("gphoto2"), served, tmp_path)
+        result = gphoto2("--set-config", "autofocusdrive=1", check=False)
+        assert result.returncode != 0
+        assert "Perhaps no auto-focus?" in result.stdout + result.stderr
+        assert _value(served, xt.SHUTTER_ACTION) == xt.ACTION_AF_DRIVE
+        assert _value(served, xt.AF_STATUS) == xt.AF_FAILED
+        # gphoto2's session ended on the camera's side too before ptpkit's begins (the event
+        # connection of a new client is matched to the newest session from its host).
+        give_up = time.monotonic() + 10
+        while server.active_sessions and time.monotonic() < give_up:
+            time.sleep(0.01)
+        with ptpkit.connect(server.url, timeout_s=10) as cam:
+            with pytest.raises(FocusError, match="could not focus"):
+                cam.half_press()
+            assert _value(served, xt.SHUTTER_ACTION) == xt.ACTION_RELEASE_FOCUS
+            assert _value(served, xt.AF_STATUS) == xt.AF_IDLE
+            assert [entry.name for entry in cam.capture(timeout_s=10)] == ["DSCF0001.JPG"]

@@ -171,6 +171,7 @@ GPHOTO2_GADGET_SCRIPTS = {
     "canon-eos": "gadget_gphoto2_eos.py",
     "nikon": "gadget_gphoto2_nikon.py",
     "sony": "gadget_gphoto2_sony.py",
+    "fuji-x": "gadget_gphoto2_fuji.py",
     "powershot": "gadget_gphoto2_powershot.py",
     "powershot-g2": "gadget_gphoto2_powershot.py",  # with the model as its argument
     # The EOS 350D, protocol class 6: a reduced run (list, one download, delete, capture).

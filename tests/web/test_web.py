@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import json
 import os
@@ -615,6 +616,32 @@ def test_half_press_where_the_vendor_has_it(tmp_path: Path) -> None:
         assert "half-press" in (await refused.json())["error"]
 
     run(tmp_path, generic)
+
+
+def test_fujifilm_focus_button_and_a_focus_it_cannot_find(tmp_path: Path) -> None:
+    """The Focus button on the virtual X-T2: Fujifilm's half press (shutter action 0xD208,
+    InitiateCapture, AF status 0xD209 polled, let go) takes no picture; where the body finds
+    no focus the answer is 409 with the FocusError's words."""
+    from ptpkit.virtual import fujifilm as xt
+
+    async def scenario(s: Served, af: str) -> None:
+        [summary] = await s.json("GET", "/api/cameras")
+        assert summary["half_press"] is True
+        answer = await s.client.post("/api/c/c1/focus", headers=s.csrf)
+        if af == "ok":
+            assert answer.status == 200
+            assert await answer.json() == {"focused": True}
+        else:
+            assert answer.status == 409
+            assert "could not focus" in (await answer.json())["error"]
+        state = xt.fuji_state(s.camera)
+        assert (state.af_runs, state.captured) == (1, [])
+        # Let go either way: the body is ready to shoot.
+        assert s.camera.properties[xt.SHUTTER_ACTION].current() == xt.ACTION_RELEASE_FOCUS
+
+    for af in ("ok", "fail"):
+        with VirtualCamera(personality=personality_for("fuji-x", {"af": af})) as fuji:
+            run(tmp_path / af, functools.partial(scenario, af=af), camera=fuji)
 
 
 def test_which_cameras_the_command_opens(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,10 +45,10 @@ from ptpkit.aio.vendor import VendorBridge
 from ptpkit.client import operations as ops
 from ptpkit.client.camera import NamedCode, StateValue, Storage, TransactionResult
 from ptpkit.client.capture import (
+    PLAN_DATA_LIMIT,
     CaptureResult,
     capture_event,
     no_half_press,
-    step_source,
     usable_half_press,
 )
 from ptpkit.client.events import CameraEvent
@@ -117,12 +117,13 @@ from ptpkit.ext.base import (
     Extension,
     FrameSource,
     HalfPress,
-    Step,
+    Reply,
     extensions_for,
     registered,
 )
 from ptpkit.ext.listing import HandleTable, PropListIndex, SpoolSink
 from ptpkit.ext.mtp import PROPLIST_LIMIT_BYTES, MtpExtension, proplist_request
+from ptpkit.ext.plans import Transact, drive_async, half_press_run, release_run
 
 log = get_logger("ptpkit")
 
@@ -1370,26 +1371,40 @@ class Camera:
             raise no_half_press(plan, self.device_info.model, self.extensions, self.vocabulary)
         return usable
 
-    async def _send(self, step: Step) -> None:
-        await self._run(step.code, step.params, data_out=step_source(step))
+    async def _transact(self, request: Transact) -> Reply:
+        """One transaction of a plan (ptpkit.ext.plans runs the plan, as for the blocking
+        Camera)."""
+        sink = BytesSink(PLAN_DATA_LIMIT) if request.keep_data else None
+        response = await self._run(
+            request.code,
+            request.params,
+            data_out=None if request.data is None else BytesSource(request.data),
+            sink=sink,
+            timeout_s=request.timeout_s,
+        )
+        data = sink.getvalue() if sink is not None else b""
+        return Reply(code=response.code, params=tuple(response.params), data=data)
 
-    async def half_press(self, *, hold: bool = False) -> HalfPress:
+    async def half_press(self, *, hold: bool = False, timeout_s: float | None = None) -> HalfPress:
         """Focus as a half-pressed shutter button does, the vendor's way; ``hold=True`` keeps
-        it until :meth:`release_half_press` or a capture (see :meth:`ptpkit.Camera.half_press`).
-        Raises OperationNotSupportedError when the camera has none. Returns the plan sent."""
+        it until :meth:`release_half_press` or a capture (see :meth:`ptpkit.Camera.half_press`,
+        whose plan runner this shares: ``timeout_s`` bounds the whole call). Raises
+        OperationNotSupportedError when the camera has none, FocusError when it reports that it
+        could not focus. Returns the plan sent."""
         self._require_engine()
         plan = self._require_half_press()
-        await self._send(plan.press)
-        if not hold and plan.release is not None:
-            await self._send(plan.release)
+        loop = asyncio.get_running_loop()
+        run = half_press_run(plan, hold=hold, timeout_s=timeout_s, monotonic=loop.time)
+        await drive_async(run, self._transact, asyncio.sleep)
         return plan
 
-    async def release_half_press(self) -> HalfPress:
+    async def release_half_press(self, *, timeout_s: float | None = None) -> HalfPress:
         """Let go of a held half press: the vendor's release, where it has one."""
         self._require_engine()
         plan = self._require_half_press()
-        if plan.release is not None:
-            await self._send(plan.release)
+        loop = asyncio.get_running_loop()
+        run = release_run(plan, timeout_s=timeout_s, monotonic=loop.time)
+        await drive_async(run, self._transact, asyncio.sleep)
         return plan
 
     def live_view(self, *, frame_timeout_s: float | None = None) -> AsyncLiveView:

@@ -100,7 +100,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "focus": (
         "ptpkit.cli.commands.events",
-        "Half-press the shutter button: autofocus without a picture (Canon EOS, Nikon, Sony).",
+        "Half-press the shutter button: autofocus without a picture (Canon EOS, Nikon, Sony, "
+        "Fujifilm).",
     ),
     "wait-event": (
         "ptpkit.cli.commands.events",

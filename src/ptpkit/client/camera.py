@@ -875,22 +875,29 @@ class Camera:
         it has none (standard PTP has none)."""
         return self._capture.half_press_plan()
 
-    def half_press(self, *, hold: bool = False) -> HalfPress:
+    def half_press(self, *, hold: bool = False, timeout_s: float | None = None) -> HalfPress:
         """Focus as a half-pressed shutter button does, without taking a picture, the vendor's
-        way (Canon EOS DoAf, Nikon AfDrive, Sony's half-press button); returns the plan sent.
+        way (Canon EOS DoAf, Nikon AfDrive, Sony's half-press button, Fujifilm's shutter action
+        0xD208 with InitiateCapture and its AF status 0xD209 polled); returns the plan sent.
 
         ``hold=False`` lets go at once where the vendor has a release (Canon EOS AfCancel, Sony
-        button up); ``hold=True`` keeps the button half pressed until :meth:`release_half_press`
-        or a capture (a Sony's capture lets go of it itself; a Nikon ends its AfDrive by itself,
-        answering DeviceBusy until focused, which the next operation's busy retries wait out).
-        Raises OperationNotSupportedError when the camera has none."""
-        return self._capture.half_press(hold=hold)
+        button up, Fujifilm's "release focus lock"); ``hold=True`` keeps the button half
+        pressed until :meth:`release_half_press` or a capture (a Sony's or a Fujifilm's capture
+        lets go of it itself; a Nikon ends its AfDrive by itself, answering DeviceBusy until
+        focused, which the next operation's busy retries wait out).
 
-    def release_half_press(self) -> HalfPress:
+        ``timeout_s`` bounds the whole call (every transaction and every wait for the camera's
+        focus status); None: each transaction has the camera's timeout and each wait the
+        vendor's bound. Raises OperationNotSupportedError when the camera has none, FocusError
+        when the camera reports that it could not focus, TransportTimeout when it is still
+        focusing at the bound; a press that failed half way is let go first."""
+        return self._capture.half_press(hold=hold, timeout_s=timeout_s)
+
+    def release_half_press(self, *, timeout_s: float | None = None) -> HalfPress:
         """Let go of a half press (:meth:`half_press` with ``hold=True``): the vendor's release,
         where it has one (nothing is sent for a Nikon). Raises OperationNotSupportedError when
         the camera has no half press."""
-        return self._capture.release_half_press()
+        return self._capture.release_half_press(timeout_s=timeout_s)
 
     def live_view(self, *, frame_timeout_s: float | None = None) -> LiveView:
         """Live view: a context manager and iterator of :class:`ptpkit.LiveFrame` (see

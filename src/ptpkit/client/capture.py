@@ -16,7 +16,7 @@ from ptpkit._sync import Latch
 from ptpkit.client import operations as ops
 from ptpkit.client.events import CameraEvent, EventStream
 from ptpkit.client.files import Entry, storage_folder
-from ptpkit.client.streams import BytesSource, DataSource
+from ptpkit.client.streams import BytesSink, BytesSource, DataSink, DataSource
 from ptpkit.codes import Vocabulary
 from ptpkit.codes.common import Ec, Rc
 from ptpkit.core.datasets import DeviceInfo, ObjectInfo
@@ -28,8 +28,10 @@ from ptpkit.ext.base import (
     Extension,
     FrameSource,
     HalfPress,
-    Step,
+    Reply,
+    plan_operations,
 )
+from ptpkit.ext.plans import Transact, drive, half_press_run, release_run
 from ptpkit.timing import Clock
 
 _T = TypeVar("_T")
@@ -82,12 +84,17 @@ def capture_event(item: object, vocabulary: Vocabulary, now: float) -> CameraEve
 HALF_PRESS_WHAT: Final = "half-press (autofocus)"
 
 
+def _half_press_operations(plan: HalfPress) -> tuple[int, ...]:
+    """Every operation a plan sends (its steps', SetDevicePropValue and GetDevicePropValue for
+    its property steps), each once."""
+    parts = [plan.press] + ([plan.release] if plan.release is not None else [])
+    return tuple(dict.fromkeys(code for part in parts for code in plan_operations(part)))
+
+
 def usable_half_press(plan: HalfPress | None, operations: Collection[int]) -> HalfPress | None:
-    """An extension's half press when the camera lists its operations (``operations``:
-    DeviceInfo's), else None."""
-    if plan is None or plan.press.code not in operations:
-        return None
-    if plan.release is not None and plan.release.code not in operations:
+    """An extension's half press when the camera lists every operation it sends
+    (``operations``: DeviceInfo's), else None."""
+    if plan is None or any(code not in operations for code in _half_press_operations(plan)):
         return None
     return plan
 
@@ -111,9 +118,8 @@ def no_half_press(
             f"(extensions: {names})",
         )
     else:
-        codes = [plan.press.code] + ([plan.release.code] if plan.release is not None else [])
         listed = ", ".join(
-            f"{vocabulary.operation_name(c)} 0x{c:04X}" for c in dict.fromkeys(codes)
+            f"{vocabulary.operation_name(c)} 0x{c:04X}" for c in _half_press_operations(plan)
         )
         error.args = (
             f"{camera} does not list {listed}, its vendor's half-press ({plan.name}), among "
@@ -122,9 +128,8 @@ def no_half_press(
     return error
 
 
-def step_source(step: Step) -> DataSource | None:
-    """A plan step's data phase, if it has one."""
-    return None if step.data is None else BytesSource(step.data)
+#: The most of a data phase a plan's step keeps in memory (a property value).
+PLAN_DATA_LIMIT: Final = 1 << 20
 
 
 class _Camera(Protocol):
@@ -138,7 +143,13 @@ class _Camera(Protocol):
     def device_info(self) -> DeviceInfo: ...
 
     def _run(
-        self, code: int, params: Sequence[int] = (), *, data_out: DataSource | None = None
+        self,
+        code: int,
+        params: Sequence[int] = (),
+        *,
+        data_out: DataSource | None = None,
+        sink: DataSink | None = None,
+        timeout_s: float | None = None,
     ) -> Response: ...
 
     def _ask(self, hook: Callable[[Extension], _T | None]) -> _T | None: ...
@@ -297,20 +308,31 @@ class Capture:
             raise no_half_press(plan, cam.device_info.model, cam.extensions, cam.vocabulary)
         return usable
 
-    def _send(self, step: Step) -> None:
-        self._camera._run(step.code, step.params, data_out=step_source(step))
+    def _transact(self, request: Transact) -> Reply:
+        """One transaction of a plan (ptpkit.ext.plans runs the plan)."""
+        sink = BytesSink(PLAN_DATA_LIMIT) if request.keep_data else None
+        response = self._camera._run(
+            request.code,
+            request.params,
+            data_out=None if request.data is None else BytesSource(request.data),
+            sink=sink,
+            timeout_s=request.timeout_s,
+        )
+        data = sink.getvalue() if sink is not None else b""
+        return Reply(code=response.code, params=tuple(response.params), data=data)
 
-    def half_press(self, *, hold: bool) -> HalfPress:
+    def half_press(self, *, hold: bool, timeout_s: float | None = None) -> HalfPress:
         plan = self._require_half_press()
-        self._send(plan.press)
-        if not hold and plan.release is not None:
-            self._send(plan.release)
+        clock = self._camera.clock
+        run = half_press_run(plan, hold=hold, timeout_s=timeout_s, monotonic=clock.monotonic)
+        drive(run, self._transact, clock.sleep)
         return plan
 
-    def release_half_press(self) -> HalfPress:
+    def release_half_press(self, *, timeout_s: float | None = None) -> HalfPress:
         plan = self._require_half_press()
-        if plan.release is not None:
-            self._send(plan.release)
+        clock = self._camera.clock
+        drive(release_run(plan, timeout_s=timeout_s, monotonic=clock.monotonic),
+              self._transact, clock.sleep)  # fmt: skip
         return plan
 
     # -- live view -------------------------------------------------------------------------------

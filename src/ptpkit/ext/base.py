@@ -40,7 +40,7 @@ import abc
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, overload, runtime_checkable
+from typing import Any, ClassVar, Final, Protocol, overload, runtime_checkable
 
 from ptpkit._log import get_logger
 from ptpkit.codes import CodeSet
@@ -228,20 +228,120 @@ class Step:
     data: bytes | None = None
 
 
+#: ISO 15740 operations that SetProperty and WaitProperty steps send.
+GET_DEVICE_PROP_VALUE: Final = 0x1015
+SET_DEVICE_PROP_VALUE: Final = 0x1016
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SetProperty:
+    """A step of a plan: SetDevicePropValue of property ``code`` to ``value``, sent as
+    ``datatype`` (Fujifilm's shutter action 0xD208 before an InitiateCapture)."""
+
+    code: int
+    datatype: DataType
+    value: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WaitProperty:
+    """A step of a plan: GetDevicePropValue of property ``code`` (read as ``datatype``) every
+    ``interval_s`` until its value ``equals`` one value or ``leaves`` one (exactly one of the
+    two), within ``timeout_s`` of this step and what is left of the whole call. A value among
+    ``failures`` ends the plan with ``error`` (its ``name``: the text paired with the value);
+    past the time, TransportTimeout. ``what`` names the wait for people ("focusing")."""
+
+    code: int
+    datatype: DataType
+    equals: int | None = None
+    leaves: int | None = None
+    interval_s: float = 0.05
+    timeout_s: float = 10.0
+    failures: tuple[tuple[int, str], ...] = ()
+    error: type[ResponseError] = ResponseError
+    what: str = "waiting"
+
+    def __post_init__(self) -> None:
+        if (self.equals is None) == (self.leaves is None):
+            raise ValueError("WaitProperty takes equals= or leaves=, exactly one")
+        if self.interval_s <= 0 or self.timeout_s <= 0:
+            raise ValueError("WaitProperty's interval_s and timeout_s must be above 0")
+
+    def done(self, value: int) -> bool:
+        """Whether ``value`` ends the wait."""
+        return value == self.equals if self.equals is not None else value != self.leaves
+
+    def failure(self, value: int) -> str | None:
+        """What ``value`` means when it is a failure, else None."""
+        return next((text for failed, text in self.failures if failed == value), None)
+
+
+#: One step of a plan of several (:class:`Steps`).
+PlanStep = Step | SetProperty | WaitProperty
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Steps:
+    """A part of a plan made of several steps, sent in order (Fujifilm's half press: set the
+    shutter action, InitiateCapture, wait for the AF status). Every step is one transaction but
+    a wait, which is as many reads as it takes."""
+
+    steps: tuple[PlanStep, ...]
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise ValueError("Steps needs at least one step")
+
+    @property
+    def code(self) -> int:
+        """The operation that does it, for people and errors: the first operation step's code
+        (InitiateCapture for Fujifilm), else the property operation the first step sends."""
+        for step in self.steps:
+            if isinstance(step, Step):
+                return step.code
+        return (
+            SET_DEVICE_PROP_VALUE
+            if isinstance(self.steps[0], SetProperty)
+            else GET_DEVICE_PROP_VALUE
+        )
+
+
+def plan_steps(part: Step | Steps) -> tuple[PlanStep, ...]:
+    """A plan part as its steps in order (a lone Step is a sequence of one)."""
+    return (part,) if isinstance(part, Step) else part.steps
+
+
+def plan_operations(part: Step | Steps) -> tuple[int, ...]:
+    """The operations a plan part sends, each once, in the order of first use."""
+    codes: list[int] = []
+    for step in plan_steps(part):
+        if isinstance(step, Step):
+            codes.append(step.code)
+        elif isinstance(step, SetProperty):
+            codes.append(SET_DEVICE_PROP_VALUE)
+        else:
+            codes.append(GET_DEVICE_PROP_VALUE)
+    return tuple(dict.fromkeys(codes))
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class HalfPress:
     """A vendor's half press (autofocus without a picture), as data (:meth:`Extension.half_press`):
-    the camera front ends send it (``Camera.half_press`` / ``release_half_press``).
+    the camera front ends send it (``Camera.half_press`` / ``release_half_press``) through the
+    one runner both share (:mod:`ptpkit.ext.plans`).
 
-    ``press`` starts focusing; ``release`` lets go (None: nothing to send, the camera ends it by
+    ``press`` starts focusing: one :class:`Step`, or :class:`Steps` (operations, property sets,
+    waits for a property); ``release`` lets go (None: nothing to send, the camera ends it by
     itself, e.g. Nikon AfDrive, whose DeviceBusy while it focuses the next operation's busy
-    retries wait out). ``capture_releases``: a capture made while it is held presses and lets go
-    of the same button itself (Sony), so nothing needs releasing after a capture."""
+    retries wait out). A press that fails after the camera took a part of it is let go (the
+    release, best effort) before the error is raised. ``capture_releases``: a capture made
+    while it is held presses and lets go of the same button itself (Sony), so nothing needs
+    releasing after a capture."""
 
     #: For people ("DoAf", "AfDrive", "half press").
     name: str
-    press: Step
-    release: Step | None = None
+    press: Step | Steps
+    release: Step | Steps | None = None
     capture_releases: bool = False
 
 

@@ -25,12 +25,16 @@ Facts (vendors.md section 4; libgphoto2 ``camlibs/ptp2`` library.c, config.c, pt
   (libgphoto2's ``ptp_check_event`` does the same for Fujifilm), with the code and the new value.
   The capture's own events (0xC004 ObjectAdded, 0xC001 PreviewAvailable, 0x400D CaptureComplete)
   come pushed: on the event connection over Wi-Fi, the interrupt endpoint over USB.
-- **Capture** (ptp-ip ``FujiInitiateCapture``): InitiateCapture 0x100E, then 0xC004 and 0xC001
+- **Capture** (ptp-ip ``FujiInitiateCapture``): the shutter action 0xD208 set to Shoot where the
+  body lists it (library.c camera_fuji_capture), InitiateCapture 0x100E, then 0xC004 and 0xC001
   (param 2: the preview's size), then GetCapturePreview 0x9022, then 0x400D. Without the preview
   fetched the camera takes further InitiateCapture requests and never fires again, so a preview
   still owed from an earlier capture (one that timed out) is fetched before the next shot. The
   new objects: handles named by a standard ObjectAdded, else those GetObjectHandles lists now and
   did not before (Fujifilm's 0xC004 names no handle).
+- **Half press** (config.c _put_Fuji_AFDrive), as data for the shared plan runner
+  (:mod:`ptpkit.ext.plans`): 0xD208 = 0x9300 and InitiateCapture, the AF status 0xD209 polled
+  while 1 (3: FocusError), 0xD208 = 0x0005 and InitiateCapture to let go.
 - **Live view**: over Wi-Fi the 55742 connection's frames (u32 length, 14-byte header, JPEG);
   elsewhere GetObjectInfo + GetObject of handle 0x80000001 (InvalidObjectHandle: again in 5 ms,
   DeviceBusy: in 1 ms, within the frame's deadline; library.c:3915-3990).
@@ -65,6 +69,7 @@ from ptpkit.errors import (
     ConnectError,
     ConnectTimeout,
     DecodeError,
+    FocusError,
     PTPError,
     ResponseError,
     TransportTimeout,
@@ -75,8 +80,13 @@ from ptpkit.ext.base import (
     CapturedObject,
     CaptureOutcome,
     FrameSource,
+    HalfPress,
     Session,
+    SetProperty,
     SideChannels,
+    Step,
+    Steps,
+    WaitProperty,
 )
 from ptpkit.ext.lazy import LazyCodes
 from ptpkit.ext.matching import is_fujifilm
@@ -115,6 +125,28 @@ INIT_SEQUENCE_VALUE: Final = 5
 #: config.c: 0xD38C = 1 "PC mode", PriorityMode 0xD207 = 2 "USB control".
 PC_MODE_VALUE: Final = 1
 USB_PRIORITY_VALUE: Final = 2
+
+#: The shutter action 0xD208: what the next InitiateCapture does (libgphoto2 uses it by number,
+#: config.c "fuji_action" and its comment; ptp.h has no name for it). A body starts at Shoot.
+SHUTTER_ACTION: Final = 0xD208
+#: config.c: 0x0304 SDK_ShootS2toS0, the shot (press fully and let go: the button ends up
+#: released); library.c camera_fuji_capture sets it before every shot.
+ACTION_SHOOT: Final = 0x0304
+#: config.c _put_Fuji_AFDrive: 0x9300 focuses only ("seen in fuji webcam traces: 0x9300 -> wait
+#: for d209 turn from 1 to 2 -> 0x0005"), 0x0005 (with an InitiateCapture) releases the focus
+#: lock.
+ACTION_AF_DRIVE: Final = 0x9300
+ACTION_RELEASE_FOCUS: Final = 0x0005
+#: The AF status 0xD209 (ptp.h PTP_DPC_FUJI_AFStatus; the Go tool's FocusLock): libgphoto2
+#: polls it while 1 (focusing); 2 "means OK apparently", 3 "means failed and initiatecapture
+#: will get busy" (config.c _put_Fuji_AFDrive, library.c camera_fuji_capture).
+AF_STATUS: Final = values.FOCUS_LOCK
+AF_FOCUSING: Final = 1
+AF_FAILED: Final = 3
+#: The most a half press waits for focus (libgphoto2 polls without a bound), and how often
+#: it reads the AF status meanwhile (libgphoto2 reads it back to back).
+FOCUS_TIMEOUT_S: Final = 10.0
+FOCUS_POLL_S: Final = 0.05
 
 #: 0xD212 poll intervals: fast while values change, slower when idle (the Go tool polls the
 #: state once a second for its viewfinder; a capture or a waiting program gets the fast one).
@@ -728,6 +760,7 @@ class FujifilmExtension(LazyCodes):
             self.fetch_preview(remaining())
             stale_complete = True
         before = self._handles()
+        self._set_shoot_action(remaining())
         session.run(Op.INITIATE_CAPTURE, (0, 0), timeout_s=remaining())
         answer: list[AnswerEvent] = []
         announced: list[int] = []
@@ -771,10 +804,59 @@ class FujifilmExtension(LazyCodes):
         objects = tuple(CapturedObject(handle=handle) for handle in handles)
         return CaptureOutcome(objects=objects, events=tuple(answer), preview=preview)
 
-    # No half_press() (Extension.half_press) yet: libgphoto2's is not one operation
-    # (config.c _put_Fuji_AFDrive: 0xD208 = 0x9300 and InitiateCapture, 0xD209 AFStatus polled
-    # while 1 (3: no focus), then 0xD208 = 0x0005 and InitiateCapture to let go), and a press
-    # held into a capture would leave 0xD208 at "focus only", which this capture does not reset.
+    def half_press(self) -> HalfPress | None:
+        """libgphoto2's "Drive Fuji Autofocus" (config.c _put_Fuji_AFDrive): the shutter action
+        0xD208 = 0x9300 (focus only) and InitiateCapture, the AF status 0xD209 read while it
+        is 1 (focusing; 3: no focus, FocusError), then to let go 0xD208 = 0x0005 and
+        InitiateCapture ("release focus lock"). No picture is taken. A capture while it is held
+        sets the action to Shoot first (:meth:`capture`), which lets go of the button."""
+        u16 = DataType.UINT16
+        initiate = Step(code=Op.INITIATE_CAPTURE, params=(0, 0))
+        focus = WaitProperty(
+            code=AF_STATUS,
+            datatype=u16,
+            leaves=AF_FOCUSING,
+            interval_s=FOCUS_POLL_S,
+            timeout_s=FOCUS_TIMEOUT_S,
+            failures=((AF_FAILED, "the camera could not focus (AF status 3: no focus found)"),),
+            error=FocusError,
+            what="focusing",
+        )
+        prepare: tuple[SetProperty, ...] = ()
+        if self.session.transport_kind == "usb" and not self._prepared:
+            # Over USB the body takes remote shutter actions once in PC mode with USB priority
+            # (prepare_remote; libgphoto2 has set both before its autofocusdrive can run).
+            prepare = (
+                SetProperty(code=values.PC_MODE, datatype=u16, value=PC_MODE_VALUE),
+                SetProperty(code=values.PRIORITY_MODE, datatype=u16, value=USB_PRIORITY_VALUE),
+            )
+        return HalfPress(
+            name="Fujifilm AF drive",
+            press=Steps(steps=(*prepare, self._action(ACTION_AF_DRIVE), initiate, focus)),
+            release=Steps(steps=(self._action(ACTION_RELEASE_FOCUS), initiate)),
+            capture_releases=True,
+        )
+
+    @staticmethod
+    def _action(value: int) -> SetProperty:
+        return SetProperty(code=SHUTTER_ACTION, datatype=DataType.UINT16, value=value)
+
+    def _set_shoot_action(self, timeout_s: float) -> None:
+        """The shutter action to Shoot before InitiateCapture, where the body has it: a half
+        press (or another program: gphoto2's autofocusdrive leaves 0x0005) may have left it at
+        something that does not take a picture. libgphoto2 sets it before every shot
+        (library.c camera_fuji_capture). A body that refuses it shoots as it is."""
+        if SHUTTER_ACTION not in self.session.device_info.device_properties_supported:
+            return
+        reply = self.session.run(
+            Op.SET_DEVICE_PROP_VALUE,
+            (SHUTTER_ACTION,),
+            data=encode_value(DataType.UINT16, ACTION_SHOOT),
+            timeout_s=timeout_s,
+            check=False,
+        )
+        if reply.code != Rc.OK:
+            log.debug("%s: shutter action Shoot refused (0x%04X)", self.session.label, reply.code)
 
     # -- live view -------------------------------------------------------------------------------
 

@@ -29,7 +29,9 @@ fact is used):
 
 Options (:data:`OPTIONS`; ``virtual:?model=fuji-x&KEY=VALUE``, ``--model-option KEY=VALUE``):
 ``empty_device_info=1``, ``state=changes`` (0xD212 lists only changes in remote mode too),
-``preview_gate=0`` (the shutter does not wait for GetCapturePreview).
+``preview_gate=0`` (the shutter does not wait for GetCapturePreview), ``af=fail`` (autofocus
+finds no focus: 0xD209 ends at 3, and a shot is answered DeviceBusy until the focus is let go or
+tried again) or ``af=never`` (0xD209 stays "focusing").
 
 Not modelled, for want of a source: the RAF of the RAW + JPEG qualities (a capture writes the
 JPEG only), the step operations 0x902C-0x902E, focus points 0x9026/0x9027, movies.
@@ -144,6 +146,11 @@ X_T2_ACTIONS: Final = (
 AF_IDLE: Final = 0
 AF_BUSY: Final = 1
 AF_OK: Final = 2
+AF_FAILED: Final = 3
+#: AF status reads that answer "focusing" before the result (libgphoto2 reads it back to back).
+AF_BUSY_READS: Final = 1
+#: How autofocus ends (the option ``af``): in focus, no focus found, or never.
+AF_OUTCOMES: Final = ("ok", "fail", "never")
 
 #: The live-view object over USB (library.c Fuji live view, vendors.md 4.2).
 LIVE_VIEW_HANDLE: Final = 0x80000001
@@ -341,6 +348,11 @@ class FujiOptions:
     #: Over Wi-Fi, a picture whose preview was not fetched with GetCapturePreview blocks the
     #: shutter (ptp-ip, X-T1) until the connection ends; False: the shutter never waits for it.
     preview_gate: bool = True
+    #: How autofocus (shutter action AF or AF drive, then InitiateCapture) ends: "ok" (0xD209
+    #: goes 1 then 2), "fail" (1 then 3: no focus; library.c "3 - means failed and
+    #: initiatecapture will get busy": a shot answers DeviceBusy until the focus is let go or
+    #: tried again) or "never" (0xD209 stays 1).
+    af: str = "ok"
 
 
 #: Option name -> what it takes (for usage errors).
@@ -348,6 +360,7 @@ OPTIONS: Final = {
     "empty_device_info": "0 or 1",
     "state": "full or changes",
     "preview_gate": "0 or 1",
+    "af": "ok, fail or never",
 }
 
 _TRUE: Final = ("1", "true", "yes", "")
@@ -358,6 +371,7 @@ def parse_options(options: Mapping[str, str]) -> FujiOptions:
     """``virtual:`` URL or command-line options -> FujiOptions (UsageError for a bad one)."""
     flags = {"empty_device_info": False, "preview_gate": True}
     state = "full"
+    af = "ok"
     for key, value in options.items():
         text = value.strip().lower()
         if key in flags:
@@ -368,6 +382,10 @@ def parse_options(options: Mapping[str, str]) -> FujiOptions:
             if text not in ("full", "changes"):
                 raise UsageError(f"fuji-x option state takes full or changes, not {value!r}")
             state = text
+        elif key == "af":
+            if text not in AF_OUTCOMES:
+                raise UsageError(f"fuji-x option af takes ok, fail or never, not {value!r}")
+            af = text
         else:
             known = ", ".join(OPTIONS)
             raise UsageError(f"model fuji-x has no option {key!r}; its options: {known}")
@@ -375,6 +393,7 @@ def parse_options(options: Mapping[str, str]) -> FujiOptions:
         empty_device_info=flags["empty_device_info"],
         state=state,
         preview_gate=flags["preview_gate"],
+        af=af,
     )
 
 
@@ -389,8 +408,10 @@ class FujiState:
             weakref.WeakKeyDictionary()
         )
         self.preview: _Preview | None = None
-        #: AF status reads left before a started autofocus reports "in focus".
+        #: AF status reads left before a started autofocus reports its result (-1: never).
         self.af_reads_left = 0
+        #: Autofocus runs started (shutter action AF or AF drive, then InitiateCapture).
+        self.af_runs = 0
         #: The last pictures taken, as (name, bytes) (tests compare downloads with these).
         self.captured: list[tuple[str, bytes]] = []
         #: Every value a host set, in order, as (code, value) (tests check a client's set-up).
@@ -593,12 +614,13 @@ def _operations(camera: VirtualCamera, state: FujiState) -> dict[int, Operation]
             return Reply(data=state.current_state(ctx.session))
         if code not in camera.properties:
             return nothing()
-        if code == AF_STATUS and state.af_reads_left > 0:
-            # Autofocus takes a moment: "focusing" first, then "in focus" (libgphoto2 polls
-            # while the status is 1, library.c camera_fuji_capture).
-            state.af_reads_left -= 1
+        if code == AF_STATUS and state.af_reads_left != 0:
+            # Autofocus takes a moment: "focusing" first, then the result (libgphoto2 polls
+            # while the status is 1, library.c camera_fuji_capture); with af=never, forever.
+            if state.af_reads_left > 0:
+                state.af_reads_left -= 1
             if state.af_reads_left == 0:
-                state.put(AF_STATUS, AF_OK)
+                state.put(AF_STATUS, AF_FAILED if state.options.af == "fail" else AF_OK)
             else:
                 return Reply(data=encode_value(DataType.UINT16, AF_BUSY))
         return fallback(Op.GET_DEVICE_PROP_VALUE, ctx)
@@ -717,14 +739,19 @@ def _operations(camera: VirtualCamera, state: FujiState) -> dict[int, Operation]
             action = state.value(SHUTTER_ACTION)
             if action in (ACTION_AF, ACTION_AF_DRIVE):
                 # S1: focus, and report it through 0xD209 (config.c _put_Fuji_Bulb,
-                # library.c camera_fuji_capture).
+                # _put_Fuji_AFDrive, library.c camera_fuji_capture). No picture, no event.
                 state.put(AF_STATUS, AF_BUSY)
-                state.af_reads_left = 2
+                state.af_reads_left = -1 if state.options.af == "never" else AF_BUSY_READS + 1
+                state.af_runs += 1
                 return Reply()
             if action in (ACTION_CANCEL_AF, ACTION_RELEASE_FOCUS):
                 state.af_reads_left = 0
                 state.put(AF_STATUS, AF_IDLE)
                 return Reply()
+            if state.value(AF_STATUS) == AF_FAILED:
+                # library.c: "3 - means failed and initiatecapture will get busy", until the
+                # focus is let go (above) or tried again.
+                return error(Rc.DEVICE_BUSY)
             if action == ACTION_BULB_ON:
                 return Reply()  # the shutter opens; ACTION_BULB_OFF closes it (the picture)
             delay_s = SELF_TIMER_SECONDS.get(as_int(state.value(SELF_TIMER)), 0)

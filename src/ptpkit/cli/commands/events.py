@@ -501,7 +501,8 @@ def tether(session: Session, download_dir: Path, count: int | None, as_json: boo
 @json_option
 @pass_session
 def focus(session: Session, *, hold: bool, release: bool, as_json: bool) -> None:
-    """Half-press the shutter button: autofocus without a picture (Canon EOS, Nikon, Sony)."""
+    """Half-press the shutter button: autofocus without a picture (Canon EOS, Nikon, Sony,
+    Fujifilm)."""
     if hold and release:
         raise click.UsageError("--hold or --release, not both")
     out = session.out(as_json)
