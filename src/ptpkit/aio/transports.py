@@ -322,7 +322,16 @@ class CommandChannel(asyncio.BufferedProtocol):
     def write(self, buffers: Sequence[BytesLike]) -> None:
         if self._transport is None or self._transport.is_closing():
             raise ConnectionResetError("the connection is closed")
-        self._transport.writelines(buffers)
+        if len(buffers) == 1:
+            # A request is one buffer: written as it is (writelines joins into a copy first).
+            self._transport.write(buffers[0])
+        else:
+            self._transport.writelines(buffers)
+
+    @property
+    def must_drain(self) -> bool:
+        """Whether :meth:`drain` has anything to do (wait, or raise the connection's error)."""
+        return self._paused_writing or self._error is not None
 
     async def drain(self, timeout_s: float | None) -> None:
         """Wait until the transport's buffer is under its high-water mark (at once when it
@@ -614,7 +623,8 @@ class AsyncPtpIpTransport(AsyncTransport):
         limit = self.send_timeout_s if timeout_s is None else min(timeout_s, self.send_timeout_s)
         try:
             channel.write(buffers)
-            await channel.drain(limit)
+            if channel.must_drain:  # not an await per request when the buffer has room
+                await channel.drain(limit)
         except asyncio.TimeoutError as exc:
             raise TransportTimeout(f"{self.url}: the camera did not take the data in time") from exc
         except OSError as exc:
