@@ -13,15 +13,25 @@ loopback, against ``ptpkit virtual serve`` in its own process (bench/ptpip.py's 
 Library contenders keep their sessions open (the asyncio ones on one loop kept across runs) and
 are timed on the work alone; contenders alternate each round (bench/harness.py). Issue 17's
 target: asyncio within 10% of the blocking Camera on one camera, ahead with many.
+
+Each table is followed by the CPU time each contender's runs took (median per unit of work):
+this process's (user + system, every thread) and the serving process's. On a machine shared
+with other work the wall-clock ratios swing with that work (the scheduler shares a busy CPU per
+thread, so sixteen threads get a larger share of it than one event loop does); the CPU time is
+the cost of the work itself, and says which side (client or camera) the time went to.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
+import resource
+import statistics
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import ptpkit
@@ -37,6 +47,52 @@ CAMERAS = 16
 LISTED = 10_000
 #: Round trips each of the CAMERAS cameras makes per run.
 EACH = 250
+
+
+class _CpuMeter:
+    """The CPU seconds of each timed run: this process's and the serving process's."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        #: Per contender name: (client seconds, server seconds) of each run.
+        self.runs: dict[str, list[tuple[float, float]]] = {}
+
+    def _server_s(self) -> float:
+        try:
+            with open(f"/proc/{self.server_pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # not Linux: the server's share is not shown
+            return math.nan
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def wrap(self, name: str, run: Callable[[], object]) -> Callable[[], None]:
+        def measured() -> None:
+            client = resource.getrusage(resource.RUSAGE_SELF)
+            server = self._server_s()
+            run()
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            self.runs.setdefault(name, []).append(
+                (
+                    after.ru_utime + after.ru_stime - client.ru_utime - client.ru_stime,
+                    self._server_s() - server,
+                )
+            )
+
+        return measured
+
+    def contender(self, name: str, run: Callable[[], object]) -> Contender:
+        return Contender(name, self.wrap(name, run))
+
+    def report(self, work: float, unit: str, scale: float = 1e6) -> None:
+        """One line: each contender's median CPU per unit of work (``scale``: 1e6 for us)."""
+        parts = []
+        for name, runs in self.runs.items():
+            client = statistics.median(c for c, _ in runs) / work * scale
+            server = statistics.median(s for _, s in runs) / work * scale
+            shown = "" if math.isnan(server) else f", camera {server:,.0f}"
+            parts.append(f"{name.split(',')[0]}: client {client:,.0f}{shown}")
+        note(f"CPU {unit} (median): " + "; ".join(parts))
+        self.runs.clear()
 
 
 def _write_big(card: Path) -> None:
@@ -58,6 +114,7 @@ def run() -> None:
         with contextlib.ExitStack() as stack:
             stack.callback(loop.close)
             server = stack.enter_context(_served(card))
+            meter = _CpuMeter(server.pid)
             cam = stack.enter_context(ptpkit.connect(server.url))
             acam = loop.run_until_complete(ptpkit.aio.connect(server.url))
             stack.callback(lambda: loop.run_until_complete(acam.close()))
@@ -77,13 +134,14 @@ def run() -> None:
 
             results = compare(
                 [
-                    Contender("Camera.download, 1 GiB to a counting sink", blocking_download),
-                    Contender("aio Camera.download, same", async_download),
+                    meter.contender("Camera.download, 1 GiB to a counting sink", blocking_download),
+                    meter.contender("aio Camera.download, same", async_download),
                 ],
                 count,
             )
             rows = list(results.values())
             table("1 GiB download", rows, work=BIG, unit="MiB/s", versus=[("Camera", rows[0])])
+            meter.report(BIG / MiB, "ms per MiB", scale=1e3)
 
             def blocking_reads() -> None:
                 for _ in range(ROUND_TRIPS):
@@ -95,8 +153,8 @@ def run() -> None:
 
             results = compare(
                 [
-                    Contender("Camera.get_property(0x500F)", blocking_reads),
-                    Contender(
+                    meter.contender("Camera.get_property(0x500F)", blocking_reads),
+                    meter.contender(
                         "aio Camera.get_property(0x500F)", lambda: loop.run_until_complete(reads())
                     ),
                 ],
@@ -110,6 +168,7 @@ def run() -> None:
                 unit="/s",
                 versus=[("Camera", rows[0])],
             )
+            meter.report(ROUND_TRIPS, "us per round trip")
 
             many = [stack.enter_context(ptpkit.connect(server.url)) for _ in range(CAMERAS)]
             amany = [
@@ -149,8 +208,8 @@ def run() -> None:
 
             results = compare(
                 [
-                    Contender(f"{CAMERAS} Cameras, a thread each", threads),
-                    Contender(
+                    meter.contender(f"{CAMERAS} Cameras, a thread each", threads),
+                    meter.contender(
                         f"{CAMERAS} aio Cameras, one loop",
                         lambda: loop.run_until_complete(interleaved()),
                     ),
@@ -165,6 +224,7 @@ def run() -> None:
                 unit="/s",
                 versus=[("threads", rows[0])],
             )
+            meter.report(CAMERAS * EACH, "us per round trip")
             _listing(loop, count)  # before the loop closes with this stack
     note("ratios: >1x is faster than the blocking Camera (target: >= 0.9x on one camera)")
 
@@ -180,6 +240,7 @@ def _listing(loop: asyncio.AbstractEventLoop, count: int) -> None:
             (folder / f"IMG_{index:05d}.JPG").write_bytes(b"\xff\xd8" + bytes(62))
         with contextlib.ExitStack() as stack:
             server = stack.enter_context(_served(card))
+            meter = _CpuMeter(server.pid)
             cam = stack.enter_context(ptpkit.connect(server.url))
             acam = loop.run_until_complete(ptpkit.aio.connect(server.url))
             stack.callback(lambda: loop.run_until_complete(acam.close()))
@@ -196,8 +257,10 @@ def _listing(loop: asyncio.AbstractEventLoop, count: int) -> None:
 
             results = compare(
                 [
-                    Contender(f"Camera.walk(), {LISTED:,} files", blocking_walk),
-                    Contender("aio Camera.walk(), same", lambda: loop.run_until_complete(walk())),
+                    meter.contender(f"Camera.walk(), {LISTED:,} files", blocking_walk),
+                    meter.contender(
+                        "aio Camera.walk(), same", lambda: loop.run_until_complete(walk())
+                    ),
                 ],
                 count,
             )
@@ -209,3 +272,4 @@ def _listing(loop: asyncio.AbstractEventLoop, count: int) -> None:
                 unit="/s",
                 versus=[("Camera", rows[0])],
             )
+            meter.report(LISTED, "us per file")

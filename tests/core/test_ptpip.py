@@ -597,11 +597,17 @@ def test_message_round_trip_through_the_framing(message: Request | Response | Ev
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(ptpip_requests, responses))
-def test_requests_and_responses_encode_as_push_packet(message: Request | Response) -> None:
-    # The framing packs these two in one step; the bytes are push_packet's.
+@given(st.one_of(ptpip_requests, responses, events))
+def test_requests_responses_and_events_encode_as_push_packet(
+    message: Request | Response | Event,
+) -> None:
+    # The framing packs these in one step; the bytes are push_packet's.
     packet: Packet
-    if isinstance(message, Request):
+    if isinstance(message, Event):
+        packet = EventPacket(
+            code=message.code, transaction_id=message.transaction_id, params=message.params
+        )
+    elif isinstance(message, Request):
         packet = OperationRequest(
             data_phase=message.data_phase,
             code=message.code,

@@ -410,7 +410,8 @@ _END_DATA_TYPE: Final = int(PacketType.END_DATA)
 _DATA_PHASES: Final = {int(phase): phase for phase in DataPhase}
 
 
-#: An OperationRequest / OperationResponse with 0..MAX_PARAMS parameters, header included.
+#: An OperationRequest / OperationResponse (or Event) with 0..MAX_PARAMS parameters, header
+#: included.
 _REQUEST_PACKETS: Final = tuple(
     struct.Struct(f"<II{_REQUEST_HEAD.format[1:]}{count}I") for count in range(MAX_PARAMS + 1)
 )
@@ -419,9 +420,13 @@ _RESPONSE_PACKETS: Final = tuple(
 )
 
 
-def _fast_encode(event: Request | Response) -> bytes | None:
-    """A request or response packed in one step (every transaction sends one of each); None
-    when a field does not fit, for :func:`push_packet` to report as it always has."""
+_FAST_ENCODED: Final = (Request, Response, Event)
+
+
+def _fast_encode(event: Request | Response | Event) -> bytes | None:
+    """A request, response or event packed in one step (every transaction sends a request and
+    a response; a camera's events come by the thousand); None when a field does not fit, for
+    :func:`push_packet` to report as it always has."""
     params = event.params
     if len(params) > MAX_PARAMS:
         return None
@@ -436,10 +441,9 @@ def _fast_encode(event: Request | Response) -> bytes | None:
                 event.transaction_id,
                 *params,
             )
-        packing = _RESPONSE_PACKETS[len(params)]
-        return packing.pack(
-            packing.size, _OPERATION_RESPONSE, event.code, event.transaction_id, *params
-        )
+        packing = _RESPONSE_PACKETS[len(params)]  # an event's packet has the same layout
+        ptype = _EVENT if isinstance(event, Event) else _OPERATION_RESPONSE
+        return packing.pack(packing.size, ptype, event.code, event.transaction_id, *params)
     except struct.error:
         return None
 
@@ -587,8 +591,8 @@ class PtpIpFraming:
             ptype = PacketType.END_DATA if final else PacketType.DATA
             header = _pack_data_header(_DATA_HEADER.size + size, ptype, event.transaction_id)
             return [header, event.chunk] if size else [header]
-        if type(event) is Request or type(event) is Response:
-            fast = _fast_encode(event)
+        if type(event) in _FAST_ENCODED:
+            fast = _fast_encode(event)  # type: ignore[arg-type]
             if fast is not None:
                 return [fast]
         packet: Packet
