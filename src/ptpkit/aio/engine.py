@@ -175,7 +175,9 @@ class AsyncEngine:
             self._waiting -= 1
         self._owner = task
         try:
-            return await self._run_locked(code, tuple(params), data_out, sink, timeout_s)
+            return await self._run_locked(
+                code, params if type(params) is tuple else tuple(params), data_out, sink, timeout_s
+            )
         except PTPError as exc:
             if self.closed and not isinstance(exc, ClosedError):
                 raise ClosedError(
