@@ -49,6 +49,8 @@ BIG_PATH = "DCIM/100PTPKT/MVI_0001.MOV"
 @dataclass
 class _Server:
     url: str
+    #: The serving process (bench/aio.py reads its CPU time from /proc).
+    pid: int = 0
 
     @property
     def address(self) -> tuple[str, int]:
@@ -87,7 +89,7 @@ def _served(root: Path, *extra: str) -> Iterator[_Server]:
         process.kill()
         raise RuntimeError("ptpkit virtual serve did not start")
     try:
-        yield _Server(url)
+        yield _Server(url, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)

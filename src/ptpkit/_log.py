@@ -40,24 +40,37 @@ def _loaded() -> bool:
 
 
 class LazyLogger:
-    """The few :class:`logging.Logger` methods ptpkit calls, on the logger ``name``."""
+    """The few :class:`logging.Logger` methods ptpkit calls, on the logger ``name``.
 
-    __slots__ = ("name",)
+    Once logging is loaded, the real logger is kept: the engines ask ``isEnabledFor`` several
+    times per transaction, and looking the logger up each time (``getLogger`` takes logging's
+    lock) was a tenth of an event loop's time with many cameras. ``getLogger`` returns the same
+    object for a name for the life of the process, so keeping it changes nothing; its level
+    checks are logging's own (cached by logging, cleared when levels change)."""
+
+    __slots__ = ("_logger", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self._logger: logging.Logger | None = None
 
     def logger(self) -> logging.Logger:
         """The real logger (loads logging)."""
-        import logging  # noqa: PLC0415
+        logger = self._logger
+        if logger is None:
+            import logging  # noqa: PLC0415
 
-        _loaded()
-        return logging.getLogger(self.name)
+            _loaded()
+            logger = self._logger = logging.getLogger(self.name)
+        return logger
 
     def isEnabledFor(self, level: int) -> bool:  # noqa: N802  (logging's name)
-        if level < WARNING and not _loaded():
-            return False
-        return self.logger().isEnabledFor(level)
+        logger = self._logger
+        if logger is None:
+            if level < WARNING and not _loaded():
+                return False
+            logger = self.logger()
+        return logger.isEnabledFor(level)
 
     def log(self, level: int, msg: str, *args: object) -> None:
         if self.isEnabledFor(level):

@@ -47,6 +47,7 @@ from ptpkit.core.ptpip import (
     ProbeResponse,
     PtpIpFraming,
     StartData,
+    _as_event,
     pull_packet,
     push_packet,
 )
@@ -373,6 +374,43 @@ def test_unknown_data_phase_info_is_kept_as_unknown() -> None:
     assert request.data_phase is DataPhase.UNKNOWN
 
 
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from([6, 7, 8, 9]),
+    st.one_of(
+        st.binary(max_size=34),
+        st.integers(0, 8)
+        .map(lambda n: n * 4 + 2)
+        .flatmap(lambda n: st.binary(min_size=n, max_size=n)),
+    ),
+    st.integers(0, 60),
+)
+def test_the_framing_s_fast_path_decodes_as_pull_packet(
+    ptype: int, payload: bytes, split: int
+) -> None:
+    # Requests, responses, events and StartData are decoded straight from the receive buffer
+    # (whole in one read, or split across two: from the inbox's own copy); the result, or the
+    # DecodeError, is the general path's (pull_packet, then the packet's event).
+    data = (8 + len(payload)).to_bytes(4, "little") + ptype.to_bytes(4, "little") + payload
+    expected: object
+    try:
+        expected = _as_event(pull_packet(data))
+    except DecodeError:
+        expected = DecodeError
+    for parts in ([data], [data[:split], data[split:]]):
+        framing = PtpIpFraming()
+        got: object = NEED_DATA
+        try:
+            for part in parts:
+                framing.receive_data(memoryview(bytearray(part)))
+                got = framing.next_event()
+                if got is not NEED_DATA:
+                    break
+        except DecodeError:
+            got = DecodeError
+        assert got == expected
+
+
 # -- the framing: events to packets --------------------------------------------------------------
 
 
@@ -556,6 +594,31 @@ ptpip_requests = st.builds(
 @given(st.one_of(ptpip_requests, responses, events))
 def test_message_round_trip_through_the_framing(message: Request | Response | Event) -> None:
     assert decode_stream(b"".join(PtpIpFraming().encode(message))) == [message]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(ptpip_requests, responses, events))
+def test_requests_responses_and_events_encode_as_push_packet(
+    message: Request | Response | Event,
+) -> None:
+    # The framing packs these in one step; the bytes are push_packet's.
+    packet: Packet
+    if isinstance(message, Event):
+        packet = EventPacket(
+            code=message.code, transaction_id=message.transaction_id, params=message.params
+        )
+    elif isinstance(message, Request):
+        packet = OperationRequest(
+            data_phase=message.data_phase,
+            code=message.code,
+            transaction_id=message.transaction_id,
+            params=message.params,
+        )
+    else:
+        packet = OperationResponse(
+            code=message.code, transaction_id=message.transaction_id, params=message.params
+        )
+    assert PtpIpFraming().encode(message) == [push_packet(packet)]
 
 
 @settings(max_examples=100, deadline=None)

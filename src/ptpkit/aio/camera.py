@@ -1175,7 +1175,10 @@ class Camera:
         return self._vendor.ask_now(hook, call) if self._vendor is not None else None
 
     async def _ask(self, hook: str, call: Callable[[Extension], _T | None]) -> _T | None:
-        return await self._vendor.ask(hook, call) if self._vendor is not None else None
+        vendor = self._vendor
+        if vendor is None or not vendor.overriding(hook):
+            return None  # standard PTP (no hook thread, no further coroutine per transaction)
+        return await vendor.ask(hook, call)
 
     async def property_codes(self) -> tuple[int, ...]:
         """Every property the camera has: DeviceInfo's list, then those its extensions add
@@ -1227,7 +1230,7 @@ class Camera:
         """The current value, decoded by the property's data type (from the first extension
         that describes the property, else GetDevicePropValue)."""
         self._require_engine()
-        code = await self.property_code(prop)
+        code = prop if isinstance(prop, int) else await self.property_code(prop)
         desc = await self._ask(
             "describe_property", lambda extension: extension.describe_property(code)
         )

@@ -66,6 +66,7 @@ from ptpkit.errors import (
     TransportError,
     TransportTimeout,
 )
+from ptpkit.transports.base import WriteProgress
 
 log = get_logger("ptpkit.transaction")
 
@@ -174,7 +175,9 @@ class AsyncEngine:
             self._waiting -= 1
         self._owner = task
         try:
-            return await self._run_locked(code, tuple(params), data_out, sink, timeout_s)
+            return await self._run_locked(
+                code, params if type(params) is tuple else tuple(params), data_out, sink, timeout_s
+            )
         except PTPError as exc:
             if self.closed and not isinstance(exc, ClosedError):
                 raise ClosedError(
@@ -271,19 +274,21 @@ class AsyncEngine:
         remaining = window.remaining(clock())
         if remaining is not None and remaining <= 0:
             raise window.timeout_error(self.operation_name(code))
-
-        def progress(count: int) -> float | None:
-            now = clock()
-            window.progress(count, now)
-            return window.remaining(now)
-
+        progress: WriteProgress | None = None
         out = window.in_data and window.data_out
+        if out:
+
+            def progress(count: int) -> float | None:
+                now = clock()
+                window.progress(count, now)
+                return window.remaining(now)
+
         window.writing = "" if out else what
         try:
             await self.transport.write(
                 buffers,
                 remaining,
-                progress if out else None,
+                progress,
                 ends_transfer=self.connection.phase is not Phase.INITIATOR_DATA,
             )
         except TransportTimeout as exc:
@@ -355,10 +360,14 @@ class AsyncEngine:
                     await _maybe(result)
                 window.progress(len(event.chunk), clock())
             elif isinstance(event, DataStart):
-                await _maybe(sink.start(event.total_bytes))
+                result = sink.start(event.total_bytes)
+                if result is not None:
+                    await _maybe(result)
                 window.start_data(event.total_bytes, clock())
             elif isinstance(event, DataEnd):
-                await _maybe(sink.finish())
+                result = sink.finish()
+                if result is not None:
+                    await _maybe(result)
                 window.end_data(clock())
             elif isinstance(event, Response):
                 return event

@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import functools
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
@@ -182,6 +183,9 @@ def _on_loop(loop: asyncio.AbstractEventLoop, call: Callable[[Any], None]) -> Ca
 # -- PTP/IP on asyncio streams ---------------------------------------------------------------------
 
 
+#: How early asyncio may run a timer (BaseEventLoop._run_once: its clock's resolution).
+_TIMER_RESOLUTION_S: Final = time.get_clock_info("monotonic").resolution
+
 #: A read buffer with less room than this left is not offered to the socket: reading pauses
 #: until the engine has taken what is in it, and the buffer starts over.
 _MIN_ROOM_BYTES: Final = 64 * 1024
@@ -213,12 +217,20 @@ class CommandChannel(asyncio.BufferedProtocol):
         self._eof = False
         self._error: Exception | None = None
         self.heard_at = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: When the wait under way gives up (loop time; None: it does not).
+        self._wait_until: float | None = None
+        #: One timer outlives the waits: a wait whose end is not before the timer's keeps it
+        #: (when it fires early it is set again for the wait then under way), so the waits of a
+        #: transaction (one each, under one deadline) do not each make and cancel a timer.
+        self._timer: asyncio.TimerHandle | None = None
 
     # -- asyncio's side --------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._loop = asyncio.get_running_loop()
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._buffer[self._filled :]
@@ -240,6 +252,9 @@ class CommandChannel(asyncio.BufferedProtocol):
         self._eof = True
         self._error = exc
         self._wake()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         waiter, self._write_waiter = self._write_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -266,18 +281,40 @@ class CommandChannel(asyncio.BufferedProtocol):
 
     async def _wait(self, timeout_s: float | None) -> bool:
         """Wait for bytes (or the end) at most ``timeout_s``; False on timeout."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         waiter = loop.create_future()
         self._waiter = waiter
-        timer = None if timeout_s is None else loop.call_later(max(0.0, timeout_s), self._wake)
+        if timeout_s is None:
+            self._wait_until = None
+        else:
+            until = loop.time() + max(0.0, timeout_s)
+            self._wait_until = until
+            timer = self._timer
+            if timer is None or timer.when() > until:
+                if timer is not None:
+                    timer.cancel()
+                self._timer = loop.call_at(until, self._on_timer)
         try:
             await waiter
         finally:
-            if timer is not None:
-                timer.cancel()
             if self._waiter is waiter:
                 self._waiter = None
+                self._wait_until = None
         return self._filled > self._given or self._eof
+
+    def _on_timer(self) -> None:
+        """The timer fired: the wait under way ends if its time is up, else the timer is set
+        for it (a wait that began after the timer was set, with a later end)."""
+        self._timer = None
+        until = self._wait_until
+        if until is None or self._waiter is None:
+            return
+        loop = self._loop or asyncio.get_running_loop()
+        # asyncio runs a timer up to its clock's resolution early: that counts as on time.
+        if until - loop.time() <= _TIMER_RESOLUTION_S:
+            self._wake()
+        else:
+            self._timer = loop.call_at(until, self._on_timer)
 
     def _restart(self) -> None:
         """Everything handed out was used: the buffer starts over, reading goes on."""
@@ -299,7 +336,7 @@ class CommandChannel(asyncio.BufferedProtocol):
             if self._filled == self._given:
                 raise self._error or EOFError()
         start, self._given = self._given, self._filled
-        self.heard_at = asyncio.get_running_loop().time()
+        self.heard_at = (self._loop or asyncio.get_running_loop()).time()
         return self._buffer[start : self._filled]
 
     async def read_exactly(self, count: int, timeout_s: float | None) -> bytes:
@@ -322,7 +359,16 @@ class CommandChannel(asyncio.BufferedProtocol):
     def write(self, buffers: Sequence[BytesLike]) -> None:
         if self._transport is None or self._transport.is_closing():
             raise ConnectionResetError("the connection is closed")
-        self._transport.writelines(buffers)
+        if len(buffers) == 1:
+            # A request is one buffer: written as it is (writelines joins into a copy first).
+            self._transport.write(buffers[0])
+        else:
+            self._transport.writelines(buffers)
+
+    @property
+    def must_drain(self) -> bool:
+        """Whether :meth:`drain` has anything to do (wait, or raise the connection's error)."""
+        return self._paused_writing or self._error is not None
 
     async def drain(self, timeout_s: float | None) -> None:
         """Wait until the transport's buffer is under its high-water mark (at once when it
@@ -341,6 +387,9 @@ class CommandChannel(asyncio.BufferedProtocol):
             raise ConnectionResetError("the connection is closed")
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._transport is not None:
             self._transport.close()
 
@@ -614,7 +663,8 @@ class AsyncPtpIpTransport(AsyncTransport):
         limit = self.send_timeout_s if timeout_s is None else min(timeout_s, self.send_timeout_s)
         try:
             channel.write(buffers)
-            await channel.drain(limit)
+            if channel.must_drain:  # not an await per request when the buffer has room
+                await channel.drain(limit)
         except asyncio.TimeoutError as exc:
             raise TransportTimeout(f"{self.url}: the camera did not take the data in time") from exc
         except OSError as exc:

@@ -231,19 +231,23 @@ class Connection:
         self.phase = new_phase
 
     def _bookkeep(self, sender: Role, event: ConnectionEvent) -> None:
-        if isinstance(event, Request):
+        # The most frequent first (a download's chunks, then each transaction's own events).
+        if isinstance(event, Data):
+            if sender is self.peer_role:
+                self._data_count += len(event.chunk)
+                if self._data_total is not None and self._data_count > self._data_total:
+                    raise RemoteProtocolError(
+                        f"the data phase announced {self._data_total} bytes and sent more"
+                    )
+        elif isinstance(event, Response):
+            self._finish_transaction(event)
+        elif isinstance(event, Request):
             self.request = event
             self._data_total = None
             self._data_count = 0
         elif isinstance(event, DataStart):
             self._data_total = event.total_bytes
             self._data_count = 0
-        elif isinstance(event, Data) and sender is self.peer_role:
-            self._data_count += len(event.chunk)
-            if self._data_total is not None and self._data_count > self._data_total:
-                raise RemoteProtocolError(
-                    f"the data phase announced {self._data_total} bytes and sent more"
-                )
         elif isinstance(event, DataEnd) and sender is self.peer_role:
             total = self._data_total
             if (
@@ -254,8 +258,6 @@ class Connection:
                 raise RemoteProtocolError(
                     f"the data phase ended after {self._data_count} of {total} announced bytes"
                 )
-        elif isinstance(event, Response):
-            self._finish_transaction(event)
         elif isinstance(event, LinkEvent):
             self.framing.link_event(sender, event)
 

@@ -81,6 +81,32 @@ class Inbox:
         out += self._borrowed[self._bpos : self._bpos + size - len(out)]
         return bytes(out)
 
+    def head(self, size: int) -> tuple[BytesLike, int]:
+        """The first ``size`` bytes without consuming them (``len(self) >= size``), as a buffer
+        and the offset they start at: the fed buffer itself when they are all in it (no copy,
+        the common case of a whole packet in one read), else a copy (:meth:`peek`)."""
+        borrowed = self._borrowed
+        if (
+            borrowed is not None
+            and self._opos == len(self._owned)
+            and len(borrowed) - self._bpos >= size
+        ):
+            return borrowed, self._bpos
+        return self.peek(size), 0
+
+    def skip(self, size: int) -> None:
+        """Consume ``size`` bytes (``len(self) >= size``) without copying them."""
+        owned_left = len(self._owned) - self._opos
+        if owned_left:
+            step = min(size, owned_left)
+            self._opos += step
+            self._compact()
+            size -= step
+        if size:
+            assert self._borrowed is not None
+            self._bpos += size
+            self._release_borrowed_if_done()
+
     def stash(self) -> None:
         """Copy any unconsumed borrowed bytes into owned storage (amortised linear)."""
         if self._borrowed is not None:

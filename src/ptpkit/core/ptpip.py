@@ -396,6 +396,88 @@ def _pack_data_header(length: int, ptype: int, transaction_id: int) -> bytes:
 
 IncomingPtpIp = Request | DataStart | Data | DataEnd | Response | Event | Cancel | LinkPacket
 
+_REQUEST_HEAD: Final = struct.Struct("<IHI")
+_RESPONSE_HEAD: Final = struct.Struct("<HI")
+_START_DATA: Final = struct.Struct("<IQ")
+#: Parameters 0..MAX_PARAMS as one struct each.
+_PARAMS: Final = tuple(struct.Struct(f"<{count}I") for count in range(MAX_PARAMS + 1))
+_OPERATION_REQUEST: Final = int(PacketType.OPERATION_REQUEST)
+_OPERATION_RESPONSE: Final = int(PacketType.OPERATION_RESPONSE)
+_EVENT: Final = int(PacketType.EVENT)
+_START_DATA_TYPE: Final = int(PacketType.START_DATA)
+_DATA_TYPE: Final = int(PacketType.DATA)
+_END_DATA_TYPE: Final = int(PacketType.END_DATA)
+_DATA_PHASES: Final = {int(phase): phase for phase in DataPhase}
+
+
+#: An OperationRequest / OperationResponse (or Event) with 0..MAX_PARAMS parameters, header
+#: included.
+_REQUEST_PACKETS: Final = tuple(
+    struct.Struct(f"<II{_REQUEST_HEAD.format[1:]}{count}I") for count in range(MAX_PARAMS + 1)
+)
+_RESPONSE_PACKETS: Final = tuple(
+    struct.Struct(f"<II{_RESPONSE_HEAD.format[1:]}{count}I") for count in range(MAX_PARAMS + 1)
+)
+
+
+_FAST_ENCODED: Final = (Request, Response, Event)
+
+
+def _fast_encode(event: Request | Response | Event) -> bytes | None:
+    """A request, response or event packed in one step (every transaction sends a request and
+    a response; a camera's events come by the thousand); None when a field does not fit, for
+    :func:`push_packet` to report as it always has."""
+    params = event.params
+    if len(params) > MAX_PARAMS:
+        return None
+    try:
+        if isinstance(event, Request):
+            packing = _REQUEST_PACKETS[len(params)]
+            return packing.pack(
+                packing.size,
+                _OPERATION_REQUEST,
+                event.data_phase,
+                event.code,
+                event.transaction_id,
+                *params,
+            )
+        packing = _RESPONSE_PACKETS[len(params)]  # an event's packet has the same layout
+        ptype = _EVENT if isinstance(event, Event) else _OPERATION_RESPONSE
+        return packing.pack(packing.size, ptype, event.code, event.transaction_id, *params)
+    except struct.error:
+        return None
+
+
+def _fast_event(ptype: int, length: int, buffer: BytesLike, start: int) -> IncomingPtpIp | None:
+    """A well-formed request, response, event or StartData (the packets of every transaction)
+    decoded straight from ``buffer`` at ``start`` (the whole ``length``-byte packet is there),
+    without the packet object :func:`pull_packet` makes on the way; None for every other packet
+    and for a malformed one, which the general path decodes or reports (the same event, the same
+    errors: tests/core/test_ptpip.py compares them)."""
+    if ptype in (_OPERATION_RESPONSE, _EVENT):
+        count, odd = divmod(length - HEADER_SIZE - _RESPONSE_HEAD.size, 4)
+        if count < 0 or odd or count > MAX_PARAMS:
+            return None
+        code, tid = _RESPONSE_HEAD.unpack_from(buffer, start + HEADER_SIZE)
+        params = _PARAMS[count].unpack_from(buffer, start + HEADER_SIZE + _RESPONSE_HEAD.size)
+        if ptype == _EVENT:
+            return Event(code=code, transaction_id=tid, params=params)
+        return Response(code=code, transaction_id=tid, params=params)
+    if ptype == _OPERATION_REQUEST:
+        count, odd = divmod(length - HEADER_SIZE - _REQUEST_HEAD.size, 4)
+        if count < 0 or odd or count > MAX_PARAMS:
+            return None
+        phase_code, code, tid = _REQUEST_HEAD.unpack_from(buffer, start + HEADER_SIZE)
+        phase = _DATA_PHASES.get(phase_code, DataPhase.UNKNOWN)
+        params = _PARAMS[count].unpack_from(buffer, start + HEADER_SIZE + _REQUEST_HEAD.size)
+        return Request(code=code, transaction_id=tid, params=params, data_phase=phase)
+    if ptype == _START_DATA_TYPE and length == HEADER_SIZE + _START_DATA.size:
+        tid, total = _START_DATA.unpack_from(buffer, start + HEADER_SIZE)
+        return DataStart(
+            transaction_id=tid, total_bytes=None if total == LENGTH_UNKNOWN_64 else total
+        )
+    return None
+
 
 def _as_event(packet: Packet) -> IncomingPtpIp:
     """The transport-neutral event for a whole non-data packet."""
@@ -509,6 +591,10 @@ class PtpIpFraming:
             ptype = PacketType.END_DATA if final else PacketType.DATA
             header = _pack_data_header(_DATA_HEADER.size + size, ptype, event.transaction_id)
             return [header, event.chunk] if size else [header]
+        if type(event) in _FAST_ENCODED:
+            fast = _fast_encode(event)  # type: ignore[arg-type]
+            if fast is not None:
+                return [fast]
         packet: Packet
         if isinstance(event, Request):
             packet = OperationRequest(
@@ -559,36 +645,44 @@ class PtpIpFraming:
             if self._end_pending:
                 self._end_pending = False
                 return DataEnd(transaction_id=self._payload_tid)
-            if len(inbox) < HEADER_SIZE:
+            available = len(inbox)
+            if available < HEADER_SIZE:
                 inbox.stash()
                 return NEED_DATA
-            length, ptype = HEADER.unpack(inbox.peek(HEADER_SIZE))
+            length, ptype = HEADER.unpack_from(*inbox.head(HEADER_SIZE))
             if length < HEADER_SIZE:
                 raise DecodeError(f"packet length {length} is shorter than the 8-byte header")
-            if ptype not in (PacketType.DATA, PacketType.END_DATA):
+            if ptype not in (_DATA_TYPE, _END_DATA_TYPE):
                 break
             if length < _DATA_HEADER.size:
                 raise DecodeError(f"data packet length {length} is shorter than its 12-byte header")
-            if len(inbox) < _DATA_HEADER.size:
+            if available < _DATA_HEADER.size:
                 inbox.stash()
                 return NEED_DATA
-            _, _, tid = _DATA_HEADER.unpack(inbox.take_exact(_DATA_HEADER.size))
+            buffer, start = inbox.head(_DATA_HEADER.size)
+            _, _, tid = _DATA_HEADER.unpack_from(buffer, start)
+            inbox.skip(_DATA_HEADER.size)
             skip, self._skip_empty_end = self._skip_empty_end, None
-            if skip == tid and ptype == PacketType.END_DATA and length == _DATA_HEADER.size:
+            if skip == tid and ptype == _END_DATA_TYPE and length == _DATA_HEADER.size:
                 continue  # the empty EndData closing a zero-length phase that already ended
             self._payload_left = length - _DATA_HEADER.size
             self._payload_tid = tid
-            self._end_pending = ptype == PacketType.END_DATA
+            self._end_pending = ptype == _END_DATA_TYPE
         if length > MAX_CONTROL_PACKET:
             raise DecodeError(
                 f"{_packet_what(ptype)} of {length} bytes exceeds the {MAX_CONTROL_PACKET}-byte "
                 "limit for non-data packets"
             )
-        if len(inbox) < length:
+        if available < length:
             inbox.stash()
             return NEED_DATA
         self._skip_empty_end = None
-        event = _as_event(pull_packet(inbox.take_exact(length)))
+        buffer, start = inbox.head(length)
+        event = _fast_event(ptype, length, buffer, start)
+        if event is None:
+            event = _as_event(pull_packet(inbox.take_exact(length)))
+        else:
+            inbox.skip(length)
         if isinstance(event, DataStart) and event.total_bytes == 0:
             # libgphoto2 sends a zero-length data phase as StartData alone, without EndData
             # (ptpip.c's send loop never runs); CIPA senders add an empty EndData. End the phase

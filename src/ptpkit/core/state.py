@@ -35,6 +35,11 @@ class Role(enum.Enum):
     INITIATOR = "initiator"
     RESPONDER = "responder"
 
+    # Members are singletons compared by identity: hashed by identity too, in C. The state
+    # table is looked up by (phase, role, event type) for every event a connection sends or
+    # receives, and Enum's own __hash__ (hash of the name) is a Python call each time.
+    __hash__ = object.__hash__
+
 
 class Phase(enum.Enum):
     #: A framing with a handshake starts here; its own phases lead on to IDLE, EVENT_CHANNEL
@@ -49,6 +54,8 @@ class Phase(enum.Enum):
     CANCELLING = "cancelling"
     CLOSED = "closed"
     BROKEN = "broken by a protocol error"
+
+    __hash__ = object.__hash__  # as Role's
 
 
 I: Final = Role.INITIATOR
