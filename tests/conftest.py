@@ -40,12 +40,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import ptpkit
 from ptpkit.client.camera import Camera
 from ptpkit.virtual import MODELS, VirtualCamera, personality_for
 from ptpkit.virtual.network import network_server
 from ptpkit.virtual.samplecard import make_sample_card
+
+# Hypothesis's per-example deadline (200 ms) and its too-slow health check measure wall time:
+# on a loaded 2-core CI machine a property test failed at 272 ms without a fault. Every property
+# keeps its example count; pytest-timeout (120 s a test) still stops one that hangs.
+settings.register_profile("ptpkit", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ptpkit")
 
 #: Opens one more Camera on the VirtualCamera a factory was given.
 Connector = Callable[[], Camera]
