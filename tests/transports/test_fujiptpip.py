@@ -172,6 +172,43 @@ def test_events_queued_before_the_event_connection_come_when_it_opens(
         assert event.code == 0x4008
 
 
+def test_two_clients_of_one_host_each_get_their_own_events_when_the_server_falls_behind(
+    served: tuple[VirtualCamera, FujiPtpIpServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event connection has no handshake: the server matches it by host. Its event port's
+    accept loop is held here until both clients have dialled theirs (as a loaded machine can
+    delay a thread): the first client's connection, made before the second session's
+    InitiateOpenCapture, must still be the first session's. Matching it only when the server got
+    round to it gave it to the second (the newest session waiting for one): each client heard
+    the other's events (CI: test_other_connections_hear_of_uploads_and_deletes[ptpip-fuji-x])."""
+    camera, server = served
+    in_both = threading.Event()
+    accept_loop = FujiPtpIpServer._event_accept_loop
+
+    def late_accept_loop(self: FujiPtpIpServer, listener: socket.socket) -> None:
+        in_both.wait(10)
+        accept_loop(self, listener)
+
+    monkeypatch.setattr(FujiPtpIpServer, "_event_accept_loop", late_accept_loop)
+    server.close()  # the fixture's server started its loop before the patch: a new one
+    with (
+        network_server(camera, port=0) as late,
+        ptpkit.connect(late.url) as first,
+        ptpkit.connect(late.url) as second,
+    ):
+        session_setup(first)
+        session_setup(second)
+        in_both.set()
+        one, two = camera.sessions
+        camera.emit(0x4008, 1, exclude=two)
+        camera.emit(0x4008, 2, exclude=one)
+        for cam, param in ((first, 1), (second, 2)):
+            event = cam.next_event(timeout_s=5)
+            assert event is not None
+            assert (event.code, event.params) == (0x4008, (param,))
+        assert late.event_connections == 2
+
+
 def test_an_event_connection_before_initiate_open_capture_is_closed(
     served: tuple[VirtualCamera, FujiPtpIpServer],
 ) -> None:

@@ -23,7 +23,11 @@ an event connection: a client opens that only after InitiateOpenCapture, if at a
 The event and live-view connections have no handshake, so they are matched to the newest command
 connection from the same host that has none yet, once that session's InitiateOpenCapture has
 answered OK (a camera listens on them only then; a camera without the operation matches at once).
-A connection that matches nothing is closed: the nearest a server shared by all clients can come
+An event connection is matched as it is accepted, and a session's InitiateOpenCapture first
+accepts and matches every event connection already waiting: one a client made earlier (before
+this session opened capture) is never given to this session because the server had not got round
+to it yet (two clients on one host under load had their event connections swapped that way, and
+each heard the other's events). A connection that matches nothing is closed: the nearest a server shared by all clients can come
 to the refused connection a camera gives. The live-view connection then carries a frame every
 ``frame_interval_s`` (by default: as fast as the personality's live-view picture is paced): the
 JPEG of ``frame_source`` (by default the personality's, else a generated picture) behind the
@@ -32,10 +36,12 @@ JPEG of ``frame_source`` (by default the personality's, else a generated picture
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 import select
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -46,7 +52,7 @@ from ptpkit.core.connection import Connection
 from ptpkit.core.events import Request
 from ptpkit.core.framing import LinkEvent
 from ptpkit.core.state import Role
-from ptpkit.errors import ConnectError
+from ptpkit.errors import ConnectError, PTPError
 from ptpkit.virtual.camera import VirtualCamera
 from ptpkit.virtual.imaging import render_jpeg_bytes
 from ptpkit.virtual.misbehave import Mode
@@ -77,6 +83,9 @@ class _FujiSession(ResponderSession):
         self._answer = answer
         #: InitiateOpenCapture answered OK: the event and live-view connections may come.
         self.capture_opened = False
+        #: Called just before capture_opened is set (the server matches the event connections
+        #: already made, which belong to sessions that opened capture before this one).
+        self.before_capture_opens: Callable[[], None] | None = None
 
     def _handle(self, event: object) -> None:
         if isinstance(event, fuji.InitCommandRequest):
@@ -88,6 +97,8 @@ class _FujiSession(ResponderSession):
 
     def _send_reply(self, request: Request, reply: Reply) -> None:
         if request.code == Op.INITIATE_OPEN_CAPTURE and reply.code == Rc.OK:
+            if self.before_capture_opens is not None:
+                self.before_capture_opens()
             self.capture_opened = True
         super()._send_reply(request, reply)
 
@@ -124,6 +135,10 @@ class FujiPtpIpServer(PtpIpServer):
         self.frame_source = frame_source or camera.live_view_frames or self._generated_frame
         #: Link numbers whose live-view connection is open.
         self._streaming: set[int] = set()
+        #: The event port's listener (non-blocking), and the lock held while accepting from it
+        #: and matching what was accepted (by its accept loop and by a session opening capture).
+        self._event_listener: socket.socket | None = None
+        self._event_accept_lock = threading.Lock()
         #: Event and live-view connections matched to a session so far (diagnostics, tests).
         self.event_connections = 0
         self.stream_connections = 0
@@ -134,9 +149,12 @@ class FujiPtpIpServer(PtpIpServer):
         listeners = self._bind_three()
         self._listener = listeners[0]
         self._listeners += listeners
-        handlers = (self._serve_command, self._serve_events, self._serve_stream)
-        for listener, handler, what in zip(listeners, handlers, ("cmd", "evt", "lv"), strict=True):
-            self._spawn(self._accept_loop, f"fuji-accept-{what}", listener, handler)
+        command, events, stream = listeners
+        self._spawn(self._accept_loop, "fuji-accept-cmd", command, self._serve_command)
+        self._spawn(self._accept_loop, "fuji-accept-lv", stream, self._serve_stream)
+        events.setblocking(False)
+        self._event_listener = events
+        self._spawn(self._event_accept_loop, "fuji-accept-evt", events)
         log.info("virtual camera serving Fujifilm PTP/IP at %s", self.url)
         return self
 
@@ -214,7 +232,9 @@ class FujiPtpIpServer(PtpIpServer):
         def answer(request: LinkEvent) -> LinkEvent:
             return self._refusal(request) or self._acknowledge(0)
 
-        return _FujiSession(self.camera, greeter, answer)
+        session = _FujiSession(self.camera, greeter, answer)
+        session.before_capture_opens = self._accept_waiting_events
+        return session
 
     def _expiry(self, link: _Link, now: float) -> tuple[float | None, str | None]:
         # Only the idle timeout: the event connection may never come (see the module docstring).
@@ -252,24 +272,76 @@ class FujiPtpIpServer(PtpIpServer):
         ]
         return max(candidates, key=lambda link: link.accepted_at, default=None)
 
-    def _serve_events(self, sock: socket.socket, peer: str, accepted_at: float) -> None:
+    def _event_accept_loop(self, listener: socket.socket) -> None:
+        """Accept event connections as they come (the listener is non-blocking: a session
+        opening capture accepts from it too, see :meth:`_accept_waiting_events`)."""
+        while not self._closed.is_set():
+            try:
+                select.select([listener], [], [])
+            except (OSError, ValueError):  # closed under us
+                return
+            if self._closed.is_set():
+                return
+            self._accept_waiting_events()
+
+    def _accept_waiting_events(self) -> None:
+        """Accept every event connection waiting and match each to its session now.
+
+        Called by the event port's accept loop, and by a session about to answer its
+        InitiateOpenCapture: a connection already made then is some earlier session's (its
+        client dialled after its own InitiateOpenCapture), so it is matched before this session
+        can be a candidate. The lock makes a connection the accept loop has just taken count as
+        waiting too: its match is done before this returns."""
+        listener = self._event_listener
+        if listener is None:
+            return
+        with self._event_accept_lock:
+            while True:
+                try:
+                    sock, address = listener.accept()
+                except BlockingIOError:
+                    return
+                except OSError as exc:
+                    if not self._closed.is_set():
+                        log.warning("Fujifilm event port: accept failed: %s", exc)
+                    return
+                self._match_event_connection(sock, str(address[0]))
+
+    def _match_event_connection(self, sock: socket.socket, peer: str) -> None:
+        sock.setblocking(True)  # accepted sockets inherit the listener's non-blocking mode
+        with contextlib.suppress(OSError):  # as PtpIpServer's accept loop
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
-            self._pending.pop(sock, None)  # nothing to say first: not a pending handshake
+            self.connections_served += 1
             link = self._match(peer, lambda link: link.event_socket is not None)
             if link is not None:
+                self._sockets.add(sock)
                 link.event_socket = sock
                 link.acquire()
                 self.event_connections += 1
         if link is None:
             log.info("Fujifilm event connection from %s matches no session ready for it", peer)
+            with contextlib.suppress(OSError):
+                sock.close()
             return
-        sock.settimeout(self.send_timeout_s)
-        greeter = Connection(Role.RESPONDER, fuji.FujiPtpIpFraming(fuji.Channel.EVENT))
+        self._spawn(self._serve_events, f"fuji-events-{peer}", link, sock)
+
+    def _serve_events(self, link: _Link, sock: socket.socket) -> None:
         try:
+            sock.settimeout(self.send_timeout_s)
+            greeter = Connection(Role.RESPONDER, fuji.FujiPtpIpFraming(fuji.Channel.EVENT))
             link.events_ready.set()  # events queued before this connection opened
             self._event_loop(link, sock, greeter, memoryview(bytearray(65536)))
+        except (PTPError, OSError) as exc:
+            log.info("Fujifilm event connection of %s: %s", link.peer, exc)
+        except Exception:  # never let one client's surprise kill the server
+            log.exception("Fujifilm event connection of %s: unexpected error", link.peer)
         finally:
             link.release()
+            with self._lock:
+                self._sockets.discard(sock)
+            with contextlib.suppress(OSError):
+                sock.close()
 
     def _serve_stream(self, sock: socket.socket, peer: str, accepted_at: float) -> None:
         with self._lock:
