@@ -27,11 +27,11 @@ An event connection is matched as it is accepted, and a session's InitiateOpenCa
 accepts and matches every event connection already waiting: one a client made earlier (before
 this session opened capture) is never given to this session because the server had not got round
 to it yet (two clients on one host under load had their event connections swapped that way, and
-each heard the other's events). A connection that matches nothing is closed: the nearest a server shared by all clients can come
-to the refused connection a camera gives. The live-view connection then carries a frame every
-``frame_interval_s`` (by default: as fast as the personality's live-view picture is paced): the
-JPEG of ``frame_source`` (by default the personality's, else a generated picture) behind the
-14-byte header, as long as the session lasts.
+each heard the other's events). A connection that matches nothing is closed: the nearest a server
+shared by all clients can come to the refused connection a camera gives. The live-view connection
+then carries a frame every ``frame_interval_s`` (by default: as fast as the personality's
+live-view picture is paced): the JPEG of ``frame_source`` (by default the personality's, else a
+generated picture) behind the 14-byte header, as long as the session lasts.
 """
 
 from __future__ import annotations
