@@ -330,6 +330,41 @@ def test_a_generic_camera_matches_the_event_connection_at_once(tmp_path: Path) -
         assert event.code == 0x400D
 
 
+def test_a_generic_camera_gives_two_clients_their_own_events_when_the_server_falls_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As with InitiateOpenCapture above, for a camera without it (matched at once): the first
+    client's event connection, made before the second client's session existed, is the first
+    session's even when the server gets round to it only after the second client came."""
+    in_both = threading.Event()
+    accept_loop = FujiPtpIpServer._side_accept_loop
+
+    def late_accept_loop(self: FujiPtpIpServer, listeners: list[socket.socket]) -> None:
+        in_both.wait(10)
+        accept_loop(self, listeners)
+
+    monkeypatch.setattr(FujiPtpIpServer, "_side_accept_loop", late_accept_loop)
+    with (
+        VirtualCamera(tmp_path) as camera,
+        FujiPtpIpServer(camera, port=0) as server,
+        ptpkit.connect(server.url) as first,
+    ):
+        assert isinstance(first.transport, FujiPtpIpTransport)
+        first.transport.open_event_channel()
+        with ptpkit.connect(server.url) as second:
+            assert isinstance(second.transport, FujiPtpIpTransport)
+            second.transport.open_event_channel()
+            in_both.set()
+            one, two = camera.sessions
+            camera.emit(0x4008, 1, exclude=two)
+            camera.emit(0x4008, 2, exclude=one)
+            for cam, param in ((first, 1), (second, 2)):
+                event = cam.next_event(timeout_s=5)
+                assert event is not None
+                assert (event.code, event.params) == (0x4008, (param,))
+            assert server.event_connections == 2
+
+
 def test_a_standard_client_on_the_fuji_port_gets_a_clear_refusal(tmp_path: Path) -> None:
     # InitCommandRequest of CIPA's layout: the version word is not 0x8F53E4F2 -> InitFail 0x201D.
     with (

@@ -239,6 +239,11 @@ class FujiPtpIpServer(PtpIpServer):
         def answer(request: LinkEvent) -> LinkEvent:
             return self._refusal(request) or self._acknowledge(0)
 
+        if Op.INITIATE_OPEN_CAPTURE not in self.camera.operations:
+            # A camera without it matches an event connection to a session at once: one made
+            # before this session exists is an earlier session's, matched before this one can
+            # be a candidate (as at InitiateOpenCapture below).
+            self._accept_waiting()
         session = _FujiSession(self.camera, greeter, answer)
         session.before_capture_opens = self._accept_waiting
         return session
