@@ -391,6 +391,8 @@ class FujiPtpIpServer(PtpIpServer):
                     self._streaming.add(link.number)
                     self.stream_connections += 1
                     break
+                if self._match(peer, lambda link: False) is None:
+                    break  # that session ended: nothing to wait for
         if link is None:
             log.info("Fujifilm live-view connection from %s matches no session ready for it", peer)
             with self._lock:
