@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import json
 import os
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from tests.forked import in_a_forked_child
 
 import ptpkit
 from ptpkit.cli import downloads
@@ -527,31 +529,11 @@ def _plan_and_record_peak(tmp_path: Path, count: int) -> int:
     return peak
 
 
-def _peak_in_a_child(tmp_path: Path, count: int) -> int:
-    """:func:`_plan_and_record_peak` in a forked child: tracemalloc counts every thread's
-    allocations, and a worker that ran other tests before may still have threads allocating
-    (a server's, a poller's); the child has this thread alone."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover (the child)
-        code = 1
-        try:
-            os.close(read_end)
-            os.write(write_end, str(_plan_and_record_peak(tmp_path, count)).encode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        text = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, text
-    return int(text)
-
-
 def test_planning_and_recording_keep_memory_bounded(tmp_path: Path) -> None:
-    small = _peak_in_a_child(tmp_path, 2_000)
-    large = _peak_in_a_child(tmp_path, 20_000)
+    # In a forked child each (tests.forked): tracemalloc counts every thread, and an xdist
+    # worker's leftover threads of earlier tests took the peak to 4 MiB once in CI.
+    small = in_a_forked_child(functools.partial(_plan_and_record_peak, tmp_path, 2_000))
+    large = in_a_forked_child(functools.partial(_plan_and_record_peak, tmp_path, 20_000))
     # Ten times the files, not ten times the memory: the names live in SQLite, not in Python.
     # (A set and a list of 20,000 entries alone took ~10 MiB.)
     assert large < small + 2 * MiB, (small, large)

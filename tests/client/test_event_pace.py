@@ -66,8 +66,15 @@ def test_a_poller_without_an_attentive_interval_keeps_its_own() -> None:
 
 
 def _wait_until_closed(stream: EventStream) -> None:
+    """Wait for an event until the stream closes (no timeout of its own: a waiter that gave up
+    before the poller got round to looking would leave it its idle wait, rightly)."""
     with contextlib.suppress(ClosedError):
-        stream.next_event(5.0)
+        stream.next_event(None)
+
+
+#: Bound on each real-time step of the test below: far below the poller's idle hour (so the
+#: second poll proves the wait was cut short), far above a loaded CI machine's scheduling.
+_STEP_S = 30.0
 
 
 def test_a_waiter_arriving_cuts_the_idle_wait_short() -> None:
@@ -82,19 +89,24 @@ def test_a_waiter_arriving_cuts_the_idle_wait_short() -> None:
 
         def poll(self) -> float:
             times.append(SYSTEM_CLOCK.monotonic())
+            if len(times) == 2:
+                # Two polls are the test; polling on at the attentive pace of 0 s would be a
+                # busy loop contending for the GIL with the threads the test waits for.
+                stream.stop()
             polled.release()
             return 3600.0  # idle: an hour, unless someone waits
 
     stream.start_poller(Slow(), name="pace test")
+    waiter = threading.Thread(target=_wait_until_closed, args=(stream,))
     try:
-        assert polled.acquire(timeout=5)
-        waiter = threading.Thread(target=_wait_until_closed, args=(stream,))
+        assert polled.acquire(timeout=_STEP_S)
         waiter.start()
-        # Without the waiter this would take an hour; the test's own timeout bounds it.
-        assert polled.acquire(timeout=5)
-        assert len(times) >= 2
+        # Without the waiter this would take an hour.
+        assert polled.acquire(timeout=_STEP_S)
+        assert len(times) == 2
     finally:
         stream.stop()
         stream.wake()  # as Camera.close() does: the waiter sees the stream closed at once
-        waiter.join(5)
+        if waiter.ident is not None:
+            waiter.join(_STEP_S)
     assert not waiter.is_alive()

@@ -8,13 +8,13 @@ data, which must fail at once without allocating anything of the claimed size.
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.forked import in_a_forked_child
 
 from ptpkit.core.connection import Connection
 from ptpkit.core.datasets import (
@@ -296,15 +296,25 @@ def test_connection_on_any_bytes(role: Role, framing: str, start: str) -> None:
 # -- absurd counts and lengths: fail at once, allocate nothing ------------------------------------
 
 
-@contextmanager
-def small_peak(limit_bytes: int = 1 << 20) -> Iterator[None]:
-    tracemalloc.start()
-    try:
-        yield
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+T = TypeVar("T")
+
+
+def small_peak(run: Callable[[], T], limit_bytes: int = 1 << 20) -> T:
+    """``run()``'s result, asserting its peak traced allocation stays below ``limit_bytes``;
+    measured in a forked child (tests.forked): tracemalloc counts every thread, and an xdist
+    worker's leftover threads of earlier tests could fill a 1 MiB bound on their own."""
+
+    def measured() -> tuple[int, T]:
+        tracemalloc.start()
+        try:
+            result = run()
+            return tracemalloc.get_traced_memory()[1], result
+        finally:
+            tracemalloc.stop()
+
+    peak, result = in_a_forked_child(measured)
     assert peak < limit_bytes, f"peak allocation {peak} bytes"
+    return result
 
 
 def h(text: str) -> bytes:
@@ -350,9 +360,12 @@ HUGE_COUNTS: list[tuple[str, Callable[[bytes], Any], bytes, int]] = [
 def test_huge_count_fails_without_allocating(
     what: str, decode: Callable[[bytes], Any], data: bytes, offset: int
 ) -> None:
-    with small_peak(), pytest.raises(DecodeError) as info:
-        decode(data)
-    assert info.value.offset == offset
+    def offset_of_the_error() -> int | None:
+        with pytest.raises(DecodeError) as info:
+            decode(data)
+        return info.value.offset
+
+    assert small_peak(offset_of_the_error) == offset
 
 
 @pytest.mark.parametrize(
@@ -367,11 +380,13 @@ def test_huge_count_fails_without_allocating(
 def test_huge_control_packet_fails_from_its_header(
     framing: type[UsbFraming] | type[PtpIpFraming], header: str
 ) -> None:
-    decoder = framing()
-    with small_peak():
+    def refuse() -> None:
+        decoder = framing()
         decoder.receive_data(h(header), transfer_ended=False)
         with pytest.raises(DecodeError):
             decoder.next_event()
+
+    small_peak(refuse)
 
 
 @pytest.mark.parametrize("framing", [PtpIpFraming, UsbFraming])
@@ -384,26 +399,31 @@ def test_huge_data_phase_streams_without_buffering(
         header = h("f0ffffff 0a000000 01000000")
     else:
         header = h("f0ffffff 0200 0910 01000000")
-    decoder = framing()
     piece = bytes(64 * 1024)
-    streamed = 0
-    with small_peak(2 << 20):
+
+    def stream() -> int:
+        decoder = framing()
+        streamed = 0
         decoder.receive_data(header)
         for _ in range(32):
             decoder.receive_data(piece)
             while (event := decoder.next_event()) is not NEED_DATA:
                 if isinstance(event, Data):
                     streamed += len(event.chunk)
-    assert streamed == 32 * len(piece)
+        return streamed
+
+    assert small_peak(stream, 2 << 20) == 32 * len(piece)
 
 
 def test_connection_refuses_a_truncated_huge_usb_data_phase() -> None:
-    conn = Connection(Role.INITIATOR, UsbFraming())
-    conn.send(Request(code=0x1009, transaction_id=1, params=(1,)))
-    with small_peak():
+    def refuse() -> Phase:
+        conn = Connection(Role.INITIATOR, UsbFraming())
+        conn.send(Request(code=0x1009, transaction_id=1, params=(1,)))
         conn.receive_data(h("f0ffffff 0200 0910 01000000") + bytes(1000), transfer_ended=True)
         assert isinstance(conn.next_event(), DataStart)
         assert isinstance(conn.next_event(), Data)
         with pytest.raises(RemoteProtocolError):
             conn.next_event()
-    assert conn.phase is Phase.BROKEN
+        return conn.phase
+
+    assert small_peak(refuse) is Phase.BROKEN

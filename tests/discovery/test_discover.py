@@ -73,6 +73,7 @@ def test_discovery_finds_the_advertised_virtual_camera(advertised: Advertised) -
             model="Canon EOS Virtual",
             source="ssdp",
             address="127.0.0.1",
+            serial="VC-42",  # the description's serialNumber
         )
     ]
 

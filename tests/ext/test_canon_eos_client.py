@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pytest
+from tests.forked import in_a_forked_child
 
 from ptpkit.codes.common import Ec, Ofc, Rc
 from ptpkit.core.buffer import BytesLike
@@ -844,21 +845,27 @@ def test_a_64_mib_folder_listing_is_held_compact(entry_bytes: int, answer_bytes:
     session.handler = lambda code, params, _: (  # type: ignore[assignment]
         Reply(code=Rc.OK, data=data) if code == 0x9109 else None
     )
-    tracemalloc.start()
-    try:
-        listed = ext.list_folder(0x20001, 5)
-        assert listed is not None
-        assert len(listed) == count
-        # What a walk does, object after object (each described, then dropped).
-        for position in range(0, count, 997):
-            handle, info = listed[position]
-            assert handle == position + 1
-            assert info.filename == "IMG_0001.JPG"
-            assert info.parent_object == 5
-        assert listed.handle(count - 1) == count  # type: ignore[attr-defined]
-        current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+
+    def measured() -> tuple[int, int]:
+        tracemalloc.start()
+        try:
+            listed = ext.list_folder(0x20001, 5)
+            assert listed is not None
+            assert len(listed) == count
+            # What a walk does, object after object (each described, then dropped).
+            for position in range(0, count, 997):
+                handle, info = listed[position]
+                assert handle == position + 1
+                assert info.filename == "IMG_0001.JPG"
+                assert info.parent_object == 5
+            assert listed.handle(count - 1) == count  # type: ignore[attr-defined]
+            return tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+    # In a forked child (tests.forked): tracemalloc counts every thread, an xdist worker's
+    # leftover threads of earlier tests included.
+    current, peak = in_a_forked_child(measured)
     # Held: the answer as received (56-byte entries), else only the packed entries; at the
     # peak, the answer and the packed entries while they are packed.
     held = len(data) if entry_bytes == 56 else count * 52

@@ -6,6 +6,7 @@ camera's records, GetObjectInfoEx listing, live view, unknown records, the tear-
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import tracemalloc
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from tests.forked import in_a_forked_child
 
 import ptpkit
 from ptpkit.client import objects as objects_module
@@ -317,8 +319,10 @@ def test_the_walk_of_a_huge_eos_folder_describes_one_object_at_a_time(
     +1.8 MB: the answer, as received and as kept)."""
     # A folder of more than 100 objects is streamed (a test cannot list a million).
     monkeypatch.setattr(objects_module, "SORTED_FOLDER_LIMIT", 100)
-    small = _eos_walk_peak_bytes(tmp_path, 5_000)
-    big = _eos_walk_peak_bytes(tmp_path, 20_000)
+    # Each in a forked child (tests.forked): tracemalloc counts every thread, an xdist worker's
+    # leftover threads of earlier tests included.
+    small = in_a_forked_child(functools.partial(_eos_walk_peak_bytes, tmp_path, 5_000))
+    big = in_a_forked_child(functools.partial(_eos_walk_peak_bytes, tmp_path, 20_000))
     answer_growth = 15_000 * 56
     assert big - small < 3 * answer_growth, (small, big)
 

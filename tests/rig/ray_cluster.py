@@ -13,6 +13,7 @@ PTP/IP on 127.0.0.1: the cameras live and die with their node, as a host's USB c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -59,6 +60,26 @@ class Rack:
 
     def urls(self) -> list[str]:
         return [server.url for server in self.servers]
+
+    def fresh_cameras(self) -> None:
+        """Put a new virtual camera behind each URL, with the camera's own defaults: as a camera
+        switched off and on loses what a program set (the old one's sessions end with their
+        connections; the next connection is the new camera's)."""
+        from ptpkit.virtual.camera import VirtualCamera
+
+        for server, times in zip(self.servers, self.fired, strict=True):
+            server.camera = VirtualCamera()
+            server.camera.on_capture = self._recorder(times)
+
+    def settings(self) -> list[dict[str, int]]:
+        """Each camera's ISO (ExposureIndex 0x500F) and white balance (0x5005), as set now."""
+        return [
+            {
+                "iso": int(server.camera.properties[0x500F].current()),
+                "whitebalance": int(server.camera.properties[0x5005].current()),
+            }
+            for server in self.servers
+        ]
 
     def node_id(self) -> str:
         import ray
@@ -196,7 +217,15 @@ def scenario_main(work: Path) -> dict[str, Any]:
             call_timeout_s=30,
             clock_errors_ns={"c": 1_000_000_000},  # host c's clock runs 1 s ahead
         )
-        rig = Rig(RigSpec(cameras=tuple(lab["specs"])), backend=backend, lead_s=0.3)
+        # Camera a0's own setting (a rig file's [camera.settings]): set when the rig opens, and
+        # again by a restarted agent, with the rig's `rig set` values.
+        specs = tuple(
+            dataclasses.replace(spec, settings={"whitebalance": "daylight"})
+            if spec.name == "a0"
+            else spec
+            for spec in lab["specs"]
+        )
+        rig = Rig(RigSpec(cameras=specs), backend=backend, lead_s=0.3)
         opened = rig.open()
         found["open_s"] = time.monotonic() - started
         found["opened"] = {s.camera: [s.ok, s.state.value, s.host] for s in opened}
@@ -238,8 +267,13 @@ def scenario_main(work: Path) -> dict[str, Any]:
         )
         backend.files = "host"
 
-        # The agent of host a dies (its process killed): Ray restarts it, it opens its cameras
-        # again and gets the rig's settings again.
+        # The agent of host a dies (its process killed) and its cameras lose their settings (new
+        # virtual cameras behind the same URLs): Ray restarts the agent, which opens its cameras
+        # again and sets them again: a0's own setting from the rig, and the rig's `rig set`.
+        rack_a = lab["racks"]["a"]
+        found["settings_before_restart"] = ray.get(rack_a.settings.remote(), timeout=30)
+        ray.get(rack_a.fresh_cameras.remote(), timeout=30)
+        found["settings_of_fresh_cameras"] = ray.get(rack_a.settings.remote(), timeout=30)
         killed_pid = hosts["a"].pid
         assert killed_pid is not None
         os.kill(killed_pid, signal.SIGKILL)
@@ -254,9 +288,8 @@ def scenario_main(work: Path) -> dict[str, Any]:
         found["after_restart"] = {s.camera: [s.ok, s.state.value] for s in status}
         found["restarts"] = {h: s.restarts for h, s in hosts.items()}
         found["pid_changed"] = hosts["a"].pid != killed_pid
-        found["iso_after_restart"] = {
-            o.camera: o.value for o in rig.set("ExposureIndex", "400") if o.camera.startswith("a")
-        }
+        # Read from the cameras themselves, not through the rig (whose `set` would set them).
+        found["settings_after_restart"] = ray.get(rack_a.settings.remote(), timeout=30)
 
         # Node b goes away while a series of three shots runs (after the first).
         def remove_b(shot: Any) -> None:

@@ -12,7 +12,9 @@ from pathlib import Path
 from PIL import Image
 
 import ptpkit
-from ptpkit.rig import CameraSpec, CameraState, LocalBackend, Rig, RigSpec
+from ptpkit.discovery.result import DiscoveredCamera
+from ptpkit.discovery.usb import find_cameras
+from ptpkit.rig import CameraSpec, CameraState, LocalBackend, Rig, RigSpec, rig_from_discovery
 from ptpkit.virtual.misbehave import Misbehavior
 from ptpkit.virtual.sony import sony_state
 from ptpkit.virtual.usb_device import VirtualUsbDevice, make_backend
@@ -305,6 +307,61 @@ def test_cameras_are_found_by_serial_number_across_usb_re_enumeration(
     # Each camera's files came from the camera of that name.
     assert by_camera["left"].camera == "left"
     assert {f.camera for f in shot2.files} == {"left", "right"}
+
+
+def test_a_rig_from_discovery_finds_its_usb_cameras_by_serial_number_when_re_plugged(
+    make_camera: MakeCamera,
+) -> None:
+    """Discovery sees USB cameras at bus addresses; the rig made from it (``ptpkit rig`` with
+    neither --rig nor --camera) names each by its serial number, so re-plugged (here: each at
+    the other's old address) every camera is still itself, under the same name."""
+    left, right = make_camera("LEFT-1"), make_camera("RIGHT-2")
+    first_bus = make_backend(
+        VirtualUsbDevice(right, bus=1, address=4), VirtualUsbDevice(left, bus=1, address=5)
+    )
+    found = find_cameras(first_bus)
+    assert [(c.url, c.serial) for c in found] == [("usb:1,4", "RIGHT-2"), ("usb:1,5", "LEFT-1")]
+    spec = rig_from_discovery(found)
+    # Named in serial number order, not the bus's.
+    assert [(c.name, c.url) for c in spec.cameras] == [
+        ("cam00", "usb:serial=LEFT-1"),
+        ("cam01", "usb:serial=RIGHT-2"),
+    ]
+    second_bus = make_backend(
+        VirtualUsbDevice(left, bus=1, address=4), VirtualUsbDevice(right, bus=1, address=5)
+    )
+    assert rig_from_discovery(find_cameras(second_bus)) == spec  # the next command's rig
+    backend = LocalBackend(connect=lambda url: ptpkit.connect(url, backend=second_bus))
+    with Rig(spec, backend=backend, lead_s=LEAD_S) as rig:
+        status = {s.camera: s for s in rig.status()}
+        assert {name: s.serial for name, s in status.items()} == {
+            "cam00": "LEFT-1",
+            "cam01": "RIGHT-2",
+        }
+        assert all(s.ok for s in status.values())
+
+
+def test_a_rig_from_discovery_keeps_addresses_where_serial_numbers_cannot_tell() -> None:
+    """No serial number, or one two cameras share (a cheap device's "0000"): the bus address
+    is all there is. A network camera keeps its URL (PTP/IP reaches a camera by address); its
+    description's serial number only orders it."""
+    found = [
+        DiscoveredCamera(url="usb:1,9", name="a", source="usb", address="1,9"),
+        DiscoveredCamera(url="usb:1,2", name="b", source="usb", address="1,2", serial="0000"),
+        DiscoveredCamera(url="usb:1,3", name="c", source="usb", address="1,3", serial="0000"),
+        DiscoveredCamera(url="canon-usb:2,1", name="g3", source="usb", serial="PS-G3"),
+        DiscoveredCamera(url="ptpip:10.0.0.9", name="n", source="ssdp", serial="AA-1"),
+        DiscoveredCamera(url="ptpip:10.0.0.5", name="m", source="mdns"),
+    ]
+    spec = rig_from_discovery(found)
+    assert [(c.name, c.url, c.serial) for c in spec.cameras] == [
+        ("cam00", "usb:1,2", None),
+        ("cam01", "usb:1,3", None),
+        ("cam02", "ptpip:10.0.0.9", None),
+        ("cam03", "canon-usb:serial=PS-G3", None),
+        ("cam04", "ptpip:10.0.0.5", None),
+        ("cam05", "usb:1,9", None),
+    ]
 
 
 def test_the_contact_sheet_has_a_tile_per_camera(make_camera: MakeCamera) -> None:

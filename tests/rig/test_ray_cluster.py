@@ -138,7 +138,17 @@ def test_a_dead_agent_is_restarted_and_reopens_its_cameras(found: dict[str, Any]
     assert found["restarts"] == {"a": 1, "b": 0, "c": 0}
     assert found["pid_changed"]
     assert found["after_restart"] == {name: [True, "connected"] for name in CAMERAS}
-    assert found["iso_after_restart"] == {"a0": "400", "a1": "400"}
+    # The restarted agent set its cameras again, which had lost every setting: a0's own white
+    # balance from the rig (daylight, 4) and the rig's `rig set` ISO 400 on both.
+    assert found["settings_before_restart"] == [
+        {"iso": 400, "whitebalance": 4},
+        {"iso": 400, "whitebalance": 2},
+    ]
+    assert found["settings_of_fresh_cameras"] == [
+        {"iso": 200, "whitebalance": 2},
+        {"iso": 200, "whitebalance": 2},
+    ]
+    assert found["settings_after_restart"] == found["settings_before_restart"]
 
 
 def test_a_lost_node_is_reported_and_the_rest_goes_on(found: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.interop.fuji_setup import APP_VERSION, FUJI_SETUP, INIT_SEQUENCE, X_T1_APP_VERSION
@@ -172,6 +173,78 @@ def test_events_queued_before_the_event_connection_come_when_it_opens(
         assert event.code == 0x4008
 
 
+def test_two_clients_of_one_host_each_get_their_own_events_when_the_server_falls_behind(
+    served: tuple[VirtualCamera, FujiPtpIpServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event connection has no handshake: the server matches it by host. Its event and
+    live-view ports' accept loop is held here until both clients have dialled theirs (as a
+    loaded machine can delay a thread): the first client's connection, made before the second
+    session's InitiateOpenCapture, must still be the first session's. Matching it only when the
+    server got round to it gave it to the second (the newest session waiting for one): each
+    client heard the other's events (CI:
+    test_other_connections_hear_of_uploads_and_deletes[ptpip-fuji-x])."""
+    camera, server = served
+    in_both = threading.Event()
+    accept_loop = FujiPtpIpServer._side_accept_loop
+
+    def late_accept_loop(self: FujiPtpIpServer, listeners: list[socket.socket]) -> None:
+        in_both.wait(10)
+        accept_loop(self, listeners)
+
+    monkeypatch.setattr(FujiPtpIpServer, "_side_accept_loop", late_accept_loop)
+    server.close()  # the fixture's server started its loop before the patch: a new one
+    with (
+        network_server(camera, port=0) as late,
+        ptpkit.connect(late.url) as first,
+        ptpkit.connect(late.url) as second,
+    ):
+        session_setup(first)
+        session_setup(second)
+        in_both.set()
+        one, two = camera.sessions
+        camera.emit(0x4008, 1, exclude=two)
+        camera.emit(0x4008, 2, exclude=one)
+        for cam, param in ((first, 1), (second, 2)):
+            event = cam.next_event(timeout_s=5)
+            assert event is not None
+            assert (event.code, event.params) == (0x4008, (param,))
+        assert late.event_connections == 2
+
+
+def test_a_client_gone_before_the_server_got_round_to_its_connections_had_them_matched(
+    served: tuple[VirtualCamera, FujiPtpIpServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quick client (gphoto2 --summary) opens its event and live-view connections and is done
+    and gone before a loaded server's accept loop runs (held here until then): as its session
+    ends, the server matches what it dialled, instead of refusing them as matching nothing once
+    the session is forgotten (test_gphoto2_fuji's summary test saw (0, 0) under load)."""
+    camera, server = served
+    gone = threading.Event()
+    accept_loop = FujiPtpIpServer._side_accept_loop
+    link_ending = FujiPtpIpServer._link_ending
+
+    def late_accept_loop(self: FujiPtpIpServer, listeners: list[socket.socket]) -> None:
+        gone.wait(10)
+        accept_loop(self, listeners)
+
+    def session_gone(self: FujiPtpIpServer, link: Any) -> None:
+        link_ending(self, link)
+        gone.set()
+
+    monkeypatch.setattr(FujiPtpIpServer, "_side_accept_loop", late_accept_loop)
+    monkeypatch.setattr(FujiPtpIpServer, "_link_ending", session_gone)
+    server.close()  # the fixture's server started its loop before the patch: a new one
+    with network_server(camera, port=0) as late:
+        assert isinstance(late, FujiPtpIpServer)
+        with ptpkit.connect(late.url) as cam:
+            session_setup(cam)
+            transport = cam.transport
+            assert isinstance(transport, FujiPtpIpTransport)
+            transport.open_stream()
+        assert gone.wait(10)  # the server saw the session end (on its own thread)
+        assert (late.event_connections, late.stream_connections) == (1, 1)
+
+
 def test_an_event_connection_before_initiate_open_capture_is_closed(
     served: tuple[VirtualCamera, FujiPtpIpServer],
 ) -> None:
@@ -255,6 +328,41 @@ def test_a_generic_camera_matches_the_event_connection_at_once(tmp_path: Path) -
         event = cam.next_event(timeout_s=5)
         assert event is not None
         assert event.code == 0x400D
+
+
+def test_a_generic_camera_gives_two_clients_their_own_events_when_the_server_falls_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As with InitiateOpenCapture above, for a camera without it (matched at once): the first
+    client's event connection, made before the second client's session existed, is the first
+    session's even when the server gets round to it only after the second client came."""
+    in_both = threading.Event()
+    accept_loop = FujiPtpIpServer._side_accept_loop
+
+    def late_accept_loop(self: FujiPtpIpServer, listeners: list[socket.socket]) -> None:
+        in_both.wait(10)
+        accept_loop(self, listeners)
+
+    monkeypatch.setattr(FujiPtpIpServer, "_side_accept_loop", late_accept_loop)
+    with (
+        VirtualCamera(tmp_path) as camera,
+        FujiPtpIpServer(camera, port=0) as server,
+        ptpkit.connect(server.url) as first,
+    ):
+        assert isinstance(first.transport, FujiPtpIpTransport)
+        first.transport.open_event_channel()
+        with ptpkit.connect(server.url) as second:
+            assert isinstance(second.transport, FujiPtpIpTransport)
+            second.transport.open_event_channel()
+            in_both.set()
+            one, two = camera.sessions
+            camera.emit(0x4008, 1, exclude=two)
+            camera.emit(0x4008, 2, exclude=one)
+            for cam, param in ((first, 1), (second, 2)):
+                event = cam.next_event(timeout_s=5)
+                assert event is not None
+                assert (event.code, event.params) == (0x4008, (param,))
+            assert server.event_connections == 2
 
 
 def test_a_standard_client_on_the_fuji_port_gets_a_clear_refusal(tmp_path: Path) -> None:

@@ -145,6 +145,7 @@ def test_discovery_reports_usb_cameras(vcam: VirtualCamera) -> None:
     (found,) = find_cameras(make_backend(VirtualUsbDevice(vcam, bus=1, address=3)))
     assert found.url == "usb:1,3"
     assert found.source == "usb"
+    assert found.serial == vcam.personality.serial_number  # its iSerialNumber: usb:serial=...
     assert found.name == "ptpkit Virtual Camera"
 
 

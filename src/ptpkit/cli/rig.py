@@ -55,7 +55,7 @@ class _RigOptions:
 
 
 def _spec(options: _RigOptions, out: Output) -> RigSpec:
-    from ptpkit.rig.spec import load_rig_file, rig_from_urls  # noqa: PLC0415
+    from ptpkit.rig.spec import load_rig_file, rig_from_discovery, rig_from_urls  # noqa: PLC0415
 
     if options.rig_file is not None and options.cameras:
         raise click.UsageError("--rig and --camera name two rigs; give one")
@@ -73,7 +73,8 @@ def _spec(options: _RigOptions, out: Output) -> RigSpec:
             ExitCode.CANNOT_CONNECT,
             hint="give --rig FILE.toml or --camera URL (repeat it)",
         )
-    return rig_from_urls([camera.url for camera in found])
+    # USB cameras by serial number (usb:serial=...), the same names in every command.
+    return rig_from_discovery(found)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ logged at DEBUG and the rest of the results come back.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
 import threading
 import time
@@ -109,16 +110,19 @@ def camera_from_reply(
     port = DEFAULT_PORT
     model: str | None = None
     name: str | None = None
+    serial: str | None = None
     if description is not None:
         port = description.ptpip_port or DEFAULT_PORT
         model = description.model_name
         name = description.friendly_name
+        serial = (description.serial_number or "").strip() or None
     return DiscoveredCamera(
         url=PtpIpAddress(reply.address, port).url,
         name=name or model or f"{vendor} camera at {reply.address}".strip(),
         model=model,
         source="ssdp",
         address=reply.address,
+        serial=serial,
     )
 
 
@@ -175,19 +179,18 @@ def ssdp_cameras(
 
 
 def _merge(found: Sequence[DiscoveredCamera]) -> list[DiscoveredCamera]:
-    """One entry per URL: the first seen, with a model filled in from a later one."""
+    """One entry per URL: the first seen, with a model and a serial number filled in from a
+    later one."""
     merged: dict[str, DiscoveredCamera] = {}
     for camera in found:
         known = merged.get(camera.url)
         if known is None:
             merged[camera.url] = camera
-        elif known.model is None and camera.model is not None:
-            merged[camera.url] = DiscoveredCamera(
-                url=known.url,
-                name=known.name,
-                model=camera.model,
-                source=known.source,
-                address=known.address,
+        elif (known.model is None and camera.model is not None) or (
+            known.serial is None and camera.serial is not None
+        ):
+            merged[camera.url] = dataclasses.replace(
+                known, model=known.model or camera.model, serial=known.serial or camera.serial
             )
     return list(merged.values())
 

@@ -22,6 +22,10 @@ class DiscoveredCamera:
     source: str
     #: Its network address (None for USB).
     address: str | None = None
+    #: The serial number discovery read, where it gives one: a USB camera's iSerialNumber
+    #: string (what ``usb:serial=...`` finds it by wherever it is plugged), an SSDP
+    #: description's serialNumber. None when none was told (or it could not be read).
+    serial: str | None = None
 
     def __str__(self) -> str:
         model = f" ({self.model})" if self.model and self.model != self.name else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ptpkit.discovery.result import DiscoveredCamera
-from ptpkit.transports.usb import UDEV_RULE, UDEV_RULE_PATH, find_usb_cameras
+from ptpkit.transports.usb import UDEV_RULE, UDEV_RULE_PATH, UsbCamera, find_usb_cameras
 
 # The udev rule that lets a normal user reach USB cameras (``ptpkit udev-rules``), public here.
 __all__ = ["UDEV_RULE", "UDEV_RULE_PATH", "find_cameras"]
@@ -31,6 +31,13 @@ def find_cameras(backend: Any = None) -> list[DiscoveredCamera]:
                 model=product,
                 source="usb",
                 address=f"{camera.bus},{camera.address}",
+                serial=_serial_of(camera),
             )
         )
     return out
+
+
+def _serial_of(camera: UsbCamera) -> str | None:
+    """The camera's iSerialNumber string, if it has a usable one (not blank)."""
+    serial = camera.string("iSerialNumber")
+    return serial.strip() or None if serial is not None else None

@@ -19,6 +19,7 @@ _EXPORTS = {
     "RigFileError": "ptpkit.rig.spec",
     "load_rig_file": "ptpkit.rig.spec",
     "rig_from_urls": "ptpkit.rig.spec",
+    "rig_from_discovery": "ptpkit.rig.spec",
     "RigBackend": "ptpkit.rig.backend",
     "CameraState": "ptpkit.rig.backend",
     "CameraStatus": "ptpkit.rig.backend",
@@ -51,6 +52,7 @@ __all__ = [
     "Skew",
     "layout_for",
     "load_rig_file",
+    "rig_from_discovery",
     "rig_from_urls",
     "skew_of",
 ]
@@ -78,4 +80,11 @@ if TYPE_CHECKING:
     from ptpkit.rig.layouts import layout_for
     from ptpkit.rig.local import LocalBackend
     from ptpkit.rig.rig import Rig, Shot, Skew, skew_of
-    from ptpkit.rig.spec import CameraSpec, RigFileError, RigSpec, load_rig_file, rig_from_urls
+    from ptpkit.rig.spec import (
+        CameraSpec,
+        RigFileError,
+        RigSpec,
+        load_rig_file,
+        rig_from_discovery,
+        rig_from_urls,
+    )

@@ -39,9 +39,12 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ptpkit.errors import UsageError
+
+if TYPE_CHECKING:
+    from ptpkit.discovery.result import DiscoveredCamera
 
 __all__ = [
     "CameraSpec",
@@ -49,6 +52,7 @@ __all__ = [
     "RigSpec",
     "load_rig_file",
     "parse_rig_toml",
+    "rig_from_discovery",
     "rig_from_urls",
 ]
 
@@ -280,3 +284,29 @@ def rig_from_urls(
         raise RigFileError("a rig needs at least one camera")
     _check_unique(cameras, source="cameras")
     return RigSpec(cameras=tuple(cameras), name=name)
+
+
+def rig_from_discovery(found: Iterable[DiscoveredCamera], *, name: str = "rig") -> RigSpec:
+    """A rig of the cameras discovery found (``ptpkit rig`` without --rig or --camera), each
+    identified as stably as discovery allows.
+
+    A USB camera with a serial number is ``usb:serial=...`` (``canon-usb:serial=...``): found
+    wherever it is plugged next, not at the bus address discovery saw (re-plugging, a hub or a
+    reboot renumbers those, and another camera may then be at that address). A USB camera without
+    a readable serial number, or one whose serial number another camera on the bus shares, keeps
+    its bus address; a network camera its URL (PTP/IP reaches a camera by address only).
+
+    The cameras are named cam00, cam01, ... in the order of their serial numbers, then URLs,
+    not in the order discovery heard them (network answers race, USB enumeration follows the
+    ports): every ``ptpkit rig`` command discovers again, and a camera must keep its name and
+    index (file names, Meshroom's ``rig/<index>/``) from ``rig capture`` to ``rig download``."""
+    cameras = list(found)
+    usb_serials = [c.serial for c in cameras if c.source == "usb" and c.serial is not None]
+    urls: list[tuple[tuple[bool, str, str], str]] = []
+    for camera in cameras:
+        url = camera.url
+        if camera.source == "usb" and camera.serial and usb_serials.count(camera.serial) == 1:
+            scheme = url.partition(":")[0]  # usb, or canon-usb (a PowerShot's own mode)
+            url = f"{scheme}:serial={camera.serial}"
+        urls.append(((camera.serial is None, camera.serial or "", url), url))
+    return rig_from_urls([url for _, url in sorted(urls)], name=name)

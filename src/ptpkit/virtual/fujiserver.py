@@ -23,19 +23,26 @@ an event connection: a client opens that only after InitiateOpenCapture, if at a
 The event and live-view connections have no handshake, so they are matched to the newest command
 connection from the same host that has none yet, once that session's InitiateOpenCapture has
 answered OK (a camera listens on them only then; a camera without the operation matches at once).
-A connection that matches nothing is closed: the nearest a server shared by all clients can come
-to the refused connection a camera gives. The live-view connection then carries a frame every
-``frame_interval_s`` (by default: as fast as the personality's live-view picture is paced): the
-JPEG of ``frame_source`` (by default the personality's, else a generated picture) behind the
-14-byte header, as long as the session lasts.
+An event connection is matched as it is accepted, and a session's InitiateOpenCapture first
+accepts and matches every event connection already waiting: one a client made earlier (before
+this session opened capture) is never given to this session because the server had not got round
+to it yet (two clients on one host under load had their event connections swapped that way, and
+each heard the other's events). Likewise a session that ends first matches those waiting, which
+may be its own. A connection that matches nothing is closed: the nearest a server
+shared by all clients can come to the refused connection a camera gives. The live-view connection
+then carries a frame every ``frame_interval_s`` (by default: as fast as the personality's
+live-view picture is paced): the JPEG of ``frame_source`` (by default the personality's, else a
+generated picture) behind the 14-byte header, as long as the session lasts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 import select
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -46,7 +53,7 @@ from ptpkit.core.connection import Connection
 from ptpkit.core.events import Request
 from ptpkit.core.framing import LinkEvent
 from ptpkit.core.state import Role
-from ptpkit.errors import ConnectError
+from ptpkit.errors import ConnectError, PTPError
 from ptpkit.virtual.camera import VirtualCamera
 from ptpkit.virtual.imaging import render_jpeg_bytes
 from ptpkit.virtual.misbehave import Mode
@@ -64,6 +71,8 @@ _PORT_ATTEMPTS: Final = 32
 
 #: Makes the JPEG of live-view frame ``n``; None: no frame this time.
 FrameSource = Callable[[int], bytes | None]
+#: Matches a connection accepted on the event or live-view port (socket, peer host).
+_Matcher = Callable[[socket.socket, str], None]
 
 
 class _FujiSession(ResponderSession):
@@ -77,6 +86,9 @@ class _FujiSession(ResponderSession):
         self._answer = answer
         #: InitiateOpenCapture answered OK: the event and live-view connections may come.
         self.capture_opened = False
+        #: Called just before capture_opened is set (the server matches the event connections
+        #: already made, which belong to sessions that opened capture before this one).
+        self.before_capture_opens: Callable[[], None] | None = None
 
     def _handle(self, event: object) -> None:
         if isinstance(event, fuji.InitCommandRequest):
@@ -88,6 +100,8 @@ class _FujiSession(ResponderSession):
 
     def _send_reply(self, request: Request, reply: Reply) -> None:
         if request.code == Op.INITIATE_OPEN_CAPTURE and reply.code == Rc.OK:
+            if self.before_capture_opens is not None:
+                self.before_capture_opens()
             self.capture_opened = True
         super()._send_reply(request, reply)
 
@@ -124,6 +138,11 @@ class FujiPtpIpServer(PtpIpServer):
         self.frame_source = frame_source or camera.live_view_frames or self._generated_frame
         #: Link numbers whose live-view connection is open.
         self._streaming: set[int] = set()
+        #: The event and live-view listeners (non-blocking), and the lock held while accepting
+        #: from them and matching what was accepted (by their accept loops, by a session opening
+        #: capture and by a session ending: see _accept_waiting).
+        self._side_listeners: list[tuple[socket.socket, _Matcher]] = []
+        self._side_accept_lock = threading.Lock()
         #: Event and live-view connections matched to a session so far (diagnostics, tests).
         self.event_connections = 0
         self.stream_connections = 0
@@ -134,9 +153,15 @@ class FujiPtpIpServer(PtpIpServer):
         listeners = self._bind_three()
         self._listener = listeners[0]
         self._listeners += listeners
-        handlers = (self._serve_command, self._serve_events, self._serve_stream)
-        for listener, handler, what in zip(listeners, handlers, ("cmd", "evt", "lv"), strict=True):
-            self._spawn(self._accept_loop, f"fuji-accept-{what}", listener, handler)
+        command, events, stream = listeners
+        self._spawn(self._accept_loop, "fuji-accept-cmd", command, self._serve_command)
+        for listener, matcher in (
+            (events, self._match_event_connection),
+            (stream, self._match_stream_connection),
+        ):
+            listener.setblocking(False)
+            self._side_listeners.append((listener, matcher))
+        self._spawn(self._side_accept_loop, "fuji-accept-side", [events, stream])
         log.info("virtual camera serving Fujifilm PTP/IP at %s", self.url)
         return self
 
@@ -214,7 +239,14 @@ class FujiPtpIpServer(PtpIpServer):
         def answer(request: LinkEvent) -> LinkEvent:
             return self._refusal(request) or self._acknowledge(0)
 
-        return _FujiSession(self.camera, greeter, answer)
+        if Op.INITIATE_OPEN_CAPTURE not in self.camera.operations:
+            # A camera without it matches an event connection to a session at once: one made
+            # before this session exists is an earlier session's, matched before this one can
+            # be a candidate (as at InitiateOpenCapture below).
+            self._accept_waiting()
+        session = _FujiSession(self.camera, greeter, answer)
+        session.before_capture_opens = self._accept_waiting
+        return session
 
     def _expiry(self, link: _Link, now: float) -> tuple[float | None, str | None]:
         # Only the idle timeout: the event connection may never come (see the module docstring).
@@ -252,52 +284,138 @@ class FujiPtpIpServer(PtpIpServer):
         ]
         return max(candidates, key=lambda link: link.accepted_at, default=None)
 
-    def _serve_events(self, sock: socket.socket, peer: str, accepted_at: float) -> None:
+    def _side_accept_loop(self, listeners: list[socket.socket]) -> None:
+        """Accept event and live-view connections as they come (the listeners are non-blocking:
+        a session opening capture or ending accepts from them too, see :meth:`_accept_waiting`)."""
+        while not self._closed.is_set():
+            try:
+                select.select(listeners, [], [])
+            except (OSError, ValueError):  # closed under us
+                return
+            if self._closed.is_set():
+                return
+            self._accept_waiting()
+
+    def _accept_waiting(self) -> None:
+        """Accept every event and live-view connection waiting and match each now.
+
+        Called by their accept loop; by a session about to answer its InitiateOpenCapture (a
+        connection made before then is some earlier session's: its client dialled after its own
+        InitiateOpenCapture, so it is matched before this session can be a candidate); and by a
+        session ending (one made while it lived may be its own: a quick client can be done and
+        gone before a loaded server's accept loop runs). The lock makes a connection the accept
+        loop has just taken count as waiting too: its match is done before this returns."""
+        with self._side_accept_lock:
+            for listener, matcher in self._side_listeners:
+                while True:
+                    try:
+                        sock, address = listener.accept()
+                    except BlockingIOError:
+                        break
+                    except OSError as exc:
+                        if not self._closed.is_set():
+                            log.warning("Fujifilm PTP/IP: accept failed: %s", exc)
+                        break
+                    sock.setblocking(True)  # accepted sockets inherit the listener's mode
+                    with contextlib.suppress(OSError):  # as PtpIpServer's accept loop
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    with self._lock:
+                        self.connections_served += 1
+                    matcher(sock, str(address[0]))
+
+    def _link_ending(self, link: _Link) -> None:
+        self._accept_waiting()
+
+    def _match_event_connection(self, sock: socket.socket, peer: str) -> None:
         with self._lock:
-            self._pending.pop(sock, None)  # nothing to say first: not a pending handshake
             link = self._match(peer, lambda link: link.event_socket is not None)
             if link is not None:
+                self._sockets.add(sock)
                 link.event_socket = sock
                 link.acquire()
                 self.event_connections += 1
         if link is None:
             log.info("Fujifilm event connection from %s matches no session ready for it", peer)
+            with contextlib.suppress(OSError):
+                sock.close()
             return
-        sock.settimeout(self.send_timeout_s)
-        greeter = Connection(Role.RESPONDER, fuji.FujiPtpIpFraming(fuji.Channel.EVENT))
+        self._spawn(self._serve_events, f"fuji-events-{peer}", link, sock)
+
+    def _serve_events(self, link: _Link, sock: socket.socket) -> None:
         try:
+            sock.settimeout(self.send_timeout_s)
+            greeter = Connection(Role.RESPONDER, fuji.FujiPtpIpFraming(fuji.Channel.EVENT))
             link.events_ready.set()  # events queued before this connection opened
             self._event_loop(link, sock, greeter, memoryview(bytearray(65536)))
+        except (PTPError, OSError) as exc:
+            log.info("Fujifilm event connection of %s: %s", link.peer, exc)
+        except Exception:  # never let one client's surprise kill the server
+            log.exception("Fujifilm event connection of %s: unexpected error", link.peer)
         finally:
             link.release()
+            with self._lock:
+                self._sockets.discard(sock)
+            with contextlib.suppress(OSError):
+                sock.close()
 
-    def _serve_stream(self, sock: socket.socket, peer: str, accepted_at: float) -> None:
+    def _match_stream_connection(self, sock: socket.socket, peer: str) -> None:
         with self._lock:
-            self._pending.pop(sock, None)
-        # A client that closes its live-view connection and opens the next at once (live view
-        # stopped and started again) may find the old one still streaming for a moment (until
-        # its loop sees the close, within a frame): it waits for that, briefly.
+            link = self._match(peer, lambda link: link.number in self._streaming)
+            if link is not None:
+                self._streaming.add(link.number)
+                self.stream_connections += 1
+            # A session whose previous live-view connection still streams (see _handover).
+            busy = link is None and self._match(peer, lambda link: False) is not None
+            if link is not None or busy:
+                self._sockets.add(sock)
+        if link is not None:
+            self._spawn(self._serve_stream, f"fuji-lv-{peer}", link, sock)
+        elif busy:
+            self._spawn(self._handover, f"fuji-lv-{peer}", peer, sock)
+        else:
+            log.info("Fujifilm live-view connection from %s matches no session ready for it", peer)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _handover(self, peer: str, sock: socket.socket) -> None:
+        """A client that closes its live-view connection and opens the next at once (live view
+        stopped and started again) may find the old one still streaming for a moment (until its
+        loop sees the close, within a frame): the new one waits for that, briefly."""
         give_up = time.monotonic() + STREAM_HANDOVER_S
-        while True:
+        link = None
+        while not self._closed.is_set() and time.monotonic() < give_up:
+            time.sleep(0.005)
             with self._lock:
                 link = self._match(peer, lambda link: link.number in self._streaming)
                 if link is not None:
                     self._streaming.add(link.number)
                     self.stream_connections += 1
                     break
-                busy = self._match(peer, lambda link: False) is not None
-            if not busy or time.monotonic() >= give_up or self._closed.is_set():
-                break
-            time.sleep(0.005)
+                if self._match(peer, lambda link: False) is None:
+                    break  # that session ended: nothing to wait for
         if link is None:
             log.info("Fujifilm live-view connection from %s matches no session ready for it", peer)
+            with self._lock:
+                self._sockets.discard(sock)
+            with contextlib.suppress(OSError):
+                sock.close()
             return
-        sock.settimeout(self.send_timeout_s)  # a client that stops reading ends the stream
+        self._serve_stream(link, sock)
+
+    def _serve_stream(self, link: _Link, sock: socket.socket) -> None:
         try:
+            sock.settimeout(self.send_timeout_s)  # a client that stops reading ends the stream
             self._stream_loop(link, sock)
+        except (PTPError, OSError) as exc:
+            log.info("Fujifilm live-view connection of %s: %s", link.peer, exc)
+        except Exception:  # never let one client's surprise kill the server
+            log.exception("Fujifilm live-view connection of %s: unexpected error", link.peer)
         finally:
             with self._lock:
                 self._streaming.discard(link.number)
+                self._sockets.discard(sock)
+            with contextlib.suppress(OSError):
+                sock.close()
 
     def _stream_loop(self, link: _Link, sock: socket.socket) -> None:
         counter = 0

@@ -566,6 +566,7 @@ class PtpIpServer:
             session.receive_data(b"")
             self._command_loop(link)
         finally:
+            self._link_ending(link)
             with self._lock:
                 self._links.pop(number, None)
             session.close()
@@ -576,6 +577,10 @@ class PtpIpServer:
             link.events_ready.set()
             link.release()
             log.info("PTP/IP connection %d closed", number)
+
+    def _link_ending(self, link: _Link) -> None:
+        """Called as ``link``'s command connection ends, before the link is forgotten (a variant
+        whose other connections are matched to it late matches them now)."""
 
     def _reclaimable(self, now: float) -> _Link | None:
         """The session to give up for a newcomer when all are taken (called under the lock):
