@@ -144,10 +144,12 @@ def test_capture_records_each_release_and_a_camera_that_dies_mid_capture(
         times = sorted(r.released_ns for r in shot.releases if r.released_ns is not None)
         assert shot.skew is not None
         assert shot.skew.max_ns == times[-1] - times[0]
-        # Each camera's shutter fired after its release was recorded.
+        # The captures were armed: each release time is recorded right after its request's
+        # send, and the in-process cameras fire their shutters inside that send, so each
+        # shutter fired between the deadline and its release's time.
         by_name = {r.camera: r for r in shot.releases}
         for name, at_ns in fired.items():
-            assert at_ns >= (by_name[name].released_ns or 0)
+            assert shot.deadline_ns <= at_ns <= (by_name[name].released_ns or 0)
         assert {f.camera for f in shot.files} == {"a", "b", "c"}
         status = {s.camera: s.state for s in rig.status()}
         assert status == {

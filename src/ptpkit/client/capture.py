@@ -217,9 +217,7 @@ class Capture:
         try:
             left = deadline - clock.monotonic()
             if left <= 0:
-                raise TransportTimeout(
-                    f"the capture could not be armed within {timeout_s:g} s"
-                )
+                raise TransportTimeout(f"the capture could not be armed within {timeout_s:g} s")
             if step.data is None:
                 prepared = cam._prepare(step.code, step.params, timeout_s=None)
         finally:
@@ -355,9 +353,7 @@ class Capture:
 
 
 def _reply(response: Response) -> Reply:
-    return Reply(
-        code=response.code, params=response.params, transaction_id=response.transaction_id
-    )
+    return Reply(code=response.code, params=response.params, transaction_id=response.transaction_id)
 
 
 class _StandardPlan:
@@ -500,13 +496,16 @@ class ArmedCapture:
     def finish(self) -> CaptureResult:
         """The capture's result, as :meth:`Camera.capture` gives it; the send's error when
         :meth:`fire` failed."""
-        if self._prepared.armed:
-            raise UsageError("the capture was not fired: fire() or disarm() it first")
+        if self.fired_at is None:
+            raise UsageError(
+                "the capture was not fired: fire() it first"
+                if self._prepared.armed
+                else "the capture was disarmed, not fired"
+            )
         service = self._service
         cam = service._camera
         clock = cam.clock
-        fired_at = self.fired_at if self.fired_at is not None else clock.monotonic()
-        deadline = fired_at + self.timeout_s
+        deadline = self.fired_at + self.timeout_s
         request = self._prepared.request
         try:
             response = self._prepared.finish()

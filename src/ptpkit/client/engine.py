@@ -378,9 +378,7 @@ class Engine:
         if self.closed and not isinstance(exc, ClosedError):
             # Closed by another thread mid-way: whatever the torn-down link said (bytes after
             # close, a closed socket), the cause is the close.
-            raise ClosedError(
-                f"the camera was closed during {self.operation_name(code)}"
-            ) from exc
+            raise ClosedError(f"the camera was closed during {self.operation_name(code)}") from exc
 
     def _take_turn(self, code: int, wait_turn: bool) -> None:
         if self._owner == threading.get_ident():
