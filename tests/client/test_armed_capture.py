@@ -128,10 +128,9 @@ def test_a_disarmed_capture_sends_nothing_and_gives_its_transaction_id_back(
 def test_the_camera_is_held_for_an_armed_capture(make_rig: Callable[..., Rig]) -> None:
     rig = make_rig()
     cam = rig.cam
-    with _armed(cam) as armed:
-        # This thread's transaction would wait for ever behind its own armed capture.
-        with pytest.raises(BusyError, match="armed capture"):
-            cam.storage_ids()
+    # This thread's transaction would wait for ever behind its own armed capture.
+    with _armed(cam) as armed, pytest.raises(BusyError, match="armed capture"):
+        cam.storage_ids()
     assert not armed.armed  # leaving the block unfired disarmed it
     assert cam.storage_ids()
     armed = _armed(cam)

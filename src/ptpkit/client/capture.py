@@ -202,12 +202,14 @@ class Capture:
             return None
         plan: CapturePlan | _StandardPlan | None = None
         for extension in cam.extensions:
-            if type(extension).capture is not Extension.capture:
+            kind = type(extension)
+            if kind.capture_plan is not Extension.capture_plan:
+                plan = extension.capture_plan(timeout_s=timeout_s)
+                if plan is not None:
+                    break
+            elif kind.capture is not Extension.capture:
                 # This vendor takes pictures its own way, in one piece (Sony, Fujifilm).
                 return None
-            plan = extension.capture_plan(timeout_s=timeout_s)
-            if plan is not None:
-                break
         if plan is None:
             plan = _StandardPlan(self, storage_id, timeout_s)
         clock = cam.clock
