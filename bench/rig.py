@@ -54,6 +54,9 @@ TARGET_P95_MS = 5.0
 #: gphoto2's rounds: many rounds of it fit in the time on a shared computer);
 #: BENCH_RIG_SIZES=32 (comma-separated): only these rig sizes.
 ONLY_LIBRARY = os.environ.get("BENCH_RIG_ONLY", "") == "library"
+#: BENCH_RIG_PRIORITY=10: the library's release at that real-time priority
+#: (LocalBackend(release_priority=...), where the system allows it).
+PRIORITY = int(os.environ["BENCH_RIG_PRIORITY"]) if os.environ.get("BENCH_RIG_PRIORITY") else None
 
 
 def _sizes() -> tuple[int, ...]:
@@ -180,7 +183,7 @@ def _library(
     spec_path: Path, cameras: list[_Camera], out: Path, figures: _Figures
 ) -> tuple[Callable[[], None], Callable[[], None], Callable[[], None]]:
     """Setup (a new rig, opened: untimed), run (capture, download), close."""
-    from ptpkit.rig import Rig  # noqa: PLC0415
+    from ptpkit.rig import LocalBackend, Rig  # noqa: PLC0415
 
     held: list[Rig] = []
 
@@ -191,7 +194,8 @@ def _library(
     def setup() -> None:
         close()
         _fresh(out)
-        rig = Rig(spec_path)
+        backend = None if PRIORITY is None else LocalBackend(release_priority=PRIORITY)
+        rig = Rig(spec_path, backend=backend)
         statuses = rig.open()
         failed = [s.camera for s in statuses if not s.ok]
         if failed:

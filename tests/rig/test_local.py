@@ -5,6 +5,7 @@ overwriting), identity by serial number across USB re-enumeration, the contact s
 from __future__ import annotations
 
 import io
+import os
 import socket
 import threading
 import time
@@ -466,3 +467,33 @@ def test_an_abandoned_release_disarms_every_camera_and_the_rig_goes_on(
         outcomes = backend.release_at(time.time() + LEAD_S, 2)
         assert [o.ok for o in outcomes] == [True, True]
         assert shutters == {"a": 1, "eos": 1}
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_FIFO"), reason="POSIX real-time scheduling (Linux)")
+def test_the_release_can_be_sent_at_a_real_time_priority(
+    make_camera: MakeCamera, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """release_priority: the calling thread is raised to SCHED_FIFO for the wait and the sends,
+    then set back; where the system refuses, the release goes on at the normal priority."""
+    cams = {"a": make_camera("A5"), "b": make_camera("B5")}
+    calls: list[tuple[int, int]] = []
+    refuse = [False]
+
+    def setscheduler(pid: int, policy: int, param: os.sched_param) -> None:
+        if refuse[0]:
+            raise PermissionError(1, "Operation not permitted")
+        calls.append((policy, param.sched_priority))
+
+    monkeypatch.setattr(os, "sched_setscheduler", setscheduler, raising=False)
+    monkeypatch.setattr(os, "sched_getscheduler", lambda pid: os.SCHED_OTHER, raising=False)
+    monkeypatch.setattr(os, "sched_getparam", lambda pid: os.sched_param(0), raising=False)
+    specs = [CameraSpec(name=n, url=f"virtual:{n}", index=i) for i, n in enumerate(cams)]
+    backend = LocalBackend(connect=in_process(cams), release_priority=20)
+    with Rig(specs, backend=backend, lead_s=LEAD_S) as rig:
+        (shot,) = rig.capture(prepare=False)
+        assert shot.delivered == ["a", "b"]
+        assert calls == [(os.SCHED_FIFO, 20), (os.SCHED_OTHER, 0)]  # raised, then set back
+        refuse[0] = True
+        (again,) = rig.capture(prepare=False)
+        assert again.delivered == ["a", "b"]
+        assert len(calls) == 2
