@@ -50,6 +50,18 @@ SIZES = (16, 32)
 NICE = ("nice", "-n", "10") if shutil.which("nice") else ()
 #: Skew target at the cameras (issue 18 §3).
 TARGET_P95_MS = 5.0
+#: BENCH_RIG_ONLY=library: the library contender alone (the skew, without the command's and
+#: gphoto2's rounds: many rounds of it fit in the time on a shared computer);
+#: BENCH_RIG_SIZES=32 (comma-separated): only these rig sizes.
+ONLY_LIBRARY = os.environ.get("BENCH_RIG_ONLY", "") == "library"
+#: BENCH_RIG_PRIORITY=10: the library's release at that real-time priority
+#: (LocalBackend(release_priority=...), where the system allows it).
+PRIORITY = int(os.environ["BENCH_RIG_PRIORITY"]) if os.environ.get("BENCH_RIG_PRIORITY") else None
+
+
+def _sizes() -> tuple[int, ...]:
+    text = os.environ.get("BENCH_RIG_SIZES", "")
+    return tuple(int(part) for part in text.split(",") if part.strip()) or SIZES
 
 
 @dataclass
@@ -171,7 +183,7 @@ def _library(
     spec_path: Path, cameras: list[_Camera], out: Path, figures: _Figures
 ) -> tuple[Callable[[], None], Callable[[], None], Callable[[], None]]:
     """Setup (a new rig, opened: untimed), run (capture, download), close."""
-    from ptpkit.rig import Rig  # noqa: PLC0415
+    from ptpkit.rig import LocalBackend, Rig  # noqa: PLC0415
 
     held: list[Rig] = []
 
@@ -182,7 +194,8 @@ def _library(
     def setup() -> None:
         close()
         _fresh(out)
-        rig = Rig(spec_path)
+        backend = None if PRIORITY is None else LocalBackend(release_priority=PRIORITY)
+        rig = Rig(spec_path, backend=backend)
         statuses = rig.open()
         failed = [s.camera for s in statuses if not s.ok]
         if failed:
@@ -327,15 +340,18 @@ def _one_size(count: int, round_count: int, gphoto2: str | None) -> None:
                     note="sessions open before the timing; capture (prepare, release at a "
                     "deadline 0.1 s ahead) and download to shot_0001/<camera>.JPG",
                 ),
-                Contender(
-                    f"ptpkit rig capture --download ({count})",
-                    _command(spec_path, cameras, command_out, env, command_figures),
-                    setup=lambda: _fresh(command_out),
-                    fsync="yes",
-                    note="the command whole: start, open every camera, capture, download",
-                ),
             ]
-            if gphoto2 is not None:
+            if not ONLY_LIBRARY:
+                contenders.append(
+                    Contender(
+                        f"ptpkit rig capture --download ({count})",
+                        _command(spec_path, cameras, command_out, env, command_figures),
+                        setup=lambda: _fresh(command_out),
+                        fsync="yes",
+                        note="the command whole: start, open every camera, capture, download",
+                    )
+                )
+            if gphoto2 is not None and not ONLY_LIBRARY:
                 contenders.append(
                     Contender(
                         f"gphoto2 --capture-image-and-download x{count}",
@@ -352,7 +368,8 @@ def _one_size(count: int, round_count: int, gphoto2: str | None) -> None:
     theirs = results.get(f"gphoto2 --capture-image-and-download x{count}")
     table("", list(results.values()), versus=[("gphoto2", theirs)])
     _print_figures("ptpkit.Rig", library_figures, count)
-    _print_figures("ptpkit rig capture", command_figures, count)
+    if command_figures.skew_ms:
+        _print_figures("ptpkit rig capture", command_figures, count)
     if theirs is not None:
         _print_figures("gphoto2 sequential", gphoto2_figures, count)
         ours = statistics.median(library_figures.skew_ms)
@@ -368,14 +385,14 @@ def _one_size(count: int, round_count: int, gphoto2: str | None) -> None:
         f"ptpkit.Rig skew p95 {p95:.2f} ms at {count} cameras; target < {TARGET_P95_MS:g} ms: "
         f"{verdict}"
     )
-    if gphoto2 is None and count == max(SIZES):
+    if gphoto2 is None and count == max(SIZES) and not ONLY_LIBRARY:
         note("gphoto2 not installed: no baseline (apt-get install gphoto2)")
 
 
 def run() -> None:
     round_count = rounds(3)
     gphoto2 = shutil.which("gphoto2")
-    for count in SIZES:
+    for count in _sizes():
         _one_size(count, round_count, gphoto2 if count == max(SIZES) else None)
         print()
 

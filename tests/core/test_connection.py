@@ -787,3 +787,35 @@ def test_a_cancel_for_another_transaction_changes_nothing() -> None:
     assert isinstance(event, Cancel)
     assert event.transaction_id == 3
     assert responder.phase is Phase.REQUESTED  # still serving transaction 4
+
+
+def test_a_request_encoded_ahead_counts_only_once_sent_and_its_id_can_be_given_back() -> None:
+    """An armed capture's request: encode_request leaves the connection as it is,
+    request_sent starts the transaction, and an id never sent is the next request's again
+    (only the last one handed out, and only inside a session)."""
+    conn = Connection(Role.INITIATOR, UsbFraming())
+    assert conn.next_transaction_id(0x1004) == 0  # outside a session: always 0
+    conn.give_back_transaction_id(0)
+    conn.send(Request(code=0x1002, transaction_id=0, params=(1,)))
+    conn.receive_data(b"\x0c\x00\x00\x00\x03\x00\x01\x20\x00\x00\x00\x00", transfer_ended=True)
+    assert isinstance(conn.next_event(), Response)
+    tid = conn.next_transaction_id(0x100E)
+    assert tid == 1
+    request = Request(code=0x100E, transaction_id=tid, params=(0, 0))
+    wire = conn.encode_request(request)
+    # The USB command container, golden: length 20, type 1, InitiateCapture, id 1, two params.
+    assert b"".join(wire) == bytes.fromhex("1400000001000e10010000000000000000000000")
+    assert conn.phase is Phase.IDLE
+    assert not conn.in_transaction
+    conn.give_back_transaction_id(tid)
+    assert conn.next_transaction_id(0x100E) == tid  # disarmed: the id again
+    conn.request_sent(request)
+    assert conn.phase is Phase.REQUESTED
+    assert conn.request == request
+    with pytest.raises(LocalProtocolError, match="cannot send Request"):
+        conn.encode_request(Request(code=0x1001, transaction_id=2))
+    conn.receive_data(b"\x0c\x00\x00\x00\x03\x00\x01\x20\x01\x00\x00\x00", transfer_ended=True)
+    assert isinstance(conn.next_event(), Response)
+    first, second = conn.next_transaction_id(0x1001), conn.next_transaction_id(0x1001)
+    conn.give_back_transaction_id(first)  # not the last handed out: left alone
+    assert conn.next_transaction_id(0x1001) == second + 1

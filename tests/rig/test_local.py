@@ -5,13 +5,20 @@ overwriting), identity by serial number across USB re-enumeration, the contact s
 from __future__ import annotations
 
 import io
+import os
 import socket
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 from PIL import Image
 
 import ptpkit
+from ptpkit.client.camera import Camera
+from ptpkit.client.capture import ArmedCapture
 from ptpkit.discovery.result import DiscoveredCamera
 from ptpkit.discovery.usb import find_cameras
 from ptpkit.rig import CameraSpec, CameraState, LocalBackend, Rig, RigSpec, rig_from_discovery
@@ -146,10 +153,12 @@ def test_capture_records_each_release_and_a_camera_that_dies_mid_capture(
         times = sorted(r.released_ns for r in shot.releases if r.released_ns is not None)
         assert shot.skew is not None
         assert shot.skew.max_ns == times[-1] - times[0]
-        # Each camera's shutter fired after its release was recorded.
+        # The captures were armed: each release time is recorded right after its request's
+        # send, and the in-process cameras fire their shutters inside that send, so each
+        # shutter fired between the deadline and its release's time.
         by_name = {r.camera: r for r in shot.releases}
         for name, at_ns in fired.items():
-            assert at_ns >= (by_name[name].released_ns or 0)
+            assert shot.deadline_ns <= at_ns <= (by_name[name].released_ns or 0)
         assert {f.camera for f in shot.files} == {"a", "b", "c"}
         status = {s.camera: s.state for s in rig.status()}
         assert status == {
@@ -412,3 +421,136 @@ def test_prepare_half_presses_where_the_vendor_can(make_camera: MakeCamera) -> N
     assert shot.delivered == ["eos", "nikon", "sony"]
     # The Sony's capture pressed its button again and let go of it.
     assert not sony_state(cams["sony"]).half_pressed
+
+
+def _arming(
+    connect: Callable[[str], Camera], armed: dict[str, bool], after: Callable[[Camera], None]
+) -> Callable[[str], Camera]:
+    """A connect whose cameras note whether each capture was armed (by URL) and run ``after``
+    once one is."""
+
+    def wrapped(url: str) -> Camera:
+        camera = connect(url)
+        arm = camera.arm_capture
+
+        def arm_capture(**options: Any) -> ArmedCapture | None:
+            capture = arm(**options)
+            armed[url] = capture is not None
+            if capture is not None:
+                after(camera)
+            return capture
+
+        camera.arm_capture = arm_capture  # type: ignore[method-assign]
+        return camera
+
+    return wrapped
+
+
+def test_the_release_is_armed_where_it_can_be_and_a_failed_send_is_one_cameras_error(
+    make_camera: MakeCamera, serve: Serve
+) -> None:
+    cams = {
+        "eos": make_camera("E3", "canon-eos"),
+        "nikon": make_camera("N3", "nikon"),
+        "sony": make_camera("S3", "sony"),
+    }
+    pulled = make_camera("P3")
+    server = serve(pulled)
+    armed: dict[str, bool] = {}
+
+    def pull_the_cable(camera: Camera) -> None:
+        # Armed over PTP/IP: the connection goes before the deadline's send.
+        if camera.transport.kind == "ptpip":
+            camera.transport._command.shutdown(socket.SHUT_WR)  # type: ignore[attr-defined]
+
+    specs = [CameraSpec(name=n, url=f"virtual:{n}", index=i) for i, n in enumerate(cams)]
+    specs.append(CameraSpec(name="pulled", url=server.url, index=3))
+    backend = LocalBackend(connect=_arming(in_process(cams), armed, pull_the_cable))
+    with Rig(specs, backend=backend, lead_s=LEAD_S) as rig:
+        (shot,) = rig.capture(prepare=False)
+        # Canon EOS, Nikon and the generic camera armed; the Sony captures its own way (its
+        # thread runs capture() when its gate opens).
+        assert armed == {
+            "virtual:eos": True,
+            "virtual:nikon": True,
+            "virtual:sony": False,
+            server.url: True,
+        }
+        assert shot.delivered == ["eos", "nikon", "sony"]
+        (failure,) = shot.failed
+        assert failure.camera == "pulled"
+        assert "DisconnectedError" in (failure.error or "")
+        # Every request went at the deadline, the failed one's too (its send was tried).
+        for release in shot.releases:
+            assert release.released_ns is not None
+            assert release.released_ns >= shot.deadline_ns
+        (again,) = rig.capture(prepare=False)
+        assert again.delivered == ["eos", "nikon", "sony"]
+
+
+class _Abandoned(Exception):
+    pass
+
+
+def test_an_abandoned_release_disarms_every_camera_and_the_rig_goes_on(
+    make_camera: MakeCamera,
+) -> None:
+    cams = {"a": make_camera("A4"), "eos": make_camera("E4", "canon-eos")}
+    shutters: dict[str, int] = {}
+    for name, cam in cams.items():
+        cam.on_capture = lambda now_ns, arrived_ns, name=name: shutters.__setitem__(
+            name, shutters.get(name, 0) + 1
+        )
+    naps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        # The first wait for the deadline is interrupted (Ctrl-C, the controller gone).
+        naps.append(seconds)
+        if len(naps) == 1:
+            raise _Abandoned
+        time.sleep(seconds)
+
+    armed: dict[str, bool] = {}
+    backend = LocalBackend(
+        connect=_arming(in_process(cams), armed, lambda camera: None), sleep=sleep
+    )
+    specs = [CameraSpec(name=n, url=f"virtual:{n}", index=i) for i, n in enumerate(cams)]
+    with backend:
+        assert all(status.ok for status in backend.open(specs))
+        with pytest.raises(_Abandoned):
+            backend.release_at(time.time() + 60, 1)  # interrupted at once, in its first nap
+        assert armed == {"virtual:a": True, "virtual:eos": True}
+        # Nothing was sent; each camera's thread disarmed its capture, the sessions go on.
+        outcomes = backend.release_at(time.time() + LEAD_S, 2)
+        assert [o.ok for o in outcomes] == [True, True]
+        assert shutters == {"a": 1, "eos": 1}
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_FIFO"), reason="POSIX real-time scheduling (Linux)")
+def test_the_release_can_be_sent_at_a_real_time_priority(
+    make_camera: MakeCamera, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """release_priority: the calling thread is raised to SCHED_FIFO for the wait and the sends,
+    then set back; where the system refuses, the release goes on at the normal priority."""
+    cams = {"a": make_camera("A5"), "b": make_camera("B5")}
+    calls: list[tuple[int, int]] = []
+    refuse = [False]
+
+    def setscheduler(pid: int, policy: int, param: os.sched_param) -> None:
+        if refuse[0]:
+            raise PermissionError(1, "Operation not permitted")
+        calls.append((policy, param.sched_priority))
+
+    monkeypatch.setattr(os, "sched_setscheduler", setscheduler, raising=False)
+    monkeypatch.setattr(os, "sched_getscheduler", lambda pid: os.SCHED_OTHER, raising=False)
+    monkeypatch.setattr(os, "sched_getparam", lambda pid: os.sched_param(0), raising=False)
+    specs = [CameraSpec(name=n, url=f"virtual:{n}", index=i) for i, n in enumerate(cams)]
+    backend = LocalBackend(connect=in_process(cams), release_priority=20)
+    with Rig(specs, backend=backend, lead_s=LEAD_S) as rig:
+        (shot,) = rig.capture(prepare=False)
+        assert shot.delivered == ["a", "b"]
+        assert calls == [(os.SCHED_FIFO, 20), (os.SCHED_OTHER, 0)]  # raised, then set back
+        refuse[0] = True
+        (again,) = rig.capture(prepare=False)
+        assert again.delivered == ["a", "b"]
+        assert len(calls) == 2

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from ptpkit._log import get_logger
 from ptpkit._sync import Latch
 from ptpkit.client import operations as ops
-from ptpkit.client.engine import Engine
+from ptpkit.client.engine import Engine, PreparedRequest
 from ptpkit.client.events import EVENT_QUEUE_LIMIT, CameraEvent, EventStream
 from ptpkit.client.operations import ALL_STORAGES, ROOT, Operation
 from ptpkit.client.properties import Properties, PropertyDescription
@@ -83,7 +83,7 @@ from ptpkit.timing import SYSTEM_CLOCK, Clock
 from ptpkit.transports.base import Transport
 
 if TYPE_CHECKING:
-    from ptpkit.client.capture import Capture, CaptureResult
+    from ptpkit.client.capture import ArmedCapture, Capture, CaptureResult
     from ptpkit.client.files import Entry
     from ptpkit.client.liveview import LiveFrame, LiveView
     from ptpkit.client.objects import (
@@ -98,6 +98,7 @@ if TYPE_CHECKING:
 #: that reads a property loads neither the listing, the transfers nor the capture, nor their
 #: dataclasses; tests/cli/test_startup.py holds it).
 _LAZY: dict[str, str] = {
+    "ArmedCapture": "ptpkit.client.capture",
     "CaptureResult": "ptpkit.client.capture",
     "SORTED_FOLDER_LIMIT": "ptpkit.client.objects",
     "SkipCallback": "ptpkit.client.objects",
@@ -492,6 +493,15 @@ class Camera:
             self._check(code, response)
         return response
 
+    def _can_prepare(self) -> bool:
+        """Whether this link can send a request prepared in advance (an armed capture)."""
+        return type(self.transport).prepared_send is not Transport.prepared_send
+
+    def _prepare(
+        self, code: int, params: Sequence[int] = (), *, timeout_s: float | None = None
+    ) -> PreparedRequest | None:
+        return self._require_engine().prepare(code, params, timeout_s=timeout_s)
+
     def _check(self, code: int, response: Response) -> None:
         if response.code != Rc.OK:
             cls = next(
@@ -868,6 +878,30 @@ class Camera:
         download them in the order given.
         """
         return self._capture.capture(timeout_s=timeout_s, storage_id=storage_id)
+
+    def arm_capture(self, *, timeout_s: float = 30.0, storage_id: int = 0) -> ArmedCapture | None:
+        """A capture made ready up to the release of the shutter, to be fired at a moment of
+        the caller's choosing with next to no work left (:class:`ArmedCapture`: ``fire()``,
+        then ``finish()`` for the same result :meth:`capture` gives; ``disarm()`` to drop it).
+        A rig fires many cameras' from one thread at its deadline.
+
+        What comes before the release is done now (a vendor's plan,
+        :meth:`Extension.capture_plan`: Canon EOS reads its events and holds the half press,
+        Nikon waits until ready), within ``timeout_s``; ``timeout_s`` then bounds the rest
+        of the capture from the moment it is fired. Until it is finished or disarmed the
+        camera's command channel is held for it: another transaction from this thread raises
+        BusyError, other threads' wait.
+
+        None where a capture cannot be armed; :meth:`capture` then does it the ordinary way:
+
+        - a link without a raw send of a prepared request (:meth:`Transport.prepared_send`:
+          PTP/IP, USB and the in-process virtual camera have one; Fujifilm's PTP/IP variant
+          and the PowerShot link do not);
+        - a vendor that takes its pictures its own way in one piece (an extension overriding
+          :meth:`Extension.capture`: Sony's button presses and polls, Fujifilm's);
+        - a release with a data phase from the computer (none of ptpkit's plans has one).
+        """
+        return self._capture.arm(timeout_s=timeout_s, storage_id=storage_id)
 
     def half_press_plan(self) -> HalfPress | None:
         """The camera's half press (autofocus without a picture) as its extension gives it

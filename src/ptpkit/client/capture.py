@@ -8,12 +8,14 @@ neither).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Final, Protocol, TypeVar
 
 from ptpkit._sync import Latch
 from ptpkit.client import operations as ops
+from ptpkit.client.engine import PreparedRequest
 from ptpkit.client.events import CameraEvent, EventStream
 from ptpkit.client.files import Entry, storage_folder
 from ptpkit.client.streams import BytesSink, BytesSource, DataSink, DataSource
@@ -25,10 +27,12 @@ from ptpkit.errors import OperationNotSupportedError, TransportTimeout, UsageErr
 from ptpkit.ext.base import (
     CapturedObject,
     CaptureOutcome,
+    CapturePlan,
     Extension,
     FrameSource,
     HalfPress,
     Reply,
+    Step,
     plan_operations,
 )
 from ptpkit.ext.plans import Transact, drive, half_press_run, release_run
@@ -150,9 +154,21 @@ class _Camera(Protocol):
         data_out: DataSource | None = None,
         sink: DataSink | None = None,
         timeout_s: float | None = None,
+        check: bool = True,
     ) -> Response: ...
 
     def _ask(self, hook: Callable[[Extension], _T | None]) -> _T | None: ...
+
+    def _check(self, code: int, response: Response) -> None: ...
+
+    def _prepare(
+        self, code: int, params: Sequence[int], *, timeout_s: float | None
+    ) -> PreparedRequest | None: ...
+
+    def _can_prepare(self) -> bool: ...
+
+    @property
+    def busy_retries(self) -> int: ...
 
     def entry(self, handle: int) -> Entry: ...
 
@@ -175,50 +191,49 @@ class Capture:
         outcome = cam._ask(lambda extension: extension.capture(timeout_s=timeout_s))
         if outcome is not None:
             return self._result(outcome)
-        added: list[CameraEvent] = []
-        answer: list[CameraEvent] = []
-        done = False
-        # Set when the capture is answered, and when no more events can come (the event link
-        # failed, close()): the wait below is on the camera's clock.
-        wake = Latch()
-        capture_tid: list[int] = []
-        has_complete = Ec.CAPTURE_COMPLETE in cam.device_info.events_supported
+        plan = _StandardPlan(self, storage_id, timeout_s)
+        step = plan.prepare(cam.clock.monotonic() + timeout_s)
+        try:
+            response = cam._run(step.code, step.params, check=False)
+        except BaseException:
+            plan.abandon(sent=True)
+            raise
+        return plan.finish_standard(_reply(response), 0.0)
 
-        def listen(event: CameraEvent) -> bool:
-            nonlocal done
-            if done:
-                return False  # arrived after the capture finished: somebody else's
-            if event.code == Ec.OBJECT_ADDED and event.params:
-                added.append(event)
-                answer.append(event)
-                if not has_complete:
-                    done = True
-                    wake.set()
-                return True
-            if event.code == Ec.CAPTURE_COMPLETE and (
-                not capture_tid or event.transaction_id in (capture_tid[0], 0xFFFFFFFF)
-            ):
-                answer.append(event)
-                done = True
-                wake.set()
-                return True
-            return False
-
-        with self._events.listening(listen, wake):
-            initiate = ops.initiate_capture(storage_id)
-            response = cam._run(initiate.code, initiate.params)
-            capture_tid.append(response.transaction_id)
-            deadline = cam.clock.monotonic() + timeout_s
-            while not done:
-                self._events.raise_if_ended()
-                remaining = deadline - cam.clock.monotonic()
-                if remaining <= 0:
-                    raise TransportTimeout(
-                        f"the camera did not report the capture within {timeout_s:g} s "
-                        f"({len(added)} new object(s) so far)"
-                    )
-                cam.clock.wait(wake, remaining)
-        return CaptureResult((self.event_entry(event) for event in added), answer)
+    def arm(self, *, timeout_s: float, storage_id: int) -> ArmedCapture | None:
+        """A capture made ready up to its release (see :meth:`Camera.arm_capture`); None
+        where it cannot be armed."""
+        cam = self._camera
+        if not cam._can_prepare():
+            return None
+        plan: CapturePlan | _StandardPlan | None = None
+        for extension in cam.extensions:
+            kind = type(extension)
+            if kind.capture_plan is not Extension.capture_plan:
+                plan = extension.capture_plan(timeout_s=timeout_s)
+                if plan is not None:
+                    break
+            elif kind.capture is not Extension.capture:
+                # This vendor takes pictures its own way, in one piece (Sony, Fujifilm).
+                return None
+        if plan is None:
+            plan = _StandardPlan(self, storage_id, timeout_s)
+        clock = cam.clock
+        deadline = clock.monotonic() + timeout_s
+        step = plan.prepare(deadline)
+        prepared = None
+        try:
+            left = deadline - clock.monotonic()
+            if left <= 0:
+                raise TransportTimeout(f"the capture could not be armed within {timeout_s:g} s")
+            if step.data is None:
+                prepared = cam._prepare(step.code, step.params, timeout_s=None)
+        finally:
+            if prepared is None:
+                plan.abandon(sent=False)
+        if prepared is None:
+            return None
+        return ArmedCapture(self, plan, prepared, timeout_s)
 
     def _result(self, outcome: CaptureOutcome) -> CaptureResult:
         """A capture an extension made: entries from the ObjectInfo it gave (else
@@ -354,3 +369,193 @@ class Capture:
             )
             raise error
         return source
+
+
+def _reply(response: Response) -> Reply:
+    return Reply(code=response.code, params=response.params, transaction_id=response.transaction_id)
+
+
+class _StandardPlan:
+    """Standard PTP's capture as a plan (the shape of :class:`ptpkit.ext.base.CapturePlan`):
+    InitiateCapture, then ObjectAdded events until CaptureComplete (or, on a camera that does
+    not send CaptureComplete, the first ObjectAdded), waited for within the capture's timeout
+    from InitiateCapture's answer. The events are listened for from :meth:`prepare` on."""
+
+    def __init__(self, service: Capture, storage_id: int, timeout_s: float) -> None:
+        self._service = service
+        self._storage_id = storage_id
+        self._timeout_s = timeout_s
+        self._stack = contextlib.ExitStack()
+        self._added: list[CameraEvent] = []
+        self._answer: list[CameraEvent] = []
+        self._done = False
+        # Set when the capture is answered, and when no more events can come (the event link
+        # failed, close()): the wait is on the camera's clock.
+        self._wake = Latch()
+        self._capture_tid: list[int] = []
+        self._has_complete = False
+
+    def _listen(self, event: CameraEvent) -> bool:
+        if self._done:
+            return False  # arrived after the capture finished: somebody else's
+        if event.code == Ec.OBJECT_ADDED and event.params:
+            self._added.append(event)
+            self._answer.append(event)
+            if not self._has_complete:
+                self._done = True
+                self._wake.set()
+            return True
+        tid = self._capture_tid
+        if event.code == Ec.CAPTURE_COMPLETE and (
+            not tid or event.transaction_id in (tid[0], 0xFFFFFFFF)
+        ):
+            self._answer.append(event)
+            self._done = True
+            self._wake.set()
+            return True
+        return False
+
+    def prepare(self, deadline: float) -> Step:
+        cam = self._service._camera
+        self._has_complete = Ec.CAPTURE_COMPLETE in cam.device_info.events_supported
+        self._stack.enter_context(self._service._events.listening(self._listen, self._wake))
+        initiate = ops.initiate_capture(self._storage_id)
+        return Step(code=initiate.code, params=initiate.params)
+
+    def abandon(self, *, sent: bool) -> None:
+        self._stack.close()
+
+    def finish_standard(self, reply: Reply, deadline: float) -> CaptureResult:
+        """The capture's result (``deadline`` unused: the wait's runs from the answer)."""
+        service = self._service
+        cam = service._camera
+        events = service._events
+        try:
+            if reply.code != Rc.OK:
+                cam._check(
+                    ops.initiate_capture(self._storage_id).code,
+                    Response(code=reply.code, transaction_id=reply.transaction_id,
+                             params=reply.params),
+                )  # fmt: skip
+            self._capture_tid.append(reply.transaction_id)
+            timeout_s = self._timeout_s
+            until = cam.clock.monotonic() + timeout_s
+            while not self._done:
+                events.raise_if_ended()
+                remaining = until - cam.clock.monotonic()
+                if remaining <= 0:
+                    raise TransportTimeout(
+                        f"the camera did not report the capture within {timeout_s:g} s "
+                        f"({len(self._added)} new object(s) so far)"
+                    )
+                cam.clock.wait(self._wake, remaining)
+        finally:
+            self._stack.close()
+        return CaptureResult((service.event_entry(event) for event in self._added), self._answer)
+
+
+class ArmedCapture:
+    """A capture made ready up to the release of the shutter (:meth:`Camera.arm_capture`):
+    what comes before the release is done (a vendor's plan: events read, busy waited out,
+    Canon EOS's half press and focus), and the release's request is encoded with its
+    transaction id reserved. The camera's command channel is held for it: other transactions
+    wait (an event poller skips its turn) until it is finished or disarmed.
+
+    - :meth:`fire` sends the request: the only work left at the moment it must go, so one
+      thread can fire many cameras' in a tight loop (a rig's synchronised release). It never
+      raises for the link's failure: the error is this camera's, raised by :meth:`finish`.
+    - :meth:`finish`, from any thread, reads the answer and does the rest exactly as
+      :meth:`Camera.capture` would (the vendor's follow-up, the wait for the picture), within
+      the capture's timeout from the moment it was fired.
+    - :meth:`disarm` drops it unsent: the reserved transaction id is the next request's, the
+      plan lets go of what it holds (EOS: RemoteReleaseOff), the session goes on.
+
+    As a context manager, leaving it unfired disarms it.
+    """
+
+    def __init__(
+        self,
+        service: Capture,
+        plan: CapturePlan | _StandardPlan,
+        prepared: PreparedRequest,
+        timeout_s: float,
+    ) -> None:
+        self._service = service
+        self._plan = plan
+        self._prepared = prepared
+        self.timeout_s = timeout_s
+        #: When :meth:`fire` sent the request (the camera's clock, monotonic s), or None.
+        self.fired_at: float | None = None
+
+    @property
+    def operation(self) -> int:
+        """The release's operation code."""
+        return self._prepared.request.code
+
+    @property
+    def transaction_id(self) -> int:
+        return self._prepared.transaction_id
+
+    @property
+    def armed(self) -> bool:
+        """Ready and not fired (nor disarmed) yet."""
+        return self._prepared.armed
+
+    @property
+    def error(self) -> Exception | None:
+        """Why :meth:`fire` failed, or None."""
+        return self._prepared.error
+
+    def fire(self) -> bool:
+        """Send the release's request now; False when the link failed (see :meth:`finish`)."""
+        sent = self._prepared.send()
+        self.fired_at = self._service._camera.clock.monotonic()
+        return sent
+
+    def finish(self) -> CaptureResult:
+        """The capture's result, as :meth:`Camera.capture` gives it; the send's error when
+        :meth:`fire` failed."""
+        if self.fired_at is None:
+            raise UsageError(
+                "the capture was not fired: fire() it first"
+                if self._prepared.armed
+                else "the capture was disarmed, not fired"
+            )
+        service = self._service
+        cam = service._camera
+        clock = cam.clock
+        deadline = self.fired_at + self.timeout_s
+        request = self._prepared.request
+        try:
+            response = self._prepared.finish()
+            if response.code == Rc.DEVICE_BUSY and cam.busy_retries:
+                # As an ordinary transaction is asked again (Camera._run), within the time left.
+                left = deadline - clock.monotonic()
+                if left > 0:
+                    response = cam._run(request.code, request.params, check=False, timeout_s=left)
+        except BaseException:
+            self._plan.abandon(sent=True)
+            raise
+        reply = _reply(response)
+        plan = self._plan
+        if isinstance(plan, _StandardPlan):
+            return plan.finish_standard(reply, deadline)
+        return service._result(plan.finish(reply, deadline))
+
+    def disarm(self) -> None:
+        """Drop the capture unsent (nothing to do once fired: :meth:`finish` it)."""
+        if self._prepared.armed:
+            try:
+                self._prepared.disarm()
+            finally:
+                self._plan.abandon(sent=False)
+
+    def __enter__(self) -> ArmedCapture:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disarm()
+
+    def __repr__(self) -> str:
+        state = "armed" if self.armed else "fired" if self.fired_at is not None else "disarmed"
+        return f"<ArmedCapture 0x{self.operation:04X} tid={self.transaction_id} {state}>"

@@ -178,6 +178,122 @@ class TransactionWindow:
         )
 
 
+_ARMED: Final = "armed"
+_SENT: Final = "sent"
+_FAILED: Final = "failed"
+_DONE: Final = "done"
+
+
+class PreparedRequest:
+    """A transaction whose request is encoded and whose id is reserved, but not sent
+    (:meth:`Engine.prepare`): the engine's command channel is held for it until :meth:`finish`
+    or :meth:`disarm`.
+
+    :meth:`send` is the only work left at the moment it must go (one thread may send many
+    cameras' in a loop: a rig's synchronised release); :meth:`finish`, from any thread, reads
+    the answer within the transaction's deadline, which starts at the send. The connection
+    takes the request as sent (``request sent, awaiting data or response``) only once it went.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        request: Request,
+        wire: list[BytesLike],
+        send_now: Callable[[], int],
+        timeout_s: float | None,
+    ) -> None:
+        self._engine = engine
+        self.request = request
+        #: The request's bytes as they go on the wire.
+        self.wire = wire
+        self._send_now = send_now
+        self.timeout_s = timeout_s
+        #: When the send returned (the engine's clock, monotonic seconds); None before.
+        self.sent_at: float | None = None
+        #: Bytes the link took in the send (the rest is written by :meth:`finish`).
+        self.sent_bytes = 0
+        #: Why the send failed, or None.
+        self.error: Exception | None = None
+        self._state = _ARMED
+
+    @property
+    def transaction_id(self) -> int:
+        return self.request.transaction_id
+
+    @property
+    def armed(self) -> bool:
+        """Prepared and not sent (nor disarmed) yet."""
+        return self._state == _ARMED
+
+    def send(self) -> bool:
+        """Send the request now. False when the link failed (the error is kept, and raised by
+        :meth:`finish`): never raises for a link's failure, so that a loop sending many
+        cameras' requests goes on to the next."""
+        if self._state != _ARMED:
+            raise LocalProtocolError(
+                f"transaction {self.request.transaction_id} is not armed ({self._state})"
+            )
+        try:
+            self.sent_bytes = self._send_now()
+        except Exception as exc:  # the camera's own failure, whatever the link raised
+            self.error = exc
+            self._state = _FAILED
+            return False
+        self.sent_at = self._engine._clock()
+        self._state = _SENT
+        return True
+
+    def finish(self, sink: DataSink | None = None) -> Response:
+        """The transaction's answer (its data to ``sink``), as :meth:`Engine.run` gives it;
+        the send's error when the send failed (the link is then out of step: reconnect)."""
+        state = self._state
+        if state == _ARMED:
+            raise LocalProtocolError(
+                f"transaction {self.request.transaction_id} was not sent: send() or disarm() it"
+            )
+        if state == _DONE:
+            raise LocalProtocolError(f"transaction {self.request.transaction_id} is over")
+        self._state = _DONE
+        if state == _FAILED:
+            assert self.error is not None
+            self._engine._give_up_prepared(self)
+            raise self.error
+        return self._engine._finish_prepared(self, sink if sink is not None else BytesSink())
+
+    def disarm(self) -> None:
+        """Drop the request unsent: its transaction id is the next request's again, and the
+        channel is free. Nothing to do once finished or disarmed; LocalProtocolError once sent
+        (the camera has it: :meth:`finish` reads its answer)."""
+        if self._state == _DONE:
+            return
+        if self._state != _ARMED:
+            raise LocalProtocolError(
+                f"transaction {self.request.transaction_id} was sent already: finish() it"
+            )
+        self._state = _DONE
+        self._engine._disarm(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"<PreparedRequest 0x{self.request.code:04X} "
+            f"tid={self.request.transaction_id} {self._state}>"
+        )
+
+
+def _skip_bytes(buffers: Sequence[BytesLike], count: int) -> list[BytesLike]:
+    """What is left of ``buffers`` after their first ``count`` bytes."""
+    rest: list[BytesLike] = []
+    for buffer in buffers:
+        size = len(buffer)
+        if count >= size:
+            count -= size
+            continue
+        rest.append(memoryview(buffer).cast("B")[count:] if count else buffer)
+        count = 0
+    return rest
+
+
 class Engine:
     """One transaction at a time over one transport.
 
@@ -248,10 +364,28 @@ class Engine:
         thread's transaction is under way). A callback that starts a transaction from inside a
         running one (a progress callback, say) gets BusyError instead of a deadlock.
         """
+        self._take_turn(code, wait_turn)
+        try:
+            return self._run_locked(code, tuple(params), data_out, sink, timeout_s)
+        except PTPError as exc:
+            self._raise_if_closed(exc, code)
+            raise
+        finally:
+            self._owner = None
+            self._lock.release()
+
+    def _raise_if_closed(self, exc: PTPError, code: int) -> None:
+        if self.closed and not isinstance(exc, ClosedError):
+            # Closed by another thread mid-way: whatever the torn-down link said (bytes after
+            # close, a closed socket), the cause is the close.
+            raise ClosedError(f"the camera was closed during {self.operation_name(code)}") from exc
+
+    def _take_turn(self, code: int, wait_turn: bool) -> None:
         if self._owner == threading.get_ident():
             raise BusyError(
                 f"cannot start {self.operation_name(code)} while another transaction is under "
-                "way in this thread (called from a progress callback or data sink?)"
+                "way in this thread (called from a progress callback or data sink, or with an "
+                "armed capture not yet finished?)"
             )
         if not self._lock.acquire(blocking=False):
             if wait_turn:
@@ -268,15 +402,99 @@ class Engine:
                     "under way"
                 )
         self._owner = threading.get_ident()
+
+    def prepare(
+        self, code: int, params: Sequence[int] = (), *, timeout_s: float | None = None
+    ) -> PreparedRequest | None:
+        """A transaction without a data phase from us, its request encoded and its id reserved
+        but nothing sent: :meth:`PreparedRequest.send` puts it on the wire at a moment of the
+        caller's choosing (an armed capture), :meth:`PreparedRequest.finish` reads its answer,
+        :meth:`PreparedRequest.disarm` drops it unsent. None where the link has no raw send
+        (:meth:`Transport.prepared_send`): run the transaction the ordinary way.
+
+        The command channel is this transaction's from now until it is finished or disarmed:
+        other threads' transactions wait (a poller's, with ``wait_turn=False``, is skipped);
+        one from this thread gets BusyError. ``timeout_s`` (default the engine's) bounds the
+        transaction from the moment it is sent.
+        """
+        self._take_turn(code, wait_turn=True)
         try:
-            return self._run_locked(code, tuple(params), data_out, sink, timeout_s)
-        except PTPError as exc:
-            if self.closed and not isinstance(exc, ClosedError):
-                # Closed by another thread mid-way: whatever the torn-down link said
-                # (bytes after close, a closed socket), the cause is the close.
+            if self.closed:
+                raise ClosedError("the camera is closed")
+            conn = self.connection
+            if conn.phase is not Phase.IDLE:
                 raise ClosedError(
-                    f"the camera was closed during {self.operation_name(code)}"
-                ) from exc
+                    f"the connection cannot start a transaction ({conn.phase.value}); reconnect"
+                )
+            tid = conn.next_transaction_id(code)
+            request = Request(code=code, transaction_id=tid, params=tuple(params))
+            try:
+                wire = conn.encode_request(request)
+                send_now = self.transport.prepared_send(wire)
+            except BaseException:
+                conn.give_back_transaction_id(tid)
+                raise
+            if send_now is None:
+                conn.give_back_transaction_id(tid)
+                self._owner = None
+                self._lock.release()
+                return None
+            # A link that touches the device between transactions only (USB events="between")
+            # leaves it alone from now: the request may go at any moment.
+            self.transport.set_idle(False)
+        except BaseException:
+            self._owner = None
+            self._lock.release()
+            raise
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        return PreparedRequest(self, request, wire, send_now, timeout)
+
+    def _disarm(self, prepared: PreparedRequest) -> None:
+        try:
+            self.connection.give_back_transaction_id(prepared.transaction_id)
+            if self.connection.phase is Phase.IDLE:
+                self.transport.set_idle(True)
+        finally:
+            self._owner = None
+            self._lock.release()
+
+    def _give_up_prepared(self, prepared: PreparedRequest) -> None:
+        """A prepared request whose send failed: how much of it went is not known, so the
+        link is out of step (as after a failed write of an ordinary request)."""
+        log.debug("transaction %d abandoned: %r", prepared.transaction_id, prepared.error)
+        try:
+            if self.connection.phase is Phase.IDLE:
+                self.connection.phase = Phase.BROKEN
+        finally:
+            self._owner = None
+            self._lock.release()
+
+    def _finish_prepared(self, prepared: PreparedRequest, sink: DataSink) -> Response:
+        """The rest of a prepared transaction whose request went (in part: ``sent_bytes``)."""
+        request = prepared.request
+        conn = self.connection
+        self._owner = threading.get_ident()
+        try:
+            if self.closed:
+                raise ClosedError("the camera is closed")
+            if conn.phase is not Phase.IDLE:
+                raise ClosedError(
+                    f"the connection cannot go on with a transaction ({conn.phase.value}); "
+                    "reconnect"
+                )
+            # The request is on the wire: the transaction is under way from the send's time.
+            conn.request_sent(request)
+            self.transactions += 1
+            self._log_request(request, None)
+            if log.isEnabledFor(TRACE):
+                for buf in prepared.wire:
+                    log.log(TRACE, "write %d bytes (prepared)\n%s", len(buf), hexdump(buf))
+            sent_at = prepared.sent_at if prepared.sent_at is not None else self._clock()
+            window = TransactionWindow(sent_at, prepared.timeout_s, self.min_progress_bytes)
+            unsent = _skip_bytes(prepared.wire, prepared.sent_bytes)
+            return self._carry(request, window, sink, None, unsent)
+        except PTPError as exc:
+            self._raise_if_closed(exc, request.code)
             raise
         finally:
             self._owner = None
@@ -328,19 +546,39 @@ class Engine:
             params=params,
             data_phase=DataPhase.OUT if data_out is not None else DataPhase.NONE_OR_IN,
         )
+        self._log_request(request, data_out)
+        window = TransactionWindow(self._clock(), timeout, self.min_progress_bytes)
+        self.transport.set_idle(False)
+        return self._carry(request, window, sink, data_out, None), sink
+
+    def _log_request(self, request: Request, data_out: DataSource | None) -> None:
         if log.isEnabledFor(_log.DEBUG):
             log.debug(
                 "-> %s(%s) tid=%d%s",
-                self.operation_name(code),
-                ", ".join(f"0x{p:08X}" for p in params),
-                tid,
+                self.operation_name(request.code),
+                ", ".join(f"0x{p:08X}" for p in request.params),
+                request.transaction_id,
                 f" + {data_out.size} bytes" if data_out is not None else "",
             )
-        window = TransactionWindow(self._clock(), timeout, self.min_progress_bytes)
-        self.transport.set_idle(False)
+
+    def _carry(
+        self,
+        request: Request,
+        window: TransactionWindow,
+        sink: DataSink,
+        data_out: DataSource | None,
+        unsent: list[BytesLike] | None,
+    ) -> Response:
+        """A transaction from its request to its response. ``unsent``: None to send the request
+        now; else it went already (a prepared request) but for these bytes."""
+        conn = self.connection
+        code, tid = request.code, request.transaction_id
         try:
             # One deadline from here: the request's write, the data out, the wait for the answer.
-            self._write(conn.send(request), window, code)
+            if unsent is None:
+                self._write(conn.send(request), window, code)
+            elif unsent:
+                self._write(unsent, window, code)
             if data_out is not None:
                 self._send_data(conn, tid, data_out, window, code)
             response = self._receive(conn, code, sink, window)
@@ -368,7 +606,7 @@ class Engine:
                 else "",
                 response.transaction_id,
             )
-        return response, sink
+        return response
 
     def _write(
         self,

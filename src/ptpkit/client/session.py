@@ -101,6 +101,7 @@ class CameraSession:
             code=response.code,
             params=response.params,
             data=kept.getvalue() if kept is not None else b"",
+            transaction_id=response.transaction_id,
         )
 
     def emit(self, code: int, params: Sequence[int] = (), *, details: object = None) -> None:

@@ -96,6 +96,17 @@ class Connection:
         self._next_tid = tid + 1 if tid < _LAST_TRANSACTION_ID else 1
         return tid
 
+    def give_back_transaction_id(self, tid: int) -> None:
+        """A request made with ``tid`` was never sent (an armed capture disarmed): the next
+        request takes ``tid`` again, so the camera sees no gap (ISO 15740 §9.3.1: each
+        transaction's id is one more than the last). Only the id handed out last can be given
+        back; any other is left alone."""
+        if tid == SESSIONLESS_TRANSACTION_ID or self.session_id is None:
+            return
+        after = tid + 1 if tid < _LAST_TRANSACTION_ID else 1
+        if self._next_tid == after:
+            self._next_tid = tid
+
     @property
     def in_transaction(self) -> bool:
         return self.request is not None
@@ -126,6 +137,18 @@ class Connection:
             out += self.framing.encode_empty_end(event.transaction_id)
             self._apply(self.role, DataEnd(transaction_id=event.transaction_id))
         return out
+
+    def encode_request(self, request: Request) -> list[BytesLike]:
+        """The bytes of ``request`` without sending it: the connection stays as it is until
+        :meth:`request_sent` says the bytes went (an armed capture prepares its request before
+        the moment it is sent). LocalProtocolError when a request could not be sent now."""
+        if self._table.next_phase(self.phase, self.role, Request) is None:
+            raise LocalProtocolError(f"cannot send Request now ({self.phase.value})")
+        return self.framing.encode(request)
+
+    def request_sent(self, request: Request) -> None:
+        """The bytes :meth:`encode_request` gave went out: the transaction is under way."""
+        self._apply(self.role, request)
 
     def _check_outgoing_tid(self, event: OutgoingEvent) -> None:
         request = self.request

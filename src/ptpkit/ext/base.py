@@ -48,7 +48,7 @@ from ptpkit.codes.properties import PropertySpec
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.datasets import DeviceInfo, DevicePropDesc, ObjectInfo
 from ptpkit.core.datatypes import DataType, Value
-from ptpkit.errors import ResponseError, UsageError
+from ptpkit.errors import ResponseError, TransportTimeout, UsageError
 from ptpkit.ext.listing import PropListIndex
 from ptpkit.timing import Clock
 
@@ -78,6 +78,8 @@ class Reply:
     code: int
     params: tuple[int, ...] = ()
     data: bytes = b""
+    #: The transaction's id (0xFFFFFFFF where a session does not say).
+    transaction_id: int = 0xFFFFFFFF
 
 
 class Session(Protocol):
@@ -324,6 +326,50 @@ def plan_operations(part: Step | Steps) -> tuple[int, ...]:
     return tuple(dict.fromkeys(codes))
 
 
+class CapturePlan(Protocol):
+    """A vendor's capture cut where the shutter is released (:meth:`Extension.capture_plan`),
+    so that the release's request can be prepared and sent at a moment the caller chooses (an
+    armed capture: ``Camera.arm_capture``, a rig's synchronised release)::
+
+        step = plan.prepare(deadline)        what comes before the release (events read, a busy
+                                             camera waited out, focus); the release's request
+        reply = <step run, or sent when armed and its answer read>
+        outcome = plan.finish(reply, deadline)
+                                             the vendor's follow-up (Canon EOS lets go of the
+                                             button) and the wait for the picture
+        plan.abandon(sent=...)               instead of finish(): the release was not sent
+                                             (sent=False: disarmed), or its transaction failed
+
+    ``deadline``: monotonic seconds on the session's clock. The release must have no data
+    phase to be armed (``step.data`` None). ``reply`` is unchecked: a response other than OK
+    is the plan's to raise, as its capture would.
+    """
+
+    def prepare(self, deadline: float) -> Step: ...
+
+    def finish(self, reply: Reply, deadline: float) -> CaptureOutcome: ...
+
+    def abandon(self, *, sent: bool) -> None: ...
+
+
+def run_plan(session: Session, plan: CapturePlan, timeout_s: float) -> CaptureOutcome:
+    """A capture plan run in one go (:meth:`Extension.capture`'s default): the deadline
+    bounds the whole call."""
+    clock = session.clock
+    deadline = clock.monotonic() + timeout_s
+    step = plan.prepare(deadline)
+    left = deadline - clock.monotonic()
+    if left <= 0:
+        plan.abandon(sent=False)
+        raise TransportTimeout(f"the camera did not report the capture within {timeout_s:g} s")
+    try:
+        reply = session.run(step.code, step.params, data=step.data, timeout_s=left, check=False)
+    except BaseException:
+        plan.abandon(sent=True)
+        raise
+    return plan.finish(reply, deadline)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class HalfPress:
     """A vendor's half press (autofocus without a picture), as data (:meth:`Extension.half_press`):
@@ -461,7 +507,21 @@ class Extension:
     # -- capture ---------------------------------------------------------------------------------
 
     def capture(self, *, timeout_s: float) -> CaptureOutcome | None:
-        """Take a picture the vendor's way; None: standard InitiateCapture."""
+        """Take a picture the vendor's way; None: standard InitiateCapture.
+
+        The default runs :meth:`capture_plan`'s plan when there is one (an extension with a
+        plan may override this with the same, so that front ends that ask only the extensions
+        overriding it find it). An extension that overrides this without a plan takes its
+        pictures its own way: its cameras' captures cannot be armed (a rig releases them one
+        thread each)."""
+        plan = self.capture_plan(timeout_s=timeout_s)
+        return None if plan is None else run_plan(self.session, plan, timeout_s)
+
+    def capture_plan(self, *, timeout_s: float) -> CapturePlan | None:
+        """The vendor's capture as a :class:`CapturePlan` (cut at the shutter's release, so
+        that it can be armed); None: not mine. ``timeout_s`` is the capture's, for messages
+        (each part gets its deadline). A pure choice: the plan's transactions run in its
+        parts."""
         return None
 
     def after_download(self, captured: CapturedObject) -> None:

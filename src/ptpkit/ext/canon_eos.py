@@ -36,6 +36,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from ptpkit.codes import STANDARD_CODES, Vocabulary
 from ptpkit.codes import canon_eos_values as values
 from ptpkit.codes.common import Ec, Ofc, Rc
 from ptpkit.codes.properties import PropertySpec
@@ -86,6 +87,7 @@ from ptpkit.errors import (
     ResponseError,
     TransportTimeout,
     UsageError,
+    response_error_class,
 )
 from ptpkit.ext.base import (
     AnswerEvent,
@@ -516,6 +518,122 @@ class _CaptureWatch:
         )
 
 
+# -- capture ---------------------------------------------------------------------------------------
+
+
+class EosCapturePlan:
+    """An EOS capture (library.c:6060-6245) cut at the release: before it, the events read
+    ("otherwise capture might return busy", library.c:6060), a busy camera waited out
+    (library.c:6077 refuses to shoot then), PCHDDCapacity for a capture to the computer, and on
+    bodies with RemoteReleaseOn the half press and the wait for focus (library.c:6112-6181);
+    the release is RemoteReleaseOn(2, 0), the full press (RemoteRelease on older bodies).
+    After it: both buttons let go (RemoteReleaseOff 2 then 1, whatever the answer), then the
+    wait for the records announcing the picture(s) until the camera is idle again."""
+
+    def __init__(self, extension: CanonEosExtension, timeout_s: float) -> None:
+        self.extension = extension
+        self.timeout_s = timeout_s
+        self._stack = contextlib.ExitStack()
+        self._watch = _CaptureWatch()
+        #: RemoteReleaseOn(1, 0) went: RemoteReleaseOff(1) is owed.
+        self._half_pressed = False
+
+    def _remaining(self, deadline: float) -> _Remaining:
+        clock = self.extension.session.clock
+
+        def remaining() -> float:
+            left = deadline - clock.monotonic()
+            if left <= 0:
+                raise TransportTimeout(
+                    f"the camera did not report the capture within {self.timeout_s:g} s"
+                )
+            return left
+
+        return remaining
+
+    def prepare(self, deadline: float) -> Step:
+        ext = self.extension
+        clock = ext.session.clock
+        remaining = self._remaining(deadline)
+        self._watch = self._stack.enter_context(ext._watching())
+        try:
+            ext.poll_events(timeout_s=remaining())
+            while ext.camera_busy:
+                # Not while the camera says busy: wait, within the deadline, for it to say it
+                # is idle again.
+                if ext.poll_events(timeout_s=remaining()) == 0:
+                    clock.sleep(min(POLL_FAST_S, remaining()))
+            if ext.cache.value(values.CAPTURE_TARGET_PROP) == CAPTURE_TO_PC and ext.supports(
+                PC_HDD_CAPACITY
+            ):
+                ext._quiet(PC_HDD_CAPACITY, PC_HDD_CAPACITY_PARAMS)  # busy ignored
+            if not ext.supports(REMOTE_RELEASE_ON):
+                return Step(code=REMOTE_RELEASE)
+            ext.session.run(REMOTE_RELEASE_ON, (1, 0), timeout_s=remaining())
+            self._half_pressed = True
+            focus_until = clock.monotonic() + min(FOCUS_WAIT_S, remaining())
+            while not self._watch.focus_reported and clock.monotonic() < focus_until:
+                if ext.poll_events(timeout_s=remaining()) == 0:
+                    clock.sleep(min(POLL_FAST_S, remaining()))
+            return Step(code=REMOTE_RELEASE_ON, params=(2, 0))
+        except BaseException:
+            self.abandon(sent=False)
+            raise
+
+    def abandon(self, *, sent: bool) -> None:
+        ext = self.extension
+        try:
+            if self._half_pressed:
+                if sent:
+                    ext._quiet(REMOTE_RELEASE_OFF, (2,))
+                self._half_pressed = False
+                ext._quiet(REMOTE_RELEASE_OFF, (1,))
+        finally:
+            self._stack.close()
+
+    def finish(self, reply: Reply, deadline: float) -> CaptureOutcome:
+        ext = self.extension
+        clock = ext.session.clock
+        remaining = self._remaining(deadline)
+        watch = self._watch
+        try:
+            if self._half_pressed:
+                try:
+                    try:
+                        if reply.code != Rc.OK:
+                            raise ext.release_error(reply, REMOTE_RELEASE_ON,
+                                                    "EOS_RemoteReleaseOn")  # fmt: skip
+                    finally:
+                        ext._quiet(REMOTE_RELEASE_OFF, (2,))
+                    with contextlib.suppress(DecodeError):
+                        ext.poll_events(timeout_s=remaining())
+                finally:
+                    self._half_pressed = False
+                    ext._quiet(REMOTE_RELEASE_OFF, (1,))
+            else:
+                if reply.code != Rc.OK:
+                    raise ext.release_error(reply, REMOTE_RELEASE, "EOS_RemoteRelease")
+                result = reply.params[0] if reply.params else 0
+                if result != 0:
+                    why = _RELEASE_FAILURES.get(result, f"result 0x{result:X}")
+                    raise CaptureError(result, name=why, operation=REMOTE_RELEASE,
+                                       operation_name="EOS_RemoteRelease")  # fmt: skip
+            # Until the camera is idle again after the picture(s) (CameraStatusChanged 0), or
+            # has nothing more to say: a RAW + JPEG shot announces two objects.
+            while not (watch.objects and watch.settled):
+                if deadline - clock.monotonic() <= 0 and watch.objects:
+                    break
+                count = ext.poll_events(timeout_s=remaining())
+                if watch.objects and count == 0:
+                    break
+                if not (watch.objects and count):
+                    clock.sleep(max(0.0, min(POLL_FAST_S, deadline - clock.monotonic())))
+            objects = tuple(captured_object(record) for record in watch.objects)
+            return CaptureOutcome(objects=objects, events=tuple(watch.answer))
+        finally:
+            self._stack.close()
+
+
 # -- live view -------------------------------------------------------------------------------------
 
 
@@ -921,77 +1039,27 @@ class CanonEosExtension(Extension):
         return others[0] if others else CAPTURE_TO_CARD
 
     def capture(self, *, timeout_s: float) -> CaptureOutcome | None:
-        """Shoot and wait for the record announcing the picture; the deadline bounds the whole
-        call (library.c:6060-6245)."""
+        # The plan run in one go (the base class's way), overridden here so that a front end
+        # that asks only the extensions overriding capture() (ptpkit.aio) asks this one.
+        return super().capture(timeout_s=timeout_s)
+
+    def capture_plan(self, *, timeout_s: float) -> EosCapturePlan | None:
+        """Shoot and wait for the records announcing the picture (library.c:6060-6245), as a
+        plan cut at the full press (:class:`EosCapturePlan`)."""
         if not (self.supports(REMOTE_RELEASE_ON) or self.supports(REMOTE_RELEASE)):
             return None
-        clock = self.session.clock
-        deadline = clock.monotonic() + timeout_s
+        return EosCapturePlan(self, timeout_s)
 
-        def remaining() -> float:
-            left = deadline - clock.monotonic()
-            if left <= 0:
-                raise TransportTimeout(
-                    f"the camera did not report the capture within {timeout_s:g} s"
-                )
-            return left
-
-        with self._watching() as watch:
-            # "otherwise capture might return busy" (library.c:6060)
-            self.poll_events(timeout_s=remaining())
-            while self.camera_busy:
-                # Not while the camera says busy (library.c:6077 refuses): wait, within the
-                # deadline, for it to say it is idle again.
-                if self.poll_events(timeout_s=remaining()) == 0:
-                    clock.sleep(min(POLL_FAST_S, remaining()))
-            if self.cache.value(values.CAPTURE_TARGET_PROP) == CAPTURE_TO_PC and self.supports(
-                PC_HDD_CAPACITY
-            ):
-                self._quiet(PC_HDD_CAPACITY, PC_HDD_CAPACITY_PARAMS)  # busy ignored
-            if self.supports(REMOTE_RELEASE_ON):
-                self._release_on_off(watch, remaining)
-            else:
-                self._remote_release(remaining)
-            # Until the camera is idle again after the picture(s) (CameraStatusChanged 0), or
-            # has nothing more to say: a RAW + JPEG shot announces two objects.
-            while not (watch.objects and watch.settled):
-                if deadline - clock.monotonic() <= 0 and watch.objects:
-                    break
-                count = self.poll_events(timeout_s=remaining())
-                if watch.objects and count == 0:
-                    break
-                if not (watch.objects and count):
-                    clock.sleep(max(0.0, min(POLL_FAST_S, deadline - clock.monotonic())))
-            objects = tuple(captured_object(record) for record in watch.objects)
-            return CaptureOutcome(objects=objects, events=tuple(watch.answer))
-
-    def _release_on_off(self, watch: _CaptureWatch, remaining: _Remaining) -> None:
-        """Half press, wait for focus, full press, release (library.c:6112-6181)."""
-        clock = self.session.clock
-        run = self.session.run
-        run(REMOTE_RELEASE_ON, (1, 0), timeout_s=remaining())
-        try:
-            focus_until = clock.monotonic() + min(FOCUS_WAIT_S, remaining())
-            while not watch.focus_reported and clock.monotonic() < focus_until:
-                if self.poll_events(timeout_s=remaining()) == 0:
-                    clock.sleep(min(POLL_FAST_S, remaining()))
-            try:
-                run(REMOTE_RELEASE_ON, (2, 0), timeout_s=remaining())
-            finally:
-                self._quiet(REMOTE_RELEASE_OFF, (2,))
-            with contextlib.suppress(DecodeError):
-                self.poll_events(timeout_s=remaining())
-        finally:
-            self._quiet(REMOTE_RELEASE_OFF, (1,))
-
-    def _remote_release(self, remaining: _Remaining) -> None:
-        reply = self.session.run(REMOTE_RELEASE, timeout_s=remaining())
-        result = reply.params[0] if reply.params else 0
-        if result == 0:
-            return
-        why = _RELEASE_FAILURES.get(result, f"result 0x{result:X}")
-        raise CaptureError(result, name=why, operation=REMOTE_RELEASE,
-                           operation_name="EOS_RemoteRelease")  # fmt: skip
+    def release_error(self, reply: Reply, operation: int, name: str) -> ResponseError:
+        """The error a release answered with ``reply`` (not OK) raises."""
+        cls = self.response_error(reply.code) or response_error_class(reply.code)
+        return cls(
+            reply.code,
+            name=Vocabulary([STANDARD_CODES, *self.code_sets]).response_name(reply.code),
+            operation=operation,
+            operation_name=name,
+            params=reply.params,
+        )
 
     def after_download(self, captured: CapturedObject) -> None:
         """A picture taken to the computer was read: EOS_TransferComplete lets the camera drop

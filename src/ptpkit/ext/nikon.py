@@ -420,6 +420,82 @@ class NikonLiveView:
 # -- the extension ---------------------------------------------------------------------------------
 
 
+class NikonCapturePlan:
+    """A Nikon capture (library.c camera_nikon_capture) cut at the release: before it, the
+    events from before the shot read (they go to the event stream, not to this capture), the
+    camera waited for until ready (DeviceReady), where the picture goes and whether to focus
+    first read; the release is InitiateCaptureRecInMedia (autofocus or not, SDRAM or card) or
+    InitiateCaptureRecInSdram. After it: asked again while the camera answers busy (library.c:
+    up to 200 times), DeviceReady, then events until ObjectAdded and CaptureComplete."""
+
+    def __init__(self, extension: NikonExtension, code: int, timeout_s: float) -> None:
+        self.extension = extension
+        self.code = code
+        self.name = (
+            "InitiateCaptureRecInMedia"
+            if code == INITIATE_CAPTURE_REC_IN_MEDIA
+            else "InitiateCaptureRecInSdram"
+        )
+        self.params: tuple[int, ...] = (NO_AF,)
+        self.timeout_s = timeout_s
+        self._stack = contextlib.ExitStack()
+        self._watch = _CaptureWatch()
+
+    def _remaining(self, deadline: float) -> float:
+        left = deadline - self.extension.session.clock.monotonic()
+        if left <= 0:
+            raise TransportTimeout(
+                f"the camera did not report the capture within {self.timeout_s:g} s"
+            )
+        return left
+
+    def prepare(self, deadline: float) -> Step:
+        ext = self.extension
+        if self.code == INITIATE_CAPTURE_REC_IN_MEDIA:
+            to_sdram = ext._to_sdram()
+            autofocus = ext.autofocus and not ext._in_live_view()
+            self.params = (AF_FIRST if autofocus else NO_AF,
+                           MEDIA_SDRAM if to_sdram else MEDIA_CARD)  # fmt: skip
+        if ext.event_poller_supported():
+            ext.poll_events(timeout_s=self._remaining(deadline))
+        ext.wait_ready(deadline=deadline)
+        self._watch = self._stack.enter_context(ext._watching())
+        return Step(code=self.code, params=self.params)
+
+    def abandon(self, *, sent: bool) -> None:
+        self._stack.close()
+
+    def finish(self, reply: Reply, deadline: float) -> CaptureOutcome:
+        ext = self.extension
+        clock = ext.session.clock
+        watch = self._watch
+        try:
+            if reply.code in _CAPTURE_RETRY_CODES:
+                clock.sleep(min(0.002, max(0.0, deadline - clock.monotonic())))
+                reply = ext.retry_busy(self.code, self.params, deadline)
+            if reply.code != Rc.OK:
+                ext.raise_for(reply.code, self.code, self.name)
+            ext.wait_ready(deadline=deadline)
+            quiet = 0
+            while not (watch.objects and watch.complete):
+                if watch.objects and quiet >= _QUIET_POLLS_AFTER_OBJECT:
+                    break
+                left = self._remaining(deadline)
+                if not ext.event_poller_supported():
+                    # Bodies without GetEvent (libgphoto2 turns it off on the V1, J1, S1) push
+                    # their events: the transport's ObjectAdded / CaptureComplete.
+                    if not ext._wait_pushed(watch, left):
+                        break
+                    continue
+                count = ext.poll_events(timeout_s=left)
+                if count == 0:
+                    quiet += 1
+                    clock.sleep(min(POLL_FAST_S, max(0.0, deadline - clock.monotonic())))
+            return CaptureOutcome(objects=tuple(watch.objects), events=tuple(watch.answer))
+        finally:
+            self._stack.close()
+
+
 class NikonExtension(LazyCodes):
     """Nikon behaviour (see the module's docstring)."""
 
@@ -608,59 +684,19 @@ class NikonExtension(LazyCodes):
         return False
 
     def capture(self, *, timeout_s: float) -> CaptureOutcome | None:
+        # The plan run in one go (the base class's way), overridden here so that a front end
+        # that asks only the extensions overriding capture() (ptpkit.aio) asks this one.
+        return super().capture(timeout_s=timeout_s)
+
+    def capture_plan(self, *, timeout_s: float) -> NikonCapturePlan | None:
         """Shoot the Nikon way (library.c camera_nikon_capture) and wait for the picture's
-        events; the deadline bounds the whole call."""
+        events, as a plan cut at InitiateCaptureRecInMedia / InitiateCaptureRecInSdram
+        (:class:`NikonCapturePlan`)."""
         if self.supports(INITIATE_CAPTURE_REC_IN_MEDIA):
-            to_sdram = self._to_sdram()
-            autofocus = self.autofocus and not self._in_live_view()
-            code = INITIATE_CAPTURE_REC_IN_MEDIA
-            params: tuple[int, ...] = (AF_FIRST if autofocus else NO_AF,
-                                       MEDIA_SDRAM if to_sdram else MEDIA_CARD)  # fmt: skip
-            name = "InitiateCaptureRecInMedia"
-        elif self.supports(INITIATE_CAPTURE_REC_IN_SDRAM):
-            code, params, name = (
-                INITIATE_CAPTURE_REC_IN_SDRAM,
-                (NO_AF,),
-                "InitiateCaptureRecInSdram",
-            )
-        else:
-            return None
-        clock = self.session.clock
-        deadline = clock.monotonic() + timeout_s
-
-        def remaining() -> float:
-            left = deadline - clock.monotonic()
-            if left <= 0:
-                raise TransportTimeout(
-                    f"the camera did not report the capture within {timeout_s:g} s"
-                )
-            return left
-
-        # Events from before the shot go to the event stream, not to this capture.
-        if self.event_poller_supported():
-            self.poll_events(timeout_s=remaining())
-        self.wait_ready(deadline=deadline)
-        with self._watching() as watch:
-            reply = self.retry_busy(code, params, deadline)
-            if reply.code != Rc.OK:
-                self.raise_for(reply.code, code, name)
-            self.wait_ready(deadline=deadline)
-            quiet = 0
-            while not (watch.objects and watch.complete):
-                if watch.objects and quiet >= _QUIET_POLLS_AFTER_OBJECT:
-                    break
-                left = remaining()
-                if not self.event_poller_supported():
-                    # Bodies without GetEvent (libgphoto2 turns it off on the V1, J1, S1) push
-                    # their events: the transport's ObjectAdded / CaptureComplete.
-                    if not self._wait_pushed(watch, left):
-                        break
-                    continue
-                count = self.poll_events(timeout_s=left)
-                if count == 0:
-                    quiet += 1
-                    clock.sleep(min(POLL_FAST_S, max(0.0, deadline - clock.monotonic())))
-            return CaptureOutcome(objects=tuple(watch.objects), events=tuple(watch.answer))
+            return NikonCapturePlan(self, INITIATE_CAPTURE_REC_IN_MEDIA, timeout_s)
+        if self.supports(INITIATE_CAPTURE_REC_IN_SDRAM):
+            return NikonCapturePlan(self, INITIATE_CAPTURE_REC_IN_SDRAM, timeout_s)
+        return None
 
     def _wait_pushed(self, watch: _CaptureWatch, timeout_s: float) -> bool:
         """One pushed event for the capture (fed to ``watch``); False when none came in

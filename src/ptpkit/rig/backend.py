@@ -115,8 +115,8 @@ class ReleaseOutcome(CameraOutcome):
     shot: int = 0
     #: The common deadline (wall clock, ns).
     deadline_ns: int = 0
-    #: When this camera's capture request went out (wall clock, ns, just before it was sent);
-    #: None when it never went.
+    #: When this camera's capture request went out (wall clock, ns: just after an armed
+    #: capture's send, else just before the capture began); None when it never went.
     released_ns: int | None = None
     #: When the camera answered that the capture was done (wall clock, ns).
     completed_ns: int | None = None

@@ -55,6 +55,10 @@ from ptpkit.errors import PTPError, TransportError, UsageError
 EventCallback = Callable[[Event], None]
 #: Called once when the event channel fails (closed by the device, protocol error...).
 EventErrorCallback = Callable[[PTPError], None]
+#: Sends one request prepared in advance (:meth:`Transport.prepared_send`) at once: the count
+#: of bytes the link took (all, or fewer when it could not take them without waiting: the rest
+#: goes with a later :meth:`Transport.write`); TransportError when the link failed.
+PreparedSend = Callable[[], int]
 #: Told how many more bytes the camera has taken during a write; returns the seconds left from
 #: now for the rest of it (None: no limit). The engine's low-speed rule for a data-out phase.
 WriteProgress = Callable[[int], float | None]
@@ -179,6 +183,16 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def start_events(self, on_event: EventCallback, on_error: EventErrorCallback) -> None:
         """Start delivering events from the event channel to ``on_event``."""
+
+    def prepared_send(self, buffers: Sequence[BytesLike]) -> PreparedSend | None:
+        """A function that sends ``buffers`` (one whole request, encoded before the moment it
+        must go: an armed capture, :meth:`ptpkit.client.engine.Engine.prepare`) with as little
+        work as the link allows, never waiting long for the camera; None where the link has no
+        such raw send (the default): the caller runs the transaction the ordinary way.
+
+        Made while the engine holds the command channel (nothing else is written on it until
+        the function has run or been dropped); the bytes are the start of a transfer."""
+        return None
 
     def receive_buffer(self) -> memoryview:
         """The buffer reads go into, allocated once per connection. A transport may need its own

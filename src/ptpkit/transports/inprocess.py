@@ -30,6 +30,7 @@ from ptpkit.errors import ClosedError, DisconnectedError, TransportTimeout
 from ptpkit.transports.base import (
     EventCallback,
     EventErrorCallback,
+    PreparedSend,
     Transport,
     WriteProgress,
 )
@@ -119,6 +120,17 @@ class InProcessTransport(Transport):
         responder.receive_data(data, transfer_ended=ends_transfer)
         if progress is not None and data:
             progress(len(data))
+
+    def prepared_send(self, buffers: Sequence[BytesLike]) -> PreparedSend:
+        """The bytes handed to the camera (which answers inside the call, as for a write)."""
+        responder = self._responder()
+        data = b"".join(buffers)
+
+        def send_now() -> int:
+            responder.receive_data(data, transfer_ended=True)
+            return len(data)
+
+        return send_now
 
     def read_into(
         self, buffer: memoryview, timeout_s: float | None, *, in_data: bool = False

@@ -86,6 +86,7 @@ from ptpkit.identity import default_friendly_name, format_guid, initiator_guid, 
 from ptpkit.transports.base import (
     EventCallback,
     EventErrorCallback,
+    PreparedSend,
     Transport,
     WriteDeadline,
     WriteProgress,
@@ -516,6 +517,30 @@ class PtpIpTransport(Transport):
         if self._command is None:
             raise DisconnectedError(f"{self.url}: not connected")
         self._send(self._command, buffers, WriteDeadline(timeout_s, progress))
+
+    def prepared_send(self, buffers: Sequence[BytesLike]) -> PreparedSend:
+        """One ``send`` on the command socket, non-blocking: a camera whose socket buffer is
+        full takes 0 bytes now (the engine sends the rest within the transaction's deadline)
+        instead of holding up the others of a synchronised release."""
+        sock = self._command
+        if sock is None:
+            raise DisconnectedError(f"{self.url}: not connected")
+        data = b"".join(buffers)
+        # Non-blocking from now: a send with a timeout polls before it sends (a system call
+        # more). Every other use of the socket sets its own timeout first.
+        sock.settimeout(0.0)
+        send = sock.send
+        url = self.url
+
+        def send_now() -> int:
+            try:
+                return send(data)
+            except BlockingIOError:
+                return 0
+            except OSError as exc:
+                raise DisconnectedError(f"{url}: connection lost while sending: {exc}") from exc
+
+        return send_now
 
     def read_into(
         self, buffer: memoryview, timeout_s: float | None, *, in_data: bool = False

@@ -79,6 +79,7 @@ from ptpkit.errors import (
 from ptpkit.transports.base import (
     EventCallback,
     EventErrorCallback,
+    PreparedSend,
     Transport,
     WriteDeadline,
     WriteProgress,
@@ -87,6 +88,10 @@ from ptpkit.transports.base import (
 
 log = logging.getLogger("ptpkit.usb")
 
+#: A prepared request (an armed capture's) is one short packet a working device takes at
+#: once; the release loop sends every camera's in turn, so one that NAKs it must not hold up
+#: the others for long: past this its send fails (that camera's error).
+PREPARED_SEND_TIMEOUT_S: Final = 0.25
 #: Bytes asked for per bulk read (a multiple of every wMaxPacketSize: 64, 512, 1024).
 READ_BYTES: Final = 1 << 20
 #: Bulk writes are at most this large (a multiple of every wMaxPacketSize). QEMU's usb-mtp
@@ -646,6 +651,35 @@ class UsbTransport(Transport):
         if self._transfer_bytes and self._transfer_bytes % self._out_packet == 0:
             self._send_zero_length_packet(deadline)
         self._transfer_bytes = 0
+
+    def prepared_send(self, buffers: Sequence[BytesLike]) -> PreparedSend | None:
+        """One bulk OUT transfer of the whole command container (a request is 12 to 32 bytes:
+        one short packet, no zero-length packet to follow), bounded by
+        PREPARED_SEND_TIMEOUT_S; None while bytes of an unfinished transfer wait in the
+        buffer (never between transactions) or for a container of whole packets."""
+        if len(self._out):
+            return None
+        data = array.array("B", b"".join(buffers))
+        if not len(data) or len(data) % self._out_packet == 0:
+            return None
+        timeout_ms = self._timeout_ms(PREPARED_SEND_TIMEOUT_S)
+
+        def send_now() -> int:
+            import usb.core  # noqa: PLC0415  (loaded already: the link is open)
+
+            try:
+                with self._io_lock:
+                    self._check_open()
+                    return int(self._device.write(self._bulk_out, data, timeout=timeout_ms))
+            except usb.core.USBError as exc:
+                if is_timeout(exc):
+                    raise TransportTimeout(
+                        f"{self._label}: the camera did not take the request within "
+                        f"{PREPARED_SEND_TIMEOUT_S:g} s"
+                    ) from exc
+                raise map_usb_error(exc, "sending to the camera", self._device) from exc
+
+        return send_now
 
     def _out_timeout_ms(self, deadline: WriteDeadline) -> int:
         """The timeout of the next OUT transfer: what is left of the write's deadline (libusb's
