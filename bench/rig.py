@@ -34,7 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,8 +55,9 @@ TARGET_P95_MS = 5.0
 #: gphoto2's rounds: many rounds of it fit in the time on a shared computer);
 #: BENCH_RIG_SIZES=32 (comma-separated): only these rig sizes.
 ONLY_LIBRARY = os.environ.get("BENCH_RIG_ONLY", "") == "library"
-#: BENCH_RIG_PRIORITY=10: the library's release at that real-time priority
-#: (LocalBackend(release_priority=...), where the system allows it).
+#: BENCH_RIG_PRIORITY=20: the release at that real-time priority (Rig(release_priority=...),
+#: `rig capture --release-priority`, where the system allows it); 0: at the normal priority
+#: (`--no-realtime`), to measure without; unset: the library's default.
 PRIORITY = int(os.environ["BENCH_RIG_PRIORITY"]) if os.environ.get("BENCH_RIG_PRIORITY") else None
 
 
@@ -156,6 +158,12 @@ class _Figures:
     download_s: list[float] = field(default_factory=list)
     #: Skew as the rig itself recorded it (the time each request went), ms.
     host_skew_ms: list[float] = field(default_factory=list)
+    #: Shots by the real-time priority their release ran at (None: the normal priority).
+    priorities: Counter[int | None] = field(default_factory=Counter)
+
+    def released_at(self, priorities: Iterable[int | None]) -> None:
+        """Count one shot's release priority (its cameras' outcomes say it)."""
+        self.priorities.update(set(priorities))
 
     def shot(self, cameras: list[_Camera]) -> None:
         """Take one shot's release times from the cameras' logs."""
@@ -183,7 +191,8 @@ def _library(
     spec_path: Path, cameras: list[_Camera], out: Path, figures: _Figures
 ) -> tuple[Callable[[], None], Callable[[], None], Callable[[], None]]:
     """Setup (a new rig, opened: untimed), run (capture, download), close."""
-    from ptpkit.rig import LocalBackend, Rig  # noqa: PLC0415
+    from ptpkit.rig import Rig  # noqa: PLC0415
+    from ptpkit.rig.local import DEFAULT_RELEASE_PRIORITY  # noqa: PLC0415
 
     held: list[Rig] = []
 
@@ -194,8 +203,10 @@ def _library(
     def setup() -> None:
         close()
         _fresh(out)
-        backend = None if PRIORITY is None else LocalBackend(release_priority=PRIORITY)
-        rig = Rig(spec_path, backend=backend)
+        rig = Rig(
+            spec_path,
+            release_priority=DEFAULT_RELEASE_PRIORITY if PRIORITY is None else PRIORITY,
+        )
         statuses = rig.open()
         failed = [s.camera for s in statuses if not s.ok]
         if failed:
@@ -219,6 +230,7 @@ def _library(
         figures.host_skew_ms.extend(
             (r.released_ns - earliest) / 1e6 for r in shot.releases if r.released_ns is not None
         )
+        figures.released_at(r.release_priority for r in shot.releases)
         figures.shot(cameras)
 
     return setup, run, close
@@ -231,6 +243,8 @@ def _command(
         *ptpkit_command(), "rig", "--rig", str(spec_path),
         "capture", "--download", str(out), "--layout", "shots", "--json",
     ]  # fmt: skip
+    if PRIORITY is not None:
+        argv += ["--no-realtime"] if PRIORITY == 0 else ["--release-priority", str(PRIORITY)]
 
     def run() -> None:
         done = subprocess.run(argv, env=env, check=False, capture_output=True, text=True)
@@ -239,6 +253,7 @@ def _command(
             raise RuntimeError(f"ptpkit rig capture failed ({done.returncode}): {done.stderr}")
         document = json.loads(done.stdout)
         deadline_ns = document["shots"][0]["deadline_ns"]
+        figures.released_at(c["release_priority"] for c in document["shots"][0]["cameras"])
         figures.to_disk_s.append((ended_ns - deadline_ns) / 1e9)
         figures.bytes.append(_folder_bytes(out))
         figures.shot(cameras)
@@ -301,6 +316,14 @@ def _print_figures(name: str, figures: _Figures, count: int) -> None:
             f"{statistics.median(host):.2f} ms, p95 {_percentile(host, 0.95):.2f} ms, "
             f"max {max(host):.2f} ms"
         )
+    if figures.priorities:
+        shots = sum(figures.priorities.values())
+        said = ", ".join(
+            f"{'normal priority' if priority is None else f'real-time priority {priority}'}"
+            f" ({times} of {shots} shots)"
+            for priority, times in sorted(figures.priorities.items(), key=lambda i: i[0] or 0)
+        )
+        note(f"{name}: released at {said}")
     to_disk = figures.to_disk_s
     rates = [b / s / MiB for b, s in zip(figures.bytes, to_disk, strict=True)]
     note(

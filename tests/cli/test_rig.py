@@ -1,12 +1,15 @@
 """``ptpkit rig ...`` as users run it: a rig of virtual cameras served over PTP/IP by this test
 process (each with its own serial number), a rig file, JSON results, the exit code saying a
 camera did not deliver, one line for a bad rig file, downloads into a layout and again from a
-capture's manifest, the contact sheet."""
+capture's manifest, the contact sheet, the release's real-time priority (in process, the system's
+scheduling faked)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from ptpkit.cli.main import main
 from ptpkit.virtual import VirtualCamera, personality_for
 from ptpkit.virtual.server import PtpIpServer
 
@@ -179,3 +183,72 @@ def test_contact_sheet_from_the_cli(cli: Cli, served_rig: list, tmp_path: Path) 
     again = cli("rig", "--rig", str(rig), "contact-sheet", str(sheet))
     assert again.code == 108, again
     assert "already exists" in one_line_error(again)
+
+
+class _Sched:
+    """The release thread's scheduling (os.sched_*) faked: the calls, and a refusal when told."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, refuse: bool = False) -> None:
+        self.calls: list[tuple[int, int]] = []
+        self.refuse = refuse
+        monkeypatch.setattr(os, "sched_setscheduler", self.set, raising=False)
+        monkeypatch.setattr(os, "sched_getscheduler", lambda pid: os.SCHED_OTHER, raising=False)
+        monkeypatch.setattr(os, "sched_getparam", lambda pid: os.sched_param(0), raising=False)
+
+    def set(self, pid: int, policy: int, param: os.sched_param) -> None:
+        if self.refuse and policy == os.SCHED_FIFO:
+            raise PermissionError(1, "Operation not permitted")
+        self.calls.append((policy, param.sched_priority))
+
+
+def _capture_in_process(served: list, *args: str) -> tuple[int, str]:
+    """``ptpkit rig --camera A --camera B capture ARGS`` in this process: exit code, stdout."""
+    (_, a), (_, b), _ = served
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout), pytest.raises(SystemExit) as exited:
+        main(["rig", "--camera", a.url, "--camera", b.url, "capture", "--no-prepare", *args])
+    code = exited.value.code
+    return (code if isinstance(code, int) else 1), stdout.getvalue()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_FIFO"), reason="POSIX real-time scheduling (Linux)")
+def test_capture_releases_at_a_real_time_priority_and_says_which(
+    served_rig: list, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sched = _Sched(monkeypatch)
+    code, text = _capture_in_process(served_rig, "--count", "2")
+    assert code == 0, text
+    assert sched.calls == [(os.SCHED_FIFO, 10), (os.SCHED_OTHER, 0)] * 2  # each shot's release
+    # Said once for the two shots (again only when it changes).
+    assert text.count("released at real-time priority 10") == 1, text
+    sched.calls.clear()
+    code, text = _capture_in_process(served_rig, "--release-priority", "30", "--json")
+    assert code == 0, text
+    (shot,) = json.loads(text)["shots"]
+    assert [c["release_priority"] for c in shot["cameras"]] == [30, 30]
+    assert sched.calls == [(os.SCHED_FIFO, 30), (os.SCHED_OTHER, 0)]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_FIFO"), reason="POSIX real-time scheduling (Linux)")
+def test_capture_at_the_normal_priority_says_why(
+    served_rig: list, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sched = _Sched(monkeypatch, refuse=True)
+    code, text = _capture_in_process(served_rig)
+    assert code == 0, text
+    assert (
+        "  released at normal priority (real-time priority 10 not granted: needs Linux and root, "
+        "CAP_SYS_NICE or an RLIMIT_RTPRIO)\n" in text
+    ), text
+    code, text = _capture_in_process(served_rig, "--no-realtime", "--json")
+    assert code == 0, text
+    (shot,) = json.loads(text)["shots"]
+    assert [c["release_priority"] for c in shot["cameras"]] == [None, None]
+    code, text = _capture_in_process(served_rig, "--no-realtime")
+    assert "  released at normal priority (real-time off)\n" in text, text
+    assert sched.calls == []  # refused, then never asked
+    code, _ = _capture_in_process(served_rig, "--no-realtime", "--release-priority", "5")
+    assert code == 2
+    assert "contradict" in capsys.readouterr().err
+    code, _ = _capture_in_process(served_rig, "--release-priority", "100")
+    assert code == 2

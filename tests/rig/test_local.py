@@ -21,7 +21,9 @@ from ptpkit.client.camera import Camera
 from ptpkit.client.capture import ArmedCapture
 from ptpkit.discovery.result import DiscoveredCamera
 from ptpkit.discovery.usb import find_cameras
+from ptpkit.errors import UsageError
 from ptpkit.rig import CameraSpec, CameraState, LocalBackend, Rig, RigSpec, rig_from_discovery
+from ptpkit.rig.local import DEFAULT_RELEASE_PRIORITY
 from ptpkit.virtual.misbehave import Misbehavior
 from ptpkit.virtual.sony import sony_state
 from ptpkit.virtual.usb_device import VirtualUsbDevice, make_backend
@@ -526,31 +528,141 @@ def test_an_abandoned_release_disarms_every_camera_and_the_rig_goes_on(
         assert shutters == {"a": 1, "eos": 1}
 
 
-@pytest.mark.skipif(not hasattr(os, "SCHED_FIFO"), reason="POSIX real-time scheduling (Linux)")
-def test_the_release_can_be_sent_at_a_real_time_priority(
+class _Sched:
+    """The calling thread's scheduling (os.sched_*) faked: what the release asks of it, a
+    policy of its own to go back to, and a refusal when told (no CAP_SYS_NICE)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, policy: int, priority: int) -> None:
+        self.policy, self.priority = policy, priority
+        #: Every sched_* call: ("get",) or ("set", policy, priority).
+        self.calls: list[tuple[Any, ...]] = []
+        self.refuse = False
+        monkeypatch.setattr(os, "sched_setscheduler", self.set, raising=False)
+        monkeypatch.setattr(os, "sched_getscheduler", self.get_policy, raising=False)
+        monkeypatch.setattr(os, "sched_getparam", self.get_param, raising=False)
+
+    def set(self, pid: int, policy: int, param: os.sched_param) -> None:
+        assert pid == 0  # the calling thread only
+        if self.refuse and policy == os.SCHED_FIFO:
+            raise PermissionError(1, "Operation not permitted")
+        self.calls.append(("set", policy, param.sched_priority))
+
+    def get_policy(self, pid: int) -> int:
+        self.calls.append(("get",))
+        return self.policy
+
+    def get_param(self, pid: int) -> os.sched_param:
+        return os.sched_param(self.priority)
+
+
+class _Wall:
+    """A wall clock that moves only when slept on or read (each read 50 µs)."""
+
+    def __init__(self) -> None:
+        self.now_ns = 1_800_000_000 * 10**9
+        self.naps: list[float] = []
+
+    def read(self) -> int:
+        self.now_ns += 50_000
+        return self.now_ns
+
+    def sleep(self, seconds: float) -> None:
+        self.naps.append(seconds)
+        self.now_ns += round(seconds * 1e9)
+
+
+_LINUX_RT = pytest.mark.skipif(
+    not hasattr(os, "SCHED_FIFO"), reason="POSIX real-time scheduling (Linux)"
+)
+
+
+def _priority_rig(
+    make_camera: MakeCamera, wall: _Wall, **options: Any
+) -> tuple[LocalBackend, list[CameraSpec]]:
+    cams = {"a": make_camera("A5"), "eos": make_camera("E5", "canon-eos")}
+    specs = [CameraSpec(name=n, url=f"virtual:{n}", index=i) for i, n in enumerate(cams)]
+    backend = LocalBackend(connect=in_process(cams), wall_ns=wall.read, sleep=wall.sleep, **options)
+    return backend, specs
+
+
+@_LINUX_RT
+def test_the_release_runs_at_a_real_time_priority_by_default(
     make_camera: MakeCamera, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """release_priority: the calling thread is raised to SCHED_FIFO for the wait and the sends,
-    then set back; where the system refuses, the release goes on at the normal priority."""
-    cams = {"a": make_camera("A5"), "b": make_camera("B5")}
-    calls: list[tuple[int, int]] = []
-    refuse = [False]
+    """Nothing asked: the calling thread is raised to SCHED_FIFO 10 for the wait and the sends,
+    then set back to its own policy; every outcome says the release ran at 10."""
+    sched = _Sched(monkeypatch, os.SCHED_BATCH, 0)
+    wall = _Wall()
+    backend, specs = _priority_rig(make_camera, wall)
+    assert backend.release_priority == DEFAULT_RELEASE_PRIORITY == 10
+    with backend:
+        assert all(status.ok for status in backend.open(specs))
+        outcomes = backend.release_at((wall.now_ns + 20_000_000) / 1e9, 1)
+    assert [(o.ok, o.release_priority) for o in outcomes] == [(True, 10), (True, 10)]
+    # Its own policy (SCHED_BATCH here) read, FIFO 10, then that policy again.
+    assert sched.calls == [("get",), ("set", os.SCHED_FIFO, 10), ("set", os.SCHED_BATCH, 0)]
+    assert wall.naps  # the deadline was waited for (on the fake clock)
 
-    def setscheduler(pid: int, policy: int, param: os.sched_param) -> None:
-        if refuse[0]:
-            raise PermissionError(1, "Operation not permitted")
-        calls.append((policy, param.sched_priority))
 
-    monkeypatch.setattr(os, "sched_setscheduler", setscheduler, raising=False)
-    monkeypatch.setattr(os, "sched_getscheduler", lambda pid: os.SCHED_OTHER, raising=False)
-    monkeypatch.setattr(os, "sched_getparam", lambda pid: os.sched_param(0), raising=False)
-    specs = [CameraSpec(name=n, url=f"virtual:{n}", index=i) for i, n in enumerate(cams)]
-    backend = LocalBackend(connect=in_process(cams), release_priority=20)
-    with Rig(specs, backend=backend, lead_s=LEAD_S) as rig:
-        (shot,) = rig.capture(prepare=False)
-        assert shot.delivered == ["a", "b"]
-        assert calls == [(os.SCHED_FIFO, 20), (os.SCHED_OTHER, 0)]  # raised, then set back
-        refuse[0] = True
-        (again,) = rig.capture(prepare=False)
-        assert again.delivered == ["a", "b"]
-        assert len(calls) == 2
+@_LINUX_RT
+def test_a_refused_priority_releases_at_the_normal_one_and_says_so(
+    make_camera: MakeCamera, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sched = _Sched(monkeypatch, os.SCHED_OTHER, 0)
+    sched.refuse = True
+    wall = _Wall()
+    backend, specs = _priority_rig(make_camera, wall, release_priority=20)
+    with backend:
+        backend.open(specs)
+        outcomes = backend.release_at((wall.now_ns + 20_000_000) / 1e9, 1)
+    assert [(o.ok, o.release_priority) for o in outcomes] == [(True, None), (True, None)]
+    assert sched.calls == [("get",)]  # asked, refused, nothing to set back
+
+
+@_LINUX_RT
+@pytest.mark.parametrize("off", [None, 0])
+def test_real_time_off_asks_nothing_of_the_system(
+    make_camera: MakeCamera, monkeypatch: pytest.MonkeyPatch, off: int | None
+) -> None:
+    sched = _Sched(monkeypatch, os.SCHED_OTHER, 0)
+    wall = _Wall()
+    backend, specs = _priority_rig(make_camera, wall, release_priority=off)
+    assert backend.release_priority is None
+    with backend:
+        backend.open(specs)
+        outcomes = backend.release_at((wall.now_ns + 20_000_000) / 1e9, 1)
+    assert [(o.ok, o.release_priority) for o in outcomes] == [(True, None), (True, None)]
+    assert sched.calls == []
+
+
+@_LINUX_RT
+def test_the_policy_is_set_back_when_the_release_is_abandoned(
+    make_camera: MakeCamera, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sched = _Sched(monkeypatch, os.SCHED_OTHER, 0)
+    wall = _Wall()
+
+    def interrupted(seconds: float) -> None:
+        raise _Abandoned  # Ctrl-C in the wait for the deadline, at the real-time priority
+
+    backend, specs = _priority_rig(make_camera, wall)
+    backend._sleep = interrupted
+    with backend:
+        backend.open(specs)
+        with pytest.raises(_Abandoned):
+            backend.release_at((wall.now_ns + 20_000_000) / 1e9, 1)
+    assert sched.calls == [("get",), ("set", os.SCHED_FIFO, 10), ("set", os.SCHED_OTHER, 0)]
+
+
+def test_a_release_priority_out_of_range_is_refused() -> None:
+    for bad in (-1, 100):
+        with pytest.raises(UsageError, match="1 to 99"):
+            LocalBackend(release_priority=bad)
+        with pytest.raises(UsageError, match="1 to 99"):
+            Rig(["virtual:"], release_priority=bad)
+
+
+def test_the_rig_passes_its_release_priority_to_its_backend() -> None:
+    assert Rig(["virtual:"]).backend.release_priority == DEFAULT_RELEASE_PRIORITY  # type: ignore[attr-defined]
+    assert Rig(["virtual:"], release_priority=30).backend.release_priority == 30  # type: ignore[attr-defined]
+    assert Rig(["virtual:"], release_priority=0).backend.release_priority is None  # type: ignore[attr-defined]

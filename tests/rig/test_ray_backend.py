@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ptpkit.errors import ConnectError, UsageError
+from ptpkit.rig.local import DEFAULT_RELEASE_PRIORITY
 from ptpkit.rig.ray_backend import (
     CHUNK_BYTES,
     ClockOffset,
@@ -22,6 +23,7 @@ from ptpkit.rig.ray_backend import (
     host_resource,
     split_address,
 )
+from ptpkit.rig.rig import Rig
 from ptpkit.rig.spec import CameraSpec
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -129,6 +131,24 @@ def test_agent_releases_on_its_own_clock_and_stages_files(agent: HostAgent) -> N
     stage = Path(staged[1][0].path or "").parents[1]
     agent.close()
     assert not stage.exists()
+
+
+def test_each_agent_gets_the_rigs_release_priority() -> None:
+    """Rig(cluster=...) -> RayBackend -> every HostAgent's arguments -> its LocalBackend."""
+    cameras = [CameraSpec(name="v0", url="virtual:?serial=V0", index=0, host="h")]
+    default = RayBackend("auto")
+    assert default.release_priority == DEFAULT_RELEASE_PRIORITY
+    assert Rig(cameras, cluster="auto", release_priority=25).backend.release_priority == 25  # type: ignore[attr-defined]
+    for asked, given in ((25, 25), (0, None), (None, None)):
+        arguments = RayBackend("auto", release_priority=asked)._agent_arguments("h")
+        assert arguments["release_priority"] == given
+        made = HostAgent("h", cameras, **arguments)
+        try:
+            assert made.backend.release_priority == given
+        finally:
+            made.close()
+    with pytest.raises(UsageError, match="1 to 99"):
+        RayBackend("auto", release_priority=120)
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:

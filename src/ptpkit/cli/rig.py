@@ -22,6 +22,7 @@ from ptpkit.cli.exitcodes import ExitCode
 from ptpkit.cli.numbers import Count, Seconds
 from ptpkit.cli.output import Output
 from ptpkit.cli.session import Session, json_option
+from ptpkit.rig.local import DEFAULT_RELEASE_PRIORITY
 
 if TYPE_CHECKING:
     from ptpkit.rig import (
@@ -78,18 +79,21 @@ def _spec(options: _RigOptions, out: Output) -> RigSpec:
 
 
 @contextmanager
-def _open_rig(ctx: click.Context, out: Output) -> Iterator[Rig]:
+def _open_rig(
+    ctx: click.Context, out: Output, *, release_priority: int | None = DEFAULT_RELEASE_PRIORITY
+) -> Iterator[Rig]:
     from ptpkit.rig.rig import Rig  # noqa: PLC0415
 
     options = ctx.find_object(_RigOptions)
     assert options is not None
     spec = _spec(options, out)
     if options.ray is None:
-        rig = Rig(spec)
+        rig = Rig(spec, release_priority=release_priority)
     else:
         from ptpkit.rig.ray_backend import RayBackend  # noqa: PLC0415
 
-        rig = Rig(spec, backend=RayBackend(options.ray, files=options.files))
+        backend = RayBackend(options.ray, files=options.files, release_priority=release_priority)
+        rig = Rig(spec, backend=backend)
     try:
         statuses = rig.open()
         for status in statuses:
@@ -144,6 +148,7 @@ def _release_doc(release: ReleaseOutcome) -> dict[str, Any]:
         "late_ms": None if release.late_ns is None else release.late_ns / 1e6,
         "completed_ns": release.completed_ns,
         "clock_offset_ns": release.clock_offset_ns,
+        "release_priority": release.release_priority,
         "files": [_file_doc(item) for item in release.files],
     }
 
@@ -168,6 +173,32 @@ def _download_doc(outcome: DownloadOutcome) -> dict[str, Any]:
         "size": outcome.size,
         "skipped": outcome.skipped,
     }
+
+
+def _priority_line(shot: Shot, asked: int | None) -> str | None:
+    """Which priority the shot's requests went at ("released at real-time priority 10"), per
+    host when they differ; None when no request went. ``asked``: the priority asked for."""
+    by_priority: dict[int | None, list[str]] = {}
+    for release in shot.releases:
+        if release.released_ns is not None:
+            hosts = by_priority.setdefault(release.release_priority, [])
+            if release.host is not None and release.host not in hosts:
+                hosts.append(release.host)
+    if not by_priority:
+        return None
+    if asked is None:
+        normal = "normal priority (real-time off)"
+    else:
+        normal = (
+            f"normal priority (real-time priority {asked} not granted: needs Linux and root, "
+            "CAP_SYS_NICE or an RLIMIT_RTPRIO)"
+        )
+    parts = []
+    for priority, hosts in sorted(by_priority.items(), key=lambda item: item[0] or 0):
+        what = normal if priority is None else f"real-time priority {priority}"
+        where = f" on {', '.join(hosts)}" if len(by_priority) > 1 and hosts else ""
+        parts.append(f"{what}{where}")
+    return "released at " + "; ".join(parts)
 
 
 def _failed(names: Sequence[str], what: str) -> None:
@@ -306,6 +337,20 @@ def set_command(ctx: click.Context, prop: str, value: str, *, as_json: bool) -> 
     "rig/<index>/<shot>.JPG, shots shot_0001/<camera>.JPG, or a pattern with {shot} {camera} "
     "{index} {serial} {name} {stem} {ext}.",
 )
+@click.option(
+    "--release-priority",
+    type=click.IntRange(1, 99),
+    default=None,
+    metavar="1-99",
+    help="The real-time priority (Linux SCHED_FIFO) the release waits for its deadline and "
+    "sends the capture requests at, where the system allows it (root, CAP_SYS_NICE or an "
+    f"RLIMIT_RTPRIO; else the normal priority). Default {DEFAULT_RELEASE_PRIORITY}.",
+)
+@click.option(
+    "--no-realtime",
+    is_flag=True,
+    help="Release at the normal priority (no real-time priority asked for).",
+)
 @json_option
 @click.pass_context
 def capture_command(
@@ -316,19 +361,29 @@ def capture_command(
     no_prepare: bool,
     download_dir: Path | None,
     layout: str | None,
+    release_priority: int | None,
+    no_realtime: bool,
     as_json: bool,
 ) -> None:
     """Release every camera at one common deadline (after a half press where the camera has
-    one) and report each camera's release time and the skew; optionally download the shots."""
+    one) and report each camera's release time and the skew; optionally download the shots.
+
+    The release runs at a real-time priority where the system allows it (a loaded computer
+    otherwise preempts the thread sending the requests, spreading them by milliseconds);
+    each shot says which priority it was released at."""
     from ptpkit.rig.layouts import layout_for  # noqa: PLC0415
 
     out = _session_out(ctx, as_json)
+    if no_realtime and release_priority is not None:
+        raise click.UsageError("--release-priority and --no-realtime contradict; give one")
+    asked = None if no_realtime else (release_priority or DEFAULT_RELEASE_PRIORITY)
     if layout is not None:
         layout_for(layout)  # a bad pattern is refused before any camera is touched
-    with _open_rig(ctx, out) as opened:
+    with _open_rig(ctx, out, release_priority=asked) as opened:
         if layout is None:
             layout = opened.spec.layout or "shots"
         layout_for(layout)
+        said: list[str | None] = [None]
 
         def shown(shot: Shot) -> None:
             skew = shot.skew
@@ -341,6 +396,10 @@ def capture_command(
             out.text(
                 f"shot {shot.shot}: {len(shot.delivered)}/{len(shot.releases)} cameras, {figures}"
             )
+            line = _priority_line(shot, asked)
+            if line is not None and line != said[-1]:  # said once, again when it changes
+                out.text(f"  {line}")
+                said.append(line)
             for failure in shot.failed:
                 out.text(f"  {failure.camera}: {failure.error}")
 

@@ -126,6 +126,9 @@ class ReleaseOutcome(CameraOutcome):
     #: and how it knows ("local", "ntp", ...).
     clock_offset_ns: int = 0
     clock_source: str = "local"
+    #: The real-time priority (Linux SCHED_FIFO) the requests were sent at; None: the normal
+    #: priority (real-time off, refused by the system, or the release never reached its sends).
+    release_priority: int | None = None
 
     @property
     def late_ns(self) -> int | None:

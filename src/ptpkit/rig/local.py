@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -51,7 +51,12 @@ if TYPE_CHECKING:
     from ptpkit.client.camera import Camera
     from ptpkit.client.capture import ArmedCapture
 
-__all__ = ["LocalBackend", "describe_failure"]
+__all__ = [
+    "DEFAULT_RELEASE_PRIORITY",
+    "LocalBackend",
+    "check_release_priority",
+    "describe_failure",
+]
 
 _T = TypeVar("_T")
 log = get_logger(__name__)
@@ -62,13 +67,32 @@ log = get_logger(__name__)
 SPIN_S: Final = 0.002
 
 
+#: The real-time priority a release runs at by default (Linux SCHED_FIFO, 1-99), where the
+#: system allows it: above every normal task (so the camera processes, or other work, woken by
+#: the sends cannot preempt the sending thread mid-loop), low among real-time ones: below the
+#: kernel's own threaded interrupt handlers (SCHED_FIFO 50) and anything set up to matter more.
+#: It holds the thread for the last 2 ms of the wait (:data:`SPIN_S`) and the sends, no longer.
+DEFAULT_RELEASE_PRIORITY: Final = 10
+
+
+def check_release_priority(priority: int | None) -> int | None:
+    """``priority`` as a release's: 1-99 (SCHED_FIFO), or None for the normal priority (0 and
+    None: real-time off)."""
+    if priority is None or priority == 0:
+        return None
+    if not 1 <= priority <= 99:
+        raise UsageError(f"the release priority must be 1 to 99 (0: off), not {priority}")
+    return priority
+
+
 @contextlib.contextmanager
-def _release_priority(priority: int | None) -> Iterator[bool]:
+def _release_priority(priority: int | None) -> Iterator[int | None]:
     """The calling thread at the real-time priority ``priority`` (Linux SCHED_FIFO) for the
-    block, where the system allows it (CAP_SYS_NICE, or an RLIMIT_RTPRIO of at least it), and
-    at its own policy again after; whether it was raised. None: left as it is."""
+    block, where the system allows it (root, CAP_SYS_NICE, or an RLIMIT_RTPRIO of at least
+    it), and at its own policy again after; the priority it runs at (None: the normal one).
+    None: left as it is, nothing asked of the system."""
     if priority is None or not hasattr(os, "sched_setscheduler"):
-        yield False
+        yield None
         return
     try:
         # pid 0: the calling thread (Linux sets a thread's policy, not the process's).
@@ -76,10 +100,10 @@ def _release_priority(priority: int | None) -> Iterator[bool]:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     except (OSError, ValueError) as exc:
         log.debug("release at the normal priority: SCHED_FIFO %d refused (%s)", priority, exc)
-        yield False
+        yield None
         return
     try:
-        yield True
+        yield priority
     finally:
         os.sched_setscheduler(0, policy, param)
 
@@ -118,12 +142,15 @@ class LocalBackend:
     are the clock the deadline is kept on (a test's fake clock); ``host`` names this computer in
     outcomes (default its hostname).
 
-    ``release_priority`` (Linux, opt-in): the calling thread waits for the deadline and sends
-    the armed requests at this real-time priority (SCHED_FIFO 1-99; it spins for the last 2 ms
-    at it), then goes back to its own, where the system allows it (root, CAP_SYS_NICE or an
-    RLIMIT_RTPRIO); refused, the release goes on at the normal priority. On a loaded computer
-    the scheduler otherwise preempts the sending thread for a time slice (about 4 ms) in the
-    middle of the loop now and then: that, not Python, is what spreads a large rig's requests.
+    ``release_priority`` (Linux): the calling thread waits for the deadline and sends the
+    armed requests at this real-time priority (SCHED_FIFO 1-99, default
+    :data:`DEFAULT_RELEASE_PRIORITY`; it spins for the last 2 ms at it), then goes back to its
+    own, where the system allows it (root, CAP_SYS_NICE or an RLIMIT_RTPRIO); refused, the
+    release goes on at the normal priority. None or 0: the normal priority, nothing asked.
+    Each release's outcomes say which it ran at (:attr:`ReleaseOutcome.release_priority`). On a
+    loaded computer the scheduler otherwise preempts the sending thread for a time slice (about
+    4 ms) in the middle of the loop now and then: that, not Python, is what spreads a large
+    rig's requests.
     """
 
     def __init__(
@@ -136,10 +163,10 @@ class LocalBackend:
         sleep: Callable[[float], None] = time.sleep,
         clock_offset_ns: int = 0,
         clock_source: str = "local",
-        release_priority: int | None = None,
+        release_priority: int | None = DEFAULT_RELEASE_PRIORITY,
     ) -> None:
         self._connect = connect
-        self.release_priority = release_priority
+        self.release_priority = check_release_priority(release_priority)
         self.host = host or socket.gethostname()
         self.capture_timeout_s = capture_timeout_s
         self._wall_ns = wall_ns
@@ -402,7 +429,7 @@ class LocalBackend:
         try:
             for _ in slots:  # every camera armed (or not) and parked (a busy camera waits here)
                 parked.acquire()
-            with _release_priority(self.release_priority):
+            with _release_priority(self.release_priority) as ran_at:
                 self._wait_until(deadline_ns)
                 # The armed cameras' requests, one send each from this thread: no thread to
                 # wake, no Python of the capture between one camera's request and the next's.
@@ -416,7 +443,8 @@ class LocalBackend:
             # or captures now when its camera could not be armed.
             for gate in gates:
                 gate.release()
-        return [future.result() for future in futures]
+        # The real-time priority the sends went at (None: the normal one), every camera's.
+        return [replace(future.result(), release_priority=ran_at) for future in futures]
 
     def _pool_for(self, count: int) -> ThreadPoolExecutor:
         """The worker threads: at least one per camera, so that every camera waits at once."""

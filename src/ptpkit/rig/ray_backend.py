@@ -74,7 +74,12 @@ from ptpkit.rig.backend import (
     SetOutcome,
     ShotFile,
 )
-from ptpkit.rig.local import LocalBackend, describe_failure
+from ptpkit.rig.local import (
+    DEFAULT_RELEASE_PRIORITY,
+    LocalBackend,
+    check_release_priority,
+    describe_failure,
+)
 from ptpkit.rig.spec import CameraSpec, RigSpec
 
 __all__ = [
@@ -182,7 +187,8 @@ class HostAgent:
     release waits). The rig operations take one lock, one at a time, as on a local rig. Ray
     runs ``__init__`` again when it restarts the actor, so a restarted agent opens its cameras
     again. ``clock_error_ns`` makes this agent's clock wrong by that much (a host without NTP:
-    for demonstrations and tests of the offset measurement).
+    for demonstrations and tests of the offset measurement). ``release_priority``: its
+    LocalBackend's (the real-time priority of the release, where this host allows it).
     """
 
     def __init__(
@@ -192,6 +198,7 @@ class HostAgent:
         *,
         capture_timeout_s: float = 30.0,
         clock_error_ns: int = 0,
+        release_priority: int | None = DEFAULT_RELEASE_PRIORITY,
     ) -> None:
         self.host = host
         self.started_ns = time.time_ns()
@@ -205,6 +212,7 @@ class HostAgent:
             capture_timeout_s=capture_timeout_s,
             wall_ns=self.clock_ns,
             clock_source="cristian",
+            release_priority=release_priority,
         )
         with self._operation:
             self.opened = self.backend.open(cameras)
@@ -345,7 +353,9 @@ class RayBackend:
     (-1: always). ``clock_rounds``: round trips per offset measurement. ``call_timeout_s``
     bounds every call to a host (a release gets its deadline's wait on top).
     ``clock_errors_ns``: host -> a deliberate clock error for that host's agent (demonstrations
-    and tests of the offset measurement).
+    and tests of the offset measurement). ``release_priority``: every host's release at this
+    real-time priority where that host allows it (:class:`~ptpkit.rig.local.LocalBackend`'s;
+    None or 0: the normal priority).
     """
 
     def __init__(
@@ -362,6 +372,7 @@ class RayBackend:
         clock_errors_ns: dict[str, int] | None = None,
         connect_timeout_s: float = 10.0,
         wall_ns: Callable[[], int] = time.time_ns,
+        release_priority: int | None = DEFAULT_RELEASE_PRIORITY,
     ) -> None:
         if files not in FILE_MODES:
             raise UsageError(f"files must be one of {', '.join(FILE_MODES)}, not {files!r}")
@@ -377,6 +388,7 @@ class RayBackend:
         self.namespace = namespace
         self.connect_timeout_s = connect_timeout_s
         self.clock_errors_ns = dict(clock_errors_ns or {})
+        self.release_priority = check_release_priority(release_priority)
         self.min_lead_s = MIN_LEAD_S
         self._wall_ns = wall_ns
         self._hosts: dict[str, HostState] = {}
@@ -427,6 +439,14 @@ class RayBackend:
         if not chosen:
             return []
         return list(zip(chosen, self._hosts_pool().map(job, chosen), strict=True))
+
+    def _agent_arguments(self, host: str) -> dict[str, Any]:
+        """The keyword arguments of ``host``'s :class:`HostAgent` (after its cameras)."""
+        return {
+            "capture_timeout_s": self.capture_timeout_s,
+            "clock_error_ns": self.clock_errors_ns.get(host, 0),
+            "release_priority": self.release_priority,
+        }
 
     def _agent_options(self, ray: Any, state: HostState) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -564,10 +584,7 @@ class RayBackend:
                 )
                 continue
             state.actor = remote_agent.options(**self._agent_options(ray, state)).remote(
-                host,
-                state.cameras,
-                capture_timeout_s=self.capture_timeout_s,
-                clock_error_ns=self.clock_errors_ns.get(host, 0),
+                host, state.cameras, **self._agent_arguments(host)
             )
         by_host = self._fan("opened_status", (), self._failed_status)
         return self._in_order(by_host)

@@ -39,6 +39,7 @@ from ptpkit.rig.backend import (
     SetOutcome,
     ShotFile,
 )
+from ptpkit.rig.local import DEFAULT_RELEASE_PRIORITY, LocalBackend, check_release_priority
 from ptpkit.rig.spec import CameraSpec, RigSpec, load_rig_file, rig_from_urls
 
 __all__ = ["DEFAULT_LEAD_S", "Rig", "Shot", "Skew", "skew_of"]
@@ -120,7 +121,13 @@ class Shot:
 
 class Rig:
     """A rig of cameras: a :class:`RigSpec`, a rig file's path, or a list of camera URLs (or
-    :class:`CameraSpec`). See the module's docstring."""
+    :class:`CameraSpec`). See the module's docstring.
+
+    ``release_priority``: the real-time priority (Linux SCHED_FIFO 1-99) each host's release
+    waits for its deadline and sends at, where the system allows it (root, CAP_SYS_NICE or an
+    RLIMIT_RTPRIO), else the normal priority; None or 0: the normal priority. Each release's
+    outcomes say which it ran at. It goes to the backend the rig makes (a ``backend`` given is
+    used as it is)."""
 
     def __init__(
         self,
@@ -131,17 +138,19 @@ class Rig:
         lead_s: float = DEFAULT_LEAD_S,
         wall_ns: Callable[[], int] = time.time_ns,
         sleep: Callable[[float], None] = time.sleep,
+        release_priority: int | None = DEFAULT_RELEASE_PRIORITY,
     ) -> None:
         self.spec = _as_spec(cameras)
+        release_priority = check_release_priority(release_priority)
         if backend is None:
             if cluster is None:
-                from ptpkit.rig.local import LocalBackend  # noqa: PLC0415
-
-                backend = LocalBackend(wall_ns=wall_ns, sleep=sleep)
+                backend = LocalBackend(
+                    wall_ns=wall_ns, sleep=sleep, release_priority=release_priority
+                )
             else:
                 # Only a rig on Ray loads Ray (an optional extra: ptpkit[ray]).
                 module = importlib.import_module("ptpkit.rig.ray_backend")
-                backend = module.backend_for(cluster, self.spec)
+                backend = module.backend_for(cluster, self.spec, release_priority=release_priority)
         self.backend: RigBackend = backend
         # A backend may need a longer lead (Ray's: the release must reach every host first).
         self.lead_s = max(lead_s, float(getattr(backend, "min_lead_s", 0.0)))
