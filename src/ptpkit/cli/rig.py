@@ -339,7 +339,7 @@ def set_command(ctx: click.Context, prop: str, value: str, *, as_json: bool) -> 
 )
 @click.option(
     "--release-priority",
-    type=click.IntRange(1, 99),
+    type=Count(minimum=1, maximum=99),
     default=None,
     metavar="1-99",
     help="The real-time priority (Linux SCHED_FIFO) the release waits for its deadline and "
