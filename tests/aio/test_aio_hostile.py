@@ -125,7 +125,9 @@ def test_a_broken_download_fails_in_time_keeps_its_part_and_resumes(
         started = time.monotonic()
         with contextlib.suppress(*errors):
             asyncio.run(download(url, options, handle))
-        assert time.monotonic() - started < TIMEOUT_S + 3
+        # Never a hang: a stall not ended by the 1 s timeout is forever (or the default 20 s);
+        # 8 s over the timeout leaves a loaded machine its connect and download.
+        assert time.monotonic() - started < TIMEOUT_S + 8
         if mode == "truncated-packet" and target.exists():
             # truncated-packet cuts PTP/IP packets only: in-process the object came whole.
             assert target.read_bytes() == generated_bytes(size, seed=2)

@@ -160,7 +160,9 @@ def test_a_dribbling_server_is_given_up_on_at_the_deadline(dribbler: int) -> Non
     started = time.monotonic()
     with pytest.raises(ConnectError, match="too slow"):
         fetch_description(f"http://127.0.0.1:{dribbler}/d.xml", timeout_s=0.5)
-    assert time.monotonic() - started < 1.5
+    # The dribble never ends: a wide margin over the 0.5 s deadline still tells "ended at the
+    # deadline" from "read on", and a loaded machine does not reach it.
+    assert time.monotonic() - started < 5
 
 
 def test_fetch_errors_are_connect_or_decode_errors() -> None:

@@ -210,7 +210,10 @@ def test_a_broken_description_still_lists_the_camera(udp: UdpPeer) -> None:
     assert [c.url for c in found] == ["ptpip:127.0.0.1"]
 
 
-def test_nothing_there_returns_nothing_in_time() -> None:
+def test_nothing_there_returns_nothing_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A search that outlives its 0.3 s runs into discover()'s grace, made 20 s here: "in time"
+    # is told from that by a margin a loaded machine does not reach.
+    monkeypatch.setattr("ptpkit.discovery.find.GRACE_S", 20.0)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
         started = time.monotonic()
@@ -222,7 +225,7 @@ def test_nothing_there_returns_nothing_in_time() -> None:
             ssdp_bind=LOOPBACK,
         )
     assert found == []
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5
 
 
 def test_an_unreachable_target_is_not_an_error() -> None:
@@ -300,7 +303,8 @@ def test_a_hanging_source_is_left_out_not_waited_for(monkeypatch: pytest.MonkeyP
         assert discover(0.1, usb=True, network=False) == []
     finally:
         stop.set()
-    assert time.monotonic() - started < 2
+    # 0.1 s and a grace of 0.2 s, against a source that hangs for 30 s.
+    assert time.monotonic() - started < 10
 
 
 def test_ptpkit_discover_is_the_same_function() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 from tests.forked import in_a_forked_child
 
+from ptpkit._sync import Latch
 from ptpkit.codes.common import Ec, Ofc, Rc
 from ptpkit.core.buffer import BytesLike
 from ptpkit.core.canon_eos import (
@@ -60,7 +61,6 @@ from ptpkit.ext.canon_eos import (
     viewfinder_jpeg,
 )
 from ptpkit.testing import FakeClock
-from ptpkit.timing import SYSTEM_CLOCK
 
 ISO, APERTURE, SHUTTER, EXPCOMP, DRIVE, WB, TARGET, QUALITY = (
     0xD103, 0xD101, 0xD102, 0xD104, 0xD106, 0xD109, 0xD11C, 0xD120,
@@ -751,10 +751,18 @@ def test_viewfinder_blob_lengths_are_checked() -> None:
     assert viewfinder_jpeg(b"") is None
 
 
+class _StillClock(FakeClock):
+    """Time that passes only when the test says: a wait ends when its flag is set, never by
+    timing out. The keep-alive thread then sleeps until it is stopped and never sends, however
+    long the test takes (the real clock sent KeepDeviceOn if 10 s passed on a loaded machine; a
+    FakeClock's waits time out at once, so its thread would run ahead on its own)."""
+
+    def wait(self, flag: Latch, timeout_s: float | None) -> bool:
+        return flag.wait(None)
+
+
 def test_keepalive_does_not_count_our_own_polls_as_activity() -> None:
-    # The real clock: its 10 s interval does not pass during the test (a FakeClock would let
-    # the keep-alive thread run ahead on its own).
-    session = FakeSession(clock=SYSTEM_CLOCK)  # type: ignore[arg-type]
+    session = FakeSession(clock=_StillClock())
     session.events = [dump()]
     ext = CanonEosExtension(session)  # type: ignore[arg-type]
     ext.open_session()

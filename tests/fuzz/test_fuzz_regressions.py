@@ -91,7 +91,9 @@ def test_a_huge_exponent_is_refused_at_once(hex_input: str) -> None:
     assert spec is not None
     with pytest.raises(ValueParseError, match="exponent"):
         spec.parse(text)
-    assert time.monotonic() - started < 1.0
+    # Computing the number took minutes; refused, it takes microseconds. 10 s tells them apart
+    # on any machine, however loaded.
+    assert time.monotonic() - started < 10
     # Exponents people type still work.
     assert STANDARD_CATALOG.find("shutter").parse("1e-3") == 10  # type: ignore[union-attr]
 

@@ -145,8 +145,10 @@ def test_a_broken_download_fails_in_time_keeps_its_part_and_resumes(
             started = time.monotonic()
             with pytest.raises(errors), open_camera() as cam:
                 cam.download(handle, target)
-            # Within the configured timeout (plus the work before it), never a hang.
-            assert time.monotonic() - started < TIMEOUT_S + 3
+            # Within the configured timeout (plus the work before it), never a hang: a stall
+            # unbounded by the 1.5 s timeout is forever, one bounded by the library's default
+            # 20 s; 8 s over the timeout leaves a loaded machine its connect and download.
+            assert time.monotonic() - started < TIMEOUT_S + 8
             assert not target.exists(), "an incomplete file stands under the final name"
             part = target.with_name("clip.mov.ptpkit-part")
             assert part.exists()

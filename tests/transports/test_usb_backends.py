@@ -137,8 +137,8 @@ def test_a_serialising_backend_does_not_starve_bulk_transfers(vcam: VirtualCamer
         elapsed = time.monotonic() - start
         # Each transaction may wait for one short look at the event endpoint (10 ms): 20 took
         # 0.02 s here. With a thread blocked in 200 ms interrupt reads, each transfer queued
-        # behind one: 20 transactions took 12 s.
-        assert elapsed < 3.0, elapsed
+        # behind one: 20 transactions took 12 s. 6 s tells them apart on a loaded machine too.
+        assert elapsed < 6.0, elapsed
         # And events still come, between transactions.
         vcam.emit(0x400C, 0x00010001)
         event = cam.next_event(timeout_s=10)
@@ -175,7 +175,7 @@ def test_close_from_another_thread_ends_a_waiting_read_at_once(
     elapsed = time.monotonic() - start
     assert not thread.is_alive()
     # The timeout is 20 s; the read ends within a slice (0.25 s) of the close.
-    assert elapsed < 3.0, elapsed
+    assert elapsed < 5.0, elapsed
     assert len(outcome) == 1
     assert isinstance(outcome[0], ClosedError), outcome
 
