@@ -187,6 +187,25 @@ def test_device_ready_busy_past_the_deadline_times_out_within_it() -> None:
     assert len(session.calls) < 20
 
 
+def test_no_attempt_is_started_in_a_sliver_of_time_after_a_busy_answer() -> None:
+    """CI: a capture on a camera busy forever ended in "sent nothing for 0.000148881 s" (the
+    last retry started with 0.15 ms left), not in the busy error the caller names."""
+    session = FakeSession(
+        handler=answers({0x90C8: [Rc.DEVICE_BUSY] * 100, 0x9207: [Rc.DEVICE_BUSY] * 100})
+    )
+    ext = extension(session)
+    start = session.clock.monotonic()
+    # Asked at 0, 2 and 6 ms (back-off 2, 4, 8 ms): at 14 ms 16.1 ms are left, too few.
+    reply = ext.retry_busy(0x9207, (0xFFFFFFFF, 0), start + 0.0301)
+    assert reply.code == Rc.DEVICE_BUSY
+    assert session.codes() == [0x9207] * 3
+    session.calls.clear()
+    start = session.clock.monotonic()
+    with pytest.raises(TransportTimeout, match="stayed busy"):
+        ext.wait_ready(deadline=start + 0.0301)  # 10 + 20 ms of back-off, then 0.1 ms left
+    assert session.codes() == [0x90C8, 0x90C8]
+
+
 def test_device_ready_other_answers_are_named_errors() -> None:
     session = FakeSession(handler=answers({0x90C8: [0xA022]}))
     with pytest.raises(NikonStoreError) as caught:

@@ -138,6 +138,9 @@ CAPTURE_ATTEMPTS: Final = 200
 #: DeviceReady's back-off: first wait, the longest wait.
 READY_FIRST_S: Final = 0.01
 READY_MAX_S: Final = 0.2
+#: s: a retry after a busy answer is not started with less time left than this (it could only
+#: time out, and a timeout of a fraction of a millisecond would hide that the camera was busy).
+LAST_ATTEMPT_MIN_S: Final = 0.02
 #: GetEvent's pace (ext/polling.py): fast while events come, slower by a step per quiet poll.
 POLL_FAST_S: Final = 0.05
 POLL_STEP_S: Final = 0.05
@@ -626,9 +629,11 @@ class NikonExtension(LazyCodes):
             return
         clock = self.session.clock
         delay = READY_FIRST_S
+        asked = False
         while True:
             left = deadline - clock.monotonic()
-            if left <= 0:
+            # After a busy answer, a sliver of time left is no time for another: still busy.
+            if left <= 0 or (asked and left < LAST_ATTEMPT_MIN_S):
                 raise TransportTimeout("the camera stayed busy (DeviceReady) past the deadline")
             reply = self.session.run(DEVICE_READY, check=False, timeout_s=left)
             if reply.code in (Rc.OK, SILENT_RELEASE_BUSY):
@@ -639,6 +644,7 @@ class NikonExtension(LazyCodes):
             if left <= 0:
                 raise TransportTimeout("the camera stayed busy (DeviceReady) past the deadline")
             clock.sleep(min(delay, left))
+            asked = True
             delay = min(delay * 2, READY_MAX_S)
 
     def retry_busy(
@@ -655,7 +661,9 @@ class NikonExtension(LazyCodes):
         reply = None
         for _ in range(CAPTURE_ATTEMPTS):
             left = deadline - clock.monotonic()
-            if left <= 0:
+            if left <= 0 or (reply is not None and left < LAST_ATTEMPT_MIN_S):
+                # A sliver of time left after a busy answer: that answer stands (the caller
+                # names it), rather than an attempt that could only time out.
                 break
             reply = self.session.run(code, params, check=False, timeout_s=left)
             if reply.code not in retry_on:
