@@ -321,6 +321,10 @@ class AsyncEngine:
             out = []
             if conn.phase is Phase.IDLE:  # the device answered early (refused the data)
                 break
+            # A turn of the loop per chunk (1 MiB): while the socket takes the data at once no
+            # await above waits, and a whole upload would hold the loop from every other camera
+            # and from a cancel (CI: a task cancelled at 1 MiB completed its 24 MiB first).
+            await asyncio.sleep(0)
         if out:
             await self._write(out, window, code)
         window.end_data(self._clock())
