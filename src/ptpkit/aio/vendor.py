@@ -48,6 +48,11 @@ if TYPE_CHECKING:
     from ptpkit.core.events import Response
 
 
+#: Hooks whose base-class default runs another hook: an extension overriding the other one has
+#: the first (Extension.capture runs capture_plan's plan).
+_RUN_BY_DEFAULT: dict[str, tuple[str, ...]] = {"capture": ("capture_plan",)}
+
+
 class Camera(Protocol):
     """What the bridge uses of its asyncio camera (declared here: camera.py imports this)."""
 
@@ -254,7 +259,14 @@ class VendorBridge:
         return await asyncio.shield(waited)
 
     def overriding(self, hook: str) -> list[Extension]:
-        return [extension for extension in self.extensions if overrides(extension, hook)]
+        """The extensions that have ``hook``: their own, or one the base class's default runs
+        (a ``capture_plan`` is what the base ``capture`` runs)."""
+        names = (hook, *_RUN_BY_DEFAULT.get(hook, ()))
+        return [
+            extension
+            for extension in self.extensions
+            if any(overrides(extension, name) for name in names)
+        ]
 
     async def ask(self, hook: str, call: Callable[[Extension], _T | None]) -> _T | None:
         """The first answer of the extensions that have ``hook``, in order, each asked in a

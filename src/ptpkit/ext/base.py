@@ -509,11 +509,9 @@ class Extension:
     def capture(self, *, timeout_s: float) -> CaptureOutcome | None:
         """Take a picture the vendor's way; None: standard InitiateCapture.
 
-        The default runs :meth:`capture_plan`'s plan when there is one (an extension with a
-        plan may override this with the same, so that front ends that ask only the extensions
-        overriding it find it). An extension that overrides this without a plan takes its
-        pictures its own way: its cameras' captures cannot be armed (a rig releases them one
-        thread each)."""
+        The default runs :meth:`capture_plan`'s plan when there is one. An extension that
+        overrides this without a plan takes its pictures its own way: its cameras' captures
+        cannot be armed (a rig releases them one thread each)."""
         plan = self.capture_plan(timeout_s=timeout_s)
         return None if plan is None else run_plan(self.session, plan, timeout_s)
 

@@ -1038,11 +1038,6 @@ class CanonEosExtension(Extension):
         others = [v for v in allowed or () if isinstance(v, int) and v != CAPTURE_TO_PC]
         return others[0] if others else CAPTURE_TO_CARD
 
-    def capture(self, *, timeout_s: float) -> CaptureOutcome | None:
-        # The plan run in one go (the base class's way), overridden here so that a front end
-        # that asks only the extensions overriding capture() (ptpkit.aio) asks this one.
-        return super().capture(timeout_s=timeout_s)
-
     def capture_plan(self, *, timeout_s: float) -> EosCapturePlan | None:
         """Shoot and wait for the records announcing the picture (library.c:6060-6245), as a
         plan cut at the full press (:class:`EosCapturePlan`)."""

@@ -691,11 +691,6 @@ class NikonExtension(LazyCodes):
             return self.read_u8_property(LIVE_VIEW_STATUS_PROP) == 1
         return False
 
-    def capture(self, *, timeout_s: float) -> CaptureOutcome | None:
-        # The plan run in one go (the base class's way), overridden here so that a front end
-        # that asks only the extensions overriding capture() (ptpkit.aio) asks this one.
-        return super().capture(timeout_s=timeout_s)
-
     def capture_plan(self, *, timeout_s: float) -> NikonCapturePlan | None:
         """Shoot the Nikon way (library.c camera_nikon_capture) and wait for the picture's
         events, as a plan cut at InitiateCaptureRecInMedia / InitiateCaptureRecInSdram
